@@ -1,0 +1,62 @@
+#include "ipc/crc32c.h"
+
+#include <boost/crc.hpp>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
+namespace shmraft::ipc {
+
+namespace {
+uint32_t reverse_bits(uint32_t v) noexcept {
+  uint32_t r = 0;
+  for (int i = 0; i < 32; ++i, v >>= 1) r = (r << 1) | (v & 1);
+  return r;
+}
+}  // namespace
+
+uint32_t crc32c_portable(const void* data, std::size_t size, uint32_t crc) noexcept {
+  // Reflected Castagnoli polynomial with the usual pre- and post-inversion; the running value passed in
+  // is the finished checksum of the bytes before, so undo the final XOR to continue it.
+  // Boost keeps the initial remainder unreflected, hence the bit reversal of the running value.
+  using Engine = boost::crc_optimal<32, 0x1EDC6F41, 0xFFFFFFFF, 0xFFFFFFFF, true, true>;
+  Engine engine(reverse_bits(crc ^ 0xFFFFFFFF));
+  engine.process_bytes(data, size);
+  return engine.checksum();
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) uint32_t crc32c_hardware(const void* data, std::size_t size,
+                                                           uint32_t crc) noexcept {
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint64_t state = ~crc;
+  for (; size >= 8; size -= 8, p += 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);  // unaligned-safe; compiles to one load
+    state = _mm_crc32_u64(state, word);
+  }
+  auto narrow = static_cast<uint32_t>(state);
+  for (; size > 0; --size, ++p) narrow = _mm_crc32_u8(narrow, *p);
+  return ~narrow;
+}
+
+bool crc32c_hardware_available() noexcept {
+  return __builtin_cpu_supports("sse4.2");
+}
+#else
+uint32_t crc32c_hardware(const void* data, std::size_t size, uint32_t crc) noexcept {
+  return crc32c_portable(data, size, crc);
+}
+bool crc32c_hardware_available() noexcept {
+  return false;
+}
+#endif
+
+uint32_t crc32c(const void* data, std::size_t size, uint32_t crc) noexcept {
+  static const bool hardware = crc32c_hardware_available();
+  return hardware ? crc32c_hardware(data, size, crc) : crc32c_portable(data, size, crc);
+}
+
+}  // namespace shmraft::ipc

@@ -1,0 +1,19 @@
+#pragma once
+// CRC32C (Castagnoli), the checksum of every ring frame and every log record.
+//
+// Uses the SSE4.2 crc32 instruction when the CPU has it (checked once at start-up) and Boost.CRC's
+// table-driven implementation otherwise; bench_ipc measures both side by side.
+#include <cstddef>
+#include <cstdint>
+
+namespace shmraft::ipc {
+
+// Extends `crc` (0 for a fresh checksum) over `size` bytes at `data`.
+uint32_t crc32c(const void* data, std::size_t size, uint32_t crc = 0) noexcept;
+
+// The two implementations, exposed for tests (they must agree) and benchmarks.
+uint32_t crc32c_hardware(const void* data, std::size_t size, uint32_t crc = 0) noexcept;
+uint32_t crc32c_portable(const void* data, std::size_t size, uint32_t crc = 0) noexcept;
+bool crc32c_hardware_available() noexcept;
+
+}  // namespace shmraft::ipc
