@@ -1,0 +1,96 @@
+#pragma once
+// The replicated KV state machine: the node feeds it committed entries in log order.
+//
+//   StateMachine kv;                                   // same Config on every replica
+//   Result r = kv.apply(entry.index, entry.data);      // for every committed KV entry
+//   kv.skip(entry.index);                              // for committed entries that are not KV commands
+//   auto v = kv.get(key);                              // a ReadIndex read, once applied_index() >= read
+//   index auto bytes = kv.snapshot(); other.restore(bytes);  // identical state -> identical bytes
+//
+// Semantics (an absent key reads as ""): put sets; append concatenates; delete removes (absent: still ok);
+// cas(expected, value) sets when the current value equals `expected`, otherwise returns cas_failed;
+// get returns the value. Malformed entries are answered `malformed` and change nothing but the applied
+// index, identically on every replica.
+//
+// Apply does not allocate in the steady state: keys are looked up by string_view (transparent hashing)
+// and a value is overwritten in place when its capacity suffices. Only a new key or a new client session
+// allocates.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "node/kv/command.h"
+#include "node/kv/result.h"
+#include "node/kv/session_table.h"
+
+namespace shmraft::kv {
+
+struct Config {
+  // Sessions kept before the least recently active is expired. Must be equal on every replica.
+  std::size_t max_sessions = 4096;
+};
+
+// A snapshot that does not parse (truncated, corrupt, wrong version); restore() leaves the state alone.
+class SnapshotError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class StateMachine {
+ public:
+  explicit StateMachine(Config config = {});
+
+  // Applies the command encoded in `command` at log `index` (must be above applied_index(); throws
+  // std::logic_error otherwise, since that is a bug in the caller). Exactly-once per session.
+  Result apply(uint64_t index, std::span<const std::byte> command);
+
+  // Applies an already decoded command (same rules as above).
+  Result apply(uint64_t index, const Command& command);
+
+  // Advances applied_index() over a committed entry that is not a KV command (no-op, membership change).
+  void skip(uint64_t index);
+
+  uint64_t applied_index() const noexcept { return applied_index_; }
+
+  // Local read for ReadIndex: the value, or nullopt if absent. The view is valid until the next change.
+  std::optional<std::string_view> get(std::string_view key) const;
+
+  std::size_t size() const noexcept { return map_.size(); }
+  const SessionTable& sessions() const noexcept { return sessions_; }
+
+  // All keys and values in key order (for tests and the checker's acknowledged-write check).
+  std::vector<std::pair<std::string, std::string>> dump() const;
+
+  // Serializes map, sessions and applied index. Equal state gives equal bytes (keys sorted, sessions in
+  // activity order), whatever the history of hash-table growth. Ends in a CRC32C of the content.
+  std::vector<std::byte> snapshot() const;
+
+  // Replaces the whole state with a snapshot's. Throws SnapshotError (and changes nothing) if the bytes
+  // are not a valid snapshot.
+  void restore(std::span<const std::byte> snapshot);
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, std::string, Hash, std::equal_to<>>;
+
+  Result execute(const Command& command);
+  std::string_view current(std::string_view key) const;
+  void set(std::string_view key, std::string_view value);
+  void advance(uint64_t index);
+
+  Config config_;
+  Map map_;
+  SessionTable sessions_;
+  uint64_t applied_index_ = 0;
+};
+
+}  // namespace shmraft::kv
