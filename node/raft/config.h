@@ -1,0 +1,46 @@
+#pragma once
+// Configuration of one Raft core. Everything a core does is a function of this, its storage and its
+// inputs: the seed is the only source of randomness and ticks the only source of time.
+#include <cstddef>
+#include <cstdint>
+
+#include "node/raft/types.h"
+
+namespace shmraft::raft {
+
+// Deliberate protocol bugs, for proving that tests and the simulator catch them. Never set in production.
+struct TestingFaults {
+  // Figure 8 bug: the leader commits an entry of an earlier term as soon as a majority stores it.
+  bool commit_previous_term_by_counting = false;
+  // Votes are granted without the §5.4.1 up-to-date check on the candidate's log.
+  bool vote_without_log_check = false;
+};
+
+struct Config {
+  NodeId id = kNoNode;             // this node, 1..cluster_size
+  std::uint32_t cluster_size = 0;  // voters are 1..cluster_size (membership is fixed)
+  std::uint64_t seed = 0;          // randomized election timeouts; mix in the id for distinct nodes
+
+  // A follower campaigns after a random timeout in [election_tick, 2*election_tick) ticks without
+  // hearing from a leader; a leader sends heartbeats every heartbeat_tick ticks. election_tick must
+  // exceed heartbeat_tick.
+  int election_tick = 10;
+  int heartbeat_tick = 1;
+
+  bool pre_vote = true;      // dissertation §9.6: don't raise the term unless an election could win
+  bool check_quorum = true;  // leader steps down without quorum contact; followers hold a leader lease
+
+  std::size_t max_msg_bytes = 1 << 20;         // payload bytes per AppendEntries (at least one entry)
+  std::size_t max_inflight_msgs = 256;         // unacknowledged AppendEntries per follower (replicate)
+  std::size_t max_committed_bytes = 64 << 20;  // payload bytes of committed entries per Ready
+
+  // Restart only: the index the application's state machine has already applied (from its snapshot).
+  Index applied = 0;
+
+  TestingFaults testing_faults;
+};
+
+// Throws std::invalid_argument naming the bad field.
+void validate(const Config& config);
+
+}  // namespace shmraft::raft

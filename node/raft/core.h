@@ -1,0 +1,213 @@
+#pragma once
+// shmraft::raft::Core — a deterministic, I/O-free Raft state machine (in the manner of etcd's raft).
+//
+// ============================================================================================ API ====
+// Inputs (each is a pure function of the core's state and arguments; no threads, clocks, I/O, logging):
+//   tick()                       one unit of logical time (election / heartbeat timers count ticks)
+//   step(msg)                    a Message from a peer (decoded with codec.h, or handed over in memory)
+//   propose(bytes)               leader only: append a command; returns its index and term
+//   read_index(context)          leader only: ask for a linearizable read point (ReadState{index,context})
+//   transfer_leader(id)          leader only: hand leadership to `id` (catch it up, then TimeoutNow)
+//   campaign()                   start an election now (bootstrapping, tests)
+// Output: has_ready() / ready() returns a Ready (ready.h); the application handles it and calls advance().
+//
+// ----------------------------------------------------------------- The Ready / advance contract ----
+// For each Ready, the application does, in this order:
+//   1. send rd.messages — any time, even while persisting (the leader's AppendEntries / heartbeats /
+//      snapshots / TimeoutNow; dissertation §10.2.1). The leader counts its own copy of new entries
+//      toward commitment only after advance() reports them persisted.
+//   2. persist: rd.snapshot (if set; replaces the log up to its index), then rd.entries (first remove
+//      every stored entry with index >= rd.entries[0].index, then append), then rd.hard_state (if set).
+//      Make it durable per the node's fsync mode; afterwards the LogStorage the core reads must show it.
+//   3. only after (2) is durable: send rd.messages_after_persist (vote grants, append/snapshot
+//      acknowledgements, a candidate's own vote requests — everything that promises persisted state).
+//   4. apply rd.snapshot (if set), then rd.committed_entries in order (skip EntryType::kNoop); serve each
+//      rd.read_states[i] once applied >= its index.
+//   5. advance(): "everything in the last Ready is persisted, sent and applied".
+// Between ready() and advance() no other method may be called except const accessors (std::logic_error
+// otherwise). Every span in a Ready points into memory the core owns and stays valid until advance().
+// A crash at any point is fine: restart a Core over the storage; unpersisted parts are simply lost, and
+// nothing that depended on them left the node.
+//
+// ------------------------------------------------------------------------------- Messages ----
+// step() takes a message addressed to this node (others, and messages from ids outside 1..N, are
+// dropped and counted in dropped_messages()). Message spans need to live only for the duration of
+// step(): the core copies what it keeps. Messages may be lost, duplicated or reordered.
+// Encode outgoing messages with encode() into a ring frame; decode incoming frames with
+// decode_message() (zero copy; keep the frame until step() returns). See codec.h.
+//
+// ------------------------------------------------------------------------------- Storage ----
+// The core reads persisted entries through LogStorage (log_storage.h); MemoryStorage (memory_storage.h)
+// is the in-memory implementation used by tests and the simulator. To compact, the application writes a
+// snapshot of its applied state into its storage and drops log entries up to the snapshot index; the
+// core sends that snapshot to followers whose next entry is gone.
+//
+// ------------------------------------------------------------------------------- Protocol ----
+// Figure 2 of the Raft paper; PreVote (§9.6) and CheckQuorum with leader lease (config.h); conflict-term
+// hints; per-follower probe/replicate/snapshot flow control with pipelined, batched AppendEntries
+// (progress.h); leadership transfer (TimeoutNow); ReadIndex (the leader must have committed an entry of
+// its term — it appends a no-op on election — and confirms leadership with a heartbeat round); snapshots.
+// Membership is fixed: voters are 1..Config::cluster_size.
+// =====================================================================================================
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "node/raft/arena.h"
+#include "node/raft/config.h"
+#include "node/raft/log_storage.h"
+#include "node/raft/message.h"
+#include "node/raft/progress.h"
+#include "node/raft/raft_log.h"
+#include "node/raft/ready.h"
+#include "node/raft/types.h"
+
+namespace shmraft::raft {
+
+enum class Status : std::uint8_t {
+  kOk = 0,
+  kNotLeader,           // propose/read_index/transfer_leader on a non-leader; see leader() for a hint
+  kTransferInProgress,  // the leader is handing over and refuses new proposals
+  kInvalidArgument,     // e.g. transfer to an unknown id
+};
+const char* to_string(Status status) noexcept;
+
+struct ProposeResult {
+  Status status = Status::kOk;
+  Index index = 0;  // on kOk: where the entry sits; it is committed once the commit index reaches it
+  Term term = 0;    // ... in this term (if another entry ends up at `index`, this one was lost)
+};
+
+class Core {
+ public:
+  // `storage` must outlive the core. Restores term, vote and commit from storage.hard_state().
+  // Throws std::invalid_argument on a bad config.
+  Core(const Config& config, const LogStorage& storage);
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  void tick();
+  void step(const Message& message);
+  ProposeResult propose(Bytes data);
+  Status read_index(std::uint64_t context);
+  Status transfer_leader(NodeId target);
+  void campaign();
+
+  bool has_ready() const;
+  const Ready& ready();
+  void advance();
+
+  // ---- read accessors (for invariant checkers, status counters and tests) ----
+  NodeId id() const noexcept { return config_.id; }
+  const Config& config() const noexcept { return config_; }
+  Term term() const noexcept { return term_; }
+  NodeId vote() const noexcept { return vote_; }
+  Role role() const noexcept { return role_; }
+  NodeId leader() const noexcept { return leader_; }
+  Index commit_index() const noexcept { return log_.committed(); }
+  Index applied_index() const noexcept { return log_.applied(); }
+  HardState hard_state() const noexcept { return {term_, vote_, log_.committed()}; }
+  SoftState soft_state() const noexcept { return {role_, leader_}; }
+  const RaftLog& log() const noexcept { return log_; }
+  // Leader's view of `node` (1..N); meaningful only while role() == kLeader.
+  const Progress& progress(NodeId node) const;
+  NodeId transfer_target() const noexcept { return transfer_target_; }
+  // The current randomized election timeout, in ticks.
+  int randomized_election_timeout() const noexcept { return randomized_election_timeout_; }
+  std::uint64_t dropped_messages() const noexcept { return dropped_messages_; }
+
+ private:
+  // Role transitions.
+  void become_follower(Term term, NodeId leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void reset(Term term);
+  void reset_randomized_election_timeout();
+  void start_election(bool pre_vote, bool leader_transfer);
+
+  // Message handlers.
+  void step_leader(const Message& m);
+  void step_candidate(const Message& m);
+  void step_follower(const Message& m);
+  void handle_vote_request(const VoteRequest& m);
+  void handle_vote_response(const VoteResponse& m);
+  void handle_append_entries(const AppendEntries& m);
+  void handle_append_response(const AppendResponse& m);
+  void handle_heartbeat(const Heartbeat& m);
+  void handle_heartbeat_response(const HeartbeatResponse& m);
+  void handle_install_snapshot(const InstallSnapshot& m);
+  void handle_install_snapshot_response(const InstallSnapshotResponse& m);
+  void handle_timeout_now(const TimeoutNow& m);
+
+  // Leader replication.
+  void send_append(NodeId to, bool allow_empty);
+  bool send_snapshot(NodeId to);
+  void broadcast_append();
+  void broadcast_heartbeat(std::uint64_t context);
+  void flush_pending_appends();
+  bool maybe_commit();
+  void leader_persisted(Index index);
+  void release_read_requests(std::uint64_t acked_round);
+  bool committed_in_current_term() const;
+  void abort_transfer();
+  void tick_election();
+  void tick_heartbeat();
+  bool quorum_active();
+  bool in_lease() const;
+
+  void send(Message message);
+  Progress& progress_mut(NodeId node) { return progress_[node]; }
+  std::uint32_t quorum() const noexcept { return config_.cluster_size / 2 + 1; }
+  std::uint64_t next_random();
+
+  Config config_;
+  RaftLog log_;
+  Arena arena_;  // bytes referenced by the unstable log and the pending Ready; reset at advance()
+
+  Term term_ = 0;
+  NodeId vote_ = kNoNode;
+  Role role_ = Role::kFollower;
+  NodeId leader_ = kNoNode;
+
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+  std::uint64_t rng_state_;
+
+  std::vector<Progress> progress_;   // indexed by node id; [0] unused
+  std::vector<std::uint8_t> votes_;  // indexed by node id: 0 none, 1 granted, 2 rejected
+  NodeId transfer_target_ = kNoNode;
+  int transfer_elapsed_ = 0;
+  bool append_pending_ = false;  // the leader has new entries to flush to replicating followers
+
+  // ReadIndex: requests waiting for the leader's first commit in its term, and rounds awaiting a quorum
+  // of heartbeat acknowledgements. Rounds are numbered; heartbeat contexts carry the round number.
+  struct PendingRead {
+    std::uint64_t context;
+    Index index;
+    std::uint64_t round;
+  };
+  std::vector<std::uint64_t> reads_before_commit_;
+  std::vector<PendingRead> pending_reads_;
+  std::uint64_t read_round_ = 0;
+  std::vector<std::uint64_t> acked_round_;  // indexed by node id: highest round acknowledged
+
+  // Output accumulated for the next Ready.
+  std::vector<Message> messages_;
+  std::vector<Message> messages_after_persist_;
+  std::vector<ReadState> read_states_;
+  std::vector<Entry> committed_scratch_;
+  std::vector<Entry> slice_scratch_;
+  SoftState last_soft_state_;
+  HardState last_hard_state_;
+  Ready ready_;
+  bool in_ready_ = false;
+  Index ready_applied_to_ = 0;    // last committed entry handed out in the current Ready
+  Index ready_persisted_to_ = 0;  // last unstable entry handed out in the current Ready
+  bool ready_has_snapshot_ = false;
+  std::uint64_t dropped_messages_ = 0;
+};
+
+}  // namespace shmraft::raft

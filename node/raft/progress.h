@@ -1,0 +1,48 @@
+#pragma once
+// The leader's view of one follower's log (Figure 2's nextIndex/matchIndex, plus flow control in the
+// manner of etcd's tracker/progress.go).
+//
+//  probe      : next is uncertain; at most one AppendEntries in flight, re-sent on each heartbeat.
+//  replicate  : next is known; AppendEntries are pipelined (next advances optimistically on send) up to
+//               max_inflight_msgs unacknowledged messages.
+//  snapshot   : an InstallSnapshot is in flight; nothing else is sent until it is answered.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "node/raft/types.h"
+
+namespace shmraft::raft {
+
+enum class ProgressState : std::uint8_t { kProbe, kReplicate, kSnapshot };
+const char* to_string(ProgressState state) noexcept;
+
+// Fixed-capacity FIFO of the last index of each in-flight AppendEntries. Storage is allocated once.
+class Inflights {
+ public:
+  explicit Inflights(std::size_t capacity = 0) : ring_(capacity) {}
+  bool full() const noexcept { return count_ == ring_.size(); }
+  std::size_t count() const noexcept { return count_; }
+  std::size_t capacity() const noexcept { return ring_.size(); }
+  void add(Index last_index) noexcept;
+  // Frees every in-flight message whose last index is <= index (acknowledged).
+  void free_to(Index index) noexcept;
+  void reset() noexcept { start_ = count_ = 0; }
+
+ private:
+  std::vector<Index> ring_;
+  std::size_t start_ = 0;
+  std::size_t count_ = 0;
+};
+
+struct Progress {
+  Index match = 0;  // highest index known replicated on the follower (for self: persisted locally)
+  Index next = 1;   // next index to send
+  ProgressState state = ProgressState::kProbe;
+  bool probe_sent = false;     // probe state: an append is outstanding, wait for reply or heartbeat
+  Index pending_snapshot = 0;  // snapshot state: index of the snapshot in flight
+  bool recent_active = false;  // heard from since the last CheckQuorum round
+  Inflights inflights;
+};
+
+}  // namespace shmraft::raft
