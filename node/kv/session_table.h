@@ -25,6 +25,11 @@ struct SessionRecord {
 class SessionTable {
  public:
   explicit SessionTable(std::size_t capacity);
+  // Copies rebuild the LRU links (a member-wise copy would point into the source's list).
+  SessionTable(const SessionTable& other);
+  SessionTable& operator=(const SessionTable& other);
+  SessionTable(SessionTable&&) noexcept = default;
+  SessionTable& operator=(SessionTable&&) noexcept = default;
 
   enum class Verdict : uint8_t {
     apply,      // new sequence: apply the command, then call record()

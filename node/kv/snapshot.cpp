@@ -1,0 +1,135 @@
+// StateMachine::snapshot / restore. Layout (integers LEB128 unless noted):
+//   "SRKV" | version | applied index | key count | (key, value)* in key order
+//   | session count | (client id, last sequence, last index, u8 last code)* in ascending last index
+//   | u32 LE CRC32C of everything before it
+// Sorting makes the bytes a function of the state alone, not of hash-table layout or insertion order.
+#include <algorithm>
+#include <unordered_set>
+
+#include "ipc/crc32c.h"
+#include "node/kv/state_machine.h"
+#include "node/kv/wire.h"
+
+namespace shmraft::kv {
+
+namespace {
+constexpr std::string_view kMagic = "SRKV";
+constexpr uint64_t kVersion = 1;
+constexpr std::size_t kCrcSize = 4;
+// A key/value pair takes at least two length bytes, a session at least four bytes: bounds for counts read
+// from untrusted bytes, before reserving memory for them.
+constexpr std::size_t kMinPairSize = 2;
+constexpr std::size_t kMinSessionSize = 4;
+
+[[noreturn]] void corrupt(const std::string& what) {
+  throw SnapshotError("kv snapshot: " + what);
+}
+}  // namespace
+
+std::vector<std::byte> StateMachine::snapshot() const {
+  std::vector<const Map::value_type*> pairs;
+  pairs.reserve(map_.size());
+  for (const auto& pair : map_) pairs.push_back(&pair);
+  std::sort(pairs.begin(), pairs.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  const std::vector<SessionRecord> sessions = sessions_.records();
+
+  std::size_t size = kMagic.size() + wire::varint_size(kVersion) + wire::varint_size(applied_index_) +
+                     wire::varint_size(pairs.size()) + wire::varint_size(sessions.size()) + kCrcSize;
+  for (const auto* pair : pairs) size += wire::string_size(pair->first) + wire::string_size(pair->second);
+  for (const SessionRecord& s : sessions) {
+    size += wire::varint_size(s.client_id) + wire::varint_size(s.last_sequence) +
+            wire::varint_size(s.last_index) + 1;
+  }
+
+  std::vector<std::byte> out(size);
+  wire::Writer w(out.data());
+  w.raw(kMagic);
+  w.varint(kVersion);
+  w.varint(applied_index_);
+  w.varint(pairs.size());
+  for (const auto* pair : pairs) {
+    w.string(pair->first);
+    w.string(pair->second);
+  }
+  w.varint(sessions.size());
+  for (const SessionRecord& s : sessions) {
+    w.varint(s.client_id);
+    w.varint(s.last_sequence);
+    w.varint(s.last_index);
+    w.byte(static_cast<uint8_t>(s.last_code));
+  }
+  w.u32(ipc::crc32c(out.data(), size - kCrcSize));
+  return out;
+}
+
+void StateMachine::restore(std::span<const std::byte> bytes) {
+  if (bytes.size() < kMagic.size() + kCrcSize) corrupt("only " + std::to_string(bytes.size()) + " bytes");
+  if (std::string_view(reinterpret_cast<const char*>(bytes.data()), kMagic.size()) != kMagic) {
+    corrupt("bad magic (not a KV snapshot)");
+  }
+  const auto body = bytes.first(bytes.size() - kCrcSize);
+  wire::Reader crc_reader(bytes.last(kCrcSize));
+  if (crc_reader.u32() != ipc::crc32c(body.data(), body.size())) corrupt("checksum mismatch");
+
+  wire::Reader r(body.subspan(kMagic.size()));
+  const auto check = [&r](const char* field) {
+    if (!r.ok()) corrupt(std::string("truncated or malformed ") + field);
+  };
+  const uint64_t version = r.varint();
+  check("version");
+  if (version != kVersion)
+    corrupt("version " + std::to_string(version) + ", expected " + std::to_string(kVersion));
+  const uint64_t applied_index = r.varint();
+  check("applied index");
+
+  const uint64_t key_count = r.varint();
+  check("key count");
+  if (key_count > r.remaining() / kMinPairSize)
+    corrupt("key count " + std::to_string(key_count) + " too large");
+  Map map;
+  map.reserve(key_count);
+  std::string_view previous_key;
+  for (uint64_t i = 0; i < key_count; ++i) {
+    const std::string_view key = r.string(kMaxKeySize);
+    const std::string_view value = r.string(SIZE_MAX);
+    check("key/value pair");
+    if (i > 0 && key <= previous_key) corrupt("keys out of order at pair " + std::to_string(i));
+    map.emplace(std::string(key), std::string(value));
+    previous_key = key;
+  }
+
+  const uint64_t session_count = r.varint();
+  check("session count");
+  if (session_count > r.remaining() / kMinSessionSize) {
+    corrupt("session count " + std::to_string(session_count) + " too large");
+  }
+  std::vector<SessionRecord> sessions(session_count);
+  std::unordered_set<uint64_t> clients;
+  for (uint64_t i = 0; i < session_count; ++i) {
+    SessionRecord& s = sessions[i];
+    s.client_id = r.varint();
+    s.last_sequence = r.varint();
+    s.last_index = r.varint();
+    const uint8_t code = r.byte();
+    check("session");
+    if (s.client_id == kNoSession || s.last_sequence == 0)
+      corrupt("session " + std::to_string(i) + " is empty");
+    if (code > static_cast<uint8_t>(ResultCode::cas_failed))
+      corrupt("session " + std::to_string(i) + " has bad code");
+    s.last_code = static_cast<ResultCode>(code);
+    if (s.last_index > applied_index || (i > 0 && s.last_index <= sessions[i - 1].last_index)) {
+      corrupt("session " + std::to_string(i) + " out of index order");
+    }
+    if (!clients.insert(s.client_id).second) corrupt("client " + std::to_string(s.client_id) + " twice");
+  }
+  if (r.remaining() != 0) corrupt(std::to_string(r.remaining()) + " trailing bytes");
+
+  // Everything parsed: only now replace the state, so a bad snapshot leaves the old one intact.
+  SessionTable table(config_.max_sessions);
+  table.assign(sessions);
+  map_.swap(map);
+  sessions_ = std::move(table);
+  applied_index_ = applied_index;
+}
+
+}  // namespace shmraft::kv

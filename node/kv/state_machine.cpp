@@ -1,0 +1,108 @@
+#include "node/kv/state_machine.h"
+
+#include <algorithm>
+#include <string>
+
+namespace shmraft::kv {
+
+StateMachine::StateMachine(Config config) : config_(config), sessions_(config.max_sessions) {}
+
+void StateMachine::advance(uint64_t index) {
+  if (index <= applied_index_) {
+    throw std::logic_error("kv::StateMachine: entry " + std::to_string(index) + " applied after entry " +
+                           std::to_string(applied_index_));
+  }
+  applied_index_ = index;
+}
+
+void StateMachine::skip(uint64_t index) {
+  advance(index);
+}
+
+Result StateMachine::apply(uint64_t index, std::span<const std::byte> bytes) {
+  Command command;
+  if (decode_command(bytes, command) != DecodeError::none) {
+    advance(index);
+    return Result{ResultCode::malformed, {}, false};
+  }
+  return apply(index, command);
+}
+
+Result StateMachine::apply(uint64_t index, const Command& command) {
+  advance(index);
+  if (command.client_id == kNoSession) return execute(command);
+  ResultCode cached = ResultCode::ok;
+  switch (sessions_.check(command.client_id, command.sequence, index, cached)) {
+    case SessionTable::Verdict::apply:
+      break;
+    case SessionTable::Verdict::duplicate:
+      // A read changes nothing, so reading again now is as good as the first answer: both points lie
+      // between the client's call and its reply. It also keeps read values out of the session table.
+      if (command.op == Op::get) return Result{ResultCode::value, current(command.key), true};
+      return Result{cached, {}, true};
+    case SessionTable::Verdict::stale:
+      return Result{ResultCode::stale_sequence, {}, false};
+    case SessionTable::Verdict::expired:
+      return Result{ResultCode::session_expired, {}, false};
+  }
+  const Result result = execute(command);
+  sessions_.record(command.client_id, command.sequence, index, result.code);
+  return result;
+}
+
+Result StateMachine::execute(const Command& c) {
+  switch (c.op) {
+    case Op::get:
+      return Result{ResultCode::value, current(c.key), false};
+    case Op::put:
+      set(c.key, c.value);
+      break;
+    case Op::append: {
+      const auto it = map_.find(c.key);
+      if (it == map_.end()) {
+        map_.emplace(std::string(c.key), std::string(c.value));
+      } else {
+        it->second.append(c.value);
+      }
+      break;
+    }
+    case Op::del: {
+      const auto it = map_.find(c.key);
+      if (it != map_.end()) map_.erase(it);
+      break;
+    }
+    case Op::cas:
+      if (current(c.key) != c.expected) return Result{ResultCode::cas_failed, {}, false};
+      set(c.key, c.value);
+      break;
+  }
+  return Result{ResultCode::ok, {}, false};
+}
+
+std::string_view StateMachine::current(std::string_view key) const {
+  const auto it = map_.find(key);
+  return it == map_.end() ? std::string_view{} : std::string_view{it->second};
+}
+
+void StateMachine::set(std::string_view key, std::string_view value) {
+  const auto it = map_.find(key);
+  if (it == map_.end()) {
+    map_.emplace(std::string(key), std::string(value));
+  } else {
+    it->second.assign(value);  // reuses the old value's capacity when it fits
+  }
+}
+
+std::optional<std::string_view> StateMachine::get(std::string_view key) const {
+  const auto it = map_.find(key);
+  if (it == map_.end()) return std::nullopt;
+  return std::string_view{it->second};
+}
+
+std::vector<std::pair<std::string, std::string>> StateMachine::dump() const {
+  std::vector<std::pair<std::string, std::string>> out(map_.begin(), map_.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace shmraft::kv
