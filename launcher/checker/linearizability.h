@@ -28,6 +28,8 @@ struct CheckOptions {
   // Search steps (candidate linearizations tried) for the whole check; 0 = no step limit. Deterministic,
   // unlike the time limit.
   uint64_t max_steps = 0;
+  // Bytes of distinct model values held at once (append histories grow them); above it: `unknown`.
+  std::size_t max_state_bytes = std::size_t{1} << 30;
 };
 
 enum class Verdict : uint8_t { ok, violation, unknown };

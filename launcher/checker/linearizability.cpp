@@ -1,0 +1,229 @@
+#include "launcher/checker/linearizability.h"
+
+#include <algorithm>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string_view>
+
+#include "launcher/checker/key_search.h"
+
+namespace shmraft::checker {
+
+namespace {
+constexpr std::size_t kShownValueChars = 40;
+constexpr std::size_t kShownConcurrentOps = 8;
+// Marks the synthetic final read of check_final_state in a key's index list.
+constexpr std::size_t kFinalRead = std::numeric_limits<std::size_t>::max();
+
+std::string quote(std::string_view s) {
+  const std::string json = nlohmann::json(std::string(s.substr(0, kShownValueChars)))
+                               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (s.size() <= kShownValueChars) return json;
+  return json.substr(0, json.size() - 1) + "...\" (" + std::to_string(s.size()) + " bytes)";
+}
+
+std::string describe(const Operation& op) {
+  std::string text = std::string(to_string(op.op));
+  if (op.op == OpKind::cas) text += " " + quote(op.expect) + "->" + quote(op.value);
+  if (op.op == OpKind::put || op.op == OpKind::append) text += " " + quote(op.value);
+  text += op.known() ? " -> " + (op.op == OpKind::get ? quote(op.output) : op.output) : " -> unknown outcome";
+  text += " (client " + std::to_string(op.client) + ", call " + std::to_string(op.call) + ", return " +
+          (op.known() ? std::to_string(*op.ret) : std::string("never")) + ")";
+  return text;
+}
+
+void validate(std::span<const Operation> history) {
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    if (history[i].known() && *history[i].ret < history[i].call) {
+      throw std::invalid_argument("linearizability check: operation " + std::to_string(i) +
+                                  " returns before its call");
+    }
+  }
+}
+
+// Each key's operations (indices into the history), keys in order. An unknown-outcome get constrains
+// nothing, so it is left out.
+std::map<std::string_view, std::vector<std::size_t>> partition_by_key(std::span<const Operation> history) {
+  std::map<std::string_view, std::vector<std::size_t>> keys;
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    if (history[i].op == OpKind::get && !history[i].known()) continue;
+    keys[history[i].key].push_back(i);
+  }
+  return keys;
+}
+
+// For a final-state violation on an append workload with distinct tokens: which acknowledged tokens are
+// missing or repeated, the likeliest story behind it.
+std::string describe_tokens(std::span<const Operation> history, const std::vector<std::size_t>& indices,
+                            std::string_view final_value) {
+  std::vector<std::string_view> tokens;
+  for (std::size_t i : indices) {
+    if (i != kFinalRead && history[i].op == OpKind::append) tokens.push_back(history[i].value);
+  }
+  std::vector<std::string_view> sorted = tokens;
+  std::sort(sorted.begin(), sorted.end());
+  if (tokens.empty() || sorted.front().empty() ||
+      std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return {};
+  }
+  std::string text;
+  for (std::size_t i : indices) {
+    if (i == kFinalRead || history[i].op != OpKind::append) continue;
+    const Operation& op = history[i];
+    std::size_t count = 0;
+    for (auto pos = final_value.find(op.value); pos != std::string_view::npos;
+         pos = final_value.find(op.value, pos + op.value.size())) {
+      ++count;
+    }
+    if (count > 1 || (count == 0 && op.known())) {
+      text += "\n  " +
+              std::string(count == 0 ? "missing: " : "appears " + std::to_string(count) + " times: ") +
+              describe(op);
+    }
+  }
+  return text.empty() ? text : "\nappended tokens in the final value:" + text;
+}
+
+struct KeyCheck {
+  std::span<const Operation> history;
+  const Operation* final_read;  // for check_final_state, else nullptr
+  SearchBudget& budget;
+  CheckResult& result;
+
+  // False when the check must stop (violation or budget); result filled in.
+  bool run(std::string_view key, const std::vector<std::size_t>& indices) {
+    std::vector<const Operation*> ops;
+    ops.reserve(indices.size());
+    for (std::size_t i : indices) ops.push_back(i == kFinalRead ? final_read : &history[i]);
+    KeySearch search(ops, budget);
+    switch (search.run()) {
+      case KeySearch::Outcome::linearizable:
+        return true;
+      case KeySearch::Outcome::budget_exhausted:
+        result.verdict = Verdict::unknown;
+        result.key = key;
+        result.explanation = "key " + quote(key) + ": search budget exhausted after " +
+                             std::to_string(budget.steps()) + " steps (" + std::to_string(indices.size()) +
+                             " operations on this key); linearizability undecided";
+        return false;
+      case KeySearch::Outcome::violation:
+        report(key, indices, ops, search.deepest());
+        return false;
+    }
+    return false;
+  }
+
+  void report(std::string_view key, const std::vector<std::size_t>& indices,
+              const std::vector<const Operation*>& ops, const KeySearch::Deepest& deepest) {
+    result.verdict = Verdict::violation;
+    result.key = key;
+    const auto name = [&](std::size_t op) {
+      return indices[op] == kFinalRead ? "final state read " + quote(final_read->output) : describe(*ops[op]);
+    };
+    const auto add = [&](std::size_t op) {
+      if (indices[op] != kFinalRead) result.operations.push_back(indices[op]);
+    };
+    std::string& text = result.explanation;
+    text = "key " + quote(key) + ": no linearization explains " + name(deepest.stuck) + "\n";
+    add(deepest.stuck);
+    text += "longest linearizable prefix: " + std::to_string(deepest.depth) + " of " +
+            std::to_string(ops.size()) + " operations" + (deepest.before.empty() ? "" : ", ending with:") +
+            "\n";
+    for (std::size_t op : deepest.before) {
+      text.append("  ").append(name(op)).append("\n");
+      add(op);
+    }
+    text += "after which the value could be:";
+    for (const std::string& v : deepest.values) text.append(" ").append(quote(v));
+
+    const Operation& stuck = *ops[deepest.stuck];
+    const uint64_t stuck_return = stuck.ret.value_or(std::numeric_limits<uint64_t>::max());
+    std::size_t shown = 0, concurrent = 0;
+    std::string listing;
+    for (std::size_t op = 0; op < ops.size(); ++op) {
+      if (op == deepest.stuck ||
+          std::find(deepest.before.begin(), deepest.before.end(), op) != deepest.before.end()) {
+        continue;
+      }
+      const uint64_t op_return = ops[op]->ret.value_or(std::numeric_limits<uint64_t>::max());
+      if (ops[op]->call > stuck_return || op_return < stuck.call) continue;
+      ++concurrent;
+      if (shown++ < kShownConcurrentOps) {
+        listing.append("\n  ").append(name(op));
+        add(op);
+      }
+    }
+    if (concurrent > 0) text += "\nconcurrent with it:" + listing;
+    if (concurrent > shown) text += "\n  ... and " + std::to_string(concurrent - shown) + " more";
+    if (final_read != nullptr) text += describe_tokens(history, indices, final_read->output);
+  }
+};
+
+CheckResult finish(CheckResult result, const SearchBudget& budget) {
+  result.steps = budget.steps();
+  return result;
+}
+}  // namespace
+
+std::string_view to_string(Verdict verdict) noexcept {
+  switch (verdict) {
+    case Verdict::ok:
+      return "ok";
+    case Verdict::violation:
+      return "violation";
+    case Verdict::unknown:
+      return "unknown";
+  }
+  return "unknown verdict";
+}
+
+CheckResult check_linearizability(std::span<const Operation> history, const CheckOptions& options) {
+  validate(history);
+  SearchBudget budget(options.time_limit, options.max_steps, options.max_state_bytes);
+  CheckResult result;
+  KeyCheck check{history, nullptr, budget, result};
+  for (const auto& [key, indices] : partition_by_key(history)) {
+    if (!check.run(key, indices)) break;
+  }
+  return finish(std::move(result), budget);
+}
+
+CheckResult check_final_state(std::span<const Operation> history,
+                              const std::map<std::string, std::string>& final_state,
+                              const CheckOptions& options) {
+  validate(history);
+  SearchBudget budget(options.time_limit, options.max_steps, options.max_state_bytes);
+  CheckResult result;
+
+  // The final read starts after every recorded instant, so every acknowledged operation precedes it and
+  // only unknown-outcome operations may still fall on either side.
+  uint64_t last_instant = 0;
+  for (const Operation& op : history) last_instant = std::max({last_instant, op.call, op.ret.value_or(0)});
+  Operation final_read;
+  final_read.op = OpKind::get;
+  final_read.call = last_instant + 1;
+  final_read.ret = last_instant + 2;
+
+  auto keys = partition_by_key(history);
+  for (const auto& [key, value] : final_state) {
+    if (!keys.contains(key) && !value.empty()) {
+      result.verdict = Verdict::violation;
+      result.key = key;
+      result.explanation =
+          "key " + quote(key) + " holds " + quote(value) + " but no operation in the history wrote it";
+      return finish(std::move(result), budget);
+    }
+  }
+  KeyCheck check{history, &final_read, budget, result};
+  for (auto& [key, indices] : keys) {
+    const auto it = final_state.find(std::string(key));
+    final_read.key = key;
+    final_read.output = it == final_state.end() ? std::string() : it->second;
+    indices.push_back(kFinalRead);
+    if (!check.run(key, indices)) break;
+  }
+  return finish(std::move(result), budget);
+}
+
+}  // namespace shmraft::checker
