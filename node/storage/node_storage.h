@@ -1,0 +1,171 @@
+#pragma once
+// The durable state of one Raft node — its log, its hard state and its latest snapshot — kept in one
+// directory that a single process owns at a time:
+//
+//   <dir>/meta              hard state (term, vote, commit) in two CRC'd slots with a sequence number
+//   <dir>/log/<first>.seg   preallocated, memory-mapped log segments named by their first index
+//   <dir>/snap/snapshot     the latest snapshot (metadata + bytes)
+//
+// Independent of the Raft core's types: plain structs and spans in, zero-copy views out. format.h
+// describes the bytes on disk; recovery.cpp explains what a crash leaves behind and what opening does
+// about it.
+//
+// Contract with the node loop, once per Ready:
+//   append(entries) / truncate_suffix(...)  ->  save_hard_state(hs)  ->  sync()  ->  only then send.
+// sync() is what makes the Ready's writes as durable as the durability mode promises, in every mode
+// (in mode `none` it is a few stores and no system call, but it still publishes the hard state).
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shmraft::storage {
+
+// What a write survives once sync() has returned:
+//   none   — a kill of the process at any instant (MAP_SHARED pages live in the page cache), not a
+//            power loss or kernel crash. No msync, no fsync on the append path.
+//   batch  — also a power loss: sync() issues one msync over the log range(s) dirtied since the previous
+//            sync (and flushes `meta` if term or vote changed). Call it once per Ready, before any vote
+//            or acknowledgement leaves.
+//   always — like batch, but append() itself msyncs each record as it is written.
+enum class Durability { none, batch, always };
+
+// "none" | "batch" | "always"; anything else throws std::invalid_argument naming the value.
+Durability parse_durability(std::string_view text);
+std::string_view to_string(Durability mode) noexcept;
+
+struct Options {
+  // Size of each preallocated segment file. A record larger than this gets a segment of its own, sized
+  // to fit. Between 4 KiB and 1 GiB.
+  std::size_t segment_bytes = std::size_t{64} << 20;
+  Durability durability = Durability::batch;
+};
+
+// One entry handed to append(). The payload is copied into the log; the span need not outlive the call.
+struct LogEntry {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  std::span<const std::byte> payload;
+};
+
+// An entry read back from the log: the payload points straight into the segment's mapping. It stays
+// valid until the entry is removed by truncate_suffix() or compact(), or the storage is destroyed.
+struct EntryView {
+  uint64_t term = 0;
+  std::span<const std::byte> payload;
+};
+
+struct HardState {
+  uint64_t term = 0;
+  uint64_t vote = 0;  // 0 = voted for nobody in `term`
+  uint64_t commit = 0;
+  friend bool operator==(const HardState&, const HardState&) = default;
+};
+
+struct SnapshotMeta {
+  uint64_t last_index = 0;  // last log index the snapshot includes
+  uint64_t last_term = 0;   // term of that entry
+  friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
+};
+
+struct Snapshot {
+  SnapshotMeta meta;
+  std::vector<std::byte> data;
+};
+
+// Counters for the node's live status (the "fsyncs" column) and for tests.
+struct StorageStats {
+  uint64_t flushes = 0;           // msync / fdatasync / fsync calls made for durability
+  uint64_t segments_created = 0;  // segment files preallocated since open
+  uint64_t segments_removed = 0;  // by compact(), truncate_suffix() or a snapshot that replaced the log
+};
+
+// What opening the directory found and repaired, one human-readable line per action (for the node's log).
+struct RecoveryReport {
+  uint64_t segments = 0;           // segment files holding the recovered log
+  uint64_t entries = 0;            // entries recovered
+  bool created = false;            // the directory held no storage yet and was initialised
+  std::vector<std::string> notes;  // e.g. "log/00000000000000000001.seg: torn record at offset 4096 ..."
+};
+
+// Every failure of the storage itself: bad directory, full disk, a second owner, a newer format,
+// corruption of acknowledged data, and calls that break the log's invariants. The message names the file
+// (and the offset, for corruption) and the reason. After a failed call the storage is unchanged: a
+// failed append wrote nothing, a failed open left the files as they were.
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class NodeStorage {
+ public:
+  // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes an
+  // exclusive flock on it and recovers the log. Throws StorageError when the directory is missing its
+  // parent or is unwritable, another process (or another NodeStorage) holds it, a file has a newer
+  // format version, or acknowledged data is corrupt.
+  explicit NodeStorage(const std::filesystem::path& dir, const Options& options = {});
+  ~NodeStorage();
+  NodeStorage(NodeStorage&&) noexcept;
+  NodeStorage& operator=(NodeStorage&&) noexcept;
+  NodeStorage(const NodeStorage&) = delete;
+  NodeStorage& operator=(const NodeStorage&) = delete;
+
+  // ---- log ----
+  // Appends entries[0..n) after last_index(): indexes must be contiguous starting at last_index() + 1
+  // and terms must not decrease. All or nothing: if a new segment cannot be preallocated (full disk)
+  // nothing is written and StorageError is thrown.
+  void append(std::span<const LogEntry> entries);
+  // Removes every entry with index >= from_index. from_index must be above the saved commit index and
+  // the snapshot; in modes batch/always the removal is durable when this returns.
+  void truncate_suffix(uint64_t from_index);
+
+  // The log holds [first_index(), last_index()]. When it is empty, last_index() is the snapshot's last
+  // index (0 without a snapshot) and first_index() == last_index() + 1. Entries at or below the snapshot
+  // index stay readable until compact() removes the segment holding them.
+  uint64_t first_index() const noexcept;
+  uint64_t last_index() const noexcept;
+  // O(1) for the newest segment, O(log segments) otherwise. term(0) is 0 and term(snapshot index) is the
+  // snapshot's term even after compaction; any other index outside the log throws std::out_of_range.
+  uint64_t term(uint64_t index) const;
+  EntryView entry(uint64_t index) const;
+
+  // ---- hard state ----
+  // Staged here, written to `meta` by the next sync() after the log is durable, so the commit index on
+  // disk never exceeds the log that is. The term must not decrease, the vote must not change within a
+  // term, and the commit index must not exceed last_index().
+  void save_hard_state(const HardState& state);
+  const HardState& hard_state() const noexcept;  // the latest saved, staged or not
+
+  // ---- durability ----
+  void sync();
+
+  // ---- snapshot and compaction ----
+  // Writes snap/snapshot atomically (temporary file, fsync, rename, fsync of the directory) in every
+  // mode. If the log does not hold the snapshot's last entry with its term, the log is discarded and the
+  // next append starts at meta.last_index + 1 (Raft's InstallSnapshot rule). An older snapshot than the
+  // current one is refused.
+  void save_snapshot(const SnapshotMeta& meta, std::span<const std::byte> data);
+  std::optional<SnapshotMeta> snapshot_meta() const noexcept;
+  std::optional<Snapshot> load_snapshot() const;
+  // Deletes whole segment files whose entries are all <= up_to_index, never the newest segment.
+  // up_to_index must not exceed the snapshot's last index: only a snapshot makes entries disposable.
+  void compact(uint64_t up_to_index);
+
+  // ---- introspection ----
+  const std::filesystem::path& dir() const noexcept;
+  const Options& options() const noexcept;
+  StorageStats stats() const noexcept;
+  const RecoveryReport& recovery() const noexcept;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shmraft::storage
