@@ -1,0 +1,125 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "node/kv/state_machine.h"
+#include "tests/kv/kv_test_util.h"
+#include "tests/kv/test_seed.h"
+
+namespace shmraft::kv {
+namespace {
+using namespace test;
+
+StateMachine populated() {
+  StateMachine kv;
+  uint64_t index = 0;
+  for (int i = 0; i < 200; ++i)
+    kv.apply(++index, encode(put(numbered("key", i), std::string(i, 'v'), 1, i + 1)));
+  kv.apply(++index, encode(append("log", "abc", 2, 1)));
+  kv.apply(++index, encode(cas("key3", "nope", "x", 3, 1)));
+  kv.apply(++index, encode(del("key7", 4, 1)));
+  kv.skip(++index);
+  return kv;
+}
+
+TEST(Snapshot, RestoreGivesEqualState) {
+  const StateMachine original = populated();
+  const auto bytes = original.snapshot();
+  StateMachine copy;
+  copy.restore(bytes);
+  EXPECT_EQ(copy.dump(), original.dump());
+  EXPECT_EQ(copy.applied_index(), original.applied_index());
+  EXPECT_EQ(copy.sessions().size(), original.sessions().size());
+  EXPECT_EQ(copy.snapshot(), bytes);
+}
+
+TEST(Snapshot, SessionsSurviveRestore) {
+  StateMachine copy;
+  copy.restore(populated().snapshot());
+  const uint64_t next = copy.applied_index() + 1;
+  const Result retry = copy.apply(next, encode(append("log", "abc", 2, 1)));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(copy.get("log"), "abc");
+  EXPECT_EQ(copy.apply(next + 1, encode(cas("key3", "nope", "x", 3, 1))).code, ResultCode::cas_failed);
+}
+
+TEST(Snapshot, BytesDependOnStateNotOnHistory) {
+  // Same final state reached through different insertion orders, deletions and hash-table growth.
+  StateMachine a, b;
+  uint64_t ia = 0, ib = 0;
+  for (int i = 0; i < 1000; ++i) a.apply(++ia, encode(put(numbered("k", i), "v")));
+  for (int i = 999; i >= 0; --i) b.apply(++ib, encode(put(numbered("k", i), "old")));
+  for (int i = 0; i < 1000; ++i) b.apply(++ib, encode(put(numbered("k", i), "v")));
+  for (int i = 0; i < 5000; ++i) b.apply(++ib, encode(put(numbered("temp", i), "t")));
+  for (int i = 0; i < 5000; ++i) b.apply(++ib, encode(del(numbered("temp", i))));
+  a.skip(ib);
+  EXPECT_EQ(a.snapshot(), b.snapshot());
+}
+
+TEST(Snapshot, EmptyStateRoundTrips) {
+  StateMachine empty, copy;
+  copy.restore(empty.snapshot());
+  EXPECT_EQ(copy.snapshot(), empty.snapshot());
+}
+
+TEST(Snapshot, CorruptionIsRejectedAndLeavesStateAlone) {
+  const auto bytes = populated().snapshot();
+  StateMachine target;
+  target.apply(1, encode(put("mine", "1")));
+  const auto before = target.snapshot();
+  for (std::size_t n : {std::size_t{0}, std::size_t{3}, std::size_t{8}, bytes.size() / 2, bytes.size() - 1}) {
+    EXPECT_THROW(target.restore(std::span(bytes).first(n)), SnapshotError) << "truncated to " << n;
+  }
+  auto flipped = bytes;
+  flipped[flipped.size() / 3] ^= std::byte{0x10};
+  EXPECT_THROW(target.restore(flipped), SnapshotError);
+  auto extended = bytes;
+  extended.push_back(std::byte{0});
+  EXPECT_THROW(target.restore(extended), SnapshotError);
+  EXPECT_EQ(target.snapshot(), before);
+}
+
+// Every single-bit flip of a small snapshot must be caught (CRC32C detects all of them) without UB.
+TEST(Snapshot, EveryBitFlipIsRejected) {
+  StateMachine small;
+  small.apply(1, encode(put("a", "1", 1, 1)));
+  small.apply(2, encode(append("b", "22", 2, 1)));
+  const auto bytes = small.snapshot();
+  for (std::size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+    auto mutated = bytes;
+    mutated[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
+    StateMachine target;
+    EXPECT_THROW(target.restore(mutated), SnapshotError) << "bit " << bit;
+  }
+}
+
+TEST(Snapshot, FuzzedRestoreNeverCrashes) {
+  const uint64_t seed = testing::announce_seed();
+  SCOPED_TRACE(testing::replay_command(seed));
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 20000; ++round) {
+    std::vector<std::byte> bytes(rng() % 64);
+    for (auto& b : bytes) b = static_cast<std::byte>(rng());
+    if (bytes.size() >= 4 && round % 2 == 0) std::memcpy(bytes.data(), "SRKV", 4);
+    StateMachine target;
+    try {
+      target.restore(bytes);
+    } catch (const SnapshotError&) {
+    }
+  }
+}
+
+TEST(Snapshot, CopiedStateMachineIsIndependent) {
+  StateMachine original = populated();
+  StateMachine copy = original;
+  copy.apply(copy.applied_index() + 1, encode(put("new", "1", 99, 1)));
+  EXPECT_FALSE(original.get("new").has_value());
+  EXPECT_EQ(copy.sessions().size(), original.sessions().size() + 1);
+  StateMachine restored;
+  restored.restore(original.snapshot());
+  EXPECT_EQ(restored.snapshot(), original.snapshot());
+}
+
+}  // namespace
+}  // namespace shmraft::kv
