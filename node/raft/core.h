@@ -118,13 +118,15 @@ class Core {
   std::uint64_t dropped_messages() const noexcept { return dropped_messages_; }
 
  private:
+  void check_not_in_ready(const char* what) const;
+
   // Role transitions.
+  void reset(Term term);
+  void reset_randomized_election_timeout();
   void become_follower(Term term, NodeId leader);
   void become_pre_candidate();
   void become_candidate();
   void become_leader();
-  void reset(Term term);
-  void reset_randomized_election_timeout();
   void start_election(bool pre_vote, bool leader_transfer);
 
   // Message handlers.
@@ -141,24 +143,29 @@ class Core {
   void handle_install_snapshot_response(const InstallSnapshotResponse& m);
   void handle_timeout_now(const TimeoutNow& m);
 
-  // Leader replication.
-  void send_append(NodeId to, bool allow_empty);
+  // Leader replication. send_append returns true if it sent entries (so a caller may fill the window).
+  void become_probe(Progress& pr);
+  void become_replicate(Progress& pr);
+  bool send_append(NodeId to, bool allow_empty);
   bool send_snapshot(NodeId to);
-  void broadcast_append();
   void broadcast_heartbeat(std::uint64_t context);
-  void flush_pending_appends();
+  void flush_pending();
   bool maybe_commit();
-  void leader_persisted(Index index);
-  void release_read_requests(std::uint64_t acked_round);
+  void commit_to(Index index);
   bool committed_in_current_term() const;
-  void abort_transfer();
+
+  // ReadIndex.
+  void add_read(std::uint64_t context);
+  void release_reads();
+
+  // Timers.
   void tick_election();
   void tick_heartbeat();
   bool quorum_active();
   bool in_lease() const;
 
+  std::uint32_t count_votes(std::uint8_t kind) const;
   void send(Message message);
-  Progress& progress_mut(NodeId node) { return progress_[node]; }
   std::uint32_t quorum() const noexcept { return config_.cluster_size / 2 + 1; }
   std::uint64_t next_random();
 
@@ -176,14 +183,16 @@ class Core {
   int randomized_election_timeout_ = 0;
   std::uint64_t rng_state_;
 
-  std::vector<Progress> progress_;   // indexed by node id; [0] unused
-  std::vector<std::uint8_t> votes_;  // indexed by node id: 0 none, 1 granted, 2 rejected
+  std::vector<Progress> progress_;    // indexed by node id; [0] unused
+  std::vector<std::uint8_t> votes_;   // indexed by node id: none / granted / rejected
+  std::vector<Index> match_scratch_;  // cluster_size slots for the commit computation
   NodeId transfer_target_ = kNoNode;
-  int transfer_elapsed_ = 0;
-  bool append_pending_ = false;  // the leader has new entries to flush to replicating followers
+  bool campaign_transfer_ = false;         // this candidacy was started by TimeoutNow
+  bool append_pending_ = false;            // new entries to flush to followers at ready()
+  bool commit_broadcast_pending_ = false;  // the commit index advanced; tell followers at ready()
 
-  // ReadIndex: requests waiting for the leader's first commit in its term, and rounds awaiting a quorum
-  // of heartbeat acknowledgements. Rounds are numbered; heartbeat contexts carry the round number.
+  // ReadIndex: requests waiting for the leader's first commit in its term, and requests awaiting a
+  // quorum of heartbeat acknowledgements for their round (heartbeat contexts carry round numbers).
   struct PendingRead {
     std::uint64_t context;
     Index index;
@@ -192,6 +201,7 @@ class Core {
   std::vector<std::uint64_t> reads_before_commit_;
   std::vector<PendingRead> pending_reads_;
   std::uint64_t read_round_ = 0;
+  bool read_heartbeat_pending_ = false;     // a new round's heartbeats go out at ready()
   std::vector<std::uint64_t> acked_round_;  // indexed by node id: highest round acknowledged
 
   // Output accumulated for the next Ready.
@@ -204,9 +214,7 @@ class Core {
   HardState last_hard_state_;
   Ready ready_;
   bool in_ready_ = false;
-  Index ready_applied_to_ = 0;    // last committed entry handed out in the current Ready
-  Index ready_persisted_to_ = 0;  // last unstable entry handed out in the current Ready
-  bool ready_has_snapshot_ = false;
+  Index ready_applied_to_ = 0;  // last committed entry handed out in the pending Ready
   std::uint64_t dropped_messages_ = 0;
 };
 

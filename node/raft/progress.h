@@ -27,6 +27,8 @@ class Inflights {
   void add(Index last_index) noexcept;
   // Frees every in-flight message whose last index is <= index (acknowledged).
   void free_to(Index index) noexcept;
+  // Frees the oldest slot: a heartbeat answered while the window is full suggests appends were lost.
+  void free_first_one() noexcept { free_to(count_ ? ring_[start_] : 0); }
   void reset() noexcept { start_ = count_ = 0; }
 
  private:
@@ -41,6 +43,7 @@ struct Progress {
   ProgressState state = ProgressState::kProbe;
   bool probe_sent = false;     // probe state: an append is outstanding, wait for reply or heartbeat
   Index pending_snapshot = 0;  // snapshot state: index of the snapshot in flight
+  int snapshot_elapsed = 0;    // snapshot state: ticks since it was sent (assumed lost after a timeout)
   bool recent_active = false;  // heard from since the last CheckQuorum round
   Inflights inflights;
 };

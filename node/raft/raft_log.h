@@ -30,6 +30,8 @@ class RaftLog {
   // Highest index the application reported persisted (advance()).
   Index persisted() const noexcept { return persisted_; }
   std::span<const Entry> unstable_entries() const noexcept { return unstable_; }
+  // Index of unstable_entries()[0]; entries below it are read from storage.
+  Index unstable_offset() const noexcept { return unstable_offset_; }
   const std::optional<Snapshot>& unstable_snapshot() const noexcept { return unstable_snapshot_; }
   // Index/term of the newest snapshot this log knows of (persisted compaction point or unstable one).
   SnapshotMeta snapshot_meta() const;
@@ -59,7 +61,6 @@ class RaftLog {
   void mark_all_persisted();
 
  private:
-  Index unstable_offset() const noexcept { return unstable_offset_; }
   std::optional<Term> unstable_term(Index i) const;
 
   const LogStorage& storage_;

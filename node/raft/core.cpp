@@ -1,0 +1,771 @@
+#include "node/raft/core.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace shmraft::raft {
+namespace {
+
+constexpr std::uint8_t kVoteNone = 0;
+constexpr std::uint8_t kVoteGranted = 1;
+constexpr std::uint8_t kVoteRejected = 2;
+
+std::uint64_t splitmix64(std::uint64_t& state) noexcept {
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+bool is_leader_traffic(const Message& m) noexcept {
+  return std::holds_alternative<AppendEntries>(m) || std::holds_alternative<Heartbeat>(m) ||
+         std::holds_alternative<InstallSnapshot>(m);
+}
+
+}  // namespace
+
+const char* to_string(Status status) noexcept {
+  switch (status) {
+    case Status::kOk:
+      return "ok";
+    case Status::kNotLeader:
+      return "not leader";
+    case Status::kTransferInProgress:
+      return "leadership transfer in progress";
+    case Status::kInvalidArgument:
+      return "invalid argument";
+  }
+  return "?";
+}
+
+Core::Core(const Config& config, const LogStorage& storage)
+    : config_((validate(config), config)),
+      log_(storage),
+      rng_state_(config.seed ^ (0xD1B54A32D192ED03ull * config.id)) {
+  const HardState hs = storage.hard_state();
+  if (hs.commit > storage.last_index()) {
+    throw std::invalid_argument("raft::Core: stored commit index " + std::to_string(hs.commit) +
+                                " is beyond the stored log (last index " +
+                                std::to_string(storage.last_index()) + ")");
+  }
+  if (config.applied > storage.last_index()) {
+    throw std::invalid_argument("raft::Core: Config::applied " + std::to_string(config.applied) +
+                                " is beyond the stored log (last index " +
+                                std::to_string(storage.last_index()) + ")");
+  }
+  term_ = hs.term;
+  vote_ = hs.vote;
+  // Whatever the application applied was committed, even if the stored commit index lags behind it.
+  const Index applied = std::max(config.applied, log_.applied());
+  log_.set_committed(std::max(hs.commit, applied));
+  log_.set_applied(applied);
+
+  const std::size_t slots = config.cluster_size + 1;
+  progress_.reserve(slots);
+  for (std::size_t i = 0; i < slots; ++i)
+    progress_.push_back(Progress{.inflights = Inflights(config.max_inflight_msgs)});
+  votes_.assign(slots, kVoteNone);
+  acked_round_.assign(slots, 0);
+  match_scratch_.assign(config.cluster_size, 0);
+
+  become_follower(term_, kNoNode);
+  last_soft_state_ = soft_state();
+  last_hard_state_ = hard_state();
+}
+
+// ---------------------------------------------------------------------------------- inputs ----
+
+void Core::tick() {
+  check_not_in_ready("tick");
+  if (role_ == Role::kLeader) {
+    tick_heartbeat();
+  } else {
+    tick_election();
+  }
+}
+
+void Core::campaign() {
+  check_not_in_ready("campaign");
+  if (role_ == Role::kLeader) return;
+  start_election(config_.pre_vote, false);
+}
+
+ProposeResult Core::propose(Bytes data) {
+  check_not_in_ready("propose");
+  if (role_ != Role::kLeader) return {Status::kNotLeader, 0, 0};
+  if (transfer_target_ != kNoNode) return {Status::kTransferInProgress, 0, 0};
+  const Index index = log_.append_local(term_, EntryType::kNormal, data, arena_);
+  append_pending_ = true;
+  return {Status::kOk, index, term_};
+}
+
+Status Core::read_index(std::uint64_t context) {
+  check_not_in_ready("read_index");
+  if (role_ != Role::kLeader) return Status::kNotLeader;
+  if (!committed_in_current_term()) {
+    // The commit index may lag the true one until the leader commits an entry of its own term.
+    reads_before_commit_.push_back(context);
+    return Status::kOk;
+  }
+  add_read(context);
+  return Status::kOk;
+}
+
+Status Core::transfer_leader(NodeId target) {
+  check_not_in_ready("transfer_leader");
+  if (role_ != Role::kLeader) return Status::kNotLeader;
+  if (target == kNoNode || target > config_.cluster_size) return Status::kInvalidArgument;
+  if (target == config_.id) return Status::kOk;
+  transfer_target_ = target;
+  election_elapsed_ = 0;  // the transfer is abandoned after one election timeout
+  const Progress& pr = progress_[target];
+  if (pr.match == log_.last_index()) {
+    send(TimeoutNow{config_.id, target, term_});
+  } else {
+    send_append(target, false);
+  }
+  return Status::kOk;
+}
+
+void Core::step(const Message& m) {
+  check_not_in_ready("step");
+  const NodeId from = message_from(m);
+  if (from == kNoNode || from > config_.cluster_size || from == config_.id || message_to(m) != config_.id) {
+    ++dropped_messages_;
+    return;
+  }
+  const Term term = message_term(m);
+  const auto* vote_request = std::get_if<VoteRequest>(&m);
+  const auto* vote_response = std::get_if<VoteResponse>(&m);
+
+  if (term > term_) {
+    if (vote_request != nullptr) {
+      // Leader lease (CheckQuorum): while we hear from a live leader, ignore candidates — a node
+      // rejoining from a partition must not depose it. A transfer's TimeoutNow overrides the lease.
+      if (!vote_request->leader_transfer && in_lease()) return;
+    }
+    const bool pre_vote_request = vote_request != nullptr && vote_request->pre_vote;
+    // A pre-vote grant carries the term the candidate will campaign in; only a refusal means "newer".
+    const bool pre_vote_grant = vote_response != nullptr && vote_response->pre_vote && vote_response->granted;
+    if (!pre_vote_request && !pre_vote_grant) {
+      become_follower(term, is_leader_traffic(m) ? from : kNoNode);
+    }
+  } else if (term < term_) {
+    if ((config_.check_quorum || config_.pre_vote) &&
+        (std::holds_alternative<AppendEntries>(m) || std::holds_alternative<Heartbeat>(m))) {
+      // A stale leader: tell it our term. With CheckQuorum/PreVote this is how a leader that lost its
+      // partition learns it was replaced, since our votes no longer raise its term.
+      send(AppendResponse{.from = config_.id, .to = from, .term = term_});
+    } else if (vote_request != nullptr && vote_request->pre_vote) {
+      send(VoteResponse{config_.id, from, term_, true, false});
+    }
+    return;
+  }
+
+  if (vote_request != nullptr) {
+    handle_vote_request(*vote_request);
+    return;
+  }
+  switch (role_) {
+    case Role::kLeader:
+      step_leader(m);
+      break;
+    case Role::kPreCandidate:
+    case Role::kCandidate:
+      step_candidate(m);
+      break;
+    case Role::kFollower:
+      step_follower(m);
+      break;
+  }
+}
+
+// --------------------------------------------------------------------------- Ready / advance ----
+
+bool Core::has_ready() const {
+  if (in_ready_) return false;
+  if (soft_state() != last_soft_state_ || hard_state() != last_hard_state_) return true;
+  if (!log_.unstable_entries().empty() || log_.unstable_snapshot()) return true;
+  if (!messages_.empty() || !messages_after_persist_.empty() || !read_states_.empty()) return true;
+  if (append_pending_ || commit_broadcast_pending_ || read_heartbeat_pending_) return true;
+  return std::min(log_.committed(), log_.persisted()) > log_.applied();
+}
+
+const Ready& Core::ready() {
+  check_not_in_ready("ready");
+  flush_pending();
+
+  ready_ = Ready{};
+  const SoftState soft = soft_state();
+  if (soft != last_soft_state_) ready_.soft_state = soft;
+  const HardState hard = hard_state();
+  if (hard != last_hard_state_) ready_.hard_state = hard;
+  ready_.snapshot = log_.unstable_snapshot();
+  ready_.entries = log_.unstable_entries();
+  ready_.messages = messages_;
+  ready_.messages_after_persist = messages_after_persist_;
+  ready_.read_states = read_states_;
+
+  committed_scratch_.clear();
+  ready_applied_to_ = log_.applied();
+  const Index apply_to = std::min(log_.committed(), log_.persisted());
+  if (!ready_.snapshot && apply_to > log_.applied()) {
+    log_.slice(log_.applied() + 1, apply_to + 1, config_.max_committed_bytes, committed_scratch_);
+    // Persisted entries come from storage, which the application modifies before it applies: copy.
+    for (Entry& e : committed_scratch_) e.data = arena_.copy(e.data);
+    ready_applied_to_ = committed_scratch_.back().index;
+  }
+  ready_.committed_entries = committed_scratch_;
+  in_ready_ = true;
+  return ready_;
+}
+
+void Core::advance() {
+  if (!in_ready_) throw std::logic_error("raft::Core::advance() without a pending ready()");
+  in_ready_ = false;
+  if (ready_.snapshot) log_.set_applied(ready_.snapshot->meta.index);
+  log_.set_applied(std::max(log_.applied(), ready_applied_to_));
+  log_.mark_all_persisted();
+  last_soft_state_ = soft_state();
+  last_hard_state_ = hard_state();
+  messages_.clear();
+  messages_after_persist_.clear();
+  read_states_.clear();
+  committed_scratch_.clear();
+  ready_ = Ready{};
+  arena_.reset();
+  if (role_ == Role::kLeader) {
+    // Only now does the leader's own copy count toward a majority (dissertation §10.2.1).
+    Progress& self = progress_[config_.id];
+    self.match = log_.persisted();
+    self.next = self.match + 1;
+    if (maybe_commit()) commit_broadcast_pending_ = true;
+  }
+}
+
+const Progress& Core::progress(NodeId node) const {
+  if (node == kNoNode || node > config_.cluster_size) {
+    throw std::out_of_range("raft::Core::progress: no node " + std::to_string(node));
+  }
+  return progress_[node];
+}
+
+void Core::check_not_in_ready(const char* what) const {
+  if (in_ready_) {
+    throw std::logic_error(std::string("raft::Core::") + what +
+                           "() called between ready() and advance(); finish the Ready first");
+  }
+}
+
+// ---------------------------------------------------------------------------- transitions ----
+
+void Core::reset(Term term) {
+  if (term != term_) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  leader_ = kNoNode;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  reset_randomized_election_timeout();
+  transfer_target_ = kNoNode;
+  campaign_transfer_ = false;
+  std::fill(votes_.begin(), votes_.end(), kVoteNone);
+  for (NodeId id = 1; id <= config_.cluster_size; ++id) {
+    Progress& pr = progress_[id];
+    pr.match = 0;
+    pr.next = log_.last_index() + 1;
+    pr.state = ProgressState::kProbe;
+    pr.probe_sent = false;
+    pr.pending_snapshot = 0;
+    pr.snapshot_elapsed = 0;
+    pr.recent_active = false;
+    pr.inflights.reset();
+  }
+  append_pending_ = false;
+  commit_broadcast_pending_ = false;
+  read_heartbeat_pending_ = false;
+  reads_before_commit_.clear();
+  pending_reads_.clear();
+  std::fill(acked_round_.begin(), acked_round_.end(), 0);
+}
+
+void Core::reset_randomized_election_timeout() {
+  const auto span = static_cast<std::uint64_t>(config_.election_tick);
+  randomized_election_timeout_ = config_.election_tick + static_cast<int>(next_random() % span);
+}
+
+std::uint64_t Core::next_random() {
+  return splitmix64(rng_state_);
+}
+
+void Core::become_follower(Term term, NodeId leader) {
+  reset(term);
+  role_ = Role::kFollower;
+  leader_ = leader;
+}
+
+void Core::become_pre_candidate() {
+  // No term change and no vote: a pre-election is only a poll (dissertation §9.6).
+  role_ = Role::kPreCandidate;
+  leader_ = kNoNode;
+  std::fill(votes_.begin(), votes_.end(), kVoteNone);
+}
+
+void Core::become_candidate() {
+  reset(term_ + 1);
+  vote_ = config_.id;
+  role_ = Role::kCandidate;
+}
+
+void Core::become_leader() {
+  reset(term_);
+  role_ = Role::kLeader;
+  leader_ = config_.id;
+  Progress& self = progress_[config_.id];
+  self.match = log_.persisted();
+  self.next = log_.last_index() + 1;
+  self.state = ProgressState::kReplicate;
+  self.recent_active = true;
+  // A no-op in the new term lets the leader commit — and so learn the true commit index — without
+  // waiting for a client (§5.4.2, §8); ReadIndex waits for it.
+  log_.append_local(term_, EntryType::kNoop, {}, arena_);
+  append_pending_ = true;
+}
+
+void Core::start_election(bool pre_vote, bool leader_transfer) {
+  Term vote_term;
+  if (pre_vote) {
+    become_pre_candidate();
+    vote_term = term_ + 1;
+  } else {
+    become_candidate();
+    vote_term = term_;
+  }
+  campaign_transfer_ = leader_transfer;
+  votes_[config_.id] = kVoteGranted;
+  if (count_votes(kVoteGranted) >= quorum()) {  // a one-node cluster
+    if (pre_vote) {
+      start_election(false, leader_transfer);
+    } else {
+      become_leader();
+    }
+    return;
+  }
+  for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
+    if (peer == config_.id) continue;
+    send(VoteRequest{config_.id, peer, vote_term, log_.last_index(), log_.last_term(), pre_vote,
+                     leader_transfer});
+  }
+}
+
+// ------------------------------------------------------------------------------- handlers ----
+
+void Core::step_leader(const Message& m) {
+  if (const auto* r = std::get_if<AppendResponse>(&m)) {
+    handle_append_response(*r);
+  } else if (const auto* h = std::get_if<HeartbeatResponse>(&m)) {
+    handle_heartbeat_response(*h);
+  } else if (const auto* s = std::get_if<InstallSnapshotResponse>(&m)) {
+    handle_install_snapshot_response(*s);
+  }
+  // Anything else at our term is stale or impossible (one leader per term): ignore it.
+}
+
+void Core::step_candidate(const Message& m) {
+  if (const auto* v = std::get_if<VoteResponse>(&m)) {
+    if (v->pre_vote == (role_ == Role::kPreCandidate)) handle_vote_response(*v);
+    return;
+  }
+  if (is_leader_traffic(m)) {
+    // A leader of our term exists (§5.2): give up the candidacy and follow it.
+    become_follower(term_, message_from(m));
+    step_follower(m);
+  }
+}
+
+void Core::step_follower(const Message& m) {
+  if (is_leader_traffic(m)) {
+    election_elapsed_ = 0;
+    leader_ = message_from(m);
+  }
+  if (const auto* a = std::get_if<AppendEntries>(&m)) {
+    handle_append_entries(*a);
+  } else if (const auto* h = std::get_if<Heartbeat>(&m)) {
+    handle_heartbeat(*h);
+  } else if (const auto* s = std::get_if<InstallSnapshot>(&m)) {
+    handle_install_snapshot(*s);
+  } else if (const auto* t = std::get_if<TimeoutNow>(&m)) {
+    handle_timeout_now(*t);
+  }
+}
+
+void Core::handle_vote_request(const VoteRequest& m) {
+  // One vote per term (§5.2): we may repeat a vote, or cast one if we have none and know no leader.
+  // A pre-vote for a future term promises nothing, so it is judged on the log alone.
+  const bool can_vote =
+      vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) || (m.pre_vote && m.term > term_);
+  const bool log_ok =
+      config_.testing_faults.vote_without_log_check || log_.is_up_to_date(m.last_log_index, m.last_log_term);
+  if (can_vote && log_ok) {
+    send(VoteResponse{config_.id, m.from, m.term, m.pre_vote, true});
+    if (!m.pre_vote) {
+      election_elapsed_ = 0;
+      vote_ = m.from;
+    }
+  } else {
+    send(VoteResponse{config_.id, m.from, term_, m.pre_vote, false});
+  }
+}
+
+void Core::handle_vote_response(const VoteResponse& m) {
+  votes_[m.from] = m.granted ? kVoteGranted : kVoteRejected;
+  if (count_votes(kVoteGranted) >= quorum()) {
+    if (role_ == Role::kPreCandidate) {
+      start_election(false, campaign_transfer_);
+    } else {
+      become_leader();
+    }
+  } else if (count_votes(kVoteRejected) >= quorum()) {
+    become_follower(term_, kNoNode);
+  }
+}
+
+void Core::handle_append_entries(const AppendEntries& m) {
+  for (std::size_t k = 0; k < m.entries.size(); ++k) {
+    if (m.entries[k].index != m.prev_log_index + 1 + k) {
+      ++dropped_messages_;  // malformed: entries must follow prev_log_index consecutively
+      return;
+    }
+  }
+  AppendResponse r{.from = config_.id, .to = m.from, .term = term_};
+  if (m.prev_log_index < log_.committed()) {
+    // Everything up to our commit index matches the leader already; tell it so.
+    r.success = true;
+    r.match_index = log_.committed();
+  } else if (log_.matches(m.prev_log_index, m.prev_log_term)) {
+    const Index last_new = log_.append_from_leader(m.prev_log_index, m.entries, arena_);
+    commit_to(std::min(m.leader_commit, last_new));
+    r.success = true;
+    r.match_index = last_new;
+  } else {
+    r.reject_index = m.prev_log_index;
+    if (m.prev_log_index > log_.last_index()) {
+      r.conflict_index = log_.last_index() + 1;
+      r.conflict_term = 0;
+    } else {
+      r.conflict_term = log_.term(m.prev_log_index).value_or(0);
+      r.conflict_index = log_.first_index_of_term_at(m.prev_log_index);
+    }
+  }
+  send(r);
+}
+
+void Core::handle_heartbeat(const Heartbeat& m) {
+  commit_to(std::min(m.commit, log_.last_index()));
+  send(HeartbeatResponse{config_.id, m.from, term_, m.context});
+}
+
+void Core::handle_install_snapshot(const InstallSnapshot& m) {
+  InstallSnapshotResponse r{config_.id, m.from, term_, log_.committed()};
+  if (m.meta.index > log_.committed()) {
+    if (log_.matches(m.meta.index, m.meta.term)) {
+      commit_to(m.meta.index);  // we hold the snapshot's entries already: just fast-forward
+    } else {
+      log_.restore(Snapshot{m.meta, m.data}, arena_);
+    }
+    r.match_index = m.meta.index;
+  }
+  send(r);
+}
+
+void Core::handle_timeout_now(const TimeoutNow&) {
+  // The leader asks us to take over: skip the pre-vote and override the voters' lease.
+  start_election(false, true);
+}
+
+void Core::handle_append_response(const AppendResponse& m) {
+  Progress& pr = progress_[m.from];
+  pr.recent_active = true;
+  if (m.success) {
+    if (m.match_index > pr.match) {
+      pr.match = m.match_index;
+      pr.next = std::max(pr.next, pr.match + 1);
+      switch (pr.state) {
+        case ProgressState::kProbe:
+          become_replicate(pr);
+          break;
+        case ProgressState::kReplicate:
+          pr.inflights.free_to(pr.match);
+          break;
+        case ProgressState::kSnapshot:
+          if (pr.match >= pr.pending_snapshot) become_probe(pr);
+          break;
+      }
+      if (maybe_commit()) commit_broadcast_pending_ = true;
+      if (m.from == transfer_target_ && pr.match == log_.last_index()) {
+        send(TimeoutNow{config_.id, m.from, term_});
+      }
+    } else if (pr.state == ProgressState::kProbe) {
+      pr.probe_sent = false;  // a duplicate ack still proves the follower is reachable
+    }
+  } else {
+    if (m.reject_index <= pr.match) return;  // stale: that index was acknowledged since
+    if (pr.state == ProgressState::kProbe && m.reject_index != pr.next - 1) return;  // not our probe
+    Index next = m.conflict_index;
+    if (m.conflict_term != 0) {
+      // Skip the follower's whole conflicting term: if we hold that term, resume after our last entry
+      // of it; otherwise resume at the first index the follower holds it from.
+      const Index j =
+          log_.last_index_with_term_at_most(std::min(m.reject_index, log_.last_index()), m.conflict_term);
+      if (log_.term(j) == m.conflict_term) next = j + 1;
+    }
+    pr.next = std::max(std::min(next, m.reject_index), pr.match + 1);
+    become_probe(pr);
+  }
+  while (send_append(m.from, false)) {
+  }
+}
+
+void Core::handle_heartbeat_response(const HeartbeatResponse& m) {
+  Progress& pr = progress_[m.from];
+  pr.recent_active = true;
+  pr.probe_sent = false;
+  if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first_one();
+  if (pr.match < log_.last_index()) send_append(m.from, true);
+  if (m.context != 0 && m.context > acked_round_[m.from]) {
+    acked_round_[m.from] = m.context;
+    release_reads();
+  }
+}
+
+void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
+  Progress& pr = progress_[m.from];
+  pr.recent_active = true;
+  if (pr.state != ProgressState::kSnapshot) return;
+  pr.match = std::max(pr.match, m.match_index);
+  pr.next = pr.match + 1;
+  become_probe(pr);
+  if (maybe_commit()) commit_broadcast_pending_ = true;
+  send_append(m.from, false);
+}
+
+// ---------------------------------------------------------------------------- replication ----
+
+void Core::become_probe(Progress& pr) {
+  pr.state = ProgressState::kProbe;
+  pr.probe_sent = false;
+  pr.pending_snapshot = 0;
+  pr.inflights.reset();
+}
+
+void Core::become_replicate(Progress& pr) {
+  pr.state = ProgressState::kReplicate;
+  pr.next = pr.match + 1;
+  pr.inflights.reset();
+}
+
+bool Core::send_append(NodeId to, bool allow_empty) {
+  Progress& pr = progress_[to];
+  switch (pr.state) {
+    case ProgressState::kProbe:
+      if (pr.probe_sent) return false;
+      break;
+    case ProgressState::kReplicate:
+      if (pr.inflights.full()) return false;
+      break;
+    case ProgressState::kSnapshot:
+      return false;
+  }
+  const Index last = log_.last_index();
+  if (pr.next > last && !allow_empty) return false;
+  const Index prev = pr.next - 1;
+  const std::optional<Term> prev_term = log_.term(prev);
+  if (!prev_term || pr.next < log_.first_index()) return send_snapshot(to);
+
+  std::span<Entry> entries;
+  if (pr.next <= last) {
+    slice_scratch_.clear();
+    log_.slice(pr.next, last + 1, config_.max_msg_bytes, slice_scratch_);
+    entries = arena_.allocate_array<Entry>(slice_scratch_.size());
+    for (std::size_t k = 0; k < entries.size(); ++k) {
+      Entry e = slice_scratch_[k];
+      // Unstable entries already live in the arena until advance(); storage's may move before then.
+      if (e.index < log_.unstable_offset()) e.data = arena_.copy(e.data);
+      entries[k] = e;
+    }
+  }
+  send(AppendEntries{config_.id, to, term_, prev, *prev_term, log_.committed(), entries});
+  if (pr.state == ProgressState::kReplicate) {
+    if (!entries.empty()) {
+      pr.next = entries.back().index + 1;
+      pr.inflights.add(entries.back().index);
+    }
+  } else {
+    pr.probe_sent = true;
+  }
+  return !entries.empty();
+}
+
+bool Core::send_snapshot(NodeId to) {
+  const Snapshot snapshot = log_.storage().snapshot();
+  if (snapshot.meta.index == 0 || snapshot.meta.index + 1 < log_.first_index()) {
+    return false;  // nothing usable yet; the application has not stored a snapshot covering the gap
+  }
+  Progress& pr = progress_[to];
+  pr.state = ProgressState::kSnapshot;
+  pr.pending_snapshot = snapshot.meta.index;
+  pr.snapshot_elapsed = 0;
+  pr.inflights.reset();
+  send(InstallSnapshot{config_.id, to, term_, snapshot.meta, arena_.copy(snapshot.data)});
+  return false;
+}
+
+void Core::broadcast_heartbeat(std::uint64_t context) {
+  for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
+    if (peer == config_.id) continue;
+    const Index commit = std::min(log_.committed(), progress_[peer].match);
+    send(Heartbeat{config_.id, peer, term_, commit, context});
+  }
+}
+
+void Core::flush_pending() {
+  if (role_ != Role::kLeader) return;
+  if (append_pending_ || commit_broadcast_pending_) {
+    for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
+      if (peer == config_.id) continue;
+      // One message may carry the new commit index even without entries; then fill the window.
+      if (!send_append(peer, commit_broadcast_pending_)) continue;
+      while (send_append(peer, false)) {
+      }
+    }
+    append_pending_ = false;
+    commit_broadcast_pending_ = false;
+  }
+  if (read_heartbeat_pending_) {
+    broadcast_heartbeat(read_round_);
+    read_heartbeat_pending_ = false;
+  }
+}
+
+bool Core::maybe_commit() {
+  for (NodeId id = 1; id <= config_.cluster_size; ++id) match_scratch_[id - 1] = progress_[id].match;
+  const auto kth = match_scratch_.begin() + (quorum() - 1);
+  std::nth_element(match_scratch_.begin(), kth, match_scratch_.end(), std::greater<>());
+  const Index candidate = *kth;
+  if (candidate <= log_.committed()) return false;
+  // §5.4.2: only an entry of the current term is committed by counting replicas (Figure 8).
+  if (log_.term(candidate) != term_ && !config_.testing_faults.commit_previous_term_by_counting) return false;
+  const bool first_in_term = !committed_in_current_term();
+  log_.set_committed(candidate);
+  if (first_in_term && committed_in_current_term()) {
+    for (const std::uint64_t context : reads_before_commit_) add_read(context);
+    reads_before_commit_.clear();
+  }
+  return true;
+}
+
+void Core::commit_to(Index index) {
+  if (index > log_.committed()) log_.set_committed(index);
+}
+
+bool Core::committed_in_current_term() const {
+  return log_.term(log_.committed()) == term_;
+}
+
+// ------------------------------------------------------------------------------ ReadIndex ----
+
+void Core::add_read(std::uint64_t context) {
+  // Reads arriving before the next heartbeat round goes out share that round.
+  if (!read_heartbeat_pending_) {
+    ++read_round_;
+    read_heartbeat_pending_ = config_.cluster_size > 1;
+  }
+  pending_reads_.push_back({context, log_.committed(), read_round_});
+  release_reads();
+}
+
+void Core::release_reads() {
+  std::size_t released = 0;
+  for (const PendingRead& read : pending_reads_) {
+    std::uint32_t acks = 1;  // ourselves
+    for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
+      if (peer != config_.id && acked_round_[peer] >= read.round) ++acks;
+    }
+    if (acks < quorum()) break;
+    read_states_.push_back({read.index, read.context});
+    ++released;
+  }
+  pending_reads_.erase(pending_reads_.begin(),
+                       pending_reads_.begin() + static_cast<std::ptrdiff_t>(released));
+}
+
+// ---------------------------------------------------------------------------------- timers ----
+
+void Core::tick_election() {
+  ++election_elapsed_;
+  if (election_elapsed_ >= randomized_election_timeout_) {
+    election_elapsed_ = 0;
+    start_election(config_.pre_vote, false);
+  }
+}
+
+void Core::tick_heartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= config_.election_tick) {
+    election_elapsed_ = 0;
+    if (config_.check_quorum && !quorum_active()) {
+      become_follower(term_, kNoNode);  // CheckQuorum: we may be the minority side of a partition
+      return;
+    }
+    transfer_target_ = kNoNode;  // a transfer that did not finish within an election timeout is dropped
+  }
+  for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
+    Progress& pr = progress_[peer];
+    if (peer == config_.id || pr.state != ProgressState::kSnapshot) continue;
+    if (++pr.snapshot_elapsed >= config_.election_tick) {
+      // No answer: assume the snapshot was lost and probe again (which resends it if still needed).
+      pr.next = pr.match + 1;
+      become_probe(pr);
+    }
+  }
+  if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
+    heartbeat_elapsed_ = 0;
+    // Repeat the newest read round so a lost heartbeat cannot stall pending reads.
+    broadcast_heartbeat(pending_reads_.empty() ? 0 : read_round_);
+  }
+}
+
+bool Core::quorum_active() {
+  std::uint32_t active = 1;  // ourselves
+  for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
+    if (peer == config_.id) continue;
+    if (progress_[peer].recent_active) ++active;
+    progress_[peer].recent_active = false;
+  }
+  return active >= quorum();
+}
+
+bool Core::in_lease() const {
+  return config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_tick;
+}
+
+// ------------------------------------------------------------------------------- plumbing ----
+
+std::uint32_t Core::count_votes(std::uint8_t kind) const {
+  return static_cast<std::uint32_t>(std::count(votes_.begin(), votes_.end(), kind));
+}
+
+void Core::send(Message message) {
+  // Only a leader's replication traffic may leave before this Ready is durable; everything else
+  // (votes, acknowledgements, vote requests) promises persisted state (see ready.h).
+  if (role_ == Role::kLeader && (is_leader_traffic(message) || std::holds_alternative<TimeoutNow>(message))) {
+    messages_.push_back(message);
+  } else {
+    messages_after_persist_.push_back(message);
+  }
+}
+
+}  // namespace shmraft::raft
