@@ -1,0 +1,88 @@
+#include "bench/kit/bench_config.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace shmraft::bench {
+
+namespace {
+
+std::string plural(uint64_t n, const char* word) {
+  return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+[[noreturn]] void reject(const std::string& why) {
+  throw std::invalid_argument(why);
+}
+
+}  // namespace
+
+std::string BenchConfig::describe() const {
+  const std::string loop =
+      open_loop() ? fmt::format("open loop at {:.0f} ops/s", rate_ops_per_s) : "closed loop";
+  return fmt::format("{}, {} × pipeline {}, {} B, fsync {}, wait {}, {}, {}", plural(nodes, "node"),
+                     plural(clients, "client"), pipeline, payload_bytes, fsync, wait, transport, loop);
+}
+
+std::string BenchConfig::series_label() const {
+  std::string label =
+      fmt::format("{}, {} B, fsync {}, {}", plural(nodes, "node"), payload_bytes, fsync, transport);
+  if (pipeline != 1) label += fmt::format(", pipeline {}", pipeline);
+  if (open_loop()) label += fmt::format(", {:.0f} ops/s", rate_ops_per_s);
+  return label;
+}
+
+void to_json(nlohmann::json& out, const BenchConfig& c) {
+  out =
+      nlohmann::json{{"nodes", c.nodes},
+                     {"clients", c.clients},
+                     {"pipeline", c.pipeline},
+                     {"payload_bytes", c.payload_bytes},
+                     {"fsync", c.fsync},
+                     {"wait", c.wait},
+                     {"transport", c.transport},
+                     {"loop", c.open_loop() ? "open" : "closed"},
+                     {"rate_ops_per_s", c.open_loop() ? nlohmann::json(c.rate_ops_per_s) : nlohmann::json()},
+                     {"warmup_s", std::chrono::duration<double>(c.warmup).count()},
+                     {"measure_s", std::chrono::duration<double>(c.measure).count()}};
+}
+
+void validate(const BenchConfig& c, const BenchLimits& limits) {
+  if (c.nodes == 0 || c.nodes > limits.max_nodes) {
+    reject(fmt::format("--nodes {} is out of range 1..{}", c.nodes, limits.max_nodes));
+  }
+  if (c.clients == 0 || c.clients > limits.max_clients) {
+    reject(fmt::format("--clients {} is out of range 1..{}", c.clients, limits.max_clients));
+  }
+  if (c.pipeline == 0) reject("--pipeline must be at least 1");
+  if (c.payload_bytes > limits.max_payload_bytes) {
+    reject(fmt::format("--payload {} exceeds the largest ring frame's command, {} bytes", c.payload_bytes,
+                       limits.max_payload_bytes));
+  }
+  if (c.fsync != "none" && c.fsync != "batch" && c.fsync != "always") {
+    reject("--fsync '" + c.fsync + "' is not one of none, batch, always");
+  }
+  if (c.wait != "spin" && c.wait != "yield" && c.wait != "block" && c.wait != "adaptive") {
+    reject("--wait '" + c.wait + "' is not one of spin, yield, block, adaptive");
+  }
+  if (c.transport != "shm" && c.transport != "tcp")
+    reject("--transport '" + c.transport + "' is not shm or tcp");
+  if (!std::isfinite(c.rate_ops_per_s) || c.rate_ops_per_s < 0) {
+    reject(fmt::format("--rate {} must be a positive number of ops/s", c.rate_ops_per_s));
+  }
+  // Little's law: the rate times the least possible latency is how many operations must be in flight.
+  const double in_flight = c.rate_ops_per_s * limits.min_commit_ns * 1e-9;
+  if (c.open_loop() && in_flight > static_cast<double>(c.clients) * c.pipeline) {
+    reject(fmt::format(
+        "--rate {:.0f} cannot be met by {} × pipeline {}: even at {:.0f} ns per commit it needs {:.0f} "
+        "operations in flight; raise --clients or --pipeline",
+        c.rate_ops_per_s, plural(c.clients, "client"), c.pipeline, limits.min_commit_ns,
+        std::ceil(in_flight)));
+  }
+  if (c.warmup.count() < 0) reject("--warmup must not be negative");
+  if (c.measure.count() <= 0) reject("--duration must be positive");
+}
+
+}  // namespace shmraft::bench

@@ -1,0 +1,63 @@
+// Cost of the benchmark kit's own hot path: a client records every commit latency, so record() must
+// stay at a few nanoseconds next to sub-microsecond commits.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "bench/kit/histogram.h"
+#include "bench/kit/pacing.h"
+
+namespace {
+
+using shmraft::bench::Histogram;
+
+// Latency-like values (log-normal around 2 µs) pre-drawn so the generator is not measured.
+std::vector<uint64_t> latencies(std::size_t n) {
+  std::mt19937_64 rng(42);
+  std::lognormal_distribution<double> dist(std::log(2000.0), 0.8);
+  std::vector<uint64_t> v(n);
+  for (auto& x : v) x = static_cast<uint64_t>(dist(rng)) + 1;
+  return v;
+}
+
+void BM_HistogramRecord(benchmark::State& state) {
+  Histogram h(static_cast<int>(state.range(0)));
+  const auto values = latencies(1 << 16);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    h.record(values[i]);
+    i = (i + 1) & (values.size() - 1);
+  }
+  benchmark::DoNotOptimize(h.count());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_HistogramRecord)->Arg(2)->Arg(3);
+
+void BM_HistogramPercentiles(benchmark::State& state) {
+  Histogram h;
+  for (uint64_t v : latencies(1 << 16)) h.record(v);
+  for (auto _ : state) {
+    for (double p : {50.0, 90.0, 99.0, 99.9}) benchmark::DoNotOptimize(h.value_at_percentile(p));
+  }
+}
+BENCHMARK(BM_HistogramPercentiles);
+
+void BM_HistogramSerializeRoundTrip(benchmark::State& state) {
+  Histogram h;
+  for (uint64_t v : latencies(1 << 16)) h.record(v);
+  for (auto _ : state) benchmark::DoNotOptimize(Histogram::deserialize(h.serialize()));
+  state.counters["bytes"] = static_cast<double>(h.serialize().size());
+}
+BENCHMARK(BM_HistogramSerializeRoundTrip);
+
+void BM_OpenLoopIntendedSendTime(benchmark::State& state) {
+  shmraft::bench::OpenLoopSchedule schedule(1e6, 0);
+  uint64_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(schedule.intended_send_ns(i++));
+}
+BENCHMARK(BM_OpenLoopIntendedSendTime);
+
+}  // namespace
+
+BENCHMARK_MAIN();

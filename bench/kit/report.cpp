@@ -1,0 +1,203 @@
+#include "bench/kit/report.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "bench/kit/units.h"
+
+namespace shmraft::bench {
+
+namespace {
+
+using nlohmann::json;
+
+double us(uint64_t ns) {
+  return static_cast<double>(ns) / 1e3;
+}
+
+json latency_json(const Histogram& h) {
+  const LatencyUs l = LatencyUs::of(h);
+  return json{{"p50", l.p50}, {"p90", l.p90}, {"p99", l.p99},  {"p999", l.p999},
+              {"max", l.max}, {"min", l.min}, {"mean", l.mean}};
+}
+
+json cpu_json(const CpuUsage& cpu, uint64_t ops) {
+  return json{{"user_s", cpu.total.user_s},
+              {"system_s", cpu.total.system_s},
+              {"wall_s", cpu.wall_s},
+              {"cores", cpu.cores()},
+              {"cpu_us_per_op", cpu.cpu_s_per_op(ops) * 1e6}};
+}
+
+json floors_json(const std::vector<FloorResult>& floors) {
+  json out = json::array();
+  for (const FloorResult& f : floors) {
+    out.push_back(json{{"processes", f.spec.processes},
+                       {"wait", to_string(f.spec.wait)},
+                       {"rounds", f.round_trip.count()},
+                       {"latency_us", latency_json(f.round_trip)}});
+  }
+  return out;
+}
+
+json p50_over_floor_json(const TransportResult& result, const std::vector<FloorResult>& floors) {
+  json out = json::object();
+  const auto p50 = static_cast<double>(result.run.latency.value_at_percentile(50));
+  for (const FloorResult& f : floors) {
+    const auto floor_p50 = static_cast<double>(f.round_trip.value_at_percentile(50));
+    if (floor_p50 > 0 && !result.run.latency.empty()) out[std::to_string(f.spec.processes)] = p50 / floor_p50;
+  }
+  return out;
+}
+
+double ratio(double numerator, double denominator) {
+  return denominator > 0 ? numerator / denominator : 0;
+}
+
+// The row cells of one latency histogram: p50 p90 p99 p99.9 max.
+std::string latency_cells(const Histogram& h) {
+  if (h.empty()) return fmt::format("{:>9} {:>9} {:>9} {:>9} {:>9}", "-", "-", "-", "-", "-");
+  return fmt::format("{:>9} {:>9} {:>9} {:>9} {:>9}", format_ns(h.value_at_percentile(50)),
+                     format_ns(h.value_at_percentile(90)), format_ns(h.value_at_percentile(99)),
+                     format_ns(h.value_at_percentile(99.9)), format_ns(h.max()));
+}
+
+}  // namespace
+
+LatencyUs LatencyUs::of(const Histogram& h) {
+  return {us(h.value_at_percentile(50)),
+          us(h.value_at_percentile(90)),
+          us(h.value_at_percentile(99)),
+          us(h.value_at_percentile(99.9)),
+          us(h.max()),
+          us(h.min()),
+          h.mean() / 1e3};
+}
+
+json transport_json(const TransportResult& r) {
+  json out{{"ops", r.run.ops},
+           {"duration_s", r.run.duration_s},
+           {"throughput_ops_per_s", r.run.throughput_ops_per_s()},
+           {"latency_us", latency_json(r.run.latency)},
+           {"interrupted", r.run.interrupted}};
+  if (!r.phases.empty()) {
+    json phases = json::object();
+    for (const NamedHistogram& phase : r.phases) phases[phase.name] = latency_json(phase.histogram);
+    out["phases_us"] = std::move(phases);
+  }
+  if (r.node_cpu) out["cpu"] = cpu_json(*r.node_cpu, r.run.ops);
+  if (!r.node_peak_rss_bytes.empty()) out["peak_rss_bytes"] = r.node_peak_rss_bytes;
+  return out;
+}
+
+json to_json(const BenchReport& report) {
+  if (report.transports.empty() || report.transports.size() > 2) {
+    throw std::invalid_argument("bench report needs one transport, or two to compare");
+  }
+  json out{{"config", report.config}};
+  const TransportResult& first = report.transports.front();
+  if (report.transports.size() == 1) {
+    out.update(transport_json(first));
+    out["p50_over_floor"] = p50_over_floor_json(first, report.floors);
+  } else {
+    const TransportResult& second = report.transports.back();
+    for (const TransportResult* r : {&first, &second}) {
+      out[r->transport] = transport_json(*r);
+      out[r->transport]["p50_over_floor"] = p50_over_floor_json(*r, report.floors);
+    }
+    const LatencyUs a = LatencyUs::of(first.run.latency);
+    const LatencyUs b = LatencyUs::of(second.run.latency);
+    out["ratio"] =
+        json{{"p50", ratio(b.p50, a.p50)},
+             {"p90", ratio(b.p90, a.p90)},
+             {"p99", ratio(b.p99, a.p99)},
+             {"p999", ratio(b.p999, a.p999)},
+             {"max", ratio(b.max, a.max)},
+             {"throughput", ratio(first.run.throughput_ops_per_s(), second.run.throughput_ops_per_s())}};
+  }
+  out["floor"] = floors_json(report.floors);
+  if (report.segment_bytes) out["segment_bytes"] = report.segment_bytes;
+  return out;
+}
+
+std::string to_text(const BenchReport& report) {
+  if (report.transports.empty() || report.transports.size() > 2) {
+    throw std::invalid_argument("bench report needs one transport, or two to compare");
+  }
+  const BenchConfig& c = report.config;
+  std::string out = fmt::format("shmraft bench: {}\n", c.describe());
+  out +=
+      fmt::format("warm-up {:.1f} s, measured {:.1f} s\n\n", std::chrono::duration<double>(c.warmup).count(),
+                  std::chrono::duration<double>(c.measure).count());
+  out += fmt::format("{:<16} {:>11} {:>8} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "transport", "ops", "time",
+                     "ops/s", "p50", "p90", "p99", "p99.9", "max");
+  for (const TransportResult& r : report.transports) {
+    out += fmt::format("{:<16} {:>11} {:>6.2f} s {:>12} {}\n", r.transport, r.run.ops, r.run.duration_s,
+                       format_count(r.run.throughput_ops_per_s()), latency_cells(r.run.latency));
+  }
+  if (report.transports.size() == 2) {
+    const TransportResult& a = report.transports[0];
+    const TransportResult& b = report.transports[1];
+    const LatencyUs la = LatencyUs::of(a.run.latency);
+    const LatencyUs lb = LatencyUs::of(b.run.latency);
+    out += fmt::format("{:<16} {:>11} {:>8} {:>11.2f}x {:>8.1f}x {:>8.1f}x {:>8.1f}x {:>8.1f}x {:>8.1f}x\n",
+                       b.transport + " vs " + a.transport, "", "",
+                       ratio(a.run.throughput_ops_per_s(), b.run.throughput_ops_per_s()),
+                       ratio(lb.p50, la.p50), ratio(lb.p90, la.p90), ratio(lb.p99, la.p99),
+                       ratio(lb.p999, la.p999), ratio(lb.max, la.max));
+    out += fmt::format("  (ops/s: {0} ÷ {1}; latencies: {1} ÷ {0})\n", a.transport, b.transport);
+  }
+  for (const TransportResult& r : report.transports) {
+    if (r.phases.empty()) continue;
+    out += fmt::format("\nphases ({}){:<{}} {:>9} {:>9} {:>9} {:>9} {:>9}\n", r.transport, "",
+                       8 - static_cast<int>(r.transport.size()), "p50", "p90", "p99", "p99.9", "max");
+    for (const NamedHistogram& phase : r.phases) {
+      out += fmt::format("  {:<16} {}\n", phase.name, latency_cells(phase.histogram));
+    }
+  }
+  if (!report.floors.empty()) {
+    out += "\nphysical floor (token round through N processes over shared cache lines):\n";
+    for (const FloorResult& f : report.floors) {
+      out += fmt::format("  {} processes, {:<8} {}", f.spec.processes, to_string(f.spec.wait),
+                         latency_cells(f.round_trip));
+      const auto floor_p50 = static_cast<double>(f.round_trip.value_at_percentile(50));
+      for (const TransportResult& r : report.transports) {
+        if (floor_p50 > 0 && !r.run.latency.empty()) {
+          out += fmt::format("   {} p50 ÷ floor = {:.1f}", r.transport,
+                             static_cast<double>(r.run.latency.value_at_percentile(50)) / floor_p50);
+        }
+      }
+      out += "\n";
+    }
+  }
+  for (const TransportResult& r : report.transports) {
+    if (r.node_cpu) {
+      const CpuUsage& cpu = *r.node_cpu;
+      out += fmt::format(
+          "\ncpu ({}): nodes used {:.2f} s user + {:.2f} s system over {:.2f} s = {:.3f} cores, {} per op",
+          r.transport, cpu.total.user_s, cpu.total.system_s, cpu.wall_s, cpu.cores(),
+          format_ns(cpu.cpu_s_per_op(r.run.ops) * 1e9));
+    }
+    if (!r.node_peak_rss_bytes.empty()) {
+      out += fmt::format("\npeak RSS per node ({}):", r.transport);
+      for (std::size_t node = 0; node < r.node_peak_rss_bytes.size(); ++node) {
+        out += fmt::format(" {}{}", node ? ", " : "",
+                           format_bytes(static_cast<double>(r.node_peak_rss_bytes[node])));
+      }
+    }
+  }
+  if (report.segment_bytes)
+    out +=
+        fmt::format("\nshared-memory segment: {}", format_bytes(static_cast<double>(report.segment_bytes)));
+  for (const TransportResult& r : report.transports) {
+    if (r.run.interrupted) {
+      out += fmt::format("\nINTERRUPTED: {} measured {:.2f} s of {:.2f} s before the stop request",
+                         r.transport, r.run.duration_s, std::chrono::duration<double>(c.measure).count());
+    }
+  }
+  if (out.back() != '\n') out += '\n';
+  return out;
+}
+
+}  // namespace shmraft::bench

@@ -1,0 +1,59 @@
+#pragma once
+// The report of one `shmraft bench` invocation: one transport, or shm and tcp side by side (--compare),
+// with the physical floors measured in the same run and what the nodes cost in CPU and memory.
+// to_json() gives the object of DESIGN.md §5, to_text() the table printed without --json.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/kit/bench_config.h"
+#include "bench/kit/floor.h"
+#include "bench/kit/histogram.h"
+#include "bench/kit/resources.h"
+#include "bench/kit/run_loop.h"
+
+namespace shmraft::bench {
+
+// Percentiles in microseconds, the unit of every latency in the JSON report.
+struct LatencyUs {
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, min = 0, mean = 0;
+  static LatencyUs of(const Histogram& h);
+};
+
+struct NamedHistogram {
+  std::string name;  // e.g. "client→leader", "leader persist", "replication", "apply→client"
+  Histogram histogram;
+};
+
+struct TransportResult {
+  std::string transport;  // "shm" or "tcp"
+  RunOutcome run;
+  std::vector<NamedHistogram> phases;         // per-phase breakdown, in pipeline order; may be empty
+  std::optional<CpuUsage> node_cpu;           // all node processes over the measured window
+  std::vector<uint64_t> node_peak_rss_bytes;  // index = node id; may be empty
+};
+
+struct BenchReport {
+  BenchConfig config;
+  std::vector<TransportResult> transports;  // one, or {shm, tcp} under --compare
+  std::vector<FloorResult> floors;          // e.g. 2 and 3 processes with the cluster's wait strategy
+  uint64_t segment_bytes = 0;               // 0: not reported (tcp only)
+};
+
+// One transport's figures: ops, duration_s, throughput_ops_per_s, latency_us{p50,p90,p99,p999,max,min,
+// mean}, interrupted, and when present phases_us, cpu, peak_rss_bytes.
+nlohmann::json transport_json(const TransportResult& result);
+
+// With one transport: {"config", <transport_json keys>, "floor": [{processes, wait, rounds, latency_us}],
+// "p50_over_floor": {"<processes>": commit p50 ÷ that floor's p50}, "segment_bytes"}.
+// With two (--compare): {"config", "<first>": {...}, "<second>": {...}, "ratio": {...}, "floor", ...} where
+// ratio holds second ÷ first for each latency percentile (how many times slower tcp is than shm) and
+// first ÷ second for throughput (how many times more shm commits), so every ratio > 1 favours the first.
+nlohmann::json to_json(const BenchReport& report);
+
+// The human-readable table.
+std::string to_text(const BenchReport& report);
+
+}  // namespace shmraft::bench

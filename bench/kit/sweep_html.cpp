@@ -1,0 +1,290 @@
+#include "bench/kit/sweep_html.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "bench/kit/units.h"
+
+namespace shmraft::bench {
+
+namespace {
+
+// Tableau 10: distinguishable, and readable on white.
+constexpr const char* kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                                    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+const char* color(std::size_t i) {
+  return kPalette[i % std::size(kPalette)];
+}
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
+// The plotting area of one chart and its axis mappings (linear or log10) onto SVG pixels.
+struct Frame {
+  double width, height;
+  double left = 70, right = 20, top = 20, bottom = 50;
+  double x_min = 1, x_max = 10, y_min = 0, y_max = 1;
+  bool x_log = false;
+
+  double px(double x) const {
+    const double t = x_log ? (std::log10(x) - std::log10(x_min)) / (std::log10(x_max) - std::log10(x_min))
+                           : (x - x_min) / (x_max - x_min);
+    return left + t * (width - left - right);
+  }
+  double py(double y) const {
+    return height - bottom - (y - y_min) / (y_max - y_min) * (height - top - bottom);
+  }
+};
+
+// 1-2-5 steps giving about `target` ticks from 0 to at least `max`.
+double nice_step(double max, int target) {
+  const double raw = max / target;
+  const double decade = std::pow(10, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (m * decade >= raw) return m * decade;
+  }
+  return 10 * decade;
+}
+
+std::string open_svg(const Frame& f, const std::string& x_label, const std::string& y_label) {
+  std::string s = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+      "font-family=\"sans-serif\" font-size=\"11\">\n",
+      f.width, f.height);
+  s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" stroke=\"#999\"/>\n",
+                   f.left, f.top, f.width - f.left - f.right, f.height - f.top - f.bottom);
+  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                   (f.left + f.width - f.right) / 2, f.height - 8, escape(x_label));
+  s += fmt::format("<text transform=\"translate(14,{}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
+                   (f.top + f.height - f.bottom) / 2, escape(y_label));
+  return s;
+}
+
+std::string x_tick(const Frame& f, double x, const std::string& label, bool major) {
+  const double p = f.px(x);
+  std::string s = fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" stroke=\"{3}\"/>\n",
+                              p, f.top, f.height - f.bottom, major ? "#ccc" : "#eee");
+  if (!label.empty()) {
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", p,
+                     f.height - f.bottom + 15, escape(label));
+  }
+  return s;
+}
+
+std::string y_tick(const Frame& f, double y, const std::string& label) {
+  const double p = f.py(y);
+  return fmt::format(
+      "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>\n"
+      "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
+      f.left, f.width - f.right, p, f.left - 5, p + 4, escape(label));
+}
+
+std::string legend(const std::vector<std::pair<std::string, const char*>>& entries) {
+  std::string s = "<div class=\"legend\">";
+  for (const auto& [label, colour] : entries) {
+    s += fmt::format("<span><i style=\"background:{}\"></i>{}</span>", colour, escape(label));
+  }
+  return s + "</div>\n";
+}
+
+// Configurations that differ only in clients, in first-seen order, each sorted by clients.
+std::vector<std::vector<const SweepPoint*>> group_by_series(std::span<const SweepPoint> points) {
+  std::vector<std::vector<const SweepPoint*>> groups;
+  std::map<std::string, std::size_t> index;
+  for (const SweepPoint& p : points) {
+    const auto [it, added] = index.emplace(p.config.series_label(), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(&p);
+  }
+  for (auto& g : groups) {
+    std::stable_sort(g.begin(), g.end(),
+                     [](auto* a, auto* b) { return a->config.clients < b->config.clients; });
+  }
+  return groups;
+}
+
+std::string throughput_chart(const std::vector<std::vector<const SweepPoint*>>& groups) {
+  std::vector<uint32_t> clients;
+  double max_throughput = 0;
+  for (const auto& g : groups) {
+    for (const SweepPoint* p : g) {
+      clients.push_back(p->config.clients);
+      max_throughput = std::max(max_throughput, p->result.run.throughput_ops_per_s());
+    }
+  }
+  std::sort(clients.begin(), clients.end());
+  clients.erase(std::unique(clients.begin(), clients.end()), clients.end());
+  const double step = nice_step(max_throughput > 0 ? max_throughput : 1, 6);
+  Frame f{960, 440};
+  f.x_log = true;
+  f.x_min = clients.front() / 1.5;
+  f.x_max = clients.back() * 1.5;
+  f.y_min = 0;
+  f.y_max = std::ceil((max_throughput > 0 ? max_throughput : 1) / step) * step;
+
+  std::string s = open_svg(f, "clients (log scale)", "throughput (ops/s)");
+  for (uint32_t c : clients) s += x_tick(f, c, std::to_string(c), true);
+  for (double y = 0; y <= f.y_max + step / 2; y += step) s += y_tick(f, y, format_count(y));
+  std::vector<std::pair<std::string, const char*>> entries;
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    std::string line;
+    std::string dots;
+    for (const SweepPoint* p : groups[i]) {
+      const double x = f.px(p->config.clients);
+      const double y = f.py(p->result.run.throughput_ops_per_s());
+      line += fmt::format("{:.1f},{:.1f} ", x, y);
+      dots += fmt::format(
+          "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"><title>{}: {} clients, {} ops/s, p50 "
+          "{}</title>"
+          "</circle>\n",
+          x, y, color(i), escape(groups[i].front()->config.series_label()), p->config.clients,
+          format_count(p->result.run.throughput_ops_per_s()),
+          format_ns(static_cast<double>(p->result.run.latency.value_at_percentile(50))));
+    }
+    s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n", color(i),
+                     line);
+    s += dots;
+    entries.emplace_back(groups[i].front()->config.series_label(), color(i));
+  }
+  return s + "</svg>\n" + legend(entries);
+}
+
+std::string cdf_chart(const std::vector<const SweepPoint*>& group, double x_min, double x_max) {
+  Frame f{600, 330};
+  f.x_log = true;
+  f.x_min = x_min;
+  f.x_max = x_max;
+  f.y_min = 0;
+  f.y_max = 1;
+  std::string s = open_svg(f, "commit latency (log scale)", "fraction of commits ≤ latency");
+  for (double decade = x_min; decade <= x_max * 1.001; decade *= 10) {
+    s += x_tick(f, decade, format_ns(decade), true);
+    for (double m : {2.0, 5.0}) {
+      if (decade * m < x_max) s += x_tick(f, decade * m, "", false);
+    }
+  }
+  for (double y : {0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0}) s += y_tick(f, y, fmt::format("{:g}", y));
+  std::vector<std::pair<std::string, const char*>> entries;
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    const Histogram& h = group[i]->result.run.latency;
+    if (h.empty()) continue;
+    // Start at (min, 0) so each curve rises from the axis.
+    std::string line = fmt::format("{:.1f},{:.1f} ", f.px(std::max<double>(h.min(), x_min)), f.py(0));
+    for (const CdfPoint& point : h.cdf()) {
+      line +=
+          fmt::format("{:.1f},{:.1f} ", f.px(std::max<double>(point.value_ns, x_min)), f.py(point.fraction));
+    }
+    s += fmt::format(
+        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" points=\"{}\"><title>{} clients: p50 {}, "
+        "p99 {}, max {}</title></polyline>\n",
+        color(i), line, group[i]->config.clients, format_ns(static_cast<double>(h.value_at_percentile(50))),
+        format_ns(static_cast<double>(h.value_at_percentile(99))), format_ns(static_cast<double>(h.max())));
+    entries.emplace_back(
+        fmt::format("{} client{}", group[i]->config.clients, group[i]->config.clients == 1 ? "" : "s"),
+        color(i));
+  }
+  return s + "</svg>\n" + legend(entries);
+}
+
+std::string table(std::span<const SweepPoint> points) {
+  std::string s =
+      "<table>\n<tr><th>nodes</th><th>clients</th><th>pipeline</th><th>payload</th><th>fsync</th><th>wait</"
+      "th>"
+      "<th>transport</th><th>ops</th><th>ops/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</"
+      "th><th>max</th>"
+      "<th>CPU/op</th><th>cores</th></tr>\n";
+  for (const SweepPoint& p : points) {
+    const BenchConfig& c = p.config;
+    const Histogram& h = p.result.run.latency;
+    const auto ns = [&](double pct) { return format_ns(static_cast<double>(h.value_at_percentile(pct))); };
+    const std::string cpu_per_op =
+        p.result.node_cpu ? format_ns(p.result.node_cpu->cpu_s_per_op(p.result.run.ops) * 1e9) : "";
+    const std::string cores = p.result.node_cpu ? fmt::format("{:.2f}", p.result.node_cpu->cores()) : "";
+    s += fmt::format(
+        "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{} "
+        "B</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        p.result.run.interrupted ? " class=\"interrupted\"" : "", c.nodes, c.clients, c.pipeline,
+        c.payload_bytes, escape(c.fsync), escape(c.wait), escape(c.transport), p.result.run.ops,
+        format_count(p.result.run.throughput_ops_per_s()), ns(50), ns(90), ns(99), ns(99.9),
+        format_ns(static_cast<double>(h.max())), cpu_per_op, cores);
+  }
+  return s + "</table>\n";
+}
+
+}  // namespace
+
+void write_sweep_html(std::ostream& out, std::span<const SweepPoint> points, const std::string& subtitle) {
+  out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+         "<title>shmraft bench sweep</title>\n<style>\n"
+         "body{font-family:sans-serif;margin:24px;color:#222}\n"
+         "h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px} "
+         "h3{font-size:13px;margin:4px 0}\n"
+         ".sub{color:#666;margin-top:0}\n"
+         ".grid{display:flex;flex-wrap:wrap;gap:18px}\n"
+         ".chart{border:1px solid #ddd;padding:8px}\n"
+         ".legend{font-size:12px;margin:4px 0 0 60px;max-width:900px}\n"
+         ".legend span{display:inline-block;margin-right:14px;white-space:nowrap}\n"
+         ".legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}\n"
+         "table{border-collapse:collapse;font-size:12px}\n"
+         "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}\n"
+         "tr.interrupted td{color:#b00}\n"
+         "</style>\n</head>\n<body>\n<h1>shmraft bench — sweep</h1>\n";
+  if (!subtitle.empty()) out << "<p class=\"sub\">" << escape(subtitle) << "</p>\n";
+  if (points.empty()) {
+    out << "<p>No configuration was measured.</p>\n</body>\n</html>\n";
+    return;
+  }
+  const auto groups = group_by_series(points);
+  out << "<h2>Throughput against clients</h2>\n<div class=\"chart\">\n"
+      << throughput_chart(groups) << "</div>\n";
+
+  // One latency axis for every CDF, so the charts compare at a glance.
+  uint64_t lowest = UINT64_MAX, highest = 0;
+  for (const SweepPoint& p : points) {
+    if (p.result.run.latency.empty()) continue;
+    lowest = std::min(lowest, p.result.run.latency.min());
+    highest = std::max(highest, p.result.run.latency.max());
+  }
+  out << "<h2>Commit latency CDF per configuration</h2>\n";
+  if (highest == 0) {
+    out << "<p>No latency was recorded.</p>\n";
+  } else {
+    const double x_min = std::pow(10, std::floor(std::log10(std::max<double>(lowest, 1))));
+    const double x_max =
+        std::max(x_min * 10, std::pow(10, std::ceil(std::log10(static_cast<double>(highest) + 1))));
+    out << "<div class=\"grid\">\n";
+    for (const auto& group : groups) {
+      out << "<div class=\"chart\"><h3>" << escape(group.front()->config.series_label()) << "</h3>\n"
+          << cdf_chart(group, x_min, x_max) << "</div>\n";
+    }
+    out << "</div>\n";
+  }
+  out << "<h2>All figures</h2>\n" << table(points) << "</body>\n</html>\n";
+}
+
+}  // namespace shmraft::bench
