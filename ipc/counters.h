@@ -1,0 +1,64 @@
+#pragma once
+// Live counters of one node in the segment (DESIGN §2), read by `shmraft status` and the launcher.
+//
+// Written ONLY by the node they belong to, so updates are relaxed load+store (no locked RMW) through
+// set() and add(); readers take snapshot(), which may mix values from slightly different moments.
+// ipc gives `role` no meaning: the node defines the codes and `shmraft status` prints them.
+//
+// The node process should, at start:   counters.set(counters.pid, getpid());
+// and on every loop iteration or tick:  counters.set(counters.updated_ns, <CLOCK_MONOTONIC ns>);
+// `pid` is also what makes the segment count as live rather than stale (Segment::inspect).
+#include <atomic>
+#include <cstdint>
+
+#include "ipc/doorbell.h"
+
+namespace shmraft::ipc {
+
+inline constexpr int kSpareCounters = 4;
+
+struct NodeCountersSnapshot {
+  uint64_t pid, role, term, leader, commit_index, applied_index, last_index;
+  uint64_t frames_in, frames_out, drops, bad_frames, elections, syncs, updated_ns;
+  uint64_t spare[kSpareCounters];
+};
+
+struct alignas(kCacheLine) NodeCounters {
+  using Counter = std::atomic<uint64_t>;
+
+  Counter pid{0};   // the node process, 0 when it never ran
+  Counter role{0};  // node-defined code
+  Counter term{0};
+  Counter leader{0};  // node-defined (e.g. leader id + 1, 0 = none known)
+  Counter commit_index{0};
+  Counter applied_index{0};
+  Counter last_index{0};
+  Counter frames_in{0};
+  Counter frames_out{0};
+  Counter drops{0};       // frames not sent: full ring or fault switch
+  Counter bad_frames{0};  // resynchronisations seen on this node's incoming rings
+  Counter elections{0};
+  Counter syncs{0};       // msync/fsync calls
+  Counter updated_ns{0};  // CLOCK_MONOTONIC ns of the node's last update (a heartbeat)
+  Counter spare[kSpareCounters]{};
+
+  static void set(Counter& counter, uint64_t value) noexcept {
+    counter.store(value, std::memory_order_relaxed);
+  }
+  static void add(Counter& counter, uint64_t delta = 1) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+
+  NodeCountersSnapshot snapshot() const noexcept {
+    auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
+    NodeCountersSnapshot s{
+        get(pid),           get(role),       get(term),      get(leader),     get(commit_index),
+        get(applied_index), get(last_index), get(frames_in), get(frames_out), get(drops),
+        get(bad_frames),    get(elections),  get(syncs),     get(updated_ns), {}};
+    for (int i = 0; i < kSpareCounters; ++i) s.spare[i] = get(spare[i]);
+    return s;
+  }
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+
+}  // namespace shmraft::ipc

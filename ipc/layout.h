@@ -1,0 +1,112 @@
+#pragma once
+// What is where in a cluster's shared-memory segment, computed from a SegmentConfig alone, so every
+// process that reads the header computes the same offsets (DESIGN §2).
+//
+//   SegmentHeader                 magic, layout version, cluster id, config, creator, size
+//   NodeCounters   x nodes
+//   LinkFault      x nodes*nodes  (directed; the diagonal is unused)
+//   Doorbell       x nodes, then x client slots
+//   ClientSlotState x client slots
+//   RingControl    x rings        peer rings, then request rings, then response rings
+//   (page aligned) ring buffers   same order; peer_ring_capacity or client_ring_capacity bytes each
+//
+// Rings: one per directed node pair (n*(n-1)); per client slot, one request ring to each node and one
+// response ring from each node back (2*n per slot).
+//
+// Node ids are 0 .. node_count-1 and client slots 0 .. client_slots-1 throughout ipc.
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ipc/doorbell.h"
+
+namespace shmraft::ipc {
+
+inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" little-endian
+inline constexpr uint32_t kLayoutVersion = 1;
+
+inline constexpr uint32_t kMaxNodes = 16;
+inline constexpr uint32_t kMaxClientSlots = 4096;
+
+struct ClusterId {
+  std::array<uint8_t, 16> bytes{};
+
+  static ClusterId random();  // from the kernel's random source
+  // 32 hex digits; nullopt when malformed.
+  static std::optional<ClusterId> from_hex(std::string_view hex) noexcept;
+  std::string to_hex() const;
+  friend bool operator==(const ClusterId&, const ClusterId&) = default;
+};
+
+struct SegmentConfig {
+  uint32_t node_count = 3;
+  uint32_t client_slots = 64;
+  uint64_t peer_ring_capacity = uint64_t{1} << 20;     // node -> node: batches of log entries
+  uint64_t client_ring_capacity = uint64_t{32} << 10;  // client <-> node: one request / reply at a time
+
+  // Throws std::invalid_argument naming the bad field and its allowed range.
+  void validate() const;
+  friend bool operator==(const SegmentConfig&, const SegmentConfig&) = default;
+};
+
+// A client slot's ownership word in the segment. owner_pid 0 = free.
+struct alignas(kCacheLine) ClientSlotState {
+  std::atomic<int32_t> owner_pid{0};
+  std::atomic<uint32_t> generation{0};  // +1 per claim, so replies to a previous owner can be told apart
+};
+
+// The header. The first five fields keep their offsets in every layout version, so a reader of any
+// version can tell "not ours / other version / still being created" and who created it.
+struct SegmentHeader {
+  std::atomic<uint64_t> magic;  // stored last, with release, when the segment is fully initialised
+  uint32_t layout_version;
+  uint32_t header_size;
+  int32_t creator_pid;
+  uint32_t reserved0;
+  uint64_t created_unix_ns;
+  // ---- layout version 1 ----
+  uint64_t total_size;
+  ClusterId cluster_id;
+  SegmentConfig config;
+  char cluster_name[64];  // NUL-terminated
+};
+
+struct SegmentLayout {
+  SegmentConfig config;
+  uint32_t peer_rings = 0;    // n*(n-1)
+  uint32_t client_rings = 0;  // 2*n*client_slots
+  std::size_t counters_offset = 0;
+  std::size_t faults_offset = 0;
+  std::size_t doorbells_offset = 0;
+  std::size_t client_slots_offset = 0;
+  std::size_t ring_controls_offset = 0;
+  std::size_t peer_buffers_offset = 0;
+  std::size_t request_buffers_offset = 0;
+  std::size_t response_buffers_offset = 0;
+  std::size_t total_size = 0;
+
+  // Validates the config (std::invalid_argument) and lays it out.
+  static SegmentLayout compute(const SegmentConfig& config);
+
+  // Ring numbering shared by controls and buffers. Throw std::out_of_range for bad ids.
+  uint32_t peer_ring(uint32_t from, uint32_t to) const;
+  uint32_t request_ring(uint32_t slot, uint32_t node) const;   // client slot -> node
+  uint32_t response_ring(uint32_t node, uint32_t slot) const;  // node -> client slot
+  std::size_t ring_control_offset(uint32_t ring) const noexcept;
+  std::size_t ring_buffer_offset(uint32_t ring) const noexcept;
+  uint64_t ring_capacity(uint32_t ring) const noexcept;
+
+  // One line per part with sizes, and the total, e.g. for `shmraft up` to print on creation.
+  std::string describe() const;
+};
+
+// Bytes of the segment for this config (validates it).
+std::size_t segment_size(const SegmentConfig& config);
+
+}  // namespace shmraft::ipc

@@ -1,0 +1,147 @@
+#pragma once
+// One cluster's shared-memory segment: POSIX shm object "/shmraft.<cluster>" (Boost.Interprocess),
+// mode 0600, laid out as in layout.h (DESIGN §2).
+//
+// Launcher:
+//     Segment seg = Segment::create("demo", config);     // SegmentError if it exists
+//     std::cout << seg.layout().describe();               // prints the size
+//     ... Segment::destroy("demo") on `down`/Ctrl-C; Segment::remove_if_stale(name) for `shmraft clean`
+// Node i:
+//     Segment seg = Segment::attach("demo", expected_id);          // expected_id optional
+//     NodeCounters& me = seg.node_counters(i);   me.set(me.pid, getpid());
+//     RingConsumer from_j = seg.peer_consumer(j, i);              // for each peer j != i
+//     RingProducer to_j   = seg.peer_producer(i, j);              // rings node j's doorbell on publish
+//     RingConsumer req_s  = seg.request_consumer(s, i);           // for each client slot s
+//     RingProducer resp_s = seg.response_producer(i, s);          // rings slot s's doorbell
+//     Waiter waiter(seg.node_doorbell(i), strategy);
+//     decide_send(seg.link_fault(i, j), rng) before each send to j
+// Client:
+//     ClientSlotClaim c = seg.claim_client_slot();                // SegmentError if none is free
+//     RingProducer req = seg.request_producer(c.slot, node);      // rings the node's doorbell
+//     RingConsumer resp = seg.response_consumer(node, c.slot);
+//     Waiter waiter(seg.client_doorbell(c.slot), strategy);
+//     ... seg.release_client_slot(c.slot) when done (a dead owner's slot is reclaimed automatically)
+//
+// Views (RingProducer/RingConsumer, references) point into this mapping: keep the Segment alive while
+// they are used. Ring views are process-local; build each one once and keep it (they cache indices).
+// All ids are 0-based; a bad id throws std::out_of_range.
+#include <sys/types.h>
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipc/counters.h"
+#include "ipc/doorbell.h"
+#include "ipc/fault.h"
+#include "ipc/layout.h"
+#include "ipc/ring.h"
+
+namespace shmraft::ipc {
+
+// Every failure to create, attach or use a segment, with a message naming the cluster and the cause.
+class SegmentError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ClientSlotClaim {
+  uint32_t slot = 0;
+  uint32_t generation = 0;   // distinct for each claim of this slot
+  pid_t previous_owner = 0;  // non-zero when the slot was taken back from a dead process
+};
+
+enum class SegmentState {
+  missing,       // no such shm object
+  live,          // some process named in it (creator, a node, a client) is alive, or still creating
+  stale,         // every process named in it is dead: safe to remove
+  incompatible,  // not a shmraft segment of this layout version (left alone by remove_if_stale)
+};
+
+struct SegmentStatus {
+  SegmentState state = SegmentState::missing;
+  std::string detail;  // one human-readable line
+  pid_t creator_pid = 0;
+  std::vector<pid_t> live_pids;  // creator, nodes and client owners found alive
+  std::size_t size = 0;          // bytes of the shm object
+};
+
+std::string_view to_string(SegmentState state) noexcept;
+
+class Segment {
+ public:
+  // "shmraft.<cluster>". Throws SegmentError unless the cluster name is 1-64 of [A-Za-z0-9_-].
+  static std::string object_name(std::string_view cluster);
+
+  // Creates and initialises a new segment with a fresh random cluster id. SegmentError if one exists.
+  static Segment create(std::string_view cluster, const SegmentConfig& config);
+  // SegmentError when missing, not a shmraft segment, another layout version, not fully created, of the
+  // wrong size, or (if given) of another cluster id.
+  static Segment attach(std::string_view cluster, const std::optional<ClusterId>& expected_id = std::nullopt);
+  static bool exists(std::string_view cluster);
+  // Unlinks the shm object (processes that have it mapped keep it until they exit). False if missing.
+  static bool destroy(std::string_view cluster);
+  // Never throws for a bad or foreign segment: reports it.
+  static SegmentStatus inspect(std::string_view cluster);
+  // Destroys the segment if inspect() says stale. Returns whether it did.
+  static bool remove_if_stale(std::string_view cluster);
+  // Cluster names of every "shmraft.*" object in /dev/shm.
+  static std::vector<std::string> list_clusters();
+
+  Segment(Segment&&) noexcept = default;
+  Segment& operator=(Segment&&) noexcept = default;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  const std::string& cluster() const noexcept { return cluster_; }
+  const SegmentHeader& header() const noexcept { return *header_; }
+  const SegmentLayout& layout() const noexcept { return layout_; }
+  const SegmentConfig& config() const noexcept { return layout_.config; }
+  ClusterId cluster_id() const noexcept { return header_->cluster_id; }
+  uint32_t node_count() const noexcept { return layout_.config.node_count; }
+  uint32_t client_slots() const noexcept { return layout_.config.client_slots; }
+  std::size_t size() const noexcept { return layout_.total_size; }
+
+  // Rings. Producers ring the consumer's doorbell on publish().
+  RingProducer peer_producer(uint32_t from, uint32_t to);
+  RingConsumer peer_consumer(uint32_t from, uint32_t to);
+  RingProducer request_producer(uint32_t slot, uint32_t node);
+  RingConsumer request_consumer(uint32_t slot, uint32_t node);
+  RingProducer response_producer(uint32_t node, uint32_t slot);
+  RingConsumer response_consumer(uint32_t node, uint32_t slot);
+  RingControl& ring_control(uint32_t ring);  // by SegmentLayout numbering (status, tests)
+
+  Doorbell& node_doorbell(uint32_t node);
+  Doorbell& client_doorbell(uint32_t slot);
+  LinkFault& link_fault(uint32_t from, uint32_t to);
+  NodeCounters& node_counters(uint32_t node);
+
+  // Claims a free slot for this process (getpid()), else takes back one whose owner is dead; bumps the
+  // slot's generation and discards replies still queued for the previous owner. SegmentError when every
+  // slot belongs to a live process.
+  ClientSlotClaim claim_client_slot();
+  // Frees a slot this process owns. False if it is not ours.
+  bool release_client_slot(uint32_t slot);
+  pid_t client_slot_owner(uint32_t slot) const;
+
+ private:
+  Segment(std::string cluster, boost::interprocess::mapped_region region, const SegmentLayout& layout);
+  template <class T>
+  T& at(std::size_t offset) const noexcept {
+    return *reinterpret_cast<T*>(static_cast<std::byte*>(region_.get_address()) + offset);
+  }
+  std::byte* ring_buffer(uint32_t ring) const noexcept;
+  void check_node(uint32_t node) const;
+  void check_slot(uint32_t slot) const;
+
+  std::string cluster_;
+  boost::interprocess::mapped_region region_;
+  SegmentLayout layout_;
+  SegmentHeader* header_ = nullptr;
+};
+
+}  // namespace shmraft::ipc

@@ -1,0 +1,127 @@
+#pragma once
+// How a consumer waits for its rings: the four strategies of DESIGN §2 on top of a Doorbell.
+//
+//   spin      re-check in a tight loop (lowest latency, burns a core; bad on 2 cores for 4+ processes)
+//   yield     re-check, sched_yield() between checks
+//   block     sleep on the doorbell's futex right away
+//   adaptive  spin for a few microseconds (default 8 µs), then sleep on the futex   <- the default
+//
+// A node process waits "until a frame arrives or the next tick":
+//     ipc::Waiter waiter(segment.node_doorbell(me), strategy);
+//     auto ready = [&] { return any_ring_has_frames(); };     // e.g. consumer.has_frames() for each
+//     bool got_frames = waiter.wait_until(ready, next_tick);   // false: deadline passed, nothing came
+// `ready` is called many times and must be cheap and side-effect free (RingConsumer::has_frames is).
+// Producers need nothing beyond RingProducer::publish(), which rings the bell.
+#include <sched.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ipc/doorbell.h"
+
+namespace shmraft::ipc {
+
+enum class WaitStrategy : uint8_t { spin, yield, block, adaptive };
+
+inline constexpr WaitStrategy kDefaultWaitStrategy = WaitStrategy::adaptive;
+inline constexpr std::chrono::nanoseconds kDefaultSpinTime = std::chrono::microseconds(8);
+
+// "spin", "yield", "block", "adaptive".
+std::string_view to_string(WaitStrategy strategy) noexcept;
+// nullopt for an unknown name.
+std::optional<WaitStrategy> parse_wait_strategy(std::string_view name) noexcept;
+// Throws std::invalid_argument naming the bad value and the valid ones (for CLI flags).
+WaitStrategy parse_wait_strategy_or_throw(std::string_view name);
+// "spin|yield|block|adaptive", for help texts.
+std::string wait_strategy_names();
+
+// A pause hint for spin loops.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Process-local; one per consumer, over that consumer's doorbell.
+class Waiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit Waiter(Doorbell& bell, WaitStrategy strategy = kDefaultWaitStrategy,
+                  std::chrono::nanoseconds spin_time = kDefaultSpinTime) noexcept
+      : bell_(&bell), strategy_(strategy), spin_time_(spin_time) {}
+
+  WaitStrategy strategy() const noexcept { return strategy_; }
+
+  // Returns true as soon as ready() is true; false if `deadline` passes first.
+  template <class Ready>
+  bool wait_until(Ready&& ready, Clock::time_point deadline) {
+    if (ready()) return true;
+    switch (strategy_) {
+      case WaitStrategy::spin:
+        return spin_until(ready, deadline, [] { cpu_relax(); });
+      case WaitStrategy::yield:
+        return spin_until(ready, deadline, [] { sched_yield(); });
+      case WaitStrategy::block:
+        return block_until(ready, deadline);
+      case WaitStrategy::adaptive: {
+        const Clock::time_point spin_end = Clock::now() + spin_time_;
+        if (spin_until(ready, spin_end < deadline ? spin_end : deadline, [] { cpu_relax(); })) return true;
+        return block_until(ready, deadline);
+      }
+    }
+    return ready();
+  }
+
+  template <class Ready>
+  bool wait_for(Ready&& ready, Clock::duration timeout) {
+    return wait_until(ready, Clock::now() + timeout);
+  }
+
+  // Waits with no deadline.
+  template <class Ready>
+  void wait(Ready&& ready) {
+    (void)wait_until(ready, Clock::time_point::max());
+  }
+
+  // Futex sleeps so far (how often adaptive gave up spinning), for benchmarks and tests.
+  uint64_t sleeps() const noexcept { return sleeps_; }
+
+ private:
+  template <class Ready, class Pause>
+  static bool spin_until(Ready& ready, Clock::time_point deadline, Pause pause) {
+    // Reading the clock costs more than a check, so look at it only every few rounds.
+    for (uint32_t round = 1;; ++round) {
+      pause();
+      if (ready()) return true;
+      if ((round & 31) == 0 && Clock::now() >= deadline) return ready();
+    }
+  }
+
+  template <class Ready>
+  bool block_until(Ready& ready, Clock::time_point deadline) {
+    for (;;) {
+      const uint32_t key = bell_->prepare_wait();
+      if (ready()) {
+        bell_->cancel_wait();
+        return true;
+      }
+      ++sleeps_;
+      if (!bell_->commit_wait(key, deadline)) return ready();
+      if (ready()) return true;
+      // Rung for another ring of ours that is already drained, or a stray wake-up: wait again.
+    }
+  }
+
+  Doorbell* bell_;
+  WaitStrategy strategy_;
+  std::chrono::nanoseconds spin_time_;
+  uint64_t sleeps_ = 0;
+};
+
+}  // namespace shmraft::ipc
