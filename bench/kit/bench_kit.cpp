@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "bench/kit/floor.h"
 #include "bench/kit/histogram.h"
 #include "bench/kit/pacing.h"
 
@@ -57,6 +58,29 @@ void BM_OpenLoopIntendedSendTime(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(schedule.intended_send_ns(i++));
 }
 BENCHMARK(BM_OpenLoopIntendedSendTime);
+
+// The physical floor as `shmraft bench` measures it, per process count and wait strategy. One iteration
+// is one whole measurement (forks, rounds, reaping); the figures are the round-trip percentiles.
+void BM_Floor(benchmark::State& state) {
+  shmraft::bench::FloorSpec spec;
+  spec.processes = static_cast<int>(state.range(0));
+  spec.wait = static_cast<shmraft::bench::WaitStrategy>(state.range(1));
+  spec.rounds = 20'000;
+  spec.max_duration = std::chrono::seconds(1);
+  shmraft::bench::Histogram all;
+  for (auto _ : state) all.merge(shmraft::bench::measure_floor(spec).round_trip);
+  state.SetLabel(to_string(spec.wait));
+  state.counters["p50_ns"] = static_cast<double>(all.value_at_percentile(50));
+  state.counters["p99_ns"] = static_cast<double>(all.value_at_percentile(99));
+  state.counters["rounds"] = static_cast<double>(all.count());
+}
+BENCHMARK(BM_Floor)
+    ->ArgsProduct({{2, 3},
+                   {static_cast<int>(shmraft::bench::WaitStrategy::spin),
+                    static_cast<int>(shmraft::bench::WaitStrategy::adaptive),
+                    static_cast<int>(shmraft::bench::WaitStrategy::block)}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

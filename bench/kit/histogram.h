@@ -64,9 +64,9 @@ class Histogram {
   // One point per non-empty bucket, at the bucket's highest equivalent value, ascending.
   std::vector<CdfPoint> cdf() const;
 
-  // Compact binary form (header + varint run-length counts of non-empty buckets): a few hundred bytes
-  // for a typical latency distribution. deserialize() throws std::invalid_argument naming what is wrong
-  // (magic, version, truncation, layout) for malformed input.
+  // Compact binary form (header + varint gap/count of each non-empty bucket): about 2 KiB for a million
+  // log-normal latencies, against ~36 KiB in memory. deserialize() throws std::invalid_argument naming what
+  // is wrong (magic, version, truncation, layout) for malformed input.
   std::string serialize() const;
   static Histogram deserialize(std::string_view bytes);
 
