@@ -489,6 +489,7 @@ void Core::handle_append_response(const AppendResponse& m) {
   Progress& pr = progress_[m.from];
   pr.recent_active = true;
   if (m.success) {
+    const bool was_paused = is_paused(pr);
     if (m.match_index > pr.match) {
       pr.match = m.match_index;
       pr.next = std::max(pr.next, pr.match + 1);
@@ -500,10 +501,15 @@ void Core::handle_append_response(const AppendResponse& m) {
           pr.inflights.free_to(pr.match);
           break;
         case ProgressState::kSnapshot:
-          if (pr.match >= pr.pending_snapshot) become_probe(pr);
+          if (pr.match >= pr.pending_snapshot) become_replicate(pr);
           break;
       }
-      if (maybe_commit()) commit_broadcast_pending_ = true;
+      if (maybe_commit()) {
+        commit_broadcast_pending_ = true;
+      } else if (was_paused) {
+        // Messages held back while paused may have carried a newer commit index: send it now.
+        send_append(m.from, true);
+      }
       if (m.from == transfer_target_ && pr.match == log_.last_index()) {
         send(TimeoutNow{config_.id, m.from, term_});
       }
@@ -545,10 +551,17 @@ void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
   pr.recent_active = true;
   if (pr.state != ProgressState::kSnapshot) return;
   pr.match = std::max(pr.match, m.match_index);
-  pr.next = pr.match + 1;
-  become_probe(pr);
+  // The follower told us exactly where its log ends: replicate from there, unless that was compacted
+  // too (then probing finds out and sends the newer snapshot).
+  if (pr.match + 1 >= log_.first_index()) {
+    become_replicate(pr);
+  } else {
+    pr.next = pr.match + 1;
+    become_probe(pr);
+  }
   if (maybe_commit()) commit_broadcast_pending_ = true;
-  send_append(m.from, false);
+  while (send_append(m.from, false)) {
+  }
 }
 
 // ---------------------------------------------------------------------------- replication ----
@@ -566,18 +579,21 @@ void Core::become_replicate(Progress& pr) {
   pr.inflights.reset();
 }
 
-bool Core::send_append(NodeId to, bool allow_empty) {
-  Progress& pr = progress_[to];
+bool Core::is_paused(const Progress& pr) const {
   switch (pr.state) {
     case ProgressState::kProbe:
-      if (pr.probe_sent) return false;
-      break;
+      return pr.probe_sent;
     case ProgressState::kReplicate:
-      if (pr.inflights.full()) return false;
-      break;
+      return pr.inflights.full();
     case ProgressState::kSnapshot:
-      return false;
+      return true;
   }
+  return true;
+}
+
+bool Core::send_append(NodeId to, bool allow_empty) {
+  Progress& pr = progress_[to];
+  if (is_paused(pr)) return false;
   const Index last = log_.last_index();
   if (pr.next > last && !allow_empty) return false;
   const Index prev = pr.next - 1;

@@ -146,6 +146,7 @@ class Core {
   // Leader replication. send_append returns true if it sent entries (so a caller may fill the window).
   void become_probe(Progress& pr);
   void become_replicate(Progress& pr);
+  bool is_paused(const Progress& pr) const;
   bool send_append(NodeId to, bool allow_empty);
   bool send_snapshot(NodeId to);
   void broadcast_heartbeat(std::uint64_t context);

@@ -1,5 +1,7 @@
 // The wire codec: every message round-trips, and no input — truncated, corrupted or random — is read
 // out of bounds or accepted as something it is not.
+#include "node/raft/codec.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -7,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "node/raft/codec.h"
 #include "tests/core/test_cluster.h"
 
 namespace shmraft::raft {
@@ -168,7 +169,8 @@ TEST(Codec, EveryTruncationIsAnError) {
       // A fresh heap copy of exactly `len` bytes, so ASan flags any read past the end.
       std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len));
       const Decoded<Message> d = decode_message(cut, scratch);
-      EXPECT_EQ(d.error, CodecError::kTruncated) << "kind " << static_cast<int>(kind_of(m)) << " cut at " << len;
+      EXPECT_EQ(d.error, CodecError::kTruncated)
+          << "kind " << static_cast<int>(kind_of(m)) << " cut at " << len;
     }
   }
   for (const ClientMessage& m : every_client_message()) {
@@ -246,7 +248,8 @@ TEST(Codec, RandomBytesNeverCrashAndWhatDecodesReencodesIdentically) {
     } else {
       // A valid message with a few bytes flipped.
       bytes = encode_to_vector(templates[rng() % templates.size()]);
-      for (int flips = 1 + rng() % 3; flips > 0; --flips) bytes[rng() % bytes.size()] = static_cast<std::byte>(rng());
+      for (int flips = 1 + rng() % 3; flips > 0; --flips)
+        bytes[rng() % bytes.size()] = static_cast<std::byte>(rng());
     }
     const Decoded<Message> d = decode_message(bytes, scratch);
     if (!d) continue;

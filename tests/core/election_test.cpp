@@ -70,7 +70,8 @@ TEST(Terms, CandidateStepsDownOnLeaderOfSameOrNewerTerm) {
 TEST(Terms, StaleAppendEntriesIsRejectedWithCurrentTerm) {
   Cluster c(3, {}, 1, {{}, {{}, {4, kNoNode, 0}}, {}});
   Core& f = c.core(2);
-  f.step(AppendEntries{.from = 1, .to = 2, .term = 3, .prev_log_index = 0, .prev_log_term = 0, .entries = {}});
+  f.step(
+      AppendEntries{.from = 1, .to = 2, .term = 3, .prev_log_index = 0, .prev_log_term = 0, .entries = {}});
   auto out = outbox(c, 2);
   ASSERT_EQ(out.size(), 1u);
   const auto r = std::get<AppendResponse>(out[0]->decoded());
@@ -140,7 +141,8 @@ TEST(Voting, UpToDateCheck) {
   };
   for (const Case& k : cases) {
     Cluster c(3, [](Config& cfg) { cfg.pre_vote = false; }, 1, {{}, {{1, 2, 2}, {2, kNoNode, 0}}, {}});
-    c.core(2).step(VoteRequest{.from = 1, .to = 2, .term = 3, .last_log_index = k.last_index, .last_log_term = k.last_term});
+    c.core(2).step(VoteRequest{
+        .from = 1, .to = 2, .term = 3, .last_log_index = k.last_index, .last_log_term = k.last_term});
     auto out = outbox(c, 2);
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(std::get<VoteResponse>(out[0]->decoded()).granted, k.granted)
@@ -150,10 +152,12 @@ TEST(Voting, UpToDateCheck) {
 }
 
 TEST(Voting, FaultInjectionSkipsUpToDateCheck) {
-  Cluster c(3, [](Config& cfg) {
-    cfg.pre_vote = false;
-    cfg.testing_faults.vote_without_log_check = true;
-  }, 1, {{}, {{1, 2, 2}, {2, kNoNode, 0}}, {}});
+  Cluster c(3,
+            [](Config& cfg) {
+              cfg.pre_vote = false;
+              cfg.testing_faults.vote_without_log_check = true;
+            },
+            1, {{}, {{1, 2, 2}, {2, kNoNode, 0}}, {}});
   c.core(2).step(VoteRequest{.from = 1, .to = 2, .term = 3, .last_log_index = 0, .last_log_term = 0});
   auto out = outbox(c, 2);
   ASSERT_EQ(out.size(), 1u);
@@ -206,7 +210,8 @@ TEST(ElectionTimeout, SplitVotesAreRare) {
   int first_try = 0;
   constexpr int kSeeds = 200;
   for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
-    Cluster c(5, [](Config& cfg) { cfg.pre_vote = false; }, seed);
+    Cluster c(
+        5, [](Config& cfg) { cfg.pre_vote = false; }, seed);
     int ticks = 0;
     while (c.leader() == kNoNode && ticks < 200) {
       c.tick_all();

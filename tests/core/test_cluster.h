@@ -17,8 +17,12 @@
 
 namespace shmraft::raft::testing {
 
-inline Bytes as_bytes(const std::string& s) { return {reinterpret_cast<const std::byte*>(s.data()), s.size()}; }
-inline std::string as_string(Bytes b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+inline Bytes as_bytes(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+inline std::string as_string(Bytes b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
 
 // A message in flight: its encoded bytes and a decoded view of them.
 struct Packet {
