@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "ipc/wait.h"
+
 namespace shmraft::bench {
 
 namespace {
@@ -64,8 +66,8 @@ void validate(const BenchConfig& c, const BenchLimits& limits) {
   if (c.fsync != "none" && c.fsync != "batch" && c.fsync != "always") {
     reject("--fsync '" + c.fsync + "' is not one of none, batch, always");
   }
-  if (c.wait != "spin" && c.wait != "yield" && c.wait != "block" && c.wait != "adaptive") {
-    reject("--wait '" + c.wait + "' is not one of spin, yield, block, adaptive");
+  if (!ipc::parse_wait_strategy(c.wait)) {
+    reject("--wait '" + c.wait + "' is not one of " + ipc::wait_strategy_names());
   }
   if (c.transport != "shm" && c.transport != "tcp")
     reject("--transport '" + c.transport + "' is not shm or tcp");

@@ -64,21 +64,21 @@ BENCHMARK(BM_OpenLoopIntendedSendTime);
 void BM_Floor(benchmark::State& state) {
   shmraft::bench::FloorSpec spec;
   spec.processes = static_cast<int>(state.range(0));
-  spec.wait = static_cast<shmraft::bench::WaitStrategy>(state.range(1));
+  spec.wait = static_cast<shmraft::ipc::WaitStrategy>(state.range(1));
   spec.rounds = 20'000;
   spec.max_duration = std::chrono::seconds(1);
   shmraft::bench::Histogram all;
   for (auto _ : state) all.merge(shmraft::bench::measure_floor(spec).round_trip);
-  state.SetLabel(to_string(spec.wait));
+  state.SetLabel(std::string(shmraft::ipc::to_string(spec.wait)));
   state.counters["p50_ns"] = static_cast<double>(all.value_at_percentile(50));
   state.counters["p99_ns"] = static_cast<double>(all.value_at_percentile(99));
   state.counters["rounds"] = static_cast<double>(all.count());
 }
 BENCHMARK(BM_Floor)
     ->ArgsProduct({{2, 3},
-                   {static_cast<int>(shmraft::bench::WaitStrategy::spin),
-                    static_cast<int>(shmraft::bench::WaitStrategy::adaptive),
-                    static_cast<int>(shmraft::bench::WaitStrategy::block)}})
+                   {static_cast<int>(shmraft::ipc::WaitStrategy::spin),
+                    static_cast<int>(shmraft::ipc::WaitStrategy::adaptive),
+                    static_cast<int>(shmraft::ipc::WaitStrategy::block)}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 

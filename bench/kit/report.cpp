@@ -34,7 +34,7 @@ json floors_json(const std::vector<FloorResult>& floors) {
   json out = json::array();
   for (const FloorResult& f : floors) {
     out.push_back(json{{"processes", f.spec.processes},
-                       {"wait", to_string(f.spec.wait)},
+                       {"wait", ipc::to_string(f.spec.wait)},
                        {"rounds", f.round_trip.count()},
                        {"latency_us", latency_json(f.round_trip)}});
   }
@@ -159,7 +159,7 @@ std::string to_text(const BenchReport& report) {
   if (!report.floors.empty()) {
     out += "\nphysical floor (token round through N processes over shared cache lines):\n";
     for (const FloorResult& f : report.floors) {
-      out += fmt::format("  {} processes, {:<8} {}", f.spec.processes, to_string(f.spec.wait),
+      out += fmt::format("  {} processes, {:<8} {}", f.spec.processes, ipc::to_string(f.spec.wait),
                          latency_cells(f.round_trip));
       const auto floor_p50 = static_cast<double>(f.round_trip.value_at_percentile(50));
       for (const TransportResult& r : report.transports) {

@@ -18,7 +18,7 @@ void expect_no_children_left() {
 
 struct Case {
   int processes;
-  WaitStrategy wait;
+  ipc::WaitStrategy wait;
 };
 
 class Floor : public ::testing::TestWithParam<Case> {};
@@ -38,14 +38,14 @@ TEST_P(Floor, TokenCompletesItsRounds) {
   expect_no_children_left();
 }
 
-INSTANTIATE_TEST_SUITE_P(Strategies, Floor,
-                         ::testing::Values(Case{2, WaitStrategy::spin}, Case{3, WaitStrategy::spin},
-                                           Case{2, WaitStrategy::adaptive}, Case{3, WaitStrategy::adaptive},
-                                           Case{2, WaitStrategy::block}, Case{3, WaitStrategy::yield}),
-                         [](const auto& info) {
-                           return std::to_string(info.param.processes) + "_processes_" +
-                                  to_string(info.param.wait);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Strategies, Floor,
+    ::testing::Values(Case{2, ipc::WaitStrategy::spin}, Case{3, ipc::WaitStrategy::spin},
+                      Case{2, ipc::WaitStrategy::adaptive}, Case{3, ipc::WaitStrategy::adaptive},
+                      Case{2, ipc::WaitStrategy::block}, Case{3, ipc::WaitStrategy::yield}),
+    [](const auto& info) {
+      return std::to_string(info.param.processes) + "_processes_" + std::string(ipc::to_string(info.param.wait));
+    });
 
 TEST(FloorSpec, RejectsBadSpecs) {
   FloorSpec spec;
@@ -56,13 +56,6 @@ TEST(FloorSpec, RejectsBadSpecs) {
   spec.processes = 2;
   spec.rounds = 0;
   EXPECT_THROW(measure_floor(spec), std::invalid_argument);
-}
-
-TEST(WaitStrategy, ParsesItsNamesAndRejectsOthers) {
-  for (auto w : {WaitStrategy::spin, WaitStrategy::yield, WaitStrategy::block, WaitStrategy::adaptive}) {
-    EXPECT_EQ(parse_wait_strategy(to_string(w)), w);
-  }
-  EXPECT_THROW(parse_wait_strategy("busy"), std::invalid_argument);
 }
 
 }  // namespace
