@@ -1,0 +1,122 @@
+#include "launcher/child_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <system_error>
+#include <thread>
+
+namespace shmraft::launcher {
+
+std::string ExitStatus::describe() const {
+  if (signal != 0) {
+    const char* name = sigabbrev_np(signal);
+    return std::string("killed by SIG") + (name != nullptr ? name : std::to_string(signal));
+  }
+  return "exit " + std::to_string(code);
+}
+
+const std::filesystem::path& self_executable() {
+  static const std::filesystem::path path = std::filesystem::read_symlink("/proc/self/exe");
+  return path;
+}
+
+namespace {
+
+ExitStatus decode(int status) {
+  ExitStatus result;
+  if (WIFEXITED(status)) result.code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  return result;
+}
+
+// Between fork and exec only async-signal-safe calls: everything is prepared before fork.
+[[noreturn]] void exec_child(const std::vector<char*>& argv, int output_fd, pid_t parent) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died before prctl took effect; then nobody would kill us later.
+  if (getppid() != parent) _exit(126);
+  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+  dup2(output_fd, STDOUT_FILENO);
+  dup2(output_fd, STDERR_FILENO);
+  execv(argv[0], argv.data());
+  const char* what = "shmraft: exec of the node binary failed: ";
+  (void)!write(STDERR_FILENO, what, strlen(what));
+  const char* why = strerror(errno);
+  (void)!write(STDERR_FILENO, why, strlen(why));
+  (void)!write(STDERR_FILENO, "\n", 1);
+  _exit(127);
+}
+
+}  // namespace
+
+pid_t spawn_child(const std::vector<std::string>& argv, const std::filesystem::path& output) {
+  if (argv.empty()) throw std::invalid_argument("spawn_child: empty argv");
+  std::vector<char*> raw;
+  raw.reserve(argv.size() + 1);
+  for (const std::string& arg : argv) raw.push_back(const_cast<char*>(arg.c_str()));
+  raw.push_back(nullptr);
+  const int output_fd = open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (output_fd < 0) throw std::system_error(errno, std::generic_category(), "open " + output.string());
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) exec_child(raw, output_fd, parent);
+  const int saved = errno;
+  close(output_fd);
+  if (pid < 0) throw std::system_error(saved, std::generic_category(), "fork");
+  return pid;
+}
+
+std::optional<ExitStatus> try_reap(pid_t pid) {
+  int status = 0;
+  const pid_t r = waitpid(pid, &status, WNOHANG);
+  if (r == pid) return decode(status);
+  if (r < 0 && errno == ECHILD) return ExitStatus{};  // already reaped elsewhere
+  return std::nullopt;
+}
+
+std::optional<ExitStatus> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::microseconds(200);
+  while (true) {
+    if (auto status = try_reap(pid)) return status;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
+  }
+}
+
+ExitStatus stop_child(pid_t pid, std::chrono::milliseconds grace) {
+  ::kill(pid, SIGTERM);
+  if (auto status = wait_for_exit(pid, grace)) return *status;
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return decode(status);
+}
+
+bool process_exists(pid_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno != EPERM) return false;
+  // A zombie still answers kill(0) but is gone for every purpose here.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= text.size()) return true;
+  return text[paren + 2] != 'Z';
+}
+
+}  // namespace shmraft::launcher

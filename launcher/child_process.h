@@ -1,0 +1,46 @@
+#pragma once
+// Starting and stopping the node processes the launcher supervises.
+//
+// A child is fork+exec'd with PR_SET_PDEATHSIG=SIGKILL, so if the supervising thread dies by any means
+// (even SIGKILL) the kernel kills the child too: no orphans keep a segment or a data directory busy.
+// The signal mask and dispositions are reset in the child before exec, because the supervisor blocks the
+// signals it reads through a signalfd and a blocked mask survives exec.
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shmraft::launcher {
+
+// How a child ended, from waitpid's status.
+struct ExitStatus {
+  int code = 0;                  // exit code when it exited
+  int signal = 0;                // terminating signal, 0 if it exited
+  std::string describe() const;  // "exit 0", "killed by SIGKILL"
+};
+
+// The running executable, for re-exec'ing this same binary as a node (`shmraft node ...`). Resolved
+// once, so a rebuilt binary replacing the file does not mix versions in one cluster.
+const std::filesystem::path& self_executable();
+
+// fork + exec `argv[0]` with `argv`; stdout and stderr go to `output` (appended, mode 0600), stdin is
+// /dev/null. Throws std::system_error if fork fails; if exec fails, the child exits with code 127 and
+// writes why into `output`.
+pid_t spawn_child(const std::vector<std::string>& argv, const std::filesystem::path& output);
+
+// Non-blocking: the status if `pid` (our child) has exited and is now reaped.
+std::optional<ExitStatus> try_reap(pid_t pid);
+
+// Waits up to `timeout` for our child to exit; reaps it.
+std::optional<ExitStatus> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout);
+
+// SIGTERM, then SIGKILL if it has not exited after `grace`; reaps it.
+ExitStatus stop_child(pid_t pid, std::chrono::milliseconds grace);
+
+// True if a process with this pid exists (any owner); false for pid <= 0.
+bool process_exists(pid_t pid);
+
+}  // namespace shmraft::launcher

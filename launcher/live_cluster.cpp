@@ -1,0 +1,89 @@
+#include "launcher/live_cluster.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "launcher/child_process.h"
+#include "launcher/launcher_error.h"
+#include "launcher/node_launch.h"
+
+namespace shmraft::launcher {
+
+LiveCluster LiveCluster::attach(const std::string& cluster) {
+  const ipc::SegmentStatus status = ipc::Segment::inspect(cluster);
+  switch (status.state) {
+    case ipc::SegmentState::missing:
+      throw LauncherError("no cluster '" + cluster + "' is running (no segment /dev/shm/" +
+                          ipc::Segment::object_name(cluster) + ")");
+    case ipc::SegmentState::stale:
+      throw LauncherError("cluster '" + cluster + "' is not running: its segment is stale (" + status.detail +
+                          "); `shmraft clean` removes it");
+    case ipc::SegmentState::incompatible:
+      throw LauncherError("/dev/shm/" + ipc::Segment::object_name(cluster) +
+                          " is not a segment this shmraft can use: " + status.detail);
+    case ipc::SegmentState::live:
+      break;
+  }
+  try {
+    return LiveCluster(ipc::Segment::attach(cluster));
+  } catch (const ipc::SegmentError& e) {
+    throw LauncherError(e.what());
+  }
+}
+
+void LiveCluster::check_node(uint32_t node) const {
+  if (node >= node_count()) {
+    throw LauncherError("unknown node " + std::to_string(node) + ": cluster '" + name() + "' has nodes 0.." +
+                        std::to_string(node_count() - 1));
+  }
+}
+
+pid_t LiveCluster::supervisor_pid() const {
+  const pid_t pid = segment_.header().creator_pid;
+  if (!process_exists(pid)) return 0;
+  // A recycled pid must not be taken for the supervisor: it has to be this program.
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && exe.filename() == self_executable().filename() ? pid : 0;
+}
+
+pid_t LiveCluster::node_pid(uint32_t node) const {
+  check_node(node);
+  const auto pid = static_cast<pid_t>(const_cast<ipc::Segment&>(segment_).node_counters(node).snapshot().pid);
+  return process_exists(pid) && is_node_process(pid, name(), node) ? pid : 0;
+}
+
+bool is_node_process(pid_t pid, const std::string& cluster, uint32_t node) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  std::string current;
+  for (char c : raw) {
+    if (c == '\0') {
+      args.push_back(std::move(current));
+      current.clear();
+    } else {
+      current.push_back(c);
+    }
+  }
+  return is_node_command_line(args, cluster, node);
+}
+
+int supervisor_request_signal() {
+  return SIGRTMIN;
+}
+
+int encode_request(SupervisorRequest request, uint32_t node) {
+  return static_cast<int>((static_cast<uint32_t>(request) << 16) | (node & 0xffff));
+}
+
+void decode_request(int value, SupervisorRequest& request, uint32_t& node) {
+  request = static_cast<SupervisorRequest>(static_cast<uint32_t>(value) >> 16);
+  node = static_cast<uint32_t>(value) & 0xffff;
+}
+
+}  // namespace shmraft::launcher

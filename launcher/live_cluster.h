@@ -1,0 +1,49 @@
+#pragma once
+// A running cluster found by name from another process (`down`, `status`, `kv`, `kill`, `restart`,
+// `partition`, `heal`): its segment, its supervisor and its node processes.
+//
+// "Running" means the segment exists and Segment::inspect() calls it live. Anything else is a clear
+// LauncherError: no such cluster, a stale segment left by a crash (with the hint to run `shmraft clean`),
+// or a foreign/incompatible object under the same name.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "ipc/segment.h"
+
+namespace shmraft::launcher {
+
+class LiveCluster {
+ public:
+  static LiveCluster attach(const std::string& cluster);
+
+  ipc::Segment& segment() noexcept { return segment_; }
+  const std::string& name() const noexcept { return segment_.cluster(); }
+  uint32_t node_count() const noexcept { return segment_.node_count(); }
+
+  // Throws LauncherError "unknown node 7: cluster 'x' has nodes 0..2".
+  void check_node(uint32_t node) const;
+
+  // The supervisor (`shmraft up` or `shmraft chaos`) that created the segment; 0 if it is gone.
+  pid_t supervisor_pid() const;
+
+  // The pid of node `node` if that process is alive and is a node of this cluster, else 0.
+  pid_t node_pid(uint32_t node) const;
+
+ private:
+  explicit LiveCluster(ipc::Segment segment) : segment_(std::move(segment)) {}
+  ipc::Segment segment_;
+};
+
+// True if process `pid` runs this binary's `node` subcommand for node `node` of `cluster` (read from
+// /proc/<pid>/cmdline) — so a recycled pid is never signalled by mistake.
+bool is_node_process(pid_t pid, const std::string& cluster, uint32_t node);
+
+// A request to a supervisor, sent with sigqueue(SIGRTMIN) so several requests queue rather than merge.
+enum class SupervisorRequest : uint32_t { restart_node = 1 };
+int supervisor_request_signal();
+int encode_request(SupervisorRequest request, uint32_t node);
+void decode_request(int value, SupervisorRequest& request, uint32_t& node);
+
+}  // namespace shmraft::launcher

@@ -1,0 +1,42 @@
+#include "launcher/segment_options.h"
+
+#include <string>
+
+namespace shmraft::launcher {
+
+namespace {
+
+// A ring capacity as ipc accepts it, with ipc's own message when it does not.
+CLI::Validator ring_capacity_validator(uint64_t ipc::SegmentConfig::*field) {
+  return CLI::Validator(
+      [field](std::string& text) -> std::string {
+        ipc::SegmentConfig probe;
+        try {
+          probe.*field = std::stoull(text);
+          probe.validate();
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+        return {};
+      },
+      "BYTES");
+}
+
+}  // namespace
+
+void add_segment_options(CLI::App& app, ipc::SegmentConfig& config) {
+  app.add_option("-n,--nodes", config.node_count, "Number of node processes")
+      ->check(CLI::Range(1u, ipc::kMaxNodes))
+      ->capture_default_str();
+  app.add_option("--client-slots", config.client_slots, "Client slots in the segment (concurrent clients)")
+      ->check(CLI::Range(1u, ipc::kMaxClientSlots))
+      ->capture_default_str();
+  app.add_option("--peer-ring", config.peer_ring_capacity, "Bytes per node-to-node ring (a power of two)")
+      ->check(ring_capacity_validator(&ipc::SegmentConfig::peer_ring_capacity))
+      ->capture_default_str();
+  app.add_option("--client-ring", config.client_ring_capacity, "Bytes per client ring (a power of two)")
+      ->check(ring_capacity_validator(&ipc::SegmentConfig::client_ring_capacity))
+      ->capture_default_str();
+}
+
+}  // namespace shmraft::launcher

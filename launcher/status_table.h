@@ -1,0 +1,42 @@
+#pragma once
+// What `shmraft status` shows, read from the live counters each node writes into the segment.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipc/counters.h"
+#include "ipc/segment.h"
+
+namespace shmraft::launcher {
+
+struct NodeStatus {
+  uint32_t node = 0;
+  pid_t pid = 0;
+  bool alive = false;  // the pid in the counters is a live node process of this cluster
+  ipc::NodeCountersSnapshot counters{};
+};
+
+std::vector<NodeStatus> read_status(ipc::Segment& segment);
+
+// "leader", "follower", ... for a counters' role code; "-" for a node that is not alive.
+std::string role_name(const NodeStatus& status);
+bool is_leader(const NodeStatus& status);
+
+// One row per node: node, pid, alive, role, term, leader, commit, applied, frames in/out, drops,
+// elections, syncs.
+std::string render_status_table(const std::vector<NodeStatus>& nodes);
+// The same as JSON: an array of objects with those keys (for scripts and tests).
+nlohmann::json status_json(const std::vector<NodeStatus>& nodes);
+
+struct LeaderInfo {
+  uint32_t node = 0;
+  uint64_t term = 0;
+};
+// The live node in the leader role with the highest term, if any.
+std::optional<LeaderInfo> current_leader(ipc::Segment& segment);
+
+}  // namespace shmraft::launcher

@@ -1,0 +1,96 @@
+#include "launcher/supervisor.h"
+
+#include <signal.h>
+
+#include "launcher/launcher_error.h"
+
+namespace shmraft::launcher {
+
+Supervisor::Supervisor(uint32_t nodes, LaunchFor launch_for)
+    : launch_for_(std::move(launch_for)), pids_(nodes, 0) {}
+
+Supervisor::~Supervisor() {
+  for (uint32_t node = 0; node < nodes(); ++node) kill(node);
+}
+
+void Supervisor::check_node(uint32_t node) const {
+  if (node >= nodes()) {
+    throw LauncherError("unknown node " + std::to_string(node) + " (the cluster has nodes 0.." +
+                        std::to_string(nodes() - 1) + ")");
+  }
+}
+
+bool Supervisor::running(uint32_t node) const {
+  return pid(node) != 0;
+}
+
+pid_t Supervisor::pid(uint32_t node) const {
+  check_node(node);
+  return pids_[node];
+}
+
+std::vector<uint32_t> Supervisor::running_nodes() const {
+  std::vector<uint32_t> result;
+  for (uint32_t node = 0; node < nodes(); ++node) {
+    if (pids_[node] != 0) result.push_back(node);
+  }
+  return result;
+}
+
+pid_t Supervisor::start(uint32_t node) {
+  check_node(node);
+  if (pids_[node] != 0) throw LauncherError("node " + std::to_string(node) + " is already running");
+  const Launch launch = launch_for_(node);
+  pids_[node] = spawn_child(launch.argv, launch.output);
+  return pids_[node];
+}
+
+bool Supervisor::kill(uint32_t node) {
+  check_node(node);
+  const pid_t pid = pids_[node];
+  if (pid == 0) return false;
+  ::kill(pid, SIGKILL);
+  wait_for_exit(pid, std::chrono::hours(1));
+  pids_[node] = 0;
+  return true;
+}
+
+bool Supervisor::stop(uint32_t node, std::chrono::milliseconds grace) {
+  check_node(node);
+  const pid_t pid = pids_[node];
+  if (pid == 0) return false;
+  stop_child(pid, grace);
+  pids_[node] = 0;
+  return true;
+}
+
+void Supervisor::stop_all(std::chrono::milliseconds grace) {
+  for (pid_t pid : pids_) {
+    if (pid != 0) ::kill(pid, SIGTERM);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  for (pid_t& pid : pids_) {
+    if (pid == 0) continue;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (!wait_for_exit(pid, std::max(left, std::chrono::milliseconds(0)))) {
+      ::kill(pid, SIGKILL);
+      wait_for_exit(pid, std::chrono::hours(1));
+    }
+    pid = 0;
+  }
+}
+
+std::vector<std::pair<uint32_t, ExitStatus>> Supervisor::reap_exited() {
+  std::vector<std::pair<uint32_t, ExitStatus>> exited;
+  for (uint32_t node = 0; node < nodes(); ++node) {
+    if (pids_[node] == 0) continue;
+    if (auto status = try_reap(pids_[node])) {
+      exited.emplace_back(node, *status);
+      pids_[node] = 0;
+    }
+  }
+  return exited;
+}
+
+}  // namespace shmraft::launcher

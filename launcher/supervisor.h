@@ -1,0 +1,57 @@
+#pragma once
+// Starts, watches, kills and restarts the node processes of one cluster. Used by `shmraft up` (driven
+// by signals from other shells) and by `shmraft chaos` (driven by its nemesis). Not thread-safe: one
+// thread owns it — the thread that forks, because PR_SET_PDEATHSIG fires when that THREAD exits.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "launcher/child_process.h"
+
+namespace shmraft::launcher {
+
+class Supervisor {
+ public:
+  struct Launch {
+    std::vector<std::string> argv;  // argv[0] is the executable
+    std::filesystem::path output;   // stdout/stderr of the process
+  };
+  using LaunchFor = std::function<Launch(uint32_t node)>;
+
+  Supervisor(uint32_t nodes, LaunchFor launch_for);
+  // Kills every node still running (SIGKILL): the orderly path is stop_all().
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  uint32_t nodes() const noexcept { return static_cast<uint32_t>(pids_.size()); }
+  bool running(uint32_t node) const;
+  pid_t pid(uint32_t node) const;  // 0 when not running
+  std::vector<uint32_t> running_nodes() const;
+
+  // Starts `node`; throws LauncherError if it is running already.
+  pid_t start(uint32_t node);
+  // SIGKILL and reap; false if it was not running.
+  bool kill(uint32_t node);
+  // SIGTERM, SIGKILL after `grace`; false if it was not running.
+  bool stop(uint32_t node, std::chrono::milliseconds grace);
+  // SIGTERM to all at once, then waits up to `grace` for each before SIGKILL.
+  void stop_all(std::chrono::milliseconds grace);
+
+  // Reaps nodes that exited on their own since the last call: (node, how it ended).
+  std::vector<std::pair<uint32_t, ExitStatus>> reap_exited();
+
+ private:
+  void check_node(uint32_t node) const;
+
+  LaunchFor launch_for_;
+  std::vector<pid_t> pids_;
+};
+
+}  // namespace shmraft::launcher
