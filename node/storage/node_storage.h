@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "node/storage/storage_error.h"
+
 namespace shmraft::storage {
 
 // What a write survives once sync() has returned:
@@ -94,15 +96,6 @@ struct RecoveryReport {
   std::vector<std::string> notes;  // e.g. "log/00000000000000000001.seg: torn record at offset 4096 ..."
 };
 
-// Every failure of the storage itself: bad directory, full disk, a second owner, a newer format,
-// corruption of acknowledged data, and calls that break the log's invariants. The message names the file
-// (and the offset, for corruption) and the reason. After a failed call the storage is unchanged: a
-// failed append wrote nothing, a failed open left the files as they were.
-class StorageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 class NodeStorage {
  public:
   // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes an
@@ -136,8 +129,10 @@ class NodeStorage {
   EntryView entry(uint64_t index) const;
 
   // ---- hard state ----
-  // Staged here, written to `meta` by the next sync() after the log is durable, so the commit index on
-  // disk never exceeds the log that is. The term must not decrease, the vote must not change within a
+  // Call after the Ready's append()/truncate_suffix(). In mode batch the state is staged and written to
+  // `meta` by the next sync(), after the log range it covers is durable, so the commit index on disk never
+  // exceeds the durable log; in modes none and always it is written at once (flushed at once in always
+  // if term or vote changed). The term must not decrease, a vote once cast must not change within its
   // term, and the commit index must not exceed last_index().
   void save_hard_state(const HardState& state);
   const HardState& hard_state() const noexcept;  // the latest saved, staged or not

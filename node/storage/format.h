@@ -1,0 +1,108 @@
+#pragma once
+// The bytes on disk. Every file starts with a magic number and a format version; a file whose version is
+// newer than kVersion is refused rather than guessed at. All integers are little-endian (the only
+// byte order this project runs on; static_assert below).
+//
+// Segment file log/<first index, 20 digits>.seg, preallocated to its full size with fallocate:
+//
+//   SegmentHeader (32 B) | record | record | ... | zeros to the end of the file
+//   record = RecordHeader (24 B) | payload (length B) | zero padding to a multiple of 8
+//
+// The record CRC covers index, term, length and the payload, so a record is either entirely what was
+// written or detectably not. Indexes are >= 1, so a valid record header is never all zero: the first
+// all-zero header is where the written part of the segment ends.
+//
+// meta: two MetaSlots, at offsets 0 and kMetaSlotStride, each on its own page so that writing one never
+// rewrites the other. The valid slot with the higher sequence number is the hard state.
+//
+// snap/snapshot: SnapshotHeader | data (data_bytes B). The CRC covers the header fields and the data.
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace shmraft::storage::format {
+
+static_assert(std::endian::native == std::endian::little, "the on-disk format is little-endian");
+
+inline constexpr uint32_t kVersion = 1;
+inline constexpr std::size_t kRecordAlignment = 8;
+
+inline constexpr uint64_t kSegmentMagic = 0x31474f4c54464152;   // "RAFTLOG1"
+inline constexpr uint64_t kMetaMagic = 0x4154454d54464152;      // "RAFTMETA"
+inline constexpr uint64_t kSnapshotMagic = 0x3150414e53464152;  // "RAFSNAP1"
+
+struct SegmentHeader {
+  uint64_t magic = kSegmentMagic;
+  uint32_t version = kVersion;
+  uint32_t header_bytes = sizeof(SegmentHeader);  // where the first record starts
+  uint64_t first_index = 0;                       // must match the file name
+  uint32_t reserved = 0;
+  uint32_t crc = 0;  // CRC32C of the 28 bytes before it
+};
+static_assert(sizeof(SegmentHeader) == 32);
+
+struct RecordHeader {
+  uint64_t index = 0;
+  uint64_t term = 0;
+  uint32_t length = 0;  // payload bytes, not counting padding
+  uint32_t crc = 0;     // CRC32C of index, term, length (the 20 bytes before it) and the payload
+};
+static_assert(sizeof(RecordHeader) == 24);
+inline constexpr std::size_t kRecordCrcCoveredHeaderBytes = 20;
+
+struct MetaSlot {
+  uint64_t magic = kMetaMagic;
+  uint32_t version = kVersion;
+  uint32_t reserved = 0;
+  uint64_t sequence = 0;  // larger = newer; 0 = never written
+  uint64_t term = 0;
+  uint64_t vote = 0;
+  uint64_t commit = 0;
+  uint32_t reserved2 = 0;
+  uint32_t crc = 0;  // CRC32C of the 52 bytes before it
+};
+static_assert(sizeof(MetaSlot) == 56);
+inline constexpr std::size_t kMetaSlotStride = 4096;
+inline constexpr std::size_t kMetaFileBytes = 2 * kMetaSlotStride;
+
+struct SnapshotHeader {
+  uint64_t magic = kSnapshotMagic;
+  uint32_t version = kVersion;
+  uint32_t reserved = 0;
+  uint64_t last_index = 0;
+  uint64_t last_term = 0;
+  uint64_t data_bytes = 0;
+  uint32_t reserved2 = 0;
+  uint32_t crc = 0;  // CRC32C of the 44 bytes before it, continued over the data
+};
+static_assert(sizeof(SnapshotHeader) == 48);
+
+// The largest payload one record may carry: its length must fit the u32 field and the record must fit a
+// segment whose offsets are kept as u32.
+inline constexpr std::size_t kMaxPayloadBytes = (std::size_t{1} << 31);
+
+constexpr std::size_t record_bytes(std::size_t payload_bytes) noexcept {
+  return (sizeof(RecordHeader) + payload_bytes + kRecordAlignment - 1) & ~(kRecordAlignment - 1);
+}
+
+uint32_t record_crc(const RecordHeader& header, std::span<const std::byte> payload) noexcept;
+uint32_t segment_header_crc(const SegmentHeader& header) noexcept;
+uint32_t meta_slot_crc(const MetaSlot& slot) noexcept;
+uint32_t snapshot_crc(const SnapshotHeader& header, std::span<const std::byte> data) noexcept;
+
+// "00000000000000000042.seg" for 42; parse_segment_file_name is its inverse and rejects anything else.
+std::string segment_file_name(uint64_t first_index);
+std::optional<uint64_t> parse_segment_file_name(std::string_view name);
+
+inline constexpr std::string_view kMetaFileName = "meta";
+inline constexpr std::string_view kLogDirName = "log";
+inline constexpr std::string_view kSnapshotDirName = "snap";
+inline constexpr std::string_view kSnapshotFileName = "snapshot";
+// Files being prepared get this suffix until they are complete and renamed into place.
+inline constexpr std::string_view kTemporarySuffix = ".tmp";
+
+}  // namespace shmraft::storage::format

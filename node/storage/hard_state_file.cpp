@@ -1,0 +1,130 @@
+#include "node/storage/hard_state_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace shmraft::storage {
+
+namespace fs = std::filesystem;
+using format::MetaSlot;
+
+namespace {
+
+std::size_t slot_offset(int slot) {
+  return static_cast<std::size_t>(slot) * format::kMetaSlotStride;
+}
+
+MetaSlot make_slot(const HardState& state, uint64_t sequence) {
+  MetaSlot slot;
+  slot.sequence = sequence;
+  slot.term = state.term;
+  slot.vote = state.vote;
+  slot.commit = state.commit;
+  slot.crc = format::meta_slot_crc(slot);
+  return slot;
+}
+
+// Why a slot cannot be used, or empty if it can. A newer format version is an error, not a bad slot.
+std::string slot_problem(const MetaSlot& slot, const fs::path& path, int index) {
+  if (slot.magic != format::kMetaMagic) return "bad magic number";
+  if (slot.version > format::kVersion) {
+    throw StorageError("hard state file " + path.string() + " slot " + std::to_string(index) +
+                       " has format version " + std::to_string(slot.version) +
+                       ", newer than this build understands (" + std::to_string(format::kVersion) + ")");
+  }
+  if (slot.crc != format::meta_slot_crc(slot)) return "CRC mismatch";
+  if (slot.version == 0 || slot.sequence == 0) return "never written";
+  return {};
+}
+
+}  // namespace
+
+HardStateFile::HardStateFile(fs::path path, UniqueFd fd, Mapping mapping, Durability durability,
+                             StorageStats& stats)
+    : path_(std::move(path)),
+      fd_(std::move(fd)),
+      mapping_(std::move(mapping)),
+      durability_(durability),
+      stats_(&stats) {}
+
+HardStateFile HardStateFile::create(const fs::path& path, Durability durability, StorageStats& stats) {
+  const fs::path temporary = fs::path(path).concat(format::kTemporarySuffix);
+  ::unlink(temporary.c_str());
+  {
+    UniqueFd fd = open_file(temporary, O_RDWR | O_CREAT | O_EXCL);
+    try {
+      char page[format::kMetaFileBytes] = {};
+      const MetaSlot first = make_slot(HardState{}, 1);
+      std::memcpy(page, &first, sizeof first);
+      write_all_at(fd.get(), page, sizeof page, 0, temporary);
+      sync_file_data(fd.get(), temporary);
+      if (::rename(temporary.c_str(), path.c_str()) != 0)
+        throw_errno("cannot rename into place", temporary, errno);
+    } catch (...) {
+      ::unlink(temporary.c_str());
+      throw;
+    }
+  }
+  sync_directory(path.parent_path());
+  stats.flushes += 2;
+  return open(path, durability, stats);
+}
+
+HardStateFile HardStateFile::open(const fs::path& path, Durability durability, StorageStats& stats) {
+  UniqueFd fd = open_file(path, O_RDWR);
+  const uint64_t size = file_size(fd.get(), path);
+  if (size != format::kMetaFileBytes) {
+    throw StorageError("hard state file " + path.string() + " is " + std::to_string(size) +
+                       " bytes long, not " + std::to_string(format::kMetaFileBytes));
+  }
+  Mapping mapping(fd.get(), format::kMetaFileBytes, path);
+  HardStateFile file(path, std::move(fd), std::move(mapping), durability, stats);
+
+  std::string problems;
+  int newest = -1;
+  MetaSlot chosen;
+  for (int i = 0; i < 2; ++i) {
+    MetaSlot slot;
+    std::memcpy(&slot, file.mapping_.data() + slot_offset(i), sizeof slot);
+    const std::string problem = slot_problem(slot, path, i);
+    if (!problem.empty()) {
+      problems +=
+          "; slot " + std::to_string(i) + " at offset " + std::to_string(slot_offset(i)) + ": " + problem;
+      continue;
+    }
+    if (newest < 0 || slot.sequence > chosen.sequence) {
+      newest = i;
+      chosen = slot;
+    }
+  }
+  if (newest < 0) {
+    throw StorageError("hard state file " + path.string() + " holds no valid hard state" + problems);
+  }
+  file.sequence_ = chosen.sequence;
+  file.relied_on_slot_ = newest;
+  file.newest_ = HardState{chosen.term, chosen.vote, chosen.commit};
+  file.relied_on_ = file.newest_;
+  return file;
+}
+
+void HardStateFile::write(const HardState& state, bool flush) {
+  const int target = 1 - relied_on_slot_;
+  const MetaSlot slot = make_slot(state, ++sequence_);
+  std::memcpy(mapping_.data() + slot_offset(target), &slot, sizeof slot);
+  newest_ = state;
+  if (durability_ == Durability::none) {
+    relied_on_slot_ = target;
+    relied_on_ = state;
+  } else if (flush) {
+    mapping_.flush(slot_offset(target), slot_offset(target) + sizeof slot, path_);
+    ++stats_->flushes;
+    relied_on_slot_ = target;
+    relied_on_ = state;
+  }
+}
+
+}  // namespace shmraft::storage

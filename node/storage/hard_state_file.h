@@ -1,0 +1,51 @@
+#pragma once
+// `meta`: the hard state in two slots, each CRC'd, carrying a sequence number, each on its own page. An
+// update goes to the slot that does NOT hold the state someone may rely on, so a write torn by a kill or
+// a power loss leaves that state readable:
+//   mode none         — the newest slot is relied on (a kill keeps every completed store), so slots
+//                       alternate on every write;
+//   modes batch/always — the newest *flushed* slot is relied on; writes that need no flush (a new commit
+//                       index) keep overwriting the other slot until one is flushed, and only then do the
+//                       roles swap.
+// Opening takes the valid slot with the higher sequence number.
+#include <cstdint>
+#include <filesystem>
+
+#include "node/storage/file.h"
+#include "node/storage/format.h"
+#include "node/storage/node_storage.h"
+
+namespace shmraft::storage {
+
+class HardStateFile {
+ public:
+  // Creates `path` holding the zero hard state (temporary file, fdatasync, rename, fsync of the
+  // directory), then opens it.
+  static HardStateFile create(const std::filesystem::path& path, Durability durability, StorageStats& stats);
+  // Maps `path` and reads the newest valid slot. Refuses a newer format version and a file in which
+  // neither slot is valid.
+  static HardStateFile open(const std::filesystem::path& path, Durability durability, StorageStats& stats);
+
+  const HardState& newest() const noexcept { return newest_; }
+  // The state a power loss cannot take back (in mode none: the newest).
+  const HardState& relied_on() const noexcept { return relied_on_; }
+  // Writes `state` into the slot not relied on; with `flush` (modes batch/always) msyncs that page, after
+  // which it is the one relied on.
+  void write(const HardState& state, bool flush);
+
+ private:
+  HardStateFile(std::filesystem::path path, UniqueFd fd, Mapping mapping, Durability durability,
+                StorageStats& stats);
+
+  std::filesystem::path path_;
+  UniqueFd fd_;
+  Mapping mapping_;
+  Durability durability_;
+  StorageStats* stats_;
+  uint64_t sequence_ = 0;
+  int relied_on_slot_ = 0;
+  HardState newest_;
+  HardState relied_on_;
+};
+
+}  // namespace shmraft::storage

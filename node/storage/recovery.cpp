@@ -1,0 +1,380 @@
+// Opening the log: what a crash leaves behind in log/, and what recovery does about it.
+//
+// WHAT A CRASH CAN LEAVE BEHIND
+//
+// Records are written through a MAP_SHARED mapping. The stores land in the page cache, which belongs to
+// the kernel, not to the process, so a process that is killed at any instant (SIGKILL, a crash, an abort)
+// loses nothing it had stored. The only damage it can leave is in the one operation it was in the middle
+// of:
+//   * appending: the record being written is partial. Its payload is stored before its header, so either
+//     its header is still all zero (the log simply ends there, with some payload bytes after it), or the
+//     header is partly stored and fails its checks. Nothing valid follows it: the rest of the segment was
+//     preallocated with fallocate and reads as zeros.
+//   * creating a segment: a file named *.tmp. The real name appears only once the file is complete.
+//   * truncating a suffix: segment files are removed newest first, then the doomed records of the last
+//     remaining segment are zeroed newest first (payload, then header). What is left is a shorter,
+//     contiguous log, possibly ending in a partly zeroed record.
+//   * compacting: segment files are removed oldest first, leaving a log that starts later.
+//   * installing a snapshot: snap/snapshot is renamed into place first, then the segments are removed
+//     newest first, leaving a log that no longer agrees with the snapshot.
+//
+// A power loss (or a kernel crash) is different: only what was flushed is certain. Mode none promises
+// nothing across a power loss. Modes batch and always flush before anything is acknowledged and order
+// their writes so that a flush never makes a state durable that a crash could not have produced:
+//   * a segment is created, fdatasynced and its directory fsynced before any record goes into it;
+//   * a truncation's zeroes are flushed, and removed names fsynced away, before the space is reused, so
+//     new entries can never be spliced in front of old ones;
+//   * the hard state is written to `meta` only after the log range it covers was flushed, so the saved
+//     commit index never exceeds the durable log.
+// What stays uncertain is the last, unfinished flush: its pages may reach the disk in any order and any
+// subset, so the region after the last acknowledged record may hold any mix of new records, zeros and
+// partial records.
+//
+// WHAT OPENING DOES
+//
+// 1. *.tmp files are leftovers of a segment creation and are removed. Any other name that is not a
+//    segment is refused: this directory is not what we think it is.
+// 2. Each segment's header is checked (magic; format version, a newer one refused; first index equal to
+//    the file name; CRC), and its records are scanned forward. A record is good if its index is the next
+//    one, its length fits the file, its CRC matches and its term is not below its predecessor's. The scan
+//    stops at the first all-zero header (the preallocated rest of the file), at the end of the file, or
+//    at the first record that is not good.
+// 3. At the first record that is not good, at index e, we must decide between a torn tail and corruption.
+//    It is a torn tail only if nothing valid comes after it: no record with a good CRC and an index >= e
+//    further on in the file, and no later segment holding records. A kill tears only the record it was
+//    writing, and truncation zeroes newest first, so a bad record followed by a valid one never comes from
+//    a kill. A torn tail is discarded and its bytes zeroed (so that later appends cannot be confused by
+//    them). Anything else is corruption and is refused, naming the file and the offset.
+//    The saved commit index sharpens this: every entry up to it was flushed before the commit was saved,
+//    so a bad record at or below it is corruption even with nothing after it; so is a log whose records
+//    end (at an all-zero header) below it.
+//    An all-zero header with a valid record after it is a zeroed hole in the log, not its end: refused.
+//    Two cases this cannot tell apart, and how we err:
+//      - A power loss during an unfinished flush in mode batch/always can leave a hole followed by valid
+//        records that were never acknowledged. We refuse to open and name the place rather than guess;
+//        an operator decides (the records from that offset on were not acknowledged if the machine lost
+//        power mid-flush).
+//      - Corruption of the very last acknowledged record above the saved commit index, with nothing
+//        valid after it, looks exactly like a torn write. It is discarded, with a note in the report.
+//        Every checksummed log shares this blind spot; the commit bound keeps it to entries this node
+//        had not yet learned were committed.
+// 4. Segments must continue one another. A hole between them is refused, except where everything before
+//    the hole is covered by the snapshot: those are segments whose removal by compact() a power loss
+//    undid, and they are removed again. A segment with no records at the end of the log is kept as the
+//    place for the next append if it continues the log, and removed otherwise (a creation that a crash
+//    interrupted before anything was written into it).
+// 5. If the log does not hold the snapshot's last entry with the snapshot's term, or ends below it, a
+//    snapshot install was interrupted: the log is discarded, as the install would have done. A log that
+//    starts after snapshot + 1 is missing entries: refused.
+// 6. The log must reach the saved commit index; if it does not, acknowledged entries are missing: refused.
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "node/storage/segmented_log.h"
+
+namespace shmraft::storage {
+
+namespace fs = std::filesystem;
+using format::RecordHeader;
+
+namespace {
+
+enum class Stop { zero_header, end_of_file, bad_record };
+
+struct Scan {
+  std::vector<uint32_t> offsets;
+  std::size_t end = 0;  // offset just past the last good record
+  Stop stop = Stop::end_of_file;
+  std::string problem;  // why the record at `end` is not good, for Stop::bad_record
+};
+
+bool all_zero(const RecordHeader& header) {
+  return header.index == 0 && header.term == 0 && header.length == 0 && header.crc == 0;
+}
+
+Scan scan_records(const Segment& segment) {
+  Scan scan;
+  const std::span<const std::byte> bytes = segment.bytes();
+  std::size_t offset = sizeof(format::SegmentHeader);
+  uint64_t index = segment.first_index();
+  uint64_t previous_term = 0;
+  for (;; ++index) {
+    if (bytes.size() - offset < sizeof(RecordHeader)) {
+      scan.stop = Stop::end_of_file;
+      break;
+    }
+    RecordHeader header;
+    std::memcpy(&header, bytes.data() + offset, sizeof header);
+    if (all_zero(header)) {
+      scan.stop = Stop::zero_header;
+      break;
+    }
+    const std::size_t room = bytes.size() - offset;
+    if (header.index != index) {
+      scan.problem =
+          "index " + std::to_string(header.index) + " where " + std::to_string(index) + " was expected";
+    } else if (format::record_bytes(header.length) > room) {
+      scan.problem = "length " + std::to_string(header.length) + " runs past the end of the file";
+    } else if (header.crc !=
+               format::record_crc(header, bytes.subspan(offset + sizeof header, header.length))) {
+      scan.problem = "CRC mismatch";
+    } else if (header.term < previous_term) {
+      scan.problem = "term " + std::to_string(header.term) + " below the previous entry's term " +
+                     std::to_string(previous_term);
+    }
+    if (!scan.problem.empty()) {
+      scan.stop = Stop::bad_record;
+      break;
+    }
+    scan.offsets.push_back(static_cast<uint32_t>(offset));
+    offset += format::record_bytes(header.length);
+    previous_term = header.term;
+  }
+  scan.end = offset;
+  return scan;
+}
+
+// The offset of a record with a good CRC and an index >= min_index at or after `from`, if there is one.
+// Only the file's data ranges are searched: holes read as zeros and hold nothing.
+std::optional<std::size_t> find_valid_record(const Segment& segment, std::size_t from, uint64_t min_index) {
+  constexpr uint64_t kPlausibleIndexes = uint64_t{1} << 40;  // cheap filter before the CRC
+  const std::span<const std::byte> bytes = segment.bytes();
+  for (const auto& [begin, end] : data_ranges(segment.fd(), from, bytes.size())) {
+    std::size_t pos = (std::max<std::size_t>(begin, from) + 7) & ~std::size_t{7};
+    for (; pos < end && bytes.size() - pos >= sizeof(RecordHeader); pos += 8) {
+      RecordHeader header;
+      std::memcpy(&header, bytes.data() + pos, sizeof header);
+      if (header.index < min_index || header.index - min_index >= kPlausibleIndexes) continue;
+      if (format::record_bytes(header.length) > bytes.size() - pos) continue;
+      if (header.crc == format::record_crc(header, bytes.subspan(pos + sizeof header, header.length)))
+        return pos;
+    }
+  }
+  return std::nullopt;
+}
+
+// The end of the last non-zero byte at or after `from` (8-aligned), or `from` if everything there is zero.
+std::size_t nonzero_end(const Segment& segment, std::size_t from) {
+  const std::span<const std::byte> bytes = segment.bytes();
+  std::size_t last = from;
+  for (const auto& [begin, end] : data_ranges(segment.fd(), from, bytes.size())) {
+    for (std::size_t pos = std::max<std::size_t>(begin, from) & ~std::size_t{7}; pos < end; pos += 8) {
+      uint64_t word = 0;
+      std::memcpy(&word, bytes.data() + pos, std::min<std::size_t>(8, bytes.size() - pos));
+      if (word != 0) last = std::min(pos + 8, bytes.size());
+    }
+  }
+  return std::max(last, from);
+}
+
+std::string relative_name(const Segment& segment) {
+  return "log/" + segment.path().filename().string();
+}
+
+[[noreturn]] void refuse_corruption(const Segment& segment, std::size_t offset, uint64_t index,
+                                    const std::string& problem, const std::string& because) {
+  throw StorageError("corrupt log: " + segment.path().string() + " at offset " + std::to_string(offset) +
+                     " (entry " + std::to_string(index) + "): " + problem + "; " + because +
+                     ", so this is not a torn write and recovery refuses to drop it");
+}
+
+}  // namespace
+
+SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& options, const Bounds& bounds,
+                                   StorageStats& stats, RecoveryReport& report) {
+  SegmentedLog log(log_dir, options, stats);
+  log.base_ = bounds.snapshot;
+  const uint64_t snapshot_index = bounds.snapshot.last_index;
+  const uint64_t log_start = snapshot_index + 1;  // where a log with nothing older than the snapshot starts
+  bool names_changed = false;
+  auto note = [&report](std::string text) { report.notes.push_back(std::move(text)); };
+
+  // 1. Names.
+  std::vector<std::pair<uint64_t, fs::path>> files;
+  std::error_code error;
+  for (fs::directory_iterator it(log_dir, error), end; !error && it != end; it.increment(error)) {
+    const fs::path& path = it->path();
+    const std::string name = path.filename().string();
+    if (name.ends_with(format::kTemporarySuffix)) {
+      fs::remove(path, error);
+      if (error) break;
+      names_changed = true;
+      note("log/" + name + ": removed, a segment whose creation was interrupted");
+      continue;
+    }
+    const std::optional<uint64_t> first = format::parse_segment_file_name(name);
+    if (!first || !it->is_regular_file()) {
+      throw StorageError(
+          "unexpected file " + path.string() +
+          " in the log directory (only <20-digit first index>.seg segment files belong there)");
+    }
+    if (*first == 0)
+      throw StorageError("segment " + path.string() + " claims first index 0, which no entry has");
+    files.emplace_back(*first, path);
+  }
+  if (error) throw StorageError("cannot list " + log_dir.string() + ": " + error.message());
+  std::sort(files.begin(), files.end());
+
+  // 2. Headers and records.
+  std::vector<Segment> segments;
+  std::vector<Scan> scans;
+  for (const auto& [first, path] : files) {
+    segments.push_back(Segment::open_existing(path, first));
+    scans.push_back(scan_records(segments.back()));
+  }
+  const std::size_t count = segments.size();
+  std::vector<std::size_t> next_with_records(count + 1, count);  // first segment after k holding records
+  for (std::size_t k = count; k-- > 0;) {
+    next_with_records[k] =
+        (k + 1 < count && !scans[k + 1].offsets.empty()) ? k + 1 : next_with_records[k + 1];
+  }
+
+  // 3 and 4, segment by segment.
+  std::deque<Segment>& kept = log.segments_;
+  uint64_t expected = 0;  // the index the next kept segment must start at, once one is kept
+  uint64_t previous_term = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    Segment& segment = segments[k];
+    const Scan& scan = scans[k];
+    const uint64_t stop_index = segment.first_index() + scan.offsets.size();
+    const bool records_follow = next_with_records[k] < count;
+
+    if (scan.stop == Stop::bad_record) {
+      if (stop_index <= bounds.commit) {
+        refuse_corruption(segment, scan.end, stop_index, scan.problem,
+                          "the entry is at or below the saved commit index " + std::to_string(bounds.commit));
+      }
+      if (records_follow) {
+        refuse_corruption(
+            segment, scan.end, stop_index, scan.problem,
+            "the later segment " + segments[next_with_records[k]].path().string() + " holds entries");
+      }
+      if (std::optional<std::size_t> at = find_valid_record(segment, scan.end + 8, stop_index)) {
+        refuse_corruption(segment, scan.end, stop_index, scan.problem,
+                          "a valid record follows it at offset " + std::to_string(*at));
+      }
+      const std::size_t garbage_end = nonzero_end(segment, scan.end);
+      segment.zero(scan.end, garbage_end);
+      note(relative_name(segment) + ": torn record at offset " + std::to_string(scan.end) + " (entry " +
+           std::to_string(stop_index) + ": " + scan.problem + ") discarded, " +
+           std::to_string(garbage_end - scan.end) + " bytes zeroed");
+    } else {
+      if (std::optional<std::size_t> at = find_valid_record(segment, scan.end + 8, stop_index)) {
+        refuse_corruption(segment, scan.end, stop_index, "all-zero record header",
+                          "a valid record follows it at offset " + std::to_string(*at));
+      }
+      if (!records_follow && stop_index <= bounds.commit && stop_index > snapshot_index) {
+        refuse_corruption(segment, scan.end, stop_index, "the log ends here",
+                          "the saved commit index is " + std::to_string(bounds.commit));
+      }
+      const std::size_t garbage_end = nonzero_end(segment, scan.end);
+      if (garbage_end > scan.end) {
+        segment.zero(scan.end, garbage_end);
+        note(relative_name(segment) + ": " + std::to_string(garbage_end - scan.end) +
+             " bytes of an unfinished record after the last entry, at offset " + std::to_string(scan.end) +
+             ", zeroed");
+      }
+    }
+
+    if (scan.offsets.empty()) {
+      // With records after it, an empty segment is a hole, reported by the continuity check of the next
+      // one. At the end, it is where the next append goes if it continues the log.
+      const uint64_t continues = kept.empty() ? log_start : expected;
+      const bool trailing_keeper =
+          !records_follow && segment.first_index() == continues && (kept.empty() || !kept.back().empty());
+      if (!records_follow && !trailing_keeper) {
+        segment.remove_file();
+        ++stats.segments_removed;
+        names_changed = true;
+        note(relative_name(segment) + ": removed, an empty segment that does not continue the log (entry " +
+             std::to_string(continues) + " comes next)");
+        continue;
+      }
+    }
+
+    if (!kept.empty() && segment.first_index() != expected) {
+      if (segment.first_index() < expected) {
+        throw StorageError("corrupt log: " + segment.path().string() + " starts at entry " +
+                           std::to_string(segment.first_index()) + ", inside " + kept.back().path().string() +
+                           " which reaches entry " + std::to_string(expected - 1));
+      }
+      if (expected - 1 > snapshot_index) {
+        throw StorageError("corrupt log: entries " + std::to_string(expected) + " to " +
+                           std::to_string(segment.first_index() - 1) + " are missing between " +
+                           kept.back().path().string() + " and " + segment.path().string());
+      }
+      for (Segment& leftover : kept) {
+        leftover.remove_file();
+        ++stats.segments_removed;
+        note(relative_name(leftover) + ": removed, covered by the snapshot and cut off from the log by a " +
+             "hole (a compaction that a power loss partly undid)");
+      }
+      kept.clear();
+      names_changed = true;
+    }
+    if (kept.empty() && !scan.offsets.empty() && segment.first_index() > log_start) {
+      throw StorageError("corrupt log: " + segment.path().string() + " starts at entry " +
+                         std::to_string(segment.first_index()) + " but the log must start by entry " +
+                         std::to_string(log_start) +
+                         (snapshot_index > 0 ? " (just after the snapshot)" : "") + ": entries are missing");
+    }
+
+    segment.adopt_records(scan.offsets, scan.end);
+    if (!segment.empty()) {
+      const uint64_t first_term = segment.header(segment.first_index()).term;
+      if (!kept.empty() && first_term < previous_term) {
+        refuse_corruption(segment, sizeof(format::SegmentHeader), segment.first_index(),
+                          "term " + std::to_string(first_term) + " below the previous entry's term " +
+                              std::to_string(previous_term),
+                          "the record itself is intact");
+      }
+      previous_term = segment.last_term();
+    }
+    expected = segment.last_index() + 1;
+    kept.push_back(std::move(segment));
+  }
+  log.next_index_ = kept.empty() ? log_start : expected;
+
+  // 5. Agreement with the snapshot.
+  if (snapshot_index > 0 && !log.empty()) {
+    const bool holds_snapshot_entry = log.contains(snapshot_index);
+    if (log.last_index() < snapshot_index ||
+        (holds_snapshot_entry && log.term(snapshot_index) != bounds.snapshot.last_term)) {
+      note("log: entries " + std::to_string(log.first_index()) + " to " + std::to_string(log.last_index()) +
+           " discarded: they do not contain the snapshot's last entry " + std::to_string(snapshot_index) +
+           " with term " + std::to_string(bounds.snapshot.last_term) + " (an interrupted snapshot install)");
+      log.reset_to(bounds.snapshot);
+    }
+  }
+
+  // 6. The saved commit index must be inside what we have.
+  if (log.last_index() < bounds.commit) {
+    throw StorageError("corrupt log: " + log_dir.string() + " ends at entry " +
+                       std::to_string(log.last_index()) + " but the saved commit index is " +
+                       std::to_string(bounds.commit) + ": acknowledged entries are missing");
+  }
+
+  // Repairs are made as durable as the mode promises before anything new is written.
+  for (Segment& segment : kept) {
+    if (log.durable()) {
+      segment.flush_dirty(stats);
+    } else {
+      segment.forget_dirty();
+    }
+  }
+  if (names_changed && log.durable()) {
+    sync_directory(log_dir);
+    ++stats.flushes;
+  }
+  if (!kept.empty()) kept.back().reserve_for_appends();
+  report.segments = kept.size();
+  report.entries = log.empty() ? 0 : log.last_index() - log.first_index() + 1;
+  return log;
+}
+
+}  // namespace shmraft::storage

@@ -1,0 +1,74 @@
+#pragma once
+// The log as a run of contiguous segments in log/, oldest first. Appends go to the newest segment; a
+// record that does not fit starts a new one named by its index. truncate_suffix() removes newest-first,
+// compact() removes whole segments oldest-first; either way every intermediate state a crash can expose
+// is a contiguous log (recovery.cpp relies on this).
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "node/storage/node_storage.h"
+#include "node/storage/segment.h"
+
+namespace shmraft::storage {
+
+class SegmentedLog {
+ public:
+  // What the rest of the node directory says about the log: recovery uses these to tell acknowledged
+  // entries from a torn tail, and to recognise an interrupted compaction or snapshot install.
+  struct Bounds {
+    uint64_t commit = 0;    // saved commit index: every entry up to it was durable before it was saved
+    SnapshotMeta snapshot;  // {0, 0} without a snapshot
+  };
+
+  // Scans log/ and repairs what a crash may have left (see recovery.cpp), or throws StorageError.
+  static SegmentedLog recover(const std::filesystem::path& log_dir, const Options& options,
+                              const Bounds& bounds, StorageStats& stats, RecoveryReport& report);
+
+  SegmentedLog(SegmentedLog&&) noexcept = default;
+  SegmentedLog& operator=(SegmentedLog&&) noexcept = default;
+
+  bool empty() const noexcept { return first_index() == next_index_; }
+  uint64_t first_index() const noexcept;
+  uint64_t last_index() const noexcept { return next_index_ - 1; }
+  bool contains(uint64_t index) const noexcept { return index >= first_index() && index < next_index_; }
+  uint64_t last_term() const noexcept;  // term of last_index(), or of the snapshot when the log is empty
+
+  // Both require contains(index).
+  uint64_t term(uint64_t index) const noexcept { return segment_for(index).header(index).term; }
+  EntryView entry(uint64_t index) const noexcept { return segment_for(index).entry(index); }
+
+  void append(std::span<const LogEntry> entries);
+  void truncate_suffix(uint64_t from_index);
+  void compact(uint64_t up_to_index);
+  // Discards every entry; the next append starts right after `snapshot`.
+  void reset_to(const SnapshotMeta& snapshot);
+  // Records the snapshot that the log now continues (its term is last_term() of an empty log).
+  void set_base(const SnapshotMeta& snapshot) noexcept { base_ = snapshot; }
+  void sync();
+
+  std::size_t segment_count() const noexcept { return segments_.size(); }
+
+ private:
+  SegmentedLog(std::filesystem::path dir, const Options& options, StorageStats& stats);
+
+  const Segment& segment_for(uint64_t index) const noexcept;
+  bool durable() const noexcept { return options_.durability != Durability::none; }
+  std::size_t new_segment_bytes(std::size_t record_bytes) const noexcept;
+  void remove_newest_segment();
+
+  std::filesystem::path dir_;
+  Options options_;
+  StorageStats* stats_;
+  std::deque<Segment> segments_;
+  uint64_t next_index_ = 1;
+  SnapshotMeta base_;
+  // Segments append() must create, as (first index, bytes); kept to avoid allocating per call.
+  std::vector<std::pair<uint64_t, std::size_t>> planned_;
+};
+
+}  // namespace shmraft::storage
