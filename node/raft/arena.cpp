@@ -5,7 +5,7 @@
 
 namespace shmraft::raft {
 
-void* Arena::allocate(std::size_t size, std::size_t align) {
+void* Arena::allocate_slow(std::size_t size, std::size_t align) {
   if (size == 0) size = 1;  // distinct, valid pointers even for empty payloads
   while (current_ < chunks_.size()) {
     Chunk& chunk = chunks_[current_];

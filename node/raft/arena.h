@@ -15,7 +15,16 @@ class Arena {
   Arena& operator=(const Arena&) = delete;
 
   // Uninitialized storage for `size` bytes aligned to `align` (a power of two, <= 16).
-  void* allocate(std::size_t size, std::size_t align);
+  void* allocate(std::size_t size, std::size_t align) {
+    if (current_ < chunks_.size()) {
+      const std::size_t start = (used_ + align - 1) & ~(align - 1);
+      if (size != 0 && start + size <= chunks_[current_].size) {
+        used_ = start + size;
+        return chunks_[current_].memory.get() + start;
+      }
+    }
+    return allocate_slow(size, align);
+  }
 
   std::span<const std::byte> copy(std::span<const std::byte> bytes);
 
@@ -30,6 +39,8 @@ class Arena {
   std::size_t chunk_count() const noexcept { return chunks_.size(); }
 
  private:
+  void* allocate_slow(std::size_t size, std::size_t align);
+
   struct Chunk {
     std::unique_ptr<std::byte[]> memory;
     std::size_t size = 0;

@@ -1,6 +1,5 @@
 #include "node/raft/memory_storage.h"
 
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -45,10 +44,8 @@ void MemoryStorage::append(std::span<const Entry> entries) {
     entries_.resize(keep);
   }
   for (const Entry& e : entries) {
-    const std::size_t at = bytes_.size();
-    bytes_.resize(at + e.data.size());
-    if (!e.data.empty()) std::memcpy(bytes_.data() + at, e.data.data(), e.data.size());
-    entries_.push_back({e.term, e.type, at, e.data.size()});
+    entries_.push_back({e.term, e.type, bytes_.size(), e.data.size()});
+    bytes_.insert(bytes_.end(), e.data.begin(), e.data.end());
   }
 }
 
