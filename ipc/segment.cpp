@@ -123,6 +123,10 @@ Segment::Segment(std::string cluster, bip::mapped_region region, const SegmentLa
       header_(static_cast<SegmentHeader*>(region_.get_address())) {}
 
 Segment Segment::create(std::string_view cluster, const SegmentConfig& config) {
+  return create(cluster, config, ClusterId::random());
+}
+
+Segment Segment::create(std::string_view cluster, const SegmentConfig& config, const ClusterId& id) {
   const std::string name = object_name(cluster);
   SegmentLayout layout;
   try {
@@ -156,7 +160,7 @@ Segment Segment::create(std::string_view cluster, const SegmentConfig& config) {
                                                         std::chrono::system_clock::now().time_since_epoch())
                                                         .count());
     header->total_size = layout.total_size;
-    header->cluster_id = ClusterId::random();
+    header->cluster_id = id;
     header->config = config;
     std::memset(header->cluster_name, 0, sizeof header->cluster_name);
     std::memcpy(header->cluster_name, cluster.data(), cluster.size());

@@ -79,6 +79,8 @@ class Segment {
 
   // Creates and initialises a new segment with a fresh random cluster id. SegmentError if one exists.
   static Segment create(std::string_view cluster, const SegmentConfig& config);
+  // The same with a given id: a cluster restarted after `down` keeps the id its data directories carry.
+  static Segment create(std::string_view cluster, const SegmentConfig& config, const ClusterId& id);
   // SegmentError when missing, not a shmraft segment, another layout version, not fully created, of the
   // wrong size, or (if given) of another cluster id.
   static Segment attach(std::string_view cluster, const std::optional<ClusterId>& expected_id = std::nullopt);

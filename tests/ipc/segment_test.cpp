@@ -129,6 +129,15 @@ TEST(Segment, CreateAttachDestroy) {
   EXPECT_EQ(created.node_counters(1).term.load(), 42u);
 }
 
+TEST(Segment, RecreatedWithTheSameId) {
+  ScopedCluster cluster;
+  const ClusterId id = ClusterId::random();
+  { Segment first = Segment::create(cluster.name(), small_config(), id); }
+  ASSERT_TRUE(Segment::destroy(cluster.name()));
+  Segment again = Segment::create(cluster.name(), small_config(), id);
+  EXPECT_EQ(Segment::attach(cluster.name(), id).cluster_id(), id);
+}
+
 TEST(Segment, IsMode0600WhateverTheUmask) {
   ScopedCluster cluster;
   const mode_t old_umask = ::umask(0);
