@@ -1,0 +1,655 @@
+#include "tests/sim/cluster_sim.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "node/raft/codec.h"
+#include "node/raft/core.h"
+#include "node/raft/memory_storage.h"
+#include "tests/sim/state_hash.h"
+
+namespace shmraft::sim {
+
+namespace {
+
+std::string_view as_chars(raft::Bytes bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+raft::Bytes as_bytes(std::string_view chars) {
+  return {reinterpret_cast<const std::byte*>(chars.data()), chars.size()};
+}
+
+// A simulated snapshot is the state hash of the applied prefix.
+std::array<std::byte, 8> snapshot_data(uint64_t state_hash) {
+  std::array<std::byte, 8> bytes;
+  std::memcpy(bytes.data(), &state_hash, bytes.size());
+  return bytes;
+}
+uint64_t snapshot_hash(raft::Bytes data) {
+  if (data.size() != 8) {
+    throw std::logic_error("a snapshot's data is " + std::to_string(data.size()) +
+                           " bytes, but the simulator only ever stores 8-byte state hashes");
+  }
+  uint64_t hash;
+  std::memcpy(&hash, data.data(), sizeof hash);
+  return hash;
+}
+
+const char* message_name(const raft::Message& message) {
+  static constexpr const char* kNames[] = {
+      "VoteRequest",       "VoteResponse",    "AppendEntries",           "AppendResponse", "Heartbeat",
+      "HeartbeatResponse", "InstallSnapshot", "InstallSnapshotResponse", "TimeoutNow"};
+  static_assert(std::size(kNames) == std::variant_size_v<raft::Message>);
+  return kNames[message.index()];
+}
+
+// The checker's view of a core's whole log: persisted entries plus the unstable tail.
+class CoreLogReader final : public LogReader {
+ public:
+  explicit CoreLogReader(const raft::RaftLog& log) : log_(log) {}
+  uint64_t first_index() const override { return log_.first_index(); }
+  uint64_t last_index() const override { return log_.last_index(); }
+  uint64_t term_at(uint64_t index) const override {
+    const std::optional<raft::Term> term = log_.term(index);
+    if (!term) throw std::logic_error("the core's log has no term for index " + std::to_string(index));
+    return *term;
+  }
+  EntryView entry_at(uint64_t index) const override {
+    const std::optional<raft::Entry> entry = log_.entry(index);
+    if (!entry) throw std::logic_error("the core's log has no entry " + std::to_string(index));
+    return {entry->term, as_chars(entry->data)};
+  }
+
+ private:
+  const raft::RaftLog& log_;
+};
+
+}  // namespace
+
+// One simulated node: its durable storage, and everything a crash wipes out.
+struct SimNode {
+  struct Input {
+    bool is_tick = false;
+    std::vector<std::byte> bytes;  // an encoded message, unless a tick
+  };
+  struct Proposal {
+    uint64_t term;
+    std::string token;
+  };
+
+  SimNode(raft::NodeId node_id, uint32_t phase) : id(node_id), tick_phase(phase) {}
+
+  void lose_volatile_state() {
+    core.reset();
+    inbox.clear();
+    ready = nullptr;
+    persist_done_step.reset();
+    crash_at_step.reset();
+    applied = 0;
+    state_hash = kEmptyStateHash;
+    proposals.clear();
+    reads.clear();
+    answered_reads.clear();
+    soft = {};
+  }
+
+  bool idle() const { return core && !ready; }
+
+  const raft::NodeId id;
+  const uint32_t tick_phase;    // the step within each tick at which this node's clock ticks
+  raft::MemoryStorage storage;  // the only thing that survives a crash
+
+  std::unique_ptr<raft::Core> core;  // null while crashed
+  std::deque<Input> inbox;           // inputs wait here while the node handles a Ready
+  raft::DecodeScratch scratch;
+  const raft::Ready* ready = nullptr;         // the Ready being handled, until advance()
+  std::optional<uint64_t> persist_done_step;  // while that Ready's persist is in progress
+  std::optional<uint64_t> crash_at_step;      // a doomed new leader
+  uint64_t applied = 0;
+  uint64_t state_hash = kEmptyStateHash;
+  std::map<uint64_t, Proposal> proposals;       // by index: accepted here, not yet applied
+  std::map<uint64_t, uint64_t> reads;           // context -> highest acknowledged index when the read began
+  std::vector<raft::ReadState> answered_reads;  // waiting for apply to reach their index
+  raft::SoftState soft;
+};
+
+template <class... Parts>
+void ClusterSim::trace(const Parts&... parts) {
+  if (!transcript_) return;
+  *transcript_ << '[' << now_ / profile_.steps_per_tick << '.' << now_ % profile_.steps_per_tick << "] ";
+  (*transcript_ << ... << parts) << '\n';
+}
+
+ClusterSim::ClusterSim(const SimProfile& profile, uint64_t seed, std::ostream* transcript,
+                       bool trace_messages)
+    : profile_(profile),
+      seed_(seed),
+      transcript_(transcript),
+      trace_messages_(trace_messages),
+      rng_(seed),
+      checker_(profile.nodes),
+      network_(profile.nodes, profile) {
+  nodes_.resize(profile.nodes + 1);
+  for (raft::NodeId id = 1; id <= profile.nodes; ++id) {
+    nodes_[id] = std::make_unique<SimNode>(id, static_cast<uint32_t>(rng_.below(profile.steps_per_tick)));
+    nodes_[id]->core = std::make_unique<raft::Core>(core_config(id), nodes_[id]->storage);
+  }
+}
+
+ClusterSim::~ClusterSim() = default;
+
+raft::Config ClusterSim::core_config(raft::NodeId id) {
+  raft::Config config;
+  config.id = id;
+  config.cluster_size = profile_.nodes;
+  config.seed = rng_.next();  // a fresh incarnation draws fresh election timeouts
+  config.election_tick = profile_.election_tick;
+  config.heartbeat_tick = profile_.heartbeat_tick;
+  config.pre_vote = profile_.pre_vote;
+  config.check_quorum = profile_.check_quorum;
+  config.max_msg_bytes = profile_.max_msg_bytes;
+  config.max_inflight_msgs = profile_.max_inflight_msgs;
+  config.max_committed_bytes = profile_.max_committed_bytes;
+  config.testing_faults = profile_.testing_faults;
+  if (nodes_[id]) config.applied = nodes_[id]->storage.snapshot().meta.index;
+  return config;
+}
+
+SimResult ClusterSim::run() {
+  const uint64_t steps_per_tick = profile_.steps_per_tick;
+  bool converged = false;
+  try {
+    std::vector<SimNode*> order;
+    for (now_ = 0; checker_.ok() && !converged; ++now_) {
+      const uint64_t tick = now_ / steps_per_tick;
+      if (now_ % steps_per_tick == 0) {
+        checker_.set_tick(tick);
+        stats_.ticks = tick;
+        if (tick < profile_.chaos_ticks) {
+          run_chaos_tick();
+        } else {
+          converged = run_healed_tick(tick - profile_.chaos_ticks);
+          if (converged || !checker_.ok()) break;
+        }
+      }
+      for (auto& node : nodes_) {
+        if (node && node->core && now_ % steps_per_tick == node->tick_phase)
+          node->inbox.push_back({true, {}});
+      }
+      for (auto& node : nodes_) {
+        if (node && node->crash_at_step && *node->crash_at_step <= now_) crash(*node);
+      }
+      for (auto& node : nodes_) {
+        if (node && node->persist_done_step && *node->persist_done_step <= now_) finish_ready(*node);
+      }
+      due_.clear();
+      network_.take_due(now_, due_);
+      for (Packet& packet : due_) {
+        SimNode& to = *nodes_[packet.to];
+        if (to.core) to.inbox.push_back({false, std::move(packet.bytes)});
+      }
+      order = live_nodes();
+      for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng_.below(i)]);
+      for (SimNode* node : order) pump(*node);
+    }
+    if (checker_.ok() && converged) check_acknowledged_writes();
+  } catch (const std::exception& error) {
+    checker_.fail(Invariant::kCoreException, error.what());
+  }
+  stats_.leader_terms = checker_.leader_terms();
+  stats_.commit_index = checker_.known_commit_index();
+  stats_.network = network_.stats();
+  if (!checker_.ok()) {
+    trace("VIOLATION ", invariant_name(checker_.violation()->invariant), ": ", checker_.violation()->detail);
+    trace("cluster: ", cluster_state());
+  }
+  return SimResult{profile_.name, seed_, checker_.violation(), stats_};
+}
+
+void ClusterSim::run_chaos_tick() {
+  inject_fault();
+  drive_clients();
+}
+
+void ClusterSim::inject_fault() {
+  if (rng_.chance(profile_.partition)) partition();
+  if (rng_.chance(profile_.isolate_leader)) isolate_leader();
+  if (rng_.chance(profile_.heal)) {
+    network_.heal();
+    trace("heal: every link up");
+  }
+  if (rng_.chance(profile_.crash)) {
+    std::vector<SimNode*> live = live_nodes();
+    if (!live.empty()) crash(*live[rng_.below(live.size())]);
+  }
+  if (rng_.chance(profile_.crash_leader)) {
+    std::vector<SimNode*> found = leaders(false);
+    if (!found.empty()) crash(*found[rng_.below(found.size())]);
+  }
+  if (rng_.chance(profile_.restart)) {
+    std::vector<SimNode*> down;
+    for (auto& node : nodes_) {
+      if (node && !node->core) down.push_back(node.get());
+    }
+    if (!down.empty()) restart(*down[rng_.below(down.size())]);
+  }
+  if (rng_.chance(profile_.compact)) {
+    std::vector<SimNode*> live = live_nodes();
+    if (!live.empty()) compact(*live[rng_.below(live.size())]);
+  }
+}
+
+void ClusterSim::partition() {
+  ++stats_.partitions;
+  const uint32_t n = profile_.nodes;
+  if (rng_.chance(300)) {  // one link, one way: asymmetric reachability
+    const raft::NodeId from = static_cast<raft::NodeId>(rng_.between(1, n));
+    raft::NodeId to = static_cast<raft::NodeId>(rng_.between(1, n - 1));
+    if (to >= from) ++to;
+    network_.set_link(from, to, false);
+    trace("partition: link ", from, "->", to, " cut");
+    return;
+  }
+  // Two sides: each node joins side A with probability 1/2 (a side may end up empty: no partition).
+  std::vector<bool> side_a(n + 1);
+  std::string a, b;
+  for (raft::NodeId id = 1; id <= n; ++id) {
+    side_a[id] = rng_.chance(500);
+    (side_a[id] ? a : b) += std::to_string(id);
+  }
+  for (raft::NodeId x = 1; x <= n; ++x) {
+    for (raft::NodeId y = 1; y <= n; ++y) {
+      if (side_a[x] != side_a[y]) network_.set_link(x, y, false);
+    }
+  }
+  trace("partition: {", a, "} | {", b, "}");
+}
+
+void ClusterSim::isolate_leader() {
+  std::vector<SimNode*> found = leaders(false);
+  if (found.empty()) return;
+  ++stats_.partitions;
+  const uint32_t n = profile_.nodes;
+  std::vector<bool> cut_off(n + 1, false);
+  cut_off[found[rng_.below(found.size())]->id] = true;
+  // Up to a minority in all: the isolated leader may still replicate to a companion or two.
+  for (uint64_t companions = rng_.below((n - 1) / 2); companions > 0; --companions) {
+    cut_off[rng_.between(1, n)] = true;
+  }
+  std::string group;
+  for (raft::NodeId x = 1; x <= n; ++x) {
+    if (cut_off[x]) group += std::to_string(x);
+    for (raft::NodeId y = 1; y <= n; ++y) {
+      if (cut_off[x] != cut_off[y]) network_.set_link(x, y, false);
+    }
+  }
+  trace("partition: leader cut off with its group {", group, "}");
+}
+
+void ClusterSim::crash(SimNode& node) {
+  ++stats_.crashes;
+  std::string kept;
+  if (node.persist_done_step) {
+    // The crash interrupts the persist: what reached storage is a prefix of (snapshot, entries, hard
+    // state), in the order the Ready contract prescribes, as with a real node killed mid-write.
+    const raft::Ready& ready = *node.ready;
+    const size_t total = (ready.snapshot ? 1 : 0) + ready.entries.size() + (ready.hard_state ? 1 : 0);
+    size_t budget = profile_.torn_persist ? rng_.below(total + 1) : (rng_.chance(500) ? total : 0);
+    if (budget < total) ++stats_.torn_persists;
+    kept = " (persisted " + std::to_string(budget) + " of " + std::to_string(total) +
+           " parts of its last Ready)";
+    if (ready.snapshot && budget > 0) {
+      node.storage.apply_snapshot(*ready.snapshot);
+      --budget;
+    }
+    const size_t entries = std::min(budget, ready.entries.size());
+    node.storage.append(ready.entries.first(entries));
+    budget -= entries;
+    if (ready.hard_state && budget > 0) node.storage.set_hard_state(*ready.hard_state);
+  }
+  trace("crash: node ", node.id, kept);
+  node.lose_volatile_state();
+  checker_.observe_crash(node.id);
+}
+
+void ClusterSim::restart(SimNode& node) {
+  node.core = std::make_unique<raft::Core>(core_config(node.id), node.storage);
+  const raft::Snapshot snapshot = node.storage.snapshot();
+  if (snapshot.meta.index > 0) {
+    node.applied = snapshot.meta.index;
+    node.state_hash = snapshot_hash(snapshot.data);
+    checker_.observe_snapshot_restore(node.id, node.applied, node.state_hash);
+  }
+  const raft::HardState hard = node.storage.hard_state();
+  trace("restart: node ", node.id, " term ", hard.term, " vote ", hard.vote, " commit ", hard.commit,
+        " log [", node.storage.first_index(), ", ", node.storage.last_index(), "] snapshot ",
+        snapshot.meta.index);
+  observe(node);
+}
+
+void ClusterSim::compact(SimNode& node) {
+  if (!node.idle()) return;
+  raft::MemoryStorage& storage = node.storage;
+  const uint64_t index = node.applied;
+  if (index <= storage.snapshot().meta.index || index > storage.last_index()) return;
+  storage.create_snapshot(index, snapshot_data(node.state_hash));
+  // Keep a few entries behind the snapshot sometimes, so followers both catch up from the log and need
+  // the snapshot.
+  const uint64_t compact_to =
+      std::max(storage.first_index() - 1, index - std::min<uint64_t>(index, rng_.below(4)));
+  storage.compact(compact_to);
+  ++stats_.compactions;
+  trace("compact: node ", node.id, " snapshot at ", index, ", log now [", storage.first_index(), ", ",
+        storage.last_index(), "]");
+}
+
+std::vector<SimNode*> ClusterSim::live_nodes() {
+  std::vector<SimNode*> live;
+  for (auto& node : nodes_) {
+    if (node && node->core) live.push_back(node.get());
+  }
+  return live;
+}
+
+std::vector<SimNode*> ClusterSim::leaders(bool idle_only) {
+  std::vector<SimNode*> found;
+  for (auto& node : nodes_) {
+    if (!node || !node->core || node->core->role() != raft::Role::kLeader) continue;
+    if (!idle_only || node->idle()) found.push_back(node.get());
+  }
+  return found;
+}
+
+void ClusterSim::drive_clients() {
+  // Clients talk to whoever believes it leads; a deposed leader that does not know it yet is fair game.
+  std::vector<SimNode*> candidates = leaders();
+  if (candidates.empty()) return;
+  if (rng_.chance(profile_.propose)) {
+    SimNode& node = *candidates[rng_.below(candidates.size())];
+    const uint64_t count = rng_.between(1, 3);
+    for (uint64_t k = 0; k < count && node.idle(); ++k) propose(node, "w" + std::to_string(next_token_++));
+  }
+  candidates = leaders();
+  if (!candidates.empty() && rng_.chance(profile_.read)) {
+    SimNode& node = *candidates[rng_.below(candidates.size())];
+    const uint64_t context = next_read_context_++;
+    if (profile_.local_reads) {
+      ++stats_.reads_started;
+      const raft::ReadState read{node.core->commit_index(), context};
+      node.reads[context] = max_acknowledged_index_;
+      check_read_answer(node, read);
+    } else if (node.core->read_index(context) == raft::Status::kOk) {
+      node.reads[context] = max_acknowledged_index_;
+      ++stats_.reads_started;
+      trace("read: node ", node.id, " context ", context, " must see index ", max_acknowledged_index_);
+      pump(node);
+    }
+  }
+  candidates = leaders();
+  if (!candidates.empty() && rng_.chance(profile_.transfer)) {
+    SimNode& node = *candidates[rng_.below(candidates.size())];
+    const raft::NodeId target = static_cast<raft::NodeId>(rng_.between(1, profile_.nodes));
+    const raft::Status status = node.core->transfer_leader(target);
+    ++stats_.transfers;
+    trace("transfer: node ", node.id, " -> ", target, ": ", raft::to_string(status));
+    pump(node);
+  }
+}
+
+void ClusterSim::propose(SimNode& node, std::string token) {
+  const raft::ProposeResult result = node.core->propose(as_bytes(token));
+  if (result.status != raft::Status::kOk) return;
+  ++stats_.proposals;
+  trace("propose: node ", node.id, " ", token, " at ", result.index, " term ", result.term);
+  node.proposals[result.index] = SimNode::Proposal{result.term, std::move(token)};
+  pump(node);
+}
+
+void ClusterSim::pump(SimNode& node) {
+  while (node.idle() && checker_.ok()) {
+    if (node.core->has_ready()) {
+      begin_ready(node);
+      continue;
+    }
+    if (node.inbox.empty()) return;
+    SimNode::Input input = std::move(node.inbox.front());
+    node.inbox.pop_front();
+    if (input.is_tick) {
+      node.core->tick();
+    } else {
+      const raft::Decoded<raft::Message> decoded = raft::decode_message(input.bytes, node.scratch);
+      if (!decoded) {
+        throw std::logic_error(std::string("a message the codec encoded does not decode: ") +
+                               raft::to_string(decoded.error));
+      }
+      if (trace_messages_) {
+        trace("deliver: ", message_name(decoded.value), " ", raft::message_from(decoded.value), "->", node.id,
+              " term ", raft::message_term(decoded.value));
+      }
+      node.core->step(decoded.value);
+    }
+    observe(node);
+  }
+}
+
+void ClusterSim::begin_ready(SimNode& node) {
+  const raft::Ready& ready = node.core->ready();
+  node.ready = &ready;
+  if (ready.soft_state) {
+    if (ready.soft_state->role != node.soft.role) {
+      trace("role: node ", node.id, " ", raft::to_string(ready.soft_state->role), " term ",
+            node.core->term());
+      const bool chaos = now_ < uint64_t{profile_.chaos_ticks} * profile_.steps_per_tick;
+      if (chaos && ready.soft_state->role == raft::Role::kLeader && rng_.chance(profile_.doom_new_leader)) {
+        node.crash_at_step = now_ + rng_.below(profile_.doom_window_steps + 1);
+      }
+    }
+    node.soft = *ready.soft_state;
+  }
+  for (const raft::Message& message : ready.messages) network_.send(message, now_, rng_);
+  if (profile_.send_before_persist) {
+    for (const raft::Message& message : ready.messages_after_persist) network_.send(message, now_, rng_);
+  }
+  if (!ready.entries.empty()) {
+    checker_.observe_log_write(node.id, ready.entries.front().index, CoreLogReader(node.core->log()));
+  }
+  observe(node);
+  if (ready.must_persist() && profile_.max_persist_delay_steps > 0) {
+    const uint64_t delay = rng_.below(profile_.max_persist_delay_steps + 1);
+    if (delay > 0) {
+      node.persist_done_step = now_ + delay;
+      return;
+    }
+  }
+  finish_ready(node);
+}
+
+void ClusterSim::finish_ready(SimNode& node) {
+  const raft::Ready& ready = *node.ready;
+  node.storage.persist(ready);
+  node.persist_done_step.reset();
+  if (!profile_.send_before_persist) {
+    for (const raft::Message& message : ready.messages_after_persist) network_.send(message, now_, rng_);
+  }
+
+  if (ready.snapshot) {
+    ++stats_.snapshots_installed;
+    node.applied = ready.snapshot->meta.index;
+    node.state_hash = snapshot_hash(ready.snapshot->data);
+    checker_.observe_snapshot_restore(node.id, node.applied, node.state_hash);
+    node.proposals.erase(node.proposals.begin(), node.proposals.upper_bound(node.applied));
+    trace("snapshot: node ", node.id, " installed entries 1..", node.applied);
+  }
+  checker_.observe_commit(node.id, node.core->term(), node.core->commit_index(),
+                          CoreLogReader(node.core->log()));
+  for (const raft::Entry& entry : ready.committed_entries) apply_entry(node, entry);
+  serve_reads(node);
+  for (const raft::ReadState& read : ready.read_states) check_read_answer(node, read);
+  node.ready = nullptr;
+  node.core->advance();
+  observe(node);
+}
+
+void ClusterSim::check_read_answer(SimNode& node, const raft::ReadState& read) {
+  auto started = node.reads.find(read.context);
+  if (started != node.reads.end()) {  // else begun by an earlier incarnation of this node
+    if (read.index < started->second) {
+      checker_.fail(Invariant::kStaleRead,
+                    "node " + std::to_string(node.id) + " answered read " + std::to_string(read.context) +
+                        " at index " + std::to_string(read.index) + ", but index " +
+                        std::to_string(started->second) + " was acknowledged before the read began");
+    }
+    node.reads.erase(started);
+    node.answered_reads.push_back(read);
+  }
+  serve_reads(node);
+}
+
+void ClusterSim::serve_reads(SimNode& node) {
+  std::erase_if(node.answered_reads, [&](const raft::ReadState& read) {
+    if (read.index > node.applied) return false;
+    ++stats_.reads_answered;
+    trace("read: node ", node.id, " context ", read.context, " served at index ", read.index);
+    return true;
+  });
+}
+
+void ClusterSim::apply_entry(SimNode& node, const raft::Entry& entry) {
+  const std::string_view data = as_chars(entry.data);
+  checker_.observe_apply(node.id, entry.index, EntryView{entry.term, data});
+  node.applied = entry.index;
+  node.state_hash = chain_state_hash(node.state_hash, entry.index, entry.term, data);
+  for (auto it = node.proposals.begin(); it != node.proposals.end() && it->first <= entry.index;) {
+    const SimNode::Proposal& proposal = it->second;
+    if (it->first == entry.index && proposal.term == entry.term && proposal.token == data) {
+      Acknowledged ack{entry.index, entry.term, proposal.token};
+      trace("ack: ", ack.token, " at ", ack.index, " term ", ack.term, " by node ", node.id);
+      max_acknowledged_index_ = std::max(max_acknowledged_index_, ack.index);
+      ++stats_.acknowledged;
+      if (final_token_ && ack.token == *final_token_) final_ack_ = ack;
+      acknowledged_.push_back(std::move(ack));
+    }
+    it = node.proposals.erase(it);  // applied, or overwritten by another entry: either way settled
+  }
+}
+
+void ClusterSim::observe(SimNode& node) {
+  if (!node.core) return;
+  const raft::Core& core = *node.core;
+  const CoreLogReader log(core.log());
+  if (core.role() == raft::Role::kLeader) checker_.observe_leader(node.id, core.term(), log);
+  checker_.observe_commit(node.id, core.term(), core.commit_index(), log);
+}
+
+std::optional<raft::NodeId> ClusterSim::agreed_leader() const {
+  const uint32_t quorum = profile_.nodes / 2 + 1;
+  for (const auto& leader : nodes_) {
+    if (!leader || !leader->core || leader->core->role() != raft::Role::kLeader) continue;
+    uint32_t followers = 0;
+    for (const auto& node : nodes_) {
+      if (node && node->core && node->core->term() == leader->core->term() &&
+          node->core->leader() == leader->id) {
+        ++followers;
+      }
+    }
+    if (followers >= quorum) return leader->id;
+  }
+  return std::nullopt;
+}
+
+bool ClusterSim::run_healed_tick(uint64_t since_heal) {
+  if (since_heal == 0) {
+    network_.heal();
+    network_.make_reliable();
+    for (auto& node : nodes_) {
+      if (!node) continue;
+      node->crash_at_step.reset();  // doomed during the chaos, reprieved by the heal
+      if (!node->core) restart(*node);
+    }
+    trace("heal: every link up, no more loss, every node up; now a leader within ",
+          profile_.leader_bound_ticks, " ticks and convergence within ", profile_.converge_bound_ticks,
+          " more");
+  }
+  const std::optional<raft::NodeId> leader = agreed_leader();
+  if (leader && !leader_after_heal_) {
+    leader_after_heal_ = since_heal;
+    stats_.ticks_to_leader_after_heal = since_heal;
+    trace("healed: node ", *leader, " leads term ", nodes_[*leader]->core->term());
+  }
+  if (!leader_after_heal_) {
+    if (since_heal >= profile_.leader_bound_ticks) {
+      checker_.fail(Invariant::kLiveness, "no leader known to a majority " + std::to_string(since_heal) +
+                                              " ticks after healing: " + cluster_state());
+    }
+    return false;
+  }
+  if (final_ack_) {
+    const bool all_applied = std::all_of(nodes_.begin() + 1, nodes_.end(), [&](const auto& node) {
+      return node->core && node->applied >= final_ack_->index;
+    });
+    if (all_applied) {
+      stats_.ticks_to_converge_after_heal = since_heal;
+      trace("converged: every node applied ", final_ack_->token, " at ", final_ack_->index);
+      return true;
+    }
+  } else if (leader && nodes_[*leader]->idle()) {
+    // A fresh write through the healed cluster; re-proposed if a leader change lost the previous one.
+    SimNode& node = *nodes_[*leader];
+    const bool pending = std::any_of(node.proposals.begin(), node.proposals.end(), [&](const auto& p) {
+      return final_token_ && p.second.token == *final_token_;
+    });
+    if (!pending) {
+      final_token_ = "final" + std::to_string(next_token_++);
+      propose(node, *final_token_);
+    }
+  }
+  if (since_heal >= profile_.leader_bound_ticks + profile_.converge_bound_ticks) {
+    checker_.fail(Invariant::kLiveness,
+                  "a leader was found " + std::to_string(*leader_after_heal_) +
+                      " ticks after healing, but a fresh write did not reach every node by tick " +
+                      std::to_string(since_heal) + ": " + cluster_state());
+  }
+  return false;
+}
+
+void ClusterSim::check_acknowledged_writes() {
+  for (const Acknowledged& ack : acknowledged_) {
+    const std::optional<EntryView> committed = checker_.committed_entry(ack.index);
+    if (!committed || committed->term != ack.term || committed->data != ack.token) {
+      checker_.fail(Invariant::kAcknowledgedWriteLost,
+                    "write " + ack.token + " was acknowledged at index " + std::to_string(ack.index) +
+                        " term " + std::to_string(ack.term) + ", but the cluster converged with " +
+                        (committed ? "(term " + std::to_string(committed->term) + ", \"" +
+                                         std::string(committed->data) + "\")"
+                                   : std::string("nothing committed")) +
+                        " there");
+      return;
+    }
+  }
+}
+
+std::string ClusterSim::cluster_state() const {
+  std::ostringstream out;
+  for (const auto& node : nodes_) {
+    if (!node) continue;
+    out << "\n  node " << node->id << ": ";
+    if (!node->core) {
+      out << "down";
+      continue;
+    }
+    const raft::Core& core = *node->core;
+    out << raft::to_string(core.role()) << " term " << core.term() << " vote " << core.vote() << " leader "
+        << core.leader() << " log [" << core.log().first_index() << ", " << core.log().last_index()
+        << "] commit " << core.commit_index() << " applied " << node->applied
+        << (node->ready ? " (persisting)" : "");
+  }
+  return out.str();
+}
+
+}  // namespace shmraft::sim

@@ -1,0 +1,44 @@
+// The long sweep (label long): 100 000 seeds, 25 000 per profile, in shards ctest can run one by one.
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <string>
+
+#include "tests/sim/sim_sweep.h"
+
+namespace shmraft::sim {
+namespace {
+
+constexpr uint64_t kSeedsPerShard = 12'500;
+
+struct Shard {
+  const char* profile;
+  uint64_t first_seed;
+};
+
+class SimLongSweep : public ::testing::TestWithParam<Shard> {};
+
+TEST_P(SimLongSweep, InvariantsHoldOnEverySeed) {
+  const Shard& shard = GetParam();
+  const SweepResult sweep = run_sweep(sim_profile(shard.profile), shard.first_seed, kSeedsPerShard);
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (sweep.first_failure) {
+    ADD_FAILURE() << describe(sweep, std::string(info->test_suite_name()) + "." + info->name());
+  } else {
+    std::cout << describe(sweep) << "\n";
+  }
+}
+
+// Seeds start above the default run's, so the long sweep adds new schedules instead of repeating them.
+INSTANTIATE_TEST_SUITE_P(Seeds, SimLongSweep,
+                         ::testing::Values(Shard{"three", 10'001}, Shard{"three", 22'501},
+                                           Shard{"five", 10'001}, Shard{"five", 22'501},
+                                           Shard{"plain", 10'001}, Shard{"plain", 22'501},
+                                           Shard{"churn", 10'001}, Shard{"churn", 22'501}),
+                         [](const ::testing::TestParamInfo<Shard>& info) {
+                           return std::string(info.param.profile) + "_" +
+                                  std::to_string(info.param.first_seed);
+                         });
+
+}  // namespace
+}  // namespace shmraft::sim

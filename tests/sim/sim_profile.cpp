@@ -1,0 +1,115 @@
+#include "tests/sim/sim_profile.h"
+
+#include <stdexcept>
+
+namespace shmraft::sim {
+
+namespace {
+
+std::vector<SimProfile> make_profiles() {
+  std::vector<SimProfile> profiles;
+
+  SimProfile three;  // the defaults: three nodes, PreVote and CheckQuorum, every fault
+  three.name = "three";
+  three.isolate_leader = 15;
+  three.crash_leader = 5;
+  three.doom_new_leader = 100;
+  profiles.push_back(three);
+
+  SimProfile five = three;
+  five.name = "five";
+  five.nodes = 5;
+  profiles.push_back(five);
+
+  // Plain Figure 2 elections: without PreVote and CheckQuorum, terms race and leaders are deposed often.
+  SimProfile plain = five;
+  plain.name = "plain";
+  plain.pre_vote = false;
+  plain.check_quorum = false;
+  profiles.push_back(plain);
+
+  // Leaders come and go quickly while entries of older terms are still replicating: the Figure 8 setting.
+  // Faults aim at whoever leads, and plain elections let any node with an up-to-date log take over.
+  SimProfile churn = plain;
+  churn.name = "churn";
+  churn.chaos_ticks = 400;
+  churn.partition = 30;
+  churn.isolate_leader = 40;
+  churn.heal = 80;
+  churn.crash = 15;
+  churn.crash_leader = 15;
+  churn.doom_new_leader = 250;
+  churn.restart = 100;
+  churn.transfer = 15;
+  churn.propose = 700;
+  churn.drop = 80;
+  churn.max_msg_bytes = 1;  // one entry per AppendEntries: a new leader's no-op travels apart from the
+                            // older entries before it, as the paper's Figure 8 assumes
+  // One entry per message and 4 in flight replicate a few entries per tick, so a follower that missed
+  // hundreds of entries needs hundreds of ticks to catch up once healed.
+  churn.converge_bound_ticks = 600;
+  profiles.push_back(churn);
+
+  // Churn on three nodes with short election timeouts and a lossy network: about twice as many
+  // elections per tick, and the narrowest quorums. Measured to expose Figure 8 in a third of its seeds.
+  SimProfile churn3 = churn;
+  churn3.name = "churn3";
+  churn3.nodes = 3;
+  churn3.election_tick = 5;
+  churn3.chaos_ticks = 1000;
+  churn3.drop = 250;
+  churn3.isolate_leader = 100;
+  churn3.heal = 150;
+  profiles.push_back(churn3);
+
+  // Frequent crashes with slow persists: many crashes land between a Ready's sends and its persist.
+  SimProfile crashy = churn;
+  crashy.name = "crashy";
+  crashy.election_tick = 5;
+  crashy.chaos_ticks = 1000;
+  crashy.crash = 200;
+  crashy.restart = 300;
+  crashy.max_persist_delay_steps = 8;
+  profiles.push_back(crashy);
+
+  // The schedules above with a deliberate bug; the simulator must catch each (sim_bug_detection_tests).
+  SimProfile figure8 = churn3;  // the core commits an older term's entry by counting replicas
+  figure8.name = "figure8-bug";
+  figure8.testing_faults.commit_previous_term_by_counting = true;
+  profiles.push_back(figure8);
+
+  SimProfile blind_vote = churn3;  // the core votes without the up-to-date check on the candidate's log
+  blind_vote.name = "blind-vote-bug";
+  blind_vote.testing_faults.vote_without_log_check = true;
+  profiles.push_back(blind_vote);
+
+  SimProfile early_ack = crashy;  // the node sends votes and acknowledgements before persisting
+  early_ack.name = "early-ack-bug";
+  early_ack.send_before_persist = true;
+  profiles.push_back(early_ack);
+
+  SimProfile local_read = churn;  // the leader answers reads from its commit index, without ReadIndex
+  local_read.name = "local-read-bug";
+  local_read.local_reads = true;
+  profiles.push_back(local_read);
+
+  return profiles;
+}
+
+}  // namespace
+
+const std::vector<SimProfile>& sim_profiles() {
+  static const std::vector<SimProfile> profiles = make_profiles();
+  return profiles;
+}
+
+const SimProfile& sim_profile(std::string_view name) {
+  std::string known;
+  for (const SimProfile& profile : sim_profiles()) {
+    if (profile.name == name) return profile;
+    known += (known.empty() ? "" : ", ") + profile.name;
+  }
+  throw std::invalid_argument("unknown simulator profile '" + std::string(name) + "' (known: " + known + ")");
+}
+
+}  // namespace shmraft::sim
