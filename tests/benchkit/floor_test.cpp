@@ -38,14 +38,16 @@ TEST_P(Floor, TokenCompletesItsRounds) {
   expect_no_children_left();
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Strategies, Floor,
-    ::testing::Values(Case{2, ipc::WaitStrategy::spin}, Case{3, ipc::WaitStrategy::spin},
-                      Case{2, ipc::WaitStrategy::adaptive}, Case{3, ipc::WaitStrategy::adaptive},
-                      Case{2, ipc::WaitStrategy::block}, Case{3, ipc::WaitStrategy::yield}),
-    [](const auto& info) {
-      return std::to_string(info.param.processes) + "_processes_" + std::string(ipc::to_string(info.param.wait));
-    });
+INSTANTIATE_TEST_SUITE_P(Strategies, Floor,
+                         ::testing::Values(Case{2, ipc::WaitStrategy::spin}, Case{3, ipc::WaitStrategy::spin},
+                                           Case{2, ipc::WaitStrategy::adaptive},
+                                           Case{3, ipc::WaitStrategy::adaptive},
+                                           Case{2, ipc::WaitStrategy::block},
+                                           Case{3, ipc::WaitStrategy::yield}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.processes) + "_processes_" +
+                                  std::string(ipc::to_string(info.param.wait));
+                         });
 
 TEST(FloorSpec, RejectsBadSpecs) {
   FloorSpec spec;
