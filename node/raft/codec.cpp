@@ -41,7 +41,6 @@ class Sizer {
     for (const Entry& e : es) n += kMinEntryBytes + e.data.size();
   }
   std::size_t n = 0;
-  bool oversized = false;
 };
 
 class Writer {

@@ -359,5 +359,42 @@ TEST(Snapshot, LaggingFollowerCatchesUpFromSnapshot) {
   EXPECT_EQ(c.applied(3).front().index, 32u);  // nothing before the snapshot was replayed
 }
 
+// A snapshot the follower's log already covers only moves its commit index; an old one changes nothing.
+TEST(Snapshot, CoveredOrStaleSnapshotKeepsTheLog) {
+  Cluster c(3, {}, 1, {{}, {{1, 1, 2, 2, 2}, {2, kNoNode, 2}}, {}});
+  const std::string data = "unused";
+  c.core(2).step(InstallSnapshot{1, 2, 2, {4, 2}, testing::as_bytes(data)});
+  auto out = outbox(c, 2);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<InstallSnapshotResponse>(out[0]->decoded()).match_index, 4u);
+  EXPECT_EQ(c.core(2).commit_index(), 4u);
+  EXPECT_EQ(c.core(2).log().last_index(), 5u);
+  EXPECT_EQ(c.storage(2).snapshot().meta.index, 0u);  // nothing was restored
+
+  c.core(2).step(InstallSnapshot{1, 2, 2, {3, 1}, testing::as_bytes(data)});
+  out = outbox(c, 2);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<InstallSnapshotResponse>(out[0]->decoded()).match_index, 4u);  // our commit index
+  EXPECT_EQ(c.log_terms(2), (std::vector<Term>{1, 1, 2, 2, 2}));
+}
+
+// Entries past the snapshot that conflict with it are discarded with the rest of the log.
+TEST(Snapshot, ConflictingLogIsReplaced) {
+  Cluster c(3, {}, 1, {{}, {{1, 1, 2, 2}, {2, kNoNode, 1}}, {}});
+  const std::string data = "state-at-6";
+  c.core(2).step(InstallSnapshot{1, 2, 3, {6, 3}, testing::as_bytes(data)});
+  const Ready& rd = c.core(2).ready();
+  ASSERT_TRUE(rd.snapshot.has_value());
+  EXPECT_EQ(rd.snapshot->meta, (SnapshotMeta{6, 3}));
+  EXPECT_EQ(testing::as_string(rd.snapshot->data), data);
+  EXPECT_TRUE(rd.committed_entries.empty());
+  c.storage(2).persist(rd);
+  c.core(2).advance();
+  EXPECT_EQ(c.core(2).log().first_index(), 7u);
+  EXPECT_EQ(c.core(2).log().last_index(), 6u);
+  EXPECT_EQ(c.core(2).commit_index(), 6u);
+  EXPECT_EQ(c.core(2).applied_index(), 6u);
+}
+
 }  // namespace
 }  // namespace shmraft::raft
