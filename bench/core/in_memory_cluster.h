@@ -1,0 +1,49 @@
+#pragma once
+// N Raft cores in one process joined by a zero-cost transport: each Ready's messages are stepped straight
+// into their destination core (no encoding, no copy, no queue), and persisting is instant (MemoryStorage
+// takes the Ready, then advance()). What remains to measure is the core itself.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "node/raft/config.h"
+#include "node/raft/core.h"
+#include "node/raft/memory_storage.h"
+#include "node/raft/types.h"
+
+namespace shmraft::bench {
+
+class InMemoryCluster {
+ public:
+  // `base` supplies the protocol settings; id and cluster_size are filled in per node.
+  InMemoryCluster(std::uint32_t nodes, const raft::Config& base);
+
+  // Makes `id` leader (campaign, then run to quiescence). Throws std::runtime_error if it did not win.
+  void elect(raft::NodeId id);
+
+  raft::Core& core(raft::NodeId id) { return *nodes_[id].core; }
+  // Entries applied by `id`'s state machine so far, and a checksum of their payloads.
+  std::uint64_t applied_entries(raft::NodeId id) const { return nodes_[id].applied_entries; }
+  std::uint64_t payload_checksum(raft::NodeId id) const { return nodes_[id].payload_checksum; }
+
+  // Handles Readys until no core has one: persist, deliver, apply, advance.
+  void run_until_quiet();
+
+  // Snapshots every node's storage at its applied index and drops the log up to it, so the log's memory
+  // is reused instead of growing (the node process compacts the same way).
+  void compact();
+
+ private:
+  struct Node {
+    raft::MemoryStorage storage;
+    std::unique_ptr<raft::Core> core;
+    std::uint64_t applied_entries = 0;
+    std::uint64_t payload_checksum = 0;
+  };
+  void handle_ready(Node& node);
+  void deliver(const raft::Message& message);
+
+  std::vector<Node> nodes_;  // [0] unused: ids are 1..n
+};
+
+}  // namespace shmraft::bench
