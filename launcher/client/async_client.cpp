@@ -1,0 +1,334 @@
+#include "launcher/client/async_client.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+#include "launcher/checker/history.h"
+#include "node/kv/result.h"
+
+namespace shmraft::client {
+namespace {
+
+// Request ids: the attempt's serial number above, the pending entry's index below.
+constexpr int kIndexBits = 16;
+constexpr uint32_t kMaxPipeline = 1024;
+
+uint64_t monotonic_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t to_ns(std::chrono::milliseconds ms) {
+  return static_cast<uint64_t>(ms.count()) * 1'000'000u;
+}
+
+uint64_t random_client_id(std::mt19937_64& rng) {
+  uint64_t id = 0;
+  while (id == kv::kNoSession) id = rng();
+  return id;
+}
+
+checker::OpKind history_kind(kv::Op op) {
+  switch (op) {
+    case kv::Op::put:
+      return checker::OpKind::put;
+    case kv::Op::get:
+      return checker::OpKind::get;
+    case kv::Op::append:
+      return checker::OpKind::append;
+    case kv::Op::cas:
+      return checker::OpKind::cas;
+    case kv::Op::del:
+      return checker::OpKind::del;
+  }
+  return checker::OpKind::get;
+}
+
+const ClientOptions& checked(const ClientOptions& options) {
+  if (options.pipeline < 1 || options.pipeline > kMaxPipeline)
+    throw std::invalid_argument("client pipeline " + std::to_string(options.pipeline) + " is not in 1.." +
+                                std::to_string(kMaxPipeline));
+  if (options.attempt_timeout.count() <= 0 || options.operation_timeout.count() <= 0)
+    throw std::invalid_argument("client timeouts must be positive");
+  if (options.client_id && *options.client_id == kv::kNoSession)
+    throw std::invalid_argument("client id 0 means 'no session'; pick a non-zero id");
+  return options;
+}
+
+}  // namespace
+
+std::string_view to_string(Status status) noexcept {
+  switch (status) {
+    case Status::ok:
+      return "ok";
+    case Status::cas_failed:
+      return "cas_failed";
+    case Status::unknown:
+      return "unknown";
+    case Status::rejected:
+      return "rejected";
+  }
+  return "?";
+}
+
+AsyncClient::AsyncClient(std::string_view cluster, const ClientOptions& options)
+    : options_(checked(options)),
+      segment_(ipc::Segment::attach(cluster)),
+      claim_(segment_.claim_client_slot()),
+      requests_(segment_.node_count()),
+      responses_(segment_.node_count()),
+      unpublished_(segment_.node_count()),
+      waiter_(segment_.client_doorbell(claim_.slot), options.wait),
+      rng_(std::random_device{}() ^ (uint64_t{claim_.generation} << 32) ^ monotonic_ns()),
+      pending_(options.pipeline) {
+  for (uint32_t node = 0; node < segment_.node_count(); ++node) {
+    requests_[node] = segment_.request_producer(claim_.slot, node);
+    responses_[node] = segment_.response_consumer(node, claim_.slot);
+  }
+  client_id_ = options_.session ? options_.client_id.value_or(random_client_id(rng_)) : kv::kNoSession;
+  round_robin_ = static_cast<uint32_t>(rng_() % segment_.node_count());
+}
+
+AsyncClient::~AsyncClient() {
+  flush();
+  segment_.release_client_slot(claim_.slot);
+}
+
+std::size_t AsyncClient::max_request_bytes() const noexcept {
+  // The reply must carry a get's value back through a ring of the same size, behind a larger header.
+  constexpr std::size_t kCommandOverhead = 32;  // op byte and varint lengths, generously
+  const std::size_t ring = requests_.empty() ? 0 : requests_[0].max_payload();
+  const std::size_t header = std::max(sizeof(node::RequestHeader), sizeof(node::ResponseHeader));
+  return ring > header + kCommandOverhead ? ring - header - kCommandOverhead : 0;
+}
+
+bool AsyncClient::submit(const Request& request, uint64_t tag) {
+  if (outstanding_ == pending_.size()) return false;
+  const kv::Command command{client_id_,    options_.session ? next_sequence_ : 0,
+                            request.op,    request.key,
+                            request.value, request.expected};
+  const std::size_t size = kv::encoded_size(command);
+  const std::size_t data = request.key.size() + request.value.size() + request.expected.size();
+  if (data > max_request_bytes())
+    throw std::invalid_argument("key and values of " + std::to_string(data) + " bytes exceed the " +
+                                std::to_string(max_request_bytes()) + " bytes a client ring carries");
+  uint32_t index = 0;
+  while (pending_[index].state != State::free) ++index;
+  Pending& p = pending_[index];
+  p.command.resize(size);
+  kv::encode_command(command, p.command);  // throws for an oversized key or value: nothing changed yet
+  if (options_.session) ++next_sequence_;
+  const uint64_t now_ns = monotonic_ns();
+  p.tag = tag;
+  p.sequence = command.sequence;
+  p.op = request.op;
+  p.attempts = 0;
+  p.call_ns = now_ns;
+  p.give_up_ns = now_ns + to_ns(options_.operation_timeout);
+  p.first_serial = next_serial_;
+  p.node = pick_node();
+  if (options_.history != nullptr) {
+    p.key.assign(request.key);
+    p.value.assign(request.value);
+    p.expected.assign(request.expected);
+  }
+  ++outstanding_;
+  send_attempt(index, now_ns);
+  return true;
+}
+
+uint32_t AsyncClient::pick_node() {
+  if (leader_ >= 0) return static_cast<uint32_t>(leader_);
+  return round_robin_++ % segment_.node_count();
+}
+
+void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
+  Pending& p = pending_[index];
+  p.current_serial = next_serial_++;
+  p.state = State::in_flight;
+  ++p.attempts;
+  p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns);
+  const node::RequestHeader header{(p.current_serial << kIndexBits) | index, now_ns, claim_.generation, 0};
+  const std::size_t size = sizeof header + p.command.size();
+  ipc::RingProducer& ring = requests_[p.node];
+  // A full ring (a node that stopped draining) is an attempt that will time out and move on.
+  std::byte* out = ring.try_reserve(static_cast<uint32_t>(size));
+  if (out == nullptr) return;
+  node::write_header(header, out);
+  std::copy(p.command.begin(), p.command.end(), out + sizeof header);
+  ring.commit(node::kRequestFrame, static_cast<uint32_t>(size));
+  unpublished_[p.node] = 1;
+}
+
+void AsyncClient::flush() {
+  for (uint32_t node = 0; node < requests_.size(); ++node) {
+    if (!unpublished_[node]) continue;
+    requests_[node].publish();
+    unpublished_[node] = 0;
+  }
+}
+
+bool AsyncClient::has_responses() noexcept {
+  for (ipc::RingConsumer& ring : responses_)
+    if (ring.has_frames()) return true;
+  return false;
+}
+
+uint64_t AsyncClient::next_timer_ns() const noexcept {
+  uint64_t next = std::numeric_limits<uint64_t>::max();
+  for (const Pending& p : pending_)
+    if (p.state != State::free) next = std::min(next, p.attempt_deadline_ns);
+  return next;
+}
+
+std::size_t AsyncClient::poll(const Callback& on_done) {
+  flush();
+  const uint64_t finished_before = finished_;
+  const uint64_t now_ns = monotonic_ns();
+  for (uint32_t node = 0; node < responses_.size(); ++node) {
+    responses_[node].drain([&](const ipc::Frame& frame) {
+      const auto header = node::read_header<node::ResponseHeader>(frame.payload);
+      if (frame.type != node::kResponseFrame || !header) return;
+      on_response(node, *header, frame.payload.subspan(sizeof(node::ResponseHeader)), now_ns, on_done);
+    });
+  }
+  run_timers(now_ns, on_done);
+  flush();
+  return static_cast<std::size_t>(finished_ - finished_before);
+}
+
+std::size_t AsyncClient::wait(const Callback& on_done, Clock::duration timeout) {
+  flush();
+  Clock::time_point deadline = Clock::now() + timeout;
+  const uint64_t timer_ns = next_timer_ns();
+  const uint64_t now_ns = monotonic_ns();
+  if (timer_ns != std::numeric_limits<uint64_t>::max()) {
+    const Clock::time_point timer =
+        Clock::now() + std::chrono::nanoseconds(timer_ns > now_ns ? timer_ns - now_ns : 0);
+    deadline = std::min(deadline, timer);
+  }
+  waiter_.wait_until([this] { return has_responses(); }, deadline);
+  return poll(on_done);
+}
+
+void AsyncClient::on_response(uint32_t node, const node::ResponseHeader& header,
+                              std::span<const std::byte> payload, uint64_t now_ns, const Callback& on_done) {
+  if (header.generation != claim_.generation) return;  // meant for an earlier owner of this slot
+  const uint64_t index = header.request_id & ((uint64_t{1} << kIndexBits) - 1);
+  const uint64_t serial = header.request_id >> kIndexBits;
+  if (index >= pending_.size()) return;
+  Pending& p = pending_[index];
+  if (p.state == State::free || serial < p.first_serial) return;  // an operation that already finished
+  const bool current = serial == p.current_serial;
+
+  switch (header.status) {
+    case node::ResponseStatus::ok: {
+      kv::Result result;
+      if (!kv::decode_result(payload, result)) return;  // garbled answer: let the attempt time out
+      const Phases phases{header.client_send_ns, header.leader_receive_ns, header.leader_persist_ns,
+                          header.commit_ns,      header.apply_ns,          now_ns};
+      leader_ = static_cast<int>(node);
+      switch (result.code) {
+        case kv::ResultCode::ok:
+        case kv::ResultCode::value:
+          finish(static_cast<uint32_t>(index), Status::ok, result.value, phases, on_done);
+          return;
+        case kv::ResultCode::cas_failed:
+          finish(static_cast<uint32_t>(index), Status::cas_failed, {}, phases, on_done);
+          return;
+        case kv::ResultCode::malformed:
+          finish(static_cast<uint32_t>(index), Status::rejected, {}, phases, on_done);
+          return;
+        case kv::ResultCode::session_expired:
+          // The cluster forgot this session, so a retry could apply twice: continue under a new id.
+          client_id_ = random_client_id(rng_);
+          next_sequence_ = 1;
+          finish(static_cast<uint32_t>(index), Status::unknown, {}, phases, on_done);
+          return;
+        case kv::ResultCode::stale_sequence:
+          finish(static_cast<uint32_t>(index), Status::unknown, {}, phases, on_done);
+          return;
+      }
+      return;
+    }
+    case node::ResponseStatus::bad_request:
+      finish(static_cast<uint32_t>(index), Status::rejected, {}, Phases{.client_receive_ns = now_ns},
+             on_done);
+      return;
+    case node::ResponseStatus::not_leader: {
+      if (!current) return;
+      const int hint = static_cast<int>(header.leader_hint) - 1;
+      if (hint >= 0 && hint != static_cast<int>(node) && hint < static_cast<int>(requests_.size())) {
+        leader_ = hint;
+        p.node = static_cast<uint32_t>(hint);
+        send_attempt(static_cast<uint32_t>(index), now_ns);
+      } else {
+        // Nobody known to lead (an election is running): ask the next node a little later.
+        if (leader_ == static_cast<int>(node)) leader_ = -1;
+        p.node = (node + 1) % static_cast<uint32_t>(requests_.size());
+        p.state = State::waiting_retry;
+        p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
+      }
+      return;
+    }
+    case node::ResponseStatus::busy:
+      if (!current) return;
+      p.state = State::waiting_retry;
+      p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
+      return;
+  }
+}
+
+void AsyncClient::run_timers(uint64_t now_ns, const Callback& on_done) {
+  for (uint32_t index = 0; index < pending_.size(); ++index) {
+    Pending& p = pending_[index];
+    if (p.state == State::free || now_ns < p.attempt_deadline_ns) continue;
+    if (now_ns >= p.give_up_ns) {
+      finish(index, Status::unknown, {}, Phases{.client_receive_ns = now_ns}, on_done);
+      continue;
+    }
+    if (p.state == State::in_flight) {
+      // No answer in time: that node is dead, cut off or not the leader any more. Try another.
+      if (leader_ == static_cast<int>(p.node)) leader_ = -1;
+      p.node = leader_ >= 0 ? static_cast<uint32_t>(leader_)
+                            : (p.node + 1) % static_cast<uint32_t>(requests_.size());
+    }
+    send_attempt(index, now_ns);
+  }
+}
+
+void AsyncClient::finish(uint32_t index, Status status, std::string_view value, const Phases& phases,
+                         const Callback& on_done) {
+  Pending& p = pending_[index];
+  if (options_.history != nullptr) record_history(p, status, value, phases.client_receive_ns);
+  p.state = State::free;
+  --outstanding_;
+  ++finished_;
+  on_done(Completion{p.tag, status, value, phases, p.attempts});
+}
+
+void AsyncClient::record_history(const Pending& p, Status status, std::string_view value,
+                                 uint64_t return_ns) {
+  if (status == Status::rejected) return;  // known never to have taken effect: left out (DESIGN §6)
+  checker::Operation op;
+  op.client = options_.history_client.value_or(claim_.slot);
+  op.op = history_kind(p.op);
+  op.key = p.key;
+  op.value = p.value;
+  op.expect = p.expected;
+  op.call = p.call_ns;
+  if (status != Status::unknown) {
+    op.ret = return_ns;
+    if (p.op == kv::Op::get)
+      op.output.assign(value);
+    else
+      op.output = status == Status::cas_failed ? "fail" : "ok";
+  }
+  options_.history->write(op);
+}
+
+}  // namespace shmraft::client

@@ -1,0 +1,122 @@
+#pragma once
+// The KV client: attaches to a running cluster's segment, claims a client slot (released on
+// destruction; a dead owner's slot is reclaimed by the next claimant), and keeps up to
+// ClientOptions::pipeline requests outstanding. It finds the leader from the nodes' hints, retries an
+// unanswered request at the next node after attempt_timeout with the SAME sequence number, and gives up
+// after operation_timeout with Status::unknown.
+//
+//     AsyncClient c("demo", {.pipeline = 8, .session = false});
+//     c.submit({kv::Op::put, "k", "v"}, /*tag=*/1);           // false when `pipeline` are outstanding
+//     c.wait([](const Completion& done) { ... }, 10ms);       // publishes, sleeps on the slot's doorbell
+//
+// submit() writes the request frame without publishing it; poll() and wait() publish everything
+// submitted (one store and one doorbell per node), so a burst of submits costs one wake-up.
+// Single-threaded: one thread uses a client at a time.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipc/segment.h"
+#include "ipc/wait.h"
+#include "launcher/client/client_types.h"
+#include "node/process/client_wire.h"
+
+namespace shmraft::client {
+
+struct Completion {
+  uint64_t tag = 0;  // as given to submit()
+  Status status = Status::unknown;
+  std::string_view value;  // get: the value ("" when absent); valid only during the callback
+  Phases phases;
+  uint32_t attempts = 0;  // sends, including retries
+};
+
+class AsyncClient {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Callback = std::function<void(const Completion&)>;
+
+  // Throws ipc::SegmentError when the cluster is not running (no segment), or every slot is taken by a
+  // live process; std::invalid_argument for bad options.
+  explicit AsyncClient(std::string_view cluster, const ClientOptions& options = {});
+  ~AsyncClient();
+  AsyncClient(const AsyncClient&) = delete;
+  AsyncClient& operator=(const AsyncClient&) = delete;
+
+  // Queues a request (sent at once, published by the next poll/wait/flush). False when `pipeline`
+  // requests are already outstanding. Throws std::invalid_argument for a key or value the codec or the
+  // ring cannot carry.
+  bool submit(const Request& request, uint64_t tag);
+
+  // Publishes submitted requests, handles every reply that has arrived and every timer that is due
+  // (retries, give-ups); calls `on_done` once per finished request. Returns how many finished.
+  std::size_t poll(const Callback& on_done);
+  // Like poll(), but first waits (adaptively, on the slot's doorbell) until a reply arrives, a retry is
+  // due, or `timeout` passes.
+  std::size_t wait(const Callback& on_done, Clock::duration timeout);
+  // Publishes submitted requests now.
+  void flush();
+
+  std::size_t outstanding() const noexcept { return outstanding_; }
+  uint32_t pipeline() const noexcept { return options_.pipeline; }
+  uint32_t slot() const noexcept { return claim_.slot; }
+  uint64_t client_id() const noexcept { return client_id_; }
+  // The node this client believes leads (0-based), or -1 when it has no idea.
+  int leader() const noexcept { return leader_; }
+  uint32_t node_count() const noexcept { return segment_.node_count(); }
+  // Largest value (or key + value) a request can carry through this cluster's rings.
+  std::size_t max_request_bytes() const noexcept;
+
+ private:
+  enum class State : uint8_t { free, in_flight, waiting_retry };
+  struct Pending {
+    State state = State::free;
+    uint64_t tag = 0;
+    uint64_t sequence = 0;
+    uint64_t first_serial = 0;    // request ids of this operation's attempts are >= this
+    uint64_t current_serial = 0;  // the attempt a not_leader answer must match to count
+    uint32_t node = 0;            // where the current attempt went
+    uint32_t attempts = 0;
+    uint64_t call_ns = 0;
+    uint64_t attempt_deadline_ns = 0;  // in_flight: retry elsewhere after this; waiting_retry: send then
+    uint64_t give_up_ns = 0;
+    kv::Op op = kv::Op::get;
+    std::vector<std::byte> command;    // encoded once, resent as is (capacity reused)
+    std::string key, value, expected;  // for the history only
+  };
+
+  void send_attempt(uint32_t index, uint64_t now_ns);
+  void on_response(uint32_t node, const node::ResponseHeader& header, std::span<const std::byte> payload,
+                   uint64_t now_ns, const Callback& on_done);
+  void run_timers(uint64_t now_ns, const Callback& on_done);
+  void finish(uint32_t index, Status status, std::string_view value, const Phases& phases,
+              const Callback& on_done);
+  void record_history(const Pending& p, Status status, std::string_view value, uint64_t return_ns);
+  uint32_t pick_node();
+  bool has_responses() noexcept;
+  uint64_t next_timer_ns() const noexcept;
+
+  ClientOptions options_;
+  ipc::Segment segment_;
+  ipc::ClientSlotClaim claim_;
+  std::vector<ipc::RingProducer> requests_;   // by node
+  std::vector<ipc::RingConsumer> responses_;  // by node
+  std::vector<uint8_t> unpublished_;          // by node
+  ipc::Waiter waiter_;
+  std::mt19937_64 rng_;
+  uint64_t client_id_ = 0;
+  uint64_t next_sequence_ = 1;
+  uint64_t next_serial_ = 1;
+  int leader_ = -1;
+  uint32_t round_robin_ = 0;
+  std::vector<Pending> pending_;  // `pipeline` entries
+  std::size_t outstanding_ = 0;
+  uint64_t finished_ = 0;
+};
+
+}  // namespace shmraft::client

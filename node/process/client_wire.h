@@ -1,0 +1,76 @@
+#pragma once
+// The envelope of client requests and responses on the client rings (one request ring per client slot
+// to each node, one response ring back). Shared by the node process and the client library; both ends
+// are built from this header, so the layout is the host's (the rings never leave the host).
+//
+//   request frame  (type kRequestFrame):  RequestHeader  | KV command (node/kv/command.h)
+//   response frame (type kResponseFrame): ResponseHeader | KV result (node/kv/result.h) when status ok,
+//                                                          or a one-line reason when bad_request
+//
+// The timestamps (CLOCK_MONOTONIC ns, one clock for every process on the host) let the client split a
+// request's latency into phases (DESIGN §5):
+//   client -> leader   leader_receive_ns - client_send_ns
+//   leader persist     leader_persist_ns - leader_receive_ns   (reads: 0)
+//   replication        commit_ns - leader_persist_ns            (the majority's acknowledgement arrived;
+//                                                                 reads: the ReadIndex heartbeat round)
+//   apply              apply_ns - commit_ns
+//   leader -> client   the client's receive time - apply_ns
+// The node takes each timestamp once per loop iteration and shares it among that iteration's requests.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <type_traits>
+
+namespace shmraft::node {
+
+inline constexpr uint16_t kRequestFrame = 1;
+inline constexpr uint16_t kResponseFrame = 2;
+inline constexpr uint16_t kPeerFrame = 3;  // peer rings: one Raft message (node/raft/codec.h)
+
+struct RequestHeader {
+  uint64_t request_id = 0;      // chosen by the client, echoed back; unique among its outstanding requests
+  uint64_t client_send_ns = 0;  // echoed back
+  uint32_t generation = 0;      // the client slot's claim generation, echoed back (stale replies)
+  uint32_t reserved = 0;
+};
+
+enum class ResponseStatus : uint8_t {
+  ok = 0,           // applied (or read) on the leader; the payload is the KV result
+  not_leader = 1,   // this node is not (or no longer) the leader; retry at leader_hint if known
+  bad_request = 2,  // the command did not decode or is too large; payload holds the reason
+  busy = 3,         // the leader cannot take it now (transfer in progress, full log); retry later
+};
+
+struct ResponseHeader {
+  uint64_t request_id = 0;
+  uint64_t client_send_ns = 0;
+  uint64_t leader_receive_ns = 0;
+  uint64_t leader_persist_ns = 0;
+  uint64_t commit_ns = 0;
+  uint64_t apply_ns = 0;
+  uint32_t generation = 0;
+  uint32_t leader_hint = 0;  // 1-based node index of the leader as this node knows it, 0 = unknown
+  ResponseStatus status = ResponseStatus::ok;
+  uint8_t reserved[7] = {};
+};
+
+static_assert(std::is_trivially_copyable_v<RequestHeader> && sizeof(RequestHeader) == 24);
+static_assert(std::is_trivially_copyable_v<ResponseHeader> && sizeof(ResponseHeader) == 64);
+
+// Reads a header from the front of a frame payload (4-byte aligned in the ring: memcpy, never a cast).
+template <class Header>
+std::optional<Header> read_header(std::span<const std::byte> payload) noexcept {
+  if (payload.size() < sizeof(Header)) return std::nullopt;
+  Header header;
+  std::memcpy(&header, payload.data(), sizeof header);
+  return header;
+}
+
+template <class Header>
+void write_header(const Header& header, std::byte* out) noexcept {
+  std::memcpy(out, &header, sizeof header);
+}
+
+}  // namespace shmraft::node

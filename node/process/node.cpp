@@ -1,0 +1,400 @@
+#include "node/process/node.h"
+
+#include <spdlog/spdlog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include "node/process/shm_transport.h"
+
+namespace shmraft::node {
+namespace {
+
+uint64_t monotonic_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t role_code(raft::Role role) noexcept {
+  switch (role) {
+    case raft::Role::kFollower:
+      return kRoleFollower;
+    case raft::Role::kPreCandidate:
+      return kRolePreCandidate;
+    case raft::Role::kCandidate:
+      return kRoleCandidate;
+    case raft::Role::kLeader:
+      return kRoleLeader;
+  }
+  return kRoleFollower;
+}
+
+ipc::Segment attach_segment(const NodeOptions& options) {
+  validate(options);
+  ipc::Segment segment = ipc::Segment::attach(options.cluster, options.cluster_id);
+  if (options.node >= segment.node_count())
+    throw std::invalid_argument("--node " + std::to_string(options.node) + " is not a node of cluster '" +
+                                options.cluster + "', which has nodes 0.." +
+                                std::to_string(segment.node_count() - 1));
+  return segment;
+}
+
+std::unique_ptr<PeerTransport> make_transport(const NodeOptions& options, ipc::Segment& segment) {
+  switch (options.transport) {
+    case TransportKind::shm:
+      return std::make_unique<ShmTransport>(segment, options.node, options.wait);
+    case TransportKind::tcp:
+      break;
+  }
+  throw std::invalid_argument("--transport " + std::string(to_string(options.transport)) +
+                              " is not available in this build");
+}
+
+uint64_t default_seed(const NodeOptions& options) {
+  return options.seed.value_or(monotonic_ns() ^ (static_cast<uint64_t>(getpid()) << 32) ^ options.node);
+}
+
+}  // namespace
+
+Node::Node(const NodeOptions& options, spdlog::logger& log)
+    : options_(options),
+      log_(log),
+      segment_(attach_segment(options)),
+      counters_(segment_.node_counters(options.node)),
+      storage_(options.data_dir, storage::Options{options.segment_bytes, options.fsync}),
+      raft_storage_(storage_),
+      transport_(make_transport(options, segment_)),
+      sender_(*transport_, segment_, options.node, default_seed(options) + 1),
+      clients_(segment_, options.node),
+      tick_ns_(uint64_t{options.tick_us} * 1000) {
+  for (const std::string& note : storage_.recovery().notes) log_.warn("storage recovery: {}", note);
+
+  if (std::optional<storage::Snapshot> snapshot = storage_.load_snapshot()) {
+    kv_.restore(snapshot->data);
+    snapshot_index_ = snapshot->meta.last_index;
+    if (kv_.applied_index() != snapshot_index_)
+      throw std::runtime_error("snapshot in " + options.data_dir.string() + " covers index " +
+                               std::to_string(snapshot_index_) + " but its KV state is at index " +
+                               std::to_string(kv_.applied_index()));
+  }
+
+  raft::Config config;
+  config.id = options.raft_id();
+  config.cluster_size = segment_.node_count();
+  config.seed = default_seed(options);
+  config.election_tick = static_cast<int>(options.election_ticks);
+  config.heartbeat_tick = static_cast<int>(options.heartbeat_ticks);
+  // Keep what may be in flight to one follower within about half its ring, so a slow follower makes
+  // the leader wait (flow control) rather than overflow the ring (drops and retransmissions).
+  config.max_msg_bytes = std::max<std::size_t>(4096, transport_->max_payload() / 16);
+  config.max_inflight_msgs = 8;
+  config.applied = snapshot_index_;
+  core_ = std::make_unique<raft::Core>(config, raft_storage_);
+
+  ipc::NodeCounters::set(counters_.pid, static_cast<uint64_t>(getpid()));
+  ipc::NodeCounters::set(counters_.elections, 0);
+  const storage::HardState& hs = storage_.hard_state();
+  log_.info(
+      "node {} of cluster '{}' ({} nodes) up: data {}, log [{}, {}], term {}, vote {}, commit {}, "
+      "snapshot {}, fsync {}, wait {}, transport {}, tick {} us, election {} ticks, heartbeat {} ticks",
+      options.node, options.cluster, segment_.node_count(), options.data_dir.string(), storage_.first_index(),
+      storage_.last_index(), hs.term, hs.vote, hs.commit, snapshot_index_, storage::to_string(options.fsync),
+      ipc::to_string(options.wait), to_string(options.transport), options.tick_us, options.election_ticks,
+      options.heartbeat_ticks);
+}
+
+Node::~Node() = default;
+
+void Node::run(const volatile std::sig_atomic_t& stop) {
+  next_tick_ns_ = monotonic_ns() + tick_ns_;
+  while (stop == 0) {
+    iterate();
+    const uint64_t deadline_ns = next_deadline_ns();
+    const uint64_t now_ns = monotonic_ns();
+    if (deadline_ns > now_ns)
+      transport_->wait_until(*this,
+                             PeerTransport::Clock::now() + std::chrono::nanoseconds(deadline_ns - now_ns));
+  }
+  storage_.sync();
+  ipc::NodeCounters::set(counters_.role, kRoleStopped);
+  ipc::NodeCounters::set(counters_.updated_ns, monotonic_ns());
+  log_.info("node {} stopping: term {}, commit {}, applied {}, log [{}, {}]", options_.node, core_->term(),
+            core_->commit_index(), kv_.applied_index(), storage_.first_index(), storage_.last_index());
+}
+
+uint64_t Node::next_deadline_ns() const {
+  uint64_t deadline = next_tick_ns_;
+  if (std::optional<uint64_t> due = sender_.next_due_ns()) deadline = std::min(deadline, *due);
+  return deadline;
+}
+
+bool Node::iterate() {
+  uint64_t now_ns = monotonic_ns();
+  tick_until(now_ns);
+  sender_.release_due(now_ns);
+
+  std::size_t frames = transport_->drain(*this);
+  frames +=
+      clients_.drain([this](uint32_t slot, const RequestHeader& request, std::span<const std::byte> command) {
+        on_client_request(slot, request, command);
+      });
+  if (unassigned_reads_ > 0) start_read_round();
+
+  while (core_->has_ready()) handle_ready();
+
+  transport_->flush();
+  clients_.flush();
+  maybe_snapshot();
+  publish_counters(now_ns);
+  return frames > 0;
+}
+
+void Node::tick_until(uint64_t now_ns) {
+  if (now_ns < next_tick_ns_) return;
+  // After a long stall (stopped process, overloaded host) do not replay every missed tick: one
+  // election timeout's worth is all any timer can observe.
+  uint64_t behind = (now_ns - next_tick_ns_) / tick_ns_ + 1;
+  behind = std::min<uint64_t>(behind, 2 * uint64_t{options_.election_ticks});
+  for (uint64_t i = 0; i < behind; ++i) core_->tick();
+  next_tick_ns_ = now_ns - (now_ns - next_tick_ns_) % tick_ns_ + tick_ns_;
+  ipc::NodeCounters::set(counters_.bad_frames,
+                         bad_peer_frames_ + transport_->bad_frames() + clients_.bad_frames());
+}
+
+void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
+  const raft::Decoded<raft::Message> decoded = raft::decode_message(payload, scratch_);
+  if (!decoded || raft::message_from(decoded.value) != from + 1) {
+    ++bad_peer_frames_;
+    return;
+  }
+  ++frames_in_;
+  core_->step(decoded.value);
+}
+
+ResponseHeader Node::response_to(const RequestHeader& request, ResponseStatus status) const {
+  ResponseHeader header;
+  header.request_id = request.request_id;
+  header.client_send_ns = request.client_send_ns;
+  header.generation = request.generation;
+  header.leader_hint = core_->leader();
+  header.status = status;
+  return header;
+}
+
+void Node::on_client_request(uint32_t slot, const RequestHeader& request,
+                             std::span<const std::byte> command) {
+  ++frames_in_;
+  kv::Command decoded;
+  if (const kv::DecodeError error = kv::decode_command(command, decoded); error != kv::DecodeError::none) {
+    clients_.reply(slot, response_to(request, ResponseStatus::bad_request), kv::to_string(error));
+    return;
+  }
+  if (core_->role() != raft::Role::kLeader) {
+    clients_.reply(slot, response_to(request, ResponseStatus::not_leader), std::string_view{});
+    return;
+  }
+  const uint64_t receive_ns = monotonic_ns();
+  if (decoded.op == kv::Op::get) {
+    PendingRead& read = reads_.push_back();
+    read.round = 0;
+    read.slot = slot;
+    read.request = request;
+    read.receive_ns = receive_ns;
+    read.key.assign(decoded.key);
+    ++unassigned_reads_;
+    return;
+  }
+  const raft::ProposeResult proposed = core_->propose(command);
+  if (proposed.status != raft::Status::kOk) {
+    const ResponseStatus status =
+        proposed.status == raft::Status::kNotLeader ? ResponseStatus::not_leader : ResponseStatus::busy;
+    clients_.reply(slot, response_to(request, status), raft::to_string(proposed.status));
+    return;
+  }
+  PendingWrite& write = writes_.push_back();
+  write = PendingWrite{proposed.index, proposed.term, slot, request, receive_ns, 0};
+  ++unpersisted_writes_;
+}
+
+void Node::start_read_round() {
+  const uint64_t context = next_read_context_++;
+  const raft::Status status = core_->read_index(context);
+  if (status == raft::Status::kOk) {
+    for (std::size_t i = reads_.size() - unassigned_reads_; i < reads_.size(); ++i) reads_[i].round = context;
+    rounds_.push_back() = ReadRound{context, 0, 0};
+  } else {
+    const ResponseStatus refusal =
+        status == raft::Status::kNotLeader ? ResponseStatus::not_leader : ResponseStatus::busy;
+    for (; unassigned_reads_ > 0; --unassigned_reads_) {
+      clients_.reply(reads_.back().slot, response_to(reads_.back().request, refusal),
+                     raft::to_string(status));
+      reads_.pop_back();
+    }
+  }
+  unassigned_reads_ = 0;
+}
+
+void Node::handle_ready() {
+  const raft::Ready& rd = core_->ready();
+  const uint64_t ready_ns = monotonic_ns();
+  if (rd.soft_state) on_soft_state(*rd.soft_state);
+
+  for (const raft::Message& m : rd.messages) sender_.send(m, ready_ns);
+  if (rd.must_persist()) {
+    // Followers can store the leader's entries while the leader stores its own (§10.2.1); only worth a
+    // separate publish when the local persist is slow.
+    if (!rd.messages.empty() && options_.fsync != storage::Durability::none) transport_->flush();
+    raft_storage_.write(rd);
+    raft_storage_.sync();
+    if (!rd.entries.empty()) stamp_persisted(rd.entries.back().index, monotonic_ns());
+  }
+  for (const raft::Message& m : rd.messages_after_persist) sender_.send(m, ready_ns);
+
+  if (rd.snapshot) {
+    kv_.restore(rd.snapshot->data);
+    snapshot_index_ = rd.snapshot->meta.index;
+    applied_bytes_since_snapshot_ = 0;
+    log_.info("installed snapshot at index {} term {} from the leader", rd.snapshot->meta.index,
+              rd.snapshot->meta.term);
+  }
+  if (!rd.committed_entries.empty()) apply(rd.committed_entries, ready_ns);
+  if (!rd.read_states.empty()) confirm_reads(rd.read_states, ready_ns);
+  if (!rounds_.empty()) serve_reads();
+  core_->advance();
+}
+
+void Node::on_soft_state(const raft::SoftState& soft) {
+  const raft::Role previous = role_;
+  role_ = soft.role;
+  if (soft.role == raft::Role::kCandidate && previous != raft::Role::kCandidate) ++elections_;
+  if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader)
+    fail_pending(ResponseStatus::not_leader);
+  if (soft.role == raft::Role::kPreCandidate)
+    log_.debug("pre-candidate in term {}", core_->term());
+  else
+    log_.info("{} in term {}, leader {}", raft::to_string(soft.role), core_->term(),
+              soft.leader == raft::kNoNode ? std::string("unknown") : std::to_string(soft.leader - 1));
+}
+
+void Node::stamp_persisted(raft::Index last_persisted, uint64_t now_ns) {
+  while (unpersisted_writes_ > 0) {
+    PendingWrite& write = writes_[writes_.size() - unpersisted_writes_];
+    if (write.index > last_persisted) break;
+    write.persist_ns = now_ns;
+    --unpersisted_writes_;
+  }
+}
+
+void Node::apply(std::span<const raft::Entry> entries, uint64_t commit_ns) {
+  completed_.clear();
+  for (const raft::Entry& e : entries) {
+    if (e.index <= kv_.applied_index()) continue;  // already in the restored snapshot
+    kv::ResultCode code = kv::ResultCode::ok;
+    if (e.type == raft::EntryType::kNoop) {
+      kv_.skip(e.index);
+    } else {
+      code = kv_.apply(e.index, e.data).code;
+    }
+    applied_bytes_since_snapshot_ += e.data.size() + 24;
+    while (!writes_.empty() && writes_.front().index <= e.index) {
+      const PendingWrite& write = writes_.front();
+      // An older index than the entry means its entry was overwritten and never applied here.
+      const bool lost = write.index < e.index || write.term != e.term;
+      completed_.push_back({write, code, lost});
+      if (writes_.size() <= unpersisted_writes_) --unpersisted_writes_;
+      writes_.pop_front();
+    }
+  }
+  if (completed_.empty()) return;
+  const uint64_t apply_ns = monotonic_ns();
+  for (const Completed& done : completed_) {
+    ResponseHeader header =
+        response_to(done.write.request, done.lost ? ResponseStatus::not_leader : ResponseStatus::ok);
+    header.leader_receive_ns = done.write.receive_ns;
+    header.leader_persist_ns = done.write.persist_ns;
+    header.commit_ns = commit_ns;
+    header.apply_ns = apply_ns;
+    if (done.lost)
+      clients_.reply(done.write.slot, header, "the entry was replaced by another leader's");
+    else
+      clients_.reply(done.write.slot, header, kv::Result{done.code, {}, false});
+  }
+}
+
+void Node::confirm_reads(std::span<const raft::ReadState> states, uint64_t now_ns) {
+  for (const raft::ReadState& state : states) {
+    // A confirmed round also vouches for every earlier round: leadership held at a later moment.
+    for (std::size_t i = 0; i < rounds_.size() && rounds_[i].context <= state.context; ++i) {
+      if (rounds_[i].confirm_ns != 0) continue;
+      rounds_[i].index = state.index;
+      rounds_[i].confirm_ns = now_ns;
+    }
+  }
+}
+
+void Node::serve_reads() {
+  uint64_t apply_ns = 0;
+  while (!rounds_.empty() && rounds_.front().confirm_ns != 0 &&
+         rounds_.front().index <= kv_.applied_index()) {
+    const ReadRound round = rounds_.front();
+    rounds_.pop_front();
+    if (apply_ns == 0) apply_ns = monotonic_ns();
+    while (!reads_.empty() && reads_.front().round == round.context) {
+      const PendingRead& read = reads_.front();
+      ResponseHeader header = response_to(read.request, ResponseStatus::ok);
+      header.leader_receive_ns = read.receive_ns;
+      header.leader_persist_ns = read.receive_ns;
+      header.commit_ns = round.confirm_ns;
+      header.apply_ns = apply_ns;
+      const std::optional<std::string_view> value = kv_.get(read.key);
+      clients_.reply(read.slot, header,
+                     kv::Result{kv::ResultCode::value, value.value_or(std::string_view{}), false});
+      reads_.pop_front();
+    }
+  }
+}
+
+void Node::fail_pending(ResponseStatus status) {
+  for (; !writes_.empty(); writes_.pop_front())
+    clients_.reply(writes_.front().slot, response_to(writes_.front().request, status), "leadership lost");
+  for (; !reads_.empty(); reads_.pop_front())
+    clients_.reply(reads_.front().slot, response_to(reads_.front().request, status), "leadership lost");
+  rounds_.clear();
+  unpersisted_writes_ = 0;
+  unassigned_reads_ = 0;
+}
+
+void Node::maybe_snapshot() {
+  if (applied_bytes_since_snapshot_ < options_.snapshot_bytes) return;
+  const raft::Index index = kv_.applied_index();
+  if (index <= snapshot_index_) return;
+  const std::vector<std::byte> data = kv_.snapshot();
+  raft_storage_.snapshot_and_compact(index, data);
+  snapshot_index_ = index;
+  applied_bytes_since_snapshot_ = 0;
+  log_.info("snapshot at index {} ({} bytes, {} keys); log now [{}, {}]", index, data.size(), kv_.size(),
+            storage_.first_index(), storage_.last_index());
+}
+
+void Node::publish_counters(uint64_t now_ns) {
+  using C = ipc::NodeCounters;
+  C::set(counters_.role, role_code(core_->role()));
+  C::set(counters_.term, core_->term());
+  C::set(counters_.leader, core_->leader());
+  C::set(counters_.commit_index, core_->commit_index());
+  C::set(counters_.applied_index, kv_.applied_index());
+  C::set(counters_.last_index, core_->log().last_index());
+  C::set(counters_.frames_in, frames_in_);
+  C::set(counters_.frames_out, sender_.frames_out() + clients_.replies());
+  C::set(counters_.drops, sender_.drops() + clients_.drops());
+  C::set(counters_.elections, elections_);
+  C::set(counters_.syncs, storage_.stats().flushes);
+  C::set(counters_.updated_ns, now_ns);
+}
+
+}  // namespace shmraft::node

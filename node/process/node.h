@@ -1,0 +1,139 @@
+#pragma once
+// One Raft node as a process: the single-threaded loop of DESIGN §3 that joins the segment's rings, the
+// Raft core, the durable log and the KV state machine.
+//
+//   wait (doorbell or next tick) -> tick -> drain peer rings (step) and client rings (propose / read_index)
+//   -> for each Ready: send messages, persist + ONE sync, send messages_after_persist, apply committed
+//      entries, serve reads, answer clients, advance -> publish every ring once -> counters
+//
+// Nothing on this path allocates in the steady state, logs, or makes a system call per entry: ring
+// frames are encoded in place, a Ready is synced once, clocks are read once per phase per iteration.
+#include <atomic>
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipc/segment.h"
+#include "node/kv/state_machine.h"
+#include "node/process/client_gateway.h"
+#include "node/process/fifo.h"
+#include "node/process/node_options.h"
+#include "node/process/peer_sender.h"
+#include "node/process/peer_transport.h"
+#include "node/process/raft_storage.h"
+#include "node/raft/codec.h"
+#include "node/raft/core.h"
+#include "node/storage/node_storage.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace shmraft::node {
+
+// Role codes published in NodeCounters::role (`shmraft status` prints them).
+inline constexpr uint64_t kRoleFollower = 0;
+inline constexpr uint64_t kRolePreCandidate = 1;
+inline constexpr uint64_t kRoleCandidate = 2;
+inline constexpr uint64_t kRoleLeader = 3;
+inline constexpr uint64_t kRoleStopped = 4;  // set when the process exits in an orderly way
+
+class Node final : private PeerTransport::Sink, private PeerTransport::Readiness {
+ public:
+  // Attaches to the segment, opens (and recovers) the data directory, restores the KV snapshot and
+  // builds the core. Throws (ipc::SegmentError, storage::StorageError, std::invalid_argument, ...) with
+  // a message naming what is wrong.
+  Node(const NodeOptions& options, spdlog::logger& log);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Runs the loop until `stop` becomes non-zero (a signal handler sets it).
+  void run(const volatile std::sig_atomic_t& stop);
+
+  const raft::Core& core() const noexcept { return *core_; }
+
+ private:
+  struct PendingWrite {
+    raft::Index index = 0;
+    raft::Term term = 0;
+    uint32_t slot = 0;
+    RequestHeader request;
+    uint64_t receive_ns = 0;
+    uint64_t persist_ns = 0;
+  };
+  struct PendingRead {
+    uint64_t round = 0;  // ReadIndex context; 0 until the iteration's read_index call
+    uint32_t slot = 0;
+    RequestHeader request;
+    uint64_t receive_ns = 0;
+    std::string key;  // reused capacity: short keys never allocate after warm-up
+  };
+  struct ReadRound {
+    uint64_t context = 0;
+    raft::Index index = 0;
+    uint64_t confirm_ns = 0;  // 0 until the leader's ReadIndex round is confirmed
+  };
+  struct Completed {
+    PendingWrite write;
+    kv::ResultCode code = kv::ResultCode::ok;
+    bool lost = false;  // another entry took its index: the client must retry
+  };
+
+  // PeerTransport::Sink
+  void on_peer_frame(uint32_t from, std::span<const std::byte> payload) override;
+  // PeerTransport::Readiness
+  bool ready() override { return clients_.has_requests(); }
+
+  bool iterate();
+  void tick_until(uint64_t now_ns);
+  void on_client_request(uint32_t slot, const RequestHeader& request, std::span<const std::byte> command);
+  void start_read_round();
+  void handle_ready();
+  void on_soft_state(const raft::SoftState& soft);
+  void stamp_persisted(raft::Index last_persisted, uint64_t now_ns);
+  void apply(std::span<const raft::Entry> entries, uint64_t commit_ns);
+  void confirm_reads(std::span<const raft::ReadState> states, uint64_t now_ns);
+  void serve_reads();
+  void fail_pending(ResponseStatus status);
+  void maybe_snapshot();
+  void publish_counters(uint64_t now_ns);
+  ResponseHeader response_to(const RequestHeader& request, ResponseStatus status) const;
+  uint64_t next_deadline_ns() const;
+
+  NodeOptions options_;
+  spdlog::logger& log_;
+  ipc::Segment segment_;
+  ipc::NodeCounters& counters_;
+  storage::NodeStorage storage_;
+  RaftStorage raft_storage_;
+  kv::StateMachine kv_;
+  std::unique_ptr<raft::Core> core_;
+  std::unique_ptr<PeerTransport> transport_;
+  PeerSender sender_;
+  ClientGateway clients_;
+
+  raft::DecodeScratch scratch_;
+  uint64_t tick_ns_;
+  uint64_t next_tick_ns_ = 0;
+  uint64_t frames_in_ = 0;
+  uint64_t bad_peer_frames_ = 0;  // frames that arrived intact but did not decode
+  uint64_t elections_ = 0;
+  raft::Role role_ = raft::Role::kFollower;
+
+  Fifo<PendingWrite> writes_;
+  std::size_t unpersisted_writes_ = 0;  // the newest writes_ not yet stamped with persist_ns
+  Fifo<PendingRead> reads_;
+  std::size_t unassigned_reads_ = 0;  // the newest reads_ waiting for this iteration's read_index
+  Fifo<ReadRound> rounds_;
+  uint64_t next_read_context_ = 1;
+  std::vector<Completed> completed_;  // reused per Ready
+
+  uint64_t applied_bytes_since_snapshot_ = 0;
+  raft::Index snapshot_index_ = 0;
+};
+
+}  // namespace shmraft::node

@@ -1,0 +1,69 @@
+#pragma once
+// Everything one node process is started with, and the `shmraft node` flags that fill it in.
+//
+// The launcher registers the flags on its hidden `node` subcommand and then calls run():
+//     NodeOptions options;
+//     CLI::App* sub = app.add_subcommand("node", "")->group("");
+//     add_node_flags(*sub, options);
+//     sub->callback([&] { std::exit(shmraft::node::run(options)); });
+//
+// Node numbering: --node is the 0-based index used by ipc, the launcher and the client (node<i>); the
+// Raft core numbers the same node i+1.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "ipc/layout.h"
+#include "ipc/wait.h"
+#include "node/storage/node_storage.h"
+
+namespace CLI {
+class App;
+}
+
+namespace shmraft::node {
+
+enum class TransportKind : uint8_t { shm, tcp };
+
+struct NodeOptions {
+  std::string cluster;                       // segment name (ipc::Segment::attach)
+  uint32_t node = 0;                         // 0-based index in the cluster
+  std::filesystem::path data_dir;            // NodeStorage directory (created if its parent exists)
+  std::optional<ipc::ClusterId> cluster_id;  // when set, the segment must carry this id
+
+  storage::Durability fsync = storage::Durability::batch;
+  ipc::WaitStrategy wait = ipc::kDefaultWaitStrategy;
+  TransportKind transport = TransportKind::shm;
+  uint16_t tcp_base_port = 0;  // tcp: node i listens on base + i (0 = derived from the cluster name)
+
+  // Timing. One tick every tick_us; elections after [election_ticks, 2*election_ticks) quiet ticks.
+  // Defaults: 5 ms ticks, elections after 150-300 ms, heartbeats every 30 ms.
+  uint32_t tick_us = 5000;
+  uint32_t election_ticks = 30;
+  uint32_t heartbeat_ticks = 6;
+  std::optional<uint64_t> seed;  // election randomness; default: from the clock and the pid
+
+  // Take a KV snapshot and compact the log once this many log bytes were applied since the last one.
+  uint64_t snapshot_bytes = uint64_t{64} << 20;
+  uint64_t segment_bytes = uint64_t{64} << 20;  // preallocated log segment size
+
+  std::string log_level = "info";  // spdlog level name: trace debug info warn error critical off
+  std::filesystem::path log_file;  // default <data_dir>/node.log
+
+  std::filesystem::path effective_log_file() const {
+    return log_file.empty() ? data_dir / "node.log" : log_file;
+  }
+  uint32_t raft_id() const noexcept { return node + 1; }
+};
+
+// Registers every flag above on `app` (required: --cluster, --node, --data-dir), with validators so a
+// bad value is rejected by CLI11 with a message naming the flag.
+void add_node_flags(CLI::App& app, NodeOptions& options);
+
+// Checks what the flags cannot check one by one (e.g. heartbeat < election). Throws std::invalid_argument.
+void validate(const NodeOptions& options);
+
+std::string_view to_string(TransportKind kind) noexcept;
+
+}  // namespace shmraft::node

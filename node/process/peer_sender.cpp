@@ -1,0 +1,77 @@
+#include "node/process/peer_sender.h"
+
+#include <cstring>
+
+#include "ipc/fault.h"
+#include "node/raft/codec.h"
+
+namespace shmraft::node {
+
+PeerSender::PeerSender(PeerTransport& transport, ipc::Segment& segment, uint32_t self, uint64_t seed)
+    : transport_(transport), links_(segment.node_count(), nullptr), rng_(seed) {
+  for (uint32_t peer = 0; peer < segment.node_count(); ++peer)
+    if (peer != self) links_[peer] = &segment.link_fault(self, peer);
+}
+
+void PeerSender::send(const raft::Message& message, uint64_t now_ns) {
+  const raft::NodeId to_id = raft::message_to(message);
+  const uint32_t to = to_id - 1;
+  if (to_id == raft::kNoNode || to >= links_.size() || links_[to] == nullptr) {
+    ++drops_;
+    return;
+  }
+  const ipc::SendDecision decision = ipc::decide_send(*links_[to], rng_);
+  if (!decision.deliver) {
+    ++drops_;
+    return;
+  }
+  const std::size_t size = raft::encoded_size(message);
+  if (decision.delay.count() > 0) {
+    Delayed& held = delayed_.push_back();
+    held.due_ns = now_ns + static_cast<uint64_t>(decision.delay.count()) * 1000;
+    held.to = to;
+    held.bytes.resize(size);
+    if (!raft::encode(message, held.bytes)) {
+      delayed_.pop_back();
+      ++drops_;
+    }
+    return;
+  }
+  std::byte* out = reserve(to, size);
+  if (out == nullptr) return;
+  if (!raft::encode(message, {out, size})) {  // cannot happen with encoded_size's size; never send junk
+    ++drops_;
+    return;
+  }
+  commit(to, size);
+}
+
+std::byte* PeerSender::reserve(uint32_t to, std::size_t size) {
+  std::byte* out =
+      size <= transport_.max_payload() ? transport_.reserve(to, static_cast<uint32_t>(size)) : nullptr;
+  if (out == nullptr) ++drops_;
+  return out;
+}
+
+void PeerSender::commit(uint32_t to, std::size_t size) {
+  transport_.commit(to, static_cast<uint32_t>(size));
+  ++frames_out_;
+}
+
+void PeerSender::release_due(uint64_t now_ns) {
+  while (!delayed_.empty() && delayed_.front().due_ns <= now_ns) {
+    const Delayed& held = delayed_.front();
+    if (std::byte* out = reserve(held.to, held.bytes.size())) {
+      std::memcpy(out, held.bytes.data(), held.bytes.size());
+      commit(held.to, held.bytes.size());
+    }
+    delayed_.pop_front();
+  }
+}
+
+std::optional<uint64_t> PeerSender::next_due_ns() const noexcept {
+  if (delayed_.empty()) return std::nullopt;
+  return delayed_.front().due_ns;
+}
+
+}  // namespace shmraft::node

@@ -1,0 +1,50 @@
+#pragma once
+// Sends the core's messages to peers: honours each link's fault word (ipc/fault.h) — drop, or hold for
+// the link's delay — then encodes the message straight into the transport's frame. The launcher cuts
+// and slows links this way without Raft knowing.
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "ipc/segment.h"
+#include "node/process/fifo.h"
+#include "node/process/peer_transport.h"
+#include "node/raft/message.h"
+
+namespace shmraft::node {
+
+class PeerSender {
+ public:
+  // `transport` and `segment` must outlive the sender.
+  PeerSender(PeerTransport& transport, ipc::Segment& segment, uint32_t self, uint64_t seed);
+
+  // Sends (or drops, or delays) one message addressed to Raft node id message_to(m).
+  void send(const raft::Message& message, uint64_t now_ns);
+  // Moves every delayed frame that is due into the transport.
+  void release_due(uint64_t now_ns);
+  // When the oldest delayed frame is due, if any.
+  std::optional<uint64_t> next_due_ns() const noexcept;
+
+  uint64_t frames_out() const noexcept { return frames_out_; }
+  uint64_t drops() const noexcept { return drops_; }  // full link, cut link, or drop rate
+
+ private:
+  struct Delayed {
+    uint64_t due_ns = 0;
+    uint32_t to = 0;
+    std::vector<std::byte> bytes;  // the encoded message; capacity reused across slots
+  };
+  // Room in the link to `to`, or nullptr (counted as a drop) when the frame cannot go.
+  std::byte* reserve(uint32_t to, std::size_t size);
+  void commit(uint32_t to, std::size_t size);
+
+  PeerTransport& transport_;
+  std::vector<ipc::LinkFault*> links_;  // by destination index
+  std::mt19937_64 rng_;
+  Fifo<Delayed> delayed_;
+  uint64_t frames_out_ = 0;
+  uint64_t drops_ = 0;
+};
+
+}  // namespace shmraft::node

@@ -1,0 +1,71 @@
+#include "node/process/raft_storage.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace shmraft::node {
+
+raft::HardState RaftStorage::hard_state() const {
+  const storage::HardState& hs = storage_.hard_state();
+  return {hs.term, static_cast<raft::NodeId>(hs.vote), hs.commit};
+}
+
+raft::Index RaftStorage::first_index() const {
+  const std::optional<storage::SnapshotMeta> snap = storage_.snapshot_meta();
+  if (snap && snap->last_index + 1 > storage_.first_index()) return snap->last_index + 1;
+  return storage_.first_index();
+}
+
+std::optional<raft::Term> RaftStorage::term(raft::Index i) const {
+  if (i + 1 < first_index() || i > last_index()) return std::nullopt;
+  return storage_.term(i);
+}
+
+void RaftStorage::entries(raft::Index lo, raft::Index hi, std::size_t max_bytes,
+                          std::vector<raft::Entry>& out) const {
+  std::size_t bytes = 0;
+  for (raft::Index i = lo; i < hi; ++i) {
+    const storage::EntryView view = storage_.entry(i);
+    out.push_back({view.term, i, view.payload.empty() ? raft::EntryType::kNoop : raft::EntryType::kNormal,
+                   view.payload});
+    bytes += view.payload.size();
+    if (bytes > max_bytes) break;
+  }
+}
+
+raft::Snapshot RaftStorage::snapshot() const {
+  const std::optional<storage::SnapshotMeta> meta = storage_.snapshot_meta();
+  if (!meta) return {};
+  if (!snapshot_cache_ || snapshot_cache_->meta != *meta) snapshot_cache_ = storage_.load_snapshot();
+  if (!snapshot_cache_) return {};
+  return {{snapshot_cache_->meta.last_index, snapshot_cache_->meta.last_term}, snapshot_cache_->data};
+}
+
+bool RaftStorage::write(const raft::Ready& ready) {
+  if (ready.snapshot) {
+    const raft::Snapshot& snap = *ready.snapshot;
+    storage_.save_snapshot({snap.meta.index, snap.meta.term}, snap.data);
+  }
+  if (!ready.entries.empty()) {
+    const raft::Index first = ready.entries.front().index;
+    if (first <= storage_.last_index()) storage_.truncate_suffix(first);
+    batch_.clear();
+    for (const raft::Entry& e : ready.entries) {
+      if ((e.type == raft::EntryType::kNoop) != e.data.empty())
+        throw std::logic_error("entry " + std::to_string(e.index) +
+                               " breaks the rule 'no-op <=> empty payload' the log stores types by");
+      batch_.push_back({e.index, e.term, e.data});
+    }
+    storage_.append(batch_);
+  }
+  if (ready.hard_state)
+    storage_.save_hard_state({ready.hard_state->term, ready.hard_state->vote, ready.hard_state->commit});
+  return ready.must_persist();
+}
+
+void RaftStorage::snapshot_and_compact(raft::Index index, std::span<const std::byte> data) {
+  storage_.save_snapshot({index, storage_.term(index)}, data);
+  storage_.compact(index);
+}
+
+}  // namespace shmraft::node

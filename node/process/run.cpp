@@ -1,0 +1,103 @@
+#include "node/process/run.h"
+
+#include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <system_error>
+
+#include "node/kv/state_machine.h"
+#include "node/process/node.h"
+#include "node/storage/node_storage.h"
+
+namespace shmraft::node {
+namespace {
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+void on_stop_signal(int) {
+  stop_requested = 1;
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: a futex sleep returns early; the loop sees the flag by the next tick
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a peer's TCP connection closing must not kill the node
+}
+
+std::shared_ptr<spdlog::logger> open_log(const NodeOptions& options) {
+  const std::filesystem::path file = options.effective_log_file();
+  // The data directory's parent must exist (as for the storage); the directory itself may be new.
+  if (file.has_parent_path()) {
+    std::error_code ignored;
+    std::filesystem::create_directory(file.parent_path(), ignored);
+  }
+  auto logger = spdlog::basic_logger_st("node" + std::to_string(options.node), file.string());
+  logger->set_level(spdlog::level::from_str(options.log_level));
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%f %L %v");
+  logger->flush_on(spdlog::level::warn);
+  return logger;
+}
+
+}  // namespace
+
+int run(const NodeOptions& options) {
+  stop_requested = 0;
+  install_signal_handlers();
+  std::shared_ptr<spdlog::logger> log;
+  std::unique_ptr<Node> node;
+  try {
+    validate(options);
+    log = open_log(options);
+    node = std::make_unique<Node>(options, *log);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmraft node %u: cannot start: %s\n", options.node, e.what());
+    if (log) {
+      log->critical("cannot start: {}", e.what());
+      log->flush();
+    }
+    return 1;
+  }
+  int code = 0;
+  try {
+    node->run(stop_requested);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "shmraft node %u: fatal: %s\n", options.node, e.what());
+    log->critical("fatal: {}", e.what());
+    code = 2;
+  }
+  node.reset();
+  log->flush();
+  spdlog::drop(log->name());
+  return code;
+}
+
+std::map<std::string, std::string> replay_kv_state(const std::filesystem::path& data_dir) {
+  if (!std::filesystem::is_directory(data_dir))
+    throw std::invalid_argument("no node data directory at " + data_dir.string());
+  storage::NodeStorage storage(data_dir, storage::Options{});
+  kv::StateMachine kv;
+  if (std::optional<storage::Snapshot> snapshot = storage.load_snapshot()) kv.restore(snapshot->data);
+  const uint64_t commit = std::min(storage.hard_state().commit, storage.last_index());
+  for (uint64_t index = kv.applied_index() + 1; index <= commit; ++index) {
+    const storage::EntryView entry = storage.entry(index);
+    // The node stores a no-op as the only entry with an empty payload (raft_storage.h).
+    if (entry.payload.empty())
+      kv.skip(index);
+    else
+      kv.apply(index, entry.payload);
+  }
+  std::map<std::string, std::string> state;
+  for (auto& [key, value] : kv.dump()) state.emplace(std::move(key), std::move(value));
+  return state;
+}
+
+}  // namespace shmraft::node
