@@ -49,16 +49,22 @@ struct Frame {
   double left = 70, right = 20, top = 20, bottom = 50;
   double x_min = 1, x_max = 10, y_min = 0, y_max = 1;
   bool x_log = false;
+  bool y_log = false;
 
-  double px(double x) const {
-    const double t = x_log ? (std::log10(x) - std::log10(x_min)) / (std::log10(x_max) - std::log10(x_min))
-                           : (x - x_min) / (x_max - x_min);
-    return left + t * (width - left - right);
+  static double position(double v, double lo, double hi, bool log) {
+    return log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo)) : (v - lo) / (hi - lo);
   }
+  double px(double x) const { return left + position(x, x_min, x_max, x_log) * (width - left - right); }
   double py(double y) const {
-    return height - bottom - (y - y_min) / (y_max - y_min) * (height - top - bottom);
+    return height - bottom - position(y, y_min, y_max, y_log) * (height - top - bottom);
   }
 };
+
+// Series beyond the palette's ten colours repeat them dashed, then dotted.
+const char* dash(std::size_t i) {
+  constexpr const char* kDashes[] = {"", "6,3", "2,3"};
+  return kDashes[(i / std::size(kPalette)) % std::size(kDashes)];
+}
 
 // 1-2-5 steps giving about `target` ticks from 0 to at least `max`.
 double nice_step(double max, int target) {
@@ -103,10 +109,19 @@ std::string y_tick(const Frame& f, double y, const std::string& label) {
       f.left, f.width - f.right, p, f.left - 5, p + 4, escape(label));
 }
 
-std::string legend(const std::vector<std::pair<std::string, const char*>>& entries) {
+struct LegendEntry {
+  std::string label;
+  const char* colour;
+  const char* dash;
+};
+
+std::string legend(const std::vector<LegendEntry>& entries) {
   std::string s = "<div class=\"legend\">";
-  for (const auto& [label, colour] : entries) {
-    s += fmt::format("<span><i style=\"background:{}\"></i>{}</span>", colour, escape(label));
+  for (const LegendEntry& e : entries) {
+    s += fmt::format(
+        "<span><svg width=\"22\" height=\"10\"><line x1=\"1\" y1=\"5\" x2=\"21\" y2=\"5\" stroke=\"{}\" "
+        "stroke-width=\"3\" stroke-dasharray=\"{}\"/></svg> {}</span>",
+        e.colour, e.dash, escape(e.label));
   }
   return s + "</div>\n";
 }
@@ -130,32 +145,49 @@ std::vector<std::vector<const SweepPoint*>> group_by_series(std::span<const Swee
 std::string throughput_chart(const std::vector<std::vector<const SweepPoint*>>& groups) {
   std::vector<uint32_t> clients;
   double max_throughput = 0;
+  double min_throughput = 0;  // lowest positive
   for (const auto& g : groups) {
     for (const SweepPoint* p : g) {
       clients.push_back(p->config.clients);
-      max_throughput = std::max(max_throughput, p->result.run.throughput_ops_per_s());
+      const double t = p->result.run.throughput_ops_per_s();
+      max_throughput = std::max(max_throughput, t);
+      if (t > 0 && (min_throughput == 0 || t < min_throughput)) min_throughput = t;
     }
   }
   std::sort(clients.begin(), clients.end());
   clients.erase(std::unique(clients.begin(), clients.end()), clients.end());
-  const double step = nice_step(max_throughput > 0 ? max_throughput : 1, 6);
   Frame f{960, 440};
   f.x_log = true;
   f.x_min = clients.front() / 1.5;
   f.x_max = clients.back() * 1.5;
-  f.y_min = 0;
-  f.y_max = std::ceil((max_throughput > 0 ? max_throughput : 1) / step) * step;
-
   std::string s = open_svg(f, "clients (log scale)", "throughput (ops/s)");
   for (uint32_t c : clients) s += x_tick(f, c, std::to_string(c), true);
-  for (double y = 0; y <= f.y_max + step / 2; y += step) s += y_tick(f, y, format_count(y));
-  std::vector<std::pair<std::string, const char*>> entries;
+  // Configurations that flush to a device commit orders of magnitude fewer ops than those that do not:
+  // a log scale keeps both readable once they span more than a factor of 20.
+  f.y_log = min_throughput > 0 && max_throughput / min_throughput > 20;
+  if (f.y_log) {
+    f.y_min = std::pow(10, std::floor(std::log10(min_throughput)));
+    f.y_max = std::pow(10, std::ceil(std::log10(max_throughput)));
+    for (double decade = f.y_min; decade <= f.y_max * 1.001; decade *= 10) {
+      s += y_tick(f, decade, format_count(decade));
+      for (double m : {2.0, 5.0}) {
+        if (decade * m < f.y_max) s += y_tick(f, decade * m, "");
+      }
+    }
+  } else {
+    const double top = max_throughput > 0 ? max_throughput : 1;
+    const double step = nice_step(top, 6);
+    f.y_min = 0;
+    f.y_max = std::ceil(top / step) * step;
+    for (double y = 0; y <= f.y_max + step / 2; y += step) s += y_tick(f, y, format_count(y));
+  }
+  std::vector<LegendEntry> entries;
   for (std::size_t i = 0; i < groups.size(); ++i) {
     std::string line;
     std::string dots;
     for (const SweepPoint* p : groups[i]) {
       const double x = f.px(p->config.clients);
-      const double y = f.py(p->result.run.throughput_ops_per_s());
+      const double y = f.py(std::max(p->result.run.throughput_ops_per_s(), f.y_log ? f.y_min : 0.0));
       line += fmt::format("{:.1f},{:.1f} ", x, y);
       dots += fmt::format(
           "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\"><title>{}: {} clients, {} ops/s, p50 "
@@ -165,16 +197,17 @@ std::string throughput_chart(const std::vector<std::vector<const SweepPoint*>>& 
           format_count(p->result.run.throughput_ops_per_s()),
           format_ns(static_cast<double>(p->result.run.latency.value_at_percentile(50))));
     }
-    s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n", color(i),
-                     line);
+    s += fmt::format(
+        "<polyline fill=\"none\" stroke=\"{}\" stroke-dasharray=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n",
+        color(i), dash(i), line);
     s += dots;
-    entries.emplace_back(groups[i].front()->config.series_label(), color(i));
+    entries.push_back({groups[i].front()->config.series_label(), color(i), dash(i)});
   }
   return s + "</svg>\n" + legend(entries);
 }
 
 std::string cdf_chart(const std::vector<const SweepPoint*>& group, double x_min, double x_max) {
-  Frame f{600, 330};
+  Frame f{560, 320};
   f.x_log = true;
   f.x_min = x_min;
   f.x_max = x_max;
@@ -187,8 +220,8 @@ std::string cdf_chart(const std::vector<const SweepPoint*>& group, double x_min,
       if (decade * m < x_max) s += x_tick(f, decade * m, "", false);
     }
   }
-  for (double y : {0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0}) s += y_tick(f, y, fmt::format("{:g}", y));
-  std::vector<std::pair<std::string, const char*>> entries;
+  for (double y : {0.0, 0.25, 0.5, 0.75, 0.9, 1.0}) s += y_tick(f, y, fmt::format("{:g}", y));
+  std::vector<LegendEntry> entries;
   for (std::size_t i = 0; i < group.size(); ++i) {
     const Histogram& h = group[i]->result.run.latency;
     if (h.empty()) continue;
@@ -199,13 +232,15 @@ std::string cdf_chart(const std::vector<const SweepPoint*>& group, double x_min,
           fmt::format("{:.1f},{:.1f} ", f.px(std::max<double>(point.value_ns, x_min)), f.py(point.fraction));
     }
     s += fmt::format(
-        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" points=\"{}\"><title>{} clients: p50 {}, "
-        "p99 {}, max {}</title></polyline>\n",
-        color(i), line, group[i]->config.clients, format_ns(static_cast<double>(h.value_at_percentile(50))),
+        "<polyline fill=\"none\" stroke=\"{}\" stroke-dasharray=\"{}\" stroke-width=\"1.8\" "
+        "points=\"{}\"><title>{} "
+        "clients: p50 {}, p99 {}, max {}</title></polyline>\n",
+        color(i), dash(i), line, group[i]->config.clients,
+        format_ns(static_cast<double>(h.value_at_percentile(50))),
         format_ns(static_cast<double>(h.value_at_percentile(99))), format_ns(static_cast<double>(h.max())));
-    entries.emplace_back(
-        fmt::format("{} client{}", group[i]->config.clients, group[i]->config.clients == 1 ? "" : "s"),
-        color(i));
+    entries.push_back(
+        {fmt::format("{} client{}", group[i]->config.clients, group[i]->config.clients == 1 ? "" : "s"),
+         color(i), dash(i)});
   }
   return s + "</svg>\n" + legend(entries);
 }
@@ -249,7 +284,6 @@ void write_sweep_html(std::ostream& out, std::span<const SweepPoint> points, con
          ".chart{border:1px solid #ddd;padding:8px}\n"
          ".legend{font-size:12px;margin:4px 0 0 60px;max-width:900px}\n"
          ".legend span{display:inline-block;margin-right:14px;white-space:nowrap}\n"
-         ".legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}\n"
          "table{border-collapse:collapse;font-size:12px}\n"
          "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}\n"
          "tr.interrupted td{color:#b00}\n"

@@ -216,7 +216,7 @@ TEST(Sweep, HtmlIsSelfContainedWithACdfPerConfigurationAndAThroughputChart) {
   EXPECT_EQ(html.find("src="), std::string::npos);
   std::size_t urls = 0, svgs = 0, lines = 0;
   for (std::size_t at = 0; (at = html.find("http", at)) != std::string::npos; ++at) ++urls;
-  for (std::size_t at = 0; (at = html.find("<svg", at)) != std::string::npos; ++at) ++svgs;
+  for (std::size_t at = 0; (at = html.find("<svg xmlns", at)) != std::string::npos; ++at) ++svgs;
   for (std::size_t at = 0; (at = html.find("<polyline", at)) != std::string::npos; ++at) ++lines;
   EXPECT_EQ(urls, svgs);
   // One throughput chart + one CDF chart per group of configurations differing only in clients (4 groups).
