@@ -64,16 +64,14 @@ class Waiter {
     if (ready()) return true;
     switch (strategy_) {
       case WaitStrategy::spin:
-        return spin_until(ready, deadline, [] { cpu_relax(); });
+        return spin_until(ready, Clock::duration::max(), deadline, [] { cpu_relax(); });
       case WaitStrategy::yield:
-        return spin_until(ready, deadline, [] { sched_yield(); });
+        return spin_until(ready, Clock::duration::max(), deadline, [] { sched_yield(); });
       case WaitStrategy::block:
         return block_until(ready, deadline);
-      case WaitStrategy::adaptive: {
-        const Clock::time_point spin_end = Clock::now() + spin_time_;
-        if (spin_until(ready, spin_end < deadline ? spin_end : deadline, [] { cpu_relax(); })) return true;
+      case WaitStrategy::adaptive:
+        if (spin_until(ready, spin_time_, deadline, [] { cpu_relax(); })) return true;
         return block_until(ready, deadline);
-      }
     }
     return ready();
   }
@@ -93,13 +91,21 @@ class Waiter {
   uint64_t sleeps() const noexcept { return sleeps_; }
 
  private:
+  // Checks ready() between pauses for `budget` (Clock::duration::max(): no limit) or until `deadline`.
+  // The clock costs more than a check and is not needed when the frame comes quickly, so it is read
+  // only every 32 rounds, and the spin starts being timed at the first reading (so a spin may last
+  // 32 pauses longer than the budget).
   template <class Ready, class Pause>
-  static bool spin_until(Ready& ready, Clock::time_point deadline, Pause pause) {
-    // Reading the clock costs more than a check, so look at it only every few rounds.
+  static bool spin_until(Ready& ready, Clock::duration budget, Clock::time_point deadline, Pause pause) {
+    Clock::time_point end = deadline;
     for (uint32_t round = 1;; ++round) {
       pause();
       if (ready()) return true;
-      if ((round & 31) == 0 && Clock::now() >= deadline) return ready();
+      if ((round & 31) != 0) continue;
+      const Clock::time_point now = Clock::now();
+      if (round == 32 && budget != Clock::duration::max() && now < deadline && deadline - now > budget)
+        end = now + budget;
+      if (now >= end) return ready();
     }
   }
 

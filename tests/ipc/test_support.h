@@ -149,12 +149,4 @@ constexpr bool kThreadSanitizer =
     false;
 #endif
 
-// True in any sanitizer build (they run several times slower).
-constexpr bool kSanitizer =
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-    true;
-#else
-    false;
-#endif
-
 }  // namespace shmraft::ipc::test
