@@ -108,9 +108,15 @@ std::size_t AsyncClient::max_request_bytes() const noexcept {
 
 bool AsyncClient::submit(const Request& request, uint64_t tag) {
   if (outstanding_ == pending_.size()) return false;
-  const kv::Command command{client_id_,    options_.session ? next_sequence_ : 0,
-                            request.op,    request.key,
-                            request.value, request.expected};
+  // Reads are never logged, so they take no place in the session's sequence: a sequence number the
+  // cluster never saw would make the next write look like one of an expired session.
+  const bool in_session = options_.session && request.op != kv::Op::get;
+  const kv::Command command{in_session ? client_id_ : kv::kNoSession,
+                            in_session ? next_sequence_ : 0,
+                            request.op,
+                            request.key,
+                            request.value,
+                            request.expected};
   const std::size_t size = kv::encoded_size(command);
   const std::size_t data = request.key.size() + request.value.size() + request.expected.size();
   if (data > max_request_bytes())
@@ -121,7 +127,7 @@ bool AsyncClient::submit(const Request& request, uint64_t tag) {
   Pending& p = pending_[index];
   p.command.resize(size);
   kv::encode_command(command, p.command);  // throws for an oversized key or value: nothing changed yet
-  if (options_.session) ++next_sequence_;
+  if (in_session) ++next_sequence_;
   const uint64_t now_ns = monotonic_ns();
   p.tag = tag;
   p.sequence = command.sequence;

@@ -20,6 +20,7 @@
 #include "node/kv/state_machine.h"
 #include "node/process/client_gateway.h"
 #include "node/process/fifo.h"
+#include "node/process/node_counters.h"
 #include "node/process/node_options.h"
 #include "node/process/peer_sender.h"
 #include "node/process/peer_transport.h"
@@ -33,13 +34,6 @@ class logger;
 }
 
 namespace shmraft::node {
-
-// Role codes published in NodeCounters::role (`shmraft status` prints them).
-inline constexpr uint64_t kRoleFollower = 0;
-inline constexpr uint64_t kRolePreCandidate = 1;
-inline constexpr uint64_t kRoleCandidate = 2;
-inline constexpr uint64_t kRoleLeader = 3;
-inline constexpr uint64_t kRoleStopped = 4;  // set when the process exits in an orderly way
 
 class Node final : private PeerTransport::Sink, private PeerTransport::Readiness {
  public:

@@ -1,5 +1,3 @@
-#include "node/process/run.h"
-
 #include <signal.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +10,7 @@
 
 #include "node/kv/state_machine.h"
 #include "node/process/node.h"
+#include "node/process/node_process.h"
 #include "node/storage/node_storage.h"
 
 namespace shmraft::node {
@@ -40,10 +39,14 @@ std::shared_ptr<spdlog::logger> open_log(const NodeOptions& options) {
     std::error_code ignored;
     std::filesystem::create_directory(file.parent_path(), ignored);
   }
-  auto logger = spdlog::basic_logger_st("node" + std::to_string(options.node), file.string());
+  // Not registered with spdlog: a test may run several nodes (one at a time) in one process.
+  auto logger =
+      std::make_shared<spdlog::logger>("node" + std::to_string(options.node),
+                                       std::make_shared<spdlog::sinks::basic_file_sink_st>(file.string()));
   logger->set_level(spdlog::level::from_str(options.log_level));
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%f %L %v");
-  logger->flush_on(spdlog::level::warn);
+  // Nothing is logged per entry at info, and a node is often SIGKILLed: keep what it said.
+  logger->flush_on(spdlog::level::info);
   return logger;
 }
 
@@ -76,7 +79,6 @@ int run(const NodeOptions& options) {
   }
   node.reset();
   log->flush();
-  spdlog::drop(log->name());
   return code;
 }
 

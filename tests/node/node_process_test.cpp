@@ -1,11 +1,19 @@
 // Real node processes over a real segment: elections, writes through the client, SIGKILL of the leader,
 // restart from the data directories, and bad frames on the rings. Label `cluster`, run serially.
+#include "node/process/node_process.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
 #include <string>
+#include <thread>
 
 #include "launcher/client/client.h"
+#include "node/process/client_wire.h"
+#include "node/process/node_counters.h"
 #include "tests/node/test_cluster.h"
 
 namespace shmraft::node::testing {
@@ -19,18 +27,167 @@ std::string all_logs(TestCluster& cluster) {
   return text;
 }
 
-TEST(NodeProcess, ThreeNodesElectALeaderAndCommitAWrite) {
+// Writes key<i> = value<i> for i in [from, to), asserting each is acknowledged.
+void write_keys(client::Client& c, int from, int to, TestCluster& cluster) {
+  for (int i = from; i < to; ++i) {
+    const client::Result r = c.put("key" + std::to_string(i), "value" + std::to_string(i));
+    ASSERT_EQ(r.status, client::Status::ok) << "put key" << i << "\n" << all_logs(cluster);
+  }
+}
+
+void expect_keys(client::Client& c, int from, int to) {
+  for (int i = from; i < to; ++i) {
+    const client::Result r = c.get("key" + std::to_string(i));
+    ASSERT_EQ(r.status, client::Status::ok) << "get key" << i;
+    EXPECT_EQ(r.value, "value" + std::to_string(i));
+  }
+}
+
+TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
   TestCluster cluster(3, "elect");
+  // The launcher stamps each data directory before the first start; the node must accept that.
+  for (uint32_t i = 0; i < 3; ++i) {
+    std::filesystem::create_directories(cluster.data_dir(i));
+    std::ofstream(cluster.data_dir(i) / "cluster-id")
+        << cluster.name() << " 00000000000000000000000000000000\n";
+  }
   cluster.start_all();
   const std::optional<uint32_t> leader = cluster.wait_for_leader(5s);
   ASSERT_TRUE(leader) << all_logs(cluster);
 
   client::Client c(cluster.name());
-  const client::Result put = c.put("k1", "v1");
-  ASSERT_EQ(put.status, client::Status::ok) << all_logs(cluster);
-  const client::Result get = c.get("k1");
-  ASSERT_EQ(get.status, client::Status::ok);
-  EXPECT_EQ(get.value, "v1");
+  ASSERT_EQ(c.put("k", "v1").status, client::Status::ok) << all_logs(cluster);
+  EXPECT_EQ(c.get("k").value, "v1");
+  EXPECT_EQ(c.append("k", "+2").status, client::Status::ok);
+  EXPECT_EQ(c.cas("k", "wrong", "x").status, client::Status::cas_failed);
+  EXPECT_EQ(c.cas("k", "v1+2", "v3").status, client::Status::ok);
+  EXPECT_EQ(c.get("k").value, "v3");
+  EXPECT_EQ(c.del("k").status, client::Status::ok);
+  const client::Result absent = c.get("k");
+  EXPECT_EQ(absent.status, client::Status::ok);
+  EXPECT_EQ(absent.value, "");
+  EXPECT_EQ(c.async().leader(), static_cast<int>(*leader));
+
+  // The phase timestamps of a write are ordered as the write travelled.
+  const client::Result put = c.put("p", "x");
+  ASSERT_EQ(put.status, client::Status::ok);
+  const client::Phases& ph = put.phases;
+  EXPECT_LE(ph.client_send_ns, ph.leader_receive_ns);
+  EXPECT_LE(ph.leader_receive_ns, ph.leader_persist_ns);
+  EXPECT_LE(ph.leader_persist_ns, ph.commit_ns);
+  EXPECT_LE(ph.commit_ns, ph.apply_ns);
+  EXPECT_LE(ph.apply_ns, ph.client_receive_ns);
+
+  // Every node applies the writes, and publishes what it is doing.
+  ASSERT_TRUE(cluster.wait_for_applied(cluster.segment().node_counters(*leader).snapshot().commit_index, 5s));
+  for (uint32_t i = 0; i < 3; ++i) {
+    const ipc::NodeCountersSnapshot s = cluster.segment().node_counters(i).snapshot();
+    EXPECT_NE(s.pid, 0u);
+    EXPECT_EQ(s.leader, *leader + 1) << "node " << i;
+    EXPECT_EQ(s.role, i == *leader ? kRoleLeader : kRoleFollower) << "node " << i;
+    EXPECT_GT(s.frames_in, 0u);
+    EXPECT_GT(s.frames_out, 0u);
+  }
+  EXPECT_EQ(cluster.stop(0), 0) << "SIGTERM must stop a node cleanly";
+  EXPECT_EQ(cluster.segment().node_counters(0).snapshot().role, kRoleStopped);
+}
+
+TEST(NodeProcess, LeaderKilledNewLeaderNoAcknowledgedWriteLost) {
+  TestCluster cluster(3, "killleader");
+  cluster.start_all();
+  const std::optional<uint32_t> first = cluster.wait_for_leader(5s);
+  ASSERT_TRUE(first) << all_logs(cluster);
+
+  client::Client c(cluster.name());
+  write_keys(c, 0, 100, cluster);
+  cluster.kill(*first);
+  const std::optional<uint32_t> second = cluster.wait_for_leader(5s, first);
+  ASSERT_TRUE(second) << all_logs(cluster);
+  EXPECT_NE(*second, *first);
+
+  write_keys(c, 100, 150, cluster);  // the client finds the new leader by itself
+  expect_keys(c, 0, 150);
+
+  // The killed node rejoins from its data directory and catches up.
+  cluster.start(*first);
+  const uint64_t commit = cluster.segment().node_counters(*second).snapshot().commit_index;
+  EXPECT_TRUE(cluster.wait_for_applied(commit, 5s)) << all_logs(cluster);
+}
+
+TEST(NodeProcess, WholeClusterKilledAndRestartedRecoversEverything) {
+  TestCluster cluster(3, "restart");
+  for (uint32_t i = 0; i < 3; ++i) cluster.options(i).snapshot_bytes = 4096;  // also recover from snapshots
+  cluster.start_all();
+  ASSERT_TRUE(cluster.wait_for_leader(5s)) << all_logs(cluster);
+  {
+    client::Client c(cluster.name());
+    write_keys(c, 0, 200, cluster);
+  }
+  for (uint32_t i = 0; i < 3; ++i) cluster.kill(i);
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(std::filesystem::exists(cluster.data_dir(i) / "snap" / "snapshot")) << "node " << i;
+    const std::map<std::string, std::string> state = replay_kv_state(cluster.data_dir(i));
+    EXPECT_GE(state.size(), 1u) << "node " << i << " holds a state it can replay offline";
+  }
+  cluster.start_all();
+  ASSERT_TRUE(cluster.wait_for_leader(5s)) << all_logs(cluster);
+  client::Client c(cluster.name());
+  expect_keys(c, 0, 200);
+  write_keys(c, 200, 210, cluster);
+}
+
+TEST(NodeProcess, BadFramesAreCountedAndSkipped) {
+  TestCluster cluster(3, "badframes");
+  cluster.start_all();
+  const std::optional<uint32_t> leader = cluster.wait_for_leader(5s);
+  ASSERT_TRUE(leader) << all_logs(cluster);
+  // Node `quiet` is stopped so that this test may act as the producer of its ring to the leader.
+  const uint32_t quiet = (*leader + 1) % 3;
+  cluster.kill(quiet);
+  const uint64_t bad_before = cluster.segment().node_counters(*leader).snapshot().bad_frames;
+
+  ipc::RingProducer ring = cluster.segment().peer_producer(quiet, *leader);
+  // 1. A frame whose bytes change after its checksum was computed: the ring resynchronises.
+  std::byte* payload = ring.try_reserve(64);
+  ASSERT_NE(payload, nullptr);
+  std::memset(payload, 0x5a, 64);
+  ring.commit(kPeerFrame, 64);
+  payload[10] = std::byte{0x00};
+  ring.publish();
+  auto wait_for_bad_frames = [&](uint64_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (cluster.segment().node_counters(*leader).snapshot().bad_frames < count &&
+           std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    return cluster.segment().node_counters(*leader).snapshot().bad_frames;
+  };
+  // (A resynchronisation skips everything visible, so the next frame goes in only after this one.)
+  EXPECT_EQ(wait_for_bad_frames(bad_before + 1), bad_before + 1);
+  // 2. An intact frame that is not a Raft message.
+  const std::byte junk[16] = {std::byte{0xff}, std::byte{0x07}};
+  ASSERT_TRUE(ring.try_push(kPeerFrame, junk));
+  EXPECT_EQ(wait_for_bad_frames(bad_before + 2), bad_before + 2);
+
+  // The leader carries on, and the quiet node rejoins over the same ring.
+  client::Client c(cluster.name());
+  write_keys(c, 0, 10, cluster);
+  cluster.start(quiet);
+  const uint64_t commit = cluster.segment().node_counters(*leader).snapshot().commit_index;
+  EXPECT_TRUE(cluster.wait_for_applied(commit, 5s)) << all_logs(cluster);
+}
+
+TEST(NodeProcess, RefusesToStartWithAClearError) {
+  TestCluster cluster(3, "refuse");
+  NodeOptions bad = cluster.options(0);
+  bad.node = 7;
+  EXPECT_EQ(run(bad), 1) << "a node index outside the cluster";
+  NodeOptions missing = cluster.options(0);
+  missing.cluster = "no-such-cluster-" + std::to_string(getpid());
+  EXPECT_EQ(run(missing), 1) << "a cluster without a segment";
+
+  cluster.start(0);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(run(cluster.options(0)), 1) << "a data directory another node process holds";
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "node/process/node.h"
-#include "node/process/run.h"
+#include "node/process/node_process.h"
 
 namespace shmraft::node::testing {
 

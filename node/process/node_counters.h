@@ -1,0 +1,46 @@
+#pragma once
+// What the node writes into its ipc::NodeCounters (ipc gives `role` and `leader` no meaning), for
+// `shmraft status`, the launcher and tests.
+//
+//   role     one of the codes below
+//   leader   the leader's node index + 1 as this node knows it; 0 = none known (1-based, like
+//            node::ResponseHeader::leader_hint)
+//   drops    peer frames not sent (full ring, cut link, drop rate) + client replies not sent (full ring)
+//   syncs    msync/fsync calls made by the node's storage
+//   bad_frames  peer and client frames skipped: ring resynchronisations, undecodable or misaddressed
+//   frames_in / frames_out   peer messages and client requests in; peer messages and client replies out
+//   updated_ns  CLOCK_MONOTONIC ns of the node's last loop iteration (a heartbeat of the process)
+#include <cstdint>
+#include <string_view>
+
+namespace shmraft::node {
+
+inline constexpr uint64_t kRoleFollower = 0;
+inline constexpr uint64_t kRolePreCandidate = 1;
+inline constexpr uint64_t kRoleCandidate = 2;
+inline constexpr uint64_t kRoleLeader = 3;
+inline constexpr uint64_t kRoleStopped = 4;  // the process exited in an orderly way
+
+// "follower", "pre-candidate", "candidate", "leader", "stopped", or "?" for an unknown code.
+constexpr std::string_view role_name(uint64_t role) noexcept {
+  switch (role) {
+    case kRoleFollower:
+      return "follower";
+    case kRolePreCandidate:
+      return "pre-candidate";
+    case kRoleCandidate:
+      return "candidate";
+    case kRoleLeader:
+      return "leader";
+    case kRoleStopped:
+      return "stopped";
+  }
+  return "?";
+}
+
+// The node index a `leader` counter names, or -1 when none is known.
+constexpr int64_t leader_node(uint64_t leader_counter) noexcept {
+  return leader_counter == 0 ? -1 : static_cast<int64_t>(leader_counter) - 1;
+}
+
+}  // namespace shmraft::node
