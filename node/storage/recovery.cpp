@@ -269,8 +269,9 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
                           "a valid record follows it at offset " + std::to_string(*at));
       }
       if (!records_follow && stop_index <= bounds.commit && stop_index > snapshot_index) {
-        refuse_corruption(segment, scan.end, stop_index, "the log ends here",
-                          "the saved commit index is " + std::to_string(bounds.commit));
+        refuse_corruption(
+            segment, scan.end, stop_index, "the log ends here",
+            "entries up to the saved commit index " + std::to_string(bounds.commit) + " were acknowledged");
       }
       const std::size_t garbage_end = nonzero_end(segment, scan.end);
       if (garbage_end > scan.end) {

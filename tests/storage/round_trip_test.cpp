@@ -1,0 +1,458 @@
+// Round trips through the API and through reopening: appends across segment boundaries, truncation and
+// re-append, hard state, snapshots and compaction, the durability modes' flushes, file modes.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "node/storage/hard_state_file.h"
+#include "node/storage/snapshot_file.h"
+#include "storage_test_support.h"
+
+namespace shmraft::storage {
+namespace {
+
+using namespace testing;
+
+TEST(StorageRoundTrip, FreshDirectoryIsAnEmptyLog) {
+  TempDir tmp;
+  NodeStorage storage(tmp.node(), options_with(Durability::batch));
+  EXPECT_TRUE(storage.recovery().created);
+  EXPECT_EQ(storage.first_index(), 1u);
+  EXPECT_EQ(storage.last_index(), 0u);
+  EXPECT_EQ(storage.term(0), 0u);
+  EXPECT_THROW(storage.term(1), std::out_of_range);
+  EXPECT_THROW(storage.entry(1), std::out_of_range);
+  EXPECT_EQ(storage.hard_state(), HardState{});
+  EXPECT_FALSE(storage.snapshot_meta());
+  EXPECT_FALSE(storage.load_snapshot());
+}
+
+TEST(StorageRoundTrip, FilesAreOwnerOnly) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node(), options_with(Durability::none));
+    append_range(storage, 1, 10, 1);
+    const std::byte data[3] = {};
+    storage.save_snapshot({5, 1}, data);
+  }
+  auto mode_of = [](const fs::path& path) {
+    struct stat st {};
+    ::stat(path.c_str(), &st);
+    return st.st_mode & 0777;
+  };
+  EXPECT_EQ(mode_of(tmp.node()), 0700u);
+  EXPECT_EQ(mode_of(tmp.node() / "meta"), 0600u);
+  EXPECT_EQ(mode_of(tmp.node() / "snap" / "snapshot"), 0600u);
+  for (const fs::path& segment : segment_files(tmp.node())) EXPECT_EQ(mode_of(segment), 0600u) << segment;
+}
+
+TEST(StorageRoundTrip, AppendedEntriesReadBackAndSurviveReopen) {
+  for (Durability mode : {Durability::none, Durability::batch, Durability::always}) {
+    SCOPED_TRACE(std::string(to_string(mode)));
+    TempDir tmp;
+    {
+      NodeStorage storage(tmp.node(), options_with(mode));
+      append_range(storage, 1, 150, 1);
+      append_range(storage, 151, 300, 4, 1);
+      storage.save_hard_state({4, 2, 250});
+      storage.sync();
+      ASSERT_EQ(storage.last_index(), 300u);
+      for (uint64_t i = 1; i <= 300; ++i) ASSERT_TRUE(entry_is(storage, i, i <= 150 ? 1 : 4));
+    }
+    NodeStorage storage(tmp.node(), options_with(mode));
+    EXPECT_FALSE(storage.recovery().created);
+    EXPECT_EQ(storage.first_index(), 1u);
+    EXPECT_EQ(storage.last_index(), 300u);
+    EXPECT_EQ(storage.recovery().entries, 300u);
+    EXPECT_EQ(storage.hard_state(), (HardState{4, 2, 250}));
+    for (uint64_t i = 1; i <= 300; ++i) ASSERT_TRUE(entry_is(storage, i, i <= 150 ? 1 : 4));
+    EXPECT_TRUE(storage.recovery().notes.empty()) << storage.recovery().notes.front();
+  }
+}
+
+TEST(StorageRoundTrip, EmptyPayloadsAndViewsIntoTheMapping) {
+  TempDir tmp;
+  NodeStorage storage(tmp.node(), options_with(Durability::none));
+  const std::vector<std::byte> data = payload(2, 1, 100);
+  const LogEntry entries[] = {{1, 1, {}}, {2, 1, data}};
+  storage.append(entries);
+  const EntryView first = storage.entry(1);
+  EXPECT_EQ(first.term, 1u);
+  EXPECT_TRUE(first.payload.empty());
+  const EntryView second = storage.entry(2);
+  EXPECT_NE(second.payload.data(), data.data());  // a view of the log, not of the caller's buffer
+  // Later appends (even across a segment boundary) leave earlier views valid.
+  append_range(storage, 3, 3000, 1);
+  EXPECT_TRUE(std::equal(second.payload.begin(), second.payload.end(), data.begin(), data.end()));
+  EXPECT_EQ(storage.entry(2).payload.data(), second.payload.data());
+}
+
+TEST(StorageRoundTrip, SegmentsAreNamedByTheirFirstIndex) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
+    append_range(storage, 1, 500, 1);
+  }
+  const std::vector<fs::path> files = segment_files(tmp.node());
+  ASSERT_GT(files.size(), 5u);
+  uint64_t expected_first = 1;
+  for (const fs::path& file : files) {
+    EXPECT_EQ(file.filename().string(), format::segment_file_name(expected_first));
+    EXPECT_EQ(fs::file_size(file), 4096u);
+    expected_first += record_offsets(file).size();
+  }
+  EXPECT_EQ(expected_first, 501u);
+  NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
+  EXPECT_EQ(storage.recovery().segments, files.size());
+  for (uint64_t i = 1; i <= 500; ++i) ASSERT_TRUE(entry_is(storage, i, 1));
+}
+
+TEST(StorageRoundTrip, RecordLargerThanASegmentGetsASegmentOfItsOwn) {
+  TempDir tmp;
+  const std::vector<std::byte> big = payload(2, 1, 10000);
+  {
+    NodeStorage storage(tmp.node(), options_with(Durability::batch, 4096));
+    append_range(storage, 1, 1, 1);
+    const LogEntry entries[] = {{2, 1, big}};
+    storage.append(entries);
+    append_range(storage, 3, 5, 1);
+    storage.sync();
+  }
+  NodeStorage storage(tmp.node(), options_with(Durability::batch, 4096));
+  EXPECT_EQ(storage.last_index(), 5u);
+  const EntryView view = storage.entry(2);
+  EXPECT_TRUE(std::equal(view.payload.begin(), view.payload.end(), big.begin(), big.end()));
+  EXPECT_GE(fs::file_size(tmp.node() / "log" / format::segment_file_name(2)), 10000u);
+}
+
+TEST(StorageRoundTrip, AppendRefusesGapsAndFallingTermsWithoutWritingAnything) {
+  TempDir tmp;
+  NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
+  append_range(storage, 1, 10, 3);
+  const std::vector<std::byte> data = payload(11, 3);
+  const LogEntry gap[] = {{11, 3, data}, {13, 3, data}};
+  EXPECT_THROW(storage.append(gap), StorageError);
+  const LogEntry falling[] = {{11, 3, data}, {12, 2, data}};
+  EXPECT_THROW(storage.append(falling), StorageError);
+  const LogEntry zero_index[] = {{0, 3, data}};
+  EXPECT_THROW(storage.append(zero_index), StorageError);
+  EXPECT_EQ(storage.last_index(), 10u);
+  append_range(storage, 11, 12, 3);
+  EXPECT_TRUE(entry_is(storage, 11, 3));
+}
+
+// Truncates at positions that hit the middle of a segment, the first entry of a segment, the entry
+// just after a boundary and the very end, re-appends with a new term, and checks before and after
+// reopening, in every mode.
+TEST(StorageRoundTrip, TruncateAndReappendAcrossSegmentBoundaries) {
+  for (Durability mode : {Durability::none, Durability::batch, Durability::always}) {
+    TempDir tmp;
+    const Options options = options_with(mode, 4096);
+    std::vector<uint64_t> model(1, 0);  // model[i] = term of entry i
+    {
+      NodeStorage storage(tmp.node(), options);
+      append_range(storage, 1, 200, 1);
+      model.resize(201, 1);
+    }
+    const std::vector<fs::path> files = segment_files(tmp.node());
+    ASSERT_GE(files.size(), 6u);
+    const uint64_t second_first = *format::parse_segment_file_name(files[1].filename().string());
+    const uint64_t fourth_first = *format::parse_segment_file_name(files[3].filename().string());
+    const uint64_t cuts[] = {190, fourth_first, second_first + 1, 125, second_first, 200, 2};
+    uint64_t term = 1;
+    for (uint64_t cut : cuts) {
+      SCOPED_TRACE(std::string(to_string(mode)) + " cut at " + std::to_string(cut));
+      ++term;
+      {
+        NodeStorage storage(tmp.node(), options);
+        const uint64_t last = storage.last_index();
+        storage.truncate_suffix(cut);
+        EXPECT_EQ(storage.last_index(), cut - 1);
+        EXPECT_THROW(storage.entry(cut), std::out_of_range);
+        const uint64_t new_last = std::max<uint64_t>(last, cut + 17);
+        append_range(storage, cut, new_last, term, 5);
+        storage.sync();
+        model.resize(new_last + 1);
+        for (uint64_t i = cut; i <= new_last; ++i) model[i] = term;
+        for (uint64_t i = 1; i <= new_last; ++i) ASSERT_TRUE(entry_is(storage, i, model[i]));
+      }
+      NodeStorage storage(tmp.node(), options);
+      ASSERT_EQ(storage.last_index(), model.size() - 1);
+      for (uint64_t i = 1; i < model.size(); ++i) ASSERT_TRUE(entry_is(storage, i, model[i]));
+      EXPECT_TRUE(storage.recovery().notes.empty()) << storage.recovery().notes.front();
+    }
+  }
+}
+
+TEST(StorageRoundTrip, TruncateToAnEmptyLogAndStartAgain) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node(), options_with(Durability::batch, 4096));
+    append_range(storage, 1, 100, 1);
+    storage.truncate_suffix(1);
+    EXPECT_EQ(storage.last_index(), 0u);
+    EXPECT_EQ(storage.first_index(), 1u);
+    EXPECT_TRUE(segment_files(tmp.node()).empty());
+    append_range(storage, 1, 20, 2);
+    storage.sync();
+  }
+  NodeStorage storage(tmp.node(), options_with(Durability::batch, 4096));
+  EXPECT_EQ(storage.last_index(), 20u);
+  for (uint64_t i = 1; i <= 20; ++i) ASSERT_TRUE(entry_is(storage, i, 2));
+}
+
+TEST(StorageRoundTrip, TruncateRefusesCommittedEntriesAndRangesOutsideTheLog) {
+  TempDir tmp;
+  NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
+  append_range(storage, 1, 50, 1);
+  storage.save_hard_state({1, 1, 30});
+  EXPECT_THROW(storage.truncate_suffix(30), StorageError);
+  EXPECT_THROW(storage.truncate_suffix(52), StorageError);
+  storage.truncate_suffix(51);  // nothing to do
+  storage.truncate_suffix(31);
+  EXPECT_EQ(storage.last_index(), 30u);
+}
+
+TEST(StorageRoundTrip, HardStateSurvivesReopenAndKeepsItsRules) {
+  TempDir tmp;
+  for (Durability mode : {Durability::none, Durability::batch, Durability::always}) {
+    SCOPED_TRACE(std::string(to_string(mode)));
+    fs::remove_all(tmp.node());
+    {
+      NodeStorage storage(tmp.node(), options_with(mode));
+      append_range(storage, 1, 100, 1);
+      for (uint64_t commit = 1; commit <= 100; ++commit) {
+        storage.save_hard_state({commit / 10 + 1, commit % 10 == 0 ? 0u : 3u, commit});
+        storage.sync();
+      }
+      storage.save_hard_state({11, 3, 100});
+      EXPECT_THROW(storage.save_hard_state({10, 3, 100}), StorageError);  // term falls
+      EXPECT_THROW(storage.save_hard_state({11, 2, 100}), StorageError);  // second vote in term 11
+      EXPECT_THROW(storage.save_hard_state({11, 3, 101}), StorageError);  // commit beyond the log
+      storage.save_hard_state({12, 0, 100});
+      storage.sync();
+    }
+    NodeStorage storage(tmp.node(), options_with(mode));
+    EXPECT_EQ(storage.hard_state(), (HardState{12, 0, 100}));
+  }
+}
+
+// In mode batch the hard state reaches `meta` only in sync(), after the log range it covers is durable,
+// so the commit index on disk never runs ahead of the durable log.
+TEST(StorageRoundTrip, BatchModeWritesTheHardStateOnlyInSync) {
+  TempDir tmp;
+  NodeStorage storage(tmp.node(), options_with(Durability::batch));
+  append_range(storage, 1, 10, 1);
+  storage.save_hard_state({1, 1, 10});
+  auto newest_in_file = [&] {
+    const std::vector<std::byte> bytes = read_file(tmp.node() / "meta");
+    format::MetaSlot slots[2];
+    std::memcpy(&slots[0], &bytes[0], sizeof slots[0]);
+    std::memcpy(&slots[1], &bytes[format::kMetaSlotStride], sizeof slots[1]);
+    const format::MetaSlot& newest = slots[0].sequence > slots[1].sequence ? slots[0] : slots[1];
+    return HardState{newest.term, newest.vote, newest.commit};
+  };
+  EXPECT_EQ(newest_in_file(), HardState{});
+  EXPECT_EQ(storage.hard_state(), (HardState{1, 1, 10}));
+  storage.sync();
+  EXPECT_EQ(newest_in_file(), (HardState{1, 1, 10}));
+}
+
+// The slot written is never the one relied on: mode none alternates; in batch, commit-only updates
+// keep overwriting the scratch slot until a term or vote change is flushed.
+TEST(StorageRoundTrip, HardStateSlotsProtectTheStateReliedOn) {
+  TempDir tmp;
+  fs::create_directories(tmp.path());
+  StorageStats stats;
+  const fs::path meta = tmp.path() / "meta";
+  auto slot_sequences = [&] {
+    const std::vector<std::byte> bytes = read_file(meta);
+    format::MetaSlot a, b;
+    std::memcpy(&a, &bytes[0], sizeof a);
+    std::memcpy(&b, &bytes[format::kMetaSlotStride], sizeof b);
+    return std::pair<uint64_t, uint64_t>{a.sequence, b.sequence};
+  };
+  {
+    HardStateFile file = HardStateFile::create(meta, Durability::none, stats);
+    EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{1, 0}));
+    file.write({1, 0, 0}, false);
+    EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{1, 2}));
+    file.write({1, 0, 1}, false);
+    EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{3, 2}));
+  }
+  fs::remove(meta);
+  HardStateFile file = HardStateFile::create(meta, Durability::batch, stats);
+  file.write({1, 1, 0}, true);  // flushed: slot 1 is relied on from now
+  file.write({1, 1, 1}, false);
+  file.write({1, 1, 2}, false);
+  EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{4, 2}));
+  file.write({2, 0, 2}, true);
+  file.write({2, 0, 3}, false);
+  EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{5, 6}));
+  EXPECT_EQ(HardStateFile::open(meta, Durability::batch, stats).newest(), (HardState{2, 0, 3}));
+}
+
+TEST(StorageRoundTrip, SnapshotCompactionRemovesWholeSegmentsBelowIt) {
+  TempDir tmp;
+  const Options options = options_with(Durability::batch, 4096);
+  const std::vector<std::byte> state = payload(999, 9, 5000);
+  uint64_t first_after_compaction = 0;
+  {
+    NodeStorage storage(tmp.node(), options);
+    append_range(storage, 1, 400, 1);
+    storage.save_hard_state({1, 1, 300});
+    storage.sync();
+    EXPECT_THROW(storage.compact(100), StorageError);  // no snapshot yet
+    const std::size_t before = segment_files(tmp.node()).size();
+    storage.save_snapshot({250, 1}, state);
+    EXPECT_EQ(storage.last_index(), 400u);  // the log continues the snapshot: kept
+    EXPECT_THROW(storage.compact(251), StorageError);
+    storage.compact(250);
+    const std::vector<fs::path> after = segment_files(tmp.node());
+    EXPECT_LT(after.size(), before);
+    first_after_compaction = storage.first_index();
+    EXPECT_EQ(after.front().filename().string(), format::segment_file_name(first_after_compaction));
+    EXPECT_LE(first_after_compaction, 251u);
+    EXPECT_GT(first_after_compaction, 1u);
+    EXPECT_EQ(storage.stats().segments_removed, before - after.size());
+    EXPECT_EQ(storage.term(250), 1u);
+    EXPECT_THROW(storage.entry(first_after_compaction - 1), std::out_of_range);
+    for (uint64_t i = first_after_compaction; i <= 400; ++i) ASSERT_TRUE(entry_is(storage, i, 1));
+  }
+  NodeStorage storage(tmp.node(), options);
+  EXPECT_EQ(storage.first_index(), first_after_compaction);
+  EXPECT_EQ(storage.last_index(), 400u);
+  ASSERT_TRUE(storage.snapshot_meta());
+  EXPECT_EQ(*storage.snapshot_meta(), (SnapshotMeta{250, 1}));
+  const std::optional<Snapshot> loaded = storage.load_snapshot();
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->data, state);
+  EXPECT_THROW(storage.save_snapshot({200, 1}, state), StorageError);  // older than the saved one
+}
+
+TEST(StorageRoundTrip, SnapshotThatTheLogDoesNotContinueReplacesTheLog) {
+  TempDir tmp;
+  const Options options = options_with(Durability::batch, 4096);
+  {
+    NodeStorage storage(tmp.node(), options);
+    append_range(storage, 1, 300, 1);
+    const std::byte data[1] = {std::byte{7}};
+    storage.save_snapshot({500, 3}, data);  // InstallSnapshot from a leader far ahead
+    EXPECT_EQ(storage.last_index(), 500u);
+    EXPECT_EQ(storage.first_index(), 501u);
+    EXPECT_EQ(storage.term(500), 3u);
+    EXPECT_TRUE(segment_files(tmp.node()).empty());
+    append_range(storage, 501, 520, 3);
+    storage.save_hard_state({3, 0, 510});
+    storage.sync();
+  }
+  NodeStorage storage(tmp.node(), options);
+  EXPECT_EQ(storage.first_index(), 501u);
+  EXPECT_EQ(storage.last_index(), 520u);
+  EXPECT_EQ(storage.term(500), 3u);
+  for (uint64_t i = 501; i <= 520; ++i) ASSERT_TRUE(entry_is(storage, i, 3));
+}
+
+TEST(StorageRoundTrip, SnapshotWithADifferentTermAtItsIndexReplacesTheLog) {
+  TempDir tmp;
+  NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
+  append_range(storage, 1, 300, 1);
+  storage.save_snapshot({200, 2}, {});
+  EXPECT_EQ(storage.last_index(), 200u);
+  EXPECT_EQ(storage.first_index(), 201u);
+}
+
+// A crash between writing snap/snapshot and removing the log it replaces: opening finishes the job.
+TEST(StorageRoundTrip, InterruptedSnapshotInstallIsCompletedOnOpen) {
+  TempDir tmp;
+  const Options options = options_with(Durability::none, 4096);
+  {
+    NodeStorage storage(tmp.node(), options);
+    append_range(storage, 1, 300, 1);
+  }
+  {
+    StorageStats stats;
+    RecoveryReport report;
+    SnapshotFile(tmp.node() / "snap", stats, report).save({500, 3}, {});
+  }
+  NodeStorage storage(tmp.node(), options);
+  EXPECT_EQ(storage.last_index(), 500u);
+  EXPECT_EQ(storage.first_index(), 501u);
+  ASSERT_FALSE(storage.recovery().notes.empty());
+  EXPECT_NE(storage.recovery().notes.back().find("interrupted snapshot install"), std::string::npos);
+}
+
+// A compaction whose removals a power loss partly undid leaves old segments separated from the log by
+// a hole; everything before the hole is in the snapshot, so opening removes them again.
+TEST(StorageRoundTrip, SegmentsResurrectedBelowTheSnapshotAreRemovedAgain) {
+  TempDir tmp;
+  const Options options = options_with(Durability::none, 4096);
+  std::vector<std::pair<fs::path, std::vector<std::byte>>> removed;
+  {
+    NodeStorage storage(tmp.node(), options);
+    append_range(storage, 1, 400, 1);
+    storage.save_snapshot({300, 1}, {});
+    const std::vector<fs::path> before = segment_files(tmp.node());
+    for (const fs::path& file : before) removed.emplace_back(file, read_file(file));
+    storage.compact(300);
+  }
+  ASSERT_GE(removed.size(), 4u);
+  write_file(removed[0].first, removed[0].second);  // the first comes back, the second does not
+  NodeStorage storage(tmp.node(), options);
+  ASSERT_FALSE(storage.recovery().notes.empty());
+  EXPECT_NE(storage.recovery().notes.front().find("compaction"), std::string::npos);
+  EXPECT_FALSE(fs::exists(removed[0].first));
+  EXPECT_EQ(storage.last_index(), 400u);
+  for (uint64_t i = storage.first_index(); i <= 400; ++i) ASSERT_TRUE(entry_is(storage, i, 1));
+}
+
+TEST(StorageRoundTrip, LeftoverTemporaryFilesAreRemoved) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
+    append_range(storage, 1, 10, 1);
+  }
+  write_file(tmp.node() / "log" / (format::segment_file_name(11) + ".tmp"), std::vector<std::byte>(100));
+  write_file(tmp.node() / "snap" / "snapshot.tmp", std::vector<std::byte>(100));
+  NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
+  EXPECT_EQ(storage.recovery().notes.size(), 2u);
+  EXPECT_EQ(segment_files(tmp.node()).size(), 1u);
+  EXPECT_FALSE(fs::exists(tmp.node() / "snap" / "snapshot.tmp"));
+  EXPECT_EQ(storage.last_index(), 10u);
+}
+
+// What each mode flushes: none nothing, batch one msync per sync() however many records, always one
+// per record.
+TEST(StorageRoundTrip, FlushesPerDurabilityMode) {
+  for (Durability mode : {Durability::none, Durability::batch, Durability::always}) {
+    TempDir tmp;
+    NodeStorage storage(tmp.node(), options_with(mode));
+    append_range(storage, 1, 1, 1);  // creates the segment
+    storage.sync();
+    const uint64_t before = storage.stats().flushes;
+    append_range(storage, 2, 21, 1, 20);
+    storage.sync();
+    const uint64_t flushes = storage.stats().flushes - before;
+    switch (mode) {
+      case Durability::none:
+        EXPECT_EQ(flushes, 0u);
+        break;
+      case Durability::batch:
+        EXPECT_EQ(flushes, 1u);
+        break;
+      case Durability::always:
+        EXPECT_EQ(flushes, 20u);
+        break;
+    }
+  }
+}
+
+TEST(StorageRoundTrip, DurabilityNamesParse) {
+  EXPECT_EQ(parse_durability("none"), Durability::none);
+  EXPECT_EQ(parse_durability("batch"), Durability::batch);
+  EXPECT_EQ(parse_durability("always"), Durability::always);
+  EXPECT_EQ(to_string(Durability::batch), "batch");
+  EXPECT_THROW(parse_durability("fsync"), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace shmraft::storage
