@@ -7,6 +7,10 @@
 #include "test_support.h"
 
 namespace shmraft::ipc {
+
+// Readable parameter names in test listings.
+void PrintTo(WaitStrategy strategy, std::ostream* out) { *out << to_string(strategy); }
+
 namespace {
 
 using namespace std::chrono_literals;
