@@ -156,13 +156,13 @@ std::string SegmentLayout::describe() const {
   std::string text;
   auto line = [&](const std::string& what, std::size_t bytes) {
     char buffer[160];
-    std::snprintf(buffer, sizeof buffer, "  %-52s %12zu B  (%s)\n", what.c_str(), bytes,
+    std::snprintf(buffer, sizeof buffer, "  %-56s %12zu B  (%s)\n", what.c_str(), bytes,
                   human_bytes(bytes).c_str());
     text += buffer;
   };
   text += "shared-memory segment layout v" + std::to_string(kLayoutVersion) + ": " + std::to_string(n) +
           " nodes, " + std::to_string(slots) + " client slots\n";
-  line("header, counters, fault words, doorbells, slots, ring controls", peer_buffers_offset);
+  line("header, counters, faults, doorbells, slots, controls", peer_buffers_offset);
   line(std::to_string(peer_rings) + " peer rings x " + human_bytes(config.peer_ring_capacity),
        peer_rings * config.peer_ring_capacity);
   line(std::to_string(n * slots) + " request rings x " + human_bytes(config.client_ring_capacity),
