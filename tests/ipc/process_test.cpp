@@ -231,7 +231,7 @@ TEST(TwoProcesses, MillionBlockingPublishWaitCyclesLoseNoWakeUp) {
     std::mt19937_64 rng(rng_seed);
     for (uint64_t seq = 0; seq < round_trips; ++seq) {
       if (starts && !out.try_push(1, std::as_bytes(std::span(&seq, 1)))) return 2;
-      if (!waiter.wait_for([&] { return in.has_frames(); }, 10s)) {
+      if (!waiter.wait_for([&] { return in.has_frames(); }, 30s)) {
         std::fprintf(stderr, "node %u: wait timed out at round trip %llu\n", me,
                      static_cast<unsigned long long>(seq));
         return 1;
