@@ -4,7 +4,9 @@
 //
 // Shared state is a RingControl (two cache lines) plus a power-of-two byte buffer; both are plain bytes
 // in the segment. Each process builds its own view over them — RingProducer or RingConsumer — and may
-// build it afresh at any time (after a restart) from the shared indices alone.
+// build it afresh at any time (after a restart) from the shared indices alone. A view caches indices:
+// use one producer view and one consumer view per ring at a time (moving a view is fine; using two
+// copies of one is not).
 //
 // Producer (zero-copy, batched):
 //     std::byte* p = producer.try_reserve(n);   // nullptr: ring full -> count a drop
