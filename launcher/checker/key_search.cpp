@@ -13,12 +13,41 @@ constexpr uint64_t kInfinity = std::numeric_limits<uint64_t>::max();
 constexpr uint32_t kNoState = std::numeric_limits<uint32_t>::max();
 constexpr std::size_t kContextOps = 5;    // ops linearized before the stuck one, kept for the report
 constexpr std::size_t kReportValues = 4;  // distinct values the key could hold there, kept for the report
+constexpr std::size_t kProbedReads = 3;   // pending reads checked by reads_can_follow
+constexpr std::size_t kProbeWalk = 256;   // list entries it looks at, at most
 
 uint64_t splitmix64(uint64_t& x) noexcept {
   uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
+}
+// True for ops that leave every value as it is wherever they are legal: reads, a cas recorded as failed,
+// a cas writing back what it expects, an empty append. (An unknown cas or a put of the current value
+// does not qualify: placed elsewhere it would change the value.)
+bool never_changes(const Operation& op) noexcept {
+  switch (op.op) {
+    case OpKind::get:
+      return true;
+    case OpKind::cas:
+      return (op.known() && op.output == "fail") || op.expect == op.value;
+    case OpKind::append:
+      return op.value.empty();
+    case OpKind::put:
+    case OpKind::del:
+      return false;
+  }
+  return false;
+}
+
+// Ops that can make the value shorter or unrelated; without them pending, the value only grows.
+bool resets(const Operation& op) noexcept {
+  return op.op == OpKind::put || op.op == OpKind::del || (op.op == OpKind::cas && !never_changes(op));
+}
+
+// The value right after a reset takes effect.
+std::string_view reset_result(const Operation& op) noexcept {
+  return op.op == OpKind::del ? std::string_view() : std::string_view(op.value);
 }
 }  // namespace
 
@@ -47,13 +76,34 @@ bool SearchBudget::hold_state_bytes(std::size_t bytes) {
   return true;
 }
 
-KeySearch::KeySearch(std::vector<const Operation*> ops, SearchBudget& budget)
-    : ops_(std::move(ops)), budget_(budget) {
+KeySearch::KeySearch(std::vector<const Operation*> ops, SearchBudget& budget, bool prune_by_reads)
+    : ops_(std::move(ops)), budget_(budget), prune_by_reads_(prune_by_reads) {
   if (ops_.size() > static_cast<std::size_t>(std::numeric_limits<int32_t>::max() / 2 - 1)) {
     throw std::length_error("linearizability check: too many operations on one key");
   }
   uint64_t seed = 0x5eed5eed5eed5eedULL;  // fixed: the search (and its report) is reproducible
   zobrist_.resize(ops_.size());
+  unknown_bit_.assign(ops_.size(), -1);
+  int32_t unknown_count = 0;
+  for (std::size_t i = 0; i < ops_.size(); ++i) {
+    if (!ops_[i]->known()) unknown_bit_[i] = unknown_count++;
+  }
+  has_unknown_ = unknown_count > 0;
+  // The anchor: the get called last, the read most likely to stay pending while the rest is placed.
+  anchor_pending_ = false;
+  for (std::size_t i = 0; i < ops_.size(); ++i) {
+    if (ops_[i]->op == OpKind::get && ops_[i]->known() &&
+        (!anchor_pending_ || ops_[i]->call >= ops_[anchor_]->call)) {
+      anchor_ = static_cast<uint32_t>(i);
+      anchor_pending_ = true;
+    }
+  }
+  resets_toward_anchor_.assign(ops_.size(), false);
+  for (std::size_t i = 0; anchor_pending_ && i < ops_.size(); ++i) {
+    resets_toward_anchor_[i] = resets(*ops_[i]) && ops_[anchor_]->output.starts_with(reset_result(*ops_[i]));
+    anchor_resets_pending_ += resets_toward_anchor_[i] ? 1 : 0;
+  }
+  unknown_linearized_.assign((static_cast<std::size_t>(unknown_count) + 63) / 64, 0);
   for (Hash128& h : zobrist_) h = {splitmix64(seed), splitmix64(seed)};
   build_list();
 }
@@ -120,6 +170,99 @@ uint32_t KeySearch::intern(const std::string& value) {
   return id;
 }
 
+void KeySearch::toggle_unknown(uint32_t op) {
+  const auto bit = static_cast<std::size_t>(unknown_bit_[op]);
+  unknown_linearized_[bit / 64] ^= uint64_t{1} << (bit % 64);
+}
+
+namespace {
+bool is_subset(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) noexcept {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if ((a[i] & ~b[i]) != 0) return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool KeySearch::dominated(const Hash128& known, uint32_t state) const {
+  const auto it = failures_.find(MemoEntry{known, state});
+  if (it == failures_.end()) return false;
+  for (const auto& failed : it->second) {
+    if (is_subset(failed, unknown_linearized_)) return true;
+  }
+  return false;
+}
+
+void KeySearch::record_failure() {
+  if (!has_unknown_) return;  // the exact memo already covers every node
+  auto& failed = failures_[MemoEntry{known_linearized_, state_}];
+  for (const auto& f : failed) {
+    if (is_subset(f, unknown_linearized_)) return;  // already implied
+  }
+  // Drop recorded sets the new one implies, so each (K, v) keeps only minimal sets.
+  std::erase_if(failed, [this](const std::vector<uint64_t>& f) { return is_subset(unknown_linearized_, f); });
+  failed.push_back(unknown_linearized_);
+}
+
+bool KeySearch::reads_can_follow(std::string_view value, int32_t placing) {
+  if (!prune_by_reads_) return true;
+  if (anchor_pending_ && anchor_resets_pending_ == 0 && !ops_[anchor_]->output.starts_with(value))
+    return false;
+  // One walk over the head of the list. A reset whose call is listed before a read's return may still
+  // be linearized before that read, so the read's value must extend `value` or one of those results.
+  reset_results_.clear();
+  int32_t probed_returns[kProbedReads];
+  std::size_t probed = 0, checked = 0, walked = 0;
+  for (int32_t n = nodes_[0].next; n != -1 && walked < kProbeWalk; n = nodes_[n].next, ++walked) {
+    if (n == placing) continue;
+    const Node& node = nodes_[n];
+    const Operation& op = *ops_[node.op];
+    if (node.match != -1) {
+      if (resets(op)) {
+        reset_results_.push_back(reset_result(op));
+      } else if (op.op == OpKind::get && probed < kProbedReads) {
+        probed_returns[probed++] = node.match;
+      }
+      continue;
+    }
+    if (std::find(probed_returns, probed_returns + probed, n) == probed_returns + probed) continue;
+    const auto extends = [&op](std::string_view prefix) { return op.output.starts_with(prefix); };
+    if (!extends(value) && std::none_of(reset_results_.begin(), reset_results_.end(), extends)) return false;
+    if (++checked == kProbedReads) break;
+  }
+  return true;
+}
+
+void KeySearch::place(int32_t call, uint32_t next_state, const Hash128& next_linearized, bool forced) {
+  const uint32_t op = nodes_[call].op;
+  calls_.push_back(Frame{call, state_, forced});
+  state_ = next_state;
+  linearized_ = next_linearized;
+  count_placement(op, +1);
+  lift(call);
+}
+
+KeySearch::Frame KeySearch::unplace() {
+  const Frame top = calls_.back();
+  calls_.pop_back();
+  const uint32_t op = nodes_[top.call].op;
+  state_ = top.state;
+  linearized_ ^= zobrist_[op];
+  count_placement(op, -1);
+  unlift(top.call);
+  return top;
+}
+
+void KeySearch::count_placement(uint32_t op, int direction) {
+  if (ops_[op]->known()) {
+    known_linearized_ ^= zobrist_[op];
+  } else {
+    toggle_unknown(op);
+  }
+  if (op == anchor_) anchor_pending_ = direction < 0;
+  if (resets_toward_anchor_[op]) anchor_resets_pending_ -= direction;
+}
+
 void KeySearch::note_stuck(uint32_t op, uint32_t state) {
   const std::size_t depth = calls_.size();
   if (!have_deepest_ || depth > deepest_.depth) {
@@ -138,43 +281,80 @@ void KeySearch::note_stuck(uint32_t op, uint32_t state) {
   }
 }
 
+// Candidates at a search node are the calls before the first pending return. They are tried in three
+// passes, which together try every candidate once, so the search stays complete:
+//  1. forced: an op that is legal now and changes the value in no state (see never_changes). If any
+//     completion from this node exists, one exists that places that op first: moving it changes no
+//     other op's view, and every op still pending returns after its call. So it is placed without
+//     alternatives, and if its subtree fails, the whole node fails.
+//  2. other completed operations.
+//  3. other unknown-outcome operations — only once no completed operation can go next,
+//     rather than eagerly at their call, which multiplied the distinct values in append histories.
 KeySearch::Outcome KeySearch::run() {
-  uint32_t state = intern(std::string());
-  if (state == kNoState) return Outcome::budget_exhausted;
-  Hash128 linearized;
+  enum class Pass : uint8_t { forced, known, unknown };
+  state_ = intern(std::string());
+  if (state_ == kNoState) return Outcome::budget_exhausted;
   std::string next_value;
+  Pass pass = Pass::forced;
   int32_t entry = nodes_[0].next;
+
+  // Undoes frames until one whose node has candidates left; false when the search space is exhausted.
+  const auto backtrack = [&]() {
+    while (!calls_.empty()) {
+      record_failure();
+      const Frame top = unplace();
+      if (top.forced) continue;
+      const uint32_t op = nodes_[top.call].op;
+      entry = nodes_[top.call].next;
+      pass = ops_[op]->known() ? Pass::known : Pass::unknown;
+      return true;
+    }
+    return false;
+  };
+
   while (nodes_[0].next != -1) {
     if (!budget_.spend()) return Outcome::budget_exhausted;
     const Node& node = nodes_[entry];
     if (node.match == -1) {
-      // The return of an op not yet linearized: nothing linearized so far can be followed by it.
-      note_stuck(node.op, state);
-      if (calls_.empty()) return Outcome::violation;
-      const Frame top = calls_.back();
-      calls_.pop_back();
-      state = top.state;
-      linearized ^= zobrist_[nodes_[top.call].op];
-      unlift(top.call);
-      entry = nodes_[top.call].next;
-      continue;
-    }
-    const StepOutcome outcome = step(*ops_[node.op], values_[state], next_value);
-    if (outcome != StepOutcome::illegal) {
-      const uint32_t next_state = outcome == StepOutcome::changed ? intern(next_value) : state;
-      if (next_state == kNoState) return Outcome::budget_exhausted;
-      Hash128 next_linearized = linearized;
-      next_linearized ^= zobrist_[node.op];
-      if (memo_.insert(MemoEntry{next_linearized, next_state}).second) {
-        calls_.push_back(Frame{entry, state});
-        state = next_state;
-        linearized = next_linearized;
-        lift(entry);
+      if (pass == Pass::forced || (pass == Pass::known && has_unknown_)) {
+        pass = pass == Pass::forced ? Pass::known : Pass::unknown;
         entry = nodes_[0].next;
         continue;
       }
+      // The return of an op not yet linearized: nothing linearized so far can be followed by it.
+      note_stuck(node.op, state_);
+      if (!backtrack()) return Outcome::violation;
+      continue;
     }
-    entry = node.next;
+    const Operation& op = *ops_[node.op];
+    const StepOutcome outcome = step(op, values_[state_], next_value);
+    const bool candidate =
+        outcome != StepOutcome::illegal &&
+        (pass == Pass::forced
+             ? never_changes(op)
+             : !never_changes(op) && op.known() == (pass == Pass::known) &&
+                   (outcome == StepOutcome::unchanged || reads_can_follow(next_value, entry)));
+    if (!candidate) {
+      entry = node.next;
+      continue;
+    }
+    const uint32_t next_state = outcome == StepOutcome::changed ? intern(next_value) : state_;
+    if (next_state == kNoState) return Outcome::budget_exhausted;
+    Hash128 next_linearized = linearized_;
+    next_linearized ^= zobrist_[node.op];
+    if (memo_.insert(MemoEntry{next_linearized, next_state}).second) {
+      place(entry, next_state, next_linearized, pass == Pass::forced);
+      entry = nodes_[0].next;
+      pass = Pass::forced;
+      if (has_unknown_ && dominated(known_linearized_, state_)) {
+        if (!backtrack()) return Outcome::violation;
+      }
+    } else if (pass == Pass::forced) {
+      // The forced successor was explored before and failed, so this node fails too.
+      if (!backtrack()) return Outcome::violation;
+    } else {
+      entry = node.next;
+    }
   }
   return Outcome::linearizable;
 }

@@ -8,7 +8,8 @@
 // failed to place an operation that must precede everything after, so it backtracks. An operation of
 // unknown outcome has its return at +infinity. The linearized set is remembered as a 128-bit Zobrist hash
 // (XOR of a random key per operation, O(1) to update) and values are interned, so a memo entry is 20
-// bytes; two different sets collide with probability 2^-128 per pair.
+// bytes; two different sets collide with probability 2^-128 per pair. Candidates are ordered so that
+// reads are placed without branching and unknown-outcome writes last (see run()).
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -44,8 +45,10 @@ class KeySearch {
  public:
   enum class Outcome : uint8_t { linearizable, violation, budget_exhausted };
 
-  // `ops` must outlive the search; an op's `ret` of nullopt means +infinity.
-  KeySearch(std::vector<const Operation*> ops, SearchBudget& budget);
+  // `ops` must outlive the search; an op's `ret` of nullopt means +infinity. `prune_by_reads` enables
+  // reads_can_follow(): it never changes the verdict, but it detects a dead end before the read that
+  // causes it, so the report of a search without it names the offending read more precisely.
+  KeySearch(std::vector<const Operation*> ops, SearchBudget& budget, bool prune_by_reads = true);
 
   Outcome run();
 
@@ -70,6 +73,7 @@ class KeySearch {
   struct Frame {
     int32_t call;
     uint32_t state;
+    bool forced;  // placed without alternatives: backtracking over it backtracks its node too
   };
   struct Hash128 {
     uint64_t lo = 0, hi = 0;
@@ -101,17 +105,45 @@ class KeySearch {
   // The id of `value`, adding it if new; UINT32_MAX when the state-byte budget is exhausted.
   uint32_t intern(const std::string& value);
   void note_stuck(uint32_t op, uint32_t state);
-
+  // Prunes orders that no later read can accept: placing the op at list node `placing` would make the
+  // value `value`. Between now and a pending get, the value can only grow by appends unless a pending
+  // put, delete or cas resets it, so the get's output must start with `value` or with the result of
+  // such a reset that may precede it. Checks the earliest few pending gets, and the anchor (the get
+  // called last — for check_final_state, the final read) against every pending reset.
+  bool reads_can_follow(std::string_view value, int32_t placing);
+  void place(int32_t call, uint32_t next_state, const Hash128& next_linearized, bool forced);
+  Frame unplace();
+  void count_placement(uint32_t op, int direction);  // +1 placed, -1 undone
+  // Unknown-outcome dominance. If a node (completed ops K, unknown ops T, value v) has no completion,
+  // neither has (K, T' ⊇ T, v): a completion of the latter followed by T' \ T (legal at the end, with
+  // no return to respect) would complete the former. Failed nodes are recorded per (K, v); a new node
+  // is pruned when a recorded T is a subset of its own.
+  bool dominated(const Hash128& known, uint32_t state) const;
+  void record_failure();
+  void toggle_unknown(uint32_t op);
   std::vector<const Operation*> ops_;
   SearchBudget& budget_;
   std::vector<Node> nodes_;  // nodes_[0] is the head sentinel
   std::vector<Hash128> zobrist_;
   std::vector<Frame> calls_;
+  bool prune_by_reads_;
+  Hash128 linearized_;        // Zobrist hash of every linearized op
+  Hash128 known_linearized_;  // ... of the linearized completed ops only
+  uint32_t state_ = 0;
+  std::vector<int32_t> unknown_bit_;  // per op: its bit in unknown_linearized_, or -1 for a completed op
+  std::vector<uint64_t> unknown_linearized_;
+  std::unordered_map<MemoEntry, std::vector<std::vector<uint64_t>>, MemoHash> failures_;
+  uint32_t anchor_ = 0;
+  bool anchor_pending_ = false;             // false also when the key has no completed get
+  std::vector<bool> resets_toward_anchor_;  // per op: a reset whose result starts the anchor's output
+  std::size_t anchor_resets_pending_ = 0;
+  std::vector<std::string_view> reset_results_;  // scratch for reads_can_follow
   std::unordered_set<MemoEntry, MemoHash> memo_;
   std::deque<std::string> values_;  // a deque keeps the views in value_ids_ valid as it grows
   std::unordered_map<std::string_view, uint32_t, ViewHash> value_ids_;
   Deepest deepest_;
   bool have_deepest_ = false;
+  bool has_unknown_ = false;
 };
 
 }  // namespace shmraft::checker

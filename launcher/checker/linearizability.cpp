@@ -15,6 +15,10 @@ constexpr std::size_t kShownValueChars = 40;
 constexpr std::size_t kShownConcurrentOps = 8;
 // Marks the synthetic final read of check_final_state in a key's index list.
 constexpr std::size_t kFinalRead = std::numeric_limits<std::size_t>::max();
+// Budget of the second, unpruned search that only sharpens a violation report.
+constexpr std::chrono::milliseconds kReportTimeLimit{1000};
+constexpr uint64_t kReportSteps = 2'000'000;
+constexpr std::size_t kReportStateBytes = std::size_t{256} << 20;
 
 std::string quote(std::string_view s) {
   const std::string json = nlohmann::json(std::string(s.substr(0, kShownValueChars)))
@@ -107,9 +111,21 @@ struct KeyCheck {
                              std::to_string(budget.steps()) + " steps (" + std::to_string(indices.size()) +
                              " operations on this key); linearizability undecided";
         return false;
-      case KeySearch::Outcome::violation:
-        report(key, indices, ops, search.deepest());
+      case KeySearch::Outcome::violation: {
+        // Read pruning finds a dead end early, at the write before the read that rules it out. Search
+        // again without it, on a budget of its own, so that the report can name that read.
+        // (For a final-state violation the pruned report is the better one: the op it names is the write
+        // that the final value lacks.)
+        if (final_read != nullptr) {
+          report(key, indices, ops, search.deepest());
+          return false;
+        }
+        SearchBudget report_budget(kReportTimeLimit, kReportSteps, kReportStateBytes);
+        KeySearch plain(ops, report_budget, /*prune_by_reads=*/false);
+        const bool precise = plain.run() == KeySearch::Outcome::violation;
+        report(key, indices, ops, precise ? plain.deepest() : search.deepest());
         return false;
+      }
     }
     return false;
   }
