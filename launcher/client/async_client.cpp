@@ -79,29 +79,23 @@ AsyncClient::AsyncClient(std::string_view cluster, const ClientOptions& options)
     : options_(checked(options)),
       segment_(ipc::Segment::attach(cluster)),
       claim_(segment_.claim_client_slot()),
-      requests_(segment_.node_count()),
-      responses_(segment_.node_count()),
-      unpublished_(segment_.node_count()),
-      waiter_(segment_.client_doorbell(claim_.slot), options.wait),
+      channel_(ClientChannel::open(options.transport, segment_, claim_.slot, options.wait, options.spin)),
       rng_(std::random_device{}() ^ (uint64_t{claim_.generation} << 32) ^ monotonic_ns()),
       pending_(options.pipeline) {
-  for (uint32_t node = 0; node < segment_.node_count(); ++node) {
-    requests_[node] = segment_.request_producer(claim_.slot, node);
-    responses_[node] = segment_.response_consumer(node, claim_.slot);
-  }
   client_id_ = options_.session ? options_.client_id.value_or(random_client_id(rng_)) : kv::kNoSession;
   round_robin_ = static_cast<uint32_t>(rng_() % segment_.node_count());
 }
 
 AsyncClient::~AsyncClient() {
   flush();
+  channel_.reset();
   segment_.release_client_slot(claim_.slot);
 }
 
 std::size_t AsyncClient::max_request_bytes() const noexcept {
   // The reply must carry a get's value back through a ring of the same size, behind a larger header.
   constexpr std::size_t kCommandOverhead = 32;  // op byte and varint lengths, generously
-  const std::size_t ring = requests_.empty() ? 0 : requests_[0].max_payload();
+  const std::size_t ring = channel_->max_payload();
   const std::size_t header = std::max(sizeof(node::RequestHeader), sizeof(node::ResponseHeader));
   return ring > header + kCommandOverhead ? ring - header - kCommandOverhead : 0;
 }
@@ -121,7 +115,7 @@ bool AsyncClient::submit(const Request& request, uint64_t tag) {
   const std::size_t data = request.key.size() + request.value.size() + request.expected.size();
   if (data > max_request_bytes())
     throw std::invalid_argument("key and values of " + std::to_string(data) + " bytes exceed the " +
-                                std::to_string(max_request_bytes()) + " bytes a client ring carries");
+                                std::to_string(max_request_bytes()) + " bytes a client request carries");
   uint32_t index = 0;
   while (pending_[index].state != State::free) ++index;
   Pending& p = pending_[index];
@@ -160,28 +154,20 @@ void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
   p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns);
   const node::RequestHeader header{(p.current_serial << kIndexBits) | index, now_ns, claim_.generation, 0};
   const std::size_t size = sizeof header + p.command.size();
-  ipc::RingProducer& ring = requests_[p.node];
-  // A full ring (a node that stopped draining) is an attempt that will time out and move on.
-  std::byte* out = ring.try_reserve(static_cast<uint32_t>(size));
-  if (out == nullptr) return;
+  std::byte* out = channel_->reserve(p.node, static_cast<uint32_t>(size));
+  if (out == nullptr) {
+    // A full or unreachable channel (a node that stopped draining, or is down, or too many requests in
+    // flight): give up on this attempt soon and go through the timeout path, which moves on.
+    p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
+    return;
+  }
   node::write_header(header, out);
   std::copy(p.command.begin(), p.command.end(), out + sizeof header);
-  ring.commit(node::kRequestFrame, static_cast<uint32_t>(size));
-  unpublished_[p.node] = 1;
+  channel_->commit(p.node, static_cast<uint32_t>(size));
 }
 
 void AsyncClient::flush() {
-  for (uint32_t node = 0; node < requests_.size(); ++node) {
-    if (!unpublished_[node]) continue;
-    requests_[node].publish();
-    unpublished_[node] = 0;
-  }
-}
-
-bool AsyncClient::has_responses() noexcept {
-  for (ipc::RingConsumer& ring : responses_)
-    if (ring.has_frames()) return true;
-  return false;
+  channel_->flush();
 }
 
 uint64_t AsyncClient::next_timer_ns() const noexcept {
@@ -192,37 +178,39 @@ uint64_t AsyncClient::next_timer_ns() const noexcept {
 }
 
 std::size_t AsyncClient::poll(const Callback& on_done) {
-  flush();
-  const uint64_t finished_before = finished_;
-  const uint64_t now_ns = monotonic_ns();
-  for (uint32_t node = 0; node < responses_.size(); ++node) {
-    responses_[node].drain([&](const ipc::Frame& frame) {
-      const auto header = node::read_header<node::ResponseHeader>(frame.payload);
-      if (frame.type != node::kResponseFrame || !header) return;
-      on_response(node, *header, frame.payload.subspan(sizeof(node::ResponseHeader)), now_ns, on_done);
-    });
-  }
-  run_timers(now_ns, on_done);
-  flush();
-  return static_cast<std::size_t>(finished_ - finished_before);
+  return receive(on_done, Clock::now());
 }
 
 std::size_t AsyncClient::wait(const Callback& on_done, Clock::duration timeout) {
-  flush();
   Clock::time_point deadline = Clock::now() + timeout;
   const uint64_t timer_ns = next_timer_ns();
-  const uint64_t now_ns = monotonic_ns();
   if (timer_ns != std::numeric_limits<uint64_t>::max()) {
-    const Clock::time_point timer =
-        Clock::now() + std::chrono::nanoseconds(timer_ns > now_ns ? timer_ns - now_ns : 0);
-    deadline = std::min(deadline, timer);
+    const uint64_t now_ns = monotonic_ns();
+    deadline = std::min(deadline,
+                        Clock::now() + std::chrono::nanoseconds(timer_ns > now_ns ? timer_ns - now_ns : 0));
   }
-  waiter_.wait_until([this] { return has_responses(); }, deadline);
-  return poll(on_done);
+  return receive(on_done, deadline);
 }
 
-void AsyncClient::on_response(uint32_t node, const node::ResponseHeader& header,
-                              std::span<const std::byte> payload, uint64_t now_ns, const Callback& on_done) {
+std::size_t AsyncClient::receive(const Callback& on_done, Clock::time_point deadline) {
+  channel_->flush();
+  const uint64_t finished_before = finished_;
+  on_done_ = &on_done;
+  channel_->receive(*this, deadline);  // replies are handled as they are read (on_response)
+  run_timers(monotonic_ns());
+  on_done_ = nullptr;
+  channel_->flush();
+  return static_cast<std::size_t>(finished_ - finished_before);
+}
+
+void AsyncClient::on_response(uint32_t node, std::span<const std::byte> payload) {
+  const auto header = node::read_header<node::ResponseHeader>(payload);
+  if (!header) return;
+  handle_response(node, *header, payload.subspan(sizeof(node::ResponseHeader)), monotonic_ns());
+}
+
+void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& header,
+                                  std::span<const std::byte> payload, uint64_t now_ns) {
   if (header.generation != claim_.generation) return;  // meant for an earlier owner of this slot
   const uint64_t index = header.request_id & ((uint64_t{1} << kIndexBits) - 1);
   const uint64_t serial = header.request_id >> kIndexBits;
@@ -230,6 +218,8 @@ void AsyncClient::on_response(uint32_t node, const node::ResponseHeader& header,
   Pending& p = pending_[index];
   if (p.state == State::free || serial < p.first_serial) return;  // an operation that already finished
   const bool current = serial == p.current_serial;
+  const auto at = static_cast<uint32_t>(index);
+  const auto nodes = static_cast<int>(segment_.node_count());
 
   switch (header.status) {
     case node::ResponseStatus::ok: {
@@ -241,41 +231,40 @@ void AsyncClient::on_response(uint32_t node, const node::ResponseHeader& header,
       switch (result.code) {
         case kv::ResultCode::ok:
         case kv::ResultCode::value:
-          finish(static_cast<uint32_t>(index), Status::ok, result.value, phases, on_done);
+          finish(at, Status::ok, result.value, phases);
           return;
         case kv::ResultCode::cas_failed:
-          finish(static_cast<uint32_t>(index), Status::cas_failed, {}, phases, on_done);
+          finish(at, Status::cas_failed, {}, phases);
           return;
         case kv::ResultCode::malformed:
-          finish(static_cast<uint32_t>(index), Status::rejected, {}, phases, on_done);
+          finish(at, Status::rejected, {}, phases);
           return;
         case kv::ResultCode::session_expired:
           // The cluster forgot this session, so a retry could apply twice: continue under a new id.
           client_id_ = random_client_id(rng_);
           next_sequence_ = 1;
-          finish(static_cast<uint32_t>(index), Status::unknown, {}, phases, on_done);
+          finish(at, Status::unknown, {}, phases);
           return;
         case kv::ResultCode::stale_sequence:
-          finish(static_cast<uint32_t>(index), Status::unknown, {}, phases, on_done);
+          finish(at, Status::unknown, {}, phases);
           return;
       }
       return;
     }
     case node::ResponseStatus::bad_request:
-      finish(static_cast<uint32_t>(index), Status::rejected, {}, Phases{.client_receive_ns = now_ns},
-             on_done);
+      finish(at, Status::rejected, {}, Phases{.client_receive_ns = now_ns});
       return;
     case node::ResponseStatus::not_leader: {
       if (!current) return;
       const int hint = static_cast<int>(header.leader_hint) - 1;
-      if (hint >= 0 && hint != static_cast<int>(node) && hint < static_cast<int>(requests_.size())) {
+      if (hint >= 0 && hint != static_cast<int>(node) && hint < nodes) {
         leader_ = hint;
         p.node = static_cast<uint32_t>(hint);
-        send_attempt(static_cast<uint32_t>(index), now_ns);
+        send_attempt(at, now_ns);
       } else {
         // Nobody known to lead (an election is running): ask the next node a little later.
         if (leader_ == static_cast<int>(node)) leader_ = -1;
-        p.node = (node + 1) % static_cast<uint32_t>(requests_.size());
+        p.node = (node + 1) % static_cast<uint32_t>(nodes);
         p.state = State::waiting_retry;
         p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
       }
@@ -289,32 +278,31 @@ void AsyncClient::on_response(uint32_t node, const node::ResponseHeader& header,
   }
 }
 
-void AsyncClient::run_timers(uint64_t now_ns, const Callback& on_done) {
+void AsyncClient::run_timers(uint64_t now_ns) {
+  const uint32_t nodes = segment_.node_count();
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
     if (p.state == State::free || now_ns < p.attempt_deadline_ns) continue;
     if (now_ns >= p.give_up_ns) {
-      finish(index, Status::unknown, {}, Phases{.client_receive_ns = now_ns}, on_done);
+      finish(index, Status::unknown, {}, Phases{.client_receive_ns = now_ns});
       continue;
     }
     if (p.state == State::in_flight) {
       // No answer in time: that node is dead, cut off or not the leader any more. Try another.
       if (leader_ == static_cast<int>(p.node)) leader_ = -1;
-      p.node = leader_ >= 0 ? static_cast<uint32_t>(leader_)
-                            : (p.node + 1) % static_cast<uint32_t>(requests_.size());
+      p.node = leader_ >= 0 ? static_cast<uint32_t>(leader_) : (p.node + 1) % nodes;
     }
     send_attempt(index, now_ns);
   }
 }
 
-void AsyncClient::finish(uint32_t index, Status status, std::string_view value, const Phases& phases,
-                         const Callback& on_done) {
+void AsyncClient::finish(uint32_t index, Status status, std::string_view value, const Phases& phases) {
   Pending& p = pending_[index];
   if (options_.history != nullptr) record_history(p, status, value, phases.client_receive_ns);
   p.state = State::free;
   --outstanding_;
   ++finished_;
-  on_done(Completion{p.tag, status, value, phases, p.attempts});
+  (*on_done_)(Completion{p.tag, status, value, phases, p.attempts});
 }
 
 void AsyncClient::record_history(const Pending& p, Status status, std::string_view value,

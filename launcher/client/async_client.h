@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 
 #include "ipc/segment.h"
 #include "ipc/wait.h"
+#include "launcher/client/client_channel.h"
 #include "launcher/client/client_types.h"
 #include "node/process/client_wire.h"
 
@@ -36,7 +38,7 @@ struct Completion {
   uint32_t attempts = 0;  // sends, including retries
 };
 
-class AsyncClient {
+class AsyncClient final : private ClientChannel::Sink {
  public:
   using Clock = std::chrono::steady_clock;
   using Callback = std::function<void(const Completion&)>;
@@ -91,23 +93,21 @@ class AsyncClient {
   };
 
   void send_attempt(uint32_t index, uint64_t now_ns);
-  void on_response(uint32_t node, const node::ResponseHeader& header, std::span<const std::byte> payload,
-                   uint64_t now_ns, const Callback& on_done);
-  void run_timers(uint64_t now_ns, const Callback& on_done);
-  void finish(uint32_t index, Status status, std::string_view value, const Phases& phases,
-              const Callback& on_done);
+  // ClientChannel::Sink: a reply, handled while receive() runs (on_done_ is set).
+  void on_response(uint32_t node, std::span<const std::byte> payload) override;
+  void handle_response(uint32_t node, const node::ResponseHeader& header, std::span<const std::byte> payload,
+                       uint64_t now_ns);
+  std::size_t receive(const Callback& on_done, Clock::time_point deadline);
+  void run_timers(uint64_t now_ns);
+  void finish(uint32_t index, Status status, std::string_view value, const Phases& phases);
   void record_history(const Pending& p, Status status, std::string_view value, uint64_t return_ns);
   uint32_t pick_node();
-  bool has_responses() noexcept;
   uint64_t next_timer_ns() const noexcept;
 
   ClientOptions options_;
   ipc::Segment segment_;
   ipc::ClientSlotClaim claim_;
-  std::vector<ipc::RingProducer> requests_;   // by node
-  std::vector<ipc::RingConsumer> responses_;  // by node
-  std::vector<uint8_t> unpublished_;          // by node
-  ipc::Waiter waiter_;
+  std::unique_ptr<ClientChannel> channel_;
   std::mt19937_64 rng_;
   uint64_t client_id_ = 0;
   uint64_t next_sequence_ = 1;
@@ -117,6 +117,7 @@ class AsyncClient {
   std::vector<Pending> pending_;  // `pipeline` entries
   std::size_t outstanding_ = 0;
   uint64_t finished_ = 0;
+  const Callback* on_done_ = nullptr;  // during receive()
 };
 
 }  // namespace shmraft::client

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "ipc/wait.h"
+#include "launcher/client/client_channel.h"
 #include "node/kv/command.h"
 
 namespace shmraft::checker {
@@ -59,6 +60,9 @@ struct ClientOptions {
   // Pause before retrying when no node knows a leader (an election is running).
   std::chrono::milliseconds no_leader_backoff{10};
   ipc::WaitStrategy wait = ipc::kDefaultWaitStrategy;
+  std::chrono::nanoseconds spin{ipc::kDefaultSpinTime};  // adaptive: spin this long before sleeping
+  // How the cluster's nodes were started (`--transport`): the client must speak the same.
+  TransportKind transport = TransportKind::shm;
   // Exactly-once session (client id + sequence, Raft dissertation §6.3). Without one a retried command
   // may apply twice — acceptable only for benchmark load. Sessions need pipeline == 1 to be exact: a
   // command overtaken by a later one of the same session is refused as stale (outcome unknown).

@@ -29,6 +29,10 @@ inline constexpr uint16_t kRequestFrame = 1;
 inline constexpr uint16_t kResponseFrame = 2;
 inline constexpr uint16_t kPeerFrame = 3;  // peer rings: one Raft message (node/raft/codec.h)
 
+// Under `--transport tcp` a client connects to each node as endpoint kTcpClientEndpoint + its slot
+// (nodes are endpoints 0..n-1; ipc/tcp/transport.h).
+inline constexpr uint32_t kTcpClientEndpoint = 1u << 20;
+
 struct RequestHeader {
   uint64_t request_id = 0;      // chosen by the client, echoed back; unique among its outstanding requests
   uint64_t client_send_ns = 0;  // echoed back

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "node/process/shm_transport.h"
+#include "node/process/tcp_transport.h"
 
 namespace shmraft::node {
 namespace {
@@ -44,15 +46,11 @@ ipc::Segment attach_segment(const NodeOptions& options) {
   return segment;
 }
 
-std::unique_ptr<PeerTransport> make_transport(const NodeOptions& options, ipc::Segment& segment) {
-  switch (options.transport) {
-    case TransportKind::shm:
-      return std::make_unique<ShmTransport>(segment, options.node, options.wait);
-    case TransportKind::tcp:
-      break;
-  }
-  throw std::invalid_argument("--transport " + std::string(to_string(options.transport)) +
-                              " is not available in this build");
+std::unique_ptr<Transport> make_transport(const NodeOptions& options, ipc::Segment& segment) {
+  const std::chrono::nanoseconds spin(uint64_t{options.spin_us} * 1000);
+  if (options.transport == TransportKind::tcp)
+    return std::make_unique<TcpTransport>(segment, options.node, options.wait, spin);
+  return std::make_unique<ShmTransport>(segment, options.node, options.wait, spin);
 }
 
 uint64_t default_seed(const NodeOptions& options) {
@@ -70,7 +68,6 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       raft_storage_(storage_),
       transport_(make_transport(options, segment_)),
       sender_(*transport_, segment_, options.node, default_seed(options) + 1),
-      clients_(segment_, options.node),
       tick_ns_(uint64_t{options.tick_us} * 1000) {
   for (const std::string& note : storage_.recovery().notes) log_.warn("storage recovery: {}", note);
 
@@ -91,7 +88,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   config.heartbeat_tick = static_cast<int>(options.heartbeat_ticks);
   // Keep what may be in flight to one follower within about half its ring, so a slow follower makes
   // the leader wait (flow control) rather than overflow the ring (drops and retransmissions).
-  config.max_msg_bytes = std::max<std::size_t>(4096, transport_->max_payload() / 16);
+  config.max_msg_bytes = std::max<std::size_t>(4096, transport_->max_peer_payload() / 16);
   config.max_inflight_msgs = 8;
   config.applied = snapshot_index_;
   core_ = std::make_unique<raft::Core>(config, raft_storage_);
@@ -112,14 +109,18 @@ Node::~Node() = default;
 
 void Node::run(const volatile std::sig_atomic_t& stop) {
   next_tick_ns_ = monotonic_ns() + tick_ns_;
+  std::size_t frames = 1;
   while (stop == 0) {
-    iterate();
-    const uint64_t deadline_ns = next_deadline_ns();
-    const uint64_t now_ns = monotonic_ns();
-    if (deadline_ns > now_ns)
-      transport_->wait_until(*this,
-                             PeerTransport::Clock::now() + std::chrono::nanoseconds(deadline_ns - now_ns));
+    // Wait only when the last iteration found nothing: otherwise look again at once.
+    Transport::Clock::time_point deadline = Transport::Clock::now();
+    if (frames == 0) {
+      const uint64_t now_ns = monotonic_ns();
+      const uint64_t wake_ns = next_deadline_ns();
+      if (wake_ns > now_ns) deadline += std::chrono::nanoseconds(wake_ns - now_ns);
+    }
+    frames = iterate(deadline);
   }
+  transport_->flush();
   storage_.sync();
   ipc::NodeCounters::set(counters_.role, kRoleStopped);
   ipc::NodeCounters::set(counters_.updated_ns, monotonic_ns());
@@ -133,25 +134,19 @@ uint64_t Node::next_deadline_ns() const {
   return deadline;
 }
 
-bool Node::iterate() {
-  uint64_t now_ns = monotonic_ns();
+std::size_t Node::iterate(Transport::Clock::time_point deadline) {
+  const std::size_t frames = transport_->receive(*this, deadline);
+  const uint64_t now_ns = monotonic_ns();
   tick_until(now_ns);
   sender_.release_due(now_ns);
-
-  std::size_t frames = transport_->drain(*this);
-  frames +=
-      clients_.drain([this](uint32_t slot, const RequestHeader& request, std::span<const std::byte> command) {
-        on_client_request(slot, request, command);
-      });
   if (unassigned_reads_ > 0) start_read_round();
 
   while (core_->has_ready()) handle_ready();
 
   transport_->flush();
-  clients_.flush();
   maybe_snapshot();
   publish_counters(now_ns);
-  return frames > 0;
+  return frames;
 }
 
 void Node::tick_until(uint64_t now_ns) {
@@ -163,7 +158,7 @@ void Node::tick_until(uint64_t now_ns) {
   for (uint64_t i = 0; i < behind; ++i) core_->tick();
   next_tick_ns_ = now_ns - (now_ns - next_tick_ns_) % tick_ns_ + tick_ns_;
   ipc::NodeCounters::set(counters_.bad_frames,
-                         bad_peer_frames_ + transport_->bad_frames() + clients_.bad_frames());
+                         bad_peer_frames_ + bad_client_frames_ + transport_->bad_frames());
 }
 
 void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
@@ -186,16 +181,55 @@ ResponseHeader Node::response_to(const RequestHeader& request, ResponseStatus st
   return header;
 }
 
-void Node::on_client_request(uint32_t slot, const RequestHeader& request,
-                             std::span<const std::byte> command) {
+void Node::reply(uint32_t slot, const ResponseHeader& header, const kv::Result& result) {
+  const std::size_t length = sizeof(ResponseHeader) + kv::encoded_size(result);
+  if (length > transport_->max_reply_payload()) {
+    ResponseHeader refused = header;
+    refused.status = ResponseStatus::bad_request;
+    reply(slot, refused, "the result does not fit in a response frame");
+    return;
+  }
+  std::byte* out = transport_->reserve_reply(slot, static_cast<uint32_t>(length));
+  if (out == nullptr) {
+    ++dropped_replies_;
+    return;
+  }
+  write_header(header, out);
+  kv::encode_result(result, {out + sizeof(ResponseHeader), length - sizeof(ResponseHeader)});
+  transport_->commit_reply(slot, static_cast<uint32_t>(length));
+  ++replies_;
+}
+
+void Node::reply(uint32_t slot, const ResponseHeader& header, std::string_view reason) {
+  const std::size_t length = sizeof(ResponseHeader) + std::min<std::size_t>(reason.size(), 256);
+  std::byte* out = transport_->reserve_reply(slot, static_cast<uint32_t>(length));
+  if (out == nullptr) {
+    ++dropped_replies_;
+    return;
+  }
+  write_header(header, out);
+  if (length > sizeof(ResponseHeader))
+    std::memcpy(out + sizeof(ResponseHeader), reason.data(), length - sizeof(ResponseHeader));
+  transport_->commit_reply(slot, static_cast<uint32_t>(length));
+  ++replies_;
+}
+
+void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) {
+  const std::optional<RequestHeader> header = read_header<RequestHeader>(payload);
+  if (!header) {
+    ++bad_client_frames_;
+    return;
+  }
   ++frames_in_;
+  const RequestHeader& request = *header;
+  const std::span<const std::byte> command = payload.subspan(sizeof(RequestHeader));
   kv::Command decoded;
   if (const kv::DecodeError error = kv::decode_command(command, decoded); error != kv::DecodeError::none) {
-    clients_.reply(slot, response_to(request, ResponseStatus::bad_request), kv::to_string(error));
+    reply(slot, response_to(request, ResponseStatus::bad_request), kv::to_string(error));
     return;
   }
   if (core_->role() != raft::Role::kLeader) {
-    clients_.reply(slot, response_to(request, ResponseStatus::not_leader), std::string_view{});
+    reply(slot, response_to(request, ResponseStatus::not_leader), std::string_view{});
     return;
   }
   const uint64_t receive_ns = monotonic_ns();
@@ -213,7 +247,7 @@ void Node::on_client_request(uint32_t slot, const RequestHeader& request,
   if (proposed.status != raft::Status::kOk) {
     const ResponseStatus status =
         proposed.status == raft::Status::kNotLeader ? ResponseStatus::not_leader : ResponseStatus::busy;
-    clients_.reply(slot, response_to(request, status), raft::to_string(proposed.status));
+    reply(slot, response_to(request, status), raft::to_string(proposed.status));
     return;
   }
   PendingWrite& write = writes_.push_back();
@@ -231,8 +265,7 @@ void Node::start_read_round() {
     const ResponseStatus refusal =
         status == raft::Status::kNotLeader ? ResponseStatus::not_leader : ResponseStatus::busy;
     for (; unassigned_reads_ > 0; --unassigned_reads_) {
-      clients_.reply(reads_.back().slot, response_to(reads_.back().request, refusal),
-                     raft::to_string(status));
+      reply(reads_.back().slot, response_to(reads_.back().request, refusal), raft::to_string(status));
       reads_.pop_back();
     }
   }
@@ -320,9 +353,9 @@ void Node::apply(std::span<const raft::Entry> entries, uint64_t commit_ns) {
     header.commit_ns = commit_ns;
     header.apply_ns = apply_ns;
     if (done.lost)
-      clients_.reply(done.write.slot, header, "the entry was replaced by another leader's");
+      reply(done.write.slot, header, "the entry was replaced by another leader's");
     else
-      clients_.reply(done.write.slot, header, kv::Result{done.code, {}, false});
+      reply(done.write.slot, header, kv::Result{done.code, {}, false});
   }
 }
 
@@ -352,8 +385,7 @@ void Node::serve_reads() {
       header.commit_ns = round.confirm_ns;
       header.apply_ns = apply_ns;
       const std::optional<std::string_view> value = kv_.get(read.key);
-      clients_.reply(read.slot, header,
-                     kv::Result{kv::ResultCode::value, value.value_or(std::string_view{}), false});
+      reply(read.slot, header, kv::Result{kv::ResultCode::value, value.value_or(std::string_view{}), false});
       reads_.pop_front();
     }
   }
@@ -361,9 +393,9 @@ void Node::serve_reads() {
 
 void Node::fail_pending(ResponseStatus status) {
   for (; !writes_.empty(); writes_.pop_front())
-    clients_.reply(writes_.front().slot, response_to(writes_.front().request, status), "leadership lost");
+    reply(writes_.front().slot, response_to(writes_.front().request, status), "leadership lost");
   for (; !reads_.empty(); reads_.pop_front())
-    clients_.reply(reads_.front().slot, response_to(reads_.front().request, status), "leadership lost");
+    reply(reads_.front().slot, response_to(reads_.front().request, status), "leadership lost");
   rounds_.clear();
   unpersisted_writes_ = 0;
   unassigned_reads_ = 0;
@@ -390,8 +422,8 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.applied_index, kv_.applied_index());
   C::set(counters_.last_index, core_->log().last_index());
   C::set(counters_.frames_in, frames_in_);
-  C::set(counters_.frames_out, sender_.frames_out() + clients_.replies());
-  C::set(counters_.drops, sender_.drops() + clients_.drops());
+  C::set(counters_.frames_out, sender_.frames_out() + replies_);
+  C::set(counters_.drops, sender_.drops() + dropped_replies_);
   C::set(counters_.elections, elections_);
   C::set(counters_.syncs, storage_.stats().flushes);
   C::set(counters_.updated_ns, now_ns);

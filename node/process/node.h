@@ -17,14 +17,15 @@
 #include <vector>
 
 #include "ipc/segment.h"
+#include "node/kv/result.h"
 #include "node/kv/state_machine.h"
-#include "node/process/client_gateway.h"
+#include "node/process/client_wire.h"
 #include "node/process/fifo.h"
 #include "node/process/node_counters.h"
 #include "node/process/node_options.h"
 #include "node/process/peer_sender.h"
-#include "node/process/peer_transport.h"
 #include "node/process/raft_storage.h"
+#include "node/process/transport.h"
 #include "node/raft/codec.h"
 #include "node/raft/core.h"
 #include "node/storage/node_storage.h"
@@ -35,7 +36,7 @@ class logger;
 
 namespace shmraft::node {
 
-class Node final : private PeerTransport::Sink, private PeerTransport::Readiness {
+class Node final : private Transport::Sink {
  public:
   // Attaches to the segment, opens (and recovers) the data directory, restores the KV snapshot and
   // builds the core. Throws (ipc::SegmentError, storage::StorageError, std::invalid_argument, ...) with
@@ -77,14 +78,12 @@ class Node final : private PeerTransport::Sink, private PeerTransport::Readiness
     bool lost = false;  // another entry took its index: the client must retry
   };
 
-  // PeerTransport::Sink
+  // Transport::Sink
   void on_peer_frame(uint32_t from, std::span<const std::byte> payload) override;
-  // PeerTransport::Readiness
-  bool ready() override { return clients_.has_requests(); }
+  void on_client_request(uint32_t slot, std::span<const std::byte> payload) override;
 
-  bool iterate();
+  std::size_t iterate(Transport::Clock::time_point deadline);
   void tick_until(uint64_t now_ns);
-  void on_client_request(uint32_t slot, const RequestHeader& request, std::span<const std::byte> command);
   void start_read_round();
   void handle_ready();
   void on_soft_state(const raft::SoftState& soft);
@@ -96,6 +95,10 @@ class Node final : private PeerTransport::Sink, private PeerTransport::Readiness
   void maybe_snapshot();
   void publish_counters(uint64_t now_ns);
   ResponseHeader response_to(const RequestHeader& request, ResponseStatus status) const;
+  // Writes a reply carrying a KV result (status ok) or a reason (any other status); a full reply channel
+  // is counted as a drop (the client times out and retries).
+  void reply(uint32_t slot, const ResponseHeader& header, const kv::Result& result);
+  void reply(uint32_t slot, const ResponseHeader& header, std::string_view reason);
   uint64_t next_deadline_ns() const;
 
   NodeOptions options_;
@@ -106,15 +109,17 @@ class Node final : private PeerTransport::Sink, private PeerTransport::Readiness
   RaftStorage raft_storage_;
   kv::StateMachine kv_;
   std::unique_ptr<raft::Core> core_;
-  std::unique_ptr<PeerTransport> transport_;
+  std::unique_ptr<Transport> transport_;
   PeerSender sender_;
-  ClientGateway clients_;
 
   raft::DecodeScratch scratch_;
   uint64_t tick_ns_;
   uint64_t next_tick_ns_ = 0;
   uint64_t frames_in_ = 0;
-  uint64_t bad_peer_frames_ = 0;  // frames that arrived intact but did not decode
+  uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
+  uint64_t bad_client_frames_ = 0;  // requests without a readable header
+  uint64_t replies_ = 0;
+  uint64_t dropped_replies_ = 0;
   uint64_t elections_ = 0;
   raft::Role role_ = raft::Role::kFollower;
 

@@ -10,6 +10,8 @@
 //   bad_frames  peer and client frames skipped: ring resynchronisations, undecodable or misaddressed
 //   frames_in / frames_out   peer messages and client requests in; peer messages and client replies out
 //   updated_ns  CLOCK_MONOTONIC ns of the node's last loop iteration (a heartbeat of the process)
+//   spare[kTcpPortCounter]  the node's loopback TCP port under `--transport tcp` (0 = shm), where peers
+//            and clients find it
 #include <cstdint>
 #include <string_view>
 
@@ -20,6 +22,8 @@ inline constexpr uint64_t kRolePreCandidate = 1;
 inline constexpr uint64_t kRoleCandidate = 2;
 inline constexpr uint64_t kRoleLeader = 3;
 inline constexpr uint64_t kRoleStopped = 4;  // the process exited in an orderly way
+
+inline constexpr int kTcpPortCounter = 0;  // index into NodeCounters::spare
 
 // "follower", "pre-candidate", "candidate", "leader", "stopped", or "?" for an unknown code.
 constexpr std::string_view role_name(uint64_t role) noexcept {

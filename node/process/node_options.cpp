@@ -49,6 +49,9 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
          },
          "Wait strategy: " + ipc::wait_strategy_names())
       ->default_str(std::string(ipc::to_string(options.wait)));
+  app.add_option("--spin-us", options.spin_us, "adaptive waiting: microseconds to spin before sleeping")
+      ->check(CLI::Range(0u, 1'000'000u))
+      ->capture_default_str();
   app.add_option_function<std::string>(
          "--transport",
          [&options](const std::string& text) {

@@ -34,8 +34,8 @@ struct NodeOptions {
 
   storage::Durability fsync = storage::Durability::batch;
   ipc::WaitStrategy wait = ipc::kDefaultWaitStrategy;
+  uint32_t spin_us = 8;  // adaptive: spin this long before sleeping on the doorbell (tcp: in epoll)
   TransportKind transport = TransportKind::shm;
-  uint16_t tcp_base_port = 0;  // tcp: node i listens on base + i (0 = derived from the cluster name)
 
   // Timing. One tick every tick_us; elections after [election_ticks, 2*election_ticks) quiet ticks.
   // Defaults: 5 ms ticks, elections after 150-300 ms, heartbeats every 30 ms.

@@ -7,7 +7,7 @@
 
 namespace shmraft::node {
 
-PeerSender::PeerSender(PeerTransport& transport, ipc::Segment& segment, uint32_t self, uint64_t seed)
+PeerSender::PeerSender(Transport& transport, ipc::Segment& segment, uint32_t self, uint64_t seed)
     : transport_(transport), links_(segment.node_count(), nullptr), rng_(seed) {
   for (uint32_t peer = 0; peer < segment.node_count(); ++peer)
     if (peer != self) links_[peer] = &segment.link_fault(self, peer);
@@ -47,14 +47,15 @@ void PeerSender::send(const raft::Message& message, uint64_t now_ns) {
 }
 
 std::byte* PeerSender::reserve(uint32_t to, std::size_t size) {
-  std::byte* out =
-      size <= transport_.max_payload() ? transport_.reserve(to, static_cast<uint32_t>(size)) : nullptr;
+  std::byte* out = size <= transport_.max_peer_payload()
+                       ? transport_.reserve_peer(to, static_cast<uint32_t>(size))
+                       : nullptr;
   if (out == nullptr) ++drops_;
   return out;
 }
 
 void PeerSender::commit(uint32_t to, std::size_t size) {
-  transport_.commit(to, static_cast<uint32_t>(size));
+  transport_.commit_peer(to, static_cast<uint32_t>(size));
   ++frames_out_;
 }
 

@@ -9,7 +9,7 @@
 
 #include "ipc/segment.h"
 #include "node/process/fifo.h"
-#include "node/process/peer_transport.h"
+#include "node/process/transport.h"
 #include "node/raft/message.h"
 
 namespace shmraft::node {
@@ -17,7 +17,7 @@ namespace shmraft::node {
 class PeerSender {
  public:
   // `transport` and `segment` must outlive the sender.
-  PeerSender(PeerTransport& transport, ipc::Segment& segment, uint32_t self, uint64_t seed);
+  PeerSender(Transport& transport, ipc::Segment& segment, uint32_t self, uint64_t seed);
 
   // Sends (or drops, or delays) one message addressed to Raft node id message_to(m).
   void send(const raft::Message& message, uint64_t now_ns);
@@ -39,7 +39,7 @@ class PeerSender {
   std::byte* reserve(uint32_t to, std::size_t size);
   void commit(uint32_t to, std::size_t size);
 
-  PeerTransport& transport_;
+  Transport& transport_;
   std::vector<ipc::LinkFault*> links_;  // by destination index
   std::mt19937_64 rng_;
   Fifo<Delayed> delayed_;

@@ -7,41 +7,83 @@
 
 namespace shmraft::node {
 
-ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait)
-    : self_(self),
-      out_(segment.node_count()),
-      in_(segment.node_count()),
-      waiter_(segment.node_doorbell(self), wait) {
-  max_payload_ = std::numeric_limits<uint32_t>::max();
+ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait,
+                           std::chrono::nanoseconds spin)
+    : to_peer_(segment.node_count()),
+      from_peer_(segment.node_count()),
+      requests_(segment.client_slots()),
+      responses_(segment.client_slots()),
+      is_dirty_(segment.client_slots()),
+      waiter_(segment.node_doorbell(self), wait, spin) {
+  max_peer_payload_ = std::numeric_limits<uint32_t>::max();
   for (uint32_t peer = 0; peer < segment.node_count(); ++peer) {
     if (peer == self) continue;
     peers_.push_back(peer);
-    out_[peer] = segment.peer_producer(self, peer);
-    in_[peer] = segment.peer_consumer(peer, self);
-    max_payload_ = std::min(max_payload_, out_[peer].max_payload());
+    to_peer_[peer] = segment.peer_producer(self, peer);
+    from_peer_[peer] = segment.peer_consumer(peer, self);
+    max_peer_payload_ = std::min(max_peer_payload_, to_peer_[peer].max_payload());
   }
-  if (peers_.empty()) max_payload_ = 0;
+  if (peers_.empty()) max_peer_payload_ = 0;
+  for (uint32_t slot = 0; slot < segment.client_slots(); ++slot) {
+    requests_[slot] = segment.request_consumer(slot, self);
+    responses_[slot] = segment.response_producer(self, slot);
+  }
+  max_reply_payload_ = responses_.empty() ? 0 : responses_[0].max_payload();
+  dirty_responses_.reserve(segment.client_slots());
 }
 
-std::byte* ShmTransport::reserve(uint32_t to, uint32_t length) {
-  if (length > max_payload_) return nullptr;
-  return out_[to].try_reserve(length);
+std::byte* ShmTransport::reserve_peer(uint32_t to, uint32_t length) {
+  return length <= max_peer_payload_ ? to_peer_[to].try_reserve(length) : nullptr;
 }
 
-void ShmTransport::commit(uint32_t to, uint32_t length) {
-  out_[to].commit(kPeerFrame, length);
+void ShmTransport::commit_peer(uint32_t to, uint32_t length) {
+  to_peer_[to].commit(kPeerFrame, length);
+}
+
+std::byte* ShmTransport::reserve_reply(uint32_t slot, uint32_t length) {
+  return length <= max_reply_payload_ ? responses_[slot].try_reserve(length) : nullptr;
+}
+
+void ShmTransport::commit_reply(uint32_t slot, uint32_t length) {
+  responses_[slot].commit(kResponseFrame, length);
+  if (!is_dirty_[slot]) {
+    is_dirty_[slot] = 1;
+    dirty_responses_.push_back(slot);
+  }
 }
 
 void ShmTransport::flush() {
-  for (uint32_t peer : peers_) out_[peer].publish();
+  for (uint32_t peer : peers_) to_peer_[peer].publish();
+  for (uint32_t slot : dirty_responses_) {
+    responses_[slot].publish();
+    is_dirty_[slot] = 0;
+  }
+  dirty_responses_.clear();
 }
 
-std::size_t ShmTransport::drain(Sink& sink) {
+bool ShmTransport::has_incoming() noexcept {
+  for (uint32_t peer : peers_)
+    if (from_peer_[peer].has_frames()) return true;
+  for (ipc::RingConsumer& ring : requests_)
+    if (ring.has_frames()) return true;
+  return false;
+}
+
+std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
+  if (deadline > Clock::now()) waiter_.wait_until([this] { return has_incoming(); }, deadline);
   std::size_t frames = 0;
   for (uint32_t peer : peers_) {
-    frames += in_[peer].drain([&](const ipc::Frame& frame) {
+    frames += from_peer_[peer].drain([&](const ipc::Frame& frame) {
       if (frame.type == kPeerFrame)
         sink.on_peer_frame(peer, frame.payload);
+      else
+        ++foreign_frames_;
+    });
+  }
+  for (uint32_t slot = 0; slot < requests_.size(); ++slot) {
+    frames += requests_[slot].drain([&](const ipc::Frame& frame) {
+      if (frame.type == kRequestFrame)
+        sink.on_client_request(slot, frame.payload);
       else
         ++foreign_frames_;
     });
@@ -51,18 +93,9 @@ std::size_t ShmTransport::drain(Sink& sink) {
 
 uint64_t ShmTransport::bad_frames() const noexcept {
   uint64_t total = foreign_frames_;
-  for (uint32_t peer : peers_) total += in_[peer].bad_frames();
+  for (uint32_t peer : peers_) total += from_peer_[peer].bad_frames();
+  for (const ipc::RingConsumer& ring : requests_) total += ring.bad_frames();
   return total;
-}
-
-bool ShmTransport::has_incoming() noexcept {
-  for (uint32_t peer : peers_)
-    if (in_[peer].has_frames()) return true;
-  return false;
-}
-
-void ShmTransport::wait_until(Readiness& other, Clock::time_point deadline) {
-  waiter_.wait_until([&] { return has_incoming() || other.ready(); }, deadline);
 }
 
 }  // namespace shmraft::node

@@ -1,38 +1,46 @@
 #pragma once
-// PeerTransport over the cluster segment's peer rings: one SPSC ring per directed pair; publishing
-// rings the receiving node's doorbell, and waiting sleeps on this node's doorbell (ipc::Waiter), which
-// client request rings ring too.
+// Transport over the cluster segment: one SPSC ring per directed node pair, one request ring from every
+// client slot and one response ring back. Publishing rings the consumer's doorbell; receiving waits on
+// this node's doorbell (ipc::Waiter: spin / yield / block / adaptive), which every ring into this node
+// rings.
+#include <chrono>
 #include <vector>
 
 #include "ipc/segment.h"
 #include "ipc/wait.h"
-#include "node/process/peer_transport.h"
+#include "node/process/transport.h"
 
 namespace shmraft::node {
 
-class ShmTransport final : public PeerTransport {
+class ShmTransport final : public Transport {
  public:
   // `segment` must outlive the transport.
-  ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait);
+  ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait, std::chrono::nanoseconds spin);
 
-  uint32_t max_payload() const noexcept override { return max_payload_; }
-  std::byte* reserve(uint32_t to, uint32_t length) override;
-  void commit(uint32_t to, uint32_t length) override;
+  uint32_t max_peer_payload() const noexcept override { return max_peer_payload_; }
+  std::byte* reserve_peer(uint32_t to, uint32_t length) override;
+  void commit_peer(uint32_t to, uint32_t length) override;
+  uint32_t max_reply_payload() const noexcept override { return max_reply_payload_; }
+  std::byte* reserve_reply(uint32_t slot, uint32_t length) override;
+  void commit_reply(uint32_t slot, uint32_t length) override;
   void flush() override;
-  std::size_t drain(Sink& sink) override;
+  std::size_t receive(Sink& sink, Clock::time_point deadline) override;
   uint64_t bad_frames() const noexcept override;
-  void wait_until(Readiness& other, Clock::time_point deadline) override;
 
  private:
   bool has_incoming() noexcept;
 
-  uint32_t self_;
-  uint32_t max_payload_ = 0;
-  std::vector<ipc::RingProducer> out_;  // indexed by peer; out_[self_] unused
-  std::vector<ipc::RingConsumer> in_;   // indexed by peer; in_[self_] unused
+  uint32_t max_peer_payload_ = 0;
+  uint32_t max_reply_payload_ = 0;
   std::vector<uint32_t> peers_;
+  std::vector<ipc::RingProducer> to_peer_;    // by node; [self] unused
+  std::vector<ipc::RingConsumer> from_peer_;  // by node; [self] unused
+  std::vector<ipc::RingConsumer> requests_;   // by client slot
+  std::vector<ipc::RingProducer> responses_;  // by client slot
+  std::vector<uint32_t> dirty_responses_;     // slots with unpublished replies
+  std::vector<uint8_t> is_dirty_;
   ipc::Waiter waiter_;
-  uint64_t foreign_frames_ = 0;  // intact frames of a type no peer sends
+  uint64_t foreign_frames_ = 0;  // intact frames of a type the ring does not carry
 };
 
 }  // namespace shmraft::node

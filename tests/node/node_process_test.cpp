@@ -176,6 +176,29 @@ TEST(NodeProcess, BadFramesAreCountedAndSkipped) {
   EXPECT_TRUE(cluster.wait_for_applied(commit, 5s)) << all_logs(cluster);
 }
 
+TEST(NodeProcess, OverLoopbackTcpTheSameLoopCommitsAndSurvivesALeaderKill) {
+  TestCluster cluster(3, "tcp");
+  for (uint32_t i = 0; i < 3; ++i) cluster.options(i).transport = TransportKind::tcp;
+  cluster.start_all();
+  const std::optional<uint32_t> first = cluster.wait_for_leader(5s);
+  ASSERT_TRUE(first) << all_logs(cluster);
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_NE(cluster.segment().node_counters(i).snapshot().spare[kTcpPortCounter], 0u) << "node " << i;
+
+  client::ClientOptions options;
+  options.transport = client::TransportKind::tcp;
+  client::Client c(cluster.name(), options);
+  write_keys(c, 0, 50, cluster);
+  cluster.kill(*first);
+  const std::optional<uint32_t> second = cluster.wait_for_leader(5s, first);
+  ASSERT_TRUE(second) << all_logs(cluster);
+  write_keys(c, 50, 60, cluster);
+  cluster.start(*first);  // rejoins on a new port, which its peers pick up from the counters
+  expect_keys(c, 0, 60);
+  const uint64_t commit = cluster.segment().node_counters(*second).snapshot().commit_index;
+  EXPECT_TRUE(cluster.wait_for_applied(commit, 5s)) << all_logs(cluster);
+}
+
 TEST(NodeProcess, RefusesToStartWithAClearError) {
   TestCluster cluster(3, "refuse");
   NodeOptions bad = cluster.options(0);

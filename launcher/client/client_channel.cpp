@@ -1,0 +1,141 @@
+#include "launcher/client/client_channel.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "ipc/tcp/transport.h"
+#include "node/process/client_wire.h"
+#include "node/process/node_counters.h"
+#include "node/process/tcp_wait.h"
+
+namespace shmraft::client {
+namespace {
+
+class ShmChannel final : public ClientChannel {
+ public:
+  ShmChannel(ipc::Segment& segment, uint32_t slot, ipc::WaitStrategy wait, std::chrono::nanoseconds spin)
+      : requests_(segment.node_count()),
+        responses_(segment.node_count()),
+        unpublished_(segment.node_count()),
+        waiter_(segment.client_doorbell(slot), wait, spin) {
+    for (uint32_t node = 0; node < segment.node_count(); ++node) {
+      requests_[node] = segment.request_producer(slot, node);
+      responses_[node] = segment.response_consumer(node, slot);
+    }
+  }
+
+  uint32_t max_payload() const noexcept override {
+    return requests_.empty() ? 0 : requests_[0].max_payload();
+  }
+
+  std::byte* reserve(uint32_t node, uint32_t length) override {
+    return length <= max_payload() ? requests_[node].try_reserve(length) : nullptr;
+  }
+
+  void commit(uint32_t node, uint32_t length) override {
+    requests_[node].commit(node::kRequestFrame, length);
+    unpublished_[node] = 1;
+  }
+
+  void flush() override {
+    for (uint32_t node = 0; node < requests_.size(); ++node) {
+      if (!unpublished_[node]) continue;
+      requests_[node].publish();
+      unpublished_[node] = 0;
+    }
+  }
+
+  std::size_t receive(Sink& sink, Clock::time_point deadline) override {
+    if (deadline > Clock::now()) waiter_.wait_until([this] { return has_responses(); }, deadline);
+    std::size_t frames = 0;
+    for (uint32_t node = 0; node < responses_.size(); ++node) {
+      frames += responses_[node].drain([&](const ipc::Frame& frame) {
+        if (frame.type == node::kResponseFrame) sink.on_response(node, frame.payload);
+      });
+    }
+    return frames;
+  }
+
+ private:
+  bool has_responses() noexcept {
+    for (ipc::RingConsumer& ring : responses_)
+      if (ring.has_frames()) return true;
+    return false;
+  }
+
+  std::vector<ipc::RingProducer> requests_;   // by node
+  std::vector<ipc::RingConsumer> responses_;  // by node
+  std::vector<uint8_t> unpublished_;          // by node
+  ipc::Waiter waiter_;
+};
+
+class TcpChannel final : public ClientChannel {
+ public:
+  TcpChannel(ipc::Segment& segment, uint32_t slot, ipc::WaitStrategy wait, std::chrono::nanoseconds spin)
+      : segment_(segment),
+        wait_(wait),
+        spin_(spin),
+        max_payload_(ipc::max_payload_for(segment.config().client_ring_capacity)),
+        tcp_(options(segment, slot)),
+        ports_(segment.node_count(), 0),
+        scratch_(max_payload_) {}
+
+  uint32_t max_payload() const noexcept override { return max_payload_; }
+
+  std::byte* reserve(uint32_t node, uint32_t length) override {
+    // Nodes publish their port when they start (and a new one when they restart).
+    const auto port = static_cast<uint16_t>(
+        segment_.node_counters(node).spare[node::kTcpPortCounter].load(std::memory_order_relaxed));
+    if (port == 0) return nullptr;
+    if (port != ports_[node]) {
+      ports_[node] = port;
+      tcp_.connect(node, port);
+    }
+    return length <= max_payload_ ? scratch_.data() : nullptr;
+  }
+
+  void commit(uint32_t node, uint32_t length) override {
+    tcp_.send(node, node::kRequestFrame, 0, {scratch_.data(), length});
+  }
+
+  void flush() override { tcp_.flush(); }
+
+  std::size_t receive(Sink& sink, Clock::time_point deadline) override {
+    return node::poll_until([&](std::chrono::nanoseconds timeout) { return poll(sink, timeout); }, deadline,
+                            wait_, spin_);
+  }
+
+ private:
+  static ipc::tcp::Options options(const ipc::Segment& segment, uint32_t slot) {
+    ipc::tcp::Options o;
+    o.self = node::kTcpClientEndpoint + slot;
+    o.listen = false;
+    o.max_payload = ipc::max_payload_for(segment.config().client_ring_capacity);
+    return o;
+  }
+
+  std::size_t poll(Sink& sink, std::chrono::nanoseconds timeout) {
+    return tcp_.poll(timeout, [&](ipc::tcp::EndpointId from, const ipc::Frame& frame) {
+      if (from < segment_.node_count() && frame.type == node::kResponseFrame)
+        sink.on_response(from, frame.payload);
+    });
+  }
+
+  ipc::Segment& segment_;
+  ipc::WaitStrategy wait_;
+  std::chrono::nanoseconds spin_;
+  uint32_t max_payload_;
+  ipc::tcp::Transport tcp_;
+  std::vector<uint16_t> ports_;  // by node: the port connected to, 0 = none yet
+  std::vector<std::byte> scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<ClientChannel> ClientChannel::open(TransportKind kind, ipc::Segment& segment, uint32_t slot,
+                                                   ipc::WaitStrategy wait, std::chrono::nanoseconds spin) {
+  if (kind == TransportKind::tcp) return std::make_unique<TcpChannel>(segment, slot, wait, spin);
+  return std::make_unique<ShmChannel>(segment, slot, wait, spin);
+}
+
+}  // namespace shmraft::client

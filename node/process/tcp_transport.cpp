@@ -1,0 +1,96 @@
+#include "node/process/tcp_transport.h"
+
+#include <algorithm>
+
+#include "ipc/ring.h"
+#include "node/process/client_wire.h"
+#include "node/process/node_counters.h"
+#include "node/process/tcp_wait.h"
+
+namespace shmraft::node {
+namespace {
+
+ipc::tcp::Options tcp_options(const ipc::Segment& segment, uint32_t self) {
+  ipc::tcp::Options options;
+  options.self = self;
+  options.listen = true;
+  options.listen_port = 0;
+  options.max_payload = std::max(ipc::max_payload_for(segment.config().peer_ring_capacity),
+                                 ipc::max_payload_for(segment.config().client_ring_capacity));
+  return options;
+}
+
+}  // namespace
+
+TcpTransport::TcpTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait,
+                           std::chrono::nanoseconds spin)
+    : segment_(segment),
+      self_(self),
+      wait_(wait),
+      spin_(spin),
+      // The limits of the shm rings, so the core is configured the same way over both transports.
+      max_peer_payload_(ipc::max_payload_for(segment.config().peer_ring_capacity)),
+      max_reply_payload_(ipc::max_payload_for(segment.config().client_ring_capacity)),
+      tcp_(tcp_options(segment, self)),
+      peer_ports_(segment.node_count(), 0),
+      scratch_(std::max(max_peer_payload_, max_reply_payload_)) {
+  ipc::NodeCounters& counters = segment.node_counters(self);
+  ipc::NodeCounters::set(counters.spare[kTcpPortCounter], tcp_.port());
+  connect_to_peers();
+}
+
+void TcpTransport::connect_to_peers() {
+  for (uint32_t peer = 0; peer < segment_.node_count(); ++peer) {
+    if (peer == self_) continue;
+    const auto port = static_cast<uint16_t>(
+        segment_.node_counters(peer).spare[kTcpPortCounter].load(std::memory_order_relaxed));
+    if (port == 0 || port == peer_ports_[peer]) continue;
+    peer_ports_[peer] = port;
+    tcp_.connect(peer, port);
+  }
+}
+
+std::byte* TcpTransport::reserve_peer(uint32_t, uint32_t length) {
+  return length <= max_peer_payload_ ? scratch_.data() : nullptr;
+}
+
+void TcpTransport::commit_peer(uint32_t to, uint32_t length) {
+  tcp_.send(to, kPeerFrame, 0, {scratch_.data(), length});  // a refusal is counted by ipc::tcp
+}
+
+std::byte* TcpTransport::reserve_reply(uint32_t, uint32_t length) {
+  return length <= max_reply_payload_ ? scratch_.data() : nullptr;
+}
+
+void TcpTransport::commit_reply(uint32_t slot, uint32_t length) {
+  tcp_.send(kTcpClientEndpoint + slot, kResponseFrame, 0, {scratch_.data(), length});
+}
+
+void TcpTransport::flush() {
+  tcp_.flush();
+}
+
+std::size_t TcpTransport::poll(Sink& sink, std::chrono::nanoseconds timeout) {
+  return tcp_.poll(timeout, [&](ipc::tcp::EndpointId from, const ipc::Frame& frame) {
+    if (from < segment_.node_count() && frame.type == kPeerFrame)
+      sink.on_peer_frame(from, frame.payload);
+    else if (from >= kTcpClientEndpoint && from - kTcpClientEndpoint < segment_.client_slots() &&
+             frame.type == kRequestFrame)
+      sink.on_client_request(from - kTcpClientEndpoint, frame.payload);
+    else
+      ++foreign_frames_;
+  });
+}
+
+std::size_t TcpTransport::receive(Sink& sink, Clock::time_point deadline) {
+  connect_to_peers();  // a few relaxed loads: catches a peer that (re)started on a new port
+  return poll_until([&](std::chrono::nanoseconds timeout) { return poll(sink, timeout); }, deadline, wait_,
+                    spin_);
+}
+
+uint64_t TcpTransport::bad_frames() const noexcept {
+  const ipc::tcp::Counters& c = tcp_.counters();
+  return foreign_frames_ + c.bad_crc + c.protocol_errors;
+}
+
+}  // namespace shmraft::node

@@ -1,0 +1,49 @@
+#pragma once
+// Transport over loopback TCP (ipc/tcp), for `--transport tcp`: the same frames, one connection per
+// directed pair of endpoints. The node listens on a port the kernel picks and publishes it in its
+// counters (node_counters.h, kTcpPortCounter); it connects to each peer once that peer has published
+// its port (again whenever the port changes: the peer restarted). Clients connect to every node and get
+// their replies on the connection they opened. The segment still carries the counters, the client
+// slots and the links' fault words.
+#include <chrono>
+#include <vector>
+
+#include "ipc/segment.h"
+#include "ipc/tcp/transport.h"
+#include "ipc/wait.h"
+#include "node/process/transport.h"
+
+namespace shmraft::node {
+
+class TcpTransport final : public Transport {
+ public:
+  // `segment` must outlive the transport. Throws std::system_error if it cannot listen.
+  TcpTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait, std::chrono::nanoseconds spin);
+
+  uint32_t max_peer_payload() const noexcept override { return max_peer_payload_; }
+  std::byte* reserve_peer(uint32_t to, uint32_t length) override;
+  void commit_peer(uint32_t to, uint32_t length) override;
+  uint32_t max_reply_payload() const noexcept override { return max_reply_payload_; }
+  std::byte* reserve_reply(uint32_t slot, uint32_t length) override;
+  void commit_reply(uint32_t slot, uint32_t length) override;
+  void flush() override;
+  std::size_t receive(Sink& sink, Clock::time_point deadline) override;
+  uint64_t bad_frames() const noexcept override;
+
+ private:
+  void connect_to_peers();
+  std::size_t poll(Sink& sink, std::chrono::nanoseconds timeout);
+
+  ipc::Segment& segment_;
+  uint32_t self_;
+  ipc::WaitStrategy wait_;
+  std::chrono::nanoseconds spin_;
+  uint32_t max_peer_payload_;
+  uint32_t max_reply_payload_;
+  ipc::tcp::Transport tcp_;
+  std::vector<uint16_t> peer_ports_;  // by node: the port we connect to, 0 = not yet known
+  std::vector<std::byte> scratch_;    // reserve() hands this out; commit() copies it into the stream
+  uint64_t foreign_frames_ = 0;
+};
+
+}  // namespace shmraft::node

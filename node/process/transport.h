@@ -1,0 +1,57 @@
+#pragma once
+// Everything a node process sends and receives: Raft messages to and from its peers, client requests
+// in and replies out. Two implementations: ShmTransport (the segment's rings, the point of the project)
+// and TcpTransport (loopback TCP with the same frames, for `--transport tcp`, to show what the network
+// stack costs). The node loop encodes straight into the transport's buffer (reserve/commit), publishes
+// once per iteration (flush), and receives with one call that waits only when it has nothing to do.
+//
+// Peers are 0-based node indexes; clients are identified by their slot in the segment.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace shmraft::node {
+
+class Transport {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Receives frames from receive(); payloads are valid only during the call.
+  class Sink {
+   public:
+    virtual void on_peer_frame(uint32_t from, std::span<const std::byte> payload) = 0;
+    virtual void on_client_request(uint32_t slot, std::span<const std::byte> payload) = 0;
+
+   protected:
+    ~Sink() = default;
+  };
+
+  virtual ~Transport() = default;
+
+  // ---- to peers ----
+  virtual uint32_t max_peer_payload() const noexcept = 0;
+  // Room for a frame of up to `length` bytes, or nullptr when the link is full or down (the caller
+  // counts a drop; Raft retransmits). commit() seals it; flush() makes it visible.
+  virtual std::byte* reserve_peer(uint32_t to, uint32_t length) = 0;
+  virtual void commit_peer(uint32_t to, uint32_t length) = 0;
+
+  // ---- to clients ----
+  virtual uint32_t max_reply_payload() const noexcept = 0;
+  // nullptr when the client's reply channel is full or gone (it times out and retries).
+  virtual std::byte* reserve_reply(uint32_t slot, uint32_t length) = 0;
+  virtual void commit_reply(uint32_t slot, uint32_t length) = 0;
+
+  // Publishes everything committed since the last flush: one publish and one wake-up per destination.
+  virtual void flush() = 0;
+
+  // Waits until something arrives or `deadline` passes (a deadline in the past: no waiting), then hands
+  // every frame that has arrived to `sink`. Returns how many frames it delivered.
+  virtual std::size_t receive(Sink& sink, Clock::time_point deadline) = 0;
+
+  // Incoming frames skipped as bad since start: broken checksum or length, or a frame type the channel
+  // does not carry.
+  virtual uint64_t bad_frames() const noexcept = 0;
+};
+
+}  // namespace shmraft::node
