@@ -1,13 +1,18 @@
 // Cost of the benchmark kit's own hot path: a client records every commit latency, so record() must
 // stay at a few nanoseconds next to sub-microsecond commits.
 #include <benchmark/benchmark.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <random>
 #include <vector>
 
+#include "bench/kit/clock.h"
 #include "bench/kit/floor.h"
 #include "bench/kit/histogram.h"
 #include "bench/kit/pacing.h"
+#include "ipc/tcp/transport.h"
 
 namespace {
 
@@ -81,6 +86,58 @@ BENCHMARK(BM_Floor)
                     static_cast<int>(shmraft::ipc::WaitStrategy::block)}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
+
+// What one hop over the comparison transport costs: a 64 B frame to a forked echo process and back,
+// through ipc::tcp::Transport (send + flush + poll on both sides, loopback TCP, TCP_NODELAY).
+void BM_TcpTransportRoundTrip(benchmark::State& state) {
+  namespace tcp = shmraft::ipc::tcp;
+  using namespace std::chrono_literals;
+  int port_pipe[2];
+  if (pipe(port_pipe) != 0) {
+    state.SkipWithError("pipe failed");
+    return;
+  }
+  tcp::Transport self({.self = 0});
+  const pid_t echo = fork();
+  if (echo == 0) {
+    tcp::Transport peer({.self = 1});
+    const uint16_t port = peer.port();
+    if (write(port_pipe[1], &port, sizeof port) != sizeof port) _exit(1);
+    peer.connect(0, self.port());
+    for (;;) {  // until killed
+      peer.poll(100ms, [&](tcp::EndpointId from, const shmraft::ipc::Frame& f) {
+        peer.send(from, f.type, 0, f.payload);
+      });
+      peer.flush();
+    }
+  }
+  uint16_t port = 0;
+  if (read(port_pipe[0], &port, sizeof port) != sizeof port)
+    state.SkipWithError("echo process did not start");
+  self.connect(1, port);
+  const std::vector<std::byte> payload(64);
+  Histogram round_trips;
+  bool back = false;
+  const auto on_frame = [&](tcp::EndpointId, const shmraft::ipc::Frame&) { back = true; };
+  for (auto _ : state) {
+    const uint64_t start = shmraft::bench::monotonic_ns();
+    self.send(1, 1, 0, payload);
+    self.flush();
+    back = false;
+    while (!back) {
+      self.poll(10ms, on_frame);
+      self.flush();  // also completes the connection handshake on the first round
+    }
+    round_trips.record(shmraft::bench::monotonic_ns() - start);
+  }
+  kill(echo, SIGKILL);
+  waitpid(echo, nullptr, 0);
+  close(port_pipe[0]);
+  close(port_pipe[1]);
+  state.counters["p50_ns"] = static_cast<double>(round_trips.value_at_percentile(50));
+  state.counters["p99_ns"] = static_cast<double>(round_trips.value_at_percentile(99));
+}
+BENCHMARK(BM_TcpTransportRoundTrip)->Iterations(20'000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

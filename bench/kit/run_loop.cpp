@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <stdexcept>
 #include <utility>
 
@@ -33,6 +34,10 @@ std::string format_progress(const Progress& p) {
         format_ns(p.interval_latency.value_at_percentile(99)), format_ns(p.interval_latency.max()));
   }
   return line;
+}
+
+std::function<void(const Progress&)> progress_to_stderr() {
+  return [](const Progress& p) { fmt::print(stderr, "{}\n", format_progress(p)); };
 }
 
 RunLoop::RunLoop(RunSpec spec, const StopFlag& stop, ProgressSink on_progress)

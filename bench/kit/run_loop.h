@@ -43,8 +43,10 @@ struct Progress {
   const Histogram& interval_latency;
 };
 
-// "measure   3/10 s   412.3 K ops/s   p50 2.41 µs   p99 7.93 µs   max 31.2 µs"
+// "measure   3/10 s   412 K ops/s  p50 2.41 µs  p99 7.93 µs  max 31.2 µs"
 std::string format_progress(const Progress& progress);
+// A progress sink printing format_progress() lines to stderr (stdout stays clean for --json).
+std::function<void(const Progress&)> progress_to_stderr();
 
 struct RunOutcome {
   uint64_t ops = 0;          // completed inside the measured window
