@@ -223,10 +223,9 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
   // 2. Headers and records.
   std::vector<Segment> segments;
   std::vector<Scan> scans;
-  for (const auto& [first, path] : files) {
-    segments.push_back(Segment::open_existing(path, first));
-    scans.push_back(scan_records(segments.back()));
-  }
+  for (const auto& [first, path] : files) segments.push_back(Segment::open_existing(path, first));
+  for (const Segment& segment : segments) segment.prefetch();
+  for (const Segment& segment : segments) scans.push_back(scan_records(segment));
   const std::size_t count = segments.size();
   std::vector<std::size_t> next_with_records(count + 1, count);  // first segment after k holding records
   for (std::size_t k = count; k-- > 0;) {
@@ -340,6 +339,7 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
     kept.push_back(std::move(segment));
   }
   log.next_index_ = kept.empty() ? log_start : expected;
+  log.refresh_last_term();
 
   // 5. Agreement with the snapshot.
   if (snapshot_index > 0 && !log.empty()) {

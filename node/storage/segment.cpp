@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -131,6 +132,13 @@ void Segment::truncate_from(uint64_t from) noexcept {
     record_end = offset;
   }
   end_ = record_end;
+}
+
+void Segment::prefetch() const noexcept {
+  for (const auto& [begin, end] : data_ranges(fd_.get(), 0, mapping_.size())) {
+    const uint64_t start = begin & ~uint64_t{4095};
+    ::madvise(mapping_.data() + start, end - start, MADV_WILLNEED);
+  }
 }
 
 void Segment::adopt_records(std::vector<uint32_t> offsets, std::size_t end) {

@@ -63,6 +63,10 @@ class Segment {
   // allocate (the reservation is virtual memory until used).
   void reserve_for_appends();
 
+  // Starts reading the written parts of the file into the page cache ahead of a scan (recovery reads
+  // every record; one readahead request per data range beats a fault per 128 KiB).
+  void prefetch() const noexcept;
+
   bool dirty() const noexcept { return dirty_from_ < dirty_to_; }
   // msync(MS_SYNC) of the pages written since the last flush.
   void flush_dirty(StorageStats& stats);

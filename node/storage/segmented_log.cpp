@@ -23,9 +23,12 @@ uint64_t SegmentedLog::first_index() const noexcept {
   return next_index_;
 }
 
-uint64_t SegmentedLog::last_term() const noexcept {
-  if (empty()) return next_index_ - 1 == base_.last_index ? base_.last_term : 0;
-  return term(last_index());
+void SegmentedLog::refresh_last_term() noexcept {
+  if (empty()) {
+    last_term_ = next_index_ - 1 == base_.last_index ? base_.last_term : 0;
+  } else {
+    last_term_ = term(last_index());
+  }
 }
 
 const Segment& SegmentedLog::segment_for(uint64_t index) const noexcept {
@@ -116,6 +119,7 @@ void SegmentedLog::append(std::span<const LogEntry> entries) {
     }
   }
   next_index_ = expected;
+  last_term_ = previous_term;
 }
 
 void SegmentedLog::truncate_suffix(uint64_t from_index) {
@@ -144,6 +148,7 @@ void SegmentedLog::truncate_suffix(uint64_t from_index) {
     ++stats_->flushes;
   }
   next_index_ = from_index;
+  refresh_last_term();
 }
 
 void SegmentedLog::compact(uint64_t up_to_index) {
@@ -166,6 +171,7 @@ void SegmentedLog::reset_to(const SnapshotMeta& snapshot) {
   }
   base_ = snapshot;
   next_index_ = snapshot.last_index + 1;
+  refresh_last_term();
 }
 
 void SegmentedLog::sync() {

@@ -36,7 +36,8 @@ class SegmentedLog {
   uint64_t first_index() const noexcept;
   uint64_t last_index() const noexcept { return next_index_ - 1; }
   bool contains(uint64_t index) const noexcept { return index >= first_index() && index < next_index_; }
-  uint64_t last_term() const noexcept;  // term of last_index(), or of the snapshot when the log is empty
+  // Term of last_index(), or of the snapshot when the log is empty.
+  uint64_t last_term() const noexcept { return last_term_; }
 
   // Both require contains(index).
   uint64_t term(uint64_t index) const noexcept { return segment_for(index).header(index).term; }
@@ -48,7 +49,10 @@ class SegmentedLog {
   // Discards every entry; the next append starts right after `snapshot`.
   void reset_to(const SnapshotMeta& snapshot);
   // Records the snapshot that the log now continues (its term is last_term() of an empty log).
-  void set_base(const SnapshotMeta& snapshot) noexcept { base_ = snapshot; }
+  void set_base(const SnapshotMeta& snapshot) noexcept {
+    base_ = snapshot;
+    refresh_last_term();
+  }
   void sync();
 
   std::size_t segment_count() const noexcept { return segments_.size(); }
@@ -60,6 +64,7 @@ class SegmentedLog {
   bool durable() const noexcept { return options_.durability != Durability::none; }
   std::size_t new_segment_bytes(std::size_t record_bytes) const noexcept;
   void remove_newest_segment();
+  void refresh_last_term() noexcept;
 
   std::filesystem::path dir_;
   Options options_;
@@ -67,6 +72,7 @@ class SegmentedLog {
   std::deque<Segment> segments_;
   uint64_t next_index_ = 1;
   SnapshotMeta base_;
+  uint64_t last_term_ = 0;  // cached: every append checks it
   // Segments append() must create, as (first index, bytes); kept to avoid allocating per call.
   std::vector<std::pair<uint64_t, std::size_t>> planned_;
 };
