@@ -28,10 +28,11 @@ uint32_t crc32c_portable(const void* data, std::size_t size, uint32_t crc) noexc
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t crc32c_hardware(const void* data, std::size_t size,
-                                                           uint32_t crc) noexcept {
+namespace {
+// Continues the raw (pre-inversion) CRC state over `size` bytes.
+__attribute__((target("sse4.2"))) uint32_t hardware_extend(uint64_t state, const void* data,
+                                                           std::size_t size) noexcept {
   const auto* p = static_cast<const unsigned char*>(data);
-  uint64_t state = ~crc;
   for (; size >= 8; size -= 8, p += 8) {
     uint64_t word;
     std::memcpy(&word, p, 8);  // unaligned-safe; compiles to one load
@@ -42,7 +43,18 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_hardware(const void* data, std
   return ~narrow;
 }
 
+__attribute__((target("sse4.2"))) uint32_t hardware_prefixed(uint64_t prefix, const void* data,
+                                                             std::size_t size) noexcept {
+  return hardware_extend(_mm_crc32_u64(0xFFFFFFFFu, prefix), data, size);
+}
+}  // namespace
+
+uint32_t crc32c_hardware(const void* data, std::size_t size, uint32_t crc) noexcept {
+  return hardware_extend(~crc, data, size);
+}
+
 bool crc32c_hardware_available() noexcept {
+  __builtin_cpu_init();  // may run before libgcc's own initialiser (static initialisation below)
   return __builtin_cpu_supports("sse4.2");
 }
 #else
@@ -54,9 +66,21 @@ bool crc32c_hardware_available() noexcept {
 }
 #endif
 
+namespace {
+// Read once. A call from another translation unit's static initialiser, before this is set, sees false
+// and takes the portable path, which gives the same result.
+const bool kHardware = crc32c_hardware_available();
+}  // namespace
+
 uint32_t crc32c(const void* data, std::size_t size, uint32_t crc) noexcept {
-  static const bool hardware = crc32c_hardware_available();
-  return hardware ? crc32c_hardware(data, size, crc) : crc32c_portable(data, size, crc);
+  return kHardware ? crc32c_hardware(data, size, crc) : crc32c_portable(data, size, crc);
+}
+
+uint32_t crc32c_prefixed(uint64_t prefix, const void* data, std::size_t size) noexcept {
+#if defined(__x86_64__)
+  if (kHardware) return hardware_prefixed(prefix, data, size);
+#endif
+  return crc32c_portable(data, size, crc32c_portable(&prefix, sizeof prefix));
 }
 
 }  // namespace shmraft::ipc

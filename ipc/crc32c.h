@@ -11,6 +11,10 @@ namespace shmraft::ipc {
 // Extends `crc` (0 for a fresh checksum) over `size` bytes at `data`.
 uint32_t crc32c(const void* data, std::size_t size, uint32_t crc = 0) noexcept;
 
+// CRC32C of the 8 bytes of `prefix` (in memory order) followed by `size` bytes at `data`, in one call:
+// a ring frame's checksum covers its 8-byte header prefix and then its payload.
+uint32_t crc32c_prefixed(uint64_t prefix, const void* data, std::size_t size) noexcept;
+
 // The two implementations, exposed for tests (they must agree) and benchmarks.
 uint32_t crc32c_hardware(const void* data, std::size_t size, uint32_t crc = 0) noexcept;
 uint32_t crc32c_portable(const void* data, std::size_t size, uint32_t crc = 0) noexcept;

@@ -11,9 +11,9 @@
 // the end of the buffer: when the next frame does not fit before the end, the producer writes the 8-byte
 // pad marker and the frame starts at the beginning of the buffer. The payload is only 4-byte aligned;
 // decode it with memcpy. The CRC covers the length, so a corrupted length is detected, not trusted.
+#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 
 #include "ipc/crc32c.h"
@@ -39,13 +39,12 @@ constexpr std::size_t frame_size(std::size_t payload_length) noexcept {
 }
 
 // The checksum a header must carry for this length, type, flags and payload.
+// (Little-endian hosts: the word below has the header's first 8 bytes in memory order.)
 inline uint32_t frame_crc(uint32_t length, uint16_t type, uint16_t flags, const void* payload) noexcept {
-  unsigned char prefix[8];
-  std::memcpy(prefix, &length, 4);
-  std::memcpy(prefix + 4, &type, 2);
-  std::memcpy(prefix + 6, &flags, 2);
-  return crc32c(payload, length, crc32c(prefix, sizeof prefix));
+  const uint64_t prefix = uint64_t{length} | uint64_t{type} << 32 | uint64_t{flags} << 48;
+  return crc32c_prefixed(prefix, payload, length);
 }
+static_assert(std::endian::native == std::endian::little, "the segment format is little-endian");
 
 // A frame as the consumer sees it. `payload` points into the ring and stays valid until the frame is
 // released (RingConsumer::release, or the end of the drain callback).

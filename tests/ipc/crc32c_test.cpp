@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "ipc/frame.h"
 #include "test_support.h"
 
 namespace shmraft::ipc {
@@ -26,6 +27,29 @@ TEST(Crc32c, ImplementationsAgreeAtEveryLengthAndSplit) {
     const std::size_t split = length / 3;
     ASSERT_EQ(crc32c(data.data() + split, length - split, crc32c(data.data(), split)), whole) << length;
   }
+}
+
+TEST(Crc32c, PrefixedEqualsTheConcatenation) {
+  std::mt19937_64 rng(7);
+  std::vector<unsigned char> data(100);
+  for (auto& b : data) b = static_cast<unsigned char>(rng());
+  for (std::size_t length = 0; length <= data.size(); ++length) {
+    const uint64_t prefix = rng();
+    unsigned char joined[108];
+    std::memcpy(joined, &prefix, 8);
+    std::memcpy(joined + 8, data.data(), length);
+    ASSERT_EQ(crc32c_prefixed(prefix, data.data(), length), crc32c_portable(joined, 8 + length)) << length;
+  }
+}
+
+// The frame checksum covers exactly the header's first 8 bytes and the payload.
+TEST(Crc32c, FrameCrcCoversHeaderPrefixAndPayload) {
+  const unsigned char payload[5] = {1, 2, 3, 4, 5};
+  const FrameHeader header{5, 0x1234, 0xABCD, 0};
+  unsigned char bytes[13];
+  std::memcpy(bytes, &header, 8);
+  std::memcpy(bytes + 8, payload, 5);
+  EXPECT_EQ(frame_crc(5, 0x1234, 0xABCD, payload), crc32c_portable(bytes, sizeof bytes));
 }
 
 }  // namespace

@@ -9,7 +9,9 @@
 namespace shmraft::ipc {
 
 // Readable parameter names in test listings.
-void PrintTo(WaitStrategy strategy, std::ostream* out) { *out << to_string(strategy); }
+void PrintTo(WaitStrategy strategy, std::ostream* out) {
+  *out << to_string(strategy);
+}
 
 namespace {
 
