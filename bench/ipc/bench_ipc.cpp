@@ -174,9 +174,11 @@ void OneWay(benchmark::State& state) {
   const auto start = Clock::now();
   for (auto _ : state) {
     std::byte* at;
-    while ((at = out.try_reserve(payload)) == nullptr) {
+    // Full: the consumer is behind (or descheduled); spin briefly, then give it the CPU.
+    for (int spins = 0; (at = out.try_reserve(payload)) == nullptr; ++spins) {
       out.publish();
-      cpu_relax();
+      if (spins < 256) cpu_relax();
+      else sched_yield();
     }
     std::memcpy(at, data.data(), payload);
     out.commit(kData, payload);
