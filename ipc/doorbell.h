@@ -62,6 +62,13 @@ struct alignas(kCacheLine) Doorbell {
     waiters.fetch_sub(1, std::memory_order_relaxed);
   }
 
+  // Forgets waiters left registered by a consumer process killed while waiting (harmless, but every
+  // publish would then pay a futex syscall). Call only as the bell's sole consumer, at start-up: a node
+  // process before its loop; Segment::claim_client_slot does it for client bells.
+  void reset_waiters() noexcept {
+    waiters.store(0, std::memory_order_relaxed);
+  }
+
   // Sleeps until a producer rings after prepare_wait() returned `key`, or until `deadline`
   // (Clock::time_point::max() = no deadline). Returns false only on timeout. Unregisters the waiter.
   bool commit_wait(uint32_t key, Clock::time_point deadline) noexcept;

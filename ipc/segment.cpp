@@ -383,9 +383,11 @@ ClientSlotClaim Segment::claim_client_slot() {
     claim.slot = slot;
     claim.generation = states[slot].generation.fetch_add(1, std::memory_order_relaxed) + 1;
     claim.previous_owner = previous;
-    // Replies still queued for the previous owner are not ours. We are now the slot's only consumer.
+    // Replies still queued for the previous owner are not ours, nor is a waiter it left registered on
+    // the slot's doorbell when it died. We are now the slot's only consumer.
     for (uint32_t node = 0; node < layout_.config.node_count; ++node)
       response_consumer(node, slot).discard_all();
+    client_doorbell(slot).reset_waiters();
     return claim;
   };
   // A free slot first; take one back from a dead owner only when none is free. acq_rel on the CAS: the

@@ -13,6 +13,7 @@
 //     RingProducer to_j   = seg.peer_producer(i, j);              // rings node j's doorbell on publish
 //     RingConsumer req_s  = seg.request_consumer(s, i);           // for each client slot s
 //     RingProducer resp_s = seg.response_producer(i, s);          // rings slot s's doorbell
+//     seg.node_doorbell(i).reset_waiters();                        // once, before the loop
 //     Waiter waiter(seg.node_doorbell(i), strategy);
 //     decide_send(seg.link_fault(i, j), rng) before each send to j
 // Client:
@@ -123,8 +124,8 @@ class Segment {
   NodeCounters& node_counters(uint32_t node);
 
   // Claims a free slot for this process (getpid()), else takes back one whose owner is dead; bumps the
-  // slot's generation and discards replies still queued for the previous owner. SegmentError when every
-  // slot belongs to a live process.
+  // slot's generation, discards replies still queued for the previous owner and resets the slot's
+  // doorbell. SegmentError when every slot belongs to a live process.
   ClientSlotClaim claim_client_slot();
   // Frees a slot this process owns. False if it is not ours.
   bool release_client_slot(uint32_t slot);

@@ -87,7 +87,7 @@ class Waiter {
     (void)wait_until(ready, Clock::time_point::max());
   }
 
-  // Futex sleeps so far (how often adaptive gave up spinning), for benchmarks and tests.
+  // Futex waits entered so far (how often adaptive gave up spinning), for benchmarks and tests.
   uint64_t sleeps() const noexcept { return sleeps_; }
 
  private:

@@ -325,9 +325,12 @@ TEST(ClientSlots, DeadOwnersSlotIsReclaimedWithoutItsReplies) {
   ASSERT_TRUE(reply.try_push(5, {}));
   EXPECT_EQ(Segment::inspect(cluster.name()).live_pids.size(), 1u);  // only us: the client is dead
 
+  segment.client_doorbell(1).waiters.store(1);  // it died waiting for that reply
+
   const ClientSlotClaim claim = segment.claim_client_slot();
   EXPECT_EQ(claim.slot, 1u);
   EXPECT_EQ(claim.previous_owner, client);
+  EXPECT_EQ(segment.client_doorbell(1).waiters.load(), 0u);
   EXPECT_EQ(claim.generation, 2u);
   EXPECT_EQ(segment.client_slot_owner(1), ::getpid());
   EXPECT_FALSE(segment.response_consumer(0, 1).peek().has_value());

@@ -43,6 +43,16 @@ TEST(Doorbell, RingWithoutAWaiterIsSyscallFree) {
   EXPECT_EQ(bell.waiters.load(), 0u);
 }
 
+TEST(Doorbell, ResetForgetsAWaiterKilledWhileWaiting) {
+  Doorbell bell;
+  (void)bell.prepare_wait();  // and the process dies here
+  bell.ring();
+  EXPECT_EQ(bell.epoch.load(), 1u);  // every ring now takes the futex path
+  bell.reset_waiters();              // the consumer's successor starts
+  bell.ring();
+  EXPECT_EQ(bell.epoch.load(), 1u);
+}
+
 TEST(Doorbell, CancelUnregisters) {
   Doorbell bell;
   const uint32_t key = bell.prepare_wait();
