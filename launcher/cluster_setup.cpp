@@ -61,9 +61,7 @@ CreatedCluster create_cluster(const std::string& cluster, const std::filesystem:
   const ipc::ClusterId id = stamped ? *stamped : ipc::ClusterId::random();
   dirs.stamp(config.node_count, id);
   try {
-    // Until ipc can create a segment under a given id, the segment's id is fresh each run: nodes are
-    // pinned to it (--cluster-id), and the data directories keep their own stamped id.
-    ipc::Segment segment = ipc::Segment::create(cluster, config);
+    ipc::Segment segment = ipc::Segment::create(cluster, config, id);
     log << "segment " << shm_path(cluster) << ": " << segment.size() << " bytes (" << config.node_count
         << " nodes, " << config.client_slots << " client slots), cluster id " << segment.cluster_id().to_hex()
         << "\n";

@@ -29,7 +29,14 @@ LiveCluster LiveCluster::attach(const std::string& cluster) {
       break;
   }
   try {
-    return LiveCluster(ipc::Segment::attach(cluster));
+    LiveCluster live(ipc::Segment::attach(cluster));
+    // Nodes die with their supervisor (PDEATHSIG); until they are reaped the segment may still look live.
+    if (live.supervisor_pid() == 0) {
+      throw LauncherError("cluster '" + cluster + "' is not running: its supervisor (pid " +
+                          std::to_string(live.segment().header().creator_pid) +
+                          ") is gone; `shmraft clean` removes what it left");
+    }
+    return live;
   } catch (const ipc::SegmentError& e) {
     throw LauncherError(e.what());
   }

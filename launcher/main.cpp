@@ -9,7 +9,6 @@ int main(int argc, char** argv) {
   using namespace shmraft::launcher;
   CLI::App app{"shmraft: a Raft cluster on one host, one process per node, RPCs through shared memory."};
   app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "Help for every subcommand");
   CommandList commands;
   add_node_command(app, commands);
   add_up_command(app, commands);
@@ -19,6 +18,7 @@ int main(int argc, char** argv) {
   add_fault_commands(app, commands);
   add_clean_command(app, commands);
   add_chaos_command(app, commands);
+  app.set_help_all_flag("--help-all", "Help for every subcommand");  // after them: not inherited
 
   try {
     app.parse(argc, argv);

@@ -27,14 +27,20 @@ std::string role_name(const NodeStatus& status) {
 }
 
 bool is_leader(const NodeStatus& status) {
-  return status.alive && node::is_leader_role(status.counters.role);
+  return status.alive && status.counters.role == node::kRoleLeader;
 }
 
 namespace {
 
+std::optional<uint32_t> leader_index(uint64_t counter) {
+  const int64_t node = node::leader_node(counter);
+  if (node < 0) return std::nullopt;
+  return static_cast<uint32_t>(node);
+}
+
 std::string leader_column(const NodeStatus& status) {
-  const auto leader = node::leader_index(status.counters.leader);
-  return leader ? std::to_string(*leader) : "-";
+  const auto leader = leader_index(status.counters.leader);
+  return leader && status.alive ? std::to_string(*leader) : "-";
 }
 
 }  // namespace
@@ -59,7 +65,7 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
   nlohmann::json array = nlohmann::json::array();
   for (const NodeStatus& s : nodes) {
     const auto& c = s.counters;
-    const auto leader = node::leader_index(c.leader);
+    const auto leader = leader_index(c.leader);
     array.push_back({{"node", s.node},
                      {"pid", s.pid},
                      {"alive", s.alive},

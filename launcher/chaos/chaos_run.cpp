@@ -1,0 +1,265 @@
+#include "launcher/chaos/chaos_run.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "launcher/checker/linearizability.h"
+#include "launcher/cluster_setup.h"
+#include "launcher/launcher_error.h"
+#include "launcher/node_launch.h"
+#include "launcher/signal_watch.h"
+#include "launcher/status_table.h"
+#include "launcher/supervisor.h"
+#include "node/process/node_process.h"
+
+namespace shmraft::launcher {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kStopGrace{5000};
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The commit index every node has applied, once the cluster is whole and quiet: a leader, every node
+// alive, and each node's commit and applied index at the leader's last index.
+std::optional<uint64_t> caught_up_index(ipc::Segment& segment) {
+  const std::vector<NodeStatus> nodes = read_status(segment);
+  const NodeStatus* leader = nullptr;
+  for (const NodeStatus& s : nodes) {
+    if (is_leader(s) && (leader == nullptr || s.counters.term > leader->counters.term)) leader = &s;
+  }
+  if (leader == nullptr || leader->counters.commit_index != leader->counters.last_index) return std::nullopt;
+  const uint64_t index = leader->counters.commit_index;
+  for (const NodeStatus& s : nodes) {
+    if (!s.alive || s.counters.commit_index != index || s.counters.applied_index != index)
+      return std::nullopt;
+  }
+  return index;
+}
+
+void refuse_used_data(const ClusterDirs& dirs, uint32_t nodes) {
+  for (uint32_t node = 0; node < nodes; ++node) {
+    std::error_code ec;
+    if (fs::exists(dirs.node_dir(node), ec)) {
+      throw LauncherError("chaos needs fresh data directories, but " + dirs.node_dir(node).string() +
+                          " exists (its writes are not in this run's history); `shmraft clean -c " +
+                          dirs.cluster() + "` removes it");
+    }
+  }
+}
+
+struct Verdict {
+  bool passed = true;
+  std::vector<std::string> failures;
+  void fail(std::string what) {
+    passed = false;
+    failures.push_back(std::move(what));
+  }
+};
+
+}  // namespace
+
+std::string chaos_replay_command(const ChaosOptions& o, uint64_t seed) {
+  std::string command = fmt::format(
+      "shmraft chaos --nodes {} --clients {} --keys {} --duration {} --seed {} --kill-interval {} "
+      "--op-timeout {} "
+      "--think {}",
+      o.segment.node_count, o.workload.clients, o.workload.keys, o.duration_s, seed,
+      o.nemesis.kill_interval.count(), o.workload.op_timeout.count(), o.workload.think.count());
+  if (o.partitions)
+    command += fmt::format(" --partitions --partition-interval {}", o.nemesis.partition_interval.count());
+  if (o.nemesis.crash_all_interval.count() > 0)
+    command += fmt::format(" --crash-all-interval {}", o.nemesis.crash_all_interval.count());
+  if (o.nemesis.drop_rate > 0) command += fmt::format(" --unreliable {}", o.nemesis.drop_rate);
+  if (o.nemesis.max_delay.count() > 0) command += fmt::format(" --max-delay {}", o.nemesis.max_delay.count());
+  command += fmt::format(" --leader-bias {}", o.nemesis.leader_bias);
+  if (!o.node_args.empty()) {
+    command += " --";
+    for (const std::string& arg : o.node_args) command += " " + arg;
+  }
+  return command;
+}
+
+int run_chaos(ChaosOptions options) {
+  const uint64_t seed =
+      options.seed.value_or((uint64_t{std::random_device{}()} << 32) | std::random_device{}());
+  options.workload.seed = seed;
+  if (options.cluster.empty()) options.cluster = "chaos-" + std::to_string(getpid());
+  const uint32_t nodes = options.segment.node_count;
+  options.segment.client_slots = std::max(options.segment.client_slots, options.workload.clients + 1);
+  refuse_used_data(ClusterDirs(options.cluster, options.data_dir), nodes);
+
+  SignalWatch signals({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
+  std::cout << fmt::format("chaos: cluster '{}', {} nodes, {} clients, {} keys, {} s, seed {}\n",
+                           options.cluster, nodes, options.workload.clients, options.workload.keys,
+                           options.duration_s, seed);
+  CreatedCluster created = create_cluster(options.cluster, options.data_dir, options.segment, std::cout);
+  const std::string cluster = options.cluster;
+  // Whatever happens from here on, the segment goes (the nodes die with the Supervisor).
+  struct SegmentGuard {
+    std::string cluster;
+    ~SegmentGuard() { ipc::Segment::destroy(cluster); }
+  } segment_guard{cluster};
+  ipc::Segment& segment = created.segment;
+  const fs::path history_path =
+      options.history_file.empty() ? created.dirs.root() / "history.jsonl" : fs::path(options.history_file);
+  fs::remove(history_path);
+
+  const NodeLaunchConfig launch{created.dirs, created.id, options.node_args};
+  Supervisor supervisor(nodes, [&](uint32_t node) { return node_launch(launch, node); });
+  for (uint32_t node = 0; node < nodes; ++node) supervisor.start(node);
+  const auto started = Clock::now();
+  while (!current_leader(segment)) {
+    if (Clock::now() - started > std::chrono::seconds(10))
+      throw LauncherError("no leader within 10 s of start");
+    for (const auto& [node, status] : supervisor.reap_exited()) {
+      throw LauncherError(fmt::format("node {} exited at start ({}); its output is in {}", node,
+                                      status.describe(), created.dirs.node_output(node).string()));
+    }
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  std::cout << fmt::format("leader elected after {:.3f} s; clients and faults start\n",
+                           seconds_since(started));
+
+  checker::HistoryWriter history(history_path.string());
+  Workload workload(cluster, options.workload, history);
+  Nemesis nemesis(options.nemesis, seed, segment, supervisor, std::cout);
+  workload.start();
+  nemesis.begin();
+  const auto began = Clock::now();
+  const auto end =
+      began + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.duration_s));
+  auto next_progress = began + std::chrono::seconds(5);
+  bool interrupted = false;
+  while (!interrupted && Clock::now() < end) {
+    const auto next = std::min({nemesis.step(), end, next_progress});
+    const auto wait = std::chrono::duration_cast<milliseconds>(next - Clock::now());
+    for (const signalfd_siginfo& info : signals.wait(std::max(wait, milliseconds(0)))) {
+      const int signo = static_cast<int>(info.ssi_signo);
+      if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP) interrupted = true;
+    }
+    if (Clock::now() >= next_progress) {
+      const WorkloadStats s = workload.stats();
+      const auto leader = current_leader(segment);
+      std::cout << fmt::format("[{:7.3f}s] progress: {} operations ({} unknown), leader {}\n",
+                               seconds_since(began), s.total(), s.unknown,
+                               leader ? fmt::format("node {} term {}", leader->node, leader->term) : "none")
+                << std::flush;
+      next_progress += std::chrono::seconds(5);
+    }
+  }
+  workload.stop();
+  const double ran_s = seconds_since(began);
+  nemesis.end();
+  const WorkloadStats ops = workload.stats();
+  const NemesisStats faults = nemesis.stats();
+  if (interrupted) {
+    std::cout << "interrupted: stopping the cluster without checking\n";
+    supervisor.stop_all(kStopGrace);
+    return 130;
+  }
+
+  Verdict verdict;
+  std::cout << fmt::format(
+      "operations: {} in {:.1f} s ({:.0f}/s): {} ok, {} cas mismatches, {} unknown outcome, {} rejected\n",
+      ops.total(), ran_s, static_cast<double>(ops.total()) / ran_s, ops.ok, ops.cas_failed, ops.unknown,
+      ops.rejected);
+  std::cout << fmt::format(
+      "faults: {} kills, {} restarts, {} partitions, {} heals, {} whole-cluster crashes\n", faults.kills,
+      faults.restarts, faults.partitions, faults.heals, faults.crash_alls);
+
+  const auto converge_start = Clock::now();
+  std::optional<uint64_t> converged;
+  while (Clock::now() - converge_start < options.converge_timeout) {
+    for (const auto& [node, status] : supervisor.reap_exited()) {
+      verdict.fail(fmt::format("node {} exited during catch-up ({})", node, status.describe()));
+      supervisor.start(node);
+    }
+    if (const auto index = caught_up_index(segment)) {
+      std::this_thread::sleep_for(milliseconds(50));
+      if (caught_up_index(segment) == index) {
+        converged = index;
+        break;
+      }
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  if (converged) {
+    std::cout << fmt::format("caught up after {:.3f} s: every node applied index {}\n",
+                             seconds_since(converge_start), *converged);
+  } else {
+    verdict.fail(fmt::format("the cluster did not catch up within {} s after healing:\n{}",
+                             options.converge_timeout.count(), render_status_table(read_status(segment))));
+  }
+  supervisor.stop_all(kStopGrace);
+
+  const auto history_ops = checker::read_history_file(history_path.string());
+  checker::CheckOptions check_options;
+  check_options.time_limit = options.check_timeout;
+  const auto check_start = Clock::now();
+  const checker::CheckResult linearizable = checker::check_linearizability(history_ops, check_options);
+  std::cout << fmt::format("linearizability: {} ({} operations, {} search steps, {:.2f} s)\n",
+                           checker::to_string(linearizable.verdict), history_ops.size(), linearizable.steps,
+                           seconds_since(check_start));
+  if (linearizable.verdict != checker::Verdict::ok) {
+    verdict.fail(fmt::format("history is {}: key {}: {}",
+                             linearizable.verdict == checker::Verdict::violation
+                                 ? "not linearizable"
+                                 : "not checkable within the budget",
+                             linearizable.key, linearizable.explanation));
+  }
+
+  std::optional<std::map<std::string, std::string>> first_state;
+  for (uint32_t node = 0; node < nodes; ++node) {
+    std::map<std::string, std::string> state;
+    try {
+      state = node::replay_kv_state(created.dirs.node_dir(node));
+    } catch (const std::exception& e) {
+      verdict.fail(fmt::format("node {}: cannot read its KV state back: {}", node, e.what()));
+      continue;
+    }
+    const checker::CheckResult acknowledged = checker::check_final_state(history_ops, state, check_options);
+    std::cout << fmt::format("acknowledged writes on node {}: {} ({} keys)\n", node,
+                             checker::to_string(acknowledged.verdict), state.size());
+    if (acknowledged.verdict != checker::Verdict::ok) {
+      verdict.fail(fmt::format("node {}: final state {}: key {}: {}", node,
+                               acknowledged.verdict == checker::Verdict::violation
+                                   ? "misses or corrupts writes"
+                                   : "not checkable within the budget",
+                               acknowledged.key, acknowledged.explanation));
+    }
+    if (first_state && state != *first_state)
+      verdict.fail(fmt::format("node {}'s state differs from node 0's", node));
+    if (!first_state) first_state = std::move(state);
+  }
+
+  if (verdict.passed) {
+    std::cout << "chaos: PASS\n";
+    if (!options.keep_data) {
+      std::error_code ec;
+      if (options.history_file.empty()) fs::remove(history_path, ec);
+      fs::remove_all(created.dirs.root(), ec);
+    }
+    return 0;
+  }
+  std::cout << "chaos: FAIL\n";
+  for (const std::string& failure : verdict.failures) std::cout << "  - " << failure << "\n";
+  std::cout << "data kept in " << created.dirs.root().string() << ", history in " << history_path.string()
+            << "\n"
+            << "replay (same seed and fault schedule; the interleaving depends on timing):\n  "
+            << chaos_replay_command(options, seed) << std::endl;
+  return 1;
+}
+
+}  // namespace shmraft::launcher

@@ -1,0 +1,194 @@
+#include "launcher/chaos/nemesis.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "launcher/status_table.h"
+
+namespace shmraft::launcher {
+
+using std::chrono::milliseconds;
+
+Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& segment, Supervisor& supervisor,
+                 std::ostream& log)
+    : options_(options), rng_(seed), segment_(segment), supervisor_(supervisor), log_(log) {}
+
+milliseconds Nemesis::jitter(milliseconds mean) {
+  // Uniform in [mean/2, 3*mean/2): regular enough to count on, irregular enough to hit every phase.
+  return milliseconds(std::uniform_int_distribution<int64_t>(mean.count() / 2, mean.count() * 3 / 2)(rng_));
+}
+
+void Nemesis::note(const std::string& what) {
+  const double t = std::chrono::duration<double>(Clock::now() - began_).count();
+  log_ << fmt::format("[{:7.3f}s] {}\n", t, what) << std::flush;
+}
+
+std::optional<uint32_t> Nemesis::leader() {
+  const auto info = current_leader(segment_);
+  if (!info) return std::nullopt;
+  return info->node;
+}
+
+void Nemesis::begin() {
+  began_ = Clock::now();
+  apply_links({});
+  const auto now = Clock::now();
+  if (options_.kill_interval.count() > 0) next_kill_ = now + jitter(options_.kill_interval);
+  if (options_.partition_interval.count() > 0) next_partition_ = now + jitter(options_.partition_interval);
+  if (options_.crash_all_interval.count() > 0) next_crash_all_ = now + jitter(options_.crash_all_interval);
+}
+
+// Links across the cut are disconnected; every other link keeps the run's standing faults (drop rate,
+// and a delay drawn per link).
+void Nemesis::apply_links(const std::set<uint32_t>& group) {
+  ipc::FaultSettings standing;
+  standing.drop_rate = options_.drop_rate;
+  const uint32_t n = segment_.node_count();
+  for (uint32_t from = 0; from < n; ++from) {
+    for (uint32_t to = 0; to < n; ++to) {
+      if (from == to) continue;
+      ipc::FaultSettings fault = standing;
+      if (options_.max_delay.count() > 0) {
+        fault.delay = std::chrono::microseconds(
+            std::uniform_int_distribution<int64_t>(0, options_.max_delay.count())(rng_));
+      }
+      if (!group.empty() && group.contains(from) != group.contains(to))
+        fault = ipc::FaultSettings{false, 0.0, {}};
+      segment_.link_fault(from, to).set(fault);
+    }
+  }
+}
+
+void Nemesis::kill_one() {
+  const uint32_t n = supervisor_.nodes();
+  // Keep a majority up (a 1- or 2-node cluster: at most one down), so the clients can make progress;
+  // whole-cluster crashes are crash_all's job.
+  const uint32_t max_down = std::max<uint32_t>(1, (n - 1) / 2);
+  const std::vector<uint32_t> running = supervisor_.running_nodes();
+  if (running.empty() || n - running.size() >= max_down) return;
+  uint32_t victim = running[std::uniform_int_distribution<std::size_t>(0, running.size() - 1)(rng_)];
+  const auto current = leader();
+  bool is_leader = current && *current == victim;
+  if (current && supervisor_.running(*current) && std::bernoulli_distribution(options_.leader_bias)(rng_)) {
+    victim = *current;
+    is_leader = true;
+  }
+  const pid_t pid = supervisor_.pid(victim);
+  supervisor_.kill(victim);
+  ++stats_.kills;
+  const auto down_for = milliseconds(std::uniform_int_distribution<int64_t>(
+      options_.kill_interval.count() / 5, options_.kill_interval.count() * 3 / 5)(rng_));
+  restarts_[victim] = Clock::now() + down_for;
+  note(fmt::format("kill node {}{} (pid {}), back in {} ms", victim, is_leader ? " (leader)" : "", pid,
+                   down_for.count()));
+}
+
+void Nemesis::crash_all() {
+  for (uint32_t node : supervisor_.running_nodes()) supervisor_.kill(node);
+  ++stats_.crash_alls;
+  stats_.kills += supervisor_.nodes();
+  const auto back = Clock::now() + milliseconds(std::uniform_int_distribution<int64_t>(50, 500)(rng_));
+  for (uint32_t node = 0; node < supervisor_.nodes(); ++node) restarts_[node] = back;
+  note("crash: SIGKILL every node");
+}
+
+void Nemesis::change_partition() {
+  if (partitioned_) {
+    apply_links({});
+    partitioned_ = false;
+    ++stats_.heals;
+    note("heal");
+    return;
+  }
+  const uint32_t n = segment_.node_count();
+  std::set<uint32_t> group;
+  const auto current = leader();
+  if (current && std::bernoulli_distribution(options_.leader_bias)(rng_)) {
+    group.insert(*current);
+  } else {
+    // A random minority (for 2 nodes: one node). Its complement is the other side.
+    const uint32_t size =
+        std::uniform_int_distribution<uint32_t>(1, std::max<uint32_t>(1, (n - 1) / 2))(rng_);
+    std::vector<uint32_t> all(n);
+    for (uint32_t i = 0; i < n; ++i) all[i] = i;
+    std::shuffle(all.begin(), all.end(), rng_);
+    group.insert(all.begin(), all.begin() + size);
+  }
+  apply_links(group);
+  partitioned_ = true;
+  ++stats_.partitions;
+  std::string members;
+  for (uint32_t node : group) members += fmt::format("{}{}", members.empty() ? "" : ",", node);
+  note(fmt::format("partition {{{}}}{} from the rest", members,
+                   current && group.size() == 1 && group.contains(*current) ? " (leader)" : ""));
+}
+
+void Nemesis::restart_due() {
+  const auto now = Clock::now();
+  for (auto it = restarts_.begin(); it != restarts_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    if (!supervisor_.running(it->first)) {
+      const pid_t pid = supervisor_.start(it->first);
+      ++stats_.restarts;
+      note(fmt::format("restart node {} (pid {})", it->first, pid));
+    }
+    it = restarts_.erase(it);
+  }
+}
+
+Nemesis::Clock::time_point Nemesis::step() {
+  const auto now = Clock::now();
+  // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them.
+  for (const auto& [node, status] : supervisor_.reap_exited()) {
+    note(fmt::format("node {} exited by itself ({})", node, status.describe()));
+    restarts_.emplace(node, now);
+  }
+  restart_due();
+  if (now >= next_crash_all_) {
+    crash_all();
+    next_crash_all_ = now + jitter(options_.crash_all_interval);
+  }
+  if (now >= next_kill_) {
+    kill_one();
+    next_kill_ = now + jitter(options_.kill_interval);
+  }
+  if (now >= next_partition_) {
+    change_partition();
+    // Partitions last about an interval; the healed phases between them are shorter.
+    next_partition_ =
+        now + jitter(partitioned_ ? options_.partition_interval : options_.partition_interval / 2);
+  }
+  Clock::time_point next = std::min({next_kill_, next_partition_, next_crash_all_});
+  for (const auto& [node, when] : restarts_) next = std::min(next, when);
+  return next;
+}
+
+void Nemesis::end() {
+  if (partitioned_) ++stats_.heals;
+  partitioned_ = false;
+  for (const auto& [node, status] : supervisor_.reap_exited()) {
+    note(fmt::format("node {} exited by itself ({})", node, status.describe()));
+  }
+  // Back to a healthy network: the standing drop rate ends too, so the cluster can catch up.
+  ipc::FaultSettings healthy;
+  for (uint32_t from = 0; from < segment_.node_count(); ++from) {
+    for (uint32_t to = 0; to < segment_.node_count(); ++to) {
+      if (from != to) segment_.link_fault(from, to).set(healthy);
+    }
+  }
+  for (uint32_t node = 0; node < supervisor_.nodes(); ++node) {
+    if (supervisor_.running(node)) continue;
+    const pid_t pid = supervisor_.start(node);
+    ++stats_.restarts;
+    note(fmt::format("restart node {} (pid {}) for the final check", node, pid));
+  }
+  restarts_.clear();
+  note("healed every link; every node running");
+}
+
+}  // namespace shmraft::launcher

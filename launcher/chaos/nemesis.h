@@ -1,0 +1,79 @@
+#pragma once
+// The fault schedule of `shmraft chaos`: SIGKILLs and restarts of nodes, network partitions, lossy links
+// and whole-cluster crashes, drawn from one seeded generator so a run's schedule can be replayed (the
+// interleaving with the clients cannot: it depends on timing).
+//
+// Runs on the thread that owns the Supervisor (the one that forks the nodes). step() is called in a
+// loop; it acts when an event is due and returns the time of the next one.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <set>
+#include <string>
+
+#include "ipc/segment.h"
+#include "launcher/supervisor.h"
+
+namespace shmraft::launcher {
+
+struct NemesisOptions {
+  std::chrono::milliseconds kill_interval{0};       // 0: no kills
+  std::chrono::milliseconds partition_interval{0};  // 0: no partitions
+  std::chrono::milliseconds crash_all_interval{0};  // 0: never the whole cluster at once
+  double leader_bias = 0.5;                         // chance a kill or an isolation targets the leader
+  double drop_rate = 0.0;                           // on every link for the whole run ("unreliable")
+  std::chrono::microseconds max_delay{0};           // with drop_rate: each link's delay in [0, max]
+};
+
+struct NemesisStats {
+  uint32_t kills = 0;
+  uint32_t restarts = 0;
+  uint32_t partitions = 0;
+  uint32_t heals = 0;
+  uint32_t crash_alls = 0;
+};
+
+class Nemesis {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& segment, Supervisor& supervisor,
+          std::ostream& log);
+
+  // Applies the standing link faults (drop rate) and schedules the first events.
+  void begin();
+  // Performs every event due by now; returns when the next one is due.
+  Clock::time_point step();
+  // Heals every link and starts every node that is down; the cluster is whole again.
+  void end();
+
+  const NemesisStats& stats() const noexcept { return stats_; }
+
+ private:
+  std::chrono::milliseconds jitter(std::chrono::milliseconds mean);
+  void kill_one();
+  void crash_all();
+  void change_partition();
+  void apply_links(const std::set<uint32_t>& group);
+  void restart_due();
+  std::optional<uint32_t> leader();
+  void note(const std::string& what);
+
+  NemesisOptions options_;
+  std::mt19937_64 rng_;
+  ipc::Segment& segment_;
+  Supervisor& supervisor_;
+  std::ostream& log_;
+  Clock::time_point began_;
+  Clock::time_point next_kill_ = Clock::time_point::max();
+  Clock::time_point next_partition_ = Clock::time_point::max();
+  Clock::time_point next_crash_all_ = Clock::time_point::max();
+  std::map<uint32_t, Clock::time_point> restarts_;  // node -> when it comes back
+  bool partitioned_ = false;
+  NemesisStats stats_;
+};
+
+}  // namespace shmraft::launcher

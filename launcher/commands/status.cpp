@@ -1,0 +1,69 @@
+// `shmraft status`: a live table of every node's counters, refreshed until Ctrl-C or the cluster stops.
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "launcher/cli_options.h"
+#include "launcher/commands/command.h"
+#include "launcher/live_cluster.h"
+#include "launcher/status_table.h"
+
+namespace shmraft::launcher {
+
+namespace {
+
+struct StatusOptions {
+  std::string cluster;
+  bool once = false;
+  bool json = false;
+  uint32_t interval_ms = 500;
+};
+
+void print_once(LiveCluster& cluster, bool json) {
+  const auto nodes = read_status(cluster.segment());
+  if (json) {
+    std::cout << nlohmann::json{{"cluster", cluster.name()},
+                                {"cluster_id", cluster.segment().cluster_id().to_hex()},
+                                {"supervisor_pid", cluster.supervisor_pid()},
+                                {"nodes", status_json(nodes)}}
+                     .dump()
+              << std::endl;
+    return;
+  }
+  std::cout << "cluster '" << cluster.name() << "', " << cluster.node_count() << " nodes, segment "
+            << cluster.segment().size() << " bytes, supervisor pid " << cluster.supervisor_pid() << "\n"
+            << render_status_table(nodes) << std::flush;
+}
+
+int run_status(const StatusOptions& options) {
+  LiveCluster cluster = LiveCluster::attach(options.cluster);
+  if (options.once) {
+    print_once(cluster, options.json);
+    return 0;
+  }
+  while (ipc::Segment::exists(options.cluster)) {
+    if (!options.json) std::cout << "\x1b[H\x1b[2J";  // home + clear: redraw in place
+    print_once(cluster, options.json);
+    std::this_thread::sleep_for(std::chrono::milliseconds(options.interval_ms));
+  }
+  std::cout << "cluster '" << options.cluster << "' stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+void add_status_command(CLI::App& root, CommandList& commands) {
+  auto options = std::make_shared<StatusOptions>();
+  CLI::App* app =
+      root.add_subcommand("status", "Live table of every node: role, term, commit, traffic, syncs");
+  add_cluster_option(*app, options->cluster);
+  app->add_flag("--once", options->once, "Print the table once and exit");
+  app->add_flag("--json", options->json, "Print JSON (one object per refresh) instead of a table");
+  app->add_option("--interval", options->interval_ms, "Refresh period in milliseconds")
+      ->check(CLI::Range(50u, 60'000u))
+      ->capture_default_str();
+  commands.push_back({app, [options] { return run_status(*options); }});
+}
+
+}  // namespace shmraft::launcher

@@ -1,0 +1,167 @@
+// `shmraft up`: the foreground supervisor of one cluster.
+//
+// Creates the segment, starts one node process per node, and then only reacts to signals:
+//   SIGINT / SIGTERM / SIGHUP  stop every node (SIGTERM, then SIGKILL), remove the segment, exit 0
+//   SIGCHLD                    a node exited: report it; with --restart-on-crash start it again
+//   SIGRTMIN + value           a request from `shmraft restart` in another shell
+// The nodes die with it even if it is SIGKILLed (PR_SET_PDEATHSIG); the segment then is stale and
+// `shmraft clean` or the next `up` of the same cluster removes it.
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "launcher/cli_options.h"
+#include "launcher/cluster_setup.h"
+#include "launcher/commands/command.h"
+#include "launcher/launcher_error.h"
+#include "launcher/live_cluster.h"
+#include "launcher/node_launch.h"
+#include "launcher/segment_options.h"
+#include "launcher/signal_watch.h"
+#include "launcher/status_table.h"
+#include "launcher/supervisor.h"
+
+namespace shmraft::launcher {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kStopGrace{5000};
+// A node that exits on its own this soon after its first start is misconfigured: `up` gives up rather
+// than leave a cluster that can never form.
+constexpr milliseconds kStartupWindow{2000};
+
+struct UpOptions {
+  std::string cluster;
+  std::string data_dir;
+  ipc::SegmentConfig segment;
+  bool restart_on_crash = false;
+  std::vector<std::string> node_args;
+};
+
+// Restarts after crashes, with a delay that doubles while a node keeps dying soon after starting.
+class RestartPolicy {
+ public:
+  void started(uint32_t node) { started_at_[node] = Clock::now(); }
+  Clock::time_point due_after_crash(uint32_t node) {
+    const bool quick = Clock::now() - started_at_[node] < milliseconds(1000);
+    milliseconds& delay = delay_[node];
+    delay = quick ? std::min(std::max(delay * 2, milliseconds(100)), milliseconds(5000)) : milliseconds(0);
+    return Clock::now() + delay;
+  }
+
+ private:
+  std::map<uint32_t, Clock::time_point> started_at_;
+  std::map<uint32_t, milliseconds> delay_;
+};
+
+int run_up(const UpOptions& options) {
+  SignalWatch signals({SIGINT, SIGTERM, SIGHUP, SIGCHLD, supervisor_request_signal()});
+  CreatedCluster created = create_cluster(options.cluster, options.data_dir, options.segment, std::cout);
+  ipc::Segment& segment = created.segment;
+  const NodeLaunchConfig launch{created.dirs, created.id, options.node_args};
+  const uint32_t nodes = options.segment.node_count;
+  Supervisor supervisor(nodes, [&](uint32_t node) { return node_launch(launch, node); });
+  RestartPolicy policy;
+  std::map<uint32_t, Clock::time_point> pending_restarts;
+  const Clock::time_point began = Clock::now();
+  int exit_code = 0;
+
+  // The segment goes last, whatever happens, so no other shell finds a half-stopped cluster.
+  auto shutdown = [&] {
+    supervisor.stop_all(kStopGrace);
+    ipc::Segment::destroy(options.cluster);
+  };
+  try {
+    for (uint32_t node = 0; node < nodes; ++node) {
+      const pid_t pid = supervisor.start(node);
+      policy.started(node);
+      std::cout << "node " << node << ": pid " << pid << ", data " << created.dirs.node_dir(node).string()
+                << "\n";
+    }
+    std::cout << "cluster '" << options.cluster << "' is up; Ctrl-C or `shmraft down -c " << options.cluster
+              << "` stops it" << std::endl;
+
+    bool leader_reported = false;
+    bool stopping = false;
+    while (!stopping) {
+      for (const signalfd_siginfo& info : signals.wait(milliseconds(leader_reported ? 1000 : 20))) {
+        const int signo = static_cast<int>(info.ssi_signo);
+        if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP) {
+          std::cout << "stopping cluster '" << options.cluster << "' (" << sigabbrev_np(signo) << ")"
+                    << std::endl;
+          stopping = true;
+        } else if (signo == supervisor_request_signal()) {
+          SupervisorRequest request;
+          uint32_t node = 0;
+          decode_request(info.ssi_int, request, node);
+          if (request != SupervisorRequest::restart_node || node >= nodes) {
+            std::cout << "ignored a malformed request from pid " << info.ssi_pid << std::endl;
+            continue;
+          }
+          supervisor.kill(node);
+          pending_restarts.erase(node);
+          const pid_t pid = supervisor.start(node);
+          policy.started(node);
+          std::cout << "node " << node << ": restarted on request of pid " << info.ssi_pid << ", pid " << pid
+                    << std::endl;
+        }
+      }
+      if (stopping) break;
+      for (const auto& [node, status] : supervisor.reap_exited()) {
+        std::cout << "node " << node << ": exited (" << status.describe() << ")" << std::endl;
+        if (status.signal == 0 && status.code != 0 && Clock::now() - began < kStartupWindow) {
+          throw LauncherError("node " + std::to_string(node) + " failed to start (" + status.describe() +
+                              "); its output is in " + created.dirs.node_output(node).string());
+        }
+        if (options.restart_on_crash) pending_restarts[node] = policy.due_after_crash(node);
+      }
+      for (auto it = pending_restarts.begin(); it != pending_restarts.end();) {
+        if (Clock::now() < it->second) {
+          ++it;
+          continue;
+        }
+        const pid_t pid = supervisor.start(it->first);
+        policy.started(it->first);
+        std::cout << "node " << it->first << ": restarted after a crash, pid " << pid << std::endl;
+        it = pending_restarts.erase(it);
+      }
+      if (!leader_reported) {
+        if (const auto leader = current_leader(segment)) {
+          const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - began);
+          std::cout << "leader: node " << leader->node << " (term " << leader->term << ") after "
+                    << took.count() << " ms" << std::endl;
+          leader_reported = true;
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "shmraft: " << e.what() << std::endl;
+    exit_code = 1;
+  }
+  shutdown();
+  std::cout << "cluster '" << options.cluster << "' stopped, segment removed" << std::endl;
+  return exit_code;
+}
+
+}  // namespace
+
+void add_up_command(CLI::App& root, CommandList& commands) {
+  auto options = std::make_shared<UpOptions>();
+  CLI::App* app =
+      root.add_subcommand("up", "Start a cluster and supervise it in the foreground (Ctrl-C stops it)");
+  app->footer("Everything after `--` is passed to every node (see `shmraft node --help`).");
+  add_cluster_option(*app, options->cluster);
+  add_segment_options(*app, options->segment);
+  app->add_option("-d,--data-dir", options->data_dir,
+                  "Root of the node directories (default /tmp/shmraft/<cluster>; node<i>/ inside)");
+  app->add_flag("--restart-on-crash", options->restart_on_crash, "Start a node again when it dies");
+  app->add_option("node_flags", options->node_args, "Flags for every node, after `--`");
+  commands.push_back({app, [options] { return run_up(*options); }});
+}
+
+}  // namespace shmraft::launcher
