@@ -99,9 +99,19 @@ KeySearch::KeySearch(std::vector<const Operation*> ops, SearchBudget& budget, bo
     }
   }
   resets_toward_anchor_.assign(ops_.size(), false);
-  for (std::size_t i = 0; anchor_pending_ && i < ops_.size(); ++i) {
-    resets_toward_anchor_[i] = resets(*ops_[i]) && ops_[anchor_]->output.starts_with(reset_result(*ops_[i]));
-    anchor_resets_pending_ += resets_toward_anchor_[i] ? 1 : 0;
+  if (anchor_pending_) {
+    const std::string& anchor_output = ops_[anchor_]->output;
+    // After a reset to "", the anchor can only read "" or something that starts with an appended value.
+    const bool anchor_follows_empty =
+        anchor_output.empty() || std::any_of(ops_.begin(), ops_.end(), [&anchor_output](const Operation* op) {
+          return op->op == OpKind::append && !op->value.empty() && anchor_output.starts_with(op->value);
+        });
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
+      if (!resets(*ops_[i])) continue;
+      const std::string_view result = reset_result(*ops_[i]);
+      resets_toward_anchor_[i] = result.empty() ? anchor_follows_empty : anchor_output.starts_with(result);
+      anchor_resets_pending_ += resets_toward_anchor_[i] ? 1 : 0;
+    }
   }
   unknown_linearized_.assign((static_cast<std::size_t>(unknown_count) + 63) / 64, 0);
   for (Hash128& h : zobrist_) h = {splitmix64(seed), splitmix64(seed)};
@@ -209,8 +219,11 @@ bool KeySearch::reads_can_follow(std::string_view value, int32_t placing) {
   if (anchor_pending_ && anchor_resets_pending_ == 0 && !ops_[anchor_]->output.starts_with(value))
     return false;
   // One walk over the head of the list. A reset whose call is listed before a read's return may still
-  // be linearized before that read, so the read's value must extend `value` or one of those results.
+  // be linearized before that read, so the read's value must extend `value` or one of those results;
+  // after a reset to "" (a delete), it must be "" or start with an append that may precede the read.
   reset_results_.clear();
+  append_values_.clear();
+  bool empty_reset = false;
   int32_t probed_returns[kProbedReads];
   std::size_t probed = 0, checked = 0, walked = 0;
   for (int32_t n = nodes_[0].next; n != -1 && walked < kProbeWalk; n = nodes_[n].next, ++walked) {
@@ -219,7 +232,14 @@ bool KeySearch::reads_can_follow(std::string_view value, int32_t placing) {
     const Operation& op = *ops_[node.op];
     if (node.match != -1) {
       if (resets(op)) {
-        reset_results_.push_back(reset_result(op));
+        const std::string_view result = reset_result(op);
+        if (result.empty()) {
+          empty_reset = true;
+        } else {
+          reset_results_.push_back(result);
+        }
+      } else if (op.op == OpKind::append) {
+        append_values_.push_back(op.value);
       } else if (op.op == OpKind::get && probed < kProbedReads) {
         probed_returns[probed++] = node.match;
       }
@@ -227,7 +247,11 @@ bool KeySearch::reads_can_follow(std::string_view value, int32_t placing) {
     }
     if (std::find(probed_returns, probed_returns + probed, n) == probed_returns + probed) continue;
     const auto extends = [&op](std::string_view prefix) { return op.output.starts_with(prefix); };
-    if (!extends(value) && std::none_of(reset_results_.begin(), reset_results_.end(), extends)) return false;
+    const bool feasible =
+        extends(value) || std::any_of(reset_results_.begin(), reset_results_.end(), extends) ||
+        (empty_reset &&
+         (op.output.empty() || std::any_of(append_values_.begin(), append_values_.end(), extends)));
+    if (!feasible) return false;
     if (++checked == kProbedReads) break;
   }
   return true;

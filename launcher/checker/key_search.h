@@ -138,6 +138,7 @@ class KeySearch {
   std::vector<bool> resets_toward_anchor_;  // per op: a reset whose result starts the anchor's output
   std::size_t anchor_resets_pending_ = 0;
   std::vector<std::string_view> reset_results_;  // scratch for reads_can_follow
+  std::vector<std::string_view> append_values_;  // scratch for reads_can_follow
   std::unordered_set<MemoEntry, MemoHash> memo_;
   std::deque<std::string> values_;  // a deque keeps the views in value_ids_ valid as it grows
   std::unordered_map<std::string_view, uint32_t, ViewHash> value_ids_;

@@ -55,8 +55,8 @@ TEST(CheckerProperty, ConcurrentHistoriesWithUnknownOutcomesPass) {
   std::mt19937_64 rng(seed);
   GeneratorOptions options;
   options.clients = 5;
-  options.unknown = 0.1;
-  for (int round = 0; round < 200; ++round) {
+  options.unknown = 0.08;
+  for (int round = 0; round < 120; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     options.appends_only = round % 2 == 1;
     auto history = test::generate_history(rng, options);
