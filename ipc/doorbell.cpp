@@ -44,7 +44,7 @@ bool Doorbell::commit_wait(uint32_t key, Clock::time_point deadline) noexcept {
     }
     // Woken, EAGAIN (epoch already moved) or EINTR: the loop condition decides.
   }
-  waiters.fetch_sub(1, std::memory_order_relaxed);
+  waiters.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in cancel_wait()
   return rung;
 }
 

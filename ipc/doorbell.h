@@ -58,13 +58,14 @@ struct alignas(kCacheLine) Doorbell {
     return epoch.load(std::memory_order_acquire);
   }
 
+  // relaxed: leaving only makes producers skip a wake-up we no longer need; it publishes nothing.
   void cancel_wait() noexcept {
     waiters.fetch_sub(1, std::memory_order_relaxed);
   }
 
   // Forgets waiters left registered by a consumer process killed while waiting (harmless, but every
   // publish would then pay a futex syscall). Call only as the bell's sole consumer, at start-up: a node
-  // process before its loop; Segment::claim_client_slot does it for client bells.
+  // process before its loop; Segment::claim_client_slot does it for client bells. relaxed: as cancel_wait.
   void reset_waiters() noexcept {
     waiters.store(0, std::memory_order_relaxed);
   }

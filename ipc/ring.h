@@ -255,6 +255,8 @@ class RingConsumer {
 
   // Drops everything currently visible (a client taking over a slot ignores its predecessor's replies).
   uint64_t discard_all() noexcept {
+    // acquire, as in next(): only then may the release of these bytes below hand them back to the producer
+    // without a read of ours racing its writes (we read none, but keep the pairing uniform).
     tail_cache_ = control_->tail.load(std::memory_order_acquire);
     const uint64_t dropped = tail_cache_ - head_;
     head_ = tail_cache_;
@@ -263,6 +265,7 @@ class RingConsumer {
     return dropped;
   }
 
+  // Statistics only (nothing is read on their strength): relaxed.
   uint64_t bad_frames() const noexcept { return control_->bad_frames.load(std::memory_order_relaxed); }
   uint64_t dropped_bytes() const noexcept { return control_->dropped_bytes.load(std::memory_order_relaxed); }
 

@@ -263,6 +263,7 @@ SegmentStatus Segment::inspect(std::string_view cluster) {
     const auto p = static_cast<pid_t>(pid);
     if (p != status.creator_pid && process_alive(p)) status.live_pids.push_back(p);
   };
+  // relaxed: a pid is a single word, read for a liveness check only.
   for (uint32_t i = 0; i < layout.config.node_count; ++i)
     note_pid(reinterpret_cast<const NodeCounters*>(base + layout.counters_offset)[i].pid.load(
         std::memory_order_relaxed));
@@ -381,6 +382,7 @@ ClientSlotClaim Segment::claim_client_slot() {
   auto finish = [&](uint32_t slot, pid_t previous) {
     ClientSlotClaim claim;
     claim.slot = slot;
+    // relaxed: after our CAS on owner_pid in this thread, and only the slot's owner bumps it.
     claim.generation = states[slot].generation.fetch_add(1, std::memory_order_relaxed) + 1;
     claim.previous_owner = previous;
     // Replies still queued for the previous owner are not ours, nor is a waiter it left registered on
