@@ -44,7 +44,7 @@ std::string_view to_string(Durability mode) noexcept;
 
 struct Options {
   // Size of each preallocated segment file. A record larger than this gets a segment of its own, sized
-  // to fit. Between 4 KiB and 1 GiB.
+  // to fit. A multiple of 4 KiB, between 4 KiB and 1 GiB.
   std::size_t segment_bytes = std::size_t{64} << 20;
   Durability durability = Durability::batch;
 };

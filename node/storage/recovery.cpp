@@ -67,7 +67,10 @@
 //    snapshot install was interrupted: the log is discarded, as the install would have done. A log that
 //    starts after snapshot + 1 is missing entries: refused.
 // 6. The log must reach the saved commit index; if it does not, acknowledged entries are missing: refused.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -201,8 +204,7 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
     const fs::path& path = it->path();
     const std::string name = path.filename().string();
     if (name.ends_with(format::kTemporarySuffix)) {
-      fs::remove(path, error);
-      if (error) break;
+      if (::unlink(path.c_str()) != 0) throw_errno("cannot remove the leftover", path, errno);
       names_changed = true;
       note("log/" + name + ": removed, a segment whose creation was interrupted");
       continue;

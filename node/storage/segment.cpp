@@ -43,15 +43,21 @@ Segment Segment::create(const fs::path& log_dir, uint64_t first_index, std::size
     ::unlink(temporary.c_str());
     throw;
   }
-  if (durable) {
-    sync_directory(log_dir);
-    ++stats.flushes;
+  try {
+    if (durable) {
+      sync_directory(log_dir);
+      ++stats.flushes;
+    }
+    Mapping mapping(fd.get(), bytes, path);
+    Segment segment(path, std::move(fd), std::move(mapping), first_index);
+    segment.reserve_for_appends();
+    ++stats.segments_created;
+    return segment;
+  } catch (...) {
+    // Not yet part of the log: remove it, or a retry would find its name taken.
+    ::unlink(path.c_str());
+    throw;
   }
-  ++stats.segments_created;
-  Mapping mapping(fd.get(), bytes, path);
-  Segment segment(path, std::move(fd), std::move(mapping), first_index);
-  segment.reserve_for_appends();
-  return segment;
 }
 
 Segment Segment::open_existing(const fs::path& file, uint64_t first_index_from_name) {
