@@ -4,7 +4,11 @@
 //   spin      re-check in a tight loop (lowest latency, burns a core; bad on 2 cores for 4+ processes)
 //   yield     re-check, sched_yield() between checks
 //   block     sleep on the doorbell's futex right away
-//   adaptive  spin for a few microseconds (default 8 µs), then sleep on the futex   <- the default
+//   adaptive  spin for a few microseconds (default 8 µs), then sleep on the futex   <- the default.
+//             The spin pauses only for the first kAdaptivePauseRounds checks (well under a microsecond,
+//             where an answer from a peer running on another core arrives) and then calls sched_yield
+//             between checks: on 2 cores shared by 4+ processes the peer we wait for is often queued
+//             behind us on our own CPU, and a pause loop would only hold it off.
 //
 // A node process waits "until a frame arrives or the next tick":
 //     ipc::Waiter waiter(segment.node_doorbell(me), strategy);
@@ -28,6 +32,7 @@ enum class WaitStrategy : uint8_t { spin, yield, block, adaptive };
 
 inline constexpr WaitStrategy kDefaultWaitStrategy = WaitStrategy::adaptive;
 inline constexpr std::chrono::nanoseconds kDefaultSpinTime = std::chrono::microseconds(8);
+inline constexpr int kAdaptivePauseRounds = 16;
 
 // "spin", "yield", "block", "adaptive".
 std::string_view to_string(WaitStrategy strategy) noexcept;
@@ -70,7 +75,11 @@ class Waiter {
       case WaitStrategy::block:
         return block_until(ready, deadline);
       case WaitStrategy::adaptive:
-        if (spin_until(ready, spin_time_, deadline, [] { cpu_relax(); })) return true;
+        for (int round = 0; round < kAdaptivePauseRounds; ++round) {
+          cpu_relax();
+          if (ready()) return true;
+        }
+        if (spin_until(ready, spin_time_, deadline, [] { sched_yield(); })) return true;
         return block_until(ready, deadline);
     }
     return ready();
