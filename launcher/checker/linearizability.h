@@ -11,6 +11,13 @@
 //
 // Times: an operation whose call is at or before another's return is treated as concurrent with it
 // (equal timestamps are not an ordering).
+//
+// The search stays exact (no verdict depends on a heuristic) but is pruned so that chaos-sized
+// histories take milliseconds (key_search.h): reads are placed without branching, unknown writes are
+// tried last and pruned by dominance, writes no pending read can follow are not placed, and a first
+// attempt leaves out unknown writes that no read ever saw (if that linearizes, so does the whole).
+// Cost grows with unknown outcomes: measured on 20000 ops / 10 keys / 8 clients, 0-2% unknown checks
+// in < 0.1 s; 5% unknown in a put/cas/delete mix can exhaust the budget (verdict `unknown`).
 #include <chrono>
 #include <cstdint>
 #include <map>
