@@ -12,8 +12,9 @@
 //
 // Contract with the node loop, once per Ready:
 //   append(entries) / truncate_suffix(...)  ->  save_hard_state(hs)  ->  sync()  ->  only then send.
-// sync() is what makes the Ready's writes as durable as the durability mode promises, in every mode
-// (in mode `none` it is a few stores and no system call, but it still publishes the hard state).
+// sync() is what makes the Ready's writes as durable as the durability mode promises. Call it in every
+// mode: in `none` it makes no system call, in `batch` it is the one msync of the Ready (and it writes the
+// staged hard state), in `always` everything was already flushed by the calls themselves.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
