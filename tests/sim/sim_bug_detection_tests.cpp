@@ -23,8 +23,10 @@ void expect_caught(const char* buggy_profile, const char* correct_profile,
   ASSERT_TRUE(sweep.first_failure) << "the simulator ran " << sweep.seeds_run << " seeds of " << buggy_profile
                                    << " without noticing the bug";
   const SimResult& failure = *sweep.first_failure;
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
   std::cout << "caught on seed " << failure.seed << " (" << sweep.seeds_run
-            << " seeds run): " << describe(sweep) << "\n";
+            << " seeds run): " << describe(sweep, std::string(test->test_suite_name()) + "." + test->name())
+            << "\n";
   EXPECT_NE(std::find(expected.begin(), expected.end(), failure.violation->invariant), expected.end())
       << "caught, but as an unexpected kind of failure: " << invariant_name(failure.violation->invariant);
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <ostream>
 #include <string>
 
 #include "tests/sim/sim_sweep.h"
@@ -20,6 +21,11 @@ struct Shard {
 std::string current_test_name() {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
   return std::string(info->test_suite_name()) + "." + info->name();
+}
+
+// Shown by gtest (and ctest -N) instead of the struct's bytes.
+void PrintTo(const Shard& shard, std::ostream* out) {
+  *out << shard.profile << " seeds " << shard.first_seed << ".." << shard.first_seed + shard.count - 1;
 }
 
 class SimSweep : public ::testing::TestWithParam<Shard> {};
