@@ -94,6 +94,8 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   core_ = std::make_unique<raft::Core>(config, raft_storage_);
 
   ipc::NodeCounters::set(counters_.pid, static_cast<uint64_t>(getpid()));
+  // A port left by an earlier run over TCP would send peers and clients to a dead socket.
+  if (options.transport == TransportKind::shm) ipc::NodeCounters::set(counters_.spare[kTcpPortCounter], 0);
   ipc::NodeCounters::set(counters_.elections, 0);
   const storage::HardState& hs = storage_.hard_state();
   log_.info(
