@@ -89,8 +89,6 @@ class SafetyChecker {
   // Committed entries known so far, by index (1-based; index 0 unused).
   uint64_t known_commit_index() const { return committed_.size() - 1; }
   std::optional<EntryView> committed_entry(uint64_t index) const;
-  // State hash (state_hash.h) of committed entries 1..index.
-  uint64_t committed_prefix_hash(uint64_t index) const { return committed_[index].prefix_hash; }
 
  private:
   struct Committed {

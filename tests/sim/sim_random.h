@@ -37,9 +37,6 @@ class SimRandom {
   // True with probability per_mille / 1000.
   bool chance(uint32_t per_mille) { return below(1000) < per_mille; }
 
-  // A child generator whose stream does not depend on how much of this one is used later.
-  SimRandom fork() { return SimRandom(next()); }
-
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   static uint64_t splitmix(uint64_t& x) {

@@ -46,7 +46,6 @@ class VirtualNetwork {
   // No more loss, duplication or long delays (the healed phase); reordering by short delays remains.
   void make_reliable() { reliable_ = true; }
 
-  size_t in_flight() const { return queue_.size(); }
   const NetworkStats& stats() const { return stats_; }
 
  private:
