@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "launcher/bench/bench_command.h"
 #include "launcher/commands/command.h"
 #include "launcher/launcher_error.h"
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   add_fault_commands(app, commands);
   add_clean_command(app, commands);
   add_chaos_command(app, commands);
+  add_bench_command(app, commands);
   app.set_help_all_flag("--help-all", "Help for every subcommand");  // after them: not inherited
 
   try {

@@ -1,0 +1,280 @@
+#include "launcher/bench/bench_command.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "bench/kit/floor.h"
+#include "bench/kit/report.h"
+#include "bench/kit/stop_flag.h"
+#include "bench/kit/sweep.h"
+#include "bench/kit/sweep_html.h"
+#include "bench/kit/units.h"
+#include "launcher/bench/bench_run.h"
+
+namespace shmraft::bench {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int kExitInterrupted = 130;
+
+// The host is shared: every figure travels with the load average it was measured under.
+std::array<double, 3> load_average() {
+  std::array<double, 3> load{};
+  std::ifstream in("/proc/loadavg");
+  in >> load[0] >> load[1] >> load[2];
+  return load;
+}
+
+std::string hostname() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+std::vector<FloorResult> measure_floors(const BenchOptions& o) {
+  std::vector<FloorResult> floors;
+  if (!o.floor) return floors;
+  for (const int processes : {2, 3}) {
+    FloorSpec spec;
+    spec.processes = processes;
+    spec.wait = ipc::parse_wait_strategy_or_throw(o.config.wait);
+    spec.rounds = o.floor_rounds;
+    spec.warmup_rounds = std::min<uint64_t>(1000, o.floor_rounds / 10);
+    spec.max_duration = std::chrono::seconds(1);
+    floors.push_back(measure_floor(spec));
+  }
+  return floors;
+}
+
+// The open-loop check of bench::validate again, now with the measured floor as the least commit
+// latency: a commit takes at least one round through the client, the leader and (with peers) a follower.
+void check_rate_against_floor(const std::vector<BenchConfig>& configs,
+                              const std::vector<FloorResult>& floors) {
+  for (const BenchConfig& c : configs) {
+    if (!c.open_loop()) continue;
+    const int processes = c.nodes > 1 ? 3 : 2;
+    for (const FloorResult& f : floors) {
+      if (f.spec.processes != processes || f.round_trip.empty()) continue;
+      BenchLimits limits = bench_limits();
+      limits.min_commit_ns = static_cast<double>(f.round_trip.value_at_percentile(50));
+      validate(c, limits);
+    }
+  }
+}
+
+RunSettings settings_for(const BenchOptions& o, std::string prefix) {
+  RunSettings s;
+  s.cluster = ClusterSpec{o.data_dir, o.node_args, o.keep_data};
+  s.progress_interval =
+      std::chrono::nanoseconds(static_cast<int64_t>(std::llround(o.progress_interval_s * 1e9)));
+  s.progress_prefix = std::move(prefix);
+  return s;
+}
+
+json cpu_json(const CpuUsage& cpu, uint64_t ops) {
+  return json{{"user_s", cpu.total.user_s},
+              {"system_s", cpu.total.system_s},
+              {"cores", cpu.cores()},
+              {"cpu_us_per_op", cpu.cpu_s_per_op(ops) * 1e6}};
+}
+
+// What the command knows beyond the kit's report: failures, node exits, the client side's CPU.
+void add_run_details(json& out, const ConfigRun& run) {
+  out["failed_ops"] = run.failed_ops;
+  out["node_exits"] = run.node_exits;
+  if (run.client_cpu) out["client_cpu"] = cpu_json(*run.client_cpu, run.result.run.ops);
+}
+
+std::string run_details_text(const ConfigRun& run) {
+  std::string out;
+  const std::string& t = run.result.transport;
+  if (run.client_cpu) {
+    out += fmt::format("cpu ({}): client threads {:.3f} cores, {} per op\n", t, run.client_cpu->cores(),
+                       format_ns(run.client_cpu->cpu_s_per_op(run.result.run.ops) * 1e9));
+  }
+  if (run.failed_ops)
+    out += fmt::format("FAILED ({}): {} operations timed out or were rejected\n", t, run.failed_ops);
+  for (const std::string& exit : run.node_exits) out += fmt::format("NODE EXIT ({}): {}\n", t, exit);
+  return out;
+}
+
+json load_json(const std::array<double, 3>& at_start, const std::array<double, 3>& at_end) {
+  return json{{"start", at_start}, {"end", at_end}};
+}
+
+// Exit code of a finished run: interrupted, or a node died under the benchmark, or fine.
+int exit_code_of(const std::vector<ConfigRun>& runs, bool interrupted) {
+  if (interrupted) return kExitInterrupted;
+  for (const ConfigRun& run : runs) {
+    if (!run.node_exits.empty()) {
+      std::cerr << "shmraft: " << run.node_exits.front() << " during the benchmark; figures are suspect\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int report_runs(const BenchOptions& o, const std::vector<ConfigRun>& runs,
+                const std::vector<FloorResult>& floors, const std::array<double, 3>& load_at_start,
+                bool interrupted) {
+  BenchReport report;
+  report.config = o.config;
+  report.floors = floors;
+  if (runs.size() == 1) report.config.transport = runs.front().result.transport;
+  for (const ConfigRun& run : runs) {
+    report.transports.push_back(run.result);
+    report.segment_bytes = std::max<uint64_t>(report.segment_bytes, run.segment_bytes);
+  }
+  const std::array<double, 3> load_at_end = load_average();
+  if (o.json) {
+    json out = to_json(report);
+    if (runs.size() == 1) {
+      add_run_details(out, runs.front());
+    } else {
+      for (const ConfigRun& run : runs) add_run_details(out[run.result.transport], run);
+    }
+    out["load_average"] = load_json(load_at_start, load_at_end);
+    out["clients_as"] = "threads";
+    std::cout << out.dump(2) << std::endl;
+  } else {
+    std::string text = to_text(report);
+    for (const ConfigRun& run : runs) text += run_details_text(run);
+    text += fmt::format("load average {:.2f} at start, {:.2f} at end (1 min; {} cores)\n", load_at_start[0],
+                        load_at_end[0], sysconf(_SC_NPROCESSORS_ONLN));
+    std::cout << text << std::flush;
+  }
+  return exit_code_of(runs, interrupted);
+}
+
+int run_single_or_compare(const BenchOptions& o, const std::vector<BenchConfig>& configs,
+                          const std::vector<FloorResult>& floors, const std::array<double, 3>& load_at_start,
+                          StopFlag& stop) {
+  std::vector<ConfigRun> runs;
+  for (const BenchConfig& config : configs) {
+    if (stop.requested()) break;
+    ConfigRun run =
+        run_config(config, settings_for(o, configs.size() > 1 ? "[" + config.transport + "] " : ""), stop);
+    if (run.started || runs.empty()) runs.push_back(std::move(run));
+  }
+  return report_runs(o, runs, floors, load_at_start, stop.requested());
+}
+
+std::string sweep_subtitle(const std::vector<FloorResult>& floors, const std::array<double, 3>& load) {
+  const std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
+  std::string subtitle = fmt::format("{} · {} · {} cores · load average {:.2f} at start", hostname(), date,
+                                     sysconf(_SC_NPROCESSORS_ONLN), load[0]);
+  for (const FloorResult& f : floors) {
+    subtitle += fmt::format(" · {}-process floor p50 {}", f.spec.processes,
+                            format_ns(static_cast<double>(f.round_trip.value_at_percentile(50))));
+  }
+  return subtitle;
+}
+
+void write_sweep_files(const fs::path& dir, const std::vector<SweepPoint>& points,
+                       const std::string& subtitle) {
+  std::ofstream csv(dir / "sweep.csv", std::ios::trunc);
+  write_sweep_csv(csv, points);
+  std::ofstream html(dir / "sweep.html", std::ios::trunc);
+  write_sweep_html(html, points, subtitle);
+  if (!csv || !html) throw std::runtime_error("cannot write the sweep report into " + dir.string());
+}
+
+int run_sweep(const BenchOptions& o, const std::vector<BenchConfig>& configs,
+              const std::vector<FloorResult>& floors, const std::array<double, 3>& load_at_start,
+              StopFlag& stop) {
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  if (ec) throw std::runtime_error("cannot create --out " + o.out_dir.string() + ": " + ec.message());
+  const std::string subtitle = sweep_subtitle(floors, load_at_start);
+  std::vector<SweepPoint> points;
+  std::vector<ConfigRun> runs;
+  json point_json = json::array();
+  for (std::size_t i = 0; i < configs.size() && !stop.requested(); ++i) {
+    const BenchConfig& config = configs[i];
+    const std::string prefix = fmt::format("[{}/{}] ", i + 1, configs.size());
+    fmt::print(stderr, "{}{}\n", prefix, config.describe());
+    ConfigRun run = run_config(config, settings_for(o, prefix), stop);
+    if (!run.started) break;
+    const RunOutcome& r = run.result.run;
+    fmt::print(stderr, "{}{} ops/s  p50 {}  p99 {}  max {}{}\n", prefix,
+               format_count(r.throughput_ops_per_s()),
+               format_ns(static_cast<double>(r.latency.value_at_percentile(50))),
+               format_ns(static_cast<double>(r.latency.value_at_percentile(99))),
+               format_ns(static_cast<double>(r.latency.max())), r.interrupted ? "  (interrupted)" : "");
+    points.push_back({config, run.result});
+    json j{{"config", config}};
+    j.update(transport_json(run.result));
+    add_run_details(j, run);
+    point_json.push_back(std::move(j));
+    runs.push_back(std::move(run));
+    write_sweep_files(o.out_dir, points, subtitle);  // after every point: an interrupted sweep keeps its data
+  }
+  const fs::path csv = o.out_dir / "sweep.csv", html = o.out_dir / "sweep.html";
+  if (o.json) {
+    json floors_out = json::array();
+    for (const FloorResult& f : floors) {
+      floors_out.push_back(json{{"processes", f.spec.processes},
+                                {"wait", ipc::to_string(f.spec.wait)},
+                                {"latency_us", LatencyUs::of(f.round_trip).p50}});
+    }
+    std::cout << json{{"points", point_json},
+                      {"floor_p50_us", floors_out},
+                      {"csv", csv.string()},
+                      {"html", html.string()},
+                      {"interrupted", stop.requested()},
+                      {"load_average", load_json(load_at_start, load_average())}}
+                     .dump(2)
+              << std::endl;
+  } else {
+    std::cout << fmt::format("sweep: {} of {} configurations measured{}; wrote {} and {}\n", points.size(),
+                             configs.size(), stop.requested() ? " (interrupted)" : "", csv.string(),
+                             html.string());
+  }
+  return exit_code_of(runs, stop.requested());
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& options) {
+  validate(options);
+  const std::vector<BenchConfig> configs = planned_configs(options);
+  StopFlag stop;
+  StopOnSignals on_ctrl_c(stop);
+  const std::array<double, 3> load_at_start = load_average();
+  // Before any cluster starts, so nothing of ours competes with the floor.
+  const std::vector<FloorResult> floors = measure_floors(options);
+  check_rate_against_floor(configs, floors);
+  if (options.sweep) return run_sweep(options, configs, floors, load_at_start, stop);
+  return run_single_or_compare(options, configs, floors, load_at_start, stop);
+}
+
+}  // namespace shmraft::bench
+
+namespace shmraft::launcher {
+
+void add_bench_command(CLI::App& root, CommandList& commands) {
+  auto options = std::make_shared<bench::BenchOptions>();
+  CLI::App* app = root.add_subcommand(
+      "bench",
+      "Start a throwaway cluster, drive load, report commit latency and throughput beside the floor");
+  app->footer(
+      "Everything after `--` is passed to every node (see `shmraft node --help`). Exit 130 after Ctrl-C (the "
+      "figures measured so far are printed).");
+  bench::add_bench_flags(*app, *options);
+  commands.push_back({app, [options] { return bench::run_bench(*options); }});
+}
+
+}  // namespace shmraft::launcher

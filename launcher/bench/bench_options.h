@@ -1,0 +1,56 @@
+#pragma once
+// What `shmraft bench` is asked to do, the flags that fill it in, and the checks that run before anything
+// starts (bench::validate from the kit, plus what only the command knows: segment size, sweep lists).
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bench/kit/bench_config.h"
+#include "bench/kit/sweep.h"
+#include "ipc/layout.h"
+
+namespace shmraft::bench {
+
+struct BenchOptions {
+  BenchConfig config;  // one run, or the base of a sweep
+  bool compare = false;
+  bool json = false;
+  double progress_interval_s = 1;  // 0: no progress lines
+
+  bool floor = true;  // measure the 2- and 3-process floors before the cluster starts
+  uint64_t floor_rounds = 20'000;
+
+  bool sweep = false;
+  SweepGrid grid;
+  std::filesystem::path out_dir = "bench-out";
+
+  std::filesystem::path data_dir;  // root of the throwaway clusters' data; empty: /tmp/shmraft
+  bool keep_data = false;
+  std::vector<std::string> node_args;  // after `--`, for every node
+};
+
+// Registers every flag above on `app`.
+void add_bench_flags(CLI::App& app, BenchOptions& options);
+
+// The configurations this invocation runs, in order: one, {shm, tcp} under --compare, or the sweep grid.
+std::vector<BenchConfig> planned_configs(const BenchOptions& options);
+
+// The segment a configuration runs on: one client slot per client, client rings large enough for the
+// pipeline's requests, everything else ipc's defaults.
+ipc::SegmentConfig segment_config_for(const BenchConfig& config);
+
+// The kit's limits for this build: up to ipc::kMaxNodes nodes, kMaxClients clients, payloads a client
+// ring frame of ipc's default size can carry.
+BenchLimits bench_limits();
+inline constexpr uint32_t kMaxClients = 1024;
+// A benchmark that needs a bigger segment than this is refused (it would eat /dev/shm).
+inline constexpr uint64_t kMaxSegmentBytes = uint64_t{2} << 30;
+
+// Throws std::invalid_argument with one line naming the flag when any planned configuration cannot run
+// or the options contradict each other (e.g. --compare with --sweep).
+void validate(const BenchOptions& options);
+
+}  // namespace shmraft::bench

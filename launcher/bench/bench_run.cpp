@@ -1,0 +1,70 @@
+#include "launcher/bench/bench_run.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "bench/kit/clock.h"
+#include "bench/kit/resources.h"
+#include "launcher/bench/bench_options.h"
+#include "launcher/bench/client_load.h"
+
+namespace shmraft::bench {
+
+namespace {
+
+RunLoop::ProgressSink progress_sink(const RunSettings& settings) {
+  if (settings.progress_interval.count() == 0) return {};
+  return [prefix = settings.progress_prefix](const Progress& p) {
+    fmt::print(stderr, "{}{}\n", prefix, format_progress(p));
+  };
+}
+
+}  // namespace
+
+ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, StopFlag& stop) {
+  ConfigRun run;
+  run.result.transport = config.transport;
+  run.result.run.interrupted = true;  // until the load says otherwise
+  const std::unique_ptr<BenchCluster> cluster =
+      BenchCluster::start(config, segment_config_for(config), settings.cluster, stop);
+  if (!cluster) return run;
+  run.started = true;
+  run.segment_bytes = cluster->segment_bytes();
+
+  const std::vector<pid_t> nodes = cluster->node_pids();
+  CpuMeter node_meter(nodes);
+  CpuMeter client_meter({getpid()});
+  bool metering = false;
+  LoadHooks hooks;
+  hooks.window_started = [&] {
+    try {
+      const uint64_t now = monotonic_ns();
+      node_meter.start(now);
+      client_meter.start(now);
+      metering = true;
+    } catch (const std::runtime_error&) {
+      // A node is gone already (take_exited_nodes() reports it); no CPU figure for this run.
+    }
+  };
+  hooks.window_ended = [&] {
+    if (!metering) return;
+    try {
+      const uint64_t now = monotonic_ns();
+      run.result.node_cpu = node_meter.stop(now);
+      run.client_cpu = client_meter.stop(now);
+      for (const pid_t pid : nodes) run.result.node_peak_rss_bytes.push_back(read_peak_rss_bytes(pid));
+    } catch (const std::runtime_error&) {
+      run.result.node_cpu.reset();
+      run.result.node_peak_rss_bytes.clear();
+    }
+  };
+  LoadResult load = run_client_load(cluster->name(), config, stop, settings.progress_interval,
+                                    progress_sink(settings), hooks);
+  run.result.run = std::move(load.run);
+  run.result.phases = std::move(load.phases);
+  run.failed_ops = load.failed_ops;
+  run.node_exits = cluster->take_exited_nodes();
+  return run;
+}
+
+}  // namespace shmraft::bench

@@ -1,0 +1,35 @@
+#pragma once
+// One configuration measured end to end: a throwaway cluster started, driven by the client threads for
+// warm-up + measured window, its nodes' CPU metered over exactly the measured window and their peak
+// memory read before they stop, then everything removed.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench/kit/bench_config.h"
+#include "bench/kit/report.h"
+#include "bench/kit/run_loop.h"
+#include "bench/kit/stop_flag.h"
+#include "launcher/bench/bench_cluster.h"
+
+namespace shmraft::bench {
+
+struct ConfigRun {
+  TransportResult result;               // node_cpu / node_peak_rss_bytes empty when a node was gone
+  std::optional<CpuUsage> client_cpu;   // this process (the client threads) over the measured window
+  uint64_t failed_ops = 0;              // measured window: unknown or rejected outcomes
+  std::vector<std::string> node_exits;  // nodes that exited on their own during the run
+  uint64_t segment_bytes = 0;
+  bool started = false;  // false: interrupted before the cluster had a leader
+};
+
+struct RunSettings {
+  ClusterSpec cluster;
+  std::chrono::nanoseconds progress_interval{std::chrono::seconds(1)};  // 0: no progress lines
+  std::string progress_prefix;                                          // e.g. "[tcp] "
+};
+
+ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, StopFlag& stop);
+
+}  // namespace shmraft::bench

@@ -1,0 +1,55 @@
+#pragma once
+// The load of one benchmark run: `clients` threads in this process, each with its own AsyncClient (its
+// own client slot, request and response rings, doorbell — or its own TCP connections), putting
+// `payload`-byte values, closed loop (`pipeline` outstanding) or open loop (its share of `rate`).
+//
+// Why threads and not forked client processes: on 2 cores the client side competes with the nodes either
+// way, and what it costs per operation is the same code path (a ring write, a doorbell, a futex wait).
+// Separate processes would add an address-space switch (page-table reload, TLB refill) to every
+// client↔client context switch — a cost of the benchmark's own arrangement, charged to the cluster's
+// latency at high client counts — plus a pipe per client to bring the histograms back. Threads keep every
+// cross-process hop of a commit (client → leader → followers → leader → client) real, since the nodes
+// are separate processes, and the client's CPU is not counted as node CPU.
+//
+// Latency of one operation: closed loop, from just before submit() to the reply's arrival; open loop,
+// from its intended send time (bench::OpenLoopSchedule), so a stall delays — and shows in — every
+// operation due during it. Phases come from the node's timestamps in the reply (client_wire.h).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/kit/bench_config.h"
+#include "bench/kit/report.h"
+#include "bench/kit/run_loop.h"
+#include "bench/kit/stop_flag.h"
+
+namespace shmraft::bench {
+
+// Keys are "c<client>.<n>", n < kKeysPerClient: the KV map stays small while every put is a real write.
+inline constexpr uint32_t kKeysPerClient = 1024;
+inline constexpr uint32_t kMaxKeyBytes = 16;
+inline constexpr uint32_t kMaxPipeline = 1024;  // the client library's limit on outstanding requests
+
+struct LoadResult {
+  RunOutcome run;
+  std::vector<NamedHistogram> phases;  // client→leader, leader persist, replication, apply→client
+  uint64_t failed_ops = 0;             // measured window: outcome unknown or rejected (not in `run`)
+};
+
+struct LoadHooks {
+  // Called by the calling thread when the measured window starts and when it ends (or is cut short),
+  // e.g. to meter the nodes' CPU over exactly that window.
+  std::function<void()> window_started;
+  std::function<void()> window_ended;
+};
+
+// Runs the load against the running cluster `cluster` for config.warmup + config.measure (less if
+// `stop` is raised) and merges every client's figures. Progress lines (merged over the clients) go to
+// `progress` once per `progress_interval` (0: none). Throws what a client thread threw (e.g. the
+// cluster's segment vanished), after stopping the others.
+LoadResult run_client_load(const std::string& cluster, const BenchConfig& config, StopFlag& stop,
+                           std::chrono::nanoseconds progress_interval, RunLoop::ProgressSink progress,
+                           const LoadHooks& hooks);
+
+}  // namespace shmraft::bench
