@@ -17,6 +17,8 @@ constexpr std::size_t kShownConcurrentOps = 8;
 constexpr std::size_t kFinalRead = std::numeric_limits<std::size_t>::max();
 // Bytes of read values scanned per unknown write by without_unobserved_unknown_writes, at most.
 constexpr std::size_t kMaxObservationScan = std::size_t{4} << 20;
+// Attempts with unobserved unknown writes left out before searching the full history.
+constexpr int kReducedAttempts = 16;
 // Budget of the second, unpruned search that only sharpens a violation report.
 constexpr std::chrono::milliseconds kReportTimeLimit{1000};
 constexpr uint64_t kReportSteps = 2'000'000;
@@ -91,10 +93,15 @@ std::string describe_tokens(std::span<const Operation> history, const std::vecto
   return text.empty() ? text : "\nappended tokens in the final value:" + text;
 }
 
-// `ops` minus the unknown-outcome puts, appends and cas whose written value appears in no completed
-// get's output and no cas's expected value. (Deletes and writes of "" are kept: their trace is absence.)
-// A heuristic only in what it leaves out: the caller uses the result solely to prove linearizability.
-std::vector<const Operation*> without_unobserved_unknown_writes(const std::vector<const Operation*>& ops) {
+// Splits `ops` into those kept and the unknown-outcome puts, appends and cas whose written value
+// appears in no completed get's output and no cas's expected value. (Deletes and writes of "" are kept:
+// their trace is absence.) A heuristic only in what it leaves out: the caller uses the kept ops solely
+// to prove linearizability.
+struct Reduced {
+  std::vector<const Operation*> kept;
+  std::vector<const Operation*> left_out;
+};
+Reduced without_unobserved_unknown_writes(const std::vector<const Operation*>& ops) {
   std::vector<std::string_view> observations;
   std::size_t observed_bytes = 0;
   for (const Operation* op : ops) {
@@ -102,8 +109,8 @@ std::vector<const Operation*> without_unobserved_unknown_writes(const std::vecto
     if (op->op == OpKind::cas) observations.push_back(op->expect);
   }
   for (std::string_view seen : observations) observed_bytes += seen.size();
-  std::vector<const Operation*> kept;
-  kept.reserve(ops.size());
+  Reduced reduced;
+  reduced.kept.reserve(ops.size());
   for (const Operation* op : ops) {
     const bool candidate =
         !op->known() && op->op != OpKind::get && op->op != OpKind::del && !op->value.empty();
@@ -112,9 +119,9 @@ std::vector<const Operation*> without_unobserved_unknown_writes(const std::vecto
         candidate && observed_bytes <= kMaxObservationScan &&
         std::none_of(observations.begin(), observations.end(),
                      [op](std::string_view seen) { return seen.find(op->value) != std::string_view::npos; });
-    if (!unobserved) kept.push_back(op);
+    (unobserved ? reduced.left_out : reduced.kept).push_back(op);
   }
-  return kept;
+  return reduced;
 }
 
 struct KeyCheck {
@@ -139,17 +146,26 @@ struct KeyCheck {
     // Fast path: leaving out unknown-outcome writes no read ever saw means "they never took effect",
     // one of the options the full history allows; if that already linearizes, so does the full history.
     // Unknown writes multiply the search, and most of them never took effect.
-    const std::vector<const Operation*> observed = without_unobserved_unknown_writes(ops);
-    if (observed.size() < ops.size()) {
-      KeySearch quick(observed, budget);
-      switch (quick.run()) {
-        case KeySearch::Outcome::linearizable:
-          return true;
-        case KeySearch::Outcome::budget_exhausted:
-          return undecided();
-        case KeySearch::Outcome::violation:
-          break;  // proves nothing; search the full history
+    // When that fails, the op it got stuck on may have needed one of them (a failed cas sees any value
+    // but the expected one): put back the latest one that could precede it and try again, a few times.
+    Reduced reduced = without_unobserved_unknown_writes(ops);
+    for (int attempt = 0; attempt < kReducedAttempts && !reduced.left_out.empty(); ++attempt) {
+      KeySearch quick(reduced.kept, budget);
+      const KeySearch::Outcome outcome = quick.run();
+      if (outcome == KeySearch::Outcome::linearizable) return true;
+      if (outcome == KeySearch::Outcome::budget_exhausted) return undecided();
+      const Operation& stuck = *reduced.kept[quick.deepest().stuck];
+      const uint64_t stuck_return = stuck.ret.value_or(std::numeric_limits<uint64_t>::max());
+      auto latest = reduced.left_out.end();
+      for (auto it = reduced.left_out.begin(); it != reduced.left_out.end(); ++it) {
+        if ((*it)->call <= stuck_return &&
+            (latest == reduced.left_out.end() || (*it)->call > (*latest)->call)) {
+          latest = it;
+        }
       }
+      if (latest == reduced.left_out.end()) break;
+      reduced.kept.push_back(*latest);
+      reduced.left_out.erase(latest);
     }
     KeySearch search(ops, budget);
     switch (search.run()) {

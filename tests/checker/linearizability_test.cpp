@@ -134,6 +134,14 @@ TEST(Linearizability, UnknownCasFollowsTheModel) {
             Verdict::violation);
 }
 
+TEST(Linearizability, UnreadUnknownWriteCanStillExplainAFailedCas) {
+  // No read ever sees "v", but only it explains why the cas expecting "" failed.
+  const std::vector<Operation> h = {unknown(put("k", "v", 0, {}, 1)), cas("k", "", "w", "fail", 10, 20, 2)};
+  EXPECT_EQ(check(h).verdict, Verdict::ok);
+  const std::vector<Operation> without = {cas("k", "", "w", "fail", 10, 20, 2)};
+  EXPECT_EQ(check(without).verdict, Verdict::violation);
+}
+
 TEST(Linearizability, UnknownReadsConstrainNothing) {
   EXPECT_EQ(check({put("k", "a", 0, 1), unknown(get("k", "nonsense", 2, {}))}).verdict, Verdict::ok);
 }
