@@ -89,7 +89,13 @@ int run_up(const UpOptions& options) {
     bool leader_reported = false;
     bool stopping = false;
     while (!stopping) {
-      for (const signalfd_siginfo& info : signals.wait(milliseconds(leader_reported ? 1000 : 20))) {
+      // Sleep until a signal, the next pending restart, or (until a leader shows) the next look for one.
+      auto timeout = milliseconds(leader_reported ? 1000 : 20);
+      for (const auto& [node, due] : pending_restarts) {
+        timeout = std::min(timeout,
+                           std::chrono::ceil<milliseconds>(std::max(due - Clock::now(), Clock::duration(0))));
+      }
+      for (const signalfd_siginfo& info : signals.wait(timeout)) {
         const int signo = static_cast<int>(info.ssi_signo);
         if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP) {
           std::cout << "stopping cluster '" << options.cluster << "' (" << sigabbrev_np(signo) << ")"

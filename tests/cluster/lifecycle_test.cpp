@@ -1,0 +1,150 @@
+// The cluster's life cycle through the real `shmraft` binary: first leader, `down`, Ctrl-C, a SIGKILLed
+// supervisor (no orphans, `clean`), restart on crash, and data surviving down + up.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "launcher/child_process.h"
+#include "tests/cluster/harness.h"
+
+namespace shmraft::cluster_test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Lifecycle, FirstLeaderWithinBound) {
+  TestCluster cluster("first-leader");
+  // Election timeouts are 150-300 ms; process start, storage creation and one PreVote + vote round
+  // come on top. Two seconds is generous on a loaded 2-core machine and still catches a stuck election.
+  const uint32_t leader = cluster.wait_for_leader(2000ms);
+  const auto took = std::chrono::steady_clock::now() - cluster.started_at();
+  EXPECT_LT(took, 2s);
+  EXPECT_LT(leader, cluster.nodes());
+  std::cout << "first leader: node " << leader << " after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+  // Exactly one leader, and every node agrees on it.
+  int leaders = 0;
+  for (const auto& node : cluster.status_nodes()) leaders += node["role"] == "leader";
+  EXPECT_EQ(leaders, 1);
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (const auto& node : cluster.status_nodes()) {
+          if (node["leader"] != leader) return false;
+        }
+        return true;
+      },
+      2000ms));
+}
+
+TEST(Lifecycle, DownStopsEveryNodeAndRemovesTheSegment) {
+  TestCluster cluster("down");
+  cluster.wait_for_leader();
+  const std::vector<pid_t> pids = cluster.node_pids();
+  const CommandResult down = cluster.down();
+  ASSERT_EQ(down.exit_code, 0) << down.describe();
+  EXPECT_FALSE(segment_exists(cluster.name()));
+  for (pid_t pid : pids) EXPECT_FALSE(process_alive(pid)) << "node pid " << pid << " outlived `down`";
+  EXPECT_NE(cluster.supervisor_output().find("segment removed"), std::string::npos)
+      << cluster.supervisor_output();
+  const CommandResult again = cluster.run("status", {"--once"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("no cluster"), std::string::npos) << again.describe();
+}
+
+TEST(Lifecycle, CtrlCStopsEverythingAndExitsZero) {
+  TestCluster cluster("ctrl-c");
+  cluster.wait_for_leader();
+  const std::vector<pid_t> pids = cluster.node_pids();
+  ASSERT_EQ(::kill(cluster.supervisor_pid(), SIGINT), 0);
+  const auto status = launcher::wait_for_exit(cluster.supervisor_pid(), 10s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 0);
+  EXPECT_EQ(status->signal, 0);
+  EXPECT_FALSE(segment_exists(cluster.name()));
+  for (pid_t pid : pids) EXPECT_FALSE(process_alive(pid));
+}
+
+TEST(Lifecycle, SigkilledSupervisorLeavesNoOrphansAndCleanRemovesTheRest) {
+  TestCluster cluster("sigkill-up");
+  cluster.wait_for_leader();
+  const std::vector<pid_t> pids = cluster.node_pids();
+  ASSERT_EQ(::kill(cluster.supervisor_pid(), SIGKILL), 0);
+  launcher::wait_for_exit(cluster.supervisor_pid(), 10s);
+  // PR_SET_PDEATHSIG: the kernel kills the nodes with their parent.
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (pid_t pid : pids) {
+          if (process_alive(pid)) return false;
+        }
+        return true;
+      },
+      5000ms));
+  ASSERT_TRUE(segment_exists(cluster.name()));
+  const CommandResult kv = cluster.kv({"get", "k"});
+  EXPECT_EQ(kv.exit_code, 1) << kv.describe();
+  EXPECT_EQ(line_count(kv.err), 1u) << kv.describe();
+  // The orphaned nodes may linger as zombies until init reaps them; clean waits for nothing, so retry.
+  EXPECT_TRUE(eventually(
+      [&] {
+        run_shmraft({"clean", "-c", cluster.name()});
+        return !segment_exists(cluster.name());
+      },
+      10000ms));
+  EXPECT_FALSE(std::filesystem::exists(cluster.data_root() / "node0"));
+}
+
+TEST(Lifecycle, RestartOnCrashBringsAKilledNodeBack) {
+  TestCluster cluster("restart-on-crash", {.nodes = 3, .up_args = {"--restart-on-crash"}, .node_args = {}});
+  cluster.wait_for_leader();
+  const pid_t before = cluster.node_pids()[2];
+  const CommandResult kill = cluster.run("kill", {"2"});
+  ASSERT_EQ(kill.exit_code, 0) << kill.describe();
+  EXPECT_TRUE(eventually(
+      [&] {
+        const pid_t now = cluster.node_pids()[2];
+        return now != 0 && now != before;
+      },
+      5000ms))
+      << cluster.supervisor_output();
+}
+
+TEST(Lifecycle, RestartCommandStartsAStoppedNode) {
+  TestCluster cluster("restart");
+  cluster.wait_for_leader();
+  ASSERT_EQ(cluster.run("kill", {"0"}).exit_code, 0);
+  EXPECT_EQ(cluster.node_pids()[0], 0);
+  const CommandResult restart = cluster.run("restart", {"0"});
+  ASSERT_EQ(restart.exit_code, 0) << restart.describe();
+  EXPECT_NE(cluster.node_pids()[0], 0);
+  cluster.wait_for_catch_up();
+}
+
+TEST(Lifecycle, DataSurvivesDownAndUp) {
+  const std::string name = unique_cluster_name("down-up");
+  const std::string root = "/tmp/shmraft/" + name;
+  struct Cleanup {
+    std::string name, root;
+    ~Cleanup() {
+      run_shmraft({"down", "-c", name});
+      std::filesystem::remove_all(root);
+    }
+  } cleanup{name, root};
+  for (int round = 0; round < 2; ++round) {
+    const pid_t up = launcher::spawn_child({SHMRAFT_BINARY, "up", "-c", name}, root + ".up.log");
+    ASSERT_TRUE(eventually(
+        [&] {
+          return run_shmraft({"kv", "-c", name, "get", "x"}).exit_code == 0;
+        },
+        10000ms));
+    const CommandResult get = run_shmraft({"kv", "-c", name, "get", "x"});
+    EXPECT_EQ(get.out, round == 0 ? "\n" : "kept\n");
+    if (round == 0) {
+      ASSERT_EQ(run_shmraft({"kv", "-c", name, "put", "x", "kept"}).exit_code, 0);
+    }
+    ASSERT_EQ(run_shmraft({"down", "-c", name}).exit_code, 0);
+    launcher::wait_for_exit(up, 10s);
+  }
+  std::filesystem::remove(root + ".up.log");
+}
+
+}  // namespace
+}  // namespace shmraft::cluster_test
