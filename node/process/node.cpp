@@ -161,6 +161,13 @@ void Node::tick_until(uint64_t now_ns) {
   next_tick_ns_ = now_ns - (now_ns - next_tick_ns_) % tick_ns_ + tick_ns_;
   ipc::NodeCounters::set(counters_.bad_frames,
                          bad_peer_frames_ + bad_client_frames_ + transport_->bad_frames());
+  if (sender_.oversized() != oversized_reported_) {
+    oversized_reported_ = sender_.oversized();
+    log_.warn(
+        "{} message(s) so far were larger than a peer frame ({} bytes) and could not be sent; a snapshot "
+        "that large cannot reach a lagging follower: raise the segment's peer ring capacity",
+        oversized_reported_, transport_->max_peer_payload());
+  }
 }
 
 void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {

@@ -47,9 +47,12 @@ void PeerSender::send(const raft::Message& message, uint64_t now_ns) {
 }
 
 std::byte* PeerSender::reserve(uint32_t to, std::size_t size) {
-  std::byte* out = size <= transport_.max_peer_payload()
-                       ? transport_.reserve_peer(to, static_cast<uint32_t>(size))
-                       : nullptr;
+  if (size > transport_.max_peer_payload()) {
+    ++oversized_;
+    ++drops_;
+    return nullptr;
+  }
+  std::byte* out = transport_.reserve_peer(to, static_cast<uint32_t>(size));
   if (out == nullptr) ++drops_;
   return out;
 }

@@ -28,6 +28,9 @@ class PeerSender {
 
   uint64_t frames_out() const noexcept { return frames_out_; }
   uint64_t drops() const noexcept { return drops_; }  // full link, cut link, or drop rate
+  // Messages larger than a frame can ever be (a whole snapshot bigger than a peer ring frame): never
+  // deliverable, so worth a warning; also counted in drops().
+  uint64_t oversized() const noexcept { return oversized_; }
 
  private:
   struct Delayed {
@@ -45,6 +48,7 @@ class PeerSender {
   Fifo<Delayed> delayed_;
   uint64_t frames_out_ = 0;
   uint64_t drops_ = 0;
+  uint64_t oversized_ = 0;
 };
 
 }  // namespace shmraft::node

@@ -61,7 +61,7 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
       (std::filesystem::temp_directory_path() / ("shmraft-history-" + cluster.name() + ".jsonl")).string();
   std::filesystem::remove(history_path);
   cluster.start_all();
-  ASSERT_TRUE(cluster.wait_for_leader(5s));
+  ASSERT_TRUE(cluster.wait_for_leader(20s));
 
   std::vector<pid_t> clients;
   for (uint32_t id = 0; id < 3; ++id) {
@@ -72,7 +72,7 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
   }
   for (int round = 0; round < 2; ++round) {
     std::this_thread::sleep_for(700ms);
-    const std::optional<uint32_t> leader = cluster.wait_for_leader(5s);
+    const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
     ASSERT_TRUE(leader);
     cluster.kill(*leader);
     std::this_thread::sleep_for(300ms);
@@ -96,9 +96,10 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
               std::chrono::duration<double>(std::chrono::steady_clock::now() - clients_done).count());
 
   // Let every node catch up, stop them, and look at what each one holds.
-  const std::optional<uint32_t> leader = cluster.wait_for_leader(5s);
+  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader);
-  ASSERT_TRUE(cluster.wait_for_applied(cluster.segment().node_counters(*leader).snapshot().commit_index, 5s));
+  ASSERT_TRUE(
+      cluster.wait_for_applied(cluster.segment().node_counters(*leader).snapshot().commit_index, 20s));
   for (uint32_t i = 0; i < 3; ++i) EXPECT_EQ(cluster.stop(i), 0);
   for (uint32_t i = 0; i < 3; ++i) {
     const checker::CheckResult final_state =
@@ -111,8 +112,8 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
 TEST(ClientHistory, PipelinedClientKeepsManyRequestsInFlight) {
   TestCluster cluster(3, "pipeline");
   cluster.start_all();
-  ASSERT_TRUE(cluster.wait_for_leader(5s));
-  client::ClientOptions options;
+  ASSERT_TRUE(cluster.wait_for_leader(20s));
+  client::ClientOptions options = TestCluster::client_options();
   options.pipeline = 16;
   options.session = false;
   client::AsyncClient c(cluster.name(), options);

@@ -52,10 +52,10 @@ TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
         << cluster.name() << " 00000000000000000000000000000000\n";
   }
   cluster.start_all();
-  const std::optional<uint32_t> leader = cluster.wait_for_leader(5s);
+  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader) << all_logs(cluster);
 
-  client::Client c(cluster.name());
+  client::Client c(cluster.name(), TestCluster::client_options());
   ASSERT_EQ(c.put("k", "v1").status, client::Status::ok) << all_logs(cluster);
   EXPECT_EQ(c.get("k").value, "v1");
   EXPECT_EQ(c.append("k", "+2").status, client::Status::ok);
@@ -79,7 +79,8 @@ TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
   EXPECT_LE(ph.apply_ns, ph.client_receive_ns);
 
   // Every node applies the writes, and publishes what it is doing.
-  ASSERT_TRUE(cluster.wait_for_applied(cluster.segment().node_counters(*leader).snapshot().commit_index, 5s));
+  ASSERT_TRUE(
+      cluster.wait_for_applied(cluster.segment().node_counters(*leader).snapshot().commit_index, 20s));
   for (uint32_t i = 0; i < 3; ++i) {
     const ipc::NodeCountersSnapshot s = cluster.segment().node_counters(i).snapshot();
     EXPECT_NE(s.pid, 0u);
@@ -95,13 +96,13 @@ TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
 TEST(NodeProcess, LeaderKilledNewLeaderNoAcknowledgedWriteLost) {
   TestCluster cluster(3, "killleader");
   cluster.start_all();
-  const std::optional<uint32_t> first = cluster.wait_for_leader(5s);
+  const std::optional<uint32_t> first = cluster.wait_for_leader(20s);
   ASSERT_TRUE(first) << all_logs(cluster);
 
-  client::Client c(cluster.name());
+  client::Client c(cluster.name(), TestCluster::client_options());
   write_keys(c, 0, 100, cluster);
   cluster.kill(*first);
-  const std::optional<uint32_t> second = cluster.wait_for_leader(5s, first);
+  const std::optional<uint32_t> second = cluster.wait_for_leader(20s, first);
   ASSERT_TRUE(second) << all_logs(cluster);
   EXPECT_NE(*second, *first);
 
@@ -111,16 +112,16 @@ TEST(NodeProcess, LeaderKilledNewLeaderNoAcknowledgedWriteLost) {
   // The killed node rejoins from its data directory and catches up.
   cluster.start(*first);
   const uint64_t commit = cluster.segment().node_counters(*second).snapshot().commit_index;
-  EXPECT_TRUE(cluster.wait_for_applied(commit, 5s)) << all_logs(cluster);
+  EXPECT_TRUE(cluster.wait_for_applied(commit, 20s)) << all_logs(cluster);
 }
 
 TEST(NodeProcess, WholeClusterKilledAndRestartedRecoversEverything) {
   TestCluster cluster(3, "restart");
   for (uint32_t i = 0; i < 3; ++i) cluster.options(i).snapshot_bytes = 4096;  // also recover from snapshots
   cluster.start_all();
-  ASSERT_TRUE(cluster.wait_for_leader(5s)) << all_logs(cluster);
+  ASSERT_TRUE(cluster.wait_for_leader(20s)) << all_logs(cluster);
   {
-    client::Client c(cluster.name());
+    client::Client c(cluster.name(), TestCluster::client_options());
     write_keys(c, 0, 200, cluster);
   }
   for (uint32_t i = 0; i < 3; ++i) cluster.kill(i);
@@ -130,8 +131,8 @@ TEST(NodeProcess, WholeClusterKilledAndRestartedRecoversEverything) {
     EXPECT_GE(state.size(), 1u) << "node " << i << " holds a state it can replay offline";
   }
   cluster.start_all();
-  ASSERT_TRUE(cluster.wait_for_leader(5s)) << all_logs(cluster);
-  client::Client c(cluster.name());
+  ASSERT_TRUE(cluster.wait_for_leader(20s)) << all_logs(cluster);
+  client::Client c(cluster.name(), TestCluster::client_options());
   expect_keys(c, 0, 200);
   write_keys(c, 200, 210, cluster);
 }
@@ -139,7 +140,7 @@ TEST(NodeProcess, WholeClusterKilledAndRestartedRecoversEverything) {
 TEST(NodeProcess, BadFramesAreCountedAndSkipped) {
   TestCluster cluster(3, "badframes");
   cluster.start_all();
-  const std::optional<uint32_t> leader = cluster.wait_for_leader(5s);
+  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader) << all_logs(cluster);
   // Node `quiet` is stopped so that this test may act as the producer of its ring to the leader.
   const uint32_t quiet = (*leader + 1) % 3;
@@ -155,7 +156,7 @@ TEST(NodeProcess, BadFramesAreCountedAndSkipped) {
   payload[10] = std::byte{0x00};
   ring.publish();
   auto wait_for_bad_frames = [&](uint64_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (cluster.segment().node_counters(*leader).snapshot().bad_frames < count &&
            std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
@@ -169,34 +170,34 @@ TEST(NodeProcess, BadFramesAreCountedAndSkipped) {
   EXPECT_EQ(wait_for_bad_frames(bad_before + 2), bad_before + 2);
 
   // The leader carries on, and the quiet node rejoins over the same ring.
-  client::Client c(cluster.name());
+  client::Client c(cluster.name(), TestCluster::client_options());
   write_keys(c, 0, 10, cluster);
   cluster.start(quiet);
   const uint64_t commit = cluster.segment().node_counters(*leader).snapshot().commit_index;
-  EXPECT_TRUE(cluster.wait_for_applied(commit, 5s)) << all_logs(cluster);
+  EXPECT_TRUE(cluster.wait_for_applied(commit, 20s)) << all_logs(cluster);
 }
 
 TEST(NodeProcess, OverLoopbackTcpTheSameLoopCommitsAndSurvivesALeaderKill) {
   TestCluster cluster(3, "tcp");
   for (uint32_t i = 0; i < 3; ++i) cluster.options(i).transport = TransportKind::tcp;
   cluster.start_all();
-  const std::optional<uint32_t> first = cluster.wait_for_leader(5s);
+  const std::optional<uint32_t> first = cluster.wait_for_leader(20s);
   ASSERT_TRUE(first) << all_logs(cluster);
   for (uint32_t i = 0; i < 3; ++i)
     EXPECT_NE(cluster.segment().node_counters(i).snapshot().spare[kTcpPortCounter], 0u) << "node " << i;
 
-  client::ClientOptions options;
+  client::ClientOptions options = TestCluster::client_options();
   options.transport = client::TransportKind::tcp;
   client::Client c(cluster.name(), options);
   write_keys(c, 0, 50, cluster);
   cluster.kill(*first);
-  const std::optional<uint32_t> second = cluster.wait_for_leader(5s, first);
+  const std::optional<uint32_t> second = cluster.wait_for_leader(20s, first);
   ASSERT_TRUE(second) << all_logs(cluster);
   write_keys(c, 50, 60, cluster);
   cluster.start(*first);  // rejoins on a new port, which its peers pick up from the counters
   expect_keys(c, 0, 60);
   const uint64_t commit = cluster.segment().node_counters(*second).snapshot().commit_index;
-  EXPECT_TRUE(cluster.wait_for_applied(commit, 5s)) << all_logs(cluster);
+  EXPECT_TRUE(cluster.wait_for_applied(commit, 20s)) << all_logs(cluster);
 }
 
 TEST(NodeProcess, RefusesToStartWithAClearError) {

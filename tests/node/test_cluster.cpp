@@ -33,9 +33,8 @@ TestCluster::TestCluster(uint32_t nodes, const std::string& name, ipc::SegmentCo
     o.node = i;
     o.data_dir = root_ / ("node" + std::to_string(i));
     o.fsync = storage::Durability::none;
-    o.tick_us = 2000;  // elections after 60-120 ms keep the tests short
-    o.election_ticks = 30;
-    o.heartbeat_ticks = 5;
+    // The default timing (elections after 150-300 ms): shorter timeouts make a loaded machine (ctest -j2
+    // beside other builds) starve nodes into needless elections.
     o.segment_bytes = 1 << 20;
     o.seed = 1000 + i;
   }
@@ -121,6 +120,12 @@ bool TestCluster::wait_for_applied(uint64_t index, std::chrono::milliseconds tim
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;
+}
+
+client::ClientOptions TestCluster::client_options() {
+  client::ClientOptions options;
+  options.operation_timeout = std::chrono::seconds(30);
+  return options;
 }
 
 std::string TestCluster::log_tail(uint32_t node, std::size_t lines) const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ipc/segment.h"
+#include "launcher/client/client_types.h"
 #include "node/process/node_options.h"
 
 namespace shmraft::node::testing {
@@ -41,6 +42,9 @@ class TestCluster {
                                           std::optional<uint32_t> excluding = std::nullopt);
   // Waits until every running node applied at least `index`.
   bool wait_for_applied(uint64_t index, std::chrono::milliseconds timeout);
+  // Client options for tests: timeouts generous enough that a starved machine yields slow answers, not
+  // unknown outcomes.
+  static client::ClientOptions client_options();
   // The node's log file, for failure messages.
   std::string log_tail(uint32_t node, std::size_t lines = 20) const;
 
