@@ -98,6 +98,7 @@ int run_chaos(ChaosOptions options) {
   if (options.cluster.empty()) options.cluster = "chaos-" + std::to_string(getpid());
   const uint32_t nodes = options.segment.node_count;
   options.segment.client_slots = std::max(options.segment.client_slots, options.workload.clients + 1);
+  check_node_args(options.node_args);
   refuse_used_data(ClusterDirs(options.cluster, options.data_dir), nodes);
 
   SignalWatch signals({SIGINT, SIGTERM, SIGHUP, SIGCHLD});

@@ -7,6 +7,8 @@
 // The nodes die with it even if it is SIGKILLed (PR_SET_PDEATHSIG); the segment then is stale and
 // `shmraft clean` or the next `up` of the same cluster removes it.
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -59,7 +61,18 @@ class RestartPolicy {
   std::map<uint32_t, milliseconds> delay_;
 };
 
+// The last non-empty line of a node's output: its one-line reason for not starting.
+std::string last_line(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line, last = "see " + path.string();
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
 int run_up(const UpOptions& options) {
+  check_node_args(options.node_args);
   SignalWatch signals({SIGINT, SIGTERM, SIGHUP, SIGCHLD, supervisor_request_signal()});
   CreatedCluster created = create_cluster(options.cluster, options.data_dir, options.segment, std::cout);
   ipc::Segment& segment = created.segment;
@@ -122,7 +135,7 @@ int run_up(const UpOptions& options) {
         std::cout << "node " << node << ": exited (" << status.describe() << ")" << std::endl;
         if (status.signal == 0 && status.code != 0 && Clock::now() - began < kStartupWindow) {
           throw LauncherError("node " + std::to_string(node) + " failed to start (" + status.describe() +
-                              "); its output is in " + created.dirs.node_output(node).string());
+                              "): " + last_line(created.dirs.node_output(node)));
         }
         if (options.restart_on_crash) pending_restarts[node] = policy.due_after_crash(node);
       }
