@@ -45,7 +45,7 @@ ipc::SegmentConfig segment_config_for(const BenchConfig& config);
 // The kit's limits for this build: up to ipc::kMaxNodes nodes, kMaxClients clients, payloads a client
 // ring frame of ipc's default size can carry.
 BenchLimits bench_limits();
-inline constexpr uint32_t kMaxClients = 1024;
+inline constexpr uint32_t kMaxClients = 256;
 // A benchmark that needs a bigger segment than this is refused (it would eat /dev/shm).
 inline constexpr uint64_t kMaxSegmentBytes = uint64_t{2} << 30;
 

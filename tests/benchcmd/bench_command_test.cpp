@@ -1,0 +1,224 @@
+// `shmraft bench` through the real binary: the JSON of DESIGN §5 with sane figures, --compare, the open
+// loop, a tiny sweep, bad input refused before anything starts, and Ctrl-C mid-run. No timing assertions:
+// the host is shared, so only what must hold on any machine is checked (ordering of percentiles, ops > 0,
+// an open loop never sending more than its schedule, nothing left behind).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "tests/benchcmd/bench_process.h"
+
+namespace shmraft::benchcmd_test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Short everything: 0.2 s warm-up, 1 s measured, small floors, no progress lines.
+std::vector<std::string> quick(std::vector<std::string> extra) {
+  std::vector<std::string> args{"--warmup",       "0.2",  "--duration", "1",
+                                "--floor-rounds", "2000", "--progress", "0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+json parse_json(const BenchOutput& run) {
+  try {
+    return json::parse(run.out);
+  } catch (const json::exception& e) {
+    ADD_FAILURE() << "stdout is not one JSON object (" << e.what() << ")\n" << run.describe();
+    return json::object();
+  }
+}
+
+std::size_t lines_of(const std::string& text) {
+  std::size_t lines = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines += !line.empty();
+  return lines;
+}
+
+// The figures of one transport: ops counted, percentiles ordered, throughput consistent with both.
+void expect_sane_transport(const json& t, const std::string& what) {
+  SCOPED_TRACE(what);
+  for (const char* key : {"ops", "duration_s", "throughput_ops_per_s", "latency_us", "interrupted",
+                          "phases_us", "failed_ops", "node_exits"}) {
+    EXPECT_TRUE(t.contains(key)) << "missing key " << key << " in " << t.dump();
+  }
+  if (!t.contains("latency_us")) return;
+  EXPECT_GT(t["ops"].get<uint64_t>(), 0u);
+  EXPECT_GT(t["duration_s"].get<double>(), 0);
+  EXPECT_NEAR(t["throughput_ops_per_s"].get<double>(), t["ops"].get<double>() / t["duration_s"].get<double>(),
+              1e-6 * t["throughput_ops_per_s"].get<double>());
+  const json& l = t["latency_us"];
+  EXPECT_GT(l["min"].get<double>(), 0);
+  EXPECT_LE(l["min"].get<double>(), l["p50"].get<double>());
+  EXPECT_LE(l["p50"].get<double>(), l["p90"].get<double>());
+  EXPECT_LE(l["p90"].get<double>(), l["p99"].get<double>());
+  EXPECT_LE(l["p99"].get<double>(), l["p999"].get<double>());
+  EXPECT_LE(l["p999"].get<double>(), l["max"].get<double>());
+  EXPECT_FALSE(t["interrupted"].get<bool>());
+  EXPECT_TRUE(t["node_exits"].empty()) << t["node_exits"].dump();
+  for (const char* phase : {"client→leader", "leader persist", "replication", "apply→client"}) {
+    ASSERT_TRUE(t["phases_us"].contains(phase)) << "missing phase " << phase;
+    // Every phase is a part of the whole commit.
+    EXPECT_LE(t["phases_us"][phase]["p50"].get<double>(), l["max"].get<double>()) << phase;
+  }
+}
+
+TEST(BenchCommand, ShortRunPrintsTheJsonOfDesignSection5) {
+  BenchProcess bench(quick({"--json"}));
+  const BenchOutput run = bench.wait();
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const json j = parse_json(run);
+  for (const char* key : {"config", "ops", "duration_s", "throughput_ops_per_s", "latency_us", "floor",
+                          "p50_over_floor", "cpu", "peak_rss_bytes", "segment_bytes", "load_average"}) {
+    EXPECT_TRUE(j.contains(key)) << "missing key " << key << "\n" << run.out;
+  }
+  expect_sane_transport(j, "shm");
+  EXPECT_EQ(j["config"]["nodes"], 3);
+  EXPECT_EQ(j["config"]["clients"], 1);
+  EXPECT_EQ(j["config"]["payload_bytes"], 64);
+  EXPECT_EQ(j["config"]["fsync"], "none");
+  EXPECT_EQ(j["config"]["wait"], "adaptive");
+  EXPECT_EQ(j["config"]["loop"], "closed");
+  ASSERT_EQ(j["floor"].size(), 2u);
+  EXPECT_EQ(j["floor"][0]["processes"], 2);
+  EXPECT_EQ(j["floor"][1]["processes"], 3);
+  EXPECT_TRUE(j["p50_over_floor"].contains("3")) << j["p50_over_floor"].dump();
+  EXPECT_EQ(j["peak_rss_bytes"].size(), 3u);
+  EXPECT_GT(j["segment_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GT(j["cpu"]["user_s"].get<double>() + j["cpu"]["system_s"].get<double>(), 0);
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+}
+
+TEST(BenchCommand, TextReportHasTheTableThePhasesAndTheFloor) {
+  const BenchOutput run = run_bench(quick({"--nodes", "1", "--clients", "2", "--pipeline", "4"}));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  for (const char* text : {"1 node, 2 clients × pipeline 4", "ops/s", "p99.9", "phases (shm)", "replication",
+                           "physical floor", "p50 ÷ floor", "cpu (shm)", "peak RSS", "load average"}) {
+    EXPECT_NE(run.out.find(text), std::string::npos) << "no '" << text << "' in\n" << run.out;
+  }
+}
+
+TEST(BenchCommand, CompareRunsBothTransportsAndPrintsRatios) {
+  BenchProcess bench(quick({"--compare", "--json", "--no-floor"}));
+  const BenchOutput run = bench.wait();
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const json j = parse_json(run);
+  ASSERT_TRUE(j.contains("shm") && j.contains("tcp")) << run.out;
+  expect_sane_transport(j["shm"], "shm");
+  expect_sane_transport(j["tcp"], "tcp");
+  for (const char* key : {"p50", "p90", "p99", "p999", "max", "throughput"}) {
+    ASSERT_TRUE(j["ratio"].contains(key)) << "missing ratio " << key;
+    EXPECT_GT(j["ratio"][key].get<double>(), 0) << key;
+  }
+  EXPECT_DOUBLE_EQ(j["ratio"]["p50"].get<double>(),
+                   j["tcp"]["latency_us"]["p50"].get<double>() / j["shm"]["latency_us"]["p50"].get<double>());
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+}
+
+TEST(BenchCommand, OpenLoopNeverSendsAheadOfItsSchedule) {
+  const double rate = 2000, warmup = 0.2, duration = 1;
+  const BenchOutput run = run_bench(quick({"--rate", "2000", "--clients", "2", "--json", "--no-floor"}));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const json j = parse_json(run);
+  EXPECT_EQ(j["config"]["loop"], "open");
+  EXPECT_EQ(j["config"]["rate_ops_per_s"].get<double>(), rate);
+  expect_sane_transport(j, "open loop");
+  // Completions in the window can only be operations due by its end (one per client of slack for rounding).
+  EXPECT_LE(j["ops"].get<double>(), rate * (warmup + duration) + 2);
+  EXPECT_TRUE(j["phases_us"].contains("intended→sent"));
+}
+
+TEST(BenchCommand, TinySweepWritesCsvAndSelfContainedHtml) {
+  const fs::path out = fs::temp_directory_path() / ("benchcmd-sweep-" + std::to_string(getpid()));
+  fs::remove_all(out);
+  BenchProcess bench({"--sweep", "--sweep-nodes", "1", "--sweep-clients", "1,2", "--sweep-payload", "64",
+                      "--sweep-fsync", "none", "--warmup", "0.1", "--duration", "0.3", "--no-floor",
+                      "--progress", "0", "--out", out.string()});
+  const BenchOutput run = bench.wait();
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  std::ifstream csv(out / "sweep.csv");
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(csv, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 3u) << "header + 2 configurations";
+  EXPECT_TRUE(rows[0].starts_with("nodes,clients,")) << rows[0];
+  EXPECT_TRUE(rows[1].starts_with("1,1,")) << rows[1];
+  EXPECT_TRUE(rows[2].starts_with("1,2,")) << rows[2];
+  std::ifstream html_in(out / "sweep.html");
+  std::ostringstream html;
+  html << html_in.rdbuf();
+  EXPECT_NE(html.str().find("<svg"), std::string::npos);
+  EXPECT_EQ(html.str().find("<script"), std::string::npos);
+  EXPECT_EQ(html.str().find("http://"), html.str().find("http://www.w3.org"));  // only the SVG namespace
+  EXPECT_NE(run.out.find("2 of 2 configurations"), std::string::npos) << run.out;
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  fs::remove_all(out);
+}
+
+struct BadInput {
+  std::string name;  // of the test case
+  std::vector<std::string> args;
+  std::string names;  // what the one error line must mention
+};
+
+void PrintTo(const BadInput& input, std::ostream* out) {
+  *out << input.name;
+}
+
+class BenchBadInput : public testing::TestWithParam<BadInput> {};
+
+TEST_P(BenchBadInput, IsRefusedWithOneLineBeforeAnythingStarts) {
+  BenchProcess bench(GetParam().args);
+  const BenchOutput run = bench.wait(std::chrono::seconds(20));
+  EXPECT_NE(run.exit_code, 0) << run.describe();
+  EXPECT_NE(run.exit_code, -1) << run.describe();
+  EXPECT_EQ(lines_of(run.err), 1u) << run.describe();
+  EXPECT_NE(run.err.find(GetParam().names), std::string::npos) << run.describe();
+  EXPECT_TRUE(run.out.empty()) << run.describe();
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BenchBadInput,
+    testing::Values(BadInput{"NoNodes", {"--nodes", "0"}, "--nodes"},
+                    BadInput{"NoClients", {"--clients", "0"}, "--clients"},
+                    BadInput{"PayloadLargerThanARingFrame", {"--payload", "1000000"}, "--payload"},
+                    BadInput{"UnknownTransport", {"--transport", "udp"}, "--transport"},
+                    BadInput{"UnknownFsync", {"--fsync", "sometimes"}, "--fsync"},
+                    BadInput{"UnknownWait", {"--wait", "busy"}, "--wait"},
+                    BadInput{"RateTheClientsCannotMeet", {"--rate", "50000000", "--clients", "2"}, "--rate"},
+                    BadInput{"NoPipeline", {"--pipeline", "0"}, "--pipeline"},
+                    BadInput{"CompareWithSweep", {"--compare", "--sweep"}, "--sweep"},
+                    BadInput{"SweepWithNoNodes", {"--sweep", "--sweep-nodes", "1,0"}, "--nodes"},
+                    BadInput{"ZeroDuration", {"--duration", "0"}, "--duration"},
+                    BadInput{"UnknownFlag", {"--no-such-flag"}, "--no-such-flag"}),
+    [](const testing::TestParamInfo<BadInput>& info) { return info.param.name; });
+
+TEST(BenchCommand, CtrlCMidRunPrintsWhatWasMeasuredAndLeavesNothingBehind) {
+  BenchProcess bench({"--warmup", "0.2", "--duration", "60", "--json", "--no-floor", "--progress", "0.2"});
+  // Wait until the measured window has run a little (progress lines say so), then interrupt.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (bench.stderr_so_far().find("measure") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  bench.signal(SIGINT);
+  const BenchOutput run = bench.wait(std::chrono::seconds(20));
+  EXPECT_EQ(run.exit_code, 130) << run.describe();
+  const json j = parse_json(run);
+  ASSERT_TRUE(j.contains("ops")) << run.out;
+  EXPECT_TRUE(j["interrupted"].get<bool>());
+  EXPECT_GT(j["ops"].get<uint64_t>(), 0u);
+  EXPECT_LT(j["duration_s"].get<double>(), 60);
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty()) << testing::PrintToString(leftovers_of(bench.pid()));
+}
+
+}  // namespace
+}  // namespace shmraft::benchcmd_test
