@@ -44,6 +44,9 @@ using namespace std::chrono_literals;
         continue;
       }
       c.append(key, prefix + std::to_string(n) + ";");
+      // Paced, so the history stays small enough for an exact check (appended values grow with it)
+      // while still spanning the leader kills.
+      std::this_thread::sleep_for(5ms);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "client %u: %s\n", id, e.what());
