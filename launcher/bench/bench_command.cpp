@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "bench/kit/floor.h"
 #include "bench/kit/report.h"
@@ -18,6 +19,8 @@
 #include "bench/kit/sweep_html.h"
 #include "bench/kit/units.h"
 #include "launcher/bench/bench_run.h"
+#include "launcher/bench/device_flush.h"
+#include "launcher/cluster_dirs.h"
 
 namespace shmraft::bench {
 
@@ -57,19 +60,62 @@ std::vector<FloorResult> measure_floors(const BenchOptions& o) {
   return floors;
 }
 
-// The open-loop check of bench::validate again, now with the measured floor as the least commit
-// latency: a commit takes at least one round through the client, the leader and (with peers) a follower.
+// The device flush, when a planned configuration flushes (and floors are wanted at all).
+std::optional<FlushResult> measure_flush(const BenchOptions& o, const std::vector<BenchConfig>& configs) {
+  if (!o.floor) return std::nullopt;
+  for (const BenchConfig& c : configs) {
+    if (c.fsync == "none") continue;
+    FlushSpec spec;
+    spec.dir = o.data_dir.empty() ? fs::path(launcher::kDefaultDataBase) : o.data_dir;
+    return measure_device_flush(spec);
+  }
+  return std::nullopt;
+}
+
+// The floor a configuration's commit stands on: the round of the client and the leader, plus a follower
+// when there are peers.
+const FloorResult* floor_for(const BenchConfig& c, const std::vector<FloorResult>& floors) {
+  for (const FloorResult& f : floors)
+    if (f.spec.processes == (c.nodes > 1 ? 3 : 2)) return &f;
+  return nullptr;
+}
+
+// What the commit of a flushing configuration can be compared with: one device flush plus the floor.
+std::optional<double> flush_plus_floor_ns(const BenchConfig& c, const std::vector<FloorResult>& floors,
+                                          const std::optional<FlushResult>& flush) {
+  const FloorResult* floor = floor_for(c, floors);
+  if (c.fsync == "none" || !flush || flush->latency.empty() || floor == nullptr) return std::nullopt;
+  return static_cast<double>(flush->latency.value_at_percentile(50) +
+                             floor->round_trip.value_at_percentile(50));
+}
+
+json latency_us_json(const Histogram& h) {
+  const LatencyUs l = LatencyUs::of(h);
+  return json{{"p50", l.p50}, {"p90", l.p90}, {"p99", l.p99}, {"p999", l.p999}, {"max", l.max}};
+}
+
+// Everything measured or decided once per invocation, shared by every configuration it runs.
+struct Invocation {
+  const BenchOptions& options;
+  std::vector<BenchConfig> configs;
+  std::vector<FloorResult> floors;
+  std::optional<FlushResult> flush;
+  std::array<double, 3> load_at_start{};
+  StopFlag& stop;
+};
+
+// The open-loop check of bench::validate again, now with the fastest measured floor round as the least
+// commit latency: a commit takes at least one round through the client, the leader and (with peers) a
+// follower. The fastest, not the median: on a busy host the median floor is scheduling, not physics.
 void check_rate_against_floor(const std::vector<BenchConfig>& configs,
                               const std::vector<FloorResult>& floors) {
   for (const BenchConfig& c : configs) {
     if (!c.open_loop()) continue;
-    const int processes = c.nodes > 1 ? 3 : 2;
-    for (const FloorResult& f : floors) {
-      if (f.spec.processes != processes || f.round_trip.empty()) continue;
-      BenchLimits limits = bench_limits();
-      limits.min_commit_ns = static_cast<double>(f.round_trip.value_at_percentile(50));
-      validate(c, limits);
-    }
+    const FloorResult* floor = floor_for(c, floors);
+    if (floor == nullptr || floor->round_trip.empty()) continue;
+    BenchLimits limits = bench_limits();
+    limits.min_commit_ns = static_cast<double>(floor->round_trip.min());
+    validate(c, limits);
   }
 }
 
@@ -109,6 +155,28 @@ std::string run_details_text(const ConfigRun& run) {
   return out;
 }
 
+// A flushing configuration beside "one device flush + the floor".
+void add_flush_json(json& out, const BenchConfig& c, const TransportResult& r, const Invocation& inv) {
+  if (const auto base = flush_plus_floor_ns(c, inv.floors, inv.flush); base && !r.run.latency.empty())
+    out["p50_over_flush_plus_floor"] = static_cast<double>(r.run.latency.value_at_percentile(50)) / *base;
+}
+
+std::string flush_text(const BenchConfig& c, const std::vector<ConfigRun>& runs, const Invocation& inv) {
+  if (!inv.flush || inv.flush->latency.empty()) return {};
+  const Histogram& f = inv.flush->latency;
+  std::string out = fmt::format(
+      "device flush (msync of one dirty page in {}): p50 {}  p99 {}  max {}\n", inv.flush->spec.dir.string(),
+      format_ns(static_cast<double>(f.value_at_percentile(50))),
+      format_ns(static_cast<double>(f.value_at_percentile(99))), format_ns(static_cast<double>(f.max())));
+  const auto base = flush_plus_floor_ns(c, inv.floors, inv.flush);
+  for (const ConfigRun& run : runs) {
+    if (!base || run.result.run.latency.empty()) continue;
+    out += fmt::format("  {} p50 ÷ (flush p50 + floor p50) = {:.2f}\n", run.result.transport,
+                       static_cast<double>(run.result.run.latency.value_at_percentile(50)) / *base);
+  }
+  return out;
+}
+
 json load_json(const std::array<double, 3>& at_start, const std::array<double, 3>& at_end) {
   return json{{"start", at_start}, {"end", at_end}};
 }
@@ -125,12 +193,11 @@ int exit_code_of(const std::vector<ConfigRun>& runs, bool interrupted) {
   return 0;
 }
 
-int report_runs(const BenchOptions& o, const std::vector<ConfigRun>& runs,
-                const std::vector<FloorResult>& floors, const std::array<double, 3>& load_at_start,
-                bool interrupted) {
+int report_runs(const Invocation& inv, const std::vector<ConfigRun>& runs) {
+  const BenchOptions& o = inv.options;
   BenchReport report;
   report.config = o.config;
-  report.floors = floors;
+  report.floors = inv.floors;
   if (runs.size() == 1) report.config.transport = runs.front().result.transport;
   for (const ConfigRun& run : runs) {
     report.transports.push_back(run.result);
@@ -139,46 +206,54 @@ int report_runs(const BenchOptions& o, const std::vector<ConfigRun>& runs,
   const std::array<double, 3> load_at_end = load_average();
   if (o.json) {
     json out = to_json(report);
-    if (runs.size() == 1) {
-      add_run_details(out, runs.front());
-    } else {
-      for (const ConfigRun& run : runs) add_run_details(out[run.result.transport], run);
+    for (const ConfigRun& run : runs) {
+      json& details = runs.size() == 1 ? out : out[run.result.transport];
+      add_run_details(details, run);
+      add_flush_json(details, report.config, run.result, inv);
     }
-    out["load_average"] = load_json(load_at_start, load_at_end);
+    if (inv.flush) {
+      out["device_flush"] = json{{"dir", inv.flush->spec.dir.string()},
+                                 {"rounds", inv.flush->latency.count()},
+                                 {"latency_us", latency_us_json(inv.flush->latency)}};
+    }
+    out["load_average"] = load_json(inv.load_at_start, load_at_end);
     out["clients_as"] = "threads";
     std::cout << out.dump(2) << std::endl;
   } else {
     std::string text = to_text(report);
     for (const ConfigRun& run : runs) text += run_details_text(run);
-    text += fmt::format("load average {:.2f} at start, {:.2f} at end (1 min; {} cores)\n", load_at_start[0],
-                        load_at_end[0], sysconf(_SC_NPROCESSORS_ONLN));
+    text += flush_text(report.config, runs, inv);
+    text += fmt::format("load average {:.2f} at start, {:.2f} at end (1 min; {} cores)\n",
+                        inv.load_at_start[0], load_at_end[0], sysconf(_SC_NPROCESSORS_ONLN));
     std::cout << text << std::flush;
   }
-  return exit_code_of(runs, interrupted);
+  return exit_code_of(runs, inv.stop.requested());
 }
 
-int run_single_or_compare(const BenchOptions& o, const std::vector<BenchConfig>& configs,
-                          const std::vector<FloorResult>& floors, const std::array<double, 3>& load_at_start,
-                          StopFlag& stop) {
+int run_single_or_compare(const Invocation& inv) {
   std::vector<ConfigRun> runs;
-  for (const BenchConfig& config : configs) {
-    if (stop.requested()) break;
-    ConfigRun run =
-        run_config(config, settings_for(o, configs.size() > 1 ? "[" + config.transport + "] " : ""), stop);
+  for (const BenchConfig& config : inv.configs) {
+    if (inv.stop.requested()) break;
+    const std::string prefix = inv.configs.size() > 1 ? "[" + config.transport + "] " : "";
+    ConfigRun run = run_config(config, settings_for(inv.options, prefix), inv.stop);
     if (run.started || runs.empty()) runs.push_back(std::move(run));
   }
-  return report_runs(o, runs, floors, load_at_start, stop.requested());
+  return report_runs(inv, runs);
 }
 
-std::string sweep_subtitle(const std::vector<FloorResult>& floors, const std::array<double, 3>& load) {
+std::string sweep_subtitle(const Invocation& inv) {
   const std::time_t now = std::time(nullptr);
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
   std::string subtitle = fmt::format("{} · {} · {} cores · load average {:.2f} at start", hostname(), date,
-                                     sysconf(_SC_NPROCESSORS_ONLN), load[0]);
-  for (const FloorResult& f : floors) {
+                                     sysconf(_SC_NPROCESSORS_ONLN), inv.load_at_start[0]);
+  for (const FloorResult& f : inv.floors) {
     subtitle += fmt::format(" · {}-process floor p50 {}", f.spec.processes,
                             format_ns(static_cast<double>(f.round_trip.value_at_percentile(50))));
+  }
+  if (inv.flush && !inv.flush->latency.empty()) {
+    subtitle += fmt::format(" · device flush p50 {}",
+                            format_ns(static_cast<double>(inv.flush->latency.value_at_percentile(50))));
   }
   return subtitle;
 }
@@ -192,13 +267,14 @@ void write_sweep_files(const fs::path& dir, const std::vector<SweepPoint>& point
   if (!csv || !html) throw std::runtime_error("cannot write the sweep report into " + dir.string());
 }
 
-int run_sweep(const BenchOptions& o, const std::vector<BenchConfig>& configs,
-              const std::vector<FloorResult>& floors, const std::array<double, 3>& load_at_start,
-              StopFlag& stop) {
+int run_sweep(const Invocation& inv) {
+  const BenchOptions& o = inv.options;
+  const std::vector<BenchConfig>& configs = inv.configs;
+  StopFlag& stop = inv.stop;
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   if (ec) throw std::runtime_error("cannot create --out " + o.out_dir.string() + ": " + ec.message());
-  const std::string subtitle = sweep_subtitle(floors, load_at_start);
+  const std::string subtitle = sweep_subtitle(inv);
   std::vector<SweepPoint> points;
   std::vector<ConfigRun> runs;
   json point_json = json::array();
@@ -218,6 +294,7 @@ int run_sweep(const BenchOptions& o, const std::vector<BenchConfig>& configs,
     json j{{"config", config}};
     j.update(transport_json(run.result));
     add_run_details(j, run);
+    add_flush_json(j, config, run.result, inv);
     point_json.push_back(std::move(j));
     runs.push_back(std::move(run));
     write_sweep_files(o.out_dir, points, subtitle);  // after every point: an interrupted sweep keeps its data
@@ -225,7 +302,7 @@ int run_sweep(const BenchOptions& o, const std::vector<BenchConfig>& configs,
   const fs::path csv = o.out_dir / "sweep.csv", html = o.out_dir / "sweep.html";
   if (o.json) {
     json floors_out = json::array();
-    for (const FloorResult& f : floors) {
+    for (const FloorResult& f : inv.floors) {
       floors_out.push_back(json{{"processes", f.spec.processes},
                                 {"wait", ipc::to_string(f.spec.wait)},
                                 {"latency_us", LatencyUs::of(f.round_trip).p50}});
@@ -235,7 +312,7 @@ int run_sweep(const BenchOptions& o, const std::vector<BenchConfig>& configs,
                       {"csv", csv.string()},
                       {"html", html.string()},
                       {"interrupted", stop.requested()},
-                      {"load_average", load_json(load_at_start, load_average())}}
+                      {"load_average", load_json(inv.load_at_start, load_average())}}
                      .dump(2)
               << std::endl;
   } else {
@@ -250,15 +327,14 @@ int run_sweep(const BenchOptions& o, const std::vector<BenchConfig>& configs,
 
 int run_bench(const BenchOptions& options) {
   validate(options);
-  const std::vector<BenchConfig> configs = planned_configs(options);
   StopFlag stop;
   StopOnSignals on_ctrl_c(stop);
-  const std::array<double, 3> load_at_start = load_average();
-  // Before any cluster starts, so nothing of ours competes with the floor.
-  const std::vector<FloorResult> floors = measure_floors(options);
-  check_rate_against_floor(configs, floors);
-  if (options.sweep) return run_sweep(options, configs, floors, load_at_start, stop);
-  return run_single_or_compare(options, configs, floors, load_at_start, stop);
+  Invocation inv{options, planned_configs(options), {}, {}, load_average(), stop};
+  // Before any cluster starts, so nothing of ours competes with the floors.
+  inv.floors = measure_floors(options);
+  check_rate_against_floor(inv.configs, inv.floors);
+  inv.flush = measure_flush(options, inv.configs);
+  return options.sweep ? run_sweep(inv) : run_single_or_compare(inv);
 }
 
 }  // namespace shmraft::bench

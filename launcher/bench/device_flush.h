@@ -1,0 +1,29 @@
+#pragma once
+// The other floor under a durable commit: making one dirty page of a memory-mapped file durable on the
+// device the nodes write to (msync MS_SYNC, as the node's storage does once per Ready under
+// `--fsync batch`). Measured in the same run as the benchmark, beside the shared-memory floor, so a
+// `--fsync batch` commit can be compared with "one device flush + one round of the processes".
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+
+#include "bench/kit/histogram.h"
+
+namespace shmraft::bench {
+
+struct FlushSpec {
+  std::filesystem::path dir;  // a directory on the device under test (created if missing)
+  uint64_t rounds = 200;
+  std::chrono::nanoseconds max_duration = std::chrono::seconds(1);  // fewer rounds on a slow device
+};
+
+struct FlushResult {
+  FlushSpec spec;
+  Histogram latency;  // one sample per msync of one freshly dirtied page
+};
+
+// Uses a 1 MiB scratch file (mode 0600) in spec.dir, removed afterwards. Throws std::system_error naming
+// the file when it cannot be created, mapped or synced.
+FlushResult measure_device_flush(const FlushSpec& spec);
+
+}  // namespace shmraft::bench
