@@ -53,8 +53,10 @@ std::unique_ptr<Transport> make_transport(const NodeOptions& options, ipc::Segme
   return std::make_unique<ShmTransport>(segment, options.node, options.wait, spin);
 }
 
-uint64_t default_seed(const NodeOptions& options) {
-  return options.seed.value_or(monotonic_ns() ^ (static_cast<uint64_t>(getpid()) << 32) ^ options.node);
+// The launcher may give every node the same --seed: mix in the node so their election timers differ.
+uint64_t node_seed(const NodeOptions& options) {
+  const uint64_t seed = options.seed.value_or(monotonic_ns() ^ (static_cast<uint64_t>(getpid()) << 32));
+  return seed ^ ((uint64_t{options.node} + 1) * 0x9E3779B97F4A7C15ull);
 }
 
 }  // namespace
@@ -67,7 +69,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       storage_(options.data_dir, storage::Options{options.segment_bytes, options.fsync}),
       raft_storage_(storage_),
       transport_(make_transport(options, segment_)),
-      sender_(*transport_, segment_, options.node, default_seed(options) + 1),
+      sender_(*transport_, segment_, options.node, node_seed(options) + 1),
       tick_ns_(uint64_t{options.tick_us} * 1000) {
   for (const std::string& note : storage_.recovery().notes) log_.warn("storage recovery: {}", note);
 
@@ -83,7 +85,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   raft::Config config;
   config.id = options.raft_id();
   config.cluster_size = segment_.node_count();
-  config.seed = default_seed(options);
+  config.seed = node_seed(options);
   config.election_tick = static_cast<int>(options.election_ticks);
   config.heartbeat_tick = static_cast<int>(options.heartbeat_ticks);
   // Keep what may be in flight to one follower within about half its ring, so a slow follower makes
