@@ -8,11 +8,15 @@
 #include <sstream>
 #include <thread>
 
+#include "launcher/bench/bench_options.h"
+#include "launcher/child_process.h"
 #include "launcher/cluster_setup.h"
 #include "launcher/launcher_error.h"
+#include "launcher/live_cluster.h"
 #include "launcher/node_launch.h"
 #include "launcher/status_table.h"
 #include "launcher/supervisor.h"
+#include "node/process/node_counters.h"
 
 namespace shmraft::bench {
 
@@ -22,7 +26,7 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kStopGrace{5000};
-constexpr auto kLeaderTimeout = std::chrono::seconds(10);
+constexpr auto kLeaderTimeout = std::chrono::seconds(30);  // generous: nodes may run under valgrind
 
 std::string unique_name() {
   static std::atomic<uint32_t> counter{0};
@@ -34,13 +38,23 @@ std::string unique_name() {
 std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
                                                   const ipc::SegmentConfig& segment, const ClusterSpec& spec,
                                                   const StopFlag& stop) {
+  if (!spec.attach_to.empty()) {
+    launcher::LiveCluster live = launcher::LiveCluster::attach(spec.attach_to);
+    std::unique_ptr<BenchCluster> cluster(
+        new BenchCluster(spec.attach_to, std::move(live.segment()), std::nullopt, true));
+    for (uint32_t node = 0; node < cluster->segment_.node_count(); ++node) {
+      const auto pid = static_cast<pid_t>(cluster->segment_.node_counters(node).snapshot().pid);
+      cluster->attached_pids_.push_back(launcher::process_exists(pid) ? pid : 0);
+    }
+    return cluster;
+  }
   const std::string name = unique_name();
   const fs::path root =
       (spec.data_root.empty() ? fs::path(launcher::kDefaultDataBase) : spec.data_root) / name;
   std::ostringstream setup_log;  // segment size and the like: the report says it
   launcher::CreatedCluster created = launcher::create_cluster(name, root, segment, setup_log);
   std::unique_ptr<BenchCluster> cluster(
-      new BenchCluster(created.dirs, std::move(created.segment), spec.keep_data));
+      new BenchCluster(name, std::move(created.segment), created.dirs, spec.keep_data));
 
   std::vector<std::string> node_args{"--fsync",   config.fsync,  "--wait",
                                      config.wait, "--transport", config.transport};
@@ -66,20 +80,23 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
   return cluster;
 }
 
-BenchCluster::BenchCluster(launcher::ClusterDirs dirs, ipc::Segment segment, bool keep_data)
-    : dirs_(std::move(dirs)), segment_(std::move(segment)), keep_data_(keep_data) {}
+BenchCluster::BenchCluster(std::string name, ipc::Segment segment, std::optional<launcher::ClusterDirs> dirs,
+                           bool keep_data)
+    : name_(std::move(name)), segment_(std::move(segment)), dirs_(std::move(dirs)), keep_data_(keep_data) {}
 
 BenchCluster::~BenchCluster() {
+  if (!dirs_) return;  // attached: not ours
   if (supervisor_) supervisor_->stop_all(kStopGrace);
   supervisor_.reset();
-  ipc::Segment::destroy(dirs_.cluster());
+  ipc::Segment::destroy(name_);
   if (!keep_data_) {
     std::error_code ignored;
-    fs::remove_all(dirs_.root(), ignored);
+    fs::remove_all(dirs_->root(), ignored);
   }
 }
 
 std::vector<pid_t> BenchCluster::node_pids() const {
+  if (!supervisor_) return attached_pids_;
   std::vector<pid_t> pids;
   for (uint32_t node = 0; node < supervisor_->nodes(); ++node) pids.push_back(supervisor_->pid(node));
   return pids;
@@ -87,6 +104,14 @@ std::vector<pid_t> BenchCluster::node_pids() const {
 
 std::vector<std::string> BenchCluster::take_exited_nodes() {
   std::vector<std::string> lines;
+  if (!supervisor_) {
+    for (uint32_t node = 0; node < attached_pids_.size(); ++node) {
+      if (attached_pids_[node] == 0 || launcher::process_exists(attached_pids_[node])) continue;
+      lines.push_back(fmt::format("node {} (pid {}) exited", node, attached_pids_[node]));
+      attached_pids_[node] = 0;
+    }
+    return lines;
+  }
   for (const auto& [node, status] : supervisor_->reap_exited()) {
     const std::string said = last_output_line(node);
     lines.push_back(
@@ -96,11 +121,35 @@ std::vector<std::string> BenchCluster::take_exited_nodes() {
 }
 
 std::string BenchCluster::last_output_line(uint32_t node) const {
-  std::ifstream in(dirs_.node_output(node));
+  if (!dirs_) return {};
+  std::ifstream in(dirs_->node_output(node));
   std::string line, last;
   while (std::getline(in, line))
     if (!line.empty()) last = line;
   return last;
+}
+
+BenchConfig config_for_running_cluster(const std::string& name, BenchConfig config) {
+  launcher::LiveCluster live = launcher::LiveCluster::attach(name);
+  ipc::Segment& segment = live.segment();
+  config.nodes = segment.node_count();
+  config.transport = "shm";
+  for (uint32_t node = 0; node < config.nodes; ++node) {
+    if (segment.node_counters(node).spare[node::kTcpPortCounter].load(std::memory_order_relaxed) != 0)
+      config.transport = "tcp";
+  }
+  if (config.clients > segment.client_slots()) {
+    throw std::invalid_argument(fmt::format("--clients {}: cluster '{}' has only {} client slots",
+                                            config.clients, name, segment.client_slots()));
+  }
+  const uint64_t needed = segment_config_for(config).client_ring_capacity;
+  if (needed > segment.config().client_ring_capacity) {
+    throw std::invalid_argument(fmt::format(
+        "--pipeline {} × --payload {}: cluster '{}' has {}-byte client rings, {} needed (start it with "
+        "`shmraft up --client-ring {}`)",
+        config.pipeline, config.payload_bytes, name, segment.config().client_ring_capacity, needed, needed));
+  }
+  return config;
 }
 
 }  // namespace shmraft::bench

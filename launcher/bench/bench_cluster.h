@@ -1,10 +1,14 @@
 #pragma once
-// The throwaway cluster one benchmark configuration runs on: a fresh segment and fresh data directories
-// under a name no one else uses ("bench-<pid>-<n>"), the node processes of this same binary started by
-// the launcher's Supervisor, a leader elected. Everything it started goes away with it: nodes stopped
-// (SIGTERM, then SIGKILL), segment removed, data directories deleted unless kept. Even if the bench
-// process itself is killed, the nodes die with it (PR_SET_PDEATHSIG) and `shmraft clean` finds the
-// segment stale.
+// The cluster one benchmark configuration runs on.
+//
+// Started (the default): a fresh segment and fresh data directories under a name no one else uses
+// ("bench-<pid>-<n>"), the node processes of this same binary started by the launcher's Supervisor, a
+// leader elected. Everything it started goes away with it: nodes stopped (SIGTERM, then SIGKILL),
+// segment removed, data directories deleted unless kept. Even if the bench process itself is killed, the
+// nodes die with it (PR_SET_PDEATHSIG) and `shmraft clean` finds the segment stale.
+//
+// Attached (`shmraft bench --cluster NAME`): a cluster someone else runs (`shmraft up -c NAME`, perhaps
+// with a node under perf or valgrind); nothing is started or stopped.
 #include <sys/types.h>
 
 #include <filesystem>
@@ -25,6 +29,7 @@ class Supervisor;
 namespace shmraft::bench {
 
 struct ClusterSpec {
+  std::string attach_to;               // non-empty: drive this running cluster instead of starting one
   std::filesystem::path data_root;     // parent of the cluster's directory; empty: /tmp/shmraft
   std::vector<std::string> node_args;  // further `node` flags
   bool keep_data = false;
@@ -32,32 +37,40 @@ struct ClusterSpec {
 
 class BenchCluster {
  public:
-  // Starts the cluster for `config` (nodes, fsync, wait, transport) and waits for a leader. Returns
-  // nullptr if `stop` was raised meanwhile (after cleaning up). Throws launcher::LauncherError when a
-  // node does not start or no leader is elected within 10 s — with the node's last output line.
+  // Starts the cluster for `config` (nodes, fsync, wait, transport) and waits for a leader — or attaches
+  // to spec.attach_to. Returns nullptr if `stop` was raised meanwhile (after cleaning up). Throws
+  // launcher::LauncherError when a node does not start or no leader is elected within 30 s (with the
+  // node's last output line), or when there is no such running cluster to attach to.
   static std::unique_ptr<BenchCluster> start(const BenchConfig& config, const ipc::SegmentConfig& segment,
                                              const ClusterSpec& spec, const StopFlag& stop);
   ~BenchCluster();
   BenchCluster(const BenchCluster&) = delete;
   BenchCluster& operator=(const BenchCluster&) = delete;
 
-  const std::string& name() const noexcept { return dirs_.cluster(); }
+  const std::string& name() const noexcept { return name_; }
   std::size_t segment_bytes() const noexcept { return segment_.size(); }
-  const std::filesystem::path& data_dir() const noexcept { return dirs_.root(); }
   // By node id; 0 for a node that is not running.
   std::vector<pid_t> node_pids() const;
-  // One line per node that exited on its own since the last call, e.g. "node 1 exited (killed by SIGSEGV)".
+  // One line per node that exited since the last call, e.g. "node 1 exited (killed by SIGSEGV)".
   std::vector<std::string> take_exited_nodes();
 
  private:
-  BenchCluster(launcher::ClusterDirs dirs, ipc::Segment segment, bool keep_data);
+  BenchCluster(std::string name, ipc::Segment segment, std::optional<launcher::ClusterDirs> dirs,
+               bool keep_data);
   // The last line node `node` printed (its crash message), or "" if it printed nothing.
   std::string last_output_line(uint32_t node) const;
 
-  launcher::ClusterDirs dirs_;
+  std::string name_;
   ipc::Segment segment_;
-  bool keep_data_;
-  std::unique_ptr<launcher::Supervisor> supervisor_;
+  std::optional<launcher::ClusterDirs> dirs_;  // started clusters only
+  bool keep_data_ = false;
+  std::unique_ptr<launcher::Supervisor> supervisor_;  // started clusters only
+  std::vector<pid_t> attached_pids_;                  // attached clusters: the nodes' pids at attach time
 };
+
+// `config` adapted to the running cluster `name`: its node count and transport (a node publishes a TCP
+// port only under --transport tcp). Throws launcher::LauncherError when there is no such running cluster,
+// std::invalid_argument when it has too few client slots or client rings too small for the pipeline.
+BenchConfig config_for_running_cluster(const std::string& name, BenchConfig config);
 
 }  // namespace shmraft::bench

@@ -121,7 +121,7 @@ void check_rate_against_floor(const std::vector<BenchConfig>& configs,
 
 RunSettings settings_for(const BenchOptions& o, std::string prefix) {
   RunSettings s;
-  s.cluster = ClusterSpec{o.data_dir, o.node_args, o.keep_data};
+  s.cluster = ClusterSpec{o.attach_to, o.data_dir, o.node_args, o.keep_data};
   s.progress_interval =
       std::chrono::nanoseconds(static_cast<int64_t>(std::llround(o.progress_interval_s * 1e9)));
   s.progress_prefix = std::move(prefix);
@@ -196,7 +196,7 @@ int exit_code_of(const std::vector<ConfigRun>& runs, bool interrupted) {
 int report_runs(const Invocation& inv, const std::vector<ConfigRun>& runs) {
   const BenchOptions& o = inv.options;
   BenchReport report;
-  report.config = o.config;
+  report.config = inv.configs.front();
   report.floors = inv.floors;
   if (runs.size() == 1) report.config.transport = runs.front().result.transport;
   for (const ConfigRun& run : runs) {
@@ -330,6 +330,8 @@ int run_bench(const BenchOptions& options) {
   StopFlag stop;
   StopOnSignals on_ctrl_c(stop);
   Invocation inv{options, planned_configs(options), {}, {}, load_average(), stop};
+  if (!options.attach_to.empty())
+    inv.configs.front() = config_for_running_cluster(options.attach_to, inv.configs.front());
   // Before any cluster starts, so nothing of ours competes with the floors.
   inv.floors = measure_floors(options);
   check_rate_against_floor(inv.configs, inv.floors);

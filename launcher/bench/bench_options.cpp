@@ -11,6 +11,7 @@
 #include "ipc/frame.h"
 #include "ipc/ring.h"
 #include "launcher/bench/client_load.h"
+#include "launcher/cli_options.h"
 #include "node/process/client_wire.h"
 
 namespace shmraft::bench {
@@ -84,6 +85,10 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
   add_list(app, "--sweep-fsync", o.grid.fsync, "Sweep: durability modes (default none,batch)");
   app.add_option("--out", o.out_dir, "Sweep: directory for sweep.csv and sweep.html")->capture_default_str();
 
+  app.add_option("-c,--cluster", o.attach_to,
+                 "Drive this running cluster (`shmraft up -c NAME`, e.g. with a node under perf) instead of "
+                 "starting one; its node count and transport are the cluster's, fsync is whatever it runs")
+      ->check(launcher::cluster_name_validator());
   app.add_option("-d,--data-dir", o.data_dir,
                  "Where the throwaway clusters keep their data (default /tmp/shmraft; the disk fsync hits)");
   app.add_flag("--keep-data", o.keep_data, "Keep the node directories (logs) after the run");
@@ -124,6 +129,9 @@ BenchLimits bench_limits() {
 
 void validate(const BenchOptions& o) {
   if (o.compare && o.sweep) throw std::invalid_argument("--compare and --sweep cannot be combined");
+  if (!o.attach_to.empty() && (o.compare || o.sweep))
+    throw std::invalid_argument(
+        "--cluster drives one running cluster; --compare and --sweep start their own");
   if (o.sweep && o.json && o.out_dir.empty()) throw std::invalid_argument("--sweep needs --out DIR");
   const BenchLimits limits = bench_limits();
   for (const BenchConfig& c : planned_configs(o)) {
