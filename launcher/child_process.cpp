@@ -52,11 +52,15 @@ ExitStatus decode(int status) {
   dup2(output_fd, STDOUT_FILENO);
   dup2(output_fd, STDERR_FILENO);
   execv(argv[0], argv.data());
-  const char* what = "shmraft: exec of the node binary failed: ";
-  (void)!write(STDERR_FILENO, what, strlen(what));
-  const char* why = strerror(errno);
-  (void)!write(STDERR_FILENO, why, strlen(why));
-  (void)!write(STDERR_FILENO, "\n", 1);
+  // strerror is not async-signal-safe (this may be a forked copy of a multithreaded process): errno only.
+  char text[64] = "shmraft: exec failed, errno ";
+  std::size_t at = strlen(text);
+  char digits[12];
+  int n = 0;
+  for (int e = errno; (e > 0 || n == 0) && n < 11; e /= 10) digits[n++] = static_cast<char>('0' + e % 10);
+  while (n > 0) text[at++] = digits[--n];
+  text[at++] = '\n';
+  (void)!write(STDERR_FILENO, text, at);
   _exit(127);
 }
 

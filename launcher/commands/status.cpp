@@ -45,6 +45,7 @@ int run_status(const StatusOptions& options) {
   while (ipc::Segment::exists(options.cluster)) {
     if (!options.json) std::cout << "\x1b[H\x1b[2J";  // home + clear: redraw in place
     print_once(cluster, options.json);
+    if (!options.json) std::cout << "(every " << options.interval_ms << " ms; Ctrl-C quits)" << std::endl;
     std::this_thread::sleep_for(std::chrono::milliseconds(options.interval_ms));
   }
   std::cout << "cluster '" << options.cluster << "' stopped" << std::endl;
