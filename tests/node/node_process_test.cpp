@@ -66,7 +66,7 @@ TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
   const client::Result absent = c.get("k");
   EXPECT_EQ(absent.status, client::Status::ok);
   EXPECT_EQ(absent.value, "");
-  EXPECT_EQ(c.async().leader(), static_cast<int>(*leader));
+  EXPECT_GE(c.async().leader(), 0) << "the client learnt who leads";
 
   // The phase timestamps of a write are ordered as the write travelled.
   const client::Result put = c.put("p", "x");
@@ -79,13 +79,16 @@ TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
   EXPECT_LE(ph.apply_ns, ph.client_receive_ns);
 
   // Every node applies the writes, and publishes what it is doing.
+  // (A starved machine may have held an election meanwhile: compare with whoever leads now.)
+  const std::optional<uint32_t> current = cluster.wait_for_leader(20s);
+  ASSERT_TRUE(current);
   ASSERT_TRUE(
-      cluster.wait_for_applied(cluster.segment().node_counters(*leader).snapshot().commit_index, 20s));
+      cluster.wait_for_applied(cluster.segment().node_counters(*current).snapshot().commit_index, 20s));
   for (uint32_t i = 0; i < 3; ++i) {
     const ipc::NodeCountersSnapshot s = cluster.segment().node_counters(i).snapshot();
     EXPECT_NE(s.pid, 0u);
-    EXPECT_EQ(s.leader, *leader + 1) << "node " << i;
-    EXPECT_EQ(s.role, i == *leader ? kRoleLeader : kRoleFollower) << "node " << i;
+    EXPECT_GE(s.applied_index, 7u) << "node " << i << ": a no-op and six writes";
+    EXPECT_EQ(role_name(s.role), i == *current ? "leader" : "follower") << "node " << i;
     EXPECT_GT(s.frames_in, 0u);
     EXPECT_GT(s.frames_out, 0u);
   }
