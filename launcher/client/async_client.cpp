@@ -196,6 +196,7 @@ std::size_t AsyncClient::receive(const Callback& on_done, Clock::time_point dead
   channel_->flush();
   const uint64_t finished_before = finished_;
   on_done_ = &on_done;
+  batch_receive_ns_ = 0;
   channel_->receive(*this, deadline);  // replies are handled as they are read (on_response)
   run_timers(monotonic_ns());
   on_done_ = nullptr;
@@ -206,7 +207,10 @@ std::size_t AsyncClient::receive(const Callback& on_done, Clock::time_point dead
 void AsyncClient::on_response(uint32_t node, std::span<const std::byte> payload) {
   const auto header = node::read_header<node::ResponseHeader>(payload);
   if (!header) return;
-  handle_response(node, *header, payload.subspan(sizeof(node::ResponseHeader)), monotonic_ns());
+  // One clock read per batch of replies, shared by every reply produced before it (one produced after
+  // it came in later in the same drain: read again).
+  if (batch_receive_ns_ == 0 || batch_receive_ns_ < header->apply_ns) batch_receive_ns_ = monotonic_ns();
+  handle_response(node, *header, payload.subspan(sizeof(node::ResponseHeader)), batch_receive_ns_);
 }
 
 void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& header,

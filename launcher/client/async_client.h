@@ -118,6 +118,7 @@ class AsyncClient final : private ClientChannel::Sink {
   std::size_t outstanding_ = 0;
   uint64_t finished_ = 0;
   const Callback* on_done_ = nullptr;  // during receive()
+  uint64_t batch_receive_ns_ = 0;      // during receive(): when its replies were read (0: none yet)
 };
 
 }  // namespace shmraft::client

@@ -115,6 +115,7 @@ class Node final : private Transport::Sink {
   raft::DecodeScratch scratch_;
   uint64_t tick_ns_;
   uint64_t next_tick_ns_ = 0;
+  uint64_t batch_receive_ns_ = 0;  // when this iteration's client requests were read (0: none yet)
   uint64_t frames_in_ = 0;
   uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
   uint64_t bad_client_frames_ = 0;  // requests without a readable header
