@@ -438,8 +438,9 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.applied_index, kv_.applied_index());
   C::set(counters_.last_index, core_->log().last_index());
   C::set(counters_.frames_in, frames_in_);
-  C::set(counters_.frames_out, sender_.frames_out() + replies_);
-  C::set(counters_.drops, sender_.drops() + dropped_replies_);
+  const uint64_t refused = transport_->send_drops();  // committed, then refused by a TCP peer
+  C::set(counters_.frames_out, sender_.frames_out() + replies_ - refused);
+  C::set(counters_.drops, sender_.drops() + dropped_replies_ + refused);
   C::set(counters_.elections, elections_);
   C::set(counters_.syncs, storage_.stats().flushes);
   C::set(counters_.updated_ns, now_ns);

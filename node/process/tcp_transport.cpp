@@ -88,6 +88,11 @@ std::size_t TcpTransport::receive(Sink& sink, Clock::time_point deadline) {
                     spin_);
 }
 
+uint64_t TcpTransport::send_drops() const noexcept {
+  const ipc::tcp::Counters& c = tcp_.counters();
+  return c.dropped_no_route + c.dropped_too_large + c.dropped_buffer_full;
+}
+
 uint64_t TcpTransport::bad_frames() const noexcept {
   const ipc::tcp::Counters& c = tcp_.counters();
   return foreign_frames_ + c.bad_crc + c.protocol_errors;

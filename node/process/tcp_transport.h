@@ -28,6 +28,7 @@ class TcpTransport final : public Transport {
   void commit_reply(uint32_t slot, uint32_t length) override;
   void flush() override;
   std::size_t receive(Sink& sink, Clock::time_point deadline) override;
+  uint64_t send_drops() const noexcept override;
   uint64_t bad_frames() const noexcept override;
 
  private:

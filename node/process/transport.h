@@ -49,6 +49,9 @@ class Transport {
   // every frame that has arrived to `sink`. Returns how many frames it delivered.
   virtual std::size_t receive(Sink& sink, Clock::time_point deadline) = 0;
 
+  // Frames refused after commit (a stream transport's full or unconnected peer) since start; frames
+  // that could not even be reserved are counted by the caller.
+  virtual uint64_t send_drops() const noexcept = 0;
   // Incoming frames skipped as bad since start: broken checksum or length, or a frame type the channel
   // does not carry.
   virtual uint64_t bad_frames() const noexcept = 0;
