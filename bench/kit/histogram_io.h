@@ -1,7 +1,8 @@
 #pragma once
 // Moving histograms between processes: each client process of a benchmark writes its histogram to a
 // pipe or file when done, and the parent merges them. Length-prefixed (u32, little-endian) serialize()
-// bytes, so several can follow each other on one stream.
+// bytes, so several can follow each other on one stream. Give each writer process its own pipe: a
+// pipe keeps concurrent writes whole only up to PIPE_BUF, and a histogram is usually larger.
 #include <cstdint>
 #include <optional>
 

@@ -9,11 +9,15 @@ namespace {
 
 // Three "client" processes each record their own latencies and send them through one pipe; the parent's
 // merge equals recording everything in one histogram.
-TEST(HistogramIo, ChildProcessHistogramsMergeThroughAPipe) {
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
+TEST(HistogramIo, ChildProcessHistogramsMergeThroughPipes) {
+  // One pipe per child: writes to a shared pipe are atomic only up to PIPE_BUF, so concurrent writers
+  // of multi-kilobyte histograms would interleave.
+  constexpr int kClients = 3;
+  int read_ends[kClients];
   Histogram expected;
-  for (int client = 0; client < 3; ++client) {
+  for (int client = 0; client < kClients; ++client) {
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
     for (uint64_t v = 1; v < 10'000'000; v = v * 11 / 10 + client + 1) expected.record(v);
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
@@ -24,21 +28,24 @@ TEST(HistogramIo, ChildProcessHistogramsMergeThroughAPipe) {
       write_histogram(fds[1], mine);
       _exit(0);
     }
+    close(fds[1]);
+    read_ends[client] = fds[0];
   }
-  close(fds[1]);
   Histogram merged;
   int received = 0;
-  while (auto h = read_histogram(fds[0])) {
-    merged.merge(*h);
-    ++received;
+  for (int fd : read_ends) {
+    while (auto h = read_histogram(fd)) {
+      merged.merge(*h);
+      ++received;
+    }
+    close(fd);
   }
-  close(fds[0]);
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < kClients; ++i) {
     int status;
     ASSERT_GT(wait(&status), 0);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
-  EXPECT_EQ(received, 3);
+  EXPECT_EQ(received, kClients);
   EXPECT_EQ(merged, expected);
 }
 
