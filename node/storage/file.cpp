@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string>
 
+#include "node/storage/format.h"
+
 namespace shmraft::storage {
 
 void throw_errno(std::string_view what, const std::filesystem::path& path, int error) {
@@ -63,6 +65,26 @@ void write_all_at(int fd, const void* data, std::size_t size, uint64_t offset,
     size -= static_cast<std::size_t>(n);
     offset += static_cast<uint64_t>(n);
   }
+}
+
+void write_file_atomically(const std::filesystem::path& path,
+                           std::initializer_list<std::span<const std::byte>> parts) {
+  const std::filesystem::path temporary = std::filesystem::path(path).concat(format::kTemporarySuffix);
+  try {
+    UniqueFd fd = open_file(temporary, O_WRONLY | O_CREAT | O_TRUNC);
+    uint64_t offset = 0;
+    for (std::span<const std::byte> part : parts) {
+      write_all_at(fd.get(), part.data(), part.size(), offset, temporary);
+      offset += part.size();
+    }
+    sync_file_data(fd.get(), temporary);
+    if (::rename(temporary.c_str(), path.c_str()) != 0)
+      throw_errno("cannot rename into place", temporary, errno);
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
+  sync_directory(path.parent_path());
 }
 
 void read_all_at(int fd, void* data, std::size_t size, uint64_t offset, const std::filesystem::path& path) {

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -41,6 +43,12 @@ void sync_directory(const std::filesystem::path& dir);
 
 void write_all_at(int fd, const void* data, std::size_t size, uint64_t offset,
                   const std::filesystem::path& path);
+
+// Replaces `path` with the concatenation of `parts` so that a crash leaves either the old file or the
+// whole new one: write a temporary file beside it, fdatasync it, rename it into place, fsync the
+// directory. A failure removes the temporary file and leaves `path` as it was. Costs two flushes.
+void write_file_atomically(const std::filesystem::path& path,
+                           std::initializer_list<std::span<const std::byte>> parts);
 // Reads exactly `size` bytes; a short file is an error that names the path.
 void read_all_at(int fd, void* data, std::size_t size, uint64_t offset, const std::filesystem::path& path);
 uint64_t file_size(int fd, const std::filesystem::path& path);

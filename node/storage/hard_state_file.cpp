@@ -52,24 +52,10 @@ HardStateFile::HardStateFile(fs::path path, UniqueFd fd, Mapping mapping, Durabi
       stats_(&stats) {}
 
 HardStateFile HardStateFile::create(const fs::path& path, Durability durability, StorageStats& stats) {
-  const fs::path temporary = fs::path(path).concat(format::kTemporarySuffix);
-  ::unlink(temporary.c_str());
-  {
-    UniqueFd fd = open_file(temporary, O_RDWR | O_CREAT | O_EXCL);
-    try {
-      char page[format::kMetaFileBytes] = {};
-      const MetaSlot first = make_slot(HardState{}, 1);
-      std::memcpy(page, &first, sizeof first);
-      write_all_at(fd.get(), page, sizeof page, 0, temporary);
-      sync_file_data(fd.get(), temporary);
-      if (::rename(temporary.c_str(), path.c_str()) != 0)
-        throw_errno("cannot rename into place", temporary, errno);
-    } catch (...) {
-      ::unlink(temporary.c_str());
-      throw;
-    }
-  }
-  sync_directory(path.parent_path());
+  std::byte page[format::kMetaFileBytes] = {};
+  const MetaSlot first = make_slot(HardState{}, 1);
+  std::memcpy(page, &first, sizeof first);
+  write_file_atomically(path, {std::span<const std::byte>(page)});
   stats.flushes += 2;
   return open(path, durability, stats);
 }

@@ -70,25 +70,12 @@ fs::path SnapshotFile::file() const {
 }
 
 void SnapshotFile::save(const SnapshotMeta& meta, std::span<const std::byte> data) {
-  const fs::path path = file();
-  const fs::path temporary = fs::path(path).concat(format::kTemporarySuffix);
   SnapshotHeader header;
   header.last_index = meta.last_index;
   header.last_term = meta.last_term;
   header.data_bytes = data.size();
   header.crc = format::snapshot_crc(header, data);
-  try {
-    UniqueFd fd = open_file(temporary, O_WRONLY | O_CREAT | O_TRUNC);
-    write_all_at(fd.get(), &header, sizeof header, 0, temporary);
-    write_all_at(fd.get(), data.data(), data.size(), sizeof header, temporary);
-    sync_file_data(fd.get(), temporary);
-    if (::rename(temporary.c_str(), path.c_str()) != 0)
-      throw_errno("cannot rename into place", temporary, errno);
-  } catch (...) {
-    ::unlink(temporary.c_str());
-    throw;
-  }
-  sync_directory(dir_);
+  write_file_atomically(file(), {std::as_bytes(std::span(&header, 1)), data});
   stats_->flushes += 2;
   meta_ = meta;
 }
