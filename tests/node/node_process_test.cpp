@@ -213,7 +213,14 @@ TEST(NodeProcess, RefusesToStartWithAClearError) {
   EXPECT_EQ(run(missing), 1) << "a cluster without a segment";
 
   cluster.start(0);
-  std::this_thread::sleep_for(200ms);
+  // The node sets its counters' pid only after its storage holds the data directory's lock. Calling
+  // run() before that would make this test process node 0, looping forever with nobody to stop it.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (cluster.segment().node_counters(0).snapshot().pid == 0 &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_NE(cluster.segment().node_counters(0).snapshot().pid, 0u) << "the forked node never started\n"
+                                                                   << all_logs(cluster);
   EXPECT_EQ(run(cluster.options(0)), 1) << "a data directory another node process holds";
 }
 
