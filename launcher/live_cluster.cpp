@@ -64,7 +64,9 @@ pid_t LiveCluster::node_pid(uint32_t node) const {
   return process_exists(pid) && is_node_process(pid, name(), node) ? pid : 0;
 }
 
-bool is_node_process(pid_t pid, const std::string& cluster, uint32_t node) {
+namespace {
+
+std::vector<std::string> command_line(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
   const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::string> args;
@@ -77,7 +79,20 @@ bool is_node_process(pid_t pid, const std::string& cluster, uint32_t node) {
       current.push_back(c);
     }
   }
-  return is_node_command_line(args, cluster, node);
+  return args;
+}
+
+}  // namespace
+
+std::string LiveCluster::supervisor_command() const {
+  const pid_t pid = supervisor_pid();
+  if (pid == 0) return {};
+  const std::vector<std::string> args = command_line(pid);
+  return args.size() > 1 ? args[1] : std::string();
+}
+
+bool is_node_process(pid_t pid, const std::string& cluster, uint32_t node) {
+  return is_node_command_line(command_line(pid), cluster, node);
 }
 
 int supervisor_request_signal() {

@@ -27,6 +27,8 @@ class LiveCluster {
 
   // The supervisor (`shmraft up` or `shmraft chaos`) that created the segment; 0 if it is gone.
   pid_t supervisor_pid() const;
+  // Its subcommand ("up", "chaos", "bench", ...), from its command line; empty if it is gone.
+  std::string supervisor_command() const;
 
   // The pid of node `node` if that process is alive and is a node of this cluster, else 0.
   pid_t node_pid(uint32_t node) const;

@@ -57,6 +57,11 @@ int run_restart(const NodeTarget& target) {
   const pid_t supervisor = cluster.supervisor_pid();
   if (supervisor == 0)
     throw LauncherError("cluster '" + target.cluster + "' has no supervisor to restart nodes");
+  // Only `up` takes requests; another owner (chaos, bench) would die of the signal.
+  if (const std::string owner = cluster.supervisor_command(); owner != "up") {
+    throw LauncherError("cluster '" + target.cluster + "' is run by `shmraft " + owner + "` (pid " +
+                        std::to_string(supervisor) + "), which starts and stops its nodes itself");
+  }
   const pid_t old_pid = cluster.node_pid(target.node);
   sigval value{};
   value.sival_int = encode_request(SupervisorRequest::restart_node, target.node);

@@ -127,6 +127,28 @@ TEST(BadInput, ASegmentOfAnotherClusterWithTheSameNameIsRefused) {
   EXPECT_FALSE(segment_exists(running.name()));
 }
 
+TEST(BadInput, RestartIsRefusedForAClusterThatChaosRuns) {
+  const std::string name = unique_cluster_name("chaos-owned");
+  const std::string root = "/tmp/shmraft/" + name;
+  struct Cleanup {
+    std::string root;
+    ~Cleanup() { std::filesystem::remove_all(root); }
+  } cleanup{root};
+  const pid_t chaos = launcher::spawn_child(
+      {SHMRAFT_BINARY, "chaos", "-c", name, "--data-dir", root, "--duration", "3", "--kill-interval", "0"},
+      root + ".log");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return run_shmraft({"status", "-c", name, "--once"}).exit_code == 0;
+      },
+      10000ms));
+  expect_refused(run_shmraft({"restart", "-c", name, "0"}), 1, "run by `shmraft chaos`");
+  const auto status = launcher::wait_for_exit(chaos, 60s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->describe(), "exit 0") << "chaos was disturbed; its output is in " << root << ".log";
+  std::filesystem::remove(root + ".log");
+}
+
 TEST(BadInput, InvalidFlagValuesAreRefusedBeforeAnythingStarts) {
   const std::string name = unique_cluster_name("flags");
   const std::vector<std::vector<std::string>> commands{
