@@ -2,10 +2,14 @@
 // and restarted; their JSON-lines history must be linearizable, and every node's final state must hold
 // every acknowledged append exactly once. Also: the pipelined client. Label `cluster`, run serially.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <new>
 #include <random>
 #include <string>
 #include <thread>
@@ -22,9 +26,38 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// One client process: appends "c<client>.<n>;" and reads, on a few keys, until `duration` has passed.
+constexpr uint32_t kClients = 3;
+constexpr uint32_t kKills = 2;
+constexpr uint32_t kPhases = kKills + 1;  // phase p: after the p-th kill (0: before the first)
+// Per client and phase, so the history stays small enough for an exact check (appended values grow with
+// it) however fast the machine is, while every phase still has room for operations around a kill.
+constexpr uint32_t kMaxOpsPerPhase = 200;
+// Acknowledged operations every client must complete in a phase before the test moves on.
+constexpr uint64_t kAcknowledgedPerPhase = 60;
+
+// Shared between the test and its forked clients (an anonymous MAP_SHARED mapping made before fork).
+struct Schedule {
+  std::atomic<uint32_t> phase{0};  // kPhases: stop
+  std::atomic<uint64_t> acknowledged[kClients][kPhases]{};
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "atomics shared across processes");
+
+Schedule* map_schedule() {
+  void* memory = mmap(nullptr, sizeof(Schedule), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) throw std::runtime_error("mmap of the shared schedule failed");
+  return new (memory) Schedule;
+}
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock the history's call/return times use
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// One client process: appends "c<client>.<n>;" and reads, on a few keys, until the test says stop; at most
+// kMaxOpsPerPhase operations per phase, each paced by 5 ms.
 [[noreturn]] void run_client(const std::string& cluster, const std::string& history_path, uint32_t id,
-                             std::chrono::milliseconds duration, uint64_t seed) {
+                             Schedule& schedule, uint64_t seed) {
   int code = 0;
   try {
     checker::HistoryWriter history(history_path);
@@ -34,18 +67,18 @@ using namespace std::chrono_literals;
     options.operation_timeout = 2s;
     client::Client c(cluster, options);
     std::mt19937_64 rng(seed);
-    const auto end = std::chrono::steady_clock::now() + duration;
     std::string key = "k0";
     const std::string prefix = "c" + std::to_string(id) + ".";
-    for (uint64_t n = 0; std::chrono::steady_clock::now() < end; ++n) {
-      key[1] = static_cast<char>('0' + rng() % 3);
-      if (rng() % 3 == 0) {
-        c.get(key);
-        continue;
+    uint32_t ops_in_phase[kPhases] = {};
+    uint64_t token = 0;
+    for (uint32_t phase; (phase = schedule.phase.load()) < kPhases;) {
+      if (ops_in_phase[phase] < kMaxOpsPerPhase) {
+        ++ops_in_phase[phase];
+        key[1] = static_cast<char>('0' + rng() % 3);
+        const client::Result r =
+            rng() % 3 == 0 ? c.get(key) : c.append(key, prefix + std::to_string(token++) + ";");
+        if (r.status == client::Status::ok) schedule.acknowledged[id][phase].fetch_add(1);
       }
-      c.append(key, prefix + std::to_string(n) + ";");
-      // Paced, so the history stays small enough for an exact check (appended values grow with it)
-      // while still spanning the leader kills.
       std::this_thread::sleep_for(5ms);
     }
   } catch (const std::exception& e) {
@@ -53,6 +86,19 @@ using namespace std::chrono_literals;
     code = 1;
   }
   _exit(code);
+}
+
+// Waits until every client acknowledged kAcknowledgedPerPhase operations that it began in `phase`.
+bool wait_for_progress(const Schedule& schedule, uint32_t phase, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool all = true;
+    for (uint32_t id = 0; id < kClients; ++id)
+      all = all && schedule.acknowledged[id][phase].load() >= kAcknowledgedPerPhase;
+    if (all) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
 }
 
 TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
@@ -66,21 +112,33 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
   cluster.start_all();
   ASSERT_TRUE(cluster.wait_for_leader(20s));
 
+  Schedule& schedule = *map_schedule();
   std::vector<pid_t> clients;
-  for (uint32_t id = 0; id < 3; ++id) {
+  for (uint32_t id = 0; id < kClients; ++id) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) run_client(cluster.name(), history_path, id, 3s, seed + id);
+    if (pid == 0) run_client(cluster.name(), history_path, id, schedule, seed + id);
     clients.push_back(pid);
   }
-  for (int round = 0; round < 2; ++round) {
-    std::this_thread::sleep_for(700ms);
+  // Stop the clients however the test ends, so that waitpid below (or the fixture) never waits forever.
+  struct StopClients {
+    Schedule& schedule;
+    ~StopClients() { schedule.phase.store(kPhases); }
+  } stop_clients{schedule};
+
+  std::vector<uint64_t> kill_ns;
+  for (uint32_t round = 0; round < kKills; ++round) {
+    ASSERT_TRUE(wait_for_progress(schedule, round, 60s)) << "clients stalled before kill " << round;
     const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
     ASSERT_TRUE(leader);
+    kill_ns.push_back(monotonic_ns());
     cluster.kill(*leader);
+    schedule.phase.store(round + 1);
     std::this_thread::sleep_for(300ms);
     cluster.start(*leader);
   }
+  EXPECT_TRUE(wait_for_progress(schedule, kKills, 60s)) << "clients stalled after the last kill";
+  schedule.phase.store(kPhases);
   for (pid_t pid : clients) {
     int status = 0;
     waitpid(pid, &status, 0);
@@ -91,7 +149,13 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
   const std::vector<checker::Operation> history = checker::read_history_file(history_path);
   std::size_t acknowledged = 0;
   for (const checker::Operation& op : history) acknowledged += op.known() ? 1 : 0;
-  EXPECT_GT(acknowledged, 50u) << "the clients made progress";
+  EXPECT_LE(history.size(), std::size_t{kClients} * kPhases * kMaxOpsPerPhase);
+  // The history itself must show operations invoked after each kill and acknowledged.
+  for (uint32_t round = 0; round < kKills; ++round) {
+    std::size_t after = 0;
+    for (const checker::Operation& op : history) after += op.known() && op.call > kill_ns[round] ? 1 : 0;
+    EXPECT_GE(after, std::size_t{kClients} * kAcknowledgedPerPhase) << "acknowledged after kill " << round;
+  }
   const checker::CheckResult linear = checker::check_linearizability(history);
   EXPECT_EQ(linear.verdict, checker::Verdict::ok) << linear.explanation;
   std::printf("%zu operations (%zu acknowledged); linearizability checked in %.1f s\n", history.size(),
