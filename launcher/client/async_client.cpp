@@ -56,6 +56,10 @@ const ClientOptions& checked(const ClientOptions& options) {
     throw std::invalid_argument("client timeouts must be positive");
   if (options.client_id && *options.client_id == kv::kNoSession)
     throw std::invalid_argument("client id 0 means 'no session'; pick a non-zero id");
+  if (options.history != nullptr && !options.session)
+    throw std::invalid_argument(
+        "a client that records a history needs a session: without one a retried write may apply twice, "
+        "which the checker would report as a violation");
   return options;
 }
 
@@ -258,6 +262,15 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
     case node::ResponseStatus::bad_request:
       finish(at, Status::rejected, {}, Phases{.client_receive_ns = now_ns});
       return;
+    case node::ResponseStatus::in_doubt:
+      if (!current) return;
+      // That leader logged the write, then lost leadership: the next one may still commit it. Within a
+      // session a resend is applied at most once and tells the outcome; without one it is unknown.
+      if (!options_.session) {
+        finish(at, Status::unknown, {}, Phases{.client_receive_ns = now_ns});
+        return;
+      }
+      [[fallthrough]];
     case node::ResponseStatus::not_leader: {
       if (!current) return;
       const int hint = static_cast<int>(header.leader_hint) - 1;

@@ -20,8 +20,9 @@ namespace shmraft::client {
 enum class Status : uint8_t {
   ok,          // applied (put, append, delete, cas that matched) or read (get)
   cas_failed,  // cas: the key held another value; nothing changed
-  unknown,     // no answer within the overall timeout (or the session expired): it may or may not have
-               // taken effect, at any time after it was first sent
+  unknown,     // no answer within the overall timeout, the session expired, or (without a session) the
+               // leader lost leadership after logging it: it may or may not have taken effect, at any
+               // time after it was first sent
   rejected,    // the cluster refused the command as malformed or too large: it never took effect
 };
 std::string_view to_string(Status status) noexcept;
@@ -63,8 +64,9 @@ struct ClientOptions {
   std::chrono::nanoseconds spin{ipc::kDefaultSpinTime};  // adaptive: spin this long before sleeping
   // How the cluster's nodes were started (`--transport`): the client must speak the same.
   TransportKind transport = TransportKind::shm;
-  // Exactly-once session (client id + sequence, Raft dissertation §6.3). Without one a retried command
-  // may apply twice — acceptable only for benchmark load. Sessions need pipeline == 1 to be exact: a
+  // Exactly-once session (client id + sequence, Raft dissertation §6.3). Without one a command resent
+  // after an attempt timeout may apply twice — acceptable only for benchmark load, so a history
+  // requires a session (the constructor throws otherwise). Sessions need pipeline == 1 to be exact: a
   // command overtaken by a later one of the same session is refused as stale (outcome unknown).
   bool session = true;
   std::optional<uint64_t> client_id;  // session id; default: random, non-zero

@@ -45,6 +45,9 @@ enum class ResponseStatus : uint8_t {
   not_leader = 1,   // this node is not (or no longer) the leader; retry at leader_hint if known
   bad_request = 2,  // the command did not decode or is too large; payload holds the reason
   busy = 3,         // the leader cannot take it now (transfer in progress, full log); retry later
+  // A write this node appended to its log as leader, but it lost leadership before the entry committed
+  // here: the next leader may still commit it. Resending is safe only within a session (applied once).
+  in_doubt = 4,
 };
 
 struct ResponseHeader {

@@ -321,8 +321,7 @@ void Node::on_soft_state(const raft::SoftState& soft) {
   const raft::Role previous = role_;
   role_ = soft.role;
   if (soft.role == raft::Role::kCandidate && previous != raft::Role::kCandidate) ++elections_;
-  if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader)
-    fail_pending(ResponseStatus::not_leader);
+  if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader) fail_pending();
   if (soft.role == raft::Role::kPreCandidate)
     log_.debug("pre-candidate in term {}", core_->term());
   else
@@ -407,11 +406,15 @@ void Node::serve_reads() {
   }
 }
 
-void Node::fail_pending(ResponseStatus status) {
+void Node::fail_pending() {
+  // Every pending write is already in this node's log and may still commit under the next leader;
+  // reads never enter the log, so they can simply go elsewhere.
   for (; !writes_.empty(); writes_.pop_front())
-    reply(writes_.front().slot, response_to(writes_.front().request, status), "leadership lost");
+    reply(writes_.front().slot, response_to(writes_.front().request, ResponseStatus::in_doubt),
+          "leadership lost after the write was appended");
   for (; !reads_.empty(); reads_.pop_front())
-    reply(reads_.front().slot, response_to(reads_.front().request, status), "leadership lost");
+    reply(reads_.front().slot, response_to(reads_.front().request, ResponseStatus::not_leader),
+          "leadership lost");
   rounds_.clear();
   unpersisted_writes_ = 0;
   unassigned_reads_ = 0;

@@ -91,7 +91,7 @@ class Node final : private Transport::Sink {
   void apply(std::span<const raft::Entry> entries, uint64_t commit_ns);
   void confirm_reads(std::span<const raft::ReadState> states, uint64_t now_ns);
   void serve_reads();
-  void fail_pending(ResponseStatus status);
+  void fail_pending();  // on losing leadership: answers every pending write and read
   void maybe_snapshot();
   void publish_counters(uint64_t now_ns);
   ResponseHeader response_to(const RequestHeader& request, ResponseStatus status) const;

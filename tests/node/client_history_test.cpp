@@ -68,7 +68,7 @@ uint64_t monotonic_ns() {
     client::Client c(cluster, options);
     std::mt19937_64 rng(seed);
     std::string key = "k0";
-    const std::string prefix = "c" + std::to_string(id) + ".";
+    const std::string prefix = std::string("c").append(std::to_string(id)).append(".");
     uint32_t ops_in_phase[kPhases] = {};
     uint64_t token = 0;
     for (uint32_t phase; (phase = schedule.phase.load()) < kPhases;) {
@@ -174,6 +174,22 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
     EXPECT_EQ(final_state.verdict, checker::Verdict::ok) << "node " << i << ": " << final_state.explanation;
   }
   std::filesystem::remove(history_path);
+}
+
+TEST(ClientHistory, RefusesToRecordAHistoryWithoutASession) {
+  const std::filesystem::path path = std::filesystem::temp_directory_path() /
+                                     ("shmraft-history-nosession-" + std::to_string(getpid()) + ".jsonl");
+  checker::HistoryWriter history(path.string());
+  client::ClientOptions options;
+  options.history = &history;
+  options.session = false;
+  try {
+    client::Client c("no-cluster-needed", options);
+    ADD_FAILURE() << "a session-less client accepted a history";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("needs a session"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
 }
 
 TEST(ClientHistory, PipelinedClientKeepsManyRequestsInFlight) {
