@@ -99,6 +99,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   // A port left by an earlier run over TCP would send peers and clients to a dead socket.
   if (options.transport == TransportKind::shm) ipc::NodeCounters::set(counters_.spare[kTcpPortCounter], 0);
   ipc::NodeCounters::set(counters_.elections, 0);
+  ipc::NodeCounters::set(counters_.spare[kOversizedCounter], 0);
   const storage::HardState& hs = storage_.hard_state();
   log_.info(
       "node {} of cluster '{}' ({} nodes) up: data {}, log [{}, {}], term {}, vote {}, commit {}, "
@@ -164,12 +165,15 @@ void Node::tick_until(uint64_t now_ns) {
   next_tick_ns_ = now_ns - (now_ns - next_tick_ns_) % tick_ns_ + tick_ns_;
   ipc::NodeCounters::set(counters_.bad_frames,
                          bad_peer_frames_ + bad_client_frames_ + transport_->bad_frames());
-  if (sender_.oversized() != oversized_reported_) {
-    oversized_reported_ = sender_.oversized();
+  // A lagging follower gets the too-large snapshot offered again and again: count every time, warn once.
+  ipc::NodeCounters::set(counters_.spare[kOversizedCounter], sender_.oversized());
+  if (sender_.oversized() != 0 && !oversized_warned_) {
+    oversized_warned_ = true;
     log_.warn(
-        "{} message(s) so far were larger than a peer frame ({} bytes) and could not be sent; a snapshot "
-        "that large cannot reach a lagging follower: raise the segment's peer ring capacity",
-        oversized_reported_, transport_->max_peer_payload());
+        "a message was larger than a peer frame ({} bytes) and could not be sent; a snapshot that large "
+        "cannot reach a lagging follower: raise the segment's peer ring capacity (further ones are only "
+        "counted, in counters spare[{}])",
+        transport_->max_peer_payload(), kOversizedCounter);
   }
 }
 

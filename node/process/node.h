@@ -122,7 +122,7 @@ class Node final : private Transport::Sink {
   uint64_t replies_ = 0;
   uint64_t dropped_replies_ = 0;
   uint64_t elections_ = 0;
-  uint64_t oversized_reported_ = 0;
+  bool oversized_warned_ = false;  // the first message too large for a peer frame was logged
   raft::Role role_ = raft::Role::kFollower;
 
   Fifo<PendingWrite> writes_;

@@ -12,6 +12,9 @@
 //   updated_ns  CLOCK_MONOTONIC ns of the node's last loop iteration (a heartbeat of the process)
 //   spare[kTcpPortCounter]  the node's loopback TCP port under `--transport tcp` (0 = shm), where peers
 //            and clients find it
+//   spare[kOversizedCounter]  peer messages larger than one peer frame, never sent (also in `drops`):
+//            in practice a snapshot too big to reach a follower that fell behind a compaction, which
+//            then stays stale until the peer ring capacity is raised (InstallSnapshot is not chunked)
 #include <cstdint>
 #include <string_view>
 
@@ -23,7 +26,8 @@ inline constexpr uint64_t kRoleCandidate = 2;
 inline constexpr uint64_t kRoleLeader = 3;
 inline constexpr uint64_t kRoleStopped = 4;  // the process exited in an orderly way
 
-inline constexpr int kTcpPortCounter = 0;  // index into NodeCounters::spare
+inline constexpr int kTcpPortCounter = 0;    // index into NodeCounters::spare
+inline constexpr int kOversizedCounter = 1;  // index into NodeCounters::spare
 
 // "follower", "pre-candidate", "candidate", "leader", "stopped", or "?" for an unknown code.
 constexpr std::string_view role_name(uint64_t role) noexcept {
