@@ -355,7 +355,10 @@ void Node::apply(std::span<const raft::Entry> entries, uint64_t commit_ns) {
     applied_bytes_since_snapshot_ += e.data.size() + 24;
     while (!writes_.empty() && writes_.front().index <= e.index) {
       const PendingWrite& write = writes_.front();
-      // An older index than the entry means its entry was overwritten and never applied here.
+      // Neither condition can hold today: only a leader has pending writes, at indices it appended in
+      // its own term, it never installs a snapshot (so no entry of one is skipped above), and it drops
+      // them all when it steps down (fail_pending). Kept as a guard, so that a broken invariant answers
+      // "not applied here" instead of acknowledging another leader's entry as this write.
       const bool lost = write.index < e.index || write.term != e.term;
       completed_.push_back({write, code, lost});
       if (writes_.size() <= unpersisted_writes_) --unpersisted_writes_;

@@ -2,9 +2,11 @@
 // One Raft node as a process: the single-threaded loop of DESIGN §3 that joins the segment's rings, the
 // Raft core, the durable log and the KV state machine.
 //
-//   wait (doorbell or next tick) -> tick -> drain peer rings (step) and client rings (propose / read_index)
-//   -> for each Ready: send messages, persist + ONE sync, send messages_after_persist, apply committed
-//      entries, serve reads, answer clients, advance -> publish every ring once -> counters
+//   drain peer rings (step) and client rings (propose / read_index), waiting for the doorbell or the next
+//   tick only when the previous iteration found nothing -> tick -> delayed frames due
+//   -> for each Ready: send messages (published before persisting when fsync != none, §10.2.1),
+//      persist + ONE sync, send messages_after_persist, apply committed entries, answer the writes they
+//      complete, serve reads, advance -> publish every ring -> maybe snapshot -> counters
 //
 // Nothing on this path allocates in the steady state, logs, or makes a system call per entry: ring
 // frames are encoded in place, a Ready is synced once, clocks are read once per phase per iteration.

@@ -41,7 +41,7 @@ raft::Snapshot RaftStorage::snapshot() const {
   return {{snapshot_cache_->meta.last_index, snapshot_cache_->meta.last_term}, snapshot_cache_->data};
 }
 
-bool RaftStorage::write(const raft::Ready& ready) {
+void RaftStorage::write(const raft::Ready& ready) {
   if (ready.snapshot) {
     const raft::Snapshot& snap = *ready.snapshot;
     storage_.save_snapshot({snap.meta.index, snap.meta.term}, snap.data);
@@ -60,7 +60,6 @@ bool RaftStorage::write(const raft::Ready& ready) {
   }
   if (ready.hard_state)
     storage_.save_hard_state({ready.hard_state->term, ready.hard_state->vote, ready.hard_state->commit});
-  return ready.must_persist();
 }
 
 void RaftStorage::snapshot_and_compact(raft::Index index, std::span<const std::byte> data) {

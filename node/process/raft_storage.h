@@ -33,9 +33,8 @@ class RaftStorage final : public raft::LogStorage {
   raft::Snapshot snapshot() const override;
 
   // ---- writing ----
-  // Snapshot, entries (dropping a conflicting suffix first), hard state; not yet synced. Returns whether
-  // anything was written.
-  bool write(const raft::Ready& ready);
+  // Snapshot, entries (dropping a conflicting suffix first), hard state; not yet synced.
+  void write(const raft::Ready& ready);
   // Makes the writes durable per the durability mode. Once per Ready, before messages_after_persist.
   void sync() { storage_.sync(); }
 
