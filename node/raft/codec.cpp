@@ -158,12 +158,9 @@ class Reader {
 template <class IO, class M>
 void fields(IO& io, M& m) {
   using T = std::remove_const_t<M>;
-  constexpr bool kClient = std::is_same_v<T, ClientRequest> || std::is_same_v<T, ClientResponse>;
-  if constexpr (!kClient) {
-    io.u32(m.from);
-    io.u32(m.to);
-    io.u64(m.term);
-  }
+  io.u32(m.from);
+  io.u32(m.to);
+  io.u64(m.term);
   if constexpr (std::is_same_v<T, VoteRequest>) {
     io.u64(m.last_log_index);
     io.u64(m.last_log_term);
@@ -196,16 +193,6 @@ void fields(IO& io, M& m) {
     io.u64(m.match_index);
   } else if constexpr (std::is_same_v<T, TimeoutNow>) {
     // header only
-  } else if constexpr (std::is_same_v<T, ClientRequest>) {
-    io.u64(m.client_id);
-    io.u64(m.sequence);
-    io.bytes(m.payload);
-  } else if constexpr (std::is_same_v<T, ClientResponse>) {
-    io.u64(m.client_id);
-    io.u64(m.sequence);
-    io.enumeration(m.status, ClientStatus::kError);
-    io.u32(m.leader_hint);
-    io.bytes(m.payload);
   } else {
     static_assert(sizeof(T) == 0, "message type without a wire description");
   }
@@ -221,8 +208,6 @@ bool spans_fit(const M& m) {
       if (e.data.size() > kMaxSpan) return false;
   } else if constexpr (std::is_same_v<T, InstallSnapshot>) {
     return m.data.size() <= kMaxSpan;
-  } else if constexpr (std::is_same_v<T, ClientRequest> || std::is_same_v<T, ClientResponse>) {
-    return m.payload.size() <= kMaxSpan;
   }
   return true;
 }
@@ -287,21 +272,11 @@ MessageKind kind_of(const Message& m) noexcept {
   return static_cast<MessageKind>(m.index() + static_cast<std::size_t>(MessageKind::kVoteRequest));
 }
 
-MessageKind kind_of(const ClientMessage& m) noexcept {
-  return static_cast<MessageKind>(m.index() + static_cast<std::size_t>(MessageKind::kClientRequest));
-}
-
 std::size_t encoded_size(const Message& m) noexcept {
-  return size_of(m);
-}
-std::size_t encoded_size(const ClientMessage& m) noexcept {
   return size_of(m);
 }
 
 Encoded encode(const Message& m, std::span<std::byte> out) noexcept {
-  return encode_variant(m, out);
-}
-Encoded encode(const ClientMessage& m, std::span<std::byte> out) noexcept {
   return encode_variant(m, out);
 }
 
@@ -310,7 +285,7 @@ Decoded<MessageKind> peek_kind(std::span<const std::byte> in) noexcept {
   if (static_cast<std::uint8_t>(in[0]) != kWireVersion) return {CodecError::kBadVersion, {}};
   const auto kind = static_cast<std::uint8_t>(in[1]);
   if (kind < static_cast<std::uint8_t>(MessageKind::kVoteRequest) ||
-      kind > static_cast<std::uint8_t>(MessageKind::kClientResponse)) {
+      kind > static_cast<std::uint8_t>(MessageKind::kTimeoutNow)) {
     return {CodecError::kBadKind, {}};
   }
   return {CodecError::kOk, static_cast<MessageKind>(kind)};
@@ -338,19 +313,6 @@ Decoded<Message> decode_message(std::span<const std::byte> in, DecodeScratch& sc
       return read_as<InstallSnapshotResponse, Message>(in, &scratch);
     case MessageKind::kTimeoutNow:
       return read_as<TimeoutNow, Message>(in, &scratch);
-    default:
-      return {CodecError::kBadKind, {}};
-  }
-}
-
-Decoded<ClientMessage> decode_client_message(std::span<const std::byte> in) noexcept {
-  const Decoded<MessageKind> kind = peek_kind(in);
-  if (!kind) return {kind.error, {}};
-  switch (kind.value) {
-    case MessageKind::kClientRequest:
-      return read_as<ClientRequest, ClientMessage>(in, nullptr);
-    case MessageKind::kClientResponse:
-      return read_as<ClientResponse, ClientMessage>(in, nullptr);
     default:
       return {CodecError::kBadKind, {}};
   }

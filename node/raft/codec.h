@@ -1,5 +1,5 @@
 #pragma once
-// Binary wire codec for Message and ClientMessage.
+// Binary wire codec for Message.
 //
 // Format (all integers little-endian):  u8 version (=kWireVersion) | u8 kind (MessageKind) | body.
 // Bodies are fixed fields in declaration order; spans are u32 length + bytes. AppendEntries carries
@@ -29,15 +29,13 @@ enum class MessageKind : std::uint8_t {
   kInstallSnapshot = 7,
   kInstallSnapshotResponse = 8,
   kTimeoutNow = 9,
-  kClientRequest = 10,
-  kClientResponse = 11,
 };
 
 enum class CodecError : std::uint8_t {
   kOk = 0,
   kTruncated,       // input ends before the message does
   kBadVersion,      // unknown wire version
-  kBadKind,         // unknown kind, or a client kind given to decode(Message) and vice versa
+  kBadKind,         // unknown message kind
   kBadValue,        // a field outside its domain (bool not 0/1, unknown enum, index overflow)
   kTrailingBytes,   // input continues after a complete message
   kBufferTooSmall,  // encode: output span shorter than encoded_size()
@@ -63,14 +61,11 @@ struct Encoded {
 };
 
 MessageKind kind_of(const Message& m) noexcept;
-MessageKind kind_of(const ClientMessage& m) noexcept;
 
 // Exact number of bytes encode() writes.
 std::size_t encoded_size(const Message& m) noexcept;
-std::size_t encoded_size(const ClientMessage& m) noexcept;
 
 Encoded encode(const Message& m, std::span<std::byte> out) noexcept;
-Encoded encode(const ClientMessage& m, std::span<std::byte> out) noexcept;
 
 // Reads the kind byte without decoding (e.g. to route a frame); kBadVersion/kTruncated/kBadKind on junk.
 Decoded<MessageKind> peek_kind(std::span<const std::byte> in) noexcept;
@@ -78,6 +73,5 @@ Decoded<MessageKind> peek_kind(std::span<const std::byte> in) noexcept;
 // The result's spans point into `in` (and `scratch` for AppendEntries entries): keep both alive and
 // unchanged while the message is used. May allocate only to grow `scratch`.
 Decoded<Message> decode_message(std::span<const std::byte> in, DecodeScratch& scratch);
-Decoded<ClientMessage> decode_client_message(std::span<const std::byte> in) noexcept;
 
 }  // namespace shmraft::raft

@@ -1,5 +1,6 @@
 #pragma once
-// Every message the Raft core sends or receives, plus the client request/response envelope.
+// Every message the Raft core sends or receives. (The client envelope is the node's:
+// node/process/client_wire.h.)
 //
 // Messages are plain views: spans (entries, snapshot data, payloads) point into memory owned by whoever
 // produced the message — the core's per-Ready arena for outgoing messages (valid until advance()), or the
@@ -107,31 +108,5 @@ using Message = std::variant<VoteRequest, VoteResponse, AppendEntries, AppendRes
 NodeId message_from(const Message& m) noexcept;
 NodeId message_to(const Message& m) noexcept;
 Term message_term(const Message& m) noexcept;
-
-// ---- Client envelope: never stepped into the core; the node process reads and writes these. ----
-
-// A client command or read. (client_id, sequence) identifies it for exactly-once sessions (§6.3).
-struct ClientRequest {
-  std::uint64_t client_id = 0;
-  std::uint64_t sequence = 0;
-  Bytes payload;  // opaque to Raft (the KV state machine's encoding)
-};
-
-enum class ClientStatus : std::uint8_t {
-  kOk = 0,
-  kNotLeader = 1,  // retry at leader_hint (0 if unknown)
-  kBusy = 2,       // e.g. a leadership transfer in progress; retry later
-  kError = 3,      // payload holds a message
-};
-
-struct ClientResponse {
-  std::uint64_t client_id = 0;
-  std::uint64_t sequence = 0;
-  ClientStatus status = ClientStatus::kOk;
-  NodeId leader_hint = kNoNode;
-  Bytes payload;
-};
-
-using ClientMessage = std::variant<ClientRequest, ClientResponse>;
 
 }  // namespace shmraft::raft

@@ -43,15 +43,6 @@ std::vector<Message> every_message() {
   };
 }
 
-std::vector<ClientMessage> every_client_message() {
-  return {
-      ClientRequest{77, 3, as_bytes(kPayloadA)},
-      ClientRequest{78, 0, {}},
-      ClientResponse{77, 3, ClientStatus::kOk, 0, as_bytes(kPayloadB)},
-      ClientResponse{77, 4, ClientStatus::kNotLeader, 2, {}},
-  };
-}
-
 std::vector<std::byte> encode_to_vector(const auto& m) {
   std::vector<std::byte> out(encoded_size(m));
   const Encoded e = encode(m, out);
@@ -125,29 +116,6 @@ TEST(Codec, EveryMessageRoundTrips) {
   }
 }
 
-TEST(Codec, EveryClientMessageRoundTrips) {
-  for (const ClientMessage& m : every_client_message()) {
-    const std::vector<std::byte> bytes = encode_to_vector(m);
-    const Decoded<ClientMessage> d = decode_client_message(bytes);
-    ASSERT_TRUE(d) << to_string(d.error);
-    ASSERT_EQ(d.value.index(), m.index());
-    if (const auto* req = std::get_if<ClientRequest>(&m)) {
-      const auto& got = std::get<ClientRequest>(d.value);
-      EXPECT_EQ(got.client_id, req->client_id);
-      EXPECT_EQ(got.sequence, req->sequence);
-      EXPECT_EQ(as_string(got.payload), as_string(req->payload));
-    } else {
-      const auto& want = std::get<ClientResponse>(m);
-      const auto& got = std::get<ClientResponse>(d.value);
-      EXPECT_EQ(got.client_id, want.client_id);
-      EXPECT_EQ(got.sequence, want.sequence);
-      EXPECT_EQ(got.status, want.status);
-      EXPECT_EQ(got.leader_hint, want.leader_hint);
-      EXPECT_EQ(as_string(got.payload), as_string(want.payload));
-    }
-  }
-}
-
 TEST(Codec, AppendEntriesPayloadsAreViewsIntoTheInput) {
   const Message m = every_message()[4];
   const std::vector<std::byte> bytes = encode_to_vector(m);
@@ -171,13 +139,6 @@ TEST(Codec, EveryTruncationIsAnError) {
       const Decoded<Message> d = decode_message(cut, scratch);
       EXPECT_EQ(d.error, CodecError::kTruncated)
           << "kind " << static_cast<int>(kind_of(m)) << " cut at " << len;
-    }
-  }
-  for (const ClientMessage& m : every_client_message()) {
-    const std::vector<std::byte> bytes = encode_to_vector(m);
-    for (std::size_t len = 0; len < bytes.size(); ++len) {
-      std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len));
-      EXPECT_EQ(decode_client_message(cut).error, CodecError::kTruncated) << "cut at " << len;
     }
   }
 }
@@ -205,10 +166,6 @@ TEST(Codec, BadHeaderAndFieldValuesAreErrors) {
   bad = bytes;
   bad.back() = std::byte{2};  // the `granted` bool
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadValue);
-  // A client message is not a Raft message, and vice versa.
-  const std::vector<std::byte> client = encode_to_vector(every_client_message()[0]);
-  EXPECT_EQ(decode_message(client, scratch).error, CodecError::kBadKind);
-  EXPECT_EQ(decode_client_message(bytes).error, CodecError::kBadKind);
 }
 
 TEST(Codec, HugeEntryCountIsRejectedWithoutAllocating) {
@@ -257,7 +214,6 @@ TEST(Codec, RandomBytesNeverCrashAndWhatDecodesReencodesIdentically) {
     std::vector<std::byte> again(encoded_size(d.value));
     ASSERT_TRUE(encode(d.value, again)) << "seed " << seed << " round " << round;
     ASSERT_EQ(again, bytes) << "non-canonical decode; seed " << seed << " round " << round;
-    (void)decode_client_message(bytes);
   }
   EXPECT_GT(decoded, 0);  // the flipped-byte inputs must sometimes still be valid messages
 }
