@@ -10,9 +10,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <string>
 #include <system_error>
+
+#include "ipc/clock.h"
 
 namespace shmraft::ipc::tcp {
 
@@ -24,12 +25,6 @@ constexpr std::size_t kHelloSize = 16;
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr int kMaxEvents = 64;
 constexpr int kReadsPerEvent = 16;
-
-uint64_t now_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), "tcp transport: " + what);
@@ -323,7 +318,7 @@ void Transport::write_out(Peer& p) {
 }
 
 void Transport::flush() {
-  const uint64_t now = now_ns();
+  const uint64_t now = monotonic_ns();
   if (now >= next_retry_ns_) retry_connects(now);
   // write_out may leave a peer with output (socket full, not connected): it stays listed.
   std::size_t kept = 0;
@@ -365,7 +360,7 @@ void Transport::close_connection(Connection& c, bool protocol_error) {
   if (p.outbound == &c) {
     p.outbound = nullptr;
     p.retry_at_ns =
-        now_ns() + static_cast<uint64_t>(std::chrono::nanoseconds(options_.reconnect_interval).count());
+        monotonic_ns() + static_cast<uint64_t>(std::chrono::nanoseconds(options_.reconnect_interval).count());
     next_retry_ns_ = std::min(next_retry_ns_, p.retry_at_ns);
   }
   // Output that went partly to the old connection cannot continue on a new one mid-frame.
@@ -393,7 +388,7 @@ void Transport::sweep_closed() {
 }
 
 std::size_t Transport::poll_events(std::chrono::nanoseconds timeout, Handler handler) {
-  uint64_t now = now_ns();
+  uint64_t now = monotonic_ns();
   if (now >= next_retry_ns_) retry_connects(now);
   // Wake for the next connection retry even when the caller waits longer.
   if (next_retry_ns_ != UINT64_MAX) {

@@ -1,11 +1,10 @@
 #include "launcher/client/async_client.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
 
+#include "ipc/clock.h"
 #include "launcher/checker/history.h"
 #include "node/kv/result.h"
 
@@ -16,11 +15,7 @@ namespace {
 constexpr int kIndexBits = 16;
 constexpr uint32_t kMaxPipeline = 1024;
 
-uint64_t monotonic_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
+using ipc::monotonic_ns;
 
 uint64_t to_ns(std::chrono::milliseconds ms) {
   return static_cast<uint64_t>(ms.count()) * 1'000'000u;

@@ -1,7 +1,6 @@
 #include "node/process/node.h"
 
 #include <spdlog/spdlog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,17 +9,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "ipc/clock.h"
 #include "node/process/shm_transport.h"
 #include "node/process/tcp_transport.h"
 
 namespace shmraft::node {
 namespace {
 
-uint64_t monotonic_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
+using ipc::monotonic_ns;
 
 uint64_t role_code(raft::Role role) noexcept {
   switch (role) {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "ipc/clock.h"
 #include "launcher/checker/history.h"
 #include "launcher/checker/linearizability.h"
 #include "launcher/client/async_client.h"
@@ -46,12 +46,6 @@ Schedule* map_schedule() {
   void* memory = mmap(nullptr, sizeof(Schedule), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) throw std::runtime_error("mmap of the shared schedule failed");
   return new (memory) Schedule;
-}
-
-uint64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock the history's call/return times use
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 // One client process: appends "c<client>.<n>;" and reads, on a few keys, until the test says stop; at most
@@ -131,7 +125,7 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
     ASSERT_TRUE(wait_for_progress(schedule, round, 60s)) << "clients stalled before kill " << round;
     const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
     ASSERT_TRUE(leader);
-    kill_ns.push_back(monotonic_ns());
+    kill_ns.push_back(ipc::monotonic_ns());  // the clock of the history's call times
     cluster.kill(*leader);
     schedule.phase.store(round + 1);
     std::this_thread::sleep_for(300ms);
