@@ -56,8 +56,9 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
   std::unique_ptr<BenchCluster> cluster(
       new BenchCluster(name, std::move(created.segment), created.dirs, spec.keep_data));
 
-  std::vector<std::string> node_args{"--fsync",   config.fsync,  "--wait",
-                                     config.wait, "--transport", config.transport};
+  std::vector<std::string> node_args{
+      "--fsync",     config.fsync,     "--wait",    config.wait,
+      "--transport", config.transport, "--spin-us", std::to_string(spec.spin_us)};
   node_args.insert(node_args.end(), spec.node_args.begin(), spec.node_args.end());
   const launcher::NodeLaunchConfig launch{created.dirs, created.id, std::move(node_args)};
   cluster->supervisor_ = std::make_unique<launcher::Supervisor>(

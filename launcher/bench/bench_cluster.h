@@ -33,6 +33,7 @@ struct ClusterSpec {
   std::filesystem::path data_root;     // parent of the cluster's directory; empty: /tmp/shmraft
   std::vector<std::string> node_args;  // further `node` flags
   bool keep_data = false;
+  uint32_t spin_us = 8;  // the nodes' adaptive spin
 };
 
 class BenchCluster {

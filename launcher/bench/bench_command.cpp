@@ -52,6 +52,7 @@ std::vector<FloorResult> measure_floors(const BenchOptions& o) {
     FloorSpec spec;
     spec.processes = processes;
     spec.wait = ipc::parse_wait_strategy_or_throw(o.config.wait);
+    spec.spin_time = std::chrono::microseconds(o.spin_us);
     spec.rounds = o.floor_rounds;
     spec.warmup_rounds = std::min<uint64_t>(1000, o.floor_rounds / 10);
     spec.max_duration = std::chrono::seconds(1);
@@ -121,10 +122,11 @@ void check_rate_against_floor(const std::vector<BenchConfig>& configs,
 
 RunSettings settings_for(const BenchOptions& o, std::string prefix) {
   RunSettings s;
-  s.cluster = ClusterSpec{o.attach_to, o.data_dir, o.node_args, o.keep_data};
+  s.cluster = ClusterSpec{o.attach_to, o.data_dir, o.node_args, o.keep_data, o.spin_us};
   s.progress_interval =
       std::chrono::nanoseconds(static_cast<int64_t>(std::llround(o.progress_interval_s * 1e9)));
   s.progress_prefix = std::move(prefix);
+  s.spin = std::chrono::microseconds(o.spin_us);
   return s;
 }
 
@@ -216,6 +218,7 @@ int report_runs(const Invocation& inv, const std::vector<ConfigRun>& runs) {
                                  {"rounds", inv.flush->latency.count()},
                                  {"latency_us", latency_us_json(inv.flush->latency)}};
     }
+    out["config"]["spin_us"] = o.spin_us;
     out["load_average"] = load_json(inv.load_at_start, load_at_end);
     out["clients_as"] = "threads";
     std::cout << out.dump(2) << std::endl;

@@ -62,6 +62,10 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
   app.add_option("--fsync", c.fsync, "Node durability: none | batch | always")->capture_default_str();
   app.add_option("--wait", c.wait, "Wait strategy of nodes, clients and floor: " + ipc::wait_strategy_names())
       ->capture_default_str();
+  app.add_option("--spin-us", o.spin_us,
+                 "Adaptive waiting (nodes, clients, floor): microseconds to spin before sleeping")
+      ->check(CLI::Range(0u, 1'000'000u))
+      ->capture_default_str();
   app.add_option("--transport", c.transport, "Between nodes and to clients: shm | tcp (loopback)")
       ->capture_default_str();
   app.add_option("--rate", c.rate_ops_per_s,

@@ -35,8 +35,8 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   CpuMeter node_meter(nodes);
   CpuMeter client_meter({getpid()});
   bool metering = false;
-  LoadHooks hooks;
-  hooks.window_started = [&] {
+  LoadSpec load_spec{settings.progress_interval, progress_sink(settings), settings.spin, {}, {}};
+  load_spec.window_started = [&] {
     try {
       const uint64_t now = monotonic_ns();
       node_meter.start(now);
@@ -46,7 +46,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
       // A node is gone already (take_exited_nodes() reports it); no CPU figure for this run.
     }
   };
-  hooks.window_ended = [&] {
+  load_spec.window_ended = [&] {
     if (!metering) return;
     try {
       const uint64_t now = monotonic_ns();
@@ -58,8 +58,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
       run.result.node_peak_rss_bytes.clear();
     }
   };
-  LoadResult load = run_client_load(cluster->name(), config, stop, settings.progress_interval,
-                                    progress_sink(settings), hooks);
+  LoadResult load = run_client_load(cluster->name(), config, stop, load_spec);
   run.result.run = std::move(load.run);
   run.result.phases = std::move(load.phases);
   run.failed_ops = load.failed_ops;

@@ -11,6 +11,7 @@
 #include "bench/kit/report.h"
 #include "bench/kit/run_loop.h"
 #include "bench/kit/stop_flag.h"
+#include "ipc/wait.h"
 #include "launcher/bench/bench_cluster.h"
 
 namespace shmraft::bench {
@@ -28,6 +29,7 @@ struct RunSettings {
   ClusterSpec cluster;
   std::chrono::nanoseconds progress_interval{std::chrono::seconds(1)};  // 0: no progress lines
   std::string progress_prefix;                                          // e.g. "[tcp] "
+  std::chrono::nanoseconds spin = ipc::kDefaultSpinTime;                // adaptive: nodes and clients
 };
 
 ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, StopFlag& stop);

@@ -52,13 +52,14 @@ struct ClientFigures {
 
 // What every client thread shares with the coordinating thread.
 struct Shared {
-  Shared(const std::string& cluster, const BenchConfig& config, StopFlag& stop, RunSpec spec,
-         ProgressMerger& progress)
-      : cluster(cluster), config(config), stop(stop), spec(spec), progress(progress) {}
+  Shared(const std::string& cluster, const BenchConfig& config, StopFlag& stop, nanoseconds spin,
+         RunSpec spec, ProgressMerger& progress)
+      : cluster(cluster), config(config), stop(stop), spin(spin), spec(spec), progress(progress) {}
 
   const std::string& cluster;
   const BenchConfig& config;
   StopFlag& stop;
+  nanoseconds spin;
   RunSpec spec;
   ProgressMerger& progress;
   std::atomic<uint32_t> ready{0};
@@ -84,8 +85,9 @@ struct Shared {
   }
 };
 
-client::ClientOptions client_options(const BenchConfig& c) {
+client::ClientOptions client_options(const BenchConfig& c, nanoseconds spin) {
   client::ClientOptions o;
+  o.spin = spin;
   o.session = false;  // pipelined load: a retried put may apply twice, which a benchmark does not mind
   o.pipeline = c.pipeline;
   o.wait = ipc::parse_wait_strategy_or_throw(c.wait);
@@ -98,7 +100,7 @@ void run_one_client(Shared& s, uint32_t index, ClientFigures& out) {
   // slack would make it send late — latency the cluster did not cause.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   const BenchConfig& config = s.config;
-  client::AsyncClient client(s.cluster, client_options(config));
+  client::AsyncClient client(s.cluster, client_options(config, s.spin));
   std::vector<std::string> keys;
   keys.reserve(kKeysPerClient);
   for (uint32_t k = 0; k < kKeysPerClient; ++k) keys.push_back(fmt::format("c{}.{}", index, k));
@@ -176,10 +178,10 @@ void sleep_until(uint64_t deadline_ns, const Shared& s, uint32_t clients) {
 }  // namespace
 
 LoadResult run_client_load(const std::string& cluster, const BenchConfig& config, StopFlag& stop,
-                           nanoseconds progress_interval, RunLoop::ProgressSink progress,
-                           const LoadHooks& hooks) {
-  ProgressMerger merger(config.clients, std::move(progress));
-  Shared s(cluster, config, stop, RunSpec{config.warmup, config.measure, progress_interval, 2}, merger);
+                           const LoadSpec& spec) {
+  ProgressMerger merger(config.clients, spec.progress);
+  Shared s(cluster, config, stop, spec.spin,
+           RunSpec{config.warmup, config.measure, spec.progress_interval, 2}, merger);
   std::vector<ClientFigures> figures(config.clients);
   std::vector<std::thread> threads;
   threads.reserve(config.clients);
@@ -215,9 +217,9 @@ LoadResult run_client_load(const std::string& cluster, const BenchConfig& config
     const auto warmup = static_cast<uint64_t>(config.warmup.count());
     sleep_until(start + warmup, s, config.clients);
     if (!stop.requested() && !s.cancelled.load() && s.finished.load() < config.clients) {
-      if (hooks.window_started) hooks.window_started();
+      if (spec.window_started) spec.window_started();
       sleep_until(start + warmup + static_cast<uint64_t>(config.measure.count()), s, config.clients);
-      if (hooks.window_ended) hooks.window_ended();
+      if (spec.window_ended) spec.window_ended();
     }
   }
   for (std::thread& t : threads) t.join();

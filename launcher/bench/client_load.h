@@ -23,6 +23,7 @@
 #include "bench/kit/report.h"
 #include "bench/kit/run_loop.h"
 #include "bench/kit/stop_flag.h"
+#include "ipc/wait.h"
 
 namespace shmraft::bench {
 
@@ -37,19 +38,20 @@ struct LoadResult {
   uint64_t failed_ops = 0;             // measured window: outcome unknown or rejected (not in `run`)
 };
 
-struct LoadHooks {
+struct LoadSpec {
+  std::chrono::nanoseconds progress_interval{0};          // 0: no progress lines
+  RunLoop::ProgressSink progress;                         // gets the lines merged over the clients
+  std::chrono::nanoseconds spin = ipc::kDefaultSpinTime;  // adaptive waiting: spin before sleeping
   // Called by the calling thread when the measured window starts and when it ends (or is cut short),
-  // e.g. to meter the nodes' CPU over exactly that window.
+  // e.g. to meter the nodes' CPU over exactly that window. window_ended only follows window_started.
   std::function<void()> window_started;
   std::function<void()> window_ended;
 };
 
 // Runs the load against the running cluster `cluster` for config.warmup + config.measure (less if
-// `stop` is raised) and merges every client's figures. Progress lines (merged over the clients) go to
-// `progress` once per `progress_interval` (0: none). Throws what a client thread threw (e.g. the
+// `stop` is raised) and merges every client's figures. Throws what a client thread threw (e.g. the
 // cluster's segment vanished), after stopping the others.
 LoadResult run_client_load(const std::string& cluster, const BenchConfig& config, StopFlag& stop,
-                           std::chrono::nanoseconds progress_interval, RunLoop::ProgressSink progress,
-                           const LoadHooks& hooks);
+                           const LoadSpec& spec);
 
 }  // namespace shmraft::bench
