@@ -203,6 +203,54 @@ TEST(NodeProcess, OverLoopbackTcpTheSameLoopCommitsAndSurvivesALeaderKill) {
   EXPECT_TRUE(cluster.wait_for_applied(commit, 20s)) << all_logs(cluster);
 }
 
+void isolate(TestCluster& cluster, uint32_t node, bool connected) {
+  for (uint32_t other = 0; other < cluster.nodes(); ++other) {
+    if (other == node) continue;
+    cluster.segment().link_fault(node, other).set({.connected = connected});
+    cluster.segment().link_fault(other, node).set({.connected = connected});
+  }
+}
+
+// A leader cut off from its peers accepts a write into its log, then steps down (CheckQuorum): the write
+// may still commit elsewhere in general, so a session-less client must report it unknown rather than
+// resend it; a session client resends it and it applies exactly once.
+TEST(NodeProcess, AWriteLoggedByALeaderThatLostLeadershipIsInDoubt) {
+  TestCluster cluster(3, "indoubt");
+  cluster.start_all();
+  ASSERT_TRUE(cluster.wait_for_leader(20s)) << all_logs(cluster);
+  for (const bool session : {false, true}) {
+    SCOPED_TRACE(session ? "session client" : "session-less client");
+    client::ClientOptions options = TestCluster::client_options();
+    options.session = session;
+    options.attempt_timeout = 20s;  // the step-down's answer, not a timeout, must decide the outcome
+    client::Client c(cluster.name(), options);
+    const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
+    ASSERT_TRUE(leader) << all_logs(cluster);
+    const std::string key = session ? "with-session" : "without-session";
+    ASSERT_EQ(c.get(key).status, client::Status::ok) << "the client learns the leader";
+    isolate(cluster, *leader, false);
+    const uint64_t last_before = cluster.segment().node_counters(*leader).snapshot().last_index;
+    const client::Result r = c.append(key, "x");
+    // Only as leader does the cut-off node append: if it did not, it had stepped down before reading
+    // the request (a starved host), and the write simply went to the next leader.
+    const bool logged = cluster.segment().node_counters(*leader).snapshot().last_index > last_before;
+    isolate(cluster, *leader, true);
+    if (session)
+      EXPECT_EQ(r.status, client::Status::ok) << all_logs(cluster);
+    else if (logged)
+      EXPECT_EQ(r.status, client::Status::unknown) << all_logs(cluster);
+    else
+      EXPECT_EQ(r.status, client::Status::ok) << all_logs(cluster);
+    if (session) {
+      const client::Result read = c.get(key);
+      ASSERT_EQ(read.status, client::Status::ok);
+      EXPECT_EQ(read.value, "x") << "applied exactly once";
+    }
+    std::printf("%s: the cut-off leader %s the write; outcome %s\n", session ? "session" : "no session",
+                logged ? "logged" : "never saw", std::string(client::to_string(r.status)).c_str());
+  }
+}
+
 TEST(NodeProcess, ASnapshotTooLargeForAPeerFrameIsCountedAndWarnedOnce) {
   ipc::SegmentConfig config;
   config.peer_ring_capacity = 64 << 10;  // frames of under 32 KiB
