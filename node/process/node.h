@@ -8,8 +8,10 @@
 //      persist + ONE sync, send messages_after_persist, apply committed entries, answer the writes they
 //      complete, serve reads, advance -> publish every ring -> maybe snapshot -> counters
 //
-// Nothing on this path allocates in the steady state, logs, or makes a system call per entry: ring
-// frames are encoded in place, a Ready is synced once, clocks are read once per phase per iteration.
+// Nothing on this path logs or makes a system call per entry: ring frames are encoded in place, a Ready
+// is synced once, clocks are read once per phase per iteration. Once queues and buffers have grown it
+// allocates nothing either, except a get's key longer than its reused slot's string capacity so far, and
+// frames held back by fault injection (delay).
 #include <atomic>
 #include <csignal>
 #include <cstdint>
