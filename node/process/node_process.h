@@ -19,7 +19,9 @@ int run(const NodeOptions& options);
 
 // The KV state a node's data directory holds: its snapshot plus every committed entry after it, applied
 // exactly as the node applies them. For checks after a run (chaos: "is every acknowledged write here?").
-// The node must not be running (the directory is locked). Throws with a message naming the directory.
+// The node must not be running (the directory is locked). Throws with a message naming the directory,
+// also when the persisted commit index lies past the log (acknowledged entries lost). Opens the storage
+// as the node does, so its recovery may truncate a torn tail: run it on a copy to keep the evidence.
 std::map<std::string, std::string> replay_kv_state(const std::filesystem::path& data_dir);
 
 }  // namespace shmraft::node

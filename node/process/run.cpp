@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 
 #include "node/kv/state_machine.h"
@@ -88,7 +90,13 @@ std::map<std::string, std::string> replay_kv_state(const std::filesystem::path& 
   storage::NodeStorage storage(data_dir, storage::Options{});
   kv::StateMachine kv;
   if (std::optional<storage::Snapshot> snapshot = storage.load_snapshot()) kv.restore(snapshot->data);
-  const uint64_t commit = std::min(storage.hard_state().commit, storage.last_index());
+  // A commit index past the log is acknowledged data lost. The storage's recovery already refuses a
+  // missing committed tail; say so here too rather than replay a shorter state as if it were complete.
+  const uint64_t commit = storage.hard_state().commit;
+  if (commit > storage.last_index())
+    throw std::runtime_error("the hard state in " + data_dir.string() + " says index " +
+                             std::to_string(commit) + " is committed, but the log ends at " +
+                             std::to_string(storage.last_index()) + ": acknowledged entries are lost");
   for (uint64_t index = kv.applied_index() + 1; index <= commit; ++index) {
     const storage::EntryView entry = storage.entry(index);
     // The node stores a no-op as the only entry with an empty payload (raft_storage.h).
