@@ -64,21 +64,26 @@ bool Supervisor::stop(uint32_t node, std::chrono::milliseconds grace) {
   return true;
 }
 
-void Supervisor::stop_all(std::chrono::milliseconds grace) {
+std::vector<std::pair<uint32_t, ExitStatus>> Supervisor::stop_all(std::chrono::milliseconds grace) {
   for (pid_t pid : pids_) {
     if (pid != 0) ::kill(pid, SIGTERM);
   }
+  std::vector<std::pair<uint32_t, ExitStatus>> ended;
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  for (pid_t& pid : pids_) {
+  for (uint32_t node = 0; node < nodes(); ++node) {
+    pid_t& pid = pids_[node];
     if (pid == 0) continue;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (!wait_for_exit(pid, std::max(left, std::chrono::milliseconds(0)))) {
+    auto status = wait_for_exit(pid, std::max(left, std::chrono::milliseconds(0)));
+    if (!status) {
       ::kill(pid, SIGKILL);
-      wait_for_exit(pid, std::chrono::hours(1));
+      status = wait_for_exit(pid, std::chrono::hours(1));
     }
+    ended.emplace_back(node, *status);
     pid = 0;
   }
+  return ended;
 }
 
 std::vector<std::pair<uint32_t, ExitStatus>> Supervisor::reap_exited() {

@@ -41,8 +41,9 @@ class Supervisor {
   bool kill(uint32_t node);
   // SIGTERM, SIGKILL after `grace`; false if it was not running.
   bool stop(uint32_t node, std::chrono::milliseconds grace);
-  // SIGTERM to all at once, then waits up to `grace` for each before SIGKILL.
-  void stop_all(std::chrono::milliseconds grace);
+  // SIGTERM to all at once, then waits up to `grace` for each before SIGKILL. Returns how each node that
+  // was running ended (an orderly node exits 0; anything else is worth reporting).
+  std::vector<std::pair<uint32_t, ExitStatus>> stop_all(std::chrono::milliseconds grace);
 
   // Reaps nodes that exited on their own since the last call: (node, how it ended).
   std::vector<std::pair<uint32_t, ExitStatus>> reap_exited();

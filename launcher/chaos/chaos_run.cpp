@@ -166,8 +166,9 @@ int run_chaos(ChaosOptions options) {
   const WorkloadStats ops = workload.stats();
   const NemesisStats faults = nemesis.stats();
   if (interrupted) {
-    std::cout << "interrupted: stopping the cluster without checking\n";
     supervisor.stop_all(kStopGrace);
+    std::cout << "interrupted: stopped the cluster without checking; data in " << created.dirs.root().string()
+              << ", history in " << history_path.string() << "\n";
     return 130;
   }
 
@@ -203,7 +204,13 @@ int run_chaos(ChaosOptions options) {
     verdict.fail(fmt::format("the cluster did not catch up within {} s after healing:\n{}",
                              options.converge_timeout.count(), render_status_table(read_status(segment))));
   }
-  supervisor.stop_all(kStopGrace);
+  // An orderly stop exits 0; anything else (a crash on the way out, a sanitizer report) fails the run.
+  for (const auto& [node, status] : supervisor.stop_all(kStopGrace)) {
+    if (status.signal != 0 || status.code != 0) {
+      verdict.fail(fmt::format("node {} did not stop cleanly ({}); see {}", node, status.describe(),
+                               created.dirs.node_output(node).string()));
+    }
+  }
 
   const auto history_ops = checker::read_history_file(history_path.string());
   checker::CheckOptions check_options;

@@ -86,7 +86,13 @@ int run_up(const UpOptions& options) {
 
   // The segment goes last, whatever happens, so no other shell finds a half-stopped cluster.
   auto shutdown = [&] {
-    supervisor.stop_all(kStopGrace);
+    for (const auto& [node, status] : supervisor.stop_all(kStopGrace)) {
+      if (status.signal != 0 || status.code != 0) {
+        std::cout << "node " << node << ": did not stop cleanly (" << status.describe() << "), see "
+                  << created.dirs.node_output(node).string() << std::endl;
+        exit_code = 1;
+      }
+    }
     ipc::Segment::destroy(options.cluster);
   };
   try {
