@@ -35,7 +35,7 @@ enum PhaseIndex {
   kIntendedToSent,
   kPhaseCount
 };
-constexpr const char* kPhaseNames[kPhaseCount] = {"client→leader", "leader persist", "replication",
+constexpr const char* kPhaseNames[kPhaseCount] = {"client→leader", kLeaderPersistPhase, "replication",
                                                   "apply→client", "intended→sent"};
 
 // Clock readings of two processes taken once per loop iteration can be a little out of order; a phase

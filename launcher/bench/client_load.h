@@ -31,6 +31,7 @@ namespace shmraft::bench {
 inline constexpr uint32_t kKeysPerClient = 1024;
 inline constexpr uint32_t kMaxKeyBytes = 16;
 inline constexpr uint32_t kMaxPipeline = 1024;  // the client library's limit on outstanding requests
+inline constexpr const char* kLeaderPersistPhase = "leader persist";
 
 struct LoadResult {
   RunOutcome run;

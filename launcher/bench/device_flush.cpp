@@ -15,7 +15,7 @@ namespace shmraft::bench {
 
 namespace {
 
-constexpr std::size_t kFileBytes = std::size_t{1} << 20;
+constexpr std::size_t kFileBytes = std::size_t{16} << 20;
 constexpr std::size_t kPage = 4096;
 constexpr uint64_t kWarmupRounds = 5;
 
@@ -31,28 +31,46 @@ FlushResult measure_device_flush(const FlushSpec& spec) {
   std::string path = (spec.dir / "flush-probe-XXXXXX").string();
   const int fd = mkstemp(path.data());  // mode 0600
   if (fd < 0) fail("cannot create", path);
-  unlink(path.c_str());  // gone whatever happens; the mapping keeps it alive
-  if (ftruncate(fd, kFileBytes) != 0) {
+  // Preallocated like the node's log segments, so a flush costs what the log's costs: mostly data, and a
+  // journal commit whenever a write first touches a preallocated block.
+  if (fallocate(fd, 0, 0, kFileBytes) != 0 || fdatasync(fd) != 0) {
     close(fd);
-    fail("cannot size", path);
+    unlink(path.c_str());
+    fail("cannot preallocate", path);
+  }
+  // And its directory entry made durable, as the storage does before a segment takes records: otherwise
+  // the first flushes would also commit the file's creation.
+  if (const int dir = open(spec.dir.c_str(), O_RDONLY | O_DIRECTORY); dir >= 0) {
+    fsync(dir);
+    close(dir);
   }
   void* mapped = mmap(nullptr, kFileBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
-  if (mapped == MAP_FAILED) fail("cannot map", path);
+  if (mapped == MAP_FAILED) {
+    unlink(path.c_str());
+    fail("cannot map", path);
+  }
   auto* bytes = static_cast<std::byte*>(mapped);
   const uint64_t deadline = monotonic_ns() + static_cast<uint64_t>(spec.max_duration.count());
+  const std::size_t record = (spec.record_bytes + 7) & ~std::size_t{7};  // the log's 8-byte alignment
+  std::size_t offset = 0;
   for (uint64_t round = 0; round < kWarmupRounds + spec.rounds && monotonic_ns() < deadline; ++round) {
-    // A log entry's worth of bytes into the next page, as an append would dirty it.
-    std::byte* page = bytes + (round * kPage) % kFileBytes;
-    std::memset(page, static_cast<int>(round), 64);
+    if (offset + record > kFileBytes) offset = 0;
+    std::memset(bytes + offset, static_cast<int>(round) | 1, record);
+    const std::size_t first_page = offset / kPage * kPage;
+    const std::size_t end = offset + record;
+    offset = end;
     const uint64_t start = monotonic_ns();
-    if (msync(page, kPage, MS_SYNC) != 0) {
+    if (msync(bytes + first_page, end - first_page, MS_SYNC) != 0) {
       munmap(mapped, kFileBytes);
+      unlink(path.c_str());
       fail("cannot msync", path);
     }
     if (round >= kWarmupRounds) result.latency.record(monotonic_ns() - start);
   }
   munmap(mapped, kFileBytes);
+  // Removed only now: unlinking an open file is a metadata change each later flush would have to commit.
+  unlink(path.c_str());
   return result;
 }
 
