@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include "bench/kit/clock.h"
 #include "bench/kit/resources.h"
+#include "ipc/clock.h"
 #include "launcher/bench/bench_options.h"
 #include "launcher/bench/client_load.h"
 
@@ -38,7 +38,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   LoadSpec load_spec{settings.progress_interval, progress_sink(settings), settings.spin, {}, {}};
   load_spec.window_started = [&] {
     try {
-      const uint64_t now = monotonic_ns();
+      const uint64_t now = ipc::monotonic_ns();
       node_meter.start(now);
       client_meter.start(now);
       metering = true;
@@ -49,7 +49,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   load_spec.window_ended = [&] {
     if (!metering) return;
     try {
-      const uint64_t now = monotonic_ns();
+      const uint64_t now = ipc::monotonic_ns();
       run.result.node_cpu = node_meter.stop(now);
       run.client_cpu = client_meter.stop(now);
       for (const pid_t pid : nodes) run.result.node_peak_rss_bytes.push_back(read_peak_rss_bytes(pid));

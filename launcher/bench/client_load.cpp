@@ -10,8 +10,8 @@
 #include <optional>
 #include <thread>
 
-#include "bench/kit/clock.h"
 #include "bench/kit/pacing.h"
+#include "ipc/clock.h"
 #include "launcher/bench/progress_merger.h"
 #include "launcher/client/async_client.h"
 
@@ -149,7 +149,7 @@ void run_one_client(Shared& s, uint32_t index, ClientFigures& out) {
   };
 
   loop.start(start);
-  uint64_t now = monotonic_ns();
+  uint64_t now = ipc::monotonic_ns();
   while (loop.tick(now)) {
     nanoseconds wait = kMaxWait;
     if (schedule) {
@@ -158,19 +158,19 @@ void run_one_client(Shared& s, uint32_t index, ClientFigures& out) {
       if (next_op >= due && !free_tags.empty())
         wait = std::min(wait, nanoseconds(schedule->ns_until(next_op, now)));
     } else {
-      while (!free_tags.empty()) submit(monotonic_ns());
+      while (!free_tags.empty()) submit(ipc::monotonic_ns());
     }
     client.wait(on_done, wait);
-    now = monotonic_ns();
+    now = ipc::monotonic_ns();
   }
   out.run = loop.finish(now);
 }
 
 // Sleeps until `deadline_ns`, the stop flag, a client failure or every client having finished.
 void sleep_until(uint64_t deadline_ns, const Shared& s, uint32_t clients) {
-  while (monotonic_ns() < deadline_ns && !s.stop.requested() && !s.cancelled.load() &&
+  while (ipc::monotonic_ns() < deadline_ns && !s.stop.requested() && !s.cancelled.load() &&
          s.finished.load() < clients) {
-    const uint64_t left = deadline_ns - monotonic_ns();
+    const uint64_t left = deadline_ns - ipc::monotonic_ns();
     std::this_thread::sleep_for(nanoseconds(std::min<uint64_t>(left, 10'000'000)));
   }
 }
@@ -196,9 +196,10 @@ LoadResult run_client_load(const std::string& cluster, const BenchConfig& config
     });
   }
   // Every client attached and claimed its slot before the clock starts, so the warm-up is all load.
-  const uint64_t ready_deadline = monotonic_ns() + static_cast<uint64_t>(nanoseconds(kReadyTimeout).count());
+  const uint64_t ready_deadline =
+      ipc::monotonic_ns() + static_cast<uint64_t>(nanoseconds(kReadyTimeout).count());
   while (s.ready.load() < config.clients && !s.cancelled.load() && !stop.requested() &&
-         monotonic_ns() < ready_deadline) {
+         ipc::monotonic_ns() < ready_deadline) {
     std::this_thread::sleep_for(milliseconds(1));
   }
   if (s.ready.load() < config.clients) {
@@ -211,7 +212,7 @@ LoadResult run_client_load(const std::string& cluster, const BenchConfig& config
     }
   }
   if (!s.cancelled.load()) {
-    const uint64_t start = monotonic_ns();
+    const uint64_t start = ipc::monotonic_ns();
     s.start_ns.store(start);
     s.start_ns.notify_all();
     const auto warmup = static_cast<uint64_t>(config.warmup.count());

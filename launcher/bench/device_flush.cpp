@@ -9,7 +9,7 @@
 #include <string>
 #include <system_error>
 
-#include "bench/kit/clock.h"
+#include "ipc/clock.h"
 
 namespace shmraft::bench {
 
@@ -51,22 +51,22 @@ FlushResult measure_device_flush(const FlushSpec& spec) {
     fail("cannot map", path);
   }
   auto* bytes = static_cast<std::byte*>(mapped);
-  const uint64_t deadline = monotonic_ns() + static_cast<uint64_t>(spec.max_duration.count());
+  const uint64_t deadline = ipc::monotonic_ns() + static_cast<uint64_t>(spec.max_duration.count());
   const std::size_t record = (spec.record_bytes + 7) & ~std::size_t{7};  // the log's 8-byte alignment
   std::size_t offset = 0;
-  for (uint64_t round = 0; round < kWarmupRounds + spec.rounds && monotonic_ns() < deadline; ++round) {
+  for (uint64_t round = 0; round < kWarmupRounds + spec.rounds && ipc::monotonic_ns() < deadline; ++round) {
     if (offset + record > kFileBytes) offset = 0;
     std::memset(bytes + offset, static_cast<int>(round) | 1, record);
     const std::size_t first_page = offset / kPage * kPage;
     const std::size_t end = offset + record;
     offset = end;
-    const uint64_t start = monotonic_ns();
+    const uint64_t start = ipc::monotonic_ns();
     if (msync(bytes + first_page, end - first_page, MS_SYNC) != 0) {
       munmap(mapped, kFileBytes);
       unlink(path.c_str());
       fail("cannot msync", path);
     }
-    if (round >= kWarmupRounds) result.latency.record(monotonic_ns() - start);
+    if (round >= kWarmupRounds) result.latency.record(ipc::monotonic_ns() - start);
   }
   munmap(mapped, kFileBytes);
   // Removed only now: unlinking an open file is a metadata change each later flush would have to commit.
