@@ -181,6 +181,10 @@ int run_chaos(ChaosOptions options) {
       "faults: {} kills, {} restarts, {} partitions, {} heals, {} whole-cluster crashes\n", faults.kills,
       faults.restarts, faults.partitions, faults.heals, faults.crash_alls);
 
+  for (const std::string& exit : faults.unexpected_exits) {
+    verdict.fail(exit + "; its output is in the node's .out file under " + created.dirs.root().string());
+  }
+
   const auto converge_start = Clock::now();
   std::optional<uint64_t> converged;
   while (Clock::now() - converge_start < options.converge_timeout) {

@@ -31,6 +31,12 @@ std::optional<uint32_t> Nemesis::leader() {
   return info->node;
 }
 
+void Nemesis::note_unexpected_exit(uint32_t node, const ExitStatus& status) {
+  const std::string what = fmt::format("node {} exited by itself ({})", node, status.describe());
+  note(what);
+  stats_.unexpected_exits.push_back(what);
+}
+
 void Nemesis::begin() {
   began_ = Clock::now();
   apply_links({});
@@ -145,7 +151,7 @@ Nemesis::Clock::time_point Nemesis::step() {
   const auto now = Clock::now();
   // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them.
   for (const auto& [node, status] : supervisor_.reap_exited()) {
-    note(fmt::format("node {} exited by itself ({})", node, status.describe()));
+    note_unexpected_exit(node, status);
     restarts_.emplace(node, now);
   }
   restart_due();
@@ -171,9 +177,7 @@ Nemesis::Clock::time_point Nemesis::step() {
 void Nemesis::end() {
   if (partitioned_) ++stats_.heals;
   partitioned_ = false;
-  for (const auto& [node, status] : supervisor_.reap_exited()) {
-    note(fmt::format("node {} exited by itself ({})", node, status.describe()));
-  }
+  for (const auto& [node, status] : supervisor_.reap_exited()) note_unexpected_exit(node, status);
   // Back to a healthy network: the standing drop rate ends too, so the cluster can catch up.
   ipc::FaultSettings healthy;
   for (uint32_t from = 0; from < segment_.node_count(); ++from) {

@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "ipc/segment.h"
 #include "launcher/supervisor.h"
@@ -34,6 +35,8 @@ struct NemesisStats {
   uint32_t partitions = 0;
   uint32_t heals = 0;
   uint32_t crash_alls = 0;
+  // Nodes that died without being killed (a crash, an assertion, a sanitizer report): always a bug.
+  std::vector<std::string> unexpected_exits;
 };
 
 class Nemesis {
@@ -61,6 +64,7 @@ class Nemesis {
   void restart_due();
   std::optional<uint32_t> leader();
   void note(const std::string& what);
+  void note_unexpected_exit(uint32_t node, const ExitStatus& status);
 
   NemesisOptions options_;
   std::mt19937_64 rng_;
