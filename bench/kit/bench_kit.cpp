@@ -8,10 +8,10 @@
 #include <random>
 #include <vector>
 
-#include "bench/kit/clock.h"
 #include "bench/kit/floor.h"
 #include "bench/kit/histogram.h"
 #include "bench/kit/pacing.h"
+#include "ipc/clock.h"
 #include "ipc/tcp/transport.h"
 
 namespace {
@@ -120,7 +120,7 @@ void BM_TcpTransportRoundTrip(benchmark::State& state) {
   bool back = false;
   const auto on_frame = [&](tcp::EndpointId, const shmraft::ipc::Frame&) { back = true; };
   for (auto _ : state) {
-    const uint64_t start = shmraft::bench::monotonic_ns();
+    const uint64_t start = shmraft::ipc::monotonic_ns();
     self.send(1, 1, 0, payload);
     self.flush();
     back = false;
@@ -128,7 +128,7 @@ void BM_TcpTransportRoundTrip(benchmark::State& state) {
       self.poll(10ms, on_frame);
       self.flush();  // also completes the connection handshake on the first round
     }
-    round_trips.record(shmraft::bench::monotonic_ns() - start);
+    round_trips.record(shmraft::ipc::monotonic_ns() - start);
   }
   kill(echo, SIGKILL);
   waitpid(echo, nullptr, 0);

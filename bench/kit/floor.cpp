@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/kit/clock.h"
+#include "ipc/clock.h"
 #include "ipc/doorbell.h"
 
 namespace shmraft::bench {
@@ -109,9 +109,9 @@ class Children {
       if (pid <= 0) continue;
       // A child notices within kLivenessCheck at worst; give it a second, then make sure.
       int status;
-      const uint64_t deadline = monotonic_ns() + 1'000'000'000;
+      const uint64_t deadline = ipc::monotonic_ns() + 1'000'000'000;
       while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (monotonic_ns() > deadline) {
+        if (ipc::monotonic_ns() > deadline) {
           kill(pid, SIGKILL);
           waitpid(pid, &status, 0);
           break;
@@ -166,17 +166,17 @@ FloorResult measure_floor(const FloorSpec& spec) {
   };
   // Warm-up gets at most a quarter of the time budget, so a busy host still leaves time to measure.
   const auto budget = static_cast<uint64_t>(spec.max_duration.count());
-  uint64_t now = monotonic_ns();
+  uint64_t now = ipc::monotonic_ns();
   const uint64_t warmup_deadline = now + budget / 4;
   for (uint64_t round = 0; round < spec.warmup_rounds && now < warmup_deadline; ++round) {
     round_trip();
-    now = monotonic_ns();
+    now = ipc::monotonic_ns();
   }
   const uint64_t deadline = now + budget - budget / 4;
   for (uint64_t round = 0; round < spec.rounds; ++round) {
     const uint64_t round_start = now;
     round_trip();
-    now = monotonic_ns();
+    now = ipc::monotonic_ns();
     result.round_trip.record(now - round_start);
     if (now >= deadline) break;
   }

@@ -2,8 +2,8 @@
 // The shape every benchmark client loop shares, closed or open loop:
 //
 //   RunLoop loop(spec, stop, print_progress_line);
-//   loop.start(monotonic_ns());
-//   while (loop.tick(monotonic_ns())) {
+//   loop.start(ipc::monotonic_ns());
+//   while (loop.tick(ipc::monotonic_ns())) {
 //     ... send what is due (closed loop: while outstanding < pipeline; open loop: OpenLoopSchedule) ...
 //     ... for each response: loop.complete(now - sent_or_intended_ns) ...
 //   }

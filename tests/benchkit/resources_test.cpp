@@ -8,15 +8,15 @@
 #include <cstring>
 #include <vector>
 
-#include "bench/kit/clock.h"
+#include "ipc/clock.h"
 
 namespace shmraft::bench {
 namespace {
 
 void burn_cpu(uint64_t ns) {
-  const uint64_t end = monotonic_ns() + ns;
+  const uint64_t end = ipc::monotonic_ns() + ns;
   volatile uint64_t sink = 0;
-  while (monotonic_ns() < end) sink = sink + 1;
+  while (ipc::monotonic_ns() < end) sink = sink + 1;
 }
 
 TEST(Resources, ReadsThisProcess) {
@@ -68,14 +68,14 @@ TEST(Resources, MeterAndReapAccountForAChildsCpuAndPeakMemory) {
   const pid_t child = spawn_busy_child(stop);
   ASSERT_GT(child, 0);
   // Wait until it has touched its memory.
-  const uint64_t deadline = monotonic_ns() + 10'000'000'000ULL;
-  while (read_peak_rss_bytes(child) < (64u << 20) && monotonic_ns() < deadline) usleep(1000);
+  const uint64_t deadline = ipc::monotonic_ns() + 10'000'000'000ULL;
+  while (read_peak_rss_bytes(child) < (64u << 20) && ipc::monotonic_ns() < deadline) usleep(1000);
   EXPECT_GE(read_peak_rss_bytes(child), 64u << 20);
 
   CpuMeter meter({child});
-  meter.start(monotonic_ns());
+  meter.start(ipc::monotonic_ns());
   usleep(300'000);
-  const CpuUsage usage = meter.stop(monotonic_ns());
+  const CpuUsage usage = meter.stop(ipc::monotonic_ns());
   ASSERT_EQ(usage.per_process.size(), 1u);
   EXPECT_EQ(usage.per_process[0].pid, child);
   EXPECT_GT(usage.total.total_s(), 0.0);
@@ -95,7 +95,7 @@ TEST(Resources, MeterAndReapAccountForAChildsCpuAndPeakMemory) {
 
 TEST(Resources, MeterStopBeforeStartIsAnError) {
   CpuMeter meter({getpid()});
-  EXPECT_THROW(meter.stop(monotonic_ns()), std::logic_error);
+  EXPECT_THROW(meter.stop(ipc::monotonic_ns()), std::logic_error);
 }
 
 }  // namespace
