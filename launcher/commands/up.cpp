@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "launcher/cli_options.h"
@@ -105,11 +106,12 @@ int run_up(const UpOptions& options) {
     std::cout << "cluster '" << options.cluster << "' is up; Ctrl-C or `shmraft down -c " << options.cluster
               << "` stops it" << std::endl;
 
-    bool leader_reported = false;
+    std::optional<LeaderInfo> reported_leader;
     bool stopping = false;
     while (!stopping) {
-      // Sleep until a signal, the next pending restart, or (until a leader shows) the next look for one.
-      auto timeout = milliseconds(leader_reported ? 1000 : 20);
+      // Sleep until a signal, the next pending restart, or the next look at who leads (often until the
+      // first leader shows).
+      auto timeout = milliseconds(reported_leader ? 250 : 20);
       for (const auto& [node, due] : pending_restarts) {
         timeout = std::min(timeout,
                            std::chrono::ceil<milliseconds>(std::max(due - Clock::now(), Clock::duration(0))));
@@ -155,13 +157,13 @@ int run_up(const UpOptions& options) {
         std::cout << "node " << it->first << ": restarted after a crash, pid " << pid << std::endl;
         it = pending_restarts.erase(it);
       }
-      if (!leader_reported) {
-        if (const auto leader = current_leader(segment)) {
-          const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - began);
-          std::cout << "leader: node " << leader->node << " (term " << leader->term << ") after "
-                    << took.count() << " ms" << std::endl;
-          leader_reported = true;
-        }
+      if (const auto leader = current_leader(segment);
+          leader && (!reported_leader || leader->node != reported_leader->node ||
+                     leader->term != reported_leader->term)) {
+        const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - began);
+        std::cout << "leader: node " << leader->node << " (term " << leader->term << ") after "
+                  << took.count() << " ms" << std::endl;
+        reported_leader = leader;
       }
     }
   } catch (const std::exception& e) {

@@ -43,8 +43,9 @@ TEST(Lifecycle, DownStopsEveryNodeAndRemovesTheSegment) {
   ASSERT_EQ(down.exit_code, 0) << down.describe();
   EXPECT_FALSE(segment_exists(cluster.name()));
   for (pid_t pid : pids) EXPECT_FALSE(process_alive(pid)) << "node pid " << pid << " outlived `down`";
-  EXPECT_NE(cluster.supervisor_output().find("segment removed"), std::string::npos)
-      << cluster.supervisor_output();
+  const std::string output = cluster.supervisor_output();
+  EXPECT_NE(output.find("segment removed"), std::string::npos) << output;
+  EXPECT_NE(output.find("leader: node"), std::string::npos) << output;  // `up` reports who leads
   const CommandResult again = cluster.run("status", {"--once"});
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("no cluster"), std::string::npos) << again.describe();
