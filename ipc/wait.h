@@ -69,9 +69,11 @@ class Waiter {
     if (ready()) return true;
     switch (strategy_) {
       case WaitStrategy::spin:
-        return spin_until(ready, Clock::duration::max(), deadline, [] { cpu_relax(); });
+        return spin_until(
+            ready, Clock::duration::max(), deadline, [] { cpu_relax(); }, kPauseClockMask);
       case WaitStrategy::yield:
-        return spin_until(ready, Clock::duration::max(), deadline, [] { sched_yield(); });
+        return spin_until(
+            ready, Clock::duration::max(), deadline, [] { sched_yield(); }, kYieldClockMask);
       case WaitStrategy::block:
         return block_until(ready, deadline);
       case WaitStrategy::adaptive:
@@ -79,7 +81,9 @@ class Waiter {
           cpu_relax();
           if (ready()) return true;
         }
-        if (spin_until(ready, spin_time_, deadline, [] { sched_yield(); })) return true;
+        if (spin_until(
+                ready, spin_time_, deadline, [] { sched_yield(); }, kYieldClockMask))
+          return true;
         return block_until(ready, deadline);
     }
     return ready();
@@ -100,19 +104,26 @@ class Waiter {
   uint64_t sleeps() const noexcept { return sleeps_; }
 
  private:
+  // Between two pause instructions the clock costs more than a check and is not needed when the frame
+  // comes quickly, so it is read every 32 rounds. Next to a sched_yield system call a (vDSO) clock read
+  // is nothing, and reading it every round keeps the budget a real time budget: reading it only every
+  // 32 yields made each idle wait cost at least 32 system calls, most of a lightly loaded node's CPU.
+  static constexpr uint32_t kPauseClockMask = 31;
+  static constexpr uint32_t kYieldClockMask = 0;
+
   // Checks ready() between pauses for `budget` (Clock::duration::max(): no limit) or until `deadline`.
-  // The clock costs more than a check and is not needed when the frame comes quickly, so it is read
-  // only every 32 rounds, and the spin starts being timed at the first reading (so a spin may last
-  // 32 pauses longer than the budget).
+  // The spin starts being timed at the first clock reading (clock_mask + 1 rounds in).
   template <class Ready, class Pause>
-  static bool spin_until(Ready& ready, Clock::duration budget, Clock::time_point deadline, Pause pause) {
+  static bool spin_until(Ready& ready, Clock::duration budget, Clock::time_point deadline, Pause pause,
+                         uint32_t clock_mask) {
     Clock::time_point end = deadline;
     for (uint32_t round = 1;; ++round) {
       pause();
       if (ready()) return true;
-      if ((round & 31) != 0) continue;
+      if ((round & clock_mask) != 0) continue;
       const Clock::time_point now = Clock::now();
-      if (round == 32 && budget != Clock::duration::max() && now < deadline && deadline - now > budget)
+      if (round == clock_mask + 1 && budget != Clock::duration::max() && now < deadline &&
+          deadline - now > budget)
         end = now + budget;
       if (now >= end) return ready();
     }
