@@ -12,6 +12,7 @@
 #include "ipc/ring.h"
 #include "launcher/bench/client_load.h"
 #include "launcher/cli_options.h"
+#include "launcher/client/async_client.h"
 #include "node/process/client_wire.h"
 
 namespace shmraft::bench {
@@ -20,17 +21,6 @@ namespace {
 
 std::chrono::nanoseconds seconds_to_ns(double s) {
   return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(s * 1e9)));
-}
-
-// Largest key + value a request carries through client rings of `capacity` bytes.
-// Mirrors AsyncClient::max_request_bytes() (request 1 in /work/notes/bench-requests.md asks the client
-// library for a static form, so this moves there): the reply of a get carries the value back behind the
-// larger response header, and 32 bytes cover the op byte and varint lengths.
-std::size_t max_request_bytes_for(uint64_t capacity) {
-  constexpr std::size_t kCommandOverhead = 32;
-  const std::size_t ring = ipc::max_payload_for(capacity);
-  const std::size_t header = std::max(sizeof(node::RequestHeader), sizeof(node::ResponseHeader));
-  return ring > header + kCommandOverhead ? ring - header - kCommandOverhead : 0;
 }
 
 // Ring bytes one outstanding request (or its reply, which is smaller for a put) occupies.
@@ -124,7 +114,9 @@ BenchLimits bench_limits() {
   limits.max_nodes = ipc::kMaxNodes;
   limits.max_clients = kMaxClients;
   limits.max_payload_bytes =
-      static_cast<uint32_t>(max_request_bytes_for(ipc::SegmentConfig{}.client_ring_capacity) - kMaxKeyBytes);
+      static_cast<uint32_t>(client::AsyncClient::max_request_bytes_for(
+                                ipc::max_payload_for(ipc::SegmentConfig{}.client_ring_capacity)) -
+                            kMaxKeyBytes);
   // A commit needs the client, the leader and a follower to run one after another; on this kind of host
   // no such round beats ~1 µs (the measured floor refines this before the cluster starts).
   limits.min_commit_ns = 1000;

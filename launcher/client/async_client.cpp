@@ -92,11 +92,14 @@ AsyncClient::~AsyncClient() {
 }
 
 std::size_t AsyncClient::max_request_bytes() const noexcept {
+  return max_request_bytes_for(channel_->max_payload());
+}
+
+std::size_t AsyncClient::max_request_bytes_for(std::size_t frame_payload) noexcept {
   // The reply must carry a get's value back through a ring of the same size, behind a larger header.
   constexpr std::size_t kCommandOverhead = 32;  // op byte and varint lengths, generously
-  const std::size_t ring = channel_->max_payload();
   const std::size_t header = std::max(sizeof(node::RequestHeader), sizeof(node::ResponseHeader));
-  return ring > header + kCommandOverhead ? ring - header - kCommandOverhead : 0;
+  return frame_payload > header + kCommandOverhead ? frame_payload - header - kCommandOverhead : 0;
 }
 
 bool AsyncClient::submit(const Request& request, uint64_t tag) {

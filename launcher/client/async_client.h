@@ -73,6 +73,9 @@ class AsyncClient final : private ClientChannel::Sink {
   uint32_t node_count() const noexcept { return segment_.node_count(); }
   // Largest value (or key + value) a request can carry through this cluster's rings.
   std::size_t max_request_bytes() const noexcept;
+  // The same for a channel whose frames carry at most `frame_payload` bytes (ipc::max_payload_for of the
+  // client ring capacity), for checks made before any client exists.
+  static std::size_t max_request_bytes_for(std::size_t frame_payload) noexcept;
 
  private:
   enum class State : uint8_t { free, in_flight, waiting_retry };
