@@ -182,8 +182,8 @@ std::string to_text(const BenchReport& report) {
     if (!r.node_peak_rss_bytes.empty()) {
       out += fmt::format("\npeak RSS per node ({}):", r.transport);
       for (std::size_t node = 0; node < r.node_peak_rss_bytes.size(); ++node) {
-        out += fmt::format(" {}{}", node ? ", " : "",
-                           format_bytes(static_cast<double>(r.node_peak_rss_bytes[node])));
+        out += node ? ", " : " ";
+        out += format_bytes(static_cast<double>(r.node_peak_rss_bytes[node]));
       }
     }
   }
