@@ -28,6 +28,7 @@ ChaosRun run_chaos(const std::string& label, const std::vector<std::string>& arg
                              " --gtest_filter=" + info->test_suite_name() + "." + info->name();
   std::cout << "seed " << run.seed << " (replay: " << replay << ")" << std::endl;
   const std::string name = unique_cluster_name(label);
+  run.cluster = name;
   run.data_root = "/tmp/shmraft/" + name;
   std::vector<std::string> argv{
       "chaos", "-c", name, "--data-dir", run.data_root, "--seed", std::to_string(run.seed)};

@@ -15,6 +15,7 @@ struct ChaosRun {
   CommandResult result;
   uint64_t seed = 0;
   uint32_t kills = 0;  // from the "faults:" line
+  std::string cluster;
   std::string data_root;
 
   bool passed() const { return result.exit_code == 0 && result.out.find("chaos: PASS") != std::string::npos; }

@@ -76,10 +76,7 @@ bool plant_stale_read(std::vector<checker::Operation>& history) {
 TEST(Chaos, ChecksCatchAPlantedStaleReadAndAPlantedLostWrite) {
   const ChaosRun run =
       run_chaos("planted", {"--duration", "3", "--kill-interval", "500"}, /*keep_data=*/true);
-  struct Cleanup {
-    std::string root;
-    ~Cleanup() { std::filesystem::remove_all(root); }
-  } cleanup{run.data_root};
+  ScopedClusterFiles cleanup{run.cluster, run.data_root};
   ASSERT_TRUE(run.passed());
   auto history = checker::read_history_file(run.data_root + "/history.jsonl");
   const auto state = node::replay_kv_state(run.data_root + "/node0");

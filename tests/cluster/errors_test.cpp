@@ -88,10 +88,7 @@ TEST(BadInput, ASegmentOfAnotherClusterWithTheSameNameIsRefused) {
   running.wait_for_leader();
   const Snapshot before = take(running);
   const std::filesystem::path other_data = running.data_root().string() + "-other";
-  struct Cleanup {
-    std::filesystem::path path;
-    ~Cleanup() { std::filesystem::remove_all(path); }
-  } cleanup{other_data};
+  ScopedClusterFiles cleanup{"", other_data};
   // Another cluster (other data, so another id) under the same name while the first one runs.
   expect_refused(run_shmraft({"up", "-c", running.name(), "--data-dir", other_data.string()}), 1,
                  "belongs to another running cluster");
@@ -115,7 +112,7 @@ TEST(BadInput, ASegmentOfAnotherClusterWithTheSameNameIsRefused) {
       10000ms))
       << other.describe();
   expect_refused(other, 1, "of another cluster");
-  const pid_t again = launcher::spawn_child(
+  cleanup.process = launcher::spawn_child(
       {SHMRAFT_BINARY, "up", "-c", running.name(), "--data-dir", running.data_root().string()},
       running.data_root() / "again.log");
   EXPECT_TRUE(eventually(
@@ -123,20 +120,19 @@ TEST(BadInput, ASegmentOfAnotherClusterWithTheSameNameIsRefused) {
         return run_shmraft({"kv", "-c", running.name(), "get", "still"}).out == "works\n";
       },
       10000ms));
-  launcher::stop_child(again, 10s);
+  launcher::stop_child(cleanup.process, 10s);
+  cleanup.process = 0;
   EXPECT_FALSE(segment_exists(running.name()));
 }
 
 TEST(BadInput, RestartIsRefusedForAClusterThatChaosRuns) {
   const std::string name = unique_cluster_name("chaos-owned");
   const std::string root = "/tmp/shmraft/" + name;
-  struct Cleanup {
-    std::string root;
-    ~Cleanup() { std::filesystem::remove_all(root); }
-  } cleanup{root};
+  ScopedClusterFiles cleanup{name, root};
   const pid_t chaos = launcher::spawn_child(
       {SHMRAFT_BINARY, "chaos", "-c", name, "--data-dir", root, "--duration", "3", "--kill-interval", "0"},
       root + ".log");
+  cleanup.process = chaos;
   ASSERT_TRUE(eventually(
       [&] {
         return run_shmraft({"status", "-c", name, "--once"}).exit_code == 0;
@@ -145,8 +141,8 @@ TEST(BadInput, RestartIsRefusedForAClusterThatChaosRuns) {
   expect_refused(run_shmraft({"restart", "-c", name, "0"}), 1, "run by `shmraft chaos`");
   const auto status = launcher::wait_for_exit(chaos, 60s);
   ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->describe(), "exit 0") << "chaos was disturbed; its output is in " << root << ".log";
-  std::filesystem::remove(root + ".log");
+  cleanup.process = 0;
+  EXPECT_EQ(status->describe(), "exit 0") << "chaos was disturbed; its output:\n" << read_file(root + ".log");
 }
 
 TEST(BadInput, InvalidFlagValuesAreRefusedBeforeAnythingStarts) {

@@ -20,6 +20,18 @@ namespace shmraft::cluster_test {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Streams the parts into one string (GCC 12 warns falsely, -Wrestrict, on `"literal" + std::string&&`).
+template <class... Parts>
+std::string text(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
+
+}  // namespace
+
 std::string CommandResult::describe() const {
   std::ostringstream out;
   out << "exit " << exit_code << "\n--- stdout ---\n" << this->out << "--- stderr ---\n" << err;
@@ -81,13 +93,13 @@ CommandResult run_shmraft(const std::vector<std::string>& args, std::chrono::mil
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   result.exit_code = WIFEXITED(status) && !timed_out ? WEXITSTATUS(status) : -1;
-  if (timed_out) result.err += "\n[harness: killed after " + std::to_string(timeout.count()) + " ms]\n";
+  if (timed_out) result.err += text("\n[harness: killed after ", timeout.count(), " ms]\n");
   return result;
 }
 
 std::string unique_cluster_name(const std::string& label) {
   static std::atomic<int> counter{0};
-  return "t" + std::to_string(getpid()) + "-" + label + "-" + std::to_string(counter++);
+  return text("t", getpid(), "-", label, "-", counter++);
 }
 
 std::size_t line_count(const std::string& text) {
@@ -101,8 +113,23 @@ bool process_alive(pid_t pid) {
   return launcher::process_exists(pid);
 }
 
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 bool segment_exists(const std::string& cluster) {
   return fs::exists(fs::path("/dev/shm") / ("shmraft." + cluster));
+}
+
+ScopedClusterFiles::~ScopedClusterFiles() {
+  if (process != 0) launcher::stop_child(process, std::chrono::seconds(10));
+  std::error_code ec;
+  if (!cluster.empty()) fs::remove(fs::path("/dev/shm") / ("shmraft." + cluster), ec);
+  if (!root.empty()) {
+    fs::remove_all(root, ec);
+    fs::remove(root.string() + ".log", ec);
+  }
 }
 
 TestCluster::TestCluster(const std::string& label, Options options)
@@ -133,7 +160,7 @@ TestCluster::TestCluster(const std::string& label, Options options)
     }
     if (Clock::now() > deadline || launcher::try_reap(supervisor_)) {
       const std::string output = supervisor_output();
-      throw std::runtime_error("cluster " + name_ + " did not come up; supervisor output:\n" + output);
+      throw std::runtime_error(text("cluster ", name_, " did not come up; supervisor output:\n", output));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -155,7 +182,7 @@ CommandResult TestCluster::run(const std::string& command, const std::vector<std
 
 nlohmann::json TestCluster::status() const {
   const CommandResult r = run("status", {"--once", "--json"});
-  if (r.exit_code != 0) throw std::runtime_error("status failed: " + r.describe());
+  if (r.exit_code != 0) throw std::runtime_error(text("status failed: ", r.describe()));
   return nlohmann::json::parse(r.out);
 }
 
@@ -178,8 +205,8 @@ uint32_t TestCluster::wait_for_leader(std::chrono::milliseconds timeout) const {
     if (const auto l = leader()) return *l;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("no leader in cluster " + name_ + " within " + std::to_string(timeout.count()) +
-                           " ms:\n" + status().dump(1));
+  throw std::runtime_error(
+      text("no leader in cluster ", name_, " within ", timeout.count(), " ms:\n", status().dump(1)));
 }
 
 uint64_t TestCluster::max_term() const {
@@ -213,7 +240,7 @@ uint64_t TestCluster::wait_for_catch_up(std::chrono::milliseconds timeout) const
     if (caught_up) return *commit;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error("cluster " + name_ + " did not catch up:\n" + last.dump(1));
+  throw std::runtime_error(text("cluster ", name_, " did not catch up:\n", last.dump(1)));
 }
 
 CommandResult TestCluster::kv(const std::vector<std::string>& args, std::chrono::milliseconds timeout) const {
@@ -223,8 +250,7 @@ CommandResult TestCluster::kv(const std::vector<std::string>& args, std::chrono:
 }
 
 std::string TestCluster::supervisor_output() const {
-  std::ifstream in(supervisor_log_);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return read_file(supervisor_log_);
 }
 
 CommandResult TestCluster::down() {

@@ -45,8 +45,19 @@ bool eventually(Predicate&& done, std::chrono::milliseconds timeout) {
 
 // True while a process with this pid exists and is not a zombie.
 bool process_alive(pid_t pid);
+// The whole file ("" if it cannot be read).
+std::string read_file(const std::filesystem::path& path);
 // True if the cluster's shared-memory object exists.
 bool segment_exists(const std::string& cluster);
+
+// For tests that start a cluster without TestCluster: at scope exit stops `process` (if set), then
+// removes the cluster's segment and `root` (and "<root>.log"), whatever the test's outcome.
+struct ScopedClusterFiles {
+  std::string cluster;
+  std::filesystem::path root;
+  pid_t process = 0;
+  ~ScopedClusterFiles();
+};
 
 class TestCluster {
  public:

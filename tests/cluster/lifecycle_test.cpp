@@ -122,15 +122,9 @@ TEST(Lifecycle, RestartCommandStartsAStoppedNode) {
 TEST(Lifecycle, DataSurvivesDownAndUp) {
   const std::string name = unique_cluster_name("down-up");
   const std::string root = "/tmp/shmraft/" + name;
-  struct Cleanup {
-    std::string name, root;
-    ~Cleanup() {
-      run_shmraft({"down", "-c", name});
-      std::filesystem::remove_all(root);
-    }
-  } cleanup{name, root};
+  ScopedClusterFiles cleanup{name, root};
   for (int round = 0; round < 2; ++round) {
-    const pid_t up = launcher::spawn_child({SHMRAFT_BINARY, "up", "-c", name}, root + ".up.log");
+    cleanup.process = launcher::spawn_child({SHMRAFT_BINARY, "up", "-c", name}, root + ".log");
     ASSERT_TRUE(eventually(
         [&] {
           return run_shmraft({"kv", "-c", name, "get", "x"}).exit_code == 0;
@@ -142,9 +136,9 @@ TEST(Lifecycle, DataSurvivesDownAndUp) {
       ASSERT_EQ(run_shmraft({"kv", "-c", name, "put", "x", "kept"}).exit_code, 0);
     }
     ASSERT_EQ(run_shmraft({"down", "-c", name}).exit_code, 0);
-    launcher::wait_for_exit(up, 10s);
+    launcher::wait_for_exit(cleanup.process, 10s);
+    cleanup.process = 0;
   }
-  std::filesystem::remove(root + ".up.log");
 }
 
 }  // namespace
