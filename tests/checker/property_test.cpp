@@ -7,7 +7,7 @@
 
 #include "launcher/checker/linearizability.h"
 #include "tests/checker/history_generator.h"
-#include "tests/kv/test_seed.h"
+#include "tests/test_seed.h"
 
 namespace shmraft::checker {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "node/kv/command.h"
 #include "node/kv/result.h"
-#include "tests/kv/test_seed.h"
+#include "tests/test_seed.h"
 
 namespace shmraft::kv {
 namespace {

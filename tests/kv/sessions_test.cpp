@@ -4,7 +4,7 @@
 
 #include "node/kv/state_machine.h"
 #include "tests/kv/kv_test_util.h"
-#include "tests/kv/test_seed.h"
+#include "tests/test_seed.h"
 
 namespace shmraft::kv {
 namespace {

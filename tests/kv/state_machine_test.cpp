@@ -7,7 +7,7 @@
 #include <string>
 
 #include "tests/kv/kv_test_util.h"
-#include "tests/kv/test_seed.h"
+#include "tests/test_seed.h"
 
 namespace shmraft::kv {
 namespace {

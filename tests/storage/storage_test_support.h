@@ -21,6 +21,7 @@
 
 #include "node/storage/format.h"
 #include "node/storage/node_storage.h"
+#include "tests/test_seed.h"
 
 namespace shmraft::storage::testing {
 
@@ -176,23 +177,9 @@ inline std::string message_of(const std::function<void()>& action) {
 }
 
 // ---- seeds ----
-inline uint64_t test_seed() {
-  if (const char* env = std::getenv("SHMRAFT_SEED")) return std::strtoull(env, nullptr, 10);
-  std::random_device device;
-  return (uint64_t{device()} << 32) | device();
-}
-
-inline std::string replay_command(uint64_t seed) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return "SHMRAFT_SEED=" + std::to_string(seed) + " " + ::testing::internal::GetArgvs().front() +
-         " --gtest_filter=" + info->test_suite_name() + "." + info->name();
-}
-
-inline uint64_t announce_seed() {
-  const uint64_t seed = test_seed();
-  std::cout << "seed " << seed << " (replay: " << replay_command(seed) << ")\n";
-  return seed;
-}
+using shmraft::testing::announce_seed;
+using shmraft::testing::replay_command;
+using shmraft::testing::test_seed;
 
 // ---- child processes ----
 // Runs `body` in a forked child and returns what it wrote to `report` (its first argument, a file
