@@ -9,6 +9,14 @@
 //             where an answer from a peer running on another core arrives) and then calls sched_yield
 //             between checks: on 2 cores shared by 4+ processes the peer we wait for is often queued
 //             behind us on our own CPU, and a pause loop would only hold it off.
+//             The spin budget learns from how long the waits really last: a wait that ended within the
+//             full spin time (by spinning, or soon after falling asleep) restores the budget; an idle
+//             one (over kIdleWaitFactor spin times, or timed out) halves it, down to nothing. A consumer
+//             in a busy exchange keeps spinning; one whose frames come rarely (an idle node, a cluster
+//             at 1 K ops/s) stops paying a futile spin on every wake, which on a virtual machine costs
+//             more than the futex sleep it precedes. Waits in between change nothing: they are what a
+//             peer's wake-up takes, and counting them as idle would let a busy group of consumers talk
+//             each other into sleeping for good (each sleeps, so each waits a wake-up, so each sleeps).
 //
 // A node process waits "until a frame arrives or the next tick":
 //     ipc::Waiter waiter(segment.node_doorbell(me), strategy);
@@ -59,9 +67,11 @@ class Waiter {
 
   explicit Waiter(Doorbell& bell, WaitStrategy strategy = kDefaultWaitStrategy,
                   std::chrono::nanoseconds spin_time = kDefaultSpinTime) noexcept
-      : bell_(&bell), strategy_(strategy), spin_time_(spin_time) {}
+      : bell_(&bell), strategy_(strategy), spin_time_(spin_time), spin_budget_(spin_time) {}
 
   WaitStrategy strategy() const noexcept { return strategy_; }
+  // What the next adaptive wait spins at most (spin_time while waits stay short; see above).
+  std::chrono::nanoseconds spin_budget() const noexcept { return spin_budget_; }
 
   // Returns true as soon as ready() is true; false if `deadline` passes first.
   template <class Ready>
@@ -77,14 +87,7 @@ class Waiter {
       case WaitStrategy::block:
         return block_until(ready, deadline);
       case WaitStrategy::adaptive:
-        for (int round = 0; round < kAdaptivePauseRounds; ++round) {
-          cpu_relax();
-          if (ready()) return true;
-        }
-        if (spin_until(
-                ready, spin_time_, deadline, [] { sched_yield(); }, kYieldClockMask))
-          return true;
-        return block_until(ready, deadline);
+        return adaptive_until(ready, deadline);
     }
     return ready();
   }
@@ -129,6 +132,36 @@ class Waiter {
     }
   }
 
+  // A budget below this is a sched_yield or two, not worth having: the next adaptive wait sleeps at once.
+  static constexpr std::chrono::nanoseconds kMinSpinBudget{1000};
+  // A wait this many spin times long found the other side idle, not busy.
+  static constexpr int kIdleWaitFactor = 16;
+
+  template <class Ready>
+  bool adaptive_until(Ready& ready, Clock::time_point deadline) {
+    for (int round = 0; round < kAdaptivePauseRounds; ++round) {
+      cpu_relax();
+      if (ready()) {
+        spin_budget_ = spin_time_;
+        return true;
+      }
+    }
+    const Clock::time_point start = Clock::now();
+    bool got = false;
+    if (spin_budget_ > Clock::duration::zero())
+      got = spin_until(
+          ready, spin_budget_, deadline, [] { sched_yield(); }, kYieldClockMask);
+    if (!got) got = block_until(ready, deadline);
+    const Clock::duration waited = Clock::now() - start;
+    if (got && waited <= spin_time_) {
+      spin_budget_ = spin_time_;
+    } else if (!got || waited > kIdleWaitFactor * spin_time_) {
+      spin_budget_ /= 2;
+      if (spin_budget_ < kMinSpinBudget) spin_budget_ = std::chrono::nanoseconds::zero();
+    }
+    return got;
+  }
+
   template <class Ready>
   bool block_until(Ready& ready, Clock::time_point deadline) {
     for (;;) {
@@ -147,6 +180,7 @@ class Waiter {
   Doorbell* bell_;
   WaitStrategy strategy_;
   std::chrono::nanoseconds spin_time_;
+  std::chrono::nanoseconds spin_budget_;
   uint64_t sleeps_ = 0;
 };
 

@@ -79,6 +79,56 @@ TEST(Doorbell, CommitWaitTimesOut) {
   EXPECT_EQ(bell.waiters.load(), 0u);
 }
 
+// Long waits halve the adaptive spin budget down to nothing, so a rarely fed consumer stops spinning
+// before every sleep; one short wait restores it.
+TEST(AdaptiveWait, SpinBudgetShrinksOnLongWaitsAndComesBackOnAShortOne) {
+  Doorbell bell;
+  Waiter waiter(bell, WaitStrategy::adaptive, 8us);
+  EXPECT_EQ(waiter.spin_budget(), 8us);
+  const std::chrono::nanoseconds expected[] = {4us, 2us, 1us, 0ns, 0ns};
+  for (const std::chrono::nanoseconds budget : expected) {
+    EXPECT_FALSE(waiter.wait_for([] { return false; }, 200us));
+    EXPECT_EQ(waiter.spin_budget(), budget);
+  }
+  const uint64_t sleeps = waiter.sleeps();
+  int checks = 0;
+  EXPECT_TRUE(waiter.wait_for([&] { return ++checks == 3; }, 1s));  // answered while pausing
+  EXPECT_EQ(waiter.sleeps(), sleeps);
+  EXPECT_EQ(waiter.spin_budget(), 8us);
+}
+
+// A wait longer than the spin time but far from idle (a peer waking up) leaves the budget alone.
+TEST(AdaptiveWait, AWaitForAPeerWakingUpLeavesTheBudgetAlone) {
+  Doorbell bell;
+  Waiter waiter(bell, WaitStrategy::adaptive, 20ms);  // idle only after 320 ms
+  std::atomic<bool> ready{false};
+  std::thread ringer([&] {
+    std::this_thread::sleep_for(40ms);
+    ready = true;
+    bell.ring();
+  });
+  EXPECT_TRUE(waiter.wait_for([&] { return ready.load(); }, 10s));
+  ringer.join();
+  EXPECT_EQ(waiter.spin_budget(), 20ms);
+}
+
+// A wait that needed the futex but was over within the spin time says spinning would have paid.
+TEST(AdaptiveWait, ShortWaitAfterFallingAsleepRestoresTheBudget) {
+  Doorbell bell;
+  Waiter waiter(bell, WaitStrategy::adaptive, 50ms);  // a spin time no scheduler hiccup exceeds
+  while (waiter.spin_budget() != 0ns) (void)waiter.wait_for([] { return false; }, 1ms);
+  std::atomic<bool> ready{false};
+  std::thread ringer([&] {
+    while (bell.waiters.load() == 0) std::this_thread::yield();
+    ready = true;
+    bell.ring();
+  });
+  EXPECT_TRUE(waiter.wait_for([&] { return ready.load(); }, 10s));
+  ringer.join();
+  EXPECT_GE(waiter.sleeps(), 1u);
+  EXPECT_EQ(waiter.spin_budget(), 50ms);
+}
+
 class EveryStrategy : public ::testing::TestWithParam<WaitStrategy> {};
 
 TEST_P(EveryStrategy, TimesOutWhenNothingArrives) {
