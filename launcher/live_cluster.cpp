@@ -1,10 +1,10 @@
 #include "launcher/live_cluster.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 #include "launcher/child_process.h"
@@ -66,9 +66,27 @@ pid_t LiveCluster::node_pid(uint32_t node) const {
 
 namespace {
 
+// Empty when the process is gone. Read with read(2): a process exiting under us makes the read fail
+// with ESRCH, which std::ifstream turns into an exception instead of an end of file.
+std::string read_cmdline(pid_t pid) {
+  const int fd = ::open(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string raw;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) {
+      if (n < 0) raw.clear();
+      break;
+    }
+    raw.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return raw;
+}
+
 std::vector<std::string> command_line(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string raw = read_cmdline(pid);
   std::vector<std::string> args;
   std::string current;
   for (char c : raw) {
