@@ -85,6 +85,21 @@ void Core::tick() {
   }
 }
 
+int Core::ticks_until_due() const noexcept {
+  int due = 0;
+  if (role_ == Role::kLeader) {
+    due = std::min(config_.heartbeat_tick - heartbeat_elapsed_, config_.election_tick - election_elapsed_);
+    for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
+      const Progress& pr = progress_[peer];
+      if (peer != config_.id && pr.state == ProgressState::kSnapshot)
+        due = std::min(due, config_.election_tick - pr.snapshot_elapsed);
+    }
+  } else {
+    due = randomized_election_timeout_ - election_elapsed_;
+  }
+  return std::max(due, 1);
+}
+
 void Core::campaign() {
   check_not_in_ready("campaign");
   if (role_ == Role::kLeader) return;
@@ -240,7 +255,7 @@ void Core::advance() {
     Progress& self = progress_[config_.id];
     self.match = log_.persisted();
     self.next = self.match + 1;
-    if (maybe_commit()) commit_broadcast_pending_ = true;
+    if (maybe_commit()) commit_advanced();
   }
 }
 
@@ -505,10 +520,10 @@ void Core::handle_append_response(const AppendResponse& m) {
           break;
       }
       if (maybe_commit()) {
-        commit_broadcast_pending_ = true;
+        commit_advanced();
       } else if (was_paused) {
         // Messages held back while paused may have carried a newer commit index: send it now.
-        send_append(m.from, true);
+        send_append(m.from, config_.broadcast_commit);
       }
       if (m.from == transfer_target_ && pr.match == log_.last_index()) {
         send(TimeoutNow{config_.id, m.from, term_});
@@ -559,7 +574,7 @@ void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
     pr.next = pr.match + 1;
     become_probe(pr);
   }
-  if (maybe_commit()) commit_broadcast_pending_ = true;
+  if (maybe_commit()) commit_advanced();
   while (send_append(m.from, false)) {
   }
 }
@@ -680,6 +695,10 @@ bool Core::maybe_commit() {
     reads_before_commit_.clear();
   }
   return true;
+}
+
+void Core::commit_advanced() {
+  if (config_.broadcast_commit) commit_broadcast_pending_ = true;
 }
 
 void Core::commit_to(Index index) {

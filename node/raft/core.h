@@ -88,6 +88,10 @@ class Core {
   Core& operator=(const Core&) = delete;
 
   void tick();
+  // Ticks until tick() next does more than count (a timer fires: election, heartbeat, CheckQuorum, a
+  // snapshot's timeout); at least 1. A host may sleep that long and hand over the elapsed ticks when
+  // it wakes, before it steps whatever woke it, instead of waking for every tick.
+  int ticks_until_due() const noexcept;
   void step(const Message& message);
   ProposeResult propose(Bytes data);
   Status read_index(std::uint64_t context);
@@ -152,6 +156,8 @@ class Core {
   void broadcast_heartbeat(std::uint64_t context);
   void flush_pending();
   bool maybe_commit();
+  // After maybe_commit() moved the commit index: tell the followers now or later (Config::broadcast_commit).
+  void commit_advanced();
   void commit_to(Index index);
   bool committed_in_current_term() const;
 

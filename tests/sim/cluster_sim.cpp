@@ -153,6 +153,7 @@ raft::Config ClusterSim::core_config(raft::NodeId id) {
   config.heartbeat_tick = profile_.heartbeat_tick;
   config.pre_vote = profile_.pre_vote;
   config.check_quorum = profile_.check_quorum;
+  config.broadcast_commit = profile_.broadcast_commit;
   config.max_msg_bytes = profile_.max_msg_bytes;
   config.max_inflight_msgs = profile_.max_inflight_msgs;
   config.max_committed_bytes = profile_.max_committed_bytes;

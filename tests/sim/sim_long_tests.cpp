@@ -37,15 +37,14 @@ TEST_P(SimLongSweep, InvariantsHoldOnEverySeed) {
 }
 
 // Seeds start above the default run's, so the long sweep adds new schedules instead of repeating them.
-INSTANTIATE_TEST_SUITE_P(Seeds, SimLongSweep,
-                         ::testing::Values(Shard{"three", 10'001}, Shard{"five", 10'001},
-                                           Shard{"plain", 10'001}, Shard{"churn", 10'001},
-                                           Shard{"churn", 22'501}, Shard{"churn3", 10'001},
-                                           Shard{"churn3", 22'501}, Shard{"crashy", 10'001}),
-                         [](const ::testing::TestParamInfo<Shard>& info) {
-                           return std::string(info.param.profile) + "_" +
-                                  std::to_string(info.param.first_seed);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Seeds, SimLongSweep,
+    ::testing::Values(Shard{"three", 10'001}, Shard{"lazycommit", 10'001}, Shard{"five", 10'001},
+                      Shard{"plain", 10'001}, Shard{"churn", 10'001}, Shard{"churn", 22'501},
+                      Shard{"churn3", 10'001}, Shard{"churn3", 22'501}, Shard{"crashy", 10'001}),
+    [](const ::testing::TestParamInfo<Shard>& info) {
+      return std::string(info.param.profile) + "_" + std::to_string(info.param.first_seed);
+    });
 
 }  // namespace
 }  // namespace shmraft::sim

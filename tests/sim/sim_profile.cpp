@@ -16,6 +16,12 @@ std::vector<SimProfile> make_profiles() {
   three.doom_new_leader = 100;
   profiles.push_back(three);
 
+  // As the node process runs it: a new commit index waits for the next append or heartbeat.
+  SimProfile lazy = three;
+  lazy.name = "lazycommit";
+  lazy.broadcast_commit = false;
+  profiles.push_back(lazy);
+
   SimProfile five = three;
   five.name = "five";
   five.nodes = 5;

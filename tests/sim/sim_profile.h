@@ -23,6 +23,7 @@ struct SimProfile {
   int heartbeat_tick = 2;
   bool pre_vote = true;
   bool check_quorum = true;
+  bool broadcast_commit = true;
   size_t max_msg_bytes = 64;
   size_t max_inflight_msgs = 4;
   size_t max_committed_bytes = 128;

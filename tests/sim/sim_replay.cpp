@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       std::cout << profile.name << ": " << profile.nodes << " nodes, " << profile.chaos_ticks
                 << " chaos ticks" << (profile.pre_vote ? ", pre-vote" : "")
                 << (profile.check_quorum ? ", check-quorum" : "")
+                << (profile.broadcast_commit ? "" : ", lazy commit broadcast")
                 << (profile.testing_faults.commit_previous_term_by_counting ? ", Figure 8 bug" : "")
                 << (profile.send_before_persist ? ", acknowledges before persisting (bug)" : "") << "\n";
     }

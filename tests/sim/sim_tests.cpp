@@ -47,6 +47,7 @@ TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
 // 3 000 seeds: six profiles, two shards each.
 INSTANTIATE_TEST_SUITE_P(Seeds, SimSweep,
                          ::testing::Values(Shard{"three", 1, 250}, Shard{"three", 251, 250},
+                                           Shard{"lazycommit", 1, 250}, Shard{"lazycommit", 251, 250},
                                            Shard{"five", 1, 250}, Shard{"five", 251, 250},
                                            Shard{"plain", 1, 250}, Shard{"plain", 251, 250},
                                            Shard{"churn", 1, 250}, Shard{"churn", 251, 250},
