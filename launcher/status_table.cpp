@@ -46,17 +46,17 @@ std::string leader_column(const NodeStatus& status) {
 }  // namespace
 
 std::string render_status_table(const std::vector<NodeStatus>& nodes) {
-  std::string out =
-      fmt::format("{:>4} {:>8} {:>5} {:>13} {:>6} {:>6} {:>10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>10}\n",
-                  "node", "pid", "alive", "role", "term", "leader", "commit", "applied", "frames in",
-                  "frames out", "drops", "elections", "syncs");
+  std::string out = fmt::format(
+      "{:>4} {:>8} {:>5} {:>13} {:>6} {:>6} {:>10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>10} {:>10}\n", "node",
+      "pid", "alive", "role", "term", "leader", "commit", "applied", "frames in", "frames out", "drops",
+      "elections", "syncs", "sleeps");
   for (const NodeStatus& s : nodes) {
     const auto& c = s.counters;
-    out +=
-        fmt::format("{:>4} {:>8} {:>5} {:>13} {:>6} {:>6} {:>10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>10}\n",
-                    s.node, s.pid == 0 ? std::string("-") : std::to_string(s.pid), s.alive ? "yes" : "no",
-                    role_name(s), c.term, leader_column(s), c.commit_index, c.applied_index, c.frames_in,
-                    c.frames_out, c.drops, c.elections, c.syncs);
+    out += fmt::format(
+        "{:>4} {:>8} {:>5} {:>13} {:>6} {:>6} {:>10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>10} {:>10}\n",
+        s.node, s.pid == 0 ? std::string("-") : std::to_string(s.pid), s.alive ? "yes" : "no", role_name(s),
+        c.term, leader_column(s), c.commit_index, c.applied_index, c.frames_in, c.frames_out, c.drops,
+        c.elections, c.syncs, c.spare[node::kSleepsCounter]);
   }
   return out;
 }
@@ -80,7 +80,8 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
                      {"drops", c.drops},
                      {"bad_frames", c.bad_frames},
                      {"elections", c.elections},
-                     {"syncs", c.syncs}});
+                     {"syncs", c.syncs},
+                     {"sleeps", c.spare[node::kSleepsCounter]}});
   }
   return array;
 }

@@ -84,6 +84,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   config.seed = node_seed(options);
   config.election_tick = static_cast<int>(options.election_ticks);
   config.heartbeat_tick = static_cast<int>(options.heartbeat_ticks);
+  config.broadcast_commit = options.eager_commit;
   // Keep what may be in flight to one follower within about half its ring, so a slow follower makes
   // the leader wait (flow control) rather than overflow the ring (drops and retransmissions).
   config.max_msg_bytes = std::max<std::size_t>(4096, transport_->max_peer_payload() / 16);
@@ -130,13 +131,15 @@ void Node::run(const volatile std::sig_atomic_t& stop) {
 }
 
 uint64_t Node::next_deadline_ns() const {
-  uint64_t deadline = next_tick_ns_;
+  // Sleep through the ticks that would only count; catch_up_ticks() delivers them on waking.
+  uint64_t deadline = next_tick_ns_ + uint64_t(core_->ticks_until_due() - 1) * tick_ns_;
   if (std::optional<uint64_t> due = sender_.next_due_ns()) deadline = std::min(deadline, *due);
   return deadline;
 }
 
 std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   batch_receive_ns_ = 0;
+  ticks_caught_up_ = false;
   const std::size_t frames = transport_->receive(*this, deadline);
   const uint64_t now_ns = monotonic_ns();
   tick_until(now_ns);
@@ -173,7 +176,14 @@ void Node::tick_until(uint64_t now_ns) {
   }
 }
 
+void Node::catch_up_ticks() {
+  if (ticks_caught_up_) return;
+  ticks_caught_up_ = true;
+  tick_until(monotonic_ns());
+}
+
 void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
+  catch_up_ticks();
   const raft::Decoded<raft::Message> decoded = raft::decode_message(payload, scratch_);
   if (!decoded || raft::message_from(decoded.value) != from + 1) {
     ++bad_peer_frames_;
@@ -233,6 +243,7 @@ void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) 
     return;
   }
   ++frames_in_;
+  catch_up_ticks();
   const RequestHeader& request = *header;
   const std::span<const std::byte> command = payload.subspan(sizeof(RequestHeader));
   kv::Command decoded;
@@ -449,6 +460,7 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.drops, sender_.drops() + dropped_replies_ + refused);
   C::set(counters_.elections, elections_);
   C::set(counters_.syncs, storage_.stats().flushes);
+  C::set(counters_.spare[kSleepsCounter], transport_->sleeps());
   C::set(counters_.updated_ns, now_ns);
 }
 

@@ -88,6 +88,9 @@ class Node final : private Transport::Sink {
 
   std::size_t iterate(Transport::Clock::time_point deadline);
   void tick_until(uint64_t now_ns);
+  // Before the first frame of an iteration is stepped: the ticks slept through, so the core's timers
+  // stand where they would had it woken for every tick (a heartbeat resets them after, not before).
+  void catch_up_ticks();
   void start_read_round();
   void handle_ready();
   void on_soft_state(const raft::SoftState& soft);
@@ -120,6 +123,7 @@ class Node final : private Transport::Sink {
   uint64_t tick_ns_;
   uint64_t next_tick_ns_ = 0;
   uint64_t batch_receive_ns_ = 0;  // when this iteration's client requests were read (0: none yet)
+  bool ticks_caught_up_ = false;   // catch_up_ticks() ran in this iteration
   uint64_t frames_in_ = 0;
   uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
   uint64_t bad_client_frames_ = 0;  // requests without a readable header

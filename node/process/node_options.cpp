@@ -75,6 +75,9 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
   app.add_option("--heartbeat-ticks", options.heartbeat_ticks, "Leader heartbeat interval in ticks")
       ->check(CLI::Range(1u, 100'000u))
       ->capture_default_str();
+  app.add_flag("--eager-commit", options.eager_commit,
+               "Send every new commit index to the followers at once (default: with the next append or "
+               "heartbeat; followers then apply up to a heartbeat later, which no client waits for)");
   app.add_option_function<uint64_t>(
       "--seed", [&options](uint64_t seed) { options.seed = seed; },
       "Seed of the election timer randomness (default: from the clock and pid)");

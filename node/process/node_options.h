@@ -42,6 +42,9 @@ struct NodeOptions {
   uint32_t tick_us = 5000;
   uint32_t election_ticks = 30;
   uint32_t heartbeat_ticks = 6;
+  // raft::Config::broadcast_commit. Off by default: followers learn a commit index from the next
+  // append or heartbeat, so at low load each entry wakes a follower once instead of twice.
+  bool eager_commit = false;
   std::optional<uint64_t> seed;  // election randomness; default: from the clock and the pid
 
   // Take a KV snapshot and compact the log once this many log bytes were applied since the last one.

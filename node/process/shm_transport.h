@@ -27,6 +27,7 @@ class ShmTransport final : public Transport {
   std::size_t receive(Sink& sink, Clock::time_point deadline) override;
   uint64_t send_drops() const noexcept override { return 0; }  // a ring refuses only at reserve()
   uint64_t bad_frames() const noexcept override;
+  uint64_t sleeps() const noexcept override { return waiter_.sleeps(); }
 
  private:
   bool has_incoming() noexcept;

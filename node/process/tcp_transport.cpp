@@ -84,8 +84,11 @@ std::size_t TcpTransport::poll(Sink& sink, std::chrono::nanoseconds timeout) {
 
 std::size_t TcpTransport::receive(Sink& sink, Clock::time_point deadline) {
   connect_to_peers();  // a few relaxed loads: catches a peer that (re)started on a new port
-  return poll_until([&](std::chrono::nanoseconds timeout) { return poll(sink, timeout); }, deadline, wait_,
-                    spin_);
+  const auto poll_counting_sleeps = [&](std::chrono::nanoseconds timeout) {
+    if (timeout > std::chrono::nanoseconds::zero()) ++sleeps_;
+    return poll(sink, timeout);
+  };
+  return poll_until(poll_counting_sleeps, deadline, wait_, spin_);
 }
 
 uint64_t TcpTransport::send_drops() const noexcept {

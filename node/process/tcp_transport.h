@@ -30,6 +30,7 @@ class TcpTransport final : public Transport {
   std::size_t receive(Sink& sink, Clock::time_point deadline) override;
   uint64_t send_drops() const noexcept override;
   uint64_t bad_frames() const noexcept override;
+  uint64_t sleeps() const noexcept override { return sleeps_; }
 
  private:
   void connect_to_peers();
@@ -45,6 +46,7 @@ class TcpTransport final : public Transport {
   std::vector<uint16_t> peer_ports_;  // by node: the port we connect to, 0 = not yet known
   std::vector<std::byte> scratch_;    // reserve() hands this out; commit() copies it into the stream
   uint64_t foreign_frames_ = 0;
+  uint64_t sleeps_ = 0;  // blocking polls (epoll with a timeout)
 };
 
 }  // namespace shmraft::node

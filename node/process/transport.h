@@ -55,6 +55,8 @@ class Transport {
   // Incoming frames skipped as bad since start: broken checksum or length, or a frame type the channel
   // does not carry.
   virtual uint64_t bad_frames() const noexcept = 0;
+  // Times receive() went to sleep (futex or epoll) since start: waits that outlasted the spin.
+  virtual uint64_t sleeps() const noexcept = 0;
 };
 
 }  // namespace shmraft::node

@@ -29,7 +29,8 @@ TEST(NodeOptions, EveryFlagReachesTheOptions) {
              "--tick-us",         "1000",    "--election-ticks", "150",
              "--heartbeat-ticks", "10",      "--seed",           "42",
              "--snapshot-bytes",  "1048576", "--segment-bytes",  "65536",
-             "--log-level",       "debug",   "--log-file",       "/tmp/n.log"});
+             "--log-level",       "debug",   "--log-file",       "/tmp/n.log",
+             "--eager-commit"});
   EXPECT_EQ(o.cluster, "demo");
   EXPECT_EQ(o.node, 2u);
   EXPECT_EQ(o.raft_id(), 3u);
@@ -43,6 +44,7 @@ TEST(NodeOptions, EveryFlagReachesTheOptions) {
   EXPECT_EQ(o.tick_us, 1000u);
   EXPECT_EQ(o.election_ticks, 150u);
   EXPECT_EQ(o.heartbeat_ticks, 10u);
+  EXPECT_TRUE(o.eager_commit);
   EXPECT_EQ(o.seed, 42u);
   EXPECT_EQ(o.snapshot_bytes, 1048576u);
   EXPECT_EQ(o.segment_bytes, 65536u);
@@ -55,6 +57,7 @@ TEST(NodeOptions, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(o.fsync, storage::Durability::batch);
   EXPECT_EQ(o.wait, ipc::WaitStrategy::adaptive);
   EXPECT_EQ(o.transport, TransportKind::shm);
+  EXPECT_FALSE(o.eager_commit);
   EXPECT_FALSE(o.cluster_id);
   EXPECT_EQ(o.effective_log_file(), "/tmp/d/node.log");
 }
