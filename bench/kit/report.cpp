@@ -88,6 +88,11 @@ json transport_json(const TransportResult& r) {
   }
   if (r.node_cpu) out["cpu"] = cpu_json(*r.node_cpu, r.run.ops);
   if (!r.node_peak_rss_bytes.empty()) out["peak_rss_bytes"] = r.node_peak_rss_bytes;
+  if (!r.node_sleeps.empty() && r.run.ops > 0) {
+    json per_op = json::array();
+    for (const uint64_t sleeps : r.node_sleeps) per_op.push_back(static_cast<double>(sleeps) / r.run.ops);
+    out["sleeps_per_op"] = std::move(per_op);
+  }
   return out;
 }
 
@@ -185,6 +190,12 @@ std::string to_text(const BenchReport& report) {
         out += node ? ", " : " ";
         out += format_bytes(static_cast<double>(r.node_peak_rss_bytes[node]));
       }
+    }
+    if (!r.node_sleeps.empty() && r.run.ops > 0) {
+      out += fmt::format("\nsleeps per op per node ({}; futex/epoll waits, each a wake-up):", r.transport);
+      for (std::size_t node = 0; node < r.node_sleeps.size(); ++node)
+        out +=
+            fmt::format("{}{:.2f}", node ? ", " : " ", static_cast<double>(r.node_sleeps[node]) / r.run.ops);
     }
   }
   if (report.segment_bytes)

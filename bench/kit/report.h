@@ -33,6 +33,9 @@ struct TransportResult {
   std::vector<NamedHistogram> phases;         // per-phase breakdown, in pipeline order; may be empty
   std::optional<CpuUsage> node_cpu;           // all node processes over the measured window
   std::vector<uint64_t> node_peak_rss_bytes;  // index = node id; may be empty
+  // Times each node went to sleep waiting for frames over the measured window (index = node id; may be
+  // empty): per op, whether the nodes spin through a busy exchange or pay a wake-up per hop.
+  std::vector<uint64_t> node_sleeps;
 };
 
 struct BenchReport {
@@ -43,7 +46,7 @@ struct BenchReport {
 };
 
 // One transport's figures: ops, duration_s, throughput_ops_per_s, latency_us{p50,p90,p99,p999,max,min,
-// mean}, interrupted, and when present phases_us, cpu, peak_rss_bytes.
+// mean}, interrupted, and when present phases_us, cpu, peak_rss_bytes, sleeps_per_op.
 nlohmann::json transport_json(const TransportResult& result);
 
 // With one transport: {"config", <transport_json keys>, "floor": [{processes, wait, rounds, latency_us}],

@@ -52,6 +52,8 @@ class BenchCluster {
   std::size_t segment_bytes() const noexcept { return segment_.size(); }
   // By node id; 0 for a node that is not running.
   std::vector<pid_t> node_pids() const;
+  // Each node's sleeps counter (node_counters.h), by node id.
+  std::vector<uint64_t> node_sleeps() const;
   // One line per node that exited since the last call, e.g. "node 1 exited (killed by SIGSEGV)".
   std::vector<std::string> take_exited_nodes();
 

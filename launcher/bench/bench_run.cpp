@@ -34,6 +34,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   const std::vector<pid_t> nodes = cluster->node_pids();
   CpuMeter node_meter(nodes);
   CpuMeter client_meter({getpid()});
+  std::vector<uint64_t> sleeps_at_start;
   bool metering = false;
   LoadSpec load_spec{settings.progress_interval, progress_sink(settings), settings.spin, {}, {}};
   load_spec.window_started = [&] {
@@ -41,6 +42,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
       const uint64_t now = ipc::monotonic_ns();
       node_meter.start(now);
       client_meter.start(now);
+      sleeps_at_start = cluster->node_sleeps();
       metering = true;
     } catch (const std::runtime_error&) {
       // A node is gone already (take_exited_nodes() reports it); no CPU figure for this run.
@@ -53,6 +55,14 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
       run.result.node_cpu = node_meter.stop(now);
       run.client_cpu = client_meter.stop(now);
       for (const pid_t pid : nodes) run.result.node_peak_rss_bytes.push_back(read_peak_rss_bytes(pid));
+      const std::vector<uint64_t> sleeps = cluster->node_sleeps();
+      for (std::size_t node = 0; node < sleeps.size(); ++node) {
+        if (sleeps[node] < sleeps_at_start[node]) {  // the node restarted: its counter began again
+          run.result.node_sleeps.clear();
+          break;
+        }
+        run.result.node_sleeps.push_back(sleeps[node] - sleeps_at_start[node]);
+      }
     } catch (const std::runtime_error&) {
       run.result.node_cpu.reset();
       run.result.node_peak_rss_bytes.clear();

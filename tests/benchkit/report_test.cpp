@@ -14,7 +14,7 @@ namespace {
 using nlohmann::json;
 
 TransportResult result(const std::string& transport, uint64_t base_ns, uint64_t ops, double seconds) {
-  TransportResult r{transport, RunOutcome{ops, seconds, false, Histogram()}, {}, std::nullopt, {}};
+  TransportResult r{transport, RunOutcome{ops, seconds, false, Histogram()}, {}, std::nullopt, {}, {}};
   for (uint64_t i = 0; i < 1000; ++i) r.run.latency.record(base_ns + i * base_ns / 1000);
   return r;
 }
@@ -59,6 +59,7 @@ TEST(BenchReportJson, CompareHasPerTransportObjectsAndRatios) {
   report.transports.push_back(result("tcp", 40'000, 250'000, 10.0));
   report.transports[0].node_cpu = CpuUsage{{}, {1.0, 0.5}, 10.0};
   report.transports[0].node_peak_rss_bytes = {1 << 20, 2 << 20, 3 << 20};
+  report.transports[0].node_sleeps = {7'500'000, 5'000'000, 0};
   const json j = to_json(report);
   ASSERT_TRUE(j.contains("shm") && j.contains("tcp") && j.contains("ratio") && j.contains("config"));
   for (const char* t : {"shm", "tcp"}) {
@@ -72,7 +73,12 @@ TEST(BenchReportJson, CompareHasPerTransportObjectsAndRatios) {
   EXPECT_NEAR(j["shm"]["cpu"]["cores"].get<double>(), 0.15, 1e-9);
   EXPECT_NEAR(j["shm"]["cpu"]["cpu_us_per_op"].get<double>(), 0.3, 1e-9);
   EXPECT_EQ(j["shm"]["peak_rss_bytes"].size(), 3u);
+  EXPECT_EQ(j["shm"]["sleeps_per_op"], json::array({1.5, 1.0, 0.0}));
   EXPECT_FALSE(j["tcp"].contains("cpu"));
+  EXPECT_FALSE(j["tcp"].contains("sleeps_per_op"));
+  EXPECT_NE(to_text(report).find(
+                "sleeps per op per node (shm; futex/epoll waits, each a wake-up): 1.50, 1.00, 0.00"),
+            std::string::npos);
 }
 
 TEST(BenchReportJson, PhasesAndInterruptionAreReported) {
