@@ -18,10 +18,10 @@
 //             peer's wake-up takes, and counting them as idle would let a busy group of consumers talk
 //             each other into sleeping for good (each sleeps, so each waits a wake-up, so each sleeps).
 //
-// A node process waits "until a frame arrives or the next tick":
+// A node process waits "until a frame arrives or its next timer is due":
 //     ipc::Waiter waiter(segment.node_doorbell(me), strategy);
 //     auto ready = [&] { return any_ring_has_frames(); };     // e.g. consumer.has_frames() for each
-//     bool got_frames = waiter.wait_until(ready, next_tick);   // false: deadline passed, nothing came
+//     bool got_frames = waiter.wait_until(ready, next_timer);   // false: deadline passed, nothing came
 // `ready` is called many times and must be cheap and side-effect free (RingConsumer::has_frames is).
 // Producers need nothing beyond RingProducer::publish(), which rings the bell.
 #include <sched.h>
