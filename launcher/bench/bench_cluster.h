@@ -20,6 +20,7 @@
 #include "bench/kit/bench_config.h"
 #include "bench/kit/stop_flag.h"
 #include "ipc/segment.h"
+#include "ipc/wait.h"
 #include "launcher/cluster_dirs.h"
 
 namespace shmraft::launcher {
@@ -33,7 +34,7 @@ struct ClusterSpec {
   std::filesystem::path data_root;     // parent of the cluster's directory; empty: /tmp/shmraft
   std::vector<std::string> node_args;  // further `node` flags
   bool keep_data = false;
-  uint32_t spin_us = 8;  // the nodes' adaptive spin
+  uint32_t spin_us = ipc::kDefaultSpinUs;  // the nodes' adaptive spin
 };
 
 class BenchCluster {

@@ -11,6 +11,7 @@
 #include "bench/kit/bench_config.h"
 #include "bench/kit/sweep.h"
 #include "ipc/layout.h"
+#include "ipc/wait.h"
 
 namespace shmraft::bench {
 
@@ -19,7 +20,8 @@ struct BenchOptions {
   bool compare = false;
   bool json = false;
   double progress_interval_s = 1;  // 0: no progress lines
-  uint32_t spin_us = 8;            // adaptive waiting of nodes, clients and floor: spin before sleeping
+  uint32_t spin_us =
+      ipc::kDefaultSpinUs;  // adaptive waiting of nodes, clients and floor: spin before sleeping
 
   bool floor = true;  // measure the 2- and 3-process floors before the cluster starts
   uint64_t floor_rounds = 20'000;

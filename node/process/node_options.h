@@ -34,7 +34,7 @@ struct NodeOptions {
 
   storage::Durability fsync = storage::Durability::batch;
   ipc::WaitStrategy wait = ipc::kDefaultWaitStrategy;
-  uint32_t spin_us = 8;  // adaptive: spin this long before sleeping on the doorbell (tcp: in epoll)
+  uint32_t spin_us = ipc::kDefaultSpinUs;  // adaptive: spin this long before sleeping (tcp: before epoll)
   TransportKind transport = TransportKind::shm;
 
   // Timing. One tick every tick_us; elections after [election_ticks, 2*election_ticks) quiet ticks.
