@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <system_error>
 #include <thread>
 
@@ -112,12 +111,31 @@ ExitStatus stop_child(pid_t pid, std::chrono::milliseconds grace) {
   return decode(status);
 }
 
+// read(2), not std::ifstream: a process exiting under us makes the read fail with ESRCH, which
+// std::ifstream turns into an exception instead of an end of file.
+std::string read_proc_file(pid_t pid, const char* name) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) text.clear();
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
 bool process_exists(pid_t pid) {
   if (pid <= 0) return false;
   if (::kill(pid, 0) != 0 && errno != EPERM) return false;
   // A zombie still answers kill(0) but is gone for every purpose here.
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const std::string text = read_proc_file(pid, "stat");
+  if (text.empty()) return false;
   const auto paren = text.rfind(')');
   if (paren == std::string::npos || paren + 2 >= text.size()) return true;
   return text[paren + 2] != 'Z';

@@ -43,4 +43,7 @@ ExitStatus stop_child(pid_t pid, std::chrono::milliseconds grace);
 // True if a process with this pid exists (any owner); false for pid <= 0.
 bool process_exists(pid_t pid);
 
+// /proc/<pid>/<name>, or "" when the process is gone (also when it exits while being read).
+std::string read_proc_file(pid_t pid, const char* name);
+
 }  // namespace shmraft::launcher

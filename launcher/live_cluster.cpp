@@ -1,8 +1,6 @@
 #include "launcher/live_cluster.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <vector>
@@ -66,27 +64,8 @@ pid_t LiveCluster::node_pid(uint32_t node) const {
 
 namespace {
 
-// Empty when the process is gone. Read with read(2): a process exiting under us makes the read fail
-// with ESRCH, which std::ifstream turns into an exception instead of an end of file.
-std::string read_cmdline(pid_t pid) {
-  const int fd = ::open(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string raw;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) {
-      if (n < 0) raw.clear();
-      break;
-    }
-    raw.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return raw;
-}
-
 std::vector<std::string> command_line(pid_t pid) {
-  const std::string raw = read_cmdline(pid);
+  const std::string raw = read_proc_file(pid, "cmdline");
   std::vector<std::string> args;
   std::string current;
   for (char c : raw) {

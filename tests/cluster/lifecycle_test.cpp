@@ -1,7 +1,10 @@
 // The cluster's life cycle through the real `shmraft` binary: first leader, `down`, Ctrl-C, a SIGKILLed
-// supervisor (no orphans, `clean`), restart on crash, and data surviving down + up.
+// supervisor (no orphans, `clean`), restart on crash, data surviving down + up; and how the launcher
+// reads /proc about processes that may be exiting.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "launcher/child_process.h"
 #include "tests/cluster/harness.h"
@@ -10,6 +13,23 @@ namespace shmraft::cluster_test {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The launcher asks /proc about processes that may be exiting at that very moment (`kill`, `status`):
+// a zombie counts as gone, and a process gone before or while its file is read reads as "".
+TEST(ProcessFiles, AZombieIsGoneAndAReapedProcessReadsAsEmpty) {
+  EXPECT_FALSE(launcher::read_proc_file(getpid(), "stat").empty());
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (launcher::process_exists(child) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_FALSE(launcher::process_exists(child)) << "an exited, unreaped child is a zombie: gone";
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_EQ(launcher::read_proc_file(child, "cmdline"), "");
+  EXPECT_FALSE(launcher::process_exists(child));
+}
 
 TEST(Lifecycle, FirstLeaderWithinBound) {
   TestCluster cluster("first-leader");
