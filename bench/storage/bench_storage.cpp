@@ -10,6 +10,14 @@
 //   MsyncWriteAmplification/<prep>    64-byte msync on a file prepared with fallocate, with 1 MiB zero
 //                                     pwrites, or with zero pwrites and the page cache dropped; bytes
 //                                     dirtied per msync from /proc/self/io write_bytes
+//   DurableCopies/<copies>/<grouped>  `copies` threads, each with its own file on the same disk, append
+//                                     one 64 B record each; p50 of the time until a majority of them is
+//                                     durable. grouped=0: each fdatasyncs its own file (what the nodes of
+//                                     a cluster under --fsync batch do); grouped=1: each writes its page
+//                                     back (sync_file_range) and the last one issues the only fdatasync,
+//                                     whose device flush covers them all — the best a cross-process group
+//                                     commit could do on this disk. Files are pre-written with zeros, so
+//                                     the flush has no extent conversion to commit.
 //   Recovery1GiB/<cache>              opening a 1 GiB log of 1 KiB records, page cache warm or dropped
 //   RecordCrc/<impl>/<payload>        CRC32C of one record, SSE4.2 vs the portable (Boost.CRC) code
 //   Term                              term(i) at random indexes of a multi-segment log
@@ -22,6 +30,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +39,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ipc/crc32c.h"
@@ -349,6 +360,82 @@ OneGiBLog& one_gib_log() {
   return log;
 }
 
+void DurableCopies(benchmark::State& state) {
+  const auto copies = static_cast<std::size_t>(state.range(0));
+  const bool grouped = state.range(1) != 0;
+  constexpr std::size_t kFileBytes = std::size_t{16} << 20;
+  constexpr std::size_t kRecord = 64;
+  ScratchDir dir;
+  std::vector<int> fds;
+  const std::vector<std::byte> zeros(1 << 20);
+  for (std::size_t c = 0; c < copies; ++c) {
+    const fs::path path = dir.path() / ("copy" + std::to_string(c));
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create " + path.string());
+    for (std::size_t at = 0; at < kFileBytes; at += zeros.size())
+      if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(at)) !=
+          static_cast<ssize_t>(zeros.size()))
+        throw std::runtime_error("cannot zero " + path.string());
+    if (::fsync(fd) != 0) throw std::runtime_error("cannot fsync " + path.string());
+    fds.push_back(fd);
+  }
+  // Round r: every thread stamps its start, writes and makes durable its record, stamps its end.
+  std::vector<Clock::time_point> started(copies), durable(copies);
+  std::atomic<std::size_t> written_back{0};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> failed{false};
+  uint64_t round = 0;
+  std::barrier go(static_cast<std::ptrdiff_t>(copies + 1)), done(static_cast<std::ptrdiff_t>(copies + 1));
+  std::vector<std::thread> threads;
+  for (std::size_t c = 0; c < copies; ++c) {
+    threads.emplace_back([&, c] {
+      const std::vector<std::byte> record = filler(kRecord);
+      for (;;) {
+        go.arrive_and_wait();
+        if (stop.load()) return;
+        const off_t offset = static_cast<off_t>((round * kRecord) % kFileBytes);
+        started[c] = Clock::now();
+        bool ok = ::pwrite(fds[c], record.data(), kRecord, offset) == static_cast<ssize_t>(kRecord);
+        if (!grouped) {
+          ok = ok && ::fdatasync(fds[c]) == 0;
+          durable[c] = Clock::now();
+        } else {
+          const unsigned flags =
+              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+          ok = ok && ::sync_file_range(fds[c], offset & ~off_t{4095}, 4096, flags) == 0;
+          if (written_back.fetch_add(1) + 1 == copies) {
+            ok = ok && ::fdatasync(fds[c]) == 0;  // the last write-back is in: one flush covers all
+            const Clock::time_point now = Clock::now();
+            for (Clock::time_point& t : durable) t = now;
+          }
+        }
+        if (!ok) failed = true;
+        done.arrive_and_wait();
+      }
+    });
+  }
+  LatencySamples latency;
+  for (auto _ : state) {
+    written_back = 0;
+    go.arrive_and_wait();
+    done.arrive_and_wait();
+    ++round;
+    if (failed.load()) {
+      state.SkipWithError("pwrite/fdatasync/sync_file_range failed");
+      break;
+    }
+    std::vector<Clock::time_point> ends = durable;
+    std::sort(ends.begin(), ends.end());
+    const Clock::time_point first_start = *std::min_element(started.begin(), started.end());
+    latency.add(ends[copies / 2] - first_start);  // the majority's last copy
+  }
+  stop = true;
+  go.arrive_and_wait();
+  for (std::thread& t : threads) t.join();
+  for (const int fd : fds) ::close(fd);
+  latency.report(state);
+}
+
 void Recovery1GiB(benchmark::State& state) {
   const bool cold = state.range(0) == 1;
   OneGiBLog& log = one_gib_log();
@@ -438,6 +525,15 @@ void register_benchmarks() {
       ->ArgName("prep")
       ->DenseRange(0, 2)
       ->Iterations(2000)
+      ->UseRealTime();
+  benchmark::RegisterBenchmark("DurableCopies", DurableCopies)
+      ->ArgNames({"copies", "grouped"})
+      ->Args({1, 0})
+      ->Args({2, 0})
+      ->Args({3, 0})
+      ->Args({2, 1})
+      ->Args({3, 1})
+      ->Iterations(1000)
       ->UseRealTime();
   benchmark::RegisterBenchmark("Recovery1GiB", Recovery1GiB)
       ->ArgName("cold")
