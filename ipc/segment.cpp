@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <new>
+#include <utility>
 
 namespace shmraft::ipc {
 
@@ -371,6 +372,10 @@ LinkFault& Segment::link_fault(uint32_t from, uint32_t to) {
 }
 
 NodeCounters& Segment::node_counters(uint32_t node) {
+  return const_cast<NodeCounters&>(std::as_const(*this).node_counters(node));
+}
+
+const NodeCounters& Segment::node_counters(uint32_t node) const {
   check_node(node);
   return at<NodeCounters>(layout_.counters_offset + std::size_t{node} * sizeof(NodeCounters));
 }

@@ -122,6 +122,8 @@ class Segment {
   Doorbell& client_doorbell(uint32_t slot);
   LinkFault& link_fault(uint32_t from, uint32_t to);
   NodeCounters& node_counters(uint32_t node);
+  // For readers (status, the bench): the counters are atomics, so reading needs no mutable segment.
+  const NodeCounters& node_counters(uint32_t node) const;
 
   // Claims a free slot for this process (getpid()), else takes back one whose owner is dead; bumps the
   // slot's generation, discards replies still queued for the previous owner and resets the slot's

@@ -104,10 +104,9 @@ std::vector<pid_t> BenchCluster::node_pids() const {
 }
 
 std::vector<uint64_t> BenchCluster::node_sleeps() const {
-  auto& segment = const_cast<ipc::Segment&>(segment_);  // counters are atomics: reading changes nothing
   std::vector<uint64_t> sleeps;
-  for (uint32_t node = 0; node < segment.node_count(); ++node)
-    sleeps.push_back(segment.node_counters(node).snapshot().spare[node::kSleepsCounter]);
+  for (uint32_t node = 0; node < segment_.node_count(); ++node)
+    sleeps.push_back(segment_.node_counters(node).snapshot().spare[node::kSleepsCounter]);
   return sleeps;
 }
 
