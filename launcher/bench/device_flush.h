@@ -16,7 +16,8 @@ struct FlushSpec {
   std::filesystem::path dir;   // a directory on the device under test (created if missing)
   uint32_t record_bytes = 88;  // a 64 B command behind the log's 24-byte record header
   uint64_t rounds = 200;
-  std::chrono::nanoseconds max_duration = std::chrono::seconds(1);  // fewer rounds on a slow device
+  std::chrono::nanoseconds max_duration =
+      std::chrono::seconds(1);  // after a 250 ms warm-up; fewer rounds on a slow device
 };
 
 struct FlushResult {
