@@ -67,6 +67,9 @@
 //    snapshot install was interrupted: the log is discarded, as the install would have done. A log that
 //    starts after snapshot + 1 is missing entries: refused.
 // 6. The log must reach the saved commit index; if it does not, acknowledged entries are missing: refused.
+// 7. In modes batch and always, every segment holding records is flushed (with the repairs): a process
+//    killed between storing records and flushing them leaves them readable but not durable, and the
+//    node will acknowledge records it already holds without writing them again.
 #include <unistd.h>
 
 #include <algorithm>
@@ -362,10 +365,14 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
                        std::to_string(bounds.commit) + ": acknowledged entries are missing");
   }
 
-  // Repairs are made as durable as the mode promises before anything new is written.
+  // Repairs are made as durable as the mode promises before anything new is written, and so is every
+  // record found: the process before us may have been killed between storing records and flushing them,
+  // and a node acknowledges a record it already holds without writing it again (a follower answering a
+  // leader that resends it), so a record must not be in the log unless it is durable.
   for (Segment& segment : kept) {
     if (log.durable()) {
       segment.flush_dirty(stats);
+      if (!segment.empty()) segment.flush_range(0, segment.end_offset(), stats);
     } else {
       segment.forget_dirty();
     }

@@ -446,6 +446,30 @@ TEST(StorageRoundTrip, FlushesPerDurabilityMode) {
   }
 }
 
+// A process killed between storing records and flushing them leaves them in the page cache, so the
+// next one finds them; it may acknowledge them without writing them again (a follower answering a
+// leader that resends them), so in the flushing modes opening flushes every segment that holds records.
+TEST(StorageRoundTrip, OpeningFlushesRecordsThePreviousProcessStoredButNeverFlushed) {
+  for (Durability mode : {Durability::none, Durability::batch, Durability::always}) {
+    TempDir tmp;
+    { NodeStorage(tmp.node(), options_with(mode)); }  // created and closed: nothing left to flush
+    const ChildResult child = run_in_child([&](int) {
+      NodeStorage storage(tmp.node(), options_with(mode));
+      append_range(storage, 1, 2000, 1);  // ~200 KiB: several 64 KiB segments
+      ::_exit(0);                         // no sync(), no destructor: as if killed before the msync
+    });
+    ASSERT_TRUE(child.exited_ok()) << child.report;
+    NodeStorage reopened(tmp.node(), options_with(mode));
+    ASSERT_EQ(reopened.last_index(), 2000u);
+    const std::size_t segments = reopened.recovery().segments;
+    ASSERT_GE(segments, 3u);
+    if (mode == Durability::none)
+      EXPECT_EQ(reopened.stats().flushes, 0u);
+    else
+      EXPECT_GE(reopened.stats().flushes, segments) << to_string(mode);
+  }
+}
+
 TEST(StorageRoundTrip, DurabilityNamesParse) {
   EXPECT_EQ(parse_durability("none"), Durability::none);
   EXPECT_EQ(parse_durability("batch"), Durability::batch);
