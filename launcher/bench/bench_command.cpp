@@ -62,17 +62,36 @@ std::vector<FloorResult> measure_floors(const BenchOptions& o) {
   return floors;
 }
 
-// The device flush, when a planned configuration flushes (and floors are wanted at all).
-std::optional<FlushResult> measure_flush(const BenchOptions& o, const std::vector<BenchConfig>& configs) {
-  if (!o.floor) return std::nullopt;
+// When a planned configuration flushes (and floors are wanted at all): one device flush, and for each
+// node count above 1 among the flushing configurations, that many copies flushed at once until a
+// majority is durable. Sorted by copies, one copy first.
+std::vector<FlushResult> measure_flushes(const BenchOptions& o, const std::vector<BenchConfig>& configs) {
+  std::vector<FlushResult> flushes;
+  if (!o.floor) return flushes;
+  auto measured = [&](uint32_t copies) {
+    return std::any_of(flushes.begin(), flushes.end(),
+                       [&](const FlushResult& f) { return f.spec.copies == copies; });
+  };
   for (const BenchConfig& c : configs) {
     if (c.fsync == "none") continue;
-    FlushSpec spec;
-    spec.dir = o.data_dir.empty() ? fs::path(launcher::kDefaultDataBase) : o.data_dir;
-    spec.record_bytes = 24 + c.payload_bytes;
-    return measure_device_flush(spec);
+    for (const uint32_t copies : {1u, c.nodes}) {
+      if (measured(copies)) continue;
+      FlushSpec spec;
+      spec.dir = o.data_dir.empty() ? fs::path(launcher::kDefaultDataBase) : o.data_dir;
+      spec.record_bytes = 24 + c.payload_bytes;
+      spec.copies = copies;
+      flushes.push_back(measure_device_flush(spec));
+    }
   }
-  return std::nullopt;
+  std::sort(flushes.begin(), flushes.end(),
+            [](const FlushResult& a, const FlushResult& b) { return a.spec.copies < b.spec.copies; });
+  return flushes;
+}
+
+const FlushResult* flush_of(const std::vector<FlushResult>& flushes, uint32_t copies) {
+  for (const FlushResult& f : flushes)
+    if (f.spec.copies == copies && !f.latency.empty()) return &f;
+  return nullptr;
 }
 
 // The floor a configuration's commit stands on: the round of the client and the leader, plus a follower
@@ -83,11 +102,13 @@ const FloorResult* floor_for(const BenchConfig& c, const std::vector<FloorResult
   return nullptr;
 }
 
-// What the commit of a flushing configuration can be compared with: one device flush plus the floor.
+// What the commit of a flushing configuration can be compared with: the flush of `copies` copies (1:
+// one device flush; the node count: a majority of the nodes' copies) plus the floor.
 std::optional<double> flush_plus_floor_ns(const BenchConfig& c, const std::vector<FloorResult>& floors,
-                                          const std::optional<FlushResult>& flush) {
+                                          const std::vector<FlushResult>& flushes, uint32_t copies) {
   const FloorResult* floor = floor_for(c, floors);
-  if (c.fsync == "none" || !flush || flush->latency.empty() || floor == nullptr) return std::nullopt;
+  const FlushResult* flush = flush_of(flushes, copies);
+  if (c.fsync == "none" || flush == nullptr || floor == nullptr) return std::nullopt;
   return static_cast<double>(flush->latency.value_at_percentile(50) +
                              floor->round_trip.value_at_percentile(50));
 }
@@ -102,7 +123,7 @@ struct Invocation {
   const BenchOptions& options;
   std::vector<BenchConfig> configs;
   std::vector<FloorResult> floors;
-  std::optional<FlushResult> flush;
+  std::vector<FlushResult> flushes;  // measure_flushes()
   std::array<double, 3> load_at_start{};
   StopFlag& stop;
 };
@@ -178,25 +199,39 @@ std::optional<double> persist_plus_floor_ns(const BenchConfig& c, const Transpor
 void add_flush_json(json& out, const BenchConfig& c, const TransportResult& r, const Invocation& inv) {
   if (r.run.latency.empty()) return;
   const auto p50 = static_cast<double>(r.run.latency.value_at_percentile(50));
-  if (const auto base = flush_plus_floor_ns(c, inv.floors, inv.flush))
+  if (const auto base = flush_plus_floor_ns(c, inv.floors, inv.flushes, 1))
     out["p50_over_flush_plus_floor"] = p50 / *base;
+  if (const auto base = flush_plus_floor_ns(c, inv.floors, inv.flushes, c.nodes); base && c.nodes > 1)
+    out["p50_over_majority_flush_plus_floor"] = p50 / *base;
   if (const auto base = persist_plus_floor_ns(c, r, inv.floors))
     out["p50_over_persist_plus_floor"] = p50 / *base;
 }
 
+std::string percentiles_text(const Histogram& h) {
+  return fmt::format("p50 {}  p99 {}  max {}", format_ns(static_cast<double>(h.value_at_percentile(50))),
+                     format_ns(static_cast<double>(h.value_at_percentile(99))),
+                     format_ns(static_cast<double>(h.max())));
+}
+
 std::string flush_text(const BenchConfig& c, const std::vector<ConfigRun>& runs, const Invocation& inv) {
-  if (!inv.flush || inv.flush->latency.empty()) return {};
-  const Histogram& f = inv.flush->latency;
-  std::string out = fmt::format(
-      "device flush (append + msync of one {} B record, preallocated file in {}): p50 {}  p99 {}  max {}\n",
-      inv.flush->spec.record_bytes, inv.flush->spec.dir.string(),
-      format_ns(static_cast<double>(f.value_at_percentile(50))),
-      format_ns(static_cast<double>(f.value_at_percentile(99))), format_ns(static_cast<double>(f.max())));
-  const auto base = flush_plus_floor_ns(c, inv.floors, inv.flush);
+  const FlushResult* one = flush_of(inv.flushes, 1);
+  if (one == nullptr) return {};
+  std::string out =
+      fmt::format("device flush (append + msync of one {} B record, preallocated file in {}): {}\n",
+                  one->spec.record_bytes, one->spec.dir.string(), percentiles_text(one->latency));
+  const FlushResult* majority = c.nodes > 1 ? flush_of(inv.flushes, c.nodes) : nullptr;
+  if (majority != nullptr)
+    out += fmt::format(
+        "  {} copies at once (a file and a thread each, as the nodes flush), until {} are durable: {}\n",
+        c.nodes, c.nodes / 2 + 1, percentiles_text(majority->latency));
+  const auto base = flush_plus_floor_ns(c, inv.floors, inv.flushes, 1);
+  const auto majority_base = flush_plus_floor_ns(c, inv.floors, inv.flushes, c.nodes);
   for (const ConfigRun& run : runs) {
     if (!base || run.result.run.latency.empty()) continue;
     const auto p50 = static_cast<double>(run.result.run.latency.value_at_percentile(50));
     out += fmt::format("  {} p50 ÷ (flush p50 + floor p50) = {:.2f}", run.result.transport, p50 / *base);
+    if (majority != nullptr && majority_base)
+      out += fmt::format(";  ÷ (majority p50 + floor p50) = {:.2f}", p50 / *majority_base);
     if (const auto persist = persist_plus_floor_ns(c, run.result, inv.floors))
       out += fmt::format(";  ÷ (leader persist p50 + floor p50) = {:.2f}", p50 / *persist);
     out += "\n";
@@ -238,10 +273,15 @@ int report_runs(const Invocation& inv, const std::vector<ConfigRun>& runs) {
       add_run_details(details, run);
       add_flush_json(details, report.config, run.result, inv);
     }
-    if (inv.flush) {
-      out["device_flush"] = json{{"dir", inv.flush->spec.dir.string()},
-                                 {"rounds", inv.flush->latency.count()},
-                                 {"latency_us", latency_us_json(inv.flush->latency)}};
+    if (const FlushResult* one = flush_of(inv.flushes, 1)) {
+      json& flush = out["device_flush"] = json{{"dir", one->spec.dir.string()},
+                                               {"rounds", one->latency.count()},
+                                               {"latency_us", latency_us_json(one->latency)}};
+      const uint32_t nodes = report.config.nodes;
+      if (const FlushResult* majority = flush_of(inv.flushes, nodes); majority != nullptr && nodes > 1)
+        flush["majority"] = json{{"copies", nodes},
+                                 {"rounds", majority->latency.count()},
+                                 {"latency_us", latency_us_json(majority->latency)}};
     }
     out["config"]["spin_us"] = o.spin_us;
     out["load_average"] = load_json(inv.load_at_start, load_at_end);
@@ -279,9 +319,12 @@ std::string sweep_subtitle(const Invocation& inv) {
     subtitle += fmt::format(" · {}-process floor p50 {}", f.spec.processes,
                             format_ns(static_cast<double>(f.round_trip.value_at_percentile(50))));
   }
-  if (inv.flush && !inv.flush->latency.empty()) {
-    subtitle += fmt::format(" · device flush p50 {}",
-                            format_ns(static_cast<double>(inv.flush->latency.value_at_percentile(50))));
+  for (const FlushResult& f : inv.flushes) {
+    if (f.latency.empty()) continue;
+    const std::string what =
+        f.spec.copies == 1 ? "device flush" : fmt::format("majority of {} flushes", f.spec.copies);
+    subtitle +=
+        fmt::format(" · {} p50 {}", what, format_ns(static_cast<double>(f.latency.value_at_percentile(50))));
   }
   return subtitle;
 }
@@ -363,7 +406,7 @@ int run_bench(const BenchOptions& options) {
   // Before any cluster starts, so nothing of ours competes with the floors.
   inv.floors = measure_floors(options);
   check_rate_against_floor(inv.configs, inv.floors);
-  inv.flush = measure_flush(options, inv.configs);
+  inv.flushes = measure_flushes(options, inv.configs);
   return options.sweep ? run_sweep(inv) : run_single_or_compare(inv);
 }
 

@@ -97,6 +97,28 @@ TEST(BenchCommand, ShortRunPrintsTheJsonOfDesignSection5) {
   EXPECT_TRUE(leftovers_of(bench.pid()).empty());
 }
 
+// Durable commits beside both flush floors: one device flush, and the nodes' copies flushed at once until
+// a majority is durable.
+TEST(BenchCommand, FsyncBatchReportsTheFlushOfOneCopyAndOfAMajority) {
+  BenchProcess bench(quick({"--fsync", "batch", "--json"}));
+  const BenchOutput run = bench.wait();
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const json j = parse_json(run);
+  expect_sane_transport(j, "shm");
+  ASSERT_TRUE(j.contains("device_flush")) << run.out;
+  const json& flush = j["device_flush"];
+  EXPECT_GT(flush["rounds"].get<uint64_t>(), 0u);
+  EXPECT_GT(flush["latency_us"]["p50"].get<double>(), 0);
+  ASSERT_TRUE(flush.contains("majority")) << flush.dump();
+  EXPECT_EQ(flush["majority"]["copies"], 3);
+  EXPECT_GT(flush["majority"]["rounds"].get<uint64_t>(), 0u);
+  EXPECT_GT(flush["majority"]["latency_us"]["p50"].get<double>(), 0);
+  for (const char* key :
+       {"p50_over_flush_plus_floor", "p50_over_majority_flush_plus_floor", "p50_over_persist_plus_floor"})
+    EXPECT_GT(j.value(key, 0.0), 0) << "missing or zero " << key << "\n" << run.out;
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+}
+
 TEST(BenchCommand, TextReportHasTheTableThePhasesAndTheFloor) {
   const BenchOutput run = run_bench(quick({"--nodes", "1", "--clients", "2", "--pipeline", "4"}));
   ASSERT_EQ(run.exit_code, 0) << run.describe();
