@@ -97,6 +97,28 @@ TEST(AdaptiveWait, SpinBudgetShrinksOnLongWaitsAndComesBackOnAShortOne) {
   EXPECT_EQ(waiter.spin_budget(), 8us);
 }
 
+// With more spinning processes than cores the pause phase only holds off the peer on our own core: it is
+// dropped once it keeps failing, and every kPauseProbeInterval-th wait tries it again.
+TEST(AdaptiveWait, PausePhaseIsDroppedWhileItFailsAndProbedAgain) {
+  Doorbell bell;
+  Waiter waiter(bell, WaitStrategy::adaptive, 1s);
+  auto ready_at_check = [](int n) { return [n, checks = 0]() mutable { return ++checks >= n; }; };
+  EXPECT_TRUE(waiter.pauses());
+  for (int i = 0; i < kPauseCredit; ++i) {  // each ends well after the pause phase: spends a credit
+    EXPECT_TRUE(waiter.pauses());
+    EXPECT_TRUE(waiter.wait_for(ready_at_check(2 * kAdaptivePauseRounds + 2), 1s));
+  }
+  EXPECT_FALSE(waiter.pauses());
+  // Ready at the second check: a pause phase would end it, the yield spin ends it instead, until the probe.
+  uint32_t waits = 0;
+  while (!waiter.pauses() && waits < 2 * kPauseProbeInterval) {
+    EXPECT_TRUE(waiter.wait_for(ready_at_check(2), 1s));
+    ++waits;
+  }
+  EXPECT_EQ(waits, kPauseProbeInterval);
+  EXPECT_TRUE(waiter.pauses());
+}
+
 // A wait longer than the spin time but far from idle (a peer waking up) leaves the budget alone.
 TEST(AdaptiveWait, AWaitForAPeerWakingUpLeavesTheBudgetAlone) {
   Doorbell bell;
