@@ -148,6 +148,10 @@ int preallocated_file(const fs::path& path, std::size_t bytes) {
   return fd;
 }
 
+// Flush benchmarks run this long unmeasured: flushes right after a file's creation was made durable are
+// faster for a while (see launcher/bench/device_flush.cpp), and a log flushes for much longer.
+constexpr std::chrono::milliseconds kFlushWarmup{250};
+
 constexpr std::size_t kScratchFileBytes = std::size_t{256} << 20;
 
 void PwriteFdatasync(benchmark::State& state) {
@@ -333,8 +337,7 @@ void MsyncWriteAmplification(benchmark::State& state) {
 // One 64 B append to a fallocated, mapped file made durable in two timed steps: its page written to the
 // device (sync_file_range, waiting for completion), then the device's cache flushed (fdatasync, with
 // nothing left to write). What one durable append is made of on this disk, and so the least a majority
-// of copies on one disk pays: a page write per copy and a flush. After 250 ms unmeasured: flushes right
-// after a file's creation was made durable are faster for a while (see launcher/bench/device_flush.cpp).
+// of copies on one disk pays: a page write per copy and a flush.
 void WriteBackThenFlush(benchmark::State& state) {
   constexpr std::size_t kBytes = std::size_t{16} << 20;
   constexpr std::size_t kRecord = 64;
@@ -364,7 +367,7 @@ void WriteBackThenFlush(benchmark::State& state) {
     write_back.add(written - start);
     flush.add(Clock::now() - written);
   };
-  for (const Clock::time_point warm = Clock::now() + std::chrono::milliseconds(250); Clock::now() < warm;)
+  for (const Clock::time_point warm = Clock::now() + kFlushWarmup; Clock::now() < warm;)
     append_durably(false);
   for (auto _ : state) append_durably(true);
   if (!ok) state.SkipWithError("sync_file_range or fdatasync failed");
@@ -470,9 +473,7 @@ void DurableCopies(benchmark::State& state) {
     std::sort(ends.begin(), ends.end());
     return ends[copies / 2] - *std::min_element(started.begin(), started.end());
   };
-  // Unmeasured first, as WriteBackThenFlush: flushes right after the files were made durable are faster.
-  for (const Clock::time_point warm = Clock::now() + std::chrono::milliseconds(250); Clock::now() < warm;)
-    run_round();
+  for (const Clock::time_point warm = Clock::now() + kFlushWarmup; Clock::now() < warm;) run_round();
   LatencySamples latency;
   for (auto _ : state) {
     const Clock::duration majority_durable = run_round();

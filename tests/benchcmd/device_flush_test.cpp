@@ -3,33 +3,20 @@
 #include "launcher/bench/device_flush.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+
+#include "tests/temp_dir.h"
 
 namespace shmraft::bench {
 namespace {
 
 namespace fs = std::filesystem;
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = (fs::temp_directory_path() / "shmraft-flush-probe-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~ScratchDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 TEST(DeviceFlush, OneCopyAndAMajorityOfThreeRecordARoundEachAndLeaveNothing) {
-  ScratchDir dir;
+  testing::TempDir dir("shmraft-flush-probe");
   for (const uint32_t copies : {1u, 3u}) {
     FlushSpec spec;
     spec.dir = dir.path() / "probe";
@@ -43,7 +30,7 @@ TEST(DeviceFlush, OneCopyAndAMajorityOfThreeRecordARoundEachAndLeaveNothing) {
 }
 
 TEST(DeviceFlush, ADirectoryThatCannotBeCreatedIsAClearError) {
-  ScratchDir dir;
+  testing::TempDir dir("shmraft-flush-probe");
   const fs::path file = dir.path() / "a-file";
   std::ofstream(file) << "not a directory";
   FlushSpec spec;

@@ -21,31 +21,18 @@
 
 #include "node/storage/format.h"
 #include "node/storage/node_storage.h"
+#include "tests/temp_dir.h"
 #include "tests/test_seed.h"
 
 namespace shmraft::storage::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under /tmp (the disk, not /dev/shm), removed with everything in it at the end.
-class TempDir {
+// A fresh node directory's parent under /tmp (the disk, not /dev/shm), removed at the end.
+class TempDir : public shmraft::testing::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "shmraft-storage-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  fs::path node() const { return path_ / "node"; }
-
- private:
-  fs::path path_;
+  TempDir() : shmraft::testing::TempDir("shmraft-storage") {}
+  fs::path node() const { return path() / "node"; }
 };
 
 inline uint64_t mix(uint64_t x) {
