@@ -28,6 +28,11 @@ Result StateMachine::apply(uint64_t index, std::span<const std::byte> bytes) {
   return apply(index, command);
 }
 
+void StateMachine::prefetch(std::span<const std::byte> bytes) const noexcept {
+  Command command;
+  if (decode_command(bytes, command) == DecodeError::none) map_.prefetch(command.key);
+}
+
 Result StateMachine::apply(uint64_t index, const Command& command) {
   advance(index);
   if (command.client_id == kNoSession) return execute(command);

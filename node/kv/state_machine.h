@@ -59,6 +59,12 @@ class StateMachine {
 
   uint64_t applied_index() const noexcept { return applied_index_; }
 
+  // Starts loading the table memory that applying `command` will touch, and changes nothing. A node
+  // applying a batch calls it a few entries ahead, so that the cache miss on each key's slot overlaps
+  // the work on the entries before it instead of stalling apply (with 64 K keys, that miss was a fifth of
+  // all CPU at 64 bench clients). Malformed bytes are ignored here; apply() answers them.
+  void prefetch(std::span<const std::byte> command) const noexcept;
+
   // Local read for ReadIndex: the value, or nullopt if absent. The view is valid until the next change.
   std::optional<std::string_view> get(std::string_view key) const;
 

@@ -351,7 +351,16 @@ void Node::stamp_persisted(raft::Index last_persisted, uint64_t now_ns) {
 
 void Node::apply(std::span<const raft::Entry> entries, uint64_t commit_ns) {
   completed_.clear();
-  for (const raft::Entry& e : entries) {
+  // Far enough ahead that a slot's cache miss (~100 ns) is hidden behind the entries before it, near
+  // enough that the prefetched lines are still in L1 when their turn comes.
+  constexpr std::size_t kPrefetchDistance = 8;
+  auto prefetch = [&](std::size_t i) {
+    if (i < entries.size() && entries[i].type != raft::EntryType::kNoop) kv_.prefetch(entries[i].data);
+  };
+  for (std::size_t i = 0; i < kPrefetchDistance; ++i) prefetch(i);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    prefetch(i + kPrefetchDistance);
+    const raft::Entry& e = entries[i];
     if (e.index <= kv_.applied_index()) continue;  // already in the restored snapshot
     kv::ResultCode code = kv::ResultCode::ok;
     if (e.type == raft::EntryType::kNoop) {

@@ -81,6 +81,17 @@ TEST_F(Apply, MalformedEntryChangesOnlyTheAppliedIndex) {
   EXPECT_EQ(reference.snapshot(), kv.snapshot());
 }
 
+TEST_F(Apply, PrefetchChangesNothingEvenForMalformedOrUnknownKeys) {
+  run(put("a", "1"));
+  const auto before = kv.snapshot();
+  kv.prefetch(encode(put("a", "2")));
+  kv.prefetch(encode(put("absent", "2")));
+  kv.prefetch(std::vector<std::byte>{std::byte{0xee}, std::byte{0x01}});
+  kv.prefetch({});
+  EXPECT_EQ(kv.snapshot(), before);
+  EXPECT_EQ(kv.applied_index(), index);
+}
+
 TEST_F(Apply, IndexMustIncrease) {
   run(put("a", "1"));
   EXPECT_THROW(kv.apply(index, encode(put("a", "2"))), std::logic_error);
