@@ -12,7 +12,7 @@ constexpr std::size_t kPageBytes = 4096;
 }
 
 SegmentedLog::SegmentedLog(fs::path dir, const Options& options, StorageStats& stats)
-    : dir_(std::move(dir)), options_(options), stats_(&stats) {
+    : dir_(std::move(dir)), options_(options), stats_(&stats), closer_(std::make_unique<SegmentCloser>()) {
   planned_.reserve(4);
 }
 
@@ -46,6 +46,7 @@ std::size_t SegmentedLog::new_segment_bytes(std::size_t record_bytes) const noex
 
 void SegmentedLog::remove_newest_segment() {
   segments_.back().remove_file();
+  closer_->close_later(std::move(segments_.back()));
   segments_.pop_back();
   ++stats_->segments_removed;
 }
@@ -157,6 +158,7 @@ void SegmentedLog::compact(uint64_t up_to_index) {
   while (segments_.size() > 1 && !segments_.front().empty() &&
          segments_.front().last_index() <= up_to_index) {
     segments_.front().remove_file();
+    closer_->close_later(std::move(segments_.front()));
     segments_.pop_front();
     ++stats_->segments_removed;
   }

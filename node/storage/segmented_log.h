@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <utility>
 #include <vector>
 
 #include "node/storage/node_storage.h"
 #include "node/storage/segment.h"
+#include "node/storage/segment_closer.h"
 
 namespace shmraft::storage {
 
@@ -75,6 +77,9 @@ class SegmentedLog {
   uint64_t last_term_ = 0;  // cached: every append checks it
   // Segments append() must create, as (first index, bytes); kept to avoid allocating per call.
   std::vector<std::pair<uint64_t, std::size_t>> planned_;
+  // Removed segments are unlinked here and closed there (see segment_closer.h). A pointer keeps the log
+  // movable.
+  std::unique_ptr<SegmentCloser> closer_;
 };
 
 }  // namespace shmraft::storage

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 #include "node/storage/hard_state_file.h"
 #include "node/storage/snapshot_file.h"
 #include "storage_test_support.h"
@@ -327,6 +330,33 @@ TEST(StorageRoundTrip, SnapshotCompactionRemovesWholeSegmentsBelowIt) {
   ASSERT_TRUE(loaded);
   EXPECT_EQ(loaded->data, state);
   EXPECT_THROW(storage.save_snapshot({200, 1}, state), StorageError);  // older than the saved one
+}
+
+// Files under `dir` that are removed but still open in this process ("<path> (deleted)" in /proc).
+std::size_t removed_but_open_under(const fs::path& dir) {
+  std::size_t count = 0;
+  for (const auto& fd : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const std::string target = fs::read_symlink(fd.path(), error).string();
+    if (!error && target.starts_with(dir.string()) && target.ends_with(" (deleted)")) ++count;
+  }
+  return count;
+}
+
+TEST(StorageRoundTrip, CompactedSegmentsAreUnlinkedAtOnceAndClosedWhileTheLogIsOpen) {
+  TempDir tmp;
+  NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
+  append_range(storage, 1, 400, 1);
+  storage.save_hard_state({1, 1, 400});
+  storage.save_snapshot({400, 1}, payload(1, 1, 100));
+  storage.compact(400);
+  ASSERT_GT(storage.stats().segments_removed, 0u);
+  EXPECT_EQ(segment_files(tmp.node()).size(), 1u);  // the names are gone before compact() returns
+  // The closer closes them soon, on its own thread, not only when the storage closes.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (removed_but_open_under(tmp.node()) > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(removed_but_open_under(tmp.node()), 0u);
 }
 
 TEST(StorageRoundTrip, SnapshotThatTheLogDoesNotContinueReplacesTheLog) {
