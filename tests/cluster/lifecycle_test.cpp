@@ -106,7 +106,7 @@ TEST(Lifecycle, SigkilledSupervisorLeavesNoOrphansAndCleanRemovesTheRest) {
   // The orphaned nodes may linger as zombies until init reaps them; clean waits for nothing, so retry.
   EXPECT_TRUE(eventually(
       [&] {
-        run_shmraft({"clean", "-c", cluster.name()});
+        run_shmraft({"clean", "-c", cluster.name(), "-d", cluster.data_root().string()});
         return !segment_exists(cluster.name());
       },
       10000ms));
