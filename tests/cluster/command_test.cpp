@@ -120,6 +120,23 @@ TEST(Command, AgainstARunningCluster) {
   EXPECT_EQ(get.out, chunk + "\n");
 }
 
+TEST(Command, AMebibyteValueFromStdinWhenTheRingsCarryIt) {
+  TestCluster cluster(
+      "mebibyte", {.nodes = 3,
+                   .up_args = {"--client-ring", "4194304", "--peer-ring", "8388608", "--client-slots", "4"},
+                   .node_args = {}});
+  cluster.wait_for_leader();
+  testing::TempDir tmp;
+  std::string value(1 << 20, '\0');
+  for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<char>(i * 131 % 251);
+  const CommandResult put = run_shmraft({"kv", "-c", cluster.name(), "put", "big", "-"}, 30s,
+                                        write_file(tmp.path() / "value", value));
+  ASSERT_EQ(put.exit_code, 0) << put.describe();
+  const CommandResult get = cluster.kv({"get", "big"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_TRUE(get.out == value + "\n") << "read back " << get.out.size() << " bytes";
+}
+
 TEST(Command, ARestartThatFailsAtOnceReportsTheNodesOwnError) {
   TestCluster cluster("restart-fails");
   cluster.wait_for_leader();

@@ -53,17 +53,28 @@ ProcessGroup process_group(pid_t pid) {
   return result;
 }
 
+// Runs `shmraft <args...>` on a new pseudo-terminal, as its foreground job; returns the master side.
+pid_t start_on_terminal(const std::vector<std::string>& args, int& master) {
+  std::vector<std::string> argv{SHMRAFT_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> raw;
+  for (std::string& arg : argv) raw.push_back(arg.data());
+  raw.push_back(nullptr);
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    ::execv(raw[0], raw.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
 TEST(Terminal, CtrlCReachesOnlyTheSupervisorWhichStopsEveryNodeCleanly) {
   const std::string name = unique_cluster_name("pty");
   const fs::path root = fs::path("/tmp/shmraft") / name;
   ScopedClusterFiles cleanup{name, root};
   int master = -1;
-  const pid_t up = ::forkpty(&master, nullptr, nullptr, nullptr);
+  const pid_t up = start_on_terminal({"up", "-c", name, "-d", root.string()}, master);
   ASSERT_GE(up, 0) << "forkpty failed";
-  if (up == 0) {
-    ::execl(SHMRAFT_BINARY, SHMRAFT_BINARY, "up", "-c", name.c_str(), "-d", root.c_str(), nullptr);
-    ::_exit(127);
-  }
   cleanup.process = up;
   std::string output;
   ASSERT_TRUE(read_until(master, output, "leader: node", 20s)) << output;
@@ -94,6 +105,28 @@ TEST(Terminal, CtrlCReachesOnlyTheSupervisorWhichStopsEveryNodeCleanly) {
   EXPECT_EQ(output.find("exited ("), std::string::npos) << "a node stopped on its own:\n" << output;
   EXPECT_EQ(output.find("did not stop cleanly"), std::string::npos) << output;
   EXPECT_NE(output.find("stopped, segment removed"), std::string::npos) << output;
+}
+
+// The benchmark's report after a terminal Ctrl-C still has what only running nodes can give: their CPU,
+// peak RSS and sleeps (they used to take the ^C too and be gone before the report).
+TEST(Terminal, CtrlCDuringABenchmarkLeavesItsReportComplete) {
+  int master = -1;
+  const pid_t bench =
+      start_on_terminal({"bench", "--warmup", "0.2", "--duration", "60", "--no-floor"}, master);
+  ASSERT_GE(bench, 0) << "forkpty failed";
+  std::string output;
+  const bool measuring = read_until(master, output, "measure     1/", 30s);
+  if (measuring) EXPECT_EQ(::write(master, "\x03", 1), 1);
+  read_until(master, output, "", 30s);
+  const auto ended = launcher::wait_for_exit(bench, measuring ? 10s : 0s);
+  if (!ended) launcher::stop_child(bench, 5s);
+  ::close(master);
+  ASSERT_TRUE(measuring) << output;
+  ASSERT_TRUE(ended) << output;
+  EXPECT_EQ(ended->code, 130) << output;
+  for (const char* line : {"nodes used", "peak RSS per node", "sleeps per op per node", "INTERRUPTED"})
+    EXPECT_NE(output.find(line), std::string::npos) << "'" << line << "' missing:\n" << output;
+  EXPECT_EQ(output.find("exited"), std::string::npos) << output;
 }
 
 }  // namespace
