@@ -21,6 +21,7 @@
 
 #include "launcher/child_process.h"
 #include "launcher/cli_options.h"
+#include "launcher/cluster_dirs.h"
 #include "launcher/commands/command.h"
 #include "launcher/launcher_error.h"
 #include "launcher/live_cluster.h"
@@ -83,7 +84,7 @@ int run_restart(const NodeTarget& target) {
   }
   const pid_t old_pid = cluster.node_pid(target.node);
   const std::filesystem::path output =
-      cluster.supervisor_data_root() / ("node" + std::to_string(target.node) + ".out");
+      ClusterDirs(target.cluster, cluster.supervisor_data_root()).node_output(target.node);
   const std::uintmax_t output_before = output_size(output);
   sigval value{};
   value.sival_int = encode_request(SupervisorRequest::restart_node, target.node);

@@ -15,8 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::mode_of;
-using testing::ScopedUmask;
-using testing::SecondUser;
 using testing::TempDir;
 
 std::string check_root_refusal(const ClusterDirs& dirs) {
@@ -30,7 +28,7 @@ std::string check_root_refusal(const ClusterDirs& dirs) {
 
 TEST(ClusterDirs, StampsPrivatelyUnderUmask000) {
   TempDir tmp;
-  ScopedUmask everything_allowed(0);
+  testing::ScopedUmask everything_allowed(0);
   const ClusterDirs dirs("a", tmp.path() / "a");
   dirs.check_root();
   dirs.stamp(3, ipc::ClusterId::random());
@@ -85,8 +83,8 @@ TEST(ClusterDirs, DefaultRootIsPerUserOnADiskAndNeverTmp) {
     EXPECT_EQ(ClusterDirs("x", {}).root(), fs::path("/var/lib/shmraft/x"));
   }
   std::string why_not;
-  if (!SecondUser::available(why_not)) GTEST_SKIP() << "the non-root rules: " << why_not;
-  SecondUser user;
+  if (!testing::SecondUser::available(why_not)) GTEST_SKIP() << "the non-root rules: " << why_not;
+  testing::SecondUser user;
   EXPECT_TRUE(user.run_as([] {
     ::setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);  // a tmpfs: never the default
     ::setenv("HOME", "/home/someone", 1);
