@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include <cstring>
 #include <system_error>
 #include <thread>
+
+#include "launcher/private_dir.h"
 
 namespace shmraft::launcher {
 
@@ -43,6 +46,8 @@ ExitStatus decode(int status) {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
   }
+  umask(077);  // what the node creates is private whatever the umask of the shell that started us
+  setsid();    // the terminal's signals go to its foreground process group: no longer ours
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The parent may have died before prctl took effect; then nobody would kill us later.
   if (getppid() != parent) _exit(126);
@@ -71,8 +76,8 @@ pid_t spawn_child(const std::vector<std::string>& argv, const std::filesystem::p
   raw.reserve(argv.size() + 1);
   for (const std::string& arg : argv) raw.push_back(const_cast<char*>(arg.c_str()));
   raw.push_back(nullptr);
-  const int output_fd = open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (output_fd < 0) throw std::system_error(errno, std::generic_category(), "open " + output.string());
+  const int output_fd =
+      PrivateDir::open(output.parent_path()).open_file(output.filename().string(), O_WRONLY | O_APPEND);
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) exec_child(raw, output_fd, parent);

@@ -3,6 +3,8 @@
 //
 // A child is fork+exec'd with PR_SET_PDEATHSIG=SIGKILL, so if the supervising thread dies by any means
 // (even SIGKILL) the kernel kills the child too: no orphans keep a segment or a data directory busy.
+// It runs in a session of its own, without a controlling terminal, so a Ctrl-C (or a hang-up) in the
+// terminal reaches only the command that owns it, which then stops its children in order and reports.
 // The signal mask and dispositions are reset in the child before exec, because the supervisor blocks the
 // signals it reads through a signalfd and a blocked mask survives exec.
 #include <sys/types.h>
@@ -26,9 +28,10 @@ struct ExitStatus {
 // once, so a rebuilt binary replacing the file does not mix versions in one cluster.
 const std::filesystem::path& self_executable();
 
-// fork + exec `argv[0]` with `argv`; stdout and stderr go to `output` (appended, mode 0600), stdin is
-// /dev/null. Throws std::system_error if fork fails; if exec fails, the child exits with code 127 and
-// writes why into `output`.
+// fork + exec `argv[0]` with `argv`; stdout and stderr go to `output` (appended, 0600, opened without
+// following a symlink from its checked directory: see PrivateDir), stdin is /dev/null. Throws
+// LauncherError if `output` cannot be opened safely, std::system_error if fork fails; if exec fails, the
+// child exits with code 127 and writes why into `output`.
 pid_t spawn_child(const std::vector<std::string>& argv, const std::filesystem::path& output);
 
 // Non-blocking: the status if `pid` (our child) has exited and is now reaped.

@@ -1,6 +1,7 @@
 #include "launcher/cluster_dirs.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "launcher/launcher_error.h"
+#include "launcher/private_dir.h"
 
 namespace shmraft::launcher {
 
@@ -19,25 +21,56 @@ namespace {
 
 constexpr const char* kStampFile = "cluster-id";
 
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  const fs::path temporary = path.string() + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw LauncherError("cannot write " + temporary.string() + ": " + std::strerror(errno));
+// How deep below a data root check_placement() looks for node directories: deep enough for a root that
+// holds cluster roots (the default base) or a directory of those.
+constexpr int kPlacementDepth = 3;
+
+void write_file_atomically(const PrivateDir& dir, const std::string& name, const std::string& text) {
+  const std::string temporary = name + ".tmp";
+  const int fd = dir.open_file(temporary, O_WRONLY | O_TRUNC);
   const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
-  if (!written || !synced || ::rename(temporary.c_str(), path.c_str()) != 0) {
+  if (!written || !synced || ::renameat(dir.fd(), temporary.c_str(), dir.fd(), name.c_str()) != 0) {
     const int saved = errno;
-    ::unlink(temporary.c_str());
-    throw LauncherError("cannot write " + path.string() + ": " + std::strerror(saved));
+    ::unlinkat(dir.fd(), temporary.c_str(), 0);
+    throw LauncherError("cannot write " + (dir.path() / name).string() + ": " + std::strerror(saved));
   }
+}
+
+bool is_stamp(const fs::path& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() == fs::file_type::regular;
+}
+
+std::string stamped_name(const fs::path& stamp) {
+  std::ifstream in(stamp);
+  std::string name;
+  return in >> name ? name : std::string("?");
+}
+
+fs::path home_directory() {
+  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/') return home;
+  if (const passwd* entry = ::getpwuid(::geteuid()); entry != nullptr && entry->pw_dir != nullptr)
+    return entry->pw_dir;
+  throw LauncherError("no home directory (HOME unset, no passwd entry): give --data-dir");
 }
 
 }  // namespace
 
+fs::path default_data_base() {
+  if (::geteuid() == 0) return "/var/lib/shmraft";
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && state[0] == '/')
+    return fs::path(state) / "shmraft";
+  return home_directory() / ".local" / "state" / "shmraft";
+}
+
 ClusterDirs::ClusterDirs(std::string cluster, fs::path root)
     : cluster_(std::move(cluster)),
-      root_(root.empty() ? fs::path(kDefaultDataBase) / cluster_ : std::move(root)) {}
+      root_(
+          fs::absolute(root.empty() ? default_data_base() / cluster_ : std::move(root)).lexically_normal()) {
+  if (!root_.has_filename()) root_ = root_.parent_path();  // "/a/b/" -> "/a/b"
+}
 
 fs::path ClusterDirs::node_dir(uint32_t node) const {
   return root_ / ("node" + std::to_string(node));
@@ -85,17 +118,41 @@ std::optional<ipc::ClusterId> ClusterDirs::stamped_identity(uint32_t nodes) cons
   return first->id;
 }
 
-void ClusterDirs::stamp(uint32_t nodes, const ipc::ClusterId& id) const {
-  std::error_code ec;
-  fs::create_directories(root_, ec);
-  if (ec) throw LauncherError("cannot create " + root_.string() + ": " + ec.message());
-  for (uint32_t node = 0; node < nodes; ++node) {
-    const fs::path dir = node_dir(node);
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      throw LauncherError("cannot create " + dir.string() + ": " + std::strerror(errno));
+void ClusterDirs::check_root() const {
+  for (fs::path dir = root_;; dir = dir.parent_path()) {
+    if (is_stamp(dir / kStampFile)) {
+      throw LauncherError("data directory " + root_.string() + " lies inside " + dir.string() +
+                          ", a node directory of cluster '" + stamped_name(dir / kStampFile) + "'; refused");
     }
+    if (dir == dir.parent_path()) break;
+  }
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root_, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const fs::path& path = it->path();
+    if (path.filename() == kStampFile && is_stamp(path)) {
+      const fs::path dir = path.parent_path();
+      const std::string name = dir.filename().string();
+      const bool own_node = dir.parent_path() == root_ && name.size() > 4 && name.rfind("node", 0) == 0 &&
+                            name.find_first_not_of("0123456789", 4) == std::string::npos &&
+                            stamped_name(path) == cluster_;
+      if (!own_node) {
+        throw LauncherError("data directory " + root_.string() + " holds " + dir.string() +
+                            ", a node directory of cluster '" + stamped_name(path) + "'; refused");
+      }
+    }
+    if (it.depth() >= kPlacementDepth) it.disable_recursion_pending();
+  }
+  // Not created here: a refusal that follows (a segment in the way) must leave nothing behind.
+  if (fs::symlink_status(root_, ec).type() != fs::file_type::not_found) PrivateDir::open(root_);
+}
+
+void ClusterDirs::stamp(uint32_t nodes, const ipc::ClusterId& id) const {
+  const PrivateDir root = PrivateDir::open(root_);
+  for (uint32_t node = 0; node < nodes; ++node) {
+    const PrivateDir dir = root.subdir(node_dir(node).filename().string());
     if (read_stamp(node)) continue;
-    write_file_atomically(dir / kStampFile, cluster_ + " " + id.to_hex() + "\n");
+    write_file_atomically(dir, kStampFile, cluster_ + " " + id.to_hex() + "\n");
   }
 }
 

@@ -1,13 +1,15 @@
 #pragma once
 // Where a cluster keeps its files, and the stamp that ties a data directory to one cluster.
 //
-//   <root>/                     default /tmp/shmraft/<cluster>, or --data-dir
+//   <root>/                     default <default_data_base()>/<cluster>, or --data-dir
 //   <root>/node<i>/cluster-id   "<cluster name> <32 hex digits of the cluster id>\n"
 //   <root>/node<i>/...          the node's own files (storage, log)
 //   <root>/node<i>.out          the node process's stdout/stderr (crash messages land here)
 //
 // The stamp is written before a node first starts and checked before every start, so a node is never
-// pointed at the data of another cluster — whose log it would otherwise happily extend.
+// pointed at the data of another cluster — whose log it would otherwise happily extend. For the same
+// reason a root inside a node directory, or holding one of another cluster, is refused. Every directory
+// is reached and created through PrivateDir (private_dir.h): 0700, ours, no symlink followed.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -18,7 +20,14 @@
 
 namespace shmraft::launcher {
 
-inline constexpr const char* kDefaultDataBase = "/tmp/shmraft";
+// Where clusters keep their data unless told otherwise: private to the user and on a real disk (fsync
+// figures must hit the disk users mean, so neither /tmp, shared by every user, nor $XDG_RUNTIME_DIR, a
+// tmpfs). $XDG_STATE_HOME/shmraft if that is an absolute path, else $HOME/.local/state/shmraft (the
+// password database's home when $HOME is unset); for root /var/lib/shmraft, which no inherited $HOME
+// (sudo -E) can redirect into a user's directory. Computed, not created: PrivateDir::open does that.
+std::filesystem::path default_data_base();
+// The same, for code that still names the constant (launcher/bench).
+inline const std::filesystem::path kDefaultDataBase = default_data_base();
 
 struct ClusterStamp {
   std::string cluster;
@@ -28,7 +37,7 @@ struct ClusterStamp {
 
 class ClusterDirs {
  public:
-  // `root` empty: kDefaultDataBase/<cluster>.
+  // `root` empty: default_data_base()/<cluster>.
   ClusterDirs(std::string cluster, std::filesystem::path root);
 
   const std::string& cluster() const noexcept { return cluster_; }
@@ -44,8 +53,13 @@ class ClusterDirs {
   // Throws LauncherError when a stamp names another cluster or two stamps disagree.
   std::optional<ipc::ClusterId> stamped_identity(uint32_t nodes) const;
 
-  // Creates the node directories (mode 0700) and stamps every one that has no stamp yet (atomically:
-  // temporary file + rename).
+  // Checks the root, if it exists, before anything in it is read: private (see PrivateDir), not inside a
+  // node directory of any cluster, not holding a node directory other than this cluster's own node<i>.
+  // Throws LauncherError naming what is in the way.
+  void check_root() const;
+
+  // Creates the root and the node directories (0700, checked: see PrivateDir) and stamps every one that
+  // has no stamp yet (atomically: temporary file + rename).
   void stamp(uint32_t nodes, const ipc::ClusterId& id) const;
 
  private:

@@ -53,9 +53,10 @@ CreatedCluster create_cluster(const std::string& cluster, const std::filesystem:
   try {
     config.validate();
   } catch (const std::invalid_argument& e) {
-    throw LauncherError(e.what());
+    throw UsageError(e.what());
   }
   ClusterDirs dirs(cluster, data_root);
+  dirs.check_root();
   const std::optional<ipc::ClusterId> stamped = dirs.stamped_identity(config.node_count);
   clear_segment_name(cluster, stamped, log);
   const ipc::ClusterId id = stamped ? *stamped : ipc::ClusterId::random();

@@ -9,4 +9,11 @@ class LauncherError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A command line that cannot be carried out as given (a value out of range for this cluster, flags that
+// contradict each other), found after parsing; main exits with code 2, as for a parse error.
+class UsageError : public LauncherError {
+ public:
+  using LauncherError::LauncherError;
+};
+
 }  // namespace shmraft::launcher

@@ -3,9 +3,11 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "launcher/child_process.h"
+#include "launcher/cluster_dirs.h"
 #include "launcher/launcher_error.h"
 #include "launcher/node_launch.h"
 
@@ -42,8 +44,8 @@ LiveCluster LiveCluster::attach(const std::string& cluster) {
 
 void LiveCluster::check_node(uint32_t node) const {
   if (node >= node_count()) {
-    throw LauncherError("unknown node " + std::to_string(node) + ": cluster '" + name() + "' has nodes 0.." +
-                        std::to_string(node_count() - 1));
+    throw UsageError("unknown node " + std::to_string(node) + ": cluster '" + name() + "' has nodes 0.." +
+                     std::to_string(node_count() - 1));
   }
 }
 
@@ -80,6 +82,43 @@ std::vector<std::string> command_line(pid_t pid) {
 }
 
 }  // namespace
+
+std::filesystem::path LiveCluster::supervisor_data_root() const {
+  const pid_t pid = supervisor_pid();
+  if (pid == 0) return {};
+  const std::vector<std::string> args = command_line(pid);
+  std::filesystem::path root;
+  for (std::size_t i = 2; i < args.size() && args[i] != "--"; ++i) {
+    const std::string& arg = args[i];
+    if ((arg == "-d" || arg == "--data-dir") && i + 1 < args.size()) {
+      root = args[++i];
+    } else if (arg.rfind("--data-dir=", 0) == 0) {
+      root = arg.substr(11);
+    } else if (arg.rfind("-d", 0) == 0 && arg.size() > 2 && arg[2] != '-') {
+      root = arg.substr(2);
+    }
+  }
+  if (root.empty()) return ClusterDirs(name(), {}).root();
+  if (root.is_relative()) {
+    std::error_code ec;
+    root = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec) / root;
+  }
+  return root;
+}
+
+bool LiveCluster::supervisor_runs_node(uint32_t node) const {
+  const pid_t supervisor = supervisor_pid();
+  if (supervisor == 0) return false;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(supervisor) + "/task", ec)) {
+    std::ifstream children(task.path() / "children");
+    for (pid_t child = 0; children >> child;) {
+      if (is_node_process(child, name(), node)) return true;
+    }
+  }
+  return false;
+}
 
 std::string LiveCluster::supervisor_command() const {
   const pid_t pid = supervisor_pid();

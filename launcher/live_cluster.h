@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "ipc/segment.h"
@@ -22,7 +23,7 @@ class LiveCluster {
   const std::string& name() const noexcept { return segment_.cluster(); }
   uint32_t node_count() const noexcept { return segment_.node_count(); }
 
-  // Throws LauncherError "unknown node 7: cluster 'x' has nodes 0..2".
+  // Throws UsageError "unknown node 7: cluster 'x' has nodes 0..2".
   void check_node(uint32_t node) const;
 
   // The supervisor (`shmraft up` or `shmraft chaos`) that created the segment; 0 if it is gone.
@@ -32,6 +33,12 @@ class LiveCluster {
 
   // The pid of node `node` if that process is alive and is a node of this cluster, else 0.
   pid_t node_pid(uint32_t node) const;
+
+  // The data root the supervisor gave its nodes (its -d/--data-dir, else the default root), read from
+  // its command line; empty if it is gone.
+  std::filesystem::path supervisor_data_root() const;
+  // True while the supervisor has a child process running node `node` of this cluster.
+  bool supervisor_runs_node(uint32_t node) const;
 
  private:
   explicit LiveCluster(ipc::Segment segment) : segment_(std::move(segment)) {}

@@ -3,13 +3,21 @@
 #include <iostream>
 
 #include "launcher/bench/bench_command.h"
+#include "launcher/cli_options.h"
 #include "launcher/commands/command.h"
 #include "launcher/launcher_error.h"
+#include "launcher/unknown_command.h"
 
 int main(int argc, char** argv) {
   using namespace shmraft::launcher;
   CLI::App app{"shmraft: a Raft cluster on one host, one process per node, RPCs through shared memory."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("shmraft ") + SHMRAFT_VERSION);
+  app.footer(
+      "Exit codes: 0 success, 1 runtime error (no such cluster, a node failed, ...), 2 usage error\n"
+      "(unknown command or flag, value out of range); `shmraft kv --help` lists kv's own codes.\n"
+      "Units: timeouts and periods in milliseconds (--timeout-ms, --interval-ms), link delays in\n"
+      "microseconds, run durations in seconds.");
   CommandList commands;
   add_node_command(app, commands);
   add_up_command(app, commands);
@@ -28,19 +36,25 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // One line: the flag and what is wrong with it.
-    std::cerr << "shmraft: " << e.what() << " (see --help)\n";
-    return 2;
+    // One line: the flag and what is wrong with it — or the command that does not exist.
+    const std::string unknown = unknown_command_message(app);
+    std::cerr << "shmraft: " << (unknown.empty() ? e.what() : unknown) << " (see --help)\n";
+    return kExitUsage;
   }
   try {
     for (const Command& command : commands) {
       if (command.app->parsed()) return command.run();
     }
     std::cerr << "shmraft: no subcommand given (see --help)\n";
-    return 2;
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "shmraft: " << e.what() << "\n";
+    return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "shmraft: " << e.what() << "\n";
-    return 1;
+    return kExitRuntime;
   }
 }

@@ -28,8 +28,8 @@ void check_node_args(const std::vector<std::string>& node_args) {
   for (const std::string& arg : node_args) {
     for (const char* own : {"--cluster", "--node", "--data-dir", "--cluster-id"}) {
       if (arg == own || arg.rfind(std::string(own) + "=", 0) == 0) {
-        throw LauncherError(std::string(own) +
-                            " is set by the launcher for each node; leave it out of the node flags");
+        throw UsageError(std::string(own) +
+                         " is set by the launcher for each node; leave it out of the node flags");
       }
     }
   }
@@ -43,9 +43,9 @@ void check_node_args(const std::vector<std::string>& node_args) {
     probe.parse(args);
     node::validate(options);
   } catch (const CLI::ParseError& e) {
-    throw LauncherError(std::string("node flags: ") + e.what());
+    throw UsageError(std::string("node flags: ") + e.what());
   } catch (const std::invalid_argument& e) {
-    throw LauncherError(std::string("node flags: ") + e.what());
+    throw UsageError(std::string("node flags: ") + e.what());
   }
 }
 

@@ -21,7 +21,7 @@ Supervisor::Launch node_launch(const NodeLaunchConfig& config, uint32_t node);
 
 // Checks flags meant for every node before anything starts, with the node's own flag definitions, so
 // a typo is one clear error instead of N crashing nodes. Flags the launcher sets itself (--cluster,
-// --node, --data-dir, --cluster-id) are refused. Throws LauncherError naming the flag.
+// --node, --data-dir, --cluster-id) are refused. Throws UsageError naming the flag.
 void check_node_args(const std::vector<std::string>& node_args);
 
 // True if `args` (a process's argv) is a node command line for node `node` of `cluster`.

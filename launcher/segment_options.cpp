@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "launcher/cli_options.h"
+
 namespace shmraft::launcher {
 
 namespace {
@@ -26,10 +28,10 @@ CLI::Validator ring_capacity_validator(uint64_t ipc::SegmentConfig::*field) {
 
 void add_segment_options(CLI::App& app, ipc::SegmentConfig& config) {
   app.add_option("-n,--nodes", config.node_count, "Number of node processes")
-      ->check(CLI::Range(1u, ipc::kMaxNodes))
+      ->check(in_range(1u, ipc::kMaxNodes))
       ->capture_default_str();
   app.add_option("--client-slots", config.client_slots, "Client slots in the segment (concurrent clients)")
-      ->check(CLI::Range(1u, ipc::kMaxClientSlots))
+      ->check(in_range(1u, ipc::kMaxClientSlots))
       ->capture_default_str();
   app.add_option("--peer-ring", config.peer_ring_capacity, "Bytes per node-to-node ring (a power of two)")
       ->check(ring_capacity_validator(&ipc::SegmentConfig::peer_ring_capacity))

@@ -16,13 +16,29 @@ std::vector<NodeStatus> read_status(ipc::Segment& segment) {
     status.counters = segment.node_counters(node).snapshot();
     status.pid = static_cast<pid_t>(status.counters.pid);
     status.alive = process_exists(status.pid) && is_node_process(status.pid, segment.cluster(), node);
+    for (uint32_t peer = 0; peer < segment.node_count(); ++peer) {
+      if (peer == node) continue;
+      const ipc::FaultSettings fault = segment.link_fault(node, peer).get();
+      if (!fault.connected || fault.drop_rate >= 1.0) {
+        ++status.links.cut;
+      } else if (fault.drop_rate > 0.0 || fault.delay.count() > 0) {
+        ++status.links.degraded;
+      }
+    }
     nodes.push_back(status);
   }
   return nodes;
 }
 
+std::string LinkSummary::describe() const {
+  if (cut == 0 && degraded == 0) return "ok";
+  if (degraded == 0) return fmt::format("cut:{}", cut);
+  if (cut == 0) return fmt::format("deg:{}", degraded);
+  return fmt::format("c{}d{}", cut, degraded);
+}
+
 std::string role_name(const NodeStatus& status) {
-  if (!status.alive) return "-";
+  if (!status.alive) return "down";
   return std::string(node::role_name(status.counters.role));
 }
 
@@ -45,18 +61,25 @@ std::string leader_column(const NodeStatus& status) {
 
 }  // namespace
 
-std::string render_status_table(const std::vector<NodeStatus>& nodes) {
-  std::string out = fmt::format(
-      "{:>4} {:>8} {:>5} {:>13} {:>6} {:>6} {:>10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>10} {:>10}\n", "node",
-      "pid", "alive", "role", "term", "leader", "commit", "applied", "frames in", "frames out", "drops",
-      "elections", "syncs", "sleeps");
+std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth width) {
+  // Narrow: 78 columns while indexes stay below a billion.
+  constexpr const char* kNarrow = "{:>4} {:>7} {:<13} {:>5} {:>3} {:>9} {:>9} {:>9} {:>5} {:>5}";
+  constexpr const char* kWide = " {:>12} {:>12} {:>8} {:>9} {:>10} {:>10}";
+  const bool wide = width == TableWidth::wide;
+  std::string out =
+      fmt::format(kNarrow, "node", "pid", "role", "term", "ldr", "commit", "applied", "last", "links", "bad");
+  if (wide) out += fmt::format(kWide, "frames in", "frames out", "drops", "elections", "syncs", "sleeps");
+  out += "\n";
   for (const NodeStatus& s : nodes) {
     const auto& c = s.counters;
-    out += fmt::format(
-        "{:>4} {:>8} {:>5} {:>13} {:>6} {:>6} {:>10} {:>10} {:>12} {:>12} {:>8} {:>9} {:>10} {:>10}\n",
-        s.node, s.pid == 0 ? std::string("-") : std::to_string(s.pid), s.alive ? "yes" : "no", role_name(s),
-        c.term, leader_column(s), c.commit_index, c.applied_index, c.frames_in, c.frames_out, c.drops,
-        c.elections, c.syncs, c.spare[node::kSleepsCounter]);
+    out += fmt::format(kNarrow, s.node, s.pid == 0 ? std::string("-") : std::to_string(s.pid), role_name(s),
+                       c.term, leader_column(s), c.commit_index, c.applied_index, c.last_index,
+                       s.links.describe(), c.bad_frames);
+    if (wide) {
+      out += fmt::format(kWide, c.frames_in, c.frames_out, c.drops, c.elections, c.syncs,
+                         c.spare[node::kSleepsCounter]);
+    }
+    out += "\n";
   }
   return out;
 }
@@ -81,7 +104,9 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
                      {"bad_frames", c.bad_frames},
                      {"elections", c.elections},
                      {"syncs", c.syncs},
-                     {"sleeps", c.spare[node::kSleepsCounter]}});
+                     {"sleeps", c.spare[node::kSleepsCounter]},
+                     {"links_cut", s.links.cut},
+                     {"links_degraded", s.links.degraded}});
   }
   return array;
 }

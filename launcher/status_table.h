@@ -13,22 +13,31 @@
 
 namespace shmraft::launcher {
 
+// The node's outgoing links as the fault words set them (`shmraft partition`, chaos).
+struct LinkSummary {
+  uint32_t cut = 0;              // disconnected, or dropping every frame
+  uint32_t degraded = 0;         // dropping some frames or delaying them
+  std::string describe() const;  // "ok", "cut:2", "deg:1", "c1d1"
+};
+
 struct NodeStatus {
   uint32_t node = 0;
   pid_t pid = 0;
   bool alive = false;  // the pid in the counters is a live node process of this cluster
   ipc::NodeCountersSnapshot counters{};
+  LinkSummary links;
 };
 
 std::vector<NodeStatus> read_status(ipc::Segment& segment);
 
-// "leader", "follower", ... for a counters' role code; "-" for a node that is not alive.
+// "leader", "follower", ... for a counters' role code; "down" for a node that is not alive.
 std::string role_name(const NodeStatus& status);
 bool is_leader(const NodeStatus& status);
 
-// One row per node: node, pid, alive, role, term, leader, commit, applied, frames in/out, drops,
-// elections, syncs.
-std::string render_status_table(const std::vector<NodeStatus>& nodes);
+// One row per node. Narrow (fits 80 columns): node, pid, role, term, leader, commit, applied, last
+// index, link state, bad frames. Wide adds frames in/out, drops, elections, syncs, sleeps.
+enum class TableWidth { narrow, wide };
+std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth width);
 // The same as JSON: an array of objects with those keys (for scripts and tests).
 nlohmann::json status_json(const std::vector<NodeStatus>& nodes);
 

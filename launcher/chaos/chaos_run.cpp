@@ -206,7 +206,8 @@ int run_chaos(ChaosOptions options) {
                              seconds_since(converge_start), *converged);
   } else {
     verdict.fail(fmt::format("the cluster did not catch up within {} s after healing:\n{}",
-                             options.converge_timeout.count(), render_status_table(read_status(segment))));
+                             options.converge_timeout.count(),
+                             render_status_table(read_status(segment), TableWidth::wide)));
   }
   // An orderly stop exits 0; anything else (a crash on the way out, a sanitizer report) fails the run.
   for (const auto& [node, status] : supervisor.stop_all(kStopGrace)) {

@@ -3,6 +3,7 @@
 
 #include "launcher/chaos/chaos_run.h"
 #include "launcher/cli_options.h"
+#include "launcher/cluster_dirs.h"
 #include "launcher/commands/command.h"
 #include "launcher/segment_options.h"
 
@@ -16,7 +17,7 @@ CLI::Option* add_ms(CLI::App& app, const std::string& name, std::chrono::millise
   return app
       .add_option_function<uint32_t>(
           name, [&field](uint32_t ms) { field = std::chrono::milliseconds(ms); }, description)
-      ->check(CLI::Range(0u, max))
+      ->check(in_range(0u, max, "ms"))
       ->default_str(std::to_string(field.count()));
 }
 
@@ -35,46 +36,47 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
   app->add_option("-c,--cluster", o.cluster, "Cluster name (default chaos-<pid>)")
       ->check(cluster_name_validator());
   app->add_option("-d,--data-dir", o.data_dir,
-                  "Root of the node directories (default /tmp/shmraft/<cluster>)");
+                  "Root of the node directories (default " + default_data_base().string() + "/<cluster>)");
   add_segment_options(*app, o.segment);
   app->add_option("--clients", o.workload.clients, "Concurrent clients (threads, one slot each)")
-      ->check(CLI::Range(1u, 256u))
+      ->check(in_range(1u, 256u))
       ->capture_default_str();
   app->add_option("--keys", o.workload.keys, "Size of the key space (k0..k<n-1>)")
-      ->check(CLI::Range(1u, 100'000u))
+      ->check(in_range(1u, 100'000u))
       ->capture_default_str();
-  app->add_option("--duration", o.duration_s, "Seconds of load and faults")
-      ->check(CLI::Range(0.1, 86'400.0))
+  app->add_option("--duration", o.duration_s, "How long the load and faults last (seconds)")
+      ->check(in_range(0.1, 86'400.0, "s"))
       ->capture_default_str();
   app->add_option_function<uint64_t>(
       "--seed", [&o](uint64_t seed) { o.seed = seed; },
       "Seed of the fault schedule and the clients (default: random)");
-  add_ms(*app, "--kill-interval", o.nemesis.kill_interval, "Mean ms between SIGKILLs of a node (0: none)",
-         3'600'000);
+  add_ms(*app, "--kill-interval", o.nemesis.kill_interval,
+         "Mean time between SIGKILLs of a node (milliseconds; 0: none)", 3'600'000);
   app->add_flag("--partitions", o.partitions, "Also cut and heal links (isolate the leader or a minority)");
-  add_ms(*app, "--partition-interval", o.nemesis.partition_interval, "Mean ms a partition lasts", 3'600'000)
-      ->check(CLI::Range(10u, 3'600'000u));
+  add_ms(*app, "--partition-interval", o.nemesis.partition_interval,
+         "Mean time a partition lasts (milliseconds)", 3'600'000)
+      ->check(in_range(10u, 3'600'000u, "ms"));
   add_ms(*app, "--crash-all-interval", o.nemesis.crash_all_interval,
-         "Mean ms between SIGKILLs of the WHOLE cluster (0: never)", 3'600'000);
+         "Mean time between SIGKILLs of the WHOLE cluster (milliseconds; 0: never)", 3'600'000);
   app->add_option("--leader-bias", o.nemesis.leader_bias,
                   "Chance that a kill or an isolation hits the leader")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(in_range(0.0, 1.0))
       ->capture_default_str();
   app->add_option("--unreliable", o.nemesis.drop_rate, "Drop this fraction of frames on every link all along")
-      ->check(CLI::Range(0.0, 0.9))
+      ->check(in_range(0.0, 0.9))
       ->capture_default_str();
   app->add_option_function<uint32_t>(
          "--max-delay", [&o](uint32_t us) { o.nemesis.max_delay = std::chrono::microseconds(us); },
-         "Delay each link by up to this many microseconds all along")
-      ->check(CLI::Range(0u, 1'000'000u))
+         "Delay each link by up to this long all along (microseconds)")
+      ->check(in_range(0u, 1'000'000u, "µs"))
       ->default_str("0");
   add_ms(*app, "--op-timeout", o.workload.op_timeout,
-         "A client operation's outcome is unknown after this many ms", 600'000)
-      ->check(CLI::Range(10u, 600'000u));
+         "A client operation's outcome is unknown after this long (milliseconds)", 600'000)
+      ->check(in_range(10u, 600'000u, "ms"));
   app->add_option_function<uint32_t>(
          "--think", [&o](uint32_t us) { o.workload.think = std::chrono::microseconds(us); },
-         "Microseconds each client pauses between operations (bounds the history the checker must search)")
-      ->check(CLI::Range(0u, 10'000'000u))
+         "Pause of each client between operations (microseconds; bounds the history the checker must search)")
+      ->check(in_range(0u, 10'000'000u, "µs"))
       ->default_str(std::to_string(o.workload.think.count()));
   app->add_option("--history", o.history_file,
                   "Write the client history (JSON lines) to this file and keep it");

@@ -93,7 +93,7 @@ int run_clean(const CleanOptions& options) {
       removed += clean_data(options.data_dir, options);
     } else {
       std::error_code ec;
-      for (const auto& entry : fs::directory_iterator(kDefaultDataBase, ec)) {
+      for (const auto& entry : fs::directory_iterator(default_data_base(), ec)) {
         if (entry.is_directory()) removed += clean_data(entry.path(), options);
       }
     }
@@ -111,7 +111,7 @@ void add_clean_command(CLI::App& root, CommandList& commands) {
   app->add_option("-c,--cluster", options->cluster, "Only this cluster (default: every cluster)")
       ->check(cluster_name_validator());
   app->add_option("-d,--data-dir", options->data_dir,
-                  "Clean this data root instead of the ones under " + std::string(kDefaultDataBase));
+                  "Clean this data root instead of the ones under " + default_data_base().string());
   app->add_flag("--keep-data", options->keep_data, "Remove stale segments only");
   app->add_flag("--dry-run", options->dry_run, "Only print what would be removed");
   commands.push_back({app, [options] { return run_clean(*options); }});

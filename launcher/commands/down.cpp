@@ -17,7 +17,7 @@ namespace {
 
 struct DownOptions {
   std::string cluster;
-  uint32_t timeout_s = 20;
+  uint32_t timeout_ms = 20'000;
 };
 
 int run_down(const DownOptions& options) {
@@ -32,11 +32,11 @@ int run_down(const DownOptions& options) {
     throw LauncherError("cannot signal the supervisor of cluster '" + options.cluster + "' (pid " +
                         std::to_string(supervisor) + ")");
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.timeout_s);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.timeout_ms);
   while (ipc::Segment::exists(options.cluster)) {
     if (std::chrono::steady_clock::now() > deadline) {
       throw LauncherError("cluster '" + options.cluster + "' did not stop within " +
-                          std::to_string(options.timeout_s) + " s (supervisor pid " +
+                          std::to_string(options.timeout_ms) + " ms (supervisor pid " +
                           std::to_string(supervisor) + ")");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -51,9 +51,7 @@ void add_down_command(CLI::App& root, CommandList& commands) {
   auto options = std::make_shared<DownOptions>();
   CLI::App* app = root.add_subcommand("down", "Stop a cluster started by `shmraft up` (from any shell)");
   add_cluster_option(*app, options->cluster);
-  app->add_option("--timeout", options->timeout_s, "Seconds to wait for the cluster to stop")
-      ->check(CLI::Range(1u, 3600u))
-      ->capture_default_str();
+  add_timeout_option(*app, options->timeout_ms, "How long to wait for the cluster to stop");
   commands.push_back({app, [options] { return run_down(*options); }});
 }
 

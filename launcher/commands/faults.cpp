@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -19,6 +21,7 @@
 
 #include "launcher/child_process.h"
 #include "launcher/cli_options.h"
+#include "launcher/cluster_dirs.h"
 #include "launcher/commands/command.h"
 #include "launcher/launcher_error.h"
 #include "launcher/live_cluster.h"
@@ -30,10 +33,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::uintmax_t output_size(const std::filesystem::path& path) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+// The last non-empty line written to `path` after its first `offset` bytes.
+std::string last_line_after(const std::filesystem::path& path, std::uintmax_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string line, last = "(no message)";
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
 struct NodeTarget {
   std::string cluster;
   uint32_t node = 0;
-  uint32_t timeout_s = 10;
+  uint32_t timeout_ms = 10'000;
 };
 
 int run_kill(const NodeTarget& target) {
@@ -44,7 +64,7 @@ int run_kill(const NodeTarget& target) {
     throw LauncherError("node " + std::to_string(target.node) + " of cluster '" + target.cluster +
                         "' is not running");
   if (::kill(pid, SIGKILL) != 0) throw LauncherError("cannot SIGKILL pid " + std::to_string(pid));
-  const auto deadline = Clock::now() + std::chrono::seconds(target.timeout_s);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(target.timeout_ms);
   while (process_exists(pid) && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   std::cout << "killed node " << target.node << " (pid " << pid << ")" << std::endl;
@@ -63,22 +83,32 @@ int run_restart(const NodeTarget& target) {
                         std::to_string(supervisor) + "), which starts and stops its nodes itself");
   }
   const pid_t old_pid = cluster.node_pid(target.node);
+  const std::filesystem::path output =
+      ClusterDirs(target.cluster, cluster.supervisor_data_root()).node_output(target.node);
+  const std::uintmax_t output_before = output_size(output);
   sigval value{};
   value.sival_int = encode_request(SupervisorRequest::restart_node, target.node);
   if (::sigqueue(supervisor, supervisor_request_signal(), value) != 0) {
     throw LauncherError("cannot signal the supervisor (pid " + std::to_string(supervisor) + ")");
   }
-  const auto deadline = Clock::now() + std::chrono::seconds(target.timeout_s);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(target.timeout_ms);
   while (Clock::now() < deadline) {
     const pid_t pid = cluster.node_pid(target.node);
     if (pid != 0 && pid != old_pid) {
       std::cout << "restarted node " << target.node << " (pid " << pid << ")" << std::endl;
       return 0;
     }
+    // A node that failed at once has said why in its output and is no longer among the supervisor's
+    // children: report that now rather than wait out the timeout.
+    if (output_size(output) > output_before && !cluster.supervisor_runs_node(target.node) &&
+        cluster.node_pid(target.node) == 0) {
+      throw LauncherError("node " + std::to_string(target.node) + " failed to start: " +
+                          last_line_after(output, output_before) + " (see " + output.string() + ")");
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   throw LauncherError("node " + std::to_string(target.node) + " did not come back within " +
-                      std::to_string(target.timeout_s) + " s; see its output in the node's .out file");
+                      std::to_string(target.timeout_ms) + " ms; see " + output.string());
 }
 
 struct PartitionOptions {
@@ -92,6 +122,10 @@ int run_partition(const PartitionOptions& options) {
   LiveCluster cluster = LiveCluster::attach(options.cluster);
   for (uint32_t node : options.group) cluster.check_node(node);
   const std::set<uint32_t> group(options.group.begin(), options.group.end());
+  if (group.size() == cluster.node_count()) {
+    throw UsageError("partition of every node (0.." + std::to_string(cluster.node_count() - 1) +
+                     ") would cut no link: name the nodes on ONE side of the cut (`shmraft heal` heals)");
+  }
   ipc::FaultSettings fault;
   fault.connected = !(options.drop_rate >= 1.0 && options.delay_us == 0);
   fault.drop_rate = fault.connected ? options.drop_rate : 0.0;
@@ -118,10 +152,8 @@ CLI::App* add_node_target(CLI::App& root, const std::string& name, const std::st
                           NodeTarget& target) {
   CLI::App* app = root.add_subcommand(name, description);
   add_cluster_option(*app, target.cluster);
-  app->add_option("node", target.node, "Node index (0-based)")->required()->check(CLI::NonNegativeNumber);
-  app->add_option("--timeout", target.timeout_s, "Seconds to wait for the effect")
-      ->check(CLI::Range(1u, 3600u))
-      ->capture_default_str();
+  app->add_option("node", target.node, "Node index (0-based)")->required()->check(node_index_validator());
+  add_timeout_option(*app, target.timeout_ms, "How long to wait for the effect");
   return app;
 }
 
@@ -143,13 +175,13 @@ void add_fault_commands(CLI::App& root, CommandList& commands) {
   add_cluster_option(*part, partition_options->cluster);
   part->add_option("nodes", partition_options->group, "Node indexes on one side of the cut")
       ->required()
-      ->check(CLI::NonNegativeNumber);
+      ->check(node_index_validator());
   part->add_option("--drop-rate", partition_options->drop_rate,
                    "Instead of cutting, drop this fraction of frames on those links (0..1)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(in_range(0.0, 1.0))
       ->capture_default_str();
   part->add_option("--delay", partition_options->delay_us, "Delay every frame on those links (microseconds)")
-      ->check(CLI::Range(0u, 10'000'000u))
+      ->check(in_range(0u, 10'000'000u, "µs"))
       ->capture_default_str();
   commands.push_back({part, [partition_options] { return run_partition(*partition_options); }});
 

@@ -1,9 +1,10 @@
 // `shmraft kv get|put|append|cas|del`: one client operation against a running cluster.
 //
-// Exit codes: 0 done (get prints the value, "" for an absent key), 1 error (no cluster, rejected),
-// 2 bad command line, 3 cas did not match (prints "fail"), 4 outcome unknown (no answer in time: the
-// write may or may not have been applied).
+// Exit codes: 0 done (get prints the value, "" for an absent key), 1 error (no cluster, rejected, too
+// large), 2 bad command line, 3 cas did not match (prints "fail"), 4 outcome unknown (no answer in time:
+// the write may or may not have been applied).
 #include <iostream>
+#include <iterator>
 #include <memory>
 
 #include "launcher/cli_options.h"
@@ -18,6 +19,7 @@ namespace {
 
 constexpr int kExitCasFailed = 3;
 constexpr int kExitUnknown = 4;
+constexpr const char* kStdinValue = "-";
 
 struct KvOptions {
   std::string cluster;
@@ -28,7 +30,40 @@ struct KvOptions {
   std::string expected;
 };
 
-int run_kv(const KvOptions& options) {
+std::string read_stdin() {
+  return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+
+std::string describe_bytes(std::size_t bytes) {
+  return std::to_string(bytes) + " bytes";
+}
+
+// Refuses, before anything is sent, a request the cluster's client rings cannot carry — or an append
+// whose result a get reply could no longer carry (checked against the value read just before: another
+// client appending at the same time can still push it over; the state machine does not refuse it).
+void check_sizes(client::Client& client, const KvOptions& options) {
+  const std::size_t limit = client.async().max_request_bytes();
+  const std::size_t request = options.key.size() + options.value.size() + options.expected.size();
+  const std::string hint = "; start the cluster with a larger --client-ring";
+  if (request > limit) {
+    throw LauncherError("the " + std::string(kv::to_string(options.op)) + " carries " +
+                        describe_bytes(request) + ", more than the " + describe_bytes(limit) +
+                        " a request to cluster '" + options.cluster + "' can carry" + hint);
+  }
+  if (options.op != kv::Op::append) return;
+  const client::Result current = client.get(options.key);
+  if (current.status != client::Status::ok) return;  // the append itself reports what is wrong
+  const std::size_t grown = options.key.size() + current.value.size() + options.value.size();
+  if (grown > limit) {
+    throw LauncherError("the append would grow '" + options.key + "' to " +
+                        describe_bytes(current.value.size() + options.value.size()) +
+                        ", more than a get of it " + "could carry back (" + describe_bytes(limit) +
+                        " with the key)" + hint);
+  }
+}
+
+int run_kv(KvOptions options) {
+  if (options.value == kStdinValue) options.value = read_stdin();
   LiveCluster::attach(options.cluster);  // a clear error when it is not running
   client::ClientOptions client_options;
   client_options.operation_timeout = std::chrono::milliseconds(options.timeout_ms);
@@ -38,11 +73,12 @@ int run_kv(const KvOptions& options) {
   } catch (const ipc::SegmentError& e) {
     throw LauncherError(e.what());
   }
+  check_sizes(*client, options);
   const client::Result result = client->execute({options.op, options.key, options.value, options.expected});
   switch (result.status) {
     case client::Status::ok:
       std::cout << (options.op == kv::Op::get ? result.value : std::string("ok")) << std::endl;
-      return 0;
+      return kExitOk;
     case client::Status::cas_failed:
       std::cout << "fail" << std::endl;
       return kExitCasFailed;
@@ -55,16 +91,20 @@ int run_kv(const KvOptions& options) {
       throw LauncherError("cluster '" + options.cluster + "' rejected the " +
                           std::string(kv::to_string(options.op)) + " as malformed or too large");
   }
-  return 1;
+  return kExitRuntime;
 }
 
 CLI::App* add_op(CLI::App& kv_app, const std::string& name, const std::string& description, kv::Op op,
                  const std::shared_ptr<KvOptions>& options) {
   CLI::App* app = kv_app.add_subcommand(name, description);
-  app->fallthrough();  // -c and --timeout may come after the operation too
+  app->fallthrough();  // -c and --timeout-ms may come after the operation too
   app->callback([options, op] { options->op = op; });
   app->add_option("key", options->key, "Key")->required();
   return app;
+}
+
+void add_value(CLI::App& app, const std::string& name, std::string& value, const std::string& description) {
+  app.add_option(name, value, description + " (- reads it from stdin, e.g. a file of any bytes)")->required();
 }
 
 }  // namespace
@@ -73,23 +113,20 @@ void add_kv_command(CLI::App& root, CommandList& commands) {
   auto options = std::make_shared<KvOptions>();
   CLI::App* app = root.add_subcommand("kv", "One KV operation against a running cluster");
   app->require_subcommand(1);
-  app->footer("Exit codes: 0 ok, 1 error, 2 usage, 3 cas did not match, 4 outcome unknown (timeout).");
+  app->footer(
+      "Exit codes: 0 ok, 1 error (no cluster, rejected, too large), 2 usage, 3 cas did not match,\n"
+      "4 outcome unknown (no answer within --timeout-ms: a write may or may not have taken effect).");
   add_cluster_option(*app, options->cluster);
-  app->add_option("--timeout", options->timeout_ms, "Give up after this many milliseconds (outcome unknown)")
-      ->check(CLI::Range(1u, 3'600'000u))
-      ->capture_default_str();
+  add_timeout_option(*app, options->timeout_ms, "Give up after this long (the outcome is then unknown)");
 
   add_op(*app, "get", "Print the value of KEY (empty when absent)", kv::Op::get, options);
-  add_op(*app, "put", "Set KEY to VALUE", kv::Op::put, options)
-      ->add_option("value", options->value, "Value")
-      ->required();
-  add_op(*app, "append", "Append VALUE to the value of KEY", kv::Op::append, options)
-      ->add_option("value", options->value, "Value")
-      ->required();
+  add_value(*add_op(*app, "put", "Set KEY to VALUE", kv::Op::put, options), "value", options->value, "Value");
+  add_value(*add_op(*app, "append", "Append VALUE to the value of KEY", kv::Op::append, options), "value",
+            options->value, "Value to append");
   CLI::App* cas =
       add_op(*app, "cas", "Set KEY to NEW if it holds EXPECTED (absent = \"\")", kv::Op::cas, options);
   cas->add_option("expected", options->expected, "Expected current value")->required();
-  cas->add_option("new", options->value, "New value")->required();
+  add_value(*cas, "new", options->value, "New value");
   add_op(*app, "del", "Delete KEY", kv::Op::del, options);
   commands.push_back({app, [options] { return run_kv(*options); }});
 }

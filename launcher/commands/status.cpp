@@ -17,12 +17,13 @@ struct StatusOptions {
   std::string cluster;
   bool once = false;
   bool json = false;
+  bool wide = false;
   uint32_t interval_ms = 500;
 };
 
-void print_once(LiveCluster& cluster, bool json) {
+void print_once(LiveCluster& cluster, const StatusOptions& options) {
   const auto nodes = read_status(cluster.segment());
-  if (json) {
+  if (options.json) {
     std::cout << nlohmann::json{{"cluster", cluster.name()},
                                 {"cluster_id", cluster.segment().cluster_id().to_hex()},
                                 {"supervisor_pid", cluster.supervisor_pid()},
@@ -31,20 +32,22 @@ void print_once(LiveCluster& cluster, bool json) {
               << std::endl;
     return;
   }
-  std::cout << "cluster '" << cluster.name() << "', " << cluster.node_count() << " nodes, segment "
-            << cluster.segment().size() << " bytes, supervisor pid " << cluster.supervisor_pid() << "\n"
-            << render_status_table(nodes) << std::flush;
+  std::cout << "cluster '" << cluster.name() << "': " << cluster.node_count() << " nodes, supervisor pid "
+            << cluster.supervisor_pid();
+  if (options.wide) std::cout << ", segment " << cluster.segment().size() << " bytes";
+  std::cout << "\n"
+            << render_status_table(nodes, options.wide ? TableWidth::wide : TableWidth::narrow) << std::flush;
 }
 
 int run_status(const StatusOptions& options) {
   LiveCluster cluster = LiveCluster::attach(options.cluster);
   if (options.once) {
-    print_once(cluster, options.json);
+    print_once(cluster, options);
     return 0;
   }
   while (ipc::Segment::exists(options.cluster)) {
     if (!options.json) std::cout << "\x1b[H\x1b[2J";  // home + clear: redraw in place
-    print_once(cluster, options.json);
+    print_once(cluster, options);
     if (!options.json) std::cout << "(every " << options.interval_ms << " ms; Ctrl-C quits)" << std::endl;
     std::this_thread::sleep_for(std::chrono::milliseconds(options.interval_ms));
   }
@@ -57,12 +60,14 @@ int run_status(const StatusOptions& options) {
 void add_status_command(CLI::App& root, CommandList& commands) {
   auto options = std::make_shared<StatusOptions>();
   CLI::App* app =
-      root.add_subcommand("status", "Live table of every node: role, term, commit, traffic, syncs");
+      root.add_subcommand("status", "Live table of every node: role, term, indexes, link state, bad frames");
   add_cluster_option(*app, options->cluster);
   app->add_flag("--once", options->once, "Print the table once and exit");
   app->add_flag("--json", options->json, "Print JSON (one object per refresh) instead of a table");
-  app->add_option("--interval", options->interval_ms, "Refresh period in milliseconds")
-      ->check(CLI::Range(50u, 60'000u))
+  app->add_flag("--wide", options->wide,
+                "Also frames in/out, drops, elections, syncs, sleeps (wider than 80 columns)");
+  app->add_option("--interval-ms", options->interval_ms, "Refresh period (milliseconds)")
+      ->check(in_range(50u, 60'000u, "ms"))
       ->capture_default_str();
   commands.push_back({app, [options] { return run_status(*options); }});
 }

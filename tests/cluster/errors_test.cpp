@@ -55,11 +55,11 @@ TEST(BadInput, AnUnknownNodeIdIsRefusedAndNothingIsDisturbed) {
   TestCluster cluster("unknown-node");
   cluster.wait_for_leader();
   const Snapshot before = take(cluster);
-  expect_refused(cluster.run("kill", {"3"}), 1,
+  expect_refused(cluster.run("kill", {"3"}), 2,
                  "unknown node 3: cluster '" + cluster.name() + "' has nodes 0..2");
-  expect_refused(cluster.run("restart", {"7"}), 1, "unknown node 7");
-  expect_refused(cluster.run("partition", {"0", "5"}), 1, "unknown node 5");
-  expect_refused(cluster.run("kill", {"-1"}), 2, "");
+  expect_refused(cluster.run("restart", {"7"}), 2, "unknown node 7");
+  expect_refused(cluster.run("partition", {"0", "5"}), 2, "unknown node 5");
+  expect_refused(cluster.run("kill", {"-1"}), 2, "'-1' must be from 0 to 15");
   expect_refused(cluster.run("kill", {"one"}), 2, "node");
   expect_undisturbed(cluster, before);
 }
@@ -70,13 +70,13 @@ TEST(BadInput, ADataDirectoryOfAnotherClusterIsRefused) {
   const Snapshot before = take(owner);
   const std::string intruder = unique_cluster_name("intruder");
   const CommandResult up = run_shmraft({"up", "-c", intruder, "--data-dir", owner.data_root().string()});
-  expect_refused(up, 1, "belongs to cluster '" + owner.name() + "'");
+  expect_refused(up, 1, "a node directory of cluster '" + owner.name() + "'");
   EXPECT_FALSE(segment_exists(intruder));
   expect_undisturbed(owner, before);
   // Also once the owner is down: the stamp, not the running cluster, is what protects the data.
   ASSERT_EQ(owner.down().exit_code, 0);
   expect_refused(run_shmraft({"up", "-c", intruder, "--data-dir", owner.data_root().string()}), 1,
-                 "belongs to cluster '" + owner.name() + "'");
+                 "a node directory of cluster '" + owner.name() + "'");
   expect_refused(
       run_shmraft({"chaos", "-c", intruder, "--data-dir", owner.data_root().string(), "--duration", "1"}), 1,
       "exists");
@@ -155,10 +155,10 @@ TEST(BadInput, InvalidFlagValuesAreRefusedBeforeAnythingStarts) {
       {"up", "-c", name, "--client-ring", "12"},
       {"up", "-c", "bad name!"},
       {"up", "-c", name, "--no-such-flag"},
-      {"kv", "-c", name, "--timeout", "0", "get", "k"},
+      {"kv", "-c", name, "--timeout-ms", "0", "get", "k"},
       {"kv", "-c", name, "put", "k"},
       {"kv", "-c", name, "frobnicate", "k"},
-      {"status", "-c", name, "--interval", "1"},
+      {"status", "-c", name, "--interval-ms", "1"},
       {"partition", "-c", name, "--drop-rate", "2", "0"},
       {"partition", "-c", name},
       {"chaos", "-c", name, "--clients", "0"},
@@ -175,9 +175,9 @@ TEST(BadInput, InvalidFlagValuesAreRefusedBeforeAnythingStarts) {
     EXPECT_EQ(line_count(r.err), 1u) << joined << "\n" << r.describe();
   }
   // Node flags are checked with the node's own definitions before any process starts.
-  expect_refused(run_shmraft({"up", "-c", name, "--", "--tick-us", "5"}), 1, "--tick-us");
-  expect_refused(run_shmraft({"up", "-c", name, "--", "--heartbeat-ticks", "50"}), 1, "--heartbeat-ticks");
-  expect_refused(run_shmraft({"up", "-c", name, "--", "--node", "1"}), 1, "set by the launcher");
+  expect_refused(run_shmraft({"up", "-c", name, "--", "--tick-us", "5"}), 2, "--tick-us");
+  expect_refused(run_shmraft({"up", "-c", name, "--", "--heartbeat-ticks", "50"}), 2, "--heartbeat-ticks");
+  expect_refused(run_shmraft({"up", "-c", name, "--", "--node", "1"}), 2, "set by the launcher");
   EXPECT_FALSE(segment_exists(name));
   EXPECT_FALSE(std::filesystem::exists("/tmp/shmraft/" + name));
 }

@@ -38,7 +38,8 @@ std::string CommandResult::describe() const {
   return out.str();
 }
 
-CommandResult run_shmraft(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+CommandResult run_shmraft(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                          const fs::path& input) {
   std::vector<std::string> argv{SHMRAFT_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> raw;
@@ -47,11 +48,14 @@ CommandResult run_shmraft(const std::vector<std::string>& args, std::chrono::mil
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
+  const int input_fd = input.empty() ? -1 : open(input.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!input.empty() && input_fd < 0) throw std::runtime_error(text("cannot open ", input));
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(126);
+    if (input_fd >= 0) dup2(input_fd, STDIN_FILENO);
     dup2(out_pipe[1], STDOUT_FILENO);
     dup2(err_pipe[1], STDERR_FILENO);
     execv(raw[0], raw.data());
@@ -59,6 +63,7 @@ CommandResult run_shmraft(const std::vector<std::string>& args, std::chrono::mil
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
+  if (input_fd >= 0) close(input_fd);
   CommandResult result;
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};

@@ -22,9 +22,11 @@ struct CommandResult {
   std::string describe() const;  // exit code and both streams, for failure messages
 };
 
-// Runs `shmraft <args...>` to completion; after `timeout` it is SIGKILLed and exit_code is -1.
+// Runs `shmraft <args...>` to completion; after `timeout` it is SIGKILLed and exit_code is -1. Its stdin
+// is the file `input` (empty path: none).
 CommandResult run_shmraft(const std::vector<std::string>& args,
-                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                          std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                          const std::filesystem::path& input = {});
 
 // A name no other test (or concurrent test binary) uses: "t<pid>-<label>-<n>".
 std::string unique_cluster_name(const std::string& label);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "launcher/child_process.h"
+#include "launcher/cluster_dirs.h"
 #include "tests/cluster/harness.h"
 
 namespace shmraft::cluster_test {
@@ -106,7 +107,7 @@ TEST(Lifecycle, SigkilledSupervisorLeavesNoOrphansAndCleanRemovesTheRest) {
   // The orphaned nodes may linger as zombies until init reaps them; clean waits for nothing, so retry.
   EXPECT_TRUE(eventually(
       [&] {
-        run_shmraft({"clean", "-c", cluster.name()});
+        run_shmraft({"clean", "-c", cluster.name(), "-d", cluster.data_root().string()});
         return !segment_exists(cluster.name());
       },
       10000ms));
@@ -139,9 +140,9 @@ TEST(Lifecycle, RestartCommandStartsAStoppedNode) {
   cluster.wait_for_catch_up();
 }
 
-TEST(Lifecycle, DataSurvivesDownAndUp) {
+TEST(Lifecycle, DataSurvivesDownAndUpInTheDefaultRoot) {
   const std::string name = unique_cluster_name("down-up");
-  const std::string root = "/tmp/shmraft/" + name;
+  const std::string root = launcher::ClusterDirs(name, {}).root().string();  // the per-user default
   ScopedClusterFiles cleanup{name, root};
   for (int round = 0; round < 2; ++round) {
     cleanup.process = launcher::spawn_child({SHMRAFT_BINARY, "up", "-c", name}, root + ".log");
@@ -152,6 +153,7 @@ TEST(Lifecycle, DataSurvivesDownAndUp) {
         10000ms));
     const CommandResult get = run_shmraft({"kv", "-c", name, "get", "x"});
     EXPECT_EQ(get.out, round == 0 ? "\n" : "kept\n");
+    EXPECT_TRUE(std::filesystem::exists(root + "/node0/cluster-id")) << "not in the default root " << root;
     if (round == 0) {
       ASSERT_EQ(run_shmraft({"kv", "-c", name, "put", "x", "kept"}).exit_code, 0);
     }
