@@ -12,6 +12,8 @@
 //             doorbell: one more wake-up.
 //   pidfd     the sleeper polls a pidfd of the child: readable only at the end of the exit (exit_notify,
 //             after memory and files are torn down); its best case (no doorbell in between).
+//   floor     no kill: the second thread rings the sleeper's doorbell instead (the child is killed
+//             afterwards, untimed). A bare futex wake-up on this machine, now: what no variant can beat.
 // Then the ns per ProgressCounter::bump, ProgressWatch::observe and DeathWatch::pending (3 nodes).
 #include <poll.h>
 #include <sys/syscall.h>
@@ -30,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "ipc/clock.h"
 #include "ipc/segment.h"
 #include "ipc/wait.h"
@@ -40,43 +43,18 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-enum class Variant { direct, watcher, pidfd };
-constexpr const char* kVariantNames[] = {"direct", "watcher", "pidfd"};
+enum class Variant { direct, watcher, pidfd, floor };
+constexpr int kVariants = 4;
+constexpr const char* kVariantNames[] = {"direct", "watcher", "pidfd", "floor"};
 
-class BenchSegment {
- public:
-  explicit BenchSegment(uint32_t nodes) : name_("bench-liveness-" + std::to_string(::getpid())) {
-    Segment::destroy(name_);
-    SegmentConfig config;
-    config.node_count = nodes;
-    config.client_slots = 0;
-    config.peer_ring_capacity = 4 << 10;
-    segment_.emplace(Segment::create(name_, config));
-  }
-  ~BenchSegment() { Segment::destroy(name_); }
-  Segment& get() { return *segment_; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  std::optional<Segment> segment_;
-};
+using bench::reap;
 
 pid_t spawn_node(const std::string& cluster, uint32_t node) {
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
+  return bench::fork_child([&] {
     Segment segment = Segment::attach(cluster);
     LivenessClaim claim = segment.claim_liveness(node);
     for (;;) ::pause();
-  }
-  return pid;
-}
-
-void reap(pid_t pid) {
-  int status;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  });
 }
 
 struct Round {
@@ -90,9 +68,14 @@ Round kill_once(Segment& segment, DeathWatch& deaths, uint32_t incarnation, Vari
   while (!(segment.peer_alive(1).alive && segment.peer_alive(1).incarnation == incarnation))
     std::this_thread::sleep_for(50us);
   std::atomic<uint64_t> killed_ns{0};
+  std::atomic<bool> rung{false};
   std::thread killer([&] {
     std::this_thread::sleep_for(2ms);  // the sleeper is asleep by then
     killed_ns.store(monotonic_ns());
+    if (variant == Variant::floor) {
+      rung.store(true, std::memory_order_release);
+      segment.node_doorbell(0).ring();
+    }
     ::kill(child, SIGKILL);
   });
   Round round;
@@ -130,10 +113,16 @@ Round kill_once(Segment& segment, DeathWatch& deaths, uint32_t incarnation, Vari
       ::close(fd);
       break;
     }
+    case Variant::floor: {
+      waiter.wait([&] { return rung.load(std::memory_order_acquire); });
+      woke_ns = monotonic_ns();
+      round.slept = waiter.sleeps() > 0;
+      break;
+    }
   }
   killer.join();
   reap(child);
-  (void)deaths.take();  // the pidfd and watcher variants leave the death to be taken
+  (void)deaths.take();  // every variant but direct leaves the death to be taken
   round.latency_us = static_cast<double>(woke_ns - killed_ns.load()) / 1e3;
   return round;
 }
@@ -154,14 +143,14 @@ double ns_per_call(Body body, uint64_t calls) {
 }
 
 int run(int kills) {
-  BenchSegment bench(3);
+  bench::BenchSegment bench(3, 4 << 10);
   Segment& segment = bench.get();
   DeathWatch deaths = segment.watch_deaths(0);
-  std::vector<double> latencies[3];
-  int unslept[3] = {};
+  std::vector<double> latencies[kVariants];
+  int unslept[kVariants] = {};
   uint32_t incarnation = 0;
   for (int k = 0; k < kills; ++k)
-    for (int v = 0; v < 3; ++v) {
+    for (int v = 0; v < kVariants; ++v) {
       const Round round = kill_once(segment, deaths, ++incarnation, static_cast<Variant>(v));
       if (round.slept)
         latencies[v].push_back(round.latency_us);
@@ -170,7 +159,7 @@ int run(int kills) {
     }
   std::printf("SIGKILL -> sleeping node 0 runs again, us (%d kills per variant, interleaved)\n", kills);
   std::printf("  %-8s %8s %8s %8s %8s %8s  %s\n", "variant", "p50", "p90", "p99", "max", "n", "not asleep");
-  for (int v = 0; v < 3; ++v) {
+  for (int v = 0; v < kVariants; ++v) {
     if (latencies[v].empty()) continue;
     std::printf("  %-8s %8.1f %8.1f %8.1f %8.1f %8zu  %d\n", kVariantNames[v], percentile(latencies[v], 50),
                 percentile(latencies[v], 90), percentile(latencies[v], 99), percentile(latencies[v], 100),

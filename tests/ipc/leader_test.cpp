@@ -33,12 +33,7 @@ TEST(LeaderRecord, WithdrawOnlyItsOwnTerm) {
 
 TEST(LeaderRecord, AnnouncingWakesClaimedClientSlots) {
   test::ScopedCluster cluster;
-  SegmentConfig config;
-  config.node_count = 3;
-  config.client_slots = 2;
-  config.peer_ring_capacity = 4 << 10;
-  config.client_ring_capacity = 4 << 10;
-  Segment segment = Segment::create(cluster.name(), config);
+  Segment segment = Segment::create(cluster.name(), test::tiny_config(3, 2));
   const ClientSlotClaim claim = segment.claim_client_slot();
   Doorbell& bell = segment.client_doorbell(claim.slot);
   const uint32_t key = bell.prepare_wait();  // a client about to sleep

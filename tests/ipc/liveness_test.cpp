@@ -14,15 +14,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::ScopedCluster;
-
-SegmentConfig nodes(uint32_t count) {
-  SegmentConfig config;
-  config.node_count = count;
-  config.client_slots = 1;
-  config.peer_ring_capacity = 4 << 10;
-  config.client_ring_capacity = 4 << 10;
-  return config;
-}
+using test::tiny_config;
 
 // A child that attaches, claims node `node` and waits to be killed.
 pid_t spawn_claimant(const std::string& cluster, uint32_t node) {
@@ -44,7 +36,7 @@ void await_alive(const Segment& segment, uint32_t node, uint32_t incarnation) {
 
 TEST(Liveness, KilledPeerWakesTheWatcherAsleepOnItsDoorbell) {
   ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), nodes(3));
+  Segment segment = Segment::create(cluster.name(), tiny_config(3));
   DeathWatch deaths = segment.watch_deaths(0);
   const pid_t child = spawn_claimant(cluster.name(), 1);
   await_alive(segment, 1, 1);
@@ -83,7 +75,7 @@ TEST(Liveness, KilledPeerWakesTheWatcherAsleepOnItsDoorbell) {
 
 TEST(Liveness, EveryWatcherIsWokenNotJustOne) {
   ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), nodes(3));
+  Segment segment = Segment::create(cluster.name(), tiny_config(3));
   const pid_t child = spawn_claimant(cluster.name(), 2);
   await_alive(segment, 2, 1);
   // Nodes 0 and 1 watch from two threads, each asleep on its own doorbell.
@@ -111,7 +103,7 @@ TEST(Liveness, EveryWatcherIsWokenNotJustOne) {
 
 TEST(Liveness, RestartIsANewIncarnationAndAStaleReadingShowsIt) {
   ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), nodes(2));
+  Segment segment = Segment::create(cluster.name(), tiny_config(2));
   DeathWatch deaths = segment.watch_deaths(0);
   pid_t child = spawn_claimant(cluster.name(), 1);
   await_alive(segment, 1, 1);
@@ -144,7 +136,7 @@ TEST(Liveness, RestartIsANewIncarnationAndAStaleReadingShowsIt) {
 
 TEST(Liveness, ReleasingTheClaimIsADeathForPeers) {
   ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), nodes(2));
+  Segment segment = Segment::create(cluster.name(), tiny_config(2));
   DeathWatch deaths = segment.watch_deaths(0);
   {
     LivenessClaim claim = segment.claim_liveness(1);
@@ -165,7 +157,7 @@ TEST(Liveness, ReleasingTheClaimIsADeathForPeers) {
 
 TEST(Liveness, ARunningNodeCannotBeClaimedTwice) {
   ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), nodes(2));
+  Segment segment = Segment::create(cluster.name(), tiny_config(2));
   LivenessClaim mine = segment.claim_liveness(0);
   try {
     (void)segment.claim_liveness(0);
@@ -190,7 +182,7 @@ TEST(Liveness, ARunningNodeCannotBeClaimedTwice) {
 
 TEST(Liveness, DeathsFromBeforeTheWatchBeganAreNotNews) {
   ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), nodes(2));
+  Segment segment = Segment::create(cluster.name(), tiny_config(2));
   { LivenessClaim claim = segment.claim_liveness(1); }  // died before node 0 started watching
   DeathWatch deaths = segment.watch_deaths(0);
   EXPECT_FALSE(deaths.pending());
@@ -200,7 +192,7 @@ TEST(Liveness, DeathsFromBeforeTheWatchBeganAreNotNews) {
 TEST(Liveness, AWatcherWhoseReadyIgnoresDeathsStillSleeps) {
   // The death wakes it once; after that a pending death it does not take must not keep it spinning.
   ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), nodes(2));
+  Segment segment = Segment::create(cluster.name(), tiny_config(2));
   DeathWatch deaths = segment.watch_deaths(0);
   { LivenessClaim claim = segment.claim_liveness(1); }
   ASSERT_TRUE(deaths.pending());
@@ -214,7 +206,7 @@ TEST(Liveness, AWatcherWhoseReadyIgnoresDeathsStillSleeps) {
 
 TEST(Liveness, WaitForDeathWithNoLivePeerReturnsAtOnce) {
   ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), nodes(2));
+  Segment segment = Segment::create(cluster.name(), tiny_config(2));
   DeathWatch deaths = segment.watch_deaths(0);
   EXPECT_FALSE(deaths.wait_for_death(std::chrono::steady_clock::time_point::max()));
 }

@@ -49,11 +49,7 @@ TEST(ProgressWatch, ANodeAsleepOnPurposeIsSuspectOnlyAfterOversleeping) {
 
 TEST(Progress, AStoppedProcessStallsAndResumes) {
   test::ScopedCluster cluster;
-  SegmentConfig config;
-  config.node_count = 2;
-  config.client_slots = 0;
-  config.peer_ring_capacity = 4 << 10;
-  Segment segment = Segment::create(cluster.name(), config);
+  Segment segment = Segment::create(cluster.name(), test::tiny_config(2));
   const pid_t child = test::fork_child([&]() -> int {
     Segment mine = Segment::attach(cluster.name());
     ProgressCounter& progress = mine.progress(1);

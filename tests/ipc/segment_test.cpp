@@ -16,11 +16,8 @@ namespace {
 using test::ScopedCluster;
 
 SegmentConfig small_config(uint32_t nodes = 3, uint32_t slots = 4) {
-  SegmentConfig config;
-  config.node_count = nodes;
-  config.client_slots = slots;
+  SegmentConfig config = test::tiny_config(nodes, slots);
   config.peer_ring_capacity = 64 << 10;
-  config.client_ring_capacity = 4 << 10;
   return config;
 }
 
