@@ -11,18 +11,18 @@
 // no watcher thread, no periodic check: an idle node costs no CPU. Each watcher has a cell of its own
 // because the kernel wakes one waiter per cell.
 //
-// Why not the alternatives (measured, bench_liveness and the report of issue 13): a pidfd becomes
-// readable only at the end of the exit (exit_notify, after memory and files are torn down), later than
-// the robust-list walk early in it; a watcher thread that sleeps on the cells and rings the doorbell adds a
-// second wake-up. The holder is a thread of its own because the kernel keeps one robust list per thread and
-// glibc's list of the main thread (robust pthread mutexes) must stay registered.
+// Why not the alternatives (measured with bench_liveness): a pidfd becomes readable only at the end of
+// the exit (exit_notify, after memory and files are torn down), later than the robust-list walk early
+// in it; a watcher thread that sleeps on the cells and rings the doorbell adds a second wake-up. The
+// holder is a thread of its own because the kernel keeps one robust list per thread and glibc's list
+// of the main thread (robust pthread mutexes) must stay registered.
 //
 // Node i:
-//     LivenessClaim claim = segment.claim_liveness(i);   // once at start; SegmentError if i runs already
+//     LivenessClaim claim = segment.claim_liveness(i);  // at start; SegmentError if i runs already
 //     DeathWatch deaths = segment.watch_deaths(i);
-//     DeathWatch::Binding bound = deaths.bind_to_this_thread();  // the loop's thread: its sleeps end on a
-//     death ready = [&] { return any_ring_has_frames() || deaths.pending(); }; after each wait:  if (NodeMask
-//     dead = deaths.take()) for each bit p: core.peer_down(p);
+//     auto bound = deaths.bind_to_this_thread();         // the loop's thread: its sleeps end on a death
+//     ready = [&] { return any_ring_has_frames() || deaths.pending(); };
+//     after each wait: for each bit p of deaths.take(): core.peer_down(p)
 // Anyone (status, clients, tests):  segment.peer_alive(i) -> {alive, incarnation, pid}
 //
 // Only liveness may rest on this signal: a peer reported dead may still finish the instruction it was

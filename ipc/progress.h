@@ -10,7 +10,7 @@
 //     progress.bump();                          // every iteration: a load and a store, no syscall
 //     progress.idle_until(next_timer_ns);       // before each sleep (CLOCK_MONOTONIC ns; max = none)
 // Node j (watching the leader, say):
-//     ProgressWatch watch(segment, stall);      // e.g. stall = 2 ms
+//     ProgressWatch watch = segment.watch_progress(stall);   // e.g. stall = 2 ms
 //     watch.observe(monotonic_ns());            // after each wake-up
 //     if (watch.stalled(leader, now)) core.peer_down(leader)   // suspect: a pre-election, nothing more
 //     sleep no later than watch.next_check_ns(leader)
