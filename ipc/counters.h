@@ -8,6 +8,9 @@
 // The node process should, at start:   counters.set(counters.pid, getpid());
 // and on every loop iteration or tick:  counters.set(counters.updated_ns, <CLOCK_MONOTONIC ns>);
 // `pid` is also what makes the segment count as live rather than stale (Segment::inspect).
+//
+// `spare` predates the named fields after `updated_ns` (layout version 2) and stays only until the
+// node and launcher read and write those instead; nothing new goes there.
 #include <atomic>
 #include <cstdint>
 
@@ -20,6 +23,7 @@ inline constexpr int kSpareCounters = 4;
 struct NodeCountersSnapshot {
   uint64_t pid, role, term, leader, commit_index, applied_index, last_index;
   uint64_t frames_in, frames_out, drops, bad_frames, elections, syncs, updated_ns;
+  uint64_t tcp_port, oversized, sleeps, deaths_seen;
   uint64_t spare[kSpareCounters];
 };
 
@@ -40,6 +44,10 @@ struct alignas(kCacheLine) NodeCounters {
   Counter elections{0};
   Counter syncs{0};       // msync/fsync calls
   Counter updated_ns{0};  // CLOCK_MONOTONIC ns of the node's last update (a heartbeat)
+  Counter tcp_port{0};   // the node's loopback TCP port under `--transport tcp`, where peers find it; 0 = shm
+  Counter oversized{0};  // peer messages larger than a peer frame, never sent (also in `drops`)
+  Counter sleeps{0};     // waits that went to sleep (futex, or epoll under TCP)
+  Counter deaths_seen{0};  // peer deaths this node learned of from the kernel (DeathWatch::take)
   Counter spare[kSpareCounters]{};
 
   static void set(Counter& counter, uint64_t value) noexcept {
@@ -51,10 +59,25 @@ struct alignas(kCacheLine) NodeCounters {
 
   NodeCountersSnapshot snapshot() const noexcept {
     auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
-    NodeCountersSnapshot s{
-        get(pid),           get(role),       get(term),      get(leader),     get(commit_index),
-        get(applied_index), get(last_index), get(frames_in), get(frames_out), get(drops),
-        get(bad_frames),    get(elections),  get(syncs),     get(updated_ns), {}};
+    NodeCountersSnapshot s{get(pid),
+                           get(role),
+                           get(term),
+                           get(leader),
+                           get(commit_index),
+                           get(applied_index),
+                           get(last_index),
+                           get(frames_in),
+                           get(frames_out),
+                           get(drops),
+                           get(bad_frames),
+                           get(elections),
+                           get(syncs),
+                           get(updated_ns),
+                           get(tcp_port),
+                           get(oversized),
+                           get(sleeps),
+                           get(deaths_seen),
+                           {}};
     for (int i = 0; i < kSpareCounters; ++i) s.spare[i] = get(spare[i]);
     return s;
   }

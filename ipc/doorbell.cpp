@@ -8,6 +8,9 @@
 #include <climits>
 #include <ctime>
 
+#include "ipc/layout.h"
+#include "ipc/liveness.h"
+
 namespace shmraft::ipc {
 
 namespace {
@@ -25,9 +28,12 @@ void Doorbell::wake_all() noexcept {
 }
 
 bool Doorbell::commit_wait(uint32_t key, Clock::time_point deadline) noexcept {
-  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, which is what steady_clock reads, so
-  // retries after EINTR or stray wake-ups do not stretch the wait.
+  // FUTEX_WAIT_BITSET and futex_waitv take an absolute CLOCK_MONOTONIC deadline, which is what
+  // steady_clock reads, so retries after EINTR or stray wake-ups do not stretch the wait.
   static_assert(std::is_same_v<Clock, std::chrono::steady_clock>);
+  // A thread bound to a DeathWatch sleeps on its peers' death cells too: the kernel's wake-up at a
+  // peer's death ends this wait directly (liveness.h).
+  const DeathWatch* deaths = DeathWatch::bound_to_this_thread();
   timespec at{};
   const bool forever = deadline == Clock::time_point::max();
   if (!forever) {
@@ -37,8 +43,22 @@ bool Doorbell::commit_wait(uint32_t key, Clock::time_point deadline) noexcept {
   }
   bool rung = true;
   while (epoch.load(std::memory_order_acquire) == key) {
-    if (futex(&epoch, FUTEX_WAIT_BITSET, key, forever ? nullptr : &at, FUTEX_BITSET_MATCH_ANY) == -1 &&
-        errno == ETIMEDOUT) {
+    long result;
+    int armed = -1;
+    futex_waitv sleep_on[kMaxNodes + 1];
+    if (deaths != nullptr) armed = deaths->arm(sleep_on + 1, kMaxNodes);
+    if (armed > 0) {
+      sleep_on[0] = {key, reinterpret_cast<uintptr_t>(&epoch), FUTEX_32, 0};
+      result = futex_wait_any(sleep_on, armed + 1, deadline);
+      // Woken by a cell (result >= 1), or a cell changed before we slept (EAGAIN with the epoch
+      // unchanged): the caller's ready() looks.
+      if (result >= 1 || (result == -1 && errno == EAGAIN && epoch.load(std::memory_order_acquire) == key))
+        break;
+    } else {
+      // No live peer to watch, or a death already pending that the caller's ready() chose to ignore.
+      result = futex(&epoch, FUTEX_WAIT_BITSET, key, forever ? nullptr : &at, FUTEX_BITSET_MATCH_ANY);
+    }
+    if (result == -1 && errno == ETIMEDOUT) {
       rung = epoch.load(std::memory_order_acquire) != key;
       break;
     }

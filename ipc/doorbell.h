@@ -72,6 +72,7 @@ struct alignas(kCacheLine) Doorbell {
 
   // Sleeps until a producer rings after prepare_wait() returned `key`, or until `deadline`
   // (Clock::time_point::max() = no deadline). Returns false only on timeout. Unregisters the waiter.
+  // In a thread bound to a DeathWatch (liveness.h) it also returns (true) when a watched peer dies.
   bool commit_wait(uint32_t key, Clock::time_point deadline) noexcept;
 
  private:

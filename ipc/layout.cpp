@@ -6,6 +6,9 @@
 
 #include "ipc/counters.h"
 #include "ipc/fault.h"
+#include "ipc/leader.h"
+#include "ipc/liveness.h"
+#include "ipc/progress.h"
 #include "ipc/ring.h"
 
 namespace shmraft::ipc {
@@ -96,6 +99,14 @@ SegmentLayout SegmentLayout::compute(const SegmentConfig& config) {
   std::size_t at = align_up(sizeof(SegmentHeader), kCacheLine);
   l.counters_offset = at;
   at += n * sizeof(NodeCounters);
+  l.liveness_offset = at;
+  at += n * sizeof(NodeLiveness);
+  l.progress_offset = at;
+  at += n * sizeof(ProgressCounter);
+  l.death_cells_offset = at;
+  at = align_up(at + n * n * sizeof(DeathCell), kCacheLine);
+  l.leader_offset = at;
+  at += sizeof(LeaderRecord);
   l.faults_offset = at;
   at += n * n * sizeof(LinkFault);
   l.doorbells_offset = at;
@@ -162,7 +173,7 @@ std::string SegmentLayout::describe() const {
   };
   text += "shared-memory segment layout v" + std::to_string(kLayoutVersion) + ": " + std::to_string(n) +
           " nodes, " + std::to_string(slots) + " client slots\n";
-  line("header, counters, faults, doorbells, slots, controls", peer_buffers_offset);
+  line("header, counters, liveness, faults, doorbells, slots, controls", peer_buffers_offset);
   line(std::to_string(peer_rings) + " peer rings x " + human_bytes(config.peer_ring_capacity),
        peer_rings * config.peer_ring_capacity);
   line(std::to_string(n * slots) + " request rings x " + human_bytes(config.client_ring_capacity),

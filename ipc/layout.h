@@ -4,6 +4,10 @@
 //
 //   SegmentHeader                 magic, layout version, cluster id, config, creator, size
 //   NodeCounters   x nodes
+//   NodeLiveness   x nodes        claim owner and incarnation (liveness.h)
+//   ProgressCounter x nodes       progress counters, a cache line each (progress.h)
+//   DeathCell      x nodes*nodes  robust futex words, [watcher][owner] (liveness.h)
+//   LeaderRecord                  who leads, in which term (leader.h)
 //   LinkFault      x nodes*nodes  (directed; the diagonal is unused)
 //   Doorbell       x nodes, then x client slots
 //   ClientSlotState x client slots
@@ -29,7 +33,8 @@
 namespace shmraft::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" little-endian
-inline constexpr uint32_t kLayoutVersion = 1;
+// 2: liveness claims, death cells, progress counters, leader record; named TCP port and counters.
+inline constexpr uint32_t kLayoutVersion = 2;
 
 inline constexpr uint32_t kMaxNodes = 16;
 inline constexpr uint32_t kMaxClientSlots = 4096;
@@ -82,6 +87,10 @@ struct SegmentLayout {
   uint32_t peer_rings = 0;    // n*(n-1)
   uint32_t client_rings = 0;  // 2*n*client_slots
   std::size_t counters_offset = 0;
+  std::size_t liveness_offset = 0;
+  std::size_t progress_offset = 0;
+  std::size_t death_cells_offset = 0;
+  std::size_t leader_offset = 0;
   std::size_t faults_offset = 0;
   std::size_t doorbells_offset = 0;
   std::size_t client_slots_offset = 0;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/interprocess/exceptions.hpp>
 #include <boost/interprocess/permissions.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -169,8 +170,15 @@ Segment Segment::create(std::string_view cluster, const SegmentConfig& config, c
     const std::size_t n = config.node_count, slots = config.client_slots;
     for (std::size_t i = 0; i < n; ++i)
       new (base + layout.counters_offset + i * sizeof(NodeCounters)) NodeCounters{};
-    for (std::size_t i = 0; i < n * n; ++i)
+    for (std::size_t i = 0; i < n; ++i) {
+      new (base + layout.liveness_offset + i * sizeof(NodeLiveness)) NodeLiveness{};
+      new (base + layout.progress_offset + i * sizeof(ProgressCounter)) ProgressCounter{};
+    }
+    for (std::size_t i = 0; i < n * n; ++i) {
+      new (base + layout.death_cells_offset + i * sizeof(DeathCell)) DeathCell{};
       new (base + layout.faults_offset + i * sizeof(LinkFault)) LinkFault{};
+    }
+    new (base + layout.leader_offset) LeaderRecord{};
     for (std::size_t i = 0; i < n + slots; ++i)
       new (base + layout.doorbells_offset + i * sizeof(Doorbell)) Doorbell{};
     for (std::size_t i = 0; i < slots; ++i)
@@ -265,9 +273,16 @@ SegmentStatus Segment::inspect(std::string_view cluster) {
     if (p != status.creator_pid && process_alive(p)) status.live_pids.push_back(p);
   };
   // relaxed: a pid is a single word, read for a liveness check only.
-  for (uint32_t i = 0; i < layout.config.node_count; ++i)
+  for (uint32_t i = 0; i < layout.config.node_count; ++i) {
     note_pid(reinterpret_cast<const NodeCounters*>(base + layout.counters_offset)[i].pid.load(
         std::memory_order_relaxed));
+    const int32_t owner =
+        reinterpret_cast<const NodeLiveness*>(base + layout.liveness_offset)[i].owner_pid.load(
+            std::memory_order_relaxed);
+    if (owner > 0 &&
+        std::find(status.live_pids.begin(), status.live_pids.end(), owner) == status.live_pids.end())
+      note_pid(static_cast<uint64_t>(owner));
+  }
   for (uint32_t s = 0; s < layout.config.client_slots; ++s) {
     const int32_t owner =
         reinterpret_cast<const ClientSlotState*>(base + layout.client_slots_offset)[s].owner_pid.load(
@@ -425,6 +440,74 @@ pid_t Segment::client_slot_owner(uint32_t slot) const {
   check_slot(slot);
   return at<ClientSlotState>(layout_.client_slots_offset + std::size_t{slot} * sizeof(ClientSlotState))
       .owner_pid.load(std::memory_order_acquire);
+}
+
+LivenessCells Segment::liveness_cells() const noexcept {
+  LivenessCells cells;
+  cells.nodes = &at<NodeLiveness>(layout_.liveness_offset);
+  cells.cells = &at<DeathCell>(layout_.death_cells_offset);
+  cells.node_count = layout_.config.node_count;
+  cells.doorbells = &at<Doorbell>(layout_.doorbells_offset);
+  return cells;
+}
+
+LivenessClaim Segment::claim_liveness(uint32_t node) {
+  check_node(node);
+  const LivenessCells cells = liveness_cells();
+  std::atomic<int32_t>& owner = cells.nodes[node].owner_pid;
+  const pid_t me = ::getpid();
+  int32_t current = owner.load(std::memory_order_acquire);
+  do {
+    if (current == me || (current != 0 && process_alive(current)))
+      throw SegmentError("cluster '" + cluster_ + "': node " + std::to_string(node) +
+                         " is already running (process " + std::to_string(current) +
+                         " holds its liveness claim)");
+  } while (!owner.compare_exchange_weak(current, me, std::memory_order_acq_rel));
+  try {
+    return LivenessClaim(cells, node);
+  } catch (const std::exception& e) {
+    owner.store(0, std::memory_order_release);
+    throw SegmentError("cluster '" + cluster_ + "': cannot claim liveness of node " + std::to_string(node) +
+                       ": " + e.what());
+  }
+}
+
+PeerLiveness Segment::peer_alive(uint32_t node) const {
+  check_node(node);
+  return liveness_cells().read(node);
+}
+
+DeathWatch Segment::watch_deaths(uint32_t me) {
+  return DeathWatch(liveness_cells(), me, &node_counters(me).deaths_seen);
+}
+
+ProgressCounter& Segment::progress(uint32_t node) {
+  return const_cast<ProgressCounter&>(std::as_const(*this).progress(node));
+}
+
+const ProgressCounter& Segment::progress(uint32_t node) const {
+  check_node(node);
+  return at<ProgressCounter>(layout_.progress_offset + std::size_t{node} * sizeof(ProgressCounter));
+}
+
+ProgressWatch Segment::watch_progress(std::chrono::nanoseconds stall) const {
+  return ProgressWatch(&at<ProgressCounter>(layout_.progress_offset), layout_.config.node_count, stall);
+}
+
+LeaderRecord& Segment::leader_record() {
+  return at<LeaderRecord>(layout_.leader_offset);
+}
+const LeaderRecord& Segment::leader_record() const {
+  return at<LeaderRecord>(layout_.leader_offset);
+}
+
+bool Segment::announce_leader(uint32_t leader, uint64_t term) {
+  check_node(leader);
+  const bool published = leader_record().publish(leader, term);
+  if (published)
+    for (uint32_t slot = 0; slot < layout_.config.client_slots; ++slot)
+      if (client_slot_owner(slot) != 0) client_doorbell(slot).ring();
+  return published;
 }
 
 }  // namespace shmraft::ipc

@@ -8,6 +8,8 @@
 //     ... Segment::destroy("demo") on `down`/Ctrl-C; Segment::remove_if_stale(name) for `shmraft clean`
 // Node i:
 //     Segment seg = Segment::attach("demo", expected_id);          // expected_id optional
+//     LivenessClaim alive = seg.claim_liveness(i);                // SegmentError if node i runs already
+//     DeathWatch deaths = seg.watch_deaths(i);                    // peers' deaths, from the kernel
 //     NodeCounters& me = seg.node_counters(i);   me.set(me.pid, getpid());
 //     RingConsumer from_j = seg.peer_consumer(j, i);              // for each peer j != i
 //     RingProducer to_j   = seg.peer_producer(i, j);              // rings node j's doorbell on publish
@@ -16,12 +18,15 @@
 //     seg.node_doorbell(i).reset_waiters();                        // once, before the loop
 //     Waiter waiter(seg.node_doorbell(i), strategy);
 //     decide_send(seg.link_fault(i, j), rng) before each send to j
+//     seg.progress(i).bump() each loop iteration; seg.announce_leader(i, term) on becoming leader
+//     (liveness.h, progress.h and leader.h say how the loop uses them)
 // Client:
 //     ClientSlotClaim c = seg.claim_client_slot();                // SegmentError if none is free
 //     RingProducer req = seg.request_producer(c.slot, node);      // rings the node's doorbell
 //     RingConsumer resp = seg.response_consumer(node, c.slot);
 //     Waiter waiter(seg.client_doorbell(c.slot), strategy);
 //     ... seg.release_client_slot(c.slot) when done (a dead owner's slot is reclaimed automatically)
+//     seg.leader_record().read() says who leads; announce_leader rings every claimed slot's doorbell
 //
 // Views (RingProducer/RingConsumer, references) point into this mapping: keep the Segment alive while
 // they are used. Ring views are process-local; build each one once and keep it (they cache indices).
@@ -29,6 +34,7 @@
 #include <sys/types.h>
 
 #include <boost/interprocess/mapped_region.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -40,6 +46,9 @@
 #include "ipc/doorbell.h"
 #include "ipc/fault.h"
 #include "ipc/layout.h"
+#include "ipc/leader.h"
+#include "ipc/liveness.h"
+#include "ipc/progress.h"
 #include "ipc/ring.h"
 
 namespace shmraft::ipc {
@@ -133,6 +142,22 @@ class Segment {
   bool release_client_slot(uint32_t slot);
   pid_t client_slot_owner(uint32_t slot) const;
 
+  // Liveness (issue 13). Claims node `node` for this process until the claim is destroyed or the
+  // process dies, either of which the kernel reports to the node's peers at once; bumps its incarnation.
+  // SegmentError when a live process holds the node already.
+  LivenessClaim claim_liveness(uint32_t node);
+  PeerLiveness peer_alive(uint32_t node) const;
+  // Node `me`'s view of its peers' deaths; counts them in node_counters(me).deaths_seen.
+  DeathWatch watch_deaths(uint32_t me);
+  ProgressCounter& progress(uint32_t node);
+  const ProgressCounter& progress(uint32_t node) const;
+  ProgressWatch watch_progress(std::chrono::nanoseconds stall) const;
+  LeaderRecord& leader_record();
+  const LeaderRecord& leader_record() const;
+  // LeaderRecord::publish, then rings the doorbell of every claimed client slot so a client asleep on
+  // a dead leader's reply looks at once. Returns publish's answer.
+  bool announce_leader(uint32_t leader, uint64_t term);
+
  private:
   Segment(std::string cluster, boost::interprocess::mapped_region region, const SegmentLayout& layout);
   template <class T>
@@ -140,6 +165,7 @@ class Segment {
     return *reinterpret_cast<T*>(static_cast<std::byte*>(region_.get_address()) + offset);
   }
   std::byte* ring_buffer(uint32_t ring) const noexcept;
+  LivenessCells liveness_cells() const noexcept;
   void check_node(uint32_t node) const;
   void check_slot(uint32_t slot) const;
 

@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "ipc/crc32c.h"
 #include "ipc/segment.h"
 #include "ipc/wait.h"
@@ -58,42 +59,9 @@ std::map<std::string, double>& frames_per_s() {
 
 // --- helpers ---
 
-// Runs `body` in a child process that exits when it returns (never returns into the benchmark).
-template <class Body>
-pid_t fork_child(Body body) {
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    body();
-    std::_Exit(0);
-  }
-  return pid;
-}
-
-void reap(pid_t pid) {
-  int status;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-}
-
-// A two-node segment that disappears with the benchmark run.
-class BenchSegment {
- public:
-  BenchSegment() : name_("bench-" + std::to_string(::getpid())) {
-    Segment::destroy(name_);
-    SegmentConfig config;
-    config.node_count = 2;
-    config.client_slots = 0;
-    segment_.emplace(Segment::create(name_, config));
-  }
-  ~BenchSegment() { Segment::destroy(name_); }
-  Segment& get() { return *segment_; }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-  std::optional<Segment> segment_;
-};
+using bench::BenchSegment;
+using bench::fork_child;
+using bench::reap;
 
 // Anonymous shared memory inherited by the forked child.
 template <class T>

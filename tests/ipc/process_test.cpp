@@ -171,7 +171,7 @@ TEST(TwoProcesses, KilledProducerIsReplacedAndOnlyWholeFramesAreSeen) {
 TEST(TwoProcesses, ProducerKilledInsideAFrameLeavesNothingVisible) {
   ScopedCluster cluster;
   Segment segment = Segment::create(cluster.name(), two_nodes());
-  NodeCounters& flag = segment.node_counters(0);
+  const ProgressCounter& child_progress = segment.progress(0);
   const pid_t child = test::fork_child([&]() -> int {
     Segment mine = Segment::attach(cluster.name());
     RingProducer producer = mine.peer_producer(0, 1);
@@ -186,11 +186,10 @@ TEST(TwoProcesses, ProducerKilledInsideAFrameLeavesNothingVisible) {
     producer.commit(1, 40);
     at = producer.try_reserve(400);  // half written
     std::memset(at, 0xAB, 200);
-    NodeCounters& mine_flag = mine.node_counters(0);
-    mine_flag.set(mine_flag.spare[0], 1);
+    mine.progress(0).bump();  // tells the parent all of the above is written
     for (;;) ::pause();
   });
-  while (flag.spare[0].load() == 0) std::this_thread::sleep_for(1ms);
+  while (child_progress.count.load() == 0) std::this_thread::sleep_for(1ms);
   ::kill(child, SIGKILL);
   EXPECT_EQ(test::wait_child(child), 128 + SIGKILL);
 

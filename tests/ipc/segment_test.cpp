@@ -16,11 +16,8 @@ namespace {
 using test::ScopedCluster;
 
 SegmentConfig small_config(uint32_t nodes = 3, uint32_t slots = 4) {
-  SegmentConfig config;
-  config.node_count = nodes;
-  config.client_slots = slots;
+  SegmentConfig config = test::tiny_config(nodes, slots);
   config.peer_ring_capacity = 64 << 10;
-  config.client_ring_capacity = 4 << 10;
   return config;
 }
 
@@ -197,6 +194,17 @@ TEST(Segment, AttachingToAnotherLayoutVersion) {
                         "reads version " + std::to_string(kLayoutVersion)});
   EXPECT_EQ(Segment::inspect(cluster.name()).state, SegmentState::incompatible);
   EXPECT_FALSE(Segment::remove_if_stale(cluster.name()));  // not ours to judge
+}
+
+TEST(Segment, AttachingToAVersionOneSegmentSaysSo) {
+  // Version 1 had no liveness cells, progress counters or leader record: a running cluster of an older
+  // build is refused by name, not misread.
+  ScopedCluster cluster;
+  Segment segment = Segment::create(cluster.name(), small_config());
+  writable_header(segment).layout_version = 1;
+  expect_segment_error([&] { Segment::attach(cluster.name()); },
+                       {"has layout version 1 but this build reads version " + std::to_string(kLayoutVersion),
+                        "made by another shmraft build"});
 }
 
 TEST(Segment, AttachingToSomethingElse) {
@@ -434,7 +442,14 @@ TEST(NodeCountersTest, SetAddSnapshot) {
   NodeCounters::add(c.frames_in, 10);
   NodeCounters::add(c.frames_in);
   c.set(c.spare[3], 99);
+  c.set(c.tcp_port, 40123);
+  NodeCounters::add(c.sleeps, 5);
+  NodeCounters::add(c.oversized);
   const NodeCountersSnapshot snap = Segment::attach(s.cluster()).node_counters(1).snapshot();
+  EXPECT_EQ(snap.tcp_port, 40123u);
+  EXPECT_EQ(snap.sleeps, 5u);
+  EXPECT_EQ(snap.oversized, 1u);
+  EXPECT_EQ(snap.deaths_seen, 0u);
   EXPECT_EQ(snap.pid, 1234u);
   EXPECT_EQ(snap.term, 7u);
   EXPECT_EQ(snap.frames_in, 11u);

@@ -61,6 +61,16 @@ class ScopedCluster {
   std::string name_;
 };
 
+// The smallest segment config for tests that need no ring traffic: 4 KiB rings.
+inline SegmentConfig tiny_config(uint32_t nodes, uint32_t client_slots = 0) {
+  SegmentConfig config;
+  config.node_count = nodes;
+  config.client_slots = client_slots;
+  config.peer_ring_capacity = 4 << 10;
+  config.client_ring_capacity = 4 << 10;
+  return config;
+}
+
 // Runs `body` in a forked child that exits with its return value (never returns into gtest).
 template <class Body>
 pid_t fork_child(Body body) {

@@ -1,0 +1,43 @@
+#include "ipc/progress.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace shmraft::ipc {
+
+namespace {
+uint64_t saturating_add(uint64_t a, uint64_t b) noexcept {
+  return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max() : a + b;
+}
+}  // namespace
+
+ProgressWatch::ProgressWatch(const ProgressCounter* counters, uint32_t node_count,
+                             std::chrono::nanoseconds stall) noexcept
+    : counters_(counters), node_count_(node_count), stall_ns_(static_cast<uint64_t>(stall.count())) {}
+
+void ProgressWatch::observe(uint64_t now_ns) noexcept {
+  for (uint32_t node = 0; node < node_count_; ++node) {
+    ProgressReading& r = readings_[node];
+    // relaxed: single words from a single writer; a late value only delays or hastens a suspicion.
+    const uint64_t count = counters_[node].count.load(std::memory_order_relaxed);
+    r.idle_until_ns = counters_[node].idle_until_ns.load(std::memory_order_relaxed);
+    if (count != r.count || r.since_ns == 0) {
+      r.count = count;
+      r.since_ns = now_ns;
+    }
+  }
+}
+
+uint64_t ProgressWatch::next_check_ns(uint32_t node) const noexcept {
+  const ProgressReading& r = readings_[node];
+  return saturating_add(std::max(r.since_ns, r.idle_until_ns), stall_ns_);
+}
+
+NodeMask ProgressWatch::stalled(uint64_t now_ns) const noexcept {
+  NodeMask mask = 0;
+  for (uint32_t node = 0; node < node_count_; ++node)
+    if (stalled(node, now_ns)) mask |= NodeMask{1} << node;
+  return mask;
+}
+
+}  // namespace shmraft::ipc

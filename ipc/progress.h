@@ -1,0 +1,71 @@
+#pragma once
+// Frozen or starved peers (issue 13, Mu's idea): each node bumps a progress counter in a cache line of
+// its own on every loop iteration; a peer that sees it stand still for a configurable number of
+// microseconds suspects the node (SIGSTOP, a long page fault, a descheduled process). A node that goes
+// to sleep on purpose says until when (idle_until), so an idle node is not taken for a frozen one: it
+// is suspect only once it overslept that deadline by the same margin.
+//
+// Node i, in its loop:
+//     ProgressCounter& progress = segment.progress(i);
+//     progress.bump();                          // every iteration: a load and a store, no syscall
+//     progress.idle_until(next_timer_ns);       // before each sleep (CLOCK_MONOTONIC ns; max = none)
+// Node j (watching the leader, say):
+//     ProgressWatch watch = segment.watch_progress(stall);   // e.g. stall = 2 ms
+//     watch.observe(monotonic_ns());            // after each wake-up
+//     if (watch.stalled(leader, now)) core.peer_down(leader)   // suspect: a pre-election, nothing more
+//     sleep no later than watch.next_check_ns(leader)
+// Only liveness may depend on this: a suspect that resumes is only a node that lost an election.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "ipc/doorbell.h"
+#include "ipc/liveness.h"
+
+namespace shmraft::ipc {
+
+// Written only by the node it belongs to (relaxed load + store, as NodeCounters).
+struct alignas(kCacheLine) ProgressCounter {
+  std::atomic<uint64_t> count{0};
+  std::atomic<uint64_t> idle_until_ns{0};  // CLOCK_MONOTONIC deadline of the node's current sleep
+
+  void bump() noexcept { count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  // relaxed: a reader that misses it for a moment only suspects a node a little early.
+  void idle_until(uint64_t deadline_ns) noexcept {
+    idle_until_ns.store(deadline_ns, std::memory_order_relaxed);
+  }
+};
+static_assert(sizeof(ProgressCounter) == kCacheLine);
+
+struct ProgressReading {
+  uint64_t count = 0;          // the counter's value at the last observe()
+  uint64_t since_ns = 0;       // when this reader first saw that value
+  uint64_t idle_until_ns = 0;  // the node's own sleep deadline at the last observe()
+};
+
+// Process-local reader of every node's progress counter.
+class ProgressWatch {
+ public:
+  ProgressWatch(const ProgressCounter* counters, uint32_t node_count,
+                std::chrono::nanoseconds stall) noexcept;
+
+  std::chrono::nanoseconds stall() const noexcept { return std::chrono::nanoseconds(stall_ns_); }
+
+  // Reads every counter at time `now_ns`; one that moved restarts its node's stall clock.
+  void observe(uint64_t now_ns) noexcept;
+  const ProgressReading& reading(uint32_t node) const noexcept { return readings_[node]; }
+  // Not moved for the stall time and past its own idle deadline by the stall time, as of the last
+  // observe(). A node never seen moving is judged from the first observe() on.
+  bool stalled(uint32_t node, uint64_t now_ns) const noexcept { return now_ns >= next_check_ns(node); }
+  NodeMask stalled(uint64_t now_ns) const noexcept;
+  // When `node` becomes stalled if its counter stays put: a deadline for the watcher's sleep.
+  uint64_t next_check_ns(uint32_t node) const noexcept;
+
+ private:
+  const ProgressCounter* counters_;
+  uint32_t node_count_;
+  uint64_t stall_ns_;
+  ProgressReading readings_[32] = {};
+};
+
+}  // namespace shmraft::ipc
