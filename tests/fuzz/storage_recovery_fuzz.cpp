@@ -5,10 +5,12 @@
 // Properties of a directory that opens:
 // - what it holds is consistent (commit within the log, terms readable, the log continues the snapshot);
 // - recovery is idempotent: opening it again changes nothing and repairs nothing;
+// - the recovered log takes the next entry, which is there after reopening;
 // - the round trip: writing the recovered state into a fresh directory through the storage's own API
 //   (save_snapshot, append, save_hard_state) and opening that gives the same state back.
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -60,7 +62,8 @@ Recovered capture(const NodeStorage& storage) {
   }
   r.first_index = storage.first_index();
   r.last_index = storage.last_index();
-  FUZZ_CHECK(r.first_index <= r.last_index + 1);
+  // An empty log has first == last + 1 (written so that an index at 2^64 - 1 does not wrap the check).
+  FUZZ_CHECK(r.first_index <= r.last_index || r.first_index - 1 == r.last_index);
   FUZZ_CHECK(r.hard_state.commit <= r.last_index);
   FUZZ_CHECK(r.last_index >= r.snapshot_index());
   FUZZ_CHECK(r.first_index <= r.snapshot_index() + 1);
@@ -124,11 +127,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   } catch (const StorageError&) {
     return 0;  // refused with a message: what bad bytes must get
   }
+  Recovered appended = *recovered;
   {
-    const NodeStorage again(node, options());
+    NodeStorage again(node, options());
     FUZZ_CHECK(again.recovery().notes.empty());
     FUZZ_CHECK(capture(again) == *recovered);
+    // The recovered log takes the next entry where it ends (into a kept segment's zeroed tail).
+    const std::vector<std::byte> payload = {std::byte{0x5a}, std::byte{0xa5}, std::byte{0x5a}};
+    const RecoveredEntry next{appended.last_index + 1, std::max<uint64_t>(again.term(appended.last_index), 1),
+                              payload};
+    const LogEntry entry{next.index, next.term, next.payload};
+    again.append({&entry, 1});
+    appended.entries.push_back(next);
+    appended.last_index = next.index;
   }
+  FUZZ_CHECK(capture(NodeStorage(node, options())) == appended);
   const Recovered rewritten = write_and_reopen(*recovered, copy);
   FUZZ_CHECK(rewritten.hard_state == recovered->hard_state);
   FUZZ_CHECK(rewritten.snapshot_meta == recovered->snapshot_meta);
