@@ -31,6 +31,8 @@ fi
 target=$1
 shift
 binary=$build/tests/fuzz/$target
+# The storage target writes a node directory per run: keep it off the disk where tmpfs is available.
+[ -d /dev/shm ] && export TMPDIR=/dev/shm
 runs=$build/fuzz-runs/$target
 mkdir -p "$runs/found" "$build/seeds/$target" || exit 1
 marker=$runs/.started

@@ -8,18 +8,16 @@
 // - the recovered log takes the next entry, which is there after reopening;
 // - the round trip: writing the recovered state into a fresh directory through the storage's own API
 //   (save_snapshot, append, save_hard_state) and opening that gives the same state back.
-#include <stdlib.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <optional>
-#include <string>
 #include <vector>
 
 #include "node/storage/node_storage.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/node_dir_image.h"
+#include "tests/temp_dir.h"
 
 namespace {
 
@@ -99,16 +97,11 @@ Recovered write_and_reopen(const Recovered& state, const fs::path& dir) {
   return capture(NodeStorage(dir, options()));
 }
 
-// A private scratch directory on tmpfs when there is one (the target writes and fsyncs on every run).
+// A private scratch directory, removed at exit (run_fuzz.sh points TMPDIR at tmpfs: every run writes and
+// fsyncs).
 const fs::path& scratch_root() {
-  static const fs::path root = [] {
-    const fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-    std::string pattern = (base / "shmraft-fuzz-storage-XXXXXX").string();
-    FUZZ_CHECK(::mkdtemp(pattern.data()) != nullptr);
-    ::atexit([] { fs::remove_all(scratch_root()); });
-    return fs::path(pattern);
-  }();
-  return root;
+  static const shmraft::testing::TempDir root("shmraft-fuzz-storage");
+  return root.path();
 }
 
 }  // namespace
