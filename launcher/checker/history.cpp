@@ -84,7 +84,7 @@ Operation parse_operation(std::string_view line, const std::string& source, std:
   json object;
   try {
     object = json::parse(line);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw HistoryError(source, line_number, std::string("not valid JSON (") + e.what() + ")");
   }
   if (!object.is_object()) throw HistoryError(source, line_number, "not a JSON object");
