@@ -9,7 +9,7 @@ InMemoryCluster::InMemoryCluster(std::uint32_t nodes, const raft::Config& base) 
   for (raft::NodeId id = 1; id <= nodes; ++id) {
     raft::Config config = base;
     config.id = id;
-    config.cluster_size = nodes;
+    config.voters = raft::voters_numbered_1_to(nodes);
     config.seed = base.seed + id;
     nodes_[id].core = std::make_unique<raft::Core>(config, nodes_[id].storage);
   }

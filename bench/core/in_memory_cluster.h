@@ -15,7 +15,7 @@ namespace shmraft::bench {
 
 class InMemoryCluster {
  public:
-  // `base` supplies the protocol settings; id and cluster_size are filled in per node.
+  // `base` supplies the protocol settings; id and voters are filled in per node.
   InMemoryCluster(std::uint32_t nodes, const raft::Config& base);
 
   // Makes `id` leader (campaign, then run to quiescence). Throws std::runtime_error if it did not win.

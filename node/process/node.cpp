@@ -80,7 +80,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
 
   raft::Config config;
   config.id = options.raft_id();
-  config.cluster_size = segment_.node_count();
+  config.voters = raft::voters_numbered_1_to(segment_.node_count());
   config.seed = node_seed(options);
   config.election_tick = static_cast<int>(options.election_ticks);
   config.heartbeat_tick = static_cast<int>(options.heartbeat_ticks);

@@ -6,7 +6,8 @@
 
 namespace shmraft::raft {
 
-// Node ids are small integers 1..cluster_size; 0 means "none" (no leader, no vote).
+// Node ids are small positive integers (the members of Config::voters); 0 means "none" (no leader, no
+// vote).
 using NodeId = std::uint32_t;
 using Term = std::uint64_t;
 using Index = std::uint64_t;

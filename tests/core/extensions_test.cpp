@@ -266,7 +266,7 @@ TEST(Config, InvalidConfigIsRejectedWithAMessage) {
   MemoryStorage storage;
   Config cfg;
   cfg.id = 4;
-  cfg.cluster_size = 3;
+  cfg.voters = voters_numbered_1_to(3);
   EXPECT_THROW(Core(cfg, storage), std::invalid_argument);
   cfg.id = 1;
   cfg.election_tick = 1;

@@ -84,7 +84,7 @@ class Cluster {
         node.storage->set_hard_state(s.hard_state);
       }
       node.config.id = id;
-      node.config.cluster_size = n;
+      node.config.voters = voters_numbered_1_to(n);
       node.config.seed = seed * 1000 + id;
       if (tweak) tweak(node.config);
       node.core = std::make_unique<Core>(node.config, *node.storage);

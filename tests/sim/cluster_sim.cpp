@@ -147,7 +147,7 @@ ClusterSim::~ClusterSim() = default;
 raft::Config ClusterSim::core_config(raft::NodeId id) {
   raft::Config config;
   config.id = id;
-  config.cluster_size = profile_.nodes;
+  config.voters = raft::voters_numbered_1_to(profile_.nodes);
   config.seed = rng_.next();  // a fresh incarnation draws fresh election timeouts
   config.election_tick = profile_.election_tick;
   config.heartbeat_tick = profile_.heartbeat_tick;
