@@ -13,6 +13,7 @@
 #include "node/kv/state_machine.h"
 #include "node/process/node.h"
 #include "node/process/node_process.h"
+#include "node/raft/types.h"
 #include "node/storage/node_storage.h"
 
 namespace shmraft::node {
@@ -99,11 +100,10 @@ std::map<std::string, std::string> replay_kv_state(const std::filesystem::path& 
                              std::to_string(storage.last_index()) + ": acknowledged entries are lost");
   for (uint64_t index = kv.applied_index() + 1; index <= commit; ++index) {
     const storage::EntryView entry = storage.entry(index);
-    // The node stores a no-op as the only entry with an empty payload (raft_storage.h).
-    if (entry.payload.empty())
-      kv.skip(index);
-    else
+    if (static_cast<raft::EntryType>(entry.type) == raft::EntryType::kNormal)
       kv.apply(index, entry.payload);
+    else
+      kv.skip(index);
   }
   std::map<std::string, std::string> state;
   for (auto& [key, value] : kv.dump()) state.emplace(std::move(key), std::move(value));
