@@ -224,6 +224,11 @@ const Ready& Core::ready() {
   return ready_;
 }
 
+const Ready& Core::pending_ready() const {
+  if (!in_ready_) throw std::logic_error("raft::Core::pending_ready() without a pending ready()");
+  return ready_;
+}
+
 void Core::advance() {
   if (!in_ready_) throw std::logic_error("raft::Core::advance() without a pending ready()");
   in_ready_ = false;

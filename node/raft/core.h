@@ -10,6 +10,7 @@
 //   transfer_leader(id)          leader only: hand leadership to `id` (catch it up, then TimeoutNow)
 //   campaign()                   start an election now (bootstrapping, tests)
 // Output: has_ready() / ready() returns a Ready (ready.h); the application handles it and calls advance().
+// Hosts do that through ReadyHandler (ready_handler.h), which follows the contract below.
 //
 // ----------------------------------------------------------------- The Ready / advance contract ----
 // For each Ready, the application does, in this order:
@@ -103,6 +104,8 @@ class Core {
 
   bool has_ready() const;
   const Ready& ready();
+  // The Ready handed out by ready(), until advance(). Throws std::logic_error if none is pending.
+  const Ready& pending_ready() const;
   void advance();
 
   // ---- read accessors (for invariant checkers, status counters and tests) ----
