@@ -1,6 +1,7 @@
 #include <signal.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <cstdio>
@@ -56,6 +57,10 @@ std::shared_ptr<spdlog::logger> open_log(const NodeOptions& options) {
 }  // namespace
 
 int run(const NodeOptions& options) {
+  // Everything the node creates — its data directory, node.log, and whatever a library opens with the
+  // default 0666/0777 — is the owner's only, whatever umask the node was started with. (The storage
+  // opens its files with explicit modes as well.)
+  ::umask(077);
   stop_requested = 0;
   install_signal_handlers();
   std::shared_ptr<spdlog::logger> log;
