@@ -26,6 +26,9 @@ void RaftStorage::entries(raft::Index lo, raft::Index hi, std::size_t max_bytes,
   std::size_t bytes = 0;
   for (raft::Index i = lo; i < hi; ++i) {
     const storage::EntryView view = storage_.entry(i);
+    if (view.type > static_cast<uint8_t>(raft::kLastEntryType))
+      throw storage::StorageError("log entry " + std::to_string(i) + " has entry type " +
+                                  std::to_string(view.type) + ", which this build does not know");
     out.push_back({view.term, i, static_cast<raft::EntryType>(view.type), view.payload});
     bytes += view.payload.size();
     if (bytes > max_bytes) break;

@@ -105,6 +105,10 @@ std::map<std::string, std::string> replay_kv_state(const std::filesystem::path& 
                              std::to_string(storage.last_index()) + ": acknowledged entries are lost");
   for (uint64_t index = kv.applied_index() + 1; index <= commit; ++index) {
     const storage::EntryView entry = storage.entry(index);
+    if (entry.type > static_cast<uint8_t>(raft::kLastEntryType))
+      throw std::runtime_error("log entry " + std::to_string(index) + " in " + data_dir.string() +
+                               " has entry type " + std::to_string(entry.type) +
+                               ", which this build does not know");
     if (static_cast<raft::EntryType>(entry.type) == raft::EntryType::kNormal)
       kv.apply(index, entry.payload);
     else

@@ -96,9 +96,18 @@ void Core::campaign() {
 
 ProposeResult Core::propose(Bytes data) {
   check_not_in_ready("propose");
+  return propose_entry(EntryType::kNormal, data);
+}
+
+ProposeResult Core::propose_conf_change(Bytes change) {
+  check_not_in_ready("propose_conf_change");
+  return propose_entry(EntryType::kConfChange, change);
+}
+
+ProposeResult Core::propose_entry(EntryType type, Bytes data) {
   if (role_ != Role::kLeader) return {Status::kNotLeader, 0, 0};
   if (transfer_target_ != kNoNode) return {Status::kTransferInProgress, 0, 0};
-  const Index index = log_.append_local(term_, EntryType::kNormal, data, arena_);
+  const Index index = log_.append_local(term_, type, data, arena_);
   append_pending_ = true;
   return {Status::kOk, index, term_};
 }

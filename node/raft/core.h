@@ -6,6 +6,7 @@
 //   tick()                       one unit of logical time (election / heartbeat timers count ticks)
 //   step(msg)                    a Message from a peer (decoded with codec.h, or handed over in memory)
 //   propose(bytes)               leader only: append a command; returns its index and term
+//   propose_conf_change(bytes)   leader only: append a kConfChange entry (not acted on yet: see types.h)
 //   read_index(context)          leader only: ask for a linearizable read point (ReadState{index,context})
 //   transfer_leader(id)          leader only: hand leadership to `id` (catch it up, then TimeoutNow)
 //   campaign()                   start an election now (bootstrapping, tests)
@@ -98,6 +99,7 @@ class Core {
   int ticks_until_due() const noexcept;
   void step(const Message& message);
   ProposeResult propose(Bytes data);
+  ProposeResult propose_conf_change(Bytes change);
   Status read_index(std::uint64_t context);
   Status transfer_leader(NodeId target);
   void campaign();
@@ -131,6 +133,7 @@ class Core {
 
  private:
   void check_not_in_ready(const char* what) const;
+  ProposeResult propose_entry(EntryType type, Bytes data);
 
   // Role transitions.
   void reset(Term term);
