@@ -41,6 +41,7 @@ class InMemoryCluster {
   struct Node final : raft::ReadyHost {
     explicit Node(InMemoryCluster& cluster) : cluster(&cluster) {}
     void send(const raft::Message& message) override;
+    void send_after_persist(const raft::Message& message) override { send(message); }
     void persist(const raft::Ready& ready) override { storage.persist(ready); }
     void restore(const raft::Snapshot&) override {}
     void apply(std::span<const raft::Entry> entries) override;

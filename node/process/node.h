@@ -96,8 +96,10 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void start_read_round();
 
   // raft::ReadyHost: the node's side of each Ready (ready_handler.h), stamped with ready_ns_.
+  friend class raft::ReadyHandler;
   void on_soft_state(const raft::SoftState& soft) override;
   void send(const raft::Message& message) override;
+  void send_after_persist(const raft::Message& message) override { send(message); }
   void persist(const raft::Ready& ready) override;
   void restore(const raft::Snapshot& snapshot) override;
   void apply(std::span<const raft::Entry> entries) override;

@@ -9,8 +9,9 @@
 //
 // With invariant checking on, ReadyInvariants (ready_invariants.h) runs around every Ready and throws
 // InvariantViolation on a broken rule. One handler per Core instance: a restarted core gets a new one.
-// Nothing here allocates; the hooks are one virtual call each per Ready (per message for sends).
+// Nothing here allocates.
 #include <span>
+#include <type_traits>
 
 #include "node/raft/core.h"
 #include "node/raft/ready.h"
@@ -25,7 +26,8 @@ class ReadyHost {
   virtual void on_soft_state(const SoftState&) {}
   // Hands a message to the transport. Any time: it does not depend on this Ready being durable.
   virtual void send(const Message& message) = 0;
-  // Only called once persist() returned: the message promises the persisted state.
+  // Only called once persist() returned: the message promises the persisted state. (A final host that
+  // keeps this default pays a virtual call for the send() inside it: override it to call send().)
   virtual void send_after_persist(const Message& message) { send(message); }
   // Step 2 of the contract: ready.snapshot, then ready.entries (dropping stored entries from
   // entries[0].index on), then ready.hard_state, durable per the host's mode when this returns.
@@ -43,15 +45,45 @@ class ReadyHandler {
  public:
   explicit ReadyHandler(bool check_invariants = false) : check_invariants_(check_invariants) {}
 
-  // Handles one Ready start to finish if the core has one; returns whether it did.
-  bool handle(Core& core, ReadyHost& host);
+  // Handles one Ready start to finish if the core has one; returns whether it did. A template so that
+  // a `final` host's hooks are called directly, not through the vtable (the hot path calls send() per
+  // message); a host that keeps its hooks private makes ReadyHandler a friend.
+  template <class Host>
+  bool handle(Core& core, Host& host) {
+    if (!core.has_ready()) return false;
+    begin(core, host);
+    finish(core, host);
+    return true;
+  }
 
   // The same in two halves, for a host whose persist completes later (the simulator):
   // begin() takes the Ready, reports the soft state and sends `messages`; finish() does the rest.
-  const Ready& begin(Core& core, ReadyHost& host);
-  void finish(Core& core, ReadyHost& host);
+  template <class Host>
+  const Ready& begin(Core& core, Host& host) {
+    static_assert(std::is_base_of_v<ReadyHost, Host>, "a Ready host implements raft::ReadyHost");
+    if (check_invariants_) check_state(core);  // the first call records a baseline
+    const Ready& ready = core.ready();
+    if (ready.soft_state) host.on_soft_state(*ready.soft_state);
+    for (const Message& m : ready.messages) host.send(m);
+    return ready;
+  }
+
+  template <class Host>
+  void finish(Core& core, Host& host) {
+    const Ready& ready = core.pending_ready();
+    if (check_invariants_) invariants_.check_ready(ready);
+    if (ready.must_persist()) host.persist(ready);
+    for (const Message& m : ready.messages_after_persist) host.send_after_persist(m);
+    if (ready.snapshot) host.restore(*ready.snapshot);
+    if (!ready.committed_entries.empty()) host.apply(ready.committed_entries);
+    host.serve_reads(ready.read_states);
+    core.advance();
+    if (check_invariants_) check_state(core);
+  }
 
  private:
+  void check_state(const Core& core);
+
   bool check_invariants_;
   ReadyInvariants invariants_;
 };
