@@ -169,7 +169,7 @@ void PwriteFdatasync(benchmark::State& state) {
     if (offset + buffer.size() > kScratchFileBytes) offset = 0;  // wrap: the file stays allocated
     const Clock::time_point start = Clock::now();
     for (std::size_t i = 0; i < batch; ++i, ++index) {
-      format::RecordHeader header{index, 1, static_cast<uint32_t>(payload), 0};
+      format::RecordHeader header{index, 1, static_cast<uint32_t>(payload)};
       header.crc = format::record_crc(header, data);
       std::memcpy(&buffer[i * record], &header, sizeof header);
       std::memcpy(&buffer[i * record + sizeof header], data.data(), payload);

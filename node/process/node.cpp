@@ -66,6 +66,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       raft_storage_(storage_),
       transport_(make_transport(options, segment_)),
       sender_(*transport_, segment_, options.node, node_seed(options) + 1),
+      ready_handler_(options.check_invariants),
       tick_ns_(uint64_t{options.tick_us} * 1000) {
   for (const std::string& note : storage_.recovery().notes) log_.warn("storage recovery: {}", note);
 
@@ -80,7 +81,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
 
   raft::Config config;
   config.id = options.raft_id();
-  config.cluster_size = segment_.node_count();
+  config.voters = raft::voters_numbered_1_to(segment_.node_count());
   config.seed = node_seed(options);
   config.election_tick = static_cast<int>(options.election_ticks);
   config.heartbeat_tick = static_cast<int>(options.heartbeat_ticks);
@@ -146,7 +147,10 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   sender_.release_due(now_ns);
   if (unassigned_reads_ > 0) start_read_round();
 
-  while (core_->has_ready()) handle_ready();
+  while (core_->has_ready()) {
+    ready_ns_ = monotonic_ns();
+    ready_handler_.handle(*core_, *this);
+  }
 
   transport_->flush();
   maybe_snapshot();
@@ -299,33 +303,30 @@ void Node::start_read_round() {
   unassigned_reads_ = 0;
 }
 
-void Node::handle_ready() {
-  const raft::Ready& rd = core_->ready();
-  const uint64_t ready_ns = monotonic_ns();
-  if (rd.soft_state) on_soft_state(*rd.soft_state);
+void Node::send(const raft::Message& message) {
+  sender_.send(message, ready_ns_);
+}
 
-  for (const raft::Message& m : rd.messages) sender_.send(m, ready_ns);
-  if (rd.must_persist()) {
-    // Followers can store the leader's entries while the leader stores its own (§10.2.1); only worth a
-    // separate publish when the local persist is slow.
-    if (!rd.messages.empty() && options_.fsync != storage::Durability::none) transport_->flush();
-    raft_storage_.write(rd);
-    raft_storage_.sync();
-    if (!rd.entries.empty()) stamp_persisted(rd.entries.back().index, monotonic_ns());
-  }
-  for (const raft::Message& m : rd.messages_after_persist) sender_.send(m, ready_ns);
+void Node::persist(const raft::Ready& ready) {
+  // Followers can store the leader's entries while the leader stores its own (§10.2.1); only worth a
+  // separate publish when the local persist is slow.
+  if (!ready.messages.empty() && options_.fsync != storage::Durability::none) transport_->flush();
+  raft_storage_.write(ready);
+  raft_storage_.sync();
+  if (!ready.entries.empty()) stamp_persisted(ready.entries.back().index, monotonic_ns());
+}
 
-  if (rd.snapshot) {
-    kv_.restore(rd.snapshot->data);
-    snapshot_index_ = rd.snapshot->meta.index;
-    applied_bytes_since_snapshot_ = 0;
-    log_.info("installed snapshot at index {} term {} from the leader", rd.snapshot->meta.index,
-              rd.snapshot->meta.term);
-  }
-  if (!rd.committed_entries.empty()) apply(rd.committed_entries, ready_ns);
-  if (!rd.read_states.empty()) confirm_reads(rd.read_states, ready_ns);
-  if (!rounds_.empty()) serve_reads();
-  core_->advance();
+void Node::restore(const raft::Snapshot& snapshot) {
+  kv_.restore(snapshot.data);
+  snapshot_index_ = snapshot.meta.index;
+  applied_bytes_since_snapshot_ = 0;
+  log_.info("installed snapshot at index {} term {} from the leader", snapshot.meta.index,
+            snapshot.meta.term);
+}
+
+void Node::serve_reads(std::span<const raft::ReadState> reads) {
+  if (!reads.empty()) confirm_reads(reads, ready_ns_);
+  if (!rounds_.empty()) serve_confirmed_reads();
 }
 
 void Node::on_soft_state(const raft::SoftState& soft) {
@@ -349,13 +350,14 @@ void Node::stamp_persisted(raft::Index last_persisted, uint64_t now_ns) {
   }
 }
 
-void Node::apply(std::span<const raft::Entry> entries, uint64_t commit_ns) {
+void Node::apply(std::span<const raft::Entry> entries) {
+  const uint64_t commit_ns = ready_ns_;
   completed_.clear();
   // Far enough ahead that a slot's cache miss (~100 ns) is hidden behind the entries before it, near
   // enough that the prefetched lines are still in L1 when their turn comes.
   constexpr std::size_t kPrefetchDistance = 8;
   auto prefetch = [&](std::size_t i) {
-    if (i < entries.size() && entries[i].type != raft::EntryType::kNoop) kv_.prefetch(entries[i].data);
+    if (i < entries.size() && entries[i].type == raft::EntryType::kNormal) kv_.prefetch(entries[i].data);
   };
   for (std::size_t i = 0; i < kPrefetchDistance; ++i) prefetch(i);
   for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -363,10 +365,10 @@ void Node::apply(std::span<const raft::Entry> entries, uint64_t commit_ns) {
     const raft::Entry& e = entries[i];
     if (e.index <= kv_.applied_index()) continue;  // already in the restored snapshot
     kv::ResultCode code = kv::ResultCode::ok;
-    if (e.type == raft::EntryType::kNoop) {
-      kv_.skip(e.index);
-    } else {
+    if (e.type == raft::EntryType::kNormal) {
       code = kv_.apply(e.index, e.data).code;
+    } else {
+      kv_.skip(e.index);
     }
     applied_bytes_since_snapshot_ += e.data.size() + 24;
     while (!writes_.empty() && writes_.front().index <= e.index) {
@@ -408,7 +410,7 @@ void Node::confirm_reads(std::span<const raft::ReadState> states, uint64_t now_n
   }
 }
 
-void Node::serve_reads() {
+void Node::serve_confirmed_reads() {
   uint64_t apply_ns = 0;
   while (!rounds_.empty() && rounds_.front().confirm_ns != 0 &&
          rounds_.front().index <= kv_.applied_index()) {

@@ -4,9 +4,10 @@
 //
 //   drain peer rings (step) and client rings (propose / read_index), waiting for the doorbell or the next
 //   tick only when the previous iteration found nothing -> tick -> delayed frames due
-//   -> for each Ready: send messages (published before persisting when fsync != none, §10.2.1),
-//      persist + ONE sync, send messages_after_persist, apply committed entries, answer the writes they
-//      complete, serve reads, advance -> publish every ring -> maybe snapshot -> counters
+//   -> for each Ready (raft::ReadyHandler; this class is its ReadyHost): send messages (published before
+//      persisting when fsync != none, §10.2.1), persist + ONE sync, send messages_after_persist, apply
+//      committed entries, answer the writes they complete, serve reads, advance [, check invariants]
+//   -> publish every ring -> maybe snapshot -> counters
 //
 // Nothing on this path logs or makes a system call per entry: ring frames are encoded in place, a Ready
 // is synced once, clocks are read once per phase per iteration. Once queues and buffers have grown it
@@ -32,6 +33,7 @@
 #include "node/process/transport.h"
 #include "node/raft/codec.h"
 #include "node/raft/core.h"
+#include "node/raft/ready_handler.h"
 #include "node/storage/node_storage.h"
 
 namespace spdlog {
@@ -40,7 +42,7 @@ class logger;
 
 namespace shmraft::node {
 
-class Node final : private Transport::Sink {
+class Node final : private Transport::Sink, private raft::ReadyHost {
  public:
   // Attaches to the segment, opens (and recovers) the data directory, restores the KV snapshot and
   // builds the core. Throws (ipc::SegmentError, storage::StorageError, std::invalid_argument, ...) with
@@ -92,12 +94,20 @@ class Node final : private Transport::Sink {
   // stand where they would had it woken for every tick (a heartbeat resets them after, not before).
   void catch_up_ticks();
   void start_read_round();
-  void handle_ready();
-  void on_soft_state(const raft::SoftState& soft);
+
+  // raft::ReadyHost: the node's side of each Ready (ready_handler.h), stamped with ready_ns_.
+  friend class raft::ReadyHandler;
+  void on_soft_state(const raft::SoftState& soft) override;
+  void send(const raft::Message& message) override;
+  void send_after_persist(const raft::Message& message) override { send(message); }
+  void persist(const raft::Ready& ready) override;
+  void restore(const raft::Snapshot& snapshot) override;
+  void apply(std::span<const raft::Entry> entries) override;
+  void serve_reads(std::span<const raft::ReadState> reads) override;
+
   void stamp_persisted(raft::Index last_persisted, uint64_t now_ns);
-  void apply(std::span<const raft::Entry> entries, uint64_t commit_ns);
   void confirm_reads(std::span<const raft::ReadState> states, uint64_t now_ns);
-  void serve_reads();
+  void serve_confirmed_reads();
   void fail_pending();  // on losing leadership: answers every pending write and read
   void maybe_snapshot();
   void publish_counters(uint64_t now_ns);
@@ -118,6 +128,8 @@ class Node final : private Transport::Sink {
   std::unique_ptr<raft::Core> core_;
   std::unique_ptr<Transport> transport_;
   PeerSender sender_;
+  raft::ReadyHandler ready_handler_;
+  uint64_t ready_ns_ = 0;  // when the Ready being handled was taken
 
   raft::DecodeScratch scratch_;
   uint64_t tick_ns_;

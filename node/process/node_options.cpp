@@ -78,6 +78,9 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
   app.add_flag("--eager-commit", options.eager_commit,
                "Send every new commit index to the followers at once (default: with the next append or "
                "heartbeat; followers then apply up to a heartbeat later, which no client waits for)");
+  app.add_flag("--check-invariants", options.check_invariants,
+               "Check the Raft core's node-local invariants after every Ready (commit <= last index, terms "
+               "never fall, one vote per term, apply in order); exit naming the rule on a violation");
   app.add_option_function<uint64_t>(
       "--seed", [&options](uint64_t seed) { options.seed = seed; },
       "Seed of the election timer randomness (default: from the clock and pid)");

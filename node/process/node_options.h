@@ -46,6 +46,9 @@ struct NodeOptions {
   // append or heartbeat, so at low load each entry wakes a follower once instead of twice.
   bool eager_commit = false;
   std::optional<uint64_t> seed;  // election randomness; default: from the clock and the pid
+  // Check the core's node-local invariants after every Ready (raft/ready_invariants.h); a violation
+  // stops the node with the rule it broke. Off by default: it costs a few compares per Ready.
+  bool check_invariants = false;
 
   // Take a KV snapshot and compact the log once this many log bytes were applied since the last one.
   uint64_t snapshot_bytes = uint64_t{64} << 20;

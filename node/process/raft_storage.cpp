@@ -26,8 +26,10 @@ void RaftStorage::entries(raft::Index lo, raft::Index hi, std::size_t max_bytes,
   std::size_t bytes = 0;
   for (raft::Index i = lo; i < hi; ++i) {
     const storage::EntryView view = storage_.entry(i);
-    out.push_back({view.term, i, view.payload.empty() ? raft::EntryType::kNoop : raft::EntryType::kNormal,
-                   view.payload});
+    if (view.type > static_cast<uint8_t>(raft::kLastEntryType))
+      throw storage::StorageError("log entry " + std::to_string(i) + " has entry type " +
+                                  std::to_string(view.type) + ", which this build does not know");
+    out.push_back({view.term, i, static_cast<raft::EntryType>(view.type), view.payload});
     bytes += view.payload.size();
     if (bytes > max_bytes) break;
   }
@@ -50,12 +52,8 @@ void RaftStorage::write(const raft::Ready& ready) {
     const raft::Index first = ready.entries.front().index;
     if (first <= storage_.last_index()) storage_.truncate_suffix(first);
     batch_.clear();
-    for (const raft::Entry& e : ready.entries) {
-      if ((e.type == raft::EntryType::kNoop) != e.data.empty())
-        throw std::logic_error("entry " + std::to_string(e.index) +
-                               " breaks the rule 'no-op <=> empty payload' the log stores types by");
-      batch_.push_back({e.index, e.term, e.data});
-    }
+    for (const raft::Entry& e : ready.entries)
+      batch_.push_back({e.index, e.term, e.data, static_cast<uint8_t>(e.type)});
     storage_.append(batch_);
   }
   if (ready.hard_state)

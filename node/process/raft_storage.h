@@ -2,9 +2,8 @@
 // The node's durable state seen two ways: the Raft core reads it through raft::LogStorage, and the node
 // loop writes each Ready into it (step 2 of the Ready contract in node/raft/core.h).
 //
-// Mapping between the core's entries and the storage's records: the storage keeps only (index, term,
-// payload), so an entry's type rides on its payload — a no-op is the only entry with an empty payload
-// (the node never proposes an empty command). Compaction point: once a snapshot exists the core sees
+// Mapping between the core's entries and the storage's records: one record per entry, its EntryType in
+// the record header's type byte. Compaction point: once a snapshot exists the core sees
 // the log as starting right after it, because the storage cannot give the term of an entry before its
 // oldest remaining segment; a follower that needs older entries is sent the snapshot.
 #include <cstddef>

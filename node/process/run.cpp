@@ -1,6 +1,7 @@
 #include <signal.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include "node/kv/state_machine.h"
 #include "node/process/node.h"
 #include "node/process/node_process.h"
+#include "node/raft/types.h"
 #include "node/storage/node_storage.h"
 
 namespace shmraft::node {
@@ -55,6 +57,10 @@ std::shared_ptr<spdlog::logger> open_log(const NodeOptions& options) {
 }  // namespace
 
 int run(const NodeOptions& options) {
+  // Everything the node creates — its data directory, node.log, and whatever a library opens with the
+  // default 0666/0777 — is the owner's only, whatever umask the node was started with. (The storage
+  // opens its files with explicit modes as well.)
+  ::umask(077);
   stop_requested = 0;
   install_signal_handlers();
   std::shared_ptr<spdlog::logger> log;
@@ -99,11 +105,14 @@ std::map<std::string, std::string> replay_kv_state(const std::filesystem::path& 
                              std::to_string(storage.last_index()) + ": acknowledged entries are lost");
   for (uint64_t index = kv.applied_index() + 1; index <= commit; ++index) {
     const storage::EntryView entry = storage.entry(index);
-    // The node stores a no-op as the only entry with an empty payload (raft_storage.h).
-    if (entry.payload.empty())
-      kv.skip(index);
-    else
+    if (entry.type > static_cast<uint8_t>(raft::kLastEntryType))
+      throw std::runtime_error("log entry " + std::to_string(index) + " in " + data_dir.string() +
+                               " has entry type " + std::to_string(entry.type) +
+                               ", which this build does not know");
+    if (static_cast<raft::EntryType>(entry.type) == raft::EntryType::kNormal)
       kv.apply(index, entry.payload);
+    else
+      kv.skip(index);
   }
   std::map<std::string, std::string> state;
   for (auto& [key, value] : kv.dump()) state.emplace(std::move(key), std::move(value));

@@ -126,7 +126,7 @@ class Reader {
       Entry e;
       e.index = prev + 1 + k;
       u64(e.term);
-      enumeration(e.type, EntryType::kNoop);
+      enumeration(e.type, kLastEntryType);
       bytes(e.data);
       out.push_back(e);
     }

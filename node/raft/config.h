@@ -3,6 +3,7 @@
 // inputs: the seed is the only source of randomness and ticks the only source of time.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "node/raft/types.h"
 
@@ -17,9 +18,9 @@ struct TestingFaults {
 };
 
 struct Config {
-  NodeId id = kNoNode;             // this node, 1..cluster_size
-  std::uint32_t cluster_size = 0;  // voters are 1..cluster_size (membership is fixed)
-  std::uint64_t seed = 0;          // randomized election timeouts; mix in the id for distinct nodes
+  NodeId id = kNoNode;         // this node; one of `voters`
+  std::vector<NodeId> voters;  // the configuration (membership is fixed for now); ids need not be 1..N
+  std::uint64_t seed = 0;      // randomized election timeouts; mix in the id for distinct nodes
 
   // A follower campaigns after a random timeout in [election_tick, 2*election_tick) ticks without
   // hearing from a leader; a leader sends heartbeats every heartbeat_tick ticks. election_tick must
@@ -48,5 +49,8 @@ struct Config {
 
 // Throws std::invalid_argument naming the bad field.
 void validate(const Config& config);
+
+// The voters of a cluster numbered 1..count, as every host numbers its nodes today.
+std::vector<NodeId> voters_numbered_1_to(std::uint32_t count);
 
 }  // namespace shmraft::raft

@@ -7,10 +7,6 @@
 namespace shmraft::raft {
 namespace {
 
-constexpr std::uint8_t kVoteNone = 0;
-constexpr std::uint8_t kVoteGranted = 1;
-constexpr std::uint8_t kVoteRejected = 2;
-
 std::uint64_t splitmix64(std::uint64_t& state) noexcept {
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -42,7 +38,8 @@ const char* to_string(Status status) noexcept {
 Core::Core(const Config& config, const LogStorage& storage)
     : config_((validate(config), config)),
       log_(storage),
-      rng_state_(config.seed ^ (0xD1B54A32D192ED03ull * config.id)) {
+      rng_state_(config.seed ^ (0xD1B54A32D192ED03ull * config.id)),
+      tracker_(JointConfig(MajorityConfig(config.voters)), config.max_inflight_msgs) {
   const HardState hs = storage.hard_state();
   if (hs.commit > storage.last_index()) {
     throw std::invalid_argument("raft::Core: stored commit index " + std::to_string(hs.commit) +
@@ -60,14 +57,6 @@ Core::Core(const Config& config, const LogStorage& storage)
   const Index applied = std::max(config.applied, log_.applied());
   log_.set_committed(std::max(hs.commit, applied));
   log_.set_applied(applied);
-
-  const std::size_t slots = config.cluster_size + 1;
-  progress_.reserve(slots);
-  for (std::size_t i = 0; i < slots; ++i)
-    progress_.push_back(Progress{.inflights = Inflights(config.max_inflight_msgs)});
-  votes_.assign(slots, kVoteNone);
-  acked_round_.assign(slots, 0);
-  match_scratch_.assign(config.cluster_size, 0);
 
   become_follower(term_, kNoNode);
   last_soft_state_ = soft_state();
@@ -89,10 +78,9 @@ int Core::ticks_until_due() const noexcept {
   int due = 0;
   if (role_ == Role::kLeader) {
     due = std::min(config_.heartbeat_tick - heartbeat_elapsed_, config_.election_tick - election_elapsed_);
-    for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
-      const Progress& pr = progress_[peer];
-      if (peer != config_.id && pr.state == ProgressState::kSnapshot)
-        due = std::min(due, config_.election_tick - pr.snapshot_elapsed);
+    for (const ProgressTracker::Member& m : tracker_.members()) {
+      if (m.id != config_.id && m.progress.state == ProgressState::kSnapshot)
+        due = std::min(due, config_.election_tick - m.progress.snapshot_elapsed);
     }
   } else {
     due = randomized_election_timeout_ - election_elapsed_;
@@ -108,9 +96,18 @@ void Core::campaign() {
 
 ProposeResult Core::propose(Bytes data) {
   check_not_in_ready("propose");
+  return propose_entry(EntryType::kNormal, data);
+}
+
+ProposeResult Core::propose_conf_change(Bytes change) {
+  check_not_in_ready("propose_conf_change");
+  return propose_entry(EntryType::kConfChange, change);
+}
+
+ProposeResult Core::propose_entry(EntryType type, Bytes data) {
   if (role_ != Role::kLeader) return {Status::kNotLeader, 0, 0};
   if (transfer_target_ != kNoNode) return {Status::kTransferInProgress, 0, 0};
-  const Index index = log_.append_local(term_, EntryType::kNormal, data, arena_);
+  const Index index = log_.append_local(term_, type, data, arena_);
   append_pending_ = true;
   return {Status::kOk, index, term_};
 }
@@ -130,11 +127,11 @@ Status Core::read_index(std::uint64_t context) {
 Status Core::transfer_leader(NodeId target) {
   check_not_in_ready("transfer_leader");
   if (role_ != Role::kLeader) return Status::kNotLeader;
-  if (target == kNoNode || target > config_.cluster_size) return Status::kInvalidArgument;
+  if (!tracker_.voters().contains(target)) return Status::kInvalidArgument;
   if (target == config_.id) return Status::kOk;
   transfer_target_ = target;
   election_elapsed_ = 0;  // the transfer is abandoned after one election timeout
-  const Progress& pr = progress_[target];
+  const Progress& pr = *tracker_.progress(target);
   if (pr.match == log_.last_index()) {
     send(TimeoutNow{config_.id, target, term_});
   } else {
@@ -146,7 +143,7 @@ Status Core::transfer_leader(NodeId target) {
 void Core::step(const Message& m) {
   check_not_in_ready("step");
   const NodeId from = message_from(m);
-  if (from == kNoNode || from > config_.cluster_size || from == config_.id || message_to(m) != config_.id) {
+  if (from == config_.id || message_to(m) != config_.id || !tracker_.is_member(from)) {
     ++dropped_messages_;
     return;
   }
@@ -236,6 +233,11 @@ const Ready& Core::ready() {
   return ready_;
 }
 
+const Ready& Core::pending_ready() const {
+  if (!in_ready_) throw std::logic_error("raft::Core::pending_ready() without a pending ready()");
+  return ready_;
+}
+
 void Core::advance() {
   if (!in_ready_) throw std::logic_error("raft::Core::advance() without a pending ready()");
   in_ready_ = false;
@@ -252,7 +254,7 @@ void Core::advance() {
   arena_.reset();
   if (role_ == Role::kLeader) {
     // Only now does the leader's own copy count toward a majority (dissertation §10.2.1).
-    Progress& self = progress_[config_.id];
+    Progress& self = *tracker_.progress(config_.id);
     self.match = log_.persisted();
     self.next = self.match + 1;
     if (maybe_commit()) commit_advanced();
@@ -260,10 +262,9 @@ void Core::advance() {
 }
 
 const Progress& Core::progress(NodeId node) const {
-  if (node == kNoNode || node > config_.cluster_size) {
-    throw std::out_of_range("raft::Core::progress: no node " + std::to_string(node));
-  }
-  return progress_[node];
+  const Progress* pr = tracker_.progress(node);
+  if (pr == nullptr) throw std::out_of_range("raft::Core::progress: no member " + std::to_string(node));
+  return *pr;
 }
 
 void Core::check_not_in_ready(const char* what) const {
@@ -286,9 +287,9 @@ void Core::reset(Term term) {
   reset_randomized_election_timeout();
   transfer_target_ = kNoNode;
   campaign_transfer_ = false;
-  std::fill(votes_.begin(), votes_.end(), kVoteNone);
-  for (NodeId id = 1; id <= config_.cluster_size; ++id) {
-    Progress& pr = progress_[id];
+  tracker_.reset_votes();
+  for (ProgressTracker::Member& m : tracker_.members()) {
+    Progress& pr = m.progress;
     pr.match = 0;
     pr.next = log_.last_index() + 1;
     pr.state = ProgressState::kProbe;
@@ -296,6 +297,7 @@ void Core::reset(Term term) {
     pr.pending_snapshot = 0;
     pr.snapshot_elapsed = 0;
     pr.recent_active = false;
+    pr.read_round_acked = 0;
     pr.inflights.reset();
   }
   append_pending_ = false;
@@ -303,7 +305,6 @@ void Core::reset(Term term) {
   read_heartbeat_pending_ = false;
   reads_before_commit_.clear();
   pending_reads_.clear();
-  std::fill(acked_round_.begin(), acked_round_.end(), 0);
 }
 
 void Core::reset_randomized_election_timeout() {
@@ -325,7 +326,7 @@ void Core::become_pre_candidate() {
   // No term change and no vote: a pre-election is only a poll (dissertation §9.6).
   role_ = Role::kPreCandidate;
   leader_ = kNoNode;
-  std::fill(votes_.begin(), votes_.end(), kVoteNone);
+  tracker_.reset_votes();
 }
 
 void Core::become_candidate() {
@@ -338,7 +339,7 @@ void Core::become_leader() {
   reset(term_);
   role_ = Role::kLeader;
   leader_ = config_.id;
-  Progress& self = progress_[config_.id];
+  Progress& self = *tracker_.progress(config_.id);
   self.match = log_.persisted();
   self.next = log_.last_index() + 1;
   self.state = ProgressState::kReplicate;
@@ -359,8 +360,8 @@ void Core::start_election(bool pre_vote, bool leader_transfer) {
     vote_term = term_;
   }
   campaign_transfer_ = leader_transfer;
-  votes_[config_.id] = kVoteGranted;
-  if (count_votes(kVoteGranted) >= quorum()) {  // a one-node cluster
+  tracker_.record_vote(config_.id, true);
+  if (tracker_.tally_votes() == VoteResult::kWon) {  // we are the only voter
     if (pre_vote) {
       start_election(false, leader_transfer);
     } else {
@@ -368,7 +369,7 @@ void Core::start_election(bool pre_vote, bool leader_transfer) {
     }
     return;
   }
-  for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
+  for (const NodeId peer : tracker_.voters().voters()) {
     if (peer == config_.id) continue;
     send(VoteRequest{config_.id, peer, vote_term, log_.last_index(), log_.last_term(), pre_vote,
                      leader_transfer});
@@ -435,15 +436,20 @@ void Core::handle_vote_request(const VoteRequest& m) {
 }
 
 void Core::handle_vote_response(const VoteResponse& m) {
-  votes_[m.from] = m.granted ? kVoteGranted : kVoteRejected;
-  if (count_votes(kVoteGranted) >= quorum()) {
-    if (role_ == Role::kPreCandidate) {
-      start_election(false, campaign_transfer_);
-    } else {
-      become_leader();
-    }
-  } else if (count_votes(kVoteRejected) >= quorum()) {
-    become_follower(term_, kNoNode);
+  tracker_.record_vote(m.from, m.granted);
+  switch (tracker_.tally_votes()) {
+    case VoteResult::kWon:
+      if (role_ == Role::kPreCandidate) {
+        start_election(false, campaign_transfer_);
+      } else {
+        become_leader();
+      }
+      break;
+    case VoteResult::kLost:
+      become_follower(term_, kNoNode);
+      break;
+    case VoteResult::kPending:
+      break;
   }
 }
 
@@ -501,7 +507,7 @@ void Core::handle_timeout_now(const TimeoutNow&) {
 }
 
 void Core::handle_append_response(const AppendResponse& m) {
-  Progress& pr = progress_[m.from];
+  Progress& pr = *tracker_.progress(m.from);
   pr.recent_active = true;
   if (m.success) {
     const bool was_paused = is_paused(pr);
@@ -550,19 +556,19 @@ void Core::handle_append_response(const AppendResponse& m) {
 }
 
 void Core::handle_heartbeat_response(const HeartbeatResponse& m) {
-  Progress& pr = progress_[m.from];
+  Progress& pr = *tracker_.progress(m.from);
   pr.recent_active = true;
   pr.probe_sent = false;
   if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first_one();
   if (pr.match < log_.last_index()) send_append(m.from, true);
-  if (m.context != 0 && m.context > acked_round_[m.from]) {
-    acked_round_[m.from] = m.context;
+  if (m.context != 0 && m.context > pr.read_round_acked) {
+    pr.read_round_acked = m.context;
     release_reads();
   }
 }
 
 void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
-  Progress& pr = progress_[m.from];
+  Progress& pr = *tracker_.progress(m.from);
   pr.recent_active = true;
   if (pr.state != ProgressState::kSnapshot) return;
   pr.match = std::max(pr.match, m.match_index);
@@ -607,7 +613,7 @@ bool Core::is_paused(const Progress& pr) const {
 }
 
 bool Core::send_append(NodeId to, bool allow_empty) {
-  Progress& pr = progress_[to];
+  Progress& pr = *tracker_.progress(to);
   if (is_paused(pr)) return false;
   const Index last = log_.last_index();
   if (pr.next > last && !allow_empty) return false;
@@ -644,7 +650,7 @@ bool Core::send_snapshot(NodeId to) {
   if (snapshot.meta.index == 0 || snapshot.meta.index + 1 < log_.first_index()) {
     return false;  // nothing usable yet; the application has not stored a snapshot covering the gap
   }
-  Progress& pr = progress_[to];
+  Progress& pr = *tracker_.progress(to);
   pr.state = ProgressState::kSnapshot;
   pr.pending_snapshot = snapshot.meta.index;
   pr.snapshot_elapsed = 0;
@@ -654,21 +660,21 @@ bool Core::send_snapshot(NodeId to) {
 }
 
 void Core::broadcast_heartbeat(std::uint64_t context) {
-  for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
-    if (peer == config_.id) continue;
-    const Index commit = std::min(log_.committed(), progress_[peer].match);
-    send(Heartbeat{config_.id, peer, term_, commit, context});
+  for (const ProgressTracker::Member& m : tracker_.members()) {
+    if (m.id == config_.id) continue;
+    const Index commit = std::min(log_.committed(), m.progress.match);
+    send(Heartbeat{config_.id, m.id, term_, commit, context});
   }
 }
 
 void Core::flush_pending() {
   if (role_ != Role::kLeader) return;
   if (append_pending_ || commit_broadcast_pending_) {
-    for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
-      if (peer == config_.id) continue;
+    for (const ProgressTracker::Member& m : tracker_.members()) {
+      if (m.id == config_.id) continue;
       // One message may carry the new commit index even without entries; then fill the window.
-      if (!send_append(peer, commit_broadcast_pending_)) continue;
-      while (send_append(peer, false)) {
+      if (!send_append(m.id, commit_broadcast_pending_)) continue;
+      while (send_append(m.id, false)) {
       }
     }
     append_pending_ = false;
@@ -681,10 +687,7 @@ void Core::flush_pending() {
 }
 
 bool Core::maybe_commit() {
-  for (NodeId id = 1; id <= config_.cluster_size; ++id) match_scratch_[id - 1] = progress_[id].match;
-  const auto kth = match_scratch_.begin() + (quorum() - 1);
-  std::nth_element(match_scratch_.begin(), kth, match_scratch_.end(), std::greater<>());
-  const Index candidate = *kth;
+  const Index candidate = tracker_.committed_index();
   if (candidate <= log_.committed()) return false;
   // §5.4.2: only an entry of the current term is committed by counting replicas (Figure 8).
   if (log_.term(candidate) != term_ && !config_.testing_faults.commit_previous_term_by_counting) return false;
@@ -715,7 +718,7 @@ void Core::add_read(std::uint64_t context) {
   // Reads arriving before the next heartbeat round goes out share that round.
   if (!read_heartbeat_pending_) {
     ++read_round_;
-    read_heartbeat_pending_ = config_.cluster_size > 1;
+    read_heartbeat_pending_ = tracker_.voters().voters().size() > 1;
   }
   pending_reads_.push_back({context, log_.committed(), read_round_});
   release_reads();
@@ -724,11 +727,7 @@ void Core::add_read(std::uint64_t context) {
 void Core::release_reads() {
   std::size_t released = 0;
   for (const PendingRead& read : pending_reads_) {
-    std::uint32_t acks = 1;  // ourselves
-    for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
-      if (peer != config_.id && acked_round_[peer] >= read.round) ++acks;
-    }
-    if (acks < quorum()) break;
+    if (!tracker_.round_confirmed(read.round, config_.id)) break;
     read_states_.push_back({read.index, read.context});
     ++released;
   }
@@ -751,15 +750,15 @@ void Core::tick_heartbeat() {
   ++election_elapsed_;
   if (election_elapsed_ >= config_.election_tick) {
     election_elapsed_ = 0;
-    if (config_.check_quorum && !quorum_active()) {
+    if (config_.check_quorum && !tracker_.quorum_active(config_.id)) {
       become_follower(term_, kNoNode);  // CheckQuorum: we may be the minority side of a partition
       return;
     }
     transfer_target_ = kNoNode;  // a transfer that did not finish within an election timeout is dropped
   }
-  for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
-    Progress& pr = progress_[peer];
-    if (peer == config_.id || pr.state != ProgressState::kSnapshot) continue;
+  for (ProgressTracker::Member& m : tracker_.members()) {
+    Progress& pr = m.progress;
+    if (m.id == config_.id || pr.state != ProgressState::kSnapshot) continue;
     if (++pr.snapshot_elapsed >= config_.election_tick) {
       // No answer: assume the snapshot was lost and probe again (which resends it if still needed).
       pr.next = pr.match + 1;
@@ -773,25 +772,11 @@ void Core::tick_heartbeat() {
   }
 }
 
-bool Core::quorum_active() {
-  std::uint32_t active = 1;  // ourselves
-  for (NodeId peer = 1; peer <= config_.cluster_size; ++peer) {
-    if (peer == config_.id) continue;
-    if (progress_[peer].recent_active) ++active;
-    progress_[peer].recent_active = false;
-  }
-  return active >= quorum();
-}
-
 bool Core::in_lease() const {
   return config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_tick;
 }
 
 // ------------------------------------------------------------------------------- plumbing ----
-
-std::uint32_t Core::count_votes(std::uint8_t kind) const {
-  return static_cast<std::uint32_t>(std::count(votes_.begin(), votes_.end(), kind));
-}
 
 void Core::send(Message message) {
   // Only a leader's replication traffic may leave before this Ready is durable; everything else

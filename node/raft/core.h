@@ -6,10 +6,12 @@
 //   tick()                       one unit of logical time (election / heartbeat timers count ticks)
 //   step(msg)                    a Message from a peer (decoded with codec.h, or handed over in memory)
 //   propose(bytes)               leader only: append a command; returns its index and term
+//   propose_conf_change(bytes)   leader only: append a kConfChange entry (not acted on yet: see types.h)
 //   read_index(context)          leader only: ask for a linearizable read point (ReadState{index,context})
 //   transfer_leader(id)          leader only: hand leadership to `id` (catch it up, then TimeoutNow)
 //   campaign()                   start an election now (bootstrapping, tests)
 // Output: has_ready() / ready() returns a Ready (ready.h); the application handles it and calls advance().
+// Hosts do that through ReadyHandler (ready_handler.h), which follows the contract below.
 //
 // ----------------------------------------------------------------- The Ready / advance contract ----
 // For each Ready, the application does, in this order:
@@ -30,9 +32,9 @@
 // nothing that depended on them left the node.
 //
 // ------------------------------------------------------------------------------- Messages ----
-// step() takes a message addressed to this node (others, and messages from ids outside 1..N, are
-// dropped and counted in dropped_messages()). Message spans need to live only for the duration of
-// step(): the core copies what it keeps. Messages may be lost, duplicated or reordered.
+// step() takes a message addressed to this node (others, and messages from ids that are not members
+// of the configuration, are dropped and counted in dropped_messages()). Message spans need to live only for
+// the duration of step(): the core copies what it keeps. Messages may be lost, duplicated or reordered.
 // Encode outgoing messages with encode() into a ring frame; decode incoming frames with
 // decode_message() (zero copy; keep the frame until step() returns). See codec.h.
 //
@@ -47,7 +49,9 @@
 // hints; per-follower probe/replicate/snapshot flow control with pipelined, batched AppendEntries
 // (progress.h); leadership transfer (TimeoutNow); ReadIndex (the leader must have committed an entry of
 // its term — it appends a no-op on election — and confirms leadership with a heartbeat round); snapshots.
-// Membership is fixed: voters are 1..Config::cluster_size.
+// Membership is fixed: the voters are Config::voters. Every quorum decision (commit index, votes,
+// CheckQuorum, ReadIndex confirmation) goes through the ProgressTracker's JointConfig (joint_config.h),
+// so a joint configuration will need both majorities without touching the rules that ask.
 // =====================================================================================================
 #include <cstdint>
 #include <optional>
@@ -59,6 +63,7 @@
 #include "node/raft/log_storage.h"
 #include "node/raft/message.h"
 #include "node/raft/progress.h"
+#include "node/raft/progress_tracker.h"
 #include "node/raft/raft_log.h"
 #include "node/raft/ready.h"
 #include "node/raft/types.h"
@@ -94,12 +99,15 @@ class Core {
   int ticks_until_due() const noexcept;
   void step(const Message& message);
   ProposeResult propose(Bytes data);
+  ProposeResult propose_conf_change(Bytes change);
   Status read_index(std::uint64_t context);
   Status transfer_leader(NodeId target);
   void campaign();
 
   bool has_ready() const;
   const Ready& ready();
+  // The Ready handed out by ready(), until advance(). Throws std::logic_error if none is pending.
+  const Ready& pending_ready() const;
   void advance();
 
   // ---- read accessors (for invariant checkers, status counters and tests) ----
@@ -114,8 +122,10 @@ class Core {
   HardState hard_state() const noexcept { return {term_, vote_, log_.committed()}; }
   SoftState soft_state() const noexcept { return {role_, leader_}; }
   const RaftLog& log() const noexcept { return log_; }
-  // Leader's view of `node` (1..N); meaningful only while role() == kLeader.
+  // Leader's view of member `node`; meaningful only while role() == kLeader. Throws std::out_of_range
+  // for a non-member.
   const Progress& progress(NodeId node) const;
+  const JointConfig& voters() const noexcept { return tracker_.voters(); }
   NodeId transfer_target() const noexcept { return transfer_target_; }
   // The current randomized election timeout, in ticks.
   int randomized_election_timeout() const noexcept { return randomized_election_timeout_; }
@@ -123,6 +133,7 @@ class Core {
 
  private:
   void check_not_in_ready(const char* what) const;
+  ProposeResult propose_entry(EntryType type, Bytes data);
 
   // Role transitions.
   void reset(Term term);
@@ -168,12 +179,9 @@ class Core {
   // Timers.
   void tick_election();
   void tick_heartbeat();
-  bool quorum_active();
   bool in_lease() const;
 
-  std::uint32_t count_votes(std::uint8_t kind) const;
   void send(Message message);
-  std::uint32_t quorum() const noexcept { return config_.cluster_size / 2 + 1; }
   std::uint64_t next_random();
 
   Config config_;
@@ -190,9 +198,7 @@ class Core {
   int randomized_election_timeout_ = 0;
   std::uint64_t rng_state_;
 
-  std::vector<Progress> progress_;    // indexed by node id; [0] unused
-  std::vector<std::uint8_t> votes_;   // indexed by node id: none / granted / rejected
-  std::vector<Index> match_scratch_;  // cluster_size slots for the commit computation
+  ProgressTracker tracker_;
   NodeId transfer_target_ = kNoNode;
   bool campaign_transfer_ = false;         // this candidacy was started by TimeoutNow
   bool append_pending_ = false;            // new entries to flush to followers at ready()
@@ -208,8 +214,7 @@ class Core {
   std::vector<std::uint64_t> reads_before_commit_;
   std::vector<PendingRead> pending_reads_;
   std::uint64_t read_round_ = 0;
-  bool read_heartbeat_pending_ = false;     // a new round's heartbeats go out at ready()
-  std::vector<std::uint64_t> acked_round_;  // indexed by node id: highest round acknowledged
+  bool read_heartbeat_pending_ = false;  // a new round's heartbeats go out at ready()
 
   // Output accumulated for the next Ready.
   std::vector<Message> messages_;

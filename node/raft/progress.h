@@ -45,6 +45,7 @@ struct Progress {
   Index pending_snapshot = 0;  // snapshot state: index of the snapshot in flight
   int snapshot_elapsed = 0;    // snapshot state: ticks since it was sent (assumed lost after a timeout)
   bool recent_active = false;  // heard from since the last CheckQuorum round
+  std::uint64_t read_round_acked = 0;  // ReadIndex: the newest heartbeat round the follower acknowledged
   Inflights inflights;
 };
 

@@ -6,7 +6,8 @@
 
 namespace shmraft::raft {
 
-// Node ids are small integers 1..cluster_size; 0 means "none" (no leader, no vote).
+// Node ids are small positive integers (the members of Config::voters); 0 means "none" (no leader, no
+// vote).
 using NodeId = std::uint32_t;
 using Term = std::uint64_t;
 using Index = std::uint64_t;
@@ -18,7 +19,12 @@ using Bytes = std::span<const std::byte>;
 enum class EntryType : std::uint8_t {
   kNormal = 0,  // an application command; `data` is opaque to the core
   kNoop = 1,    // appended by a new leader to commit its term (§5.4.2, §8); applications skip it
+  // A configuration change. Stored, replicated, committed and handed out like any entry, but the core
+  // does not act on it yet (membership changes are issue 12's next step); applications skip it.
+  kConfChange = 2,
 };
+// Decoders and storage refuse a type byte above this rather than hand out a kind nobody handles.
+inline constexpr EntryType kLastEntryType = EntryType::kConfChange;
 
 // A log entry as a view: `data` points into memory owned elsewhere (the core's per-Ready arena, a
 // storage's log, or a received message buffer). Who owns it, and for how long, is documented wherever an

@@ -1,15 +1,15 @@
 #pragma once
 // The bytes on disk. Every file starts with a magic number and a format version; a file whose version is
-// newer than kVersion is refused rather than guessed at. All integers are little-endian (the only
-// byte order this project runs on; static_assert below).
+// newer than its kind's version below is refused rather than guessed at. All integers are little-endian (the
+// only byte order this project runs on; static_assert below).
 //
 // Segment file log/<first index, 20 digits>.seg, preallocated to its full size with fallocate:
 //
 //   SegmentHeader (32 B) | record | record | ... | zeros to the end of the file
-//   record = RecordHeader (24 B) | payload (length B) | zero padding to a multiple of 8
+//   record = RecordHeader (32 B) | payload (length B) | zero padding to a multiple of 8
 //
-// The record CRC covers index, term, length and the payload, so a record is either entirely what was
-// written or detectably not. Indexes are >= 1, so a valid record header is never all zero: the first
+// The record CRC covers index, term, length, type and the payload, so a record is either entirely what
+// was written or detectably not. Indexes are >= 1, so a valid record header is never all zero: the first
 // all-zero header is where the written part of the segment ends.
 //
 // meta: two MetaSlots, at offsets 0 and kMetaSlotStride, each on its own page so that writing one never
@@ -28,7 +28,15 @@ namespace shmraft::storage::format {
 
 static_assert(std::endian::native == std::endian::little, "the on-disk format is little-endian");
 
-inline constexpr uint32_t kVersion = 1;
+// Segment files. Version 2 added the entry type to the record header; version 1 had none, and the Raft
+// layer took an empty payload for a no-op. A version-1 segment is refused on open with an error naming
+// both versions, and left untouched — not upgraded: its records grow by 8 bytes, so an upgrade is a copy
+// of every segment that needs a crash-safe protocol of its own; and wiping the directory instead would
+// be unsafe (the node may have voted or acknowledged entries), so the error says neither.
+inline constexpr uint32_t kSegmentVersion = 2;
+inline constexpr uint32_t kFirstSegmentVersionWithEntryTypes = 2;
+inline constexpr uint32_t kMetaVersion = 1;
+inline constexpr uint32_t kSnapshotVersion = 1;
 inline constexpr std::size_t kRecordAlignment = 8;
 
 inline constexpr uint64_t kSegmentMagic = 0x31474f4c54464152;   // "RAFTLOG1"
@@ -37,7 +45,7 @@ inline constexpr uint64_t kSnapshotMagic = 0x3150414e53464152;  // "RAFSNAP1"
 
 struct SegmentHeader {
   uint64_t magic = kSegmentMagic;
-  uint32_t version = kVersion;
+  uint32_t version = kSegmentVersion;
   uint32_t header_bytes = sizeof(SegmentHeader);  // where the first record starts
   uint64_t first_index = 0;                       // must match the file name
   uint32_t reserved = 0;
@@ -49,14 +57,16 @@ struct RecordHeader {
   uint64_t index = 0;
   uint64_t term = 0;
   uint32_t length = 0;  // payload bytes, not counting padding
-  uint32_t crc = 0;     // CRC32C of index, term, length (the 20 bytes before it) and the payload
+  uint8_t type = 0;     // the entry's type, opaque here (the Raft layer's EntryType)
+  uint8_t reserved[7] = {};
+  uint32_t crc = 0;  // CRC32C of the 28 bytes before it and the payload
 };
-static_assert(sizeof(RecordHeader) == 24);
-inline constexpr std::size_t kRecordCrcCoveredHeaderBytes = 20;
+static_assert(sizeof(RecordHeader) == 32);
+inline constexpr std::size_t kRecordCrcCoveredHeaderBytes = offsetof(RecordHeader, crc);
 
 struct MetaSlot {
   uint64_t magic = kMetaMagic;
-  uint32_t version = kVersion;
+  uint32_t version = kMetaVersion;
   uint32_t reserved = 0;
   uint64_t sequence = 0;  // larger = newer; 0 = never written
   uint64_t term = 0;
@@ -71,7 +81,7 @@ inline constexpr std::size_t kMetaFileBytes = 2 * kMetaSlotStride;
 
 struct SnapshotHeader {
   uint64_t magic = kSnapshotMagic;
-  uint32_t version = kVersion;
+  uint32_t version = kSnapshotVersion;
   uint32_t reserved = 0;
   uint64_t last_index = 0;
   uint64_t last_term = 0;

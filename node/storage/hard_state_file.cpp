@@ -31,10 +31,10 @@ MetaSlot make_slot(const HardState& state, uint64_t sequence) {
 // Why a slot cannot be used, or empty if it can. A newer format version is an error, not a bad slot.
 std::string slot_problem(const MetaSlot& slot, const fs::path& path, int index) {
   if (slot.magic != format::kMetaMagic) return "bad magic number";
-  if (slot.version > format::kVersion) {
+  if (slot.version > format::kMetaVersion) {
     throw StorageError("hard state file " + path.string() + " slot " + std::to_string(index) +
                        " has format version " + std::to_string(slot.version) +
-                       ", newer than this build understands (" + std::to_string(format::kVersion) + ")");
+                       ", newer than this build understands (" + std::to_string(format::kMetaVersion) + ")");
   }
   if (slot.crc != format::meta_slot_crc(slot)) return "CRC mismatch";
   if (slot.version == 0 || slot.sequence == 0) return "never written";

@@ -55,6 +55,7 @@ struct LogEntry {
   uint64_t index = 0;
   uint64_t term = 0;
   std::span<const std::byte> payload;
+  uint8_t type = 0;  // stored with the record and handed back as is (the Raft layer's EntryType)
 };
 
 // An entry read back from the log: the payload points straight into the segment's mapping. It stays
@@ -62,6 +63,7 @@ struct LogEntry {
 struct EntryView {
   uint64_t term = 0;
   std::span<const std::byte> payload;
+  uint8_t type = 0;
 };
 
 struct HardState {

@@ -34,7 +34,8 @@
 //
 // 1. *.tmp files are leftovers of a segment creation and are removed. Any other name that is not a
 //    segment is refused: this directory is not what we think it is.
-// 2. Each segment's header is checked (magic; format version, a newer one refused; first index equal to
+// 2. Each segment's header is checked (magic; format version, a newer or an older one refused (format.h
+//    says why an old one is not upgraded); first index equal to
 //    the file name; CRC), and its records are scanned forward. A record is good if its index is the next
 //    one, its length fits the file, its CRC matches and its term is not below its predecessor's. The scan
 //    stops at the first all-zero header (the preallocated rest of the file), at the end of the file, or
@@ -100,7 +101,8 @@ struct Scan {
 };
 
 bool all_zero(const RecordHeader& header) {
-  return header.index == 0 && header.term == 0 && header.length == 0 && header.crc == 0;
+  static constexpr RecordHeader kZero{};
+  return std::memcmp(&header, &kZero, sizeof header) == 0;
 }
 
 Scan scan_records(const Segment& segment) {

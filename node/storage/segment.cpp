@@ -73,9 +73,16 @@ Segment Segment::open_existing(const fs::path& file, uint64_t first_index_from_n
     throw StorageError("segment " + file.string() +
                        " has a bad magic number at offset 0: not a shmraft log segment");
   }
-  if (header.version > format::kVersion) {
+  if (header.version > format::kSegmentVersion) {
     throw StorageError("segment " + file.string() + " has format version " + std::to_string(header.version) +
-                       ", newer than this build understands (" + std::to_string(format::kVersion) + ")");
+                       ", newer than this build understands (" + std::to_string(format::kSegmentVersion) +
+                       ")");
+  }
+  if (header.version != 0 && header.version < format::kFirstSegmentVersionWithEntryTypes) {
+    throw StorageError("segment " + file.string() + " has format version " + std::to_string(header.version) +
+                       ", whose records carry no entry type; this build reads version " +
+                       std::to_string(format::kSegmentVersion) +
+                       " only and does not upgrade it: open it with the build that wrote it");
   }
   if (header.version == 0 || header.header_bytes != sizeof(SegmentHeader) ||
       header.crc != format::segment_header_crc(header)) {
@@ -93,11 +100,16 @@ Segment Segment::open_existing(const fs::path& file, uint64_t first_index_from_n
   return Segment(file, std::move(fd), std::move(mapping), header.first_index);
 }
 
-void Segment::append(uint64_t index, uint64_t term, std::span<const std::byte> payload) noexcept {
+void Segment::append(const LogEntry& entry) noexcept {
+  const std::span<const std::byte> payload = entry.payload;
   const std::size_t offset = end_;
   const std::size_t size = format::record_bytes(payload.size());
   std::byte* record = mapping_.data() + offset;
-  RecordHeader header{index, term, static_cast<uint32_t>(payload.size()), 0};
+  RecordHeader header;
+  header.index = entry.index;
+  header.term = entry.term;
+  header.length = static_cast<uint32_t>(payload.size());
+  header.type = entry.type;
   header.crc = format::record_crc(header, payload);
   if (!payload.empty()) std::memcpy(record + sizeof header, payload.data(), payload.size());
   std::memset(record + sizeof header + payload.size(), 0, size - sizeof header - payload.size());
@@ -120,7 +132,7 @@ EntryView Segment::entry(uint64_t index) const noexcept {
   const std::byte* record = mapping_.data() + offsets_[index - first_index_];
   RecordHeader header;
   std::memcpy(&header, record, sizeof header);
-  return EntryView{header.term, {record + sizeof header, header.length}};
+  return EntryView{header.term, {record + sizeof header, header.length}, header.type};
 }
 
 void Segment::truncate_from(uint64_t from) noexcept {

@@ -45,7 +45,7 @@ class Segment {
   // Writes one record at end_offset(); the caller has checked fits(), index continuity and term order.
   // The payload goes first and the header last, so a process killed in between leaves an all-zero
   // header — the end of the log — rather than a header promising bytes that are not there.
-  void append(uint64_t index, uint64_t term, std::span<const std::byte> payload) noexcept;
+  void append(const LogEntry& entry) noexcept;
 
   format::RecordHeader header(uint64_t index) const noexcept;                // requires contains(index)
   EntryView entry(uint64_t index) const noexcept;                            // requires contains(index)

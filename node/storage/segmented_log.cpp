@@ -113,7 +113,7 @@ void SegmentedLog::append(std::span<const LogEntry> entries) {
     while (!segments_[current].fits(size)) ++current;
     Segment& segment = segments_[current];
     const std::size_t offset = segment.end_offset();
-    segment.append(entry.index, entry.term, entry.payload);
+    segment.append(entry);
     if (options_.durability == Durability::always) {
       segment.flush_range(offset, segment.end_offset(), *stats_);
       segment.forget_dirty();

@@ -34,9 +34,10 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
   if (header.magic != format::kSnapshotMagic) {
     throw StorageError("snapshot " + path.string() + " has a bad magic number at offset 0");
   }
-  if (header.version > format::kVersion) {
+  if (header.version > format::kSnapshotVersion) {
     throw StorageError("snapshot " + path.string() + " has format version " + std::to_string(header.version) +
-                       ", newer than this build understands (" + std::to_string(format::kVersion) + ")");
+                       ", newer than this build understands (" + std::to_string(format::kSnapshotVersion) +
+                       ")");
   }
   if (header.data_bytes != size - sizeof header) {
     throw StorageError("snapshot " + path.string() + " announces " + std::to_string(header.data_bytes) +

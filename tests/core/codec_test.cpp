@@ -23,6 +23,7 @@ const Entry kEntries[] = {
     {7, 11, EntryType::kNormal, as_bytes(kPayloadA)},
     {7, 12, EntryType::kNoop, {}},
     {8, 13, EntryType::kNormal, as_bytes(kPayloadB)},
+    {8, 14, EntryType::kConfChange, as_bytes(kPayloadA)},
 };
 
 std::vector<Message> every_message() {
@@ -166,6 +167,16 @@ TEST(Codec, BadHeaderAndFieldValuesAreErrors) {
   bad = bytes;
   bad.back() = std::byte{2};  // the `granted` bool
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadValue);
+}
+
+TEST(Codec, UnknownEntryTypeIsAnError) {
+  DecodeScratch scratch;
+  const Entry entry[] = {{3, 5, EntryType::kConfChange, {}}};
+  std::vector<std::byte> bytes = encode_to_vector(Message{AppendEntries{1, 2, 3, 4, 3, 4, entry}});
+  ASSERT_TRUE(decode_message(bytes, scratch));
+  // The entry ends with u8 type | u32 length (0): the type is the fifth byte from the end.
+  bytes[bytes.size() - 5] = std::byte{static_cast<std::uint8_t>(kLastEntryType) + 1};
+  EXPECT_EQ(decode_message(bytes, scratch).error, CodecError::kBadValue);
 }
 
 TEST(Codec, HugeEntryCountIsRejectedWithoutAllocating) {

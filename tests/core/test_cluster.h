@@ -1,7 +1,7 @@
 #pragma once
 // A tiny in-memory harness for the core's unit tests: N cores over MemoryStorage, a FIFO "network" that
 // carries every message through the wire codec, explicit partitions, and the Ready contract followed
-// to the letter (persist, then send the after-persist messages, then apply, then advance).
+// by the shared ReadyHandler with its invariant checks on.
 // Not the randomized simulator (tests/sim): delivery here is deterministic and explicit.
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "node/raft/codec.h"
 #include "node/raft/core.h"
 #include "node/raft/memory_storage.h"
+#include "node/raft/ready_handler.h"
 
 namespace shmraft::raft::testing {
 
@@ -84,7 +85,7 @@ class Cluster {
         node.storage->set_hard_state(s.hard_state);
       }
       node.config.id = id;
-      node.config.cluster_size = n;
+      node.config.voters = voters_numbered_1_to(n);
       node.config.seed = seed * 1000 + id;
       if (tweak) tweak(node.config);
       node.core = std::make_unique<Core>(node.config, *node.storage);
@@ -109,20 +110,8 @@ class Cluster {
   // Runs one Ready cycle for `id` if it has one; returns whether it did.
   bool handle_ready(NodeId id) {
     Node& node = nodes_.at(id);
-    if (!node.core->has_ready()) return false;
-    const Ready& rd = node.core->ready();
-    for (const Message& m : rd.messages) post(m);
-    node.storage->persist(rd);
-    for (const Message& m : rd.messages_after_persist) post(m);
-    if (rd.snapshot) {
-      node.applied.clear();
-      node.snapshot_index = rd.snapshot->meta.index;
-    }
-    for (const Entry& e : rd.committed_entries)
-      node.applied.push_back({e.index, e.term, e.type, as_string(e.data)});
-    node.reads.insert(node.reads.end(), rd.read_states.begin(), rd.read_states.end());
-    node.core->advance();
-    return true;
+    Host host(*this, node);
+    return node.ready_handler.handle(*node.core, host);
   }
 
   bool handle_all_ready() {
@@ -181,6 +170,7 @@ class Cluster {
   void restart(NodeId id) {
     Node& node = nodes_.at(id);
     node.core = std::make_unique<Core>(node.config, *node.storage);
+    node.ready_handler = ReadyHandler(true);
     node.applied.clear();
   }
 
@@ -197,10 +187,32 @@ class Cluster {
     Config config;
     std::unique_ptr<MemoryStorage> storage;
     std::unique_ptr<Core> core;
+    ReadyHandler ready_handler{true};
     std::vector<AppliedEntry> applied;
     std::vector<ReadState> reads;
     Index snapshot_index = 0;
     bool isolated = false;
+  };
+
+  class Host final : public ReadyHost {
+   public:
+    Host(Cluster& cluster, Node& node) : cluster_(cluster), node_(node) {}
+    void send(const Message& m) override { cluster_.post(m); }
+    void persist(const Ready& rd) override { node_.storage->persist(rd); }
+    void restore(const Snapshot& snapshot) override {
+      node_.applied.clear();
+      node_.snapshot_index = snapshot.meta.index;
+    }
+    void apply(std::span<const Entry> entries) override {
+      for (const Entry& e : entries) node_.applied.push_back({e.index, e.term, e.type, as_string(e.data)});
+    }
+    void serve_reads(std::span<const ReadState> reads) override {
+      node_.reads.insert(node_.reads.end(), reads.begin(), reads.end());
+    }
+
+   private:
+    Cluster& cluster_;
+    Node& node_;
   };
 
   void post(const Message& m) {

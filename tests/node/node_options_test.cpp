@@ -58,8 +58,14 @@ TEST(NodeOptions, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(o.wait, ipc::WaitStrategy::adaptive);
   EXPECT_EQ(o.transport, TransportKind::shm);
   EXPECT_FALSE(o.eager_commit);
+  EXPECT_FALSE(o.check_invariants);
   EXPECT_FALSE(o.cluster_id);
   EXPECT_EQ(o.effective_log_file(), "/tmp/d/node.log");
+}
+
+TEST(NodeOptions, CheckInvariantsTurnsTheReadyChecksOn) {
+  EXPECT_TRUE(parse({"--cluster", "demo", "--node", "0", "--data-dir", "/tmp/d", "--check-invariants"})
+                  .check_invariants);
 }
 
 TEST(NodeOptions, BadValuesAreRefusedNamingTheFlag) {

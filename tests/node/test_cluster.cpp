@@ -37,6 +37,7 @@ TestCluster::TestCluster(uint32_t nodes, const std::string& name, ipc::SegmentCo
     // beside other builds) starve nodes into needless elections.
     o.segment_bytes = 1 << 20;
     o.seed = 1000 + i;
+    o.check_invariants = true;  // as in the simulator: a broken node-local invariant stops the node
   }
 }
 

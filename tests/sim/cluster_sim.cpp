@@ -12,6 +12,7 @@
 #include "node/raft/codec.h"
 #include "node/raft/core.h"
 #include "node/raft/memory_storage.h"
+#include "node/raft/ready_handler.h"
 #include "tests/sim/state_hash.h"
 
 namespace shmraft::sim {
@@ -87,6 +88,7 @@ struct SimNode {
 
   void lose_volatile_state() {
     core.reset();
+    ready_handler = raft::ReadyHandler(true);
     inbox.clear();
     ready = nullptr;
     persist_done_step.reset();
@@ -106,7 +108,8 @@ struct SimNode {
   raft::MemoryStorage storage;  // the only thing that survives a crash
 
   std::unique_ptr<raft::Core> core;  // null while crashed
-  std::deque<Input> inbox;           // inputs wait here while the node handles a Ready
+  raft::ReadyHandler ready_handler{true};
+  std::deque<Input> inbox;  // inputs wait here while the node handles a Ready
   raft::DecodeScratch scratch;
   const raft::Ready* ready = nullptr;         // the Ready being handled, until advance()
   std::optional<uint64_t> persist_done_step;  // while that Ready's persist is in progress
@@ -147,7 +150,7 @@ ClusterSim::~ClusterSim() = default;
 raft::Config ClusterSim::core_config(raft::NodeId id) {
   raft::Config config;
   config.id = id;
-  config.cluster_size = profile_.nodes;
+  config.voters = raft::voters_numbered_1_to(profile_.nodes);
   config.seed = rng_.next();  // a fresh incarnation draws fresh election timeouts
   config.election_tick = profile_.election_tick;
   config.heartbeat_tick = profile_.heartbeat_tick;
@@ -439,21 +442,46 @@ void ClusterSim::pump(SimNode& node) {
   }
 }
 
-void ClusterSim::begin_ready(SimNode& node) {
-  const raft::Ready& ready = node.core->ready();
-  node.ready = &ready;
-  if (ready.soft_state) {
-    if (ready.soft_state->role != node.soft.role) {
-      trace("role: node ", node.id, " ", raft::to_string(ready.soft_state->role), " term ",
-            node.core->term());
-      const bool chaos = now_ < uint64_t{profile_.chaos_ticks} * profile_.steps_per_tick;
-      if (chaos && ready.soft_state->role == raft::Role::kLeader && rng_.chance(profile_.doom_new_leader)) {
-        node.crash_at_step = now_ + rng_.below(profile_.doom_window_steps + 1);
-      }
-    }
-    node.soft = *ready.soft_state;
+class ClusterSim::NodeHost final : public raft::ReadyHost {
+ public:
+  NodeHost(ClusterSim& sim, SimNode& node) : sim_(sim), node_(node) {}
+  void on_soft_state(const raft::SoftState& soft) override { sim_.on_role(node_, soft); }
+  void send(const raft::Message& message) override { sim_.network_.send(message, sim_.now_, sim_.rng_); }
+  void send_after_persist(const raft::Message& message) override {
+    if (!sim_.profile_.send_before_persist) send(message);  // else begin_ready sent it already
   }
-  for (const raft::Message& message : ready.messages) network_.send(message, now_, rng_);
+  void persist(const raft::Ready& ready) override { node_.storage.persist(ready); }
+  void restore(const raft::Snapshot& snapshot) override { sim_.restore_snapshot(node_, snapshot); }
+  void apply(std::span<const raft::Entry> entries) override {
+    sim_.checker_.observe_commit(node_.id, node_.core->term(), node_.core->commit_index(),
+                                 CoreLogReader(node_.core->log()));
+    for (const raft::Entry& entry : entries) sim_.apply_entry(node_, entry);
+  }
+  void serve_reads(std::span<const raft::ReadState> reads) override {
+    sim_.serve_reads(node_);
+    for (const raft::ReadState& read : reads) sim_.check_read_answer(node_, read);
+  }
+
+ private:
+  ClusterSim& sim_;
+  SimNode& node_;
+};
+
+void ClusterSim::on_role(SimNode& node, const raft::SoftState& soft) {
+  if (soft.role != node.soft.role) {
+    trace("role: node ", node.id, " ", raft::to_string(soft.role), " term ", node.core->term());
+    const bool chaos = now_ < uint64_t{profile_.chaos_ticks} * profile_.steps_per_tick;
+    if (chaos && soft.role == raft::Role::kLeader && rng_.chance(profile_.doom_new_leader)) {
+      node.crash_at_step = now_ + rng_.below(profile_.doom_window_steps + 1);
+    }
+  }
+  node.soft = soft;
+}
+
+void ClusterSim::begin_ready(SimNode& node) {
+  NodeHost host(*this, node);
+  const raft::Ready& ready = node.ready_handler.begin(*node.core, host);
+  node.ready = &ready;
   if (profile_.send_before_persist) {
     for (const raft::Message& message : ready.messages_after_persist) network_.send(message, now_, rng_);
   }
@@ -472,29 +500,20 @@ void ClusterSim::begin_ready(SimNode& node) {
 }
 
 void ClusterSim::finish_ready(SimNode& node) {
-  const raft::Ready& ready = *node.ready;
-  node.storage.persist(ready);
   node.persist_done_step.reset();
-  if (!profile_.send_before_persist) {
-    for (const raft::Message& message : ready.messages_after_persist) network_.send(message, now_, rng_);
-  }
-
-  if (ready.snapshot) {
-    ++stats_.snapshots_installed;
-    node.applied = ready.snapshot->meta.index;
-    node.state_hash = snapshot_hash(ready.snapshot->data);
-    checker_.observe_snapshot_restore(node.id, node.applied, node.state_hash);
-    node.proposals.erase(node.proposals.begin(), node.proposals.upper_bound(node.applied));
-    trace("snapshot: node ", node.id, " installed entries 1..", node.applied);
-  }
-  checker_.observe_commit(node.id, node.core->term(), node.core->commit_index(),
-                          CoreLogReader(node.core->log()));
-  for (const raft::Entry& entry : ready.committed_entries) apply_entry(node, entry);
-  serve_reads(node);
-  for (const raft::ReadState& read : ready.read_states) check_read_answer(node, read);
+  NodeHost host(*this, node);
+  node.ready_handler.finish(*node.core, host);
   node.ready = nullptr;
-  node.core->advance();
   observe(node);
+}
+
+void ClusterSim::restore_snapshot(SimNode& node, const raft::Snapshot& snapshot) {
+  ++stats_.snapshots_installed;
+  node.applied = snapshot.meta.index;
+  node.state_hash = snapshot_hash(snapshot.data);
+  checker_.observe_snapshot_restore(node.id, node.applied, node.state_hash);
+  node.proposals.erase(node.proposals.begin(), node.proposals.upper_bound(node.applied));
+  trace("snapshot: node ", node.id, " installed entries 1..", node.applied);
 }
 
 void ClusterSim::check_read_answer(SimNode& node, const raft::ReadState& read) {

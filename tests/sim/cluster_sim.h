@@ -47,9 +47,9 @@ struct SimResult {
 };
 
 // N Raft cores in one process under virtual time, driven exactly as a node process drives its core
-// (Ready: send, persist, send-after-persist, apply, advance), over a virtual network and a storage that
-// keeps across a crash only what was persisted. Invariants are checked after every step. Everything is a
-// function of (profile, seed): a run replays exactly.
+// (the same ReadyHandler: send, persist, send-after-persist, apply, advance, node-local invariants), over a
+// virtual network and a storage that keeps across a crash only what was persisted. Invariants are checked
+// after every step. Everything is a function of (profile, seed): a run replays exactly.
 class ClusterSim {
  public:
   // `transcript`, if given, receives one line per event (faults, elections, client operations); with
@@ -83,9 +83,12 @@ class ClusterSim {
   std::optional<raft::NodeId> agreed_leader() const;
 
   // Driving one node.
+  class NodeHost;  // the simulator's side of each Ready (raft::ReadyHost)
   void pump(SimNode& node);
   void begin_ready(SimNode& node);
   void finish_ready(SimNode& node);
+  void on_role(SimNode& node, const raft::SoftState& soft);
+  void restore_snapshot(SimNode& node, const raft::Snapshot& snapshot);
   void apply_entry(SimNode& node, const raft::Entry& entry);
   void check_read_answer(SimNode& node, const raft::ReadState& read);
   void serve_reads(SimNode& node);

@@ -260,13 +260,48 @@ TEST(StorageBadInput, SegmentOfANewerFormatVersionIsRefused) {
   format::SegmentHeader header;
   const std::vector<std::byte> bytes = read_file(segment);
   std::memcpy(&header, bytes.data(), sizeof header);
-  header.version = format::kVersion + 1;
+  header.version = format::kSegmentVersion + 1;
   header.crc = format::segment_header_crc(header);
   write_at(segment, 0, &header, sizeof header);
   const std::string error = message_of([&] { NodeStorage storage(tmp.node()); });
   EXPECT_TRUE(
-      contains(error, segment.string() + " has format version 2, newer than this build understands (1)"))
+      contains(error, segment.string() + " has format version 3, newer than this build understands (2)"))
       << error;
+}
+
+// Format version 1 had no entry type in its 24-byte record headers (format.h). Such a directory is refused,
+// naming both versions, and left exactly as it was.
+TEST(StorageBadInput, SegmentOfFormatVersion1IsRefusedAndLeftIntact) {
+  TempDir tmp;
+  { NodeStorage storage(tmp.node()); }
+  struct RecordHeaderV1 {
+    uint64_t index, term;
+    uint32_t length, crc;
+  };
+  static_assert(sizeof(RecordHeaderV1) == 24);
+  format::SegmentHeader header;
+  header.version = 1;
+  header.first_index = 1;
+  header.crc = format::segment_header_crc(header);
+  std::vector<std::byte> bytes(64 * 1024);
+  std::memcpy(bytes.data(), &header, sizeof header);
+  std::size_t offset = sizeof header;
+  for (uint64_t index = 1; index <= 3; ++index) {
+    const std::vector<std::byte> data = payload(index, 1, index == 1 ? 0 : 16);  // 1: v1's no-op
+    RecordHeaderV1 record{index, 1, static_cast<uint32_t>(data.size()), 0};
+    record.crc = ipc::crc32c(data.data(), data.size(), ipc::crc32c(&record, 20));
+    std::memcpy(&bytes[offset], &record, sizeof record);
+    std::memcpy(&bytes[offset + sizeof record], data.data(), data.size());
+    offset += (sizeof record + data.size() + 7) & ~std::size_t{7};
+  }
+  const fs::path segment = tmp.node() / "log" / format::segment_file_name(1);
+  write_file(segment, bytes);
+
+  const std::string error = message_of([&] { NodeStorage storage(tmp.node()); });
+  EXPECT_TRUE(contains(error, segment.string() + " has format version 1, whose records carry no entry type; "
+                                                 "this build reads version 2 only"))
+      << error;
+  EXPECT_EQ(read_file(segment), bytes);
 }
 
 TEST(StorageBadInput, MetaOfANewerFormatVersionIsRefused) {
@@ -274,7 +309,7 @@ TEST(StorageBadInput, MetaOfANewerFormatVersionIsRefused) {
   { NodeStorage storage(tmp.node()); }
   const fs::path meta = tmp.node() / "meta";
   format::MetaSlot slot;
-  slot.version = format::kVersion + 1;
+  slot.version = format::kMetaVersion + 1;
   slot.sequence = 5;
   slot.crc = format::meta_slot_crc(slot);
   write_at(meta, format::kMetaSlotStride, &slot, sizeof slot);
@@ -291,7 +326,7 @@ TEST(StorageBadInput, SnapshotOfANewerFormatVersionIsRefused) {
   }
   const fs::path snapshot = tmp.node() / "snap" / "snapshot";
   format::SnapshotHeader header;
-  header.version = format::kVersion + 1;
+  header.version = format::kSnapshotVersion + 1;
   header.last_index = 10;
   header.last_term = 1;
   header.crc = format::snapshot_crc(header, {});

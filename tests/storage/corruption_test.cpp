@@ -12,7 +12,7 @@ namespace {
 
 using namespace testing;
 
-constexpr std::size_t kPayload = 40;  // every record in these tests: 24 + 40 = 64 bytes
+constexpr std::size_t kPayload = 40;  // every record in these tests: 32 + 40 = 72 bytes
 
 Options small() {
   return options_with(Durability::none, 4096);
@@ -218,7 +218,7 @@ TEST(StorageCorruption, GarbageAfterTheEndIsZeroedAndTheSpaceReused) {
   const auto [segment, offset] = last_record(tmp.node());
   const uint64_t end = offset + format::record_bytes(kPayload);
   std::vector<std::byte> garbage(100, std::byte{0x5a});
-  std::fill(garbage.begin(), garbage.begin() + 24,
+  std::fill(garbage.begin(), garbage.begin() + sizeof(format::RecordHeader),
             std::byte{0});  // an unwritten header, payload bytes after it
   write_at(segment, end, garbage.data(), garbage.size());
   {

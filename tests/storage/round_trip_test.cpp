@@ -29,6 +29,23 @@ TEST(StorageRoundTrip, FreshDirectoryIsAnEmptyLog) {
   EXPECT_FALSE(storage.load_snapshot());
 }
 
+// The entry's type byte travels in the record header (format version 2), whatever the payload.
+TEST(StorageRoundTrip, EntryTypesSurviveReopening) {
+  TempDir tmp;
+  const std::vector<std::byte> data = payload(1, 1, 8);
+  {
+    NodeStorage storage(tmp.node(), options_with(Durability::batch));
+    const LogEntry entries[] = {{1, 1, {}, 1}, {2, 1, data, 0}, {3, 1, data, 2}, {4, 1, {}, 0}};
+    storage.append(entries);
+    storage.sync();
+  }
+  NodeStorage storage(tmp.node(), options_with(Durability::batch));
+  ASSERT_EQ(storage.last_index(), 4u);
+  const uint8_t expected[] = {1, 0, 2, 0};
+  for (uint64_t i = 1; i <= 4; ++i) EXPECT_EQ(storage.entry(i).type, expected[i - 1]) << "entry " << i;
+  EXPECT_TRUE(storage.entry(4).payload.empty());  // an empty payload no longer means a no-op
+}
+
 TEST(StorageRoundTrip, FilesAreOwnerOnly) {
   TempDir tmp;
   {

@@ -1,0 +1,61 @@
+#pragma once
+// The leader's (and a candidate's) view of the other members, keyed by the members of the configuration
+// rather than by a range of ids (in the manner of etcd's tracker/): a Progress and a ballot per member,
+// and the quorum questions the core asks about them, each answered by the JointConfig.
+//
+// Members are the voters today; learners (who replicate but never count toward a quorum) will be members
+// that the JointConfig does not contain. Lookups scan the few members linearly; nothing here allocates
+// after construction.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "node/raft/joint_config.h"
+#include "node/raft/progress.h"
+#include "node/raft/types.h"
+
+namespace shmraft::raft {
+
+class ProgressTracker {
+ public:
+  struct Member {
+    NodeId id = kNoNode;
+    Progress progress;
+    Ballot ballot = Ballot::kMissing;  // this election's (or pre-election's) answer
+  };
+
+  ProgressTracker(JointConfig voters, std::size_t max_inflight_msgs);
+
+  const JointConfig& voters() const noexcept { return voters_; }
+  std::span<Member> members() noexcept { return members_; }
+  std::span<const Member> members() const noexcept { return members_; }
+  bool is_member(NodeId id) const noexcept { return find(id) != nullptr; }
+  // nullptr if `id` is not a member.
+  Progress* progress(NodeId id) noexcept;
+  const Progress* progress(NodeId id) const noexcept;
+
+  // Elections.
+  void reset_votes() noexcept;
+  void record_vote(NodeId id, bool granted) noexcept;
+  VoteResult tally_votes() const;
+
+  // The highest index both majorities have stored (Progress::match; the leader's own counts once
+  // persisted).
+  Index committed_index();
+  // CheckQuorum: whether a quorum was heard from since the last call (`self` always counts), then
+  // clears every recent_active flag for the next round.
+  bool quorum_active(NodeId self);
+  // ReadIndex: whether a quorum acknowledged heartbeat round `round` (`self` always counts).
+  bool round_confirmed(std::uint64_t round, NodeId self) const;
+
+ private:
+  Member* find(NodeId id) noexcept;
+  const Member* find(NodeId id) const noexcept;
+
+  JointConfig voters_;
+  std::vector<Member> members_;       // sorted by id
+  std::vector<Index> match_scratch_;  // for committed_index()
+};
+
+}  // namespace shmraft::raft
