@@ -123,7 +123,9 @@ Scan scan_records(const Segment& segment) {
       break;
     }
     const std::size_t room = bytes.size() - offset;
-    if (header.index != index) {
+    if (header.index == UINT64_MAX) {  // no index follows it: the log could not take its next entry
+      scan.problem = "index 18446744073709551615, which no entry can have";
+    } else if (header.index != index) {
       scan.problem =
           "index " + std::to_string(header.index) + " where " + std::to_string(index) + " was expected";
     } else if (format::record_bytes(header.length) > room) {

@@ -43,6 +43,12 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
     throw StorageError("snapshot " + path.string() + " announces " + std::to_string(header.data_bytes) +
                        " bytes of data but holds " + std::to_string(size - sizeof header));
   }
+  // Index 0 precedes every entry and 2^64-1 has no successor: neither can end a snapshot, even one whose
+  // CRC is right (found by storage_recovery_fuzz: recovery accepted them and broke later).
+  if (header.last_index == 0 || header.last_index == UINT64_MAX) {
+    throw StorageError("snapshot " + path.string() + " claims last index " +
+                       std::to_string(header.last_index) + ", which no snapshot can have");
+  }
   Snapshot snapshot;
   snapshot.meta = SnapshotMeta{header.last_index, header.last_term};
   snapshot.data.resize(header.data_bytes);

@@ -336,6 +336,27 @@ TEST(StorageBadInput, SnapshotOfANewerFormatVersionIsRefused) {
   EXPECT_TRUE(contains(error, snapshot.string() + " has format version 2, newer")) << error;
 }
 
+// Found by storage_recovery_fuzz: a snapshot with a good CRC but an index no snapshot can end at.
+TEST(StorageBadInput, SnapshotAtIndexZeroOrTheLastIndexIsRefused) {
+  for (const uint64_t last_index : {uint64_t{0}, UINT64_MAX}) {
+    TempDir tmp;
+    {
+      NodeStorage storage(tmp.node());
+      append_range(storage, 1, 10, 1);
+      storage.save_snapshot({10, 1}, {});
+    }
+    const fs::path snapshot = tmp.node() / "snap" / "snapshot";
+    format::SnapshotHeader header;
+    header.last_index = last_index;
+    header.last_term = 5;
+    header.crc = format::snapshot_crc(header, {});
+    write_file(snapshot, std::vector<std::byte>(reinterpret_cast<std::byte*>(&header),
+                                                reinterpret_cast<std::byte*>(&header) + sizeof header));
+    const std::string error = message_of([&] { NodeStorage storage(tmp.node()); });
+    EXPECT_TRUE(contains(error, "claims last index " + std::to_string(last_index))) << error;
+  }
+}
+
 TEST(StorageBadInput, MissingMetaWithSegmentsPresentIsRefused) {
   TempDir tmp;
   {
