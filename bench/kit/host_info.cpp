@@ -77,7 +77,8 @@ nlohmann::json to_json(const HostInfo& host) {
                         {"cpu_mhz", host.cpu_mhz},
                         {"kernel", host.kernel},
                         {"cpus", host.cpus},
-                        {"cache_line_round_trip_ns", host.cache_line_round_trip_ns}};
+                        {"cache_line_round_trip_ns", host.cache_line_round_trip_ns},
+                        {"cache_line_round_trip_p50_ns", host.cache_line_round_trip_p50_ns}};
 }
 
 std::string to_text(const HostInfo& host) {
@@ -87,9 +88,11 @@ std::string to_text(const HostInfo& host) {
   if (host.cpu_mhz > 0) out += fmt::format(" {:.0f} MHz", host.cpu_mhz);
   out += fmt::format(" · {} CPUs · {}", host.cpus,
                      host.kernel.substr(0, host.kernel.find(' ', host.kernel.find(' ') + 1)));
-  if (host.cache_line_round_trip_ns > 0)
-    out += fmt::format(" · cache-line round trip {}",
-                       format_ns(static_cast<double>(host.cache_line_round_trip_ns)));
+  if (host.cache_line_round_trip_ns > 0) {
+    out += fmt::format(" · cache-line round trip {} (p50 {})",
+                       format_ns(static_cast<double>(host.cache_line_round_trip_ns)),
+                       format_ns(static_cast<double>(host.cache_line_round_trip_p50_ns)));
+  }
   return out;
 }
 

@@ -17,8 +17,11 @@ struct HostInfo {
   std::string kernel;  // uname: system, release and version
   long cpus = 0;       // online
   // The bare cache-line round trip: a token between 2 processes spinning with pause and no futex (the
-  // 2-process ring floor under the spin strategy), p50; 0: not measured.
-  uint64_t cache_line_round_trip_ns = 0;
+  // 2-process ring floor under the spin strategy). Its fastest round is the cache line's own cost; its
+  // median is that too on a quiet host, and the scheduler's time slice on a busy one (two spinners
+  // sharing a CPU with other work). 0: not measured.
+  uint64_t cache_line_round_trip_ns = 0;      // fastest round
+  uint64_t cache_line_round_trip_p50_ns = 0;  // median round
 };
 
 // The CPU fields of /proc/cpuinfo's text (its first processor block).
@@ -28,7 +31,7 @@ void parse_cpuinfo(std::string_view cpuinfo, HostInfo& host);
 HostInfo read_host_info();
 
 // {"cpu_vendor", "cpu_family", "cpu_model", "cpu_model_name", "cpu_mhz", "kernel", "cpus",
-//  "cache_line_round_trip_ns"}
+//  "cache_line_round_trip_ns", "cache_line_round_trip_p50_ns"}
 nlohmann::json to_json(const HostInfo& host);
 
 // "AuthenticAMD family 26 model 2 (AMD EPYC) 2695 MHz · 2 CPUs · Linux 6.18.44 · cache-line round trip 411

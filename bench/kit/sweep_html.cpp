@@ -226,6 +226,7 @@ std::string nines_label(int nines) {
 std::string percentile_chart(const std::vector<const SweepPoint*>& group, double y_min, double y_max,
                              int nines) {
   Frame f{560, 320};
+  f.right = 30;  // room for the last percentile's label
   f.x_log = true;
   f.x_min = 1;
   f.x_max = std::pow(10, nines);
@@ -311,7 +312,7 @@ void write_sweep_html(std::ostream& out, std::span<const SweepPoint> points, con
          ".legend{font-size:12px;margin:4px 0 0 60px;max-width:900px}\n"
          ".legend span{display:inline-block;margin-right:14px;white-space:nowrap}\n"
          "table{border-collapse:collapse;font-size:12px}\n"
-         "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}\n"
+         "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}\n"
          "tr.interrupted td{color:#b00}\n"
          "</style>\n</head>\n<body>\n<h1>shmraft bench — sweep</h1>\n";
   if (!subtitle.empty()) out << "<p class=\"sub\">" << escape(subtitle) << "</p>\n";

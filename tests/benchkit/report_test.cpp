@@ -162,9 +162,10 @@ TEST(HostInfo, ParsesTheFirstProcessorOfCpuinfo) {
   host.cpus = 2;
   host.kernel = "Linux 6.18.44 #1 SMP";
   host.cache_line_round_trip_ns = 411;
+  host.cache_line_round_trip_p50_ns = 420;
   EXPECT_EQ(to_text(host),
             "AuthenticAMD family 26 model 2 (AMD EPYC) 2695 MHz · 2 CPUs · Linux 6.18.44 · "
-            "cache-line round trip 411 ns");
+            "cache-line round trip 411 ns (p50 420 ns)");
 }
 
 TEST(HostInfo, ThisHostIsRead) {
