@@ -23,6 +23,10 @@ struct Case {
   FloorShape shape = FloorShape::ring;
 };
 
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << to_string(c.shape) << ", " << c.processes << " processes, " << ipc::to_string(c.wait);
+}
+
 class Floor : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Floor, TokenCompletesItsRounds) {
