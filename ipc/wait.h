@@ -101,7 +101,7 @@ struct WaitSample {
 class WaitLearner {
  public:
   static constexpr int kIdleWaitFactor = 16;
-  static constexpr uint32_t kExploreInterval = 16;
+  static constexpr uint32_t kExploreInterval = 64;
   static constexpr int kCostWeight = 8;
   // A budget below this is a sched_yield or two, not worth having: the wait sleeps at once.
   static constexpr std::chrono::nanoseconds kMinSpinBudget{1000};
