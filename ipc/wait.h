@@ -1,28 +1,16 @@
 #pragma once
-// How a consumer waits for its rings: the four strategies of DESIGN §2 on top of a Doorbell.
+// How a consumer waits for its rings: the strategies of DESIGN §2 on top of a Doorbell.
 //
-//   spin      re-check in a tight loop (lowest latency, burns a core; bad on 2 cores for 4+ processes)
-//   yield     re-check, sched_yield() between checks
-//   block     sleep on the doorbell's futex right away
-//   adaptive  spin for a few microseconds (default 16 µs), then sleep on the futex   <- the default.
-//             The spin pauses only for the first kAdaptivePauseRounds checks (well under a microsecond,
-//             where an answer from a peer running on another core arrives) and then calls sched_yield
-//             between checks: on 2 cores shared by 4+ processes the peer we wait for is often queued
-//             behind us on our own CPU, and a pause loop would only hold it off. For the same reason
-//             the pause phase itself is dropped while it keeps failing: a wait it ended grants the
-//             next kPauseCredit waits one, a wait it did not end spends one, and without credit only
-//             every kPauseProbeInterval-th wait pauses, to notice when pausing pays again. (3 nodes and
-//             a client on 2 cores: the leader's pause phase ended 6 % of its waits, a follower's none,
-//             and dropping it took the 1-client commit p50 from 8-9 µs to 6.3-6.9 µs side by side; a
-//             client and 1 node, each with a core, end half their waits there and keep it.)
-//             The spin budget learns from how long the waits really last: a wait that ended within the
-//             full spin time (by spinning, or soon after falling asleep) restores the budget; an idle
-//             one (over kIdleWaitFactor spin times, or timed out) halves it, down to nothing. A consumer
-//             in a busy exchange keeps spinning; one whose frames come rarely (an idle node, a cluster
-//             at 1 K ops/s) stops paying a futile spin on every wake, which on a virtual machine costs
-//             more than the futex sleep it precedes. Waits in between change nothing: they are what a
-//             peer's wake-up takes, and counting them as idle would let a busy group of consumers talk
-//             each other into sleeping for good (each sleeps, so each waits a wake-up, so each sleeps).
+//   spin        re-check in a tight pause loop (lowest latency, burns a core; bad on 2 cores for 4+
+//   processes) yield       re-check, sched_yield() between checks block       sleep on the doorbell's futex
+//   right away spin-block  pause loop for the spin time, then the futex (what a classic adaptive mutex does)
+//   adaptive    spin for at most the spin time (default 16 µs), then sleep on the futex  <- the default.
+//               What it does between checks, and how long it spins, is learned per process at run time
+//               by a WaitLearner (below) from the waits it sees, not fixed for one host: on one host a
+//               pause loop answers in under a microsecond while sched_yield costs ~10 µs a round (the
+//               scheduler runs someone else's task); on another (2 cores shared by 4+ processes) the
+//               peer we wait for is queued behind us on our own CPU and a pause loop only holds it off,
+//               while a yield hands it the CPU.
 //
 // A node process waits "until a frame arrives or its next timer is due":
 //     ipc::Waiter waiter(segment.node_doorbell(me), strategy);
@@ -42,7 +30,7 @@
 
 namespace shmraft::ipc {
 
-enum class WaitStrategy : uint8_t { spin, yield, block, adaptive };
+enum class WaitStrategy : uint8_t { spin, yield, block, adaptive, spin_block };
 
 inline constexpr WaitStrategy kDefaultWaitStrategy = WaitStrategy::adaptive;
 // 16 µs: a closed-loop exchange of 4 processes on 2 cores has gaps of ~10 µs between a node's frames;
@@ -51,17 +39,14 @@ inline constexpr WaitStrategy kDefaultWaitStrategy = WaitStrategy::adaptive;
 // side. The budget learning keeps idle and low-rate consumers from paying for the longer spin.
 inline constexpr uint32_t kDefaultSpinUs = 16;
 inline constexpr std::chrono::nanoseconds kDefaultSpinTime = std::chrono::microseconds(kDefaultSpinUs);
-inline constexpr int kAdaptivePauseRounds = 16;
-inline constexpr int kPauseCredit = 8;
-inline constexpr uint32_t kPauseProbeInterval = 64;
 
-// "spin", "yield", "block", "adaptive".
+// "spin", "yield", "block", "adaptive", "spin-block".
 std::string_view to_string(WaitStrategy strategy) noexcept;
 // nullopt for an unknown name.
 std::optional<WaitStrategy> parse_wait_strategy(std::string_view name) noexcept;
 // Throws std::invalid_argument naming the bad value and the valid ones (for CLI flags).
 WaitStrategy parse_wait_strategy_or_throw(std::string_view name);
-// "spin|yield|block|adaptive", for help texts.
+// "spin|yield|block|adaptive|spin-block", for help texts.
 std::string wait_strategy_names();
 
 // A pause hint for spin loops.
@@ -73,6 +58,79 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+// What an adaptive wait does between its checks before it sleeps on the futex; `sleep`: no spinning,
+// the futex at once.
+enum class IdleStep : uint8_t { pause, yield, sleep };
+inline constexpr int kIdleSteps = 3;
+// "pause", "yield", "sleep".
+std::string_view to_string(IdleStep step) noexcept;
+
+// The next adaptive wait: spin with `step` for at most `spin` (zero for IdleStep::sleep), then the futex.
+struct WaitPlan {
+  IdleStep step;
+  std::chrono::nanoseconds spin;
+};
+
+// One finished adaptive wait as the learner sees it.
+struct WaitSample {
+  IdleStep step;                    // the plan's step
+  std::chrono::nanoseconds waited;  // from the start of the wait to ready(), or to the deadline
+  bool ready;                       // false: the deadline passed first
+};
+
+// The learning rule of the adaptive wait, per process, from the waits it actually sees. Pure and
+// deterministic (no clock, no randomness), so it can be replayed on recorded wait traces.
+//
+// Which step. A wait is idle when it timed out or lasted over kIdleWaitFactor spin times: the other side
+// had nothing to send, whatever we did meanwhile, so idle waits say nothing about the steps. Every other
+// wait is a cost sample of the step it used: how long it lasted, in a running mean per step (weight
+// 1/kCostWeight). Each step serves a wait first, then the cheapest step serves the waits; every kExploreInterval-th wait tries one of the
+// others in turn, so a step that became cheaper (the load changed) is noticed, and another step takes
+// over only below 7/8 of the current one's cost (noise does not make it flap). A pause loop is the step
+// that could starve a peer queued behind us on our own CPU: it keeps the CPU until the spin runs out, so
+// the waits it serves then last the whole spin plus a wake-up, its cost shows it and yield or sleep wins;
+// as an explored alternative it serves one wait in 2·kExploreInterval, each bounded by the spin time.
+//
+// How long to spin. A budget per context — whether the previous wait was idle — is restored to the spin
+// time by a wait that was over within it and halved by an idle one, down to nothing (the futex at once).
+// Waits in between change nothing: they are what a peer's wake-up takes, and counting them as idle would
+// let a busy group of consumers talk each other into sleeping for good (each sleeps, so each waits a
+// wake-up, so each sleeps). The two contexts keep apart what a lightly loaded node sees: an idle wait
+// and then the exchange it starts (a request, then the followers' acks within a wake-up), so the
+// exchange keeps its spin while the idle waits stop paying one.
+class WaitLearner {
+ public:
+  static constexpr int kIdleWaitFactor = 16;
+  static constexpr uint32_t kExploreInterval = 64;
+  static constexpr int kCostWeight = 8;
+  // A budget below this is a sched_yield or two, not worth having: the wait sleeps at once.
+  static constexpr std::chrono::nanoseconds kMinSpinBudget{1000};
+
+  explicit WaitLearner(std::chrono::nanoseconds spin_time) noexcept
+      : spin_time_(spin_time), budget_{spin_time, spin_time} {}
+
+  WaitPlan next() const noexcept;
+  void observe(const WaitSample& sample) noexcept;
+
+  // The step that serves the waits that do not explore.
+  IdleStep preferred() const noexcept { return preferred_; }
+  // What the next wait spins at most, exploration aside.
+  std::chrono::nanoseconds spin_budget() const noexcept { return budget_[after_idle_]; }
+  // A step's running cost (mean wait), nullopt before its first sample.
+  std::optional<std::chrono::nanoseconds> cost(IdleStep step) const noexcept;
+
+ private:
+  bool idle(const WaitSample& sample) const noexcept;
+
+  std::chrono::nanoseconds spin_time_;
+  std::chrono::nanoseconds budget_[2];  // index: whether the previous wait was idle
+  std::chrono::nanoseconds cost_[kIdleSteps]{};
+  bool costed_[kIdleSteps]{};
+  IdleStep preferred_ = IdleStep::pause;
+  bool after_idle_ = false;
+  uint32_t waits_ = 0;
+};
+
 // Process-local; one per consumer, over that consumer's doorbell.
 class Waiter {
  public:
@@ -80,13 +138,11 @@ class Waiter {
 
   explicit Waiter(Doorbell& bell, WaitStrategy strategy = kDefaultWaitStrategy,
                   std::chrono::nanoseconds spin_time = kDefaultSpinTime) noexcept
-      : bell_(&bell), strategy_(strategy), spin_time_(spin_time), spin_budget_(spin_time) {}
+      : bell_(&bell), strategy_(strategy), spin_time_(spin_time), learner_(spin_time) {}
 
   WaitStrategy strategy() const noexcept { return strategy_; }
-  // What the next adaptive wait spins at most (spin_time while waits stay short; see above).
-  std::chrono::nanoseconds spin_budget() const noexcept { return spin_budget_; }
-  // Whether the next adaptive wait starts with its pause phase (see above; a probe aside).
-  bool pauses() const noexcept { return pause_credit_ > 0; }
+  // What the adaptive strategy has learned so far.
+  const WaitLearner& learner() const noexcept { return learner_; }
 
   // Returns true as soon as ready() is true; false if `deadline` passes first.
   template <class Ready>
@@ -94,13 +150,13 @@ class Waiter {
     if (ready()) return true;
     switch (strategy_) {
       case WaitStrategy::spin:
-        return spin_until(
-            ready, Clock::duration::max(), deadline, [] { cpu_relax(); }, kPauseClockMask);
+        return spin_until(ready, Clock::duration::max(), deadline, IdleStep::pause);
       case WaitStrategy::yield:
-        return spin_until(
-            ready, Clock::duration::max(), deadline, [] { sched_yield(); }, kYieldClockMask);
+        return spin_until(ready, Clock::duration::max(), deadline, IdleStep::yield);
       case WaitStrategy::block:
         return block_until(ready, deadline);
+      case WaitStrategy::spin_block:
+        return spin_until(ready, spin_time_, deadline, IdleStep::pause) || block_until(ready, deadline);
       case WaitStrategy::adaptive:
         return adaptive_until(ready, deadline);
     }
@@ -129,14 +185,17 @@ class Waiter {
   static constexpr uint32_t kPauseClockMask = 31;
   static constexpr uint32_t kYieldClockMask = 0;
 
-  // Checks ready() between pauses for `budget` (Clock::duration::max(): no limit) or until `deadline`.
-  // The spin starts being timed at the first clock reading (clock_mask + 1 rounds in).
-  template <class Ready, class Pause>
-  static bool spin_until(Ready& ready, Clock::duration budget, Clock::time_point deadline, Pause pause,
-                         uint32_t clock_mask) {
+  // Checks ready() between pauses or yields for `budget` (Clock::duration::max(): no limit) or until
+  // `deadline`. The spin starts being timed at the first clock reading (clock mask + 1 rounds in).
+  template <class Ready>
+  static bool spin_until(Ready& ready, Clock::duration budget, Clock::time_point deadline, IdleStep step) {
+    const uint32_t clock_mask = step == IdleStep::pause ? kPauseClockMask : kYieldClockMask;
     Clock::time_point end = deadline;
     for (uint32_t round = 1;; ++round) {
-      pause();
+      if (step == IdleStep::pause)
+        cpu_relax();
+      else
+        sched_yield();
       if (ready()) return true;
       if ((round & clock_mask) != 0) continue;
       const Clock::time_point now = Clock::now();
@@ -147,38 +206,14 @@ class Waiter {
     }
   }
 
-  // A budget below this is a sched_yield or two, not worth having: the next adaptive wait sleeps at once.
-  static constexpr std::chrono::nanoseconds kMinSpinBudget{1000};
-  // A wait this many spin times long found the other side idle, not busy.
-  static constexpr int kIdleWaitFactor = 16;
-
   template <class Ready>
   bool adaptive_until(Ready& ready, Clock::time_point deadline) {
-    if (pause_credit_ > 0 || ++waits_without_pause_ == kPauseProbeInterval) {
-      waits_without_pause_ = 0;
-      for (int round = 0; round < kAdaptivePauseRounds; ++round) {
-        cpu_relax();
-        if (ready()) {
-          pause_credit_ = kPauseCredit;
-          spin_budget_ = spin_time_;
-          return true;
-        }
-      }
-      if (pause_credit_ > 0) --pause_credit_;
-    }
+    const WaitPlan plan = learner_.next();
     const Clock::time_point start = Clock::now();
     bool got = false;
-    if (spin_budget_ > Clock::duration::zero())
-      got = spin_until(
-          ready, spin_budget_, deadline, [] { sched_yield(); }, kYieldClockMask);
+    if (plan.spin > Clock::duration::zero()) got = spin_until(ready, plan.spin, deadline, plan.step);
     if (!got) got = block_until(ready, deadline);
-    const Clock::duration waited = Clock::now() - start;
-    if (got && waited <= spin_time_) {
-      spin_budget_ = spin_time_;
-    } else if (!got || waited > kIdleWaitFactor * spin_time_) {
-      spin_budget_ /= 2;
-      if (spin_budget_ < kMinSpinBudget) spin_budget_ = std::chrono::nanoseconds::zero();
-    }
+    learner_.observe({plan.step, Clock::now() - start, got});
     return got;
   }
 
@@ -200,9 +235,7 @@ class Waiter {
   Doorbell* bell_;
   WaitStrategy strategy_;
   std::chrono::nanoseconds spin_time_;
-  std::chrono::nanoseconds spin_budget_;
-  int pause_credit_ = kPauseCredit;
-  uint32_t waits_without_pause_ = 0;  // adaptive waits since the last pause phase, while without credit
+  WaitLearner learner_;
   uint64_t sleeps_ = 0;
 };
 

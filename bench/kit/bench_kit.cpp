@@ -64,24 +64,29 @@ void BM_OpenLoopIntendedSendTime(benchmark::State& state) {
 }
 BENCHMARK(BM_OpenLoopIntendedSendTime);
 
-// The physical floor as `shmraft bench` measures it, per process count and wait strategy. One iteration
-// is one whole measurement (forks, rounds, reaping); the figures are the round-trip percentiles.
+// The physical floor as `shmraft bench` measures it, per shape, process count and wait strategy. One
+// iteration is one whole measurement (forks, rounds, reaping); the figures are the round-trip percentiles.
 void BM_Floor(benchmark::State& state) {
   shmraft::bench::FloorSpec spec;
-  spec.processes = static_cast<int>(state.range(0));
-  spec.wait = static_cast<shmraft::ipc::WaitStrategy>(state.range(1));
+  spec.shape = static_cast<shmraft::bench::FloorShape>(state.range(0));
+  spec.processes = static_cast<int>(state.range(1));
+  spec.wait = static_cast<shmraft::ipc::WaitStrategy>(state.range(2));
   spec.rounds = 20'000;
   spec.max_duration = std::chrono::seconds(1);
   shmraft::bench::Histogram all;
   for (auto _ : state) all.merge(shmraft::bench::measure_floor(spec).round_trip);
-  state.SetLabel(std::string(shmraft::ipc::to_string(spec.wait)));
+  state.SetLabel(std::string(to_string(spec.shape)) + " " + std::string(shmraft::ipc::to_string(spec.wait)));
   state.counters["p50_ns"] = static_cast<double>(all.value_at_percentile(50));
   state.counters["p99_ns"] = static_cast<double>(all.value_at_percentile(99));
   state.counters["rounds"] = static_cast<double>(all.count());
 }
 BENCHMARK(BM_Floor)
-    ->ArgsProduct({{2, 3},
+    ->ArgsProduct({{static_cast<int>(shmraft::bench::FloorShape::ring),
+                    static_cast<int>(shmraft::bench::FloorShape::commit)},
+                   {2, 4},
                    {static_cast<int>(shmraft::ipc::WaitStrategy::spin),
+                    static_cast<int>(shmraft::ipc::WaitStrategy::spin_block),
+                    static_cast<int>(shmraft::ipc::WaitStrategy::yield),
                     static_cast<int>(shmraft::ipc::WaitStrategy::adaptive),
                     static_cast<int>(shmraft::ipc::WaitStrategy::block)}})
     ->Iterations(1)

@@ -21,7 +21,6 @@ namespace shmraft::bench {
 
 namespace {
 
-constexpr int kMaxProcesses = 8;
 // How long a wait lasts before the parent checks its children (and a child its parent).
 constexpr std::chrono::milliseconds kLivenessCheck(100);
 
@@ -31,10 +30,16 @@ struct Inbox {
   alignas(ipc::kCacheLine) std::atomic<uint32_t> token{0};
   ipc::Doorbell bell;
 };
+// Commit shape: a follower's answer to the leader, on a line of its own like its ring to the leader.
+struct Ack {
+  alignas(ipc::kCacheLine) std::atomic<uint32_t> token{0};
+};
 static_assert(std::atomic<uint32_t>::is_always_lock_free);
 
 struct Shared {
-  Inbox inbox[kMaxProcesses];
+  Inbox inbox[kMaxFloorProcesses];
+  Ack ack[kMaxFloorProcesses];
+  std::atomic<uint32_t> reached[kMaxFloorProcesses] = {};  // 1 once the token reached that process
   std::atomic<uint32_t> stop{0};
 };
 
@@ -43,36 +48,77 @@ void post(Inbox& inbox, uint32_t token) noexcept {
   inbox.bell.ring();
 }
 
-// Waits until the inbox holds a token other than `last` and returns it; returns `last` if `alive()`
-// says the peer that should send it is gone.
+// Waits until ready(); false if `alive()` says the peer that should make it true is gone.
+template <typename Ready, typename Alive>
+bool await(ipc::Waiter& waiter, Ready&& ready, Alive&& alive) {
+  while (!waiter.wait_for(ready, kLivenessCheck)) {
+    if (!alive()) return false;
+  }
+  return true;
+}
+
+// Waits until the inbox holds a token other than `last` and returns it; returns `last` if the peer
+// that should send it is gone.
 template <typename Alive>
 uint32_t receive(Inbox& inbox, uint32_t last, ipc::Waiter& waiter, Alive&& alive) {
   const auto changed = [&] { return inbox.token.load(std::memory_order_acquire) != last; };
-  while (!waiter.wait_for(changed, kLivenessCheck)) {
-    if (!alive()) return last;
-  }
+  if (!await(waiter, changed, alive)) return last;
   return inbox.token.load(std::memory_order_acquire);
 }
 
-[[noreturn]] void run_child(Shared& shared, int position, const FloorSpec& spec, pid_t parent) {
+// Where a child passes each token on: the next process of a ring; in the commit shape the leader
+// (position 1) sends it to every follower and, once enough have answered, back to the client
+// (position 0), and a follower answers the leader.
+struct Role {
+  FloorShape shape;
+  int position;
+  int processes;
+  int acks_needed;  // leader: followers that complete a majority of the nodes with the leader
+};
+
+template <typename Alive>
+bool pass_on(Shared& shared, const Role& role, uint32_t token, ipc::Waiter& waiter, Alive&& alive) {
+  if (role.shape == FloorShape::ring) {
+    post(shared.inbox[(role.position + 1) % role.processes], token);
+    return true;
+  }
+  if (role.position > 1) {  // a follower
+    shared.ack[role.position].token.store(token, std::memory_order_release);
+    shared.inbox[1].bell.ring();
+    return true;
+  }
+  for (int follower = 2; follower < role.processes; ++follower) post(shared.inbox[follower], token);
+  const auto majority = [&] {
+    int acks = 0;
+    for (int follower = 2; follower < role.processes; ++follower)
+      acks += shared.ack[follower].token.load(std::memory_order_acquire) == token;
+    return acks >= role.acks_needed || shared.stop.load(std::memory_order_acquire) != 0;
+  };
+  if (!await(waiter, majority, alive)) return false;
+  post(shared.inbox[0], token);
+  return true;
+}
+
+[[noreturn]] void run_child(Shared& shared, const Role& role, const FloorSpec& spec, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed parent, spinning on a core
   if (getppid() != parent) _exit(0);
-  Inbox& mine = shared.inbox[position];
-  Inbox& next = shared.inbox[(position + 1) % spec.processes];
+  Inbox& mine = shared.inbox[role.position];
   ipc::Waiter waiter(mine.bell, spec.wait, spec.spin_time);
+  const auto alive = [&] { return getppid() == parent && shared.stop.load() == 0; };
   uint32_t last = 0;
   for (;;) {
-    const uint32_t token = receive(mine, last, waiter, [&] { return getppid() == parent; });
+    const uint32_t token = receive(mine, last, waiter, alive);
     if (token == last || shared.stop.load(std::memory_order_acquire)) _exit(0);
+    shared.reached[role.position].store(1, std::memory_order_relaxed);
     last = token;
-    post(next, token);
+    if (!pass_on(shared, role, token, waiter, alive)) _exit(0);
   }
 }
 
 void validate(const FloorSpec& spec) {
-  if (spec.processes < 2 || spec.processes > kMaxProcesses) {
-    throw std::invalid_argument("floor: processes must be 2.." + std::to_string(kMaxProcesses) + ", got " +
-                                std::to_string(spec.processes));
+  if (spec.processes < 2 || spec.processes > kMaxFloorProcesses) {
+    throw std::invalid_argument("floor: processes must be 2.." + std::to_string(kMaxFloorProcesses) +
+                                ", got " + std::to_string(spec.processes));
   }
   if (spec.rounds == 0) throw std::invalid_argument("floor: rounds must be positive");
   if (spec.spin_time.count() < 0) throw std::invalid_argument("floor: spin time must not be negative");
@@ -139,15 +185,17 @@ FloorResult measure_floor(const FloorSpec& spec) {
   } unmap{mapping};
   Shared& shared = *new (mapping) Shared{};
 
-  FloorResult result{spec, Histogram()};
+  FloorResult result{spec, Histogram(), 0};
   Children children(shared);
   const pid_t parent = getpid();
+  const int nodes = spec.processes - 1;
   for (int position = 1; position < spec.processes; ++position) {
     const pid_t pid = fork();
     if (pid < 0) throw std::runtime_error(std::string("floor: fork: ") + std::strerror(errno));
-    if (pid == 0) run_child(shared, position, spec, parent);
+    if (pid == 0) run_child(shared, Role{spec.shape, position, spec.processes, nodes / 2}, spec, parent);
     children.add(pid);
   }
+  shared.reached[0].store(1);
 
   Inbox& mine = shared.inbox[0];
   Inbox& first = shared.inbox[1];
@@ -180,7 +228,31 @@ FloorResult measure_floor(const FloorSpec& spec) {
     result.round_trip.record(now - round_start);
     if (now >= deadline) break;
   }
+  children.stop();
+  for (const std::atomic<uint32_t>& reached : shared.reached)
+    result.participants += static_cast<int>(reached.load());
   return result;
+}
+
+std::string_view to_string(FloorShape shape) noexcept {
+  return shape == FloorShape::ring ? "ring" : "commit";
+}
+
+FloorSpec commit_floor_spec(uint32_t nodes) {
+  FloorSpec spec;
+  spec.shape = FloorShape::commit;
+  spec.processes = static_cast<int>(nodes) + 1;
+  return spec;
+}
+
+const FloorResult* best_floor(const std::vector<FloorResult>& floors, FloorShape shape, int processes) {
+  const FloorResult* best = nullptr;
+  for (const FloorResult& f : floors) {
+    if (f.spec.shape != shape || f.spec.processes != processes || f.round_trip.empty()) continue;
+    if (best == nullptr || f.round_trip.value_at_percentile(50) < best->round_trip.value_at_percentile(50))
+      best = &f;
+  }
+  return best;
 }
 
 }  // namespace shmraft::bench

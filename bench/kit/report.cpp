@@ -33,7 +33,8 @@ json cpu_json(const CpuUsage& cpu, uint64_t ops) {
 json floors_json(const std::vector<FloorResult>& floors) {
   json out = json::array();
   for (const FloorResult& f : floors) {
-    out.push_back(json{{"processes", f.spec.processes},
+    out.push_back(json{{"shape", to_string(f.spec.shape)},
+                       {"processes", f.spec.processes},
                        {"wait", ipc::to_string(f.spec.wait)},
                        {"rounds", f.round_trip.count()},
                        {"latency_us", latency_json(f.round_trip)}});
@@ -41,14 +42,10 @@ json floors_json(const std::vector<FloorResult>& floors) {
   return out;
 }
 
-json p50_over_floor_json(const TransportResult& result, const std::vector<FloorResult>& floors) {
-  json out = json::object();
-  const auto p50 = static_cast<double>(result.run.latency.value_at_percentile(50));
-  for (const FloorResult& f : floors) {
-    const auto floor_p50 = static_cast<double>(f.round_trip.value_at_percentile(50));
-    if (floor_p50 > 0 && !result.run.latency.empty()) out[std::to_string(f.spec.processes)] = p50 / floor_p50;
-  }
-  return out;
+void add_floor_ratio(json& out, const TransportResult& result, const FloorResult* best) {
+  if (best == nullptr || result.run.latency.empty()) return;
+  out["p50_over_floor"] = static_cast<double>(result.run.latency.value_at_percentile(50)) /
+                          static_cast<double>(best->round_trip.value_at_percentile(50));
 }
 
 double ratio(double numerator, double denominator) {
@@ -64,6 +61,14 @@ std::string latency_cells(const Histogram& h) {
 }
 
 }  // namespace
+
+const FloorResult* commit_floor(const BenchConfig& config, const std::vector<FloorResult>& floors) {
+  return best_floor(floors, FloorShape::commit, static_cast<int>(config.nodes) + 1);
+}
+
+bool rate_met(const BenchConfig& config, const RunOutcome& run) {
+  return !config.open_loop() || run.throughput_ops_per_s() >= kRateMetFraction * config.rate_ops_per_s;
+}
 
 LatencyUs LatencyUs::of(const Histogram& h) {
   return {us(h.value_at_percentile(50)),
@@ -102,15 +107,17 @@ json to_json(const BenchReport& report) {
   }
   json out{{"config", report.config}};
   const TransportResult& first = report.transports.front();
+  const FloorResult* best = commit_floor(report.config, report.floors);
+  const auto add_transport = [&](json& into, const TransportResult& r) {
+    into.update(transport_json(r));
+    add_floor_ratio(into, r, best);
+    if (report.config.open_loop()) into["rate_met"] = rate_met(report.config, r.run);
+  };
   if (report.transports.size() == 1) {
-    out.update(transport_json(first));
-    out["p50_over_floor"] = p50_over_floor_json(first, report.floors);
+    add_transport(out, first);
   } else {
     const TransportResult& second = report.transports.back();
-    for (const TransportResult* r : {&first, &second}) {
-      out[r->transport] = transport_json(*r);
-      out[r->transport]["p50_over_floor"] = p50_over_floor_json(*r, report.floors);
-    }
+    for (const TransportResult* r : {&first, &second}) add_transport(out[r->transport], *r);
     const LatencyUs a = LatencyUs::of(first.run.latency);
     const LatencyUs b = LatencyUs::of(second.run.latency);
     out["ratio"] =
@@ -122,7 +129,14 @@ json to_json(const BenchReport& report) {
              {"throughput", ratio(first.run.throughput_ops_per_s(), second.run.throughput_ops_per_s())}};
   }
   out["floor"] = floors_json(report.floors);
+  if (best != nullptr) {
+    out["floor_best"] = json{{"shape", to_string(best->spec.shape)},
+                             {"processes", best->spec.processes},
+                             {"wait", ipc::to_string(best->spec.wait)},
+                             {"p50_us", us(best->round_trip.value_at_percentile(50))}};
+  }
   if (report.segment_bytes) out["segment_bytes"] = report.segment_bytes;
+  if (report.host) out["host"] = to_json(*report.host);
   return out;
 }
 
@@ -131,6 +145,7 @@ std::string to_text(const BenchReport& report) {
     throw std::invalid_argument("bench report needs one transport, or two to compare");
   }
   const BenchConfig& c = report.config;
+  const FloorResult* best = commit_floor(c, report.floors);
   std::string out = fmt::format("shmraft bench: {}\n", c.describe());
   out +=
       fmt::format("warm-up {:.1f} s, measured {:.1f} s\n\n", std::chrono::duration<double>(c.warmup).count(),
@@ -162,19 +177,28 @@ std::string to_text(const BenchReport& report) {
     }
   }
   if (!report.floors.empty()) {
-    out += "\nphysical floor (token round through N processes over shared cache lines):\n";
+    out += fmt::format("\nphysical floor (a token through the processes over shared cache lines; {}):\n",
+                       "ring: round N processes, commit: client → leader → followers → leader → client");
     for (const FloorResult& f : report.floors) {
-      out += fmt::format("  {} processes, {:<8} {}", f.spec.processes, ipc::to_string(f.spec.wait),
-                         latency_cells(f.round_trip));
-      const auto floor_p50 = static_cast<double>(f.round_trip.value_at_percentile(50));
-      for (const TransportResult& r : report.transports) {
-        if (floor_p50 > 0 && !r.run.latency.empty()) {
-          out += fmt::format("   {} p50 ÷ floor = {:.1f}", r.transport,
-                             static_cast<double>(r.run.latency.value_at_percentile(50)) / floor_p50);
-        }
-      }
-      out += "\n";
+      out += fmt::format("  {:<6} {:>2} processes, {:<10} {}{}\n", to_string(f.spec.shape), f.spec.processes,
+                         ipc::to_string(f.spec.wait), latency_cells(f.round_trip),
+                         &f == best ? "  <- best" : "");
     }
+    if (best != nullptr) {
+      for (const TransportResult& r : report.transports) {
+        if (r.run.latency.empty()) continue;
+        out += fmt::format("  {} p50 ÷ best floor ({} {} processes, {}) = {:.1f}\n", r.transport,
+                           to_string(best->spec.shape), best->spec.processes, ipc::to_string(best->spec.wait),
+                           static_cast<double>(r.run.latency.value_at_percentile(50)) /
+                               static_cast<double>(best->round_trip.value_at_percentile(50)));
+      }
+    }
+  }
+  if (report.host) out += "host: " + to_text(*report.host) + "\n";
+  for (const TransportResult& r : report.transports) {
+    if (!rate_met(c, r.run))
+      out += fmt::format("RATE NOT MET ({}): {} ops/s of the {} asked\n", r.transport,
+                         format_count(r.run.throughput_ops_per_s()), format_count(c.rate_ops_per_s));
   }
   for (const TransportResult& r : report.transports) {
     if (r.node_cpu) {

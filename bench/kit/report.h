@@ -11,6 +11,7 @@
 #include "bench/kit/bench_config.h"
 #include "bench/kit/floor.h"
 #include "bench/kit/histogram.h"
+#include "bench/kit/host_info.h"
 #include "bench/kit/resources.h"
 #include "bench/kit/run_loop.h"
 
@@ -23,7 +24,7 @@ struct LatencyUs {
 };
 
 struct NamedHistogram {
-  std::string name;  // e.g. "client→leader", "leader persist", "replication", "apply→client"
+  std::string name;  // ASCII snake_case, e.g. "client_to_leader", "leader_persist", "replication"
   Histogram histogram;
 };
 
@@ -41,16 +42,26 @@ struct TransportResult {
 struct BenchReport {
   BenchConfig config;
   std::vector<TransportResult> transports;  // one, or {shm, tcp} under --compare
-  std::vector<FloorResult> floors;          // e.g. 2 and 3 processes with the cluster's wait strategy
+  std::vector<FloorResult> floors;          // every shape and strategy measured (see floor.h)
   uint64_t segment_bytes = 0;               // 0: not reported (tcp only)
+  std::optional<HostInfo> host;
 };
+
+// The floor a configuration's commit is compared with: the best strategy's commit round of its node count.
+const FloorResult* commit_floor(const BenchConfig& config, const std::vector<FloorResult>& floors);
+
+// Whether an open-loop run kept up with its --rate (throughput at least kRateMetFraction of it); true for
+// a closed loop.
+inline constexpr double kRateMetFraction = 0.95;
+bool rate_met(const BenchConfig& config, const RunOutcome& run);
 
 // One transport's figures: ops, duration_s, throughput_ops_per_s, latency_us{p50,p90,p99,p999,max,min,
 // mean}, interrupted, and when present phases_us, cpu, peak_rss_bytes, sleeps_per_op.
 nlohmann::json transport_json(const TransportResult& result);
 
-// With one transport: {"config", <transport_json keys>, "floor": [{processes, wait, rounds, latency_us}],
-// "p50_over_floor": {"<processes>": commit p50 ÷ that floor's p50}, "segment_bytes"}.
+// With one transport: {"config", <transport_json keys>, "floor": [{shape, processes, wait, rounds,
+// latency_us}], "floor_best": {shape, processes, wait, p50_us}, "p50_over_floor": commit p50 ÷ the best
+// floor's p50, "rate_met" (open loop only), "segment_bytes", "host"}.
 // With two (--compare): {"config", "<first>": {...}, "<second>": {...}, "ratio": {...}, "floor", ...} where
 // ratio holds second ÷ first for each latency percentile (how many times slower tcp is than shm) and
 // first ÷ second for throughput (how many times more shm commits), so every ratio > 1 favours the first.

@@ -78,8 +78,9 @@ double nice_step(double max, int target) {
 
 std::string open_svg(const Frame& f, const std::string& x_label, const std::string& y_label) {
   std::string s = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"11\">\n",
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {0} {1}\" preserveAspectRatio=\"xMinYMin "
+      "meet\" "
+      "style=\"width:100%;height:auto;display:block\" font-family=\"sans-serif\" font-size=\"11\">\n",
       f.width, f.height);
   s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" stroke=\"#999\"/>\n",
                    f.left, f.top, f.width - f.left - f.right, f.height - f.top - f.bottom);
@@ -206,38 +207,62 @@ std::string throughput_chart(const std::vector<std::vector<const SweepPoint*>>& 
   return s + "</svg>\n" + legend(entries);
 }
 
-std::string cdf_chart(const std::vector<const SweepPoint*>& group, double x_min, double x_max) {
+// Where percentile `fraction` (0..1) sits on the x axis of a percentile plot: 1 / (1 - fraction), so
+// every further nine (90 %, 99 %, 99.9 %, ...) takes as much room as the one before.
+double percentile_x(double fraction, double x_max) {
+  return fraction >= 1 ? x_max : std::min(x_max, 1 / (1 - fraction));
+}
+
+// "90%", "99.9%": the label of the percentile at x = 10^nines.
+std::string nines_label(int nines) {
+  if (nines == 0) return "0%";
+  if (nines <= 2) return fmt::format("{}%", 100 - std::pow(10, 2 - nines));
+  return fmt::format("99.{}%", std::string(static_cast<std::size_t>(nines - 2), '9'));
+}
+
+// Commit latency against percentile, HdrHistogram style: x = percentile on a log scale of 1/(1-p), so
+// the tail (p99.9, p99.99) is as visible as the median; y = latency on a log scale. Each curve is a
+// staircase: from one bucket's percentile to the next, the latency is that bucket's.
+std::string percentile_chart(const std::vector<const SweepPoint*>& group, double y_min, double y_max,
+                             int nines) {
   Frame f{560, 320};
+  f.right = 30;  // room for the last percentile's label
   f.x_log = true;
-  f.x_min = x_min;
-  f.x_max = x_max;
-  f.y_min = 0;
-  f.y_max = 1;
-  std::string s = open_svg(f, "commit latency (log scale)", "fraction of commits ≤ latency");
-  for (double decade = x_min; decade <= x_max * 1.001; decade *= 10) {
-    s += x_tick(f, decade, format_ns(decade), true);
+  f.x_min = 1;
+  f.x_max = std::pow(10, nines);
+  f.y_log = true;
+  f.y_min = y_min;
+  f.y_max = y_max;
+  std::string s = open_svg(f, "percentile (log scale of 1 / (1 - p))", "commit latency (log scale)");
+  for (int n = 0; n <= nines; ++n) s += x_tick(f, std::pow(10, n), nines_label(n), true);
+  s += x_tick(f, 2, "50%", false);
+  for (double decade = y_min; decade <= y_max * 1.001; decade *= 10) {
+    s += y_tick(f, decade, format_ns(decade));
     for (double m : {2.0, 5.0}) {
-      if (decade * m < x_max) s += x_tick(f, decade * m, "", false);
+      if (decade * m < y_max) s += y_tick(f, decade * m, "");
     }
   }
-  for (double y : {0.0, 0.25, 0.5, 0.75, 0.9, 1.0}) s += y_tick(f, y, fmt::format("{:g}", y));
   std::vector<LegendEntry> entries;
   for (std::size_t i = 0; i < group.size(); ++i) {
     const Histogram& h = group[i]->result.run.latency;
     if (h.empty()) continue;
-    // Start at (min, 0) so each curve rises from the axis.
-    std::string line = fmt::format("{:.1f},{:.1f} ", f.px(std::max<double>(h.min(), x_min)), f.py(0));
+    std::string line;
+    double from = 1;
     for (const CdfPoint& point : h.cdf()) {
-      line +=
-          fmt::format("{:.1f},{:.1f} ", f.px(std::max<double>(point.value_ns, x_min)), f.py(point.fraction));
+      const double y = f.py(std::clamp<double>(static_cast<double>(point.value_ns), y_min, y_max));
+      const double to = percentile_x(point.fraction, f.x_max);
+      line += fmt::format("{:.1f},{:.1f} {:.1f},{:.1f} ", f.px(from), y, f.px(to), y);
+      from = to;
     }
     s += fmt::format(
         "<polyline fill=\"none\" stroke=\"{}\" stroke-dasharray=\"{}\" stroke-width=\"1.8\" "
-        "points=\"{}\"><title>{} "
-        "clients: p50 {}, p99 {}, max {}</title></polyline>\n",
+        "points=\"{}\"><title>{} clients: p50 {}, p99 {}, p99.9 {}, p99.99 {}, max {}</title></polyline>\n",
         color(i), dash(i), line, group[i]->config.clients,
         format_ns(static_cast<double>(h.value_at_percentile(50))),
-        format_ns(static_cast<double>(h.value_at_percentile(99))), format_ns(static_cast<double>(h.max())));
+        format_ns(static_cast<double>(h.value_at_percentile(99))),
+        format_ns(static_cast<double>(h.value_at_percentile(99.9))),
+        format_ns(static_cast<double>(h.value_at_percentile(99.99))),
+        format_ns(static_cast<double>(h.max())));
     entries.push_back(
         {fmt::format("{} client{}", group[i]->config.clients, group[i]->config.clients == 1 ? "" : "s"),
          color(i), dash(i)});
@@ -281,11 +306,13 @@ void write_sweep_html(std::ostream& out, std::span<const SweepPoint> points, con
          "h3{font-size:13px;margin:4px 0}\n"
          ".sub{color:#666;margin-top:0}\n"
          ".grid{display:flex;flex-wrap:wrap;gap:18px}\n"
-         ".chart{border:1px solid #ddd;padding:8px}\n"
+         ".chart{border:1px solid #ddd;padding:8px;box-sizing:border-box;max-width:100%}\n"
+         ".grid .chart{flex:1 1 420px;min-width:0;max-width:760px}\n"
+         ".wide{overflow-x:auto}\n"
          ".legend{font-size:12px;margin:4px 0 0 60px;max-width:900px}\n"
          ".legend span{display:inline-block;margin-right:14px;white-space:nowrap}\n"
          "table{border-collapse:collapse;font-size:12px}\n"
-         "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}\n"
+         "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right;white-space:nowrap}\n"
          "tr.interrupted td{color:#b00}\n"
          "</style>\n</head>\n<body>\n<h1>shmraft bench — sweep</h1>\n";
   if (!subtitle.empty()) out << "<p class=\"sub\">" << escape(subtitle) << "</p>\n";
@@ -297,28 +324,32 @@ void write_sweep_html(std::ostream& out, std::span<const SweepPoint> points, con
   out << "<h2>Throughput against clients</h2>\n<div class=\"chart\">\n"
       << throughput_chart(groups) << "</div>\n";
 
-  // One latency axis for every CDF, so the charts compare at a glance.
-  uint64_t lowest = UINT64_MAX, highest = 0;
+  // One latency axis and one percentile axis for every chart, so the charts compare at a glance; the
+  // percentile axis goes as far as the largest sample count resolves (one nine per decade of samples).
+  uint64_t lowest = UINT64_MAX, highest = 0, most_samples = 0;
   for (const SweepPoint& p : points) {
     if (p.result.run.latency.empty()) continue;
     lowest = std::min(lowest, p.result.run.latency.min());
     highest = std::max(highest, p.result.run.latency.max());
+    most_samples = std::max(most_samples, p.result.run.latency.count());
   }
-  out << "<h2>Commit latency CDF per configuration</h2>\n";
+  out << "<h2>Commit latency by percentile per configuration</h2>\n";
   if (highest == 0) {
     out << "<p>No latency was recorded.</p>\n";
   } else {
-    const double x_min = std::pow(10, std::floor(std::log10(std::max<double>(lowest, 1))));
-    const double x_max =
-        std::max(x_min * 10, std::pow(10, std::ceil(std::log10(static_cast<double>(highest) + 1))));
+    const double y_min = std::pow(10, std::floor(std::log10(std::max<double>(lowest, 1))));
+    const double y_max =
+        std::max(y_min * 10, std::pow(10, std::ceil(std::log10(static_cast<double>(highest) + 1))));
+    const int nines =
+        std::clamp(static_cast<int>(std::ceil(std::log10(static_cast<double>(most_samples)))), 2, 6);
     out << "<div class=\"grid\">\n";
     for (const auto& group : groups) {
       out << "<div class=\"chart\"><h3>" << escape(group.front()->config.series_label()) << "</h3>\n"
-          << cdf_chart(group, x_min, x_max) << "</div>\n";
+          << percentile_chart(group, y_min, y_max, nines) << "</div>\n";
     }
     out << "</div>\n";
   }
-  out << "<h2>All figures</h2>\n" << table(points) << "</body>\n</html>\n";
+  out << "<h2>All figures</h2>\n<div class=\"wide\">" << table(points) << "</div>\n</body>\n</html>\n";
 }
 
 }  // namespace shmraft::bench

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <ctime>
@@ -13,6 +14,7 @@
 #include <optional>
 
 #include "bench/kit/floor.h"
+#include "bench/kit/host_info.h"
 #include "bench/kit/report.h"
 #include "bench/kit/stop_flag.h"
 #include "bench/kit/sweep.h"
@@ -46,20 +48,55 @@ std::string hostname() {
   return name;
 }
 
-std::vector<FloorResult> measure_floors(const BenchOptions& o) {
+// The floors every planned configuration is compared with: the 2- and 3-process rings and the commit
+// round of each planned node count, each with every strategy of kFloorStrategies (and the run's own wait
+// if it is another), so the best is the machine's floor, not our wait's.
+std::vector<FloorResult> measure_floors(const BenchOptions& o, const std::vector<BenchConfig>& configs) {
   std::vector<FloorResult> floors;
   if (!o.floor) return floors;
+  std::vector<FloorSpec> shapes;
   for (const int processes : {2, 3}) {
-    FloorSpec spec;
-    spec.processes = processes;
-    spec.wait = ipc::parse_wait_strategy_or_throw(o.config.wait);
-    spec.spin_time = std::chrono::microseconds(o.spin_us);
-    spec.rounds = o.floor_rounds;
-    spec.warmup_rounds = std::min<uint64_t>(1000, o.floor_rounds / 10);
-    spec.max_duration = std::chrono::seconds(1);
-    floors.push_back(measure_floor(spec));
+    FloorSpec ring;
+    ring.processes = processes;
+    shapes.push_back(ring);
+  }
+  for (const BenchConfig& c : configs) {
+    const FloorSpec commit = commit_floor_spec(c.nodes);
+    const bool planned = std::any_of(shapes.begin(), shapes.end(), [&](const FloorSpec& s) {
+      return s.shape == commit.shape && s.processes == commit.processes;
+    });
+    if (!planned) shapes.push_back(commit);
+  }
+  std::vector<ipc::WaitStrategy> strategies(std::begin(kFloorStrategies), std::end(kFloorStrategies));
+  const ipc::WaitStrategy own = ipc::parse_wait_strategy_or_throw(o.config.wait);
+  if (std::find(strategies.begin(), strategies.end(), own) == strategies.end()) strategies.push_back(own);
+  for (FloorSpec spec : shapes) {
+    for (const ipc::WaitStrategy wait : strategies) {
+      spec.wait = wait;
+      spec.spin_time = std::chrono::microseconds(o.spin_us);
+      spec.rounds = o.floor_rounds;
+      spec.warmup_rounds = std::min<uint64_t>(1000, o.floor_rounds / 10);
+      spec.max_duration = std::chrono::milliseconds(500);
+      floors.push_back(measure_floor(spec));
+    }
   }
   return floors;
+}
+
+// This host, with the bare cache-line round trip when floors are measured at all.
+HostInfo measure_host(const BenchOptions& o) {
+  HostInfo host = read_host_info();
+  if (!o.floor) return host;
+  FloorSpec bare;
+  bare.processes = 2;
+  bare.wait = ipc::WaitStrategy::spin;
+  bare.rounds = o.floor_rounds;
+  bare.warmup_rounds = std::min<uint64_t>(1000, o.floor_rounds / 10);
+  bare.max_duration = std::chrono::milliseconds(200);  // two pure spinners: short on a busy host
+  const FloorResult measured = measure_floor(bare);
+  host.cache_line_round_trip_ns = measured.round_trip.min();
+  host.cache_line_round_trip_p50_ns = measured.round_trip.value_at_percentile(50);
+  return host;
 }
 
 // When a planned configuration flushes (and floors are wanted at all): one device flush, and for each
@@ -94,19 +131,11 @@ const FlushResult* flush_of(const std::vector<FlushResult>& flushes, uint32_t co
   return nullptr;
 }
 
-// The floor a configuration's commit stands on: the round of the client and the leader, plus a follower
-// when there are peers.
-const FloorResult* floor_for(const BenchConfig& c, const std::vector<FloorResult>& floors) {
-  for (const FloorResult& f : floors)
-    if (f.spec.processes == (c.nodes > 1 ? 3 : 2)) return &f;
-  return nullptr;
-}
-
 // What the commit of a flushing configuration can be compared with: the flush of `copies` copies (1:
 // one device flush; the node count: a majority of the nodes' copies) plus the floor.
 std::optional<double> flush_plus_floor_ns(const BenchConfig& c, const std::vector<FloorResult>& floors,
                                           const std::vector<FlushResult>& flushes, uint32_t copies) {
-  const FloorResult* floor = floor_for(c, floors);
+  const FloorResult* floor = commit_floor(c, floors);
   const FlushResult* flush = flush_of(flushes, copies);
   if (c.fsync == "none" || flush == nullptr || floor == nullptr) return std::nullopt;
   return static_cast<double>(flush->latency.value_at_percentile(50) +
@@ -124,18 +153,19 @@ struct Invocation {
   std::vector<BenchConfig> configs;
   std::vector<FloorResult> floors;
   std::vector<FlushResult> flushes;  // measure_flushes()
+  HostInfo host;
   std::array<double, 3> load_at_start{};
   StopFlag& stop;
 };
 
-// The open-loop check of bench::validate again, now with the fastest measured floor round as the least
-// commit latency: a commit takes at least one round through the client, the leader and (with peers) a
-// follower. The fastest, not the median: on a busy host the median floor is scheduling, not physics.
+// The open-loop check of bench::validate again, now with the fastest round of the best commit floor as
+// the least commit latency. The fastest, not the median: on a busy host the median floor is scheduling,
+// not physics.
 void check_rate_against_floor(const std::vector<BenchConfig>& configs,
                               const std::vector<FloorResult>& floors) {
   for (const BenchConfig& c : configs) {
     if (!c.open_loop()) continue;
-    const FloorResult* floor = floor_for(c, floors);
+    const FloorResult* floor = commit_floor(c, floors);
     if (floor == nullptr || floor->round_trip.empty()) continue;
     BenchLimits limits = bench_limits();
     limits.min_commit_ns = static_cast<double>(floor->round_trip.min());
@@ -186,7 +216,7 @@ std::string run_details_text(const ConfigRun& run) {
 // (~0.1 ms) and saturated (2-12 ms, quantised) spells, so a probe taken a second earlier can disagree.
 std::optional<double> persist_plus_floor_ns(const BenchConfig& c, const TransportResult& r,
                                             const std::vector<FloorResult>& floors) {
-  const FloorResult* floor = floor_for(c, floors);
+  const FloorResult* floor = commit_floor(c, floors);
   if (c.fsync == "none" || floor == nullptr) return std::nullopt;
   for (const NamedHistogram& phase : r.phases) {
     if (phase.name == kLeaderPersistPhase && !phase.histogram.empty())
@@ -260,6 +290,7 @@ int report_runs(const Invocation& inv, const std::vector<ConfigRun>& runs) {
   BenchReport report;
   report.config = inv.configs.front();
   report.floors = inv.floors;
+  report.host = inv.host;
   if (runs.size() == 1) report.config.transport = runs.front().result.transport;
   for (const ConfigRun& run : runs) {
     report.transports.push_back(run.result);
@@ -298,12 +329,23 @@ int report_runs(const Invocation& inv, const std::vector<ConfigRun>& runs) {
   return exit_code_of(runs, inv.stop.requested());
 }
 
+// An open loop that could not keep its rate measured a lighter load than asked: say so where a user
+// looking at the figures will see it, whatever the output format.
+void warn_if_rate_missed(const BenchConfig& config, const ConfigRun& run) {
+  const RunOutcome& r = run.result.run;
+  if (r.interrupted || rate_met(config, r)) return;
+  fmt::print(stderr, "shmraft: warning: the open loop did not keep its rate: {} ops/s of the {} asked ({})\n",
+             format_count(r.throughput_ops_per_s()), format_count(config.rate_ops_per_s),
+             run.result.transport);
+}
+
 int run_single_or_compare(const Invocation& inv) {
   std::vector<ConfigRun> runs;
   for (const BenchConfig& config : inv.configs) {
     if (inv.stop.requested()) break;
     const std::string prefix = inv.configs.size() > 1 ? "[" + config.transport + "] " : "";
     ConfigRun run = run_config(config, settings_for(inv.options, prefix), inv.stop);
+    if (run.started) warn_if_rate_missed(config, run);
     if (run.started || runs.empty()) runs.push_back(std::move(run));
   }
   return report_runs(inv, runs);
@@ -313,11 +355,13 @@ std::string sweep_subtitle(const Invocation& inv) {
   const std::time_t now = std::time(nullptr);
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
-  std::string subtitle = fmt::format("{} · {} · {} cores · load average {:.2f} at start", hostname(), date,
-                                     sysconf(_SC_NPROCESSORS_ONLN), inv.load_at_start[0]);
+  std::string subtitle = fmt::format("{} · {} · {} · load average {:.2f} at start", hostname(), date,
+                                     to_text(inv.host), inv.load_at_start[0]);
   for (const FloorResult& f : inv.floors) {
-    subtitle += fmt::format(" · {}-process floor p50 {}", f.spec.processes,
-                            format_ns(static_cast<double>(f.round_trip.value_at_percentile(50))));
+    if (&f != best_floor(inv.floors, f.spec.shape, f.spec.processes)) continue;
+    subtitle += fmt::format(
+        " · best {} floor of {} processes p50 {} ({})", to_string(f.spec.shape), f.spec.processes,
+        format_ns(static_cast<double>(f.round_trip.value_at_percentile(50))), ipc::to_string(f.spec.wait));
   }
   for (const FlushResult& f : inv.flushes) {
     if (f.latency.empty()) continue;
@@ -361,9 +405,11 @@ int run_sweep(const Invocation& inv) {
                format_ns(static_cast<double>(r.latency.value_at_percentile(50))),
                format_ns(static_cast<double>(r.latency.value_at_percentile(99))),
                format_ns(static_cast<double>(r.latency.max())), r.interrupted ? "  (interrupted)" : "");
+    warn_if_rate_missed(config, run);
     points.push_back({config, run.result});
     json j{{"config", config}};
     j.update(transport_json(run.result));
+    if (config.open_loop()) j["rate_met"] = rate_met(config, run.result.run);
     add_run_details(j, run);
     add_flush_json(j, config, run.result, inv);
     point_json.push_back(std::move(j));
@@ -374,7 +420,8 @@ int run_sweep(const Invocation& inv) {
   if (o.json) {
     json floors_out = json::array();
     for (const FloorResult& f : inv.floors) {
-      floors_out.push_back(json{{"processes", f.spec.processes},
+      floors_out.push_back(json{{"shape", to_string(f.spec.shape)},
+                                {"processes", f.spec.processes},
                                 {"wait", ipc::to_string(f.spec.wait)},
                                 {"latency_us", LatencyUs::of(f.round_trip).p50}});
     }
@@ -383,6 +430,7 @@ int run_sweep(const Invocation& inv) {
                       {"csv", csv.string()},
                       {"html", html.string()},
                       {"interrupted", stop.requested()},
+                      {"host", to_json(inv.host)},
                       {"load_average", load_json(inv.load_at_start, load_average())}}
                      .dump(2)
               << std::endl;
@@ -400,11 +448,12 @@ int run_bench(const BenchOptions& options) {
   validate(options);
   StopFlag stop;
   StopOnSignals on_ctrl_c(stop);
-  Invocation inv{options, planned_configs(options), {}, {}, load_average(), stop};
+  Invocation inv{options, planned_configs(options), {}, {}, {}, load_average(), stop};
   if (!options.attach_to.empty())
     inv.configs.front() = config_for_running_cluster(options.attach_to, inv.configs.front());
   // Before any cluster starts, so nothing of ours competes with the floors.
-  inv.floors = measure_floors(options);
+  inv.host = measure_host(options);
+  inv.floors = measure_floors(options, inv.configs);
   check_rate_against_floor(inv.configs, inv.floors);
   inv.flushes = measure_flushes(options, inv.configs);
   return options.sweep ? run_sweep(inv) : run_single_or_compare(inv);

@@ -35,8 +35,8 @@ enum PhaseIndex {
   kIntendedToSent,
   kPhaseCount
 };
-constexpr const char* kPhaseNames[kPhaseCount] = {"client→leader", kLeaderPersistPhase, "replication",
-                                                  "apply→client", "intended→sent"};
+constexpr const char* kPhaseNames[kPhaseCount] = {"client_to_leader", kLeaderPersistPhase, "replication",
+                                                  "apply_to_client", "intended_to_sent"};
 
 // Clock readings of two processes taken once per loop iteration can be a little out of order; a phase
 // is never negative.

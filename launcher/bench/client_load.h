@@ -31,11 +31,11 @@ namespace shmraft::bench {
 inline constexpr uint32_t kKeysPerClient = 1024;
 inline constexpr uint32_t kMaxKeyBytes = 16;
 inline constexpr uint32_t kMaxPipeline = 1024;  // the client library's limit on outstanding requests
-inline constexpr const char* kLeaderPersistPhase = "leader persist";
+inline constexpr const char* kLeaderPersistPhase = "leader_persist";
 
 struct LoadResult {
   RunOutcome run;
-  std::vector<NamedHistogram> phases;  // client→leader, leader persist, replication, apply→client
+  std::vector<NamedHistogram> phases;  // client_to_leader, leader_persist, replication, apply_to_client
   uint64_t failed_ops = 0;             // measured window: outcome unknown or rejected (not in `run`)
 };
 

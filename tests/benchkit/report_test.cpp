@@ -19,10 +19,12 @@ TransportResult result(const std::string& transport, uint64_t base_ns, uint64_t 
   return r;
 }
 
-FloorResult floor_of(int processes, uint64_t ns) {
+FloorResult floor_of(FloorShape shape, int processes, ipc::WaitStrategy wait, uint64_t ns) {
   FloorSpec spec;
+  spec.shape = shape;
   spec.processes = processes;
-  FloorResult f{spec, Histogram()};
+  spec.wait = wait;
+  FloorResult f{spec, Histogram(), processes};
   f.round_trip.record(ns, 100);
   return f;
 }
@@ -30,11 +32,20 @@ FloorResult floor_of(int processes, uint64_t ns) {
 TEST(BenchReportJson, SingleTransportHasTheDesignKeys) {
   BenchReport report;
   report.transports.push_back(result("shm", 2000, 5'000'000, 10.0));
-  report.floors = {floor_of(2, 100), floor_of(3, 500)};
+  // The 3-node run's commit round is 4 processes; the rings and another shape's commit do not count.
+  report.floors = {floor_of(FloorShape::ring, 2, ipc::WaitStrategy::adaptive, 100),
+                   floor_of(FloorShape::commit, 4, ipc::WaitStrategy::adaptive, 1000),
+                   floor_of(FloorShape::commit, 4, ipc::WaitStrategy::spin_block, 500),
+                   floor_of(FloorShape::commit, 6, ipc::WaitStrategy::block, 200)};
   report.segment_bytes = 8 << 20;
+  HostInfo host;
+  host.cpu_vendor = "AuthenticAMD";
+  host.cpu_family = 26;
+  host.cache_line_round_trip_ns = 411;
+  report.host = host;
   const json j = to_json(report);
   for (const char* key : {"config", "ops", "duration_s", "throughput_ops_per_s", "latency_us", "floor",
-                          "p50_over_floor", "segment_bytes"}) {
+                          "floor_best", "p50_over_floor", "segment_bytes", "host"}) {
     EXPECT_TRUE(j.contains(key)) << key << " missing in " << j.dump();
   }
   for (const char* key : {"p50", "p90", "p99", "p999", "max"})
@@ -45,10 +56,15 @@ TEST(BenchReportJson, SingleTransportHasTheDesignKeys) {
   EXPECT_EQ(j["config"]["nodes"], 3);
   EXPECT_EQ(j["config"]["loop"], "closed");
   EXPECT_TRUE(j["config"]["rate_ops_per_s"].is_null());
-  EXPECT_NEAR(j["p50_over_floor"]["3"].get<double>(), 6.0, 0.1);
-  EXPECT_NEAR(j["p50_over_floor"]["2"].get<double>(), 30.0, 0.5);
-  EXPECT_EQ(j["floor"].size(), 2u);
-  EXPECT_EQ(j["floor"][1]["processes"], 3);
+  EXPECT_NEAR(j["p50_over_floor"].get<double>(), 6.0, 0.1);  // ÷ the best commit floor of 4 processes
+  EXPECT_EQ(j["floor_best"]["wait"], "spin-block");
+  EXPECT_EQ(j["floor_best"]["processes"], 4);
+  EXPECT_EQ(j["floor_best"]["shape"], "commit");
+  EXPECT_EQ(j["floor"].size(), 4u);
+  EXPECT_EQ(j["floor"][1]["shape"], "commit");
+  EXPECT_EQ(j["host"]["cpu_family"], 26);
+  EXPECT_EQ(j["host"]["cache_line_round_trip_ns"], 411);
+  EXPECT_FALSE(j.contains("rate_met"));  // closed loop
   EXPECT_FALSE(j.contains("shm"));
   EXPECT_FALSE(j.contains("ratio"));
 }
@@ -87,11 +103,75 @@ TEST(BenchReportJson, PhasesAndInterruptionAreReported) {
   report.transports[0].run.interrupted = true;
   Histogram persist;
   persist.record(700);
-  report.transports[0].phases.push_back({"leader persist", persist});
+  report.transports[0].phases.push_back({"leader_persist", persist});
   const json j = to_json(report);
   EXPECT_TRUE(j["interrupted"].get<bool>());
-  EXPECT_NEAR(j["phases_us"]["leader persist"]["p50"].get<double>(), 0.7, 0.01);
+  EXPECT_NEAR(j["phases_us"]["leader_persist"]["p50"].get<double>(), 0.7, 0.01);
   EXPECT_NE(to_text(report).find("INTERRUPTED"), std::string::npos);
+}
+
+// An open loop that falls short of its rate says so, in the JSON and the text.
+TEST(BenchReportJson, OpenLoopSaysWhetherItsRateWasMet) {
+  BenchReport report;
+  report.config.rate_ops_per_s = 1000;
+  report.transports.push_back(result("shm", 2000, 990, 1.0));
+  EXPECT_TRUE(to_json(report)["rate_met"].get<bool>());
+  EXPECT_EQ(to_text(report).find("RATE NOT MET"), std::string::npos);
+  report.transports[0].run.ops = 900;
+  EXPECT_FALSE(to_json(report)["rate_met"].get<bool>());
+  EXPECT_NE(to_text(report).find("RATE NOT MET (shm): 900 ops/s of the 1.00 K asked"), std::string::npos)
+      << to_text(report);
+}
+
+// Every JSON key is ASCII snake_case, so jq and every language's field access take it as it is.
+TEST(BenchReportJson, KeysAreAsciiSnakeCase) {
+  BenchReport report;
+  report.config.rate_ops_per_s = 1000;
+  report.transports.push_back(result("shm", 2000, 5'000, 10.0));
+  report.transports.push_back(result("tcp", 40'000, 2'500, 10.0));
+  report.transports[0].phases.push_back({"client_to_leader", Histogram()});
+  report.floors = {floor_of(FloorShape::commit, 4, ipc::WaitStrategy::block, 500)};
+  report.host = HostInfo{};
+  const auto check = [](const json& j, const auto& self) -> void {
+    if (j.is_array()) {
+      for (const json& item : j) self(item, self);
+      return;
+    }
+    if (!j.is_object()) return;
+    for (const auto& [key, value] : j.items()) {
+      EXPECT_FALSE(key.empty());
+      for (const char ch : key)
+        EXPECT_TRUE((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_') << key;
+      self(value, self);
+    }
+  };
+  check(to_json(report), check);
+}
+
+TEST(HostInfo, ParsesTheFirstProcessorOfCpuinfo) {
+  const std::string cpuinfo =
+      "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n"
+      "model name\t: AMD EPYC\ncpu MHz\t\t: 2694.896\n\nprocessor\t: 1\nvendor_id\t: Other\n";
+  HostInfo host;
+  parse_cpuinfo(cpuinfo, host);
+  EXPECT_EQ(host.cpu_vendor, "AuthenticAMD");
+  EXPECT_EQ(host.cpu_family, 26);
+  EXPECT_EQ(host.cpu_model, 2);
+  EXPECT_EQ(host.cpu_model_name, "AMD EPYC");
+  EXPECT_NEAR(host.cpu_mhz, 2694.896, 1e-9);
+  host.cpus = 2;
+  host.kernel = "Linux 6.18.44 #1 SMP";
+  host.cache_line_round_trip_ns = 411;
+  host.cache_line_round_trip_p50_ns = 420;
+  EXPECT_EQ(to_text(host),
+            "AuthenticAMD family 26 model 2 (AMD EPYC) 2695 MHz · 2 CPUs · Linux 6.18.44 · "
+            "cache-line round trip 411 ns (p50 420 ns)");
+}
+
+TEST(HostInfo, ThisHostIsRead) {
+  const HostInfo host = read_host_info();
+  EXPECT_GT(host.cpus, 0);
+  EXPECT_EQ(host.kernel.rfind("Linux ", 0), 0u) << host.kernel;
 }
 
 TEST(BenchReportJson, RejectsNoTransportOrMoreThanTwo) {
@@ -106,10 +186,13 @@ TEST(BenchReportText, TableHasARowPerTransportTheRatiosAndTheFloor) {
   BenchReport report;
   report.transports.push_back(result("shm", 2000, 5'000'000, 10.0));
   report.transports.push_back(result("tcp", 40'000, 250'000, 10.0));
-  report.floors = {floor_of(3, 500)};
+  report.floors = {floor_of(FloorShape::ring, 3, ipc::WaitStrategy::yield, 250),
+                   floor_of(FloorShape::commit, 4, ipc::WaitStrategy::block, 500)};
   const std::string text = to_text(report);
   for (const char* needle : {"shmraft bench: 3 nodes", "transport", "p99.9", "\nshm ", "\ntcp ", "tcp vs shm",
-                             "20.00x", "3 processes", "shm p50 ÷ floor = 6.0", "tcp p50 ÷ floor = 120"}) {
+                             "20.00x", "ring    3 processes, yield", "commit  4 processes, block", "<- best",
+                             "shm p50 ÷ best floor (commit 4 processes, block) = 6.0",
+                             "tcp p50 ÷ best floor (commit 4 processes, block) = 120"}) {
     EXPECT_NE(text.find(needle), std::string::npos) << "'" << needle << "' not in:\n" << text;
   }
 }
@@ -209,7 +292,7 @@ TEST(Sweep, CsvHasAHeaderAndOneRowPerConfiguration) {
   EXPECT_EQ(rows[2].rfind("1,4,1,64,none,adaptive,shm,,400000,1.000,400000.0,", 0), 0u) << rows[2];
 }
 
-TEST(Sweep, HtmlIsSelfContainedWithACdfPerConfigurationAndAThroughputChart) {
+TEST(Sweep, HtmlIsSelfContainedWithAPercentilePlotPerConfigurationAndAThroughputChart) {
   const auto points = sample_sweep();
   std::ostringstream out;
   write_sweep_html(out, points, "test <host>");
@@ -225,10 +308,15 @@ TEST(Sweep, HtmlIsSelfContainedWithACdfPerConfigurationAndAThroughputChart) {
   for (std::size_t at = 0; (at = html.find("<svg xmlns", at)) != std::string::npos; ++at) ++svgs;
   for (std::size_t at = 0; (at = html.find("<polyline", at)) != std::string::npos; ++at) ++lines;
   EXPECT_EQ(urls, svgs);
-  // One throughput chart + one CDF chart per group of configurations differing only in clients (4 groups).
+  // One throughput chart + one percentile plot per group of configurations differing only in clients
+  // (4 groups), each scaling to the window's width.
   EXPECT_EQ(svgs, 1u + 4);
-  // One throughput line per group, one CDF curve per configuration.
+  EXPECT_EQ(html.find("<svg xmlns=\"http://www.w3.org/2000/svg\" width="), std::string::npos);
+  EXPECT_NE(html.find("style=\"width:100%;height:auto"), std::string::npos);
+  // One throughput line per group, one percentile curve per configuration, with the tail's nines on x.
   EXPECT_EQ(lines, 4u + points.size());
+  for (const char* tick : {">50%<", ">90%<", ">99%<", ">99.9%<"})
+    EXPECT_NE(html.find(tick), std::string::npos) << tick;
   EXPECT_NE(html.find("Throughput against clients"), std::string::npos);
   EXPECT_NE(html.find("</html>"), std::string::npos);
 }
