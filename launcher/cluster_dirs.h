@@ -27,7 +27,6 @@ namespace shmraft::launcher {
 // (sudo -E) can redirect into a user's directory. Computed, not created: PrivateDir::open does that.
 std::filesystem::path default_data_base();
 // The same, for code that still names the constant (launcher/bench).
-inline const std::filesystem::path kDefaultDataBase = default_data_base();
 
 struct ClusterStamp {
   std::string cluster;

@@ -49,8 +49,7 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
     return cluster;
   }
   const std::string name = unique_name();
-  const fs::path root =
-      (spec.data_root.empty() ? fs::path(launcher::kDefaultDataBase) : spec.data_root) / name;
+  const fs::path root = (spec.data_root.empty() ? launcher::default_data_base() : spec.data_root) / name;
   std::ostringstream setup_log;  // segment size and the like: the report says it
   launcher::CreatedCluster created = launcher::create_cluster(name, root, segment, setup_log);
   std::unique_ptr<BenchCluster> cluster(

@@ -30,8 +30,8 @@ class Supervisor;
 namespace shmraft::bench {
 
 struct ClusterSpec {
-  std::string attach_to;               // non-empty: drive this running cluster instead of starting one
-  std::filesystem::path data_root;     // parent of the cluster's directory; empty: /tmp/shmraft
+  std::string attach_to;            // non-empty: drive this running cluster instead of starting one
+  std::filesystem::path data_root;  // parent of the cluster's directory; empty: launcher::default_data_base()
   std::vector<std::string> node_args;  // further `node` flags
   bool keep_data = false;
   uint32_t spin_us = ipc::kDefaultSpinUs;  // the nodes' adaptive spin

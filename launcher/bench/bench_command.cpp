@@ -24,6 +24,7 @@
 #include "launcher/bench/client_load.h"
 #include "launcher/bench/device_flush.h"
 #include "launcher/cluster_dirs.h"
+#include "node/storage/format.h"
 
 namespace shmraft::bench {
 
@@ -114,8 +115,8 @@ std::vector<FlushResult> measure_flushes(const BenchOptions& o, const std::vecto
     for (const uint32_t copies : {1u, c.nodes}) {
       if (measured(copies)) continue;
       FlushSpec spec;
-      spec.dir = o.data_dir.empty() ? fs::path(launcher::kDefaultDataBase) : o.data_dir;
-      spec.record_bytes = 24 + c.payload_bytes;
+      spec.dir = o.data_dir.empty() ? launcher::default_data_base() : o.data_dir;
+      spec.record_bytes = static_cast<uint32_t>(storage::format::record_bytes(c.payload_bytes));
       spec.copies = copies;
       flushes.push_back(measure_device_flush(spec));
     }

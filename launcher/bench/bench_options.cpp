@@ -13,6 +13,7 @@
 #include "launcher/bench/client_load.h"
 #include "launcher/cli_options.h"
 #include "launcher/client/async_client.h"
+#include "launcher/cluster_dirs.h"
 #include "node/process/client_wire.h"
 
 namespace shmraft::bench {
@@ -84,7 +85,8 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
                  "starting one; its node count and transport are the cluster's, fsync is whatever it runs")
       ->check(launcher::cluster_name_validator());
   app.add_option("-d,--data-dir", o.data_dir,
-                 "Where the throwaway clusters keep their data (default /tmp/shmraft; the disk fsync hits)");
+                 "Where the throwaway clusters keep their data (default " +
+                     launcher::default_data_base().string() + "; the disk fsync hits)");
   app.add_flag("--keep-data", o.keep_data, "Keep the node directories (logs) after the run");
   app.add_option("node_flags", o.node_args, "Further flags for every node, after `--`");
 }

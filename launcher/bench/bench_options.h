@@ -30,8 +30,9 @@ struct BenchOptions {
   SweepGrid grid;
   std::filesystem::path out_dir = "bench-out";
 
-  std::string attach_to;           // --cluster: drive this running cluster instead of starting one
-  std::filesystem::path data_dir;  // root of the throwaway clusters' data; empty: /tmp/shmraft
+  std::string attach_to;  // --cluster: drive this running cluster instead of starting one
+  std::filesystem::path
+      data_dir;  // root of the throwaway clusters' data; empty: launcher::default_data_base()
   bool keep_data = false;
   std::vector<std::string> node_args;  // after `--`, for every node
 };

@@ -14,13 +14,14 @@
 #include <filesystem>
 
 #include "bench/kit/histogram.h"
+#include "node/storage/format.h"
 
 namespace shmraft::bench {
 
 struct FlushSpec {
-  std::filesystem::path dir;   // a directory on the device under test (created if missing)
-  uint32_t record_bytes = 88;  // a 64 B command behind the log's 24-byte record header
-  uint32_t copies = 1;         // files flushed at once, one thread each; a round waits for a majority
+  std::filesystem::path dir;  // a directory on the device under test (created if missing)
+  uint32_t record_bytes = storage::format::record_bytes(64);  // a 64 B command as the log stores it
+  uint32_t copies = 1;  // files flushed at once, one thread each; a round waits for a majority
   uint64_t rounds = 200;
   std::chrono::nanoseconds max_duration =
       std::chrono::seconds(1);  // after a 250 ms warm-up; fewer rounds on a slow device

@@ -22,7 +22,7 @@ namespace shmraft::launcher {
 
 struct ChaosOptions {
   std::string cluster;   // default: chaos-<pid>
-  std::string data_dir;  // default: /tmp/shmraft/<cluster>
+  std::string data_dir;  // default: default_data_base()/<cluster>
   ipc::SegmentConfig segment;
   WorkloadOptions workload;
   NemesisOptions nemesis;

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "launcher/cluster_dirs.h"
+
 namespace shmraft::benchcmd_test {
 
 namespace fs = std::filesystem;
@@ -126,7 +128,7 @@ std::vector<std::string> leftovers_of(pid_t pid) {
     if (entry.path().filename().string().starts_with("shmraft." + prefix))
       found.push_back("segment " + entry.path().string());
   }
-  for (const auto& entry : fs::directory_iterator("/tmp/shmraft", ec)) {
+  for (const auto& entry : fs::directory_iterator(launcher::default_data_base(), ec)) {
     if (entry.path().filename().string().starts_with(prefix))
       found.push_back("data " + entry.path().string());
   }

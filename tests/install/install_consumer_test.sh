@@ -49,7 +49,7 @@ else
   echo "== the man page has a section for every subcommand"
   man_page=$prefix/share/man/man1/shmraft.1
   [[ -e $man_page ]] || fail "not installed: $man_page"
-  for subcommand in $("$prefix/bin/shmraft" --help | awk '/^Subcommands:/ { on = 1; next } on { print $1 }'); do
+  for subcommand in $("$prefix/bin/shmraft" --help | awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }'); do
     grep -qF ".SS \"shmraft $subcommand:\"" "$man_page" || fail "the man page has no section for '$subcommand'"
   done
 fi
