@@ -125,7 +125,7 @@ int main() {
   for (raft::NodeId id = 1; id <= kNodes; ++id) {
     raft::Config config;
     config.id = id;
-    config.cluster_size = kNodes;
+    config.voters = raft::voters_numbered_1_to(kNodes);
     config.seed = 42 + id;  // distinct seeds: distinct election timeouts
     nodes[id].core = std::make_unique<raft::Core>(config, nodes[id].storage);
   }
