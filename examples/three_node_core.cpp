@@ -1,7 +1,8 @@
 // Three Raft cores in one process, on shmraft's core alone (shmraft::raft).
 //
-// The core does no I/O: the application ticks it, steps it with messages, and handles each Ready it
-// hands out (send, persist, send what needs the persisted state, apply, advance; see node/raft/core.h).
+// The core does no I/O: the application ticks it, steps it with messages, and hands each Ready to the
+// library's ReadyHandler, which calls the application's hooks in the contract's order (send, persist,
+// send what needs the persisted state, apply, advance; see node/raft/core.h and ready_handler.h).
 // Here the "network" is a queue of encoded messages, the storage is MemoryStorage and the state machine a
 // toy: commands are decimal numbers, and each node keeps their sum and an order-sensitive digest.
 //
@@ -20,6 +21,7 @@
 #include "node/raft/codec.h"
 #include "node/raft/core.h"
 #include "node/raft/memory_storage.h"
+#include "node/raft/ready_handler.h"
 
 namespace raft = shmraft::raft;
 
@@ -47,10 +49,26 @@ struct Counter {
   bool operator==(const Counter&) const = default;
 };
 
-struct Node {
+class Network;
+
+// One node: its core, storage and state machine, and its side of the Ready contract.
+struct Node final : raft::ReadyHost {
   raft::MemoryStorage storage;
   std::unique_ptr<raft::Core> core;
   Counter state;
+  Network* network = nullptr;
+  raft::ReadyHandler ready_handler{/*check_invariants=*/true};
+
+  void send(const raft::Message& message) override;
+  void send_after_persist(const raft::Message& message) override { send(message); }
+  void persist(const raft::Ready& ready) override { storage.persist(ready); }  // durable: flush here
+  void restore(const raft::Snapshot&) override {}                              // nothing compacts here
+  void apply(std::span<const raft::Entry> entries) override {
+    for (const raft::Entry& entry : entries) {
+      if (entry.type == raft::EntryType::kNormal) state.apply(entry.data);
+    }
+  }
+  void serve_reads(std::span<const raft::ReadState>) override {}
 };
 
 // Messages leave a Ready as views into the core's memory, valid until advance(): a real transport
@@ -85,16 +103,8 @@ class Network {
   std::deque<Frame> queue_;
 };
 
-// One Ready, in the order the core's contract asks for.
-void handle_ready(Node& node, Network& network) {
-  const raft::Ready& ready = node.core->ready();
-  for (const raft::Message& m : ready.messages) network.send(m);
-  node.storage.persist(ready);  // a durable application would flush here
-  for (const raft::Message& m : ready.messages_after_persist) network.send(m);
-  for (const raft::Entry& entry : ready.committed_entries) {
-    if (entry.type == raft::EntryType::kNormal) node.state.apply(entry.data);
-  }
-  node.core->advance();
+void Node::send(const raft::Message& message) {
+  network->send(message);
 }
 
 // Handles Readys and delivers messages until the cluster is quiet.
@@ -102,10 +112,8 @@ void run_until_quiet(std::vector<Node>& nodes, Network& network) {
   for (bool busy = true; busy;) {
     busy = false;
     for (raft::NodeId id = 1; id <= kNodes; ++id) {
-      if (nodes[id].core->has_ready()) {
-        handle_ready(nodes[id], network);
-        busy = true;
-      }
+      Node& node = nodes[id];
+      busy = node.ready_handler.handle(*node.core, node) || busy;
     }
     busy = network.deliver(nodes) || busy;
   }
@@ -121,15 +129,16 @@ raft::NodeId leader_of(const std::vector<Node>& nodes) {
 }  // namespace
 
 int main() {
+  Network network;
   std::vector<Node> nodes(kNodes + 1);  // ids are 1..kNodes; [0] unused
   for (raft::NodeId id = 1; id <= kNodes; ++id) {
+    nodes[id].network = &network;
     raft::Config config;
     config.id = id;
     config.voters = raft::voters_numbered_1_to(kNodes);
     config.seed = 42 + id;  // distinct seeds: distinct election timeouts
     nodes[id].core = std::make_unique<raft::Core>(config, nodes[id].storage);
   }
-  Network network;
 
   // Elect: time passes for everyone until some node's election timeout fires and it wins.
   int ticks = 0;
