@@ -46,16 +46,16 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
   app.add_option_function<double>(
          "--warmup", [&c](double s) { c.warmup = seconds_to_ns(s); },
          "Seconds of load before measuring (default 2)")
-      ->check(CLI::Range(0.0, 3600.0));
+      ->check(launcher::in_range(0.0, 3600.0, "s"));
   app.add_option_function<double>(
          "--duration", [&c](double s) { c.measure = seconds_to_ns(s); }, "Seconds measured (default 10)")
-      ->check(CLI::Range(0.001, 86400.0));
+      ->check(launcher::in_range(0.001, 86400.0, "s"));
   app.add_option("--fsync", c.fsync, "Node durability: none | batch | always")->capture_default_str();
   app.add_option("--wait", c.wait, "Wait strategy of nodes, clients and floor: " + ipc::wait_strategy_names())
       ->capture_default_str();
   app.add_option("--spin-us", o.spin_us,
                  "Adaptive waiting (nodes, clients, floor): microseconds to spin before sleeping")
-      ->check(CLI::Range(0u, 1'000'000u))
+      ->check(launcher::in_range(0u, 1'000'000u, "microseconds"))
       ->capture_default_str();
   app.add_option("--transport", c.transport, "Between nodes and to clients: shm | tcp (loopback)")
       ->capture_default_str();
@@ -65,11 +65,11 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
   app.add_flag("--compare", o.compare, "Run shm, then tcp, with the same configuration; print the ratios");
   app.add_flag("--json", o.json, "Print one JSON object (DESIGN §5) instead of the table");
   app.add_option("--progress", o.progress_interval_s, "Seconds between progress lines on stderr (0: none)")
-      ->check(CLI::Range(0.0, 3600.0))
+      ->check(launcher::in_range(0.0, 3600.0, "s"))
       ->capture_default_str();
   app.add_flag("!--no-floor", o.floor, "Skip measuring the shared-memory floor");
   app.add_option("--floor-rounds", o.floor_rounds, "Rounds of each floor measurement (at most 1 s each)")
-      ->check(CLI::Range(uint64_t{100}, uint64_t{10'000'000}))
+      ->check(launcher::in_range(uint64_t{100}, uint64_t{10'000'000}))
       ->capture_default_str();
 
   app.add_flag("--sweep", o.sweep,

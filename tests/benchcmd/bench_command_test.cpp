@@ -257,6 +257,9 @@ INSTANTIATE_TEST_SUITE_P(
                     BadInput{"CompareWithSweep", {"--compare", "--sweep"}, "--sweep"},
                     BadInput{"SweepWithNoNodes", {"--sweep", "--sweep-nodes", "1,0"}, "--nodes"},
                     BadInput{"ZeroDuration", {"--duration", "0"}, "--duration"},
+                    BadInput{"SpinOutOfRangeSaysTheRange",
+                             {"--spin-us", "2000000"},
+                             "must be from 0 to 1000000 (microseconds)"},
                     BadInput{"UnknownFlag", {"--no-such-flag"}, "--no-such-flag"}),
     [](const testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
