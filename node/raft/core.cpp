@@ -91,7 +91,22 @@ int Core::ticks_until_due() const noexcept {
 void Core::campaign() {
   check_not_in_ready("campaign");
   if (role_ == Role::kLeader) return;
+  campaign_peer_down_ = false;
   start_election(config_.pre_vote, false);
+}
+
+bool Core::peer_down(NodeId peer, int delay_ticks) {
+  check_not_in_ready("peer_down");
+  if (role_ != Role::kFollower || peer == kNoNode || leader_ != peer) return false;
+  leader_ = kNoNode;
+  campaign_peer_down_ = true;
+  if (delay_ticks <= 0) {
+    start_election(config_.pre_vote, false);
+  } else {
+    // tick_election() fires once election_elapsed_ reaches the timeout: after `delay_ticks` more.
+    election_elapsed_ = std::max(0, randomized_election_timeout_ - delay_ticks);
+  }
+  return true;
 }
 
 ProposeResult Core::propose(Bytes data) {
@@ -318,6 +333,7 @@ std::uint64_t Core::next_random() {
 
 void Core::become_follower(Term term, NodeId leader) {
   reset(term);
+  campaign_peer_down_ = false;  // a new term or a leader settled what a death signal started
   role_ = Role::kFollower;
   leader_ = leader;
 }
@@ -358,6 +374,7 @@ void Core::start_election(bool pre_vote, bool leader_transfer) {
   } else {
     become_candidate();
     vote_term = term_;
+    if (campaign_peer_down_) ++elections_by_peer_down_;
   }
   campaign_transfer_ = leader_transfer;
   tracker_.record_vote(config_.id, true);
@@ -404,6 +421,7 @@ void Core::step_candidate(const Message& m) {
 void Core::step_follower(const Message& m) {
   if (is_leader_traffic(m)) {
     election_elapsed_ = 0;
+    campaign_peer_down_ = false;
     leader_ = message_from(m);
   }
   if (const auto* a = std::get_if<AppendEntries>(&m)) {
@@ -741,6 +759,8 @@ void Core::tick_election() {
   ++election_elapsed_;
   if (election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
+    // The first firing after peer_down's delay is its election; a later one is the timeout's own.
+    if (role_ != Role::kFollower) campaign_peer_down_ = false;
     start_election(config_.pre_vote, false);
   }
 }
