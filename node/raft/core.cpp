@@ -442,15 +442,28 @@ void Core::handle_vote_request(const VoteRequest& m) {
       vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) || (m.pre_vote && m.term > term_);
   const bool log_ok =
       config_.testing_faults.vote_without_log_check || log_.is_up_to_date(m.last_log_index, m.last_log_term);
-  if (can_vote && log_ok) {
+  if (can_vote && log_ok && !outranks_after_peer_down(m)) {
     send(VoteResponse{config_.id, m.from, m.term, m.pre_vote, true});
     if (!m.pre_vote) {
       election_elapsed_ = 0;
       vote_ = m.from;
+    } else if (campaign_peer_down_ && role_ == Role::kFollower) {
+      // Someone ahead of us in the stagger campaigns: leave it the field for a whole election timeout
+      // rather than split the vote with it when our own turn comes.
+      campaign_peer_down_ = false;
+      election_elapsed_ = 0;
     }
   } else {
     send(VoteResponse{config_.id, m.from, term_, m.pre_vote, false});
   }
+}
+
+bool Core::outranks_after_peer_down(const VoteRequest& m) const {
+  // After a death signal the survivors may campaign at the same moment (the stagger reads counters that
+  // lag). A pre-candidate started by peer_down keeps its pre-vote from an equal log of a higher id, so
+  // two equal pre-candidates do not both win and split the real vote. Liveness only.
+  if (!m.pre_vote || role_ != Role::kPreCandidate || !campaign_peer_down_) return false;
+  return m.last_log_term == log_.last_term() && m.last_log_index == log_.last_index() && m.from > config_.id;
 }
 
 void Core::handle_vote_response(const VoteResponse& m) {

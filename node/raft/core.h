@@ -161,6 +161,7 @@ class Core {
   void step_candidate(const Message& m);
   void step_follower(const Message& m);
   void handle_vote_request(const VoteRequest& m);
+  bool outranks_after_peer_down(const VoteRequest& m) const;
   void handle_vote_response(const VoteResponse& m);
   void handle_append_entries(const AppendEntries& m);
   void handle_append_response(const AppendResponse& m);

@@ -56,6 +56,42 @@ TEST(PeerDown, StaggeredFollowerCampaignsAfterItsDelay) {
   EXPECT_EQ(c.core(2).elections_by_peer_down(), 1u);
 }
 
+// Counters that lag can rank two survivors first at once: with equal logs the lower id keeps its
+// pre-vote, so one of them wins and the vote is not split — still without a tick.
+TEST(PeerDown, TwoSurvivorsCampaigningAtOnceDoNotSplitTheVote) {
+  Cluster c(3);
+  c.elect(1);
+  const Term t = c.core(1).term();
+  c.isolate(1);
+  ASSERT_EQ(c.core(2).log().last_index(), c.core(3).log().last_index());
+  EXPECT_TRUE(c.core(3).peer_down(1));
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).elections_by_peer_down() + c.core(2).elections_by_peer_down(), 1u);
+}
+
+// A staggered follower that granted the first one's pre-vote does not campaign at its own turn while
+// that one is still collecting votes (a slow persist, a loaded host): one candidate, one term.
+TEST(PeerDown, StaggeredFollowerThatGrantedAPreVoteKeepsOutOfTheWay) {
+  Cluster c(3);
+  c.elect(1);
+  const Term t = c.core(1).term();
+  c.isolate(1);
+  EXPECT_TRUE(c.core(3).peer_down(1, 1));
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.handle_ready(2);
+  while (c.deliver_one()) {
+  }
+  c.handle_ready(3);    // 3 grants the pre-vote; 2 has not heard back yet
+  c.network().clear();  // ... and will not: its grant is lost
+  for (int k = 0; k < 3; ++k) c.tick(3);
+  EXPECT_EQ(c.core(3).role(), Role::kFollower);
+  EXPECT_EQ(c.core(3).term(), t);
+  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
+}
+
 // A false death signal at one follower: the other still hears the leader, its lease ignores the
 // pre-vote, the leader keeps its term, and the pre-candidate follows it again at the next heartbeat.
 TEST(PeerDown, FalseSignalDoesNotDeposeALiveLeader) {
