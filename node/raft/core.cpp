@@ -58,6 +58,7 @@ Core::Core(const Config& config, const LogStorage& storage)
   log_.set_committed(std::max(hs.commit, applied));
   log_.set_applied(applied);
 
+  pre_votes_in_lease_.reserve(config_.voters.size());
   become_follower(term_, kNoNode);
   last_soft_state_ = soft_state();
   last_hard_state_ = hard_state();
@@ -100,6 +101,11 @@ bool Core::peer_down(NodeId peer, int delay_ticks) {
   if (role_ != Role::kFollower || peer == kNoNode || leader_ != peer) return false;
   leader_ = kNoNode;
   campaign_peer_down_ = true;
+  // Pre-votes that reached us before the death signal did, refused by the lease: answer them now.
+  for (const VoteRequest& request : pre_votes_in_lease_)
+    if (request.term > term_) handle_vote_request(request);
+  pre_votes_in_lease_.clear();
+  if (!campaign_peer_down_) return true;  // we granted one: that candidate goes first
   if (delay_ticks <= 0) {
     start_election(config_.pre_vote, false);
   } else {
@@ -170,7 +176,12 @@ void Core::step(const Message& m) {
     if (vote_request != nullptr) {
       // Leader lease (CheckQuorum): while we hear from a live leader, ignore candidates — a node
       // rejoining from a partition must not depose it. A transfer's TimeoutNow overrides the lease.
-      if (!vote_request->leader_transfer && in_lease()) return;
+      if (!vote_request->leader_transfer && in_lease()) {
+        // ... unless the leader is dead and we are about to hear so: the kernel tells each survivor
+        // separately, and a peer's pre-vote may come first. peer_down answers it then.
+        if (vote_request->pre_vote) remember_pre_vote(*vote_request);
+        return;
+      }
     }
     const bool pre_vote_request = vote_request != nullptr && vote_request->pre_vote;
     // A pre-vote grant carries the term the candidate will campaign in; only a refusal means "newer".
@@ -302,6 +313,7 @@ void Core::reset(Term term) {
   reset_randomized_election_timeout();
   transfer_target_ = kNoNode;
   campaign_transfer_ = false;
+  pre_votes_in_lease_.clear();
   tracker_.reset_votes();
   for (ProgressTracker::Member& m : tracker_.members()) {
     Progress& pr = m.progress;
@@ -422,6 +434,7 @@ void Core::step_follower(const Message& m) {
   if (is_leader_traffic(m)) {
     election_elapsed_ = 0;
     campaign_peer_down_ = false;
+    pre_votes_in_lease_.clear();  // the leader lives: those candidates were wrong
     leader_ = message_from(m);
   }
   if (const auto* a = std::get_if<AppendEntries>(&m)) {
@@ -456,6 +469,16 @@ void Core::handle_vote_request(const VoteRequest& m) {
   } else {
     send(VoteResponse{config_.id, m.from, term_, m.pre_vote, false});
   }
+}
+
+void Core::remember_pre_vote(const VoteRequest& request) {
+  for (VoteRequest& kept : pre_votes_in_lease_) {
+    if (kept.from == request.from) {
+      kept = request;
+      return;
+    }
+  }
+  pre_votes_in_lease_.push_back(request);
 }
 
 bool Core::outranks_after_peer_down(const VoteRequest& m) const {

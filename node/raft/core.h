@@ -162,6 +162,7 @@ class Core {
   void step_follower(const Message& m);
   void handle_vote_request(const VoteRequest& m);
   bool outranks_after_peer_down(const VoteRequest& m) const;
+  void remember_pre_vote(const VoteRequest& request);
   void handle_vote_response(const VoteResponse& m);
   void handle_append_entries(const AppendEntries& m);
   void handle_append_response(const AppendResponse& m);
@@ -216,6 +217,10 @@ class Core {
   bool campaign_transfer_ = false;   // this candidacy was started by TimeoutNow
   bool campaign_peer_down_ = false;  // this (pending) election was started by peer_down
   std::uint64_t elections_by_peer_down_ = 0;
+  // Pre-votes the leader lease ignored since we last heard the leader, one per candidate (bounded by the
+  // voters): peer_down answers them, so a death signal that reaches us after a peer's pre-vote costs
+  // nothing. Dropped on leader traffic and on any term change.
+  std::vector<VoteRequest> pre_votes_in_lease_;
   bool append_pending_ = false;            // new entries to flush to followers at ready()
   bool commit_broadcast_pending_ = false;  // the commit index advanced; tell followers at ready()
 

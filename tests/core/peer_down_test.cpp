@@ -92,6 +92,23 @@ TEST(PeerDown, StaggeredFollowerThatGrantedAPreVoteKeepsOutOfTheWay) {
   EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
 }
 
+// The kernel tells each survivor separately: a pre-vote may reach a voter before its own death signal.
+// The lease ignores it then, and peer_down answers it: no retry, no tick.
+TEST(PeerDown, PreVoteThatArrivedBeforeTheVotersSignalIsAnsweredByIt) {
+  Cluster c(3);
+  c.elect(1);
+  const Term t = c.core(1).term();
+  c.isolate(1);
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.stabilize();  // 3 still holds the lease: it ignores 2's pre-vote
+  EXPECT_EQ(c.core(2).role(), Role::kPreCandidate);
+  EXPECT_TRUE(c.core(3).peer_down(1, 1));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
+}
+
 // A false death signal at one follower: the other still hears the leader, its lease ignores the
 // pre-vote, the leader keeps its term, and the pre-candidate follows it again at the next heartbeat.
 TEST(PeerDown, FalseSignalDoesNotDeposeALiveLeader) {
