@@ -201,6 +201,7 @@ void Node::take_deaths() {
   const ipc::NodeMask dead = deaths_.take();
   for (uint32_t peer = 0; peer < segment_.node_count(); ++peer) {
     if ((dead & (ipc::NodeMask{1} << peer)) == 0) continue;
+    dead_peers_ |= ipc::NodeMask{1} << peer;
     const int rank = stagger_rank(peer);
     if (core_->peer_down(NodeOptions::raft_id_of(peer), rank)) {
       deaths_to_log_.push_back({peer, core_->term(), rank});
@@ -221,6 +222,13 @@ void Node::log_deaths() {
   deaths_to_log_.clear();
 }
 
+bool Node::is_dead(uint32_t peer) {
+  if ((dead_peers_ & (ipc::NodeMask{1} << peer)) == 0) return false;
+  if (!segment_.peer_alive(peer).alive) return true;
+  dead_peers_ &= ~(ipc::NodeMask{1} << peer);  // restarted: its frames are new
+  return false;
+}
+
 int Node::stagger_rank(uint32_t dead) const {
   const uint64_t my_term = core_->term();
   const uint64_t my_last = core_->log().last_index();
@@ -238,6 +246,7 @@ int Node::stagger_rank(uint32_t dead) const {
 
 void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
   catch_up();
+  if (is_dead(from)) return;  // sent before it died: a dead leader's appends would revive it here
   const raft::Decoded<raft::Message> decoded = raft::decode_message(payload, scratch_);
   if (!decoded || raft::message_from(decoded.value) != NodeOptions::raft_id_of(from)) {
     ++bad_peer_frames_;

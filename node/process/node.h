@@ -108,6 +108,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void catch_up();
   void take_deaths();
   void log_deaths();
+  // Whether `peer` died (as taken from the watch) and has not started again.
+  bool is_dead(uint32_t peer);
   // How many live peers have a more up-to-date log than this node's (ties: the lower node first), as
   // their counters say: this node's place, in ticks, in the stagger of elections after a death.
   int stagger_rank(uint32_t dead) const;
@@ -165,6 +167,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   uint64_t elections_ = 0;
   bool oversized_warned_ = false;  // the first message too large for a peer frame was logged
   raft::Role role_ = raft::Role::kFollower;
+  ipc::NodeMask dead_peers_ = 0;          // deaths taken, until the peer claims its cells again
   std::vector<SeenDeath> deaths_to_log_;  // logged once the iteration's messages are out
   raft::Term leader_term_ = 0;            // the term this node announced itself leader in; 0 = not leading
 

@@ -434,7 +434,6 @@ void Core::step_follower(const Message& m) {
   if (is_leader_traffic(m)) {
     election_elapsed_ = 0;
     campaign_peer_down_ = false;
-    pre_votes_in_lease_.clear();  // the leader lives: those candidates were wrong
     leader_ = message_from(m);
   }
   if (const auto* a = std::get_if<AppendEntries>(&m)) {

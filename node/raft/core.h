@@ -219,7 +219,7 @@ class Core {
   std::uint64_t elections_by_peer_down_ = 0;
   // Pre-votes the leader lease ignored since we last heard the leader, one per candidate (bounded by the
   // voters): peer_down answers them, so a death signal that reaches us after a peer's pre-vote costs
-  // nothing. Dropped on leader traffic and on any term change.
+  // nothing. Dropped on any term change (a pre-vote grant promises nothing, so a stale one is harmless).
   std::vector<VoteRequest> pre_votes_in_lease_;
   bool append_pending_ = false;            // new entries to flush to followers at ready()
   bool commit_broadcast_pending_ = false;  // the commit index advanced; tell followers at ready()
