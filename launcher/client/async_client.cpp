@@ -305,7 +305,10 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
   leader_ = static_cast<int>(*view.leader);
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
-    if (p.state == State::free || (p.state == State::in_flight && p.node == *view.leader)) continue;
+    // A request at a live node waits for its answer (it may be in doubt, which a session-less resend
+    // would turn into a double apply); one at a dead node or none goes to the new leader now.
+    if (p.state == State::free || p.node == *view.leader) continue;
+    if (p.state == State::in_flight && segment_.peer_alive(p.node).alive) continue;
     p.node = *view.leader;
     send_attempt(index, now_ns);
   }

@@ -246,12 +246,12 @@ int Node::stagger_rank(uint32_t dead) const {
 
 void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
   catch_up();
-  if (is_dead(from)) return;  // sent before it died: a dead leader's appends would revive it here
   const raft::Decoded<raft::Message> decoded = raft::decode_message(payload, scratch_);
   if (!decoded || raft::message_from(decoded.value) != NodeOptions::raft_id_of(from)) {
     ++bad_peer_frames_;
     return;
   }
+  if (is_dead(from)) return;  // sent before it died: a dead leader's appends would revive it here
   ++frames_in_;
   core_->step(decoded.value);
 }
