@@ -12,13 +12,26 @@ namespace {
 
 using testing::Cluster;
 
+// Node 1 leads, then its process dies (cut off from everyone); returns the term it led.
+Term leader_1_dies(Cluster& c) {
+  c.elect(1);
+  const Term t = c.core(1).term();
+  c.isolate(1);
+  return t;
+}
+
+// Node 2 leads the term after `t`, and node 3 never campaigned for it.
+void expect_2_leads_alone(Cluster& c, Term t) {
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
+}
+
 // §9.6: the followers that saw the leader die forget it, so their lease no longer refuses the first
 // one's pre-vote; the election completes with message exchanges alone, without a tick.
 TEST(PeerDown, LeaderDeathElectsWithoutTicks) {
   Cluster c(3);
-  c.elect(1);
-  const Term t = c.core(1).term();
-  c.isolate(1);  // the leader's process is gone
+  const Term t = leader_1_dies(c);
   EXPECT_FALSE(c.core(3).leader() == kNoNode);
   EXPECT_TRUE(c.core(3).peer_down(1, 1));  // the later one in the stagger: waits a tick
   EXPECT_EQ(c.core(3).leader(), kNoNode);
@@ -30,9 +43,7 @@ TEST(PeerDown, LeaderDeathElectsWithoutTicks) {
   EXPECT_EQ(c.core(2).elections_by_peer_down(), 1u);
   // The staggered node heard the new leader before its turn: no second election.
   c.tick_all(3);
-  EXPECT_EQ(c.leader(), 2u);
-  EXPECT_EQ(c.core(2).term(), t + 1);
-  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
+  expect_2_leads_alone(c, t);
 }
 
 // The stagger's fallback: when the first one's pre-vote was refused (here: its log is behind), the next
@@ -60,9 +71,7 @@ TEST(PeerDown, StaggeredFollowerCampaignsAfterItsDelay) {
 // pre-vote, so one of them wins and the vote is not split — still without a tick.
 TEST(PeerDown, TwoSurvivorsCampaigningAtOnceDoNotSplitTheVote) {
   Cluster c(3);
-  c.elect(1);
-  const Term t = c.core(1).term();
-  c.isolate(1);
+  const Term t = leader_1_dies(c);
   ASSERT_EQ(c.core(2).log().last_index(), c.core(3).log().last_index());
   EXPECT_TRUE(c.core(3).peer_down(1));
   EXPECT_TRUE(c.core(2).peer_down(1));
@@ -76,9 +85,7 @@ TEST(PeerDown, TwoSurvivorsCampaigningAtOnceDoNotSplitTheVote) {
 // that one is still collecting votes (a slow persist, a loaded host): one candidate, one term.
 TEST(PeerDown, StaggeredFollowerThatGrantedAPreVoteKeepsOutOfTheWay) {
   Cluster c(3);
-  c.elect(1);
-  const Term t = c.core(1).term();
-  c.isolate(1);
+  const Term t = leader_1_dies(c);
   EXPECT_TRUE(c.core(3).peer_down(1, 1));
   EXPECT_TRUE(c.core(2).peer_down(1));
   c.handle_ready(2);
@@ -96,17 +103,13 @@ TEST(PeerDown, StaggeredFollowerThatGrantedAPreVoteKeepsOutOfTheWay) {
 // The lease ignores it then, and peer_down answers it: no retry, no tick.
 TEST(PeerDown, PreVoteThatArrivedBeforeTheVotersSignalIsAnsweredByIt) {
   Cluster c(3);
-  c.elect(1);
-  const Term t = c.core(1).term();
-  c.isolate(1);
+  const Term t = leader_1_dies(c);
   EXPECT_TRUE(c.core(2).peer_down(1));
   c.stabilize();  // 3 still holds the lease: it ignores 2's pre-vote
   EXPECT_EQ(c.core(2).role(), Role::kPreCandidate);
   EXPECT_TRUE(c.core(3).peer_down(1, 1));
   c.stabilize();
-  EXPECT_EQ(c.leader(), 2u);
-  EXPECT_EQ(c.core(2).term(), t + 1);
-  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
+  expect_2_leads_alone(c, t);
 }
 
 // A false death signal at one follower: the other still hears the leader, its lease ignores the
