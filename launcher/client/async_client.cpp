@@ -83,6 +83,7 @@ AsyncClient::AsyncClient(std::string_view cluster, const ClientOptions& options)
       pending_(options.pipeline) {
   client_id_ = options_.session ? options_.client_id.value_or(random_client_id(rng_)) : kv::kNoSession;
   round_robin_ = static_cast<uint32_t>(rng_() % segment_.node_count());
+  follow_leader_record(monotonic_ns());  // start at the announced leader rather than a guess
 }
 
 AsyncClient::~AsyncClient() {
@@ -200,7 +201,9 @@ std::size_t AsyncClient::receive(const Callback& on_done, Clock::time_point dead
   on_done_ = &on_done;
   batch_receive_ns_ = 0;
   channel_->receive(*this, deadline);  // replies are handled as they are read (on_response)
-  run_timers(monotonic_ns());
+  const uint64_t now_ns = monotonic_ns();
+  follow_leader_record(now_ns);
+  run_timers(now_ns);
   on_done_ = nullptr;
   channel_->flush();
   return static_cast<std::size_t>(finished_ - finished_before);
@@ -290,6 +293,24 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
       p.state = State::waiting_retry;
       p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
       return;
+  }
+}
+
+void AsyncClient::follow_leader_record(uint64_t now_ns) {
+  const ipc::LeaderView view = segment_.leader_record().read();
+  if (view.term <= followed_leader_term_ || !view.leader) return;  // nothing newer, or none named yet
+  followed_leader_term_ = view.term;
+  // A leader killed without a successor yet is still named: only a live one is worth a redirect.
+  if (*view.leader >= segment_.node_count() || !segment_.peer_alive(*view.leader).alive) return;
+  leader_ = static_cast<int>(*view.leader);
+  for (uint32_t index = 0; index < pending_.size(); ++index) {
+    Pending& p = pending_[index];
+    // A request at a live node waits for its answer (it may be in doubt, which a session-less resend
+    // would turn into a double apply); one at a dead node or none goes to the new leader now.
+    if (p.state == State::free || p.node == *view.leader) continue;
+    if (p.state == State::in_flight && segment_.peer_alive(p.node).alive) continue;
+    p.node = *view.leader;
+    send_attempt(index, now_ns);
   }
 }
 

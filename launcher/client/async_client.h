@@ -98,6 +98,14 @@ class AsyncClient final : private ClientChannel::Sink {
   void send_attempt(uint32_t index, uint64_t now_ns);
   // ClientChannel::Sink: a reply, handled while receive() runs (on_done_ is set).
   void on_response(uint32_t node, std::span<const std::byte> payload) override;
+  // A leader newer than the one this client last followed was announced in the segment (ipc/leader.h).
+  bool has_wake_event() const noexcept override {
+    return segment_.leader_record().read().term > followed_leader_term_;
+  }
+  // Redirects every request sent to a dead node, or waiting to be retried, to the announced leader at
+  // once, with the same sequence number (a new attempt of the same command), instead of waiting for its
+  // attempt timeout.
+  void follow_leader_record(uint64_t now_ns);
   void handle_response(uint32_t node, const node::ResponseHeader& header, std::span<const std::byte> payload,
                        uint64_t now_ns);
   std::size_t receive(const Callback& on_done, Clock::time_point deadline);
@@ -116,6 +124,7 @@ class AsyncClient final : private ClientChannel::Sink {
   uint64_t next_sequence_ = 1;
   uint64_t next_serial_ = 1;
   int leader_ = -1;
+  uint64_t followed_leader_term_ = 0;  // of the newest leader record acted on
   uint32_t round_robin_ = 0;
   std::vector<Pending> pending_;  // `pipeline` entries
   std::size_t outstanding_ = 0;

@@ -46,7 +46,8 @@ class ShmChannel final : public ClientChannel {
   }
 
   std::size_t receive(Sink& sink, Clock::time_point deadline) override {
-    if (deadline > Clock::now()) waiter_.wait_until([this] { return has_responses(); }, deadline);
+    if (deadline > Clock::now())
+      waiter_.wait_until([&] { return has_responses() || sink.has_wake_event(); }, deadline);
     std::size_t frames = 0;
     for (uint32_t node = 0; node < responses_.size(); ++node) {
       frames += responses_[node].drain([&](const ipc::Frame& frame) {

@@ -22,6 +22,8 @@ class ClientChannel {
   class Sink {
    public:
     virtual void on_response(uint32_t node, std::span<const std::byte> payload) = 0;
+    // Something besides a response that should end receive()'s wait (a new leader). A few loads.
+    virtual bool has_wake_event() const noexcept { return false; }
 
    protected:
     ~Sink() = default;

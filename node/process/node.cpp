@@ -62,6 +62,9 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       log_(log),
       segment_(attach_segment(options)),
       counters_(segment_.node_counters(options.node)),
+      liveness_(segment_.claim_liveness(options.node)),
+      deaths_(segment_.watch_deaths(options.node)),
+      progress_(segment_.progress(options.node)),
       storage_(options.data_dir, storage::Options{options.segment_bytes, options.fsync}),
       raft_storage_(storage_),
       transport_(make_transport(options, segment_)),
@@ -98,6 +101,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   if (options.transport == TransportKind::shm) ipc::NodeCounters::set(counters_.spare[kTcpPortCounter], 0);
   ipc::NodeCounters::set(counters_.elections, 0);
   ipc::NodeCounters::set(counters_.spare[kOversizedCounter], 0);
+  ipc::NodeCounters::set(counters_.spare[kDeathElectionsCounter], 0);
   const storage::HardState& hs = storage_.hard_state();
   log_.info(
       "node {} of cluster '{}' ({} nodes) up: data {}, log [{}, {}], term {}, vote {}, commit {}, "
@@ -111,6 +115,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
 Node::~Node() = default;
 
 void Node::run(const volatile std::sig_atomic_t& stop) {
+  const ipc::DeathWatch::Binding wake_on_death = deaths_.bind_to_this_thread();
   next_tick_ns_ = monotonic_ns() + tick_ns_;
   std::size_t frames = 1;
   while (stop == 0) {
@@ -120,11 +125,13 @@ void Node::run(const volatile std::sig_atomic_t& stop) {
       const uint64_t now_ns = monotonic_ns();
       const uint64_t wake_ns = next_deadline_ns();
       if (wake_ns > now_ns) deadline += std::chrono::nanoseconds(wake_ns - now_ns);
+      progress_.idle_until(wake_ns);
     }
     frames = iterate(deadline);
   }
   transport_->flush();
   storage_.sync();
+  if (leader_term_ != 0) segment_.leader_record().withdraw(options_.node, leader_term_);
   ipc::NodeCounters::set(counters_.role, kRoleStopped);
   ipc::NodeCounters::set(counters_.updated_ns, monotonic_ns());
   log_.info("node {} stopping: term {}, commit {}, applied {}, log [{}, {}]", options_.node, core_->term(),
@@ -140,8 +147,10 @@ uint64_t Node::next_deadline_ns() const {
 
 std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   batch_receive_ns_ = 0;
-  ticks_caught_up_ = false;
+  caught_up_ = false;
+  progress_.bump();
   const std::size_t frames = transport_->receive(*this, deadline);
+  catch_up();
   const uint64_t now_ns = monotonic_ns();
   tick_until(now_ns);
   sender_.release_due(now_ns);
@@ -153,6 +162,7 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   }
 
   transport_->flush();
+  if (!deaths_to_log_.empty()) log_deaths();  // after the pre-vote went out, not before
   maybe_snapshot();
   publish_counters(now_ns);
   return frames;
@@ -180,19 +190,68 @@ void Node::tick_until(uint64_t now_ns) {
   }
 }
 
-void Node::catch_up_ticks() {
-  if (ticks_caught_up_) return;
-  ticks_caught_up_ = true;
+void Node::catch_up() {
+  if (caught_up_) return;
+  caught_up_ = true;
   tick_until(monotonic_ns());
+  if (deaths_.pending()) take_deaths();
+}
+
+void Node::take_deaths() {
+  const ipc::NodeMask dead = deaths_.take();
+  for (uint32_t peer = 0; peer < segment_.node_count(); ++peer) {
+    if ((dead & (ipc::NodeMask{1} << peer)) == 0) continue;
+    dead_peers_ |= ipc::NodeMask{1} << peer;
+    const int rank = stagger_rank(peer);
+    if (core_->peer_down(NodeOptions::raft_id_of(peer), rank)) {
+      deaths_to_log_.push_back({peer, core_->term(), rank});
+    } else {
+      deaths_to_log_.push_back({peer, 0, -1});
+    }
+  }
+}
+
+void Node::log_deaths() {
+  for (const SeenDeath& death : deaths_to_log_) {
+    if (death.stagger_ticks >= 0)
+      log_.info("node {} died (the kernel says): it led term {}; pre-election in {} ticks", death.node,
+                death.term, death.stagger_ticks);
+    else
+      log_.info("node {} died (the kernel says); it was not this node's leader", death.node);
+  }
+  deaths_to_log_.clear();
+}
+
+bool Node::is_dead(uint32_t peer) {
+  if ((dead_peers_ & (ipc::NodeMask{1} << peer)) == 0) return false;
+  if (!segment_.peer_alive(peer).alive) return true;
+  dead_peers_ &= ~(ipc::NodeMask{1} << peer);  // restarted: its frames are new
+  return false;
+}
+
+int Node::stagger_rank(uint32_t dead) const {
+  const uint64_t my_term = core_->term();
+  const uint64_t my_last = core_->log().last_index();
+  int rank = 0;
+  for (uint32_t peer = 0; peer < segment_.node_count(); ++peer) {
+    if (peer == options_.node || peer == dead || !segment_.peer_alive(peer).alive) continue;
+    const ipc::NodeCounters& theirs = segment_.node_counters(peer);
+    const uint64_t term = theirs.term.load(std::memory_order_relaxed);
+    const uint64_t last = theirs.last_index.load(std::memory_order_relaxed);
+    if (term > my_term || (term == my_term && (last > my_last || (last == my_last && peer < options_.node))))
+      ++rank;
+  }
+  return rank;
 }
 
 void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
-  catch_up_ticks();
+  catch_up();
   const raft::Decoded<raft::Message> decoded = raft::decode_message(payload, scratch_);
-  if (!decoded || raft::message_from(decoded.value) != from + 1) {
+  if (!decoded || raft::message_from(decoded.value) != NodeOptions::raft_id_of(from)) {
     ++bad_peer_frames_;
     return;
   }
+  if (is_dead(from)) return;  // sent before it died: a dead leader's appends would revive it here
   ++frames_in_;
   core_->step(decoded.value);
 }
@@ -247,7 +306,7 @@ void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) 
     return;
   }
   ++frames_in_;
-  catch_up_ticks();
+  catch_up();
   const RequestHeader& request = *header;
   const std::span<const std::byte> command = payload.subspan(sizeof(RequestHeader));
   kv::Command decoded;
@@ -333,7 +392,15 @@ void Node::on_soft_state(const raft::SoftState& soft) {
   const raft::Role previous = role_;
   role_ = soft.role;
   if (soft.role == raft::Role::kCandidate && previous != raft::Role::kCandidate) ++elections_;
-  if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader) fail_pending();
+  if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader) {
+    fail_pending();
+    segment_.leader_record().withdraw(options_.node, leader_term_);
+    leader_term_ = 0;
+  }
+  if (soft.role == raft::Role::kLeader && previous != raft::Role::kLeader) {
+    leader_term_ = core_->term();
+    segment_.announce_leader(options_.node, leader_term_);
+  }
   if (soft.role == raft::Role::kPreCandidate)
     log_.debug("pre-candidate in term {}", core_->term());
   else
@@ -470,6 +537,7 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.frames_out, sender_.frames_out() + replies_ - refused);
   C::set(counters_.drops, sender_.drops() + dropped_replies_ + refused);
   C::set(counters_.elections, elections_);
+  C::set(counters_.spare[kDeathElectionsCounter], core_->elections_by_peer_down());
   C::set(counters_.syncs, storage_.stats().flushes);
   C::set(counters_.spare[kSleepsCounter], transport_->sleeps());
   C::set(counters_.updated_ns, now_ns);

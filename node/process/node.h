@@ -9,6 +9,12 @@
 //      committed entries, answer the writes they complete, serve reads, advance [, check invariants]
 //   -> publish every ring -> maybe snapshot -> counters
 //
+// Death known at once (issue 13, ipc/liveness.h): the node claims its liveness cells for its lifetime and
+// sleeps on its peers' cells as well as its doorbell; the kernel wakes it when a peer's process dies and
+// a follower of that peer starts a pre-election (Core::peer_down), staggered by log position. It bumps
+// its progress counter every iteration and says until when it sleeps, and a new leader publishes itself
+// in the segment's leader record for clients.
+//
 // Nothing on this path logs or makes a system call per entry: ring frames are encoded in place, a Ready
 // is synced once, clocks are read once per phase per iteration. Once queues and buffers have grown it
 // allocates nothing either, except a get's key longer than its reused slot's string capacity so far, and
@@ -78,6 +84,11 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
     raft::Index index = 0;
     uint64_t confirm_ns = 0;  // 0 until the leader's ReadIndex round is confirmed
   };
+  struct SeenDeath {
+    uint32_t node = 0;
+    raft::Term term = 0;     // the term the dead node led, if it was this node's leader
+    int stagger_ticks = -1;  // the pre-election's delay; -1: it was not this node's leader
+  };
   struct Completed {
     PendingWrite write;
     kv::ResultCode code = kv::ResultCode::ok;
@@ -87,12 +98,21 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // Transport::Sink
   void on_peer_frame(uint32_t from, std::span<const std::byte> payload) override;
   void on_client_request(uint32_t slot, std::span<const std::byte> payload) override;
+  bool has_wake_event() const noexcept override { return deaths_.pending(); }
 
   std::size_t iterate(Transport::Clock::time_point deadline);
   void tick_until(uint64_t now_ns);
   // Before the first frame of an iteration is stepped: the ticks slept through, so the core's timers
-  // stand where they would had it woken for every tick (a heartbeat resets them after, not before).
-  void catch_up_ticks();
+  // stand where they would had it woken for every tick (a heartbeat resets them after, not before),
+  // then the deaths the kernel reported, so a pre-vote that arrived with them finds the leader forgotten.
+  void catch_up();
+  void take_deaths();
+  void log_deaths();
+  // Whether `peer` died (as taken from the watch) and has not started again.
+  bool is_dead(uint32_t peer);
+  // How many live peers have a more up-to-date log than this node's (ties: the lower node first), as
+  // their counters say: this node's place, in ticks, in the stagger of elections after a death.
+  int stagger_rank(uint32_t dead) const;
   void start_read_round();
 
   // raft::ReadyHost: the node's side of each Ready (ready_handler.h), stamped with ready_ns_.
@@ -122,6 +142,9 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   spdlog::logger& log_;
   ipc::Segment segment_;
   ipc::NodeCounters& counters_;
+  ipc::LivenessClaim liveness_;  // held for the process's life: its end tells the peers at once
+  ipc::DeathWatch deaths_;
+  ipc::ProgressCounter& progress_;
   storage::NodeStorage storage_;
   RaftStorage raft_storage_;
   kv::StateMachine kv_;
@@ -135,7 +158,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   uint64_t tick_ns_;
   uint64_t next_tick_ns_ = 0;
   uint64_t batch_receive_ns_ = 0;  // when this iteration's client requests were read (0: none yet)
-  bool ticks_caught_up_ = false;   // catch_up_ticks() ran in this iteration
+  bool caught_up_ = false;         // catch_up() ran in this iteration
   uint64_t frames_in_ = 0;
   uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
   uint64_t bad_client_frames_ = 0;  // requests without a readable header
@@ -144,6 +167,9 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   uint64_t elections_ = 0;
   bool oversized_warned_ = false;  // the first message too large for a peer frame was logged
   raft::Role role_ = raft::Role::kFollower;
+  ipc::NodeMask dead_peers_ = 0;          // deaths taken, until the peer claims its cells again
+  std::vector<SeenDeath> deaths_to_log_;  // logged once the iteration's messages are out
+  raft::Term leader_term_ = 0;            // the term this node announced itself leader in; 0 = not leading
 
   Fifo<PendingWrite> writes_;
   std::size_t unpersisted_writes_ = 0;  // the newest writes_ not yet stamped with persist_ns

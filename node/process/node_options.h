@@ -60,7 +60,9 @@ struct NodeOptions {
   std::filesystem::path effective_log_file() const {
     return log_file.empty() ? data_dir / "node.log" : log_file;
   }
-  uint32_t raft_id() const noexcept { return node + 1; }
+  uint32_t raft_id() const noexcept { return raft_id_of(node); }
+  // The one place where a 0-based node index (segment, rings, ipc) becomes a raft::NodeId (1..N).
+  static uint32_t raft_id_of(uint32_t node) noexcept { return node + 1; }
 };
 
 // Registers every flag above on `app` (required: --cluster, --node, --data-dir), with validators so a

@@ -70,7 +70,8 @@ bool ShmTransport::has_incoming() noexcept {
 }
 
 std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
-  if (deadline > Clock::now()) waiter_.wait_until([this] { return has_incoming(); }, deadline);
+  if (deadline > Clock::now())
+    waiter_.wait_until([&] { return has_incoming() || sink.has_wake_event(); }, deadline);
   std::size_t frames = 0;
   for (uint32_t peer : peers_) {
     frames += from_peer_[peer].drain([&](const ipc::Frame& frame) {

@@ -22,6 +22,8 @@ class Transport {
    public:
     virtual void on_peer_frame(uint32_t from, std::span<const std::byte> payload) = 0;
     virtual void on_client_request(uint32_t slot, std::span<const std::byte> payload) = 0;
+    // Something besides a frame that should end receive()'s wait (a peer's death). A few loads.
+    virtual bool has_wake_event() const noexcept { return false; }
 
    protected:
     ~Sink() = default;

@@ -58,6 +58,7 @@ Core::Core(const Config& config, const LogStorage& storage)
   log_.set_committed(std::max(hs.commit, applied));
   log_.set_applied(applied);
 
+  pre_votes_in_lease_.reserve(config_.voters.size());
   become_follower(term_, kNoNode);
   last_soft_state_ = soft_state();
   last_hard_state_ = hard_state();
@@ -91,7 +92,27 @@ int Core::ticks_until_due() const noexcept {
 void Core::campaign() {
   check_not_in_ready("campaign");
   if (role_ == Role::kLeader) return;
+  campaign_peer_down_ = false;
   start_election(config_.pre_vote, false);
+}
+
+bool Core::peer_down(NodeId peer, int delay_ticks) {
+  check_not_in_ready("peer_down");
+  if (role_ != Role::kFollower || peer == kNoNode || leader_ != peer) return false;
+  leader_ = kNoNode;
+  campaign_peer_down_ = true;
+  // Pre-votes that reached us before the death signal did, refused by the lease: answer them now.
+  for (const VoteRequest& request : pre_votes_in_lease_)
+    if (request.term > term_) handle_vote_request(request);
+  pre_votes_in_lease_.clear();
+  if (!campaign_peer_down_) return true;  // we granted one: that candidate goes first
+  if (delay_ticks <= 0) {
+    start_election(config_.pre_vote, false);
+  } else {
+    // tick_election() fires once election_elapsed_ reaches the timeout: after `delay_ticks` more.
+    election_elapsed_ = std::max(0, randomized_election_timeout_ - delay_ticks);
+  }
+  return true;
 }
 
 ProposeResult Core::propose(Bytes data) {
@@ -155,7 +176,12 @@ void Core::step(const Message& m) {
     if (vote_request != nullptr) {
       // Leader lease (CheckQuorum): while we hear from a live leader, ignore candidates — a node
       // rejoining from a partition must not depose it. A transfer's TimeoutNow overrides the lease.
-      if (!vote_request->leader_transfer && in_lease()) return;
+      if (!vote_request->leader_transfer && in_lease()) {
+        // ... unless the leader is dead and we are about to hear so: the kernel tells each survivor
+        // separately, and a peer's pre-vote may come first. peer_down answers it then.
+        if (vote_request->pre_vote) remember_pre_vote(*vote_request);
+        return;
+      }
     }
     const bool pre_vote_request = vote_request != nullptr && vote_request->pre_vote;
     // A pre-vote grant carries the term the candidate will campaign in; only a refusal means "newer".
@@ -287,6 +313,7 @@ void Core::reset(Term term) {
   reset_randomized_election_timeout();
   transfer_target_ = kNoNode;
   campaign_transfer_ = false;
+  pre_votes_in_lease_.clear();
   tracker_.reset_votes();
   for (ProgressTracker::Member& m : tracker_.members()) {
     Progress& pr = m.progress;
@@ -318,6 +345,7 @@ std::uint64_t Core::next_random() {
 
 void Core::become_follower(Term term, NodeId leader) {
   reset(term);
+  campaign_peer_down_ = false;  // a new term or a leader settled what a death signal started
   role_ = Role::kFollower;
   leader_ = leader;
 }
@@ -358,6 +386,7 @@ void Core::start_election(bool pre_vote, bool leader_transfer) {
   } else {
     become_candidate();
     vote_term = term_;
+    if (campaign_peer_down_) ++elections_by_peer_down_;
   }
   campaign_transfer_ = leader_transfer;
   tracker_.record_vote(config_.id, true);
@@ -404,6 +433,7 @@ void Core::step_candidate(const Message& m) {
 void Core::step_follower(const Message& m) {
   if (is_leader_traffic(m)) {
     election_elapsed_ = 0;
+    campaign_peer_down_ = false;
     leader_ = message_from(m);
   }
   if (const auto* a = std::get_if<AppendEntries>(&m)) {
@@ -424,15 +454,38 @@ void Core::handle_vote_request(const VoteRequest& m) {
       vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) || (m.pre_vote && m.term > term_);
   const bool log_ok =
       config_.testing_faults.vote_without_log_check || log_.is_up_to_date(m.last_log_index, m.last_log_term);
-  if (can_vote && log_ok) {
+  if (can_vote && log_ok && !outranks_after_peer_down(m)) {
     send(VoteResponse{config_.id, m.from, m.term, m.pre_vote, true});
     if (!m.pre_vote) {
       election_elapsed_ = 0;
       vote_ = m.from;
+    } else if (campaign_peer_down_ && role_ == Role::kFollower) {
+      // Someone ahead of us in the stagger campaigns: leave it the field for a whole election timeout
+      // rather than split the vote with it when our own turn comes.
+      campaign_peer_down_ = false;
+      election_elapsed_ = 0;
     }
   } else {
     send(VoteResponse{config_.id, m.from, term_, m.pre_vote, false});
   }
+}
+
+void Core::remember_pre_vote(const VoteRequest& request) {
+  for (VoteRequest& kept : pre_votes_in_lease_) {
+    if (kept.from == request.from) {
+      kept = request;
+      return;
+    }
+  }
+  pre_votes_in_lease_.push_back(request);
+}
+
+bool Core::outranks_after_peer_down(const VoteRequest& m) const {
+  // After a death signal the survivors may campaign at the same moment (the stagger reads counters that
+  // lag). A pre-candidate started by peer_down keeps its pre-vote from an equal log of a higher id, so
+  // two equal pre-candidates do not both win and split the real vote. Liveness only.
+  if (!m.pre_vote || role_ != Role::kPreCandidate || !campaign_peer_down_) return false;
+  return m.last_log_term == log_.last_term() && m.last_log_index == log_.last_index() && m.from > config_.id;
 }
 
 void Core::handle_vote_response(const VoteResponse& m) {
@@ -741,6 +794,8 @@ void Core::tick_election() {
   ++election_elapsed_;
   if (election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
+    // The first firing after peer_down's delay is its election; a later one is the timeout's own.
+    if (role_ != Role::kFollower) campaign_peer_down_ = false;
     start_election(config_.pre_vote, false);
   }
 }

@@ -10,6 +10,9 @@
 //   read_index(context)          leader only: ask for a linearizable read point (ReadState{index,context})
 //   transfer_leader(id)          leader only: hand leadership to `id` (catch it up, then TimeoutNow)
 //   campaign()                   start an election now (bootstrapping, tests)
+//   peer_down(id, delay)         the host learned that peer `id`'s process is gone (issue 13): a follower
+//                                of `id` forgets it and holds a PreVote election after `delay` ticks
+//                                (0 = at once) instead of waiting for its election timeout
 // Output: has_ready() / ready() returns a Ready (ready.h); the application handles it and calls advance().
 // Hosts do that through ReadyHandler (ready_handler.h), which follows the contract below.
 //
@@ -103,6 +106,13 @@ class Core {
   Status read_index(std::uint64_t context);
   Status transfer_leader(NodeId target);
   void campaign();
+  // Liveness only (dissertation §9.6 PreVote keeps it safe): a wrong signal costs at most a pre-election.
+  // If this follower follows `peer`, it forgets its leader — so its leader lease no longer refuses
+  // pre-votes of peers that saw the same death — and starts a PreVote election after `delay_ticks`
+  // (0: now). A host staggers the delay by log position so the most up-to-date node goes first and the
+  // others vote for it before their own turn. Returns whether it did; on anyone else's death, or on a
+  // candidate or leader, it does nothing.
+  bool peer_down(NodeId peer, int delay_ticks = 0);
 
   bool has_ready() const;
   const Ready& ready();
@@ -130,6 +140,8 @@ class Core {
   // The current randomized election timeout, in ticks.
   int randomized_election_timeout() const noexcept { return randomized_election_timeout_; }
   std::uint64_t dropped_messages() const noexcept { return dropped_messages_; }
+  // Elections (candidacies, after a won pre-vote) started by peer_down rather than by a timeout.
+  std::uint64_t elections_by_peer_down() const noexcept { return elections_by_peer_down_; }
 
  private:
   void check_not_in_ready(const char* what) const;
@@ -149,6 +161,8 @@ class Core {
   void step_candidate(const Message& m);
   void step_follower(const Message& m);
   void handle_vote_request(const VoteRequest& m);
+  bool outranks_after_peer_down(const VoteRequest& m) const;
+  void remember_pre_vote(const VoteRequest& request);
   void handle_vote_response(const VoteResponse& m);
   void handle_append_entries(const AppendEntries& m);
   void handle_append_response(const AppendResponse& m);
@@ -200,7 +214,13 @@ class Core {
 
   ProgressTracker tracker_;
   NodeId transfer_target_ = kNoNode;
-  bool campaign_transfer_ = false;         // this candidacy was started by TimeoutNow
+  bool campaign_transfer_ = false;   // this candidacy was started by TimeoutNow
+  bool campaign_peer_down_ = false;  // this (pending) election was started by peer_down
+  std::uint64_t elections_by_peer_down_ = 0;
+  // Pre-votes the leader lease ignored since we last heard the leader, one per candidate (bounded by the
+  // voters): peer_down answers them, so a death signal that reaches us after a peer's pre-vote costs
+  // nothing. Dropped on any term change (a pre-vote grant promises nothing, so a stale one is harmless).
+  std::vector<VoteRequest> pre_votes_in_lease_;
   bool append_pending_ = false;            // new entries to flush to followers at ready()
   bool commit_broadcast_pending_ = false;  // the commit index advanced; tell followers at ready()
 

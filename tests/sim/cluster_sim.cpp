@@ -77,7 +77,9 @@ class CoreLogReader final : public LogReader {
 struct SimNode {
   struct Input {
     bool is_tick = false;
-    std::vector<std::byte> bytes;  // an encoded message, unless a tick
+    std::vector<std::byte> bytes;       // an encoded message, unless a tick or a death signal
+    raft::NodeId dead = raft::kNoNode;  // a death signal: Core::peer_down(dead, delay_ticks)
+    int delay_ticks = 0;
   };
   struct Proposal {
     uint64_t term;
@@ -192,6 +194,12 @@ SimResult ClusterSim::run() {
       for (auto& node : nodes_) {
         if (node && node->persist_done_step && *node->persist_done_step <= now_) finish_ready(*node);
       }
+      std::erase_if(death_signals_, [&](const DeathSignal& signal) {
+        if (signal.step > now_) return false;
+        SimNode& to = *nodes_[signal.to];
+        if (to.core) to.inbox.push_back({false, {}, signal.dead, static_cast<int>(rng_.below(3))});
+        return true;
+      });
       due_.clear();
       network_.take_due(now_, due_);
       for (Packet& packet : due_) {
@@ -242,6 +250,13 @@ void ClusterSim::inject_fault() {
       if (node && !node->core) down.push_back(node.get());
     }
     if (!down.empty()) restart(*down[rng_.below(down.size())]);
+  }
+  if (rng_.chance(profile_.false_death_signal)) {
+    std::vector<SimNode*> live = live_nodes();
+    if (!live.empty()) {
+      const raft::NodeId to = live[rng_.below(live.size())]->id;
+      signal_death(static_cast<raft::NodeId>(rng_.between(1, profile_.nodes)), to, 0);
+    }
   }
   if (rng_.chance(profile_.compact)) {
     std::vector<SimNode*> live = live_nodes();
@@ -319,7 +334,17 @@ void ClusterSim::crash(SimNode& node) {
   }
   trace("crash: node ", node.id, kept);
   node.lose_volatile_state();
+  if (rng_.chance(profile_.death_signal)) {
+    for (SimNode* survivor : live_nodes())
+      signal_death(node.id, survivor->id, rng_.below(profile_.max_death_signal_delay_steps + 1));
+  }
   checker_.observe_crash(node.id);
+}
+
+void ClusterSim::signal_death(raft::NodeId dead, raft::NodeId to, uint64_t delay_steps) {
+  if (dead == to) return;
+  ++stats_.death_signals;
+  death_signals_.push_back({now_ + delay_steps, dead, to});
 }
 
 void ClusterSim::restart(SimNode& node) {
@@ -424,7 +449,11 @@ void ClusterSim::pump(SimNode& node) {
     if (node.inbox.empty()) return;
     SimNode::Input input = std::move(node.inbox.front());
     node.inbox.pop_front();
-    if (input.is_tick) {
+    if (input.dead != raft::kNoNode) {
+      const bool campaigns = node.core->peer_down(input.dead, input.delay_ticks);
+      trace("death signal: node ", node.id, " hears node ", input.dead, " died",
+            campaigns ? ", its leader: pre-election in " + std::to_string(input.delay_ticks) + " ticks" : "");
+    } else if (input.is_tick) {
       node.core->tick();
     } else {
       const raft::Decoded<raft::Message> decoded = raft::decode_message(input.bytes, node.scratch);

@@ -28,6 +28,7 @@ struct SimStats {
   uint64_t reads_answered = 0;
   uint64_t transfers = 0;
   uint64_t crashes = 0;
+  uint64_t death_signals = 0;  // peer_down calls, true, late or false
   uint64_t torn_persists = 0;
   uint64_t partitions = 0;
   uint64_t compactions = 0;
@@ -78,6 +79,7 @@ class ClusterSim {
   void isolate_leader();
   void crash(SimNode& node);
   void restart(SimNode& node);
+  void signal_death(raft::NodeId dead, raft::NodeId to, uint64_t delay_steps);
   void compact(SimNode& node);
   void propose(SimNode& node, std::string token);
   std::optional<raft::NodeId> agreed_leader() const;
@@ -118,6 +120,11 @@ class ClusterSim {
   uint64_t max_acknowledged_index_ = 0;
   std::vector<Acknowledged> acknowledged_;
   std::vector<Packet> due_;
+  struct DeathSignal {
+    uint64_t step;
+    raft::NodeId dead, to;
+  };
+  std::vector<DeathSignal> death_signals_;  // not yet delivered
   std::optional<std::string> final_token_;
   std::optional<Acknowledged> final_ack_;
   std::optional<uint64_t> leader_after_heal_;  // ticks from the heal to a leader known to a majority

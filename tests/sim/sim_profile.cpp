@@ -78,6 +78,15 @@ std::vector<SimProfile> make_profiles() {
   crashy.max_persist_delay_steps = 8;
   profiles.push_back(crashy);
 
+  // Crashes are announced to the survivors, late or not, and false death signals come at random: the
+  // elections they start (Core::peer_down) must keep every invariant.
+  SimProfile deaths = three;
+  deaths.name = "deaths";
+  deaths.crash_leader = 20;
+  deaths.death_signal = 1000;
+  deaths.false_death_signal = 30;
+  profiles.push_back(deaths);
+
   // The schedules above with a deliberate bug; the simulator must catch each (sim_bug_detection_tests).
   SimProfile figure8 = churn3;  // the core commits an older term's entry by counting replicas
   figure8.name = "figure8-bug";

@@ -60,6 +60,12 @@ struct SimProfile {
   // Another: answer reads at once from the leader's own commit index instead of through ReadIndex, which
   // a deposed leader that does not know it yet answers stale.
   bool local_reads = false;
+  // Death signals (Core::peer_down, issue 13), which a node may get late, or wrongly: per crash, each
+  // live node hears of it after [0, max_death_signal_delay_steps] steps (even after a restart, when it
+  // is false); per tick, one live node is told a random peer died (false unless it did).
+  uint32_t death_signal = 0;
+  uint32_t max_death_signal_delay_steps = 40;
+  uint32_t false_death_signal = 0;
   uint32_t compact = 15;  // a random node snapshots its state machine and drops a random part of its log
 
   // Client load, per tick.

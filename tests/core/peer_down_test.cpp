@@ -1,0 +1,174 @@
+// Death signals (issue 13): Core::peer_down starts a PreVote election at once when the leader's process
+// is gone. Liveness only — dissertation §9.6 (PreVote) and §6.2/§4.2.3 (leader lease, CheckQuorum) keep
+// a wrong signal from costing more than a pre-election.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tests/core/test_cluster.h"
+
+namespace shmraft::raft {
+namespace {
+
+using testing::Cluster;
+
+// Node 1 leads, then its process dies (cut off from everyone); returns the term it led.
+Term leader_1_dies(Cluster& c) {
+  c.elect(1);
+  const Term t = c.core(1).term();
+  c.isolate(1);
+  return t;
+}
+
+// Node 2 leads the term after `t`, and node 3 never campaigned for it.
+void expect_2_leads_alone(Cluster& c, Term t) {
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
+}
+
+// §9.6: the followers that saw the leader die forget it, so their lease no longer refuses the first
+// one's pre-vote; the election completes with message exchanges alone, without a tick.
+TEST(PeerDown, LeaderDeathElectsWithoutTicks) {
+  Cluster c(3);
+  const Term t = leader_1_dies(c);
+  EXPECT_FALSE(c.core(3).leader() == kNoNode);
+  EXPECT_TRUE(c.core(3).peer_down(1, 1));  // the later one in the stagger: waits a tick
+  EXPECT_EQ(c.core(3).leader(), kNoNode);
+  EXPECT_TRUE(c.core(2).peer_down(1));  // the first: campaigns now
+  c.stabilize();
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).leader(), 2u);
+  EXPECT_EQ(c.core(2).elections_by_peer_down(), 1u);
+  // The staggered node heard the new leader before its turn: no second election.
+  c.tick_all(3);
+  expect_2_leads_alone(c, t);
+}
+
+// The stagger's fallback: when the first one's pre-vote was refused (here: its log is behind), the next
+// one campaigns after its delay, long before an election timeout.
+TEST(PeerDown, StaggeredFollowerCampaignsAfterItsDelay) {
+  Cluster c(3);
+  c.elect(1);
+  c.drop_if = [](const Message& m) { return message_to(m) == 3 && std::holds_alternative<AppendEntries>(m); };
+  c.propose(1, "only-2-has-it");
+  c.stabilize();
+  c.drop_if = nullptr;
+  c.isolate(1);
+  ASSERT_LT(c.core(3).log().last_index(), c.core(2).log().last_index());
+  EXPECT_TRUE(c.core(2).peer_down(1, 2));
+  EXPECT_TRUE(c.core(3).peer_down(1));  // wrongly ranked first: §5.4.1 refuses its log
+  c.stabilize();
+  EXPECT_EQ(c.leader(), kNoNode);
+  for (int k = 0; k < 2 && c.leader() == kNoNode; ++k) c.tick_all();
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_LT(2, c.core(2).config().election_tick);
+  EXPECT_EQ(c.core(2).elections_by_peer_down(), 1u);
+}
+
+// Counters that lag can rank two survivors first at once: with equal logs the lower id keeps its
+// pre-vote, so one of them wins and the vote is not split — still without a tick.
+TEST(PeerDown, TwoSurvivorsCampaigningAtOnceDoNotSplitTheVote) {
+  Cluster c(3);
+  const Term t = leader_1_dies(c);
+  ASSERT_EQ(c.core(2).log().last_index(), c.core(3).log().last_index());
+  EXPECT_TRUE(c.core(3).peer_down(1));
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).elections_by_peer_down() + c.core(2).elections_by_peer_down(), 1u);
+}
+
+// A staggered follower that granted the first one's pre-vote does not campaign at its own turn while
+// that one is still collecting votes (a slow persist, a loaded host): one candidate, one term.
+TEST(PeerDown, StaggeredFollowerThatGrantedAPreVoteKeepsOutOfTheWay) {
+  Cluster c(3);
+  const Term t = leader_1_dies(c);
+  EXPECT_TRUE(c.core(3).peer_down(1, 1));
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.handle_ready(2);
+  while (c.deliver_one()) {
+  }
+  c.handle_ready(3);    // 3 grants the pre-vote; 2 has not heard back yet
+  c.network().clear();  // ... and will not: its grant is lost
+  for (int k = 0; k < 3; ++k) c.tick(3);
+  EXPECT_EQ(c.core(3).role(), Role::kFollower);
+  EXPECT_EQ(c.core(3).term(), t);
+  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
+}
+
+// The kernel tells each survivor separately: a pre-vote may reach a voter before its own death signal.
+// The lease ignores it then, and peer_down answers it: no retry, no tick.
+TEST(PeerDown, PreVoteThatArrivedBeforeTheVotersSignalIsAnsweredByIt) {
+  Cluster c(3);
+  const Term t = leader_1_dies(c);
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.stabilize();  // 3 still holds the lease: it ignores 2's pre-vote
+  EXPECT_EQ(c.core(2).role(), Role::kPreCandidate);
+  EXPECT_TRUE(c.core(3).peer_down(1, 1));
+  c.stabilize();
+  expect_2_leads_alone(c, t);
+}
+
+// A false death signal at one follower: the other still hears the leader, its lease ignores the
+// pre-vote, the leader keeps its term, and the pre-candidate follows it again at the next heartbeat.
+TEST(PeerDown, FalseSignalDoesNotDeposeALiveLeader) {
+  Cluster c(3);
+  c.elect(1);
+  const Term t = c.core(1).term();
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.stabilize();
+  EXPECT_EQ(c.core(3).term(), t);
+  EXPECT_EQ(c.core(3).leader(), 1u);
+  c.tick_all(2);  // a heartbeat
+  EXPECT_EQ(c.leader(), 1u);
+  for (NodeId id = 1; id <= 3; ++id) {
+    EXPECT_EQ(c.core(id).term(), t) << "node " << id;
+    EXPECT_EQ(c.core(id).leader(), 1u) << "node " << id;
+  }
+  EXPECT_EQ(c.core(2).elections_by_peer_down(), 0u);
+}
+
+// False signals everywhere, repeatedly, with ticks in between: never two leaders in one term.
+TEST(PeerDown, RepeatedFalseSignalsNeverMakeTwoLeadersInATerm) {
+  Cluster c(5);
+  c.elect(1);
+  std::set<std::pair<Term, NodeId>> leaders;
+  for (int round = 0; round < 40; ++round) {
+    const NodeId victim = c.core(1 + round % 5).leader();
+    for (NodeId id = 1; id <= 5; ++id)
+      if ((id + round) % 3 != 0) c.core(id).peer_down(victim == kNoNode ? 1 : victim, round % 3);
+    c.tick_all(1 + round % 4);
+    for (NodeId id = 1; id <= 5; ++id)
+      if (c.core(id).role() == Role::kLeader) leaders.insert({c.core(id).term(), id});
+  }
+  std::set<Term> terms;
+  for (const auto& [term, id] : leaders)
+    EXPECT_TRUE(terms.insert(term).second) << "two leaders in term " << term;
+}
+
+// peer_down of a non-leader, on a candidate or on the leader itself changes nothing.
+TEST(PeerDown, HarmlessUnlessItNamesTheFollowedLeader) {
+  Cluster c(3);
+  c.elect(1);
+  const Term t = c.core(1).term();
+  EXPECT_FALSE(c.core(2).peer_down(3));  // a follower's death
+  EXPECT_FALSE(c.core(1).peer_down(2));  // the leader hears of a follower's death
+  EXPECT_FALSE(c.core(1).peer_down(1));
+  EXPECT_FALSE(c.core(2).peer_down(kNoNode));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), 1u);
+  EXPECT_EQ(c.core(2).leader(), 1u);
+  EXPECT_EQ(c.core(2).term(), t);
+
+  Cluster d(3, [](Config& cfg) { cfg.pre_vote = false; });
+  d.core(2).campaign();
+  ASSERT_EQ(d.core(2).role(), Role::kCandidate);
+  EXPECT_FALSE(d.core(2).peer_down(1));
+  EXPECT_EQ(d.core(2).role(), Role::kCandidate);
+}
+
+}  // namespace
+}  // namespace shmraft::raft
