@@ -242,6 +242,9 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
         case kv::ResultCode::value:
           finish(at, Status::ok, result.value, phases);
           return;
+        case kv::ResultCode::absent:  // reads as "" in the history: an absent key holds ""
+          finish(at, Status::ok, {}, phases, /*found=*/false);
+          return;
         case kv::ResultCode::cas_failed:
           finish(at, Status::cas_failed, {}, phases);
           return;
@@ -332,13 +335,14 @@ void AsyncClient::run_timers(uint64_t now_ns) {
   }
 }
 
-void AsyncClient::finish(uint32_t index, Status status, std::string_view value, const Phases& phases) {
+void AsyncClient::finish(uint32_t index, Status status, std::string_view value, const Phases& phases,
+                         bool found) {
   Pending& p = pending_[index];
   if (options_.history != nullptr) record_history(p, status, value, phases.client_receive_ns);
   p.state = State::free;
   --outstanding_;
   ++finished_;
-  (*on_done_)(Completion{p.tag, status, value, phases, p.attempts});
+  (*on_done_)(Completion{p.tag, status, value, found, phases, p.attempts});
 }
 
 void AsyncClient::record_history(const Pending& p, Status status, std::string_view value,

@@ -34,6 +34,7 @@ struct Completion {
   uint64_t tag = 0;  // as given to submit()
   Status status = Status::unknown;
   std::string_view value;  // get: the value ("" when absent); valid only during the callback
+  bool found = true;       // get: false when the key holds no value (an empty value is found)
   Phases phases;
   uint32_t attempts = 0;  // sends, including retries
 };
@@ -110,7 +111,7 @@ class AsyncClient final : private ClientChannel::Sink {
                        uint64_t now_ns);
   std::size_t receive(const Callback& on_done, Clock::time_point deadline);
   void run_timers(uint64_t now_ns);
-  void finish(uint32_t index, Status status, std::string_view value, const Phases& phases);
+  void finish(uint32_t index, Status status, std::string_view value, const Phases& phases, bool found = true);
   void record_history(const Pending& p, Status status, std::string_view value, uint64_t return_ns);
   uint32_t pick_node();
   uint64_t next_timer_ns() const noexcept;

@@ -15,6 +15,7 @@ Result Client::execute(const Request& request) {
   const AsyncClient::Callback on_done = [&](const Completion& c) {
     result.status = c.status;
     result.value.assign(c.value);
+    result.found = c.found;
     result.phases = c.phases;
     result.attempts = c.attempts;
     done = true;

@@ -17,6 +17,7 @@ namespace shmraft::client {
 struct Result {
   Status status = Status::unknown;
   std::string value;  // get: the value read ("" when the key is absent)
+  bool found = true;  // get: false when the key holds no value
   Phases phases;
   uint32_t attempts = 0;
 

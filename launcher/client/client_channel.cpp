@@ -85,8 +85,8 @@ class TcpChannel final : public ClientChannel {
 
   std::byte* reserve(uint32_t node, uint32_t length) override {
     // Nodes publish their port when they start (and a new one when they restart).
-    const auto port = static_cast<uint16_t>(
-        segment_.node_counters(node).spare[node::kTcpPortCounter].load(std::memory_order_relaxed));
+    const auto port =
+        static_cast<uint16_t>(segment_.node_counters(node).tcp_port.load(std::memory_order_relaxed));
     if (port == 0) return nullptr;
     if (port != ports_[node]) {
       ports_[node] = port;

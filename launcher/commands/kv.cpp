@@ -1,11 +1,12 @@
 // `shmraft kv get|put|append|cas|del`: one client operation against a running cluster.
 //
-// Exit codes: 0 done (get prints the value, "" for an absent key), 1 error (no cluster, rejected, too
-// large), 2 bad command line, 3 cas did not match (prints "fail"), 4 outcome unknown (no answer in time:
-// the write may or may not have been applied).
+// Exit codes: 0 done (get prints the value), 1 error (no cluster, rejected, too large), 2 bad command
+// line, 3 cas did not match (prints "fail"), 4 outcome unknown (no answer in time: the write may or may
+// not have been applied), 5 get of a key that holds no value (prints nothing; an empty value exits 0).
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "launcher/cli_options.h"
 #include "launcher/client/client.h"
@@ -19,6 +20,7 @@ namespace {
 
 constexpr int kExitCasFailed = 3;
 constexpr int kExitUnknown = 4;
+constexpr int kExitNotFound = 5;
 constexpr const char* kStdinValue = "-";
 
 struct KvOptions {
@@ -28,6 +30,7 @@ struct KvOptions {
   std::string key;
   std::string value;
   std::string expected;
+  bool json = false;  // get: print {"key", "found", "value"}
 };
 
 std::string read_stdin() {
@@ -77,8 +80,15 @@ int run_kv(KvOptions options) {
   const client::Result result = client->execute({options.op, options.key, options.value, options.expected});
   switch (result.status) {
     case client::Status::ok:
-      std::cout << (options.op == kv::Op::get ? result.value : std::string("ok")) << std::endl;
-      return kExitOk;
+      if (options.op != kv::Op::get) {
+        std::cout << "ok" << std::endl;
+      } else if (options.json) {
+        const nlohmann::json answer{{"key", options.key}, {"found", result.found}, {"value", result.value}};
+        std::cout << answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+      } else if (result.found) {
+        std::cout << result.value << std::endl;
+      }
+      return options.op == kv::Op::get && !result.found ? kExitNotFound : kExitOk;
     case client::Status::cas_failed:
       std::cout << "fail" << std::endl;
       return kExitCasFailed;
@@ -115,11 +125,13 @@ void add_kv_command(CLI::App& root, CommandList& commands) {
   app->require_subcommand(1);
   app->footer(
       "Exit codes: 0 ok, 1 error (no cluster, rejected, too large), 2 usage, 3 cas did not match,\n"
-      "4 outcome unknown (no answer within --timeout-ms: a write may or may not have taken effect).");
+      "4 outcome unknown (no answer within --timeout-ms: a write may or may not have taken effect),\n"
+      "5 get of a key that holds no value (an empty value exits 0).");
   add_cluster_option(*app, options->cluster);
   add_timeout_option(*app, options->timeout_ms, "Give up after this long (the outcome is then unknown)");
 
-  add_op(*app, "get", "Print the value of KEY (empty when absent)", kv::Op::get, options);
+  add_op(*app, "get", "Print the value of KEY (exit 5 when it holds none)", kv::Op::get, options)
+      ->add_flag("--json", options->json, "Print {\"key\", \"found\", \"value\"} (non-UTF-8 bytes replaced)");
   add_value(*add_op(*app, "put", "Set KEY to VALUE", kv::Op::put, options), "value", options->value, "Value");
   add_value(*add_op(*app, "append", "Append VALUE to the value of KEY", kv::Op::append, options), "value",
             options->value, "Value to append");

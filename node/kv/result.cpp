@@ -22,6 +22,8 @@ std::string_view to_string(ResultCode code) noexcept {
       return "stale sequence";
     case ResultCode::session_expired:
       return "session expired";
+    case ResultCode::absent:
+      return "absent";
   }
   return "unknown result";
 }
@@ -45,7 +47,7 @@ std::size_t encode_result(const Result& result, std::span<std::byte> out) {
 bool decode_result(std::span<const std::byte> bytes, Result& out) noexcept {
   wire::Reader r(bytes);
   const uint8_t code = r.byte();
-  if (!r.ok() || code > static_cast<uint8_t>(ResultCode::session_expired)) return false;
+  if (!r.ok() || code > static_cast<uint8_t>(ResultCode::absent)) return false;
   out.code = static_cast<ResultCode>(code);
   out.value = out.code == ResultCode::value ? r.string(kMaxValueSize) : std::string_view{};
   out.duplicate = false;

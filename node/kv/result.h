@@ -4,6 +4,7 @@
 // Wire format: u8 code | value length (varint) | value — the value only for ResultCode::value.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -11,13 +12,14 @@ namespace shmraft::kv {
 
 enum class ResultCode : uint8_t {
   ok = 0,               // put, append, delete, or a cas that matched
-  value = 1,            // get: `value` holds the value ("" for an absent key)
+  value = 1,            // get: `value` holds the key's value (possibly "")
   cas_failed = 2,       // cas: the key did not hold the expected value; nothing changed
   malformed = 3,        // the entry did not decode as a command; nothing changed
   stale_sequence = 4,   // older than the session's last sequence: its reply was already delivered
   session_expired = 5,  // unknown client with sequence > 1: its session was evicted, so a retry could
                         // apply twice; nothing changed. The client must treat the command's outcome as
                         // unknown and continue under a new client id.
+  absent = 6,           // get: the key holds no value (a client that reads it as "" loses nothing)
 };
 
 std::string_view to_string(ResultCode code) noexcept;
@@ -31,6 +33,11 @@ struct Result {
   // instead of being applied again.
   bool duplicate = false;
 };
+
+// The answer to a get of a key holding `value` (nullopt: no value), in the log or through ReadIndex.
+inline Result get_result(std::optional<std::string_view> value, bool duplicate = false) noexcept {
+  return value ? Result{ResultCode::value, *value, duplicate} : Result{ResultCode::absent, {}, duplicate};
+}
 
 std::size_t encoded_size(const Result& result) noexcept;
 

@@ -43,7 +43,7 @@ Result StateMachine::apply(uint64_t index, const Command& command) {
     case SessionTable::Verdict::duplicate:
       // A read changes nothing, so reading again now is as good as the first answer: both points lie
       // between the client's call and its reply. It also keeps read values out of the session table.
-      if (command.op == Op::get) return Result{ResultCode::value, current(command.key), true};
+      if (command.op == Op::get) return get_result(get(command.key), true);
       return Result{cached, {}, true};
     case SessionTable::Verdict::stale:
       return Result{ResultCode::stale_sequence, {}, false};
@@ -58,7 +58,7 @@ Result StateMachine::apply(uint64_t index, const Command& command) {
 Result StateMachine::execute(const Command& c) {
   switch (c.op) {
     case Op::get:
-      return Result{ResultCode::value, current(c.key), false};
+      return get_result(get(c.key));
     case Op::put:
       set(c.key, c.value);
       break;

@@ -106,9 +106,8 @@ inline GeneratedHistory generate_history(std::mt19937_64& rng, const GeneratorOp
                                 p.op.value,
                                 p.op.expect};
       const kv::Result r = machine.apply(++index, command);
-      p.op.output = r.code == kv::ResultCode::value        ? std::string(r.value)
-                    : r.code == kv::ResultCode::cas_failed ? "fail"
-                                                           : "ok";
+      const bool read = r.code == kv::ResultCode::value || r.code == kv::ResultCode::absent;
+      p.op.output = read ? std::string(r.value) : r.code == kv::ResultCode::cas_failed ? "fail" : "ok";
     }
     if (!p.op.known()) p.op.output.clear();
     out.ops.push_back(std::move(p.op));

@@ -67,6 +67,7 @@ TEST(Command, TimeoutsAreMillisecondsEverywhere) {
 TEST(Command, HelpDocumentsTheExitCodes) {
   EXPECT_NE(run_shmraft({"--help"}).out.find("2 usage error"), std::string::npos);
   EXPECT_NE(run_shmraft({"kv", "--help"}).out.find("3 cas did not match"), std::string::npos);
+  EXPECT_NE(run_shmraft({"kv", "--help"}).out.find("5 get of a key that holds no value"), std::string::npos);
 }
 
 TEST(Command, AgainstARunningCluster) {
@@ -118,6 +119,19 @@ TEST(Command, AgainstARunningCluster) {
   const CommandResult get = cluster.kv({"get", "grow"});
   EXPECT_EQ(get.exit_code, 0) << get.describe();
   EXPECT_EQ(get.out, chunk + "\n");
+
+  // A key that holds no value is told apart from one that holds "": exit 5, and "found" in --json.
+  ASSERT_EQ(cluster.kv({"put", "empty", ""}).exit_code, 0);
+  const CommandResult empty = cluster.kv({"get", "empty"});
+  EXPECT_EQ(empty.exit_code, 0) << empty.describe();
+  EXPECT_EQ(empty.out, "\n");
+  const CommandResult missing = cluster.kv({"get", "missing"});
+  EXPECT_EQ(missing.exit_code, 5) << missing.describe();
+  EXPECT_EQ(missing.out, "");
+  EXPECT_EQ(cluster.kv({"get", "--json", "missing"}).out, R"({"found":false,"key":"missing","value":""})"
+                                                          "\n");
+  EXPECT_EQ(cluster.kv({"get", "--json", "empty"}).out, R"({"found":true,"key":"empty","value":""})"
+                                                        "\n");
 }
 
 TEST(Command, AMebibyteValueFromStdinWhenTheRingsCarryIt) {

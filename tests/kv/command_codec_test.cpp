@@ -148,7 +148,8 @@ TEST(ResultCodec, RoundTripAndRejectsGarbage) {
                             {ResultCode::value, "some value", false},
                             {ResultCode::value, "", false},
                             {ResultCode::cas_failed, "", false},
-                            {ResultCode::session_expired, "", false}};
+                            {ResultCode::session_expired, "", false},
+                            {ResultCode::absent, "", false}};
   for (const Result& r : samples) {
     std::vector<std::byte> bytes(encoded_size(r));
     ASSERT_EQ(encode_result(r, bytes), bytes.size());

@@ -32,11 +32,15 @@ TEST_F(Apply, PutThenGet) {
   EXPECT_EQ(kv.applied_index(), 3u);
 }
 
-TEST_F(Apply, AbsentKeyReadsEmptyThroughTheLogAndAbsentLocally) {
-  const Result r = run(get("missing"));
-  EXPECT_EQ(r.code, ResultCode::value);
-  EXPECT_EQ(r.value, "");
+TEST_F(Apply, AbsentKeyIsToldApartFromAnEmptyValue) {
+  const Result missing = run(get("missing"));
+  EXPECT_EQ(missing.code, ResultCode::absent);
+  EXPECT_EQ(missing.value, "");
   EXPECT_FALSE(kv.get("missing").has_value());
+  run(put("empty", ""));
+  const Result empty = run(get("empty"));
+  EXPECT_EQ(empty.code, ResultCode::value);
+  EXPECT_EQ(empty.value, "");
 }
 
 TEST_F(Apply, AppendCreatesThenConcatenates) {
@@ -113,7 +117,8 @@ TEST(StateMachineModel, MatchesAMapOnRandomCommands) {
   for (uint64_t index = 1; index <= 20000; ++index) {
     const std::string& key = keys[rng() % 4];
     const auto it = model.find(key);
-    const std::string current = it == model.end() ? "" : it->second;
+    const bool present = it != model.end();
+    const std::string current = present ? it->second : "";
     const std::string& value = values[rng() % 5];
     const std::string expected = rng() % 2 ? current : values[rng() % 5];
     auto op = static_cast<Op>(1 + rng() % 5);
@@ -121,7 +126,7 @@ TEST(StateMachineModel, MatchesAMapOnRandomCommands) {
     const Result r = kv.apply(index, encode({kNoSession, 0, op, key, value, expected}));
     switch (op) {
       case Op::get:
-        ASSERT_EQ(r.code, ResultCode::value);
+        ASSERT_EQ(r.code, present ? ResultCode::value : ResultCode::absent);
         ASSERT_EQ(r.value, current);
         break;
       case Op::put:
