@@ -8,9 +8,6 @@
 // The node process should, at start:   counters.set(counters.pid, getpid());
 // and on every loop iteration or tick:  counters.set(counters.updated_ns, <CLOCK_MONOTONIC ns>);
 // `pid` is also what makes the segment count as live rather than stale (Segment::inspect).
-//
-// `spare` predates the named fields after `updated_ns` (layout version 2) and stays only until the
-// node and launcher read and write those instead; nothing new goes there.
 #include <atomic>
 #include <cstdint>
 
@@ -18,13 +15,10 @@
 
 namespace shmraft::ipc {
 
-inline constexpr int kSpareCounters = 4;
-
 struct NodeCountersSnapshot {
   uint64_t pid, role, term, leader, commit_index, applied_index, last_index;
   uint64_t frames_in, frames_out, drops, bad_frames, elections, syncs, updated_ns;
-  uint64_t tcp_port, oversized, sleeps, deaths_seen;
-  uint64_t spare[kSpareCounters];
+  uint64_t tcp_port, oversized, sleeps, deaths_seen, death_elections;
 };
 
 struct alignas(kCacheLine) NodeCounters {
@@ -47,8 +41,8 @@ struct alignas(kCacheLine) NodeCounters {
   Counter tcp_port{0};   // the node's loopback TCP port under `--transport tcp`, where peers find it; 0 = shm
   Counter oversized{0};  // peer messages larger than a peer frame, never sent (also in `drops`)
   Counter sleeps{0};     // waits that went to sleep (futex, or epoll under TCP)
-  Counter deaths_seen{0};  // peer deaths this node learned of from the kernel (DeathWatch::take)
-  Counter spare[kSpareCounters]{};
+  Counter deaths_seen{0};      // peer deaths this node learned of from the kernel (DeathWatch::take)
+  Counter death_elections{0};  // elections started because a death was reported, not by a timeout
 
   static void set(Counter& counter, uint64_t value) noexcept {
     counter.store(value, std::memory_order_relaxed);
@@ -59,26 +53,11 @@ struct alignas(kCacheLine) NodeCounters {
 
   NodeCountersSnapshot snapshot() const noexcept {
     auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
-    NodeCountersSnapshot s{get(pid),
-                           get(role),
-                           get(term),
-                           get(leader),
-                           get(commit_index),
-                           get(applied_index),
-                           get(last_index),
-                           get(frames_in),
-                           get(frames_out),
-                           get(drops),
-                           get(bad_frames),
-                           get(elections),
-                           get(syncs),
-                           get(updated_ns),
-                           get(tcp_port),
-                           get(oversized),
-                           get(sleeps),
-                           get(deaths_seen),
-                           {}};
-    for (int i = 0; i < kSpareCounters; ++i) s.spare[i] = get(spare[i]);
+    NodeCountersSnapshot s{get(pid),          get(role),          get(term),           get(leader),
+                           get(commit_index), get(applied_index), get(last_index),     get(frames_in),
+                           get(frames_out),   get(drops),         get(bad_frames),     get(elections),
+                           get(syncs),        get(updated_ns),    get(tcp_port),       get(oversized),
+                           get(sleeps),       get(deaths_seen),   get(death_elections)};
     return s;
   }
 };

@@ -76,8 +76,7 @@ std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth
                        c.term, leader_column(s), c.commit_index, c.applied_index, c.last_index,
                        s.links.describe(), c.bad_frames);
     if (wide) {
-      out += fmt::format(kWide, c.frames_in, c.frames_out, c.drops, c.elections, c.syncs,
-                         c.spare[node::kSleepsCounter]);
+      out += fmt::format(kWide, c.frames_in, c.frames_out, c.drops, c.elections, c.syncs, c.sleeps);
     }
     out += "\n";
   }
@@ -104,7 +103,7 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
                      {"bad_frames", c.bad_frames},
                      {"elections", c.elections},
                      {"syncs", c.syncs},
-                     {"sleeps", c.spare[node::kSleepsCounter]},
+                     {"sleeps", c.sleeps},
                      {"links_cut", s.links.cut},
                      {"links_degraded", s.links.degraded}});
   }

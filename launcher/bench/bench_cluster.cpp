@@ -105,7 +105,7 @@ std::vector<pid_t> BenchCluster::node_pids() const {
 std::vector<uint64_t> BenchCluster::node_sleeps() const {
   std::vector<uint64_t> sleeps;
   for (uint32_t node = 0; node < segment_.node_count(); ++node)
-    sleeps.push_back(segment_.node_counters(node).snapshot().spare[node::kSleepsCounter]);
+    sleeps.push_back(segment_.node_counters(node).snapshot().sleeps);
   return sleeps;
 }
 
@@ -142,8 +142,7 @@ BenchConfig config_for_running_cluster(const std::string& name, BenchConfig conf
   config.nodes = segment.node_count();
   config.transport = "shm";
   for (uint32_t node = 0; node < config.nodes; ++node) {
-    if (segment.node_counters(node).spare[node::kTcpPortCounter].load(std::memory_order_relaxed) != 0)
-      config.transport = "tcp";
+    if (segment.node_counters(node).tcp_port.load(std::memory_order_relaxed) != 0) config.transport = "tcp";
   }
   if (config.clients > segment.client_slots()) {
     throw std::invalid_argument(fmt::format("--clients {}: cluster '{}' has only {} client slots",

@@ -98,10 +98,10 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
 
   ipc::NodeCounters::set(counters_.pid, static_cast<uint64_t>(getpid()));
   // A port left by an earlier run over TCP would send peers and clients to a dead socket.
-  if (options.transport == TransportKind::shm) ipc::NodeCounters::set(counters_.spare[kTcpPortCounter], 0);
+  if (options.transport == TransportKind::shm) ipc::NodeCounters::set(counters_.tcp_port, 0);
   ipc::NodeCounters::set(counters_.elections, 0);
-  ipc::NodeCounters::set(counters_.spare[kOversizedCounter], 0);
-  ipc::NodeCounters::set(counters_.spare[kDeathElectionsCounter], 0);
+  ipc::NodeCounters::set(counters_.oversized, 0);
+  ipc::NodeCounters::set(counters_.death_elections, 0);
   const storage::HardState& hs = storage_.hard_state();
   log_.info(
       "node {} of cluster '{}' ({} nodes) up: data {}, log [{}, {}], term {}, vote {}, commit {}, "
@@ -179,14 +179,14 @@ void Node::tick_until(uint64_t now_ns) {
   ipc::NodeCounters::set(counters_.bad_frames,
                          bad_peer_frames_ + bad_client_frames_ + transport_->bad_frames());
   // A lagging follower gets the too-large snapshot offered again and again: count every time, warn once.
-  ipc::NodeCounters::set(counters_.spare[kOversizedCounter], sender_.oversized());
+  ipc::NodeCounters::set(counters_.oversized, sender_.oversized());
   if (sender_.oversized() != 0 && !oversized_warned_) {
     oversized_warned_ = true;
     log_.warn(
         "a message was larger than a peer frame ({} bytes) and could not be sent; a snapshot that large "
         "cannot reach a lagging follower: raise the segment's peer ring capacity (further ones are only "
-        "counted, in counters spare[{}])",
-        transport_->max_peer_payload(), kOversizedCounter);
+        "counted, in the counter 'oversized')",
+        transport_->max_peer_payload());
   }
 }
 
@@ -491,8 +491,7 @@ void Node::serve_confirmed_reads() {
       header.leader_persist_ns = read.receive_ns;
       header.commit_ns = round.confirm_ns;
       header.apply_ns = apply_ns;
-      const std::optional<std::string_view> value = kv_.get(read.key);
-      reply(read.slot, header, kv::Result{kv::ResultCode::value, value.value_or(std::string_view{}), false});
+      reply(read.slot, header, kv::get_result(kv_.get(read.key)));
       reads_.pop_front();
     }
   }
@@ -537,9 +536,9 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.frames_out, sender_.frames_out() + replies_ - refused);
   C::set(counters_.drops, sender_.drops() + dropped_replies_ + refused);
   C::set(counters_.elections, elections_);
-  C::set(counters_.spare[kDeathElectionsCounter], core_->elections_by_peer_down());
+  C::set(counters_.death_elections, core_->elections_by_peer_down());
   C::set(counters_.syncs, storage_.stats().flushes);
-  C::set(counters_.spare[kSleepsCounter], transport_->sleeps());
+  C::set(counters_.sleeps, transport_->sleeps());
   C::set(counters_.updated_ns, now_ns);
 }
 

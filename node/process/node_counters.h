@@ -11,14 +11,14 @@
 //   frames_in / frames_out   peer messages and client requests in; peer messages and client replies out
 //   updated_ns  CLOCK_MONOTONIC ns of the node's last loop iteration (a heartbeat of the process; an
 //            idle node wakes only for its next timer, every heartbeat interval or so)
-//   spare[kTcpPortCounter]  the node's loopback TCP port under `--transport tcp` (0 = shm), where peers
+//   tcp_port  the node's loopback TCP port under `--transport tcp` (0 = shm), where peers
 //            and clients find it
-//   spare[kOversizedCounter]  peer messages larger than one peer frame, never sent (also in `drops`):
+//   oversized  peer messages larger than one peer frame, never sent (also in `drops`):
 //            in practice a snapshot too big to reach a follower that fell behind a compaction, which
 //            then stays stale until the peer ring capacity is raised (InstallSnapshot is not chunked)
-//   spare[kDeathElectionsCounter]  elections this node started because the kernel said its leader's
+//   death_elections  elections this node started because the kernel said its leader's
 //            process died (Core::peer_down), not because its election timeout ran out; compare `elections`
-//   spare[kSleepsCounter]  times the node went to sleep waiting for frames (futex, or epoll under TCP):
+//   sleeps   times the node went to sleep waiting for frames (futex, or epoll under TCP):
 //            how often a wait outlasted the spin. Per committed entry it says whether the nodes spin
 //            through a busy exchange (well below 1) or fall asleep and pay a wake-up every hop (2+)
 #include <cstdint>
@@ -31,11 +31,6 @@ inline constexpr uint64_t kRolePreCandidate = 1;
 inline constexpr uint64_t kRoleCandidate = 2;
 inline constexpr uint64_t kRoleLeader = 3;
 inline constexpr uint64_t kRoleStopped = 4;  // the process exited in an orderly way
-
-inline constexpr int kTcpPortCounter = 0;         // index into NodeCounters::spare
-inline constexpr int kOversizedCounter = 1;       // index into NodeCounters::spare
-inline constexpr int kSleepsCounter = 2;          // index into NodeCounters::spare
-inline constexpr int kDeathElectionsCounter = 3;  // index into NodeCounters::spare
 
 // "follower", "pre-candidate", "candidate", "leader", "stopped", or "?" for an unknown code.
 constexpr std::string_view role_name(uint64_t role) noexcept {

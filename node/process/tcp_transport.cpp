@@ -35,15 +35,15 @@ TcpTransport::TcpTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
       peer_ports_(segment.node_count(), 0),
       scratch_(std::max(max_peer_payload_, max_reply_payload_)) {
   ipc::NodeCounters& counters = segment.node_counters(self);
-  ipc::NodeCounters::set(counters.spare[kTcpPortCounter], tcp_.port());
+  ipc::NodeCounters::set(counters.tcp_port, tcp_.port());
   connect_to_peers();
 }
 
 void TcpTransport::connect_to_peers() {
   for (uint32_t peer = 0; peer < segment_.node_count(); ++peer) {
     if (peer == self_) continue;
-    const auto port = static_cast<uint16_t>(
-        segment_.node_counters(peer).spare[kTcpPortCounter].load(std::memory_order_relaxed));
+    const auto port =
+        static_cast<uint16_t>(segment_.node_counters(peer).tcp_port.load(std::memory_order_relaxed));
     if (port == 0 || port == peer_ports_[peer]) continue;
     peer_ports_[peer] = port;
     tcp_.connect(peer, port);

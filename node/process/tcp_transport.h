@@ -1,7 +1,7 @@
 #pragma once
 // Transport over loopback TCP (ipc/tcp), for `--transport tcp`: the same frames, one connection per
 // directed pair of endpoints. The node listens on a port the kernel picks and publishes it in its
-// counters (node_counters.h, kTcpPortCounter); it connects to each peer once that peer has published
+// counters (the `tcp_port` counter); it connects to each peer once that peer has published
 // its port (again whenever the port changes: the peer restarted). Clients connect to every node and get
 // their replies on the connection they opened. The segment still carries the counters, the client
 // slots and the links' fault words.

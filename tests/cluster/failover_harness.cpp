@@ -90,7 +90,7 @@ struct Elections {
 
 Elections elections(const ipc::Segment& segment, uint32_t node) {
   const ipc::NodeCountersSnapshot c = segment.node_counters(node).snapshot();
-  return {c.elections, c.spare[node::kDeathElectionsCounter]};
+  return {c.elections, c.death_elections};
 }
 
 // The last lines of every node's log, for a failure message.

@@ -441,7 +441,7 @@ TEST(NodeCountersTest, SetAddSnapshot) {
   c.set(c.term, 7);
   NodeCounters::add(c.frames_in, 10);
   NodeCounters::add(c.frames_in);
-  c.set(c.spare[3], 99);
+  c.set(c.death_elections, 99);
   c.set(c.tcp_port, 40123);
   NodeCounters::add(c.sleeps, 5);
   NodeCounters::add(c.oversized);
@@ -453,7 +453,7 @@ TEST(NodeCountersTest, SetAddSnapshot) {
   EXPECT_EQ(snap.pid, 1234u);
   EXPECT_EQ(snap.term, 7u);
   EXPECT_EQ(snap.frames_in, 11u);
-  EXPECT_EQ(snap.spare[3], 99u);
+  EXPECT_EQ(snap.death_elections, 99u);
   EXPECT_EQ(snap.elections, 0u);
   EXPECT_EQ(s.node_counters(0).snapshot().frames_in, 0u);
 }

@@ -190,7 +190,7 @@ TEST(NodeProcess, OverLoopbackTcpTheSameLoopCommitsAndSurvivesALeaderKill) {
   const std::optional<uint32_t> first = cluster.wait_for_leader(20s);
   ASSERT_TRUE(first) << all_logs(cluster);
   for (uint32_t i = 0; i < 3; ++i)
-    EXPECT_NE(cluster.segment().node_counters(i).snapshot().spare[kTcpPortCounter], 0u) << "node " << i;
+    EXPECT_NE(cluster.segment().node_counters(i).snapshot().tcp_port, 0u) << "node " << i;
 
   client::ClientOptions options = TestCluster::client_options();
   options.transport = client::TransportKind::tcp;
@@ -275,8 +275,7 @@ TEST(NodeProcess, ASnapshotTooLargeForAPeerFrameIsCountedAndWarnedOnce) {
   // Summed over the nodes: a starved host may elect another leader, which then offers the snapshot.
   auto oversized = [&] {
     uint64_t total = 0;
-    for (uint32_t i = 0; i < 3; ++i)
-      total += cluster.segment().node_counters(i).snapshot().spare[kOversizedCounter];
+    for (uint32_t i = 0; i < 3; ++i) total += cluster.segment().node_counters(i).snapshot().oversized;
     return total;
   };
   const auto deadline = std::chrono::steady_clock::now() + 20s;
