@@ -317,42 +317,40 @@ TEST(StorageBadInput, MetaOfANewerFormatVersionIsRefused) {
   EXPECT_TRUE(contains(error, meta.string() + " slot 1 has format version 2, newer")) << error;
 }
 
-TEST(StorageBadInput, SnapshotOfANewerFormatVersionIsRefused) {
+// A node directory with entries 1..10 and a snapshot at 10, whose snapshot file is then replaced by a
+// bare header (no data) sealed with a good CRC; returns the error of opening it again.
+std::string open_with_snapshot_header(format::SnapshotHeader header, fs::path& snapshot) {
   TempDir tmp;
   {
     NodeStorage storage(tmp.node());
     append_range(storage, 1, 10, 1);
     storage.save_snapshot({10, 1}, {});
   }
-  const fs::path snapshot = tmp.node() / "snap" / "snapshot";
+  snapshot = tmp.node() / "snap" / "snapshot";
+  header.crc = format::snapshot_crc(header, {});
+  write_file(snapshot, std::vector<std::byte>(reinterpret_cast<std::byte*>(&header),
+                                              reinterpret_cast<std::byte*>(&header) + sizeof header));
+  return message_of([&] { NodeStorage storage(tmp.node()); });
+}
+
+TEST(StorageBadInput, SnapshotOfANewerFormatVersionIsRefused) {
   format::SnapshotHeader header;
   header.version = format::kSnapshotVersion + 1;
   header.last_index = 10;
   header.last_term = 1;
-  header.crc = format::snapshot_crc(header, {});
-  write_file(snapshot, std::vector<std::byte>(reinterpret_cast<std::byte*>(&header),
-                                              reinterpret_cast<std::byte*>(&header) + sizeof header));
-  const std::string error = message_of([&] { NodeStorage storage(tmp.node()); });
+  fs::path snapshot;
+  const std::string error = open_with_snapshot_header(header, snapshot);
   EXPECT_TRUE(contains(error, snapshot.string() + " has format version 2, newer")) << error;
 }
 
 // Found by storage_recovery_fuzz: a snapshot with a good CRC but an index no snapshot can end at.
 TEST(StorageBadInput, SnapshotAtIndexZeroOrTheLastIndexIsRefused) {
   for (const uint64_t last_index : {uint64_t{0}, UINT64_MAX}) {
-    TempDir tmp;
-    {
-      NodeStorage storage(tmp.node());
-      append_range(storage, 1, 10, 1);
-      storage.save_snapshot({10, 1}, {});
-    }
-    const fs::path snapshot = tmp.node() / "snap" / "snapshot";
     format::SnapshotHeader header;
     header.last_index = last_index;
     header.last_term = 5;
-    header.crc = format::snapshot_crc(header, {});
-    write_file(snapshot, std::vector<std::byte>(reinterpret_cast<std::byte*>(&header),
-                                                reinterpret_cast<std::byte*>(&header) + sizeof header));
-    const std::string error = message_of([&] { NodeStorage storage(tmp.node()); });
+    fs::path snapshot;
+    const std::string error = open_with_snapshot_header(header, snapshot);
     EXPECT_TRUE(contains(error, "claims last index " + std::to_string(last_index))) << error;
   }
 }
