@@ -12,6 +12,7 @@
 #include "ipc/clock.h"
 #include "node/process/shm_transport.h"
 #include "node/process/tcp_transport.h"
+#include "node/storage/format.h"
 
 namespace shmraft::node {
 namespace {
@@ -437,7 +438,7 @@ void Node::apply(std::span<const raft::Entry> entries) {
     } else {
       kv_.skip(e.index);
     }
-    applied_bytes_since_snapshot_ += e.data.size() + 24;
+    applied_bytes_since_snapshot_ += storage::format::record_bytes(e.data.size());  // as the log holds it
     while (!writes_.empty() && writes_.front().index <= e.index) {
       const PendingWrite& write = writes_.front();
       // Neither condition can hold today: only a leader has pending writes, at indices it appended in
