@@ -153,7 +153,8 @@ raft::Config ClusterSim::core_config(raft::NodeId id) {
   raft::Config config;
   config.id = id;
   config.voters = raft::voters_numbered_1_to(profile_.nodes);
-  config.seed = rng_.next();  // a fresh incarnation draws fresh election timeouts
+  config.seed = rng_.next();             // a fresh incarnation draws fresh election timeouts
+  config.incarnation = ++incarnations_;  // and grows with every start, as a node's does
   config.election_tick = profile_.election_tick;
   config.heartbeat_tick = profile_.heartbeat_tick;
   config.pre_vote = profile_.pre_vote;

@@ -117,6 +117,7 @@ class ClusterSim {
   uint64_t now_ = 0;                             // in steps
   uint64_t next_token_ = 1;
   uint64_t next_read_context_ = 1;
+  uint64_t incarnations_ = 0;  // cores started so far: each one's Config::incarnation
   uint64_t max_acknowledged_index_ = 0;
   std::vector<Acknowledged> acknowledged_;
   std::vector<Packet> due_;
