@@ -289,16 +289,19 @@ std::size_t newest_meta_slot(const fs::path& meta) {
   return slots[0].sequence > slots[1].sequence ? 0 : 1;
 }
 
+// A log of 10 entries whose meta holds {2, 1, 5} in one slot and {3, 0, 6} in the other; returns meta's path.
+fs::path save_two_hard_states(const fs::path& node) {
+  NodeStorage storage(node, small());
+  append_range(storage, 1, 10, 2);
+  storage.save_hard_state({2, 1, 5});
+  storage.save_hard_state({3, 0, 6});
+  return node / "meta";
+}
+
 // A damaged slot is passed over for the other one, and said so: the state it held may be the newest.
 TEST(StorageCorruption, DamagedNewestMetaSlotFallsBackToTheOtherOneAndIsReported) {
   TempDir tmp;
-  {
-    NodeStorage storage(tmp.node(), small());
-    append_range(storage, 1, 10, 2);
-    storage.save_hard_state({2, 1, 5});
-    storage.save_hard_state({3, 0, 6});
-  }
-  const fs::path meta = tmp.node() / "meta";
+  const fs::path meta = save_two_hard_states(tmp.node());
   const std::size_t newest = newest_meta_slot(meta);
   flip_bit(meta, newest * format::kMetaSlotStride + offsetof(format::MetaSlot, term), 4);
   const std::vector<std::byte> damaged = read_file(meta);
@@ -333,13 +336,7 @@ TEST(StorageCorruption, DamagedNewestMetaSlotFallsBackToTheOtherOneAndIsReported
 
 TEST(StorageCorruption, OlderMetaSlotWithABadMagicNumberIsReported) {
   TempDir tmp;
-  {
-    NodeStorage storage(tmp.node(), small());
-    append_range(storage, 1, 10, 2);
-    storage.save_hard_state({2, 1, 5});
-    storage.save_hard_state({3, 0, 6});
-  }
-  const fs::path meta = tmp.node() / "meta";
+  const fs::path meta = save_two_hard_states(tmp.node());
   const std::size_t older = 1 - newest_meta_slot(meta);
   const uint64_t junk = 0x0123456789abcdef;
   write_at(meta, older * format::kMetaSlotStride + offsetof(format::MetaSlot, magic), &junk, sizeof junk);
