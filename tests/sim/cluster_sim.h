@@ -30,6 +30,7 @@ struct SimStats {
   uint64_t crashes = 0;
   uint64_t death_signals = 0;  // peer_down calls, true, late or false
   uint64_t torn_persists = 0;
+  uint64_t progress_resets = 0;  // leaders that saw a follower's new incarnation and probed it afresh
   uint64_t partitions = 0;
   uint64_t compactions = 0;
   uint64_t snapshots_installed = 0;
