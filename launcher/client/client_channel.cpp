@@ -14,34 +14,32 @@ namespace {
 class ShmChannel final : public ClientChannel {
  public:
   ShmChannel(ipc::Segment& segment, uint32_t slot, ipc::WaitStrategy wait, std::chrono::nanoseconds spin)
-      : requests_(segment.node_count() + 1),
-        responses_(segment.node_count() + 1),
-        unpublished_(segment.node_count() + 1),
-        waiter_(segment.client_doorbell(slot), wait, spin) {
+      : waiter_(segment.client_doorbell(slot), wait, spin) {
     for (uint32_t node = 1; node <= segment.node_count(); ++node) {
-      requests_[node] = segment.request_producer(slot, node);
-      responses_[node] = segment.response_consumer(node, slot);
+      requests_.push_back(segment.request_producer(slot, node));
+      responses_.push_back(segment.response_consumer(node, slot));
     }
+    unpublished_.assign(requests_.size(), 0);
   }
 
   uint32_t max_payload() const noexcept override {
-    return requests_.size() < 2 ? 0 : requests_[1].max_payload();  // [0] unused: ids are 1..N
+    return requests_.empty() ? 0 : requests_[0].max_payload();
   }
 
   std::byte* reserve(uint32_t node, uint32_t length) override {
-    return length <= max_payload() ? requests_[node].try_reserve(length) : nullptr;
+    return length <= max_payload() ? requests_[ipc::slot_of(node)].try_reserve(length) : nullptr;
   }
 
   void commit(uint32_t node, uint32_t length) override {
-    requests_[node].commit(node::kRequestFrame, length);
-    unpublished_[node] = 1;
+    requests_[ipc::slot_of(node)].commit(node::kRequestFrame, length);
+    unpublished_[ipc::slot_of(node)] = 1;
   }
 
   void flush() override {
-    for (uint32_t node = 1; node < requests_.size(); ++node) {
-      if (!unpublished_[node]) continue;
-      requests_[node].publish();
-      unpublished_[node] = 0;
+    for (std::size_t slot = 0; slot < requests_.size(); ++slot) {
+      if (!unpublished_[slot]) continue;
+      requests_[slot].publish();
+      unpublished_[slot] = 0;
     }
   }
 
@@ -49,8 +47,8 @@ class ShmChannel final : public ClientChannel {
     if (deadline > Clock::now())
       waiter_.wait_until([&] { return has_responses() || sink.has_wake_event(); }, deadline);
     std::size_t frames = 0;
-    for (uint32_t node = 1; node < responses_.size(); ++node) {
-      frames += responses_[node].drain([&](const ipc::Frame& frame) {
+    for (uint32_t node = 1; node <= responses_.size(); ++node) {
+      frames += responses_[ipc::slot_of(node)].drain([&](const ipc::Frame& frame) {
         if (frame.type == node::kResponseFrame) sink.on_response(node, frame.payload);
       });
     }
@@ -64,9 +62,9 @@ class ShmChannel final : public ClientChannel {
     return false;
   }
 
-  std::vector<ipc::RingProducer> requests_;   // by node id; [0] unused
-  std::vector<ipc::RingConsumer> responses_;  // by node id; [0] unused
-  std::vector<uint8_t> unpublished_;          // by node id; [0] unused
+  std::vector<ipc::RingProducer> requests_;   // by slot (ipc::slot_of of the node id)
+  std::vector<ipc::RingConsumer> responses_;  // by slot
+  std::vector<uint8_t> unpublished_;          // by slot
   ipc::Waiter waiter_;
 };
 

@@ -47,7 +47,7 @@ TEST(Command, EveryRangeErrorIsAUsageErrorThatSaysTheRange) {
   expect_usage_error({"kill", "-c", "x", "-1"}, "node id '-1' out of range 1..N");
   expect_usage_error({"restart", "-c", "x", "99"}, "node id '99' out of range 1..N");
   expect_usage_error({"partition", "-c", "x", "1", "0"}, "node id '0' out of range 1..N");
-  expect_usage_error({"partition", "-c", "x", "--drop-rate", "2", "0"}, "'2' must be from 0 to 1");
+  expect_usage_error({"partition", "-c", "x", "--drop-rate", "2", "1"}, "'2' must be from 0 to 1");
   expect_usage_error({"down", "--timeout-ms", "0"}, "'0' must be from 1 to 3600000 (ms)");
   expect_usage_error({"kill", "--timeout-ms", "0", "1"}, "'0' must be from 1 to 3600000 (ms)");
   expect_usage_error({"kv", "--timeout-ms", "0", "get", "k"}, "'0' must be from 1 to 3600000 (ms)");
