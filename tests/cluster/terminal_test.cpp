@@ -116,7 +116,9 @@ TEST(Terminal, CtrlCDuringABenchmarkLeavesItsReportComplete) {
   ASSERT_GE(bench, 0) << "forkpty failed";
   std::string output;
   const bool measuring = read_until(master, output, "measure     1/", 30s);
-  if (measuring) EXPECT_EQ(::write(master, "\x03", 1), 1);
+  if (measuring) {
+    EXPECT_EQ(::write(master, "\x03", 1), 1);
+  }
   read_until(master, output, "", 30s);
   const auto ended = launcher::wait_for_exit(bench, measuring ? 10s : 0s);
   if (!ended) launcher::stop_child(bench, 5s);
