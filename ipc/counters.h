@@ -19,6 +19,7 @@ struct NodeCountersSnapshot {
   uint64_t pid, role, term, leader, commit_index, applied_index, last_index;
   uint64_t frames_in, frames_out, drops, bad_frames, elections, syncs, updated_ns;
   uint64_t tcp_port, oversized, sleeps, deaths_seen, death_elections;
+  uint64_t death_taken_ns, campaign_ns, leader_since_ns;
 };
 
 struct alignas(kCacheLine) NodeCounters {
@@ -43,6 +44,11 @@ struct alignas(kCacheLine) NodeCounters {
   Counter sleeps{0};     // waits that went to sleep (futex, or epoll under TCP)
   Counter deaths_seen{0};      // peer deaths this node learned of from the kernel (DeathWatch::take)
   Counter death_elections{0};  // elections started because a death was reported, not by a timeout
+  // CLOCK_MONOTONIC stamps of the node's reactions to a failure, for `shmraft bench --failover`: when
+  // it last took a peer's death from the kernel, last began a (pre-)election, last became leader.
+  Counter death_taken_ns{0};
+  Counter campaign_ns{0};
+  Counter leader_since_ns{0};
 
   static void set(Counter& counter, uint64_t value) noexcept {
     counter.store(value, std::memory_order_relaxed);
@@ -53,11 +59,12 @@ struct alignas(kCacheLine) NodeCounters {
 
   NodeCountersSnapshot snapshot() const noexcept {
     auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
-    NodeCountersSnapshot s{get(pid),          get(role),          get(term),           get(leader),
-                           get(commit_index), get(applied_index), get(last_index),     get(frames_in),
-                           get(frames_out),   get(drops),         get(bad_frames),     get(elections),
-                           get(syncs),        get(updated_ns),    get(tcp_port),       get(oversized),
-                           get(sleeps),       get(deaths_seen),   get(death_elections)};
+    NodeCountersSnapshot s{
+        get(pid),           get(role),           get(term),        get(leader),          get(commit_index),
+        get(applied_index), get(last_index),     get(frames_in),   get(frames_out),      get(drops),
+        get(bad_frames),    get(elections),      get(syncs),       get(updated_ns),      get(tcp_port),
+        get(oversized),     get(sleeps),         get(deaths_seen), get(death_elections), get(death_taken_ns),
+        get(campaign_ns),   get(leader_since_ns)};
     return s;
   }
 };

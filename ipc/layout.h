@@ -34,7 +34,8 @@ namespace shmraft::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" little-endian
 // 2: liveness claims, death cells, progress counters, leader record; named TCP port and counters.
-inline constexpr uint32_t kLayoutVersion = 2;
+// 3: the fail-over stamps in the node counters (death_taken_ns, campaign_ns, leader_since_ns).
+inline constexpr uint32_t kLayoutVersion = 3;
 
 inline constexpr uint32_t kMaxNodes = 16;
 inline constexpr uint32_t kMaxClientSlots = 4096;
