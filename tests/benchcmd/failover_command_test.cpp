@@ -23,11 +23,14 @@ std::vector<std::string> failover_args(std::vector<std::string> extra) {
   return args;
 }
 
+// The lines "failover 2/3: ...", after the sweep point's "[1/2] " in a sweep.
 std::vector<std::string> event_lines(const std::string& err) {
   std::vector<std::string> lines;
   std::istringstream in(err);
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("failover ")) lines.push_back(line);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("[")) line.erase(0, line.find("] ") + 2);
+    if (line.starts_with("failover ") && line.find(": ") != std::string::npos) lines.push_back(line);
+  }
   return lines;
 }
 
