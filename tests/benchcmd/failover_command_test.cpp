@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/benchcmd/bad_input.h"
 #include "tests/benchcmd/bench_process.h"
 
 namespace shmraft::benchcmd_test {
@@ -118,46 +119,27 @@ TEST(BenchFailover, SweepHtmlHasTheFailoverChart) {
   fs::remove_all(out);
 }
 
-struct BadFailover {
-  std::string name;
-  std::vector<std::string> args;
-  std::string names;  // what the one error line must mention
-};
-
-void PrintTo(const BadFailover& input, std::ostream* out) {
-  *out << input.name;
-}
-
-class BenchFailoverBadFlags : public testing::TestWithParam<BadFailover> {};
+class BenchFailoverBadFlags : public testing::TestWithParam<BadInput> {};
 
 TEST_P(BenchFailoverBadFlags, AreRefusedWithExit2AndOneLine) {
-  BenchProcess bench(GetParam().args);
-  const BenchOutput run = bench.wait(std::chrono::seconds(20));
-  EXPECT_EQ(run.exit_code, 2) << run.describe();
-  std::size_t lines = 0;
-  std::istringstream in(run.err);
-  for (std::string line; std::getline(in, line);) lines += !line.empty();
-  EXPECT_EQ(lines, 1u) << run.describe();
-  EXPECT_NE(run.err.find(GetParam().names), std::string::npos) << run.describe();
-  EXPECT_TRUE(run.out.empty()) << run.describe();
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_EQ(expect_refused(GetParam()), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, BenchFailoverBadFlags,
     testing::Values(
-        BadFailover{"OneNode", {"--failover", "--nodes", "1"}, "--nodes"},
-        BadFailover{"TwoNodes", {"--failover", "--nodes", "2"}, "3 or more nodes"},
-        BadFailover{"SweepWithOneNode", {"--failover", "--sweep", "--sweep-nodes", "1,3"}, "--sweep-nodes"},
-        BadFailover{"NoKills", {"--failover", "--kills", "0"}, "--kills"},
-        BadFailover{"KillsWithoutFailover", {"--kills", "3"}, "--failover"},
-        BadFailover{"UnknownSignal", {"--failover", "--signal", "term"}, "--signal"},
-        BadFailover{"UnknownVictim", {"--failover", "--victim", "client"}, "--victim"},
-        BadFailover{"WithDuration", {"--failover", "--duration", "5"}, "--duration"},
-        BadFailover{"WithCompare", {"--failover", "--compare"}, "--compare"},
-        BadFailover{"WithRate", {"--failover", "--rate", "1000"}, "--rate"},
-        BadFailover{"PayloadTooSmallForTheReadBack", {"--failover", "--payload", "8"}, "--payload"}),
-    [](const testing::TestParamInfo<BadFailover>& info) { return info.param.name; });
+        BadInput{"OneNode", {"--failover", "--nodes", "1"}, "--nodes"},
+        BadInput{"TwoNodes", {"--failover", "--nodes", "2"}, "3 or more nodes"},
+        BadInput{"SweepWithOneNode", {"--failover", "--sweep", "--sweep-nodes", "1,3"}, "--sweep-nodes"},
+        BadInput{"NoKills", {"--failover", "--kills", "0"}, "--kills"},
+        BadInput{"KillsWithoutFailover", {"--kills", "3"}, "--failover"},
+        BadInput{"UnknownSignal", {"--failover", "--signal", "term"}, "--signal"},
+        BadInput{"UnknownVictim", {"--failover", "--victim", "client"}, "--victim"},
+        BadInput{"WithDuration", {"--failover", "--duration", "5"}, "--duration"},
+        BadInput{"WithCompare", {"--failover", "--compare"}, "--compare"},
+        BadInput{"WithRate", {"--failover", "--rate", "1000"}, "--rate"},
+        BadInput{"PayloadTooSmallForTheReadBack", {"--failover", "--payload", "8"}, "--payload"}),
+    [](const testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace shmraft::benchcmd_test
