@@ -89,7 +89,8 @@ std::string chart(const std::vector<const SweepPoint*>& points) {
 
 std::string table(const std::vector<const SweepPoint*>& points) {
   std::string s =
-      "<table>\n<tr><th>configuration</th><th>events</th><th>signal</th><th>victim</th><th>window p50</th>"
+      "<table>\n<tr><th>configuration, clients × "
+      "pipeline</th><th>events</th><th>signal</th><th>victim</th><th>window p50</th>"
       "<th>p99</th><th>max</th><th>detect p50</th><th>elect p50</th><th>worst op max</th><th>failed</th>"
       "<th>in doubt</th><th>lost</th></tr>\n";
   const auto cell = [](const std::optional<FailoverPercentiles>& p, double FailoverPercentiles::*at) {
@@ -104,12 +105,14 @@ std::string table(const std::vector<const SweepPoint*>& points) {
     s += fmt::format(
         "<tr{}><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
         "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-        r.interrupted ? " class=\"interrupted\"" : "", svg::escape(point->config.describe()), r.events.size(),
-        r.events_asked, svg::escape(r.signal), svg::escape(r.victim), cell(window, &FailoverPercentiles::p50),
-        cell(window, &FailoverPercentiles::p99), cell(window, &FailoverPercentiles::max),
-        cell(detect, &FailoverPercentiles::p50), cell(elect, &FailoverPercentiles::p50),
-        cell(worst, &FailoverPercentiles::max), r.failed_ops, r.in_doubt_ops,
-        r.checked ? std::to_string(r.lost_ops) : "not checked");
+        r.interrupted ? " class=\"interrupted\"" : "",
+        svg::escape(fmt::format("{}, {} × {}", point->config.series_label(), point->config.clients,
+                                point->config.pipeline)),
+        r.events.size(), r.events_asked, svg::escape(r.signal), svg::escape(r.victim),
+        cell(window, &FailoverPercentiles::p50), cell(window, &FailoverPercentiles::p99),
+        cell(window, &FailoverPercentiles::max), cell(detect, &FailoverPercentiles::p50),
+        cell(elect, &FailoverPercentiles::p50), cell(worst, &FailoverPercentiles::max), r.failed_ops,
+        r.in_doubt_ops, r.checked ? std::to_string(r.lost_ops) : "not checked");
   }
   return s + "</table>\n";
 }
