@@ -28,7 +28,7 @@ struct alignas(kCacheLine) NodeCounters {
   Counter pid{0};   // the node process, 0 when it never ran
   Counter role{0};  // node-defined code
   Counter term{0};
-  Counter leader{0};  // node-defined (e.g. leader id + 1, 0 = none known)
+  Counter leader{0};  // the leader's node id (1..N), 0 = none known
   Counter commit_index{0};
   Counter applied_index{0};
   Counter last_index{0};

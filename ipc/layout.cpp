@@ -125,26 +125,27 @@ SegmentLayout SegmentLayout::compute(const SegmentConfig& config) {
 
 uint32_t SegmentLayout::peer_ring(uint32_t from, uint32_t to) const {
   const uint32_t n = config.node_count;
-  if (from >= n || to >= n || from == to)
+  if (!valid_node(from) || !valid_node(to) || from == to)
     throw std::out_of_range("no peer ring from node " + std::to_string(from) + " to node " +
-                            std::to_string(to) + " in a cluster of " + std::to_string(n) + " nodes");
-  return from * (n - 1) + (to < from ? to : to - 1);
+                            std::to_string(to) + ": node ids are 1.." + std::to_string(n) + ", distinct");
+  const uint32_t f = slot_of(from), t = slot_of(to);
+  return f * (n - 1) + (t < f ? t : t - 1);
 }
 
 uint32_t SegmentLayout::request_ring(uint32_t slot, uint32_t node) const {
-  if (slot >= config.client_slots || node >= config.node_count)
+  if (slot >= config.client_slots || !valid_node(node))
     throw std::out_of_range("no request ring from client slot " + std::to_string(slot) + " to node " +
-                            std::to_string(node) + " (" + std::to_string(config.client_slots) + " slots, " +
-                            std::to_string(config.node_count) + " nodes)");
-  return peer_rings + slot * config.node_count + node;
+                            std::to_string(node) + " (" + std::to_string(config.client_slots) +
+                            " slots, node ids 1.." + std::to_string(config.node_count) + ")");
+  return peer_rings + slot * config.node_count + slot_of(node);
 }
 
 uint32_t SegmentLayout::response_ring(uint32_t node, uint32_t slot) const {
-  if (slot >= config.client_slots || node >= config.node_count)
+  if (slot >= config.client_slots || !valid_node(node))
     throw std::out_of_range("no response ring from node " + std::to_string(node) + " to client slot " +
-                            std::to_string(slot) + " (" + std::to_string(config.client_slots) + " slots, " +
-                            std::to_string(config.node_count) + " nodes)");
-  return peer_rings + config.client_slots * config.node_count + slot * config.node_count + node;
+                            std::to_string(slot) + " (" + std::to_string(config.client_slots) +
+                            " slots, node ids 1.." + std::to_string(config.node_count) + ")");
+  return peer_rings + config.client_slots * config.node_count + slot * config.node_count + slot_of(node);
 }
 
 std::size_t SegmentLayout::ring_control_offset(uint32_t ring) const noexcept {

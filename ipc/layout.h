@@ -17,7 +17,9 @@
 // Rings: one per directed node pair (n*(n-1)); per client slot, one request ring to each node and one
 // response ring from each node back (2*n per slot).
 //
-// Node ids are 0 .. node_count-1 and client slots 0 .. client_slots-1 throughout ipc.
+// Nodes are numbered 1 .. node_count throughout shmraft (ipc, the Raft core, the client, the counters,
+// the CLI), 0 meaning "no node", as etcd's raft and NuRaft number servers. Client slots are 0-based
+// array indices, 0 .. client_slots-1. slot_of() below is the one place a node id becomes an array slot.
 #include <sys/types.h>
 
 #include <array>
@@ -34,11 +36,18 @@ namespace shmraft::ipc {
 
 inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" little-endian
 // 2: liveness claims, death cells, progress counters, leader record; named TCP port and counters.
-// 3: the fail-over stamps in the node counters (death_taken_ns, campaign_ns, leader_since_ns).
-inline constexpr uint32_t kLayoutVersion = 3;
+// 3: node ids 1..N: the leader record and the `leader` counter hold the id itself (0 = none).
+// 4: the fail-over stamps in the node counters (death_taken_ns, campaign_ns, leader_since_ns).
+inline constexpr uint32_t kLayoutVersion = 4;
 
 inline constexpr uint32_t kMaxNodes = 16;
 inline constexpr uint32_t kMaxClientSlots = 4096;
+
+// The array slot (0 .. node_count-1) of node `id` (1 .. node_count) in every per-node part of the
+// segment. Callers check the range first (Segment::check_node, SegmentLayout's ring numbering).
+constexpr uint32_t slot_of(uint32_t id) noexcept {
+  return id - 1;
+}
 
 struct ClusterId {
   std::array<uint8_t, 16> bytes{};
@@ -104,7 +113,10 @@ struct SegmentLayout {
   // Validates the config (std::invalid_argument) and lays it out.
   static SegmentLayout compute(const SegmentConfig& config);
 
-  // Ring numbering shared by controls and buffers. Throw std::out_of_range for bad ids.
+  bool valid_node(uint32_t id) const noexcept { return id >= 1 && id <= config.node_count; }
+
+  // Ring numbering shared by controls and buffers, from node ids 1..N and client slots. Throw
+  // std::out_of_range for bad ids.
   uint32_t peer_ring(uint32_t from, uint32_t to) const;
   uint32_t request_ring(uint32_t slot, uint32_t node) const;   // client slot -> node
   uint32_t response_ring(uint32_t node, uint32_t slot) const;  // node -> client slot

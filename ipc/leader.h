@@ -6,7 +6,7 @@
 //
 // The record only moves forward: a publish with an older term than the record's is refused, so an old
 // leader resumed from SIGSTOP cannot overwrite its successor. Term and leader share one 64-bit word
-// (term << 8 | leader + 1) so a reader never sees the leader of one term with another term.
+// (term << 8 | leader id, 0 = none) so a reader never sees the leader of one term with another term.
 #include <atomic>
 #include <cstdint>
 #include <optional>
@@ -30,9 +30,10 @@ struct alignas(kCacheLine) LeaderRecord {
   LeaderView read() const noexcept { return unpack(term_and_leader.load(std::memory_order_acquire)); }
 
   // `leader` leads in `term`. False (and no change) when the record already holds a newer term, or
-  // another leader for this term. Throws std::out_of_range for a term over kMaxTerm or leader >= 255.
+  // another leader for this term. Throws std::out_of_range for a term over kMaxTerm or a leader id
+  // outside 1..255.
   bool publish(uint32_t leader, uint64_t term) {
-    if (term > kMaxTerm || leader >= 255)
+    if (term > kMaxTerm || leader == 0 || leader > 255)
       throw std::out_of_range("leader record: term or leader out of range");
     const uint64_t wanted = pack(leader, term);
     uint64_t current = term_and_leader.load(std::memory_order_acquire);
@@ -52,11 +53,11 @@ struct alignas(kCacheLine) LeaderRecord {
   }
 
  private:
-  static uint64_t pack(uint32_t leader, uint64_t term) noexcept { return term << 8 | (uint64_t{leader} + 1); }
+  static uint64_t pack(uint32_t leader, uint64_t term) noexcept { return term << 8 | leader; }
   static LeaderView unpack(uint64_t word) noexcept {
     LeaderView view;
     view.term = word >> 8;
-    if ((word & 0xff) != 0) view.leader = static_cast<uint32_t>((word & 0xff) - 1);
+    if ((word & 0xff) != 0) view.leader = static_cast<uint32_t>(word & 0xff);
     return view;
   }
 };

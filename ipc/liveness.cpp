@@ -44,12 +44,12 @@ long futex_wait_any(futex_waitv* waiters, int count,
   return syscall(SYS_futex_waitv, waiters, count, 0, forever ? nullptr : &at, CLOCK_MONOTONIC);
 }
 
-PeerLiveness LivenessCells::read(uint32_t node) const noexcept {
+PeerLiveness LivenessCells::read(uint32_t id) const noexcept {
   PeerLiveness peer;
   // acquire: a claim bumps the incarnation before it stores the holder's id (see Holder::run).
-  const uint32_t word = cell(node, node).word.load(std::memory_order_acquire);
-  peer.incarnation = nodes[node].incarnation.load(std::memory_order_acquire);
-  peer.pid = nodes[node].owner_pid.load(std::memory_order_relaxed);
+  const uint32_t word = cell(id, id).word.load(std::memory_order_acquire);
+  peer.incarnation = node(id).incarnation.load(std::memory_order_acquire);
+  peer.pid = node(id).owner_pid.load(std::memory_order_relaxed);
   peer.alive = held(word);
   return peer;
 }
@@ -71,10 +71,9 @@ struct LivenessClaim::Holder {
     head.futex_offset =
         static_cast<long>(offsetof(DeathCell, word)) - static_cast<long>(offsetof(DeathCell, link));
     head.list_op_pending = nullptr;
-    head.list.next = &cells.cell(0, node).link;
-    for (uint32_t watcher = 0; watcher < n; ++watcher)
-      cells.cell(watcher, node).link.next =
-          watcher + 1 < n ? &cells.cell(watcher + 1, node).link : &head.list;
+    head.list.next = &cells.cell(1, node).link;
+    for (uint32_t watcher = 1; watcher <= n; ++watcher)
+      cells.cell(watcher, node).link.next = watcher < n ? &cells.cell(watcher + 1, node).link : &head.list;
     if (::syscall(SYS_set_robust_list, &head, sizeof head) != 0) {
       error = errno;
       state.store(kFailed, std::memory_order_release);
@@ -82,11 +81,11 @@ struct LivenessClaim::Holder {
       return;
     }
     // release: a watcher that reads our id also reads the incarnation bumped before this thread began.
-    for (uint32_t watcher = 0; watcher < n; ++watcher)
+    for (uint32_t watcher = 1; watcher <= n; ++watcher)
       cells.cell(watcher, node).word.store(tid, std::memory_order_release);
     // Watchers asleep do not sleep on a cell that held no live owner: wake them to re-arm on ours.
-    for (uint32_t watcher = 0; watcher < n; ++watcher)
-      if (watcher != node) cells.doorbells[watcher].ring();
+    for (uint32_t watcher = 1; watcher <= n; ++watcher)
+      if (watcher != node) cells.doorbell(watcher).ring();
     state.store(kHeld, std::memory_order_release);
     state.notify_all();
     for (uint32_t s = kHeld; s != kReleasing; s = state.load(std::memory_order_acquire)) state.wait(s);
@@ -99,8 +98,8 @@ LivenessClaim::LivenessClaim(const LivenessCells& cells, uint32_t node)
   Holder& h = *holder_;
   h.cells = cells;
   h.node = node;
-  h.incarnation = cells.nodes[node].incarnation.fetch_add(1, std::memory_order_acq_rel) + 1;
-  cells.nodes[node].claimed_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  h.incarnation = cells.node(node).incarnation.fetch_add(1, std::memory_order_acq_rel) + 1;
+  cells.node(node).claimed_ns.store(monotonic_ns(), std::memory_order_relaxed);
   h.thread = std::thread([&h] { h.run(); });
   for (uint32_t s = 0; s == 0; s = h.state.load(std::memory_order_acquire)) h.state.wait(0);
   if (h.state.load(std::memory_order_acquire) == kFailed) {
@@ -116,7 +115,7 @@ LivenessClaim::~LivenessClaim() {
   h.state.notify_all();
   h.thread.join();  // returns after the kernel has processed the holder's robust list
   int32_t me = ::getpid();
-  h.cells.nodes[h.node].owner_pid.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
+  h.cells.node(h.node).owner_pid.compare_exchange_strong(me, 0, std::memory_order_acq_rel);
 }
 
 LivenessClaim::LivenessClaim(LivenessClaim&&) noexcept = default;
@@ -138,22 +137,22 @@ uint32_t LivenessClaim::incarnation() const noexcept {
 
 DeathWatch::DeathWatch(const LivenessCells& cells, uint32_t me, std::atomic<uint64_t>* deaths_seen) noexcept
     : cells_(cells), me_(me), deaths_seen_(deaths_seen) {
-  for (uint32_t peer = 0; peer < cells_.node_count; ++peer) {
+  for (uint32_t peer = 1; peer <= cells_.node_count; ++peer) {
     if (peer == me_) continue;
     std::atomic<uint32_t>& word = cells_.cell(me_, peer).word;
     uint32_t value = word.load(std::memory_order_acquire);
     // A death from before this watch began (e.g. seen by our own previous incarnation) is not news.
     if (owner_died(value)) word.compare_exchange_strong(value, 0, std::memory_order_acq_rel);
-    if (held(value)) known_alive_[peer] = cells_.nodes[peer].incarnation.load(std::memory_order_acquire);
+    if (held(value)) known_alive_[peer] = cells_.node(peer).incarnation.load(std::memory_order_acquire);
   }
 }
 
 bool DeathWatch::pending() const noexcept {
-  for (uint32_t peer = 0; peer < cells_.node_count; ++peer) {
+  for (uint32_t peer = 1; peer <= cells_.node_count; ++peer) {
     if (peer == me_) continue;
     if (owner_died(cells_.cell(me_, peer).word.load(std::memory_order_acquire))) return true;
     if (known_alive_[peer] != 0 &&
-        cells_.nodes[peer].incarnation.load(std::memory_order_acquire) != known_alive_[peer])
+        cells_.node(peer).incarnation.load(std::memory_order_acquire) != known_alive_[peer])
       return true;
   }
   return false;
@@ -161,20 +160,20 @@ bool DeathWatch::pending() const noexcept {
 
 NodeMask DeathWatch::take() noexcept {
   NodeMask dead = 0;
-  for (uint32_t peer = 0; peer < cells_.node_count; ++peer) {
+  for (uint32_t peer = 1; peer <= cells_.node_count; ++peer) {
     if (peer == me_) continue;
     std::atomic<uint32_t>& word = cells_.cell(me_, peer).word;
     // Cell before incarnation: a claim stores the incarnation first (see Holder::run).
     uint32_t value = word.load(std::memory_order_acquire);
-    const uint32_t incarnation = cells_.nodes[peer].incarnation.load(std::memory_order_acquire);
+    const uint32_t incarnation = cells_.node(peer).incarnation.load(std::memory_order_acquire);
     if (owner_died(value)) {
       // Taken: back to 0. If the peer has been claimed again meanwhile the exchange fails, which is
       // right: its new id stays.
       word.compare_exchange_strong(value, 0, std::memory_order_acq_rel);
-      dead |= NodeMask{1} << peer;
+      dead |= node_bit(peer);
       known_alive_[peer] = 0;
     } else if (held(value)) {
-      if (known_alive_[peer] != 0 && known_alive_[peer] != incarnation) dead |= NodeMask{1} << peer;
+      if (known_alive_[peer] != 0 && known_alive_[peer] != incarnation) dead |= node_bit(peer);
       known_alive_[peer] = incarnation;
     }
   }
@@ -186,14 +185,14 @@ NodeMask DeathWatch::take() noexcept {
 
 int DeathWatch::arm(futex_waitv* out, int capacity) const noexcept {
   int count = 0;
-  for (uint32_t peer = 0; peer < cells_.node_count; ++peer) {
+  for (uint32_t peer = 1; peer <= cells_.node_count; ++peer) {
     if (peer == me_) continue;
     std::atomic<uint32_t>& word = cells_.cell(me_, peer).word;
     uint32_t value = word.load(std::memory_order_acquire);
     for (;;) {
       if (owner_died(value)) return -1;
       if (!held(value)) break;  // no live owner: nothing to sleep on
-      const uint32_t incarnation = cells_.nodes[peer].incarnation.load(std::memory_order_acquire);
+      const uint32_t incarnation = cells_.node(peer).incarnation.load(std::memory_order_acquire);
       if (known_alive_[peer] != 0 && known_alive_[peer] != incarnation) return -1;
       known_alive_[peer] = incarnation;
       // The kernel wakes a waiter at the owner's death only if FUTEX_WAITERS is set in the word.

@@ -38,11 +38,15 @@
 #include <thread>
 
 #include "ipc/doorbell.h"
+#include "ipc/layout.h"
 
 namespace shmraft::ipc {
 
-// Node ids as bits (kMaxNodes <= 32).
+// Node ids (1..N) as bits: bit `id` for node `id` (kMaxNodes < 32).
 using NodeMask = uint32_t;
+constexpr NodeMask node_bit(uint32_t id) noexcept {
+  return NodeMask{1} << id;
+}
 
 // Per node, written by the process that claims the node.
 struct alignas(kCacheLine) NodeLiveness {
@@ -69,16 +73,19 @@ struct PeerLiveness {
   pid_t pid = 0;             // of the latest claim; 0 after an orderly release
 };
 
-// What the segment holds for liveness, as addresses in this process's mapping.
+// What the segment holds for liveness, as addresses in this process's mapping. Accessors take node
+// ids 1..node_count (layout.h's slot_of turns them into array slots).
 struct LivenessCells {
-  NodeLiveness* nodes = nullptr;  // [node_count]
-  DeathCell* cells = nullptr;     // [watcher * node_count + owner]
+  NodeLiveness* node_slots = nullptr;  // [node_count]
+  DeathCell* cell_slots = nullptr;     // [watcher slot * node_count + owner slot]
   uint32_t node_count = 0;
-  Doorbell* doorbells = nullptr;  // the nodes' bells, rung on claim so sleeping watchers re-arm
+  Doorbell* doorbell_slots = nullptr;  // the nodes' bells, rung on claim so sleeping watchers re-arm
 
+  NodeLiveness& node(uint32_t id) const noexcept { return node_slots[slot_of(id)]; }
   DeathCell& cell(uint32_t watcher, uint32_t owner) const noexcept {
-    return cells[std::size_t{watcher} * node_count + owner];
+    return cell_slots[std::size_t{slot_of(watcher)} * node_count + slot_of(owner)];
   }
+  Doorbell& doorbell(uint32_t id) const noexcept { return doorbell_slots[slot_of(id)]; }
   PeerLiveness read(uint32_t node) const noexcept;
 };
 
@@ -145,9 +152,9 @@ class DeathWatch {
   LivenessCells cells_;
   uint32_t me_;
   std::atomic<uint64_t>* deaths_seen_;
-  // Per peer: the incarnation last seen alive (0 = none), to notice a death hidden by a quick restart.
-  // Mutable: arm() records a peer it finds alive, as take() does.
-  mutable uint32_t known_alive_[32] = {};
+  // By peer id: the incarnation last seen alive (0 = none), to notice a death hidden by a quick
+  // restart. Mutable: arm() records a peer it finds alive, as take() does.
+  mutable uint32_t known_alive_[kMaxNodes + 1] = {};
 };
 
 // futex_waitv(2) on CLOCK_MONOTONIC; `deadline` max = none. Returns the syscall's result (errno set).

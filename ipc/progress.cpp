@@ -16,11 +16,12 @@ ProgressWatch::ProgressWatch(const ProgressCounter* counters, uint32_t node_coun
     : counters_(counters), node_count_(node_count), stall_ns_(static_cast<uint64_t>(stall.count())) {}
 
 void ProgressWatch::observe(uint64_t now_ns) noexcept {
-  for (uint32_t node = 0; node < node_count_; ++node) {
+  for (uint32_t node = 1; node <= node_count_; ++node) {
     ProgressReading& r = readings_[node];
+    const ProgressCounter& counter = counters_[slot_of(node)];
     // relaxed: single words from a single writer; a late value only delays or hastens a suspicion.
-    const uint64_t count = counters_[node].count.load(std::memory_order_relaxed);
-    r.idle_until_ns = counters_[node].idle_until_ns.load(std::memory_order_relaxed);
+    const uint64_t count = counter.count.load(std::memory_order_relaxed);
+    r.idle_until_ns = counter.idle_until_ns.load(std::memory_order_relaxed);
     if (count != r.count || r.since_ns == 0) {
       r.count = count;
       r.since_ns = now_ns;
@@ -35,8 +36,8 @@ uint64_t ProgressWatch::next_check_ns(uint32_t node) const noexcept {
 
 NodeMask ProgressWatch::stalled(uint64_t now_ns) const noexcept {
   NodeMask mask = 0;
-  for (uint32_t node = 0; node < node_count_; ++node)
-    if (stalled(node, now_ns)) mask |= NodeMask{1} << node;
+  for (uint32_t node = 1; node <= node_count_; ++node)
+    if (stalled(node, now_ns)) mask |= node_bit(node);
   return mask;
 }
 

@@ -43,7 +43,7 @@ struct ProgressReading {
   uint64_t idle_until_ns = 0;  // the node's own sleep deadline at the last observe()
 };
 
-// Process-local reader of every node's progress counter.
+// Process-local reader of every node's progress counter; takes node ids 1..node_count.
 class ProgressWatch {
  public:
   ProgressWatch(const ProgressCounter* counters, uint32_t node_count,
@@ -62,10 +62,10 @@ class ProgressWatch {
   uint64_t next_check_ns(uint32_t node) const noexcept;
 
  private:
-  const ProgressCounter* counters_;
+  const ProgressCounter* counters_;  // by slot (layout.h's slot_of)
   uint32_t node_count_;
   uint64_t stall_ns_;
-  ProgressReading readings_[32] = {};
+  ProgressReading readings_[kMaxNodes + 1] = {};  // by node id; [0] unused
 };
 
 }  // namespace shmraft::ipc

@@ -314,9 +314,9 @@ std::vector<std::string> Segment::list_clusters() {
 }
 
 void Segment::check_node(uint32_t node) const {
-  if (node >= layout_.config.node_count)
-    throw std::out_of_range("node " + std::to_string(node) + " does not exist in cluster '" + cluster_ +
-                            "' of " + std::to_string(layout_.config.node_count) + " nodes");
+  if (!layout_.valid_node(node))
+    throw std::out_of_range("node id " + std::to_string(node) + " out of range 1.." +
+                            std::to_string(layout_.config.node_count) + " in cluster '" + cluster_ + "'");
 }
 
 void Segment::check_slot(uint32_t slot) const {
@@ -369,7 +369,7 @@ RingConsumer Segment::response_consumer(uint32_t node, uint32_t slot) {
 
 Doorbell& Segment::node_doorbell(uint32_t node) {
   check_node(node);
-  return at<Doorbell>(layout_.doorbells_offset + std::size_t{node} * sizeof(Doorbell));
+  return at<Doorbell>(layout_.doorbells_offset + std::size_t{slot_of(node)} * sizeof(Doorbell));
 }
 
 Doorbell& Segment::client_doorbell(uint32_t slot) {
@@ -383,7 +383,8 @@ LinkFault& Segment::link_fault(uint32_t from, uint32_t to) {
   check_node(to);
   if (from == to) throw std::out_of_range("no link from node " + std::to_string(from) + " to itself");
   return at<LinkFault>(layout_.faults_offset +
-                       (std::size_t{from} * layout_.config.node_count + to) * sizeof(LinkFault));
+                       (std::size_t{slot_of(from)} * layout_.config.node_count + slot_of(to)) *
+                           sizeof(LinkFault));
 }
 
 NodeCounters& Segment::node_counters(uint32_t node) {
@@ -392,7 +393,7 @@ NodeCounters& Segment::node_counters(uint32_t node) {
 
 const NodeCounters& Segment::node_counters(uint32_t node) const {
   check_node(node);
-  return at<NodeCounters>(layout_.counters_offset + std::size_t{node} * sizeof(NodeCounters));
+  return at<NodeCounters>(layout_.counters_offset + std::size_t{slot_of(node)} * sizeof(NodeCounters));
 }
 
 ClientSlotClaim Segment::claim_client_slot() {
@@ -407,7 +408,7 @@ ClientSlotClaim Segment::claim_client_slot() {
     claim.previous_owner = previous;
     // Replies still queued for the previous owner are not ours, nor is a waiter it left registered on
     // the slot's doorbell when it died. We are now the slot's only consumer.
-    for (uint32_t node = 0; node < layout_.config.node_count; ++node)
+    for (uint32_t node = 1; node <= layout_.config.node_count; ++node)
       response_consumer(node, slot).discard_all();
     client_doorbell(slot).reset_waiters();
     return claim;
@@ -444,17 +445,17 @@ pid_t Segment::client_slot_owner(uint32_t slot) const {
 
 LivenessCells Segment::liveness_cells() const noexcept {
   LivenessCells cells;
-  cells.nodes = &at<NodeLiveness>(layout_.liveness_offset);
-  cells.cells = &at<DeathCell>(layout_.death_cells_offset);
+  cells.node_slots = &at<NodeLiveness>(layout_.liveness_offset);
+  cells.cell_slots = &at<DeathCell>(layout_.death_cells_offset);
   cells.node_count = layout_.config.node_count;
-  cells.doorbells = &at<Doorbell>(layout_.doorbells_offset);
+  cells.doorbell_slots = &at<Doorbell>(layout_.doorbells_offset);
   return cells;
 }
 
 LivenessClaim Segment::claim_liveness(uint32_t node) {
   check_node(node);
   const LivenessCells cells = liveness_cells();
-  std::atomic<int32_t>& owner = cells.nodes[node].owner_pid;
+  std::atomic<int32_t>& owner = cells.node(node).owner_pid;
   const pid_t me = ::getpid();
   int32_t current = owner.load(std::memory_order_acquire);
   do {
@@ -487,7 +488,7 @@ ProgressCounter& Segment::progress(uint32_t node) {
 
 const ProgressCounter& Segment::progress(uint32_t node) const {
   check_node(node);
-  return at<ProgressCounter>(layout_.progress_offset + std::size_t{node} * sizeof(ProgressCounter));
+  return at<ProgressCounter>(layout_.progress_offset + std::size_t{slot_of(node)} * sizeof(ProgressCounter));
 }
 
 ProgressWatch Segment::watch_progress(std::chrono::nanoseconds stall) const {

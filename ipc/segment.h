@@ -11,7 +11,7 @@
 //     LivenessClaim alive = seg.claim_liveness(i);                // SegmentError if node i runs already
 //     DeathWatch deaths = seg.watch_deaths(i);                    // peers' deaths, from the kernel
 //     NodeCounters& me = seg.node_counters(i);   me.set(me.pid, getpid());
-//     RingConsumer from_j = seg.peer_consumer(j, i);              // for each peer j != i
+//     RingConsumer from_j = seg.peer_consumer(j, i);              // for each peer j != i in 1..N
 //     RingProducer to_j   = seg.peer_producer(i, j);              // rings node j's doorbell on publish
 //     RingConsumer req_s  = seg.request_consumer(s, i);           // for each client slot s
 //     RingProducer resp_s = seg.response_producer(i, s);          // rings slot s's doorbell
@@ -30,7 +30,8 @@
 //
 // Views (RingProducer/RingConsumer, references) point into this mapping: keep the Segment alive while
 // they are used. Ring views are process-local; build each one once and keep it (they cache indices).
-// All ids are 0-based; a bad id throws std::out_of_range.
+// Node ids are 1..node_count() (layout.h), client slots 0-based; a bad id throws std::out_of_range
+// ("node id N out of range 1..N").
 #include <sys/types.h>
 
 #include <boost/interprocess/mapped_region.hpp>

@@ -18,8 +18,15 @@ const CLI::Validator& cluster_name_validator() {
   return validator;
 }
 
-const CLI::Validator& node_index_validator() {
-  static const CLI::Validator validator = in_range(0u, ipc::kMaxNodes - 1).name("NODE");
+const CLI::Validator& node_id_validator() {
+  static const CLI::Validator validator(
+      [](std::string& input) -> std::string {
+        uint32_t id = 0;
+        if (CLI::detail::lexical_cast(input, id) && id >= 1 && id <= ipc::kMaxNodes) return {};
+        return "node id '" + input + "' out of range 1..N (nodes are numbered from 1; N is the cluster's " +
+               "node count, at most " + std::to_string(ipc::kMaxNodes) + ")";
+      },
+      "NODE");
   return validator;
 }
 

@@ -33,8 +33,8 @@ CLI::Validator in_range(T min, T max, const std::string& unit = {}) {
       "in " + range.str());
 }
 
-// A node index: 0 .. ipc::kMaxNodes - 1 (the command then checks it against the cluster's size).
-const CLI::Validator& node_index_validator();
+// A node id: 1 .. ipc::kMaxNodes (the command then checks it against the cluster's size, 1..N).
+const CLI::Validator& node_id_validator();
 
 // -c/--cluster NAME (default "main").
 CLI::Option* add_cluster_option(CLI::App& app, std::string& cluster);

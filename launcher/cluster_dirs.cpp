@@ -97,7 +97,7 @@ std::optional<ClusterStamp> ClusterDirs::read_stamp(uint32_t node) const {
 std::optional<ipc::ClusterId> ClusterDirs::stamped_identity(uint32_t nodes) const {
   std::optional<ClusterStamp> first;
   uint32_t first_node = 0;
-  for (uint32_t node = 0; node < nodes; ++node) {
+  for (uint32_t node = 1; node <= nodes; ++node) {
     const auto stamp = read_stamp(node);
     if (!stamp) continue;
     if (stamp->cluster != cluster_) {
@@ -140,6 +140,12 @@ void ClusterDirs::check_root() const {
         throw LauncherError("data directory " + root_.string() + " holds " + dir.string() +
                             ", a node directory of cluster '" + stamped_name(path) + "'; refused");
       }
+      if (name == "node0") {
+        throw LauncherError("data directory " + root_.string() +
+                            " holds node0, written by a shmraft that numbered nodes from 0; nodes are now "
+                            "node1..nodeN (the same Raft ids): rename each node<i> to node<i+1>, highest "
+                            "first, or remove the directory");
+      }
     }
     if (it.depth() >= kPlacementDepth) it.disable_recursion_pending();
   }
@@ -149,7 +155,7 @@ void ClusterDirs::check_root() const {
 
 void ClusterDirs::stamp(uint32_t nodes, const ipc::ClusterId& id) const {
   const PrivateDir root = PrivateDir::open(root_);
-  for (uint32_t node = 0; node < nodes; ++node) {
+  for (uint32_t node = 1; node <= nodes; ++node) {
     const PrivateDir dir = root.subdir(node_dir(node).filename().string());
     if (read_stamp(node)) continue;
     write_file_atomically(dir, kStampFile, cluster_ + " " + id.to_hex() + "\n");

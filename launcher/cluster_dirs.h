@@ -5,6 +5,7 @@
 //   <root>/node<i>/cluster-id   "<cluster name> <32 hex digits of the cluster id>\n"
 //   <root>/node<i>/...          the node's own files (storage, log)
 //   <root>/node<i>.out          the node process's stdout/stderr (crash messages land here)
+// where i is the node id, 1..N (node1, node2, ...).
 //
 // The stamp is written before a node first starts and checked before every start, so a node is never
 // pointed at the data of another cluster — whose log it would otherwise happily extend. For the same
@@ -48,13 +49,13 @@ class ClusterDirs {
   // Throws LauncherError for an unreadable or malformed stamp.
   std::optional<ClusterStamp> read_stamp(uint32_t node) const;
 
-  // The identity the data of nodes [0, nodes) were written under: nullopt if none is stamped yet.
+  // The identity the data of nodes 1..nodes were written under: nullopt if none is stamped yet.
   // Throws LauncherError when a stamp names another cluster or two stamps disagree.
   std::optional<ipc::ClusterId> stamped_identity(uint32_t nodes) const;
 
   // Checks the root, if it exists, before anything in it is read: private (see PrivateDir), not inside a
-  // node directory of any cluster, not holding a node directory other than this cluster's own node<i>.
-  // Throws LauncherError naming what is in the way.
+  // node directory of any cluster, not holding a node directory other than this cluster's own node<i>,
+  // nor a node0 left by a build that numbered nodes from 0. Throws LauncherError naming what is in the way.
   void check_root() const;
 
   // Creates the root and the node directories (0700, checked: see PrivateDir) and stamps every one that

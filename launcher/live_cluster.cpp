@@ -43,9 +43,9 @@ LiveCluster LiveCluster::attach(const std::string& cluster) {
 }
 
 void LiveCluster::check_node(uint32_t node) const {
-  if (node >= node_count()) {
-    throw UsageError("unknown node " + std::to_string(node) + ": cluster '" + name() + "' has nodes 0.." +
-                     std::to_string(node_count() - 1));
+  if (node < 1 || node > node_count()) {
+    throw UsageError("node id " + std::to_string(node) + " out of range 1.." + std::to_string(node_count()) +
+                     ": cluster '" + name() + "' has " + std::to_string(node_count()) + " nodes");
   }
 }
 

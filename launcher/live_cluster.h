@@ -23,7 +23,7 @@ class LiveCluster {
   const std::string& name() const noexcept { return segment_.cluster(); }
   uint32_t node_count() const noexcept { return segment_.node_count(); }
 
-  // Throws UsageError "unknown node 7: cluster 'x' has nodes 0..2".
+  // Throws UsageError "node id 7 out of range 1..3: cluster 'x' has 3 nodes".
   void check_node(uint32_t node) const;
 
   // The supervisor (`shmraft up` or `shmraft chaos`) that created the segment; 0 if it is gone.

@@ -5,8 +5,8 @@ namespace shmraft::launcher {
 uint32_t partition(ipc::Segment& segment, const std::set<uint32_t>& group, const ipc::FaultSettings& fault) {
   uint32_t cut = 0;
   const uint32_t n = segment.node_count();
-  for (uint32_t from = 0; from < n; ++from) {
-    for (uint32_t to = 0; to < n; ++to) {
+  for (uint32_t from = 1; from <= n; ++from) {
+    for (uint32_t to = 1; to <= n; ++to) {
       if (from == to) continue;
       if (group.contains(from) != group.contains(to)) {
         segment.link_fault(from, to).set(fault);
@@ -25,8 +25,8 @@ void heal_all(ipc::Segment& segment) {
 
 void degrade_all(ipc::Segment& segment, const ipc::FaultSettings& fault) {
   const uint32_t n = segment.node_count();
-  for (uint32_t from = 0; from < n; ++from) {
-    for (uint32_t to = 0; to < n; ++to) {
+  for (uint32_t from = 1; from <= n; ++from) {
+    for (uint32_t to = 1; to <= n; ++to) {
       if (from != to) segment.link_fault(from, to).set(fault);
     }
   }

@@ -36,7 +36,7 @@ void check_node_args(const std::vector<std::string>& node_args) {
   node::NodeOptions options;
   CLI::App probe("node flags", "node");
   node::add_node_flags(probe, options);
-  std::vector<std::string> args{"--cluster", "probe", "--node", "0", "--data-dir", "/nonexistent"};
+  std::vector<std::string> args{"--cluster", "probe", "--node", "1", "--data-dir", "/nonexistent"};
   args.insert(args.end(), node_args.begin(), node_args.end());
   std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
   try {

@@ -10,13 +10,13 @@ namespace shmraft::launcher {
 
 std::vector<NodeStatus> read_status(ipc::Segment& segment) {
   std::vector<NodeStatus> nodes;
-  for (uint32_t node = 0; node < segment.node_count(); ++node) {
+  for (uint32_t node = 1; node <= segment.node_count(); ++node) {
     NodeStatus status;
     status.node = node;
     status.counters = segment.node_counters(node).snapshot();
     status.pid = static_cast<pid_t>(status.counters.pid);
     status.alive = process_exists(status.pid) && is_node_process(status.pid, segment.cluster(), node);
-    for (uint32_t peer = 0; peer < segment.node_count(); ++peer) {
+    for (uint32_t peer = 1; peer <= segment.node_count(); ++peer) {
       if (peer == node) continue;
       const ipc::FaultSettings fault = segment.link_fault(node, peer).get();
       if (!fault.connected || fault.drop_rate >= 1.0) {
@@ -48,15 +48,10 @@ bool is_leader(const NodeStatus& status) {
 
 namespace {
 
-std::optional<uint32_t> leader_index(uint64_t counter) {
-  const int64_t node = node::leader_node(counter);
-  if (node < 0) return std::nullopt;
-  return static_cast<uint32_t>(node);
-}
-
+// The `leader` counter holds the leader's node id, 0 when none is known.
 std::string leader_column(const NodeStatus& status) {
-  const auto leader = leader_index(status.counters.leader);
-  return leader && status.alive ? std::to_string(*leader) : "-";
+  const uint64_t leader = status.counters.leader;
+  return leader != 0 && status.alive ? std::to_string(leader) : "-";
 }
 
 }  // namespace
@@ -87,13 +82,12 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
   nlohmann::json array = nlohmann::json::array();
   for (const NodeStatus& s : nodes) {
     const auto& c = s.counters;
-    const auto leader = leader_index(c.leader);
     array.push_back({{"node", s.node},
                      {"pid", s.pid},
                      {"alive", s.alive},
                      {"role", role_name(s)},
                      {"term", c.term},
-                     {"leader", leader ? nlohmann::json(*leader) : nlohmann::json(nullptr)},
+                     {"leader", c.leader != 0 ? nlohmann::json(c.leader) : nlohmann::json(nullptr)},
                      {"commit", c.commit_index},
                      {"applied", c.applied_index},
                      {"last_index", c.last_index},

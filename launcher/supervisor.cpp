@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include "ipc/layout.h"
 #include "launcher/launcher_error.h"
 
 namespace shmraft::launcher {
@@ -10,13 +11,12 @@ Supervisor::Supervisor(uint32_t nodes, LaunchFor launch_for)
     : launch_for_(std::move(launch_for)), pids_(nodes, 0) {}
 
 Supervisor::~Supervisor() {
-  for (uint32_t node = 0; node < nodes(); ++node) kill(node);
+  for (uint32_t node = 1; node <= nodes(); ++node) kill(node);
 }
 
 void Supervisor::check_node(uint32_t node) const {
-  if (node >= nodes()) {
-    throw LauncherError("unknown node " + std::to_string(node) + " (the cluster has nodes 0.." +
-                        std::to_string(nodes() - 1) + ")");
+  if (node < 1 || node > nodes()) {
+    throw LauncherError("node id " + std::to_string(node) + " out of range 1.." + std::to_string(nodes()));
   }
 }
 
@@ -26,41 +26,42 @@ bool Supervisor::running(uint32_t node) const {
 
 pid_t Supervisor::pid(uint32_t node) const {
   check_node(node);
-  return pids_[node];
+  return pids_[ipc::slot_of(node)];
 }
 
 std::vector<uint32_t> Supervisor::running_nodes() const {
   std::vector<uint32_t> result;
-  for (uint32_t node = 0; node < nodes(); ++node) {
-    if (pids_[node] != 0) result.push_back(node);
+  for (uint32_t node = 1; node <= nodes(); ++node) {
+    if (pids_[ipc::slot_of(node)] != 0) result.push_back(node);
   }
   return result;
 }
 
 pid_t Supervisor::start(uint32_t node) {
   check_node(node);
-  if (pids_[node] != 0) throw LauncherError("node " + std::to_string(node) + " is already running");
+  if (pids_[ipc::slot_of(node)] != 0)
+    throw LauncherError("node " + std::to_string(node) + " is already running");
   const Launch launch = launch_for_(node);
-  pids_[node] = spawn_child(launch.argv, launch.output);
-  return pids_[node];
+  pids_[ipc::slot_of(node)] = spawn_child(launch.argv, launch.output);
+  return pids_[ipc::slot_of(node)];
 }
 
 bool Supervisor::kill(uint32_t node) {
   check_node(node);
-  const pid_t pid = pids_[node];
+  const pid_t pid = pids_[ipc::slot_of(node)];
   if (pid == 0) return false;
   ::kill(pid, SIGKILL);
   wait_for_exit(pid, std::chrono::hours(1));
-  pids_[node] = 0;
+  pids_[ipc::slot_of(node)] = 0;
   return true;
 }
 
 bool Supervisor::stop(uint32_t node, std::chrono::milliseconds grace) {
   check_node(node);
-  const pid_t pid = pids_[node];
+  const pid_t pid = pids_[ipc::slot_of(node)];
   if (pid == 0) return false;
   stop_child(pid, grace);
-  pids_[node] = 0;
+  pids_[ipc::slot_of(node)] = 0;
   return true;
 }
 
@@ -70,8 +71,8 @@ std::vector<std::pair<uint32_t, ExitStatus>> Supervisor::stop_all(std::chrono::m
   }
   std::vector<std::pair<uint32_t, ExitStatus>> ended;
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  for (uint32_t node = 0; node < nodes(); ++node) {
-    pid_t& pid = pids_[node];
+  for (uint32_t node = 1; node <= nodes(); ++node) {
+    pid_t& pid = pids_[ipc::slot_of(node)];
     if (pid == 0) continue;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -88,11 +89,11 @@ std::vector<std::pair<uint32_t, ExitStatus>> Supervisor::stop_all(std::chrono::m
 
 std::vector<std::pair<uint32_t, ExitStatus>> Supervisor::reap_exited() {
   std::vector<std::pair<uint32_t, ExitStatus>> exited;
-  for (uint32_t node = 0; node < nodes(); ++node) {
-    if (pids_[node] == 0) continue;
-    if (auto status = try_reap(pids_[node])) {
+  for (uint32_t node = 1; node <= nodes(); ++node) {
+    if (pids_[ipc::slot_of(node)] == 0) continue;
+    if (auto status = try_reap(pids_[ipc::slot_of(node)])) {
       exited.emplace_back(node, *status);
-      pids_[node] = 0;
+      pids_[ipc::slot_of(node)] = 0;
     }
   }
   return exited;

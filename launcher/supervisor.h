@@ -52,7 +52,7 @@ class Supervisor {
   void check_node(uint32_t node) const;
 
   LaunchFor launch_for_;
-  std::vector<pid_t> pids_;
+  std::vector<pid_t> pids_;  // by slot (ipc::slot_of of the node id)
 };
 
 }  // namespace shmraft::launcher

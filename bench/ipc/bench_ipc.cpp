@@ -121,8 +121,8 @@ void OneWay(benchmark::State& state) {
   auto* consumed = shared_object<std::atomic<uint64_t>>();
   const pid_t child = fork_child([&] {
     Segment s = Segment::attach(segment.name());
-    RingConsumer in = s.peer_consumer(0, 1);
-    Waiter waiter(s.node_doorbell(1));  // adaptive
+    RingConsumer in = s.peer_consumer(1, 2);
+    Waiter waiter(s.node_doorbell(2));  // adaptive
     uint64_t frames = 0, checksum = 0;
     bool stop = false;
     while (!stop) {
@@ -135,7 +135,7 @@ void OneWay(benchmark::State& state) {
     benchmark::DoNotOptimize(checksum);
     consumed->store(frames - 1, std::memory_order_release);
   });
-  RingProducer out = segment.get().peer_producer(0, 1);
+  RingProducer out = segment.get().peer_producer(1, 2);
   std::vector<std::byte> data(payload, std::byte{0x5a});
   constexpr int kBatch = 16;  // frames per publish
   uint64_t sent = 0;
@@ -173,9 +173,9 @@ void RingRoundTrip(benchmark::State& state) {
   BenchSegment segment;
   const pid_t child = fork_child([&] {
     Segment s = Segment::attach(segment.name());
-    RingConsumer in = s.peer_consumer(0, 1);
-    RingProducer out = s.peer_producer(1, 0);
-    Waiter waiter(s.node_doorbell(1), strategy);
+    RingConsumer in = s.peer_consumer(1, 2);
+    RingProducer out = s.peer_producer(2, 1);
+    Waiter waiter(s.node_doorbell(2), strategy);
     for (;;) {
       waiter.wait([&] { return in.has_frames(); });
       const auto frame = in.peek();
@@ -189,9 +189,9 @@ void RingRoundTrip(benchmark::State& state) {
     }
   });
   Segment& s = segment.get();
-  RingProducer out = s.peer_producer(0, 1);
-  RingConsumer in = s.peer_consumer(1, 0);
-  Waiter waiter(s.node_doorbell(0), strategy);
+  RingProducer out = s.peer_producer(1, 2);
+  RingConsumer in = s.peer_consumer(2, 1);
+  Waiter waiter(s.node_doorbell(1), strategy);
   RoundTrips trips(state);
   TscClock clock;
   uint64_t seq = 0;

@@ -3,7 +3,7 @@
 //
 //   bench_liveness [--kills N]    (default 300 per variant; variants interleaved round by round)
 //
-// Each round forks a child that attaches and claims node 1, lets the parent (node 0) fall asleep, and
+// Each round forks a child that attaches and claims node 2, lets the parent (node 1) fall asleep, and
 // SIGKILLs the child from a second thread of the parent; the latency is CLOCK_MONOTONIC from just
 // before kill(2) to the sleeper running again. Variants:
 //   direct    the sleeper's futex_waitv includes the death cell (DeathWatch bound to its thread): the
@@ -62,10 +62,10 @@ struct Round {
   bool slept = false;  // the sleeper was in the kernel when the kill came (else the figure is moot)
 };
 
-// One kill of a freshly started node 1, observed by node 0 as `variant`.
+// One kill of a freshly started node 2, observed by node 1 as `variant`.
 Round kill_once(Segment& segment, DeathWatch& deaths, uint32_t incarnation, Variant variant) {
-  const pid_t child = spawn_node(segment.cluster(), 1);
-  while (!(segment.peer_alive(1).alive && segment.peer_alive(1).incarnation == incarnation))
+  const pid_t child = spawn_node(segment.cluster(), 2);
+  while (!(segment.peer_alive(2).alive && segment.peer_alive(2).incarnation == incarnation))
     std::this_thread::sleep_for(50us);
   std::atomic<uint64_t> killed_ns{0};
   std::atomic<bool> rung{false};
@@ -74,12 +74,12 @@ Round kill_once(Segment& segment, DeathWatch& deaths, uint32_t incarnation, Vari
     killed_ns.store(monotonic_ns());
     if (variant == Variant::floor) {
       rung.store(true, std::memory_order_release);
-      segment.node_doorbell(0).ring();
+      segment.node_doorbell(1).ring();
     }
     ::kill(child, SIGKILL);
   });
   Round round;
-  Waiter waiter(segment.node_doorbell(0), WaitStrategy::block);
+  Waiter waiter(segment.node_doorbell(1), WaitStrategy::block);
   uint64_t woke_ns = 0;
   switch (variant) {
     case Variant::direct: {
@@ -94,7 +94,7 @@ Round kill_once(Segment& segment, DeathWatch& deaths, uint32_t incarnation, Vari
       std::thread watcher([&] {
         deaths.wait_for_death(Clock::time_point::max());
         dead.store(true, std::memory_order_release);
-        segment.node_doorbell(0).ring();
+        segment.node_doorbell(1).ring();
       });
       waiter.wait([&] { return dead.load(std::memory_order_acquire); });
       woke_ns = monotonic_ns();
@@ -145,7 +145,7 @@ double ns_per_call(Body body, uint64_t calls) {
 int run(int kills) {
   bench::BenchSegment bench(3, 4 << 10);
   Segment& segment = bench.get();
-  DeathWatch deaths = segment.watch_deaths(0);
+  DeathWatch deaths = segment.watch_deaths(1);
   std::vector<double> latencies[kVariants];
   int unslept[kVariants] = {};
   uint32_t incarnation = 0;
@@ -157,7 +157,7 @@ int run(int kills) {
       else
         ++unslept[v];
     }
-  std::printf("SIGKILL -> sleeping node 0 runs again, us (%d kills per variant, interleaved)\n", kills);
+  std::printf("SIGKILL -> sleeping node 1 runs again, us (%d kills per variant, interleaved)\n", kills);
   std::printf("  %-8s %8s %8s %8s %8s %8s  %s\n", "variant", "p50", "p90", "p99", "max", "n", "not asleep");
   for (int v = 0; v < kVariants; ++v) {
     if (latencies[v].empty()) continue;
@@ -165,16 +165,16 @@ int run(int kills) {
                 percentile(latencies[v], 90), percentile(latencies[v], 99), percentile(latencies[v], 100),
                 latencies[v].size(), unslept[v]);
   }
-  std::printf("  deaths_seen of node 0: %llu\n",
-              static_cast<unsigned long long>(segment.node_counters(0).snapshot().deaths_seen));
+  std::printf("  deaths_seen of node 1: %llu\n",
+              static_cast<unsigned long long>(segment.node_counters(1).snapshot().deaths_seen));
 
   constexpr uint64_t kCalls = 100'000'000;
-  ProgressCounter& progress = segment.progress(0);
+  ProgressCounter& progress = segment.progress(1);
   const double bump = ns_per_call([&] { progress.bump(); }, kCalls);
   ProgressWatch watch = segment.watch_progress(1ms);
   const double observe = ns_per_call([&] { watch.observe(monotonic_ns()); }, kCalls / 10);
-  LivenessClaim one = segment.claim_liveness(1), two = segment.claim_liveness(2);
-  DeathWatch fresh = segment.watch_deaths(0);
+  LivenessClaim one = segment.claim_liveness(2), two = segment.claim_liveness(3);
+  DeathWatch fresh = segment.watch_deaths(1);
   bool any = false;
   const double pending = ns_per_call([&] { any |= fresh.pending(); }, kCalls);
   std::printf(

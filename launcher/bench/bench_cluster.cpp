@@ -45,7 +45,7 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
     launcher::LiveCluster live = launcher::LiveCluster::attach(spec.attach_to);
     std::unique_ptr<BenchCluster> cluster(
         new BenchCluster(spec.attach_to, std::move(live.segment()), std::nullopt, true));
-    for (uint32_t node = 0; node < cluster->segment_.node_count(); ++node) {
+    for (uint32_t node = 1; node <= cluster->segment_.node_count(); ++node) {
       const auto pid = static_cast<pid_t>(cluster->segment_.node_counters(node).snapshot().pid);
       cluster->attached_pids_.push_back(launcher::process_exists(pid) ? pid : 0);
     }
@@ -65,7 +65,7 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
   const launcher::NodeLaunchConfig launch{created.dirs, created.id, std::move(node_args)};
   cluster->supervisor_ = std::make_unique<launcher::Supervisor>(
       config.nodes, [launch](uint32_t node) { return launcher::node_launch(launch, node); });
-  for (uint32_t node = 0; node < config.nodes; ++node) cluster->supervisor_->start(node);
+  for (uint32_t node = 1; node <= config.nodes; ++node) cluster->supervisor_->start(node);
 
   const auto began = std::chrono::steady_clock::now();
   while (!launcher::current_leader(cluster->segment_)) {
@@ -101,13 +101,13 @@ BenchCluster::~BenchCluster() {
 std::vector<pid_t> BenchCluster::node_pids() const {
   if (!supervisor_) return attached_pids_;
   std::vector<pid_t> pids;
-  for (uint32_t node = 0; node < supervisor_->nodes(); ++node) pids.push_back(supervisor_->pid(node));
+  for (uint32_t node = 1; node <= supervisor_->nodes(); ++node) pids.push_back(supervisor_->pid(node));
   return pids;
 }
 
 std::vector<uint64_t> BenchCluster::node_sleeps() const {
   std::vector<uint64_t> sleeps;
-  for (uint32_t node = 0; node < segment_.node_count(); ++node)
+  for (uint32_t node = 1; node <= segment_.node_count(); ++node)
     sleeps.push_back(segment_.node_counters(node).snapshot().sleeps);
   return sleeps;
 }
@@ -115,10 +115,11 @@ std::vector<uint64_t> BenchCluster::node_sleeps() const {
 std::vector<std::string> BenchCluster::take_exited_nodes() {
   std::vector<std::string> lines;
   if (!supervisor_) {
-    for (uint32_t node = 0; node < attached_pids_.size(); ++node) {
-      if (attached_pids_[node] == 0 || launcher::process_exists(attached_pids_[node])) continue;
-      lines.push_back(fmt::format("node {} (pid {}) exited", node, attached_pids_[node]));
-      attached_pids_[node] = 0;
+    for (uint32_t node = 1; node <= attached_pids_.size(); ++node) {
+      pid_t& pid = attached_pids_[ipc::slot_of(node)];
+      if (pid == 0 || launcher::process_exists(pid)) continue;
+      lines.push_back(fmt::format("node {} (pid {}) exited", node, pid));
+      pid = 0;
     }
     return lines;
   }
@@ -170,7 +171,7 @@ BenchConfig config_for_running_cluster(const std::string& name, BenchConfig conf
   ipc::Segment& segment = live.segment();
   config.nodes = segment.node_count();
   config.transport = "shm";
-  for (uint32_t node = 0; node < config.nodes; ++node) {
+  for (uint32_t node = 1; node <= config.nodes; ++node) {
     if (segment.node_counters(node).tcp_port.load(std::memory_order_relaxed) != 0) config.transport = "tcp";
   }
   if (config.clients > segment.client_slots()) {

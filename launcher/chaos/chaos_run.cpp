@@ -49,7 +49,7 @@ std::optional<uint64_t> caught_up_index(ipc::Segment& segment) {
 }
 
 void refuse_used_data(const ClusterDirs& dirs, uint32_t nodes) {
-  for (uint32_t node = 0; node < nodes; ++node) {
+  for (uint32_t node = 1; node <= nodes; ++node) {
     std::error_code ec;
     if (fs::exists(dirs.node_dir(node), ec)) {
       throw LauncherError("chaos needs fresh data directories, but " + dirs.node_dir(node).string() +
@@ -119,7 +119,7 @@ int run_chaos(ChaosOptions options) {
 
   const NodeLaunchConfig launch{created.dirs, created.id, options.node_args};
   Supervisor supervisor(nodes, [&](uint32_t node) { return node_launch(launch, node); });
-  for (uint32_t node = 0; node < nodes; ++node) supervisor.start(node);
+  for (uint32_t node = 1; node <= nodes; ++node) supervisor.start(node);
   const auto started = Clock::now();
   while (!current_leader(segment)) {
     if (Clock::now() - started > std::chrono::seconds(10))
@@ -234,7 +234,7 @@ int run_chaos(ChaosOptions options) {
   }
 
   std::optional<std::map<std::string, std::string>> first_state;
-  for (uint32_t node = 0; node < nodes; ++node) {
+  for (uint32_t node = 1; node <= nodes; ++node) {
     std::map<std::string, std::string> state;
     try {
       state = node::replay_kv_state(created.dirs.node_dir(node));

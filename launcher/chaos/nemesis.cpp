@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "launcher/status_table.h"
@@ -52,8 +53,8 @@ void Nemesis::apply_links(const std::set<uint32_t>& group) {
   ipc::FaultSettings standing;
   standing.drop_rate = options_.drop_rate;
   const uint32_t n = segment_.node_count();
-  for (uint32_t from = 0; from < n; ++from) {
-    for (uint32_t to = 0; to < n; ++to) {
+  for (uint32_t from = 1; from <= n; ++from) {
+    for (uint32_t to = 1; to <= n; ++to) {
       if (from == to) continue;
       ipc::FaultSettings fault = standing;
       if (options_.max_delay.count() > 0) {
@@ -96,7 +97,7 @@ void Nemesis::crash_all() {
   ++stats_.crash_alls;
   stats_.kills += supervisor_.nodes();
   const auto back = Clock::now() + milliseconds(std::uniform_int_distribution<int64_t>(50, 500)(rng_));
-  for (uint32_t node = 0; node < supervisor_.nodes(); ++node) restarts_[node] = back;
+  for (uint32_t node = 1; node <= supervisor_.nodes(); ++node) restarts_[node] = back;
   note("crash: SIGKILL every node");
 }
 
@@ -118,7 +119,7 @@ void Nemesis::change_partition() {
     const uint32_t size =
         std::uniform_int_distribution<uint32_t>(1, std::max<uint32_t>(1, (n - 1) / 2))(rng_);
     std::vector<uint32_t> all(n);
-    for (uint32_t i = 0; i < n; ++i) all[i] = i;
+    std::iota(all.begin(), all.end(), 1u);  // node ids 1..n
     std::shuffle(all.begin(), all.end(), rng_);
     group.insert(all.begin(), all.begin() + size);
   }
@@ -180,12 +181,12 @@ void Nemesis::end() {
   for (const auto& [node, status] : supervisor_.reap_exited()) note_unexpected_exit(node, status);
   // Back to a healthy network: the standing drop rate ends too, so the cluster can catch up.
   ipc::FaultSettings healthy;
-  for (uint32_t from = 0; from < segment_.node_count(); ++from) {
-    for (uint32_t to = 0; to < segment_.node_count(); ++to) {
+  for (uint32_t from = 1; from <= segment_.node_count(); ++from) {
+    for (uint32_t to = 1; to <= segment_.node_count(); ++to) {
       if (from != to) segment_.link_fault(from, to).set(healthy);
     }
   }
-  for (uint32_t node = 0; node < supervisor_.nodes(); ++node) {
+  for (uint32_t node = 1; node <= supervisor_.nodes(); ++node) {
     if (supervisor_.running(node)) continue;
     const pid_t pid = supervisor_.start(node);
     ++stats_.restarts;

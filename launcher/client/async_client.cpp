@@ -145,8 +145,8 @@ bool AsyncClient::submit(const Request& request, uint64_t tag) {
 }
 
 uint32_t AsyncClient::pick_node() {
-  if (leader_ >= 0) return static_cast<uint32_t>(leader_);
-  return round_robin_++ % segment_.node_count();
+  if (leader_ != 0) return leader_;
+  return round_robin_++ % segment_.node_count() + 1;
 }
 
 void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
@@ -228,7 +228,6 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
   if (p.state == State::free || serial < p.first_serial) return;  // an operation that already finished
   const bool current = serial == p.current_serial;
   const auto at = static_cast<uint32_t>(index);
-  const auto nodes = static_cast<int>(segment_.node_count());
 
   switch (header.status) {
     case node::ResponseStatus::ok: {
@@ -236,7 +235,7 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
       if (!kv::decode_result(payload, result)) return;  // garbled answer: let the attempt time out
       const Phases phases{header.client_send_ns, header.leader_receive_ns, header.leader_persist_ns,
                           header.commit_ns,      header.apply_ns,          now_ns};
-      leader_ = static_cast<int>(node);
+      leader_ = node;
       switch (result.code) {
         case kv::ResultCode::ok:
         case kv::ResultCode::value:
@@ -277,15 +276,15 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
       [[fallthrough]];
     case node::ResponseStatus::not_leader: {
       if (!current) return;
-      const int hint = static_cast<int>(header.leader_hint) - 1;
-      if (hint >= 0 && hint != static_cast<int>(node) && hint < nodes) {
+      const uint32_t hint = header.leader_hint;  // a node id, 0 = none known
+      if (hint != 0 && hint != node && hint <= segment_.node_count()) {
         leader_ = hint;
-        p.node = static_cast<uint32_t>(hint);
+        p.node = hint;
         send_attempt(at, now_ns);
       } else {
         // Nobody known to lead (an election is running): ask the next node a little later.
-        if (leader_ == static_cast<int>(node)) leader_ = -1;
-        p.node = (node + 1) % static_cast<uint32_t>(nodes);
+        if (leader_ == node) leader_ = 0;
+        p.node = next_node(node);
         p.state = State::waiting_retry;
         p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
       }
@@ -304,8 +303,8 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
   if (view.term <= followed_leader_term_ || !view.leader) return;  // nothing newer, or none named yet
   followed_leader_term_ = view.term;
   // A leader killed without a successor yet is still named: only a live one is worth a redirect.
-  if (*view.leader >= segment_.node_count() || !segment_.peer_alive(*view.leader).alive) return;
-  leader_ = static_cast<int>(*view.leader);
+  if (*view.leader > segment_.node_count() || !segment_.peer_alive(*view.leader).alive) return;
+  leader_ = *view.leader;
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
     // A request at a live node waits for its answer (it may be in doubt, which a session-less resend
@@ -318,7 +317,6 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
 }
 
 void AsyncClient::run_timers(uint64_t now_ns) {
-  const uint32_t nodes = segment_.node_count();
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
     if (p.state == State::free || now_ns < p.attempt_deadline_ns) continue;
@@ -328,8 +326,8 @@ void AsyncClient::run_timers(uint64_t now_ns) {
     }
     if (p.state == State::in_flight) {
       // No answer in time: that node is dead, cut off or not the leader any more. Try another.
-      if (leader_ == static_cast<int>(p.node)) leader_ = -1;
-      p.node = leader_ >= 0 ? static_cast<uint32_t>(leader_) : (p.node + 1) % nodes;
+      if (leader_ == p.node) leader_ = 0;
+      p.node = leader_ != 0 ? leader_ : next_node(p.node);
     }
     send_attempt(index, now_ns);
   }

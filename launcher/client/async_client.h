@@ -69,8 +69,8 @@ class AsyncClient final : private ClientChannel::Sink {
   uint32_t pipeline() const noexcept { return options_.pipeline; }
   uint32_t slot() const noexcept { return claim_.slot; }
   uint64_t client_id() const noexcept { return client_id_; }
-  // The node this client believes leads (0-based), or -1 when it has no idea.
-  int leader() const noexcept { return leader_; }
+  // The node id (1..N) this client believes leads, or 0 when it has no idea.
+  uint32_t leader() const noexcept { return leader_; }
   uint32_t node_count() const noexcept { return segment_.node_count(); }
   // Largest value (or key + value) a request can carry through this cluster's rings.
   std::size_t max_request_bytes() const noexcept;
@@ -114,6 +114,8 @@ class AsyncClient final : private ClientChannel::Sink {
   void finish(uint32_t index, Status status, std::string_view value, const Phases& phases, bool found = true);
   void record_history(const Pending& p, Status status, std::string_view value, uint64_t return_ns);
   uint32_t pick_node();
+  // The node after `node` in the order 1, 2, .., N, 1, ...
+  uint32_t next_node(uint32_t node) const noexcept { return node % segment_.node_count() + 1; }
   uint64_t next_timer_ns() const noexcept;
 
   ClientOptions options_;
@@ -124,7 +126,7 @@ class AsyncClient final : private ClientChannel::Sink {
   uint64_t client_id_ = 0;
   uint64_t next_sequence_ = 1;
   uint64_t next_serial_ = 1;
-  int leader_ = -1;
+  uint32_t leader_ = 0;                // node id, 0 = none known
   uint64_t followed_leader_term_ = 0;  // of the newest leader record acted on
   uint32_t round_robin_ = 0;
   std::vector<Pending> pending_;  // `pipeline` entries

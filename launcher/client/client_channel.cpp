@@ -14,14 +14,12 @@ namespace {
 class ShmChannel final : public ClientChannel {
  public:
   ShmChannel(ipc::Segment& segment, uint32_t slot, ipc::WaitStrategy wait, std::chrono::nanoseconds spin)
-      : requests_(segment.node_count()),
-        responses_(segment.node_count()),
-        unpublished_(segment.node_count()),
-        waiter_(segment.client_doorbell(slot), wait, spin) {
-    for (uint32_t node = 0; node < segment.node_count(); ++node) {
-      requests_[node] = segment.request_producer(slot, node);
-      responses_[node] = segment.response_consumer(node, slot);
+      : waiter_(segment.client_doorbell(slot), wait, spin) {
+    for (uint32_t node = 1; node <= segment.node_count(); ++node) {
+      requests_.push_back(segment.request_producer(slot, node));
+      responses_.push_back(segment.response_consumer(node, slot));
     }
+    unpublished_.assign(requests_.size(), 0);
   }
 
   uint32_t max_payload() const noexcept override {
@@ -29,19 +27,19 @@ class ShmChannel final : public ClientChannel {
   }
 
   std::byte* reserve(uint32_t node, uint32_t length) override {
-    return length <= max_payload() ? requests_[node].try_reserve(length) : nullptr;
+    return length <= max_payload() ? requests_[ipc::slot_of(node)].try_reserve(length) : nullptr;
   }
 
   void commit(uint32_t node, uint32_t length) override {
-    requests_[node].commit(node::kRequestFrame, length);
-    unpublished_[node] = 1;
+    requests_[ipc::slot_of(node)].commit(node::kRequestFrame, length);
+    unpublished_[ipc::slot_of(node)] = 1;
   }
 
   void flush() override {
-    for (uint32_t node = 0; node < requests_.size(); ++node) {
-      if (!unpublished_[node]) continue;
-      requests_[node].publish();
-      unpublished_[node] = 0;
+    for (std::size_t slot = 0; slot < requests_.size(); ++slot) {
+      if (!unpublished_[slot]) continue;
+      requests_[slot].publish();
+      unpublished_[slot] = 0;
     }
   }
 
@@ -49,8 +47,8 @@ class ShmChannel final : public ClientChannel {
     if (deadline > Clock::now())
       waiter_.wait_until([&] { return has_responses() || sink.has_wake_event(); }, deadline);
     std::size_t frames = 0;
-    for (uint32_t node = 0; node < responses_.size(); ++node) {
-      frames += responses_[node].drain([&](const ipc::Frame& frame) {
+    for (uint32_t node = 1; node <= responses_.size(); ++node) {
+      frames += responses_[ipc::slot_of(node)].drain([&](const ipc::Frame& frame) {
         if (frame.type == node::kResponseFrame) sink.on_response(node, frame.payload);
       });
     }
@@ -64,9 +62,9 @@ class ShmChannel final : public ClientChannel {
     return false;
   }
 
-  std::vector<ipc::RingProducer> requests_;   // by node
-  std::vector<ipc::RingConsumer> responses_;  // by node
-  std::vector<uint8_t> unpublished_;          // by node
+  std::vector<ipc::RingProducer> requests_;   // by slot (ipc::slot_of of the node id)
+  std::vector<ipc::RingConsumer> responses_;  // by slot
+  std::vector<uint8_t> unpublished_;          // by slot
   ipc::Waiter waiter_;
 };
 
@@ -78,7 +76,7 @@ class TcpChannel final : public ClientChannel {
         spin_(spin),
         max_payload_(ipc::max_payload_for(segment.config().client_ring_capacity)),
         tcp_(options(segment, slot)),
-        ports_(segment.node_count(), 0),
+        ports_(segment.node_count() + 1, 0),
         scratch_(max_payload_) {}
 
   uint32_t max_payload() const noexcept override { return max_payload_; }
@@ -117,7 +115,7 @@ class TcpChannel final : public ClientChannel {
 
   std::size_t poll(Sink& sink, std::chrono::nanoseconds timeout) {
     return tcp_.poll(timeout, [&](ipc::tcp::EndpointId from, const ipc::Frame& frame) {
-      if (from < segment_.node_count() && frame.type == node::kResponseFrame)
+      if (from >= 1 && from <= segment_.node_count() && frame.type == node::kResponseFrame)
         sink.on_response(from, frame.payload);
     });
   }
@@ -127,7 +125,7 @@ class TcpChannel final : public ClientChannel {
   std::chrono::nanoseconds spin_;
   uint32_t max_payload_;
   ipc::tcp::Transport tcp_;
-  std::vector<uint16_t> ports_;  // by node: the port connected to, 0 = none yet
+  std::vector<uint16_t> ports_;  // by node id: the port connected to, 0 = none yet
   std::vector<std::byte> scratch_;
 };
 

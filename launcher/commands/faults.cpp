@@ -123,7 +123,7 @@ int run_partition(const PartitionOptions& options) {
   for (uint32_t node : options.group) cluster.check_node(node);
   const std::set<uint32_t> group(options.group.begin(), options.group.end());
   if (group.size() == cluster.node_count()) {
-    throw UsageError("partition of every node (0.." + std::to_string(cluster.node_count() - 1) +
+    throw UsageError("partition of every node (1.." + std::to_string(cluster.node_count()) +
                      ") would cut no link: name the nodes on ONE side of the cut (`shmraft heal` heals)");
   }
   ipc::FaultSettings fault;
@@ -152,7 +152,7 @@ CLI::App* add_node_target(CLI::App& root, const std::string& name, const std::st
                           NodeTarget& target) {
   CLI::App* app = root.add_subcommand(name, description);
   add_cluster_option(*app, target.cluster);
-  app->add_option("node", target.node, "Node index (0-based)")->required()->check(node_index_validator());
+  app->add_option("node", target.node, "Node id (1..N)")->required()->check(node_id_validator());
   add_timeout_option(*app, target.timeout_ms, "How long to wait for the effect");
   return app;
 }
@@ -173,9 +173,9 @@ void add_fault_commands(CLI::App& root, CommandList& commands) {
   CLI::App* part = root.add_subcommand(
       "partition", "Cut the links between the given nodes and the rest (replaces any earlier partition)");
   add_cluster_option(*part, partition_options->cluster);
-  part->add_option("nodes", partition_options->group, "Node indexes on one side of the cut")
+  part->add_option("nodes", partition_options->group, "Node ids (1..N) on one side of the cut")
       ->required()
-      ->check(node_index_validator());
+      ->check(node_id_validator());
   part->add_option("--drop-rate", partition_options->drop_rate,
                    "Instead of cutting, drop this fraction of frames on those links (0..1)")
       ->check(in_range(0.0, 1.0))

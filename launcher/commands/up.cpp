@@ -101,7 +101,7 @@ int run_up(const UpOptions& options) {
     ipc::Segment::destroy(options.cluster);
   };
   try {
-    for (uint32_t node = 0; node < nodes; ++node) {
+    for (uint32_t node = 1; node <= nodes; ++node) {
       const pid_t pid = supervisor.start(node);
       policy.started(node);
       std::cout << "node " << node << ": pid " << pid << ", data " << created.dirs.node_dir(node).string()
@@ -130,7 +130,7 @@ int run_up(const UpOptions& options) {
           SupervisorRequest request;
           uint32_t node = 0;
           decode_request(info.ssi_int, request, node);
-          if (request != SupervisorRequest::restart_node || node >= nodes) {
+          if (request != SupervisorRequest::restart_node || node < 1 || node > nodes) {
             std::cout << "ignored a malformed request from pid " << info.ssi_pid << std::endl;
             continue;
           }

@@ -11,6 +11,9 @@ namespace {
 bool has_value(Op op) noexcept {
   return op == Op::put || op == Op::append || op == Op::cas;
 }
+bool has_bound(const Command& c) noexcept {
+  return c.op == Op::append && c.bound != 0;
+}
 bool valid_op(uint8_t op) noexcept {
   return op >= static_cast<uint8_t>(Op::put) && op <= static_cast<uint8_t>(Op::del);
 }
@@ -48,6 +51,8 @@ std::string_view to_string(DecodeError error) noexcept {
       return "key or value above the size limit";
     case DecodeError::bad_sequence:
       return "session command with sequence 0";
+    case DecodeError::zero_bound:
+      return "append with a bound of 0";
     case DecodeError::trailing_bytes:
       return "trailing bytes after the command";
   }
@@ -59,6 +64,7 @@ std::size_t encoded_size(const Command& c) noexcept {
       1 + wire::varint_size(c.client_id) + wire::varint_size(c.sequence) + wire::string_size(c.key);
   if (has_value(c.op)) n += wire::string_size(c.value);
   if (c.op == Op::cas) n += wire::string_size(c.expected);
+  if (has_bound(c)) n += wire::varint_size(c.bound);
   return n;
 }
 
@@ -86,6 +92,7 @@ std::size_t encode_command(const Command& c, std::span<std::byte> out) {
   w.string(c.key);
   if (has_value(c.op)) w.string(c.value);
   if (c.op == Op::cas) w.string(c.expected);
+  if (has_bound(c)) w.varint(c.bound);
   return size;
 }
 
@@ -100,6 +107,8 @@ DecodeError decode_command(std::span<const std::byte> bytes, Command& out) noexc
   out.key = r.string(kMaxKeySize);
   out.value = has_value(out.op) ? r.string(kMaxValueSize) : std::string_view{};
   out.expected = out.op == Op::cas ? r.string(kMaxValueSize) : std::string_view{};
+  const bool bounded = out.op == Op::append && r.ok() && r.remaining() != 0;
+  out.bound = bounded ? r.varint() : 0;
   switch (r.status()) {
     case wire::ReadStatus::ok:
       break;
@@ -111,6 +120,7 @@ DecodeError decode_command(std::span<const std::byte> bytes, Command& out) noexc
       return DecodeError::too_large;
   }
   if (r.remaining() != 0) return DecodeError::trailing_bytes;
+  if (bounded && out.bound == 0) return DecodeError::zero_bound;
   if (out.client_id != kNoSession && out.sequence == 0) return DecodeError::bad_sequence;
   return DecodeError::none;
 }

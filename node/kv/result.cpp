@@ -24,6 +24,8 @@ std::string_view to_string(ResultCode code) noexcept {
       return "session expired";
     case ResultCode::absent:
       return "absent";
+    case ResultCode::too_large:
+      return "value would exceed the append's bound";
   }
   return "unknown result";
 }
@@ -47,7 +49,7 @@ std::size_t encode_result(const Result& result, std::span<std::byte> out) {
 bool decode_result(std::span<const std::byte> bytes, Result& out) noexcept {
   wire::Reader r(bytes);
   const uint8_t code = r.byte();
-  if (!r.ok() || code > static_cast<uint8_t>(ResultCode::absent)) return false;
+  if (!r.ok() || !is_result_code(code)) return false;
   out.code = static_cast<ResultCode>(code);
   out.value = out.code == ResultCode::value ? r.string(kMaxValueSize) : std::string_view{};
   out.duplicate = false;

@@ -20,7 +20,13 @@ enum class ResultCode : uint8_t {
                         // apply twice; nothing changed. The client must treat the command's outcome as
                         // unknown and continue under a new client id.
   absent = 6,           // get: the key holds no value (a client that reads it as "" loses nothing)
+  too_large = 7,        // append: the value would outgrow the bound the command declared; nothing changed
 };
+
+// True for a byte that names a ResultCode (decoders check this before casting).
+constexpr bool is_result_code(uint8_t code) noexcept {
+  return code <= static_cast<uint8_t>(ResultCode::too_large);
+}
 
 std::string_view to_string(ResultCode code) noexcept;
 

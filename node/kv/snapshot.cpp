@@ -114,8 +114,7 @@ void StateMachine::restore(std::span<const std::byte> bytes) {
     check("session");
     if (s.client_id == kNoSession || s.last_sequence == 0)
       corrupt("session " + std::to_string(i) + " is empty");
-    if (code > static_cast<uint8_t>(ResultCode::cas_failed))
-      corrupt("session " + std::to_string(i) + " has bad code");
+    if (!is_result_code(code)) corrupt("session " + std::to_string(i) + " has bad code");
     s.last_code = static_cast<ResultCode>(code);
     if (s.last_index > applied_index || (i > 0 && s.last_index <= sessions[i - 1].last_index)) {
       corrupt("session " + std::to_string(i) + " out of index order");

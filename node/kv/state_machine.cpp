@@ -64,6 +64,8 @@ Result StateMachine::execute(const Command& c) {
       break;
     case Op::append: {
       const auto it = map_.find(c.key);
+      const std::size_t held = it == map_.end() ? 0 : it->second.size();
+      if (c.bound != 0 && held + c.value.size() > c.bound) return Result{ResultCode::too_large, {}, false};
       if (it == map_.end()) {
         map_.emplace(std::string(c.key), std::string(c.value));
       } else {

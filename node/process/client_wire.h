@@ -30,7 +30,7 @@ inline constexpr uint16_t kResponseFrame = 2;
 inline constexpr uint16_t kPeerFrame = 3;  // peer rings: one Raft message (node/raft/codec.h)
 
 // Under `--transport tcp` a client connects to each node as endpoint kTcpClientEndpoint + its slot
-// (nodes are endpoints 0..n-1; ipc/tcp/transport.h).
+// (nodes are endpoints 1..n, their ids; ipc/tcp/transport.h).
 inline constexpr uint32_t kTcpClientEndpoint = 1u << 20;
 
 struct RequestHeader {
@@ -58,7 +58,7 @@ struct ResponseHeader {
   uint64_t commit_ns = 0;
   uint64_t apply_ns = 0;
   uint32_t generation = 0;
-  uint32_t leader_hint = 0;  // 1-based node index of the leader as this node knows it, 0 = unknown
+  uint32_t leader_hint = 0;  // the leader's node id (1..N) as this node knows it, 0 = unknown
   ResponseStatus status = ResponseStatus::ok;
   uint8_t reserved[7] = {};
 };

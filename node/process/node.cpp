@@ -36,10 +36,10 @@ uint64_t role_code(raft::Role role) noexcept {
 ipc::Segment attach_segment(const NodeOptions& options) {
   validate(options);
   ipc::Segment segment = ipc::Segment::attach(options.cluster, options.cluster_id);
-  if (options.node >= segment.node_count())
+  if (options.node < 1 || options.node > segment.node_count())
     throw std::invalid_argument("--node " + std::to_string(options.node) + " is not a node of cluster '" +
-                                options.cluster + "', which has nodes 0.." +
-                                std::to_string(segment.node_count() - 1));
+                                options.cluster + "': node id out of range 1.." +
+                                std::to_string(segment.node_count()));
   return segment;
 }
 
@@ -53,7 +53,7 @@ std::unique_ptr<Transport> make_transport(const NodeOptions& options, ipc::Segme
 // The launcher may give every node the same --seed: mix in the node so their election timers differ.
 uint64_t node_seed(const NodeOptions& options) {
   const uint64_t seed = options.seed.value_or(monotonic_ns() ^ (static_cast<uint64_t>(getpid()) << 32));
-  return seed ^ ((uint64_t{options.node} + 1) * 0x9E3779B97F4A7C15ull);
+  return seed ^ (uint64_t{options.node} * 0x9E3779B97F4A7C15ull);
 }
 
 }  // namespace
@@ -84,7 +84,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   }
 
   raft::Config config;
-  config.id = options.raft_id();
+  config.id = options.node;
   config.voters = raft::voters_numbered_1_to(segment_.node_count());
   config.seed = node_seed(options);
   config.election_tick = static_cast<int>(options.election_ticks);
@@ -201,11 +201,11 @@ void Node::catch_up() {
 void Node::take_deaths() {
   const ipc::NodeMask dead = deaths_.take();
   if (dead != 0) ipc::NodeCounters::set(counters_.death_taken_ns, monotonic_ns());
-  for (uint32_t peer = 0; peer < segment_.node_count(); ++peer) {
-    if ((dead & (ipc::NodeMask{1} << peer)) == 0) continue;
-    dead_peers_ |= ipc::NodeMask{1} << peer;
+  for (uint32_t peer = 1; peer <= segment_.node_count(); ++peer) {
+    if ((dead & ipc::node_bit(peer)) == 0) continue;
+    dead_peers_ |= ipc::node_bit(peer);
     const int rank = stagger_rank(peer);
-    if (core_->peer_down(NodeOptions::raft_id_of(peer), rank)) {
+    if (core_->peer_down(peer, rank)) {
       deaths_to_log_.push_back({peer, core_->term(), rank});
     } else {
       deaths_to_log_.push_back({peer, 0, -1});
@@ -225,9 +225,9 @@ void Node::log_deaths() {
 }
 
 bool Node::is_dead(uint32_t peer) {
-  if ((dead_peers_ & (ipc::NodeMask{1} << peer)) == 0) return false;
+  if ((dead_peers_ & ipc::node_bit(peer)) == 0) return false;
   if (!segment_.peer_alive(peer).alive) return true;
-  dead_peers_ &= ~(ipc::NodeMask{1} << peer);  // restarted: its frames are new
+  dead_peers_ &= ~ipc::node_bit(peer);  // restarted: its frames are new
   return false;
 }
 
@@ -235,7 +235,7 @@ int Node::stagger_rank(uint32_t dead) const {
   const uint64_t my_term = core_->term();
   const uint64_t my_last = core_->log().last_index();
   int rank = 0;
-  for (uint32_t peer = 0; peer < segment_.node_count(); ++peer) {
+  for (uint32_t peer = 1; peer <= segment_.node_count(); ++peer) {
     if (peer == options_.node || peer == dead || !segment_.peer_alive(peer).alive) continue;
     const ipc::NodeCounters& theirs = segment_.node_counters(peer);
     const uint64_t term = theirs.term.load(std::memory_order_relaxed);
@@ -249,7 +249,7 @@ int Node::stagger_rank(uint32_t dead) const {
 void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
   catch_up();
   const raft::Decoded<raft::Message> decoded = raft::decode_message(payload, scratch_);
-  if (!decoded || raft::message_from(decoded.value) != NodeOptions::raft_id_of(from)) {
+  if (!decoded || raft::message_from(decoded.value) != from) {
     ++bad_peer_frames_;
     return;
   }
@@ -411,7 +411,7 @@ void Node::on_soft_state(const raft::SoftState& soft) {
     log_.debug("pre-candidate in term {}", core_->term());
   else
     log_.info("{} in term {}, leader {}", raft::to_string(soft.role), core_->term(),
-              soft.leader == raft::kNoNode ? std::string("unknown") : std::to_string(soft.leader - 1));
+              soft.leader == raft::kNoNode ? std::string("unknown") : std::to_string(soft.leader));
 }
 
 void Node::stamp_persisted(raft::Index last_persisted, uint64_t now_ns) {

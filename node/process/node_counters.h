@@ -3,7 +3,7 @@
 // `shmraft status`, the launcher and tests.
 //
 //   role     one of the codes below
-//   leader   the leader's node index + 1 as this node knows it; 0 = none known (1-based, like
+//   leader   the leader's node id (1..N) as this node knows it; 0 = none known (as
 //            node::ResponseHeader::leader_hint)
 //   drops    peer frames not sent (full ring, cut link, drop rate) + client replies not sent (full ring)
 //   syncs    msync/fsync calls made by the node's storage
@@ -47,11 +47,6 @@ constexpr std::string_view role_name(uint64_t role) noexcept {
       return "stopped";
   }
   return "?";
-}
-
-// The node index a `leader` counter names, or -1 when none is known.
-constexpr int64_t leader_node(uint64_t leader_counter) noexcept {
-  return leader_counter == 0 ? -1 : static_cast<int64_t>(leader_counter) - 1;
 }
 
 }  // namespace shmraft::node

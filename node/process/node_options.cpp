@@ -14,7 +14,9 @@ std::string_view to_string(TransportKind kind) noexcept {
 
 void add_node_flags(CLI::App& app, NodeOptions& options) {
   app.add_option("--cluster", options.cluster, "Cluster name (its shared-memory segment)")->required();
-  app.add_option("--node", options.node, "This node's 0-based index in the cluster")->required();
+  app.add_option("--node", options.node, "This node's id in the cluster, 1..N")
+      ->required()
+      ->check(CLI::PositiveNumber);
   app.add_option("--data-dir", options.data_dir, "Node directory: log, hard state, snapshot, node.log")
       ->required();
   app.add_option_function<std::string>(

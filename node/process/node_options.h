@@ -7,8 +7,8 @@
 //     add_node_flags(*sub, options);
 //     sub->callback([&] { std::exit(shmraft::node::run(options)); });
 //
-// Node numbering: --node is the 0-based index used by ipc, the launcher and the client (node<i>); the
-// Raft core numbers the same node i+1.
+// Node numbering: --node is the node's id, 1..N, the same in ipc, the Raft core, the launcher and the
+// client (directory node<id>); 0 means "no node" everywhere.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -28,7 +28,7 @@ enum class TransportKind : uint8_t { shm, tcp };
 
 struct NodeOptions {
   std::string cluster;                       // segment name (ipc::Segment::attach)
-  uint32_t node = 0;                         // 0-based index in the cluster
+  uint32_t node = 0;                         // node id, 1..N (0 = not given)
   std::filesystem::path data_dir;            // NodeStorage directory (created if its parent exists)
   std::optional<ipc::ClusterId> cluster_id;  // when set, the segment must carry this id
 
@@ -60,9 +60,6 @@ struct NodeOptions {
   std::filesystem::path effective_log_file() const {
     return log_file.empty() ? data_dir / "node.log" : log_file;
   }
-  uint32_t raft_id() const noexcept { return raft_id_of(node); }
-  // The one place where a 0-based node index (segment, rings, ipc) becomes a raft::NodeId (1..N).
-  static uint32_t raft_id_of(uint32_t node) noexcept { return node + 1; }
 };
 
 // Registers every flag above on `app` (required: --cluster, --node, --data-dir), with validators so a

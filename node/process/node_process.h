@@ -12,7 +12,7 @@ namespace shmraft::node {
 // Runs one node until SIGTERM or SIGINT. Logs to options.effective_log_file() (spdlog; nothing per
 // entry at level info). Returns the process exit code:
 //   0  orderly stop (signal): storage synced, log flushed
-//   1  could not start: bad options, no such segment / another cluster's, node index out of range,
+//   1  could not start: bad options, no such segment / another cluster's, node id out of range,
 //      data directory locked, corrupt or unwritable (one line on stderr saying which)
 //   2  a fatal error while running (logged, and one line on stderr)
 int run(const NodeOptions& options);

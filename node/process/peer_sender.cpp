@@ -8,15 +8,14 @@
 namespace shmraft::node {
 
 PeerSender::PeerSender(Transport& transport, ipc::Segment& segment, uint32_t self, uint64_t seed)
-    : transport_(transport), links_(segment.node_count(), nullptr), rng_(seed) {
-  for (uint32_t peer = 0; peer < segment.node_count(); ++peer)
+    : transport_(transport), links_(segment.node_count() + 1, nullptr), rng_(seed) {
+  for (uint32_t peer = 1; peer <= segment.node_count(); ++peer)
     if (peer != self) links_[peer] = &segment.link_fault(self, peer);
 }
 
 void PeerSender::send(const raft::Message& message, uint64_t now_ns) {
-  const raft::NodeId to_id = raft::message_to(message);
-  const uint32_t to = to_id - 1;
-  if (to_id == raft::kNoNode || to >= links_.size() || links_[to] == nullptr) {
+  const raft::NodeId to = raft::message_to(message);
+  if (to >= links_.size() || links_[to] == nullptr) {  // kNoNode (0), self or beyond the cluster
     ++drops_;
     return;
   }

@@ -43,7 +43,7 @@ class PeerSender {
   void commit(uint32_t to, std::size_t size);
 
   Transport& transport_;
-  std::vector<ipc::LinkFault*> links_;  // by destination index
+  std::vector<ipc::LinkFault*> links_;  // by destination node id; [0] and [self] null
   std::mt19937_64 rng_;
   Fifo<Delayed> delayed_;
   uint64_t frames_out_ = 0;

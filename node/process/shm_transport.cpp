@@ -9,14 +9,14 @@ namespace shmraft::node {
 
 ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait,
                            std::chrono::nanoseconds spin)
-    : to_peer_(segment.node_count()),
-      from_peer_(segment.node_count()),
+    : to_peer_(segment.node_count() + 1),
+      from_peer_(segment.node_count() + 1),
       requests_(segment.client_slots()),
       responses_(segment.client_slots()),
       is_dirty_(segment.client_slots()),
       waiter_(segment.node_doorbell(self), wait, spin) {
   max_peer_payload_ = std::numeric_limits<uint32_t>::max();
-  for (uint32_t peer = 0; peer < segment.node_count(); ++peer) {
+  for (uint32_t peer = 1; peer <= segment.node_count(); ++peer) {
     if (peer == self) continue;
     peers_.push_back(peer);
     to_peer_[peer] = segment.peer_producer(self, peer);

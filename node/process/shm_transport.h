@@ -35,8 +35,8 @@ class ShmTransport final : public Transport {
   uint32_t max_peer_payload_ = 0;
   uint32_t max_reply_payload_ = 0;
   std::vector<uint32_t> peers_;
-  std::vector<ipc::RingProducer> to_peer_;    // by node; [self] unused
-  std::vector<ipc::RingConsumer> from_peer_;  // by node; [self] unused
+  std::vector<ipc::RingProducer> to_peer_;    // by node id; [0] and [self] unused
+  std::vector<ipc::RingConsumer> from_peer_;  // by node id; [0] and [self] unused
   std::vector<ipc::RingConsumer> requests_;   // by client slot
   std::vector<ipc::RingProducer> responses_;  // by client slot
   std::vector<uint32_t> dirty_responses_;     // slots with unpublished replies

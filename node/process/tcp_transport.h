@@ -43,7 +43,7 @@ class TcpTransport final : public Transport {
   uint32_t max_peer_payload_;
   uint32_t max_reply_payload_;
   ipc::tcp::Transport tcp_;
-  std::vector<uint16_t> peer_ports_;  // by node: the port we connect to, 0 = not yet known
+  std::vector<uint16_t> peer_ports_;  // by node id: the port we connect to, 0 = not yet known
   std::vector<std::byte> scratch_;    // reserve() hands this out; commit() copies it into the stream
   uint64_t foreign_frames_ = 0;
   uint64_t sleeps_ = 0;  // blocking polls (epoll with a timeout)

@@ -5,7 +5,7 @@
 // stack costs). The node loop encodes straight into the transport's buffer (reserve/commit), publishes
 // once per iteration (flush), and receives with one call that waits only when it has nothing to do.
 //
-// Peers are 0-based node indexes; clients are identified by their slot in the segment.
+// Peers are node ids 1..N; clients are identified by their slot in the segment.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>

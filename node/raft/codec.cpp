@@ -180,17 +180,20 @@ void fields(IO& io, M& m) {
     io.u64(m.reject_index);
     io.u64(m.conflict_index);
     io.u64(m.conflict_term);
+    io.u64(m.incarnation);
   } else if constexpr (std::is_same_v<T, Heartbeat>) {
     io.u64(m.commit);
     io.u64(m.context);
   } else if constexpr (std::is_same_v<T, HeartbeatResponse>) {
     io.u64(m.context);
+    io.u64(m.incarnation);
   } else if constexpr (std::is_same_v<T, InstallSnapshot>) {
     io.u64(m.meta.index);
     io.u64(m.meta.term);
     io.bytes(m.data);
   } else if constexpr (std::is_same_v<T, InstallSnapshotResponse>) {
     io.u64(m.match_index);
+    io.u64(m.incarnation);
   } else if constexpr (std::is_same_v<T, TimeoutNow>) {
     // header only
   } else {

@@ -17,7 +17,9 @@
 
 namespace shmraft::raft {
 
-inline constexpr std::uint8_t kWireVersion = 1;
+// Version 2 added the sender's incarnation to the append, heartbeat and snapshot responses: a frame of
+// the other layout is refused as kBadVersion rather than misread.
+inline constexpr std::uint8_t kWireVersion = 2;
 
 enum class MessageKind : std::uint8_t {
   kVoteRequest = 1,

@@ -21,6 +21,14 @@ struct Config {
   NodeId id = kNoNode;         // this node; one of `voters`
   std::vector<NodeId> voters;  // the configuration (membership is fixed for now); ids need not be 1..N
   std::uint64_t seed = 0;      // randomized election timeouts; mix in the id for distinct nodes
+  // Which start of this node the core is: a number that grows with every start of the node (every new
+  // process), whatever happened to its storage — the host takes it from a clock and from what the
+  // previous start published (see node.cpp). Every append, heartbeat and snapshot response carries it, so
+  // a leader tells a follower that restarted — possibly with less log than it acknowledged before (wiped
+  // or damaged storage) — from one that did not, resets its progress, and ignores late messages of an
+  // earlier start. Growing, not merely different: a late message of a start the leader never heard of
+  // must not pass for the newest one. 0: not tracked (a leader then never notices a restart).
+  std::uint64_t incarnation = 0;
 
   // A follower campaigns after a random timeout in [election_tick, 2*election_tick) ticks without
   // hearing from a leader; a leader sends heartbeats every heartbeat_tick ticks. election_tick must

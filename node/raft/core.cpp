@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "node/raft/safety_violation.h"
+
 namespace shmraft::raft {
 namespace {
 
@@ -194,7 +196,7 @@ void Core::step(const Message& m) {
         (std::holds_alternative<AppendEntries>(m) || std::holds_alternative<Heartbeat>(m))) {
       // A stale leader: tell it our term. With CheckQuorum/PreVote this is how a leader that lost its
       // partition learns it was replaced, since our votes no longer raise its term.
-      send(AppendResponse{.from = config_.id, .to = from, .term = term_});
+      send(AppendResponse{.from = config_.id, .to = from, .term = term_, .incarnation = config_.incarnation});
     } else if (vote_request != nullptr && vote_request->pre_vote) {
       send(VoteResponse{config_.id, from, term_, true, false});
     }
@@ -317,7 +319,7 @@ void Core::reset(Term term) {
   tracker_.reset_votes();
   for (ProgressTracker::Member& m : tracker_.members()) {
     Progress& pr = m.progress;
-    pr.match = 0;
+    pr.match = 0;  // (pr.incarnation stays: it is what we know of the follower, whatever the term)
     pr.next = log_.last_index() + 1;
     pr.state = ProgressState::kProbe;
     pr.probe_sent = false;
@@ -513,7 +515,8 @@ void Core::handle_append_entries(const AppendEntries& m) {
       return;
     }
   }
-  AppendResponse r{.from = config_.id, .to = m.from, .term = term_};
+  check_committed_agreement(m);
+  AppendResponse r{.from = config_.id, .to = m.from, .term = term_, .incarnation = config_.incarnation};
   if (m.prev_log_index < log_.committed()) {
     // Everything up to our commit index matches the leader already; tell it so.
     r.success = true;
@@ -538,11 +541,11 @@ void Core::handle_append_entries(const AppendEntries& m) {
 
 void Core::handle_heartbeat(const Heartbeat& m) {
   commit_to(std::min(m.commit, log_.last_index()));
-  send(HeartbeatResponse{config_.id, m.from, term_, m.context});
+  send(HeartbeatResponse{config_.id, m.from, term_, m.context, config_.incarnation});
 }
 
 void Core::handle_install_snapshot(const InstallSnapshot& m) {
-  InstallSnapshotResponse r{config_.id, m.from, term_, log_.committed()};
+  InstallSnapshotResponse r{config_.id, m.from, term_, log_.committed(), config_.incarnation};
   if (m.meta.index > log_.committed()) {
     if (log_.matches(m.meta.index, m.meta.term)) {
       commit_to(m.meta.index);  // we hold the snapshot's entries already: just fast-forward
@@ -554,13 +557,69 @@ void Core::handle_install_snapshot(const InstallSnapshot& m) {
   send(r);
 }
 
+void Core::check_committed_agreement(const AppendEntries& m) const {
+  // Leader Completeness (§5.4.3; dissertation §3.6.3): a leader's log holds every committed entry, so no
+  // entry it sends — nor its prev_log — may differ from one we know committed. If one does, a node lost
+  // or damaged entries it had persisted: stop and say where, instead of answering "we match" (the
+  // prev < commit shortcut below) or truncating committed entries.
+  const Index commit = log_.committed();
+  if (m.prev_log_index > commit) return;  // the usual case: nothing at or below our commit to compare
+  const auto differs = [this](Index i, Term t) {
+    const std::optional<Term> ours = log_.term(i);  // nullopt: compacted away, nothing to compare
+    return ours && *ours != t;
+  };
+  Index at = m.prev_log_index;
+  Term theirs = m.prev_log_term;
+  if (!differs(at, theirs)) {
+    const auto conflict = std::find_if(m.entries.begin(), m.entries.end(), [&](const Entry& e) {
+      return e.index <= commit && differs(e.index, e.term);
+    });
+    if (conflict == m.entries.end()) return;
+    at = conflict->index;
+    theirs = conflict->term;
+  }
+  const std::string entries = m.entries.empty() ? "no entries"
+                                                : "entries " + std::to_string(m.entries.front().index) +
+                                                      " (term " + std::to_string(m.entries.front().term) +
+                                                      ") to " + std::to_string(m.entries.back().index) +
+                                                      " (term " + std::to_string(m.entries.back().term) + ")";
+  throw SafetyViolation(
+      "raft safety violation on node " + std::to_string(config_.id) + ": leader " + std::to_string(m.from) +
+      " (term " + std::to_string(m.term) + ") sent prev_log " + std::to_string(m.prev_log_index) + " (term " +
+      std::to_string(m.prev_log_term) + ") with " + entries + "; its entry " + std::to_string(at) +
+      " has term " + std::to_string(theirs) + " where this node holds term " +
+      std::to_string(log_.term(at).value_or(0)) + ", at or below this node's commit index " +
+      std::to_string(commit) + " (its log ends at " + std::to_string(log_.last_index()) + ", term " +
+      std::to_string(log_.last_term()) +
+      "). A committed entry would be rewritten: some node lost or damaged entries it had persisted");
+}
+
 void Core::handle_timeout_now(const TimeoutNow&) {
   // The leader asks us to take over: skip the pre-vote and override the voters' lease.
   start_election(false, true);
 }
 
+Core::Sender Core::track_incarnation(Progress& pr, std::uint64_t incarnation) {
+  if (incarnation == 0 || incarnation == pr.incarnation) return Sender::kKnown;  // 0: the host does not track
+  if (incarnation < pr.incarnation) return Sender::kRetired;
+  const bool first = pr.incarnation == 0;
+  pr.incarnation = incarnation;
+  if (first) return Sender::kKnown;  // the first we hear of: whatever it says, it says for itself
+  // The follower restarted. Dissertation §3.8 assumes it kept what it persisted, but a wiped or damaged
+  // store breaks that (Alagappan et al., FAST'18): the old match index is a claim nobody alive vouches
+  // for. Drop it — commit quorums stop counting it, the commit index itself never moves back — and probe
+  // from the end of our log; the follower's answer says where its log really ends.
+  pr.match = 0;
+  pr.next = log_.last_index() + 1;
+  become_probe(pr);
+  ++progress_resets_;
+  return Sender::kRestarted;
+}
+
 void Core::handle_append_response(const AppendResponse& m) {
   Progress& pr = *tracker_.progress(m.from);
+  const Sender sender = track_incarnation(pr, m.incarnation);
+  if (sender == Sender::kRetired) return;
   pr.recent_active = true;
   if (m.success) {
     const bool was_paused = is_paused(pr);
@@ -591,8 +650,11 @@ void Core::handle_append_response(const AppendResponse& m) {
       pr.probe_sent = false;  // a duplicate ack still proves the follower is reachable
     }
   } else {
-    if (m.reject_index <= pr.match) return;  // stale: that index was acknowledged since
-    if (pr.state == ProgressState::kProbe && m.reject_index != pr.next - 1) return;  // not our probe
+    if (sender == Sender::kKnown) {
+      // Stale: the same incarnation acknowledged that index since (a restarted one starts over instead).
+      if (m.reject_index <= pr.match) return;
+      if (pr.state == ProgressState::kProbe && m.reject_index != pr.next - 1) return;  // not our probe
+    }
     Index next = m.conflict_index;
     if (m.conflict_term != 0) {
       // Skip the follower's whole conflicting term: if we hold that term, resume after our last entry
@@ -610,6 +672,7 @@ void Core::handle_append_response(const AppendResponse& m) {
 
 void Core::handle_heartbeat_response(const HeartbeatResponse& m) {
   Progress& pr = *tracker_.progress(m.from);
+  if (track_incarnation(pr, m.incarnation) == Sender::kRetired) return;
   pr.recent_active = true;
   pr.probe_sent = false;
   if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first_one();
@@ -622,8 +685,11 @@ void Core::handle_heartbeat_response(const HeartbeatResponse& m) {
 
 void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
   Progress& pr = *tracker_.progress(m.from);
+  const Sender sender = track_incarnation(pr, m.incarnation);
+  if (sender == Sender::kRetired) return;
   pr.recent_active = true;
-  if (pr.state != ProgressState::kSnapshot) return;
+  // A restarted follower persisted the snapshot before answering: its match index is its own.
+  if (pr.state != ProgressState::kSnapshot && sender != Sender::kRestarted) return;
   pr.match = std::max(pr.match, m.match_index);
   // The follower told us exactly where its log ends: replicate from there, unless that was compacted
   // too (then probing finds out and sends the newer snapshot).

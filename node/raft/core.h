@@ -40,6 +40,8 @@
 // the duration of step(): the core copies what it keeps. Messages may be lost, duplicated or reordered.
 // Encode outgoing messages with encode() into a ring frame; decode incoming frames with
 // decode_message() (zero copy; keep the frame until step() returns). See codec.h.
+// step() throws SafetyViolation (safety_violation.h) when a leader's AppendEntries contradicts an entry
+// this node knows committed: the host must stop with its message; the core is not usable afterwards.
 //
 // ------------------------------------------------------------------------------- Storage ----
 // The core reads persisted entries through LogStorage (log_storage.h); MemoryStorage (memory_storage.h)
@@ -52,6 +54,10 @@
 // hints; per-follower probe/replicate/snapshot flow control with pipelined, batched AppendEntries
 // (progress.h); leadership transfer (TimeoutNow); ReadIndex (the leader must have committed an entry of
 // its term — it appends a no-op on election — and confirms leadership with a heartbeat round); snapshots.
+// Follower restarts (Config::incarnation): a response from a newer incarnation of a follower resets the
+// leader's progress for it (match 0, probe), so a follower that came back with less log than it had
+// acknowledged is caught up and its old match index stops counting towards commit; a late response of an
+// older incarnation is ignored.
 // Membership is fixed: the voters are Config::voters. Every quorum decision (commit index, votes,
 // CheckQuorum, ReadIndex confirmation) goes through the ProgressTracker's JointConfig (joint_config.h),
 // so a joint configuration will need both majorities without touching the rules that ask.
@@ -142,6 +148,9 @@ class Core {
   std::uint64_t dropped_messages() const noexcept { return dropped_messages_; }
   // Elections (candidacies, after a won pre-vote) started by peer_down rather than by a timeout.
   std::uint64_t elections_by_peer_down() const noexcept { return elections_by_peer_down_; }
+  // Times this node, as leader, heard a follower answer from a new incarnation (it restarted) and so
+  // dropped the match index the previous one had vouched for and probed it afresh.
+  std::uint64_t progress_resets() const noexcept { return progress_resets_; }
 
  private:
   void check_not_in_ready(const char* what) const;
@@ -171,6 +180,16 @@ class Core {
   void handle_install_snapshot(const InstallSnapshot& m);
   void handle_install_snapshot_response(const InstallSnapshotResponse& m);
   void handle_timeout_now(const TimeoutNow& m);
+
+  // Which incarnation of a follower sent a response, from the leader's view (see Progress::incarnation).
+  enum class Sender : std::uint8_t {
+    kKnown,      // the one that vouched for the current match (or the first heard of, or untracked)
+    kRestarted,  // a newer one: its progress was just reset to match 0, probing from the log's end
+    kRetired,    // an older one: a late message from a process that is gone
+  };
+  Sender track_incarnation(Progress& pr, std::uint64_t incarnation);
+  // Throws SafetyViolation if `m` contradicts an entry at or below our commit index.
+  void check_committed_agreement(const AppendEntries& m) const;
 
   // Leader replication. send_append returns true if it sent entries (so a caller may fill the window).
   void become_probe(Progress& pr);
@@ -217,6 +236,7 @@ class Core {
   bool campaign_transfer_ = false;   // this candidacy was started by TimeoutNow
   bool campaign_peer_down_ = false;  // this (pending) election was started by peer_down
   std::uint64_t elections_by_peer_down_ = 0;
+  std::uint64_t progress_resets_ = 0;
   // Pre-votes the leader lease ignored since we last heard the leader, one per candidate (bounded by the
   // voters): peer_down answers them, so a death signal that reaches us after a peer's pre-vote costs
   // nothing. Dropped on any term change (a pre-vote grant promises nothing, so a stale one is harmless).

@@ -59,6 +59,7 @@ struct AppendResponse {
   Index reject_index = 0;
   Index conflict_index = 0;
   Term conflict_term = 0;
+  std::uint64_t incarnation = 0;  // the sender's Config::incarnation (so on every response to a leader)
 };
 
 // Leader liveness + commit propagation; `context` != 0 marks a ReadIndex confirmation round.
@@ -75,6 +76,7 @@ struct HeartbeatResponse {
   NodeId to = kNoNode;
   Term term = 0;
   std::uint64_t context = 0;
+  std::uint64_t incarnation = 0;
 };
 
 // InstallSnapshot (§7), sent whole (no chunking): the entries the follower needs were compacted away.
@@ -91,6 +93,7 @@ struct InstallSnapshotResponse {
   NodeId to = kNoNode;
   Term term = 0;
   Index match_index = 0;  // the follower's last index after handling the snapshot
+  std::uint64_t incarnation = 0;
 };
 
 // Leadership transfer (dissertation §3.10): "start an election now, ignoring your timer and lease".

@@ -39,7 +39,10 @@ class Inflights {
 
 struct Progress {
   Index match = 0;  // highest index known replicated on the follower (for self: persisted locally)
-  Index next = 1;   // next index to send
+  // The newest incarnation (Config::incarnation) of the follower heard from: the one `match` is vouched
+  // for by (0: none yet). Kept across terms.
+  std::uint64_t incarnation = 0;
+  Index next = 1;  // next index to send
   ProgressState state = ProgressState::kProbe;
   bool probe_sent = false;     // probe state: an append is outstanding, wait for reply or heartbeat
   Index pending_snapshot = 0;  // snapshot state: index of the snapshot in flight

@@ -70,8 +70,8 @@ Index RaftLog::append_from_leader(Index prev, std::span<const Entry> entries, Ar
 
   const Index conflict = entries[k].index;
   if (conflict <= committed_) {
-    // Log Matching guarantees this never happens with a correct leader; a faulty one (TestingFaults)
-    // must be reported loudly rather than silently rewriting applied history.
+    // The core refuses such a leader before it gets here (Core::check_committed_agreement throws
+    // SafetyViolation with both logs' positions); this guards the method's own contract.
     throw std::logic_error("raft: leader asked to overwrite committed entry " + std::to_string(conflict) +
                            " (commit index " + std::to_string(committed_) + ")");
   }

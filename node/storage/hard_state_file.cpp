@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace shmraft::storage {
 
@@ -28,6 +30,12 @@ MetaSlot make_slot(const HardState& state, uint64_t sequence) {
   return slot;
 }
 
+// All zero: a slot no write has reached yet (the second one of a new file), not damage.
+bool never_written(const MetaSlot& slot) {
+  static constexpr std::byte kZero[sizeof(MetaSlot)] = {};
+  return std::memcmp(&slot, kZero, sizeof slot) == 0;
+}
+
 // Why a slot cannot be used, or empty if it can. A newer format version is an error, not a bad slot.
 std::string slot_problem(const MetaSlot& slot, const fs::path& path, int index) {
   if (slot.magic != format::kMetaMagic) return "bad magic number";
@@ -37,7 +45,7 @@ std::string slot_problem(const MetaSlot& slot, const fs::path& path, int index) 
                        ", newer than this build understands (" + std::to_string(format::kMetaVersion) + ")");
   }
   if (slot.crc != format::meta_slot_crc(slot)) return "CRC mismatch";
-  if (slot.version == 0 || slot.sequence == 0) return "never written";
+  if (slot.version == 0 || slot.sequence == 0) return "version or sequence number 0";
   return {};
 }
 
@@ -51,16 +59,18 @@ HardStateFile::HardStateFile(fs::path path, UniqueFd fd, Mapping mapping, Durabi
       durability_(durability),
       stats_(&stats) {}
 
-HardStateFile HardStateFile::create(const fs::path& path, Durability durability, StorageStats& stats) {
+HardStateFile HardStateFile::create(const fs::path& path, Durability durability, StorageStats& stats,
+                                    RecoveryReport& report) {
   std::byte page[format::kMetaFileBytes] = {};
   const MetaSlot first = make_slot(HardState{}, 1);
   std::memcpy(page, &first, sizeof first);
   write_file_atomically(path, {std::span<const std::byte>(page)});
   stats.flushes += 2;
-  return open(path, durability, stats);
+  return open(path, durability, stats, report);
 }
 
-HardStateFile HardStateFile::open(const fs::path& path, Durability durability, StorageStats& stats) {
+HardStateFile HardStateFile::open(const fs::path& path, Durability durability, StorageStats& stats,
+                                  RecoveryReport& report) {
   UniqueFd fd = open_file(path, O_RDWR);
   const uint64_t size = file_size(fd.get(), path);
   if (size != format::kMetaFileBytes) {
@@ -71,15 +81,17 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   HardStateFile file(path, std::move(fd), std::move(mapping), durability, stats);
 
   std::string problems;
+  std::vector<std::pair<int, std::string>> damaged;  // slot, where and why
   int newest = -1;
   MetaSlot chosen;
   for (int i = 0; i < 2; ++i) {
     MetaSlot slot;
     std::memcpy(&slot, file.mapping_.data() + slot_offset(i), sizeof slot);
-    const std::string problem = slot_problem(slot, path, i);
+    const std::string problem = never_written(slot) ? "never written" : slot_problem(slot, path, i);
     if (!problem.empty()) {
-      problems +=
-          "; slot " + std::to_string(i) + " at offset " + std::to_string(slot_offset(i)) + ": " + problem;
+      const std::string where = "slot " + std::to_string(i) + " at offset " + std::to_string(slot_offset(i));
+      problems += "; " + where + ": " + problem;
+      if (!never_written(slot)) damaged.emplace_back(i, where + " (" + problem + ")");
       continue;
     }
     if (newest < 0 || slot.sequence > chosen.sequence) {
@@ -90,11 +102,30 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   if (newest < 0) {
     throw StorageError("hard state file " + path.string() + " holds no valid hard state" + problems);
   }
+  for (const auto& [slot, description] : damaged) {
+    file.damaged_slots_.push_back(slot);
+    report.notes.push_back(
+        "meta: " + description + " zeroed; the hard state (term " + std::to_string(chosen.term) + ", vote " +
+        std::to_string(chosen.vote) + ", commit " + std::to_string(chosen.commit) + ") comes from slot " +
+        std::to_string(newest) + ", and if the damaged slot was the newer one, what was saved last is lost");
+  }
+  report.hard_state_slots_skipped += damaged.size();
   file.sequence_ = chosen.sequence;
   file.relied_on_slot_ = newest;
   file.newest_ = HardState{chosen.term, chosen.vote, chosen.commit};
   file.relied_on_ = file.newest_;
   return file;
+}
+
+void HardStateFile::zero_damaged_slots() {
+  for (const int slot : damaged_slots_) {
+    std::memset(mapping_.data() + slot_offset(slot), 0, sizeof(MetaSlot));
+    if (durability_ != Durability::none) {
+      mapping_.flush(slot_offset(slot), slot_offset(slot) + sizeof(MetaSlot), path_);
+      ++stats_->flushes;
+    }
+  }
+  damaged_slots_.clear();
 }
 
 void HardStateFile::write(const HardState& state, bool flush) {

@@ -7,9 +7,12 @@
 //   modes batch/always — the newest *flushed* slot is relied on; writes that need no flush (a new commit
 //                       index) keep overwriting the other slot until one is flushed, and only then do the
 //                       roles swap.
-// Opening takes the valid slot with the higher sequence number.
+// Opening takes the valid slot with the higher sequence number. A damaged slot (bad magic number, CRC
+// mismatch) is never silent: it goes into the RecoveryReport (a note and hard_state_slots_skipped) and
+// is zeroed once the directory opened, since the state saved last may have been in it.
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "node/storage/file.h"
 #include "node/storage/format.h"
@@ -21,14 +24,20 @@ class HardStateFile {
  public:
   // Creates `path` holding the zero hard state (temporary file, fdatasync, rename, fsync of the
   // directory), then opens it.
-  static HardStateFile create(const std::filesystem::path& path, Durability durability, StorageStats& stats);
+  static HardStateFile create(const std::filesystem::path& path, Durability durability, StorageStats& stats,
+                              RecoveryReport& report);
   // Maps `path` and reads the newest valid slot. Refuses a newer format version and a file in which
-  // neither slot is valid.
-  static HardStateFile open(const std::filesystem::path& path, Durability durability, StorageStats& stats);
+  // neither slot is valid; a damaged slot passed over goes into `report` (a never written one is normal).
+  static HardStateFile open(const std::filesystem::path& path, Durability durability, StorageStats& stats,
+                            RecoveryReport& report);
 
   const HardState& newest() const noexcept { return newest_; }
   // The state a power loss cannot take back (in mode none: the newest).
   const HardState& relied_on() const noexcept { return relied_on_; }
+  // Zeroes the damaged slots open() reported, making them "never written" (the next write's target
+  // anyway), so the damage is reported once, by the open that repaired it. Called once the whole
+  // directory opened: a refused open leaves the files as they were.
+  void zero_damaged_slots();
   // Writes `state` into the slot not relied on; with `flush` (modes batch/always) msyncs that page, after
   // which it is the one relied on.
   void write(const HardState& state, bool flush);
@@ -46,6 +55,7 @@ class HardStateFile {
   int relied_on_slot_ = 0;
   HardState newest_;
   HardState relied_on_;
+  std::vector<int> damaged_slots_;
 };
 
 }  // namespace shmraft::storage

@@ -91,11 +91,15 @@ struct StorageStats {
   uint64_t segments_removed = 0;  // by compact(), truncate_suffix() or a snapshot that replaced the log
 };
 
-// What opening the directory found and repaired, one human-readable line per action (for the node's log).
+// What opening the directory found and repaired: every repair, every file removed and every damaged
+// part skipped is one human-readable line in `notes` (for the node's log); none is silent.
 struct RecoveryReport {
-  uint64_t segments = 0;           // segment files holding the recovered log
-  uint64_t entries = 0;            // entries recovered
-  bool created = false;            // the directory held no storage yet and was initialised
+  uint64_t segments = 0;  // segment files holding the recovered log
+  uint64_t entries = 0;   // entries recovered
+  bool created = false;   // the directory held no storage yet and was initialised
+  // Damaged slots of `meta` passed over for the other one (each also a note): the state saved last may
+  // be among them, so term, vote and commit index may be older than this node last saved.
+  uint64_t hard_state_slots_skipped = 0;
   std::vector<std::string> notes;  // e.g. "log/00000000000000000001.seg: torn record at offset 4096 ..."
 };
 

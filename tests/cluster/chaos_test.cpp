@@ -79,7 +79,7 @@ TEST(Chaos, ChecksCatchAPlantedStaleReadAndAPlantedLostWrite) {
   ScopedClusterFiles cleanup{run.cluster, run.data_root};
   ASSERT_TRUE(run.passed());
   auto history = checker::read_history_file(run.data_root + "/history.jsonl");
-  const auto state = node::replay_kv_state(run.data_root + "/node0");
+  const auto state = node::replay_kv_state(run.data_root + "/node1");
   ASSERT_EQ(checker::check_linearizability(history).verdict, checker::Verdict::ok);
   ASSERT_EQ(checker::check_final_state(history, state).verdict, checker::Verdict::ok);
 

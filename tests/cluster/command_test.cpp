@@ -42,11 +42,14 @@ TEST(Command, AnUnknownCommandIsNamed) {
 }
 
 TEST(Command, EveryRangeErrorIsAUsageErrorThatSaysTheRange) {
-  expect_usage_error({"kill", "-c", "x", "-1"}, "'-1' must be from 0 to 15");
-  expect_usage_error({"restart", "-c", "x", "99"}, "'99' must be from 0 to 15");
-  expect_usage_error({"partition", "-c", "x", "--drop-rate", "2", "0"}, "'2' must be from 0 to 1");
+  // Nodes are numbered 1..N: 0 means "no node".
+  expect_usage_error({"kill", "-c", "x", "0"}, "node id '0' out of range 1..N");
+  expect_usage_error({"kill", "-c", "x", "-1"}, "node id '-1' out of range 1..N");
+  expect_usage_error({"restart", "-c", "x", "99"}, "node id '99' out of range 1..N");
+  expect_usage_error({"partition", "-c", "x", "1", "0"}, "node id '0' out of range 1..N");
+  expect_usage_error({"partition", "-c", "x", "--drop-rate", "2", "1"}, "'2' must be from 0 to 1");
   expect_usage_error({"down", "--timeout-ms", "0"}, "'0' must be from 1 to 3600000 (ms)");
-  expect_usage_error({"kill", "--timeout-ms", "0", "0"}, "'0' must be from 1 to 3600000 (ms)");
+  expect_usage_error({"kill", "--timeout-ms", "0", "1"}, "'0' must be from 1 to 3600000 (ms)");
   expect_usage_error({"kv", "--timeout-ms", "0", "get", "k"}, "'0' must be from 1 to 3600000 (ms)");
   expect_usage_error({"status", "--interval-ms", "1"}, "'1' must be from 50 to 60000 (ms)");
   expect_usage_error({"up", "-n", "99"}, "'99' must be from 1 to 16");
@@ -74,16 +77,17 @@ TEST(Command, AgainstARunningCluster) {
   TestCluster cluster("command");
   cluster.wait_for_leader();
 
-  // A node index beyond the cluster, and a partition of every node: usage errors, nothing changed.
-  const CommandResult unknown = cluster.run("kill", {"3"});
+  // A node id beyond the cluster, and a partition of every node: usage errors, nothing changed.
+  const CommandResult unknown = cluster.run("kill", {"4"});
   EXPECT_EQ(unknown.exit_code, 2) << unknown.describe();
-  const CommandResult everyone = cluster.run("partition", {"0", "1", "2"});
+  EXPECT_NE(unknown.err.find("node id 4 out of range 1..3"), std::string::npos) << unknown.describe();
+  const CommandResult everyone = cluster.run("partition", {"1", "2", "3"});
   EXPECT_EQ(everyone.exit_code, 2) << everyone.describe();
   EXPECT_NE(everyone.err.find("would cut no link"), std::string::npos) << everyone.describe();
   for (const auto& node : cluster.status_nodes()) EXPECT_EQ(node["links_cut"], 0) << node.dump();
 
   // Status: 80 columns with the indexes, link state and bad frames; --wide adds the traffic.
-  ASSERT_EQ(cluster.run("partition", {"0"}).exit_code, 0);
+  ASSERT_EQ(cluster.run("partition", {"1"}).exit_code, 0);
   const CommandResult table = cluster.run("status", {"--once"});
   ASSERT_EQ(table.exit_code, 0) << table.describe();
   std::istringstream lines(table.out);

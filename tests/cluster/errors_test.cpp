@@ -44,9 +44,9 @@ TEST(BadInput, CommandsAgainstAClusterThatIsNotRunning) {
   expect_refused(run_shmraft({"kv", "-c", name, "put", "k", "v"}), 1, "no cluster");
   expect_refused(run_shmraft({"status", "-c", name, "--once"}), 1, "no cluster");
   expect_refused(run_shmraft({"down", "-c", name}), 1, "no cluster");
-  expect_refused(run_shmraft({"kill", "-c", name, "0"}), 1, "no cluster");
-  expect_refused(run_shmraft({"restart", "-c", name, "0"}), 1, "no cluster");
-  expect_refused(run_shmraft({"partition", "-c", name, "0"}), 1, "no cluster");
+  expect_refused(run_shmraft({"kill", "-c", name, "1"}), 1, "no cluster");
+  expect_refused(run_shmraft({"restart", "-c", name, "1"}), 1, "no cluster");
+  expect_refused(run_shmraft({"partition", "-c", name, "1"}), 1, "no cluster");
   expect_refused(run_shmraft({"heal", "-c", name}), 1, "no cluster");
   EXPECT_FALSE(segment_exists(name));
 }
@@ -55,11 +55,12 @@ TEST(BadInput, AnUnknownNodeIdIsRefusedAndNothingIsDisturbed) {
   TestCluster cluster("unknown-node");
   cluster.wait_for_leader();
   const Snapshot before = take(cluster);
-  expect_refused(cluster.run("kill", {"3"}), 2,
-                 "unknown node 3: cluster '" + cluster.name() + "' has nodes 0..2");
-  expect_refused(cluster.run("restart", {"7"}), 2, "unknown node 7");
-  expect_refused(cluster.run("partition", {"0", "5"}), 2, "unknown node 5");
-  expect_refused(cluster.run("kill", {"-1"}), 2, "'-1' must be from 0 to 15");
+  expect_refused(cluster.run("kill", {"4"}), 2,
+                 "node id 4 out of range 1..3: cluster '" + cluster.name() + "' has 3 nodes");
+  expect_refused(cluster.run("restart", {"7"}), 2, "node id 7 out of range 1..3");
+  expect_refused(cluster.run("partition", {"1", "5"}), 2, "node id 5 out of range 1..3");
+  expect_refused(cluster.run("kill", {"0"}), 2, "node id '0' out of range 1..N");
+  expect_refused(cluster.run("kill", {"-1"}), 2, "node id '-1' out of range 1..N");
   expect_refused(cluster.run("kill", {"one"}), 2, "node");
   expect_undisturbed(cluster, before);
 }
@@ -138,7 +139,7 @@ TEST(BadInput, RestartIsRefusedForAClusterThatChaosRuns) {
         return run_shmraft({"status", "-c", name, "--once"}).exit_code == 0;
       },
       10000ms));
-  expect_refused(run_shmraft({"restart", "-c", name, "0"}), 1, "run by `shmraft chaos`");
+  expect_refused(run_shmraft({"restart", "-c", name, "1"}), 1, "run by `shmraft chaos`");
   const auto status = launcher::wait_for_exit(chaos, 60s);
   ASSERT_TRUE(status.has_value());
   cleanup.process = 0;
@@ -159,7 +160,7 @@ TEST(BadInput, InvalidFlagValuesAreRefusedBeforeAnythingStarts) {
       {"kv", "-c", name, "put", "k"},
       {"kv", "-c", name, "frobnicate", "k"},
       {"status", "-c", name, "--interval-ms", "1"},
-      {"partition", "-c", name, "--drop-rate", "2", "0"},
+      {"partition", "-c", name, "--drop-rate", "2", "1"},
       {"partition", "-c", name},
       {"chaos", "-c", name, "--clients", "0"},
       {"chaos", "-c", name, "--unreliable", "1.5"},

@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 struct Acknowledged {
   uint64_t commit_ns = 0;   // the leader's CLOCK_MONOTONIC stamp
   uint64_t receive_ns = 0;  // the client's
-  int leader = -1;          // the node that answered
+  uint32_t leader = 0;      // the node that answered (its id; 0 = not known)
 };
 
 class Writer {
@@ -41,7 +41,7 @@ class Writer {
     if (thread_.joinable()) thread_.join();
   }
   // The first write acknowledged by a node other than `old_leader` and committed after `since_ns`.
-  std::optional<Acknowledged> first_after(uint64_t since_ns, int old_leader) {
+  std::optional<Acknowledged> first_after(uint64_t since_ns, uint32_t old_leader) {
     std::lock_guard lock(mutex_);
     std::optional<Acknowledged> first;
     for (auto it = log_.rbegin(); it != log_.rend() && it->commit_ns > since_ns; ++it)
@@ -97,7 +97,7 @@ Elections elections(const ipc::Segment& segment, uint32_t node) {
 std::string logs(const TestCluster& cluster) {
   constexpr std::size_t kLines = 16;
   std::string out;
-  for (uint32_t n = 0; n < cluster.nodes(); ++n) {
+  for (uint32_t n = 1; n <= cluster.nodes(); ++n) {
     const std::string log = read_file(cluster.data_root() / fmt::format("node{}", n) / "node.log");
     std::size_t from = log.size();
     for (std::size_t lines = 0; lines <= kLines && from != 0 && from != std::string::npos; ++lines)
@@ -128,21 +128,20 @@ void kill_leaders_while_writing(const std::string& label, int kills) {
     const std::size_t before = writer.acknowledged();
     ASSERT_TRUE(eventually([&] { return writer.acknowledged() > before + 10; }, 10s))
         << "the writer is stuck";
-    std::vector<Elections> at_kill(cluster.nodes());
-    for (uint32_t n = 0; n < cluster.nodes(); ++n) at_kill[n] = elections(segment, n);
+    std::vector<Elections> at_kill(cluster.nodes() + 1);  // by node id
+    for (uint32_t n = 1; n <= cluster.nodes(); ++n) at_kill[n] = elections(segment, n);
 
     const auto pid = static_cast<pid_t>(segment.node_counters(victim).snapshot().pid);
     const uint64_t kill_ns = ipc::monotonic_ns();
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     std::optional<Acknowledged> first;
-    ASSERT_TRUE(eventually(
-        [&] { return (first = writer.first_after(kill_ns, static_cast<int>(victim))).has_value(); }, 10s))
+    ASSERT_TRUE(eventually([&] { return (first = writer.first_after(kill_ns, victim)).has_value(); }, 10s))
         << "kill " << kill << ": no write acknowledged by a new leader\n"
         << cluster.status().dump(1);
     windows_us.push_back((first->receive_ns - kill_ns) / 1000);
 
     uint64_t all = 0, by_death = 0;
-    for (uint32_t n = 0; n < cluster.nodes(); ++n) {
+    for (uint32_t n = 1; n <= cluster.nodes(); ++n) {
       if (n == victim) continue;
       const Elections now = elections(segment, n);
       all += now.all - at_kill[n].all;

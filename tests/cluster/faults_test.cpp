@@ -38,7 +38,7 @@ void expect_readable(const TestCluster& cluster, const std::map<std::string, std
 }
 
 uint64_t node_field(const TestCluster& cluster, uint32_t node, const char* field) {
-  return cluster.status_nodes()[node][field].get<uint64_t>();
+  return cluster.status_of(node)[field].get<uint64_t>();
 }
 
 TEST(Faults, LeaderSigkillElectsANewLeaderAndLosesNoAcknowledgedWrite) {
@@ -91,7 +91,7 @@ TEST(Faults, AMinorityPartitionCannotCommit) {
   }
   // CheckQuorum: a leader that has not heard from a majority for an election timeout steps down (its
   // check runs once per timeout, so this can take up to two of them).
-  EXPECT_TRUE(eventually([&] { return cluster.status_nodes()[isolated]["role"] != "leader"; }, 3000ms))
+  EXPECT_TRUE(eventually([&] { return cluster.status_of(isolated)["role"] != "leader"; }, 3000ms))
       << cluster.status().dump(1);
   std::this_thread::sleep_for(300ms);  // time enough to commit, if it could
   EXPECT_EQ(node_field(cluster, isolated, "commit"), commit_at_cut);
@@ -108,12 +108,12 @@ TEST(Faults, APartitionedFollowerRejoinsWithoutRaisingTheTerm) {
   write_acknowledged(cluster, "k", 1);
   cluster.wait_for_catch_up();
   const uint64_t term = cluster.max_term();
-  const uint32_t follower = (leader + 1) % cluster.nodes();
+  const uint32_t follower = leader % cluster.nodes() + 1;
 
   ASSERT_EQ(cluster.run("partition", {std::to_string(follower)}).exit_code, 0);
   // Many election timeouts (150-300 ms): without PreVote the follower's term would climb each time.
   std::this_thread::sleep_for(1500ms);
-  const auto cut_off = cluster.status_nodes()[follower];
+  const auto cut_off = cluster.status_of(follower);
   EXPECT_EQ(cut_off["term"].get<uint64_t>(), term) << cut_off.dump(1);
   EXPECT_NE(cut_off["role"], "leader");
 
@@ -130,12 +130,12 @@ TEST_P(WholeClusterRestart, RecoversEverythingAcknowledged) {
   TestCluster cluster("crash-all", {.nodes = 3, .up_args = {}, .node_args = {"--fsync", GetParam()}});
   cluster.wait_for_leader();
   const auto acknowledged = write_acknowledged(cluster, "w", 8);
-  for (uint32_t node = 0; node < cluster.nodes(); ++node) {
+  for (uint32_t node = 1; node <= cluster.nodes(); ++node) {
     const CommandResult kill = cluster.run("kill", {std::to_string(node)});
     ASSERT_EQ(kill.exit_code, 0) << kill.describe();
   }
   for (pid_t pid : cluster.node_pids()) EXPECT_EQ(pid, 0);
-  for (uint32_t node = 0; node < cluster.nodes(); ++node) {
+  for (uint32_t node = 1; node <= cluster.nodes(); ++node) {
     const CommandResult restart = cluster.run("restart", {std::to_string(node)});
     ASSERT_EQ(restart.exit_code, 0) << restart.describe();
   }

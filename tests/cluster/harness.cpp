@@ -191,6 +191,17 @@ nlohmann::json TestCluster::status() const {
   return nlohmann::json::parse(r.out);
 }
 
+nlohmann::json TestCluster::status_of(uint32_t node) const {
+  for (const auto& entry : status_nodes())
+    if (entry["node"].get<uint32_t>() == node) return entry;
+  throw std::runtime_error(text("status of cluster ", name_, " has no node ", node));
+}
+
+pid_t TestCluster::node_pid(uint32_t node) const {
+  const nlohmann::json entry = status_of(node);
+  return entry["alive"].get<bool>() ? entry["pid"].get<pid_t>() : 0;
+}
+
 std::optional<uint32_t> TestCluster::leader() const {
   std::optional<uint32_t> leader;
   uint64_t term = 0;

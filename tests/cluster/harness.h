@@ -91,6 +91,8 @@ class TestCluster {
   nlohmann::json status() const;
   // Its "nodes" array, by value (a range-for over status()["nodes"] would read a destroyed temporary).
   nlohmann::json status_nodes() const { return status()["nodes"]; }
+  // The entry of node `node` (an id, 1..N) in that array; throws if it has none.
+  nlohmann::json status_of(uint32_t node) const;
   // The leader as the live nodes report it (a live node in role "leader", highest term), if any.
   std::optional<uint32_t> leader() const;
   uint32_t wait_for_leader(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
@@ -98,6 +100,8 @@ class TestCluster {
   uint64_t max_term() const;
   // The pid of every node from `status` (0 for a node that is not alive).
   std::vector<pid_t> node_pids() const;
+  // The pid of node `node` (an id, 1..N) from `status`, 0 when it is not alive.
+  pid_t node_pid(uint32_t node) const;
   // Waits until every node is alive and has applied the leader's commit index; returns that index.
   uint64_t wait_for_catch_up(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 

@@ -39,7 +39,8 @@ TEST(Lifecycle, FirstLeaderWithinBound) {
   const uint32_t leader = cluster.wait_for_leader(2000ms);
   const auto took = std::chrono::steady_clock::now() - cluster.started_at();
   EXPECT_LT(took, 2s);
-  EXPECT_LT(leader, cluster.nodes());
+  EXPECT_GE(leader, 1u) << "node ids are 1..N";
+  EXPECT_LE(leader, cluster.nodes());
   std::cout << "first leader: node " << leader << " after "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
   // Exactly one leader, and every node agrees on it.
@@ -111,18 +112,18 @@ TEST(Lifecycle, SigkilledSupervisorLeavesNoOrphansAndCleanRemovesTheRest) {
         return !segment_exists(cluster.name());
       },
       10000ms));
-  EXPECT_FALSE(std::filesystem::exists(cluster.data_root() / "node0"));
+  EXPECT_FALSE(std::filesystem::exists(cluster.data_root() / "node1"));
 }
 
 TEST(Lifecycle, RestartOnCrashBringsAKilledNodeBack) {
   TestCluster cluster("restart-on-crash", {.nodes = 3, .up_args = {"--restart-on-crash"}, .node_args = {}});
   cluster.wait_for_leader();
-  const pid_t before = cluster.node_pids()[2];
+  const pid_t before = cluster.node_pid(2);
   const CommandResult kill = cluster.run("kill", {"2"});
   ASSERT_EQ(kill.exit_code, 0) << kill.describe();
   EXPECT_TRUE(eventually(
       [&] {
-        const pid_t now = cluster.node_pids()[2];
+        const pid_t now = cluster.node_pid(2);
         return now != 0 && now != before;
       },
       5000ms))
@@ -132,11 +133,11 @@ TEST(Lifecycle, RestartOnCrashBringsAKilledNodeBack) {
 TEST(Lifecycle, RestartCommandStartsAStoppedNode) {
   TestCluster cluster("restart");
   cluster.wait_for_leader();
-  ASSERT_EQ(cluster.run("kill", {"0"}).exit_code, 0);
-  EXPECT_EQ(cluster.node_pids()[0], 0);
-  const CommandResult restart = cluster.run("restart", {"0"});
+  ASSERT_EQ(cluster.run("kill", {"1"}).exit_code, 0);
+  EXPECT_EQ(cluster.node_pid(1), 0);
+  const CommandResult restart = cluster.run("restart", {"1"});
   ASSERT_EQ(restart.exit_code, 0) << restart.describe();
-  EXPECT_NE(cluster.node_pids()[0], 0);
+  EXPECT_NE(cluster.node_pid(1), 0);
   cluster.wait_for_catch_up();
 }
 
@@ -154,7 +155,7 @@ TEST(Lifecycle, DataSurvivesDownAndUpInTheDefaultRoot) {
         10000ms));
     const CommandResult get = run_shmraft({"kv", "-c", name, "get", "x"});
     EXPECT_EQ(get.out, round == 0 ? "" : "kept\n");
-    EXPECT_TRUE(std::filesystem::exists(root + "/node0/cluster-id")) << "not in the default root " << root;
+    EXPECT_TRUE(std::filesystem::exists(root + "/node1/cluster-id")) << "not in the default root " << root;
     if (round == 0) {
       ASSERT_EQ(run_shmraft({"kv", "-c", name, "put", "x", "kept"}).exit_code, 0);
     }

@@ -34,12 +34,12 @@ std::vector<Message> every_message() {
       VoteResponse{2, 3, 10, true, false},
       AppendEntries{1, 2, 8, 10, 6, 9, kEntries},
       AppendEntries{1, 3, 8, 0, 0, 0, {}},
-      AppendResponse{2, 1, 8, true, 13, 0, 0, 0},
-      AppendResponse{3, 1, 8, false, 0, 12, 9, 5},
+      AppendResponse{2, 1, 8, true, 13, 0, 0, 0, 0x0123456789ABCDEFull},
+      AppendResponse{3, 1, 8, false, 0, 12, 9, 5, 77},
       Heartbeat{1, 2, 8, 9, 42},
-      HeartbeatResponse{2, 1, 8, 42},
+      HeartbeatResponse{2, 1, 8, 42, 0xFEDCBA9876543210ull},
       InstallSnapshot{1, 3, 8, {1000, 7}, as_bytes(kPayloadB)},
-      InstallSnapshotResponse{3, 1, 8, 1000},
+      InstallSnapshotResponse{3, 1, 8, 1000, 5},
       TimeoutNow{1, 2, 8},
   };
 }
@@ -91,16 +91,19 @@ void expect_same(const Message& a, const Message& b) {
           EXPECT_EQ(x.reject_index, y.reject_index);
           EXPECT_EQ(x.conflict_index, y.conflict_index);
           EXPECT_EQ(x.conflict_term, y.conflict_term);
+          EXPECT_EQ(x.incarnation, y.incarnation);
         } else if constexpr (std::is_same_v<T, Heartbeat>) {
           EXPECT_EQ(x.commit, y.commit);
           EXPECT_EQ(x.context, y.context);
         } else if constexpr (std::is_same_v<T, HeartbeatResponse>) {
           EXPECT_EQ(x.context, y.context);
+          EXPECT_EQ(x.incarnation, y.incarnation);
         } else if constexpr (std::is_same_v<T, InstallSnapshot>) {
           EXPECT_EQ(x.meta, y.meta);
           EXPECT_EQ(as_string(x.data), as_string(y.data));
         } else if constexpr (std::is_same_v<T, InstallSnapshotResponse>) {
           EXPECT_EQ(x.match_index, y.match_index);
+          EXPECT_EQ(x.incarnation, y.incarnation);
         }
       },
       a);
@@ -158,6 +161,8 @@ TEST(Codec, BadHeaderAndFieldValuesAreErrors) {
   std::vector<std::byte> bytes = encode_to_vector(Message{VoteResponse{2, 1, 9, false, true}});
   std::vector<std::byte> bad = bytes;
   bad[0] = std::byte{kWireVersion + 1};
+  EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadVersion);
+  bad[0] = std::byte{kWireVersion - 1};  // version 1: the responses without the sender's incarnation
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadVersion);
   bad = bytes;
   bad[1] = std::byte{0};

@@ -200,7 +200,8 @@ TEST(Commit, LeaderSendsWhilePersistingAndCountsItselfAfter) {
   }
   EXPECT_EQ(appends, 2);
   EXPECT_LT(c.core(1).progress(1).match, p.index);
-  EXPECT_THROW(c.core(1).step(HeartbeatResponse{2, 1, 1, 0}), std::logic_error);  // mid-Ready
+  EXPECT_THROW(c.core(1).step(HeartbeatResponse{.from = 2, .to = 1, .term = 1}),
+               std::logic_error);  // mid-Ready
   c.storage(1).persist(rd);
   c.core(1).advance();
   EXPECT_EQ(c.core(1).progress(1).match, p.index);

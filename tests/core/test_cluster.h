@@ -87,6 +87,7 @@ class Cluster {
       node.config.id = id;
       node.config.voters = voters_numbered_1_to(n);
       node.config.seed = seed * 1000 + id;
+      node.config.incarnation = next_incarnation_++;
       if (tweak) tweak(node.config);
       node.core = std::make_unique<Core>(node.config, *node.storage);
     }
@@ -104,6 +105,7 @@ class Cluster {
   void heal() {
     for (Node& node : nodes_) node.isolated = false;
   }
+  void reconnect(NodeId id) { nodes_.at(id).isolated = false; }
   // Extra, test-specific loss: return true to drop.
   std::function<bool(const Message&)> drop_if;
 
@@ -166,12 +168,21 @@ class Cluster {
 
   ProposeResult propose(NodeId id, const std::string& data) { return core(id).propose(as_bytes(data)); }
 
-  // Restarts `id` from what its storage holds (a crash loses anything unpersisted).
+  // Restarts `id` from what its storage holds (a crash loses anything unpersisted), as a new process:
+  // with a new incarnation.
   void restart(NodeId id) {
     Node& node = nodes_.at(id);
+    node.config.incarnation = next_incarnation_++;
     node.core = std::make_unique<Core>(node.config, *node.storage);
     node.ready_handler = ReadyHandler(true);
     node.applied.clear();
+  }
+  // Restarts `id` with its storage lost: empty log, term 0, no vote (a wiped directory).
+  void restart_wiped(NodeId id) {
+    Node& node = nodes_.at(id);
+    node.core.reset();  // it reads the storage about to go
+    node.storage = std::make_unique<MemoryStorage>();
+    restart(id);
   }
 
   // Terms of a node's log 1..last (from the core's view, including unstable entries).
@@ -222,6 +233,7 @@ class Cluster {
   }
 
   std::uint32_t n_;
+  std::uint64_t next_incarnation_ = 1;  // unique per core started, never 0 (untracked)
   std::vector<Node> nodes_;
   std::deque<std::unique_ptr<Packet>> network_;
 };

@@ -113,13 +113,13 @@ TEST(Fault, LinksAreIndependentInTheSegment) {
   config.peer_ring_capacity = 4096;
   Segment launcher = Segment::create(cluster.name(), config);
   Segment node = Segment::attach(cluster.name());
-  launcher.link_fault(0, 2).set({false, 0.0, 0us});  // partition 0 -> 2 only
+  launcher.link_fault(1, 3).set({false, 0.0, 0us});  // partition 1 -> 3 only
   std::mt19937_64 rng(7);
-  EXPECT_FALSE(decide_send(node.link_fault(0, 2), rng).deliver);
-  EXPECT_TRUE(decide_send(node.link_fault(2, 0), rng).deliver);
-  EXPECT_TRUE(decide_send(node.link_fault(0, 1), rng).deliver);
-  launcher.link_fault(0, 2).heal();
-  EXPECT_TRUE(decide_send(node.link_fault(0, 2), rng).deliver);
+  EXPECT_FALSE(decide_send(node.link_fault(1, 3), rng).deliver);
+  EXPECT_TRUE(decide_send(node.link_fault(3, 1), rng).deliver);
+  EXPECT_TRUE(decide_send(node.link_fault(1, 2), rng).deliver);
+  launcher.link_fault(1, 3).heal();
+  EXPECT_TRUE(decide_send(node.link_fault(1, 3), rng).deliver);
 }
 
 }  // namespace

@@ -9,26 +9,28 @@ namespace {
 TEST(LeaderRecord, OnlyMovesForward) {
   LeaderRecord record;
   EXPECT_EQ(record.read(), (LeaderView{std::nullopt, 0}));
-  EXPECT_TRUE(record.publish(2, 5));
-  EXPECT_EQ(record.read(), (LeaderView{2, 5}));
-  EXPECT_TRUE(record.publish(2, 5)) << "republishing is harmless";
-  EXPECT_FALSE(record.publish(1, 5)) << "two leaders in one term";
-  EXPECT_FALSE(record.publish(0, 4)) << "an old leader resumed from SIGSTOP overwrote its successor";
-  EXPECT_EQ(record.read(), (LeaderView{2, 5}));
-  EXPECT_TRUE(record.publish(0, 6));
-  EXPECT_EQ(record.read(), (LeaderView{0, 6}));
-  EXPECT_THROW(record.publish(0, LeaderRecord::kMaxTerm + 1), std::out_of_range);
+  EXPECT_TRUE(record.publish(3, 5));
+  EXPECT_EQ(record.read(), (LeaderView{3, 5}));
+  EXPECT_TRUE(record.publish(3, 5)) << "republishing is harmless";
+  EXPECT_FALSE(record.publish(2, 5)) << "two leaders in one term";
+  EXPECT_FALSE(record.publish(1, 4)) << "an old leader resumed from SIGSTOP overwrote its successor";
+  EXPECT_EQ(record.read(), (LeaderView{3, 5}));
+  EXPECT_TRUE(record.publish(1, 6));
+  EXPECT_EQ(record.read(), (LeaderView{1, 6}));
+  EXPECT_THROW(record.publish(1, LeaderRecord::kMaxTerm + 1), std::out_of_range);
+  EXPECT_THROW(record.publish(0, 7), std::out_of_range) << "0 means no leader, it cannot be published";
+  EXPECT_EQ(record.read(), (LeaderView{1, 6}));
 }
 
 TEST(LeaderRecord, WithdrawOnlyItsOwnTerm) {
   LeaderRecord record;
-  ASSERT_TRUE(record.publish(1, 3));
-  EXPECT_FALSE(record.withdraw(1, 2));
-  EXPECT_FALSE(record.withdraw(0, 3));
-  EXPECT_TRUE(record.withdraw(1, 3));
+  ASSERT_TRUE(record.publish(2, 3));
+  EXPECT_FALSE(record.withdraw(2, 2));
+  EXPECT_FALSE(record.withdraw(1, 3));
+  EXPECT_TRUE(record.withdraw(2, 3));
   EXPECT_EQ(record.read(), (LeaderView{std::nullopt, 3}));
-  EXPECT_FALSE(record.publish(0, 2)) << "withdrawing keeps the term";
-  EXPECT_TRUE(record.publish(0, 3)) << "a new leader of the same term may still be announced";
+  EXPECT_FALSE(record.publish(1, 2)) << "withdrawing keeps the term";
+  EXPECT_TRUE(record.publish(1, 3)) << "a new leader of the same term may still be announced";
 }
 
 TEST(LeaderRecord, AnnouncingWakesClaimedClientSlots) {
@@ -37,11 +39,11 @@ TEST(LeaderRecord, AnnouncingWakesClaimedClientSlots) {
   const ClientSlotClaim claim = segment.claim_client_slot();
   Doorbell& bell = segment.client_doorbell(claim.slot);
   const uint32_t key = bell.prepare_wait();  // a client about to sleep
-  EXPECT_TRUE(segment.announce_leader(2, 7));
+  EXPECT_TRUE(segment.announce_leader(3, 7));
   EXPECT_NE(bell.epoch.load(), key) << "the client's doorbell was not rung";
   bell.cancel_wait();
-  EXPECT_EQ(Segment::attach(cluster.name()).leader_record().read(), (LeaderView{2, 7}));
-  EXPECT_FALSE(segment.announce_leader(1, 6));
+  EXPECT_EQ(Segment::attach(cluster.name()).leader_record().read(), (LeaderView{3, 7}));
+  EXPECT_FALSE(segment.announce_leader(2, 6));
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ SegmentConfig two_nodes() {
 // batches, until `count` frames (UINT64_MAX: until killed). Type = stream, so a mix-up is visible.
 int produce(const std::string& cluster, uint16_t stream, uint64_t count, uint64_t seed, uint32_t max_length) {
   Segment segment = Segment::attach(cluster);
-  RingProducer producer = segment.peer_producer(0, 1);
+  RingProducer producer = segment.peer_producer(1, 2);
   std::mt19937_64 rng(seed);
   uint64_t seq = 0;
   while (seq < count) {
@@ -96,8 +96,8 @@ TEST(TwoProcesses, TenMillionFramesWithoutLossDuplicateOrReordering) {
   std::printf("streaming %llu frames between two processes\n", static_cast<unsigned long long>(frames));
   ScopedCluster cluster;
   Segment segment = Segment::create(cluster.name(), two_nodes());
-  RingConsumer consumer = segment.peer_consumer(0, 1);
-  Waiter waiter(segment.node_doorbell(1));  // adaptive, the default
+  RingConsumer consumer = segment.peer_consumer(1, 2);
+  Waiter waiter(segment.node_doorbell(2));  // adaptive, the default
   const pid_t child = test::fork_child([&] { return produce(cluster.name(), 1, frames, seed, 64); });
 
   StreamChecker checker;
@@ -127,8 +127,8 @@ TEST(TwoProcesses, KilledProducerIsReplacedAndOnlyWholeFramesAreSeen) {
   std::mt19937_64 rng(seed);
   ScopedCluster cluster;
   Segment segment = Segment::create(cluster.name(), two_nodes());
-  RingConsumer consumer = segment.peer_consumer(0, 1);
-  Waiter waiter(segment.node_doorbell(1));
+  RingConsumer consumer = segment.peer_consumer(1, 2);
+  Waiter waiter(segment.node_doorbell(2));
   StreamChecker checker;
   checker.stream = 1;
   constexpr uint16_t kKilled = 8;
@@ -171,10 +171,10 @@ TEST(TwoProcesses, KilledProducerIsReplacedAndOnlyWholeFramesAreSeen) {
 TEST(TwoProcesses, ProducerKilledInsideAFrameLeavesNothingVisible) {
   ScopedCluster cluster;
   Segment segment = Segment::create(cluster.name(), two_nodes());
-  const ProgressCounter& child_progress = segment.progress(0);
+  const ProgressCounter& child_progress = segment.progress(1);
   const pid_t child = test::fork_child([&]() -> int {
     Segment mine = Segment::attach(cluster.name());
-    RingProducer producer = mine.peer_producer(0, 1);
+    RingProducer producer = mine.peer_producer(1, 2);
     for (uint64_t seq = 0; seq < 3; ++seq) {
       std::byte* at = producer.try_reserve(40);
       test::fill_payload(at, 40, seq, 1);
@@ -186,14 +186,14 @@ TEST(TwoProcesses, ProducerKilledInsideAFrameLeavesNothingVisible) {
     producer.commit(1, 40);
     at = producer.try_reserve(400);  // half written
     std::memset(at, 0xAB, 200);
-    mine.progress(0).bump();  // tells the parent all of the above is written
+    mine.progress(1).bump();  // tells the parent all of the above is written
     for (;;) ::pause();
   });
   while (child_progress.count.load() == 0) std::this_thread::sleep_for(1ms);
   ::kill(child, SIGKILL);
   EXPECT_EQ(test::wait_child(child), 128 + SIGKILL);
 
-  RingConsumer consumer = segment.peer_consumer(0, 1);
+  RingConsumer consumer = segment.peer_consumer(1, 2);
   StreamChecker checker;
   checker.stream = 1;
   consumer.drain([&](const Frame& frame) { checker.check(frame); });
@@ -223,7 +223,7 @@ TEST(TwoProcesses, MillionBlockingPublishWaitCyclesLoseNoWakeUp) {
   // Returns 0, or 1 when a wait timed out, 2 when a frame was wrong.
   uint64_t parent_sleeps = 0;
   auto bounce = [&](Segment& s, uint32_t me, bool starts, uint64_t rng_seed) {
-    const uint32_t peer = 1 - me;
+    const uint32_t peer = 3 - me;  // nodes 1 and 2
     RingProducer out = s.peer_producer(me, peer);
     RingConsumer in = s.peer_consumer(peer, me);
     Waiter waiter(s.node_doorbell(me), WaitStrategy::block);
@@ -248,9 +248,9 @@ TEST(TwoProcesses, MillionBlockingPublishWaitCyclesLoseNoWakeUp) {
   const uint64_t child_seed = seed ^ 0x5555;
   const pid_t child = test::fork_child([&] {
     Segment mine = Segment::attach(cluster.name());
-    return bounce(mine, 1, false, child_seed);
+    return bounce(mine, 2, false, child_seed);
   });
-  const int result = bounce(segment, 0, true, seed);
+  const int result = bounce(segment, 1, true, seed);
   if (result != 0) ::kill(child, SIGKILL);
   EXPECT_EQ(result, 0);
   EXPECT_EQ(test::wait_child(child), result == 0 ? 0 : 128 + SIGKILL);

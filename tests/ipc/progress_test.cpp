@@ -16,35 +16,35 @@ using namespace std::chrono_literals;
 constexpr uint64_t kMs = 1'000'000;
 
 TEST(ProgressWatch, StallsOnlyAfterTheStallTimeWithoutAMove) {
-  ProgressCounter counters[2];
+  ProgressCounter counters[2];  // nodes 1 and 2, by slot
   ProgressWatch watch(counters, 2, 5ms);
   watch.observe(100 * kMs);
-  EXPECT_FALSE(watch.stalled(1, 104 * kMs));
-  EXPECT_TRUE(watch.stalled(1, 105 * kMs));
-  counters[1].bump();
+  EXPECT_FALSE(watch.stalled(2, 104 * kMs));
+  EXPECT_TRUE(watch.stalled(2, 105 * kMs));
+  counters[1].bump();        // node 2
   watch.observe(106 * kMs);  // it moved: the clock restarts
-  EXPECT_EQ(watch.reading(1).count, 1u);
-  EXPECT_EQ(watch.reading(1).since_ns, 106 * kMs);
-  EXPECT_FALSE(watch.stalled(1, 110 * kMs));
-  EXPECT_EQ(watch.next_check_ns(1), 111 * kMs);
-  EXPECT_EQ(watch.stalled(111 * kMs), NodeMask{0b11});
+  EXPECT_EQ(watch.reading(2).count, 1u);
+  EXPECT_EQ(watch.reading(2).since_ns, 106 * kMs);
+  EXPECT_FALSE(watch.stalled(2, 110 * kMs));
+  EXPECT_EQ(watch.next_check_ns(2), 111 * kMs);
+  EXPECT_EQ(watch.stalled(111 * kMs), node_bit(1) | node_bit(2));
   watch.observe(111 * kMs);  // still 1: no restart of the clock
-  EXPECT_EQ(watch.reading(1).since_ns, 106 * kMs);
+  EXPECT_EQ(watch.reading(2).since_ns, 106 * kMs);
 }
 
 TEST(ProgressWatch, ANodeAsleepOnPurposeIsSuspectOnlyAfterOversleeping) {
-  ProgressCounter counters[1];
+  ProgressCounter counters[1];  // node 1
   ProgressWatch watch(counters, 1, 2ms);
   counters[0].bump();
   counters[0].idle_until(50 * kMs);
   watch.observe(10 * kMs);
-  EXPECT_FALSE(watch.stalled(0, 30 * kMs)) << "idle until 50 ms, not frozen";
-  EXPECT_FALSE(watch.stalled(0, 51 * kMs));
-  EXPECT_TRUE(watch.stalled(0, 52 * kMs));
-  EXPECT_EQ(watch.next_check_ns(0), 52 * kMs);
+  EXPECT_FALSE(watch.stalled(1, 30 * kMs)) << "idle until 50 ms, not frozen";
+  EXPECT_FALSE(watch.stalled(1, 51 * kMs));
+  EXPECT_TRUE(watch.stalled(1, 52 * kMs));
+  EXPECT_EQ(watch.next_check_ns(1), 52 * kMs);
   counters[0].idle_until(UINT64_MAX);  // asleep with no timer: never suspect
   watch.observe(60 * kMs);
-  EXPECT_FALSE(watch.stalled(0, UINT64_MAX - 1));
+  EXPECT_FALSE(watch.stalled(1, UINT64_MAX - 1));
 }
 
 TEST(Progress, AStoppedProcessStallsAndResumes) {
@@ -52,7 +52,7 @@ TEST(Progress, AStoppedProcessStallsAndResumes) {
   Segment segment = Segment::create(cluster.name(), test::tiny_config(2));
   const pid_t child = test::fork_child([&]() -> int {
     Segment mine = Segment::attach(cluster.name());
-    ProgressCounter& progress = mine.progress(1);
+    ProgressCounter& progress = mine.progress(2);
     for (;;) {  // a node loop that sleeps 100 µs per iteration and says so
       progress.bump();
       progress.idle_until(monotonic_ns() + 100'000);
@@ -70,29 +70,29 @@ TEST(Progress, AStoppedProcessStallsAndResumes) {
   };
   auto wait_for_count = [&](uint64_t at_least) {
     const auto give_up = std::chrono::steady_clock::now() + 30s;
-    while (segment.progress(1).count.load() < at_least && std::chrono::steady_clock::now() < give_up)
+    while (segment.progress(2).count.load() < at_least && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(1ms);
   };
   wait_for_count(10);
   observe_for(100ms);
-  const uint64_t running = watch.reading(1).count;
+  const uint64_t running = watch.reading(2).count;
   EXPECT_GE(running, 10u);
-  EXPECT_FALSE(watch.stalled(1, monotonic_ns()));
+  EXPECT_FALSE(watch.stalled(2, monotonic_ns()));
 
   ::kill(child, SIGSTOP);
   std::this_thread::sleep_for(10ms);  // a bump in flight lands
-  const uint64_t frozen = segment.progress(1).count.load();
+  const uint64_t frozen = segment.progress(2).count.load();
   const auto give_up = std::chrono::steady_clock::now() + 30s;
-  while (!watch.stalled(1, monotonic_ns()) && std::chrono::steady_clock::now() < give_up) observe_for(10ms);
-  EXPECT_TRUE(watch.stalled(1, monotonic_ns()));
-  EXPECT_EQ(watch.reading(1).count, frozen) << "the counter moved while the process was stopped";
-  EXPECT_EQ(segment.progress(1).count.load(), frozen);
+  while (!watch.stalled(2, monotonic_ns()) && std::chrono::steady_clock::now() < give_up) observe_for(10ms);
+  EXPECT_TRUE(watch.stalled(2, monotonic_ns()));
+  EXPECT_EQ(watch.reading(2).count, frozen) << "the counter moved while the process was stopped";
+  EXPECT_EQ(segment.progress(2).count.load(), frozen);
 
   ::kill(child, SIGCONT);
   wait_for_count(frozen + 1);
   watch.observe(monotonic_ns());
-  EXPECT_GT(watch.reading(1).count, frozen);
-  EXPECT_FALSE(watch.stalled(1, monotonic_ns()));
+  EXPECT_GT(watch.reading(2).count, frozen);
+  EXPECT_FALSE(watch.stalled(2, monotonic_ns()));
   ::kill(child, SIGKILL);
   EXPECT_EQ(test::wait_child(child), 128 + SIGKILL);
 }

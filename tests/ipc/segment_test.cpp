@@ -60,17 +60,21 @@ TEST(SegmentLayout, RingsDoNotOverlap) {
   EXPECT_EQ(spans.back().second, l.total_size);
   // Every directed pair and every (slot, node) maps to a distinct ring.
   std::set<uint32_t> seen;
-  for (uint32_t a = 0; a < 4; ++a)
-    for (uint32_t b = 0; b < 4; ++b)
+  for (uint32_t a = 1; a <= 4; ++a)
+    for (uint32_t b = 1; b <= 4; ++b)
       if (a != b) seen.insert(l.peer_ring(a, b));
   for (uint32_t s = 0; s < 3; ++s)
-    for (uint32_t n = 0; n < 4; ++n) {
+    for (uint32_t n = 1; n <= 4; ++n) {
       seen.insert(l.request_ring(s, n));
       seen.insert(l.response_ring(n, s));
     }
   EXPECT_EQ(seen.size(), l.peer_rings + l.client_rings);
   EXPECT_THROW(l.peer_ring(1, 1), std::out_of_range);
-  EXPECT_THROW(l.request_ring(3, 0), std::out_of_range);
+  EXPECT_THROW(l.peer_ring(0, 1), std::out_of_range);
+  EXPECT_THROW(l.peer_ring(1, 5), std::out_of_range);
+  EXPECT_THROW(l.request_ring(3, 1), std::out_of_range);
+  EXPECT_THROW(l.request_ring(0, 0), std::out_of_range);
+  EXPECT_THROW(l.response_ring(5, 0), std::out_of_range);
 }
 
 TEST(SegmentLayout, BadConfigsAreRejectedByName) {
@@ -196,15 +200,18 @@ TEST(Segment, AttachingToAnotherLayoutVersion) {
   EXPECT_FALSE(Segment::remove_if_stale(cluster.name()));  // not ours to judge
 }
 
-TEST(Segment, AttachingToAVersionOneSegmentSaysSo) {
-  // Version 1 had no liveness cells, progress counters or leader record: a running cluster of an older
-  // build is refused by name, not misread.
-  ScopedCluster cluster;
-  Segment segment = Segment::create(cluster.name(), small_config());
-  writable_header(segment).layout_version = 1;
-  expect_segment_error([&] { Segment::attach(cluster.name()); },
-                       {"has layout version 1 but this build reads version " + std::to_string(kLayoutVersion),
-                        "made by another shmraft build"});
+TEST(Segment, AttachingToAnOlderLayoutVersionSaysSo) {
+  // Version 1 had no liveness cells, progress counters or leader record; version 2 stored leader id + 1
+  // in the leader record and counter: a running cluster of an older build is refused by name, not misread.
+  for (const uint32_t old_version : {1u, 2u}) {
+    ScopedCluster cluster;
+    Segment segment = Segment::create(cluster.name(), small_config());
+    writable_header(segment).layout_version = old_version;
+    expect_segment_error([&] { Segment::attach(cluster.name()); },
+                         {"has layout version " + std::to_string(old_version) +
+                              " but this build reads version " + std::to_string(kLayoutVersion),
+                          "made by another shmraft build"});
+  }
 }
 
 TEST(Segment, AttachingToSomethingElse) {
@@ -329,7 +336,7 @@ TEST(ClientSlots, DeadOwnersSlotIsReclaimedWithoutItsReplies) {
   ASSERT_EQ(child_slot, 1);
   EXPECT_EQ(segment.client_slot_owner(1), client);
   // A node replied to the dead client; the reply must not reach the next owner.
-  RingProducer reply = segment.response_producer(0, 1);
+  RingProducer reply = segment.response_producer(1, 1);
   ASSERT_TRUE(reply.try_push(5, {}));
   EXPECT_EQ(Segment::inspect(cluster.name()).live_pids.size(), 1u);  // only us: the client is dead
 
@@ -341,7 +348,7 @@ TEST(ClientSlots, DeadOwnersSlotIsReclaimedWithoutItsReplies) {
   EXPECT_EQ(segment.client_doorbell(1).waiters.load(), 0u);
   EXPECT_EQ(claim.generation, 2u);
   EXPECT_EQ(segment.client_slot_owner(1), ::getpid());
-  EXPECT_FALSE(segment.response_consumer(0, 1).peek().has_value());
+  EXPECT_FALSE(segment.response_consumer(1, 1).peek().has_value());
 }
 
 TEST(ClientSlots, ConcurrentClaimsNeverShareASlot) {
@@ -388,12 +395,12 @@ TEST(SegmentRings, TwoMappingsShareEveryRingKind) {
     Doorbell* bell;
   };
   std::vector<Pair> pairs;
-  for (uint32_t from = 0; from < 3; ++from)
-    for (uint32_t to = 0; to < 3; ++to)
+  for (uint32_t from = 1; from <= 3; ++from)
+    for (uint32_t to = 1; to <= 3; ++to)
       if (from != to)
         pairs.push_back({a.peer_producer(from, to), b.peer_consumer(from, to), &b.node_doorbell(to)});
   for (uint32_t slot = 0; slot < 2; ++slot)
-    for (uint32_t node = 0; node < 3; ++node) {
+    for (uint32_t node = 1; node <= 3; ++node) {
       pairs.push_back(
           {a.request_producer(slot, node), b.request_consumer(slot, node), &b.node_doorbell(node)});
       pairs.push_back(
@@ -415,22 +422,56 @@ TEST(SegmentRings, TwoMappingsShareEveryRingKind) {
     p.consumer.release();
     EXPECT_FALSE(p.consumer.peek().has_value());
   }
-  EXPECT_EQ(a.peer_producer(0, 1).max_payload(), (64u << 10) / 2 - 12);
+  EXPECT_EQ(a.peer_producer(1, 2).max_payload(), (64u << 10) / 2 - 12);
   EXPECT_EQ(a.request_producer(0, 1).max_payload(), (4u << 10) / 2 - 12);
 }
 
 TEST(SegmentRings, BadIdsAreOutOfRange) {
   ScopedCluster cluster;
   Segment s = Segment::create(cluster.name(), small_config(3, 2));
-  EXPECT_THROW(s.peer_producer(0, 3), std::out_of_range);
+  EXPECT_THROW(s.peer_producer(1, 4), std::out_of_range);
+  EXPECT_THROW(s.peer_producer(0, 2), std::out_of_range);
   EXPECT_THROW(s.peer_consumer(2, 2), std::out_of_range);
-  EXPECT_THROW(s.request_producer(2, 0), std::out_of_range);
-  EXPECT_THROW(s.response_consumer(3, 0), std::out_of_range);
-  EXPECT_THROW(s.node_doorbell(3), std::out_of_range);
+  EXPECT_THROW(s.request_producer(2, 1), std::out_of_range);
+  EXPECT_THROW(s.request_producer(0, 0), std::out_of_range);
+  EXPECT_THROW(s.response_consumer(4, 0), std::out_of_range);
+  EXPECT_THROW(s.node_doorbell(4), std::out_of_range);
   EXPECT_THROW(s.client_doorbell(2), std::out_of_range);
   EXPECT_THROW(s.link_fault(1, 1), std::out_of_range);
+  EXPECT_THROW(s.link_fault(0, 1), std::out_of_range);
   EXPECT_THROW(s.node_counters(5), std::out_of_range);
   EXPECT_THROW(s.ring_control(3 * 2 + 2 * 3 * 2), std::out_of_range);
+}
+
+// Nodes are numbered 1..N in ipc as everywhere else: 0 ("none") and N+1 are refused by every
+// per-node accessor, with a message that names the id and the range.
+TEST(SegmentRings, NodeIdsAreOneToN) {
+  ScopedCluster cluster;
+  Segment s = Segment::create(cluster.name(), small_config(3, 2));
+  for (const uint32_t bad : {0u, 4u}) {
+    const std::string expected = "node id " + std::to_string(bad) + " out of range 1..3";
+    auto expect_refused = [&](auto&& call) {
+      try {
+        call();
+        ADD_FAILURE() << "node id " << bad << " accepted";
+      } catch (const std::out_of_range& e) {
+        EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      }
+    };
+    expect_refused([&] { s.node_counters(bad); });
+    expect_refused([&] { s.node_doorbell(bad); });
+    expect_refused([&] { s.progress(bad); });
+    expect_refused([&] { s.peer_alive(bad); });
+    expect_refused([&] { s.claim_liveness(bad); });
+    expect_refused([&] { s.watch_deaths(bad); });
+    expect_refused([&] { s.announce_leader(bad, 1); });
+    EXPECT_THROW(s.request_producer(0, bad), std::out_of_range);
+    EXPECT_THROW(s.response_consumer(bad, 0), std::out_of_range);
+    EXPECT_THROW(s.peer_producer(1, bad), std::out_of_range);
+  }
+  // Each of 1..3 has counters of its own.
+  for (uint32_t id = 1; id <= 3; ++id) s.node_counters(id).set(s.node_counters(id).term, id * 10);
+  for (uint32_t id = 1; id <= 3; ++id) EXPECT_EQ(s.node_counters(id).term.load(), id * 10);
 }
 
 TEST(NodeCountersTest, SetAddSnapshot) {
@@ -455,7 +496,7 @@ TEST(NodeCountersTest, SetAddSnapshot) {
   EXPECT_EQ(snap.frames_in, 11u);
   EXPECT_EQ(snap.death_elections, 99u);
   EXPECT_EQ(snap.elections, 0u);
-  EXPECT_EQ(s.node_counters(0).snapshot().frames_in, 0u);
+  EXPECT_EQ(s.node_counters(2).snapshot().frames_in, 0u);
 }
 
 }  // namespace

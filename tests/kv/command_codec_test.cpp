@@ -24,6 +24,7 @@ void expect_same(const Command& a, const Command& b) {
   EXPECT_EQ(a.key, b.key);
   EXPECT_EQ(a.value, b.value);
   EXPECT_EQ(a.expected, b.expected);
+  EXPECT_EQ(a.bound, b.bound);
 }
 
 std::vector<Command> sample_commands() {
@@ -31,6 +32,7 @@ std::vector<Command> sample_commands() {
       {kNoSession, 0, Op::get, "k", "", ""},
       {1, 1, Op::put, "key", "value", ""},
       {UINT64_MAX, UINT64_MAX, Op::append, std::string_view("\0bin\xff", 5), "tail", ""},
+      {9, 2, Op::append, "bounded", "tail", "", 32 * 1024},
       {42, 300, Op::cas, "c", "new", "old"},
       {42, 301, Op::cas, "c", "", ""},
       {7, 128, Op::del, "", "", ""},
@@ -60,6 +62,22 @@ TEST(CommandCodec, UnusedFieldsAreNotEncoded) {
   EXPECT_EQ(decoded.expected, "");
 }
 
+// An append's bound is a trailing field: an append written without one (as before bounds existed) still
+// decodes, unbounded, and the bound costs nothing on the other ops.
+TEST(CommandCodec, AppendBoundIsOptionalAndOnlyOnAppend) {
+  const Command bounded{1, 1, Op::append, "k", "v", "", 300};
+  const Command unbounded{1, 1, Op::append, "k", "v", ""};
+  EXPECT_EQ(encoded_size(bounded), encoded_size(unbounded) + 2);
+  Command decoded;
+  ASSERT_EQ(decode_command(encode(unbounded), decoded), DecodeError::none);
+  EXPECT_EQ(decoded.bound, 0u);
+
+  Command put{1, 1, Op::put, "k", "v", "", 300};
+  EXPECT_EQ(encoded_size(put), encoded_size({1, 1, Op::put, "k", "v", ""}));
+  ASSERT_EQ(decode_command(encode(put), decoded), DecodeError::none);
+  EXPECT_EQ(decoded.bound, 0u);
+}
+
 TEST(CommandCodec, EncodeRejectsSmallBufferAndBadCommands) {
   const Command c{1, 1, Op::put, "key", "value", ""};
   std::vector<std::byte> small(encoded_size(c) - 1);
@@ -73,13 +91,23 @@ TEST(CommandCodec, EncodeRejectsSmallBufferAndBadCommands) {
   EXPECT_THROW(encode_command({1, 1, Op::get, huge_key, "", ""}, huge), std::invalid_argument);
 }
 
+// Except one cut: a bounded append without its whole bound is a valid unbounded append (the bound is an
+// optional last field). Frames and log records carry CRCs, so no cut bytes reach the decoder.
 TEST(CommandCodec, EveryTruncationIsAnError) {
   for (const Command& c : sample_commands()) {
     const auto bytes = encode(c);
+    Command unbounded = c;
+    unbounded.bound = 0;
+    const std::size_t without_bound = encoded_size(unbounded);
     for (std::size_t n = 0; n < bytes.size(); ++n) {
       Command decoded;
       const DecodeError e = decode_command(std::span(bytes).first(n), decoded);
-      EXPECT_NE(e, DecodeError::none) << to_string(c.op) << " cut to " << n << " bytes";
+      if (n == without_bound && c.bound != 0) {
+        EXPECT_EQ(e, DecodeError::none);
+        EXPECT_EQ(decoded.bound, 0u);
+      } else {
+        EXPECT_NE(e, DecodeError::none) << to_string(c.op) << " cut to " << n << " bytes";
+      }
     }
   }
 }
@@ -93,6 +121,14 @@ TEST(CommandCodec, SpecificErrors) {
   auto trailing = encode({1, 1, Op::get, "k", "", ""});
   trailing.push_back(std::byte{0});
   EXPECT_EQ(decode_command(trailing, out), DecodeError::trailing_bytes);
+
+  // "No bound" is written as no field, so an explicit 0 would not encode back to the same bytes.
+  auto zero_bound = encode({1, 1, Op::append, "k", "v", ""});
+  zero_bound.push_back(std::byte{0});
+  EXPECT_EQ(decode_command(zero_bound, out), DecodeError::zero_bound);
+  auto bound_then_trailing = encode({1, 1, Op::append, "k", "v", "", 5});
+  bound_then_trailing.push_back(std::byte{1});
+  EXPECT_EQ(decode_command(bound_then_trailing, out), DecodeError::trailing_bytes);
 
   // Eleven continuation bytes can never be a u64.
   std::vector<std::byte> overlong{std::byte{2}};

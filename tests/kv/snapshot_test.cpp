@@ -44,6 +44,23 @@ TEST(Snapshot, SessionsSurviveRestore) {
   EXPECT_EQ(copy.apply(next + 1, encode(cas("key3", "nope", "x", 3, 1))).code, ResultCode::cas_failed);
 }
 
+// A session's last answer may be any result code a command can produce — a get through the log answers
+// `value` or `absent`, a bounded append `too_large` — and a snapshot must restore every one of them.
+TEST(Snapshot, SessionsRestoreWhateverTheirLastAnswer) {
+  StateMachine kv;
+  uint64_t index = 0;
+  kv.apply(++index, encode(put("present", "v")));
+  kv.apply(++index, encode(get("present", 1, 1)));
+  kv.apply(++index, encode(get("missing", 2, 1)));
+  Command over = append("present", "too much", 3, 1);
+  over.bound = 2;
+  EXPECT_EQ(kv.apply(++index, encode(over)).code, ResultCode::too_large);
+  StateMachine copy;
+  ASSERT_NO_THROW(copy.restore(kv.snapshot()));
+  EXPECT_EQ(copy.sessions().size(), 3u);
+  EXPECT_EQ(copy.apply(++index, encode(over)).code, ResultCode::too_large);
+}
+
 TEST(Snapshot, BytesDependOnStateNotOnHistory) {
   // Same final state reached through different insertion orders, deletions and hash-table growth.
   StateMachine a, b;

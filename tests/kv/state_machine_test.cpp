@@ -49,6 +49,29 @@ TEST_F(Apply, AppendCreatesThenConcatenates) {
   EXPECT_EQ(value("log"), "xyz");
 }
 
+// The bound a client declares (what a get reply can carry) is checked at apply time on every replica, so
+// two appends that each fit cannot together make a key unreadable.
+TEST_F(Apply, AppendPastItsBoundChangesNothing) {
+  Command first = append("log", "12345", 1, 1);
+  first.bound = 8;
+  EXPECT_EQ(run(first).code, ResultCode::ok);
+  Command second = append("log", "6789", 1, 2);
+  second.bound = 8;
+  EXPECT_EQ(run(second).code, ResultCode::too_large);
+  EXPECT_EQ(value("log"), "12345");
+  const Result retry = run(second);  // a retry gets the same answer, not a second try
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.code, ResultCode::too_large);
+  Command exact = append("log", "678", 1, 3);
+  exact.bound = 8;
+  EXPECT_EQ(run(exact).code, ResultCode::ok);
+  EXPECT_EQ(value("log"), "12345678");
+  Command fresh = append("new", "123456789");
+  fresh.bound = 8;
+  EXPECT_EQ(run(fresh).code, ResultCode::too_large);
+  EXPECT_FALSE(kv.get("new").has_value());
+}
+
 TEST_F(Apply, DeleteRemovesAndIsOkWhenAbsent) {
   run(put("a", "1"));
   EXPECT_EQ(run(del("a")).code, ResultCode::ok);

@@ -27,14 +27,21 @@ TEST(InRange, SaysTheAllowedRangeReadably) {
   uint32_t node = 0;
   app.add_option("--timeout-ms", timeout)->check(in_range(1u, 3'600'000u, "ms"));
   app.add_option("--rate", rate)->check(in_range(0.0, 0.9));
-  app.add_option("node", node)->check(node_index_validator());
+  app.add_option("node", node)->check(node_id_validator());
   EXPECT_NE(parse_error(app, {"p", "--timeout-ms", "0"}).find("'0' must be from 1 to 3600000 (ms)"),
             std::string::npos);
   EXPECT_NE(parse_error(app, {"p", "--rate", "2"}).find("'2' must be from 0 to 0.9"), std::string::npos);
   const std::string negative = parse_error(app, {"p", "--", "-1"});
-  EXPECT_NE(negative.find("'-1' must be from 0 to 15"), std::string::npos) << negative;
-  EXPECT_LT(negative.size(), 100u) << negative;
-  EXPECT_EQ(parse_error(app, {"p", "--timeout-ms", "3600000", "--rate", "0.9", "15"}), "");
+  EXPECT_NE(negative.find("node id '-1' out of range 1..N"), std::string::npos) << negative;
+  EXPECT_LT(negative.size(), 140u) << negative;
+  // Node ids are 1..N: 0 ("no node") and ids past the largest cluster are refused.
+  for (const char* bad : {"0", "17"}) {
+    const std::string refused = parse_error(app, {"p", "--", bad});
+    EXPECT_NE(refused.find("node id '" + std::string(bad) + "' out of range 1..N"), std::string::npos)
+        << refused;
+  }
+  EXPECT_EQ(parse_error(app, {"p", "--timeout-ms", "3600000", "--rate", "0.9", "16"}), "");
+  EXPECT_EQ(parse_error(app, {"p", "1"}), "");
 }
 
 TEST(UnknownCommand, NamesTheWordAndTheCommandsThereAre) {

@@ -33,7 +33,8 @@ TEST(ClusterDirs, StampsPrivatelyUnderUmask000) {
   dirs.check_root();
   dirs.stamp(3, ipc::ClusterId::random());
   EXPECT_EQ(mode_of(dirs.root()), 0700u);
-  for (uint32_t node = 0; node < 3; ++node) {
+  for (uint32_t node = 1; node <= 3; ++node) {
+    EXPECT_EQ(dirs.node_dir(node), dirs.root() / ("node" + std::to_string(node)));
     EXPECT_EQ(mode_of(dirs.node_dir(node)), 0700u);
     EXPECT_EQ(mode_of(dirs.node_dir(node) / "cluster-id"), 0600u);
   }
@@ -44,13 +45,13 @@ TEST(ClusterDirs, RefusesARootInsideANodeDirectoryAndCreatesNothingThere) {
   const ClusterDirs a("a", tmp.path() / "a");
   a.check_root();
   a.stamp(3, ipc::ClusterId::random());
-  const ClusterDirs nested("b", a.node_dir(0) / "log");
+  const ClusterDirs nested("b", a.node_dir(1) / "log");
   const std::string why = check_root_refusal(nested);
-  EXPECT_NE(why.find("lies inside " + a.node_dir(0).string() + ", a node directory of cluster 'a'"),
+  EXPECT_NE(why.find("lies inside " + a.node_dir(1).string() + ", a node directory of cluster 'a'"),
             std::string::npos)
       << why;
-  EXPECT_FALSE(fs::exists(a.node_dir(0) / "log"));
-  EXPECT_NE(check_root_refusal(ClusterDirs("a", a.node_dir(1))).find("lies inside"), std::string::npos);
+  EXPECT_FALSE(fs::exists(a.node_dir(1) / "log"));
+  EXPECT_NE(check_root_refusal(ClusterDirs("a", a.node_dir(2))).find("lies inside"), std::string::npos);
 }
 
 TEST(ClusterDirs, RefusesARootHoldingAnotherClustersNodeDirectory) {
@@ -60,11 +61,25 @@ TEST(ClusterDirs, RefusesARootHoldingAnotherClustersNodeDirectory) {
   a.stamp(5, ipc::ClusterId::random());
   for (const fs::path& holder : {tmp.path(), tmp.path() / "clusters"}) {
     const std::string why = check_root_refusal(ClusterDirs("b", holder));
-    EXPECT_NE(why.find("holds " + a.node_dir(0).string()), std::string::npos) << holder << ": " << why;
+    EXPECT_NE(why.find("holds " + (a.root() / "node").string()), std::string::npos) << holder << ": " << why;
   }
   // The same root under another cluster name, or a cluster of 3 where node3 and node4 are another's.
   EXPECT_NE(check_root_refusal(ClusterDirs("b", a.root())).find("cluster 'a'"), std::string::npos);
   EXPECT_EQ(check_root_refusal(a), "");  // its own root, again: fine
+}
+
+// Nodes are numbered 1..N; a node0 was written by a build that numbered them from 0 (node<i> then held
+// Raft id i+1): refused by name rather than started as a stranger beside node1.
+TEST(ClusterDirs, RefusesANodeZeroDirectoryOfTheOldNumbering) {
+  TempDir tmp;
+  const ClusterDirs a("a", tmp.path() / "a");
+  a.check_root();
+  a.stamp(3, ipc::ClusterId::random());
+  fs::rename(a.node_dir(3), a.root() / "node0");
+  const std::string why = check_root_refusal(a);
+  EXPECT_NE(why.find("holds node0, written by a shmraft that numbered nodes from 0"), std::string::npos)
+      << why;
+  EXPECT_NE(why.find("rename each node<i> to node<i+1>"), std::string::npos) << why;
 }
 
 TEST(ClusterDirs, CheckingCreatesNothingAndRefusesASymlinkedRoot) {

@@ -49,10 +49,10 @@ TEST(PrivateDir, CreatesDirectories0700AndFiles0600UnderUmask000) {
   EXPECT_EQ(mode_of(tmp.path() / "a"), 0700u);
   EXPECT_EQ(mode_of(tmp.path() / "a" / "b"), 0700u);
   EXPECT_EQ(mode_of(tmp.path() / "a" / "b" / "c"), 0700u);
-  const PrivateDir node = dir.subdir("node0");
+  const PrivateDir node = dir.subdir("node1");
   EXPECT_EQ(mode_of(node.path()), 0700u);
-  ::close(node.open_file("node0.out", O_WRONLY | O_APPEND));
-  EXPECT_EQ(mode_of(node.path() / "node0.out"), 0600u);
+  ::close(node.open_file("node1.out", O_WRONLY | O_APPEND));
+  EXPECT_EQ(mode_of(node.path() / "node1.out"), 0600u);
 }
 
 TEST(PrivateDir, TightensAFileAndANodeDirectoryLeftWithLooserModes) {
@@ -60,13 +60,13 @@ TEST(PrivateDir, TightensAFileAndANodeDirectoryLeftWithLooserModes) {
   const PrivateDir dir = PrivateDir::open(tmp.path() / "root");
   write(dir.path() / "out", "before\n");
   fs::permissions(dir.path() / "out", fs::perms::all);
-  fs::create_directory(dir.path() / "node0");
-  fs::permissions(dir.path() / "node0",
+  fs::create_directory(dir.path() / "node1");
+  fs::permissions(dir.path() / "node1",
                   fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
   ::close(dir.open_file("out", O_WRONLY | O_APPEND));
-  dir.subdir("node0");
+  dir.subdir("node1");
   EXPECT_EQ(mode_of(dir.path() / "out"), 0600u);
-  EXPECT_EQ(mode_of(dir.path() / "node0"), 0700u);
+  EXPECT_EQ(mode_of(dir.path() / "node1"), 0700u);
   EXPECT_EQ(contents(dir.path() / "out"), "before\n");
 }
 
@@ -147,7 +147,7 @@ TEST(PrivateDirSecondUser, FollowsNothingAnotherUserPlanted) {
   EXPECT_EQ(mode_of(ours.path()), 0700u);
   EXPECT_FALSE(other.run_as([&] {
     std::error_code ec;
-    fs::create_symlink(theirs, ours.path() / "node0.out", ec);
+    fs::create_symlink(theirs, ours.path() / "node1.out", ec);
     return !ec;
   }));
 }

@@ -161,8 +161,8 @@ TEST(ClientHistory, LinearizableAndNothingAcknowledgedLostAcrossLeaderKills) {
   ASSERT_TRUE(leader);
   ASSERT_TRUE(
       cluster.wait_for_applied(cluster.segment().node_counters(*leader).snapshot().commit_index, 20s));
-  for (uint32_t i = 0; i < 3; ++i) EXPECT_EQ(cluster.stop(i), 0);
-  for (uint32_t i = 0; i < 3; ++i) {
+  for (uint32_t i = 1; i <= 3; ++i) EXPECT_EQ(cluster.stop(i), 0);
+  for (uint32_t i = 1; i <= 3; ++i) {
     const checker::CheckResult final_state =
         checker::check_final_state(history, replay_kv_state(cluster.data_dir(i)));
     EXPECT_EQ(final_state.verdict, checker::Verdict::ok) << "node " << i << ": " << final_state.explanation;

@@ -40,12 +40,12 @@ TEST(NodeFileModes, OwnerOnlyUnderAnOpenUmask) {
     const ScopedUmask open(0);  // the forked node inherits it
     cluster.start_all();
   }
-  ASSERT_TRUE(cluster.wait_for_leader(20s)) << cluster.log_tail(0);
+  ASSERT_TRUE(cluster.wait_for_leader(20s)) << cluster.log_tail(1);
   client::Client c(cluster.name(), TestCluster::client_options());
-  ASSERT_EQ(c.put("k", "v").status, client::Status::ok) << cluster.log_tail(0);
-  ASSERT_EQ(cluster.stop(0), 0);
+  ASSERT_EQ(c.put("k", "v").status, client::Status::ok) << cluster.log_tail(1);
+  ASSERT_EQ(cluster.stop(1), 0);
 
-  const std::filesystem::path dir = cluster.data_dir(0);
+  const std::filesystem::path dir = cluster.data_dir(1);
   EXPECT_EQ(mode_of(dir), "0700");
   ASSERT_TRUE(std::filesystem::exists(dir / "node.log"));
   std::size_t files = 0;

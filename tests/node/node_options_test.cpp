@@ -33,7 +33,6 @@ TEST(NodeOptions, EveryFlagReachesTheOptions) {
              "--eager-commit"});
   EXPECT_EQ(o.cluster, "demo");
   EXPECT_EQ(o.node, 2u);
-  EXPECT_EQ(o.raft_id(), 3u);
   EXPECT_EQ(o.data_dir, "/tmp/d");
   ASSERT_TRUE(o.cluster_id);
   EXPECT_EQ(o.cluster_id->to_hex(), "0123456789abcdef0123456789abcdef");
@@ -53,7 +52,7 @@ TEST(NodeOptions, EveryFlagReachesTheOptions) {
 }
 
 TEST(NodeOptions, DefaultsAreTheDocumentedOnes) {
-  const NodeOptions o = parse({"--cluster", "demo", "--node", "0", "--data-dir", "/tmp/d"});
+  const NodeOptions o = parse({"--cluster", "demo", "--node", "1", "--data-dir", "/tmp/d"});
   EXPECT_EQ(o.fsync, storage::Durability::batch);
   EXPECT_EQ(o.wait, ipc::WaitStrategy::adaptive);
   EXPECT_EQ(o.transport, TransportKind::shm);
@@ -64,7 +63,7 @@ TEST(NodeOptions, DefaultsAreTheDocumentedOnes) {
 }
 
 TEST(NodeOptions, CheckInvariantsTurnsTheReadyChecksOn) {
-  EXPECT_TRUE(parse({"--cluster", "demo", "--node", "0", "--data-dir", "/tmp/d", "--check-invariants"})
+  EXPECT_TRUE(parse({"--cluster", "demo", "--node", "1", "--data-dir", "/tmp/d", "--check-invariants"})
                   .check_invariants);
 }
 
@@ -79,7 +78,7 @@ TEST(NodeOptions, BadValuesAreRefusedNamingTheFlag) {
       {{"--heartbeat-ticks", "40"}, "--heartbeat-ticks"},  // not below the election timeout
   };
   for (const auto& [extra, flag] : cases) {
-    std::vector<std::string> args{"--cluster", "demo", "--node", "0", "--data-dir", "/tmp/d"};
+    std::vector<std::string> args{"--cluster", "demo", "--node", "1", "--data-dir", "/tmp/d"};
     args.insert(args.end(), extra.begin(), extra.end());
     try {
       parse(args);
@@ -88,7 +87,14 @@ TEST(NodeOptions, BadValuesAreRefusedNamingTheFlag) {
       EXPECT_NE(std::string(e.what()).find(flag), std::string::npos) << e.what();
     }
   }
-  EXPECT_THROW(parse({"--node", "0", "--data-dir", "/tmp/d"}), CLI::RequiredError);
+  EXPECT_THROW(parse({"--node", "1", "--data-dir", "/tmp/d"}), CLI::RequiredError);
+  // Node ids are 1..N: 0 means "no node" and is refused by name.
+  try {
+    parse({"--cluster", "demo", "--node", "0", "--data-dir", "/tmp/d"});
+    ADD_FAILURE() << "--node 0 was accepted";
+  } catch (const CLI::ValidationError& e) {
+    EXPECT_NE(std::string(e.what()).find("--node"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 
 std::string all_logs(TestCluster& cluster) {
   std::string text;
-  for (uint32_t i = 0; i < cluster.nodes(); ++i) text += cluster.log_tail(i);
+  for (uint32_t i = 1; i <= cluster.nodes(); ++i) text += cluster.log_tail(i);
   return text;
 }
 
@@ -47,7 +47,7 @@ void expect_keys(client::Client& c, int from, int to) {
 TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
   TestCluster cluster(3, "elect");
   // The launcher stamps each data directory before the first start; the node must accept that.
-  for (uint32_t i = 0; i < 3; ++i) {
+  for (uint32_t i = 1; i <= 3; ++i) {
     std::filesystem::create_directories(cluster.data_dir(i));
     std::ofstream(cluster.data_dir(i) / "cluster-id")
         << cluster.name() << " 00000000000000000000000000000000\n";
@@ -67,7 +67,8 @@ TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
   const client::Result absent = c.get("k");
   EXPECT_EQ(absent.status, client::Status::ok);
   EXPECT_EQ(absent.value, "");
-  EXPECT_GE(c.async().leader(), 0) << "the client learnt who leads";
+  EXPECT_GE(c.async().leader(), 1u) << "the client learnt who leads";
+  EXPECT_LE(c.async().leader(), 3u);
 
   // The phase timestamps of a write are ordered as the write travelled.
   const client::Result put = c.put("p", "x");
@@ -87,7 +88,7 @@ TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
   // acknowledged write: wait for at least that write.
   const uint64_t leader_commit = cluster.segment().node_counters(*current).snapshot().commit_index;
   ASSERT_TRUE(cluster.wait_for_applied(std::max<uint64_t>(7, leader_commit), 20s));
-  for (uint32_t i = 0; i < 3; ++i) {
+  for (uint32_t i = 1; i <= 3; ++i) {
     const ipc::NodeCountersSnapshot s = cluster.segment().node_counters(i).snapshot();
     EXPECT_NE(s.pid, 0u);
     EXPECT_GE(s.applied_index, 7u) << "node " << i << ": a no-op and six writes";
@@ -95,8 +96,8 @@ TEST(NodeProcess, ThreeNodesElectALeaderAndServeEveryOperation) {
     EXPECT_GT(s.frames_in, 0u);
     EXPECT_GT(s.frames_out, 0u);
   }
-  EXPECT_EQ(cluster.stop(0), 0) << "SIGTERM must stop a node cleanly";
-  EXPECT_EQ(cluster.segment().node_counters(0).snapshot().role, kRoleStopped);
+  EXPECT_EQ(cluster.stop(1), 0) << "SIGTERM must stop a node cleanly";
+  EXPECT_EQ(cluster.segment().node_counters(1).snapshot().role, kRoleStopped);
 }
 
 TEST(NodeProcess, LeaderKilledNewLeaderNoAcknowledgedWriteLost) {
@@ -123,15 +124,15 @@ TEST(NodeProcess, LeaderKilledNewLeaderNoAcknowledgedWriteLost) {
 
 TEST(NodeProcess, WholeClusterKilledAndRestartedRecoversEverything) {
   TestCluster cluster(3, "restart");
-  for (uint32_t i = 0; i < 3; ++i) cluster.options(i).snapshot_bytes = 4096;  // also recover from snapshots
+  for (uint32_t i = 1; i <= 3; ++i) cluster.options(i).snapshot_bytes = 4096;  // also recover from snapshots
   cluster.start_all();
   ASSERT_TRUE(cluster.wait_for_leader(20s)) << all_logs(cluster);
   {
     client::Client c(cluster.name(), TestCluster::client_options());
     write_keys(c, 0, 200, cluster);
   }
-  for (uint32_t i = 0; i < 3; ++i) cluster.kill(i);
-  for (uint32_t i = 0; i < 3; ++i) {
+  for (uint32_t i = 1; i <= 3; ++i) cluster.kill(i);
+  for (uint32_t i = 1; i <= 3; ++i) {
     EXPECT_TRUE(std::filesystem::exists(cluster.data_dir(i) / "snap" / "snapshot")) << "node " << i;
     const std::map<std::string, std::string> state = replay_kv_state(cluster.data_dir(i));
     EXPECT_GE(state.size(), 1u) << "node " << i << " holds a state it can replay offline";
@@ -149,7 +150,7 @@ TEST(NodeProcess, BadFramesAreCountedAndSkipped) {
   const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader) << all_logs(cluster);
   // Node `quiet` is stopped so that this test may act as the producer of its ring to the leader.
-  const uint32_t quiet = (*leader + 1) % 3;
+  const uint32_t quiet = *leader % 3 + 1;
   cluster.kill(quiet);
   const uint64_t bad_before = cluster.segment().node_counters(*leader).snapshot().bad_frames;
 
@@ -185,11 +186,11 @@ TEST(NodeProcess, BadFramesAreCountedAndSkipped) {
 
 TEST(NodeProcess, OverLoopbackTcpTheSameLoopCommitsAndSurvivesALeaderKill) {
   TestCluster cluster(3, "tcp");
-  for (uint32_t i = 0; i < 3; ++i) cluster.options(i).transport = TransportKind::tcp;
+  for (uint32_t i = 1; i <= 3; ++i) cluster.options(i).transport = TransportKind::tcp;
   cluster.start_all();
   const std::optional<uint32_t> first = cluster.wait_for_leader(20s);
   ASSERT_TRUE(first) << all_logs(cluster);
-  for (uint32_t i = 0; i < 3; ++i)
+  for (uint32_t i = 1; i <= 3; ++i)
     EXPECT_NE(cluster.segment().node_counters(i).snapshot().tcp_port, 0u) << "node " << i;
 
   client::ClientOptions options = TestCluster::client_options();
@@ -207,7 +208,7 @@ TEST(NodeProcess, OverLoopbackTcpTheSameLoopCommitsAndSurvivesALeaderKill) {
 }
 
 void isolate(TestCluster& cluster, uint32_t node, bool connected) {
-  for (uint32_t other = 0; other < cluster.nodes(); ++other) {
+  for (uint32_t other = 1; other <= cluster.nodes(); ++other) {
     if (other == node) continue;
     cluster.segment().link_fault(node, other).set({.connected = connected});
     cluster.segment().link_fault(other, node).set({.connected = connected});
@@ -258,11 +259,11 @@ TEST(NodeProcess, ASnapshotTooLargeForAPeerFrameIsCountedAndWarnedOnce) {
   ipc::SegmentConfig config;
   config.peer_ring_capacity = 64 << 10;  // frames of under 32 KiB
   TestCluster cluster(3, "oversized", config);
-  for (uint32_t i = 0; i < 3; ++i) cluster.options(i).snapshot_bytes = 16 << 10;
+  for (uint32_t i = 1; i <= 3; ++i) cluster.options(i).snapshot_bytes = 16 << 10;
   cluster.start_all();
   const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader) << all_logs(cluster);
-  const uint32_t lagging = (*leader + 1) % 3;
+  const uint32_t lagging = *leader % 3 + 1;
   cluster.kill(lagging);
   {
     // ~100 KiB of state: the leader compacts past everything the killed follower has.
@@ -275,14 +276,14 @@ TEST(NodeProcess, ASnapshotTooLargeForAPeerFrameIsCountedAndWarnedOnce) {
   // Summed over the nodes: a starved host may elect another leader, which then offers the snapshot.
   auto oversized = [&] {
     uint64_t total = 0;
-    for (uint32_t i = 0; i < 3; ++i) total += cluster.segment().node_counters(i).snapshot().oversized;
+    for (uint32_t i = 1; i <= 3; ++i) total += cluster.segment().node_counters(i).snapshot().oversized;
     return total;
   };
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   while (oversized() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
   EXPECT_GE(oversized(), 2u) << "the snapshot is offered again and counted each time\n" << all_logs(cluster);
   std::size_t total_warnings = 0;
-  for (uint32_t i = 0; i < 3; ++i) {
+  for (uint32_t i = 1; i <= 3; ++i) {
     std::ifstream log(cluster.data_dir(i) / "node.log");
     std::size_t warnings = 0;
     for (std::string line; std::getline(log, line);)
@@ -295,23 +296,25 @@ TEST(NodeProcess, ASnapshotTooLargeForAPeerFrameIsCountedAndWarnedOnce) {
 
 TEST(NodeProcess, RefusesToStartWithAClearError) {
   TestCluster cluster(3, "refuse");
-  NodeOptions bad = cluster.options(0);
+  NodeOptions bad = cluster.options(1);
   bad.node = 7;
-  EXPECT_EQ(run(bad), 1) << "a node index outside the cluster";
-  NodeOptions missing = cluster.options(0);
+  EXPECT_EQ(run(bad), 1) << "a node id outside the cluster";
+  bad.node = 0;
+  EXPECT_EQ(run(bad), 1) << "node id 0 means no node";
+  NodeOptions missing = cluster.options(1);
   missing.cluster = "no-such-cluster-" + std::to_string(getpid());
   EXPECT_EQ(run(missing), 1) << "a cluster without a segment";
 
-  cluster.start(0);
+  cluster.start(1);
   // The node sets its counters' pid only after its storage holds the data directory's lock. Calling
-  // run() before that would make this test process node 0, looping forever with nobody to stop it.
+  // run() before that would make this test process node 1, looping forever with nobody to stop it.
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (cluster.segment().node_counters(0).snapshot().pid == 0 &&
+  while (cluster.segment().node_counters(1).snapshot().pid == 0 &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(10ms);
-  ASSERT_NE(cluster.segment().node_counters(0).snapshot().pid, 0u) << "the forked node never started\n"
+  ASSERT_NE(cluster.segment().node_counters(1).snapshot().pid, 0u) << "the forked node never started\n"
                                                                    << all_logs(cluster);
-  EXPECT_EQ(run(cluster.options(0)), 1) << "a data directory another node process holds";
+  EXPECT_EQ(run(cluster.options(1)), 1) << "a data directory another node process holds";
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ uint8_t type_byte(raft::EntryType type) {
 
 TEST(ReplayKvState, AppliesCommandsAndSkipsNoopsAndConfigurationChanges) {
   shmraft::testing::TempDir tmp;
-  const std::filesystem::path dir = tmp.path() / "node0";
+  const std::filesystem::path dir = tmp.path() / "node1";
   {
     storage::NodeStorage storage(dir, storage::Options{});
     const std::vector<std::byte> a = put("a", "1");
@@ -53,7 +53,7 @@ TEST(ReplayKvState, AppliesCommandsAndSkipsNoopsAndConfigurationChanges) {
 
 TEST(ReplayKvState, AnEntryTypeThisBuildDoesNotKnowIsAnError) {
   shmraft::testing::TempDir tmp;
-  const std::filesystem::path dir = tmp.path() / "node0";
+  const std::filesystem::path dir = tmp.path() / "node1";
   {
     storage::NodeStorage storage(dir, storage::Options{});
     const storage::LogEntry entry{1, 1, {}, static_cast<uint8_t>(type_byte(raft::kLastEntryType) + 1)};
@@ -66,7 +66,7 @@ TEST(ReplayKvState, AnEntryTypeThisBuildDoesNotKnowIsAnError) {
 
 TEST(RaftStorage, AnEntryTypeThisBuildDoesNotKnowIsAnError) {
   shmraft::testing::TempDir tmp;
-  storage::NodeStorage storage(tmp.path() / "node0", storage::Options{});
+  storage::NodeStorage storage(tmp.path() / "node1", storage::Options{});
   const storage::LogEntry entry{1, 1, {}, static_cast<uint8_t>(type_byte(raft::kLastEntryType) + 1)};
   storage.append({&entry, 1});
   const RaftStorage raft_storage(storage);

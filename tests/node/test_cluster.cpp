@@ -27,8 +27,8 @@ TestCluster::TestCluster(uint32_t nodes, const std::string& name, ipc::SegmentCo
       pids_(nodes, 0) {
   std::filesystem::remove_all(root_);
   std::filesystem::create_directories(root_);
-  for (uint32_t i = 0; i < nodes; ++i) {
-    NodeOptions& o = options_[i];
+  for (uint32_t i = 1; i <= nodes; ++i) {
+    NodeOptions& o = options_[ipc::slot_of(i)];
     o.cluster = name_;
     o.node = i;
     o.data_dir = root_ / ("node" + std::to_string(i));
@@ -42,7 +42,7 @@ TestCluster::TestCluster(uint32_t nodes, const std::string& name, ipc::SegmentCo
 }
 
 TestCluster::~TestCluster() {
-  for (uint32_t i = 0; i < nodes(); ++i)
+  for (uint32_t i = 1; i <= nodes(); ++i)
     if (running(i)) kill(i);
   ipc::Segment::destroy(name_);
   std::error_code ignored;
@@ -57,28 +57,28 @@ void TestCluster::start(uint32_t node) {
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test
     if (getppid() != parent) _exit(3);
-    _exit(run(options_[node]));
+    _exit(run(options_[ipc::slot_of(node)]));
   }
-  pids_[node] = pid;
+  pids_[ipc::slot_of(node)] = pid;
 }
 
 void TestCluster::start_all() {
-  for (uint32_t i = 0; i < nodes(); ++i) start(i);
+  for (uint32_t i = 1; i <= nodes(); ++i) start(i);
 }
 
 void TestCluster::kill(uint32_t node) {
   if (!running(node)) return;
-  ::kill(pids_[node], SIGKILL);
-  waitpid(pids_[node], nullptr, 0);
-  pids_[node] = 0;
+  ::kill(pids_[ipc::slot_of(node)], SIGKILL);
+  waitpid(pids_[ipc::slot_of(node)], nullptr, 0);
+  pids_[ipc::slot_of(node)] = 0;
 }
 
 int TestCluster::stop(uint32_t node) {
   if (!running(node)) return -1;
-  ::kill(pids_[node], SIGTERM);
+  ::kill(pids_[ipc::slot_of(node)], SIGTERM);
   int status = 0;
-  waitpid(pids_[node], &status, 0);
-  pids_[node] = 0;
+  waitpid(pids_[ipc::slot_of(node)], &status, 0);
+  pids_[ipc::slot_of(node)] = 0;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -88,7 +88,7 @@ std::optional<uint32_t> TestCluster::wait_for_leader(std::chrono::milliseconds t
   while (std::chrono::steady_clock::now() < deadline) {
     std::optional<uint32_t> leader;
     uint64_t best_term = 0;
-    for (uint32_t i = 0; i < nodes(); ++i) {
+    for (uint32_t i = 1; i <= nodes(); ++i) {
       if (!running(i) || (excluding && *excluding == i)) continue;
       const ipc::NodeCountersSnapshot c = segment_.node_counters(i).snapshot();
       if (c.role == kRoleLeader && c.term >= best_term) {
@@ -99,10 +99,10 @@ std::optional<uint32_t> TestCluster::wait_for_leader(std::chrono::milliseconds t
     if (leader) {
       // Every live node must follow it in that term (no stale leader in an older term).
       bool agreed = true;
-      for (uint32_t i = 0; i < nodes(); ++i) {
+      for (uint32_t i = 1; i <= nodes(); ++i) {
         if (!running(i) || (excluding && *excluding == i)) continue;
         const ipc::NodeCountersSnapshot c = segment_.node_counters(i).snapshot();
-        agreed = agreed && c.term == best_term && c.leader == *leader + 1;
+        agreed = agreed && c.term == best_term && c.leader == *leader;
       }
       if (agreed) return leader;
     }
@@ -115,7 +115,7 @@ bool TestCluster::wait_for_applied(uint64_t index, std::chrono::milliseconds tim
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     bool all = true;
-    for (uint32_t i = 0; i < nodes(); ++i)
+    for (uint32_t i = 1; i <= nodes(); ++i)
       if (running(i)) all = all && segment_.node_counters(i).snapshot().applied_index >= index;
     if (all) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -130,7 +130,7 @@ client::ClientOptions TestCluster::client_options() {
 }
 
 std::string TestCluster::log_tail(uint32_t node, std::size_t lines) const {
-  std::ifstream in(options_[node].effective_log_file());
+  std::ifstream in(options_[ipc::slot_of(node)].effective_log_file());
   std::deque<std::string> tail;
   for (std::string line; std::getline(in, line);) {
     tail.push_back(line);

@@ -19,6 +19,7 @@ namespace shmraft::node::testing {
 class TestCluster {
  public:
   // A fresh segment named after the test and the pid, and data directories under a temporary root.
+  // Nodes are numbered 1..nodes, as everywhere.
   TestCluster(uint32_t nodes, const std::string& name, ipc::SegmentConfig config = {});
   ~TestCluster();
   TestCluster(const TestCluster&) = delete;
@@ -27,14 +28,14 @@ class TestCluster {
   const std::string& name() const noexcept { return name_; }
   ipc::Segment& segment() noexcept { return segment_; }
   uint32_t nodes() const noexcept { return static_cast<uint32_t>(pids_.size()); }
-  NodeOptions& options(uint32_t node) { return options_[node]; }
-  std::filesystem::path data_dir(uint32_t node) const { return options_[node].data_dir; }
+  NodeOptions& options(uint32_t node) { return options_[ipc::slot_of(node)]; }
+  std::filesystem::path data_dir(uint32_t node) const { return options_[ipc::slot_of(node)].data_dir; }
 
   void start(uint32_t node);
   void start_all();
   void kill(uint32_t node);  // SIGKILL, reaped
   int stop(uint32_t node);   // SIGTERM; returns the exit code
-  bool running(uint32_t node) const { return pids_[node] != 0; }
+  bool running(uint32_t node) const { return pids_[ipc::slot_of(node)] != 0; }
 
   // The node that the live nodes' counters agree leads the highest term, once one does; nullopt after
   // `timeout`.
@@ -52,8 +53,8 @@ class TestCluster {
   std::string name_;
   std::filesystem::path root_;
   ipc::Segment segment_;
-  std::vector<NodeOptions> options_;
-  std::vector<pid_t> pids_;
+  std::vector<NodeOptions> options_;  // by slot (ipc::slot_of of the node id)
+  std::vector<pid_t> pids_;           // by slot
 };
 
 }  // namespace shmraft::node::testing

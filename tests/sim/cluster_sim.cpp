@@ -153,7 +153,8 @@ raft::Config ClusterSim::core_config(raft::NodeId id) {
   raft::Config config;
   config.id = id;
   config.voters = raft::voters_numbered_1_to(profile_.nodes);
-  config.seed = rng_.next();  // a fresh incarnation draws fresh election timeouts
+  config.seed = rng_.next();             // a fresh incarnation draws fresh election timeouts
+  config.incarnation = ++incarnations_;  // and grows with every start, as a node's does
   config.election_tick = profile_.election_tick;
   config.heartbeat_tick = profile_.heartbeat_tick;
   config.pre_vote = profile_.pre_vote;
@@ -214,6 +215,7 @@ SimResult ClusterSim::run() {
   } catch (const std::exception& error) {
     checker_.fail(Invariant::kCoreException, error.what());
   }
+  for (SimNode* node : live_nodes()) stats_.progress_resets += node->core->progress_resets();
   stats_.leader_terms = checker_.leader_terms();
   stats_.commit_index = checker_.known_commit_index();
   stats_.network = network_.stats();
@@ -333,6 +335,7 @@ void ClusterSim::crash(SimNode& node) {
     if (ready.hard_state && budget > 0) node.storage.set_hard_state(*ready.hard_state);
   }
   trace("crash: node ", node.id, kept);
+  if (node.core) stats_.progress_resets += node.core->progress_resets();
   node.lose_volatile_state();
   if (rng_.chance(profile_.death_signal)) {
     for (SimNode* survivor : live_nodes())

@@ -30,6 +30,7 @@ struct SimStats {
   uint64_t crashes = 0;
   uint64_t death_signals = 0;  // peer_down calls, true, late or false
   uint64_t torn_persists = 0;
+  uint64_t progress_resets = 0;  // leaders that saw a follower's new incarnation and probed it afresh
   uint64_t partitions = 0;
   uint64_t compactions = 0;
   uint64_t snapshots_installed = 0;
@@ -117,6 +118,7 @@ class ClusterSim {
   uint64_t now_ = 0;                             // in steps
   uint64_t next_token_ = 1;
   uint64_t next_read_context_ = 1;
+  uint64_t incarnations_ = 0;  // cores started so far: each one's Config::incarnation
   uint64_t max_acknowledged_index_ = 0;
   std::vector<Acknowledged> acknowledged_;
   std::vector<Packet> due_;

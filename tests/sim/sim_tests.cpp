@@ -44,6 +44,10 @@ TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
     if (sim_profile(shard.profile).death_signal > 0) {
       EXPECT_GT(sweep.totals.death_signals, sweep.seeds_run);
     }
+    // Restarts must reach leaders as new incarnations, or the reset path goes untested.
+    if (sweep.totals.crashes > sweep.seeds_run) {
+      EXPECT_GT(sweep.totals.progress_resets, 0u);
+    }
   }
 }
 

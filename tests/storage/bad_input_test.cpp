@@ -15,10 +15,6 @@ namespace {
 
 using namespace testing;
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 TEST(StorageBadInput, MissingParentDirectoryIsAClearError) {
   TempDir tmp;
   const fs::path node = tmp.path() / "no-such-parent" / "node";
@@ -364,6 +360,33 @@ TEST(StorageBadInput, MissingMetaWithSegmentsPresentIsRefused) {
   fs::remove(tmp.node() / "meta");
   const std::string error = message_of([&] { NodeStorage storage(tmp.node()); });
   EXPECT_TRUE(contains(error, "is missing but the log holds segments")) << error;
+}
+
+TEST(StorageBadInput, MissingMetaWithASnapshotPresentIsRefused) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node());
+    append_range(storage, 1, 10, 1);
+    storage.save_snapshot({10, 1}, payload(10, 1, 100));
+    storage.compact(10);
+  }
+  for (const fs::path& segment : segment_files(tmp.node())) fs::remove(segment);
+  fs::remove(tmp.node() / "meta");
+  const std::string error = message_of([&] { NodeStorage storage(tmp.node()); });
+  EXPECT_TRUE(contains(error, "is missing but a snapshot is present")) << error;
+}
+
+// A directory that exists but holds nothing (made by hand, or emptied) is initialised, and says so.
+TEST(StorageBadInput, EmptiedDirectoryIsReportedAsCreated) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node());
+    append_range(storage, 1, 10, 1);
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(tmp.node())) fs::remove_all(entry.path());
+  NodeStorage storage(tmp.node());
+  EXPECT_TRUE(storage.recovery().created);
+  EXPECT_EQ(storage.last_index(), 0u);
 }
 
 TEST(StorageBadInput, UnexpectedFileInTheLogDirectoryIsRefused) {

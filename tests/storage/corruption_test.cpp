@@ -280,29 +280,120 @@ TEST(StorageCorruption, BitFlipInAnySegmentHeaderFieldIsRefused) {
   EXPECT_NE(open_error(tmp.node()).find("corrupt header"), std::string::npos);
 }
 
-TEST(StorageCorruption, DamagedNewestMetaSlotFallsBackToTheOtherOne) {
-  TempDir tmp;
-  {
-    NodeStorage storage(tmp.node(), small());
-    append_range(storage, 1, 10, 2);
-    storage.save_hard_state({2, 1, 5});
-    storage.save_hard_state({3, 0, 6});
-  }
-  const fs::path meta = tmp.node() / "meta";
-  std::vector<std::byte> bytes = read_file(meta);
+// Which of meta's two slots holds the newer state.
+std::size_t newest_meta_slot(const fs::path& meta) {
+  const std::vector<std::byte> bytes = read_file(meta);
   format::MetaSlot slots[2];
   std::memcpy(&slots[0], &bytes[0], sizeof slots[0]);
   std::memcpy(&slots[1], &bytes[format::kMetaSlotStride], sizeof slots[1]);
-  const std::size_t newest = slots[0].sequence > slots[1].sequence ? 0 : 1;
+  return slots[0].sequence > slots[1].sequence ? 0 : 1;
+}
+
+// A log of 10 entries whose meta holds {2, 1, 5} in one slot and {3, 0, 6} in the other; returns meta's path.
+fs::path save_two_hard_states(const fs::path& node) {
+  NodeStorage storage(node, small());
+  append_range(storage, 1, 10, 2);
+  storage.save_hard_state({2, 1, 5});
+  storage.save_hard_state({3, 0, 6});
+  return node / "meta";
+}
+
+// A damaged slot is passed over for the other one, and said so: the state it held may be the newest.
+TEST(StorageCorruption, DamagedNewestMetaSlotFallsBackToTheOtherOneAndIsReported) {
+  TempDir tmp;
+  const fs::path meta = save_two_hard_states(tmp.node());
+  const std::size_t newest = newest_meta_slot(meta);
   flip_bit(meta, newest * format::kMetaSlotStride + offsetof(format::MetaSlot, term), 4);
+  const std::vector<std::byte> damaged = read_file(meta);
   {
     NodeStorage storage(tmp.node(), small());
     EXPECT_EQ(storage.hard_state(), (HardState{2, 1, 5}));
+    const RecoveryReport& report = storage.recovery();
+    EXPECT_EQ(report.hard_state_slots_skipped, 1u);
+    ASSERT_EQ(report.notes.size(), 1u);
+    const std::string slot = std::to_string(newest);
+    const std::string offset = std::to_string(newest * format::kMetaSlotStride);
+    EXPECT_TRUE(
+        contains(report.notes[0], "meta: slot " + slot + " at offset " + offset + " (CRC mismatch) zeroed"))
+        << report.notes[0];
+    EXPECT_TRUE(
+        contains(report.notes[0], "(term 2, vote 1, commit 5) comes from slot " + std::to_string(1 - newest)))
+        << report.notes[0];
   }
+  {
+    NodeStorage storage(tmp.node(), small());  // repaired: nothing more to say
+    EXPECT_EQ(storage.hard_state(), (HardState{2, 1, 5}));
+    EXPECT_TRUE(storage.recovery().notes.empty());
+  }
+  // Both slots damaged: refused, naming both.
+  write_file(meta, damaged);
   flip_bit(meta, (1 - newest) * format::kMetaSlotStride + offsetof(format::MetaSlot, commit), 1);
   const std::string error = open_error(tmp.node());
   EXPECT_NE(error.find("holds no valid hard state"), std::string::npos) << error;
+  EXPECT_NE(error.find("offset 0: CRC mismatch"), std::string::npos) << error;
   EXPECT_NE(error.find("offset 4096: CRC mismatch"), std::string::npos) << error;
+}
+
+TEST(StorageCorruption, OlderMetaSlotWithABadMagicNumberIsReported) {
+  TempDir tmp;
+  const fs::path meta = save_two_hard_states(tmp.node());
+  const std::size_t older = 1 - newest_meta_slot(meta);
+  const uint64_t junk = 0x0123456789abcdef;
+  write_at(meta, older * format::kMetaSlotStride + offsetof(format::MetaSlot, magic), &junk, sizeof junk);
+  NodeStorage storage(tmp.node(), small());
+  EXPECT_EQ(storage.hard_state(), (HardState{3, 0, 6}));
+  EXPECT_EQ(storage.recovery().hard_state_slots_skipped, 1u);
+  ASSERT_EQ(storage.recovery().notes.size(), 1u);
+  EXPECT_TRUE(contains(storage.recovery().notes[0], "(bad magic number) zeroed"))
+      << storage.recovery().notes[0];
+}
+
+// The damaged slot is zeroed only once the whole directory opened: a refused open changes nothing.
+TEST(StorageCorruption, RefusedOpenLeavesADamagedMetaSlotAsItWas) {
+  TempDir tmp;
+  build_log(tmp.node(), 10, 10);
+  {
+    NodeStorage storage(tmp.node(), small());
+    storage.save_hard_state({2, 1, 10});
+  }
+  const fs::path meta = tmp.node() / "meta";
+  flip_bit(meta, (1 - newest_meta_slot(meta)) * format::kMetaSlotStride + offsetof(format::MetaSlot, vote),
+           0);
+  const std::vector<std::byte> damaged = read_file(meta);
+  for (const fs::path& segment : segment_files(tmp.node())) fs::remove(segment);
+  EXPECT_TRUE(contains(open_error(tmp.node()), "acknowledged entries are missing"));
+  EXPECT_EQ(read_file(meta), damaged);
+}
+
+// A new directory's second slot has never been written: that is no damage and no note.
+TEST(StorageCorruption, NeverWrittenMetaSlotIsNotReported) {
+  TempDir tmp;
+  { NodeStorage storage(tmp.node(), small()); }
+  NodeStorage storage(tmp.node(), small());
+  EXPECT_EQ(storage.recovery().hard_state_slots_skipped, 0u);
+  EXPECT_TRUE(storage.recovery().notes.empty());
+}
+
+// A segment created (header only) past a gap, as a crash between creating it and writing into it can
+// leave it after a truncation: removed, with a note.
+TEST(StorageCorruption, EmptySegmentThatDoesNotContinueTheLogIsRemovedAndReported) {
+  TempDir tmp;
+  build_log(tmp.node(), 10, 10);
+  format::SegmentHeader header;
+  header.first_index = 30;
+  header.crc = format::segment_header_crc(header);
+  std::vector<std::byte> bytes(4096);
+  std::memcpy(bytes.data(), &header, sizeof header);
+  const fs::path stray = tmp.node() / "log" / format::segment_file_name(30);
+  write_file(stray, bytes);
+  NodeStorage storage(tmp.node(), small());
+  expect_intact(storage, 10);
+  EXPECT_FALSE(fs::exists(stray));
+  ASSERT_EQ(storage.recovery().notes.size(), 1u);
+  EXPECT_TRUE(contains(storage.recovery().notes[0], format::segment_file_name(30) +
+                                                        ": removed, an empty segment that does not continue "
+                                                        "the log (entry 11 comes next)"))
+      << storage.recovery().notes[0];
 }
 
 TEST(StorageCorruption, DamagedSnapshotIsRefused) {

@@ -283,6 +283,7 @@ TEST(StorageRoundTrip, HardStateSlotsProtectTheStateReliedOn) {
   TempDir tmp;
   fs::create_directories(tmp.path());
   StorageStats stats;
+  RecoveryReport report;
   const fs::path meta = tmp.path() / "meta";
   auto slot_sequences = [&] {
     const std::vector<std::byte> bytes = read_file(meta);
@@ -292,7 +293,7 @@ TEST(StorageRoundTrip, HardStateSlotsProtectTheStateReliedOn) {
     return std::pair<uint64_t, uint64_t>{a.sequence, b.sequence};
   };
   {
-    HardStateFile file = HardStateFile::create(meta, Durability::none, stats);
+    HardStateFile file = HardStateFile::create(meta, Durability::none, stats, report);
     EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{1, 0}));
     file.write({1, 0, 0}, false);
     EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{1, 2}));
@@ -300,7 +301,7 @@ TEST(StorageRoundTrip, HardStateSlotsProtectTheStateReliedOn) {
     EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{3, 2}));
   }
   fs::remove(meta);
-  HardStateFile file = HardStateFile::create(meta, Durability::batch, stats);
+  HardStateFile file = HardStateFile::create(meta, Durability::batch, stats, report);
   file.write({1, 1, 0}, true);  // flushed: slot 1 is relied on from now
   file.write({1, 1, 1}, false);
   file.write({1, 1, 2}, false);
@@ -308,7 +309,9 @@ TEST(StorageRoundTrip, HardStateSlotsProtectTheStateReliedOn) {
   file.write({2, 0, 2}, true);
   file.write({2, 0, 3}, false);
   EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{5, 6}));
-  EXPECT_EQ(HardStateFile::open(meta, Durability::batch, stats).newest(), (HardState{2, 0, 3}));
+  EXPECT_EQ(HardStateFile::open(meta, Durability::batch, stats, report).newest(), (HardState{2, 0, 3}));
+  EXPECT_EQ(report.hard_state_slots_skipped, 0u);  // a slot not yet written is no damage
+  EXPECT_TRUE(report.notes.empty());
 }
 
 TEST(StorageRoundTrip, SnapshotCompactionRemovesWholeSegmentsBelowIt) {
@@ -461,7 +464,10 @@ TEST(StorageRoundTrip, LeftoverTemporaryFilesAreRemoved) {
   write_file(tmp.node() / "log" / (format::segment_file_name(11) + ".tmp"), std::vector<std::byte>(100));
   write_file(tmp.node() / "snap" / "snapshot.tmp", std::vector<std::byte>(100));
   NodeStorage storage(tmp.node(), options_with(Durability::none, 4096));
-  EXPECT_EQ(storage.recovery().notes.size(), 2u);
+  ASSERT_EQ(storage.recovery().notes.size(), 2u);
+  EXPECT_TRUE(contains(storage.recovery().notes[0], "snap/snapshot.tmp: removed"))
+      << storage.recovery().notes[0];
+  EXPECT_TRUE(contains(storage.recovery().notes[1], ".seg.tmp: removed")) << storage.recovery().notes[1];
   EXPECT_EQ(segment_files(tmp.node()).size(), 1u);
   EXPECT_FALSE(fs::exists(tmp.node() / "snap" / "snapshot.tmp"));
   EXPECT_EQ(storage.last_index(), 10u);

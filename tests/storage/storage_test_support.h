@@ -154,6 +154,10 @@ inline std::vector<uint64_t> record_offsets(const fs::path& segment) {
   return offsets;
 }
 
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 inline std::string message_of(const std::function<void()>& action) {
   try {
     action();
