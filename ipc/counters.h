@@ -20,6 +20,7 @@ struct NodeCountersSnapshot {
   uint64_t frames_in, frames_out, drops, bad_frames, elections, syncs, updated_ns;
   uint64_t tcp_port, oversized, sleeps, deaths_seen, death_elections;
   uint64_t incarnation, progress_resets, hard_state_slots_skipped;
+  uint64_t death_taken_ns, campaign_ns, leader_since_ns;
 };
 
 struct alignas(kCacheLine) NodeCounters {
@@ -47,6 +48,11 @@ struct alignas(kCacheLine) NodeCounters {
   Counter incarnation{0};               // node-defined: grows with every start of the node process
   Counter progress_resets{0};           // node-defined: followers found restarted, whose progress was reset
   Counter hard_state_slots_skipped{0};  // damaged hard-state slots the node's last start recovered past
+  // CLOCK_MONOTONIC stamps of the node's reactions to a failure, for `shmraft bench --failover`: when
+  // it last took a peer's death from the kernel, last began a (pre-)election, last became leader.
+  Counter death_taken_ns{0};
+  Counter campaign_ns{0};
+  Counter leader_since_ns{0};
 
   static void set(Counter& counter, uint64_t value) noexcept {
     counter.store(value, std::memory_order_relaxed);
@@ -78,7 +84,10 @@ struct alignas(kCacheLine) NodeCounters {
                            get(death_elections),
                            get(incarnation),
                            get(progress_resets),
-                           get(hard_state_slots_skipped)};
+                           get(hard_state_slots_skipped),
+                           get(death_taken_ns),
+                           get(campaign_ns),
+                           get(leader_since_ns)};
     return s;
   }
 };

@@ -37,7 +37,8 @@ namespace shmraft::ipc {
 inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" little-endian
 // 2: liveness claims, death cells, progress counters, leader record; named TCP port and counters.
 // 3: node ids 1..N: the leader record and the `leader` counter hold the id itself (0 = none).
-inline constexpr uint32_t kLayoutVersion = 3;
+// 4: the fail-over stamps in the node counters (death_taken_ns, campaign_ns, leader_since_ns).
+inline constexpr uint32_t kLayoutVersion = 4;
 
 inline constexpr uint32_t kMaxNodes = 16;
 inline constexpr uint32_t kMaxClientSlots = 4096;

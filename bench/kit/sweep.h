@@ -2,12 +2,14 @@
 // `shmraft bench --sweep`: the grid of configurations it runs, and its CSV. The HTML report is in
 // sweep_html.h.
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "bench/kit/bench_config.h"
+#include "bench/kit/failover_report.h"
 #include "bench/kit/report.h"
 
 namespace shmraft::bench {
@@ -29,6 +31,7 @@ struct SweepGrid {
 struct SweepPoint {
   BenchConfig config;
   TransportResult result;
+  std::optional<FailoverResult> failover = std::nullopt;  // `--sweep --failover`
 };
 
 // One header line, then one line per point: the configuration, ops, duration, throughput, latency

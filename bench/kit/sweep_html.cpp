@@ -7,125 +7,19 @@
 #include <map>
 #include <vector>
 
+#include "bench/kit/failover_html.h"
+#include "bench/kit/svg_chart.h"
 #include "bench/kit/units.h"
 
 namespace shmraft::bench {
 
 namespace {
 
-// Tableau 10: distinguishable, and readable on white.
-constexpr const char* kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                                    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
-const char* color(std::size_t i) {
-  return kPalette[i % std::size(kPalette)];
-}
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
-
-// The plotting area of one chart and its axis mappings (linear or log10) onto SVG pixels.
-struct Frame {
-  double width, height;
-  double left = 70, right = 20, top = 20, bottom = 50;
-  double x_min = 1, x_max = 10, y_min = 0, y_max = 1;
-  bool x_log = false;
-  bool y_log = false;
-
-  static double position(double v, double lo, double hi, bool log) {
-    return log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo)) : (v - lo) / (hi - lo);
-  }
-  double px(double x) const { return left + position(x, x_min, x_max, x_log) * (width - left - right); }
-  double py(double y) const {
-    return height - bottom - position(y, y_min, y_max, y_log) * (height - top - bottom);
-  }
-};
-
-// Series beyond the palette's ten colours repeat them dashed, then dotted.
-const char* dash(std::size_t i) {
-  constexpr const char* kDashes[] = {"", "6,3", "2,3"};
-  return kDashes[(i / std::size(kPalette)) % std::size(kDashes)];
-}
-
-// 1-2-5 steps giving about `target` ticks from 0 to at least `max`.
-double nice_step(double max, int target) {
-  const double raw = max / target;
-  const double decade = std::pow(10, std::floor(std::log10(raw)));
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
-    if (m * decade >= raw) return m * decade;
-  }
-  return 10 * decade;
-}
-
-std::string open_svg(const Frame& f, const std::string& x_label, const std::string& y_label) {
-  std::string s = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {0} {1}\" preserveAspectRatio=\"xMinYMin "
-      "meet\" "
-      "style=\"width:100%;height:auto;display:block\" font-family=\"sans-serif\" font-size=\"11\">\n",
-      f.width, f.height);
-  s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" stroke=\"#999\"/>\n",
-                   f.left, f.top, f.width - f.left - f.right, f.height - f.top - f.bottom);
-  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                   (f.left + f.width - f.right) / 2, f.height - 8, escape(x_label));
-  s += fmt::format("<text transform=\"translate(14,{}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
-                   (f.top + f.height - f.bottom) / 2, escape(y_label));
-  return s;
-}
-
-std::string x_tick(const Frame& f, double x, const std::string& label, bool major) {
-  const double p = f.px(x);
-  std::string s = fmt::format("<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" stroke=\"{3}\"/>\n",
-                              p, f.top, f.height - f.bottom, major ? "#ccc" : "#eee");
-  if (!label.empty()) {
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", p,
-                     f.height - f.bottom + 15, escape(label));
-  }
-  return s;
-}
-
-std::string y_tick(const Frame& f, double y, const std::string& label) {
-  const double p = f.py(y);
-  return fmt::format(
-      "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#ddd\"/>\n"
-      "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
-      f.left, f.width - f.right, p, f.left - 5, p + 4, escape(label));
-}
-
-struct LegendEntry {
-  std::string label;
-  const char* colour;
-  const char* dash;
-};
-
-std::string legend(const std::vector<LegendEntry>& entries) {
-  std::string s = "<div class=\"legend\">";
-  for (const LegendEntry& e : entries) {
-    s += fmt::format(
-        "<span><svg width=\"22\" height=\"10\"><line x1=\"1\" y1=\"5\" x2=\"21\" y2=\"5\" stroke=\"{}\" "
-        "stroke-width=\"3\" stroke-dasharray=\"{}\"/></svg> {}</span>",
-        e.colour, e.dash, escape(e.label));
-  }
-  return s + "</div>\n";
-}
+using svg::color;
+using svg::dash;
+using svg::escape;
+using svg::Frame;
+using svg::LegendEntry;
 
 // Configurations that differ only in clients, in first-seen order, each sorted by clients.
 std::vector<std::vector<const SweepPoint*>> group_by_series(std::span<const SweepPoint> points) {
@@ -161,26 +55,21 @@ std::string throughput_chart(const std::vector<std::vector<const SweepPoint*>>& 
   f.x_log = true;
   f.x_min = clients.front() / 1.5;
   f.x_max = clients.back() * 1.5;
-  std::string s = open_svg(f, "clients (log scale)", "throughput (ops/s)");
-  for (uint32_t c : clients) s += x_tick(f, c, std::to_string(c), true);
+  std::string s = svg::open_svg(f, "clients (log scale)", "throughput (ops/s)");
+  for (uint32_t c : clients) s += svg::x_tick(f, c, std::to_string(c), true);
   // Configurations that flush to a device commit orders of magnitude fewer ops than those that do not:
   // a log scale keeps both readable once they span more than a factor of 20.
   f.y_log = min_throughput > 0 && max_throughput / min_throughput > 20;
   if (f.y_log) {
     f.y_min = std::pow(10, std::floor(std::log10(min_throughput)));
     f.y_max = std::pow(10, std::ceil(std::log10(max_throughput)));
-    for (double decade = f.y_min; decade <= f.y_max * 1.001; decade *= 10) {
-      s += y_tick(f, decade, format_count(decade));
-      for (double m : {2.0, 5.0}) {
-        if (decade * m < f.y_max) s += y_tick(f, decade * m, "");
-      }
-    }
+    s += svg::log_y_ticks(f, [](double y) { return format_count(y); });
   } else {
     const double top = max_throughput > 0 ? max_throughput : 1;
-    const double step = nice_step(top, 6);
+    const double step = svg::nice_step(top, 6);
     f.y_min = 0;
     f.y_max = std::ceil(top / step) * step;
-    for (double y = 0; y <= f.y_max + step / 2; y += step) s += y_tick(f, y, format_count(y));
+    for (double y = 0; y <= f.y_max + step / 2; y += step) s += svg::y_tick(f, y, format_count(y));
   }
   std::vector<LegendEntry> entries;
   for (std::size_t i = 0; i < groups.size(); ++i) {
@@ -204,7 +93,7 @@ std::string throughput_chart(const std::vector<std::vector<const SweepPoint*>>& 
     s += dots;
     entries.push_back({groups[i].front()->config.series_label(), color(i), dash(i)});
   }
-  return s + "</svg>\n" + legend(entries);
+  return s + "</svg>\n" + svg::legend(entries);
 }
 
 // Where percentile `fraction` (0..1) sits on the x axis of a percentile plot: 1 / (1 - fraction), so
@@ -233,15 +122,10 @@ std::string percentile_chart(const std::vector<const SweepPoint*>& group, double
   f.y_log = true;
   f.y_min = y_min;
   f.y_max = y_max;
-  std::string s = open_svg(f, "percentile (log scale of 1 / (1 - p))", "commit latency (log scale)");
-  for (int n = 0; n <= nines; ++n) s += x_tick(f, std::pow(10, n), nines_label(n), true);
-  s += x_tick(f, 2, "50%", false);
-  for (double decade = y_min; decade <= y_max * 1.001; decade *= 10) {
-    s += y_tick(f, decade, format_ns(decade));
-    for (double m : {2.0, 5.0}) {
-      if (decade * m < y_max) s += y_tick(f, decade * m, "");
-    }
-  }
+  std::string s = svg::open_svg(f, "percentile (log scale of 1 / (1 - p))", "commit latency (log scale)");
+  for (int n = 0; n <= nines; ++n) s += svg::x_tick(f, std::pow(10, n), nines_label(n), true);
+  s += svg::x_tick(f, 2, "50%", false);
+  s += svg::log_y_ticks(f, [](double y) { return format_ns(y); });
   std::vector<LegendEntry> entries;
   for (std::size_t i = 0; i < group.size(); ++i) {
     const Histogram& h = group[i]->result.run.latency;
@@ -267,7 +151,7 @@ std::string percentile_chart(const std::vector<const SweepPoint*>& group, double
         {fmt::format("{} client{}", group[i]->config.clients, group[i]->config.clients == 1 ? "" : "s"),
          color(i), dash(i)});
   }
-  return s + "</svg>\n" + legend(entries);
+  return s + "</svg>\n" + svg::legend(entries);
 }
 
 std::string table(std::span<const SweepPoint> points) {
@@ -349,6 +233,7 @@ void write_sweep_html(std::ostream& out, std::span<const SweepPoint> points, con
     }
     out << "</div>\n";
   }
+  out << failover_section(points);
   out << "<h2>All figures</h2>\n<div class=\"wide\">" << table(points) << "</div>\n</body>\n</html>\n";
 }
 

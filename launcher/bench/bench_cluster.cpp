@@ -1,9 +1,12 @@
 #include "launcher/bench/bench_cluster.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -126,6 +129,32 @@ std::vector<std::string> BenchCluster::take_exited_nodes() {
         fmt::format("node {} exited ({}){}{}", node, status.describe(), said.empty() ? "" : ": ", said));
   }
   return lines;
+}
+
+void BenchCluster::signal_node(pid_t pid, int signal) {
+  if (!supervisor_)
+    throw launcher::LauncherError("cannot signal the nodes of a cluster the benchmark did not start");
+  for (const uint32_t node : supervisor_->running_nodes()) {
+    if (supervisor_->pid(node) != pid) continue;
+    if (signal == SIGKILL) {
+      supervisor_->kill(node);
+      killed_[pid] = node;
+    } else if (::kill(pid, signal) != 0) {
+      throw launcher::LauncherError(
+          fmt::format("cannot signal node process {}: {}", pid, std::strerror(errno)));
+    }
+    return;
+  }
+  throw launcher::LauncherError(fmt::format("process {} is not a running node of cluster '{}'", pid, name_));
+}
+
+pid_t BenchCluster::restart_node(pid_t killed) {
+  const auto it = killed_.find(killed);
+  if (it == killed_.end())
+    throw launcher::LauncherError(fmt::format("node process {} was not killed by the benchmark", killed));
+  const uint32_t node = it->second;
+  killed_.erase(it);
+  return supervisor_->start(node);
 }
 
 std::string BenchCluster::last_output_line(uint32_t node) const {

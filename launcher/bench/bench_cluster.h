@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,15 @@ class BenchCluster {
   // One line per node that exited since the last call, e.g. "node 1 exited (killed by SIGSEGV)".
   std::vector<std::string> take_exited_nodes();
 
+  // The cluster's segment: its counters and leader record.
+  ipc::Segment& segment() noexcept { return segment_; }
+  // Sends `signal` to the node process `pid` of a cluster this benchmark started (`shmraft bench
+  // --failover`). SIGKILL also reaps it: an exit the benchmark caused is not one take_exited_nodes()
+  // reports. Throws launcher::LauncherError for an attached cluster or a pid that is not one of its nodes.
+  void signal_node(pid_t pid, int signal);
+  // Starts again the node whose process `killed` signal_node() SIGKILLed; returns the new pid.
+  pid_t restart_node(pid_t killed);
+
  private:
   BenchCluster(std::string name, ipc::Segment segment, std::optional<launcher::ClusterDirs> dirs,
                bool keep_data);
@@ -70,6 +80,7 @@ class BenchCluster {
   bool keep_data_ = false;
   std::unique_ptr<launcher::Supervisor> supervisor_;  // started clusters only
   std::vector<pid_t> attached_pids_;                  // attached clusters: the nodes' pids at attach time
+  std::map<pid_t, uint32_t> killed_;  // signal_node(SIGKILL): the supervisor's node of each pid
 };
 
 // `config` adapted to the running cluster `name`: its node count and transport (a node publishes a TCP

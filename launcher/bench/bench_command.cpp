@@ -181,6 +181,7 @@ RunSettings settings_for(const BenchOptions& o, std::string prefix) {
       std::chrono::nanoseconds(static_cast<int64_t>(std::llround(o.progress_interval_s * 1e9)));
   s.progress_prefix = std::move(prefix);
   s.spin = std::chrono::microseconds(o.spin_us);
+  if (o.failover.enabled) s.failover = &o.failover;
   return s;
 }
 
@@ -196,6 +197,7 @@ void add_run_details(json& out, const ConfigRun& run) {
   out["failed_ops"] = run.failed_ops;
   out["node_exits"] = run.node_exits;
   if (run.client_cpu) out["client_cpu"] = cpu_json(*run.client_cpu, run.result.run.ops);
+  if (run.failover) out["failover"] = to_json(*run.failover);
 }
 
 std::string run_details_text(const ConfigRun& run) {
@@ -208,6 +210,7 @@ std::string run_details_text(const ConfigRun& run) {
   if (run.failed_ops)
     out += fmt::format("FAILED ({}): {} operations timed out or were rejected\n", t, run.failed_ops);
   for (const std::string& exit : run.node_exits) out += fmt::format("NODE EXIT ({}): {}\n", t, exit);
+  if (run.failover) out += to_text(*run.failover);
   return out;
 }
 
@@ -280,6 +283,11 @@ int exit_code_of(const std::vector<ConfigRun>& runs, bool interrupted) {
   for (const ConfigRun& run : runs) {
     if (!run.node_exits.empty()) {
       std::cerr << "shmraft: " << run.node_exits.front() << " during the benchmark; figures are suspect\n";
+      return 1;
+    }
+    if (run.failover && run.failover->lost_ops != 0) {
+      std::cerr << "shmraft: " << run.failover->lost_ops
+                << " acknowledged writes were lost across fail-overs\n";
       return 1;
     }
   }
@@ -407,7 +415,7 @@ int run_sweep(const Invocation& inv) {
                format_ns(static_cast<double>(r.latency.value_at_percentile(99))),
                format_ns(static_cast<double>(r.latency.max())), r.interrupted ? "  (interrupted)" : "");
     warn_if_rate_missed(config, run);
-    points.push_back({config, run.result});
+    points.push_back({config, run.result, run.failover});
     json j{{"config", config}};
     j.update(transport_json(run.result));
     if (config.open_loop()) j["rate_met"] = rate_met(config, run.result.run);

@@ -7,6 +7,7 @@
 //   shmraft bench --rate 1000                      open loop; reports the nodes' cores at 1 K ops/s
 //   shmraft bench --compare --json                 shm, then loopback TCP, and the ratios
 //   shmraft bench --sweep --warmup 0.5 --duration 2 --out results/
+//   shmraft bench --failover --kills 20           SIGKILL the leader 20 times: detection, election, window
 //
 // Exit codes: 0 measured; 1 an error (one line on stderr) or a node died during the run; 130 interrupted
 // (Ctrl-C: the report of what was measured so far is still printed, and nothing is left behind).

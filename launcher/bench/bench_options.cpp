@@ -48,7 +48,12 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
          "Seconds of load before measuring (default 2)")
       ->check(launcher::in_range(0.0, 3600.0, "s"));
   app.add_option_function<double>(
-         "--duration", [&c](double s) { c.measure = seconds_to_ns(s); }, "Seconds measured (default 10)")
+         "--duration",
+         [&c, &o](double s) {
+           c.measure = seconds_to_ns(s);
+           o.duration_given = true;
+         },
+         "Seconds measured (default 10)")
       ->check(launcher::in_range(0.001, 86400.0, "s"));
   app.add_option("--fsync", c.fsync, "Node durability: none | batch | always")->capture_default_str();
   app.add_option("--wait", c.wait, "Wait strategy of nodes, clients and floor: " + ipc::wait_strategy_names())
@@ -72,6 +77,8 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
       ->check(launcher::in_range(uint64_t{100}, uint64_t{10'000'000}))
       ->capture_default_str();
 
+  add_failover_flags(app, o.failover);
+
   app.add_flag("--sweep", o.sweep,
                "Run the grid nodes × clients × payload × fsync, write sweep.csv and sweep.html into --out");
   add_list(app, "--sweep-nodes", o.grid.nodes, "Sweep: node counts (default 1,3,5)");
@@ -92,9 +99,11 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
 }
 
 std::vector<BenchConfig> planned_configs(const BenchOptions& o) {
-  if (o.sweep) return o.grid.expand(o.config);
-  if (!o.compare) return {o.config};
-  BenchConfig shm = o.config, tcp = o.config;
+  BenchConfig base = o.config;
+  if (o.failover.enabled) base.measure = kFailoverMaxRun;  // the events end the measured window
+  if (o.sweep) return o.grid.expand(base);
+  if (!o.compare) return {base};
+  BenchConfig shm = base, tcp = base;
   shm.transport = "shm";
   tcp.transport = "tcp";
   return {shm, tcp};
@@ -131,6 +140,8 @@ void validate(const BenchOptions& o) {
     throw std::invalid_argument(
         "--cluster drives one running cluster; --compare and --sweep start their own");
   if (o.sweep && o.json && o.out_dir.empty()) throw std::invalid_argument("--sweep needs --out DIR");
+  validate(o.failover, planned_configs(o),
+           FailoverContext{!o.attach_to.empty(), o.compare, o.duration_given});
   const BenchLimits limits = bench_limits();
   for (const BenchConfig& c : planned_configs(o)) {
     validate(c, limits);

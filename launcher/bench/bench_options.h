@@ -12,6 +12,7 @@
 #include "bench/kit/sweep.h"
 #include "ipc/layout.h"
 #include "ipc/wait.h"
+#include "launcher/bench/failover_options.h"
 
 namespace shmraft::bench {
 
@@ -25,6 +26,9 @@ struct BenchOptions {
 
   bool floor = true;  // measure the 2- and 3-process floors before the cluster starts
   uint64_t floor_rounds = 20'000;
+
+  FailoverSpec failover;
+  bool duration_given = false;  // --duration was on the command line
 
   bool sweep = false;
   SweepGrid grid;

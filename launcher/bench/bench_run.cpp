@@ -7,6 +7,7 @@
 #include "ipc/clock.h"
 #include "launcher/bench/bench_options.h"
 #include "launcher/bench/client_load.h"
+#include "launcher/bench/failover_driver.h"
 
 namespace shmraft::bench {
 
@@ -36,7 +37,15 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   CpuMeter client_meter({getpid()});
   std::vector<uint64_t> sleeps_at_start;
   bool metering = false;
-  LoadSpec load_spec{settings.progress_interval, progress_sink(settings), settings.spin, {}, {}};
+  std::optional<FailoverDriver> failover;
+  if (settings.failover)
+    failover.emplace(*settings.failover, config, *cluster, stop, settings.progress_prefix);
+  LoadSpec load_spec{settings.progress_interval,
+                     progress_sink(settings),
+                     settings.spin,
+                     {},
+                     {},
+                     failover ? &failover->observer() : nullptr};
   load_spec.window_started = [&] {
     try {
       const uint64_t now = ipc::monotonic_ns();
@@ -47,6 +56,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
     } catch (const std::runtime_error&) {
       // A node is gone already (take_exited_nodes() reports it); no CPU figure for this run.
     }
+    if (failover) failover->run();  // the measured window: its end ends the load
   };
   load_spec.window_ended = [&] {
     if (!metering) return;
@@ -73,6 +83,10 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   run.result.phases = std::move(load.phases);
   run.failed_ops = load.failed_ops;
   run.node_exits = cluster->take_exited_nodes();
+  if (failover) {
+    run.failover = failover->finish();
+    run.result.run.interrupted = run.failover->interrupted;
+  }
   return run;
 }
 

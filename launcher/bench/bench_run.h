@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "bench/kit/bench_config.h"
+#include "bench/kit/failover_report.h"
 #include "bench/kit/report.h"
 #include "bench/kit/run_loop.h"
 #include "bench/kit/stop_flag.h"
 #include "ipc/wait.h"
 #include "launcher/bench/bench_cluster.h"
+#include "launcher/bench/failover_options.h"
 
 namespace shmraft::bench {
 
@@ -22,7 +24,8 @@ struct ConfigRun {
   uint64_t failed_ops = 0;              // measured window: unknown or rejected outcomes
   std::vector<std::string> node_exits;  // nodes that exited on their own during the run
   uint64_t segment_bytes = 0;
-  bool started = false;  // false: interrupted before the cluster had a leader
+  bool started = false;                    // false: interrupted before the cluster had a leader
+  std::optional<FailoverResult> failover;  // RunSettings::failover
 };
 
 struct RunSettings {
@@ -30,6 +33,7 @@ struct RunSettings {
   std::chrono::nanoseconds progress_interval{std::chrono::seconds(1)};  // 0: no progress lines
   std::string progress_prefix;                                          // e.g. "[tcp] "
   std::chrono::nanoseconds spin = ipc::kDefaultSpinTime;                // adaptive: nodes and clients
+  const FailoverSpec* failover = nullptr;  // the measured window is these fail-over events; not owned
 };
 
 ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, StopFlag& stop);

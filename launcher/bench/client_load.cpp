@@ -53,8 +53,14 @@ struct ClientFigures {
 // What every client thread shares with the coordinating thread.
 struct Shared {
   Shared(const std::string& cluster, const BenchConfig& config, StopFlag& stop, nanoseconds spin,
-         RunSpec spec, ProgressMerger& progress)
-      : cluster(cluster), config(config), stop(stop), spin(spin), spec(spec), progress(progress) {}
+         RunSpec spec, ProgressMerger& progress, LoadObserver* observer)
+      : cluster(cluster),
+        config(config),
+        stop(stop),
+        spin(spin),
+        spec(spec),
+        progress(progress),
+        observer(observer) {}
 
   const std::string& cluster;
   const BenchConfig& config;
@@ -62,6 +68,7 @@ struct Shared {
   nanoseconds spin;
   RunSpec spec;
   ProgressMerger& progress;
+  LoadObserver* observer;
   std::atomic<uint32_t> ready{0};
   std::atomic<uint32_t> finished{0};
   std::atomic<uint64_t> start_ns{0};   // 0 until every client is ready
@@ -103,8 +110,9 @@ void run_one_client(Shared& s, uint32_t index, ClientFigures& out) {
   client::AsyncClient client(s.cluster, client_options(config, s.spin));
   std::vector<std::string> keys;
   keys.reserve(kKeysPerClient);
-  for (uint32_t k = 0; k < kKeysPerClient; ++k) keys.push_back(fmt::format("c{}.{}", index, k));
-  const std::string value(config.payload_bytes, 'x');
+  for (uint32_t k = 0; k < kKeysPerClient; ++k) keys.push_back(load_key(index, k));
+  std::string value(config.payload_bytes, 'x');
+  LoadObserver* const observer = s.observer;
   // Tags are indices into `started`: when each outstanding operation started (submit or intended time).
   std::vector<uint64_t> started(config.pipeline, 0);
   std::vector<uint32_t> free_tags(config.pipeline);
@@ -124,6 +132,7 @@ void run_one_client(Shared& s, uint32_t index, ClientFigures& out) {
   const client::AsyncClient::Callback on_done = [&](const client::Completion& done) {
     const auto tag = static_cast<uint32_t>(done.tag);
     const uint64_t began = started[tag];
+    if (observer) observer->completed(index, tag, began, done);
     free_tags.push_back(tag);
     const bool measured = loop.phase() == Phase::measure;
     if (done.status != client::Status::ok) {
@@ -143,6 +152,7 @@ void run_one_client(Shared& s, uint32_t index, ClientFigures& out) {
     const uint32_t tag = free_tags.back();
     free_tags.pop_back();
     started[tag] = began_ns;
+    if (observer) observer->submitting(index, tag, next_op, value);
     const client::Request put{kv::Op::put, keys[next_op % kKeysPerClient], value, {}};
     ++next_op;
     client.submit(put, tag);
@@ -177,11 +187,15 @@ void sleep_until(uint64_t deadline_ns, const Shared& s, uint32_t clients) {
 
 }  // namespace
 
+std::string load_key(uint32_t client, uint32_t k) {
+  return fmt::format("c{}.{}", client, k);
+}
+
 LoadResult run_client_load(const std::string& cluster, const BenchConfig& config, StopFlag& stop,
                            const LoadSpec& spec) {
   ProgressMerger merger(config.clients, spec.progress);
   Shared s(cluster, config, stop, spec.spin,
-           RunSpec{config.warmup, config.measure, spec.progress_interval, 2}, merger);
+           RunSpec{config.warmup, config.measure, spec.progress_interval, 2}, merger, spec.observer);
   std::vector<ClientFigures> figures(config.clients);
   std::vector<std::thread> threads;
   threads.reserve(config.clients);

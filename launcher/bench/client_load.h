@@ -24,6 +24,7 @@
 #include "bench/kit/run_loop.h"
 #include "bench/kit/stop_flag.h"
 #include "ipc/wait.h"
+#include "launcher/client/async_client.h"
 
 namespace shmraft::bench {
 
@@ -32,6 +33,22 @@ inline constexpr uint32_t kKeysPerClient = 1024;
 inline constexpr uint32_t kMaxKeyBytes = 16;
 inline constexpr uint32_t kMaxPipeline = 1024;  // the client library's limit on outstanding requests
 inline constexpr const char* kLeaderPersistPhase = "leader_persist";
+
+// Client `client`'s k-th key, k < kKeysPerClient: its operation n puts load_key(client, n % kKeysPerClient).
+std::string load_key(uint32_t client, uint32_t k);
+
+// Sees every operation of the load, e.g. the fail-over benchmark's accounting. Called by the client
+// threads, each with its own `client` index, so per-client state needs no lock.
+class LoadObserver {
+ public:
+  virtual ~LoadObserver() = default;
+  // The client's operation `op` (its count, from 0) is about to be sent as `tag`; `value` may be
+  // rewritten in place (same length).
+  virtual void submitting(uint32_t client, uint32_t tag, uint64_t op, std::string& value) = 0;
+  // `tag`'s operation, begun at `began_ns` (the latency's start), completed.
+  virtual void completed(uint32_t client, uint32_t tag, uint64_t began_ns,
+                         const client::Completion& done) = 0;
+};
 
 struct LoadResult {
   RunOutcome run;
@@ -47,6 +64,7 @@ struct LoadSpec {
   // e.g. to meter the nodes' CPU over exactly that window. window_ended only follows window_started.
   std::function<void()> window_started;
   std::function<void()> window_ended;
+  LoadObserver* observer = nullptr;  // not owned; nullptr: none
 };
 
 // Runs the load against the running cluster `cluster` for config.warmup + config.measure (less if

@@ -212,6 +212,7 @@ void Node::catch_up() {
 
 void Node::take_deaths() {
   const ipc::NodeMask dead = deaths_.take();
+  if (dead != 0) ipc::NodeCounters::set(counters_.death_taken_ns, monotonic_ns());
   for (uint32_t peer = 1; peer <= segment_.node_count(); ++peer) {
     if ((dead & ipc::node_bit(peer)) == 0) continue;
     dead_peers_ |= ipc::node_bit(peer);
@@ -413,6 +414,9 @@ void Node::on_soft_state(const raft::SoftState& soft) {
   const raft::Role previous = role_;
   role_ = soft.role;
   if (soft.role == raft::Role::kCandidate && previous != raft::Role::kCandidate) ++elections_;
+  if (previous == raft::Role::kFollower &&
+      (soft.role == raft::Role::kPreCandidate || soft.role == raft::Role::kCandidate))
+    ipc::NodeCounters::set(counters_.campaign_ns, monotonic_ns());
   if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader) {
     fail_pending();
     segment_.leader_record().withdraw(options_.node, leader_term_);
@@ -421,6 +425,7 @@ void Node::on_soft_state(const raft::SoftState& soft) {
   if (soft.role == raft::Role::kLeader && previous != raft::Role::kLeader) {
     leader_term_ = core_->term();
     segment_.announce_leader(options_.node, leader_term_);
+    ipc::NodeCounters::set(counters_.leader_since_ns, monotonic_ns());
   }
   if (soft.role == raft::Role::kPreCandidate)
     log_.debug("pre-candidate in term {}", core_->term());

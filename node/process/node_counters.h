@@ -24,6 +24,9 @@
 //   progress_resets  followers this node, as leader, found restarted (a newer incarnation) and probed
 //            afresh instead of counting the match index the old process had acknowledged
 //   hard_state_slots_skipped  damaged hard-state slots the last start recovered past (each logged)
+//   death_taken_ns / campaign_ns / leader_since_ns  CLOCK_MONOTONIC ns when the node last took a
+//            peer's death from the kernel, last began a (pre-)election, last became leader: what
+//            `shmraft bench --failover` measures detection and election from
 //   sleeps   times the node went to sleep waiting for frames (futex, or epoll under TCP):
 //            how often a wait outlasted the spin. Per committed entry it says whether the nodes spin
 //            through a busy exchange (well below 1) or fall asleep and pay a wake-up every hop (2+)

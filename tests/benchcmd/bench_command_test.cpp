@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/benchcmd/bad_input.h"
 #include "tests/benchcmd/bench_process.h"
 
 namespace shmraft::benchcmd_test {
@@ -35,13 +36,6 @@ json parse_json(const BenchOutput& run) {
     ADD_FAILURE() << "stdout is not one JSON object (" << e.what() << ")\n" << run.describe();
     return json::object();
   }
-}
-
-std::size_t lines_of(const std::string& text) {
-  std::size_t lines = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines += !line.empty();
-  return lines;
 }
 
 // The figures of one transport: ops counted, percentiles ordered, throughput consistent with both.
@@ -221,27 +215,12 @@ TEST(BenchCommand, TinySweepWritesCsvAndSelfContainedHtml) {
   fs::remove_all(out);
 }
 
-struct BadInput {
-  std::string name;  // of the test case
-  std::vector<std::string> args;
-  std::string names;  // what the one error line must mention
-};
-
-void PrintTo(const BadInput& input, std::ostream* out) {
-  *out << input.name;
-}
-
 class BenchBadInput : public testing::TestWithParam<BadInput> {};
 
 TEST_P(BenchBadInput, IsRefusedWithOneLineBeforeAnythingStarts) {
-  BenchProcess bench(GetParam().args);
-  const BenchOutput run = bench.wait(std::chrono::seconds(20));
-  EXPECT_NE(run.exit_code, 0) << run.describe();
-  EXPECT_NE(run.exit_code, -1) << run.describe();
-  EXPECT_EQ(lines_of(run.err), 1u) << run.describe();
-  EXPECT_NE(run.err.find(GetParam().names), std::string::npos) << run.describe();
-  EXPECT_TRUE(run.out.empty()) << run.describe();
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  const int exit_code = expect_refused(GetParam());
+  EXPECT_NE(exit_code, 0);
+  EXPECT_NE(exit_code, -1);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,0 +1,161 @@
+#include "bench/kit/failover_report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "bench/kit/units.h"
+
+namespace shmraft::bench {
+
+namespace {
+
+using nlohmann::json;
+
+std::optional<FailoverPercentiles> percentiles_of(std::vector<uint64_t> values_ns) {
+  if (values_ns.empty()) return std::nullopt;
+  std::sort(values_ns.begin(), values_ns.end());
+  // Nearest rank: the smallest value with at least p % of the events at or below it.
+  const auto at = [&](double p) {
+    const auto rank = static_cast<std::size_t>(std::ceil(p / 100 * static_cast<double>(values_ns.size())));
+    return static_cast<double>(values_ns[std::max<std::size_t>(rank, 1) - 1]) / 1000;
+  };
+  return FailoverPercentiles{values_ns.size(), at(50), at(90), at(99),
+                             static_cast<double>(values_ns.back()) / 1000};
+}
+
+json percentiles_json(const std::optional<FailoverPercentiles>& p) {
+  if (!p) return nullptr;
+  return json{{"events", p->events}, {"p50", p->p50}, {"p90", p->p90}, {"p99", p->p99}, {"max", p->max}};
+}
+
+json us_or_null(std::optional<uint64_t> ns) {
+  if (!ns) return nullptr;
+  return static_cast<double>(*ns) / 1000;
+}
+
+std::string ns_or_none(std::optional<uint64_t> ns, const char* none) {
+  return ns ? format_ns(static_cast<double>(*ns)) : none;
+}
+
+std::string percentiles_text(const char* what, const std::optional<FailoverPercentiles>& p,
+                             std::size_t events) {
+  if (!p) return fmt::format("  {:<9} not measured in any event\n", what);
+  return fmt::format("  {:<9} p50 {:>9}  p90 {:>9}  p99 {:>9}  max {:>9}{}\n", what, format_ns(p->p50 * 1000),
+                     format_ns(p->p90 * 1000), format_ns(p->p99 * 1000), format_ns(p->max * 1000),
+                     p->events == events ? "" : fmt::format("  ({} of {} events)", p->events, events));
+}
+
+template <typename Figure>
+std::string per_event_range(const std::vector<FailoverEvent>& events, Figure figure) {
+  uint64_t low = UINT64_MAX, high = 0, sum = 0;
+  for (const FailoverEvent& e : events) {
+    low = std::min<uint64_t>(low, figure(e));
+    high = std::max<uint64_t>(high, figure(e));
+    sum += figure(e);
+  }
+  return low == high ? fmt::format("{} each", low) : fmt::format("{}..{}, {} in all", low, high, sum);
+}
+
+}  // namespace
+
+std::optional<FailoverPercentiles> failover_percentiles(const std::vector<FailoverEvent>& events,
+                                                        std::optional<uint64_t> FailoverEvent::*figure) {
+  std::vector<uint64_t> values;
+  for (const FailoverEvent& e : events)
+    if (e.*figure) values.push_back(*(e.*figure));
+  return percentiles_of(std::move(values));
+}
+
+std::optional<FailoverPercentiles> worst_op_percentiles(const std::vector<FailoverEvent>& events) {
+  std::vector<uint64_t> values;
+  for (const FailoverEvent& e : events) values.push_back(e.worst_op_ns);
+  return percentiles_of(std::move(values));
+}
+
+std::string event_line(const FailoverEvent& e, const FailoverResult& run) {
+  std::string line = fmt::format("failover {}/{}: {} node {} (pid {}) SIG{}  detect {}", e.number,
+                                 run.events_asked, e.victim_role, e.victim_node, e.victim_pid,
+                                 run.signal == "stop" ? "STOP" : "KILL", ns_or_none(e.detect_ns, "none"));
+  if (!e.detected_by.empty()) line += fmt::format(" ({})", e.detected_by);
+  line += fmt::format("  elect {}", ns_or_none(e.elect_ns, "none"));
+  if (e.new_leader) line += fmt::format(" (node {})", *e.new_leader);
+  line +=
+      fmt::format("  window {}  worst op {}  elections {}  terms +{}  failed {}  in doubt {}  back in {}",
+                  ns_or_none(e.window_ns, "none"), format_ns(static_cast<double>(e.worst_op_ns)), e.elections,
+                  e.terms, e.failed_ops, e.in_doubt_ops, format_ns(static_cast<double>(e.recovered_ns)));
+  return line;
+}
+
+std::string to_text(const FailoverResult& r) {
+  const std::size_t n = r.events.size();
+  std::string out =
+      fmt::format("failover: {} of {} events, SIG{} of the {}{}\n", n, r.events_asked,
+                  r.signal == "stop" ? "STOP" : "KILL", r.victim, r.interrupted ? " (interrupted)" : "");
+  if (n == 0) return out;
+  out += percentiles_text("window", failover_percentiles(r.events, &FailoverEvent::window_ns), n);
+  out += percentiles_text("detect", failover_percentiles(r.events, &FailoverEvent::detect_ns), n);
+  out += percentiles_text("elect", failover_percentiles(r.events, &FailoverEvent::elect_ns), n);
+  out += percentiles_text("worst op", worst_op_percentiles(r.events), n);
+  std::size_t by_death = 0, by_timeout = 0;
+  for (const FailoverEvent& e : r.events) {
+    by_death += e.detected_by == "death signal";
+    by_timeout += e.detected_by == "election timeout";
+  }
+  out += fmt::format("  detected by the death signal {}, by an election timeout {}, not at all {}\n",
+                     by_death, by_timeout, n - by_death - by_timeout);
+  out += fmt::format("  per event: elections {}; terms used {}; failed ops {}; in doubt {}\n",
+                     per_event_range(r.events, [](const FailoverEvent& e) { return e.elections; }),
+                     per_event_range(r.events, [](const FailoverEvent& e) { return e.terms; }),
+                     per_event_range(r.events, [](const FailoverEvent& e) { return e.failed_ops; }),
+                     per_event_range(r.events, [](const FailoverEvent& e) { return e.in_doubt_ops; }));
+  out += fmt::format("  whole load: {} acknowledged, {} failed, {} in doubt; ", r.acknowledged_ops,
+                     r.failed_ops, r.in_doubt_ops);
+  if (r.checked) {
+    out += fmt::format("read back {} keys: {}\n", r.keys_checked,
+                       r.lost_ops == 0 ? "no acknowledged write lost"
+                                       : fmt::format("{} ACKNOWLEDGED WRITES LOST", r.lost_ops));
+  } else {
+    out += "not read back (interrupted)\n";
+  }
+  return out;
+}
+
+json to_json(const FailoverResult& r) {
+  json events = json::array();
+  for (const FailoverEvent& e : r.events) {
+    events.push_back(json{{"event", e.number},
+                          {"victim_role", e.victim_role},
+                          {"victim_node", e.victim_node},
+                          {"victim_pid", e.victim_pid},
+                          {"detect_us", us_or_null(e.detect_ns)},
+                          {"detected_by", e.detected_by.empty() ? json(nullptr) : json(e.detected_by)},
+                          {"elect_us", us_or_null(e.elect_ns)},
+                          {"new_leader", e.new_leader ? json(*e.new_leader) : json(nullptr)},
+                          {"window_us", us_or_null(e.window_ns)},
+                          {"worst_op_us", static_cast<double>(e.worst_op_ns) / 1000},
+                          {"elections", e.elections},
+                          {"terms", e.terms},
+                          {"failed_ops", e.failed_ops},
+                          {"in_doubt_ops", e.in_doubt_ops},
+                          {"recovered_us", static_cast<double>(e.recovered_ns) / 1000}});
+  }
+  json out{
+      {"signal", r.signal},
+      {"victim", r.victim},
+      {"events_asked", r.events_asked},
+      {"interrupted", r.interrupted},
+      {"window_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::window_ns))},
+      {"detect_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::detect_ns))},
+      {"elect_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::elect_ns))},
+      {"worst_op_us", percentiles_json(worst_op_percentiles(r.events))},
+      {"acknowledged_ops", r.acknowledged_ops},
+      {"failed_ops", r.failed_ops},
+      {"in_doubt_ops", r.in_doubt_ops},
+      {"read_back", r.checked ? json{{"keys", r.keys_checked}, {"lost_ops", r.lost_ops}} : json(nullptr)},
+      {"events", std::move(events)}};
+  return out;
+}
+
+}  // namespace shmraft::bench

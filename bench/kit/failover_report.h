@@ -1,0 +1,75 @@
+#pragma once
+// What `shmraft bench --failover` measured (issue 13): one record per fail-over event, the summary over
+// the events, and how both are reported — a line per event while the run goes, the text summary, and
+// the `failover` object of the JSON.
+//
+// Every figure of an event is a difference of CLOCK_MONOTONIC stamps, all from the same host clock:
+//   signal     the benchmark's, taken just before kill(2)
+//   detect     the first stamp a surviving node wrote on acting on the failure: it took the peer's death
+//              from the kernel (ipc::NodeCounters::death_taken_ns), or its election timer ran out and it
+//              began a (pre-)election (campaign_ns) — which one came first is `detected_by`
+//   elect      a node became leader (leader_since_ns)
+//   window     the client's receive stamp of the first write the new leader committed (its commit stamp
+//              after it became leader); a follower victim: the first write committed after the signal
+// A figure nothing produced stays empty: a stopped follower is noticed by no node, and no one is elected.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shmraft::bench {
+
+struct FailoverEvent {
+  uint32_t number = 0;       // 1, 2, ... within the run
+  std::string victim_role;   // "leader" | "follower"
+  uint64_t victim_node = 0;  // as the nodes' status names it
+  int64_t victim_pid = 0;
+  std::optional<uint64_t> detect_ns;
+  std::string detected_by;  // "death signal" | "election timeout"; empty when nothing detected it
+  std::optional<uint64_t> elect_ns;
+  std::optional<uint64_t> new_leader;  // the node elected, as the status names it
+  std::optional<uint64_t> window_ns;
+  uint64_t worst_op_ns = 0;   // the slowest operation that completed from the signal to the event's end
+  uint64_t elections = 0;     // elections begun by nodes that ran through the whole event
+  uint64_t terms = 0;         // the leader's term at the event's end minus at the signal
+  uint64_t failed_ops = 0;    // refused: never took effect
+  uint64_t in_doubt_ops = 0;  // outcome unknown: may or may not have taken effect
+  uint64_t recovered_ns = 0;  // signal -> the victim back and every node caught up: the event's end
+};
+
+struct FailoverResult {
+  std::string signal;  // "kill" | "stop"
+  std::string victim;  // "leader" | "follower"
+  uint32_t events_asked = 0;
+  std::vector<FailoverEvent> events;
+  bool interrupted = false;  // Ctrl-C: fewer events than asked
+  // The whole load, warm-up included.
+  uint64_t acknowledged_ops = 0, failed_ops = 0, in_doubt_ops = 0;
+  // Read back after the load: every key's value must be the last acknowledged write to it or a later
+  // one (or one whose outcome was unknown). `checked` is false when the run was interrupted first.
+  bool checked = false;
+  uint64_t keys_checked = 0;
+  uint64_t lost_ops = 0;
+};
+
+// Nearest-rank percentiles of one figure over the events that have it, in µs; nullopt when none has.
+struct FailoverPercentiles {
+  std::size_t events = 0;
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+std::optional<FailoverPercentiles> failover_percentiles(const std::vector<FailoverEvent>& events,
+                                                        std::optional<uint64_t> FailoverEvent::*figure);
+std::optional<FailoverPercentiles> worst_op_percentiles(const std::vector<FailoverEvent>& events);
+
+// "failover 3/20: leader node 2 (pid 4242) SIGKILL  detect 38 µs (death signal)  elect 1.20 ms (node 1)
+//  window 1.91 ms  worst op 2.03 ms  elections 1  terms +1  failed 0  in doubt 0  back in 212 ms"
+std::string event_line(const FailoverEvent& event, const FailoverResult& run);
+// The summary: percentiles of window, detect, elect and worst op; elections, terms and failed operations
+// per event; the read-back.
+std::string to_text(const FailoverResult& result);
+// {"signal", "victim", "events_asked", "window_us": {p50, p90, p99, max}, "detect_us", "elect_us",
+//  "worst_op_us", "events": [...], ...}; a percentile object is null when no event had the figure.
+nlohmann::json to_json(const FailoverResult& result);
+
+}  // namespace shmraft::bench

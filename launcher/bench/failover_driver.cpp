@@ -1,0 +1,227 @@
+#include "launcher/bench/failover_driver.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "ipc/clock.h"
+#include "launcher/launcher_error.h"
+#include "launcher/status_table.h"
+
+namespace shmraft::bench {
+
+namespace {
+
+using launcher::NodeStatus;
+
+constexpr uint64_t kMs = 1'000'000;
+constexpr uint64_t kAcknowledgedTimeoutNs = 30'000 * kMs;  // signal -> a write acknowledged after it
+constexpr uint64_t kCatchUpTimeoutNs = 60'000 * kMs;       // generous: a restarted node replays its log
+// A follower's loss elects no one, so nothing waits for its detection: give the nodes this long to
+// notice before the victim comes back (an election timeout is 150-300 ms).
+constexpr uint64_t kFollowerDetectWaitNs = 500 * kMs;
+constexpr uint32_t kWatchMs = 1;  // how often the stamps are read while an event runs (they are exact)
+
+const NodeStatus* leader_of(const std::vector<NodeStatus>& nodes) {
+  const NodeStatus* leader = nullptr;
+  for (const NodeStatus& s : nodes)
+    if (launcher::is_leader(s) && (!leader || s.counters.term > leader->counters.term)) leader = &s;
+  return leader;
+}
+
+const NodeStatus* with_pid(const std::vector<NodeStatus>& nodes, pid_t pid) {
+  for (const NodeStatus& s : nodes)
+    if (s.pid == pid) return &s;
+  return nullptr;
+}
+
+// The victim of event `number`: the leader, or the followers in turn.
+const NodeStatus& victim_of(const std::vector<NodeStatus>& nodes, const NodeStatus& leader,
+                            const std::string& role, uint32_t number) {
+  if (role == "leader") return leader;
+  std::vector<const NodeStatus*> followers;
+  for (const NodeStatus& s : nodes)
+    if (s.alive && s.pid != leader.pid) followers.push_back(&s);
+  if (followers.empty()) throw launcher::LauncherError("fail-over: no live follower to signal");
+  return *followers[(number - 1) % followers.size()];
+}
+
+// The earliest stamp after the signal, per kind, seen over the nodes that survive the event.
+struct Reactions {
+  std::optional<uint64_t> death_taken, campaign, leader_since;
+  std::optional<uint64_t> new_leader;
+
+  static void keep_earliest(std::optional<uint64_t>& earliest, uint64_t stamp, uint64_t signal_ns) {
+    if (stamp > signal_ns && (!earliest || stamp < *earliest)) earliest = stamp;
+  }
+  void note(const NodeStatus& s, uint64_t signal_ns) {
+    keep_earliest(death_taken, s.counters.death_taken_ns, signal_ns);
+    keep_earliest(campaign, s.counters.campaign_ns, signal_ns);
+    const std::optional<uint64_t> before = leader_since;
+    keep_earliest(leader_since, s.counters.leader_since_ns, signal_ns);
+    if (leader_since != before) new_leader = s.node;
+  }
+};
+
+std::string status_table(ipc::Segment& segment) {
+  return launcher::render_status_table(launcher::read_status(segment), launcher::TableWidth::wide);
+}
+
+}  // namespace
+
+FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& config, BenchCluster& cluster,
+                               StopFlag& stop, std::string line_prefix)
+    : spec_(spec),
+      config_(config),
+      cluster_(cluster),
+      stop_(stop),
+      line_prefix_(std::move(line_prefix)),
+      tap_(config.clients, config.pipeline) {
+  result_.signal = spec.signal;
+  result_.victim = spec.victim;
+  result_.events_asked = spec.kills;
+}
+
+void FailoverDriver::run() noexcept {
+  try {
+    for (uint32_t number = 1; number <= spec_.kills; ++number) {
+      std::optional<FailoverEvent> event = run_event(number);
+      if (!event) return;  // stopped
+      result_.events.push_back(std::move(*event));
+      fmt::print(stderr, "{}{}\n", line_prefix_, event_line(result_.events.back(), result_));
+    }
+    if (!stop_.requested()) {
+      ended_the_load_ = true;
+      stop_.request();
+    }
+  } catch (...) {
+    error_ = std::current_exception();
+    stop_.request();
+  }
+}
+
+bool FailoverDriver::pause(uint32_t ms) const {
+  if (stop_.requested()) return false;
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return !stop_.requested();
+}
+
+bool FailoverDriver::wait_until_caught_up(uint64_t settle_acks) {
+  ipc::Segment& segment = cluster_.segment();
+  const uint64_t deadline = ipc::monotonic_ns() + kCatchUpTimeoutNs;
+  std::optional<uint64_t> target;            // the leader's commit index when the wait began
+  std::optional<uint64_t> acks_at_catch_up;  // writes acknowledged when the nodes had caught up
+  for (;;) {
+    const std::vector<NodeStatus> nodes = launcher::read_status(segment);
+    const NodeStatus* leader = leader_of(nodes);
+    if (leader != nullptr && !target) target = leader->counters.commit_index;
+    const bool caught_up =
+        leader != nullptr && std::all_of(nodes.begin(), nodes.end(), [&](const NodeStatus& s) {
+          return s.alive && s.counters.term == leader->counters.term &&
+                 s.counters.leader == leader->counters.leader && s.counters.applied_index >= *target;
+        });
+    if (caught_up) {
+      if (!acks_at_catch_up) acks_at_catch_up = tap_.acknowledged();
+      if (tap_.acknowledged() - *acks_at_catch_up >= settle_acks) return true;
+    }
+    if (ipc::monotonic_ns() > deadline)
+      throw launcher::LauncherError(fmt::format("fail-over: the cluster did not catch up within {} s:\n{}",
+                                                kCatchUpTimeoutNs / 1'000'000'000, status_table(segment)));
+    if (!pause(5)) return false;
+  }
+}
+
+std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
+  ipc::Segment& segment = cluster_.segment();
+  // Enough acknowledgements that every client is writing again, not only the first to find the leader.
+  if (!wait_until_caught_up(std::max<uint64_t>(100, 4 * uint64_t{config_.clients} * config_.pipeline)))
+    return std::nullopt;
+  const std::vector<NodeStatus> before = launcher::read_status(segment);
+  const NodeStatus* leader = leader_of(before);
+  if (leader == nullptr) return run_event(number);  // it changed since the wait: wait again
+  const NodeStatus& victim = victim_of(before, *leader, spec_.victim, number);
+  const bool leader_victim = victim.pid == leader->pid;
+
+  FailoverEvent e;
+  e.number = number;
+  e.victim_role = leader_victim ? "leader" : "follower";
+  e.victim_node = victim.node;
+  e.victim_pid = victim.pid;
+  const uint64_t signal_ns = ipc::monotonic_ns();
+  tap_.arm(number, signal_ns);
+  cluster_.signal_node(victim.pid, spec_.signal_number());
+
+  Reactions seen;
+  for (;;) {
+    const uint64_t now = ipc::monotonic_ns();
+    for (const NodeStatus& s : launcher::read_status(segment))
+      if (s.pid != victim.pid) seen.note(s, signal_ns);
+    // The new leader's writes are those it committed after it became leader; a follower's loss leaves
+    // the leader in place, so any write committed after the signal counts.
+    const std::optional<uint64_t> from = leader_victim ? seen.leader_since : signal_ns;
+    const std::optional<uint64_t> first = from ? tap_.first_acknowledged(number, *from) : std::nullopt;
+    const bool detected = seen.death_taken || seen.campaign;
+    if (first && (leader_victim || detected || now - signal_ns > kFollowerDetectWaitNs)) {
+      e.window_ns = *first - signal_ns;
+      break;
+    }
+    if (now - signal_ns > kAcknowledgedTimeoutNs)
+      throw launcher::LauncherError(fmt::format(
+          "fail-over {}: no write acknowledged by a new leader within {} s of the signal to node {}:\n{}",
+          number, kAcknowledgedTimeoutNs / 1'000'000'000, victim.node, status_table(segment)));
+    if (!pause(kWatchMs)) return std::nullopt;
+  }
+  if (seen.death_taken && (!seen.campaign || *seen.death_taken <= *seen.campaign)) {
+    e.detect_ns = *seen.death_taken - signal_ns;
+    e.detected_by = "death signal";
+  } else if (seen.campaign) {
+    e.detect_ns = *seen.campaign - signal_ns;
+    e.detected_by = "election timeout";
+  }
+  if (seen.leader_since) e.elect_ns = *seen.leader_since - signal_ns;
+  e.new_leader = seen.new_leader;
+
+  if (spec_.signal == "kill") {
+    cluster_.restart_node(victim.pid);
+  } else {
+    cluster_.signal_node(victim.pid, SIGCONT);
+  }
+  if (!wait_until_caught_up(1)) return std::nullopt;
+  e.recovered_ns = ipc::monotonic_ns() - signal_ns;
+  const FailoverTap::EventOps ops = tap_.event_ops(number);
+  tap_.disarm();
+  e.worst_op_ns = ops.worst_ns;
+  e.failed_ops = ops.failed;
+  e.in_doubt_ops = ops.in_doubt;
+  const std::vector<NodeStatus> after = launcher::read_status(segment);
+  for (const NodeStatus& s : after) {
+    const NodeStatus* then = with_pid(before, s.pid);
+    if (then != nullptr && s.counters.elections >= then->counters.elections)
+      e.elections += s.counters.elections - then->counters.elections;
+  }
+  if (const NodeStatus* now_leading = leader_of(after))
+    e.terms = now_leading->counters.term - leader->counters.term;
+  return e;
+}
+
+FailoverResult FailoverDriver::finish() {
+  if (error_) std::rethrow_exception(error_);
+  if (ended_the_load_) stop_.clear();
+  result_.interrupted = !ended_the_load_;
+  result_.acknowledged_ops = tap_.acknowledged();
+  result_.failed_ops = tap_.failed();
+  result_.in_doubt_ops = tap_.in_doubt();
+  if (!result_.interrupted) {
+    const FailoverTap::ReadBack read = tap_.read_back(cluster_.name());
+    result_.checked = true;
+    result_.keys_checked = read.keys;
+    result_.lost_ops = read.lost;
+  }
+  return result_;
+}
+
+}  // namespace shmraft::bench

@@ -1,0 +1,65 @@
+#pragma once
+// The events of `shmraft bench --failover` (issue 13), run against a BenchCluster while the load runs:
+//
+//   for each event: wait until every node is alive, knows the leader and has applied what the leader had
+//   committed, and writes are being acknowledged; stamp the signal and send it to the victim (the leader,
+//   or a follower taken in turn); watch the nodes' stamps (ipc::NodeCounters death_taken_ns, campaign_ns,
+//   leader_since_ns) and the clients' acknowledgements until the new leader has acknowledged a write;
+//   then restart the killed node (SIGCONT a stopped one) and wait until it has caught up — the event's
+//   end. A line per event goes to stderr as it ends.
+//
+// Nodes are named only as the cluster's status names them, and victims are found by pid: the driver
+// does no arithmetic on node numbers.
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <string>
+
+#include "bench/kit/bench_config.h"
+#include "bench/kit/failover_report.h"
+#include "bench/kit/stop_flag.h"
+#include "launcher/bench/bench_cluster.h"
+#include "launcher/bench/failover_options.h"
+#include "launcher/bench/failover_tap.h"
+
+namespace shmraft::bench {
+
+class FailoverDriver {
+ public:
+  // `line_prefix` starts every event line (e.g. "[2/6] " in a sweep).
+  FailoverDriver(const FailoverSpec& spec, const BenchConfig& config, BenchCluster& cluster, StopFlag& stop,
+                 std::string line_prefix);
+
+  // What the load's clients report to (LoadSpec::observer).
+  LoadObserver& observer() noexcept { return tap_; }
+
+  // Runs the events on the calling thread, which must be the one that started the cluster (a node dies
+  // with the thread that forked it), then raises `stop` to end the load. Returns early when `stop` is
+  // raised by someone else (Ctrl-C). Never throws: a failure is kept for finish() and raises `stop`.
+  void run() noexcept;
+
+  // Once the load has ended, with the cluster still up: rethrows what run() failed with, reads every
+  // written key back (unless interrupted), and returns what was measured. Clears `stop` if run() raised
+  // it only to end the load, so the run does not count as interrupted.
+  FailoverResult finish();
+
+ private:
+  std::optional<FailoverEvent> run_event(uint32_t number);
+  // Until every node is alive, knows the current leader and has applied what the leader had committed
+  // when the wait began, and `settle_acks` more writes were acknowledged. False if stopped first.
+  bool wait_until_caught_up(uint64_t settle_acks);
+  // Sleeps `ms`; false (at once) if `stop` was raised.
+  bool pause(uint32_t ms) const;
+
+  const FailoverSpec& spec_;
+  const BenchConfig& config_;
+  BenchCluster& cluster_;
+  StopFlag& stop_;
+  std::string line_prefix_;
+  FailoverTap tap_;
+  FailoverResult result_;
+  bool ended_the_load_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace shmraft::bench

@@ -1,0 +1,145 @@
+// `shmraft bench --failover` through the real binary (issue 13): leader SIGKILLs and a SIGSTOP under
+// load, each reported as a line while it runs and in the JSON's `failover` object, with nothing
+// acknowledged lost; a failover sweep's HTML has its chart; bad flags are refused with exit 2. No timing
+// assertion (the host is shared): only orderings that hold on any machine.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/benchcmd/bad_input.h"
+#include "tests/benchcmd/bench_process.h"
+
+namespace shmraft::benchcmd_test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::vector<std::string> failover_args(std::vector<std::string> extra) {
+  std::vector<std::string> args{"--failover", "--warmup", "0.2", "--no-floor", "--progress", "0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// The lines "failover 2/3: ...", after the sweep point's "[1/2] " in a sweep.
+std::vector<std::string> event_lines(const std::string& err) {
+  std::vector<std::string> lines;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("[")) line.erase(0, line.find("] ") + 2);
+    if (line.starts_with("failover ") && line.find(": ") != std::string::npos) lines.push_back(line);
+  }
+  return lines;
+}
+
+json failover_of(const BenchOutput& run) {
+  try {
+    return json::parse(run.out).at("failover");
+  } catch (const json::exception& e) {
+    ADD_FAILURE() << "no failover object in the JSON (" << e.what() << ")\n" << run.describe();
+    return json::object();
+  }
+}
+
+void expect_percentiles(const json& f, const char* key) {
+  ASSERT_TRUE(f.contains(key) && f[key].is_object()) << key << " in " << f.dump();
+  const json& p = f[key];
+  EXPECT_LE(p["p50"].get<double>(), p["p90"].get<double>()) << key;
+  EXPECT_LE(p["p90"].get<double>(), p["p99"].get<double>()) << key;
+  EXPECT_LE(p["p99"].get<double>(), p["max"].get<double>()) << key;
+}
+
+// Every acknowledged write read back, and none lost.
+void expect_nothing_lost(const json& f) {
+  ASSERT_TRUE(f["read_back"].is_object()) << f.dump();
+  EXPECT_GT(f["read_back"]["keys"].get<uint64_t>(), 0u);
+  EXPECT_EQ(f["read_back"]["lost_ops"].get<uint64_t>(), 0u);
+  EXPECT_GT(f["acknowledged_ops"].get<uint64_t>(), 0u);
+}
+
+TEST(BenchFailover, ThreeLeaderKillsAreMeasuredAndLoseNothingAcknowledged) {
+  BenchProcess bench(failover_args({"--kills", "3", "--nodes", "3", "--json"}));
+  const BenchOutput run = bench.wait(std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_EQ(event_lines(run.err).size(), 3u) << run.err;
+  const json f = failover_of(run);
+  for (const char* key : {"window_us", "detect_us", "elect_us"}) expect_percentiles(f, key);
+  ASSERT_EQ(f["events"].size(), 3u) << f.dump(1);
+  for (const json& e : f["events"]) {
+    SCOPED_TRACE(e.dump());
+    EXPECT_EQ(e["victim_role"], "leader");
+    ASSERT_FALSE(e["window_us"].is_null());
+    ASSERT_FALSE(e["detect_us"].is_null());
+    ASSERT_FALSE(e["elect_us"].is_null());
+    EXPECT_GE(e["window_us"].get<double>(), 0);
+    EXPECT_GE(e["window_us"].get<double>(), e["detect_us"].get<double>());
+    // The window ends at a write the new leader committed, so after it was elected.
+    EXPECT_GE(e["window_us"].get<double>(), e["elect_us"].get<double>());
+    EXPECT_EQ(e["detected_by"], "death signal");  // a SIGKILL is known from the kernel
+    EXPECT_GE(e["terms"].get<uint64_t>(), 1u);
+  }
+  expect_nothing_lost(f);
+  EXPECT_FALSE(f["interrupted"].get<bool>());
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+}
+
+TEST(BenchFailover, AStoppedLeaderIsDetectedByTimeoutAndContinued) {
+  BenchProcess bench(failover_args({"--kills", "1", "--signal", "stop", "--clients", "2", "--json"}));
+  const BenchOutput run = bench.wait(std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const json f = failover_of(run);
+  ASSERT_EQ(f["events"].size(), 1u) << f.dump(1);
+  const json& e = f["events"][0];
+  // No process died, so no death signal: an election timer had to run out.
+  EXPECT_EQ(e["detected_by"], "election timeout") << e.dump();
+  ASSERT_FALSE(e["window_us"].is_null()) << e.dump();
+  EXPECT_GE(e["window_us"].get<double>(), e["elect_us"].get<double>());
+  expect_nothing_lost(f);
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+}
+
+TEST(BenchFailover, SweepHtmlHasTheFailoverChart) {
+  const fs::path out = fs::temp_directory_path() / ("benchcmd-failover-sweep-" + std::to_string(getpid()));
+  fs::remove_all(out);
+  BenchProcess bench(
+      failover_args({"--sweep", "--kills", "1", "--sweep-nodes", "3", "--sweep-clients", "1,2",
+                     "--sweep-payload", "64", "--sweep-fsync", "none", "--out", out.string()}));
+  const BenchOutput run = bench.wait(std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_EQ(event_lines(run.err).size(), 2u) << run.err;
+  std::ifstream in(out / "sweep.html");
+  std::ostringstream html;
+  html << in.rdbuf();
+  EXPECT_NE(html.str().find("Fail-over"), std::string::npos);
+  EXPECT_NE(html.str().find(": window over 1 events"), std::string::npos) << "a window mark per point";
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  fs::remove_all(out);
+}
+
+class BenchFailoverBadFlags : public testing::TestWithParam<BadInput> {};
+
+TEST_P(BenchFailoverBadFlags, AreRefusedWithExit2AndOneLine) {
+  EXPECT_EQ(expect_refused(GetParam()), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BenchFailoverBadFlags,
+    testing::Values(
+        BadInput{"OneNode", {"--failover", "--nodes", "1"}, "--nodes"},
+        BadInput{"TwoNodes", {"--failover", "--nodes", "2"}, "3 or more nodes"},
+        BadInput{"SweepWithOneNode", {"--failover", "--sweep", "--sweep-nodes", "1,3"}, "--sweep-nodes"},
+        BadInput{"NoKills", {"--failover", "--kills", "0"}, "--kills"},
+        BadInput{"KillsWithoutFailover", {"--kills", "3"}, "--failover"},
+        BadInput{"UnknownSignal", {"--failover", "--signal", "term"}, "--signal"},
+        BadInput{"UnknownVictim", {"--failover", "--victim", "client"}, "--victim"},
+        BadInput{"WithDuration", {"--failover", "--duration", "5"}, "--duration"},
+        BadInput{"WithCompare", {"--failover", "--compare"}, "--compare"},
+        BadInput{"WithRate", {"--failover", "--rate", "1000"}, "--rate"},
+        BadInput{"PayloadTooSmallForTheReadBack", {"--failover", "--payload", "8"}, "--payload"}),
+    [](const testing::TestParamInfo<BadInput>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace shmraft::benchcmd_test
