@@ -86,37 +86,39 @@ std::vector<std::byte> file_contents(const ImageFile& file) {
   return bytes;
 }
 
-fs::path file_path(const fs::path& dir, const ImageFile& file) {
-  const fs::path log = dir / format::kLogDirName;
-  const fs::path snap = dir / format::kSnapshotDirName;
+// The file's name relative to the node directory. Strings, not paths: std::filesystem::path allocates
+// for every component, and the storage target writes a directory per input.
+std::string relative_name(const ImageFile& file) {
+  const std::string log = std::string(format::kLogDirName) + "/";
+  const std::string snap = std::string(format::kSnapshotDirName) + "/";
   switch (file.kind) {
     case FileKind::meta:
-      return dir / format::kMetaFileName;
+      return std::string(format::kMetaFileName);
     case FileKind::segment:
-      return log / format::segment_file_name(file.number);
+      return log + format::segment_file_name(file.number);
     case FileKind::segment_leftover:
-      return log / (format::segment_file_name(file.number) + std::string(format::kTemporarySuffix));
+      return log + format::segment_file_name(file.number) + std::string(format::kTemporarySuffix);
     case FileKind::snapshot:
-      return snap / format::kSnapshotFileName;
+      return snap + std::string(format::kSnapshotFileName);
     case FileKind::snapshot_leftover:
-      return snap / (std::string(format::kSnapshotFileName) + std::string(format::kTemporarySuffix));
+      return snap + std::string(format::kSnapshotFileName) + std::string(format::kTemporarySuffix);
   }
   throw std::logic_error("unknown file kind");
 }
 
-void make_directory(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0700) != 0)
-    throw std::system_error(errno, std::generic_category(), "mkdir " + dir.string());
+void make_directory(int parent_fd, const char* name) {
+  if (::mkdirat(parent_fd, name, 0700) != 0)
+    throw std::system_error(errno, std::generic_category(), std::string("mkdir ") + name);
 }
 
-void write_file(const fs::path& path, std::span<const std::byte> bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
+void write_file(int dir_fd, const std::string& name, std::span<const std::byte> bytes) {
+  const int fd = ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + name);
   const ssize_t written = ::write(fd, bytes.data(), bytes.size());
   const int error = errno;
   ::close(fd);
   if (written != static_cast<ssize_t>(bytes.size()))
-    throw std::system_error(error, std::generic_category(), "write " + path.string());
+    throw std::system_error(error, std::generic_category(), "write " + name);
 }
 
 std::vector<std::byte> read_file(const fs::path& path) {
@@ -156,10 +158,18 @@ std::vector<std::byte> serialize_image(const std::vector<ImageFile>& files) {
 }
 
 void write_node_directory(const fs::path& dir, const std::vector<ImageFile>& files) {
-  make_directory(dir);
-  make_directory(dir / format::kLogDirName);
-  make_directory(dir / format::kSnapshotDirName);
-  for (const ImageFile& file : files) write_file(file_path(dir, file), file_contents(file));
+  make_directory(AT_FDCWD, dir.c_str());
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) throw std::system_error(errno, std::generic_category(), "open " + dir.string());
+  try {
+    make_directory(dir_fd, std::string(format::kLogDirName).c_str());
+    make_directory(dir_fd, std::string(format::kSnapshotDirName).c_str());
+    for (const ImageFile& file : files) write_file(dir_fd, relative_name(file), file_contents(file));
+  } catch (...) {
+    ::close(dir_fd);
+    throw;
+  }
+  ::close(dir_fd);
 }
 
 std::vector<ImageFile> read_node_directory(const fs::path& dir) {

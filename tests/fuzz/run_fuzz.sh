@@ -4,9 +4,12 @@
 #   tests/fuzz/run_fuzz.sh --build                      configure + build build/fuzz, regenerate the seeds
 #   tests/fuzz/run_fuzz.sh <target> [libFuzzer flags]   e.g. ring_fuzz -max_total_time=20
 #
-# A run reads the kept corpus (tests/fuzz/corpus/<target>), the freshly generated seeds
-# (build/fuzz/seeds/<target>) and what earlier runs found (build/fuzz/fuzz-runs/<target>/found, where
-# new inputs go). A crash is saved in build/fuzz/fuzz-runs/<target>/ and the command replaying it printed.
+# A run reads the kept corpus (tests/fuzz/corpus/<target>: the seed generator's output, named, and the
+# minimised finds of a long run, named by their SHA-1), the inputs that once found a bug
+# (tests/fuzz/regressions/<target>, kept apart so that regenerating the corpus cannot drop them), the
+# freshly generated seeds (build/fuzz/seeds/<target>) and what earlier runs found
+# (build/fuzz/fuzz-runs/<target>/found, where new inputs go). A crash is saved in
+# build/fuzz/fuzz-runs/<target>/ and the command replaying it printed.
 set -u
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 build=$source_dir/build/fuzz
@@ -38,8 +41,11 @@ mkdir -p "$runs/found" "$build/seeds/$target" || exit 1
 marker=$runs/.started
 : >"$marker"
 
+regressions=$source_dir/tests/fuzz/regressions/$target
+[ -d "$regressions" ] || regressions=
+
 "$binary" -dict="$source_dir/tests/fuzz/fuzz.dict" -artifact_prefix="$runs/" -print_final_stats=1 "$@" \
-  "$runs/found" "$source_dir/tests/fuzz/corpus/$target" "$build/seeds/$target"
+  "$runs/found" "$source_dir/tests/fuzz/corpus/$target" ${regressions:+"$regressions"} "$build/seeds/$target"
 status=$?
 if [ $status -ne 0 ]; then
   find "$runs" -maxdepth 1 -type f -newer "$marker" ! -name .started | while read -r input; do

@@ -2,7 +2,8 @@
 //   fuzz_seed_corpus <out-dir>   ->   <out-dir>/<target>/<seed name>
 // One seed per message kind, op, result code and file kind; rings filled by a real producer; node
 // directories made by driving NodeStorage the way the node loop does (append, hard state, snapshot,
-// compaction, truncation) and flattened with node_dir_image.h. tests/fuzz/corpus holds its output.
+// compaction, truncation) and flattened with node_dir_image.h. tests/fuzz/corpus holds its output (the
+// named files), beside the minimised finds of a long run (named by their SHA-1).
 #include <fcntl.h>
 #include <unistd.h>
 

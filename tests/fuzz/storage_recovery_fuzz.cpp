@@ -17,6 +17,7 @@
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/node_dir_image.h"
+#include "tests/fuzz/remove_tree.h"
 #include "tests/temp_dir.h"
 
 namespace {
@@ -104,13 +105,23 @@ const fs::path& scratch_root() {
   return root.path();
 }
 
+// The directory recovered from the input, and the one its recovered state is rewritten into.
+const fs::path& node_dir() {
+  static const fs::path node = scratch_root() / "node";
+  return node;
+}
+const fs::path& copy_dir() {
+  static const fs::path copy = scratch_root() / "copy";
+  return copy;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
-  const fs::path node = scratch_root() / "node";
-  const fs::path copy = scratch_root() / "copy";
-  fs::remove_all(node);
-  fs::remove_all(copy);
+  const fs::path& node = node_dir();
+  const fs::path& copy = copy_dir();
+  shmraft::fuzz::remove_tree(node);
+  shmraft::fuzz::remove_tree(copy);
   shmraft::fuzz::write_node_directory(node,
                                       shmraft::fuzz::parse_image(shmraft::fuzz::input_bytes(data, size)));
 
