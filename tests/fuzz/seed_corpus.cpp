@@ -160,12 +160,12 @@ void raft_seeds(CorpusWriter& out) {
       {"vote-response", VoteResponse{2, 1, 3, false, true}},
       {"append-entries", AppendEntries{1, 2, 3, 10, 2, 9, entries}},
       {"append-entries-empty", AppendEntries{1, 2, 3, 13, 3, 13, {}}},
-      {"append-response", AppendResponse{2, 1, 3, true, 13, 0, 0, 0}},
-      {"append-response-reject", AppendResponse{2, 1, 3, false, 0, 10, 8, 2}},
+      {"append-response", AppendResponse{2, 1, 3, true, 13, 0, 0, 0, 7}},
+      {"append-response-reject", AppendResponse{2, 1, 3, false, 0, 10, 8, 2, 7}},
       {"heartbeat", Heartbeat{1, 2, 3, 13, 77}},
-      {"heartbeat-response", HeartbeatResponse{2, 1, 3, 77}},
+      {"heartbeat-response", HeartbeatResponse{2, 1, 3, 77, 7}},
       {"install-snapshot", InstallSnapshot{1, 2, 3, SnapshotMeta{7, 3}, snapshot}},
-      {"install-snapshot-response", InstallSnapshotResponse{2, 1, 3, 7}},
+      {"install-snapshot-response", InstallSnapshotResponse{2, 1, 3, 7, 7}},
       {"timeout-now", TimeoutNow{1, 2, 3}},
   };
   for (const auto& [name, message] : messages) out.write("raft_codec_fuzz", name, encode(message));
@@ -240,7 +240,7 @@ void ring_seeds(CorpusWriter& out) {
   peers.push(node::kPeerFrame, encode(raft::Message{raft::VoteRequest{1, 2, 3, 10, 2, false, false}}));
   peers.consume(2);
   peers.push(node::kPeerFrame, encode(raft::Message{raft::TimeoutNow{1, 2, 3}}));
-  peers.push(node::kPeerFrame, encode(raft::Message{raft::AppendResponse{2, 1, 3, true, 13, 0, 0, 0}}));
+  peers.push(node::kPeerFrame, encode(raft::Message{raft::AppendResponse{2, 1, 3, true, 13, 0, 0, 0, 7}}));
   out.write("ring_fuzz", "peer-frames-wrapped", peers.image(drain_all));
   // The same with one payload byte flipped: the consumer must resynchronise.
   peers.buffer()[(peers.control().head.load() + 20) & 255] ^= std::byte{0x40};
