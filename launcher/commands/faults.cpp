@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -26,29 +25,13 @@
 #include "launcher/launcher_error.h"
 #include "launcher/live_cluster.h"
 #include "launcher/network_faults.h"
+#include "launcher/node_output.h"
 
 namespace shmraft::launcher {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::uintmax_t output_size(const std::filesystem::path& path) {
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  return ec ? 0 : size;
-}
-
-// The last non-empty line written to `path` after its first `offset` bytes.
-std::string last_line_after(const std::filesystem::path& path, std::uintmax_t offset) {
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
-  std::string line, last = "(no message)";
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
-}
 
 struct NodeTarget {
   std::string cluster;
@@ -83,9 +66,8 @@ int run_restart(const NodeTarget& target) {
                         std::to_string(supervisor) + "), which starts and stops its nodes itself");
   }
   const pid_t old_pid = cluster.node_pid(target.node);
-  const std::filesystem::path output =
-      ClusterDirs(target.cluster, cluster.supervisor_data_root()).node_output(target.node);
-  const std::uintmax_t output_before = output_size(output);
+  const OutputMark output(
+      ClusterDirs(target.cluster, cluster.supervisor_data_root()).node_output(target.node));
   sigval value{};
   value.sival_int = encode_request(SupervisorRequest::restart_node, target.node);
   if (::sigqueue(supervisor, supervisor_request_signal(), value) != 0) {
@@ -100,15 +82,14 @@ int run_restart(const NodeTarget& target) {
     }
     // A node that failed at once has said why in its output and is no longer among the supervisor's
     // children: report that now rather than wait out the timeout.
-    if (output_size(output) > output_before && !cluster.supervisor_runs_node(target.node) &&
-        cluster.node_pid(target.node) == 0) {
+    if (output.grew() && !cluster.supervisor_runs_node(target.node) && cluster.node_pid(target.node) == 0) {
       throw LauncherError("node " + std::to_string(target.node) + " failed to start: " +
-                          last_line_after(output, output_before) + " (see " + output.string() + ")");
+                          output.first_lines() + " (see " + output.path().string() + ")");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   throw LauncherError("node " + std::to_string(target.node) + " did not come back within " +
-                      std::to_string(target.timeout_ms) + " ms; see " + output.string());
+                      std::to_string(target.timeout_ms) + " ms; see " + output.path().string());
 }
 
 struct PartitionOptions {

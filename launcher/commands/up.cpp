@@ -8,7 +8,6 @@
 // `shmraft clean` or the next `up` of the same cluster removes it.
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -23,6 +22,7 @@
 #include "launcher/launcher_error.h"
 #include "launcher/live_cluster.h"
 #include "launcher/node_launch.h"
+#include "launcher/node_output.h"
 #include "launcher/segment_options.h"
 #include "launcher/signal_watch.h"
 #include "launcher/status_table.h"
@@ -36,9 +36,10 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kStopGrace{5000};
-// A node that exits on its own this soon after its first start is misconfigured: `up` gives up rather
-// than leave a cluster that can never form. (A node restarted on request that fails is only reported:
-// `shmraft restart` tells its caller, and the rest of the cluster runs on.)
+// A node that exits with an error this soon after its first start could not start (a damaged record, a
+// bad flag): it is reported with its own error and left down; `up` gives up only when no majority is
+// left to form the cluster. (A node restarted on request that fails is only reported: `shmraft restart`
+// tells its caller, and the rest of the cluster runs on.)
 constexpr milliseconds kStartupWindow{2000};
 
 struct UpOptions {
@@ -65,15 +66,34 @@ class RestartPolicy {
   std::map<uint32_t, milliseconds> delay_;
 };
 
-// The last non-empty line of a node's output: its one-line reason for not starting.
-std::string last_line(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::string line, last = "see " + path.string();
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
+// Nodes that exited with an error within kStartupWindow of their first start: each says why in the first
+// lines of its output. The cluster runs on while a majority started.
+class StartupFailures {
+ public:
+  explicit StartupFailures(uint32_t nodes) : nodes_(nodes) {}
+
+  void add(uint32_t node, const ExitStatus& status, const OutputMark& output) {
+    failed_.insert(node);
+    std::cerr << "shmraft: node " << node << " failed to start (" << status.describe()
+              << "): " << output.first_lines() << " (see " << output.path().string() << ")" << std::endl;
   }
-  return last;
-}
+  bool majority_up() const { return nodes_ - failed_.size() > nodes_ / 2; }
+  // "node 2" or "nodes 2, 4".
+  std::string nodes() const {
+    std::string list;
+    for (uint32_t node : failed_) list += (list.empty() ? "" : ", ") + std::to_string(node);
+    return (failed_.size() == 1 ? "node " : "nodes ") + list;
+  }
+  // What to type once they are repaired.
+  std::string restart_hint(const std::string& cluster) const {
+    const std::string node = failed_.size() == 1 ? std::to_string(*failed_.begin()) : "<node>";
+    return "`shmraft restart -c " + cluster + " " + node + "`";
+  }
+
+ private:
+  uint32_t nodes_;
+  std::set<uint32_t> failed_;  // in order, however they were reaped
+};
 
 int run_up(const UpOptions& options) {
   check_node_args(options.node_args);
@@ -85,7 +105,9 @@ int run_up(const UpOptions& options) {
   Supervisor supervisor(nodes, [&](uint32_t node) { return node_launch(launch, node); });
   RestartPolicy policy;
   std::map<uint32_t, Clock::time_point> pending_restarts;
-  std::set<uint32_t> restarted;  // on request: outside the first start
+  std::set<uint32_t> restarted;            // on request: outside the first start
+  std::map<uint32_t, OutputMark> outputs;  // where each node's current start begins in its output
+  StartupFailures startup_failures(nodes);
   const Clock::time_point began = Clock::now();
   int exit_code = 0;
 
@@ -102,6 +124,7 @@ int run_up(const UpOptions& options) {
   };
   try {
     for (uint32_t node = 1; node <= nodes; ++node) {
+      outputs.insert_or_assign(node, OutputMark(created.dirs.node_output(node)));
       const pid_t pid = supervisor.start(node);
       policy.started(node);
       std::cout << "node " << node << ": pid " << pid << ", data " << created.dirs.node_dir(node).string()
@@ -148,8 +171,17 @@ int run_up(const UpOptions& options) {
         std::cout << "node " << node << ": exited (" << status.describe() << ")" << std::endl;
         if (status.signal == 0 && status.code != 0 && Clock::now() - began < kStartupWindow &&
             !restarted.contains(node)) {
-          throw LauncherError("node " + std::to_string(node) + " failed to start (" + status.describe() +
-                              "): " + last_line(created.dirs.node_output(node)));
+          startup_failures.add(node, status, outputs.at(node));
+          if (!startup_failures.majority_up()) {
+            throw LauncherError("no majority could start: " + startup_failures.nodes() + " of " +
+                                std::to_string(nodes) + " failed (see above), and a cluster of " +
+                                std::to_string(nodes) + " needs " + std::to_string(nodes / 2 + 1) +
+                                " running; stopping it");
+          }
+          std::cerr << "shmraft: warning: cluster '" << options.cluster << "' runs without "
+                    << startup_failures.nodes() << "; once repaired, "
+                    << startup_failures.restart_hint(options.cluster) << " starts it again" << std::endl;
+          continue;  // not restarted on a crash: it would fail the same way
         }
         if (options.restart_on_crash) pending_restarts[node] = policy.due_after_crash(node);
       }
@@ -158,6 +190,7 @@ int run_up(const UpOptions& options) {
           ++it;
           continue;
         }
+        outputs.insert_or_assign(it->first, OutputMark(created.dirs.node_output(it->first)));
         const pid_t pid = supervisor.start(it->first);
         policy.started(it->first);
         std::cout << "node " << it->first << ": restarted after a crash, pid " << pid << std::endl;

@@ -24,6 +24,14 @@ TEST(Chaos, ThirtySecondsOfKillsAndPartitions) {
   EXPECT_GE(run.kills, 20u) << run.result.out;
 }
 
+// The default schedule kills a node about every 200 ms (five times the rate before fail-over took a
+// millisecond): 10 s of it must kill at least 30 times (the old default managed about 10) and pass.
+TEST(Chaos, TheDefaultScheduleKillsAboutFiveTimesASecond) {
+  const ChaosRun run = run_chaos("default", {"--duration", "10"});
+  EXPECT_TRUE(run.passed());
+  EXPECT_GE(run.kills, 30u) << run.result.out;
+}
+
 // 6.5840 TestPersist*: the whole cluster dies at once, repeatedly; what was acknowledged survives.
 TEST(Chaos, PersistAcrossWholeClusterCrashes) {
   const ChaosRun run =
