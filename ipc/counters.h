@@ -19,6 +19,7 @@ struct NodeCountersSnapshot {
   uint64_t pid, role, term, leader, commit_index, applied_index, last_index;
   uint64_t frames_in, frames_out, drops, bad_frames, elections, syncs, updated_ns;
   uint64_t tcp_port, oversized, sleeps, deaths_seen, death_elections;
+  uint64_t incarnation, progress_resets, hard_state_slots_skipped;
 };
 
 struct alignas(kCacheLine) NodeCounters {
@@ -41,8 +42,11 @@ struct alignas(kCacheLine) NodeCounters {
   Counter tcp_port{0};   // the node's loopback TCP port under `--transport tcp`, where peers find it; 0 = shm
   Counter oversized{0};  // peer messages larger than a peer frame, never sent (also in `drops`)
   Counter sleeps{0};     // waits that went to sleep (futex, or epoll under TCP)
-  Counter deaths_seen{0};      // peer deaths this node learned of from the kernel (DeathWatch::take)
-  Counter death_elections{0};  // elections started because a death was reported, not by a timeout
+  Counter deaths_seen{0};               // peer deaths this node learned of from the kernel (DeathWatch::take)
+  Counter death_elections{0};           // elections started because a death was reported, not by a timeout
+  Counter incarnation{0};               // node-defined: grows with every start of the node process
+  Counter progress_resets{0};           // node-defined: followers found restarted, whose progress was reset
+  Counter hard_state_slots_skipped{0};  // damaged hard-state slots the node's last start recovered past
 
   static void set(Counter& counter, uint64_t value) noexcept {
     counter.store(value, std::memory_order_relaxed);
@@ -53,11 +57,28 @@ struct alignas(kCacheLine) NodeCounters {
 
   NodeCountersSnapshot snapshot() const noexcept {
     auto get = [](const Counter& c) { return c.load(std::memory_order_relaxed); };
-    NodeCountersSnapshot s{get(pid),          get(role),          get(term),           get(leader),
-                           get(commit_index), get(applied_index), get(last_index),     get(frames_in),
-                           get(frames_out),   get(drops),         get(bad_frames),     get(elections),
-                           get(syncs),        get(updated_ns),    get(tcp_port),       get(oversized),
-                           get(sleeps),       get(deaths_seen),   get(death_elections)};
+    NodeCountersSnapshot s{get(pid),
+                           get(role),
+                           get(term),
+                           get(leader),
+                           get(commit_index),
+                           get(applied_index),
+                           get(last_index),
+                           get(frames_in),
+                           get(frames_out),
+                           get(drops),
+                           get(bad_frames),
+                           get(elections),
+                           get(syncs),
+                           get(updated_ns),
+                           get(tcp_port),
+                           get(oversized),
+                           get(sleeps),
+                           get(deaths_seen),
+                           get(death_elections),
+                           get(incarnation),
+                           get(progress_resets),
+                           get(hard_state_slots_skipped)};
     return s;
   }
 };

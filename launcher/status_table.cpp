@@ -98,6 +98,11 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
                      {"elections", c.elections},
                      {"syncs", c.syncs},
                      {"sleeps", c.sleeps},
+                     {"deaths_seen", c.deaths_seen},
+                     {"death_elections", c.death_elections},
+                     {"incarnation", c.incarnation},
+                     {"progress_resets", c.progress_resets},
+                     {"hard_state_slots_skipped", c.hard_state_slots_skipped},
                      {"links_cut", s.links.cut},
                      {"links_degraded", s.links.degraded}});
   }

@@ -96,6 +96,10 @@ std::size_t AsyncClient::max_request_bytes() const noexcept {
   return max_request_bytes_for(channel_->max_payload());
 }
 
+std::size_t AsyncClient::max_append_bound() const noexcept {
+  return node::max_value_in_reply(channel_->max_payload());
+}
+
 std::size_t AsyncClient::max_request_bytes_for(std::size_t frame_payload) noexcept {
   // The reply must carry a get's value back through a ring of the same size, behind a larger header.
   constexpr std::size_t kCommandOverhead = 32;  // op byte and varint lengths, generously
@@ -113,7 +117,8 @@ bool AsyncClient::submit(const Request& request, uint64_t tag) {
                             request.op,
                             request.key,
                             request.value,
-                            request.expected};
+                            request.expected,
+                            request.op == kv::Op::append ? max_append_bound() : 0};
   const std::size_t size = kv::encoded_size(command);
   const std::size_t data = request.key.size() + request.value.size() + request.expected.size();
   if (data > max_request_bytes())
@@ -248,6 +253,7 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
           finish(at, Status::cas_failed, {}, phases);
           return;
         case kv::ResultCode::malformed:
+        case kv::ResultCode::too_large:  // an append past its bound: nothing changed
           finish(at, Status::rejected, {}, phases);
           return;
         case kv::ResultCode::session_expired:

@@ -77,6 +77,9 @@ class AsyncClient final : private ClientChannel::Sink {
   // The same for a channel whose frames carry at most `frame_payload` bytes (ipc::max_payload_for of the
   // client ring capacity), for checks made before any client exists.
   static std::size_t max_request_bytes_for(std::size_t frame_payload) noexcept;
+  // Largest value an append may make (what a get reply carries back), sent with every append so the
+  // cluster refuses one that would grow its key past it.
+  std::size_t max_append_bound() const noexcept;
 
  private:
   enum class State : uint8_t { free, in_flight, waiting_retry };

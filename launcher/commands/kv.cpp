@@ -41,27 +41,17 @@ std::string describe_bytes(std::size_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
-// Refuses, before anything is sent, a request the cluster's client rings cannot carry — or an append
-// whose result a get reply could no longer carry (checked against the value read just before: another
-// client appending at the same time can still push it over; the state machine does not refuse it).
-void check_sizes(client::Client& client, const KvOptions& options) {
+// Refuses, before anything is sent, a request the cluster's client rings cannot carry. (An append that
+// would grow its key past what a get reply carries is refused by the cluster itself: the client sends
+// that bound with every append and each replica checks it when it applies the append.)
+void check_size(client::Client& client, const KvOptions& options) {
   const std::size_t limit = client.async().max_request_bytes();
   const std::size_t request = options.key.size() + options.value.size() + options.expected.size();
-  const std::string hint = "; start the cluster with a larger --client-ring";
   if (request > limit) {
     throw LauncherError("the " + std::string(kv::to_string(options.op)) + " carries " +
                         describe_bytes(request) + ", more than the " + describe_bytes(limit) +
-                        " a request to cluster '" + options.cluster + "' can carry" + hint);
-  }
-  if (options.op != kv::Op::append) return;
-  const client::Result current = client.get(options.key);
-  if (current.status != client::Status::ok) return;  // the append itself reports what is wrong
-  const std::size_t grown = options.key.size() + current.value.size() + options.value.size();
-  if (grown > limit) {
-    throw LauncherError("the append would grow '" + options.key + "' to " +
-                        describe_bytes(current.value.size() + options.value.size()) +
-                        ", more than a get of it " + "could carry back (" + describe_bytes(limit) +
-                        " with the key)" + hint);
+                        " a request to cluster '" + options.cluster +
+                        "' can carry; start the cluster with a larger --client-ring");
   }
 }
 
@@ -76,7 +66,7 @@ int run_kv(KvOptions options) {
   } catch (const ipc::SegmentError& e) {
     throw LauncherError(e.what());
   }
-  check_sizes(*client, options);
+  check_size(*client, options);
   const client::Result result = client->execute({options.op, options.key, options.value, options.expected});
   switch (result.status) {
     case client::Status::ok:
@@ -98,6 +88,11 @@ int run_kv(KvOptions options) {
                 << std::endl;
       return kExitUnknown;
     case client::Status::rejected:
+      if (options.op == kv::Op::append)
+        throw LauncherError("cluster '" + options.cluster + "' refused the append: '" + options.key +
+                            "' would grow past the " + describe_bytes(client->async().max_append_bound()) +
+                            " a get reply carries (start the cluster with a larger --client-ring); "
+                            "nothing changed");
       throw LauncherError("cluster '" + options.cluster + "' rejected the " +
                           std::string(kv::to_string(options.op)) + " as malformed or too large");
   }

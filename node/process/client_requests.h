@@ -58,6 +58,14 @@ class ClientRequests {
       reply(slot, response_to(request, ResponseStatus::not_leader), std::string_view{});
       return;
     }
+    if (decoded.op == kv::Op::append &&
+        (decoded.bound == 0 || decoded.bound > max_value_in_reply(host_.max_reply_payload()))) {
+      reply(slot, response_to(request, ResponseStatus::bad_request),
+            "an append must declare a bound of 1.." +
+                std::to_string(max_value_in_reply(host_.max_reply_payload())) +
+                " bytes, what a get reply carries");
+      return;
+    }
     // One clock read per batch of requests, shared by every request sent before it (one sent after it
     // came in later in the same drain: read again).
     if (batch_receive_ns_ == 0 || batch_receive_ns_ < request.client_send_ns)

@@ -66,6 +66,14 @@ struct ResponseHeader {
 static_assert(std::is_trivially_copyable_v<RequestHeader> && sizeof(RequestHeader) == 24);
 static_assert(std::is_trivially_copyable_v<ResponseHeader> && sizeof(ResponseHeader) == 64);
 
+// The largest value a get reply carries in a frame of `frame_payload` bytes: the bound a client declares
+// on an append (kv::Command::bound), so no append can make its key unreadable.
+constexpr std::size_t max_value_in_reply(std::size_t frame_payload) noexcept {
+  constexpr std::size_t kResultOverhead = 1 + 10;  // the result code and the value's length, at most
+  constexpr std::size_t kOverhead = sizeof(ResponseHeader) + kResultOverhead;
+  return frame_payload > kOverhead ? frame_payload - kOverhead : 0;
+}
+
 // Reads a header from the front of a frame payload (4-byte aligned in the ring: memcpy, never a cast).
 template <class Header>
 std::optional<Header> read_header(std::span<const std::byte> payload) noexcept {

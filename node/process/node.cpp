@@ -49,6 +49,12 @@ std::unique_ptr<Transport> make_transport(const NodeOptions& options, ipc::Segme
   return std::make_unique<ShmTransport>(segment, options.node, options.wait, spin);
 }
 
+uint64_t realtime_ns() noexcept {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
 // The launcher may give every node the same --seed: mix in the node so their election timers differ.
 uint64_t node_seed(const NodeOptions& options) {
   const uint64_t seed = options.seed.value_or(monotonic_ns() ^ (static_cast<uint64_t>(getpid()) << 32));
@@ -94,6 +100,9 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   config.max_msg_bytes = std::max<std::size_t>(4096, transport_->max_peer_payload() / 16);
   config.max_inflight_msgs = 8;
   config.applied = snapshot_index_;
+  // Larger than any earlier start's, whatever the directory holds (it may have been wiped): the wall
+  // clock, and past what the previous start published in the segment, which outlives the process.
+  config.incarnation = std::max(realtime_ns(), counters_.incarnation.load(std::memory_order_relaxed) + 1);
   core_ = std::make_unique<raft::Core>(config, raft_storage_);
 
   ipc::NodeCounters::set(counters_.pid, static_cast<uint64_t>(getpid()));
@@ -102,6 +111,9 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   ipc::NodeCounters::set(counters_.elections, 0);
   ipc::NodeCounters::set(counters_.oversized, 0);
   ipc::NodeCounters::set(counters_.death_elections, 0);
+  ipc::NodeCounters::set(counters_.progress_resets, 0);
+  ipc::NodeCounters::set(counters_.incarnation, config.incarnation);
+  ipc::NodeCounters::set(counters_.hard_state_slots_skipped, storage_.recovery().hard_state_slots_skipped);
   const storage::HardState& hs = storage_.hard_state();
   log_.info(
       "node {} of cluster '{}' ({} nodes) up: data {}, log [{}, {}], term {}, vote {}, commit {}, "
@@ -361,6 +373,7 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.drops, sender_.drops() + requests_.dropped_replies() + refused);
   C::set(counters_.elections, elections_);
   C::set(counters_.death_elections, core_->elections_by_peer_down());
+  C::set(counters_.progress_resets, core_->progress_resets());
   C::set(counters_.syncs, storage_.stats().flushes);
   C::set(counters_.sleeps, transport_->sleeps());
   C::set(counters_.updated_ns, now_ns);

@@ -18,6 +18,12 @@
 //            then stays stale until the peer ring capacity is raised (InstallSnapshot is not chunked)
 //   death_elections  elections this node started because the kernel said its leader's
 //            process died (Core::peer_down), not because its election timeout ran out; compare `elections`
+//   incarnation  this start of the node: larger than every earlier start's (the wall clock, and past
+//            what the previous start published here), sent in its responses so a leader notices a
+//            follower that restarted and resets its progress (raft::Config::incarnation)
+//   progress_resets  followers this node, as leader, found restarted (a newer incarnation) and probed
+//            afresh instead of counting the match index the old process had acknowledged
+//   hard_state_slots_skipped  damaged hard-state slots the last start recovered past (each logged)
 //   sleeps   times the node went to sleep waiting for frames (futex, or epoll under TCP):
 //            how often a wait outlasted the spin. Per committed entry it says whether the nodes spin
 //            through a busy exchange (well below 1) or fall asleep and pay a wake-up every hop (2+)

@@ -14,6 +14,7 @@
 #include "node/kv/state_machine.h"
 #include "node/process/node.h"
 #include "node/process/node_process.h"
+#include "node/raft/safety_violation.h"
 #include "node/raft/types.h"
 #include "node/storage/node_storage.h"
 
@@ -80,6 +81,12 @@ int run(const NodeOptions& options) {
   int code = 0;
   try {
     node->run(stop_requested);
+  } catch (const raft::SafetyViolation& e) {
+    // Not a crash: this node's committed entries disagree with its leader's, so some node lost or
+    // damaged entries it had persisted. It stops rather than rewrite them (as etcd's raft panics).
+    std::fprintf(stderr, "shmraft node %u: safety violation: %s\n", options.node, e.what());
+    log->critical("safety violation: {}", e.what());
+    code = 3;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmraft node %u: fatal: %s\n", options.node, e.what());
     log->critical("fatal: {}", e.what());

@@ -320,6 +320,21 @@ TEST_F(ClientRequestsTest, RefusedRequestsAreAnsweredAtOnceAndLeaveNothingPendin
   EXPECT_EQ(requests.pending_reads(), 0u);
 }
 
+TEST_F(ClientRequestsTest, AppendMustDeclareABoundAGetReplyCanCarry) {
+  const uint64_t limit = max_value_in_reply(world.max_reply);
+  request(1, 1, kv::Command{kv::kNoSession, 0, kv::Op::append, "k", "v", {}, 0});
+  request(1, 2, kv::Command{kv::kNoSession, 0, kv::Op::append, "k", "v", {}, limit + 1});
+  request(1, 3, kv::Command{kv::kNoSession, 0, kv::Op::append, "k", "v", {}, limit});
+  ASSERT_EQ(answered_ids(), (std::vector<uint64_t>{1, 2}));
+  for (const Reply& reply : world.replies) {
+    EXPECT_EQ(reply.header.status, ResponseStatus::bad_request);
+    EXPECT_EQ(reply.text, "an append must declare a bound of 1.." + std::to_string(limit) +
+                              " bytes, what a get reply carries");
+  }
+  EXPECT_EQ(world.last_index, 1u) << "only the bounded append is proposed";
+  EXPECT_EQ(requests.pending_writes(), 1u);
+}
+
 TEST_F(ClientRequestsTest, RetriedRequestIdIsAnsweredOncePerFrameAndNeverForTheAbandonedCopy) {
   const kv::Command command{42, 1, kv::Op::put, "k", "v", {}, 0};  // a session's command 1
   request(1, 9, command);                                          // index 1, term 1
