@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -159,7 +158,6 @@ uint64_t Node::next_deadline_ns() const {
 }
 
 std::size_t Node::iterate(Transport::Clock::time_point deadline) {
-  batch_receive_ns_ = 0;
   caught_up_ = false;
   progress_.bump();
   const std::size_t frames = transport_->receive(*this, deadline);
@@ -167,7 +165,7 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   const uint64_t now_ns = monotonic_ns();
   tick_until(now_ns);
   sender_.release_due(now_ns);
-  if (unassigned_reads_ > 0) start_read_round();
+  requests_.finish_batch();
 
   while (core_->has_ready()) {
     ready_ns_ = monotonic_ns();
@@ -270,49 +268,6 @@ void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
   core_->step(decoded.value);
 }
 
-ResponseHeader Node::response_to(const RequestHeader& request, ResponseStatus status) const {
-  ResponseHeader header;
-  header.request_id = request.request_id;
-  header.client_send_ns = request.client_send_ns;
-  header.generation = request.generation;
-  header.leader_hint = core_->leader();
-  header.status = status;
-  return header;
-}
-
-void Node::reply(uint32_t slot, const ResponseHeader& header, const kv::Result& result) {
-  const std::size_t length = sizeof(ResponseHeader) + kv::encoded_size(result);
-  if (length > transport_->max_reply_payload()) {
-    ResponseHeader refused = header;
-    refused.status = ResponseStatus::bad_request;
-    reply(slot, refused, "the result does not fit in a response frame");
-    return;
-  }
-  std::byte* out = transport_->reserve_reply(slot, static_cast<uint32_t>(length));
-  if (out == nullptr) {
-    ++dropped_replies_;
-    return;
-  }
-  write_header(header, out);
-  kv::encode_result(result, {out + sizeof(ResponseHeader), length - sizeof(ResponseHeader)});
-  transport_->commit_reply(slot, static_cast<uint32_t>(length));
-  ++replies_;
-}
-
-void Node::reply(uint32_t slot, const ResponseHeader& header, std::string_view reason) {
-  const std::size_t length = sizeof(ResponseHeader) + std::min<std::size_t>(reason.size(), 256);
-  std::byte* out = transport_->reserve_reply(slot, static_cast<uint32_t>(length));
-  if (out == nullptr) {
-    ++dropped_replies_;
-    return;
-  }
-  write_header(header, out);
-  if (length > sizeof(ResponseHeader))
-    std::memcpy(out + sizeof(ResponseHeader), reason.data(), length - sizeof(ResponseHeader));
-  transport_->commit_reply(slot, static_cast<uint32_t>(length));
-  ++replies_;
-}
-
 void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) {
   const std::optional<RequestHeader> header = read_header<RequestHeader>(payload);
   if (!header) {
@@ -321,67 +276,7 @@ void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) 
   }
   ++frames_in_;
   catch_up();
-  const RequestHeader& request = *header;
-  const std::span<const std::byte> command = payload.subspan(sizeof(RequestHeader));
-  kv::Command decoded;
-  if (const kv::DecodeError error = kv::decode_command(command, decoded); error != kv::DecodeError::none) {
-    reply(slot, response_to(request, ResponseStatus::bad_request), kv::to_string(error));
-    return;
-  }
-  if (core_->role() != raft::Role::kLeader) {
-    reply(slot, response_to(request, ResponseStatus::not_leader), std::string_view{});
-    return;
-  }
-  if (decoded.op == kv::Op::append &&
-      (decoded.bound == 0 || decoded.bound > max_value_in_reply(transport_->max_reply_payload()))) {
-    reply(slot, response_to(request, ResponseStatus::bad_request),
-          "an append must declare a bound of 1.." +
-              std::to_string(max_value_in_reply(transport_->max_reply_payload())) +
-              " bytes, what a get reply carries");
-    return;
-  }
-  // One clock read per batch of requests, shared by every request sent before it (one sent after it
-  // came in later in the same drain: read again).
-  if (batch_receive_ns_ == 0 || batch_receive_ns_ < request.client_send_ns)
-    batch_receive_ns_ = monotonic_ns();
-  const uint64_t receive_ns = batch_receive_ns_;
-  if (decoded.op == kv::Op::get) {
-    PendingRead& read = reads_.push_back();
-    read.round = 0;
-    read.slot = slot;
-    read.request = request;
-    read.receive_ns = receive_ns;
-    read.key.assign(decoded.key);
-    ++unassigned_reads_;
-    return;
-  }
-  const raft::ProposeResult proposed = core_->propose(command);
-  if (proposed.status != raft::Status::kOk) {
-    const ResponseStatus status =
-        proposed.status == raft::Status::kNotLeader ? ResponseStatus::not_leader : ResponseStatus::busy;
-    reply(slot, response_to(request, status), raft::to_string(proposed.status));
-    return;
-  }
-  PendingWrite& write = writes_.push_back();
-  write = PendingWrite{proposed.index, proposed.term, slot, request, receive_ns, 0};
-  ++unpersisted_writes_;
-}
-
-void Node::start_read_round() {
-  const uint64_t context = next_read_context_++;
-  const raft::Status status = core_->read_index(context);
-  if (status == raft::Status::kOk) {
-    for (std::size_t i = reads_.size() - unassigned_reads_; i < reads_.size(); ++i) reads_[i].round = context;
-    rounds_.push_back() = ReadRound{context, 0, 0};
-  } else {
-    const ResponseStatus refusal =
-        status == raft::Status::kNotLeader ? ResponseStatus::not_leader : ResponseStatus::busy;
-    for (; unassigned_reads_ > 0; --unassigned_reads_) {
-      reply(reads_.back().slot, response_to(reads_.back().request, refusal), raft::to_string(status));
-      reads_.pop_back();
-    }
-  }
-  unassigned_reads_ = 0;
+  requests_.on_request(slot, *header, payload.subspan(sizeof(RequestHeader)));
 }
 
 void Node::send(const raft::Message& message) {
@@ -394,7 +289,7 @@ void Node::persist(const raft::Ready& ready) {
   if (!ready.messages.empty() && options_.fsync != storage::Durability::none) transport_->flush();
   raft_storage_.write(ready);
   raft_storage_.sync();
-  if (!ready.entries.empty()) stamp_persisted(ready.entries.back().index, monotonic_ns());
+  if (!ready.entries.empty()) requests_.stamp_persisted(ready.entries.back().index, monotonic_ns());
 }
 
 void Node::restore(const raft::Snapshot& snapshot) {
@@ -406,8 +301,7 @@ void Node::restore(const raft::Snapshot& snapshot) {
 }
 
 void Node::serve_reads(std::span<const raft::ReadState> reads) {
-  if (!reads.empty()) confirm_reads(reads, ready_ns_);
-  if (!rounds_.empty()) serve_confirmed_reads();
+  requests_.serve_reads(reads, ready_ns_);
 }
 
 void Node::on_soft_state(const raft::SoftState& soft) {
@@ -418,7 +312,7 @@ void Node::on_soft_state(const raft::SoftState& soft) {
       (soft.role == raft::Role::kPreCandidate || soft.role == raft::Role::kCandidate))
     ipc::NodeCounters::set(counters_.campaign_ns, monotonic_ns());
   if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader) {
-    fail_pending();
+    requests_.fail_pending();
     segment_.leader_record().withdraw(options_.node, leader_term_);
     leader_term_ = 0;
   }
@@ -434,18 +328,7 @@ void Node::on_soft_state(const raft::SoftState& soft) {
               soft.leader == raft::kNoNode ? std::string("unknown") : std::to_string(soft.leader));
 }
 
-void Node::stamp_persisted(raft::Index last_persisted, uint64_t now_ns) {
-  while (unpersisted_writes_ > 0) {
-    PendingWrite& write = writes_[writes_.size() - unpersisted_writes_];
-    if (write.index > last_persisted) break;
-    write.persist_ns = now_ns;
-    --unpersisted_writes_;
-  }
-}
-
 void Node::apply(std::span<const raft::Entry> entries) {
-  const uint64_t commit_ns = ready_ns_;
-  completed_.clear();
   // Far enough ahead that a slot's cache miss (~100 ns) is hidden behind the entries before it, near
   // enough that the prefetched lines are still in L1 when their turn comes.
   constexpr std::size_t kPrefetchDistance = 8;
@@ -464,77 +347,9 @@ void Node::apply(std::span<const raft::Entry> entries) {
       kv_.skip(e.index);
     }
     applied_bytes_since_snapshot_ += storage::format::record_bytes(e.data.size());  // as the log holds it
-    while (!writes_.empty() && writes_.front().index <= e.index) {
-      const PendingWrite& write = writes_.front();
-      // Neither condition can hold today: only a leader has pending writes, at indices it appended in
-      // its own term, it never installs a snapshot (so no entry of one is skipped above), and it drops
-      // them all when it steps down (fail_pending). Kept as a guard, so that a broken invariant answers
-      // "not applied here" instead of acknowledging another leader's entry as this write.
-      const bool lost = write.index < e.index || write.term != e.term;
-      completed_.push_back({write, code, lost});
-      if (writes_.size() <= unpersisted_writes_) --unpersisted_writes_;
-      writes_.pop_front();
-    }
+    requests_.on_applied(e, code);
   }
-  if (completed_.empty()) return;
-  const uint64_t apply_ns = monotonic_ns();
-  for (const Completed& done : completed_) {
-    ResponseHeader header =
-        response_to(done.write.request, done.lost ? ResponseStatus::not_leader : ResponseStatus::ok);
-    header.leader_receive_ns = done.write.receive_ns;
-    header.leader_persist_ns = done.write.persist_ns;
-    header.commit_ns = commit_ns;
-    header.apply_ns = apply_ns;
-    if (done.lost)
-      reply(done.write.slot, header, "the entry was replaced by another leader's");
-    else
-      reply(done.write.slot, header, kv::Result{done.code, {}, false});
-  }
-}
-
-void Node::confirm_reads(std::span<const raft::ReadState> states, uint64_t now_ns) {
-  for (const raft::ReadState& state : states) {
-    // A confirmed round also vouches for every earlier round: leadership held at a later moment.
-    for (std::size_t i = 0; i < rounds_.size() && rounds_[i].context <= state.context; ++i) {
-      if (rounds_[i].confirm_ns != 0) continue;
-      rounds_[i].index = state.index;
-      rounds_[i].confirm_ns = now_ns;
-    }
-  }
-}
-
-void Node::serve_confirmed_reads() {
-  uint64_t apply_ns = 0;
-  while (!rounds_.empty() && rounds_.front().confirm_ns != 0 &&
-         rounds_.front().index <= kv_.applied_index()) {
-    const ReadRound round = rounds_.front();
-    rounds_.pop_front();
-    if (apply_ns == 0) apply_ns = monotonic_ns();
-    while (!reads_.empty() && reads_.front().round == round.context) {
-      const PendingRead& read = reads_.front();
-      ResponseHeader header = response_to(read.request, ResponseStatus::ok);
-      header.leader_receive_ns = read.receive_ns;
-      header.leader_persist_ns = read.receive_ns;
-      header.commit_ns = round.confirm_ns;
-      header.apply_ns = apply_ns;
-      reply(read.slot, header, kv::get_result(kv_.get(read.key)));
-      reads_.pop_front();
-    }
-  }
-}
-
-void Node::fail_pending() {
-  // Every pending write is already in this node's log and may still commit under the next leader;
-  // reads never enter the log, so they can simply go elsewhere.
-  for (; !writes_.empty(); writes_.pop_front())
-    reply(writes_.front().slot, response_to(writes_.front().request, ResponseStatus::in_doubt),
-          "leadership lost after the write was appended");
-  for (; !reads_.empty(); reads_.pop_front())
-    reply(reads_.front().slot, response_to(reads_.front().request, ResponseStatus::not_leader),
-          "leadership lost");
-  rounds_.clear();
-  unpersisted_writes_ = 0;
-  unassigned_reads_ = 0;
+  requests_.answer_applied(ready_ns_);
 }
 
 void Node::maybe_snapshot() {
@@ -559,8 +374,8 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.last_index, core_->log().last_index());
   C::set(counters_.frames_in, frames_in_);
   const uint64_t refused = transport_->send_drops();  // committed, then refused by a TCP peer
-  C::set(counters_.frames_out, sender_.frames_out() + replies_ - refused);
-  C::set(counters_.drops, sender_.drops() + dropped_replies_ + refused);
+  C::set(counters_.frames_out, sender_.frames_out() + requests_.replies() - refused);
+  C::set(counters_.drops, sender_.drops() + requests_.dropped_replies() + refused);
   C::set(counters_.elections, elections_);
   C::set(counters_.death_elections, core_->elections_by_peer_down());
   C::set(counters_.progress_resets, core_->progress_resets());

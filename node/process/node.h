@@ -27,11 +27,11 @@
 #include <string>
 #include <vector>
 
+#include "ipc/clock.h"
 #include "ipc/segment.h"
-#include "node/kv/result.h"
 #include "node/kv/state_machine.h"
+#include "node/process/client_requests.h"
 #include "node/process/client_wire.h"
-#include "node/process/fifo.h"
 #include "node/process/node_counters.h"
 #include "node/process/node_options.h"
 #include "node/process/peer_sender.h"
@@ -64,35 +64,30 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   const raft::Core& core() const noexcept { return *core_; }
 
  private:
-  struct PendingWrite {
-    raft::Index index = 0;
-    raft::Term term = 0;
-    uint32_t slot = 0;
-    RequestHeader request;
-    uint64_t receive_ns = 0;
-    uint64_t persist_ns = 0;
-  };
-  struct PendingRead {
-    uint64_t round = 0;  // ReadIndex context; 0 until the iteration's read_index call
-    uint32_t slot = 0;
-    RequestHeader request;
-    uint64_t receive_ns = 0;
-    std::string key;  // reused capacity: short keys never allocate after warm-up
-  };
-  struct ReadRound {
-    uint64_t context = 0;
-    raft::Index index = 0;
-    uint64_t confirm_ns = 0;  // 0 until the leader's ReadIndex round is confirmed
-  };
   struct SeenDeath {
     uint32_t node = 0;
     raft::Term term = 0;     // the term the dead node led, if it was this node's leader
     int stagger_ticks = -1;  // the pre-election's delay; -1: it was not this node's leader
   };
-  struct Completed {
-    PendingWrite write;
-    kv::ResultCode code = kv::ResultCode::ok;
-    bool lost = false;  // another entry took its index: the client must retry
+  // ClientRequests' view of the node: the core, the state machine, the clock and the reply channels.
+  class RequestHost {
+   public:
+    explicit RequestHost(Node& node) : node_(node) {}
+    raft::Role role() const noexcept { return node_.core_->role(); }
+    raft::NodeId leader() const noexcept { return node_.core_->leader(); }
+    raft::ProposeResult propose(std::span<const std::byte> command) { return node_.core_->propose(command); }
+    raft::Status read_index(uint64_t context) { return node_.core_->read_index(context); }
+    raft::Index applied_index() const noexcept { return node_.kv_.applied_index(); }
+    std::optional<std::string_view> get(std::string_view key) const { return node_.kv_.get(key); }
+    uint64_t now_ns() const noexcept { return ipc::monotonic_ns(); }
+    uint32_t max_reply_payload() const noexcept { return node_.transport_->max_reply_payload(); }
+    std::byte* reserve_reply(uint32_t slot, uint32_t length) {
+      return node_.transport_->reserve_reply(slot, length);
+    }
+    void commit_reply(uint32_t slot, uint32_t length) { node_.transport_->commit_reply(slot, length); }
+
+   private:
+    Node& node_;
   };
 
   // Transport::Sink
@@ -113,7 +108,6 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // How many live peers have a more up-to-date log than this node's (ties: the lower node first), as
   // their counters say: this node's place, in ticks, in the stagger of elections after a death.
   int stagger_rank(uint32_t dead) const;
-  void start_read_round();
 
   // raft::ReadyHost: the node's side of each Ready (ready_handler.h), stamped with ready_ns_.
   friend class raft::ReadyHandler;
@@ -125,17 +119,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void apply(std::span<const raft::Entry> entries) override;
   void serve_reads(std::span<const raft::ReadState> reads) override;
 
-  void stamp_persisted(raft::Index last_persisted, uint64_t now_ns);
-  void confirm_reads(std::span<const raft::ReadState> states, uint64_t now_ns);
-  void serve_confirmed_reads();
-  void fail_pending();  // on losing leadership: answers every pending write and read
   void maybe_snapshot();
   void publish_counters(uint64_t now_ns);
-  ResponseHeader response_to(const RequestHeader& request, ResponseStatus status) const;
-  // Writes a reply carrying a KV result (status ok) or a reason (any other status); a full reply channel
-  // is counted as a drop (the client times out and retries).
-  void reply(uint32_t slot, const ResponseHeader& header, const kv::Result& result);
-  void reply(uint32_t slot, const ResponseHeader& header, std::string_view reason);
   uint64_t next_deadline_ns() const;
 
   NodeOptions options_;
@@ -157,27 +142,17 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   raft::DecodeScratch scratch_;
   uint64_t tick_ns_;
   uint64_t next_tick_ns_ = 0;
-  uint64_t batch_receive_ns_ = 0;  // when this iteration's client requests were read (0: none yet)
-  bool caught_up_ = false;         // catch_up() ran in this iteration
+  bool caught_up_ = false;  // catch_up() ran in this iteration
   uint64_t frames_in_ = 0;
   uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
   uint64_t bad_client_frames_ = 0;  // requests without a readable header
-  uint64_t replies_ = 0;
-  uint64_t dropped_replies_ = 0;
   uint64_t elections_ = 0;
   bool oversized_warned_ = false;  // the first message too large for a peer frame was logged
   raft::Role role_ = raft::Role::kFollower;
   ipc::NodeMask dead_peers_ = 0;          // deaths taken, until the peer claims its cells again
   std::vector<SeenDeath> deaths_to_log_;  // logged once the iteration's messages are out
   raft::Term leader_term_ = 0;            // the term this node announced itself leader in; 0 = not leading
-
-  Fifo<PendingWrite> writes_;
-  std::size_t unpersisted_writes_ = 0;  // the newest writes_ not yet stamped with persist_ns
-  Fifo<PendingRead> reads_;
-  std::size_t unassigned_reads_ = 0;  // the newest reads_ waiting for this iteration's read_index
-  Fifo<ReadRound> rounds_;
-  uint64_t next_read_context_ = 1;
-  std::vector<Completed> completed_;  // reused per Ready
+  ClientRequests<RequestHost> requests_{RequestHost(*this)};
 
   uint64_t applied_bytes_since_snapshot_ = 0;
   raft::Index snapshot_index_ = 0;
