@@ -1,5 +1,9 @@
 #include "launcher/cluster_setup.h"
 
+#include <unistd.h>
+
+#include <atomic>
+
 #include "launcher/launcher_error.h"
 
 namespace shmraft::launcher {
@@ -69,6 +73,17 @@ CreatedCluster create_cluster(const std::string& cluster, const std::filesystem:
     return CreatedCluster{std::move(segment), std::move(dirs), id};
   } catch (const ipc::SegmentError& e) {
     throw LauncherError(e.what());
+  }
+}
+
+std::string unused_cluster_name(const std::string& prefix, const std::filesystem::path& data_base) {
+  static std::atomic<uint32_t> counter{0};
+  for (;;) {
+    std::string name = prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    std::error_code ignored;
+    if (ipc::Segment::inspect(name).state == ipc::SegmentState::missing &&
+        !std::filesystem::exists(data_base / name, ignored))
+      return name;
   }
 }
 

@@ -23,4 +23,9 @@ struct CreatedCluster {
 CreatedCluster create_cluster(const std::string& cluster, const std::filesystem::path& data_root,
                               const ipc::SegmentConfig& config, std::ostream& log);
 
+// A cluster name for a run that names its own cluster: "<prefix>-<pid>-<n>", the first n for which
+// neither the segment nor `data_base`/name exists. A process that died earlier with the same pid may have
+// left either behind (SIGKILL, a reused CI host); what it left is not ours to remove.
+std::string unused_cluster_name(const std::string& prefix, const std::filesystem::path& data_base);
+
 }  // namespace shmraft::launcher

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -31,11 +30,6 @@ using std::chrono::milliseconds;
 constexpr milliseconds kStopGrace{5000};
 constexpr auto kLeaderTimeout = std::chrono::seconds(30);  // generous: nodes may run under valgrind
 
-std::string unique_name() {
-  static std::atomic<uint32_t> counter{0};
-  return fmt::format("bench-{}-{}", getpid(), counter.fetch_add(1));
-}
-
 }  // namespace
 
 std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
@@ -51,8 +45,9 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
     }
     return cluster;
   }
-  const std::string name = unique_name();
-  const fs::path root = (spec.data_root.empty() ? launcher::default_data_base() : spec.data_root) / name;
+  const fs::path base = spec.data_root.empty() ? launcher::default_data_base() : spec.data_root;
+  const std::string name = launcher::unused_cluster_name("bench", base);
+  const fs::path root = base / name;
   std::ostringstream setup_log;  // segment size and the like: the report says it
   launcher::CreatedCluster created = launcher::create_cluster(name, root, segment, setup_log);
   std::unique_ptr<BenchCluster> cluster(

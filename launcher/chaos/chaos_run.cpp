@@ -1,7 +1,6 @@
 #include "launcher/chaos/chaos_run.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
@@ -95,7 +94,9 @@ int run_chaos(ChaosOptions options) {
   const uint64_t seed =
       options.seed.value_or((uint64_t{std::random_device{}()} << 32) | std::random_device{}());
   options.workload.seed = seed;
-  if (options.cluster.empty()) options.cluster = "chaos-" + std::to_string(getpid());
+  if (options.cluster.empty())  // with --data-dir only the segment's name matters; the base is then moot
+    options.cluster = unused_cluster_name(
+        "chaos", options.data_dir.empty() ? default_data_base() : std::filesystem::path(options.data_dir));
   const uint32_t nodes = options.segment.node_count;
   options.segment.client_slots = std::max(options.segment.client_slots, options.workload.clients + 1);
   check_node_args(options.node_args);

@@ -21,7 +21,7 @@
 namespace shmraft::launcher {
 
 struct ChaosOptions {
-  std::string cluster;   // default: chaos-<pid>
+  std::string cluster;   // default: chaos-<pid>-<n>, unused
   std::string data_dir;  // default: default_data_base()/<cluster>
   ipc::SegmentConfig segment;
   WorkloadOptions workload;

@@ -7,13 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "launcher/child_process.h"
+#include "launcher/cluster_setup.h"
 
 namespace shmraft::cluster_test {
 
@@ -21,6 +21,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+const fs::path kDataBase = "/tmp/shmraft";  // where each TestCluster's data directory goes
 
 // Streams the parts into one string (GCC 12 warns falsely, -Wrestrict, on `"literal" + std::string&&`).
 template <class... Parts>
@@ -103,8 +105,7 @@ CommandResult run_shmraft(const std::vector<std::string>& args, std::chrono::mil
 }
 
 std::string unique_cluster_name(const std::string& label) {
-  static std::atomic<int> counter{0};
-  return text("t", getpid(), "-", label, "-", counter++);
+  return launcher::unused_cluster_name("t-" + label, kDataBase);
 }
 
 std::size_t line_count(const std::string& text) {
@@ -138,9 +139,7 @@ ScopedClusterFiles::~ScopedClusterFiles() {
 }
 
 TestCluster::TestCluster(const std::string& label, Options options)
-    : name_(unique_cluster_name(label)),
-      options_(std::move(options)),
-      data_root_(fs::path("/tmp/shmraft") / name_) {
+    : name_(unique_cluster_name(label)), options_(std::move(options)), data_root_(kDataBase / name_) {
   fs::create_directories(data_root_);
   supervisor_log_ = data_root_ / "up.log";
   std::vector<std::string> argv{

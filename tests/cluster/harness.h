@@ -28,7 +28,8 @@ CommandResult run_shmraft(const std::vector<std::string>& args,
                           std::chrono::milliseconds timeout = std::chrono::seconds(30),
                           const std::filesystem::path& input = {});
 
-// A name no other test (or concurrent test binary) uses: "t<pid>-<label>-<n>".
+// A name no other test (or concurrent test binary) uses, nor anything an earlier run left behind:
+// "t-<label>-<pid>-<n>".
 std::string unique_cluster_name(const std::string& label);
 
 // Number of lines of `text` (stderr checks: "one clear line").
