@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
 #include <stdexcept>
+#include <utility>
 
 #include "node/storage/format.h"
 
@@ -109,6 +111,10 @@ std::map<fs::path, DiskModel::Names> DiskModel::scan() {
 }
 
 void DiskModel::before_flush(const FlushEvent&) noexcept {
+  crash_point();
+}
+
+void DiskModel::crash_point() noexcept {
   if (in_crash_point_ || !crash_point_) return;
   in_crash_point_ = true;
   set_flush_observer(nullptr);
@@ -125,9 +131,12 @@ void DiskModel::after_flush(const FlushEvent& event) noexcept {
   try {
     const fs::path path = event.path.lexically_normal();
     switch (event.kind) {
-      case FlushKind::directory:
-        durable_names_[path] = scan()[path];
+      case FlushKind::directory: {
+        const std::map<fs::path, Names> now = scan();
+        durable_names_[path] = now.at(path);
+        forget_unreachable(now);
         break;
+      }
       case FlushKind::file_data: {
         const FileId id = id_of(path);
         durable_bytes_[id] = last_seen_[id] = read_all(path);
@@ -149,6 +158,18 @@ void DiskModel::after_flush(const FlushEvent& event) noexcept {
     }
   } catch (const std::exception& error) {
     ADD_FAILURE() << "recording a flush of " << event.path << " failed: " << error.what();
+  }
+}
+
+void DiskModel::forget_unreachable(const std::map<fs::path, Names>& now) {
+  std::set<FileId> reachable;
+  for (const std::map<fs::path, Names>* listing : {&now, &std::as_const(durable_names_)}) {
+    for (const auto& [dir, names] : *listing) {
+      for (const auto& [name, id] : names) reachable.insert(id);
+    }
+  }
+  for (auto* images : {&durable_bytes_, &last_seen_}) {
+    std::erase_if(*images, [&](const auto& image) { return !reachable.contains(image.first); });
   }
 }
 

@@ -39,6 +39,9 @@ class DiskModel final : public FlushObserver {
   DiskModel(const DiskModel&) = delete;
   DiskModel& operator=(const DiskModel&) = delete;
 
+  // Runs `crash_point` with the observer removed; before_flush() calls it, and so may the test between
+  // its calls to the storage.
+  void crash_point() noexcept;
   void before_flush(const FlushEvent& event) noexcept override;
   void after_flush(const FlushEvent& event) noexcept override;
 
@@ -73,6 +76,8 @@ class DiskModel final : public FlushObserver {
   Names list(const std::filesystem::path& dir);
   FileId id_of(const std::filesystem::path& file) const;
   std::vector<std::filesystem::path> directories() const;
+  // Drops the images of files that neither exist nor could come back (their removal is durable).
+  void forget_unreachable(const std::map<std::filesystem::path, Names>& now);
   void write_state(const std::filesystem::path& target, double keep_new, std::mt19937_64& rng);
   Bytes crash_bytes(const FileId& file, std::mt19937_64& rng, double keep_new);
   static Bytes read_all(const std::filesystem::path& file);

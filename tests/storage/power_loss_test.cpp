@@ -69,9 +69,11 @@ std::vector<std::byte> snapshot_data(const SnapshotMeta& meta) {
 
 // What the workload was promised, and everything it ever wrote.
 struct Promises {
-  std::vector<uint64_t> terms{0};  // terms[i]: the term of entry i, acknowledged as durable
-  HardState hard_state;            // term and vote acknowledged as durable (the commit index is not)
-  SnapshotMeta snapshot;           // the latest snapshot saved, {0, 0} before the first
+  // Entries 1 to this one are acknowledged as durable, with the terms the log was written with (a
+  // truncation gives up what it removes before it writes anything again).
+  uint64_t last_index = 0;
+  HardState hard_state;   // term and vote acknowledged as durable (the commit index is not)
+  SnapshotMeta snapshot;  // the latest snapshot saved, {0, 0} before the first
   // Terms written at each index and not durably removed since, every hard state and snapshot saved.
   std::map<uint64_t, std::set<uint64_t>> possible_terms;
   std::set<std::pair<uint64_t, uint64_t>> saved_votes{{0, 0}};  // (term, vote)
@@ -93,7 +95,7 @@ class PowerLossRun {
     for (uint64_t ready = 0; states_ < wanted_ && !::testing::Test::HasFailure(); ++ready) {
       ASSERT_LT(ready, wanted_ * 50) << "too few crash points";
       one_ready();
-      maybe_crash();
+      model.crash_point();
       if (rng_() % 32 == 0) {
         storage_.reset();
         storage_.emplace(root(), options_);
@@ -131,7 +133,7 @@ class PowerLossRun {
         const uint64_t from = floor + rng_() % (storage.last_index() - floor + 1);
         // Entries from `from` on are given up as soon as their removal is asked for; they may still come
         // back until it returned.
-        promises_.terms.resize(std::min<std::size_t>(promises_.terms.size(), from));
+        promises_.last_index = std::min(promises_.last_index, from - 1);
         storage.truncate_suffix(from);
         written_.resize(from);
         for (auto it = promises_.possible_terms.lower_bound(from); it != promises_.possible_terms.end(); ++it)
@@ -146,7 +148,7 @@ class PowerLossRun {
     if (durable_at_once()) promises_.hard_state = state;
     storage.sync();
     promises_.hard_state = state;
-    promises_.terms = written_;
+    promises_.last_index = storage.last_index();
 
     const bool log_grew = storage.last_index() - promises_.snapshot.last_index > 300;
     if (state.commit > promises_.snapshot.last_index && (log_grew || rng_() % 30 == 0)) {
@@ -170,7 +172,7 @@ class PowerLossRun {
     storage.append(entries);
     written_.resize(first);
     written_.resize(first + count, term);
-    if (durable_at_once()) promises_.terms = written_;
+    if (durable_at_once()) promises_.last_index = storage.last_index();
   }
 
   void maybe_crash() {
@@ -229,7 +231,7 @@ class PowerLossRun {
   }
 
   void check_log(const NodeStorage& found, uint64_t base) const {
-    const uint64_t promised_last = promises_.terms.size() - 1;
+    const uint64_t promised_last = promises_.last_index;
     EXPECT_LE(found.first_index(), base + 1) << "entries after the snapshot are missing";
     EXPECT_GE(found.last_index(), promised_last) << "acknowledged entries were lost";
     for (uint64_t i = found.first_index(); i <= found.last_index(); ++i) {
@@ -239,8 +241,8 @@ class PowerLossRun {
         ADD_FAILURE() << "entry " << i << " has term " << view.term << ", never written there (or removed)";
         return;
       }
-      if (i > base && i <= promised_last && view.term != promises_.terms[i]) {
-        ADD_FAILURE() << "entry " << i << " has term " << view.term << " but term " << promises_.terms[i]
+      if (i > base && i <= promised_last && view.term != written_[i]) {
+        ADD_FAILURE() << "entry " << i << " has term " << view.term << " but term " << written_[i]
                       << " was acknowledged";
         return;
       }
