@@ -232,26 +232,8 @@ Nemesis::Clock::time_point Nemesis::step() {
 void Nemesis::end() {
   if (partitioned_) ++stats_.heals;
   partitioned_ = false;
-  // A damaged node still opening its storage gets a moment to refuse it.
-  for (int wait = 0; wait < 100; ++wait) {
-    bool pending = false;
-    for (const auto& [node, damage] : damaged_)
-      pending |= !refused_.contains(node) && supervisor_.running(node);
-    if (!pending) break;
-    for (const auto& [node, status] : supervisor_.reap_exited()) {
-      if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
   for (const auto& [node, status] : supervisor_.reap_exited()) {
     if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
-  }
-  for (const auto& [node, damage] : damaged_) {
-    if (!refused_.contains(node) && supervisor_.running(node)) {
-      const std::string what = fmt::format("node {} runs on damaged files ({})", node, damage);
-      note(what);
-      stats_.quiet_damage.push_back(what);
-    }
   }
   // Back to a healthy network: the standing drop rate ends too, so the cluster can catch up.
   ipc::FaultSettings healthy;
@@ -267,10 +249,35 @@ void Nemesis::end() {
     note(fmt::format("restart node {} (pid {}) for the final check", node, pid));
   }
   restarts_.clear();
+  check_damaged_nodes();
   note(refused_.empty()
            ? "healed every link; every node running"
            : fmt::format("healed every link; every node running but the {} that refused its damage",
                          refused_.size()));
+}
+
+void Nemesis::check_damaged_nodes() {
+  // A damaged node still opening its storage gets a few seconds to refuse it; one still running then
+  // took its damaged files without a word.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  auto quiet = [this] {
+    std::vector<uint32_t> nodes;
+    for (const auto& [node, damage] : damaged_) {
+      if (!refused_.contains(node) && supervisor_.running(node)) nodes.push_back(node);
+    }
+    return nodes;
+  };
+  while (!quiet().empty() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+    for (const auto& [node, status] : supervisor_.reap_exited()) {
+      if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
+    }
+  }
+  for (const uint32_t node : quiet()) {
+    const std::string what = fmt::format("node {} runs on damaged files ({})", node, damaged_.at(node));
+    note(what);
+    stats_.quiet_damage.push_back(what);
+  }
 }
 
 }  // namespace shmraft::launcher

@@ -78,6 +78,8 @@ class Nemesis {
   void maybe_damage(uint32_t node);
   // Whether a node that exited by itself is a damaged node refusing to start, as it must.
   bool refused_as_expected(uint32_t node, const ExitStatus& status);
+  // Waits for the damaged nodes still running to refuse; reports those that do not.
+  void check_damaged_nodes();
   std::optional<uint32_t> leader();
   void note(const std::string& what);
   void note_unexpected_exit(uint32_t node, const ExitStatus& status);
