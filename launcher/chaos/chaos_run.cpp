@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "launcher/checker/linearizability.h"
@@ -32,8 +33,9 @@ double seconds_since(Clock::time_point start) {
 
 // The commit index every node has applied, once the cluster is whole and quiet: a leader, every node
 // alive, and each node's commit and applied index at the leader's last index.
-std::optional<uint64_t> caught_up_index(ipc::Segment& segment) {
-  const std::vector<NodeStatus> nodes = read_status(segment);
+std::optional<uint64_t> caught_up_index(ipc::Segment& segment, const std::set<uint32_t>& refused) {
+  std::vector<NodeStatus> nodes = read_status(segment);
+  std::erase_if(nodes, [&](const NodeStatus& s) { return refused.contains(s.node); });
   const NodeStatus* leader = nullptr;
   for (const NodeStatus& s : nodes) {
     if (is_leader(s) && (leader == nullptr || s.counters.term > leader->counters.term)) leader = &s;
@@ -83,6 +85,13 @@ std::string chaos_replay_command(const ChaosOptions& o, uint64_t seed) {
   if (o.nemesis.drop_rate > 0) command += fmt::format(" --unreliable {}", o.nemesis.drop_rate);
   if (o.nemesis.max_delay.count() > 0) command += fmt::format(" --max-delay {}", o.nemesis.max_delay.count());
   command += fmt::format(" --leader-bias {}", o.nemesis.leader_bias);
+  if (!o.nemesis.storage_faults.empty()) {
+    std::string kinds;
+    for (const StorageFaultKind kind : o.nemesis.storage_faults)
+      kinds += fmt::format("{}{}", kinds.empty() ? "" : ",", to_string(kind));
+    command +=
+        fmt::format(" --storage-faults {} --storage-fault-chance {}", kinds, o.nemesis.storage_fault_chance);
+  }
   if (!o.node_args.empty()) {
     command += " --";
     for (const std::string& arg : o.node_args) command += " " + arg;
@@ -136,7 +145,7 @@ int run_chaos(ChaosOptions options) {
 
   checker::HistoryWriter history(history_path.string());
   Workload workload(cluster, options.workload, history);
-  Nemesis nemesis(options.nemesis, seed, segment, supervisor, std::cout);
+  Nemesis nemesis(options.nemesis, seed, segment, supervisor, created.dirs, std::cout);
   workload.start();
   nemesis.begin();
   const auto began = Clock::now();
@@ -182,6 +191,12 @@ int run_chaos(ChaosOptions options) {
       "faults: {} kills, {} restarts, {} partitions, {} heals, {} whole-cluster crashes\n", faults.kills,
       faults.restarts, faults.partitions, faults.heals, faults.crash_alls);
 
+  if (!options.nemesis.storage_faults.empty()) {
+    std::cout << fmt::format("storage faults: {} injected, {} refused at start, {} went unnoticed\n",
+                             faults.storage_faults, faults.refused_starts, faults.quiet_damage.size());
+  }
+  for (const std::string& quiet : faults.quiet_damage) verdict.fail(quiet);
+  const std::set<uint32_t>& refused = nemesis.refused_nodes();
   for (const std::string& exit : faults.unexpected_exits) {
     verdict.fail(exit + "; its output is in the node's .out file under " + created.dirs.root().string());
   }
@@ -193,9 +208,9 @@ int run_chaos(ChaosOptions options) {
       verdict.fail(fmt::format("node {} exited during catch-up ({})", node, status.describe()));
       supervisor.start(node);
     }
-    if (const auto index = caught_up_index(segment)) {
+    if (const auto index = caught_up_index(segment, refused)) {
       std::this_thread::sleep_for(milliseconds(50));
-      if (caught_up_index(segment) == index) {
+      if (caught_up_index(segment, refused) == index) {
         converged = index;
         break;
       }
@@ -203,8 +218,9 @@ int run_chaos(ChaosOptions options) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   if (converged) {
-    std::cout << fmt::format("caught up after {:.3f} s: every node applied index {}\n",
-                             seconds_since(converge_start), *converged);
+    std::cout << fmt::format("caught up after {:.3f} s: every node {}applied index {}\n",
+                             seconds_since(converge_start),
+                             refused.empty() ? "" : "but those that refused their damage ", *converged);
   } else {
     verdict.fail(fmt::format("the cluster did not catch up within {} s after healing:\n{}",
                              options.converge_timeout.count(),
@@ -236,6 +252,10 @@ int run_chaos(ChaosOptions options) {
 
   std::optional<std::map<std::string, std::string>> first_state;
   for (uint32_t node = 1; node <= nodes; ++node) {
+    if (refused.contains(node)) {
+      std::cout << fmt::format("node {}: refused its damaged files, not checked\n", node);
+      continue;
+    }
     std::map<std::string, std::string> state;
     try {
       state = node::replay_kv_state(created.dirs.node_dir(node));

@@ -2,7 +2,8 @@
 // `shmraft chaos`: a cluster under concurrent clients and a fault schedule, then the verdict.
 //
 //   1. create the cluster (fresh data directories), start the nodes, wait for a leader
-//   2. for --duration: clients run (workload.h) while the nemesis kills, restarts and partitions
+//   2. for --duration: clients run (workload.h) while the nemesis kills, restarts and partitions, and
+//      with --storage-faults damages a stopped node's files before its restart (storage_faults.h)
 //   3. stop the clients, heal, start every node, wait until all nodes applied the leader's whole log
 //   4. stop the nodes (SIGTERM), read each node's KV state back from its data directory
 //   5. check the history for linearizability, and each node's state against every acknowledged write

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <numeric>
+#include <sstream>
+#include <thread>
 #include <vector>
 
 #include "launcher/status_table.h"
@@ -13,8 +16,8 @@ namespace shmraft::launcher {
 using std::chrono::milliseconds;
 
 Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& segment, Supervisor& supervisor,
-                 std::ostream& log)
-    : options_(options), rng_(seed), segment_(segment), supervisor_(supervisor), log_(log) {}
+                 const ClusterDirs& dirs, std::ostream& log)
+    : options_(options), rng_(seed), segment_(segment), supervisor_(supervisor), dirs_(dirs), log_(log) {}
 
 milliseconds Nemesis::jitter(milliseconds mean) {
   // Uniform in [mean/2, 3*mean/2): regular enough to count on, irregular enough to hit every phase.
@@ -139,7 +142,12 @@ void Nemesis::restart_due() {
       ++it;
       continue;
     }
+    if (refused_.contains(it->first)) {
+      it = restarts_.erase(it);
+      continue;
+    }
     if (!supervisor_.running(it->first)) {
+      maybe_damage(it->first);
       const pid_t pid = supervisor_.start(it->first);
       ++stats_.restarts;
       note(fmt::format("restart node {} (pid {})", it->first, pid));
@@ -148,10 +156,56 @@ void Nemesis::restart_due() {
   }
 }
 
+void Nemesis::maybe_damage(uint32_t node) {
+  // A minority at most: the majority must keep every committed entry intact.
+  const uint32_t max_damaged = std::max<uint32_t>(1, (supervisor_.nodes() - 1) / 2);
+  if (options_.storage_faults.empty() || damaged_.size() >= max_damaged || damaged_.contains(node) ||
+      !std::bernoulli_distribution(options_.storage_fault_chance)(rng_)) {
+    return;
+  }
+  const StorageFaultKind kind = options_.storage_faults[std::uniform_int_distribution<std::size_t>(
+      0, options_.storage_faults.size() - 1)(rng_)];
+  const std::optional<std::string> injected = inject_storage_fault(kind, dirs_.node_dir(node), rng_);
+  if (!injected) {
+    note(fmt::format("storage fault {} skipped on node {}: nothing there to damage", to_string(kind), node));
+    return;
+  }
+  damaged_[node] = *injected;
+  ++stats_.storage_faults;
+  note(fmt::format("storage fault on node {}: {}", node, *injected));
+}
+
+bool Nemesis::refused_as_expected(uint32_t node, const ExitStatus& status) {
+  const auto damage = damaged_.find(node);
+  if (damage == damaged_.end()) return false;
+  std::ifstream file(dirs_.node_output(node));
+  std::stringstream output;
+  output << file.rdbuf();
+  std::string last_line;
+  for (std::string line; std::getline(output, line);) {
+    if (!line.empty()) last_line = line;
+  }
+  if (status.signal != 0 || status.code == 0 ||
+      last_line.find(dirs_.node_dir(node).string()) == std::string::npos) {
+    const std::string what = fmt::format("node {}, damaged ({}), ended with {} without naming its files: {}",
+                                         node, damage->second, status.describe(), last_line);
+    note(what);
+    stats_.quiet_damage.push_back(what);
+    return false;
+  }
+  refused_.insert(node);
+  ++stats_.refused_starts;
+  note(fmt::format("node {} refused to start on its damaged files ({}); it stays down: {}", node,
+                   status.describe(), last_line));
+  return true;
+}
+
 Nemesis::Clock::time_point Nemesis::step() {
   const auto now = Clock::now();
-  // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them.
+  // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them
+  // — unless they refused the damage injected into them.
   for (const auto& [node, status] : supervisor_.reap_exited()) {
+    if (refused_as_expected(node, status)) continue;
     note_unexpected_exit(node, status);
     restarts_.emplace(node, now);
   }
@@ -178,7 +232,9 @@ Nemesis::Clock::time_point Nemesis::step() {
 void Nemesis::end() {
   if (partitioned_) ++stats_.heals;
   partitioned_ = false;
-  for (const auto& [node, status] : supervisor_.reap_exited()) note_unexpected_exit(node, status);
+  for (const auto& [node, status] : supervisor_.reap_exited()) {
+    if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
+  }
   // Back to a healthy network: the standing drop rate ends too, so the cluster can catch up.
   ipc::FaultSettings healthy;
   for (uint32_t from = 1; from <= segment_.node_count(); ++from) {
@@ -187,13 +243,41 @@ void Nemesis::end() {
     }
   }
   for (uint32_t node = 1; node <= supervisor_.nodes(); ++node) {
-    if (supervisor_.running(node)) continue;
+    if (supervisor_.running(node) || refused_.contains(node)) continue;
     const pid_t pid = supervisor_.start(node);
     ++stats_.restarts;
     note(fmt::format("restart node {} (pid {}) for the final check", node, pid));
   }
   restarts_.clear();
-  note("healed every link; every node running");
+  check_damaged_nodes();
+  note(refused_.empty()
+           ? "healed every link; every node running"
+           : fmt::format("healed every link; every node running but the {} that refused its damage",
+                         refused_.size()));
+}
+
+void Nemesis::check_damaged_nodes() {
+  // A damaged node still opening its storage gets a few seconds to refuse it; one still running then
+  // took its damaged files without a word.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  auto quiet = [this] {
+    std::vector<uint32_t> nodes;
+    for (const auto& [node, damage] : damaged_) {
+      if (!refused_.contains(node) && supervisor_.running(node)) nodes.push_back(node);
+    }
+    return nodes;
+  };
+  while (!quiet().empty() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+    for (const auto& [node, status] : supervisor_.reap_exited()) {
+      if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
+    }
+  }
+  for (const uint32_t node : quiet()) {
+    const std::string what = fmt::format("node {} runs on damaged files ({})", node, damaged_.at(node));
+    note(what);
+    stats_.quiet_damage.push_back(what);
+  }
 }
 
 }  // namespace shmraft::launcher

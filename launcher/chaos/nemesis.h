@@ -1,7 +1,7 @@
 #pragma once
-// The fault schedule of `shmraft chaos`: SIGKILLs and restarts of nodes, network partitions, lossy links
-// and whole-cluster crashes, drawn from one seeded generator so a run's schedule can be replayed (the
-// interleaving with the clients cannot: it depends on timing).
+// The fault schedule of `shmraft chaos`: SIGKILLs and restarts of nodes, network partitions, lossy links,
+// whole-cluster crashes and damage to a stopped node's files, drawn from one seeded generator so a run's
+// schedule can be replayed (the interleaving with the clients cannot: it depends on timing).
 //
 // Runs on the thread that owns the Supervisor (the one that forks the nodes). step() is called in a
 // loop; it acts when an event is due and returns the time of the next one.
@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "ipc/segment.h"
+#include "launcher/chaos/storage_faults.h"
+#include "launcher/cluster_dirs.h"
 #include "launcher/supervisor.h"
 
 namespace shmraft::launcher {
@@ -27,6 +29,10 @@ struct NemesisOptions {
   double leader_bias = 0.5;                         // chance a kill or an isolation targets the leader
   double drop_rate = 0.0;                           // on every link for the whole run ("unreliable")
   std::chrono::microseconds max_delay{0};           // with drop_rate: each link's delay in [0, max]
+  // Damage drawn from these kinds (none: no storage faults) to a killed node's files before its restart,
+  // with this chance per restart, on at most a minority of the nodes in a run.
+  std::vector<StorageFaultKind> storage_faults;
+  double storage_fault_chance = 0.3;
 };
 
 struct NemesisStats {
@@ -35,6 +41,10 @@ struct NemesisStats {
   uint32_t partitions = 0;
   uint32_t heals = 0;
   uint32_t crash_alls = 0;
+  uint32_t storage_faults = 0;  // injected
+  uint32_t refused_starts = 0;  // damaged nodes that refused to start, naming their files
+  // Damaged nodes that started anyway, or refused without naming their files: a guard that stayed quiet.
+  std::vector<std::string> quiet_damage;
   // Nodes that died without being killed (a crash, an assertion, a sanitizer report): always a bug.
   std::vector<std::string> unexpected_exits;
 };
@@ -44,16 +54,19 @@ class Nemesis {
   using Clock = std::chrono::steady_clock;
 
   Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& segment, Supervisor& supervisor,
-          std::ostream& log);
+          const ClusterDirs& dirs, std::ostream& log);
 
   // Applies the standing link faults (drop rate) and schedules the first events.
   void begin();
   // Performs every event due by now; returns when the next one is due.
   Clock::time_point step();
-  // Heals every link and starts every node that is down; the cluster is whole again.
+  // Heals every link and starts every node that is down except those that refused their damaged files;
+  // the cluster is whole again, but for them.
   void end();
 
   const NemesisStats& stats() const noexcept { return stats_; }
+  // Nodes that refused to start on the damage injected into them; they stay down.
+  const std::set<uint32_t>& refused_nodes() const noexcept { return refused_; }
 
  private:
   std::chrono::milliseconds jitter(std::chrono::milliseconds mean);
@@ -62,6 +75,11 @@ class Nemesis {
   void change_partition();
   void apply_links(const std::set<uint32_t>& group);
   void restart_due();
+  void maybe_damage(uint32_t node);
+  // Whether a node that exited by itself is a damaged node refusing to start, as it must.
+  bool refused_as_expected(uint32_t node, const ExitStatus& status);
+  // Waits for the damaged nodes still running to refuse; reports those that do not.
+  void check_damaged_nodes();
   std::optional<uint32_t> leader();
   void note(const std::string& what);
   void note_unexpected_exit(uint32_t node, const ExitStatus& status);
@@ -70,6 +88,7 @@ class Nemesis {
   std::mt19937_64 rng_;
   ipc::Segment& segment_;
   Supervisor& supervisor_;
+  const ClusterDirs& dirs_;
   std::ostream& log_;
   Clock::time_point began_;
   Clock::time_point next_kill_ = Clock::time_point::max();
@@ -77,6 +96,8 @@ class Nemesis {
   Clock::time_point next_crash_all_ = Clock::time_point::max();
   std::map<uint32_t, Clock::time_point> restarts_;  // node -> when it comes back
   bool partitioned_ = false;
+  std::map<uint32_t, std::string> damaged_;  // node -> what was injected
+  std::set<uint32_t> refused_;
   NemesisStats stats_;
 };
 

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "launcher/chaos/chaos_run.h"
+#include "launcher/chaos/storage_faults.h"
 #include "launcher/cli_options.h"
 #include "launcher/cluster_dirs.h"
 #include "launcher/commands/command.h"
@@ -19,6 +20,38 @@ CLI::Option* add_ms(CLI::App& app, const std::string& name, std::chrono::millise
           name, [&field](uint32_t ms) { field = std::chrono::milliseconds(ms); }, description)
       ->check(in_range(0u, max, "ms"))
       ->default_str(std::to_string(field.count()));
+}
+
+std::string storage_fault_names(const std::vector<StorageFaultKind>& kinds) {
+  std::string names;
+  for (const StorageFaultKind kind : kinds)
+    names += std::string(names.empty() ? "" : ", ").append(to_string(kind));
+  return names;
+}
+
+std::vector<StorageFaultKind> refused_storage_faults() {
+  std::vector<StorageFaultKind> kinds = all_storage_faults();
+  std::erase_if(kinds, [](StorageFaultKind kind) { return !refusal_reason(kind); });
+  return kinds;
+}
+
+// No name: every kind injected today. A kind that is not injected is an error that says why.
+std::vector<StorageFaultKind> parse_storage_faults(const std::vector<std::string>& names) {
+  if (names.empty() || (names.size() == 1 && names.front().empty())) return injected_storage_faults();
+  std::vector<StorageFaultKind> kinds;
+  for (const std::string& name : names) {
+    const std::optional<StorageFaultKind> kind = parse_storage_fault(name);
+    if (!kind) {
+      throw CLI::ValidationError("--storage-faults", "unknown storage fault '" + name + "' (known: " +
+                                                         storage_fault_names(all_storage_faults()) + ")");
+    }
+    if (const auto reason = refusal_reason(*kind)) {
+      throw CLI::ValidationError("--storage-faults",
+                                 "storage fault '" + name + "' is refused: " + std::string(*reason));
+    }
+    kinds.push_back(*kind);
+  }
+  return kinds;
 }
 
 }  // namespace
@@ -81,6 +114,21 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
          "Pause of each client between operations (microseconds; bounds the history the checker must search)")
       ->check(in_range(0u, 10'000'000u, "µs"))
       ->default_str(std::to_string(o.workload.think.count()));
+  app->add_option_function<std::vector<std::string>>(
+         "--storage-faults",
+         [&o](const std::vector<std::string>& names) {
+           o.nemesis.storage_faults = parse_storage_faults(names);
+         },
+         "Damage a killed node's files before its restart, on at most a minority of the nodes: the kinds "
+         "given (comma-separated), or with no value every kind the storage refuses safely today: " +
+             storage_fault_names(injected_storage_faults()) +
+             ". Refused with their reason: " + storage_fault_names(refused_storage_faults()))
+      ->expected(0, 1)
+      ->delimiter(',');
+  app->add_option("--storage-fault-chance", o.nemesis.storage_fault_chance,
+                  "Chance that a restart comes with a storage fault")
+      ->check(in_range(0.0, 1.0))
+      ->capture_default_str();
   app->add_option("--history", o.history_file,
                   "Write the client history (JSON lines) to this file and keep it");
   app->add_flag("--keep-data", o.keep_data, "Keep the data directories even when the run passes");

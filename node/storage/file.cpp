@@ -11,9 +11,32 @@
 #include <cstring>
 #include <string>
 
+#include "node/storage/flush_observer.h"
 #include "node/storage/format.h"
 
 namespace shmraft::storage {
+
+namespace {
+
+FlushObserver* observer = nullptr;
+
+// Runs `flush` (which returns 0 or sets errno), telling the observer, if any, before and after.
+template <typename Flush>
+int observed(const FlushEvent& event, Flush flush) {
+  if (observer == nullptr) return flush();
+  observer->before_flush(event);
+  const int rc = flush();
+  const int error = errno;
+  if (rc == 0) observer->after_flush(event);
+  errno = error;
+  return rc;
+}
+
+}  // namespace
+
+void set_flush_observer(FlushObserver* new_observer) noexcept {
+  observer = new_observer;
+}
 
 void throw_errno(std::string_view what, const std::filesystem::path& path, int error) {
   throw StorageError(std::string(what) + " " + path.string() + ": " + std::strerror(error));
@@ -44,12 +67,14 @@ UniqueFd open_directory(const std::filesystem::path& path) {
 }
 
 void sync_file_data(int fd, const std::filesystem::path& path) {
-  if (::fdatasync(fd) != 0) throw_errno("fdatasync failed for", path, errno);
+  if (observed({FlushKind::file_data, path}, [fd] { return ::fdatasync(fd); }) != 0)
+    throw_errno("fdatasync failed for", path, errno);
 }
 
 void sync_directory(const std::filesystem::path& dir) {
   UniqueFd fd = open_directory(dir);
-  if (::fsync(fd.get()) != 0) throw_errno("fsync failed for directory", dir, errno);
+  if (observed({FlushKind::directory, dir}, [&fd] { return ::fsync(fd.get()); }) != 0)
+    throw_errno("fsync failed for directory", dir, errno);
 }
 
 void write_all_at(int fd, const void* data, std::size_t size, uint64_t offset,
@@ -161,7 +186,9 @@ void Mapping::flush(std::size_t from, std::size_t to, const std::filesystem::pat
   static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   std::size_t start = from & ~(page - 1);
   if (to <= start) return;
-  if (::msync(data_ + start, to - start, MS_SYNC) != 0) throw_errno("msync failed for", path, errno);
+  if (observed({FlushKind::file_range, path, start, to},
+               [&] { return ::msync(data_ + start, to - start, MS_SYNC); }) != 0)
+    throw_errno("msync failed for", path, errno);
 }
 
 DirectoryLock::DirectoryLock(const std::filesystem::path& dir) : fd_(open_directory(dir)) {

@@ -22,8 +22,11 @@
 // nothing across a power loss. Modes batch and always flush before anything is acknowledged and order
 // their writes so that a flush never makes a state durable that a crash could not have produced:
 //   * a segment is created, fdatasynced and its directory fsynced before any record goes into it;
-//   * a truncation's zeroes are flushed, and removed names fsynced away, before the space is reused, so
-//     new entries can never be spliced in front of old ones;
+//   * a truncation fsyncs the removal of whole segments away before it zeroes records, and flushes the
+//     zeroes before the space is reused, so neither a removed segment behind a hole nor old entries after
+//     new ones can come back;
+//   * sync() flushes the dirty segments oldest first, so a power loss between two of its msyncs leaves a
+//     shorter log, not a later segment's records behind a hole;
 //   * the hard state is written to `meta` only after the log range it covers was flushed, so the saved
 //     commit index never exceeds the durable log.
 // What stays uncertain is the last, unfinished flush: its pages may reach the disk in any order and any

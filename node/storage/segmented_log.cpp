@@ -1,6 +1,7 @@
 #include "node/storage/segmented_log.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 
 namespace shmraft::storage {
@@ -129,12 +130,17 @@ void SegmentedLog::truncate_suffix(uint64_t from_index) {
     throw StorageError("truncate_suffix(" + std::to_string(from_index) + "): outside the log [" +
                        std::to_string(first_index()) + ", " + std::to_string(last_index()) + "]");
   }
-  // Newest segment first, so a crash part-way leaves a shorter contiguous log; a removed name must be
-  // durable before its indexes are written again elsewhere, or a power loss could bring it back.
+  // Newest segment first, so a crash part-way leaves a shorter contiguous log. The removed names are made
+  // durable before any record is zeroed: a power loss must not bring a removed segment back behind a
+  // hole (found by storage_power_loss_test), nor its indexes once they are written again elsewhere.
   bool removed = false;
   while (!segments_.empty() && segments_.back().first_index() >= from_index) {
     remove_newest_segment();
     removed = true;
+  }
+  if (removed && durable()) {
+    sync_directory(dir_);
+    ++stats_->flushes;
   }
   if (!segments_.empty()) {
     Segment& segment = segments_.back();
@@ -143,10 +149,6 @@ void SegmentedLog::truncate_suffix(uint64_t from_index) {
     // splice old entries after new ones; hence the flush now (rare: only on a conflicting leader).
     if (durable()) segment.flush_dirty(*stats_);
     segment.reserve_for_appends();
-  }
-  if (removed && durable()) {
-    sync_directory(dir_);
-    ++stats_->flushes;
   }
   next_index_ = from_index;
   refresh_last_term();
@@ -177,8 +179,12 @@ void SegmentedLog::reset_to(const SnapshotMeta& snapshot) {
 }
 
 void SegmentedLog::sync() {
-  // Only the newest segments are ever written, so the dirty ones are a suffix of the list.
-  for (auto it = segments_.rbegin(); it != segments_.rend() && it->dirty(); ++it) {
+  // Only the newest segments are ever written, so the dirty ones are a suffix of the list. They are
+  // flushed oldest first: a power loss between two flushes must leave a shorter log, not the newer
+  // segment's records after a hole that recovery has to refuse (found by storage_power_loss_test).
+  auto first_dirty = segments_.end();
+  while (first_dirty != segments_.begin() && std::prev(first_dirty)->dirty()) --first_dirty;
+  for (auto it = first_dirty; it != segments_.end(); ++it) {
     if (options_.durability == Durability::batch) {
       it->flush_dirty(*stats_);
     } else {
