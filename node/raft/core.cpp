@@ -120,14 +120,14 @@ int Core::ticks_until_due() const noexcept {
 
 void Core::campaign() {
   check_not_in_ready("campaign");
-  if (role_ == Role::kLeader || !is_voter()) return;
+  if (role_ == Role::kLeader || !may_campaign()) return;
   campaign_peer_down_ = false;
   start_election(config_.pre_vote, false);
 }
 
 bool Core::peer_down(NodeId peer, int delay_ticks) {
   check_not_in_ready("peer_down");
-  if (role_ != Role::kFollower || !is_voter() || peer == kNoNode || leader_ != peer) return false;
+  if (role_ != Role::kFollower || !may_campaign() || peer == kNoNode || leader_ != peer) return false;
   leader_ = kNoNode;
   campaign_peer_down_ = true;
   // Pre-votes that reached us before the death signal did, refused by the lease: answer them now.
@@ -444,11 +444,12 @@ void Core::become_leader() {
   role_ = Role::kLeader;
   leader_ = config_.id;
   enter_config();  // a removal in the log not yet committed: keep its node in reach
-  Progress& self = *tracker_.progress(config_.id);  // a candidate is a voter
-  self.match = log_.persisted();
-  self.next = log_.last_index() + 1;
-  self.state = ProgressState::kReplicate;
-  self.recent_active = true;
+  if (Progress* self = tracker_.progress(config_.id)) {  // (not if elected while removing itself)
+    self->match = log_.persisted();
+    self->next = log_.last_index() + 1;
+    self->state = ProgressState::kReplicate;
+    self->recent_active = true;
+  }
   // A no-op in the new term lets the leader commit — and so learn the true commit index — without
   // waiting for a client (§5.4.2, §8); ReadIndex waits for it.
   log_.append_local(term_, EntryType::kNoop, {}, arena_);
@@ -529,11 +530,10 @@ void Core::step_follower(const Message& m) {
 }
 
 void Core::handle_vote_request(const VoteRequest& m) {
-  if (!is_voter()) {
-    // §4.2.1: learners (and removed or not yet added nodes) have no vote.
-    send(VoteResponse{config_.id, m.from, term_, m.pre_vote, false});
-    return;
-  }
+  // Whatever our own configuration says (§4.1: servers answer RPCs without consulting it): a learner
+  // whose promotion is not yet in its log may be a voter in the candidate's, and refusing would deadlock
+  // a cluster whose only other voter waits for it (simulator, profile members, seed 3). A ballot counts
+  // only if the candidate's configuration makes its sender a voter.
   // One vote per term (§5.2): we may repeat a vote, or cast one if we have none and know no leader.
   // A pre-vote for a future term promises nothing, so it is judged on the log alone.
   const bool can_vote =
@@ -689,7 +689,7 @@ void Core::check_committed_agreement(const AppendEntries& m) const {
 
 void Core::handle_timeout_now(const TimeoutNow&) {
   // The leader asks us to take over: skip the pre-vote and override the voters' lease.
-  if (is_voter()) start_election(false, true);
+  if (may_campaign()) start_election(false, true);
 }
 
 Core::Sender Core::track_incarnation(Progress& pr, std::uint64_t incarnation) {
@@ -914,7 +914,6 @@ bool Core::maybe_commit() {
 
 void Core::commit_advanced() {
   if (config_.broadcast_commit) commit_broadcast_pending_ = true;
-  if (departing_until_ != 0 && log_.committed() >= departing_until_) enter_config();  // the removal committed
   hand_over_if_removed();
 }
 
@@ -955,7 +954,13 @@ void Core::tick_election() {
   ++election_elapsed_;
   if (election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
-    if (!is_voter()) return;  // learners and removed nodes never campaign (§4.2.1, §4.2.3)
+    if (!may_campaign()) {
+      // Learners and removed nodes never campaign (§4.2.1, §4.2.3); but a leader unheard of for an
+      // election timeout is forgotten, so its lease no longer holds back our vote (we may be a voter in
+      // a candidate's configuration that has not reached our log).
+      leader_ = kNoNode;
+      return;
+    }
     // The first firing after peer_down's delay is its election; a later one is the timeout's own.
     if (role_ != Role::kFollower) campaign_peer_down_ = false;
     start_election(config_.pre_vote, false);
@@ -971,6 +976,9 @@ void Core::tick_heartbeat() {
       become_follower(term_, kNoNode);  // CheckQuorum: we may be the minority side of a partition
       return;
     }
+    // A node removed before the last election timeout has heard the removal commit by now (heartbeats
+    // carry the commit index), so it stops campaigning: stop sending to it.
+    if (departing_until_ != 0 && log_.committed() >= departing_until_) enter_config();
     if (!is_voter() && conf_.current_index() <= log_.committed()) {
       become_follower(term_, kNoNode);  // removed (§4.2.2) and the hand-over did not finish: just go
       return;
@@ -1036,9 +1044,10 @@ void Core::enter_config() {
   ConfState members = conf_.current();
   departing_until_ = 0;
   if (role_ == Role::kLeader && conf_.current_index() > log_.committed()) {
-    // §4.2.3: a leader keeps replicating to the node it is removing until the removal commits, as to a
-    // learner, so that the node most likely holds the entry and stops campaigning (if it does not,
-    // PreVote and the lease keep it from disrupting the cluster).
+    // §4.2.3: a leader keeps replicating to the node it is removing, as to a learner, until an election
+    // timeout after the removal commits, so that the node most likely holds the entry and learns it
+    // committed, and so stops campaigning (if it does not, PreVote and the lease keep it from disrupting
+    // the cluster).
     const ConfState& before = conf_.at(conf_.current_index() - 1);
     for (const NodeId id : before.voters.ids())
       if (!members.is_member(id) && id != config_.id) members.learners.insert(id);

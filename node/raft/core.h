@@ -69,10 +69,12 @@
 // restart rebuilds it from the snapshot plus the stored log — so the application does nothing for a
 // change but skip its entry. Rules: a leader proposes a change only once it has committed an entry of
 // its own term (§4.1's fix for the bug found after the dissertation) and no other change is unapplied;
-// learners (§4.2.1) receive the log and snapshots, never vote, campaign or count toward any quorum, and
+// learners (§4.2.1) receive the log and snapshots, never campaign or count toward any quorum (they answer
+// vote requests like anyone, §4.1, but only a candidate that holds them as voters counts them), and
 // are promoted only once caught up (§4.2.1); a removed leader (§4.2.2) leads until the removal commits,
 // then hands over to the most up-to-date voter and steps down; a node that is not a voter never campaigns
-// (§4.2.3's disruptive servers are also refused by PreVote and the leader lease).
+// once it knows its removal committed (§4.2.3's disruptive servers are also refused by PreVote and the
+// leader lease).
 // =====================================================================================================
 #include <cstdint>
 #include <optional>
@@ -185,6 +187,13 @@ class Core {
 
   // Membership.
   bool is_voter() const noexcept { return conf_.current().voters.contains(config_.id); }
+  // A voter campaigns; so does a node whose removal it does not know committed (§4.2.2): with the removal
+  // in its log it may hold the only log the remaining voters can elect (a removed leader that lost its
+  // quorum before the removal committed). It counts the votes of its latest configuration, so its own
+  // vote no longer counts; once elected it commits the removal and hands over.
+  bool may_campaign() const noexcept {
+    return is_voter() || conf_.at(log_.committed()).voters.contains(config_.id);
+  }
   // The configuration a snapshot records, or the bootstrap one if it records none.
   ConfState conf_of(const SnapshotMeta& meta) const;
   // The kConfChange entries among `entries` (now in the log) take effect; throws std::runtime_error on
@@ -274,7 +283,7 @@ class Core {
 
   ConfHistory conf_;
   ProgressTracker tracker_;
-  Index departing_until_ = 0;  // the tracker keeps a node being removed until this entry commits
+  Index departing_until_ = 0;  // the tracker keeps a node being removed until this entry committed a while
   NodeId transfer_target_ = kNoNode;
   bool campaign_transfer_ = false;   // this candidacy was started by TimeoutNow
   bool campaign_peer_down_ = false;  // this (pending) election was started by peer_down
