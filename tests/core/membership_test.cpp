@@ -28,6 +28,12 @@ ProposeResult change(Cluster& c, NodeId leader, ConfChangeType type, NodeId node
   return c.core(leader).propose_conf_change({type, node});
 }
 
+// Proposes a change that must be accepted and lets the cluster settle.
+void change_and_settle(Cluster& c, NodeId leader, ConfChangeType type, NodeId node) {
+  ASSERT_EQ(change(c, leader, type, node).status, Status::kOk) << to_string(type) << " " << node;
+  c.stabilize();
+}
+
 // ---------------------------------------------------------------------------- the change type ----
 
 TEST(ConfChangeEncoding, RoundTripsEveryType) {
@@ -142,8 +148,7 @@ TEST(Membership, Section4_1_TheLastVoterCannotBeRemoved) {
 TEST(Membership, Section4_2_1_LearnerGetsTheLogButDoesNotCountForCommit) {
   Cluster c = three_voters(4);
   c.elect(1);
-  ASSERT_EQ(change(c, 1, ConfChangeType::kAddLearner, 4).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kAddLearner, 4);
   c.propose(1, "a");
   c.stabilize();
   EXPECT_EQ(c.log_terms(4), c.log_terms(1));
@@ -162,8 +167,7 @@ TEST(Membership, Section4_2_1_LearnerGetsTheLogButDoesNotCountForCommit) {
 TEST(Membership, Section4_2_1_LearnerNeverCampaignsAndItsVoteDoesNotCount) {
   Cluster c = three_voters(4);
   c.elect(1);
-  ASSERT_EQ(change(c, 1, ConfChangeType::kAddLearner, 4).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kAddLearner, 4);
   const Term t = c.core(4).term();
   c.isolate(1);
   c.isolate(2);
@@ -193,16 +197,14 @@ TEST(Membership, Section4_2_1_LearnerNeverCampaignsAndItsVoteDoesNotCount) {
 TEST(Membership, Section4_2_1_PromotionWaitsForTheLearnerToCatchUp) {
   Cluster c = three_voters(4);
   c.elect(1);
-  ASSERT_EQ(change(c, 1, ConfChangeType::kAddLearner, 4).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kAddLearner, 4);
   c.isolate(4);
   for (int k = 0; k < 5; ++k) c.propose(1, "x");
   c.stabilize();
   EXPECT_EQ(change(c, 1, ConfChangeType::kPromoteLearner, 4).status, Status::kLearnerBehind);
   c.heal();
   c.tick_all(3);  // heartbeats find the learner behind and catch it up
-  ASSERT_EQ(change(c, 1, ConfChangeType::kPromoteLearner, 4).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kPromoteLearner, 4);
   for (NodeId id = 1; id <= 4; ++id) EXPECT_EQ(c.core(id).conf_state(), conf({1, 2, 3, 4})) << id;
 
   // Four voters: a quorum is three, so the leader and one follower no longer commit.
@@ -220,12 +222,9 @@ TEST(Membership, Section4_2_1_PromotionWaitsForTheLearnerToCatchUp) {
 TEST(Membership, Section4_1_AddAndRemoveVotersChangeTheQuorum) {
   Cluster c = three_voters(4);
   c.elect(1);
-  ASSERT_EQ(change(c, 1, ConfChangeType::kAddVoter, 4).status, Status::kOk);
-  c.stabilize();
-  ASSERT_EQ(change(c, 1, ConfChangeType::kRemoveNode, 2).status, Status::kOk);
-  c.stabilize();
-  ASSERT_EQ(change(c, 1, ConfChangeType::kRemoveNode, 3).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kAddVoter, 4);
+  change_and_settle(c, 1, ConfChangeType::kRemoveNode, 2);
+  change_and_settle(c, 1, ConfChangeType::kRemoveNode, 3);
   for (NodeId id : {1u, 4u}) EXPECT_EQ(c.core(id).conf_state(), conf({1, 4})) << id;
   // Voters {1, 4}: node 4 can be elected by node 1 alone; the removed nodes play no part.
   c.isolate(2);
@@ -245,8 +244,7 @@ TEST(Membership, Section4_2_2_LeaderRemovingItselfHandsOverOnceCommitted) {
   c.elect(1);
   c.isolate(3);
   c.drop_if = [](const Message& m) { return std::holds_alternative<AppendResponse>(m); };
-  ASSERT_EQ(change(c, 1, ConfChangeType::kRemoveNode, 1).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kRemoveNode, 1);
   EXPECT_EQ(c.core(1).role(), Role::kLeader);  // uncommitted: still leading
   c.drop_if = {};
   c.tick_all(3);
@@ -267,8 +265,7 @@ TEST(Membership, Section4_2_2_LeaderRemovingItselfHandsOverOnceCommitted) {
 TEST(Membership, Section4_2_3_RemovedNodeStopsCampaigning) {
   Cluster c = three_voters(3);
   c.elect(1);
-  ASSERT_EQ(change(c, 1, ConfChangeType::kRemoveNode, 3).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kRemoveNode, 3);
   c.tick_all(3);  // heartbeats tell node 3 that its removal committed
   EXPECT_EQ(c.core(3).conf_state(), conf({1, 2}));
   EXPECT_GE(c.core(3).commit_index(), c.core(1).commit_index());
@@ -287,12 +284,9 @@ TEST(Membership, Section4_2_3_RemovedNodeStopsCampaigning) {
 TEST(Membership, Section4_1_RestartRestoresTheConfigurationFromTheLog) {
   Cluster c = three_voters(4);
   c.elect(1);
-  ASSERT_EQ(change(c, 1, ConfChangeType::kAddLearner, 4).status, Status::kOk);
-  c.stabilize();
-  ASSERT_EQ(change(c, 1, ConfChangeType::kPromoteLearner, 4).status, Status::kOk);
-  c.stabilize();
-  ASSERT_EQ(change(c, 1, ConfChangeType::kRemoveNode, 2).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kAddLearner, 4);
+  change_and_settle(c, 1, ConfChangeType::kPromoteLearner, 4);
+  change_and_settle(c, 1, ConfChangeType::kRemoveNode, 2);
   c.restart(3);
   EXPECT_EQ(c.core(3).conf_state(), conf({1, 3, 4}));
   c.restart(2);  // removed: it knows, and stays quiet
@@ -304,8 +298,7 @@ TEST(Membership, Section4_1_RestartRestoresTheConfigurationFromTheLog) {
 TEST(Membership, Section4_1_SnapshotCarriesTheConfiguration) {
   Cluster c = three_voters(5);
   c.elect(1);
-  ASSERT_EQ(change(c, 1, ConfChangeType::kAddVoter, 4).status, Status::kOk);
-  c.stabilize();
+  change_and_settle(c, 1, ConfChangeType::kAddVoter, 4);
   const Index snap = c.core(1).applied_index();
   c.storage(1).create_snapshot(snap, as_bytes("state"), c.core(1).conf_state_at(snap));
   c.storage(1).compact(snap);
