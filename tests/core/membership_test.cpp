@@ -261,6 +261,21 @@ TEST(Membership, Section4_2_2_LeaderRemovingItselfHandsOverOnceCommitted) {
   EXPECT_EQ(c.core(leader).term(), 2u);
 }
 
+// §4.2.2: if the hand-over does not happen (its TimeoutNow is lost), the removed leader still steps down
+// within an election timeout, and the remaining voters elect one of them.
+TEST(Membership, Section4_2_2_RemovedLeaderStepsDownEvenIfTheHandOverFails) {
+  Cluster c = three_voters(3);
+  c.elect(1);
+  c.drop_if = [](const Message& m) { return std::holds_alternative<TimeoutNow>(m); };
+  change_and_settle(c, 1, ConfChangeType::kRemoveNode, 1);
+  EXPECT_EQ(c.core(1).role(), Role::kLeader);
+  EXPECT_NE(c.core(1).transfer_target(), kNoNode);  // handing over
+  c.tick_all(kManyTicks);
+  EXPECT_EQ(c.core(1).role(), Role::kFollower);
+  const NodeId leader = c.leader();
+  EXPECT_TRUE(leader == 2 || leader == 3) << "leader " << leader;
+}
+
 // §4.2.3: a removed server never campaigns, so it cannot disrupt the cluster that removed it.
 TEST(Membership, Section4_2_3_RemovedNodeStopsCampaigning) {
   Cluster c = three_voters(3);
