@@ -36,6 +36,7 @@ class Sizer {
     n += 1;
   }
   void bytes(Bytes b) { n += 4 + b.size(); }
+  void conf_state(const ConfState&) { n += 16; }
   void entries(std::span<const Entry> es, Index) {
     n += 4;
     for (const Entry& e : es) n += kMinEntryBytes + e.data.size();
@@ -57,6 +58,10 @@ class Writer {
   void bytes(Bytes b) {
     u32(static_cast<std::uint32_t>(b.size()));
     raw(b);
+  }
+  void conf_state(const ConfState& c) {
+    u64(c.voters.bits());
+    u64(c.learners.bits());
   }
   void entries(std::span<const Entry> es, Index) {
     u32(static_cast<std::uint32_t>(es.size()));
@@ -112,6 +117,16 @@ class Reader {
     if (size > in_.size() - pos_) return fail(CodecError::kTruncated);
     b = in_.subspan(pos_, size);
     pos_ += size;
+  }
+  void conf_state(ConfState& c) {
+    std::uint64_t voters = 0;
+    std::uint64_t learners = 0;
+    u64(voters);
+    u64(learners);
+    c.voters = NodeSet::from_bits(voters);
+    c.learners = NodeSet::from_bits(learners);
+    // Id 0 is no node, and no node is both a voter and a learner.
+    if (!c.voters.valid() || !c.learners.valid() || (voters & learners) != 0) fail(CodecError::kBadValue);
   }
   void entries(std::span<const Entry>& es, Index prev) {
     std::uint32_t count = 0;
@@ -190,6 +205,7 @@ void fields(IO& io, M& m) {
   } else if constexpr (std::is_same_v<T, InstallSnapshot>) {
     io.u64(m.meta.index);
     io.u64(m.meta.term);
+    io.conf_state(m.meta.conf_state);
     io.bytes(m.data);
   } else if constexpr (std::is_same_v<T, InstallSnapshotResponse>) {
     io.u64(m.match_index);

@@ -18,9 +18,15 @@ struct TestingFaults {
 };
 
 struct Config {
-  NodeId id = kNoNode;         // this node; one of `voters`
-  std::vector<NodeId> voters;  // the configuration (membership is fixed for now); ids need not be 1..N
-  std::uint64_t seed = 0;      // randomized election timeouts; mix in the id for distinct nodes
+  NodeId id = kNoNode;  // this node, 1..max_nodes
+  // The cluster's initial configuration, the same on every node (a node that joins later is given it
+  // too, and is not in it). Used only when the storage's snapshot records none; the log's kConfChange
+  // entries apply on top (conf_change.h). Ids in 1..max_nodes.
+  std::vector<NodeId> voters;
+  // The largest node id a configuration may hold (at most kMaxNodeId): the room hosts reserve for nodes
+  // that join.
+  std::uint32_t max_nodes = 7;
+  std::uint64_t seed = 0;  // randomized election timeouts; mix in the id for distinct nodes
   // Which start of this node the core is: a number that grows with every start of the node (every new
   // process), whatever happened to its storage — the host takes it from a clock and from what the
   // previous start published (see node.cpp). Every append, heartbeat and snapshot response carries it, so

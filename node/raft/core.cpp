@@ -1,6 +1,7 @@
 #include "node/raft/core.h"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 #include <string>
 
@@ -33,6 +34,18 @@ const char* to_string(Status status) noexcept {
       return "leadership transfer in progress";
     case Status::kInvalidArgument:
       return "invalid argument";
+    case Status::kConfChangePending:
+      return "another configuration change is in progress";
+    case Status::kAlreadyMember:
+      return "node is a member already";
+    case Status::kNotLearner:
+      return "node is not a learner";
+    case Status::kNotMember:
+      return "node is not a member";
+    case Status::kRemovesLastVoter:
+      return "cannot remove the last voter";
+    case Status::kLearnerBehind:
+      return "learner has not caught up yet";
   }
   return "?";
 }
@@ -41,7 +54,7 @@ Core::Core(const Config& config, const LogStorage& storage)
     : config_((validate(config), config)),
       log_(storage),
       rng_state_(config.seed ^ (0xD1B54A32D192ED03ull * config.id)),
-      tracker_(JointConfig(MajorityConfig(config.voters)), config.max_inflight_msgs) {
+      tracker_(ConfState{}, config.max_inflight_msgs) {
   const HardState hs = storage.hard_state();
   if (hs.commit > storage.last_index()) {
     throw std::invalid_argument("raft::Core: stored commit index " + std::to_string(hs.commit) +
@@ -60,7 +73,21 @@ Core::Core(const Config& config, const LogStorage& storage)
   log_.set_committed(std::max(hs.commit, applied));
   log_.set_applied(applied);
 
-  pre_votes_in_lease_.reserve(config_.voters.size());
+  // The configuration: the snapshot's (or the bootstrap one), then every change the stored log holds
+  // after it (§4.1: in force once in the log, applied or not).
+  const SnapshotMeta snapshot = storage.snapshot().meta;
+  conf_.reset(snapshot.index, conf_of(snapshot));
+  for (Index from = std::max(snapshot.index + 1, log_.first_index()); from <= log_.last_index();) {
+    committed_scratch_.clear();
+    log_.slice(from, log_.last_index() + 1, config_.max_committed_bytes, committed_scratch_);
+    record_conf_changes(committed_scratch_);
+    from = committed_scratch_.back().index + 1;
+  }
+  committed_scratch_.clear();
+  conf_.forget_through(applied);
+  enter_config();
+
+  pre_votes_in_lease_.reserve(config_.max_nodes);
   become_follower(term_, kNoNode);
   last_soft_state_ = soft_state();
   last_hard_state_ = hard_state();
@@ -93,14 +120,14 @@ int Core::ticks_until_due() const noexcept {
 
 void Core::campaign() {
   check_not_in_ready("campaign");
-  if (role_ == Role::kLeader) return;
+  if (role_ == Role::kLeader || !may_campaign()) return;
   campaign_peer_down_ = false;
   start_election(config_.pre_vote, false);
 }
 
 bool Core::peer_down(NodeId peer, int delay_ticks) {
   check_not_in_ready("peer_down");
-  if (role_ != Role::kFollower || peer == kNoNode || leader_ != peer) return false;
+  if (role_ != Role::kFollower || !may_campaign() || peer == kNoNode || leader_ != peer) return false;
   leader_ = kNoNode;
   campaign_peer_down_ = true;
   // Pre-votes that reached us before the death signal did, refused by the lease: answer them now.
@@ -122,9 +149,47 @@ ProposeResult Core::propose(Bytes data) {
   return propose_entry(EntryType::kNormal, data);
 }
 
-ProposeResult Core::propose_conf_change(Bytes change) {
+ProposeResult Core::propose_conf_change(const ConfChange& change) {
   check_not_in_ready("propose_conf_change");
-  return propose_entry(EntryType::kConfChange, change);
+  const Status status = check_conf_change_proposal(change);
+  if (status != Status::kOk) return {status, 0, 0};
+  const std::array<std::byte, kConfChangeBytes> payload = encode_conf_change(change);
+  const ProposeResult result = propose_entry(EntryType::kConfChange, payload);
+  const Entry entry{result.term, result.index, EntryType::kConfChange, payload};
+  record_conf_changes({&entry, 1});
+  enter_config();
+  if (maybe_commit()) commit_advanced();  // a smaller quorum may commit what it already holds
+  return result;
+}
+
+Status Core::check_conf_change_proposal(const ConfChange& change) const {
+  if (role_ != Role::kLeader) return Status::kNotLeader;
+  if (transfer_target_ != kNoNode) return Status::kTransferInProgress;
+  // §4.1: one change at a time, and — the fix to the dissertation's single-server algorithm — not before
+  // this leader committed an entry of its term: a change an earlier leader left uncommitted could
+  // otherwise combine with ours into two configurations without overlapping majorities.
+  if (!committed_in_current_term() || conf_.current_index() > log_.applied())
+    return Status::kConfChangePending;
+  switch (check_conf_change(conf_.current(), change, config_.max_nodes)) {
+    case ConfChangeRefusal::kNone:
+      break;
+    case ConfChangeRefusal::kBadNodeId:
+      return Status::kInvalidArgument;
+    case ConfChangeRefusal::kAlreadyMember:
+      return Status::kAlreadyMember;
+    case ConfChangeRefusal::kNotLearner:
+      return Status::kNotLearner;
+    case ConfChangeRefusal::kNotMember:
+      return Status::kNotMember;
+    case ConfChangeRefusal::kRemovesLastVoter:
+      return Status::kRemovesLastVoter;
+  }
+  // §4.2.1: a learner becomes a voter only once it holds the committed log, so that adding it does not
+  // leave the cluster waiting for it to catch up before anything new commits.
+  if (change.type == ConfChangeType::kPromoteLearner &&
+      tracker_.progress(change.node)->match < log_.committed())
+    return Status::kLearnerBehind;
+  return Status::kOk;
 }
 
 ProposeResult Core::propose_entry(EntryType type, Bytes data) {
@@ -152,6 +217,11 @@ Status Core::transfer_leader(NodeId target) {
   if (role_ != Role::kLeader) return Status::kNotLeader;
   if (!tracker_.voters().contains(target)) return Status::kInvalidArgument;
   if (target == config_.id) return Status::kOk;
+  start_transfer(target);
+  return Status::kOk;
+}
+
+void Core::start_transfer(NodeId target) {
   transfer_target_ = target;
   election_elapsed_ = 0;  // the transfer is abandoned after one election timeout
   const Progress& pr = *tracker_.progress(target);
@@ -160,13 +230,14 @@ Status Core::transfer_leader(NodeId target) {
   } else {
     send_append(target, false);
   }
-  return Status::kOk;
 }
 
 void Core::step(const Message& m) {
   check_not_in_ready("step");
   const NodeId from = message_from(m);
-  if (from == config_.id || message_to(m) != config_.id || !tracker_.is_member(from)) {
+  // Messages from any possible id are heard, members or not: a node joining learns of its membership
+  // from the leader's log, and votes come from whoever campaigns (handle_vote_request decides).
+  if (from == config_.id || message_to(m) != config_.id || from == kNoNode || from > config_.max_nodes) {
     ++dropped_messages_;
     return;
   }
@@ -272,6 +343,7 @@ void Core::advance() {
   if (ready_.snapshot) log_.set_applied(ready_.snapshot->meta.index);
   log_.set_applied(std::max(log_.applied(), ready_applied_to_));
   log_.mark_all_persisted();
+  conf_.forget_through(log_.applied());
   last_soft_state_ = soft_state();
   last_hard_state_ = hard_state();
   messages_.clear();
@@ -281,10 +353,12 @@ void Core::advance() {
   ready_ = Ready{};
   arena_.reset();
   if (role_ == Role::kLeader) {
-    // Only now does the leader's own copy count toward a majority (dissertation §10.2.1).
-    Progress& self = *tracker_.progress(config_.id);
-    self.match = log_.persisted();
-    self.next = self.match + 1;
+    // Only now does the leader's own copy count toward a majority (dissertation §10.2.1) — unless it
+    // removed itself (§4.2.2): then it replicates without counting.
+    if (Progress* self = tracker_.progress(config_.id)) {
+      self->match = log_.persisted();
+      self->next = self->match + 1;
+    }
     if (maybe_commit()) commit_advanced();
   }
 }
@@ -369,11 +443,13 @@ void Core::become_leader() {
   reset(term_);
   role_ = Role::kLeader;
   leader_ = config_.id;
-  Progress& self = *tracker_.progress(config_.id);
-  self.match = log_.persisted();
-  self.next = log_.last_index() + 1;
-  self.state = ProgressState::kReplicate;
-  self.recent_active = true;
+  enter_config();  // a removal in the log not yet committed: keep its node in reach
+  if (Progress* self = tracker_.progress(config_.id)) {  // (not if elected while removing itself)
+    self->match = log_.persisted();
+    self->next = log_.last_index() + 1;
+    self->state = ProgressState::kReplicate;
+    self->recent_active = true;
+  }
   // A no-op in the new term lets the leader commit — and so learn the true commit index — without
   // waiting for a client (§5.4.2, §8); ReadIndex waits for it.
   log_.append_local(term_, EntryType::kNoop, {}, arena_);
@@ -410,6 +486,10 @@ void Core::start_election(bool pre_vote, bool leader_transfer) {
 // ------------------------------------------------------------------------------- handlers ----
 
 void Core::step_leader(const Message& m) {
+  if (tracker_.progress(message_from(m)) == nullptr) {
+    ++dropped_messages_;  // a removed node's late answer, or one not yet added
+    return;
+  }
   if (const auto* r = std::get_if<AppendResponse>(&m)) {
     handle_append_response(*r);
   } else if (const auto* h = std::get_if<HeartbeatResponse>(&m)) {
@@ -450,6 +530,10 @@ void Core::step_follower(const Message& m) {
 }
 
 void Core::handle_vote_request(const VoteRequest& m) {
+  // Whatever our own configuration says (§4.1: servers answer RPCs without consulting it): a learner
+  // whose promotion is not yet in its log may be a voter in the candidate's, and refusing would deadlock
+  // a cluster whose only other voter waits for it (simulator, profile members, seed 3). A ballot counts
+  // only if the candidate's configuration makes its sender a voter.
   // One vote per term (§5.2): we may repeat a vote, or cast one if we have none and know no leader.
   // A pre-vote for a future term promises nothing, so it is judged on the log alone.
   const bool can_vote =
@@ -522,10 +606,17 @@ void Core::handle_append_entries(const AppendEntries& m) {
     r.success = true;
     r.match_index = log_.committed();
   } else if (log_.matches(m.prev_log_index, m.prev_log_term)) {
-    const Index last_new = log_.append_from_leader(m.prev_log_index, m.entries, arena_);
-    commit_to(std::min(m.leader_commit, last_new));
+    const RaftLog::LeaderAppend appended = log_.append_from_leader(m.prev_log_index, m.entries, arena_);
+    if (appended.first_new <= appended.last) {
+      // §4.1: a cut suffix takes its changes back; the new entries' changes are in force at once.
+      const bool undone = conf_.truncate_from(appended.first_new);
+      const bool changed = record_conf_changes(
+          m.entries.subspan(static_cast<std::size_t>(appended.first_new - m.prev_log_index - 1)));
+      if (undone || changed) enter_config();
+    }
+    commit_to(std::min(m.leader_commit, appended.last));
     r.success = true;
-    r.match_index = last_new;
+    r.match_index = appended.last;
   } else {
     r.reject_index = m.prev_log_index;
     if (m.prev_log_index > log_.last_index()) {
@@ -551,6 +642,8 @@ void Core::handle_install_snapshot(const InstallSnapshot& m) {
       commit_to(m.meta.index);  // we hold the snapshot's entries already: just fast-forward
     } else {
       log_.restore(Snapshot{m.meta, m.data}, arena_);
+      conf_.reset(m.meta.index, conf_of(m.meta));
+      enter_config();
     }
     r.match_index = m.meta.index;
   }
@@ -596,7 +689,7 @@ void Core::check_committed_agreement(const AppendEntries& m) const {
 
 void Core::handle_timeout_now(const TimeoutNow&) {
   // The leader asks us to take over: skip the pre-vote and override the voters' lease.
-  start_election(false, true);
+  if (may_campaign()) start_election(false, true);
 }
 
 Core::Sender Core::track_incarnation(Progress& pr, std::uint64_t incarnation) {
@@ -821,6 +914,7 @@ bool Core::maybe_commit() {
 
 void Core::commit_advanced() {
   if (config_.broadcast_commit) commit_broadcast_pending_ = true;
+  hand_over_if_removed();
 }
 
 void Core::commit_to(Index index) {
@@ -837,7 +931,7 @@ void Core::add_read(std::uint64_t context) {
   // Reads arriving before the next heartbeat round goes out share that round.
   if (!read_heartbeat_pending_) {
     ++read_round_;
-    read_heartbeat_pending_ = tracker_.voters().voters().size() > 1;
+    read_heartbeat_pending_ = tracker_.voters().voters().size() > 1 || !is_voter();
   }
   pending_reads_.push_back({context, log_.committed(), read_round_});
   release_reads();
@@ -860,6 +954,13 @@ void Core::tick_election() {
   ++election_elapsed_;
   if (election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
+    if (!may_campaign()) {
+      // Learners and removed nodes never campaign (§4.2.1, §4.2.3); but a leader unheard of for an
+      // election timeout is forgotten, so its lease no longer holds back our vote (we may be a voter in
+      // a candidate's configuration that has not reached our log).
+      leader_ = kNoNode;
+      return;
+    }
     // The first firing after peer_down's delay is its election; a later one is the timeout's own.
     if (role_ != Role::kFollower) campaign_peer_down_ = false;
     start_election(config_.pre_vote, false);
@@ -873,6 +974,13 @@ void Core::tick_heartbeat() {
     election_elapsed_ = 0;
     if (config_.check_quorum && !tracker_.quorum_active(config_.id)) {
       become_follower(term_, kNoNode);  // CheckQuorum: we may be the minority side of a partition
+      return;
+    }
+    // A node removed before the last election timeout has heard the removal commit by now (heartbeats
+    // carry the commit index), so it stops campaigning: stop sending to it.
+    if (departing_until_ != 0 && log_.committed() >= departing_until_) enter_config();
+    if (!is_voter() && conf_.current_index() <= log_.committed()) {
+      become_follower(term_, kNoNode);  // removed (§4.2.2) and the hand-over did not finish: just go
       return;
     }
     transfer_target_ = kNoNode;  // a transfer that did not finish within an election timeout is dropped
@@ -895,6 +1003,76 @@ void Core::tick_heartbeat() {
 
 bool Core::in_lease() const {
   return config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_tick;
+}
+
+// ----------------------------------------------------------------------------- membership ----
+
+ConfState Core::conf_of(const SnapshotMeta& meta) const {
+  if (!meta.conf_state.empty()) return meta.conf_state;
+  ConfState bootstrap;
+  for (const NodeId id : config_.voters) bootstrap.voters.insert(id);
+  return bootstrap;
+}
+
+bool Core::record_conf_changes(std::span<const Entry> entries) {
+  bool any = false;
+  for (const Entry& e : entries) {
+    if (e.type != EntryType::kConfChange) continue;
+    const DecodedConfChange decoded = decode_conf_change(e.data);
+    if (!decoded) {
+      throw std::runtime_error("raft: node " + std::to_string(config_.id) + ": entry " +
+                               std::to_string(e.index) + " (term " + std::to_string(e.term) +
+                               "): " + decoded.error);
+    }
+    const ConfChangeRefusal refusal = check_conf_change(conf_.current(), decoded.change, config_.max_nodes);
+    if (refusal != ConfChangeRefusal::kNone) {
+      // The leader checked it against the same log prefix: the nodes disagree on the bootstrap voters or
+      // on max_nodes.
+      throw std::runtime_error("raft: node " + std::to_string(config_.id) + ": entry " +
+                               std::to_string(e.index) + " (" + to_string(decoded.change.type) + " " +
+                               std::to_string(decoded.change.node) +
+                               ") does not apply to this node's configuration: " + to_string(refusal) +
+                               " (are Config::voters and max_nodes the same on every node?)");
+    }
+    conf_.record(e.index, apply_conf_change(conf_.current(), decoded.change));
+    any = true;
+  }
+  return any;
+}
+
+void Core::enter_config() {
+  ConfState members = conf_.current();
+  departing_until_ = 0;
+  if (role_ == Role::kLeader && conf_.current_index() > log_.committed()) {
+    // §4.2.3: a leader keeps replicating to the node it is removing, as to a learner, until an election
+    // timeout after the removal commits, so that the node most likely holds the entry and learns it
+    // committed, and so stops campaigning (if it does not, PreVote and the lease keep it from disrupting
+    // the cluster).
+    const ConfState& before = conf_.at(conf_.current_index() - 1);
+    for (const NodeId id : before.voters.ids())
+      if (!members.is_member(id) && id != config_.id) members.learners.insert(id);
+    for (const NodeId id : before.learners.ids())
+      if (!members.is_member(id)) members.learners.insert(id);
+    if (members != conf_.current()) departing_until_ = conf_.current_index();
+  }
+  tracker_.set_config(members, log_.last_index() + 1);
+  if (transfer_target_ != kNoNode && !tracker_.voters().contains(transfer_target_))
+    transfer_target_ = kNoNode;
+}
+
+void Core::hand_over_if_removed() {
+  if (role_ != Role::kLeader || is_voter() || transfer_target_ != kNoNode) return;
+  if (conf_.current_index() > log_.committed()) return;  // §4.2.2: lead until the removal commits
+  NodeId best = kNoNode;
+  Index best_match = 0;
+  for (const NodeId id : tracker_.voters().voters()) {
+    const Index match = tracker_.progress(id)->match;
+    if (best == kNoNode || match > best_match) {
+      best = id;
+      best_match = match;
+    }
+  }
+  start_transfer(best);
 }
 
 // ------------------------------------------------------------------------------- plumbing ----

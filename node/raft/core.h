@@ -6,7 +6,7 @@
 //   tick()                       one unit of logical time (election / heartbeat timers count ticks)
 //   step(msg)                    a Message from a peer (decoded with codec.h, or handed over in memory)
 //   propose(bytes)               leader only: append a command; returns its index and term
-//   propose_conf_change(bytes)   leader only: append a kConfChange entry (not acted on yet: see types.h)
+//   propose_conf_change(change)  leader only: append a membership change (see Membership below)
 //   read_index(context)          leader only: ask for a linearizable read point (ReadState{index,context})
 //   transfer_leader(id)          leader only: hand leadership to `id` (catch it up, then TimeoutNow)
 //   campaign()                   start an election now (bootstrapping, tests)
@@ -58,9 +58,23 @@
 // leader's progress for it (match 0, probe), so a follower that came back with less log than it had
 // acknowledged is caught up and its old match index stops counting towards commit; a late response of an
 // older incarnation is ignored.
-// Membership is fixed: the voters are Config::voters. Every quorum decision (commit index, votes,
-// CheckQuorum, ReadIndex confirmation) goes through the ProgressTracker's JointConfig (joint_config.h),
-// so a joint configuration will need both majorities without touching the rules that ask.
+// Every quorum decision (commit index, votes, CheckQuorum, ReadIndex confirmation) goes through the
+// ProgressTracker's JointConfig (joint_config.h).
+//
+// ----------------------------------------------------------------------------- Membership ----
+// One server at a time (dissertation §4.1), not joint consensus: each change adds or removes one voter,
+// so any majority of the old configuration overlaps any majority of the new one. A server uses the
+// latest configuration in its log from the moment the entry is appended, committed or not (§4.1); a
+// truncated entry takes its change back with it, a snapshot carries the configuration it covers, and a
+// restart rebuilds it from the snapshot plus the stored log — so the application does nothing for a
+// change but skip its entry. Rules: a leader proposes a change only once it has committed an entry of
+// its own term (§4.1's fix for the bug found after the dissertation) and no other change is unapplied;
+// learners (§4.2.1) receive the log and snapshots, never campaign or count toward any quorum (they answer
+// vote requests like anyone, §4.1, but only a candidate that holds them as voters counts them), and
+// are promoted only once caught up (§4.2.1); a removed leader (§4.2.2) leads until the removal commits,
+// then hands over to the most up-to-date voter and steps down; a node that is not a voter never campaigns
+// once it knows its removal committed (§4.2.3's disruptive servers are also refused by PreVote and the
+// leader lease).
 // =====================================================================================================
 #include <cstdint>
 #include <optional>
@@ -68,6 +82,8 @@
 #include <vector>
 
 #include "node/raft/arena.h"
+#include "node/raft/conf_change.h"
+#include "node/raft/conf_history.h"
 #include "node/raft/config.h"
 #include "node/raft/log_storage.h"
 #include "node/raft/message.h"
@@ -83,7 +99,14 @@ enum class Status : std::uint8_t {
   kOk = 0,
   kNotLeader,           // propose/read_index/transfer_leader on a non-leader; see leader() for a hint
   kTransferInProgress,  // the leader is handing over and refuses new proposals
-  kInvalidArgument,     // e.g. transfer to an unknown id
+  kInvalidArgument,     // e.g. transfer to an unknown id, a change naming id 0 or one above max_nodes
+  // Membership changes (propose_conf_change):
+  kConfChangePending,  // another change is not yet applied, or this leader has not committed its term
+  kAlreadyMember,      // adding an id that is a voter or learner already
+  kNotLearner,         // promoting an id that is not a learner
+  kNotMember,          // removing an id that is neither voter nor learner
+  kRemovesLastVoter,   // the configuration would be left without a voter
+  kLearnerBehind,      // promoting a learner whose log has not reached the commit index yet
 };
 const char* to_string(Status status) noexcept;
 
@@ -108,7 +131,7 @@ class Core {
   int ticks_until_due() const noexcept;
   void step(const Message& message);
   ProposeResult propose(Bytes data);
-  ProposeResult propose_conf_change(Bytes change);
+  ProposeResult propose_conf_change(const ConfChange& change);
   Status read_index(std::uint64_t context);
   Status transfer_leader(NodeId target);
   void campaign();
@@ -142,6 +165,11 @@ class Core {
   // for a non-member.
   const Progress& progress(NodeId node) const;
   const JointConfig& voters() const noexcept { return tracker_.voters(); }
+  // The configuration in force: the latest in the log (§4.1), committed or not.
+  const ConfState& conf_state() const noexcept { return conf_.current(); }
+  // The configuration in force once entry `index` (>= applied_index()) is in the log: what a snapshot
+  // taken at `index` records.
+  const ConfState& conf_state_at(Index index) const noexcept { return conf_.at(index); }
   NodeId transfer_target() const noexcept { return transfer_target_; }
   // The current randomized election timeout, in ticks.
   int randomized_election_timeout() const noexcept { return randomized_election_timeout_; }
@@ -155,6 +183,28 @@ class Core {
  private:
   void check_not_in_ready(const char* what) const;
   ProposeResult propose_entry(EntryType type, Bytes data);
+  Status check_conf_change_proposal(const ConfChange& change) const;
+
+  // Membership.
+  bool is_voter() const noexcept { return conf_.current().voters.contains(config_.id); }
+  // A voter campaigns; so does a node whose removal it does not know committed (§4.2.2): with the removal
+  // in its log it may hold the only log the remaining voters can elect (a removed leader that lost its
+  // quorum before the removal committed). It counts the votes of its latest configuration, so its own
+  // vote no longer counts; once elected it commits the removal and hands over.
+  bool may_campaign() const noexcept {
+    return is_voter() || conf_.at(log_.committed()).voters.contains(config_.id);
+  }
+  // The configuration a snapshot records, or the bootstrap one if it records none.
+  ConfState conf_of(const SnapshotMeta& meta) const;
+  // The kConfChange entries among `entries` (now in the log) take effect; throws std::runtime_error on
+  // an undecodable or inapplicable one (the leader validated it against the same log prefix).
+  // Returns whether there was any.
+  bool record_conf_changes(std::span<const Entry> entries);
+  // The tracker follows the configuration in force (plus, on a leader, a node being removed).
+  void enter_config();
+  // A leader outside its own configuration (it removed itself) hands over once the removal committed.
+  void hand_over_if_removed();
+  void start_transfer(NodeId target);
 
   // Role transitions.
   void reset(Term term);
@@ -231,7 +281,9 @@ class Core {
   int randomized_election_timeout_ = 0;
   std::uint64_t rng_state_;
 
+  ConfHistory conf_;
   ProgressTracker tracker_;
+  Index departing_until_ = 0;  // the tracker keeps a node being removed until this entry committed a while
   NodeId transfer_target_ = kNoNode;
   bool campaign_transfer_ = false;   // this candidacy was started by TimeoutNow
   bool campaign_peer_down_ = false;  // this (pending) election was started by peer_down

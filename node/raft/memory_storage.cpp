@@ -58,13 +58,13 @@ void MemoryStorage::apply_snapshot(const Snapshot& snapshot) {
   snapshot_data_.assign(snapshot.data.begin(), snapshot.data.end());
 }
 
-void MemoryStorage::create_snapshot(Index index, Bytes data) {
+void MemoryStorage::create_snapshot(Index index, Bytes data, const ConfState& conf_state) {
   const std::optional<Term> t = term(index);
   if (!t || index < snapshot_meta_.index) {
     throw std::invalid_argument("MemoryStorage::create_snapshot: index " + std::to_string(index) +
                                 " is not in the log or older than the current snapshot");
   }
-  snapshot_meta_ = {index, *t};
+  snapshot_meta_ = SnapshotMeta(index, *t, conf_state);
   snapshot_data_.assign(data.begin(), data.end());
 }
 

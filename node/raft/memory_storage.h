@@ -27,8 +27,10 @@ class MemoryStorage final : public LogStorage {
   void append(std::span<const Entry> entries);
   // Replaces the whole log with `snapshot` (a follower installing the leader's snapshot).
   void apply_snapshot(const Snapshot& snapshot);
-  // Records a snapshot of the application's state at `index` (<= last_index()) without dropping entries.
-  void create_snapshot(Index index, Bytes data);
+  // Records a snapshot of the application's state at `index` (<= last_index()) without dropping entries,
+  // with the configuration in force there (Core::conf_state_at(index); empty: the bootstrap voters, for
+  // a cluster whose membership never changes).
+  void create_snapshot(Index index, Bytes data, const ConfState& conf_state = {});
   // Drops entries up to and including `index`, which must not exceed the latest snapshot's index.
   void compact(Index index);
 

@@ -4,11 +4,27 @@
 
 namespace shmraft::raft {
 
-ProgressTracker::ProgressTracker(JointConfig voters, std::size_t max_inflight_msgs)
-    : voters_(std::move(voters)), match_scratch_(voters_.scratch_size()) {
-  members_.reserve(voters_.voters().size());
-  for (const NodeId id : voters_.voters())
-    members_.push_back(Member{.id = id, .progress = Progress{.inflights = Inflights(max_inflight_msgs)}});
+ProgressTracker::ProgressTracker(const ConfState& conf, std::size_t max_inflight_msgs)
+    : max_inflight_msgs_(max_inflight_msgs) {
+  set_config(conf, 1);
+}
+
+void ProgressTracker::set_config(const ConfState& conf, Index next) {
+  voters_ = JointConfig(MajorityConfig(conf.voters.ids()));
+  match_scratch_.resize(voters_.scratch_size());
+  NodeSet all = conf.voters;
+  for (const NodeId id : conf.learners.ids()) all.insert(id);
+  std::vector<Member> members;
+  members.reserve(all.size());
+  for (const NodeId id : all.ids()) {
+    if (Member* kept = find(id)) {
+      members.push_back(std::move(*kept));
+    } else {
+      members.push_back(
+          Member{.id = id, .progress = Progress{.next = next, .inflights = Inflights(max_inflight_msgs_)}});
+    }
+  }
+  members_ = std::move(members);
 }
 
 ProgressTracker::Member* ProgressTracker::find(NodeId id) noexcept {

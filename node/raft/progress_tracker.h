@@ -3,14 +3,15 @@
 // rather than by a range of ids (in the manner of etcd's tracker/): a Progress and a ballot per member,
 // and the quorum questions the core asks about them, each answered by the JointConfig.
 //
-// Members are the voters today; learners (who replicate but never count toward a quorum) will be members
-// that the JointConfig does not contain. Lookups scan the few members linearly; nothing here allocates
-// after construction.
+// Members are the voters and the learners (dissertation §4.2.1): learners replicate but are not in the
+// JointConfig, so they never count toward a quorum. Lookups scan the few members linearly; only
+// set_config() allocates.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "node/raft/conf_state.h"
 #include "node/raft/joint_config.h"
 #include "node/raft/progress.h"
 #include "node/raft/types.h"
@@ -25,7 +26,11 @@ class ProgressTracker {
     Ballot ballot = Ballot::kMissing;  // this election's (or pre-election's) answer
   };
 
-  ProgressTracker(JointConfig voters, std::size_t max_inflight_msgs);
+  ProgressTracker(const ConfState& conf, std::size_t max_inflight_msgs);
+
+  // Switches to `conf`: members that stay keep their progress and ballot; new ones start probing at
+  // `next` (the leader's last index + 1).
+  void set_config(const ConfState& conf, Index next);
 
   const JointConfig& voters() const noexcept { return voters_; }
   std::span<Member> members() noexcept { return members_; }
@@ -53,6 +58,7 @@ class ProgressTracker {
   Member* find(NodeId id) noexcept;
   const Member* find(NodeId id) const noexcept;
 
+  std::size_t max_inflight_msgs_;
   JointConfig voters_;
   std::vector<Member> members_;       // sorted by id
   std::vector<Index> match_scratch_;  // for committed_index()

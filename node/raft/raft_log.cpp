@@ -62,11 +62,12 @@ bool RaftLog::is_up_to_date(Index last_index, Term last_term) const {
   return last_term > our_term || (last_term == our_term && last_index >= this->last_index());
 }
 
-Index RaftLog::append_from_leader(Index prev, std::span<const Entry> entries, Arena& arena) {
+RaftLog::LeaderAppend RaftLog::append_from_leader(Index prev, std::span<const Entry> entries, Arena& arena) {
+  const Index last = prev + entries.size();
   // Skip the prefix we already hold (duplicates, reordered retransmissions): never truncate on them.
   std::size_t k = 0;
   while (k < entries.size() && matches(entries[k].index, entries[k].term)) ++k;
-  if (k == entries.size()) return prev + entries.size();
+  if (k == entries.size()) return {last, last + 1};
 
   const Index conflict = entries[k].index;
   if (conflict <= committed_) {
@@ -86,7 +87,7 @@ Index RaftLog::append_from_leader(Index prev, std::span<const Entry> entries, Ar
     const Entry& e = entries[k];
     unstable_.push_back({e.term, e.index, e.type, arena.copy(e.data)});
   }
-  return prev + entries.size();
+  return {last, conflict};
 }
 
 Index RaftLog::append_local(Term term, EntryType type, Bytes data, Arena& arena) {

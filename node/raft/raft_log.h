@@ -43,8 +43,12 @@ class RaftLog {
   // §5.4.1: candidate's log at least as up to date as ours.
   bool is_up_to_date(Index last_index, Term last_term) const;
   // Appends leader entries after prev (already checked to match), truncating the first conflicting
-  // suffix; copies payloads into `arena`. Returns the index of the last new entry.
-  Index append_from_leader(Index prev, std::span<const Entry> entries, Arena& arena);
+  // suffix; copies payloads into `arena`.
+  struct LeaderAppend {
+    Index last;       // the index of the last entry sent (prev + entries.size())
+    Index first_new;  // the first entry written (the log was cut there); last + 1 if all were held
+  };
+  LeaderAppend append_from_leader(Index prev, std::span<const Entry> entries, Arena& arena);
   // Appends an entry at last_index()+1 in the current term (leader path).
   Index append_local(Term term, EntryType type, Bytes data, Arena& arena);
   // Replaces the log with a snapshot received from the leader.

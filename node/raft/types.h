@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <span>
 
+#include "node/raft/conf_state.h"
+
 namespace shmraft::raft {
 
-// Node ids are small positive integers (the members of Config::voters); 0 means "none" (no leader, no
-// vote).
+// Node ids are small positive integers, 1..Config::max_nodes (at most kMaxNodeId); 0 means "none" (no
+// leader, no vote).
 using NodeId = std::uint32_t;
 using Term = std::uint64_t;
 using Index = std::uint64_t;
@@ -19,8 +21,8 @@ using Bytes = std::span<const std::byte>;
 enum class EntryType : std::uint8_t {
   kNormal = 0,  // an application command; `data` is opaque to the core
   kNoop = 1,    // appended by a new leader to commit its term (§5.4.2, §8); applications skip it
-  // A configuration change. Stored, replicated, committed and handed out like any entry, but the core
-  // does not act on it yet (membership changes are issue 12's next step); applications skip it.
+  // A membership change (conf_change.h): the core acts on it as soon as it is in the log (dissertation
+  // §4.1); it is replicated, committed and handed out like any entry, and applications skip it.
   kConfChange = 2,
 };
 // Decoders and storage refuse a type byte above this rather than hand out a kind nobody handles.
@@ -55,10 +57,16 @@ struct SoftState {
   friend bool operator==(const SoftState&, const SoftState&) = default;
 };
 
-// What a snapshot covers: every entry up to and including `index`, whose term was `term`.
+// What a snapshot covers: every entry up to and including `index`, whose term was `term`, and the
+// configuration in force there (empty: none recorded — the bootstrap Config::voters then).
 struct SnapshotMeta {
+  SnapshotMeta() = default;
+  // (A constructor rather than an aggregate: {index, term} stays valid where no configuration is known.)
+  SnapshotMeta(Index index_, Term term_, const ConfState& conf_state_ = {})
+      : index(index_), term(term_), conf_state(conf_state_) {}
   Index index = 0;
   Term term = 0;
+  ConfState conf_state;
   friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
 };
 

@@ -26,6 +26,13 @@ const Entry kEntries[] = {
     {8, 14, EntryType::kConfChange, as_bytes(kPayloadA)},
 };
 
+ConfState snapshot_conf_state() {
+  ConfState conf;
+  for (const NodeId id : {1u, 2u, 3u, 63u}) conf.voters.insert(id);
+  conf.learners.insert(5);
+  return conf;
+}
+
 std::vector<Message> every_message() {
   return {
       VoteRequest{1, 2, 9, 100, 8, false, false},
@@ -38,7 +45,7 @@ std::vector<Message> every_message() {
       AppendResponse{3, 1, 8, false, 0, 12, 9, 5, 77},
       Heartbeat{1, 2, 8, 9, 42},
       HeartbeatResponse{2, 1, 8, 42, 0xFEDCBA9876543210ull},
-      InstallSnapshot{1, 3, 8, {1000, 7}, as_bytes(kPayloadB)},
+      InstallSnapshot{1, 3, 8, {1000, 7, snapshot_conf_state()}, as_bytes(kPayloadB)},
       InstallSnapshotResponse{3, 1, 8, 1000, 5},
       TimeoutNow{1, 2, 8},
   };
@@ -162,7 +169,7 @@ TEST(Codec, BadHeaderAndFieldValuesAreErrors) {
   std::vector<std::byte> bad = bytes;
   bad[0] = std::byte{kWireVersion + 1};
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadVersion);
-  bad[0] = std::byte{kWireVersion - 1};  // version 1: the responses without the sender's incarnation
+  bad[0] = std::byte{kWireVersion - 1};  // version 2: InstallSnapshot without the configuration
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadVersion);
   bad = bytes;
   bad[1] = std::byte{0};
@@ -171,6 +178,23 @@ TEST(Codec, BadHeaderAndFieldValuesAreErrors) {
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadKind);
   bad = bytes;
   bad.back() = std::byte{2};  // the `granted` bool
+  EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadValue);
+}
+
+// A snapshot's configuration (wire version 3): id 0 is no node, and nobody is voter and learner at once.
+TEST(Codec, InstallSnapshotWithAnImpossibleConfigurationIsAnError) {
+  DecodeScratch scratch;
+  const Message m = InstallSnapshot{1, 3, 8, {1000, 7, snapshot_conf_state()}, {}};
+  const std::vector<std::byte> bytes = encode_to_vector(m);
+  ASSERT_TRUE(decode_message(bytes, scratch));
+  // Layout: version | kind | from u32 | to u32 | term u64 | index u64 | term u64 | voters u64 | learners u64
+  constexpr std::size_t kVoters = 2 + 4 + 4 + 8 + 8 + 8;
+  constexpr std::size_t kLearners = kVoters + 8;
+  std::vector<std::byte> bad = bytes;
+  bad[kVoters] |= std::byte{1};  // "node 0" is a voter
+  EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadValue);
+  bad = bytes;
+  bad[kLearners] |= std::byte{1 << 2};  // node 2 is a voter already
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadValue);
 }
 

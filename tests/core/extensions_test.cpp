@@ -262,31 +262,17 @@ TEST(Step, MisaddressedOrForeignMessagesAreDropped) {
   EXPECT_EQ(c.core(1).term(), 0u);
 }
 
-// A configuration-change entry is replicated, committed and handed to every application with its type;
-// the core does not act on it yet (the voters stay as configured).
-TEST(ConfChangeEntry, IsReplicatedAndAppliedWithItsTypeButChangesNothingYet) {
-  Cluster c(3);
-  c.elect(1);
-  const ProposeResult proposed = c.core(1).propose_conf_change(testing::as_bytes("add 4"));
-  ASSERT_EQ(proposed.status, Status::kOk);
-  c.stabilize();
-  for (NodeId id = 1; id <= 3; ++id) {
-    const std::vector<testing::AppliedEntry>& applied = c.applied(id);
-    ASSERT_FALSE(applied.empty());
-    EXPECT_EQ(applied.back().index, proposed.index);
-    EXPECT_EQ(applied.back().type, EntryType::kConfChange);
-    EXPECT_EQ(applied.back().data, "add 4");
-    EXPECT_EQ(c.core(id).voters().voters().size(), 3u);
-  }
-  EXPECT_EQ(c.core(2).propose_conf_change({}).status, Status::kNotLeader);
-}
-
 TEST(Config, InvalidConfigIsRejectedWithAMessage) {
   MemoryStorage storage;
   Config cfg;
-  cfg.id = 4;
+  cfg.id = 8;  // above max_nodes (7)
   cfg.voters = voters_numbered_1_to(3);
   EXPECT_THROW(Core(cfg, storage), std::invalid_argument);
+  cfg.id = 4;  // a node that joins later: not a bootstrap voter, but a possible id
+  EXPECT_NO_THROW(Core(cfg, storage));
+  cfg.voters = {1, 2, 2};
+  EXPECT_THROW(Core(cfg, storage), std::invalid_argument);
+  cfg.voters = voters_numbered_1_to(3);
   cfg.id = 1;
   cfg.election_tick = 1;
   EXPECT_THROW(Core(cfg, storage), std::invalid_argument);

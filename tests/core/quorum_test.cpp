@@ -107,8 +107,15 @@ TEST(JointConfig, ElectionNeedsBothMajorities) {
   EXPECT_EQ(tally(config, {{1, false}, {2, false}, {4, true}, {5, true}}), VoteResult::kLost);
 }
 
+ConfState conf(std::vector<NodeId> voters, std::vector<NodeId> learners = {}) {
+  ConfState c;
+  for (const NodeId id : voters) c.voters.insert(id);
+  for (const NodeId id : learners) c.learners.insert(id);
+  return c;
+}
+
 TEST(ProgressTracker, KeysProgressByMembersNotByARangeOfIds) {
-  ProgressTracker tracker(single({2, 5, 9}), 4);
+  ProgressTracker tracker(conf({2, 5, 9}), 4);
   EXPECT_TRUE(tracker.is_member(5));
   EXPECT_FALSE(tracker.is_member(1));
   EXPECT_EQ(tracker.progress(3), nullptr);
@@ -125,20 +132,37 @@ TEST(ProgressTracker, KeysProgressByMembersNotByARangeOfIds) {
   EXPECT_EQ(tracker.tally_votes(), VoteResult::kPending);
 }
 
-// §6.2 (CheckQuorum) and §6.4 (ReadIndex): the leader counts itself, and a joint config needs both halves.
-TEST(ProgressTracker, QuorumActiveAndReadRoundsAskBothMajorities) {
-  ProgressTracker tracker(joint({1, 2, 3}, {1, 4, 5}), 4);
-  tracker.progress(2)->recent_active = true;
-  EXPECT_FALSE(tracker.quorum_active(1));            // {1,2} of incoming, only {1} of outgoing
-  EXPECT_FALSE(tracker.progress(2)->recent_active);  // each call starts a new round
-  tracker.progress(2)->recent_active = true;
+// §4.2.1: learners are members (they get a Progress) but no quorum question counts them.
+TEST(ProgressTracker, LearnersNeverCount) {
+  ProgressTracker tracker(conf({1, 2, 3}, {4, 5}), 4);
+  ASSERT_NE(tracker.progress(4), nullptr);
+  tracker.progress(1)->match = 9;
+  tracker.progress(4)->match = 9;
+  tracker.progress(5)->match = 9;
+  EXPECT_EQ(tracker.committed_index(), 0u);  // only one voter holds 9
   tracker.progress(4)->recent_active = true;
-  EXPECT_TRUE(tracker.quorum_active(1));
+  tracker.progress(5)->recent_active = true;
+  EXPECT_FALSE(tracker.quorum_active(1));
+  tracker.progress(4)->read_round_acked = 3;
+  tracker.progress(5)->read_round_acked = 3;
+  EXPECT_FALSE(tracker.round_confirmed(3, 1));
+  tracker.record_vote(1, true);
+  tracker.record_vote(4, true);
+  tracker.record_vote(5, true);
+  EXPECT_EQ(tracker.tally_votes(), VoteResult::kPending);
+}
 
-  tracker.progress(3)->read_round_acked = 7;
-  tracker.progress(5)->read_round_acked = 6;
-  EXPECT_FALSE(tracker.round_confirmed(7, 1));  // outgoing {1,4,5}: 5 acknowledged only round 6
-  EXPECT_TRUE(tracker.round_confirmed(6, 1));
+// A configuration change keeps what the leader knows of the members that stay.
+TEST(ProgressTracker, SetConfigKeepsTheProgressOfMembersThatStay) {
+  ProgressTracker tracker(conf({1, 2, 3}), 4);
+  tracker.progress(2)->match = 7;
+  tracker.set_config(conf({1, 2}, {4}), 20);
+  EXPECT_EQ(tracker.progress(3), nullptr);
+  EXPECT_EQ(tracker.progress(2)->match, 7u);
+  EXPECT_EQ(tracker.progress(4)->next, 20u);
+  EXPECT_EQ(tracker.progress(4)->state, ProgressState::kProbe);
+  EXPECT_EQ(tracker.progress(4)->inflights.capacity(), 4u);
+  EXPECT_EQ(tracker.voters().voters().size(), 2u);
 }
 
 }  // namespace

@@ -138,10 +138,10 @@ ClusterSim::ClusterSim(const SimProfile& profile, uint64_t seed, std::ostream* t
       transcript_(transcript),
       trace_messages_(trace_messages),
       rng_(seed),
-      checker_(profile.nodes),
-      network_(profile.nodes, profile) {
-  nodes_.resize(profile.nodes + 1);
-  for (raft::NodeId id = 1; id <= profile.nodes; ++id) {
+      checker_(profile.total_nodes()),
+      network_(profile.total_nodes(), profile) {
+  nodes_.resize(profile.total_nodes() + 1);
+  for (raft::NodeId id = 1; id <= profile.total_nodes(); ++id) {
     nodes_[id] = std::make_unique<SimNode>(id, static_cast<uint32_t>(rng_.below(profile.steps_per_tick)));
     nodes_[id]->core = std::make_unique<raft::Core>(core_config(id), nodes_[id]->storage);
   }
@@ -153,6 +153,7 @@ raft::Config ClusterSim::core_config(raft::NodeId id) {
   raft::Config config;
   config.id = id;
   config.voters = raft::voters_numbered_1_to(profile_.nodes);
+  config.max_nodes = std::max(config.max_nodes, profile_.total_nodes());
   config.seed = rng_.next();             // a fresh incarnation draws fresh election timeouts
   config.incarnation = ++incarnations_;  // and grows with every start, as a node's does
   config.election_tick = profile_.election_tick;
@@ -257,7 +258,7 @@ void ClusterSim::inject_fault() {
     std::vector<SimNode*> live = live_nodes();
     if (!live.empty()) {
       const raft::NodeId to = live[rng_.below(live.size())]->id;
-      signal_death(static_cast<raft::NodeId>(rng_.between(1, profile_.nodes)), to, 0);
+      signal_death(static_cast<raft::NodeId>(rng_.between(1, profile_.total_nodes())), to, 0);
     }
   }
   if (rng_.chance(profile_.compact)) {
@@ -268,7 +269,7 @@ void ClusterSim::inject_fault() {
 
 void ClusterSim::partition() {
   ++stats_.partitions;
-  const uint32_t n = profile_.nodes;
+  const uint32_t n = profile_.total_nodes();
   if (rng_.chance(300)) {  // one link, one way: asymmetric reachability
     const raft::NodeId from = static_cast<raft::NodeId>(rng_.between(1, n));
     raft::NodeId to = static_cast<raft::NodeId>(rng_.between(1, n - 1));
@@ -296,7 +297,7 @@ void ClusterSim::isolate_leader() {
   std::vector<SimNode*> found = leaders(false);
   if (found.empty()) return;
   ++stats_.partitions;
-  const uint32_t n = profile_.nodes;
+  const uint32_t n = profile_.total_nodes();
   std::vector<bool> cut_off(n + 1, false);
   cut_off[found[rng_.below(found.size())]->id] = true;
   // Up to a minority in all: the isolated leader may still replicate to a companion or two.
@@ -370,7 +371,7 @@ void ClusterSim::compact(SimNode& node) {
   raft::MemoryStorage& storage = node.storage;
   const uint64_t index = node.applied;
   if (index <= storage.snapshot().meta.index || index > storage.last_index()) return;
-  storage.create_snapshot(index, snapshot_data(node.state_hash));
+  storage.create_snapshot(index, snapshot_data(node.state_hash), node.core->conf_state_at(index));
   // Keep a few entries behind the snapshot sometimes, so followers both catch up from the log and need
   // the snapshot.
   const uint64_t compact_to =
@@ -426,12 +427,34 @@ void ClusterSim::drive_clients() {
   candidates = leaders();
   if (!candidates.empty() && rng_.chance(profile_.transfer)) {
     SimNode& node = *candidates[rng_.below(candidates.size())];
-    const raft::NodeId target = static_cast<raft::NodeId>(rng_.between(1, profile_.nodes));
+    const raft::NodeId target = static_cast<raft::NodeId>(rng_.between(1, profile_.total_nodes()));
     const raft::Status status = node.core->transfer_leader(target);
     ++stats_.transfers;
     trace("transfer: node ", node.id, " -> ", target, ": ", raft::to_string(status));
     pump(node);
   }
+  candidates = leaders();
+  // (Guarded so that profiles without membership changes draw the same random numbers as before.)
+  if (profile_.membership > 0 && !candidates.empty() && rng_.chance(profile_.membership)) {
+    change_membership(*candidates[rng_.below(candidates.size())]);
+  }
+}
+
+void ClusterSim::change_membership(SimNode& node) {
+  const raft::ConfState& conf = node.core->conf_state();
+  const raft::NodeId id = static_cast<raft::NodeId>(rng_.between(1, profile_.total_nodes()));
+  raft::ConfChange change{raft::ConfChangeType::kRemoveNode, id};
+  if (conf.learners.contains(id)) {
+    if (rng_.chance(700)) change.type = raft::ConfChangeType::kPromoteLearner;
+  } else if (!conf.voters.contains(id)) {
+    change.type = rng_.chance(800) ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter;
+  }
+  const raft::ProposeResult result = node.core->propose_conf_change(change);
+  if (result.status == raft::Status::kOk) ++stats_.conf_changes;
+  trace("membership: node ", node.id, " proposes ", raft::to_string(change.type), " ", id, ": ",
+        raft::to_string(result.status),
+        result.status == raft::Status::kOk ? " at " + std::to_string(result.index) : "");
+  pump(node);
 }
 
 void ClusterSim::propose(SimNode& node, std::string token) {
@@ -600,17 +623,19 @@ void ClusterSim::observe(SimNode& node) {
 }
 
 std::optional<raft::NodeId> ClusterSim::agreed_leader() const {
-  const uint32_t quorum = profile_.nodes / 2 + 1;
   for (const auto& leader : nodes_) {
     if (!leader || !leader->core || leader->core->role() != raft::Role::kLeader) continue;
-    uint32_t followers = 0;
+    // Known to a majority of its configuration's voters (a leader that removed itself is on its way out).
+    const raft::NodeSet voters = leader->core->conf_state().voters;
+    if (!voters.contains(leader->id)) continue;
+    size_t followers = 0;
     for (const auto& node : nodes_) {
-      if (node && node->core && node->core->term() == leader->core->term() &&
+      if (node && node->core && voters.contains(node->id) && node->core->term() == leader->core->term() &&
           node->core->leader() == leader->id) {
         ++followers;
       }
     }
-    if (followers >= quorum) return leader->id;
+    if (followers >= voters.size() / 2 + 1) return leader->id;
   }
   return std::nullopt;
 }
@@ -642,8 +667,11 @@ bool ClusterSim::run_healed_tick(uint64_t since_heal) {
     return false;
   }
   if (final_ack_) {
+    if (!leader) return false;  // (converged is judged by the members of the leader's configuration)
+    // Every member of the configuration (nodes outside it get nothing more).
+    const raft::ConfState members = nodes_[*leader]->core->conf_state();
     const bool all_applied = std::all_of(nodes_.begin() + 1, nodes_.end(), [&](const auto& node) {
-      return node->core && node->applied >= final_ack_->index;
+      return !members.is_member(node->id) || (node->core && node->applied >= final_ack_->index);
     });
     if (all_applied) {
       stats_.ticks_to_converge_after_heal = since_heal;

@@ -27,6 +27,7 @@ struct SimStats {
   uint64_t reads_started = 0;
   uint64_t reads_answered = 0;
   uint64_t transfers = 0;
+  uint64_t conf_changes = 0;  // membership changes a leader accepted
   uint64_t crashes = 0;
   uint64_t death_signals = 0;  // peer_down calls, true, late or false
   uint64_t torn_persists = 0;
@@ -83,6 +84,7 @@ class ClusterSim {
   void signal_death(raft::NodeId dead, raft::NodeId to, uint64_t delay_steps);
   void compact(SimNode& node);
   void propose(SimNode& node, std::string token);
+  void change_membership(SimNode& node);
   std::optional<raft::NodeId> agreed_leader() const;
 
   // Driving one node.

@@ -14,7 +14,11 @@ namespace shmraft::sim {
 // a healed phase (reliable network, every node up) in which liveness is required within the bounds.
 struct SimProfile {
   std::string name;
-  uint32_t nodes = 3;
+  uint32_t nodes = 3;  // the bootstrap voters, 1..nodes
+  // Nodes nodes+1..nodes+spare_nodes run from the start outside the configuration, to be added by
+  // membership changes (a node added, removed and added again keeps its id and its storage).
+  uint32_t spare_nodes = 0;
+  uint32_t total_nodes() const { return nodes + spare_nodes; }
   uint32_t chaos_ticks = 300;
 
   // Raft configuration (see node/raft/config.h). Small message and batch limits make the core split
@@ -72,6 +76,9 @@ struct SimProfile {
   uint32_t propose = 400;  // propose 1-3 unique tokens at the leader
   uint32_t read = 120;     // start a ReadIndex read at the leader
   uint32_t transfer = 8;   // ask the leader to transfer leadership to a random node
+  // Ask the leader to change the membership: add a random non-member (as learner mostly, as voter
+  // sometimes), promote or remove a random learner, or remove a random voter — the leader itself too.
+  uint32_t membership = 0;
 
   // Liveness after healing, in ticks from the heal.
   uint32_t leader_bound_ticks = 150;    // a leader known to a majority at its term

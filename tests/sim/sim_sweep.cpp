@@ -41,6 +41,7 @@ void accumulate(SimStats& total, const SimStats& run) {
   total.reads_started += run.reads_started;
   total.reads_answered += run.reads_answered;
   total.transfers += run.transfers;
+  total.conf_changes += run.conf_changes;
   total.crashes += run.crashes;
   total.death_signals += run.death_signals;
   total.torn_persists += run.torn_persists;
@@ -107,13 +108,14 @@ std::string describe(const SweepResult& sweep, const std::string& test_name) {
   out << "profile " << sweep.profile << ": " << sweep.seeds_run << " seeds passed; " << t.ticks << " ticks, "
       << t.leader_terms << " leader terms, " << t.acknowledged << "/" << t.proposals
       << " proposals acknowledged, " << t.reads_answered << "/" << t.reads_started << " reads answered, "
-      << t.transfers << " transfers, " << t.crashes << " crashes (" << t.torn_persists << " torn persists, "
-      << t.progress_resets << " progress resets), " << t.death_signals << " death signals, " << t.partitions
-      << " partitions, " << t.compactions << " compactions, " << t.snapshots_installed
-      << " snapshots installed (in " << sweep.seeds_with_snapshots << " seeds); network: " << t.network.sent
-      << " sent, " << t.network.dropped << " dropped, " << t.network.duplicated << " duplicated, "
-      << t.network.cut << " cut; worst ticks after healing: leader " << t.ticks_to_leader_after_heal
-      << ", converged " << t.ticks_to_converge_after_heal;
+      << t.transfers << " transfers, " << t.conf_changes << " membership changes, " << t.crashes
+      << " crashes (" << t.torn_persists << " torn persists, " << t.progress_resets << " progress resets), "
+      << t.death_signals << " death signals, " << t.partitions << " partitions, " << t.compactions
+      << " compactions, " << t.snapshots_installed << " snapshots installed (in "
+      << sweep.seeds_with_snapshots << " seeds); network: " << t.network.sent << " sent, "
+      << t.network.dropped << " dropped, " << t.network.duplicated << " duplicated, " << t.network.cut
+      << " cut; worst ticks after healing: leader " << t.ticks_to_leader_after_heal << ", converged "
+      << t.ticks_to_converge_after_heal;
   return out.str();
 }
 

@@ -41,6 +41,9 @@ TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
     EXPECT_GT(sweep.totals.acknowledged, sweep.seeds_run);
     EXPECT_GT(sweep.totals.reads_answered, 0u);
     EXPECT_GT(sweep.totals.leader_terms, sweep.seeds_run);
+    if (sim_profile(shard.profile).membership > 0) {
+      EXPECT_GT(sweep.totals.conf_changes, sweep.seeds_run);
+    }
     if (sim_profile(shard.profile).death_signal > 0) {
       EXPECT_GT(sweep.totals.death_signals, sweep.seeds_run);
     }
@@ -51,21 +54,20 @@ TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
   }
 }
 
-// 3 500 seeds: seven profiles, two shards each.
-INSTANTIATE_TEST_SUITE_P(Seeds, SimSweep,
-                         ::testing::Values(Shard{"three", 1, 250}, Shard{"three", 251, 250},
-                                           Shard{"lazycommit", 1, 250}, Shard{"lazycommit", 251, 250},
-                                           Shard{"five", 1, 250}, Shard{"five", 251, 250},
-                                           Shard{"plain", 1, 250}, Shard{"plain", 251, 250},
-                                           Shard{"churn", 1, 250}, Shard{"churn", 251, 250},
-                                           Shard{"churn3", 1, 250}, Shard{"churn3", 251, 250},
-                                           Shard{"crashy", 1, 250}, Shard{"crashy", 251, 250},
-                                           Shard{"deaths", 1, 250}, Shard{"deaths", 251, 250}),
-                         [](const ::testing::TestParamInfo<Shard>& info) {
-                           return std::string(info.param.profile) + "_" +
-                                  std::to_string(info.param.first_seed) + "_" +
-                                  std::to_string(info.param.first_seed + info.param.count - 1);
-                         });
+// 5 000 seeds: ten profiles, two shards each.
+INSTANTIATE_TEST_SUITE_P(
+    Seeds, SimSweep,
+    ::testing::Values(Shard{"three", 1, 250}, Shard{"three", 251, 250}, Shard{"lazycommit", 1, 250},
+                      Shard{"lazycommit", 251, 250}, Shard{"five", 1, 250}, Shard{"five", 251, 250},
+                      Shard{"plain", 1, 250}, Shard{"plain", 251, 250}, Shard{"churn", 1, 250},
+                      Shard{"churn", 251, 250}, Shard{"churn3", 1, 250}, Shard{"churn3", 251, 250},
+                      Shard{"crashy", 1, 250}, Shard{"crashy", 251, 250}, Shard{"deaths", 1, 250},
+                      Shard{"deaths", 251, 250}, Shard{"members", 1, 250}, Shard{"members", 251, 250},
+                      Shard{"memberschurn", 1, 250}, Shard{"memberschurn", 251, 250}),
+    [](const ::testing::TestParamInfo<Shard>& info) {
+      return std::string(info.param.profile) + "_" + std::to_string(info.param.first_seed) + "_" +
+             std::to_string(info.param.first_seed + info.param.count - 1);
+    });
 
 }  // namespace
 }  // namespace shmraft::sim

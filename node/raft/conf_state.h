@@ -1,0 +1,56 @@
+#pragma once
+// Who is in the cluster: the voters and the learners (dissertation §4.1, one server at a time; §4.2.1
+// non-voting members). Node ids are 1..kMaxNodeId, so a set of them is one 64-bit word: a ConfState is
+// two words, copied, compared and encoded without allocating, which lets it ride in SnapshotMeta and in
+// the InstallSnapshot message. A node is never both a voter and a learner.
+#include <bit>
+#include <cstdint>
+#include <vector>
+
+namespace shmraft::raft {
+
+// The largest node id a configuration can hold (Config::max_nodes may not exceed it).
+inline constexpr std::uint32_t kMaxNodeId = 63;
+
+class NodeSet {
+ public:
+  NodeSet() = default;
+  // The set whose bit i is set holds id i; bit 0 (kNoNode) must be clear (see valid()).
+  static constexpr NodeSet from_bits(std::uint64_t bits) noexcept { return NodeSet(bits); }
+  std::uint64_t bits() const noexcept { return bits_; }
+  bool valid() const noexcept { return (bits_ & 1u) == 0; }
+
+  bool contains(std::uint32_t id) const noexcept { return id >= 1 && id <= kMaxNodeId && (bits_ >> id) & 1u; }
+  // Ids outside 1..kMaxNodeId are ignored (validated where they enter: check_conf_change, the codec).
+  void insert(std::uint32_t id) noexcept {
+    if (id >= 1 && id <= kMaxNodeId) bits_ |= std::uint64_t{1} << id;
+  }
+  void erase(std::uint32_t id) noexcept {
+    if (id >= 1 && id <= kMaxNodeId) bits_ &= ~(std::uint64_t{1} << id);
+  }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(std::popcount(bits_)); }
+  bool empty() const noexcept { return bits_ == 0; }
+  // The largest id held (0 if empty).
+  std::uint32_t max_id() const noexcept {
+    return bits_ == 0 ? 0 : 63 - static_cast<std::uint32_t>(std::countl_zero(bits_));
+  }
+  // The ids, ascending.
+  std::vector<std::uint32_t> ids() const;
+
+  friend bool operator==(const NodeSet&, const NodeSet&) = default;
+
+ private:
+  explicit constexpr NodeSet(std::uint64_t bits) noexcept : bits_(bits) {}
+  std::uint64_t bits_ = 0;
+};
+
+struct ConfState {
+  NodeSet voters;
+  NodeSet learners;
+  // No voters: the storage holds no configuration yet (a fresh node before its first one).
+  bool empty() const noexcept { return voters.empty() && learners.empty(); }
+  bool is_member(std::uint32_t id) const noexcept { return voters.contains(id) || learners.contains(id); }
+  friend bool operator==(const ConfState&, const ConfState&) = default;
+};
+
+}  // namespace shmraft::raft
