@@ -20,8 +20,11 @@ uint32_t meta_slot_crc(const MetaSlot& slot) noexcept {
 }
 
 uint32_t snapshot_crc(const SnapshotHeader& header, std::span<const std::byte> data) noexcept {
-  uint32_t crc = ipc::crc32c(&header, offsetof(SnapshotHeader, crc));
-  return ipc::crc32c(data.data(), data.size(), crc);
+  return ipc::crc32c(data.data(), data.size(), ipc::crc32c(&header, offsetof(SnapshotHeader, crc)));
+}
+
+uint32_t snapshot_crc(const SnapshotHeaderV1& header, std::span<const std::byte> data) noexcept {
+  return ipc::crc32c(data.data(), data.size(), ipc::crc32c(&header, offsetof(SnapshotHeaderV1, crc)));
 }
 
 std::string segment_file_name(uint64_t first_index) {

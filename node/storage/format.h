@@ -36,7 +36,9 @@ static_assert(std::endian::native == std::endian::little, "the on-disk format is
 inline constexpr uint32_t kSegmentVersion = 2;
 inline constexpr uint32_t kFirstSegmentVersionWithEntryTypes = 2;
 inline constexpr uint32_t kMetaVersion = 1;
-inline constexpr uint32_t kSnapshotVersion = 1;
+// Snapshot files. Version 2 added the configuration the snapshot covers (voters and learners); a
+// version-1 file (an older build's) is still read, as a snapshot that records no configuration.
+inline constexpr uint32_t kSnapshotVersion = 2;
 inline constexpr std::size_t kRecordAlignment = 8;
 
 inline constexpr uint64_t kSegmentMagic = 0x31474f4c54464152;   // "RAFTLOG1"
@@ -85,11 +87,26 @@ struct SnapshotHeader {
   uint32_t reserved = 0;
   uint64_t last_index = 0;
   uint64_t last_term = 0;
+  uint64_t voters = 0;  // node-id bit sets (bit n: node n), both 0: no configuration recorded
+  uint64_t learners = 0;
+  uint64_t data_bytes = 0;
+  uint32_t reserved2 = 0;
+  uint32_t crc = 0;  // CRC32C of the 60 bytes before it, continued over the data
+};
+static_assert(sizeof(SnapshotHeader) == 64);
+
+// The version-1 header: read, never written.
+struct SnapshotHeaderV1 {
+  uint64_t magic = kSnapshotMagic;
+  uint32_t version = 1;
+  uint32_t reserved = 0;
+  uint64_t last_index = 0;
+  uint64_t last_term = 0;
   uint64_t data_bytes = 0;
   uint32_t reserved2 = 0;
   uint32_t crc = 0;  // CRC32C of the 44 bytes before it, continued over the data
 };
-static_assert(sizeof(SnapshotHeader) == 48);
+static_assert(sizeof(SnapshotHeaderV1) == 48);
 
 // The largest payload one record may carry: its length must fit the u32 field and the record must fit a
 // segment whose offsets are kept as u32.
@@ -103,6 +120,7 @@ uint32_t record_crc(const RecordHeader& header, std::span<const std::byte> paylo
 uint32_t segment_header_crc(const SegmentHeader& header) noexcept;
 uint32_t meta_slot_crc(const MetaSlot& slot) noexcept;
 uint32_t snapshot_crc(const SnapshotHeader& header, std::span<const std::byte> data) noexcept;
+uint32_t snapshot_crc(const SnapshotHeaderV1& header, std::span<const std::byte> data) noexcept;
 
 // "00000000000000000042.seg" for 42; parse_segment_file_name is its inverse and rejects anything else.
 std::string segment_file_name(uint64_t first_index);

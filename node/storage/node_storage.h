@@ -76,6 +76,10 @@ struct HardState {
 struct SnapshotMeta {
   uint64_t last_index = 0;  // last log index the snapshot includes
   uint64_t last_term = 0;   // term of that entry
+  // The configuration at last_index as node-id bit sets (bit n: node n); both 0: none recorded (a
+  // version-1 file), which the core reads as its bootstrap voters.
+  uint64_t voters = 0;
+  uint64_t learners = 0;
   friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
 };
 

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
+#include <span>
 #include <string>
 
 #include "node/storage/file.h"
@@ -16,6 +18,52 @@ using format::SnapshotHeader;
 
 namespace {
 
+// The header of either version as the current one (a version-1 file records no configuration); a
+// version-1 header is kept too, since its CRC covers its own layout.
+struct ReadHeader {
+  SnapshotHeader header;
+  std::optional<format::SnapshotHeaderV1> v1;
+  std::size_t bytes = 0;
+
+  uint32_t crc(std::span<const std::byte> data) const {
+    return v1 ? format::snapshot_crc(*v1, data) : format::snapshot_crc(header, data);
+  }
+};
+
+ReadHeader read_header(int fd, uint64_t size, const fs::path& path) {
+  const auto too_short = [&](std::size_t header_bytes) {
+    return StorageError("snapshot " + path.string() + " is " + std::to_string(size) +
+                        " bytes, shorter than its header (" + std::to_string(header_bytes) + ")");
+  };
+  if (size < sizeof(format::SnapshotHeaderV1)) throw too_short(sizeof(format::SnapshotHeaderV1));
+  format::SnapshotHeaderV1 v1;
+  read_all_at(fd, &v1, sizeof v1, 0, path);
+  if (v1.magic != format::kSnapshotMagic) {
+    throw StorageError("snapshot " + path.string() + " has a bad magic number at offset 0");
+  }
+  if (v1.version > format::kSnapshotVersion || v1.version == 0) {
+    throw StorageError("snapshot " + path.string() + " has format version " + std::to_string(v1.version) +
+                       ", " +
+                       (v1.version == 0 ? "which never existed" : "newer than this build understands") +
+                       " (" + std::to_string(format::kSnapshotVersion) + ")");
+  }
+  ReadHeader read;
+  if (v1.version == 1) {
+    read.header = SnapshotHeader{.version = 1,
+                                 .last_index = v1.last_index,
+                                 .last_term = v1.last_term,
+                                 .data_bytes = v1.data_bytes,
+                                 .crc = v1.crc};
+    read.v1 = v1;
+    read.bytes = sizeof v1;
+    return read;
+  }
+  if (size < sizeof(SnapshotHeader)) throw too_short(sizeof(SnapshotHeader));
+  read_all_at(fd, &read.header, sizeof read.header, 0, path);
+  read.bytes = sizeof read.header;
+  return read;
+}
+
 // Reads and checks the whole snapshot file; nullopt if there is none.
 std::optional<Snapshot> read_snapshot(const fs::path& path) {
   int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -25,23 +73,11 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
   }
   UniqueFd fd(raw);
   const uint64_t size = file_size(fd.get(), path);
-  if (size < sizeof(SnapshotHeader)) {
-    throw StorageError("snapshot " + path.string() + " is " + std::to_string(size) +
-                       " bytes, shorter than its header");
-  }
-  SnapshotHeader header;
-  read_all_at(fd.get(), &header, sizeof header, 0, path);
-  if (header.magic != format::kSnapshotMagic) {
-    throw StorageError("snapshot " + path.string() + " has a bad magic number at offset 0");
-  }
-  if (header.version > format::kSnapshotVersion) {
-    throw StorageError("snapshot " + path.string() + " has format version " + std::to_string(header.version) +
-                       ", newer than this build understands (" + std::to_string(format::kSnapshotVersion) +
-                       ")");
-  }
-  if (header.data_bytes != size - sizeof header) {
+  const ReadHeader read = read_header(fd.get(), size, path);
+  const SnapshotHeader& header = read.header;
+  if (header.data_bytes != size - read.bytes) {
     throw StorageError("snapshot " + path.string() + " announces " + std::to_string(header.data_bytes) +
-                       " bytes of data but holds " + std::to_string(size - sizeof header));
+                       " bytes of data but holds " + std::to_string(size - read.bytes));
   }
   // Index 0 precedes every entry and 2^64-1 has no successor: neither can end a snapshot, even one whose
   // CRC is right (found by storage_recovery_fuzz: recovery accepted them and broke later).
@@ -49,11 +85,17 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
     throw StorageError("snapshot " + path.string() + " claims last index " +
                        std::to_string(header.last_index) + ", which no snapshot can have");
   }
+  // Node ids start at 1, and a node is a voter or a learner, not both.
+  if (((header.voters | header.learners) & 1) != 0 || (header.voters & header.learners) != 0) {
+    throw StorageError("snapshot " + path.string() + " records an impossible configuration (voters " +
+                       std::to_string(header.voters) + ", learners " + std::to_string(header.learners) +
+                       " as node-id bit sets)");
+  }
   Snapshot snapshot;
-  snapshot.meta = SnapshotMeta{header.last_index, header.last_term};
+  snapshot.meta = SnapshotMeta{header.last_index, header.last_term, header.voters, header.learners};
   snapshot.data.resize(header.data_bytes);
-  read_all_at(fd.get(), snapshot.data.data(), snapshot.data.size(), sizeof header, path);
-  if (header.crc != format::snapshot_crc(header, snapshot.data)) {
+  read_all_at(fd.get(), snapshot.data.data(), snapshot.data.size(), read.bytes, path);
+  if (header.crc != read.crc(snapshot.data)) {
     throw StorageError("snapshot " + path.string() + " is corrupt (CRC mismatch over its " +
                        std::to_string(size) + " bytes)");
   }
@@ -80,6 +122,8 @@ void SnapshotFile::save(const SnapshotMeta& meta, std::span<const std::byte> dat
   SnapshotHeader header;
   header.last_index = meta.last_index;
   header.last_term = meta.last_term;
+  header.voters = meta.voters;
+  header.learners = meta.learners;
   header.data_bytes = data.size();
   header.crc = format::snapshot_crc(header, data);
   write_file_atomically(file(), {std::as_bytes(std::span(&header, 1)), data});

@@ -47,12 +47,25 @@ void seal_segment(std::vector<std::byte>& bytes) {
   }
 }
 
-void seal_snapshot(std::vector<std::byte>& bytes) {
-  if (bytes.size() < sizeof(format::SnapshotHeader)) return;
-  format::SnapshotHeader header;
+// Seals a header of the version the bytes announce (version 1's is shorter and has its own CRC).
+template <class Header>
+void seal_snapshot_as(std::vector<std::byte>& bytes) {
+  if (bytes.size() < sizeof(Header)) return;
+  Header header;
   std::memcpy(&header, bytes.data(), sizeof header);
   header.crc = format::snapshot_crc(header, std::span(bytes).subspan(sizeof header));
   std::memcpy(bytes.data(), &header, sizeof header);
+}
+
+void seal_snapshot(std::vector<std::byte>& bytes) {
+  format::SnapshotHeaderV1 prefix;
+  if (bytes.size() < sizeof prefix) return;
+  std::memcpy(&prefix, bytes.data(), sizeof prefix);
+  if (prefix.version == 1) {
+    seal_snapshot_as<format::SnapshotHeaderV1>(bytes);
+  } else {
+    seal_snapshot_as<format::SnapshotHeader>(bytes);
+  }
 }
 
 // The bytes the file holds on disk.

@@ -336,7 +336,22 @@ TEST(StorageBadInput, SnapshotOfANewerFormatVersionIsRefused) {
   header.last_term = 1;
   fs::path snapshot;
   const std::string error = open_with_snapshot_header(header, snapshot);
-  EXPECT_TRUE(contains(error, snapshot.string() + " has format version 2, newer")) << error;
+  EXPECT_TRUE(contains(error, snapshot.string() + " has format version " +
+                                  std::to_string(format::kSnapshotVersion + 1) + ", newer"))
+      << error;
+}
+
+TEST(StorageBadInput, SnapshotWithAnImpossibleConfigurationIsRefused) {
+  for (const auto& [voters, learners] : {std::pair<uint64_t, uint64_t>{0b1, 0}, {0b110, 0b100}}) {
+    format::SnapshotHeader header;
+    header.last_index = 10;
+    header.last_term = 1;
+    header.voters = voters;
+    header.learners = learners;
+    fs::path snapshot;
+    const std::string error = open_with_snapshot_header(header, snapshot);
+    EXPECT_TRUE(contains(error, snapshot.string() + " records an impossible configuration")) << error;
+  }
 }
 
 // Found by storage_recovery_fuzz: a snapshot with a good CRC but an index no snapshot can end at.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "node/storage/format.h"
 #include "node/storage/hard_state_file.h"
 #include "node/storage/snapshot_file.h"
 #include "storage_test_support.h"
@@ -377,6 +378,41 @@ TEST(StorageRoundTrip, CompactedSegmentsAreUnlinkedAtOnceAndClosedWhileTheLogIsO
   while (removed_but_open_under(tmp.node()) > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(removed_but_open_under(tmp.node()), 0u);
+}
+
+TEST(StorageRoundTrip, SnapshotKeepsTheConfigurationItCovers) {
+  TempDir tmp;
+  const SnapshotMeta meta{.last_index = 10, .last_term = 2, .voters = 0b1110, .learners = 0b10000};
+  {
+    NodeStorage storage(tmp.node());
+    append_range(storage, 1, 10, 2);
+    storage.save_snapshot(meta, payload(10, 2, 64));
+  }
+  NodeStorage storage(tmp.node());
+  EXPECT_EQ(*storage.snapshot_meta(), meta);
+  EXPECT_EQ(storage.load_snapshot()->meta, meta);
+}
+
+// Snapshot files before membership changes (format version 1) have a 48-byte header and no
+// configuration: still read, as recording none.
+TEST(StorageRoundTrip, VersionOneSnapshotReadsWithoutAConfiguration) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node());
+    append_range(storage, 1, 10, 1);
+    storage.save_snapshot({10, 1}, {});
+  }
+  const std::vector<std::byte> data = payload(10, 1, 40);
+  format::SnapshotHeaderV1 header{.last_index = 10, .last_term = 1, .data_bytes = data.size()};
+  header.crc = format::snapshot_crc(header, data);
+  std::vector<std::byte> file(reinterpret_cast<const std::byte*>(&header),
+                              reinterpret_cast<const std::byte*>(&header) + sizeof header);
+  file.insert(file.end(), data.begin(), data.end());
+  write_file(tmp.node() / "snap" / "snapshot", file);
+
+  NodeStorage storage(tmp.node());
+  EXPECT_EQ(*storage.snapshot_meta(), (SnapshotMeta{10, 1}));
+  EXPECT_EQ(storage.load_snapshot()->data, data);
 }
 
 TEST(StorageRoundTrip, SnapshotThatTheLogDoesNotContinueReplacesTheLog) {
