@@ -52,6 +52,9 @@ struct NodeOptions {
 
   // Take a KV snapshot and compact the log once this many log bytes were applied since the last one.
   uint64_t snapshot_bytes = uint64_t{64} << 20;
+  // Write snapshots in a forked child (copy-on-write; the loop pays only for fork()) rather than
+  // serialising the state machine on the loop.
+  bool fork_snapshots = true;
   uint64_t segment_bytes = uint64_t{64} << 20;  // preallocated log segment size
 
   std::string log_level = "info";  // spdlog level name: trace debug info warn error critical off
