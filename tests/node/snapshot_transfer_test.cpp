@@ -126,49 +126,64 @@ bool caught_up(TestCluster& cluster, uint32_t node, uint32_t leader) {
   return cluster.segment().node_counters(node).snapshot().applied_index >= commit;
 }
 
-TEST(SnapshotTransfer, AWipedFollowerGetsASnapshotOfManyFramesAndCatchesUp) {
-  TestCluster cluster(3, "snap-wiped", small_frames());
+struct Install {
+  uint32_t leader = 0;
+  uint32_t wiped = 0;
+  uint32_t other = 0;  // the third node
+};
+
+// Starts the cluster, kills a follower, writes `keys` keys and waits for the leader's snapshot of them;
+// runs `before_restart`, wipes the follower's directory and starts it again, so the leader installs the
+// snapshot. With `partial_at_least` > 0, the link to the follower is slowed first, and this returns once
+// its partial file holds that many bytes.
+void start_install(
+    TestCluster& cluster, int keys, uint64_t partial_at_least, Install& install,
+    const std::function<void()>& before_restart = [] {}) {
   snapshot_often(cluster);
   cluster.start_all();
   const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader) << all_logs(cluster);
-  const uint32_t wiped = *leader % 3 + 1;
-  cluster.kill(wiped);
-  write_keys(cluster, 0, 300);  // ~300 KiB of state: ten frames or more
-  std::filesystem::remove_all(cluster.data_dir(wiped));
-  cluster.start(wiped);
-  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, *leader); }, 30s)) << all_logs(cluster);
+  install = {*leader, *leader % 3 + 1, (*leader % 3 + 1) % 3 + 1};
+  cluster.kill(install.wiped);
+  write_keys(cluster, 0, keys);
+  wait_for_snapshot(cluster, install.leader, keys - 30);
+  before_restart();
+  std::filesystem::remove_all(cluster.data_dir(install.wiped));
+  if (partial_at_least > 0) slow_link(cluster, install.leader, install.wiped);
+  cluster.start(install.wiped);
+  if (partial_at_least > 0) {
+    ASSERT_TRUE(wait_until([&] { return partial_bytes(cluster, install.wiped) >= partial_at_least; }, 30s))
+        << all_logs(cluster);
+  }
+}
+
+TEST(SnapshotTransfer, AWipedFollowerGetsASnapshotOfManyFramesAndCatchesUp) {
+  TestCluster cluster(3, "snap-wiped", small_frames());
+  Install in;
+  ASSERT_NO_FATAL_FAILURE(start_install(cluster, 300, 0, in));  // ~300 KiB of state: ten frames or more
+  const uint32_t wiped = in.wiped;
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, in.leader); }, 30s)) << all_logs(cluster);
   write_keys(cluster, 300, 310);  // and it follows the log after the snapshot
-  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, *leader); }, 30s)) << all_logs(cluster);
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, in.leader); }, 30s)) << all_logs(cluster);
   EXPECT_TRUE(log_has(cluster, wiped, "received snapshot")) << cluster.log_tail(wiped);
   EXPECT_GE(logged_counter(cluster, wiped, "chunks received"), 10u) << cluster.log_tail(wiped);
-  EXPECT_TRUE(log_has(cluster, *leader, "sent to node " + std::to_string(wiped)))
-      << cluster.log_tail(*leader);
+  EXPECT_TRUE(log_has(cluster, in.leader, "sent to node " + std::to_string(wiped)))
+      << cluster.log_tail(in.leader);
   EXPECT_FALSE(std::filesystem::exists(cluster.data_dir(wiped) / kPartialSnapshotFile));
   expect_all_keys(cluster, wiped, 310);
 }
 
 TEST(SnapshotTransfer, AnInstallInterruptedByKillingTheReceiverResumes) {
   TestCluster cluster(3, "snap-kill-receiver", small_frames());
-  snapshot_often(cluster);
-  cluster.start_all();
-  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
-  ASSERT_TRUE(leader) << all_logs(cluster);
-  const uint32_t wiped = *leader % 3 + 1;
-  cluster.kill(wiped);
-  write_keys(cluster, 0, 600);
-  wait_for_snapshot(cluster, *leader, 570);
-  std::filesystem::remove_all(cluster.data_dir(wiped));
-  slow_link(cluster, *leader, wiped);
-  cluster.start(wiped);
-  ASSERT_TRUE(wait_until([&] { return partial_bytes(cluster, wiped) >= (100 << 10); }, 30s))
-      << all_logs(cluster);
+  Install in;
+  ASSERT_NO_FATAL_FAILURE(start_install(cluster, 600, 100 << 10, in));
+  const uint32_t wiped = in.wiped;
   cluster.kill(wiped);
   const uint64_t held = partial_bytes(cluster, wiped);
   cluster.start(wiped);
-  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, *leader); }, 60s)) << all_logs(cluster);
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, in.leader); }, 60s)) << all_logs(cluster);
   EXPECT_EQ(logged_counter(cluster, wiped, "transfers resumed"), 1u) << cluster.log_tail(wiped);
-  EXPECT_TRUE(log_has(cluster, *leader, "resumed at byte")) << cluster.log_tail(*leader);
+  EXPECT_TRUE(log_has(cluster, in.leader, "resumed at byte")) << cluster.log_tail(in.leader);
   // Resumed, not restarted: the second process received exactly what the first had not.
   const uint64_t image_bytes =
       logged_number(cluster, wiped, std::regex(R"(received snapshot at .* \(([0-9]+) bytes\))"));
@@ -179,60 +194,36 @@ TEST(SnapshotTransfer, AnInstallInterruptedByKillingTheReceiverResumes) {
 
 TEST(SnapshotTransfer, AnInstallInterruptedByKillingTheSenderResumes) {
   TestCluster cluster(3, "snap-kill-sender", small_frames());
-  snapshot_often(cluster);
-  cluster.start_all();
-  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
-  ASSERT_TRUE(leader) << all_logs(cluster);
-  const uint32_t wiped = *leader % 3 + 1;
-  const uint32_t other = wiped % 3 + 1;
-  cluster.kill(wiped);
-  write_keys(cluster, 0, 600);
-  wait_for_snapshot(cluster, *leader, 570);
+  Install in;
   // Only the leader and the wiped node remain: the leader is the only node that can lead again, and
   // it offers the same snapshot (from its directory) after its restart.
-  cluster.kill(other);
-  std::filesystem::remove_all(cluster.data_dir(wiped));
-  slow_link(cluster, *leader, wiped);
-  cluster.start(wiped);
-  ASSERT_TRUE(wait_until([&] { return partial_bytes(cluster, wiped) >= (100 << 10); }, 30s))
-      << all_logs(cluster);
-  cluster.kill(*leader);
-  cluster.start(*leader);
-  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, *leader); }, 60s)) << all_logs(cluster);
-  EXPECT_EQ(logged_counter(cluster, wiped, "transfers resumed"), 1u) << cluster.log_tail(wiped);
-  EXPECT_TRUE(log_has(cluster, *leader, "resumed at byte")) << cluster.log_tail(*leader);
-  cluster.start(other);
-  expect_all_keys(cluster, wiped, 600);
+  ASSERT_NO_FATAL_FAILURE(start_install(cluster, 600, 100 << 10, in, [&] { cluster.kill(in.other); }));
+  cluster.kill(in.leader);
+  cluster.start(in.leader);
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, in.wiped, in.leader); }, 60s)) << all_logs(cluster);
+  EXPECT_EQ(logged_counter(cluster, in.wiped, "transfers resumed"), 1u) << cluster.log_tail(in.wiped);
+  EXPECT_TRUE(log_has(cluster, in.leader, "resumed at byte")) << cluster.log_tail(in.leader);
+  cluster.start(in.other);
+  expect_all_keys(cluster, in.wiped, 600);
 }
 
 TEST(SnapshotTransfer, AnImageDamagedInThePartialFileIsRefusedAndFetchedAgain) {
   TestCluster cluster(3, "snap-damaged", small_frames());
-  snapshot_often(cluster);
-  cluster.start_all();
-  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
-  ASSERT_TRUE(leader) << all_logs(cluster);
-  const uint32_t wiped = *leader % 3 + 1;
-  cluster.kill(wiped);
-  write_keys(cluster, 0, 300);
-  wait_for_snapshot(cluster, *leader, 270);
-  std::filesystem::remove_all(cluster.data_dir(wiped));
-  slow_link(cluster, *leader, wiped);
-  cluster.start(wiped);
-  ASSERT_TRUE(wait_until([&] { return partial_bytes(cluster, wiped) >= (50 << 10); }, 30s))
-      << all_logs(cluster);
-  cluster.kill(wiped);
+  Install in;
+  ASSERT_NO_FATAL_FAILURE(start_install(cluster, 300, 50 << 10, in));
+  cluster.kill(in.wiped);
   {  // one byte of the image, as the disk might return it after a crash
-    std::fstream f(cluster.data_dir(wiped) / kPartialSnapshotFile,
+    std::fstream f(cluster.data_dir(in.wiped) / kPartialSnapshotFile,
                    std::ios::in | std::ios::out | std::ios::binary);
     f.seekg(kPartialHeaderBytes + 1000);
     const char old = static_cast<char>(f.get());
     f.seekp(kPartialHeaderBytes + 1000);
     f.put(static_cast<char>(old ^ 0x20));
   }
-  cluster.start(wiped);
-  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, *leader); }, 60s)) << all_logs(cluster);
-  EXPECT_EQ(logged_counter(cluster, wiped, "images refused"), 1u) << cluster.log_tail(wiped);
-  expect_all_keys(cluster, wiped, 300);
+  cluster.start(in.wiped);
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, in.wiped, in.leader); }, 60s)) << all_logs(cluster);
+  EXPECT_EQ(logged_counter(cluster, in.wiped, "images refused"), 1u) << cluster.log_tail(in.wiped);
+  expect_all_keys(cluster, in.wiped, 300);
 }
 
 TEST(ForkedSnapshot, ImagesWrittenWhileClientsWriteHoldTheStateAtTheirIndex) {
