@@ -113,11 +113,14 @@ void slow_link(TestCluster& cluster, uint32_t from, uint32_t to) {
 }
 
 // Snapshots are written by a child in the background, so the one that holds the keys just written lands
-// a little later: waits until the leader stored one at `index` or later (so the follower gets the big
-// image, not a small early one and the log).
-void wait_for_snapshot(TestCluster& cluster, uint32_t leader, uint64_t index) {
+// a little later, and more may follow. Waits until the leader stored its last: one that leaves fewer
+// than 16 entries after it, whose bytes (over 1 KiB each) stay below --snapshot-bytes, so no other
+// starts. The follower then gets one image, the big one, and not a small early one and the log.
+void wait_for_final_snapshot(TestCluster& cluster, uint32_t leader) {
   const std::regex stored(R"(snapshot at index ([0-9]+) \()");
-  ASSERT_TRUE(wait_until([&] { return logged_number(cluster, leader, stored) >= index; }, 30s))
+  const uint64_t commit = cluster.segment().node_counters(leader).snapshot().commit_index;
+  ASSERT_TRUE(wait_until([&] { return logged_number(cluster, leader, stored) + 16 > commit; }, 30s))
+      << "commit " << commit << "\n"
       << cluster.log_tail(leader);
 }
 
@@ -146,7 +149,7 @@ void start_install(
   install = {*leader, *leader % 3 + 1, (*leader % 3 + 1) % 3 + 1};
   cluster.kill(install.wiped);
   write_keys(cluster, 0, keys);
-  wait_for_snapshot(cluster, install.leader, keys - 30);
+  wait_for_final_snapshot(cluster, install.leader);
   before_restart();
   std::filesystem::remove_all(cluster.data_dir(install.wiped));
   if (partial_at_least > 0) slow_link(cluster, install.leader, install.wiped);
@@ -234,9 +237,9 @@ TEST(ForkedSnapshot, ImagesWrittenWhileClientsWriteHoldTheStateAtTheirIndex) {
   ASSERT_TRUE(leader) << all_logs(cluster);
   constexpr int kKeys = 400;
   write_keys(cluster, 0, kKeys);  // one client, one put after the other: every state is a prefix
-  wait_for_snapshot(cluster, *leader, kKeys - 30);
+  wait_for_final_snapshot(cluster, *leader);
   EXPECT_GE(logged_number(cluster, *leader, std::regex("snapshot at index ([0-9]+) .*written by a child")),
-            static_cast<uint64_t>(kKeys - 30))
+            static_cast<uint64_t>(kKeys - 16))
       << cluster.log_tail(*leader);
   for (uint32_t i = 1; i <= 3; ++i) {
     ASSERT_EQ(cluster.stop(i), 0) << cluster.log_tail(i);
