@@ -64,15 +64,17 @@ uint64_t node_seed(const NodeOptions& options) {
 }
 
 // Chunks of an eighth of a frame, four in flight: at most half a frame's worth of a follower's ring goes
-// to its snapshot, beside the core's appends (max_msg_bytes below) and heartbeats. Retries and giving up
-// follow the election timeout, the core's own clock for a lost InstallSnapshot.
+// to its snapshot, beside the core's appends (max_msg_bytes below) and heartbeats. Retries follow the
+// election timeout, the core's own clock for a lost InstallSnapshot. Giving up waits far longer: a dead
+// follower is known at once from the kernel (peer_died), while a live one may be silent for seconds
+// once the last chunk is in, verifying, installing and storing a large image before it answers.
 SnapshotSender::Options snapshot_sender_options(const Transport& transport, const NodeOptions& options) {
   SnapshotSender::Options o;
   o.chunk_bytes = std::max<std::size_t>(1024, transport.max_peer_payload() / 8) - kChunkHeaderBytes;
   o.window_chunks = 4;
   const uint64_t election_ns = uint64_t{options.tick_us} * 1000 * options.election_ticks;
   o.retry_ns = election_ns / 2;
-  o.give_up_ns = 10 * election_ns;
+  o.give_up_ns = 100 * election_ns;
   return o;
 }
 

@@ -53,6 +53,13 @@ class SnapshotReceiverTest : public ::testing::Test {
  protected:
   std::filesystem::path file() const { return dir_.path() / kPartialSnapshotFile; }
   SnapshotReceiver open() { return SnapshotReceiver(file(), 2, notes_); }
+  // A receiver that was offered `image` and holds its first `held` bytes.
+  SnapshotReceiver holding(const Image& image, uint64_t held) {
+    SnapshotReceiver r = open();
+    r.on_frame(offer(image));
+    feed(r, image, 0, held);
+    return r;
+  }
   // Sends chunks from `from` until the receiver holds `until` bytes; returns the last reply.
   ChunkFrame feed(SnapshotReceiver& r, const Image& image, uint64_t from, uint64_t until) {
     ChunkFrame reply;
@@ -82,11 +89,7 @@ TEST_F(SnapshotReceiverTest, AWholeImageIsVerifiedAndTheFileIs0600) {
 
 TEST_F(SnapshotReceiverTest, ARestartedReceiverResumesTheSameSnapshotWhereItStood) {
   const Image image = make_image(10'000, 40, 2);
-  {
-    SnapshotReceiver r = open();
-    r.on_frame(offer(image));
-    feed(r, image, 0, 6000);
-  }  // the process dies here
+  holding(image, 6000);  // the process dies here
   SnapshotReceiver r = open();
   ASSERT_EQ(notes_.size(), 1u);
   EXPECT_NE(notes_[0].find("kept, 6000 of 10000"), std::string::npos) << notes_[0];
@@ -101,11 +104,7 @@ TEST_F(SnapshotReceiverTest, ARestartedReceiverResumesTheSameSnapshotWhereItStoo
 TEST_F(SnapshotReceiverTest, ADifferentSnapshotDiscardsThePartialFile) {
   const Image old_image = make_image(10'000, 40, 3);
   const Image new_image = make_image(8'000, 90, 4);
-  {
-    SnapshotReceiver r = open();
-    r.on_frame(offer(old_image));
-    feed(r, old_image, 0, 5000);
-  }
+  holding(old_image, 5000);
   SnapshotReceiver r = open();
   EXPECT_EQ(r.on_frame(offer(new_image)).offset, 0u) << "nothing of the new snapshot is held";
   EXPECT_EQ(r.resumes(), 0u);
@@ -117,9 +116,7 @@ TEST_F(SnapshotReceiverTest, ADifferentSnapshotDiscardsThePartialFile) {
 
 TEST_F(SnapshotReceiverTest, ACorruptChunkIsRefusedAndFetchedAgain) {
   const Image image = make_image(5'000, 40, 5);
-  SnapshotReceiver r = open();
-  r.on_frame(offer(image));
-  feed(r, image, 0, 2000);
+  SnapshotReceiver r = holding(image, 2000);
   ChunkFrame bad = chunk(image, 2000);
   bad.data_crc ^= 1;
   const ChunkFrame refused = r.on_frame(bad);
@@ -132,9 +129,7 @@ TEST_F(SnapshotReceiverTest, ACorruptChunkIsRefusedAndFetchedAgain) {
 
 TEST_F(SnapshotReceiverTest, AGapOrARepeatIsNotWrittenAndNamesWhatIsHeld) {
   const Image image = make_image(5'000, 40, 6);
-  SnapshotReceiver r = open();
-  r.on_frame(offer(image));
-  feed(r, image, 0, 2000);
+  SnapshotReceiver r = holding(image, 2000);
   EXPECT_EQ(r.on_frame(chunk(image, 3000)).offset, 2000u);  // 2000 was lost
   EXPECT_EQ(r.on_frame(chunk(image, 1000)).offset, 2000u);  // an old repeat
   EXPECT_EQ(r.held(), 2000u);
@@ -143,11 +138,7 @@ TEST_F(SnapshotReceiverTest, AGapOrARepeatIsNotWrittenAndNamesWhatIsHeld) {
 
 TEST_F(SnapshotReceiverTest, AnImageDamagedOnDiskIsRefusedWholeAndFetchedFromByteZero) {
   const Image image = make_image(5'000, 40, 7);
-  {
-    SnapshotReceiver r = open();
-    r.on_frame(offer(image));
-    feed(r, image, 0, 3000);
-  }
+  holding(image, 3000);
   {  // a bit flips in the partial file while nobody runs
     std::fstream f(file(), std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(kPartialHeaderBytes + 100);
