@@ -106,6 +106,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   if (std::optional<storage::Snapshot> snapshot = storage_.load_snapshot()) {
     kv_.restore(snapshot->data);
     snapshot_index_ = snapshot->meta.last_index;
+    last_image_bytes_ = snapshot->data.size();
     if (kv_.applied_index() != snapshot_index_)
       throw std::runtime_error("snapshot in " + options.data_dir.string() + " covers index " +
                                std::to_string(snapshot_index_) + " but its KV state is at index " +
@@ -360,6 +361,7 @@ void Node::restore(const raft::Snapshot& snapshot) {
   forked_snapshot_.cancel();  // an older state's image: storing it after this one would go backwards
   kv_.restore(snapshot.data);
   snapshot_index_ = snapshot.meta.index;
+  last_image_bytes_ = snapshot.data.size();
   applied_bytes_since_snapshot_ = 0;
   log_.info("installed snapshot at index {} term {} from the leader", snapshot.meta.index,
             snapshot.meta.term);
@@ -428,7 +430,7 @@ void Node::maybe_snapshot(uint64_t now_ns) {
   const raft::Index index = kv_.applied_index();
   if (index <= snapshot_index_) return;
   applied_bytes_since_snapshot_ = 0;
-  if (options_.fork_snapshots) {
+  if (last_image_bytes_ >= options_.fork_snapshot_bytes) {
     forked_snapshot_.start(kv_);
     return;
   }
@@ -469,6 +471,7 @@ void Node::store_snapshot(raft::Index index, std::span<const std::byte> image, c
   const uint64_t start_ns = monotonic_ns();
   raft_storage_.snapshot_and_compact(index, image);
   snapshot_index_ = index;
+  last_image_bytes_ = image.size();
   log_.info("snapshot at index {} ({} bytes, {}; stored in {} us); log now [{}, {}]", index, image.size(),
             how, (monotonic_ns() - start_ns) / 1000, storage_.first_index(), storage_.last_index());
 }

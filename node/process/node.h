@@ -127,8 +127,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void apply(std::span<const raft::Entry> entries) override;
   void serve_reads(std::span<const raft::ReadState> reads) override;
 
-  // Starts a snapshot once enough log was applied (in a forked child, or on the loop without
-  // --fork-snapshots), and stores a child's image once it exited.
+  // Starts a snapshot once enough log was applied (in a forked child once the state is large, see
+  // NodeOptions::fork_snapshot_bytes, else on the loop), and stores a child's image once it exited.
   void maybe_snapshot(uint64_t now_ns);
   void store_forked_snapshot();
   void store_snapshot(raft::Index index, std::span<const std::byte> image, const std::string& how);
@@ -171,6 +171,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
 
   uint64_t applied_bytes_since_snapshot_ = 0;
   raft::Index snapshot_index_ = 0;
+  uint64_t last_image_bytes_ = 0;  // of the latest snapshot: whether the next one is forked
   ForkedSnapshot forked_snapshot_;
   uint64_t next_snapshot_poll_ns_ = 0;  // a running child is asked about at most once a millisecond
 };
