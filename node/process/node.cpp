@@ -306,7 +306,7 @@ void Node::on_chunk_frame(uint32_t from, std::span<const std::byte> payload) {
   if (is_dead(from)) return;
   ++frames_in_;
   const uint64_t now_ns = monotonic_ns();
-  if (frame->kind == ChunkKind::kAck || frame->kind == ChunkKind::kDone) {
+  if (frame->kind == ChunkKind::kAck || frame->kind == ChunkKind::kNack || frame->kind == ChunkKind::kDone) {
     snapshot_sender_.on_reply(*frame, now_ns);
     return;
   }

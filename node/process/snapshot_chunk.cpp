@@ -65,7 +65,7 @@ std::optional<ChunkFrame> decode_chunk(std::span<const std::byte> in) noexcept {
   Reader r(in.data() + 1);
   ChunkFrame frame;
   const auto kind = r.get<uint8_t>();
-  if (kind < static_cast<uint8_t>(ChunkKind::kOffer) || kind > static_cast<uint8_t>(ChunkKind::kDone))
+  if (kind < static_cast<uint8_t>(ChunkKind::kOffer) || kind > static_cast<uint8_t>(ChunkKind::kNack))
     return std::nullopt;
   frame.kind = static_cast<ChunkKind>(kind);
   frame.from = r.get<uint32_t>();

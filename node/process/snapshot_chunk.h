@@ -23,6 +23,8 @@ enum class ChunkKind : uint8_t {
   kData = 2,   // leader -> follower: bytes [offset, offset + data.size())
   kAck = 3,    // follower -> leader: "send from `offset`" (what it holds, intact, of this snapshot)
   kDone = 4,   // follower -> leader: the image was whole and went to the Raft core
+  kNack = 5,   // follower -> leader: that chunk was not written (a gap before it, a bad data CRC, or the
+               // whole image failed its CRC): send again from `offset`
 };
 
 // Which snapshot a transfer carries: two offers of equal ids are the same bytes.

@@ -60,36 +60,41 @@ SnapshotReceiver::SnapshotReceiver(fs::path partial_file, uint32_t self, std::ve
 
 ChunkFrame SnapshotReceiver::on_frame(const ChunkFrame& frame) {
   const bool same = fd_ && frame.id == id_;
+  bool written = true;  // or held already (a repeat): nothing to send again
   if (frame.kind == ChunkKind::kOffer) {
     if (same && held_ > 0) ++resumes_;
     if (!same) start(frame.id);
+    if (!complete_ && held_ == id_.bytes) written = verify_whole();  // killed before it was handed on
   } else if (frame.kind == ChunkKind::kData && !complete_) {
     if (!same) start(frame.id);
     if (!intact(frame)) {
       ++chunks_refused_;
+      written = false;
+    } else if (frame.offset > held_) {
+      written = false;  // a chunk before it was lost
     } else if (frame.offset == held_ && !frame.data.empty()) {
       storage::write_all_at(fd_.get(), frame.data.data(), frame.data.size(), kPartialHeaderBytes + held_,
                             path_);
       held_ += frame.data.size();
       bytes_received_ += frame.data.size();
       ++chunks_received_;
-      if (held_ == id_.bytes) verify_whole();
+      if (held_ == id_.bytes) written = verify_whole();
     }
   }
-  if (!complete_ && held_ == id_.bytes && fd_ && frame.kind == ChunkKind::kOffer) verify_whole();
-  return reply(frame, complete_ ? ChunkKind::kDone : ChunkKind::kAck);
+  return reply(frame, complete_ ? ChunkKind::kDone : written ? ChunkKind::kAck : ChunkKind::kNack);
 }
 
-void SnapshotReceiver::verify_whole() {
+bool SnapshotReceiver::verify_whole() {
   image_.resize(id_.bytes);
   storage::read_all_at(fd_.get(), image_.data(), image_.size(), kPartialHeaderBytes, path_);
   if (ipc::crc32c(image_.data(), image_.size()) == id_.crc) {
     complete_ = true;
-    return;
+    return true;
   }
   ++images_refused_;
   image_ = {};
   start(id_);  // fetch it again, whole
+  return false;
 }
 
 void SnapshotReceiver::start(const SnapshotId& id) {

@@ -39,8 +39,9 @@ class SnapshotReceiver {
   // unreadable, and for one kept to resume.
   SnapshotReceiver(std::filesystem::path partial_file, uint32_t self, std::vector<std::string>& notes);
 
-  // Handles an offer or a data chunk and returns the reply for the sender (an acknowledgement, or kDone
-  // once complete() holds the whole image). Throws storage::StorageError when the file cannot be written.
+  // Handles an offer or a data chunk and returns the reply for the sender: kAck (written, or held
+  // already), kNack (not written: send again from the offset), or kDone once complete() holds the
+  // whole image. Throws storage::StorageError when the file cannot be written.
   ChunkFrame on_frame(const ChunkFrame& frame);
 
   // The image received in whole and verified, until finish().
@@ -60,7 +61,7 @@ class SnapshotReceiver {
  private:
   void start(const SnapshotId& id);  // a fresh partial file for `id`
   void discard();
-  void verify_whole();
+  bool verify_whole();  // false: the image failed its CRC and was discarded
   ChunkFrame reply(const ChunkFrame& to, ChunkKind kind) const;
 
   std::filesystem::path path_;

@@ -49,19 +49,23 @@ void SnapshotSender::on_reply(const ChunkFrame& frame, uint64_t now_ns) {
     transfers_.erase(it);
     return;
   }
-  if (frame.kind != ChunkKind::kAck) return;
-  if (!t.answered) {
+  if (!t.answered) {  // the answer to the offer: where to start
     t.answered = true;
     if (frame.offset > 0) {
       ++transfers_resumed_;
       t.resumed_from = frame.offset;
     }
     t.acked = t.next = frame.offset;
-  } else if (frame.offset > t.acked) {
-    t.acked = frame.offset;
-    t.next = std::max(t.next, frame.offset);
-  } else {
-    t.acked = t.next = frame.offset;  // no progress: a chunk was lost or refused, or the image restarted
+  } else if (frame.kind == ChunkKind::kAck) {
+    if (frame.offset > t.acked) {
+      t.acked = frame.offset;
+      t.next = std::max(t.next, frame.offset);
+    }
+  } else if (frame.offset != t.rewound_to || now_ns - t.rewound_ns >= options_.retry_ns) {
+    // kNack: every chunk in flight after a lost one says the same; go back once, not once per chunk.
+    t.acked = t.next = frame.offset;
+    t.rewound_to = frame.offset;
+    t.rewound_ns = now_ns;
   }
   send_window(frame.from, t, now_ns);
 }

@@ -6,8 +6,9 @@
 // AppendEntries and heartbeats to the others (and to this follower) keep flowing, and it never waits.
 //
 //   offer -> Ack(held)            resume from `held` (a restarted receiver keeps its partial file)
-//   Data[offset] ...  -> Ack(held) per chunk; an Ack that does not advance rewinds to it (a lost or
-//                                 refused chunk)
+//   Data[offset] ...  -> Ack(held) per chunk written (or held already); Nack(held) for a chunk not
+//                                 written (one before it lost, or refused): the sender goes back there
+//                                 once, not once per Nack
 //   ... -> Done                   the follower's core has the snapshot; its InstallSnapshotResponse
 //                                 follows as an ordinary Raft message
 // A transfer that hears nothing for a retry interval sends its offer (or its unacknowledged window)
@@ -44,7 +45,7 @@ class SnapshotSender {
   // The core's InstallSnapshot: starts a transfer to m.to unless the same snapshot is already on its way
   // there (a newer one replaces it). Copies the image once per snapshot, whatever the followers.
   void offer(const raft::InstallSnapshot& m, uint64_t now_ns);
-  // A follower's kAck or kDone.
+  // A follower's kAck, kNack or kDone.
   void on_reply(const ChunkFrame& frame, uint64_t now_ns);
   // Sends what the windows allow and what timed out.
   void pump(uint64_t now_ns);
@@ -77,9 +78,11 @@ class SnapshotSender {
     uint64_t resumed_from = 0;
     uint64_t chunks = 0;
     uint64_t started_ns = 0;
-    uint64_t heard_ns = 0;  // last reply, or the start
-    uint64_t sent_ns = 0;   // last offer or retransmission
-    bool blocked = false;   // the ring to the follower was full: try again soon
+    uint64_t heard_ns = 0;             // last reply, or the start
+    uint64_t sent_ns = 0;              // last offer or retransmission
+    bool blocked = false;              // the ring to the follower was full: try again soon
+    uint64_t rewound_to = UINT64_MAX;  // the offset of the last kNack followed, and when
+    uint64_t rewound_ns = 0;
   };
 
   std::shared_ptr<const Image> image_for(const raft::InstallSnapshot& m);

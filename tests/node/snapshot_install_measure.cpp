@@ -59,7 +59,7 @@ double median(std::vector<double> v) {
 TEST(SnapshotInstallMeasure, LargeSnapshotToAWipedFollowerBesideWriteAndFlush) {
   const int runs = std::getenv("SHMRAFT_MEASURE_RUNS") ? std::atoi(std::getenv("SHMRAFT_MEASURE_RUNS")) : 5;
   const int keys =
-      std::getenv("SHMRAFT_MEASURE_KEYS") ? std::atoi(std::getenv("SHMRAFT_MEASURE_KEYS")) : 8192;
+      std::getenv("SHMRAFT_MEASURE_KEYS") ? std::atoi(std::getenv("SHMRAFT_MEASURE_KEYS")) : 2048;
   constexpr std::size_t kValueBytes = 8 << 10;
   TestCluster cluster(3, "snap-measure");
   for (uint32_t i = 1; i <= 3; ++i) {

@@ -120,7 +120,7 @@ TEST_F(SnapshotReceiverTest, ACorruptChunkIsRefusedAndFetchedAgain) {
   ChunkFrame bad = chunk(image, 2000);
   bad.data_crc ^= 1;
   const ChunkFrame refused = r.on_frame(bad);
-  EXPECT_EQ(refused.kind, ChunkKind::kAck);
+  EXPECT_EQ(refused.kind, ChunkKind::kNack);
   EXPECT_EQ(refused.offset, 2000u) << "send it again";
   EXPECT_EQ(r.chunks_refused(), 1u);
   EXPECT_EQ(feed(r, image, 2000, 5000).kind, ChunkKind::kDone);
@@ -130,8 +130,12 @@ TEST_F(SnapshotReceiverTest, ACorruptChunkIsRefusedAndFetchedAgain) {
 TEST_F(SnapshotReceiverTest, AGapOrARepeatIsNotWrittenAndNamesWhatIsHeld) {
   const Image image = make_image(5'000, 40, 6);
   SnapshotReceiver r = holding(image, 2000);
-  EXPECT_EQ(r.on_frame(chunk(image, 3000)).offset, 2000u);  // 2000 was lost
-  EXPECT_EQ(r.on_frame(chunk(image, 1000)).offset, 2000u);  // an old repeat
+  const ChunkFrame after_gap = r.on_frame(chunk(image, 3000));  // 2000 was lost
+  EXPECT_EQ(after_gap.kind, ChunkKind::kNack);
+  EXPECT_EQ(after_gap.offset, 2000u);
+  const ChunkFrame repeat = r.on_frame(chunk(image, 1000));  // an old repeat: nothing to send again
+  EXPECT_EQ(repeat.kind, ChunkKind::kAck);
+  EXPECT_EQ(repeat.offset, 2000u);
   EXPECT_EQ(r.held(), 2000u);
   EXPECT_EQ(feed(r, image, 2000, 5000).kind, ChunkKind::kDone);
 }
@@ -147,7 +151,7 @@ TEST_F(SnapshotReceiverTest, AnImageDamagedOnDiskIsRefusedWholeAndFetchedFromByt
   SnapshotReceiver r = open();
   EXPECT_EQ(r.on_frame(offer(image)).offset, 3000u);
   const ChunkFrame after = feed(r, image, 3000, 5000);
-  EXPECT_EQ(after.kind, ChunkKind::kAck);
+  EXPECT_EQ(after.kind, ChunkKind::kNack);
   EXPECT_EQ(after.offset, 0u) << "the whole image failed its CRC: from the start";
   EXPECT_EQ(r.images_refused(), 1u);
   EXPECT_FALSE(r.complete());

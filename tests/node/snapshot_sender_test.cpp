@@ -1,6 +1,6 @@
 // The leader's side of a chunked transfer (node/process/snapshot_sender.h) against a recording transport:
-// the window bounds what is in flight, a repeated InstallSnapshot does not restart a transfer, an
-// acknowledgement that does not advance rewinds, a resumed offer skips what the follower holds.
+// the window bounds what is in flight, a repeated InstallSnapshot does not restart a transfer, a
+// Nack rewinds once, a resumed offer skips what the follower holds.
 #include "node/process/snapshot_sender.h"
 
 #include <gtest/gtest.h>
@@ -129,13 +129,18 @@ TEST_F(SnapshotSenderTest, AnOfferAnsweredWithAnOffsetResumesThereAndCountsIt) {
   EXPECT_EQ(sender_.transfers_resumed(), 1u);
 }
 
-TEST_F(SnapshotSenderTest, AnAcknowledgementThatDoesNotAdvanceRewinds) {
+TEST_F(SnapshotSenderTest, ANackRewindsOnceAndARepeatedAckDoesNot) {
   sender_.offer(install(), 0);
   sender_.on_reply(answer(ChunkKind::kAck, 0), 10);     // sends 0, 1000, 2000
   sender_.on_reply(answer(ChunkKind::kAck, 1000), 20);  // sends 3000
-  const std::size_t before = transport_.frames.size();
-  sender_.on_reply(answer(ChunkKind::kAck, 1000), 30);  // 1000 was lost: the receiver still holds 1000
-  EXPECT_EQ(data_offsets_since(before).front(), 1000u);
+  std::size_t before = transport_.frames.size();
+  sender_.on_reply(answer(ChunkKind::kAck, 1000), 25);  // a repeat arrived: nothing is resent
+  EXPECT_TRUE(data_offsets_since(before).empty());
+  sender_.on_reply(answer(ChunkKind::kNack, 1000), 30);  // 1000 was lost: back to it
+  EXPECT_EQ(data_offsets_since(before), (std::vector<uint64_t>{1000, 2000, 3000}));
+  before = transport_.frames.size();
+  sender_.on_reply(answer(ChunkKind::kNack, 1000), 40);  // 3000's Nack, sent before the rewind
+  EXPECT_TRUE(data_offsets_since(before).empty()) << "one rewind per loss, not one per chunk in flight";
 }
 
 TEST_F(SnapshotSenderTest, SilenceResendsTheOfferThenGivesUp) {
