@@ -1,5 +1,6 @@
 #include "node/process/node.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "ipc/clock.h"
 #include "node/process/shm_transport.h"
 #include "node/process/tcp_transport.h"
+#include "node/storage/file.h"
 #include "node/storage/format.h"
 
 namespace shmraft::node {
@@ -61,6 +63,24 @@ uint64_t node_seed(const NodeOptions& options) {
   return seed ^ (uint64_t{options.node} * 0x9E3779B97F4A7C15ull);
 }
 
+// Chunks of an eighth of a frame, four in flight: at most half a frame's worth of a follower's ring goes
+// to its snapshot, beside the core's appends (max_msg_bytes below) and heartbeats. Retries follow the
+// election timeout, the core's own clock for a lost InstallSnapshot. Giving up waits far longer: a dead
+// follower is known at once from the kernel (peer_died), while a live one may be silent for seconds
+// once the last chunk is in, verifying, installing and storing a large image before it answers.
+SnapshotSender::Options snapshot_sender_options(const Transport& transport, const NodeOptions& options) {
+  SnapshotSender::Options o;
+  o.chunk_bytes = std::max<std::size_t>(1024, transport.max_peer_payload() / 8) - kChunkHeaderBytes;
+  o.window_chunks = 4;
+  const uint64_t election_ns = uint64_t{options.tick_us} * 1000 * options.election_ticks;
+  o.retry_ns = election_ns / 2;
+  o.give_up_ns = 100 * election_ns;
+  return o;
+}
+
+// Where a forked child writes the KV image, in the node's data directory.
+constexpr std::string_view kForkedImageFile = "snapshot.image";
+
 }  // namespace
 
 Node::Node(const NodeOptions& options, spdlog::logger& log)
@@ -75,13 +95,18 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       raft_storage_(storage_),
       transport_(make_transport(options, segment_)),
       sender_(*transport_, segment_, options.node, node_seed(options) + 1),
+      snapshot_sender_(sender_, options.node, snapshot_sender_options(*transport_, options), log),
+      snapshot_receiver_(options.data_dir / kPartialSnapshotFile, options.node, receiver_notes_),
       ready_handler_(options.check_invariants),
-      tick_ns_(uint64_t{options.tick_us} * 1000) {
+      tick_ns_(uint64_t{options.tick_us} * 1000),
+      forked_snapshot_(options.data_dir / kForkedImageFile) {
   for (const std::string& note : storage_.recovery().notes) log_.warn("storage recovery: {}", note);
+  for (const std::string& note : receiver_notes_) log_.info("snapshot transfer: {}", note);
 
   if (std::optional<storage::Snapshot> snapshot = storage_.load_snapshot()) {
     kv_.restore(snapshot->data);
     snapshot_index_ = snapshot->meta.last_index;
+    last_image_bytes_ = snapshot->data.size();
     if (kv_.applied_index() != snapshot_index_)
       throw std::runtime_error("snapshot in " + options.data_dir.string() + " covers index " +
                                std::to_string(snapshot_index_) + " but its KV state is at index " +
@@ -154,6 +179,7 @@ uint64_t Node::next_deadline_ns() const {
   // Sleep through the ticks that would only count; catch_up_ticks() delivers them on waking.
   uint64_t deadline = next_tick_ns_ + uint64_t(core_->ticks_until_due() - 1) * tick_ns_;
   if (std::optional<uint64_t> due = sender_.next_due_ns()) deadline = std::min(deadline, *due);
+  if (std::optional<uint64_t> due = snapshot_sender_.next_due_ns()) deadline = std::min(deadline, *due);
   return deadline;
 }
 
@@ -171,10 +197,11 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
     ready_ns_ = monotonic_ns();
     ready_handler_.handle(*core_, *this);
   }
+  if (snapshot_sender_.active()) snapshot_sender_.pump(monotonic_ns());
 
   transport_->flush();
   if (!deaths_to_log_.empty()) log_deaths();  // after the pre-vote went out, not before
-  maybe_snapshot();
+  maybe_snapshot(now_ns);
   publish_counters(now_ns);
   return frames;
 }
@@ -189,14 +216,14 @@ void Node::tick_until(uint64_t now_ns) {
   next_tick_ns_ = now_ns - (now_ns - next_tick_ns_) % tick_ns_ + tick_ns_;
   ipc::NodeCounters::set(counters_.bad_frames,
                          bad_peer_frames_ + bad_client_frames_ + transport_->bad_frames());
-  // A lagging follower gets the too-large snapshot offered again and again: count every time, warn once.
+  // A message too large for a frame would be offered again and again: count every time, warn once.
   ipc::NodeCounters::set(counters_.oversized, sender_.oversized());
   if (sender_.oversized() != 0 && !oversized_warned_) {
     oversized_warned_ = true;
     log_.warn(
-        "a message was larger than a peer frame ({} bytes) and could not be sent; a snapshot that large "
-        "cannot reach a lagging follower: raise the segment's peer ring capacity (further ones are only "
-        "counted, in the counter 'oversized')",
+        "a message was larger than a peer frame ({} bytes) and could not be sent (a bug: snapshots go in "
+        "chunks and appends stay within a fraction of a frame); further ones are only counted, in the "
+        "counter 'oversized'",
         transport_->max_peer_payload());
   }
 }
@@ -214,6 +241,7 @@ void Node::take_deaths() {
   for (uint32_t peer = 1; peer <= segment_.node_count(); ++peer) {
     if ((dead & ipc::node_bit(peer)) == 0) continue;
     dead_peers_ |= ipc::node_bit(peer);
+    snapshot_sender_.peer_died(peer);
     const int rank = stagger_rank(peer);
     if (core_->peer_down(peer, rank)) {
       deaths_to_log_.push_back({peer, core_->term(), rank});
@@ -258,6 +286,7 @@ int Node::stagger_rank(uint32_t dead) const {
 
 void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
   catch_up();
+  if (is_chunk_frame(payload)) return on_chunk_frame(from, payload);
   const raft::Decoded<raft::Message> decoded = raft::decode_message(payload, scratch_);
   if (!decoded || raft::message_from(decoded.value) != from) {
     ++bad_peer_frames_;
@@ -266,6 +295,39 @@ void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
   if (is_dead(from)) return;  // sent before it died: a dead leader's appends would revive it here
   ++frames_in_;
   core_->step(decoded.value);
+}
+
+void Node::on_chunk_frame(uint32_t from, std::span<const std::byte> payload) {
+  const std::optional<ChunkFrame> frame = decode_chunk(payload);
+  if (!frame || frame->from != from || frame->to != options_.node) {
+    ++bad_peer_frames_;
+    return;
+  }
+  if (is_dead(from)) return;
+  ++frames_in_;
+  const uint64_t now_ns = monotonic_ns();
+  if (frame->kind == ChunkKind::kAck || frame->kind == ChunkKind::kNack || frame->kind == ChunkKind::kDone) {
+    snapshot_sender_.on_reply(*frame, now_ns);
+    return;
+  }
+  const ChunkFrame reply = snapshot_receiver_.on_frame(*frame);
+  if (snapshot_receiver_.complete()) install_received_snapshot(*frame);
+  sender_.send_frame(from, encoded_size(reply), now_ns,
+                     [&](std::span<std::byte> out) { return encode(reply, out); });
+}
+
+void Node::install_received_snapshot(const ChunkFrame& last) {
+  const SnapshotId& id = snapshot_receiver_.id();
+  log_.info(
+      "received snapshot at index {} term {} ({} bytes) from node {}: image CRC {:08x} verified; bytes "
+      "received {}, chunks received {}, refused {}, transfers resumed {}, images refused {}",
+      id.index, id.term, id.bytes, last.from, id.crc, snapshot_receiver_.bytes_received(),
+      snapshot_receiver_.chunks_received(), snapshot_receiver_.chunks_refused(), snapshot_receiver_.resumes(),
+      snapshot_receiver_.images_refused());
+  // The core copies the image before step() returns; the partial file is no longer needed.
+  core_->step(raft::InstallSnapshot{
+      last.from, options_.node, last.term, {id.index, id.term}, snapshot_receiver_.image()});
+  snapshot_receiver_.finish();
 }
 
 void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) {
@@ -280,7 +342,10 @@ void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) 
 }
 
 void Node::send(const raft::Message& message) {
-  sender_.send(message, ready_ns_);
+  if (const auto* snapshot = std::get_if<raft::InstallSnapshot>(&message))
+    snapshot_sender_.offer(*snapshot, ready_ns_);
+  else
+    sender_.send(message, ready_ns_);
 }
 
 void Node::persist(const raft::Ready& ready) {
@@ -293,8 +358,10 @@ void Node::persist(const raft::Ready& ready) {
 }
 
 void Node::restore(const raft::Snapshot& snapshot) {
+  forked_snapshot_.cancel();  // an older state's image: storing it after this one would go backwards
   kv_.restore(snapshot.data);
   snapshot_index_ = snapshot.meta.index;
+  last_image_bytes_ = snapshot.data.size();
   applied_bytes_since_snapshot_ = 0;
   log_.info("installed snapshot at index {} term {} from the leader", snapshot.meta.index,
             snapshot.meta.term);
@@ -313,6 +380,7 @@ void Node::on_soft_state(const raft::SoftState& soft) {
     ipc::NodeCounters::set(counters_.campaign_ns, monotonic_ns());
   if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader) {
     requests_.fail_pending();
+    snapshot_sender_.stop_all();
     segment_.leader_record().withdraw(options_.node, leader_term_);
     leader_term_ = 0;
   }
@@ -352,16 +420,60 @@ void Node::apply(std::span<const raft::Entry> entries) {
   requests_.answer_applied(ready_ns_);
 }
 
-void Node::maybe_snapshot() {
+void Node::maybe_snapshot(uint64_t now_ns) {
+  if (forked_snapshot_.running()) {
+    if (now_ns < next_snapshot_poll_ns_) return;
+    next_snapshot_poll_ns_ = now_ns + 1'000'000;
+    return store_forked_snapshot();
+  }
   if (applied_bytes_since_snapshot_ < options_.snapshot_bytes) return;
   const raft::Index index = kv_.applied_index();
   if (index <= snapshot_index_) return;
-  const std::vector<std::byte> data = kv_.snapshot();
-  raft_storage_.snapshot_and_compact(index, data);
-  snapshot_index_ = index;
   applied_bytes_since_snapshot_ = 0;
-  log_.info("snapshot at index {} ({} bytes, {} keys); log now [{}, {}]", index, data.size(), kv_.size(),
-            storage_.first_index(), storage_.last_index());
+  if (last_image_bytes_ >= options_.fork_snapshot_bytes) {
+    forked_snapshot_.start(kv_);
+    return;
+  }
+  const uint64_t start_ns = monotonic_ns();
+  const std::vector<std::byte> image = kv_.snapshot();
+  store_snapshot(index, image,
+                 fmt::format("serialised on the loop in {} us", (monotonic_ns() - start_ns) / 1000));
+}
+
+void Node::store_forked_snapshot() {
+  switch (forked_snapshot_.poll()) {
+    case ForkedSnapshot::Status::kIdle:
+    case ForkedSnapshot::Status::kRunning:
+      return;
+    case ForkedSnapshot::Status::kFailed:
+      log_.error(
+          "the snapshot child for index {} failed (exit code {}: 1 = writing {}, 2 = serialising); "
+          "the next snapshot is tried after {} more bytes of log",
+          forked_snapshot_.index(), forked_snapshot_.exit_code(), forked_snapshot_.file().string(),
+          options_.snapshot_bytes);
+      return;
+    case ForkedSnapshot::Status::kDone:
+      break;
+  }
+  const uint64_t written_ns = monotonic_ns() - forked_snapshot_.started_ns();
+  if (forked_snapshot_.index() > snapshot_index_) {  // else a leader's snapshot overtook it
+    const storage::UniqueFd fd = storage::open_file(forked_snapshot_.file(), O_RDWR);
+    const storage::Mapping image(fd.get(), storage::file_size(fd.get(), forked_snapshot_.file()),
+                                 forked_snapshot_.file());
+    store_snapshot(forked_snapshot_.index(), {image.data(), image.size()},
+                   fmt::format("written by a child in {} ms; the loop paused {} us to fork",
+                               written_ns / 1'000'000, forked_snapshot_.fork_ns() / 1000));
+  }
+  forked_snapshot_.finish();
+}
+
+void Node::store_snapshot(raft::Index index, std::span<const std::byte> image, const std::string& how) {
+  const uint64_t start_ns = monotonic_ns();
+  raft_storage_.snapshot_and_compact(index, image);
+  snapshot_index_ = index;
+  last_image_bytes_ = image.size();
+  log_.info("snapshot at index {} ({} bytes, {}; stored in {} us); log now [{}, {}]", index, image.size(),
+            how, (monotonic_ns() - start_ns) / 1000, storage_.first_index(), storage_.last_index());
 }
 
 void Node::publish_counters(uint64_t now_ns) {

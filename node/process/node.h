@@ -7,7 +7,9 @@
 //   -> for each Ready (raft::ReadyHandler; this class is its ReadyHost): send messages (published before
 //      persisting when fsync != none, §10.2.1), persist + ONE sync, send messages_after_persist, apply
 //      committed entries, answer the writes they complete, serve reads, advance [, check invariants]
-//   -> publish every ring -> maybe snapshot -> counters
+//   -> send what the snapshot transfers' windows allow (SnapshotSender: the core's InstallSnapshot goes in
+//      chunks; chunk frames from peers go to SnapshotSender / SnapshotReceiver, never to the core until
+//      an image is whole) -> publish every ring -> maybe snapshot -> counters
 //
 // Death known at once (issue 13, ipc/liveness.h): the node claims its liveness cells for its lifetime and
 // sleeps on its peers' cells as well as its doorbell; the kernel wakes it when a peer's process dies and
@@ -32,10 +34,13 @@
 #include "node/kv/state_machine.h"
 #include "node/process/client_requests.h"
 #include "node/process/client_wire.h"
+#include "node/process/forked_snapshot.h"
 #include "node/process/node_counters.h"
 #include "node/process/node_options.h"
 #include "node/process/peer_sender.h"
 #include "node/process/raft_storage.h"
+#include "node/process/snapshot_receiver.h"
+#include "node/process/snapshot_sender.h"
 #include "node/process/transport.h"
 #include "node/raft/codec.h"
 #include "node/raft/core.h"
@@ -93,6 +98,9 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // Transport::Sink
   void on_peer_frame(uint32_t from, std::span<const std::byte> payload) override;
   void on_client_request(uint32_t slot, std::span<const std::byte> payload) override;
+  void on_chunk_frame(uint32_t from, std::span<const std::byte> payload);
+  // The receiver holds a whole, verified image: the core gets it as one InstallSnapshot.
+  void install_received_snapshot(const ChunkFrame& last);
   bool has_wake_event() const noexcept override { return deaths_.pending(); }
 
   std::size_t iterate(Transport::Clock::time_point deadline);
@@ -119,7 +127,11 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void apply(std::span<const raft::Entry> entries) override;
   void serve_reads(std::span<const raft::ReadState> reads) override;
 
-  void maybe_snapshot();
+  // Starts a snapshot once enough log was applied (in a forked child once the state is large, see
+  // NodeOptions::fork_snapshot_bytes, else on the loop), and stores a child's image once it exited.
+  void maybe_snapshot(uint64_t now_ns);
+  void store_forked_snapshot();
+  void store_snapshot(raft::Index index, std::span<const std::byte> image, const std::string& how);
   void publish_counters(uint64_t now_ns);
   uint64_t next_deadline_ns() const;
 
@@ -136,6 +148,9 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   std::unique_ptr<raft::Core> core_;
   std::unique_ptr<Transport> transport_;
   PeerSender sender_;
+  std::vector<std::string> receiver_notes_;  // what the snapshot receiver found at start, to log
+  SnapshotSender snapshot_sender_;           // InstallSnapshot to followers, in chunks
+  SnapshotReceiver snapshot_receiver_;       // InstallSnapshot from the leader, into a partial file
   raft::ReadyHandler ready_handler_;
   uint64_t ready_ns_ = 0;  // when the Ready being handled was taken
 
@@ -156,6 +171,9 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
 
   uint64_t applied_bytes_since_snapshot_ = 0;
   raft::Index snapshot_index_ = 0;
+  uint64_t last_image_bytes_ = 0;  // of the latest snapshot: whether the next one is forked
+  ForkedSnapshot forked_snapshot_;
+  uint64_t next_snapshot_poll_ns_ = 0;  // a running child is asked about at most once a millisecond
 };
 
 }  // namespace shmraft::node

@@ -13,9 +13,9 @@
 //            idle node wakes only for its next timer, every heartbeat interval or so)
 //   tcp_port  the node's loopback TCP port under `--transport tcp` (0 = shm), where peers
 //            and clients find it
-//   oversized  peer messages larger than one peer frame, never sent (also in `drops`):
-//            in practice a snapshot too big to reach a follower that fell behind a compaction, which
-//            then stays stale until the peer ring capacity is raised (InstallSnapshot is not chunked)
+//   oversized  peer messages larger than one peer frame, never sent (also in `drops`). None is
+//            expected: a snapshot travels in chunks that fit a frame (snapshot_sender.h), and the core
+//            keeps appends within a fraction of a frame
 //   death_elections  elections this node started because the kernel said its leader's
 //            process died (Core::peer_down), not because its election timeout ran out; compare `elections`
 //   incarnation  this start of the node: larger than every earlier start's (the wall clock, and past

@@ -90,6 +90,11 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
                  "Snapshot the KV state and compact the log after this many applied log bytes")
       ->check(CLI::Range(uint64_t{1} << 10, uint64_t{1} << 40))
       ->capture_default_str();
+  app.add_option("--fork-snapshot-bytes", options.fork_snapshot_bytes,
+                 "Write snapshots in a forked child once the previous image was this large (smaller ones are "
+                 "serialised on the node loop; 0: always fork)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--segment-bytes", options.segment_bytes, "Size of each preallocated log segment file")
       ->check(CLI::Range(uint64_t{4} << 10, uint64_t{1} << 30))
       ->capture_default_str();

@@ -14,35 +14,8 @@ PeerSender::PeerSender(Transport& transport, ipc::Segment& segment, uint32_t sel
 }
 
 void PeerSender::send(const raft::Message& message, uint64_t now_ns) {
-  const raft::NodeId to = raft::message_to(message);
-  if (to >= links_.size() || links_[to] == nullptr) {  // kNoNode (0), self or beyond the cluster
-    ++drops_;
-    return;
-  }
-  const ipc::SendDecision decision = ipc::decide_send(*links_[to], rng_);
-  if (!decision.deliver) {
-    ++drops_;
-    return;
-  }
-  const std::size_t size = raft::encoded_size(message);
-  if (decision.delay.count() > 0) {
-    Delayed& held = delayed_.push_back();
-    held.due_ns = now_ns + static_cast<uint64_t>(decision.delay.count()) * 1000;
-    held.to = to;
-    held.bytes.resize(size);
-    if (!raft::encode(message, held.bytes)) {
-      delayed_.pop_back();
-      ++drops_;
-    }
-    return;
-  }
-  std::byte* out = reserve(to, size);
-  if (out == nullptr) return;
-  if (!raft::encode(message, {out, size})) {  // cannot happen with encoded_size's size; never send junk
-    ++drops_;
-    return;
-  }
-  commit(to, size);
+  send_frame(raft::message_to(message), raft::encoded_size(message), now_ns,
+             [&](std::span<std::byte> out) { return static_cast<bool>(raft::encode(message, out)); });
 }
 
 std::byte* PeerSender::reserve(uint32_t to, std::size_t size) {

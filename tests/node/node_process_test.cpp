@@ -131,6 +131,15 @@ TEST(NodeProcess, WholeClusterKilledAndRestartedRecoversEverything) {
     client::Client c(cluster.name(), TestCluster::client_options());
     write_keys(c, 0, 200, cluster);
   }
+  // Snapshots are written by a child process in the background: give the first one time to land.
+  auto all_have_snapshots = [&] {
+    for (uint32_t i = 1; i <= 3; ++i)
+      if (!std::filesystem::exists(cluster.data_dir(i) / "snap" / "snapshot")) return false;
+    return true;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!all_have_snapshots() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
   for (uint32_t i = 1; i <= 3; ++i) cluster.kill(i);
   for (uint32_t i = 1; i <= 3; ++i) {
     EXPECT_TRUE(std::filesystem::exists(cluster.data_dir(i) / "snap" / "snapshot")) << "node " << i;
@@ -253,45 +262,6 @@ TEST(NodeProcess, AWriteLoggedByALeaderThatLostLeadershipIsInDoubt) {
     std::printf("%s: the cut-off leader %s the write; outcome %s\n", session ? "session" : "no session",
                 logged ? "logged" : "never saw", std::string(client::to_string(r.status)).c_str());
   }
-}
-
-TEST(NodeProcess, ASnapshotTooLargeForAPeerFrameIsCountedAndWarnedOnce) {
-  ipc::SegmentConfig config;
-  config.peer_ring_capacity = 64 << 10;  // frames of under 32 KiB
-  TestCluster cluster(3, "oversized", config);
-  for (uint32_t i = 1; i <= 3; ++i) cluster.options(i).snapshot_bytes = 16 << 10;
-  cluster.start_all();
-  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
-  ASSERT_TRUE(leader) << all_logs(cluster);
-  const uint32_t lagging = *leader % 3 + 1;
-  cluster.kill(lagging);
-  {
-    // ~100 KiB of state: the leader compacts past everything the killed follower has.
-    client::Client c(cluster.name(), TestCluster::client_options());
-    for (int i = 0; i < 100; ++i)
-      ASSERT_EQ(c.put("key" + std::to_string(i), std::string(1024, 'v')).status, client::Status::ok)
-          << all_logs(cluster);
-  }
-  cluster.start(lagging);
-  // Summed over the nodes: a starved host may elect another leader, which then offers the snapshot.
-  auto oversized = [&] {
-    uint64_t total = 0;
-    for (uint32_t i = 1; i <= 3; ++i) total += cluster.segment().node_counters(i).snapshot().oversized;
-    return total;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (oversized() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
-  EXPECT_GE(oversized(), 2u) << "the snapshot is offered again and counted each time\n" << all_logs(cluster);
-  std::size_t total_warnings = 0;
-  for (uint32_t i = 1; i <= 3; ++i) {
-    std::ifstream log(cluster.data_dir(i) / "node.log");
-    std::size_t warnings = 0;
-    for (std::string line; std::getline(log, line);)
-      warnings += line.find("larger than a peer frame") != std::string::npos ? 1 : 0;
-    EXPECT_LE(warnings, 1u) << "node " << i << " warns once\n" << cluster.log_tail(i);
-    total_warnings += warnings;
-  }
-  EXPECT_GE(total_warnings, 1u) << all_logs(cluster);
 }
 
 TEST(NodeProcess, RefusesToStartWithAClearError) {

@@ -1,0 +1,148 @@
+#include "node/process/snapshot_sender.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "ipc/crc32c.h"
+
+namespace shmraft::node {
+
+SnapshotSender::SnapshotSender(PeerSender& peers, uint32_t self, Options options, spdlog::logger& log)
+    : peers_(peers), self_(self), options_(options), log_(log) {}
+
+std::shared_ptr<const SnapshotSender::Image> SnapshotSender::image_for(const raft::InstallSnapshot& m) {
+  if (last_image_ && last_image_->meta == m.meta) return last_image_;
+  auto image = std::make_shared<Image>();
+  image->meta = m.meta;
+  image->bytes.assign(m.data.begin(), m.data.end());
+  image->id = {m.meta.index, m.meta.term, image->bytes.size(),
+               ipc::crc32c(image->bytes.data(), image->bytes.size())};
+  last_image_ = image;
+  return image;
+}
+
+void SnapshotSender::offer(const raft::InstallSnapshot& m, uint64_t now_ns) {
+  const auto running = transfers_.find(m.to);
+  if (running != transfers_.end() && running->second.term == m.term && running->second.image->meta == m.meta)
+    return;  // the core repeating itself while the transfer runs
+  Transfer& t = transfers_[m.to];
+  t = Transfer{};
+  t.term = m.term;
+  t.image = image_for(m);
+  t.started_ns = now_ns;
+  t.heard_ns = now_ns;
+  send_offer(m.to, t, now_ns);
+}
+
+void SnapshotSender::on_reply(const ChunkFrame& frame, uint64_t now_ns) {
+  const auto it = transfers_.find(frame.from);
+  if (it == transfers_.end() || it->second.term != frame.term || it->second.image->id != frame.id) return;
+  Transfer& t = it->second;
+  t.heard_ns = now_ns;
+  if (frame.kind == ChunkKind::kDone) {
+    ++transfers_done_;
+    const double seconds = static_cast<double>(now_ns - t.started_ns) / 1e9;
+    log_.info("snapshot at index {} term {} ({} bytes) sent to node {} in {:.3f} s: {} chunks{}",
+              t.image->id.index, t.image->id.term, t.image->id.bytes, frame.from, seconds, t.chunks,
+              t.resumed_from > 0 ? fmt::format(", resumed at byte {}", t.resumed_from) : std::string());
+    transfers_.erase(it);
+    return;
+  }
+  if (!t.answered) {  // the answer to the offer: where to start
+    t.answered = true;
+    if (frame.offset > 0) {
+      ++transfers_resumed_;
+      t.resumed_from = frame.offset;
+    }
+    t.acked = t.next = frame.offset;
+  } else if (frame.kind == ChunkKind::kAck) {
+    if (frame.offset > t.acked) {
+      t.acked = frame.offset;
+      t.next = std::max(t.next, frame.offset);
+    }
+  } else if (frame.offset != t.rewound_to || now_ns - t.rewound_ns >= options_.retry_ns) {
+    // kNack: every chunk in flight after a lost one says the same; go back once, not once per chunk.
+    t.acked = t.next = frame.offset;
+    t.rewound_to = frame.offset;
+    t.rewound_ns = now_ns;
+  }
+  send_window(frame.from, t, now_ns);
+}
+
+void SnapshotSender::pump(uint64_t now_ns) {
+  for (auto it = transfers_.begin(); it != transfers_.end();) {
+    const uint32_t to = it->first;
+    Transfer& t = it->second;
+    if (now_ns - t.heard_ns >= options_.give_up_ns) {
+      log_.info("snapshot transfer to node {} dropped: no answer for {} ms (held {} of {} bytes)", to,
+                options_.give_up_ns / 1'000'000, t.acked, t.image->id.bytes);
+      it = transfers_.erase(it);
+      continue;
+    }
+    const uint64_t quiet_since = std::max(t.heard_ns, t.sent_ns);
+    if (now_ns - quiet_since >= options_.retry_ns) {
+      if (!t.answered) {
+        send_offer(to, t, now_ns);
+      } else {
+        t.next = t.acked;  // nothing acknowledged for a while: the window was lost
+        t.sent_ns = now_ns;
+      }
+    }
+    if (t.answered) send_window(to, t, now_ns);
+    ++it;
+  }
+}
+
+void SnapshotSender::stop_all() {
+  transfers_.clear();
+  last_image_.reset();
+}
+
+std::optional<uint64_t> SnapshotSender::next_due_ns() const noexcept {
+  std::optional<uint64_t> due;
+  for (const auto& [to, t] : transfers_) {
+    const uint64_t at =
+        t.blocked ? t.sent_ns + options_.retry_ns / 100 : std::max(t.heard_ns, t.sent_ns) + options_.retry_ns;
+    due = std::min(due.value_or(at), at);
+  }
+  return due;
+}
+
+void SnapshotSender::send_offer(uint32_t to, Transfer& t, uint64_t now_ns) {
+  t.sent_ns = now_ns;
+  send(to, t, ChunkKind::kOffer, 0, now_ns);
+}
+
+void SnapshotSender::send_window(uint32_t to, Transfer& t, uint64_t now_ns) {
+  const uint64_t window = options_.window_chunks * options_.chunk_bytes;
+  t.blocked = false;
+  while (t.next < t.image->id.bytes && t.next - t.acked < window) {
+    if (!send(to, t, ChunkKind::kData, t.next, now_ns)) {
+      t.blocked = true;
+      t.sent_ns = now_ns;
+      return;
+    }
+    t.next = std::min<uint64_t>(t.next + options_.chunk_bytes, t.image->id.bytes);
+    ++t.chunks;
+    ++chunks_sent_;
+  }
+}
+
+bool SnapshotSender::send(uint32_t to, const Transfer& t, ChunkKind kind, uint64_t offset, uint64_t now_ns) {
+  ChunkFrame frame;
+  frame.kind = kind;
+  frame.from = self_;
+  frame.to = to;
+  frame.term = t.term;
+  frame.id = t.image->id;
+  frame.offset = offset;
+  if (kind == ChunkKind::kData) {
+    const std::size_t length = std::min<uint64_t>(options_.chunk_bytes, t.image->id.bytes - offset);
+    frame.data = std::span(t.image->bytes).subspan(offset, length);
+  }
+  return peers_.send_frame(to, encoded_size(frame), now_ns,
+                           [&](std::span<std::byte> out) { return encode(frame, out); });
+}
+
+}  // namespace shmraft::node

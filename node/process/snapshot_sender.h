@@ -1,0 +1,104 @@
+#pragma once
+// The leader's side of a chunked snapshot transfer (snapshot_chunk.h). The Raft core emits one whole
+// InstallSnapshot; the node gives it to offer(), and this class streams it to the follower in chunks that
+// fit a peer frame, a window of them in flight, each acknowledged by the receiver with the offset it
+// holds. The node loop calls pump() every iteration: it sends at most a window per follower, so
+// AppendEntries and heartbeats to the others (and to this follower) keep flowing, and it never waits.
+//
+//   offer -> Ack(held)            resume from `held` (a restarted receiver keeps its partial file)
+//   Data[offset] ...  -> Ack(held) per chunk written (or held already); Nack(held) for a chunk not
+//                                 written (one before it lost, or refused): the sender goes back there
+//                                 once, not once per Nack
+//   ... -> Done                   the follower's core has the snapshot; its InstallSnapshotResponse
+//                                 follows as an ordinary Raft message
+// A transfer that hears nothing for a retry interval sends its offer (or its unacknowledged window)
+// again, and is dropped after a silence of `give_up_ns`: the core offers the snapshot again later, and
+// the offer resumes where the receiver stands. The core repeating the same InstallSnapshot while a
+// transfer runs (it times out after an election timeout) does not restart it.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "node/process/peer_sender.h"
+#include "node/process/snapshot_chunk.h"
+#include "node/raft/message.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace shmraft::node {
+
+class SnapshotSender {
+ public:
+  struct Options {
+    std::size_t chunk_bytes = 64 << 10;  // data per chunk frame
+    std::size_t window_chunks = 4;       // chunks in flight per follower
+    uint64_t retry_ns = 100'000'000;     // silence after which the offer or the window is sent again
+    uint64_t give_up_ns = 2'000'000'000;
+  };
+
+  // `peers` and `log` must outlive the sender.
+  SnapshotSender(PeerSender& peers, uint32_t self, Options options, spdlog::logger& log);
+
+  // The core's InstallSnapshot: starts a transfer to m.to unless the same snapshot is already on its way
+  // there (a newer one replaces it). Copies the image once per snapshot, whatever the followers.
+  void offer(const raft::InstallSnapshot& m, uint64_t now_ns);
+  // A follower's kAck, kNack or kDone.
+  void on_reply(const ChunkFrame& frame, uint64_t now_ns);
+  // Sends what the windows allow and what timed out.
+  void pump(uint64_t now_ns);
+  // The follower's process died: its transfer ends, and the core's next offer to the restarted process
+  // resumes where its partial file stands.
+  void peer_died(uint32_t to) { transfers_.erase(to); }
+  // This node stopped leading: every transfer ends (the receivers keep their partial files).
+  void stop_all();
+
+  // When pump() has something to do next, if a transfer runs.
+  std::optional<uint64_t> next_due_ns() const noexcept;
+  bool active() const noexcept { return !transfers_.empty(); }
+
+  uint64_t chunks_sent() const noexcept { return chunks_sent_; }
+  uint64_t transfers_resumed() const noexcept { return transfers_resumed_; }
+  uint64_t transfers_done() const noexcept { return transfers_done_; }
+
+ private:
+  struct Image {
+    raft::SnapshotMeta meta;
+    SnapshotId id;
+    std::vector<std::byte> bytes;
+  };
+  struct Transfer {
+    uint64_t term = 0;
+    std::shared_ptr<const Image> image;
+    bool answered = false;  // the receiver answered the offer: chunks may go
+    uint64_t acked = 0;     // the receiver holds [0, acked)
+    uint64_t next = 0;      // the next byte to send
+    uint64_t resumed_from = 0;
+    uint64_t chunks = 0;
+    uint64_t started_ns = 0;
+    uint64_t heard_ns = 0;             // last reply, or the start
+    uint64_t sent_ns = 0;              // last offer or retransmission
+    bool blocked = false;              // the ring to the follower was full: try again soon
+    uint64_t rewound_to = UINT64_MAX;  // the offset of the last kNack followed, and when
+    uint64_t rewound_ns = 0;
+  };
+
+  std::shared_ptr<const Image> image_for(const raft::InstallSnapshot& m);
+  void send_offer(uint32_t to, Transfer& t, uint64_t now_ns);
+  void send_window(uint32_t to, Transfer& t, uint64_t now_ns);
+  bool send(uint32_t to, const Transfer& t, ChunkKind kind, uint64_t offset, uint64_t now_ns);
+
+  PeerSender& peers_;
+  uint32_t self_;
+  Options options_;
+  spdlog::logger& log_;
+  std::map<uint32_t, Transfer> transfers_;  // by follower
+  std::shared_ptr<const Image> last_image_;
+  uint64_t chunks_sent_ = 0;
+  uint64_t transfers_resumed_ = 0;
+  uint64_t transfers_done_ = 0;
+};
+
+}  // namespace shmraft::node

@@ -1,0 +1,101 @@
+// The chunk frame codec (node/process/snapshot_chunk.h): round trips, and every malformed frame refused.
+#include "node/process/snapshot_chunk.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "node/raft/codec.h"
+
+namespace shmraft::node {
+namespace {
+
+std::vector<std::byte> bytes_of(std::string_view s) {
+  const auto* p = reinterpret_cast<const std::byte*>(s.data());
+  return {p, p + s.size()};
+}
+
+ChunkFrame data_frame(std::span<const std::byte> data) {
+  ChunkFrame f;
+  f.kind = ChunkKind::kData;
+  f.from = 1;
+  f.to = 3;
+  f.term = 7;
+  f.id = {1234, 6, 100, 0xDEADBEEF};
+  f.offset = 40;
+  f.data = data;
+  return f;
+}
+
+std::vector<std::byte> encoded(const ChunkFrame& f) {
+  std::vector<std::byte> out(encoded_size(f));
+  EXPECT_TRUE(encode(f, out));
+  return out;
+}
+
+TEST(SnapshotChunk, DataRoundTripsAndKeepsItsCrc) {
+  const std::vector<std::byte> data = bytes_of("twenty bytes of data");
+  const std::vector<std::byte> wire = encoded(data_frame(data));
+  ASSERT_TRUE(is_chunk_frame(wire));
+  const std::optional<ChunkFrame> back = decode_chunk(wire);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->kind, ChunkKind::kData);
+  EXPECT_EQ(back->from, 1u);
+  EXPECT_EQ(back->to, 3u);
+  EXPECT_EQ(back->term, 7u);
+  EXPECT_EQ(back->id, (SnapshotId{1234, 6, 100, 0xDEADBEEF}));
+  EXPECT_EQ(back->offset, 40u);
+  EXPECT_TRUE(std::equal(back->data.begin(), back->data.end(), data.begin(), data.end()));
+  EXPECT_TRUE(intact(*back));
+}
+
+TEST(SnapshotChunk, AFlippedDataByteFailsTheChunkCrc) {
+  const std::vector<std::byte> data = bytes_of("twenty bytes of data");
+  std::vector<std::byte> wire = encoded(data_frame(data));
+  wire[kChunkHeaderBytes + 3] ^= std::byte{0x10};
+  const std::optional<ChunkFrame> back = decode_chunk(wire);
+  ASSERT_TRUE(back);
+  EXPECT_FALSE(intact(*back));
+}
+
+TEST(SnapshotChunk, RaftFramesAreNotChunkFrames) {
+  const raft::Message m = raft::Heartbeat{1, 2, 3, 4, 0};
+  std::vector<std::byte> wire(raft::encoded_size(m));
+  ASSERT_TRUE(raft::encode(m, wire));
+  EXPECT_FALSE(is_chunk_frame(wire));
+  EXPECT_FALSE(decode_chunk(wire));
+  // And the other way round: the Raft codec refuses a chunk frame rather than misreading it.
+  const std::vector<std::byte> data = bytes_of("x");
+  const std::vector<std::byte> chunk = encoded(data_frame(data));
+  raft::DecodeScratch scratch;
+  EXPECT_FALSE(raft::decode_message(chunk, scratch));
+}
+
+TEST(SnapshotChunk, MalformedFramesAreRefused) {
+  const std::vector<std::byte> data = bytes_of("twenty bytes of data");
+  const std::vector<std::byte> good = encoded(data_frame(data));
+
+  std::vector<std::byte> truncated(good.begin(), good.end() - 1);
+  EXPECT_FALSE(decode_chunk(truncated)) << "length field says more than the frame holds";
+  std::vector<std::byte> header_only(good.begin(), good.begin() + kChunkHeaderBytes - 1);
+  EXPECT_FALSE(decode_chunk(header_only));
+
+  std::vector<std::byte> bad_kind = good;
+  bad_kind[1] = std::byte{9};
+  EXPECT_FALSE(decode_chunk(bad_kind));
+
+  ChunkFrame past_end = data_frame(data);
+  past_end.offset = 90;  // 90 + 20 > 100 bytes
+  EXPECT_FALSE(decode_chunk(encoded(past_end)));
+
+  ChunkFrame ack_with_data = data_frame(data);
+  ack_with_data.kind = ChunkKind::kAck;
+  EXPECT_FALSE(decode_chunk(encoded(ack_with_data)));
+
+  ChunkFrame small = data_frame(data);
+  std::vector<std::byte> short_out(encoded_size(small) - 1);
+  EXPECT_FALSE(encode(small, short_out));
+}
+
+}  // namespace
+}  // namespace shmraft::node

@@ -1,0 +1,175 @@
+// The receiver's partial-file rules (node/process/snapshot_receiver.h), driven frame by frame.
+#include "node/process/snapshot_receiver.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <random>
+
+#include "ipc/crc32c.h"
+#include "tests/temp_dir.h"
+
+namespace shmraft::node {
+namespace {
+
+constexpr std::size_t kChunk = 1000;
+
+struct Image {
+  std::vector<std::byte> bytes;
+  SnapshotId id;
+};
+
+Image make_image(std::size_t size, uint64_t index, uint32_t seed) {
+  Image image;
+  std::mt19937 rng(seed);
+  image.bytes.resize(size);
+  for (std::byte& b : image.bytes) b = static_cast<std::byte>(rng());
+  image.id = {index, 2, size, ipc::crc32c(image.bytes.data(), size)};
+  return image;
+}
+
+ChunkFrame offer(const Image& image) {
+  ChunkFrame f;
+  f.kind = ChunkKind::kOffer;
+  f.from = 1;
+  f.to = 2;
+  f.term = 5;
+  f.id = image.id;
+  return f;
+}
+
+// A data frame as the receiver sees it after decoding (data CRC filled in as encode() would).
+ChunkFrame chunk(const Image& image, uint64_t offset) {
+  ChunkFrame f = offer(image);
+  f.kind = ChunkKind::kData;
+  f.offset = offset;
+  f.data = std::span(image.bytes).subspan(offset, std::min<uint64_t>(kChunk, image.bytes.size() - offset));
+  f.data_crc = ipc::crc32c(f.data.data(), f.data.size());
+  return f;
+}
+
+class SnapshotReceiverTest : public ::testing::Test {
+ protected:
+  std::filesystem::path file() const { return dir_.path() / kPartialSnapshotFile; }
+  SnapshotReceiver open() { return SnapshotReceiver(file(), 2, notes_); }
+  // A receiver that was offered `image` and holds its first `held` bytes.
+  SnapshotReceiver holding(const Image& image, uint64_t held) {
+    SnapshotReceiver r = open();
+    r.on_frame(offer(image));
+    feed(r, image, 0, held);
+    return r;
+  }
+  // Sends chunks from `from` until the receiver holds `until` bytes; returns the last reply.
+  ChunkFrame feed(SnapshotReceiver& r, const Image& image, uint64_t from, uint64_t until) {
+    ChunkFrame reply;
+    for (uint64_t at = from; at < until; at += kChunk) reply = r.on_frame(chunk(image, at));
+    return reply;
+  }
+
+  testing::TempDir dir_{"shmraft-receiver"};
+  std::vector<std::string> notes_;
+};
+
+TEST_F(SnapshotReceiverTest, AWholeImageIsVerifiedAndTheFileIs0600) {
+  const Image image = make_image(10'500, 40, 1);
+  SnapshotReceiver r = open();
+  EXPECT_EQ(r.on_frame(offer(image)).offset, 0u);
+  struct stat st {};
+  ASSERT_EQ(::stat(file().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const ChunkFrame last = feed(r, image, 0, image.bytes.size());
+  EXPECT_EQ(last.kind, ChunkKind::kDone);
+  ASSERT_TRUE(r.complete());
+  EXPECT_TRUE(std::ranges::equal(r.image(), image.bytes));
+  EXPECT_EQ(r.chunks_received(), 11u);
+  r.finish();
+  EXPECT_FALSE(std::filesystem::exists(file()));
+}
+
+TEST_F(SnapshotReceiverTest, ARestartedReceiverResumesTheSameSnapshotWhereItStood) {
+  const Image image = make_image(10'000, 40, 2);
+  holding(image, 6000);  // the process dies here
+  SnapshotReceiver r = open();
+  ASSERT_EQ(notes_.size(), 1u);
+  EXPECT_NE(notes_[0].find("kept, 6000 of 10000"), std::string::npos) << notes_[0];
+  const ChunkFrame answer = r.on_frame(offer(image));
+  EXPECT_EQ(answer.kind, ChunkKind::kAck);
+  EXPECT_EQ(answer.offset, 6000u);
+  EXPECT_EQ(r.resumes(), 1u);
+  EXPECT_EQ(feed(r, image, 6000, 10'000).kind, ChunkKind::kDone);
+  EXPECT_TRUE(std::ranges::equal(r.image(), image.bytes));
+}
+
+TEST_F(SnapshotReceiverTest, ADifferentSnapshotDiscardsThePartialFile) {
+  const Image old_image = make_image(10'000, 40, 3);
+  const Image new_image = make_image(8'000, 90, 4);
+  holding(old_image, 5000);
+  SnapshotReceiver r = open();
+  EXPECT_EQ(r.on_frame(offer(new_image)).offset, 0u) << "nothing of the new snapshot is held";
+  EXPECT_EQ(r.resumes(), 0u);
+  EXPECT_EQ(r.id(), new_image.id);
+  EXPECT_EQ(std::filesystem::file_size(file()), kPartialHeaderBytes)
+      << "the old bytes are gone: only a header remains";
+  EXPECT_EQ(feed(r, new_image, 0, 8000).kind, ChunkKind::kDone);
+}
+
+TEST_F(SnapshotReceiverTest, ACorruptChunkIsRefusedAndFetchedAgain) {
+  const Image image = make_image(5'000, 40, 5);
+  SnapshotReceiver r = holding(image, 2000);
+  ChunkFrame bad = chunk(image, 2000);
+  bad.data_crc ^= 1;
+  const ChunkFrame refused = r.on_frame(bad);
+  EXPECT_EQ(refused.kind, ChunkKind::kNack);
+  EXPECT_EQ(refused.offset, 2000u) << "send it again";
+  EXPECT_EQ(r.chunks_refused(), 1u);
+  EXPECT_EQ(feed(r, image, 2000, 5000).kind, ChunkKind::kDone);
+  EXPECT_TRUE(std::ranges::equal(r.image(), image.bytes));
+}
+
+TEST_F(SnapshotReceiverTest, AGapOrARepeatIsNotWrittenAndNamesWhatIsHeld) {
+  const Image image = make_image(5'000, 40, 6);
+  SnapshotReceiver r = holding(image, 2000);
+  const ChunkFrame after_gap = r.on_frame(chunk(image, 3000));  // 2000 was lost
+  EXPECT_EQ(after_gap.kind, ChunkKind::kNack);
+  EXPECT_EQ(after_gap.offset, 2000u);
+  const ChunkFrame repeat = r.on_frame(chunk(image, 1000));  // an old repeat: nothing to send again
+  EXPECT_EQ(repeat.kind, ChunkKind::kAck);
+  EXPECT_EQ(repeat.offset, 2000u);
+  EXPECT_EQ(r.held(), 2000u);
+  EXPECT_EQ(feed(r, image, 2000, 5000).kind, ChunkKind::kDone);
+}
+
+TEST_F(SnapshotReceiverTest, AnImageDamagedOnDiskIsRefusedWholeAndFetchedFromByteZero) {
+  const Image image = make_image(5'000, 40, 7);
+  holding(image, 3000);
+  {  // a bit flips in the partial file while nobody runs
+    std::fstream f(file(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(kPartialHeaderBytes + 100);
+    f.put('\x5a');
+  }
+  SnapshotReceiver r = open();
+  EXPECT_EQ(r.on_frame(offer(image)).offset, 3000u);
+  const ChunkFrame after = feed(r, image, 3000, 5000);
+  EXPECT_EQ(after.kind, ChunkKind::kNack);
+  EXPECT_EQ(after.offset, 0u) << "the whole image failed its CRC: from the start";
+  EXPECT_EQ(r.images_refused(), 1u);
+  EXPECT_FALSE(r.complete());
+  EXPECT_EQ(feed(r, image, 0, 5000).kind, ChunkKind::kDone);
+  EXPECT_TRUE(std::ranges::equal(r.image(), image.bytes));
+}
+
+TEST_F(SnapshotReceiverTest, AnUnreadablePartialFileIsRemovedWithANote) {
+  {
+    std::ofstream f(file(), std::ios::binary);
+    f << "not a partial snapshot at all, but long enough for a header";
+  }
+  SnapshotReceiver r = open();
+  ASSERT_EQ(notes_.size(), 1u);
+  EXPECT_NE(notes_[0].find("removed"), std::string::npos) << notes_[0];
+  EXPECT_FALSE(std::filesystem::exists(file()));
+  EXPECT_EQ(r.held(), 0u);
+}
+
+}  // namespace
+}  // namespace shmraft::node

@@ -1,0 +1,166 @@
+// The leader's side of a chunked transfer (node/process/snapshot_sender.h) against a recording transport:
+// the window bounds what is in flight, a repeated InstallSnapshot does not restart a transfer, a
+// Nack rewinds once, a resumed offer skips what the follower holds.
+#include "node/process/snapshot_sender.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "ipc/segment.h"
+
+namespace shmraft::node {
+namespace {
+
+// Keeps every frame sent to a peer, decoded.
+class RecordingTransport final : public Transport {
+ public:
+  uint32_t max_peer_payload() const noexcept override { return 1 << 16; }
+  std::byte* reserve_peer(uint32_t, uint32_t length) override {
+    buffer_.resize(length);
+    return buffer_.data();
+  }
+  void commit_peer(uint32_t, uint32_t length) override {
+    const std::optional<ChunkFrame> frame = decode_chunk({buffer_.data(), length});
+    ASSERT_TRUE(frame);
+    frames.push_back(*frame);
+    frames.back().data = {};  // the buffer is reused
+  }
+  uint32_t max_reply_payload() const noexcept override { return 0; }
+  std::byte* reserve_reply(uint32_t, uint32_t) override { return nullptr; }
+  void commit_reply(uint32_t, uint32_t) override {}
+  void flush() override {}
+  std::size_t receive(Sink&, Clock::time_point) override { return 0; }
+  uint64_t send_drops() const noexcept override { return 0; }
+  uint64_t bad_frames() const noexcept override { return 0; }
+  uint64_t sleeps() const noexcept override { return 0; }
+
+  std::vector<ChunkFrame> frames;
+
+ private:
+  std::vector<std::byte> buffer_;
+};
+
+class SnapshotSenderTest : public ::testing::Test {
+ protected:
+  SnapshotSenderTest()
+      : name_("sender-test-" + std::to_string(::getpid())),
+        segment_(ipc::Segment::create(name_, ipc::SegmentConfig{})),
+        peers_(transport_, segment_, 1, 7),
+        log_("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
+        sender_(peers_, 1, options(), log_) {
+    image_.resize(10'000);
+    for (std::size_t i = 0; i < image_.size(); ++i) image_[i] = static_cast<std::byte>(i * 31);
+  }
+  ~SnapshotSenderTest() override { ipc::Segment::destroy(name_); }
+
+  static SnapshotSender::Options options() {
+    SnapshotSender::Options o;
+    o.chunk_bytes = 1000;
+    o.window_chunks = 3;
+    o.retry_ns = 1'000'000;
+    o.give_up_ns = 100'000'000;
+    return o;
+  }
+  raft::InstallSnapshot install(raft::Term term = 4) const {
+    return raft::InstallSnapshot{1, 2, term, {50, 3}, image_};
+  }
+  ChunkFrame answer(ChunkKind kind, uint64_t offset) const {
+    ChunkFrame f;
+    f.kind = kind;
+    f.from = 2;
+    f.to = 1;
+    f.term = transport_.frames.front().term;
+    f.id = transport_.frames.front().id;
+    f.offset = offset;
+    return f;
+  }
+  std::vector<uint64_t> data_offsets_since(std::size_t from) const {
+    std::vector<uint64_t> offsets;
+    for (std::size_t i = from; i < transport_.frames.size(); ++i)
+      if (transport_.frames[i].kind == ChunkKind::kData) offsets.push_back(transport_.frames[i].offset);
+    return offsets;
+  }
+
+  std::string name_;
+  ipc::Segment segment_;
+  RecordingTransport transport_;
+  PeerSender peers_;
+  spdlog::logger log_;
+  SnapshotSender sender_;
+  std::vector<std::byte> image_;
+};
+
+TEST_F(SnapshotSenderTest, OffersThenSendsAWindowAndMoreAsAcknowledgementsCome) {
+  sender_.offer(install(), 0);
+  ASSERT_EQ(transport_.frames.size(), 1u);
+  EXPECT_EQ(transport_.frames[0].kind, ChunkKind::kOffer);
+  EXPECT_EQ(transport_.frames[0].id.bytes, 10'000u);
+  sender_.on_reply(answer(ChunkKind::kAck, 0), 10);
+  EXPECT_EQ(data_offsets_since(0), (std::vector<uint64_t>{0, 1000, 2000})) << "a window of three";
+  sender_.pump(20);
+  EXPECT_EQ(data_offsets_since(0).size(), 3u) << "nothing more until acknowledged";
+  sender_.on_reply(answer(ChunkKind::kAck, 1000), 30);
+  EXPECT_EQ(data_offsets_since(0).back(), 3000u);
+  sender_.on_reply(answer(ChunkKind::kDone, 10'000), 40);
+  EXPECT_FALSE(sender_.active());
+  EXPECT_EQ(sender_.transfers_done(), 1u);
+}
+
+TEST_F(SnapshotSenderTest, TheCoreRepeatingItsInstallSnapshotDoesNotRestartTheTransfer) {
+  sender_.offer(install(), 0);
+  sender_.on_reply(answer(ChunkKind::kAck, 0), 10);
+  sender_.on_reply(answer(ChunkKind::kAck, 3000), 20);
+  const std::size_t before = transport_.frames.size();
+  sender_.offer(install(), 30);
+  EXPECT_EQ(transport_.frames.size(), before) << "no new offer, no chunk from 0";
+  sender_.on_reply(answer(ChunkKind::kAck, 4000), 40);
+  for (uint64_t offset : data_offsets_since(before)) EXPECT_GE(offset, 6000u);
+}
+
+TEST_F(SnapshotSenderTest, AnOfferAnsweredWithAnOffsetResumesThereAndCountsIt) {
+  sender_.offer(install(), 0);
+  sender_.on_reply(answer(ChunkKind::kAck, 7000), 10);
+  EXPECT_EQ(data_offsets_since(0), (std::vector<uint64_t>{7000, 8000, 9000}));
+  EXPECT_EQ(sender_.transfers_resumed(), 1u);
+}
+
+TEST_F(SnapshotSenderTest, ANackRewindsOnceAndARepeatedAckDoesNot) {
+  sender_.offer(install(), 0);
+  sender_.on_reply(answer(ChunkKind::kAck, 0), 10);     // sends 0, 1000, 2000
+  sender_.on_reply(answer(ChunkKind::kAck, 1000), 20);  // sends 3000
+  std::size_t before = transport_.frames.size();
+  sender_.on_reply(answer(ChunkKind::kAck, 1000), 25);  // a repeat arrived: nothing is resent
+  EXPECT_TRUE(data_offsets_since(before).empty());
+  sender_.on_reply(answer(ChunkKind::kNack, 1000), 30);  // 1000 was lost: back to it
+  EXPECT_EQ(data_offsets_since(before), (std::vector<uint64_t>{1000, 2000, 3000}));
+  before = transport_.frames.size();
+  sender_.on_reply(answer(ChunkKind::kNack, 1000), 40);  // 3000's Nack, sent before the rewind
+  EXPECT_TRUE(data_offsets_since(before).empty()) << "one rewind per loss, not one per chunk in flight";
+}
+
+TEST_F(SnapshotSenderTest, SilenceResendsTheOfferThenGivesUp) {
+  sender_.offer(install(), 0);
+  sender_.pump(options().retry_ns);
+  ASSERT_EQ(transport_.frames.size(), 2u);
+  EXPECT_EQ(transport_.frames[1].kind, ChunkKind::kOffer);
+  sender_.pump(options().give_up_ns);
+  EXPECT_FALSE(sender_.active());
+}
+
+TEST_F(SnapshotSenderTest, ANewerTermOrSnapshotStartsAfreshWithAnOffer) {
+  sender_.offer(install(4), 0);
+  sender_.on_reply(answer(ChunkKind::kAck, 0), 10);
+  const std::size_t before = transport_.frames.size();
+  sender_.offer(install(5), 20);
+  ASSERT_EQ(transport_.frames.size(), before + 1);
+  EXPECT_EQ(transport_.frames.back().kind, ChunkKind::kOffer);
+  EXPECT_EQ(transport_.frames.back().term, 5u);
+}
+
+}  // namespace
+}  // namespace shmraft::node
