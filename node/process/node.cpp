@@ -326,7 +326,7 @@ void Node::install_received_snapshot(const ChunkFrame& last) {
       snapshot_receiver_.images_refused());
   // The core copies the image before step() returns; the partial file is no longer needed.
   core_->step(raft::InstallSnapshot{
-      last.from, options_.node, last.term, {id.index, id.term}, snapshot_receiver_.image()});
+      last.from, options_.node, last.term, {id.index, id.term, id.conf_state()}, snapshot_receiver_.image()});
   snapshot_receiver_.finish();
 }
 
@@ -469,7 +469,7 @@ void Node::store_forked_snapshot() {
 
 void Node::store_snapshot(raft::Index index, std::span<const std::byte> image, const std::string& how) {
   const uint64_t start_ns = monotonic_ns();
-  raft_storage_.snapshot_and_compact(index, image);
+  raft_storage_.snapshot_and_compact(index, core_->conf_state_at(index), image);
   snapshot_index_ = index;
   last_image_bytes_ = image.size();
   log_.info("snapshot at index {} ({} bytes, {}; stored in {} us); log now [{}, {}]", index, image.size(),

@@ -5,6 +5,20 @@
 
 namespace shmraft::node {
 
+namespace {
+
+// The storage keeps a configuration as the two node-id bit sets the core's NodeSet is made of.
+storage::SnapshotMeta to_storage(const raft::SnapshotMeta& meta) {
+  return {meta.index, meta.term, meta.conf_state.voters.bits(), meta.conf_state.learners.bits()};
+}
+
+raft::SnapshotMeta to_raft(const storage::SnapshotMeta& meta) {
+  return {meta.last_index, meta.last_term,
+          raft::ConfState{raft::NodeSet::from_bits(meta.voters), raft::NodeSet::from_bits(meta.learners)}};
+}
+
+}  // namespace
+
 raft::HardState RaftStorage::hard_state() const {
   const storage::HardState& hs = storage_.hard_state();
   return {hs.term, static_cast<raft::NodeId>(hs.vote), hs.commit};
@@ -40,13 +54,13 @@ raft::Snapshot RaftStorage::snapshot() const {
   if (!meta) return {};
   if (!snapshot_cache_ || snapshot_cache_->meta != *meta) snapshot_cache_ = storage_.load_snapshot();
   if (!snapshot_cache_) return {};
-  return {{snapshot_cache_->meta.last_index, snapshot_cache_->meta.last_term}, snapshot_cache_->data};
+  return {to_raft(snapshot_cache_->meta), snapshot_cache_->data};
 }
 
 void RaftStorage::write(const raft::Ready& ready) {
   if (ready.snapshot) {
     const raft::Snapshot& snap = *ready.snapshot;
-    storage_.save_snapshot({snap.meta.index, snap.meta.term}, snap.data);
+    storage_.save_snapshot(to_storage(snap.meta), snap.data);
   }
   if (!ready.entries.empty()) {
     const raft::Index first = ready.entries.front().index;
@@ -60,8 +74,9 @@ void RaftStorage::write(const raft::Ready& ready) {
     storage_.save_hard_state({ready.hard_state->term, ready.hard_state->vote, ready.hard_state->commit});
 }
 
-void RaftStorage::snapshot_and_compact(raft::Index index, std::span<const std::byte> data) {
-  storage_.save_snapshot({index, storage_.term(index)}, data);
+void RaftStorage::snapshot_and_compact(raft::Index index, const raft::ConfState& conf,
+                                       std::span<const std::byte> data) {
+  storage_.save_snapshot(to_storage({index, storage_.term(index), conf}), data);
   storage_.compact(index);
 }
 

@@ -53,6 +53,8 @@ bool encode(const ChunkFrame& frame, std::span<std::byte> out) noexcept {
   w.put(frame.id.term);
   w.put(frame.id.bytes);
   w.put(frame.id.crc);
+  w.put(frame.id.voters);
+  w.put(frame.id.learners);
   w.put(frame.offset);
   w.put(data_crc(frame.data));
   w.put(static_cast<uint32_t>(frame.data.size()));
@@ -75,12 +77,17 @@ std::optional<ChunkFrame> decode_chunk(std::span<const std::byte> in) noexcept {
   frame.id.term = r.get<uint64_t>();
   frame.id.bytes = r.get<uint64_t>();
   frame.id.crc = r.get<uint32_t>();
+  frame.id.voters = r.get<uint64_t>();
+  frame.id.learners = r.get<uint64_t>();
   frame.offset = r.get<uint64_t>();
   frame.data_crc = r.get<uint32_t>();
   const auto length = r.get<uint32_t>();
   if (in.size() - kChunkHeaderBytes != length) return std::nullopt;
   if (length != 0 && frame.kind != ChunkKind::kData) return std::nullopt;
   if (frame.offset > frame.id.bytes || length > frame.id.bytes - frame.offset) return std::nullopt;
+  const raft::ConfState conf = frame.id.conf_state();
+  if (!conf.voters.valid() || !conf.learners.valid() || (frame.id.voters & frame.id.learners) != 0)
+    return std::nullopt;
   frame.data = in.subspan(kChunkHeaderBytes);
   return frame;
 }

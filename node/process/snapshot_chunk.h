@@ -4,15 +4,19 @@
 // starts with raft::kWireVersion (a small number), a chunk frame with kChunkFrameTag, which no wire
 // version will reach. The Raft core never sees them: it emits and receives one whole InstallSnapshot.
 //
-// Layout (integers little-endian), 62 bytes of header then the data:
+// Layout (integers little-endian), 78 bytes of header then the data:
 //   u8 tag | u8 kind | u32 from | u32 to | u64 leader term | u64 snapshot index | u64 snapshot term
-//   | u64 snapshot bytes | u32 snapshot CRC32C | u64 offset | u32 data CRC32C | u32 data length | data
+//   | u64 snapshot bytes | u32 snapshot CRC32C | u64 voters | u64 learners | u64 offset
+//   | u32 data CRC32C | u32 data length | data
+// (voters and learners: the configuration the snapshot covers, as node-id bit sets, raft::NodeSet.)
 // The ring checks each frame's CRC already; the data CRC names a bad chunk to the receiver even when
 // it was damaged before the frame was sealed, and the snapshot CRC covers the whole image end to end.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
+
+#include "node/raft/conf_state.h"
 
 namespace shmraft::node {
 
@@ -32,7 +36,12 @@ struct SnapshotId {
   uint64_t index = 0;
   uint64_t term = 0;
   uint64_t bytes = 0;
-  uint32_t crc = 0;  // CRC32C of the whole image
+  uint32_t crc = 0;     // CRC32C of the whole image
+  uint64_t voters = 0;  // the configuration it covers (raft::NodeSet bits)
+  uint64_t learners = 0;
+  raft::ConfState conf_state() const noexcept {
+    return {raft::NodeSet::from_bits(voters), raft::NodeSet::from_bits(learners)};
+  }
   friend bool operator==(const SnapshotId&, const SnapshotId&) = default;
 };
 
@@ -47,7 +56,7 @@ struct ChunkFrame {
   std::span<const std::byte> data;
 };
 
-inline constexpr std::size_t kChunkHeaderBytes = 62;
+inline constexpr std::size_t kChunkHeaderBytes = 78;
 
 // Whether a peer frame is a chunk frame (and not a Raft message).
 inline bool is_chunk_frame(std::span<const std::byte> frame) noexcept {
@@ -62,7 +71,8 @@ inline std::size_t encoded_size(const ChunkFrame& frame) noexcept {
 bool encode(const ChunkFrame& frame, std::span<std::byte> out) noexcept;
 
 // nullopt for a frame that is not a well-formed chunk frame (wrong tag or kind, wrong length, data in an
-// offer or acknowledgement, a range past the snapshot's end). `data` points into `in`.
+// offer or acknowledgement, a range past the snapshot's end, an impossible configuration). `data` points into
+// `in`.
 std::optional<ChunkFrame> decode_chunk(std::span<const std::byte> in) noexcept;
 
 // Whether the data matches the CRC it was sent with.

@@ -16,8 +16,12 @@ std::shared_ptr<const SnapshotSender::Image> SnapshotSender::image_for(const raf
   auto image = std::make_shared<Image>();
   image->meta = m.meta;
   image->bytes.assign(m.data.begin(), m.data.end());
-  image->id = {m.meta.index, m.meta.term, image->bytes.size(),
-               ipc::crc32c(image->bytes.data(), image->bytes.size())};
+  image->id = {m.meta.index,
+               m.meta.term,
+               image->bytes.size(),
+               ipc::crc32c(image->bytes.data(), image->bytes.size()),
+               m.meta.conf_state.voters.bits(),
+               m.meta.conf_state.learners.bits()};
   last_image_ = image;
   return image;
 }

@@ -21,7 +21,7 @@ ChunkFrame data_frame(std::span<const std::byte> data) {
   f.from = 1;
   f.to = 3;
   f.term = 7;
-  f.id = {1234, 6, 100, 0xDEADBEEF};
+  f.id = {1234, 6, 100, 0xDEADBEEF, 0b1110, 0b10000};  // voters 1-3, learner 4
   f.offset = 40;
   f.data = data;
   return f;
@@ -43,7 +43,7 @@ TEST(SnapshotChunk, DataRoundTripsAndKeepsItsCrc) {
   EXPECT_EQ(back->from, 1u);
   EXPECT_EQ(back->to, 3u);
   EXPECT_EQ(back->term, 7u);
-  EXPECT_EQ(back->id, (SnapshotId{1234, 6, 100, 0xDEADBEEF}));
+  EXPECT_EQ(back->id, (SnapshotId{1234, 6, 100, 0xDEADBEEF, 0b1110, 0b10000}));
   EXPECT_EQ(back->offset, 40u);
   EXPECT_TRUE(std::equal(back->data.begin(), back->data.end(), data.begin(), data.end()));
   EXPECT_TRUE(intact(*back));
@@ -91,6 +91,14 @@ TEST(SnapshotChunk, MalformedFramesAreRefused) {
   ChunkFrame ack_with_data = data_frame(data);
   ack_with_data.kind = ChunkKind::kAck;
   EXPECT_FALSE(decode_chunk(encoded(ack_with_data)));
+
+  ChunkFrame no_node_zero = data_frame(data);
+  no_node_zero.id.voters |= 1;  // ids start at 1
+  EXPECT_FALSE(decode_chunk(encoded(no_node_zero)));
+
+  ChunkFrame voter_and_learner = data_frame(data);
+  voter_and_learner.id.learners |= 0b10;  // node 1 is already a voter
+  EXPECT_FALSE(decode_chunk(encoded(voter_and_learner)));
 
   ChunkFrame small = data_frame(data);
   std::vector<std::byte> short_out(encoded_size(small) - 1);

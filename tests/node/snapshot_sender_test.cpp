@@ -58,6 +58,10 @@ class SnapshotSenderTest : public ::testing::Test {
   }
   ~SnapshotSenderTest() override { ipc::Segment::destroy(name_); }
 
+  // Voters 1-3 and learner 4: the configuration the snapshot covers.
+  inline static const raft::ConfState kConf{raft::NodeSet::from_bits(0b1110),
+                                            raft::NodeSet::from_bits(0b10000)};
+
   static SnapshotSender::Options options() {
     SnapshotSender::Options o;
     o.chunk_bytes = 1000;
@@ -67,7 +71,7 @@ class SnapshotSenderTest : public ::testing::Test {
     return o;
   }
   raft::InstallSnapshot install(raft::Term term = 4) const {
-    return raft::InstallSnapshot{1, 2, term, {50, 3}, image_};
+    return raft::InstallSnapshot{1, 2, term, {50, 3, kConf}, image_};
   }
   ChunkFrame answer(ChunkKind kind, uint64_t offset) const {
     ChunkFrame f;
@@ -100,6 +104,7 @@ TEST_F(SnapshotSenderTest, OffersThenSendsAWindowAndMoreAsAcknowledgementsCome) 
   ASSERT_EQ(transport_.frames.size(), 1u);
   EXPECT_EQ(transport_.frames[0].kind, ChunkKind::kOffer);
   EXPECT_EQ(transport_.frames[0].id.bytes, 10'000u);
+  EXPECT_EQ(transport_.frames[0].id.conf_state(), kConf) << "the configuration travels with the snapshot";
   sender_.on_reply(answer(ChunkKind::kAck, 0), 10);
   EXPECT_EQ(data_offsets_since(0), (std::vector<uint64_t>{0, 1000, 2000})) << "a window of three";
   sender_.pump(20);
