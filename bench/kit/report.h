@@ -39,12 +39,12 @@ struct TransportResult {
   std::string transport;  // "shm" or "tcp"
   RunOutcome run;
   std::vector<NamedHistogram> phases;         // per-phase breakdown, in pipeline order; may be empty
-  std::vector<OperationOutcome> operations;   // by kind, when the load mixes reads and writes
   std::optional<CpuUsage> node_cpu;           // all node processes over the measured window
   std::vector<uint64_t> node_peak_rss_bytes;  // in node order, [0] = node 1; may be empty
   // Times each node went to sleep waiting for frames over the measured window (in node order, [0] =
   // node 1; may be empty): per op, whether the nodes spin through a busy exchange or pay a wake-up per hop.
   std::vector<uint64_t> node_sleeps;
+  std::vector<OperationOutcome> operations;  // by kind, when the load mixes reads and writes
 };
 
 struct BenchReport {
