@@ -58,6 +58,12 @@ const ClientOptions& checked(const ClientOptions& options) {
   return options;
 }
 
+// Bad options are refused before the cluster is looked for.
+std::shared_ptr<ipc::Segment> attach_checked(std::string_view cluster, const ClientOptions& options) {
+  checked(options);
+  return std::make_shared<ipc::Segment>(ipc::Segment::attach(cluster));
+}
+
 // Gives the slot back when the channel cannot be opened (the constructor's body never runs then).
 std::unique_ptr<ClientChannel> open_channel(const ClientOptions& options, ipc::Segment& segment,
                                             const ipc::ClientSlotClaim& claim, SharedBells* shared) {
@@ -86,7 +92,7 @@ std::string_view to_string(Status status) noexcept {
 }
 
 AsyncClient::AsyncClient(std::string_view cluster, const ClientOptions& options)
-    : AsyncClient(std::make_shared<ipc::Segment>(ipc::Segment::attach(cluster)), options, nullptr) {}
+    : AsyncClient(attach_checked(cluster, options), options, nullptr) {}
 
 AsyncClient::AsyncClient(std::shared_ptr<ipc::Segment> segment, const ClientOptions& options,
                          SharedBells* shared)
