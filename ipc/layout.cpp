@@ -9,6 +9,7 @@
 #include "ipc/leader.h"
 #include "ipc/liveness.h"
 #include "ipc/progress.h"
+#include "ipc/request_signals.h"
 #include "ipc/ring.h"
 
 namespace shmraft::ipc {
@@ -113,6 +114,10 @@ SegmentLayout SegmentLayout::compute(const SegmentConfig& config) {
   at += (n + slots) * sizeof(Doorbell);
   l.client_slots_offset = at;
   at += slots * sizeof(ClientSlotState);
+  l.request_signals_offset = at;
+  l.request_signals_stride =
+      align_up(request_signal_words(config.client_slots) * sizeof(uint64_t), kCacheLine);
+  at += n * l.request_signals_stride;
   l.ring_controls_offset = at;
   at += (std::size_t{l.peer_rings} + l.client_rings) * sizeof(RingControl);
   l.peer_buffers_offset = align_up(at, kPageSize);

@@ -11,6 +11,7 @@
 //   LinkFault      x nodes*nodes  (directed; the diagonal is unused)
 //   Doorbell       x nodes, then x client slots
 //   ClientSlotState x client slots
+//   request signals x nodes        a bit per client slot, a cache-line-aligned word array per node
 //   RingControl    x rings        peer rings, then request rings, then response rings
 //   (page aligned) ring buffers   same order; peer_ring_capacity or client_ring_capacity bytes each
 //
@@ -38,7 +39,9 @@ inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" 
 // 2: liveness claims, death cells, progress counters, leader record; named TCP port and counters.
 // 3: node ids 1..N: the leader record and the `leader` counter hold the id itself (0 = none).
 // 4: the fail-over stamps in the node counters (death_taken_ns, campaign_ns, leader_since_ns).
-inline constexpr uint32_t kLayoutVersion = 4;
+// 5: request signals (request_signals.h) and a client slot's shared reply doorbell (reply_bell): a node
+//    of version 4 would neither raise nor honour them.
+inline constexpr uint32_t kLayoutVersion = 5;
 
 inline constexpr uint32_t kMaxNodes = 16;
 inline constexpr uint32_t kMaxClientSlots = 4096;
@@ -74,6 +77,9 @@ struct SegmentConfig {
 struct alignas(kCacheLine) ClientSlotState {
   std::atomic<int32_t> owner_pid{0};
   std::atomic<uint32_t> generation{0};  // +1 per claim, so replies to a previous owner can be told apart
+  // 1 + the slot whose doorbell a node rings for this slot's replies, so one thread driving many client
+  // slots sleeps on one bell; 0: the slot's own. Set by the owner before its first request, reset on claim.
+  std::atomic<uint32_t> reply_bell{0};
 };
 
 // The header. The first five fields keep their offsets in every layout version, so a reader of any
@@ -104,6 +110,8 @@ struct SegmentLayout {
   std::size_t faults_offset = 0;
   std::size_t doorbells_offset = 0;
   std::size_t client_slots_offset = 0;
+  std::size_t request_signals_offset = 0;
+  std::size_t request_signals_stride = 0;  // bytes per node
   std::size_t ring_controls_offset = 0;
   std::size_t peer_buffers_offset = 0;
   std::size_t request_buffers_offset = 0;

@@ -159,12 +159,18 @@ class RingProducer {
   // Makes every committed frame visible with one store, then rings the consumer's doorbell.
   // Returns false if there was nothing to publish.
   bool publish() noexcept {
+    if (!publish_unrung()) return false;
+    if (bell_ != nullptr) bell_->ring();
+    return true;
+  }
+
+  // publish() without the doorbell, for a caller that rings once for many rings (or rings another bell).
+  bool publish_unrung() noexcept {
     if (tail_ == published_) return false;
     // release: every header and payload byte written above becomes visible to the consumer's acquire
     // load of tail before it can see the new tail.
     control_->tail.store(tail_, std::memory_order_release);
     published_ = tail_;
-    if (bell_ != nullptr) bell_->ring();
     return true;
   }
 

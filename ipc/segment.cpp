@@ -183,6 +183,10 @@ Segment Segment::create(std::string_view cluster, const SegmentConfig& config, c
       new (base + layout.doorbells_offset + i * sizeof(Doorbell)) Doorbell{};
     for (std::size_t i = 0; i < slots; ++i)
       new (base + layout.client_slots_offset + i * sizeof(ClientSlotState)) ClientSlotState{};
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t w = 0; w < request_signal_words(config.client_slots); ++w)
+        new (base + layout.request_signals_offset + i * layout.request_signals_stride + w * sizeof(uint64_t))
+            std::atomic<uint64_t>{0};
     for (uint32_t ring = 0; ring < layout.peer_rings + layout.client_rings; ++ring)
       new (base + layout.ring_control_offset(ring)) RingControl{};
 
@@ -367,6 +371,35 @@ RingConsumer Segment::response_consumer(uint32_t node, uint32_t slot) {
   return RingConsumer(ring_control(ring), ring_buffer(ring), layout_.ring_capacity(ring));
 }
 
+Doorbell& Segment::reply_doorbell(uint32_t slot) {
+  return client_doorbell(reply_bell_slot(slot));
+}
+
+uint32_t Segment::reply_bell_slot(uint32_t slot) const {
+  check_slot(slot);
+  // acquire: pairs with share_reply_doorbell's release (the owner set it before its first request).
+  const uint32_t bell = client_slot_state(slot).reply_bell.load(std::memory_order_acquire);
+  return bell != 0 && bell <= layout_.config.client_slots ? bell - 1 : slot;
+}
+
+void Segment::share_reply_doorbell(uint32_t slot, uint32_t bell_slot) {
+  check_slot(slot);
+  check_slot(bell_slot);
+  client_slot_state(slot).reply_bell.store(bell_slot + 1, std::memory_order_release);
+}
+
+RequestSignals Segment::request_signals(uint32_t node) {
+  check_node(node);
+  return RequestSignals(
+      &at<std::atomic<uint64_t>>(layout_.request_signals_offset +
+                                 std::size_t{slot_of(node)} * layout_.request_signals_stride),
+      layout_.config.client_slots);
+}
+
+ClientSlotState& Segment::client_slot_state(uint32_t slot) const noexcept {
+  return at<ClientSlotState>(layout_.client_slots_offset + std::size_t{slot} * sizeof(ClientSlotState));
+}
+
 Doorbell& Segment::node_doorbell(uint32_t node) {
   check_node(node);
   return at<Doorbell>(layout_.doorbells_offset + std::size_t{slot_of(node)} * sizeof(Doorbell));
@@ -410,6 +443,7 @@ ClientSlotClaim Segment::claim_client_slot() {
     // the slot's doorbell when it died. We are now the slot's only consumer.
     for (uint32_t node = 1; node <= layout_.config.node_count; ++node)
       response_consumer(node, slot).discard_all();
+    states[slot].reply_bell.store(0, std::memory_order_relaxed);  // the previous owner's bell is not ours
     client_doorbell(slot).reset_waiters();
     return claim;
   };
@@ -433,14 +467,12 @@ ClientSlotClaim Segment::claim_client_slot() {
 bool Segment::release_client_slot(uint32_t slot) {
   check_slot(slot);
   int32_t expected = ::getpid();
-  return at<ClientSlotState>(layout_.client_slots_offset + std::size_t{slot} * sizeof(ClientSlotState))
-      .owner_pid.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+  return client_slot_state(slot).owner_pid.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
 
 pid_t Segment::client_slot_owner(uint32_t slot) const {
   check_slot(slot);
-  return at<ClientSlotState>(layout_.client_slots_offset + std::size_t{slot} * sizeof(ClientSlotState))
-      .owner_pid.load(std::memory_order_acquire);
+  return client_slot_state(slot).owner_pid.load(std::memory_order_acquire);
 }
 
 LivenessCells Segment::liveness_cells() const noexcept {
@@ -507,7 +539,7 @@ bool Segment::announce_leader(uint32_t leader, uint64_t term) {
   const bool published = leader_record().publish(leader, term);
   if (published)
     for (uint32_t slot = 0; slot < layout_.config.client_slots; ++slot)
-      if (client_slot_owner(slot) != 0) client_doorbell(slot).ring();
+      if (client_slot_owner(slot) != 0) reply_doorbell(slot).ring();
   return published;
 }
 

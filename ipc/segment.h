@@ -25,6 +25,8 @@
 //     RingProducer req = seg.request_producer(c.slot, node);      // rings the node's doorbell
 //     RingConsumer resp = seg.response_consumer(node, c.slot);
 //     Waiter waiter(seg.client_doorbell(c.slot), strategy);
+//     req.publish_unrung(); seg.request_signals(node).raise(c.slot); seg.node_doorbell(node).ring();
+//     seg.share_reply_doorbell(c.slot, other) lets one thread sleep on `other`'s bell for many slots
 //     ... seg.release_client_slot(c.slot) when done (a dead owner's slot is reclaimed automatically)
 //     seg.leader_record().read() says who leads; announce_leader rings every claimed slot's doorbell
 //
@@ -50,6 +52,7 @@
 #include "ipc/leader.h"
 #include "ipc/liveness.h"
 #include "ipc/progress.h"
+#include "ipc/request_signals.h"
 #include "ipc/ring.h"
 
 namespace shmraft::ipc {
@@ -130,6 +133,14 @@ class Segment {
 
   Doorbell& node_doorbell(uint32_t node);
   Doorbell& client_doorbell(uint32_t slot);
+  // The doorbell a node rings for `slot`'s replies: the slot's own, or the one it shares.
+  Doorbell& reply_doorbell(uint32_t slot);
+  uint32_t reply_bell_slot(uint32_t slot) const;
+  // From now on replies to `slot` ring `bell_slot`'s doorbell (both owned by the caller). Call before the
+  // slot's first request; a new claim of `slot` undoes it.
+  void share_reply_doorbell(uint32_t slot, uint32_t bell_slot);
+  // Node `node`'s flags of client slots with unread requests (request_signals.h).
+  RequestSignals request_signals(uint32_t node);
   LinkFault& link_fault(uint32_t from, uint32_t to);
   NodeCounters& node_counters(uint32_t node);
   // For readers (status, the bench): the counters are atomics, so reading needs no mutable segment.
@@ -166,6 +177,7 @@ class Segment {
     return *reinterpret_cast<T*>(static_cast<std::byte*>(region_.get_address()) + offset);
   }
   std::byte* ring_buffer(uint32_t ring) const noexcept;
+  ClientSlotState& client_slot_state(uint32_t slot) const noexcept;
   LivenessCells liveness_cells() const noexcept;
   void check_node(uint32_t node) const;
   void check_slot(uint32_t slot) const;

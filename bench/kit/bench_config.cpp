@@ -24,14 +24,21 @@ std::string plural(uint64_t n, const char* word) {
 std::string BenchConfig::describe() const {
   const std::string loop =
       open_loop() ? fmt::format("open loop at {:.0f} ops/s", rate_ops_per_s) : "closed loop";
-  return fmt::format("{}, {} × pipeline {}, {} B, fsync {}, wait {}, {}, {}", plural(nodes, "node"),
-                     plural(clients, "client"), pipeline, payload_bytes, fsync, wait, transport, loop);
+  std::string mix;
+  if (reads > 0) mix += fmt::format(", {:g} % reads", reads * 100);
+  if (keys > 0) mix += fmt::format(", {} keys {}", keys, key_dist);
+  return fmt::format("{}, {} × pipeline {} ({} in flight, {}), {} B{}, fsync {}, wait {}, {}, {}",
+                     plural(nodes, "node"), plural(clients, "client"), pipeline, in_flight(),
+                     plural(client_threads, "client thread"), payload_bytes, mix, fsync, wait, transport,
+                     loop);
 }
 
 std::string BenchConfig::series_label() const {
   std::string label =
       fmt::format("{}, {} B, fsync {}, {}", plural(nodes, "node"), payload_bytes, fsync, transport);
   if (pipeline != 1) label += fmt::format(", pipeline {}", pipeline);
+  if (reads > 0) label += fmt::format(", {:g} % reads", reads * 100);
+  if (keys > 0) label += fmt::format(", {} keys {}", keys, key_dist);
   if (open_loop()) label += fmt::format(", {:.0f} ops/s", rate_ops_per_s);
   return label;
 }
@@ -40,7 +47,12 @@ void to_json(nlohmann::json& out, const BenchConfig& c) {
   out =
       nlohmann::json{{"nodes", c.nodes},
                      {"clients", c.clients},
+                     {"client_threads", c.client_threads},
                      {"pipeline", c.pipeline},
+                     {"in_flight", c.in_flight()},
+                     {"reads", c.reads},
+                     {"keys", c.keys == 0 ? nlohmann::json() : nlohmann::json(c.keys)},
+                     {"key_dist", c.keys == 0 ? nlohmann::json() : nlohmann::json(c.key_dist)},
                      {"payload_bytes", c.payload_bytes},
                      {"fsync", c.fsync},
                      {"wait", c.wait},
@@ -58,7 +70,15 @@ void validate(const BenchConfig& c, const BenchLimits& limits) {
   if (c.clients == 0 || c.clients > limits.max_clients) {
     reject(fmt::format("--clients {} is out of range 1..{}", c.clients, limits.max_clients));
   }
+  if (c.client_threads > c.clients) {
+    reject(fmt::format("--client-threads {} exceeds --clients {}: a thread drives at least one client",
+                       c.client_threads, c.clients));
+  }
   if (c.pipeline == 0) reject("--pipeline must be at least 1");
+  if (!std::isfinite(c.reads) || c.reads < 0 || c.reads > 1)
+    reject(fmt::format("--reads {} is not a fraction between 0 and 1", c.reads));
+  if (c.key_dist != "uniform" && c.key_dist != "zipfian")
+    reject("--key-dist '" + c.key_dist + "' is not uniform or zipfian");
   if (c.payload_bytes > limits.max_payload_bytes) {
     reject(fmt::format("--payload {} exceeds the largest ring frame's command, {} bytes", c.payload_bytes,
                        limits.max_payload_bytes));

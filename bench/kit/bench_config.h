@@ -10,18 +10,24 @@ namespace shmraft::bench {
 
 struct BenchConfig {
   uint32_t nodes = 3;
-  uint32_t clients = 1;
-  uint32_t pipeline = 1;  // outstanding operations per client
+  uint32_t clients = 1;         // logical clients: each its own slot, session and outstanding window
+  uint32_t client_threads = 0;  // event loops driving them (0: not chosen yet, see the launcher)
+  uint32_t pipeline = 1;        // outstanding operations per client
   uint32_t payload_bytes = 64;
-  std::string fsync = "none";     // none | batch | always
-  std::string wait = "adaptive";  // spin | yield | block | adaptive
-  std::string transport = "shm";  // shm | tcp
-  double rate_ops_per_s = 0;      // 0: closed loop; otherwise open loop at this total rate
+  std::string fsync = "none";        // none | batch | always
+  std::string wait = "adaptive";     // spin | yield | block | adaptive
+  std::string transport = "shm";     // shm | tcp
+  double rate_ops_per_s = 0;         // 0: closed loop; otherwise open loop at this total rate
+  double reads = 0;                  // fraction of operations that are linearizable gets (ReadIndex)
+  uint32_t keys = 0;                 // shared key space k0..k<keys-1>; 0: each client its own 1 024 keys
+  std::string key_dist = "uniform";  // over the shared key space: uniform | zipfian (YCSB, θ = 0.99)
   std::chrono::nanoseconds warmup = std::chrono::seconds(2);
   std::chrono::nanoseconds measure = std::chrono::seconds(10);
 
   bool open_loop() const noexcept { return rate_ops_per_s > 0; }
-  // "3 nodes, 4 clients × 1, 64 B, fsync none, adaptive, shm, closed loop"
+  // Operations the load keeps outstanding at once: what a comparison with another system must match.
+  uint64_t in_flight() const noexcept { return uint64_t{clients} * pipeline; }
+  // "3 nodes, 4 clients × pipeline 1 (4 in flight, 1 client thread), 64 B, fsync none, ..."
   std::string describe() const;
   // Short legend label for the configuration's dimensions other than `clients`.
   std::string series_label() const;

@@ -91,6 +91,16 @@ json transport_json(const TransportResult& r) {
     for (const NamedHistogram& phase : r.phases) phases[phase.name] = latency_json(phase.histogram);
     out["phases_us"] = std::move(phases);
   }
+  if (!r.operations.empty()) {
+    json kinds = json::object();
+    for (const OperationOutcome& kind : r.operations) {
+      kinds[kind.name] =
+          json{{"ops", kind.ops},
+               {"throughput_ops_per_s", r.run.duration_s > 0 ? kind.ops / r.run.duration_s : 0},
+               {"latency_us", latency_json(kind.latency)}};
+    }
+    out["operations"] = std::move(kinds);
+  }
   if (r.node_cpu) out["cpu"] = cpu_json(*r.node_cpu, r.run.ops);
   if (!r.node_peak_rss_bytes.empty()) out["peak_rss_bytes"] = r.node_peak_rss_bytes;
   if (!r.node_sleeps.empty() && r.run.ops > 0) {
@@ -147,14 +157,19 @@ std::string to_text(const BenchReport& report) {
   const BenchConfig& c = report.config;
   const FloorResult* best = commit_floor(c, report.floors);
   std::string out = fmt::format("shmraft bench: {}\n", c.describe());
-  out +=
-      fmt::format("warm-up {:.1f} s, measured {:.1f} s\n\n", std::chrono::duration<double>(c.warmup).count(),
-                  std::chrono::duration<double>(c.measure).count());
+  out += fmt::format("warm-up {:.1f} s, measured {:.1f} s, {} operations in flight\n\n",
+                     std::chrono::duration<double>(c.warmup).count(),
+                     std::chrono::duration<double>(c.measure).count(), c.in_flight());
   out += fmt::format("{:<16} {:>11} {:>8} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "transport", "ops", "time",
                      "ops/s", "p50", "p90", "p99", "p99.9", "max");
   for (const TransportResult& r : report.transports) {
     out += fmt::format("{:<16} {:>11} {:>6.2f} s {:>12} {}\n", r.transport, r.run.ops, r.run.duration_s,
                        format_count(r.run.throughput_ops_per_s()), latency_cells(r.run.latency));
+    for (const OperationOutcome& kind : r.operations) {
+      out += fmt::format("  {:<14} {:>11} {:>8} {:>12} {}\n", kind.name, kind.ops, "",
+                         format_count(r.run.duration_s > 0 ? kind.ops / r.run.duration_s : 0),
+                         latency_cells(kind.latency));
+    }
   }
   if (report.transports.size() == 2) {
     const TransportResult& a = report.transports[0];

@@ -28,6 +28,13 @@ struct NamedHistogram {
   Histogram histogram;
 };
 
+// One kind of operation of a mixed load (reads beside writes), over the same measured window as `run`.
+struct OperationOutcome {
+  std::string name;  // "writes", "reads"
+  uint64_t ops = 0;
+  Histogram latency;
+};
+
 struct TransportResult {
   std::string transport;  // "shm" or "tcp"
   RunOutcome run;
@@ -37,6 +44,7 @@ struct TransportResult {
   // Times each node went to sleep waiting for frames over the measured window (in node order, [0] =
   // node 1; may be empty): per op, whether the nodes spin through a busy exchange or pay a wake-up per hop.
   std::vector<uint64_t> node_sleeps;
+  std::vector<OperationOutcome> operations;  // by kind, when the load mixes reads and writes
 };
 
 struct BenchReport {
@@ -56,7 +64,8 @@ inline constexpr double kRateMetFraction = 0.95;
 bool rate_met(const BenchConfig& config, const RunOutcome& run);
 
 // One transport's figures: ops, duration_s, throughput_ops_per_s, latency_us{p50,p90,p99,p999,max,min,
-// mean}, interrupted, and when present phases_us, cpu, peak_rss_bytes, sleeps_per_op.
+// mean}, interrupted, and when present phases_us, operations ({"writes": {ops, throughput_ops_per_s,
+// latency_us}, "reads": ...}), cpu, peak_rss_bytes, sleeps_per_op.
 nlohmann::json transport_json(const TransportResult& result);
 
 // With one transport: {"config", <transport_json keys>, "floor": [{shape, processes, wait, rounds,

@@ -1,6 +1,7 @@
 #include "launcher/bench/bench_options.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -30,6 +31,9 @@ uint64_t request_footprint(uint32_t payload_bytes) {
                          kMaxKeyBytes + payload_bytes);
 }
 
+// A page: smaller rings save nothing worth having.
+constexpr uint64_t kMinClientRing = 4096;
+
 void add_list(CLI::App& app, const char* flag, auto& values, const char* what) {
   app.add_option(flag, values, what)->delimiter(',')->expected(1, -1);
 }
@@ -39,8 +43,28 @@ void add_list(CLI::App& app, const char* flag, auto& values, const char* what) {
 void add_bench_flags(CLI::App& app, BenchOptions& o) {
   BenchConfig& c = o.config;
   app.add_option("-n,--nodes", c.nodes, "Node processes")->capture_default_str();
-  app.add_option("--clients", c.clients, "Client threads, each with its own client slot")
+  app.add_option("--clients", c.clients,
+                 "Logical clients, each with its own client slot, session and outstanding window")
       ->capture_default_str();
+  app.add_option("--client-threads", c.client_threads,
+                 "Threads (event loops) driving the clients (default: one per 4 cores, at most --clients; "
+                 "tcp: one per client)");
+  app.add_option("--reads", c.reads, "Fraction of operations that are linearizable gets (ReadIndex), 0..1")
+      ->capture_default_str();
+  app.add_option_function<uint32_t>(
+      "--keys",
+      [&c, &o](uint32_t keys) {
+        c.keys = keys;
+        o.keys_given = true;
+      },
+      "Shared key space k0..k<N-1> (default: each client its own 1024 keys)");
+  app.add_option_function<std::string>(
+      "--key-dist",
+      [&c, &o](const std::string& dist) {
+        c.key_dist = dist;
+        o.key_dist_given = true;
+      },
+      "Over --keys: uniform | zipfian (YCSB, θ = 0.99; default uniform)");
   app.add_option("--pipeline", c.pipeline, "Outstanding operations per client")->capture_default_str();
   app.add_option("--payload", c.payload_bytes, "Bytes of each put's value")->capture_default_str();
   app.add_option_function<double>(
@@ -98,15 +122,29 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
   app.add_option("node_flags", o.node_args, "Further flags for every node, after `--`");
 }
 
+uint32_t default_client_threads(const BenchConfig& c) {
+  if (c.transport == "tcp") return c.clients;
+  const auto cores = static_cast<uint32_t>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  return std::clamp(cores / 4, 1u, std::max(c.clients, 1u));
+}
+
 std::vector<BenchConfig> planned_configs(const BenchOptions& o) {
   BenchConfig base = o.config;
   if (o.failover.enabled) base.measure = kFailoverMaxRun;  // the events end the measured window
-  if (o.sweep) return o.grid.expand(base);
-  if (!o.compare) return {base};
-  BenchConfig shm = base, tcp = base;
-  shm.transport = "shm";
-  tcp.transport = "tcp";
-  return {shm, tcp};
+  std::vector<BenchConfig> configs;
+  if (o.sweep) {
+    configs = o.grid.expand(base);
+  } else if (!o.compare) {
+    configs = {base};
+  } else {
+    BenchConfig shm = base, tcp = base;
+    shm.transport = "shm";
+    tcp.transport = "tcp";
+    configs = {shm, tcp};
+  }
+  for (BenchConfig& c : configs)
+    if (c.client_threads == 0) c.client_threads = default_client_threads(c);
+  return configs;
 }
 
 ipc::SegmentConfig segment_config_for(const BenchConfig& c) {
@@ -116,7 +154,9 @@ ipc::SegmentConfig segment_config_for(const BenchConfig& c) {
   // Room for the whole pipeline plus one frame (a wrapping frame leaves a gap); a full ring would make
   // the client back off for milliseconds and the benchmark would measure that.
   const uint64_t needed = (uint64_t{c.pipeline} + 1) * request_footprint(c.payload_bytes);
-  s.client_ring_capacity = std::max(s.client_ring_capacity, std::bit_ceil(needed));
+  // At least two frames of the largest request (a ring carries payloads up to half its capacity).
+  s.client_ring_capacity = std::max(
+      {kMinClientRing, std::bit_ceil(needed), std::bit_ceil(2 * request_footprint(c.payload_bytes))});
   return s;
 }
 
@@ -142,9 +182,23 @@ void validate(const BenchOptions& o) {
   if (o.sweep && o.json && o.out_dir.empty()) throw std::invalid_argument("--sweep needs --out DIR");
   validate(o.failover, planned_configs(o),
            FailoverContext{!o.attach_to.empty(), o.compare, o.duration_given});
+  const BenchConfig& base = o.config;
+  if (o.keys_given && base.keys == 0)
+    throw std::invalid_argument(base.reads > 0 ? "--reads needs keys to read: --keys 0 is an empty key space"
+                                               : "--keys 0 is an empty key space (leave --keys out for each "
+                                                 "client's own keys)");
+  if (o.key_dist_given && base.keys == 0)
+    throw std::invalid_argument("--key-dist chooses among --keys N shared keys: give --keys");
+  if (o.failover.enabled && base.reads > 0)
+    throw std::invalid_argument("--failover accounts for writes only: drop --reads");
   const BenchLimits limits = bench_limits();
   for (const BenchConfig& c : planned_configs(o)) {
     validate(c, limits);
+    if (c.transport == "tcp" && c.client_threads < c.clients)
+      throw std::invalid_argument(fmt::format(
+          "--client-threads {} < --clients {} over tcp: a tcp client has its own sockets, so one thread per "
+          "client",
+          c.client_threads, c.clients));
     if (c.pipeline > kMaxPipeline)
       throw std::invalid_argument(
           fmt::format("--pipeline {} is out of range 1..{}", c.pipeline, kMaxPipeline));

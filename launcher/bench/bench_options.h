@@ -29,6 +29,8 @@ struct BenchOptions {
 
   FailoverSpec failover;
   bool duration_given = false;  // --duration was on the command line
+  bool keys_given = false;      // --keys was on the command line (0 is then an empty key space)
+  bool key_dist_given = false;
 
   bool sweep = false;
   SweepGrid grid;
@@ -44,17 +46,24 @@ struct BenchOptions {
 // Registers every flag above on `app`.
 void add_bench_flags(CLI::App& app, BenchOptions& options);
 
-// The configurations this invocation runs, in order: one, {shm, tcp} under --compare, or the sweep grid.
+// The configurations this invocation runs, in order: one, {shm, tcp} under --compare, or the sweep grid;
+// each with its client threads chosen (default_client_threads unless --client-threads).
 std::vector<BenchConfig> planned_configs(const BenchOptions& options);
 
-// The segment a configuration runs on: one client slot per client, client rings large enough for the
-// pipeline's requests, everything else ipc's defaults.
+// Without --client-threads: over shm one event loop per 4 cores (1 on a 2-core host), at most one per
+// client — a loop drives thousands of clients, and every core it does not take is left to the nodes
+// that the benchmark measures; over tcp one thread per client (its sockets cannot share a loop's bell).
+uint32_t default_client_threads(const BenchConfig& config);
+
+// The segment a configuration runs on: one client slot per client, client rings just large enough for
+// the pipeline's requests (4 096 clients on 32 KiB rings would need 768 MiB), everything else ipc's
+// defaults.
 ipc::SegmentConfig segment_config_for(const BenchConfig& config);
 
 // The kit's limits for this build: up to ipc::kMaxNodes nodes, kMaxClients clients, payloads a client
 // ring frame of ipc's default size can carry.
 BenchLimits bench_limits();
-inline constexpr uint32_t kMaxClients = 256;
+inline constexpr uint32_t kMaxClients = ipc::kMaxClientSlots;
 // A benchmark that needs a bigger segment than this is refused (it would eat /dev/shm).
 inline constexpr uint64_t kMaxSegmentBytes = uint64_t{2} << 30;
 

@@ -81,6 +81,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   LoadResult load = run_client_load(cluster->name(), config, stop, load_spec);
   run.result.run = std::move(load.run);
   run.result.phases = std::move(load.phases);
+  run.result.operations = std::move(load.operations);
   run.failed_ops = load.failed_ops;
   run.node_exits = cluster->take_exited_nodes();
   if (failover) {

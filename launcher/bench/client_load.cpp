@@ -8,12 +8,14 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <random>
+#include <stdexcept>
 #include <thread>
 
 #include "bench/kit/pacing.h"
 #include "ipc/clock.h"
 #include "launcher/bench/progress_merger.h"
-#include "launcher/client/async_client.h"
+#include "launcher/client/client_group.h"
 
 namespace shmraft::bench {
 
@@ -44,23 +46,29 @@ uint64_t span_ns(uint64_t from, uint64_t to) noexcept {
   return to > from ? to - from : 0;
 }
 
-struct ClientFigures {
+enum OperationKind { kWrite, kRead, kOperationKinds };
+constexpr const char* kOperationNames[kOperationKinds] = {"writes", "reads"};
+
+// What one client thread measured over all of its clients.
+struct ThreadFigures {
   std::optional<RunOutcome> run;
   std::vector<Histogram> phases;
+  std::vector<OperationOutcome> operations;  // by OperationKind
   uint64_t failed_ops = 0;
 };
 
 // What every client thread shares with the coordinating thread.
 struct Shared {
   Shared(const std::string& cluster, const BenchConfig& config, StopFlag& stop, nanoseconds spin,
-         RunSpec spec, ProgressMerger& progress, LoadObserver* observer)
+         RunSpec spec, ProgressMerger& progress, LoadObserver* observer, const ZipfianGenerator* zipfian)
       : cluster(cluster),
         config(config),
         stop(stop),
         spin(spin),
         spec(spec),
         progress(progress),
-        observer(observer) {}
+        observer(observer),
+        zipfian(zipfian) {}
 
   const std::string& cluster;
   const BenchConfig& config;
@@ -69,8 +77,9 @@ struct Shared {
   RunSpec spec;
   ProgressMerger& progress;
   LoadObserver* observer;
-  std::atomic<uint32_t> ready{0};
-  std::atomic<uint32_t> finished{0};
+  const ZipfianGenerator* zipfian;     // nullptr unless the keys are zipfian
+  std::atomic<uint32_t> ready{0};      // clients attached, over all threads
+  std::atomic<uint32_t> finished{0};   // threads
   std::atomic<uint64_t> start_ns{0};   // 0 until every client is ready
   std::atomic<bool> cancelled{false};  // the run will not start (failure or Ctrl-C)
   std::mutex error_mutex;
@@ -102,84 +111,112 @@ client::ClientOptions client_options(const BenchConfig& c, nanoseconds spin) {
   return o;
 }
 
-void run_one_client(Shared& s, uint32_t index, ClientFigures& out) {
-  // Open loop: the client sleeps until the next operation is due, and the kernel's default 50 µs timer
+// One logical client's side of the load: its outstanding window and, open loop, its schedule.
+struct LogicalClient {
+  uint32_t index = 0;  // over the whole load, 0..clients-1
+  // Tags are indices into `started`: when each outstanding operation started (submit or intended time).
+  std::vector<uint64_t> started;
+  std::vector<uint8_t> reads;  // by tag: the operation is a get
+  std::vector<uint32_t> free_tags;
+  std::optional<OpenLoopSchedule> schedule;
+  uint64_t next_op = 0;  // open loop: the schedule's next operation; closed loop: operations sent
+
+  LogicalClient(uint32_t index, uint32_t pipeline) : index(index), started(pipeline, 0), reads(pipeline, 0) {
+    free_tags.resize(pipeline);
+    for (uint32_t t = 0; t < pipeline; ++t) free_tags[t] = pipeline - 1 - t;
+  }
+};
+
+// The thread's clients are first .. first+count-1.
+void run_client_thread(Shared& s, uint32_t thread, uint32_t first, uint32_t count, ThreadFigures& out) {
+  // Open loop: the thread sleeps until the next operation is due, and the kernel's default 50 µs timer
   // slack would make it send late — latency the cluster did not cause.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   const BenchConfig& config = s.config;
-  client::AsyncClient client(s.cluster, client_options(config, s.spin));
-  std::vector<std::string> keys;
-  keys.reserve(kKeysPerClient);
-  for (uint32_t k = 0; k < kKeysPerClient; ++k) keys.push_back(load_key(index, k));
+  client::ClientGroup group(s.cluster, count, client_options(config, s.spin));
+  std::vector<LogicalClient> clients;
+  clients.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) clients.emplace_back(first + i, config.pipeline);
+  OperationMix mix(config, s.zipfian, std::random_device{}() ^ (uint64_t{thread} << 32));
   std::string value(config.payload_bytes, 'x');
   LoadObserver* const observer = s.observer;
-  // Tags are indices into `started`: when each outstanding operation started (submit or intended time).
-  std::vector<uint64_t> started(config.pipeline, 0);
-  std::vector<uint32_t> free_tags(config.pipeline);
-  for (uint32_t t = 0; t < config.pipeline; ++t) free_tags[t] = config.pipeline - 1 - t;
   out.phases.assign(kPhaseCount, Histogram(s.spec.significant_digits));
-  RunLoop loop(s.spec, s.stop, s.progress.sink_for(index));
+  for (uint32_t k = 0; k < kOperationKinds; ++k)
+    out.operations.push_back({kOperationNames[k], 0, Histogram(s.spec.significant_digits)});
+  RunLoop loop(s.spec, s.stop, s.progress.sink_for(thread));
 
-  s.ready.fetch_add(1);
+  s.ready.fetch_add(count);
   s.start_ns.wait(0);
   if (s.cancelled.load()) return;
   const uint64_t start = s.start_ns.load();
-  std::optional<OpenLoopSchedule> schedule;
   if (config.open_loop())
-    schedule = OpenLoopSchedule::for_client(config.rate_ops_per_s, start, index, config.clients);
-  uint64_t next_op = 0;  // open loop: the schedule's next operation; closed loop: operations sent
+    for (LogicalClient& c : clients)
+      c.schedule = OpenLoopSchedule::for_client(config.rate_ops_per_s, start, c.index, config.clients);
 
-  const client::AsyncClient::Callback on_done = [&](const client::Completion& done) {
+  const client::ClientGroup::Callback on_done = [&](uint32_t member, const client::Completion& done) {
+    LogicalClient& c = clients[member];
     const auto tag = static_cast<uint32_t>(done.tag);
-    const uint64_t began = started[tag];
-    if (observer) observer->completed(index, tag, began, done);
-    free_tags.push_back(tag);
+    const uint64_t began = c.started[tag];
+    if (observer) observer->completed(c.index, tag, began, done);
+    c.free_tags.push_back(tag);
     const bool measured = loop.phase() == Phase::measure;
     if (done.status != client::Status::ok) {
       if (measured) ++out.failed_ops;
       return;
     }
     const client::Phases& p = done.phases;
-    loop.complete(span_ns(began, p.client_receive_ns));
+    const uint64_t latency = span_ns(began, p.client_receive_ns);
+    loop.complete(latency);
     if (!measured) return;
+    OperationOutcome& kind = out.operations[c.reads[tag] ? kRead : kWrite];
+    ++kind.ops;
+    kind.latency.record(latency);
     out.phases[kClientToLeader].record(span_ns(p.client_send_ns, p.leader_receive_ns));
     out.phases[kLeaderPersist].record(span_ns(p.leader_receive_ns, p.leader_persist_ns));
     out.phases[kReplication].record(span_ns(p.leader_persist_ns, p.commit_ns));
     out.phases[kApplyToClient].record(span_ns(p.commit_ns, p.client_receive_ns));
-    if (schedule) out.phases[kIntendedToSent].record(span_ns(began, p.client_send_ns));
+    if (c.schedule) out.phases[kIntendedToSent].record(span_ns(began, p.client_send_ns));
   };
-  auto submit = [&](uint64_t began_ns) {
-    const uint32_t tag = free_tags.back();
-    free_tags.pop_back();
-    started[tag] = began_ns;
-    if (observer) observer->submitting(index, tag, next_op, value);
-    const client::Request put{kv::Op::put, keys[next_op % kKeysPerClient], value, {}};
-    ++next_op;
-    client.submit(put, tag);
+  auto submit = [&](uint32_t member, uint64_t began_ns) {
+    LogicalClient& c = clients[member];
+    const uint32_t tag = c.free_tags.back();
+    c.free_tags.pop_back();
+    c.started[tag] = began_ns;
+    if (observer) observer->submitting(c.index, tag, c.next_op, value);
+    const Operation op = mix.next(c.index, c.next_op);
+    c.reads[tag] = op.read;
+    const client::Request request = op.read ? client::Request{kv::Op::get, op.key, {}, {}}
+                                            : client::Request{kv::Op::put, op.key, value, {}};
+    ++c.next_op;
+    group.client(member).submit(request, tag);
   };
 
   loop.start(start);
   uint64_t now = ipc::monotonic_ns();
   while (loop.tick(now)) {
     nanoseconds wait = kMaxWait;
-    if (schedule) {
-      const uint64_t due = schedule->ops_due_by(now);
-      while (next_op < due && !free_tags.empty()) submit(schedule->intended_send_ns(next_op));
-      if (next_op >= due && !free_tags.empty())
-        wait = std::min(wait, nanoseconds(schedule->ns_until(next_op, now)));
-    } else {
-      while (!free_tags.empty()) submit(ipc::monotonic_ns());
+    for (uint32_t member = 0; member < count; ++member) {
+      LogicalClient& c = clients[member];
+      if (c.schedule) {
+        const uint64_t due = c.schedule->ops_due_by(now);
+        while (c.next_op < due && !c.free_tags.empty())
+          submit(member, c.schedule->intended_send_ns(c.next_op));
+        if (c.next_op >= due && !c.free_tags.empty())
+          wait = std::min(wait, nanoseconds(c.schedule->ns_until(c.next_op, now)));
+      } else {
+        while (!c.free_tags.empty()) submit(member, ipc::monotonic_ns());
+      }
     }
-    client.wait(on_done, wait);
+    group.wait(on_done, wait);
     now = ipc::monotonic_ns();
   }
   out.run = loop.finish(now);
 }
 
-// Sleeps until `deadline_ns`, the stop flag, a client failure or every client having finished.
-void sleep_until(uint64_t deadline_ns, const Shared& s, uint32_t clients) {
+// Sleeps until `deadline_ns`, the stop flag, a client failure or every client thread having finished.
+void sleep_until(uint64_t deadline_ns, const Shared& s, uint32_t threads) {
   while (ipc::monotonic_ns() < deadline_ns && !s.stop.requested() && !s.cancelled.load() &&
-         s.finished.load() < clients) {
+         s.finished.load() < threads) {
     const uint64_t left = deadline_ns - ipc::monotonic_ns();
     std::this_thread::sleep_for(nanoseconds(std::min<uint64_t>(left, 10'000'000)));
   }
@@ -187,22 +224,27 @@ void sleep_until(uint64_t deadline_ns, const Shared& s, uint32_t clients) {
 
 }  // namespace
 
-std::string load_key(uint32_t client, uint32_t k) {
-  return fmt::format("c{}.{}", client, k);
-}
-
 LoadResult run_client_load(const std::string& cluster, const BenchConfig& config, StopFlag& stop,
                            const LoadSpec& spec) {
-  ProgressMerger merger(config.clients, spec.progress);
+  const uint32_t threads = config.client_threads;
+  if (threads == 0 || threads > config.clients)
+    throw std::invalid_argument(fmt::format("{} client threads for {} clients", threads, config.clients));
+  std::optional<ZipfianGenerator> zipfian;
+  if (config.keys > 0 && config.key_dist == "zipfian") zipfian.emplace(config.keys);
+  ProgressMerger merger(threads, spec.progress);
   Shared s(cluster, config, stop, spec.spin,
-           RunSpec{config.warmup, config.measure, spec.progress_interval, 2}, merger, spec.observer);
-  std::vector<ClientFigures> figures(config.clients);
-  std::vector<std::thread> threads;
-  threads.reserve(config.clients);
-  for (uint32_t c = 0; c < config.clients; ++c) {
-    threads.emplace_back([&s, &figures, c] {
+           RunSpec{config.warmup, config.measure, spec.progress_interval, 2}, merger, spec.observer,
+           zipfian ? &*zipfian : nullptr);
+  std::vector<ThreadFigures> figures(threads);
+  std::vector<std::thread> workers;
+  workers.reserve(threads);
+  for (uint32_t t = 0; t < threads; ++t) {
+    // Clients split as evenly as they go: thread t drives [first, last).
+    const auto first = static_cast<uint32_t>(uint64_t{config.clients} * t / threads);
+    const auto last = static_cast<uint32_t>(uint64_t{config.clients} * (t + 1) / threads);
+    workers.emplace_back([&s, &figures, t, first, last] {
       try {
-        run_one_client(s, c, figures[c]);
+        run_client_thread(s, t, first, last - first, figures[t]);
       } catch (...) {
         s.fail(std::current_exception());
       }
@@ -230,22 +272,29 @@ LoadResult run_client_load(const std::string& cluster, const BenchConfig& config
     s.start_ns.store(start);
     s.start_ns.notify_all();
     const auto warmup = static_cast<uint64_t>(config.warmup.count());
-    sleep_until(start + warmup, s, config.clients);
-    if (!stop.requested() && !s.cancelled.load() && s.finished.load() < config.clients) {
+    sleep_until(start + warmup, s, threads);
+    if (!stop.requested() && !s.cancelled.load() && s.finished.load() < threads) {
       if (spec.window_started) spec.window_started();
-      sleep_until(start + warmup + static_cast<uint64_t>(config.measure.count()), s, config.clients);
+      sleep_until(start + warmup + static_cast<uint64_t>(config.measure.count()), s, threads);
       if (spec.window_ended) spec.window_ended();
     }
   }
-  for (std::thread& t : threads) t.join();
+  for (std::thread& t : workers) t.join();
   if (s.error) std::rethrow_exception(s.error);
 
   LoadResult result;
   result.run.interrupted = stop.requested();
   for (uint32_t p = 0; p < (config.open_loop() ? kPhaseCount : kIntendedToSent); ++p)
     result.phases.push_back({kPhaseNames[p], Histogram(2)});
-  for (const ClientFigures& f : figures) {
+  if (config.reads > 0)
+    for (uint32_t k = 0; k < kOperationKinds; ++k)
+      result.operations.push_back({kOperationNames[k], 0, Histogram(2)});
+  for (const ThreadFigures& f : figures) {
     if (!f.run) continue;
+    for (std::size_t k = 0; k < result.operations.size(); ++k) {
+      result.operations[k].ops += f.operations[k].ops;
+      result.operations[k].latency.merge(f.operations[k].latency);
+    }
     result.run.ops += f.run->ops;
     result.run.duration_s = std::max(result.run.duration_s, f.run->duration_s);
     result.run.interrupted = result.run.interrupted || f.run->interrupted;

@@ -1,15 +1,17 @@
 #pragma once
-// The load of one benchmark run: `clients` threads in this process, each with its own AsyncClient (its
-// own client slot, request and response rings, doorbell — or its own TCP connections), putting
-// `payload`-byte values, closed loop (`pipeline` outstanding) or open loop (its share of `rate`).
+// The load of one benchmark run: `clients` logical clients, each an AsyncClient with its own client slot,
+// session and outstanding window (its own request and response rings — or its own TCP connections),
+// driven by `client_threads` threads in this process, each an event loop over its share of the clients
+// (client::ClientGroup): over shared memory a loop sleeps on one doorbell that the nodes ring for any of
+// its clients' replies. Each client sends gets (fraction `reads`) and puts of `payload`-byte values
+// (OperationMix), closed loop (`pipeline` outstanding) or open loop (its share of `rate`).
 //
-// Why threads and not forked client processes: on 2 cores the client side competes with the nodes either
-// way, and what it costs per operation is the same code path (a ring write, a doorbell, a futex wait).
-// Separate processes would add an address-space switch (page-table reload, TLB refill) to every
-// client↔client context switch — a cost of the benchmark's own arrangement, charged to the cluster's
-// latency at high client counts — plus a pipe per client to bring the histograms back. Threads keep every
-// cross-process hop of a commit (client → leader → followers → leader → client) real, since the nodes
-// are separate processes, and the client's CPU is not counted as node CPU.
+// Why few threads: on 2 cores a thread per client makes the scheduler, not the cluster, set the figures
+// past a handful of clients (64 client threads fight 3 nodes for the cores). Why threads and not forked
+// client processes: a process switch adds a page-table reload to every client↔client switch, a cost of
+// the benchmark's own arrangement; the nodes are separate processes, so every cross-process hop of a
+// commit (client → leader → followers → leader → client) stays real, and the client's CPU is not
+// counted as node CPU.
 //
 // Latency of one operation: closed loop, from just before submit() to the reply's arrival; open loop,
 // from its intended send time (bench::OpenLoopSchedule), so a stall delays — and shows in — every
@@ -24,21 +26,16 @@
 #include "bench/kit/run_loop.h"
 #include "bench/kit/stop_flag.h"
 #include "ipc/wait.h"
+#include "launcher/bench/operation_mix.h"
 #include "launcher/client/async_client.h"
 
 namespace shmraft::bench {
 
-// Keys are "c<client>.<n>", n < kKeysPerClient: the KV map stays small while every put is a real write.
-inline constexpr uint32_t kKeysPerClient = 1024;
-inline constexpr uint32_t kMaxKeyBytes = 16;
 inline constexpr uint32_t kMaxPipeline = 1024;  // the client library's limit on outstanding requests
 inline constexpr const char* kLeaderPersistPhase = "leader_persist";
 
-// Client `client`'s k-th key, k < kKeysPerClient: its operation n puts load_key(client, n % kKeysPerClient).
-std::string load_key(uint32_t client, uint32_t k);
-
 // Sees every operation of the load, e.g. the fail-over benchmark's accounting. Called by the client
-// threads, each with its own `client` index, so per-client state needs no lock.
+// threads, each client always from the same thread, so per-client state needs no lock.
 class LoadObserver {
  public:
   virtual ~LoadObserver() = default;
@@ -52,8 +49,9 @@ class LoadObserver {
 
 struct LoadResult {
   RunOutcome run;
-  std::vector<NamedHistogram> phases;  // client_to_leader, leader_persist, replication, apply_to_client
-  uint64_t failed_ops = 0;             // measured window: outcome unknown or rejected (not in `run`)
+  std::vector<NamedHistogram> phases;        // client_to_leader, leader_persist, replication, apply_to_client
+  std::vector<OperationOutcome> operations;  // "writes", "reads": when the load mixes them
+  uint64_t failed_ops = 0;                   // measured window: outcome unknown or rejected (not in `run`)
 };
 
 struct LoadSpec {
@@ -68,8 +66,8 @@ struct LoadSpec {
 };
 
 // Runs the load against the running cluster `cluster` for config.warmup + config.measure (less if
-// `stop` is raised) and merges every client's figures. Throws what a client thread threw (e.g. the
-// cluster's segment vanished), after stopping the others.
+// `stop` is raised) and merges every client's figures. config.client_threads must be chosen (1..clients).
+// Throws what a client thread threw (e.g. the cluster's segment vanished), after stopping the others.
 LoadResult run_client_load(const std::string& cluster, const BenchConfig& config, StopFlag& stop,
                            const LoadSpec& spec);
 

@@ -153,7 +153,7 @@ FailoverTap::ReadBack FailoverTap::read_back(const std::string& cluster) const {
     std::sort(doubtful.begin(), doubtful.end());
     for (uint32_t key = 0; key < kKeysPerClient; ++key) {
       if (c.acked_seq[key] == 0) continue;  // nothing acknowledged: nothing can be lost
-      const std::string name = load_key(index, key);
+      const std::string name = own_key(index, key);
       const client::Result got = reader.get(name);
       if (!got.ok())
         throw launcher::LauncherError(

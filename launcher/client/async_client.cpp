@@ -58,6 +58,23 @@ const ClientOptions& checked(const ClientOptions& options) {
   return options;
 }
 
+// Bad options are refused before the cluster is looked for.
+std::shared_ptr<ipc::Segment> attach_checked(std::string_view cluster, const ClientOptions& options) {
+  checked(options);
+  return std::make_shared<ipc::Segment>(ipc::Segment::attach(cluster));
+}
+
+// Gives the slot back when the channel cannot be opened (the constructor's body never runs then).
+std::unique_ptr<ClientChannel> open_channel(const ClientOptions& options, ipc::Segment& segment,
+                                            const ipc::ClientSlotClaim& claim, SharedBells* shared) {
+  try {
+    return ClientChannel::open(options.transport, segment, claim.slot, options.wait, options.spin, shared);
+  } catch (...) {
+    segment.release_client_slot(claim.slot);
+    throw;
+  }
+}
+
 }  // namespace
 
 std::string_view to_string(Status status) noexcept {
@@ -75,21 +92,25 @@ std::string_view to_string(Status status) noexcept {
 }
 
 AsyncClient::AsyncClient(std::string_view cluster, const ClientOptions& options)
+    : AsyncClient(attach_checked(cluster, options), options, nullptr) {}
+
+AsyncClient::AsyncClient(std::shared_ptr<ipc::Segment> segment, const ClientOptions& options,
+                         SharedBells* shared)
     : options_(checked(options)),
-      segment_(ipc::Segment::attach(cluster)),
-      claim_(segment_.claim_client_slot()),
-      channel_(ClientChannel::open(options.transport, segment_, claim_.slot, options.wait, options.spin)),
+      segment_(std::move(segment)),
+      claim_(segment_->claim_client_slot()),
+      channel_(open_channel(options, *segment_, claim_, shared)),
       rng_(std::random_device{}() ^ (uint64_t{claim_.generation} << 32) ^ monotonic_ns()),
       pending_(options.pipeline) {
   client_id_ = options_.session ? options_.client_id.value_or(random_client_id(rng_)) : kv::kNoSession;
-  round_robin_ = static_cast<uint32_t>(rng_() % segment_.node_count());
+  round_robin_ = static_cast<uint32_t>(rng_() % segment_->node_count());
   follow_leader_record(monotonic_ns());  // start at the announced leader rather than a guess
 }
 
 AsyncClient::~AsyncClient() {
   flush();
   channel_.reset();
-  segment_.release_client_slot(claim_.slot);
+  segment_->release_client_slot(claim_.slot);
 }
 
 std::size_t AsyncClient::max_request_bytes() const noexcept {
@@ -151,7 +172,7 @@ bool AsyncClient::submit(const Request& request, uint64_t tag) {
 
 uint32_t AsyncClient::pick_node() {
   if (leader_ != 0) return leader_;
-  return round_robin_++ % segment_.node_count() + 1;
+  return round_robin_++ % segment_->node_count() + 1;
 }
 
 void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
@@ -283,7 +304,7 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
     case node::ResponseStatus::not_leader: {
       if (!current) return;
       const uint32_t hint = header.leader_hint;  // a node id, 0 = none known
-      if (hint != 0 && hint != node && hint <= segment_.node_count()) {
+      if (hint != 0 && hint != node && hint <= segment_->node_count()) {
         leader_ = hint;
         p.node = hint;
         send_attempt(at, now_ns);
@@ -305,18 +326,18 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
 }
 
 void AsyncClient::follow_leader_record(uint64_t now_ns) {
-  const ipc::LeaderView view = segment_.leader_record().read();
+  const ipc::LeaderView view = segment_->leader_record().read();
   if (view.term <= followed_leader_term_ || !view.leader) return;  // nothing newer, or none named yet
   followed_leader_term_ = view.term;
   // A leader killed without a successor yet is still named: only a live one is worth a redirect.
-  if (*view.leader > segment_.node_count() || !segment_.peer_alive(*view.leader).alive) return;
+  if (*view.leader > segment_->node_count() || !segment_->peer_alive(*view.leader).alive) return;
   leader_ = *view.leader;
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
     // A request at a live node waits for its answer (it may be in doubt, which a session-less resend
     // would turn into a double apply); one at a dead node or none goes to the new leader now.
     if (p.state == State::free || p.node == *view.leader) continue;
-    if (p.state == State::in_flight && segment_.peer_alive(p.node).alive) continue;
+    if (p.state == State::in_flight && segment_->peer_alive(p.node).alive) continue;
     p.node = *view.leader;
     send_attempt(index, now_ns);
   }

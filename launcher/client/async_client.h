@@ -47,6 +47,8 @@ class AsyncClient final : private ClientChannel::Sink {
   // Throws ipc::SegmentError when the cluster is not running (no segment), or every slot is taken by a
   // live process; std::invalid_argument for bad options.
   explicit AsyncClient(std::string_view cluster, const ClientOptions& options = {});
+  // A client of a ClientGroup: on the group's attach of the segment, with the group's doorbells (shm).
+  AsyncClient(std::shared_ptr<ipc::Segment> segment, const ClientOptions& options, SharedBells* shared);
   ~AsyncClient();
   AsyncClient(const AsyncClient&) = delete;
   AsyncClient& operator=(const AsyncClient&) = delete;
@@ -64,6 +66,8 @@ class AsyncClient final : private ClientChannel::Sink {
   std::size_t wait(const Callback& on_done, Clock::duration timeout);
   // Publishes submitted requests now.
   void flush();
+  // Whether a reply waits to be handled (shm; a few loads), for a ClientGroup's wait check.
+  bool has_replies() noexcept { return channel_->has_responses(); }
 
   std::size_t outstanding() const noexcept { return outstanding_; }
   uint32_t pipeline() const noexcept { return options_.pipeline; }
@@ -71,7 +75,7 @@ class AsyncClient final : private ClientChannel::Sink {
   uint64_t client_id() const noexcept { return client_id_; }
   // The node id (1..N) this client believes leads, or 0 when it has no idea.
   uint32_t leader() const noexcept { return leader_; }
-  uint32_t node_count() const noexcept { return segment_.node_count(); }
+  uint32_t node_count() const noexcept { return segment_->node_count(); }
   // Largest value (or key + value) a request can carry through this cluster's rings.
   std::size_t max_request_bytes() const noexcept;
   // The same for a channel whose frames carry at most `frame_payload` bytes (ipc::max_payload_for of the
@@ -104,7 +108,7 @@ class AsyncClient final : private ClientChannel::Sink {
   void on_response(uint32_t node, std::span<const std::byte> payload) override;
   // A leader newer than the one this client last followed was announced in the segment (ipc/leader.h).
   bool has_wake_event() const noexcept override {
-    return segment_.leader_record().read().term > followed_leader_term_;
+    return segment_->leader_record().read().term > followed_leader_term_;
   }
   // Redirects every request sent to a dead node, or waiting to be retried, to the announced leader at
   // once, with the same sequence number (a new attempt of the same command), instead of waiting for its
@@ -118,11 +122,11 @@ class AsyncClient final : private ClientChannel::Sink {
   void record_history(const Pending& p, Status status, std::string_view value, uint64_t return_ns);
   uint32_t pick_node();
   // The node after `node` in the order 1, 2, .., N, 1, ...
-  uint32_t next_node(uint32_t node) const noexcept { return node % segment_.node_count() + 1; }
+  uint32_t next_node(uint32_t node) const noexcept { return node % segment_->node_count() + 1; }
   uint64_t next_timer_ns() const noexcept;
 
   ClientOptions options_;
-  ipc::Segment segment_;
+  std::shared_ptr<ipc::Segment> segment_;
   ipc::ClientSlotClaim claim_;
   std::unique_ptr<ClientChannel> channel_;
   std::mt19937_64 rng_;

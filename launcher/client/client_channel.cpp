@@ -1,6 +1,7 @@
 #include "launcher/client/client_channel.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "ipc/tcp/transport.h"
@@ -11,13 +12,27 @@
 namespace shmraft::client {
 namespace {
 
+// Shares the group's reply doorbell before the channel's first request (Segment::share_reply_doorbell).
+ipc::Doorbell& reply_bell(ipc::Segment& segment, uint32_t slot, SharedBells* shared) {
+  if (shared != nullptr) {
+    if (shared->reply_slot == SharedBells::kNoSlot) shared->reply_slot = slot;
+    segment.share_reply_doorbell(slot, shared->reply_slot);
+  }
+  return segment.reply_doorbell(slot);
+}
+
 class ShmChannel final : public ClientChannel {
  public:
-  ShmChannel(ipc::Segment& segment, uint32_t slot, ipc::WaitStrategy wait, std::chrono::nanoseconds spin)
-      : waiter_(segment.client_doorbell(slot), wait, spin) {
+  ShmChannel(ipc::Segment& segment, uint32_t slot, ipc::WaitStrategy wait, std::chrono::nanoseconds spin,
+             SharedBells* shared)
+      : segment_(segment),
+        slot_(slot),
+        shared_(shared),
+        waiter_(reply_bell(segment, slot, shared), wait, spin) {
     for (uint32_t node = 1; node <= segment.node_count(); ++node) {
       requests_.push_back(segment.request_producer(slot, node));
       responses_.push_back(segment.response_consumer(node, slot));
+      signals_.push_back(segment.request_signals(node));
     }
     unpublished_.assign(requests_.size(), 0);
   }
@@ -36,10 +51,16 @@ class ShmChannel final : public ClientChannel {
   }
 
   void flush() override {
-    for (std::size_t slot = 0; slot < requests_.size(); ++slot) {
-      if (!unpublished_[slot]) continue;
-      requests_[slot].publish();
-      unpublished_[slot] = 0;
+    for (uint32_t node = 1; node <= requests_.size(); ++node) {
+      const uint32_t at = ipc::slot_of(node);
+      if (!unpublished_[at]) continue;
+      unpublished_[at] = 0;
+      if (!requests_[at].publish_unrung()) continue;
+      signals_[at].raise(slot_);  // after the tail: the node reads only signalled rings
+      if (shared_ != nullptr)
+        shared_->nodes_to_ring[at] = 1;
+      else
+        segment_.node_doorbell(node).ring();
     }
   }
 
@@ -55,16 +76,20 @@ class ShmChannel final : public ClientChannel {
     return frames;
   }
 
- private:
-  bool has_responses() noexcept {
+  bool has_responses() noexcept override {
     for (ipc::RingConsumer& ring : responses_)
       if (ring.has_frames()) return true;
     return false;
   }
 
-  std::vector<ipc::RingProducer> requests_;   // by slot (ipc::slot_of of the node id)
-  std::vector<ipc::RingConsumer> responses_;  // by slot
-  std::vector<uint8_t> unpublished_;          // by slot
+ private:
+  ipc::Segment& segment_;
+  uint32_t slot_;
+  SharedBells* shared_;
+  std::vector<ipc::RingProducer> requests_;   // by node slot (ipc::slot_of of the node id)
+  std::vector<ipc::RingConsumer> responses_;  // by node slot
+  std::vector<ipc::RequestSignals> signals_;  // by node slot
+  std::vector<uint8_t> unpublished_;          // by node slot
   ipc::Waiter waiter_;
 };
 
@@ -99,6 +124,8 @@ class TcpChannel final : public ClientChannel {
 
   void flush() override { tcp_.flush(); }
 
+  bool has_responses() noexcept override { return false; }
+
   std::size_t receive(Sink& sink, Clock::time_point deadline) override {
     return node::poll_until([&](std::chrono::nanoseconds timeout) { return poll(sink, timeout); }, deadline,
                             wait_, spin_);
@@ -131,10 +158,23 @@ class TcpChannel final : public ClientChannel {
 
 }  // namespace
 
+void SharedBells::ring_nodes(ipc::Segment& segment) noexcept {
+  for (uint32_t node = 1; node <= nodes_to_ring.size(); ++node) {
+    if (!nodes_to_ring[ipc::slot_of(node)]) continue;
+    nodes_to_ring[ipc::slot_of(node)] = 0;
+    segment.node_doorbell(node).ring();
+  }
+}
+
 std::unique_ptr<ClientChannel> ClientChannel::open(TransportKind kind, ipc::Segment& segment, uint32_t slot,
-                                                   ipc::WaitStrategy wait, std::chrono::nanoseconds spin) {
-  if (kind == TransportKind::tcp) return std::make_unique<TcpChannel>(segment, slot, wait, spin);
-  return std::make_unique<ShmChannel>(segment, slot, wait, spin);
+                                                   ipc::WaitStrategy wait, std::chrono::nanoseconds spin,
+                                                   SharedBells* shared) {
+  if (kind == TransportKind::tcp) {
+    if (shared != nullptr)
+      throw std::invalid_argument("tcp clients cannot share a thread's doorbell: one thread per tcp client");
+    return std::make_unique<TcpChannel>(segment, slot, wait, spin);
+  }
+  return std::make_unique<ShmChannel>(segment, slot, wait, spin, shared);
 }
 
 }  // namespace shmraft::client

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "ipc/segment.h"
 #include "ipc/wait.h"
@@ -14,6 +15,17 @@
 namespace shmraft::client {
 
 enum class TransportKind : uint8_t { shm, tcp };
+
+// The doorbells the shm channels of one ClientGroup (one thread, many client slots) share: replies to
+// any of them ring `reply_slot`'s doorbell, and their requests ring each node's doorbell once per group
+// flush (ring_nodes) rather than once per channel.
+struct SharedBells {
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  uint32_t reply_slot = kNoSlot;       // the first channel opened takes its own slot's bell
+  std::vector<uint8_t> nodes_to_ring;  // by node slot: requests published since the last ring_nodes
+
+  void ring_nodes(ipc::Segment& segment) noexcept;
+};
 
 class ClientChannel {
  public:
@@ -39,10 +51,15 @@ class ClientChannel {
   // Waits until a response arrives or `deadline` (no waiting for a past deadline), then hands every
   // response that has arrived to `sink`; returns how many.
   virtual std::size_t receive(Sink& sink, Clock::time_point deadline) = 0;
+  // Whether a response waits to be received: a few loads, for a ClientGroup's wait check. Shm only (a
+  // tcp channel answers false: its responses are read by receive()).
+  virtual bool has_responses() noexcept = 0;
 
-  // `segment` must outlive the channel; `slot` is the client's claimed slot.
+  // `segment` must outlive the channel; `slot` is the client's claimed slot. `shared` (shm only, not
+  // owned, outliving the channel): the channel belongs to a ClientGroup.
   static std::unique_ptr<ClientChannel> open(TransportKind kind, ipc::Segment& segment, uint32_t slot,
-                                             ipc::WaitStrategy wait, std::chrono::nanoseconds spin);
+                                             ipc::WaitStrategy wait, std::chrono::nanoseconds spin,
+                                             SharedBells* shared = nullptr);
 };
 
 }  // namespace shmraft::client

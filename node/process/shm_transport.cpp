@@ -9,11 +9,14 @@ namespace shmraft::node {
 
 ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait,
                            std::chrono::nanoseconds spin)
-    : to_peer_(segment.node_count() + 1),
+    : segment_(segment),
+      to_peer_(segment.node_count() + 1),
       from_peer_(segment.node_count() + 1),
       requests_(segment.client_slots()),
       responses_(segment.client_slots()),
       is_dirty_(segment.client_slots()),
+      signals_(segment.request_signals(self)),
+      bell_marked_(segment.client_slots()),
       waiter_(segment.node_doorbell(self), wait, spin) {
   max_peer_payload_ = std::numeric_limits<uint32_t>::max();
   for (uint32_t peer = 1; peer <= segment.node_count(); ++peer) {
@@ -30,6 +33,7 @@ ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
   }
   max_reply_payload_ = responses_.empty() ? 0 : responses_[0].max_payload();
   dirty_responses_.reserve(segment.client_slots());
+  bells_to_ring_.reserve(segment.client_slots());
 }
 
 std::byte* ShmTransport::reserve_peer(uint32_t to, uint32_t length) {
@@ -55,18 +59,34 @@ void ShmTransport::commit_reply(uint32_t slot, uint32_t length) {
 void ShmTransport::flush() {
   for (uint32_t peer : peers_) to_peer_[peer].publish();
   for (uint32_t slot : dirty_responses_) {
-    responses_[slot].publish();
     is_dirty_[slot] = 0;
+    if (!responses_[slot].publish_unrung()) continue;
+    const uint32_t bell = segment_.reply_bell_slot(slot);
+    if (bell_marked_[bell]) continue;
+    bell_marked_[bell] = 1;
+    bells_to_ring_.push_back(bell);
   }
   dirty_responses_.clear();
+  for (uint32_t bell : bells_to_ring_) {
+    segment_.client_doorbell(bell).ring();
+    bell_marked_[bell] = 0;
+  }
+  bells_to_ring_.clear();
 }
 
 bool ShmTransport::has_incoming() noexcept {
   for (uint32_t peer : peers_)
     if (from_peer_[peer].has_frames()) return true;
-  for (ipc::RingConsumer& ring : requests_)
-    if (ring.has_frames()) return true;
-  return false;
+  return read_every_ring_ || signals_.any();
+}
+
+std::size_t ShmTransport::drain_requests(Sink& sink, uint32_t slot) {
+  return requests_[slot].drain([&](const ipc::Frame& frame) {
+    if (frame.type == kRequestFrame)
+      sink.on_client_request(slot, frame.payload);
+    else
+      ++foreign_frames_;
+  });
 }
 
 std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
@@ -81,14 +101,13 @@ std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
         ++foreign_frames_;
     });
   }
-  for (uint32_t slot = 0; slot < requests_.size(); ++slot) {
-    frames += requests_[slot].drain([&](const ipc::Frame& frame) {
-      if (frame.type == kRequestFrame)
-        sink.on_client_request(slot, frame.payload);
-      else
-        ++foreign_frames_;
-    });
+  if (read_every_ring_) {
+    signals_.take([](uint32_t) {});  // every ring is read below
+    for (uint32_t slot = 0; slot < requests_.size(); ++slot) frames += drain_requests(sink, slot);
+    read_every_ring_ = false;
+    return frames;
   }
+  signals_.take([&](uint32_t slot) { frames += drain_requests(sink, slot); });
   return frames;
 }
 

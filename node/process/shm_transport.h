@@ -2,7 +2,9 @@
 // Transport over the cluster segment: one SPSC ring per directed node pair, one request ring from every
 // client slot and one response ring back. Publishing rings the consumer's doorbell; receiving waits on
 // this node's doorbell (ipc::Waiter: spin / yield / block / adaptive), which every ring into this node
-// rings.
+// rings. Request rings are read only when their client raised its slot's request signal, so a node's
+// wake-up costs slots/64 loads rather than one per client ring; replies ring each client slot's reply
+// doorbell (shared by the slots one client thread drives) once per flush.
 #include <chrono>
 #include <vector>
 
@@ -31,6 +33,9 @@ class ShmTransport final : public Transport {
 
  private:
   bool has_incoming() noexcept;
+  std::size_t drain_requests(Sink& sink, uint32_t slot);
+
+  ipc::Segment& segment_;
 
   uint32_t max_peer_payload_ = 0;
   uint32_t max_reply_payload_ = 0;
@@ -41,6 +46,11 @@ class ShmTransport final : public Transport {
   std::vector<ipc::RingProducer> responses_;  // by client slot
   std::vector<uint32_t> dirty_responses_;     // slots with unpublished replies
   std::vector<uint8_t> is_dirty_;
+  ipc::RequestSignals signals_;
+  // A previous incarnation may have taken signals it never drained: the first receive reads every ring.
+  bool read_every_ring_ = true;
+  std::vector<uint32_t> bells_to_ring_;  // during flush: reply doorbells (by slot) to ring once each
+  std::vector<uint8_t> bell_marked_;     // by slot
   ipc::Waiter waiter_;
   uint64_t foreign_frames_ = 0;  // intact frames of a type the ring does not carry
 };

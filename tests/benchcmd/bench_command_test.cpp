@@ -133,12 +133,34 @@ TEST(BenchCommand, FsyncBatchReportsTheFlushOfOneCopyAndOfAMajority) {
   EXPECT_TRUE(leftovers_of(bench.pid()).empty());
 }
 
+TEST(BenchCommand, ManyLogicalClientsOnOneThreadReportReadsAndWritesApartWithTheirInFlightCount) {
+  BenchProcess bench(quick({"--json", "--no-floor", "--clients", "48", "--client-threads", "1", "--pipeline",
+                            "2", "--reads", "0.5", "--keys", "1000", "--key-dist", "zipfian"}));
+  const BenchOutput run = bench.wait();
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const json j = parse_json(run);
+  expect_sane_transport(j, "shm");
+  EXPECT_EQ(j["config"]["clients"], 48);
+  EXPECT_EQ(j["config"]["client_threads"], 1);
+  EXPECT_EQ(j["config"]["in_flight"], 96);
+  EXPECT_EQ(j["config"]["key_dist"], "zipfian");
+  ASSERT_TRUE(j.contains("operations")) << run.out;
+  const uint64_t reads = j["operations"]["reads"]["ops"], writes = j["operations"]["writes"]["ops"];
+  EXPECT_GT(reads, 0u);
+  EXPECT_GT(writes, 0u);
+  EXPECT_EQ(reads + writes, j["ops"].get<uint64_t>());
+  // Half the operations are reads: far from both ends even over a short window.
+  EXPECT_NEAR(static_cast<double>(reads) / static_cast<double>(reads + writes), 0.5, 0.1);
+  EXPECT_GT(j["operations"]["reads"]["latency_us"]["p50"].get<double>(), 0);
+  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+}
+
 TEST(BenchCommand, TextReportHasTheTableThePhasesAndTheFloor) {
   const BenchOutput run = run_bench(quick({"--nodes", "1", "--clients", "2", "--pipeline", "4"}));
   ASSERT_EQ(run.exit_code, 0) << run.describe();
-  for (const char* text :
-       {"1 node, 2 clients × pipeline 4", "ops/s", "p99.9", "phases (shm)", "replication", "physical floor",
-        "commit  2 processes", "p50 ÷ best floor", "host: ", "cpu (shm)", "peak RSS", "load average"}) {
+  for (const char* text : {"1 node, 2 clients × pipeline 4 (8 in flight", "8 operations in flight", "ops/s",
+                           "p99.9", "phases (shm)", "replication", "physical floor", "commit  2 processes",
+                           "p50 ÷ best floor", "host: ", "cpu (shm)", "peak RSS", "load average"}) {
     EXPECT_NE(run.out.find(text), std::string::npos) << "no '" << text << "' in\n" << run.out;
   }
 }
@@ -225,21 +247,31 @@ TEST_P(BenchBadInput, IsRefusedWithOneLineBeforeAnythingStarts) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, BenchBadInput,
-    testing::Values(BadInput{"NoNodes", {"--nodes", "0"}, "--nodes"},
-                    BadInput{"NoClients", {"--clients", "0"}, "--clients"},
-                    BadInput{"PayloadLargerThanARingFrame", {"--payload", "1000000"}, "--payload"},
-                    BadInput{"UnknownTransport", {"--transport", "udp"}, "--transport"},
-                    BadInput{"UnknownFsync", {"--fsync", "sometimes"}, "--fsync"},
-                    BadInput{"UnknownWait", {"--wait", "busy"}, "--wait"},
-                    BadInput{"RateTheClientsCannotMeet", {"--rate", "50000000", "--clients", "2"}, "--rate"},
-                    BadInput{"NoPipeline", {"--pipeline", "0"}, "--pipeline"},
-                    BadInput{"CompareWithSweep", {"--compare", "--sweep"}, "--sweep"},
-                    BadInput{"SweepWithNoNodes", {"--sweep", "--sweep-nodes", "1,0"}, "--nodes"},
-                    BadInput{"ZeroDuration", {"--duration", "0"}, "--duration"},
-                    BadInput{"SpinOutOfRangeSaysTheRange",
-                             {"--spin-us", "2000000"},
-                             "must be from 0 to 1000000 (microseconds)"},
-                    BadInput{"UnknownFlag", {"--no-such-flag"}, "--no-such-flag"}),
+    testing::Values(
+        BadInput{"NoNodes", {"--nodes", "0"}, "--nodes"},
+        BadInput{"NoClients", {"--clients", "0"}, "--clients"},
+        BadInput{"PayloadLargerThanARingFrame", {"--payload", "1000000"}, "--payload"},
+        BadInput{"UnknownTransport", {"--transport", "udp"}, "--transport"},
+        BadInput{"UnknownFsync", {"--fsync", "sometimes"}, "--fsync"},
+        BadInput{"UnknownWait", {"--wait", "busy"}, "--wait"},
+        BadInput{"RateTheClientsCannotMeet", {"--rate", "50000000", "--clients", "2"}, "--rate"},
+        BadInput{"NoPipeline", {"--pipeline", "0"}, "--pipeline"},
+        BadInput{"CompareWithSweep", {"--compare", "--sweep"}, "--sweep"},
+        BadInput{"SweepWithNoNodes", {"--sweep", "--sweep-nodes", "1,0"}, "--nodes"},
+        BadInput{"ZeroDuration", {"--duration", "0"}, "--duration"},
+        BadInput{"SpinOutOfRangeSaysTheRange",
+                 {"--spin-us", "2000000"},
+                 "must be from 0 to 1000000 (microseconds)"},
+        BadInput{"MoreClientsThanSlots", {"--clients", "4097"}, "--clients"},
+        BadInput{"MoreThreadsThanClients", {"--clients", "4", "--client-threads", "8"}, "--client-threads"},
+        BadInput{"ReadsWithAnEmptyKeySpace", {"--reads", "0.5", "--keys", "0"}, "--keys 0"},
+        BadInput{"ReadsOutsideAFraction", {"--reads", "1.5"}, "--reads"},
+        BadInput{"UnknownKeyDistribution", {"--keys", "100", "--key-dist", "pareto"}, "--key-dist"},
+        BadInput{"KeyDistributionWithoutKeys", {"--key-dist", "zipfian"}, "--keys"},
+        BadInput{"SharedThreadsOverTcp",
+                 {"--transport", "tcp", "--clients", "4", "--client-threads", "1"},
+                 "--client-threads"},
+        BadInput{"UnknownFlag", {"--no-such-flag"}, "--no-such-flag"}),
     [](const testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 TEST(BenchCommand, CtrlCMidRunPrintsWhatWasMeasuredAndLeavesNothingBehind) {
