@@ -27,17 +27,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The newest "... sent to node N in S s" line of the leader's log, in seconds (nullopt if none yet).
-std::optional<double> install_seconds(TestCluster& cluster, uint32_t leader, uint32_t to, std::size_t nth) {
-  std::ifstream log(cluster.options(leader).effective_log_file());
+// Every "... sent to node N in S s" line in the nodes' logs, in seconds: whichever node led sent it
+// (leadership may move under load while a large image is stored on the loop).
+std::vector<double> installs_to(TestCluster& cluster, uint32_t to) {
   const std::regex line("\\(([0-9]+) bytes\\) sent to node " + std::to_string(to) + " in ([0-9.]+) s");
   std::vector<double> seen;
-  for (std::string text; std::getline(log, text);) {
-    std::smatch m;
-    if (std::regex_search(text, m, line)) seen.push_back(std::stod(m[2]));
+  for (uint32_t node = 1; node <= 3; ++node) {
+    std::ifstream log(cluster.options(node).effective_log_file());
+    for (std::string text; std::getline(log, text);) {
+      std::smatch m;
+      if (std::regex_search(text, m, line)) seen.push_back(std::stod(m[2]));
+    }
   }
-  if (seen.size() < nth) return std::nullopt;
-  return seen[nth - 1];
+  return seen;
 }
 
 double write_and_flush_seconds(const std::filesystem::path& file, std::size_t bytes) {
@@ -67,9 +69,7 @@ TEST(SnapshotInstallMeasure, LargeSnapshotToAWipedFollowerBesideWriteAndFlush) {
     cluster.options(i).check_invariants = false;
   }
   cluster.start_all();
-  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
-  ASSERT_TRUE(leader);
-  const uint32_t wiped = *leader % 3 + 1;
+  ASSERT_TRUE(cluster.wait_for_leader(20s));
   {
     client::Client c(cluster.name(), TestCluster::client_options());
     const std::string value(kValueBytes, 'v');
@@ -79,21 +79,28 @@ TEST(SnapshotInstallMeasure, LargeSnapshotToAWipedFollowerBesideWriteAndFlush) {
   std::vector<double> install, floor;
   uint64_t image_bytes = 0;
   for (int run = 1; run <= runs; ++run) {
+    const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
+    ASSERT_TRUE(leader);
+    const uint32_t wiped = *leader % 3 + 1;
+    const std::size_t before = installs_to(cluster, wiped).size();
     cluster.kill(wiped);
     std::filesystem::remove_all(cluster.data_dir(wiped));
     cluster.start(wiped);
     const auto deadline = std::chrono::steady_clock::now() + 120s;
-    std::optional<double> seconds;
-    while (!(seconds = install_seconds(cluster, *leader, wiped, run)) &&
+    std::vector<double> seen;
+    while ((seen = installs_to(cluster, wiped)).size() <= before &&
            std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
-    ASSERT_TRUE(seconds) << cluster.log_tail(*leader);
-    install.push_back(*seconds);
-    std::ifstream log(cluster.options(*leader).effective_log_file());
-    const std::regex size_line(R"(snapshot at index [0-9]+ term [0-9]+ \(([0-9]+) bytes\) sent)");
-    for (std::string text; std::getline(log, text);) {
-      std::smatch m;
-      if (std::regex_search(text, m, size_line)) image_bytes = std::stoull(m[1]);
+    ASSERT_GT(seen.size(), before) << cluster.log_tail(*leader);
+    install.push_back(seen.back());
+    for (uint32_t node = 1; node <= 3; ++node) {
+      std::ifstream log(cluster.options(node).effective_log_file());
+      const std::regex size_line(R"(snapshot at index [0-9]+ term [0-9]+ \(([0-9]+) bytes\) sent)");
+      for (std::string text; std::getline(log, text);) {
+        std::smatch m;
+        if (std::regex_search(text, m, size_line))
+          image_bytes = std::max<uint64_t>(image_bytes, std::stoull(m[1]));
+      }
     }
     floor.push_back(write_and_flush_seconds(cluster.data_dir(wiped) / "floor.bin", image_bytes));
   }
