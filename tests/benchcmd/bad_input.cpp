@@ -21,7 +21,7 @@ int expect_refused(const BadInput& input) {
   EXPECT_EQ(lines, 1u) << run.describe();
   EXPECT_NE(run.err.find(input.names), std::string::npos) << run.describe();
   EXPECT_TRUE(run.out.empty()) << run.describe();
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
   return run.exit_code;
 }
 

@@ -108,7 +108,7 @@ TEST(BenchCommand, ShortRunPrintsTheJsonOfDesignSection5) {
   EXPECT_EQ(j["peak_rss_bytes"].size(), 3u);
   EXPECT_GT(j["segment_bytes"].get<uint64_t>(), 0u);
   EXPECT_GT(j["cpu"]["user_s"].get<double>() + j["cpu"]["system_s"].get<double>(), 0);
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
 // Durable commits beside both flush floors: one device flush, and the nodes' copies flushed at once until
@@ -130,7 +130,7 @@ TEST(BenchCommand, FsyncBatchReportsTheFlushOfOneCopyAndOfAMajority) {
   for (const char* key :
        {"p50_over_flush_plus_floor", "p50_over_majority_flush_plus_floor", "p50_over_persist_plus_floor"})
     EXPECT_GT(j.value(key, 0.0), 0) << "missing or zero " << key << "\n" << run.out;
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
 TEST(BenchCommand, ManyLogicalClientsOnOneThreadReportReadsAndWritesApartWithTheirInFlightCount) {
@@ -152,7 +152,7 @@ TEST(BenchCommand, ManyLogicalClientsOnOneThreadReportReadsAndWritesApartWithThe
   // Half the operations are reads: far from both ends even over a short window.
   EXPECT_NEAR(static_cast<double>(reads) / static_cast<double>(reads + writes), 0.5, 0.1);
   EXPECT_GT(j["operations"]["reads"]["latency_us"]["p50"].get<double>(), 0);
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
 TEST(BenchCommand, TextReportHasTheTableThePhasesAndTheFloor) {
@@ -179,7 +179,7 @@ TEST(BenchCommand, CompareRunsBothTransportsAndPrintsRatios) {
   }
   EXPECT_DOUBLE_EQ(j["ratio"]["p50"].get<double>(),
                    j["tcp"]["latency_us"]["p50"].get<double>() / j["shm"]["latency_us"]["p50"].get<double>());
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
 TEST(BenchCommand, OpenLoopNeverSendsAheadOfItsSchedule) {
@@ -233,7 +233,7 @@ TEST(BenchCommand, TinySweepWritesCsvAndSelfContainedHtml) {
   EXPECT_EQ(html.str().find("<script"), std::string::npos);
   EXPECT_EQ(html.str().find("http://"), html.str().find("http://www.w3.org"));  // only the SVG namespace
   EXPECT_NE(run.out.find("2 of 2 configurations"), std::string::npos) << run.out;
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
   fs::remove_all(out);
 }
 
@@ -297,7 +297,7 @@ TEST(BenchCommand, CtrlCMidRunPrintsWhatWasMeasuredAndLeavesNothingBehind) {
   for (const char* key : {"cpu", "peak_rss_bytes", "sleeps_per_op"})
     EXPECT_TRUE(j.contains(key)) << key << "\n" << run.out;
   EXPECT_TRUE(j["node_exits"].empty()) << run.out;
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty()) << testing::PrintToString(leftovers_of(bench.pid()));
+  EXPECT_TRUE(leftovers_of(bench).empty()) << testing::PrintToString(leftovers_of(bench));
 }
 
 }  // namespace

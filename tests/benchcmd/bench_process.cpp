@@ -120,16 +120,23 @@ BenchOutput run_bench(const std::vector<std::string>& args, std::chrono::millise
   return bench.wait(timeout);
 }
 
-std::vector<std::string> leftovers_of(pid_t pid) {
-  const std::string prefix = "bench-" + std::to_string(pid) + "-";
+std::vector<std::string> leftovers_of(const BenchProcess& bench) {
+  const std::string prefix = "bench-" + std::to_string(bench.pid()) + "-";
+  // File times lag the clock by up to a tick: a second of slack, far less than a pid takes to come round.
+  const fs::file_time_type since = bench.started() - std::chrono::seconds(1);
+  const auto made_since_start = [&](const fs::directory_entry& entry) {
+    std::error_code ec;
+    const fs::file_time_type written = entry.last_write_time(ec);
+    return !ec && written >= since;
+  };
   std::vector<std::string> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/dev/shm", ec)) {
-    if (entry.path().filename().string().starts_with("shmraft." + prefix))
+    if (entry.path().filename().string().starts_with("shmraft." + prefix) && made_since_start(entry))
       found.push_back("segment " + entry.path().string());
   }
   for (const auto& entry : fs::directory_iterator(launcher::default_data_base(), ec)) {
-    if (entry.path().filename().string().starts_with(prefix))
+    if (entry.path().filename().string().starts_with(prefix) && made_since_start(entry))
       found.push_back("data " + entry.path().string());
   }
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {

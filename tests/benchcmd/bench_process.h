@@ -28,6 +28,7 @@ class BenchProcess {
   BenchProcess& operator=(const BenchProcess&) = delete;
 
   pid_t pid() const noexcept { return launched_; }  // also after wait()
+  std::filesystem::file_time_type started() const noexcept { return started_; }
   void signal(int signo) const;
   std::string stderr_so_far() const;
   // Waits for the exit (SIGKILL after `timeout`, exit_code -1) and returns what it printed.
@@ -35,6 +36,7 @@ class BenchProcess {
 
  private:
   pid_t launched_ = 0;
+  std::filesystem::file_time_type started_ = std::filesystem::file_time_type::clock::now();
   pid_t pid_ = 0;  // 0 once reaped
   std::filesystem::path dir_;
 };
@@ -43,8 +45,9 @@ class BenchProcess {
 BenchOutput run_bench(const std::vector<std::string>& args,
                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// What the bench process `pid` may leave behind: its segments (/dev/shm/shmraft.bench-<pid>-*), live
-// processes whose command line names one of its clusters, its data directories under /tmp/shmraft.
-std::vector<std::string> leftovers_of(pid_t pid);
+// What the bench process may leave behind: its segments (/dev/shm/shmraft.bench-<pid>-*) and data
+// directories made since it started (an earlier process with the same pid may have left some: not its),
+// and live processes whose command line names one of its clusters.
+std::vector<std::string> leftovers_of(const BenchProcess& bench);
 
 }  // namespace shmraft::benchcmd_test

@@ -83,7 +83,7 @@ TEST(BenchFailover, ThreeLeaderKillsAreMeasuredAndLoseNothingAcknowledged) {
   }
   expect_nothing_lost(f);
   EXPECT_FALSE(f["interrupted"].get<bool>());
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
 TEST(BenchFailover, AStoppedLeaderIsDetectedByTimeoutAndContinued) {
@@ -98,7 +98,7 @@ TEST(BenchFailover, AStoppedLeaderIsDetectedByTimeoutAndContinued) {
   ASSERT_FALSE(e["window_us"].is_null()) << e.dump();
   EXPECT_GE(e["window_us"].get<double>(), e["elect_us"].get<double>());
   expect_nothing_lost(f);
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
 TEST(BenchFailover, SweepHtmlHasTheFailoverChart) {
@@ -115,7 +115,7 @@ TEST(BenchFailover, SweepHtmlHasTheFailoverChart) {
   html << in.rdbuf();
   EXPECT_NE(html.str().find("Fail-over"), std::string::npos);
   EXPECT_NE(html.str().find(": window over 1 events"), std::string::npos) << "a window mark per point";
-  EXPECT_TRUE(leftovers_of(bench.pid()).empty());
+  EXPECT_TRUE(leftovers_of(bench).empty());
   fs::remove_all(out);
 }
 
