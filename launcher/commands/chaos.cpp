@@ -68,7 +68,8 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
   app->footer(
       "Exit 0 only if the history is linearizable and every node holds every acknowledged write.\n"
       "Everything after `--` is passed to every node (see `shmraft node --help`).");
-  app->add_option("-c,--cluster", o.cluster, "Cluster name (default chaos-<pid>)")
+  app->add_option("-c,--cluster", o.cluster,
+                  "Cluster name (default chaos-<pid>-<n>, a name no segment or data directory has yet)")
       ->check(cluster_name_validator());
   app->add_option("-d,--data-dir", o.data_dir,
                   "Root of the node directories (default " + default_data_base().string() + "/<cluster>)");
