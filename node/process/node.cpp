@@ -166,6 +166,8 @@ void Node::run(const volatile std::sig_atomic_t& stop) {
     Transport::Clock::time_point deadline = Transport::Clock::now();
     if (frames == 0) {
       const uint64_t now_ns = monotonic_ns();
+      // Falling asleep, perhaps because the leader stopped sending: its stall clock starts no later.
+      if (watched_leader() != raft::kNoNode) leader_progress_->observe(now_ns);
       const uint64_t wake_ns = next_deadline_ns();
       if (wake_ns > now_ns) deadline += std::chrono::nanoseconds(wake_ns - now_ns);
       progress_.idle_until(wake_ns);
