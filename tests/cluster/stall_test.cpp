@@ -20,14 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kStallUs = "2000";
-
-TestCluster::Options with_stall_watch() {
-  TestCluster::Options options;
-  options.node_args = {"--stall-us", kStallUs};
-  return options;
-}
-
 struct StallCounts {
   uint64_t elections = 0, stall_elections = 0, stalls_seen = 0;
 };
@@ -75,7 +67,7 @@ class AcknowledgedWrites {
 };
 
 TEST(Stall, StoppedLeaderIsReplacedByTheStallAndStepsDownWhenContinued) {
-  TestCluster cluster("stall", with_stall_watch());
+  TestCluster cluster("stall");  // the default --stall-us, as users get it
   const uint32_t old_leader = cluster.wait_for_leader();
   cluster.wait_for_catch_up();
   AcknowledgedWrites writes(cluster.name());
@@ -136,7 +128,7 @@ TEST(Stall, StoppedLeaderIsReplacedByTheStallAndStepsDownWhenContinued) {
 }
 
 TEST(Stall, IdleClusterSuspectsNobody) {
-  TestCluster cluster("stall-idle", with_stall_watch());
+  TestCluster cluster("stall-idle");
   cluster.wait_for_leader();
   cluster.wait_for_catch_up();
   std::map<uint32_t, StallCounts> before;
