@@ -276,6 +276,7 @@ void Node::watch_leader_progress(uint64_t now_ns) {
   // Once per stall time at most, should the core not campaign (say this node may not).
   leader_progress_->restart(leader, now_ns);
   ++stalls_seen_;
+  ipc::NodeCounters::set(counters_.stall_taken_ns, now_ns);
   report_peer_down(leader, DownCause::kStalled);
 }
 
