@@ -113,10 +113,10 @@ class RingProducer {
     const uint64_t contiguous = capacity_ - offset;
     const uint64_t pad = size > contiguous ? contiguous : 0;  // frames never straddle the end
     const uint64_t need = pad + size;
-    if (tail_ + need - head_cache_ > capacity_) {
+    if (!has_room(need)) {
       // Only now look at the consumer's line (rigtorp's cached index): acquire, as in the constructor.
       head_cache_ = control_->head.load(std::memory_order_acquire);
-      if (tail_ + need - head_cache_ > capacity_) return nullptr;
+      if (!has_room(need)) return nullptr;
     }
     if (pad != 0) std::memcpy(buffer_ + offset, &kPadMarker, sizeof kPadMarker);
     frame_start_ = tail_ + pad;
@@ -179,10 +179,19 @@ class RingProducer {
   // Free bytes right now (refreshes the cached head). A frame needs frame_size(n), plus a pad at the end.
   uint64_t free_bytes() noexcept {
     head_cache_ = control_->head.load(std::memory_order_acquire);
-    return capacity_ - (tail_ - head_cache_);
+    const uint64_t used = tail_ - head_cache_;
+    return used <= capacity_ ? capacity_ - used : 0;
   }
 
  private:
+  // Whether `need` more bytes fit between tail_ and the cached head. A head ahead of our tail (left by
+  // garbage, and moved back by the consumer's resynchronisation since) counts as no room, not as more:
+  // trusting it would overwrite frames the consumer has not read (found by ring_fuzz).
+  bool has_room(uint64_t need) const noexcept {
+    const uint64_t used = tail_ - head_cache_;  // wraps to a huge value when the head is ahead of us
+    return used <= capacity_ && need <= capacity_ - used;
+  }
+
   [[noreturn]] void throw_too_long(std::size_t length) const {
     throw std::length_error("frame payload of " + std::to_string(length) +
                             " bytes exceeds the ring's maximum of " + std::to_string(max_payload_));

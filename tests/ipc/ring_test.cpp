@@ -308,6 +308,29 @@ TEST_F(RingCorruption, ScribbledIndices) {
   expect_recovers();
 }
 
+// Found by ring_fuzz (tests/fuzz/regressions/ring_fuzz/head-ahead-of-tail).
+TEST_F(RingCorruption, HeadScribbledAheadOfTheTailIsNoExtraRoom) {
+  // Garbage left the head 8 bytes ahead of the tail when both views were made. The consumer's
+  // resynchronisation moves the head back to the tail; the producer must not count those 8 bytes as
+  // free, or its last frame overwrites the first one before it is read.
+  ring.control().tail.store(88);
+  ring.control().head.store(96);
+  producer = ring.producer();
+  consumer = ring.consumer();
+  EXPECT_FALSE(consumer.peek().has_value());
+  EXPECT_EQ(consumer.bad_frames(), 1u);
+  uint16_t pushed = 0;
+  // Seven 64-byte frames (a pad before the last) leave 24 bytes free: the 32-byte frame must not fit.
+  for (uint32_t length : {52u, 52u, 52u, 52u, 52u, 52u, 52u, 20u})
+    if (producer.try_write(static_cast<uint16_t>(pushed + 1), bytes_of(pattern(length, 3)))) ++pushed;
+  EXPECT_EQ(pushed, 7);
+  producer.publish();
+  uint16_t read = 0;
+  consumer.drain([&](const Frame& frame) { EXPECT_EQ(frame.type, ++read); });
+  EXPECT_EQ(read, pushed);
+  EXPECT_EQ(consumer.bad_frames(), 1u);
+}
+
 // Random scribbles over buffer and indices: whatever the consumer returns must be a genuine frame, and
 // it must never crash or read outside the buffer.
 TEST(RingFuzz, RandomScribblesAreSurvived) {
