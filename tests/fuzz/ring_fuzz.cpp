@@ -63,20 +63,14 @@ struct Workspace {
   Ring ring;
   Ring echo;
   shmraft::fuzz::ReusedBuffer payload{max_payload_for(kMaxCapacity)};
-  std::deque<PushedFrame> pushed;
 };
 
 class Harness {
  public:
   Harness(shmraft::fuzz::FuzzInput& input, uint64_t capacity, Workspace& workspace)
-      : input_(input),
-        ring_(workspace.ring),
-        echo_(workspace.echo),
-        payload_(workspace.payload),
-        pushed_(workspace.pushed) {
+      : input_(input), ring_(workspace.ring), echo_(workspace.echo), payload_(workspace.payload) {
     ring_.reset(capacity);
     echo_.reset(capacity);
-    pushed_.clear();
     const uint64_t head = input.integer<uint64_t>();
     const uint64_t tail = head + input.integer<uint64_t>();
     ring_.control().head.store(head);
@@ -209,8 +203,10 @@ class Harness {
   RingConsumer consumer_;
   RingProducer echo_producer_;
   RingConsumer echo_consumer_;
-  std::deque<PushedFrame>& pushed_;  // published or not, oldest first; meaningful while model_valid_
-  std::size_t unpublished_ = 0;      // the newest entries of pushed_ not yet published
+  // Per input, not in the workspace: libFuzzer runs a leak check (a scan of the whole heap) after any
+  // execution whose allocations and frees do not balance, which a deque kept across inputs would cause.
+  std::deque<PushedFrame> pushed_;  // published or not, oldest first; meaningful while model_valid_
+  std::size_t unpublished_ = 0;     // the newest entries of pushed_ not yet published
   uint32_t next_serial_ = 0;
   bool model_valid_ = false;
   uint64_t bad_frames_when_consistent_ = 0;
