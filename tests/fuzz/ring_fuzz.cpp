@@ -12,11 +12,12 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
-#include <vector>
+#include <span>
 
 #include "ipc/ring.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/reused_buffer.h"
 
 namespace {
 
@@ -33,25 +34,49 @@ std::byte pattern(uint32_t serial, std::size_t i) {
   return static_cast<std::byte>(serial * 131 + i * 7 + 1);
 }
 
-// One ring in private memory, as the segment would hold it.
-struct Ring {
-  explicit Ring(uint64_t capacity) : control(std::make_unique<RingControl>()), buffer(capacity) {}
-  RingProducer producer() { return RingProducer(*control, buffer.data(), buffer.size()); }
-  RingConsumer consumer() { return RingConsumer(*control, buffer.data(), buffer.size()); }
-  std::unique_ptr<RingControl> control;
-  std::vector<std::byte> buffer;
+constexpr uint64_t kMaxCapacity = kMinRingCapacity << 6;  // the input picks 64 B .. 4 KiB
+
+// One ring in private memory, as the segment would hold it: a control block and a buffer, allocated once
+// and reset for each input (reused_buffer.h says why and how ASan still sees the buffer's exact end).
+class Ring {
+ public:
+  Ring() : control_(std::make_unique<RingControl>()), buffer_memory_(kMaxCapacity) {}
+  // Empty (all zeros, as a fresh segment) with the given capacity.
+  void reset(uint64_t capacity) {
+    std::destroy_at(control_.get());
+    std::construct_at(control_.get());
+    buffer_ = buffer_memory_.zeroed(capacity);
+  }
+  RingProducer producer() { return RingProducer(*control_, buffer_.data(), buffer_.size()); }
+  RingConsumer consumer() { return RingConsumer(*control_, buffer_.data(), buffer_.size()); }
+  RingControl& control() { return *control_; }
+  std::span<std::byte> buffer() const { return buffer_; }
+
+ private:
+  std::unique_ptr<RingControl> control_;
+  shmraft::fuzz::ReusedBuffer buffer_memory_;
+  std::span<std::byte> buffer_;
+};
+
+// What the harness keeps from one input to the next, so that an execution allocates nothing.
+struct Workspace {
+  Ring ring;
+  Ring echo;
+  shmraft::fuzz::ReusedBuffer payload{max_payload_for(kMaxCapacity)};
 };
 
 class Harness {
  public:
-  Harness(shmraft::fuzz::FuzzInput& input, uint64_t capacity)
-      : input_(input), ring_(capacity), echo_(capacity) {
+  Harness(shmraft::fuzz::FuzzInput& input, uint64_t capacity, Workspace& workspace)
+      : input_(input), ring_(workspace.ring), echo_(workspace.echo), payload_(workspace.payload) {
+    ring_.reset(capacity);
+    echo_.reset(capacity);
     const uint64_t head = input.integer<uint64_t>();
     const uint64_t tail = head + input.integer<uint64_t>();
-    ring_.control->head.store(head);
-    ring_.control->tail.store(tail);
+    ring_.control().head.store(head);
+    ring_.control().tail.store(tail);
     const std::span<const std::byte> garbage = input.take(input.integer<uint16_t>());
-    for (std::size_t i = 0; i < garbage.size(); ++i) ring_.buffer[(head + i) & (capacity - 1)] = garbage[i];
+    for (std::size_t i = 0; i < garbage.size(); ++i) ring_.buffer()[(head + i) & (capacity - 1)] = garbage[i];
     producer_ = ring_.producer();
     consumer_ = ring_.consumer();
     echo_producer_ = echo_.producer();
@@ -90,7 +115,7 @@ class Harness {
         break;
       case 4: {
         const uint16_t offset = input_.integer<uint16_t>();
-        ring_.buffer[offset & (ring_.buffer.size() - 1)] = std::byte{input_.integer<uint8_t>()};
+        ring_.buffer()[offset & (ring_.buffer().size() - 1)] = std::byte{input_.integer<uint8_t>()};
         model_valid_ = false;
         break;
       }
@@ -115,7 +140,7 @@ class Harness {
   void push(uint16_t length_seed, uint16_t type, uint8_t flags) {
     const uint32_t length = length_seed % (producer_.max_payload() + 1);
     const uint32_t serial = next_serial_++;
-    std::vector<std::byte> payload(length);
+    const std::span<std::byte> payload = payload_.zeroed(length);
     for (std::size_t i = 0; i < length; ++i) payload[i] = pattern(serial, i);
     if (!producer_.try_write(type, payload, flags)) return;
     pushed_.push_back({serial, length, type, flags});
@@ -131,17 +156,17 @@ class Harness {
   // behind the consumer: from here on it must return exactly what the producer publishes.
   void resume_model_if_drained() {
     if (model_valid_ || unpublished_ != 0 || consumer_.has_frames()) return;
-    if (ring_.control->head.load() % kFrameAlignment != 0) return;
+    if (ring_.control().head.load() % kFrameAlignment != 0) return;
     pushed_.clear();
     model_valid_ = true;
     bad_frames_when_consistent_ = consumer_.bad_frames();
   }
 
   void check(const Frame& frame) {
-    const std::byte* begin = ring_.buffer.data();
+    const std::byte* begin = ring_.buffer().data();
     const std::byte* header = frame.payload.data() - sizeof(FrameHeader);
     FUZZ_CHECK(header >= begin && (header - begin) % kFrameAlignment == 0);
-    FUZZ_CHECK(frame.payload.data() + frame.payload.size() <= begin + ring_.buffer.size());
+    FUZZ_CHECK(frame.payload.data() + frame.payload.size() <= begin + ring_.buffer().size());
     FUZZ_CHECK(frame.payload.size() <= consumer_.max_payload());
     FrameHeader stored;
     std::memcpy(&stored, header, sizeof stored);
@@ -171,12 +196,15 @@ class Harness {
   }
 
   shmraft::fuzz::FuzzInput& input_;
-  Ring ring_;
-  Ring echo_;
+  Ring& ring_;
+  Ring& echo_;
+  shmraft::fuzz::ReusedBuffer& payload_;
   RingProducer producer_;
   RingConsumer consumer_;
   RingProducer echo_producer_;
   RingConsumer echo_consumer_;
+  // Per input, not in the workspace: libFuzzer runs a leak check (a scan of the whole heap) after any
+  // execution whose allocations and frees do not balance, which a deque kept across inputs would cause.
   std::deque<PushedFrame> pushed_;  // published or not, oldest first; meaningful while model_valid_
   std::size_t unpublished_ = 0;     // the newest entries of pushed_ not yet published
   uint32_t next_serial_ = 0;
@@ -188,7 +216,8 @@ class Harness {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   shmraft::fuzz::FuzzInput input(shmraft::fuzz::input_bytes(data, size));
-  const uint64_t capacity = kMinRingCapacity << (input.integer<uint8_t>() % 7);  // 64 B .. 4 KiB
-  Harness(input, capacity).run();
+  static Workspace workspace;
+  const uint64_t capacity = kMinRingCapacity << (input.integer<uint8_t>() % 7);
+  Harness(input, capacity, workspace).run();
   return 0;
 }
