@@ -22,6 +22,7 @@
 //            still for --stall-us (ipc/progress.h: SIGSTOP, a long page fault, a starved process) and
 //            started a pre-election (Core::peer_down, as after a death), and the elections among them
 //            that won their pre-vote; a suspicion refused by the other followers' leases costs nothing more
+//   stall_taken_ns  CLOCK_MONOTONIC ns of this node's last such suspicion (as death_taken_ns below)
 //   incarnation  this start of the node: larger than every earlier start's (the wall clock, and past
 //            what the previous start published here), sent in its responses so a leader notices a
 //            follower that restarted and resets its progress (raft::Config::incarnation)

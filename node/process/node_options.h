@@ -24,8 +24,12 @@ class App;
 
 namespace shmraft::node {
 
-// `--stall-us` unless given (provisional, phase 2 of issue 13 measures the trade-off).
-inline constexpr uint32_t kDefaultStallUs = 5000;
+// `--stall-us` unless given: off. Measured on the shared 2-core host (issue 13), every setting from 5 to
+// 100 ms added elections to the 64 x 16-client bench (33 per minute with the watch off, by timeouts;
+// 39-116 with it on): the leader's loop itself stands still 30-230 ms to serialise and store each
+// snapshot, and the host deschedules it for 10-20 ms. Turn it on (e.g. 20000) where a stopped leader
+// must be replaced faster than the election timeout and the loop has no such pauses.
+inline constexpr uint32_t kDefaultStallUs = 0;
 
 enum class TransportKind : uint8_t { shm, tcp };
 
