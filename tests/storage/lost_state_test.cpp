@@ -109,13 +109,10 @@ TEST(StorageLostState, VersionTwoSnapshotReadsWithoutARepair) {
     storage.save_snapshot({10, 1}, {});
   }
   const std::vector<std::byte> data = payload(10, 1, 40);
-  format::SnapshotHeaderV2 header{
-      .last_index = 10, .last_term = 1, .voters = 0b1110, .learners = 0, .data_bytes = data.size()};
-  header.crc = format::snapshot_crc(header, data);
-  std::vector<std::byte> file(reinterpret_cast<const std::byte*>(&header),
-                              reinterpret_cast<const std::byte*>(&header) + sizeof header);
-  file.insert(file.end(), data.begin(), data.end());
-  write_file(tmp.node() / "snap" / "snapshot", file);
+  write_snapshot_file(
+      tmp.node(),
+      format::SnapshotHeaderV2{.last_index = 10, .last_term = 1, .voters = 0b1110, .data_bytes = data.size()},
+      data);
 
   NodeStorage storage(tmp.node());
   EXPECT_EQ(*storage.snapshot_meta(), (SnapshotMeta{.last_index = 10, .last_term = 1, .voters = 0b1110}));
