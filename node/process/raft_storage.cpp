@@ -7,21 +7,25 @@ namespace shmraft::node {
 
 namespace {
 
-// The storage keeps a configuration as the two node-id bit sets the core's NodeSet is made of.
+// The storage keeps a configuration as the two node-id bit sets the core's NodeSet is made of, and its
+// repair mark.
 storage::SnapshotMeta to_storage(const raft::SnapshotMeta& meta) {
-  return {meta.index, meta.term, meta.conf_state.voters.bits(), meta.conf_state.learners.bits()};
+  const raft::ConfState& conf = meta.conf_state;
+  return {meta.index,           meta.term,      conf.voters.bits(),
+          conf.learners.bits(), conf.repairing, conf.repair_incarnation};
 }
 
 raft::SnapshotMeta to_raft(const storage::SnapshotMeta& meta) {
   return {meta.last_index, meta.last_term,
-          raft::ConfState{raft::NodeSet::from_bits(meta.voters), raft::NodeSet::from_bits(meta.learners)}};
+          raft::ConfState{raft::NodeSet::from_bits(meta.voters), raft::NodeSet::from_bits(meta.learners),
+                          meta.repairing, meta.repair_incarnation}};
 }
 
 }  // namespace
 
 raft::HardState RaftStorage::hard_state() const {
   const storage::HardState& hs = storage_.hard_state();
-  return {hs.term, static_cast<raft::NodeId>(hs.vote), hs.commit};
+  return {hs.term, static_cast<raft::NodeId>(hs.vote), hs.commit, hs.lost};
 }
 
 raft::Index RaftStorage::first_index() const {
@@ -71,7 +75,8 @@ void RaftStorage::write(const raft::Ready& ready) {
     storage_.append(batch_);
   }
   if (ready.hard_state)
-    storage_.save_hard_state({ready.hard_state->term, ready.hard_state->vote, ready.hard_state->commit});
+    storage_.save_hard_state(
+        {ready.hard_state->term, ready.hard_state->vote, ready.hard_state->commit, ready.hard_state->lost});
 }
 
 void RaftStorage::snapshot_and_compact(raft::Index index, const raft::ConfState& conf,

@@ -36,7 +36,7 @@ class Sizer {
     n += 1;
   }
   void bytes(Bytes b) { n += 4 + b.size(); }
-  void conf_state(const ConfState&) { n += 16; }
+  void conf_state(const ConfState&) { n += 28; }
   void entries(std::span<const Entry> es, Index) {
     n += 4;
     for (const Entry& e : es) n += kMinEntryBytes + e.data.size();
@@ -62,6 +62,8 @@ class Writer {
   void conf_state(const ConfState& c) {
     u64(c.voters.bits());
     u64(c.learners.bits());
+    u32(c.repairing);
+    u64(c.repair_incarnation);
   }
   void entries(std::span<const Entry> es, Index) {
     u32(static_cast<std::uint32_t>(es.size()));
@@ -123,10 +125,14 @@ class Reader {
     std::uint64_t learners = 0;
     u64(voters);
     u64(learners);
+    u32(c.repairing);
+    u64(c.repair_incarnation);
     c.voters = NodeSet::from_bits(voters);
     c.learners = NodeSet::from_bits(learners);
-    // Id 0 is no node, and no node is both a voter and a learner.
-    if (!c.voters.valid() || !c.learners.valid() || (voters & learners) != 0) fail(CodecError::kBadValue);
+    // Id 0 is no node, and no node is both a voter and a learner; a repair names a node and a start.
+    if (!c.voters.valid() || !c.learners.valid() || (voters & learners) != 0 || c.repairing > kMaxNodeId ||
+        (c.repairing == 0) != (c.repair_incarnation == 0))
+      fail(CodecError::kBadValue);
   }
   void entries(std::span<const Entry>& es, Index prev) {
     std::uint32_t count = 0;
@@ -196,12 +202,14 @@ void fields(IO& io, M& m) {
     io.u64(m.conflict_index);
     io.u64(m.conflict_term);
     io.u64(m.incarnation);
+    io.u64(m.lost);
   } else if constexpr (std::is_same_v<T, Heartbeat>) {
     io.u64(m.commit);
     io.u64(m.context);
   } else if constexpr (std::is_same_v<T, HeartbeatResponse>) {
     io.u64(m.context);
     io.u64(m.incarnation);
+    io.u64(m.lost);
   } else if constexpr (std::is_same_v<T, InstallSnapshot>) {
     io.u64(m.meta.index);
     io.u64(m.meta.term);
@@ -210,6 +218,7 @@ void fields(IO& io, M& m) {
   } else if constexpr (std::is_same_v<T, InstallSnapshotResponse>) {
     io.u64(m.match_index);
     io.u64(m.incarnation);
+    io.u64(m.lost);
   } else if constexpr (std::is_same_v<T, TimeoutNow>) {
     // header only
   } else {

@@ -3,11 +3,12 @@
 //
 // Format (all integers little-endian):  u8 version (=kWireVersion) | u8 kind (MessageKind) | body.
 // Bodies are fixed fields in declaration order; spans are u32 length + bytes; a ConfState is two u64 bit
-// sets. AppendEntries carries u32 entry count, then per entry u64 term | u8 type | u32 length | bytes
-// (indexes follow from prev_log_index). Encoding writes into a caller buffer and never allocates, so it can
-// target a ring frame directly. Decoding is bounds-checked: truncated, oversized, trailing or random bytes
-// yield an error, never undefined behaviour; decoded spans reference the input buffer (zero copy), and
-// AppendEntries' entry headers live in the caller's DecodeScratch (reused; no allocation once it has grown).
+// sets and the repair mark. AppendEntries carries u32 entry count, then per entry u64 term | u8 type | u32
+// length | bytes (indexes follow from prev_log_index). Encoding writes into a caller buffer and never
+// allocates, so it can target a ring frame directly. Decoding is bounds-checked: truncated, oversized,
+// trailing or random bytes yield an error, never undefined behaviour; decoded spans reference the input
+// buffer (zero copy), and AppendEntries' entry headers live in the caller's DecodeScratch (reused; no
+// allocation once it has grown).
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -18,9 +19,11 @@
 namespace shmraft::raft {
 
 // Version 2 added the sender's incarnation to the append, heartbeat and snapshot responses; version 3 the
-// configuration to InstallSnapshot (u64 voter bits | u64 learner bits, bit i = node i, after meta.term).
+// configuration to InstallSnapshot (u64 voter bits | u64 learner bits, bit i = node i, after meta.term);
+// version 4 the lost-state mark: u64 lost after the incarnation in those three responses, and the repair
+// mark in a configuration (u32 repairing node | u64 repair incarnation, after the learner bits).
 // A frame of another layout is refused as kBadVersion rather than misread.
-inline constexpr std::uint8_t kWireVersion = 3;
+inline constexpr std::uint8_t kWireVersion = 4;
 
 enum class MessageKind : std::uint8_t {
   kVoteRequest = 1,

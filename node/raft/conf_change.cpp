@@ -39,20 +39,23 @@ std::array<std::byte, kConfChangeBytes> encode_conf_change(const ConfChange& cha
   out[0] = std::byte{kConfChangeVersion};
   out[1] = static_cast<std::byte>(change.type);
   for (int k = 0; k < 4; ++k) out[2 + k] = static_cast<std::byte>((change.node >> (8 * k)) & 0xFFu);
+  for (int k = 0; k < 8; ++k)
+    out[6 + k] = static_cast<std::byte>((change.repair_incarnation >> (8 * k)) & 0xFFu);
   return out;
 }
 
 DecodedConfChange decode_conf_change(Bytes payload) {
-  if (payload.size() != kConfChangeBytes) {
+  const auto version = payload.empty() ? std::uint8_t{0} : static_cast<std::uint8_t>(payload[0]);
+  if (version != 1 && version != kConfChangeVersion) {
     return {{},
-            "configuration change payload of " + std::to_string(payload.size()) + " bytes (expected " +
-                std::to_string(kConfChangeBytes) + ")"};
+            "configuration change of unknown version " + std::to_string(version) +
+                " (this build reads 1 to " + std::to_string(kConfChangeVersion) + ")"};
   }
-  const auto version = static_cast<std::uint8_t>(payload[0]);
-  if (version != kConfChangeVersion) {
+  const std::size_t expected = version == 1 ? kConfChangeV1Bytes : kConfChangeBytes;
+  if (payload.size() != expected) {
     return {{},
-            "configuration change of unknown version " + std::to_string(version) + " (this build reads " +
-                std::to_string(kConfChangeVersion) + ")"};
+            "configuration change payload of " + std::to_string(payload.size()) + " bytes (version " +
+                std::to_string(version) + " has " + std::to_string(expected) + ")"};
   }
   const auto type = static_cast<std::uint8_t>(payload[1]);
   if (type < static_cast<std::uint8_t>(ConfChangeType::kAddVoter) ||
@@ -67,7 +70,15 @@ DecodedConfChange decode_conf_change(Bytes payload) {
             "configuration change names node " + std::to_string(node) + " (ids are 1.." +
                 std::to_string(kMaxNodeId) + ")"};
   }
-  return {{static_cast<ConfChangeType>(type), node}, {}};
+  std::uint64_t repair_incarnation = 0;
+  for (std::size_t k = 6; k < payload.size(); ++k)
+    repair_incarnation |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(payload[k])) << (8 * (k - 6));
+  const auto change_type = static_cast<ConfChangeType>(type);
+  if (repair_incarnation != 0 && change_type != ConfChangeType::kRemoveNode &&
+      change_type != ConfChangeType::kAddLearner) {
+    return {{}, std::string("configuration change ") + to_string(change_type) + " carries a repair mark"};
+  }
+  return {{change_type, node, repair_incarnation}, {}};
 }
 
 ConfChangeRefusal check_conf_change(const ConfState& conf, const ConfChange& change,
@@ -105,6 +116,13 @@ ConfState apply_conf_change(ConfState conf, const ConfChange& change) noexcept {
       conf.voters.erase(change.node);
       conf.learners.erase(change.node);
       break;
+  }
+  if (change.repair_incarnation != 0) {
+    conf.repairing = change.node;
+    conf.repair_incarnation = change.repair_incarnation;
+  } else if (conf.repairing == change.node) {
+    conf.repairing = kNoNode;
+    conf.repair_incarnation = 0;
   }
   return conf;
 }

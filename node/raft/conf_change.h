@@ -2,9 +2,10 @@
 // A membership change (dissertation §4.1: one server at a time) and its encoding as the payload of an
 // EntryType::kConfChange log entry.
 //
-// Payload (6 bytes): u8 version (kConfChangeVersion) | u8 ConfChangeType | u32 node id (little-endian).
-// Bounded and versioned: decode_conf_change refuses any other size, version, type or id with an error
-// that names it.
+// Payload (14 bytes): u8 version (kConfChangeVersion) | u8 ConfChangeType | u32 node id | u64 repair
+// incarnation (little-endian). Version 1 (6 bytes, no repair incarnation) is still read: logs written
+// before the repair mark hold it. Bounded and versioned: decode_conf_change refuses any other size,
+// version, type or id, and a repair mark on a change that cannot carry one, with an error that names it.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -26,11 +27,17 @@ const char* to_string(ConfChangeType type) noexcept;
 struct ConfChange {
   ConfChangeType type = ConfChangeType::kAddLearner;
   NodeId node = kNoNode;
+  // Non-zero: a step of the repair of `node`, which lost the state of this start (HardState::lost) —
+  // a kRemoveNode or kAddLearner made by a leader, never by an operator (core.h, "Lost state"). The
+  // configuration then marks `node` as repairing (ConfState::repairing); any other change of `node`
+  // (its promotion, an operator's removal) clears the mark.
+  std::uint64_t repair_incarnation = 0;
   friend bool operator==(const ConfChange&, const ConfChange&) = default;
 };
 
-inline constexpr std::uint8_t kConfChangeVersion = 1;
-inline constexpr std::size_t kConfChangeBytes = 6;
+inline constexpr std::uint8_t kConfChangeVersion = 2;
+inline constexpr std::size_t kConfChangeBytes = 14;
+inline constexpr std::size_t kConfChangeV1Bytes = 6;
 
 std::array<std::byte, kConfChangeBytes> encode_conf_change(const ConfChange& change) noexcept;
 

@@ -1,8 +1,8 @@
 #pragma once
 // Who is in the cluster: the voters and the learners (dissertation §4.1, one server at a time; §4.2.1
 // non-voting members). Node ids are 1..kMaxNodeId, so a set of them is one 64-bit word: a ConfState is
-// two words, copied, compared and encoded without allocating, which lets it ride in SnapshotMeta and in
-// the InstallSnapshot message. A node is never both a voter and a learner.
+// four words (with the repair mark), copied, compared and encoded without allocating, which lets it ride in
+// SnapshotMeta and in the InstallSnapshot message. A node is never both a voter and a learner.
 #include <bit>
 #include <cstdint>
 #include <vector>
@@ -47,6 +47,11 @@ class NodeSet {
 struct ConfState {
   NodeSet voters;
   NodeSet learners;
+  // The node being repaired after it lost state (core.h, "Lost state"), 0 if none: removed for the
+  // repair, then a learner until promoted; `repair_incarnation` is the lost start it repairs. One at a
+  // time.
+  std::uint32_t repairing = 0;
+  std::uint64_t repair_incarnation = 0;
   // No voters: the storage holds no configuration yet (a fresh node before its first one).
   bool empty() const noexcept { return voters.empty() && learners.empty(); }
   bool is_member(std::uint32_t id) const noexcept { return voters.contains(id) || learners.contains(id); }

@@ -23,6 +23,8 @@ void validate(const Config& config) {
   std::sort(sorted.begin(), sorted.end());
   const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
   if (repeated != sorted.end()) fail("voter " + std::to_string(*repeated) + " is listed twice");
+  if (config.state_lost && config.incarnation == 0)
+    fail("state_lost needs a non-zero incarnation (the repair names the lost start)");
   if (config.heartbeat_tick <= 0) fail("heartbeat_tick must be positive");
   if (config.election_tick <= config.heartbeat_tick) fail("election_tick must exceed heartbeat_tick");
   if (config.max_inflight_msgs == 0) fail("max_inflight_msgs must be positive");

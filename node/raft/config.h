@@ -15,6 +15,8 @@ struct TestingFaults {
   bool commit_previous_term_by_counting = false;
   // Votes are granted without the §5.4.1 up-to-date check on the candidate's log.
   bool vote_without_log_check = false;
+  // A node that lost its state votes and campaigns as if it had not (no lost mode, no repair).
+  bool ignore_lost_state = false;
 };
 
 struct Config {
@@ -35,6 +37,10 @@ struct Config {
   // earlier start. Growing, not merely different: a late message of a start the leader never heard of
   // must not pass for the newest one. 0: not tracked (a leader then never notices a restart).
   std::uint64_t incarnation = 0;
+  // This start lost durable state it may have acknowledged or voted with (a wiped directory: the host
+  // decides, node/storage/state_detection.h). The core then stays lost — durably, through
+  // HardState::lost — until repaired: see core.h, "Lost state". Requires a non-zero incarnation.
+  bool state_lost = false;
 
   // A follower campaigns after a random timeout in [election_tick, 2*election_tick) ticks without
   // hearing from a leader; a leader sends heartbeats every heartbeat_tick ticks. election_tick must

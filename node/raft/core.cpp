@@ -68,6 +68,9 @@ Core::Core(const Config& config, const LogStorage& storage)
   }
   term_ = hs.term;
   vote_ = hs.vote;
+  // Lost since an earlier start (not yet repaired), or since this one.
+  if (!config.testing_faults.ignore_lost_state)
+    lost_ = hs.lost != 0 ? hs.lost : (config.state_lost ? config.incarnation : 0);
   // Whatever the application applied was committed, even if the stored commit index lags behind it.
   const Index applied = std::max(config.applied, log_.applied());
   log_.set_committed(std::max(hs.commit, applied));
@@ -86,11 +89,13 @@ Core::Core(const Config& config, const LogStorage& storage)
   committed_scratch_.clear();
   conf_.forget_through(applied);
   enter_config();
+  leave_lost_if_repaired();
 
   pre_votes_in_lease_.reserve(config_.max_nodes);
   become_follower(term_, kNoNode);
   last_soft_state_ = soft_state();
   last_hard_state_ = hard_state();
+  last_hard_state_.lost = hs.lost;  // a new lost mark goes out in the first Ready, to be persisted
 }
 
 // ---------------------------------------------------------------------------------- inputs ----
@@ -151,6 +156,12 @@ ProposeResult Core::propose(Bytes data) {
 
 ProposeResult Core::propose_conf_change(const ConfChange& change) {
   check_not_in_ready("propose_conf_change");
+  // Repair steps are the leader's own (drive_repair): an operator's change carries no repair mark.
+  if (change.repair_incarnation != 0) return {Status::kInvalidArgument, 0, 0};
+  return propose_change(change);
+}
+
+ProposeResult Core::propose_change(const ConfChange& change) {
   const Status status = check_conf_change_proposal(change);
   if (status != Status::kOk) return {status, 0, 0};
   const std::array<std::byte, kConfChangeBytes> payload = encode_conf_change(change);
@@ -267,7 +278,8 @@ void Core::step(const Message& m) {
         (std::holds_alternative<AppendEntries>(m) || std::holds_alternative<Heartbeat>(m))) {
       // A stale leader: tell it our term. With CheckQuorum/PreVote this is how a leader that lost its
       // partition learns it was replaced, since our votes no longer raise its term.
-      send(AppendResponse{.from = config_.id, .to = from, .term = term_, .incarnation = config_.incarnation});
+      send(AppendResponse{
+          .from = config_.id, .to = from, .term = term_, .incarnation = config_.incarnation, .lost = lost_});
     } else if (vote_request != nullptr && vote_request->pre_vote) {
       send(VoteResponse{config_.id, from, term_, true, false});
     }
@@ -360,6 +372,7 @@ void Core::advance() {
       self->next = self->match + 1;
     }
     if (maybe_commit()) commit_advanced();
+    drive_repair();  // a change applied just now may let the next repair step go
   }
 }
 
@@ -498,6 +511,7 @@ void Core::step_leader(const Message& m) {
     handle_install_snapshot_response(*s);
   }
   // Anything else at our term is stale or impossible (one leader per term): ignore it.
+  drive_repair();  // (after the handler: a change re-shapes the tracker its references point into)
 }
 
 void Core::step_candidate(const Message& m) {
@@ -536,8 +550,9 @@ void Core::handle_vote_request(const VoteRequest& m) {
   // only if the candidate's configuration makes its sender a voter.
   // One vote per term (§5.2): we may repeat a vote, or cast one if we have none and know no leader.
   // A pre-vote for a future term promises nothing, so it is judged on the log alone.
-  const bool can_vote =
-      vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) || (m.pre_vote && m.term > term_);
+  // A lost node (see core.h) may have voted in this term before it lost the record: no vote, no pre-vote.
+  const bool can_vote = lost_ == 0 && (vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) ||
+                                       (m.pre_vote && m.term > term_));
   const bool log_ok =
       config_.testing_faults.vote_without_log_check || log_.is_up_to_date(m.last_log_index, m.last_log_term);
   if (can_vote && log_ok && !outranks_after_peer_down(m)) {
@@ -627,16 +642,19 @@ void Core::handle_append_entries(const AppendEntries& m) {
       r.conflict_index = log_.first_index_of_term_at(m.prev_log_index);
     }
   }
+  leave_lost_if_repaired();
+  r.lost = lost_;
   send(r);
 }
 
 void Core::handle_heartbeat(const Heartbeat& m) {
   commit_to(std::min(m.commit, log_.last_index()));
-  send(HeartbeatResponse{config_.id, m.from, term_, m.context, config_.incarnation});
+  leave_lost_if_repaired();
+  send(HeartbeatResponse{config_.id, m.from, term_, m.context, config_.incarnation, lost_});
 }
 
 void Core::handle_install_snapshot(const InstallSnapshot& m) {
-  InstallSnapshotResponse r{config_.id, m.from, term_, log_.committed(), config_.incarnation};
+  InstallSnapshotResponse r{config_.id, m.from, term_, log_.committed(), config_.incarnation, 0};
   if (m.meta.index > log_.committed()) {
     if (log_.matches(m.meta.index, m.meta.term)) {
       commit_to(m.meta.index);  // we hold the snapshot's entries already: just fast-forward
@@ -647,6 +665,8 @@ void Core::handle_install_snapshot(const InstallSnapshot& m) {
     }
     r.match_index = m.meta.index;
   }
+  leave_lost_if_repaired();
+  r.lost = lost_;
   send(r);
 }
 
@@ -714,6 +734,7 @@ void Core::handle_append_response(const AppendResponse& m) {
   const Sender sender = track_incarnation(pr, m.incarnation);
   if (sender == Sender::kRetired) return;
   pr.recent_active = true;
+  pr.lost = m.lost;
   if (m.success) {
     const bool was_paused = is_paused(pr);
     if (m.match_index > pr.match) {
@@ -768,6 +789,7 @@ void Core::handle_heartbeat_response(const HeartbeatResponse& m) {
   if (track_incarnation(pr, m.incarnation) == Sender::kRetired) return;
   pr.recent_active = true;
   pr.probe_sent = false;
+  pr.lost = m.lost;
   if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first_one();
   if (pr.match < log_.last_index()) send_append(m.from, true);
   if (m.context != 0 && m.context > pr.read_round_acked) {
@@ -781,6 +803,7 @@ void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
   const Sender sender = track_incarnation(pr, m.incarnation);
   if (sender == Sender::kRetired) return;
   pr.recent_active = true;
+  pr.lost = m.lost;
   // A restarted follower persisted the snapshot before answering: its match index is its own.
   if (pr.state != ProgressState::kSnapshot && sender != Sender::kRestarted) return;
   pr.match = std::max(pr.match, m.match_index);
@@ -1073,6 +1096,47 @@ void Core::hand_over_if_removed() {
     }
   }
   start_transfer(best);
+}
+
+// ----------------------------------------------------------------------------- lost state ----
+
+std::optional<ConfChange> Core::next_repair_step() const {
+  const ConfState& conf = conf_.current();
+  if (conf.repairing != kNoNode) {
+    const NodeId node = conf.repairing;
+    if (!conf.is_member(node)) return ConfChange{ConfChangeType::kAddLearner, node, conf.repair_incarnation};
+    const Progress* pr = tracker_.progress(node);
+    if (pr == nullptr || !conf.learners.contains(node)) return std::nullopt;
+    // Lost again (wiped while being repaired): start over for the new loss.
+    if (pr->lost != 0 && pr->lost != conf.repair_incarnation)
+      return ConfChange{ConfChangeType::kRemoveNode, node, pr->lost};
+    // §4.2.1: promote once it holds the committed log — and has said it left lost mode.
+    if (pr->lost == 0 && pr->match >= log_.committed())
+      return ConfChange{ConfChangeType::kPromoteLearner, node};
+    return std::nullopt;
+  }
+  // (The tracker's members, not conf.voters.ids(): this runs on every step and must not allocate.)
+  for (const ProgressTracker::Member& m : tracker_.members()) {
+    if (m.id != config_.id && m.progress.lost != 0 && conf.voters.contains(m.id))
+      return ConfChange{ConfChangeType::kRemoveNode, m.id, m.progress.lost};
+  }
+  return std::nullopt;
+}
+
+void Core::drive_repair() {
+  if (role_ != Role::kLeader) return;
+  const std::optional<ConfChange> step = next_repair_step();
+  if (!step || check_conf_change_proposal(*step) != Status::kOk) return;
+  propose_change(*step);
+  if (step->type == ConfChangeType::kPromoteLearner) ++repairs_;
+}
+
+void Core::leave_lost_if_repaired() {
+  if (lost_ == 0) return;
+  const ConfState& committed = conf_.at(log_.committed());
+  if (committed.repairing == config_.id && committed.repair_incarnation == lost_ &&
+      !committed.voters.contains(config_.id))
+    lost_ = 0;
 }
 
 // ------------------------------------------------------------------------------- plumbing ----

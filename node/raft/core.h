@@ -75,6 +75,23 @@
 // then hands over to the most up-to-date voter and steps down; a node that is not a voter never campaigns
 // once it knows its removal committed (§4.2.3's disruptive servers are also refused by PreVote and the
 // leader lease).
+//
+// ----------------------------------------------------------------------------- Lost state ----
+// A node whose durable state is gone (Config::state_lost: a wiped directory) may have voted in terms it no
+// longer knows and acknowledged entries it no longer holds (Alagappan et al., FAST'18). Waiting to catch
+// up before voting again is not enough — the only witnesses of its old vote may be down — so it is
+// taken out of the voters and put back through committed one-at-a-time changes (§4.1): removing it
+// needs a majority of the remaining voters, which overlaps every majority that elected a leader with its
+// old vote. While lost (HardState::lost, persisted, so a restart stays lost) it grants no vote or
+// pre-vote, never campaigns, ignores TimeoutNow and says so in every response. A leader that hears a
+// voter say so removes it with a repair mark (ConfChange::repair_incarnation, ConfState::repairing),
+// adds it back as a learner once the removal is applied, and promotes it once it has left lost mode and
+// holds the committed log (§4.2.1) — any leader continues a repair the configuration marks; one repair
+// at a time; each promotion counts in repairs(). The node leaves lost mode once its commit index reaches
+// a configuration that marks it repairing for this very loss (the repair incarnation equals its lost
+// mark): a committed configuration in which it is not a voter, made after the loss — appended alone
+// is not enough, a stale leader's uncommitted removal proves nothing. (A lost learner stays lost and
+// harmless until someone promotes it; then it is a lost voter and repaired like one.)
 // =====================================================================================================
 #include <cstdint>
 #include <optional>
@@ -158,7 +175,7 @@ class Core {
   NodeId leader() const noexcept { return leader_; }
   Index commit_index() const noexcept { return log_.committed(); }
   Index applied_index() const noexcept { return log_.applied(); }
-  HardState hard_state() const noexcept { return {term_, vote_, log_.committed()}; }
+  HardState hard_state() const noexcept { return {term_, vote_, log_.committed(), lost_}; }
   SoftState soft_state() const noexcept { return {role_, leader_}; }
   const RaftLog& log() const noexcept { return log_; }
   // Leader's view of member `node`; meaningful only while role() == kLeader. Throws std::out_of_range
@@ -176,6 +193,10 @@ class Core {
   std::uint64_t dropped_messages() const noexcept { return dropped_messages_; }
   // Elections (candidacies, after a won pre-vote) started by peer_down rather than by a timeout.
   std::uint64_t elections_by_peer_down() const noexcept { return elections_by_peer_down_; }
+  // Non-zero while this node is lost (HardState::lost): it neither votes nor campaigns.
+  std::uint64_t lost() const noexcept { return lost_; }
+  // Repairs this node completed as leader: lost voters it promoted back after their removal.
+  std::uint64_t repairs() const noexcept { return repairs_; }
   // Times this node, as leader, heard a follower answer from a new incarnation (it restarted) and so
   // dropped the match index the previous one had vouched for and probed it afresh.
   std::uint64_t progress_resets() const noexcept { return progress_resets_; }
@@ -183,7 +204,17 @@ class Core {
  private:
   void check_not_in_ready(const char* what) const;
   ProposeResult propose_entry(EntryType type, Bytes data);
+  ProposeResult propose_change(const ConfChange& change);
   Status check_conf_change_proposal(const ConfChange& change) const;
+
+  // Lost state.
+  // A leader takes the next step of a repair, if one is due and a change may be proposed now.
+  void drive_repair();
+  // The repair step due in the latest configuration, if any.
+  std::optional<ConfChange> next_repair_step() const;
+  // A lost node whose commit index reached a configuration marking it repaired for this loss leaves lost
+  // mode.
+  void leave_lost_if_repaired();
 
   // Membership.
   bool is_voter() const noexcept { return conf_.current().voters.contains(config_.id); }
@@ -192,6 +223,7 @@ class Core {
   // quorum before the removal committed). It counts the votes of its latest configuration, so its own
   // vote no longer counts; once elected it commits the removal and hands over.
   bool may_campaign() const noexcept {
+    if (lost_ != 0) return false;
     return is_voter() || conf_.at(log_.committed()).voters.contains(config_.id);
   }
   // The configuration a snapshot records, or the bootstrap one if it records none.
@@ -273,6 +305,8 @@ class Core {
 
   Term term_ = 0;
   NodeId vote_ = kNoNode;
+  std::uint64_t lost_ = 0;  // HardState::lost
+  std::uint64_t repairs_ = 0;
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;
 

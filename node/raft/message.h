@@ -60,6 +60,7 @@ struct AppendResponse {
   Index conflict_index = 0;
   Term conflict_term = 0;
   std::uint64_t incarnation = 0;  // the sender's Config::incarnation (so on every response to a leader)
+  std::uint64_t lost = 0;         // the sender's HardState::lost: non-zero until it is repaired
 };
 
 // Leader liveness + commit propagation; `context` != 0 marks a ReadIndex confirmation round.
@@ -77,6 +78,7 @@ struct HeartbeatResponse {
   Term term = 0;
   std::uint64_t context = 0;
   std::uint64_t incarnation = 0;
+  std::uint64_t lost = 0;
 };
 
 // InstallSnapshot (§7), sent whole (no chunking): the entries the follower needs were compacted away.
@@ -94,6 +96,7 @@ struct InstallSnapshotResponse {
   Term term = 0;
   Index match_index = 0;  // the follower's last index after handling the snapshot
   std::uint64_t incarnation = 0;
+  std::uint64_t lost = 0;
 };
 
 // Leadership transfer (dissertation §3.10): "start an election now, ignoring your timer and lease".

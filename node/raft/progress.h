@@ -42,6 +42,8 @@ struct Progress {
   // The newest incarnation (Config::incarnation) of the follower heard from: the one `match` is vouched
   // for by (0: none yet). Kept across terms.
   std::uint64_t incarnation = 0;
+  // What the follower's last response said of its lost state (HardState::lost; 0: not lost).
+  std::uint64_t lost = 0;
   Index next = 1;  // next index to send
   ProgressState state = ProgressState::kProbe;
   bool probe_sent = false;     // probe state: an append is outstanding, wait for reply or heartbeat

@@ -44,6 +44,9 @@ struct HardState {
   Term term = 0;
   NodeId vote = kNoNode;
   Index commit = 0;
+  // Non-zero while this node is not repaired after losing durable state (Config::state_lost): the
+  // incarnation of the start that found it lost. Persisted so that a restart stays lost (see core.h).
+  std::uint64_t lost = 0;
   friend bool operator==(const HardState&, const HardState&) = default;
 };
 

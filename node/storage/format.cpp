@@ -19,12 +19,20 @@ uint32_t meta_slot_crc(const MetaSlot& slot) noexcept {
   return ipc::crc32c(&slot, offsetof(MetaSlot, crc));
 }
 
+uint32_t meta_slot_crc(const MetaSlotV1& slot) noexcept {
+  return ipc::crc32c(&slot, offsetof(MetaSlotV1, crc));
+}
+
 uint32_t snapshot_crc(const SnapshotHeader& header, std::span<const std::byte> data) noexcept {
   return ipc::crc32c(data.data(), data.size(), ipc::crc32c(&header, offsetof(SnapshotHeader, crc)));
 }
 
 uint32_t snapshot_crc(const SnapshotHeaderV1& header, std::span<const std::byte> data) noexcept {
   return ipc::crc32c(data.data(), data.size(), ipc::crc32c(&header, offsetof(SnapshotHeaderV1, crc)));
+}
+
+uint32_t snapshot_crc(const SnapshotHeaderV2& header, std::span<const std::byte> data) noexcept {
+  return ipc::crc32c(data.data(), data.size(), ipc::crc32c(&header, offsetof(SnapshotHeaderV2, crc)));
 }
 
 std::string segment_file_name(uint64_t first_index) {

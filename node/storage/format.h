@@ -35,10 +35,13 @@ static_assert(std::endian::native == std::endian::little, "the on-disk format is
 // be unsafe (the node may have voted or acknowledged entries), so the error says neither.
 inline constexpr uint32_t kSegmentVersion = 2;
 inline constexpr uint32_t kFirstSegmentVersionWithEntryTypes = 2;
-inline constexpr uint32_t kMetaVersion = 1;
-// Snapshot files. Version 2 added the configuration the snapshot covers (voters and learners); a
-// version-1 file (an older build's) is still read, as a snapshot that records no configuration.
-inline constexpr uint32_t kSnapshotVersion = 2;
+// Hard-state slots. Version 2 added the lost mark (HardState::lost); a version-1 slot (an older build's)
+// is still read, as a node that is not lost.
+inline constexpr uint32_t kMetaVersion = 2;
+// Snapshot files. Version 2 added the configuration the snapshot covers (voters and learners), version 3
+// its repair mark (the node being repaired after it lost state, and the lost start); files of versions 1
+// and 2 (older builds') are still read, as snapshots that record no configuration, or no repair.
+inline constexpr uint32_t kSnapshotVersion = 3;
 inline constexpr std::size_t kRecordAlignment = 8;
 
 inline constexpr uint64_t kSegmentMagic = 0x31474f4c54464152;   // "RAFTLOG1"
@@ -74,10 +77,25 @@ struct MetaSlot {
   uint64_t term = 0;
   uint64_t vote = 0;
   uint64_t commit = 0;
+  uint64_t lost = 0;
+  uint32_t reserved2 = 0;
+  uint32_t crc = 0;  // CRC32C of the 60 bytes before it
+};
+static_assert(sizeof(MetaSlot) == 64);
+
+// The version-1 slot: read, never written.
+struct MetaSlotV1 {
+  uint64_t magic = kMetaMagic;
+  uint32_t version = 1;
+  uint32_t reserved = 0;
+  uint64_t sequence = 0;
+  uint64_t term = 0;
+  uint64_t vote = 0;
+  uint64_t commit = 0;
   uint32_t reserved2 = 0;
   uint32_t crc = 0;  // CRC32C of the 52 bytes before it
 };
-static_assert(sizeof(MetaSlot) == 56);
+static_assert(sizeof(MetaSlotV1) == 56);
 inline constexpr std::size_t kMetaSlotStride = 4096;
 inline constexpr std::size_t kMetaFileBytes = 2 * kMetaSlotStride;
 
@@ -89,11 +107,29 @@ struct SnapshotHeader {
   uint64_t last_term = 0;
   uint64_t voters = 0;  // node-id bit sets (bit n: node n), both 0: no configuration recorded
   uint64_t learners = 0;
+  uint32_t repairing = 0;  // node id, 0: no repair in progress
+  uint32_t reserved3 = 0;
+  uint64_t repair_incarnation = 0;
+  uint64_t data_bytes = 0;
+  uint32_t reserved2 = 0;
+  uint32_t crc = 0;  // CRC32C of the 76 bytes before it, continued over the data
+};
+static_assert(sizeof(SnapshotHeader) == 80);
+
+// The version-2 header: read, never written.
+struct SnapshotHeaderV2 {
+  uint64_t magic = kSnapshotMagic;
+  uint32_t version = 2;
+  uint32_t reserved = 0;
+  uint64_t last_index = 0;
+  uint64_t last_term = 0;
+  uint64_t voters = 0;
+  uint64_t learners = 0;
   uint64_t data_bytes = 0;
   uint32_t reserved2 = 0;
   uint32_t crc = 0;  // CRC32C of the 60 bytes before it, continued over the data
 };
-static_assert(sizeof(SnapshotHeader) == 64);
+static_assert(sizeof(SnapshotHeaderV2) == 64);
 
 // The version-1 header: read, never written.
 struct SnapshotHeaderV1 {
@@ -119,8 +155,10 @@ constexpr std::size_t record_bytes(std::size_t payload_bytes) noexcept {
 uint32_t record_crc(const RecordHeader& header, std::span<const std::byte> payload) noexcept;
 uint32_t segment_header_crc(const SegmentHeader& header) noexcept;
 uint32_t meta_slot_crc(const MetaSlot& slot) noexcept;
+uint32_t meta_slot_crc(const MetaSlotV1& slot) noexcept;
 uint32_t snapshot_crc(const SnapshotHeader& header, std::span<const std::byte> data) noexcept;
 uint32_t snapshot_crc(const SnapshotHeaderV1& header, std::span<const std::byte> data) noexcept;
+uint32_t snapshot_crc(const SnapshotHeaderV2& header, std::span<const std::byte> data) noexcept;
 
 // "00000000000000000042.seg" for 42; parse_segment_file_name is its inverse and rejects anything else.
 std::string segment_file_name(uint64_t first_index);

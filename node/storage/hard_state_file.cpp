@@ -26,6 +26,7 @@ MetaSlot make_slot(const HardState& state, uint64_t sequence) {
   slot.term = state.term;
   slot.vote = state.vote;
   slot.commit = state.commit;
+  slot.lost = state.lost;
   slot.crc = format::meta_slot_crc(slot);
   return slot;
 }
@@ -36,15 +37,35 @@ bool never_written(const MetaSlot& slot) {
   return std::memcmp(&slot, kZero, sizeof slot) == 0;
 }
 
-// Why a slot cannot be used, or empty if it can. A newer format version is an error, not a bad slot.
-std::string slot_problem(const MetaSlot& slot, const fs::path& path, int index) {
+// A version-1 slot in the current layout: a node that is not lost.
+MetaSlot upgraded(const format::MetaSlotV1& v1) {
+  MetaSlot slot;
+  slot.version = v1.version;
+  slot.sequence = v1.sequence;
+  slot.term = v1.term;
+  slot.vote = v1.vote;
+  slot.commit = v1.commit;
+  return slot;
+}
+
+// Reads the slot at `at` into `slot` (a version-1 one upgraded); returns why it cannot be used, or empty
+// if it can. A newer format version is an error, not a bad slot.
+std::string read_slot(const std::byte* at, MetaSlot& slot, const fs::path& path, int index) {
+  std::memcpy(&slot, at, sizeof slot);
   if (slot.magic != format::kMetaMagic) return "bad magic number";
   if (slot.version > format::kMetaVersion) {
     throw StorageError("hard state file " + path.string() + " slot " + std::to_string(index) +
                        " has format version " + std::to_string(slot.version) +
                        ", newer than this build understands (" + std::to_string(format::kMetaVersion) + ")");
   }
-  if (slot.crc != format::meta_slot_crc(slot)) return "CRC mismatch";
+  if (slot.version == 1) {
+    format::MetaSlotV1 v1;
+    std::memcpy(&v1, at, sizeof v1);
+    if (v1.crc != format::meta_slot_crc(v1)) return "CRC mismatch";
+    slot = upgraded(v1);
+  } else if (slot.crc != format::meta_slot_crc(slot)) {
+    return "CRC mismatch";
+  }
   if (slot.version == 0 || slot.sequence == 0) return "version or sequence number 0";
   return {};
 }
@@ -86,8 +107,9 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   MetaSlot chosen;
   for (int i = 0; i < 2; ++i) {
     MetaSlot slot;
-    std::memcpy(&slot, file.mapping_.data() + slot_offset(i), sizeof slot);
-    const std::string problem = never_written(slot) ? "never written" : slot_problem(slot, path, i);
+    const std::byte* at = file.mapping_.data() + slot_offset(i);
+    std::memcpy(&slot, at, sizeof slot);
+    const std::string problem = never_written(slot) ? "never written" : read_slot(at, slot, path, i);
     if (!problem.empty()) {
       const std::string where = "slot " + std::to_string(i) + " at offset " + std::to_string(slot_offset(i));
       problems += "; " + where + ": " + problem;
@@ -112,7 +134,7 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   report.hard_state_slots_skipped += damaged.size();
   file.sequence_ = chosen.sequence;
   file.relied_on_slot_ = newest;
-  file.newest_ = HardState{chosen.term, chosen.vote, chosen.commit};
+  file.newest_ = HardState{chosen.term, chosen.vote, chosen.commit, chosen.lost};
   file.relied_on_ = file.newest_;
   return file;
 }

@@ -191,7 +191,9 @@ class NodeStorage::Impl {
   void write_hard_state() {
     if (hard_state_ == meta_->newest()) return;
     const HardState& relied_on = meta_->relied_on();
-    const bool promise = hard_state_.term != relied_on.term || hard_state_.vote != relied_on.vote;
+    // The lost mark is a promise too: a restart must not forget it and vote (raft/core.h, "Lost state").
+    const bool promise = hard_state_.term != relied_on.term || hard_state_.vote != relied_on.vote ||
+                         hard_state_.lost != relied_on.lost;
     meta_->write(hard_state_, promise && options_.durability != Durability::none);
   }
 

@@ -2,8 +2,8 @@
 // The durable state of one Raft node — its log, its hard state and its latest snapshot — kept in one
 // directory that a single process owns at a time:
 //
-//   <dir>/meta              hard state (term, vote, commit) in two CRC'd slots with a sequence number
-//   <dir>/log/<first>.seg   preallocated, memory-mapped log segments named by their first index
+//   <dir>/meta              hard state (term, vote, commit, lost mark) in two CRC'd slots with a sequence
+//   number <dir>/log/<first>.seg   preallocated, memory-mapped log segments named by their first index
 //   <dir>/snap/snapshot     the latest snapshot (metadata + bytes)
 //
 // Independent of the Raft core's types: plain structs and spans in, zero-copy views out. format.h
@@ -70,6 +70,7 @@ struct HardState {
   uint64_t term = 0;
   uint64_t vote = 0;  // 0 = voted for nobody in `term`
   uint64_t commit = 0;
+  uint64_t lost = 0;  // non-zero: the node lost its state and is not repaired yet (raft::HardState::lost)
   friend bool operator==(const HardState&, const HardState&) = default;
 };
 
@@ -80,6 +81,9 @@ struct SnapshotMeta {
   // version-1 file), which the core reads as its bootstrap voters.
   uint64_t voters = 0;
   uint64_t learners = 0;
+  // The node being repaired after it lost state (0: none) and the lost start (raft::ConfState).
+  uint32_t repairing = 0;
+  uint64_t repair_incarnation = 0;
   friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
 };
 

@@ -18,15 +18,18 @@ using format::SnapshotHeader;
 
 namespace {
 
-// The header of either version as the current one (a version-1 file records no configuration); a
-// version-1 header is kept too, since its CRC covers its own layout.
+// The header of any version as the current one (a version-1 file records no configuration, a version-2
+// one no repair); an older header is kept too, since its CRC covers its own layout.
 struct ReadHeader {
   SnapshotHeader header;
   std::optional<format::SnapshotHeaderV1> v1;
+  std::optional<format::SnapshotHeaderV2> v2;
   std::size_t bytes = 0;
 
   uint32_t crc(std::span<const std::byte> data) const {
-    return v1 ? format::snapshot_crc(*v1, data) : format::snapshot_crc(header, data);
+    if (v1) return format::snapshot_crc(*v1, data);
+    if (v2) return format::snapshot_crc(*v2, data);
+    return format::snapshot_crc(header, data);
   }
 };
 
@@ -56,6 +59,21 @@ ReadHeader read_header(int fd, uint64_t size, const fs::path& path) {
                                  .crc = v1.crc};
     read.v1 = v1;
     read.bytes = sizeof v1;
+    return read;
+  }
+  if (v1.version == 2) {
+    if (size < sizeof(format::SnapshotHeaderV2)) throw too_short(sizeof(format::SnapshotHeaderV2));
+    format::SnapshotHeaderV2 v2;
+    read_all_at(fd, &v2, sizeof v2, 0, path);
+    read.header = SnapshotHeader{.version = 2,
+                                 .last_index = v2.last_index,
+                                 .last_term = v2.last_term,
+                                 .voters = v2.voters,
+                                 .learners = v2.learners,
+                                 .data_bytes = v2.data_bytes,
+                                 .crc = v2.crc};
+    read.v2 = v2;
+    read.bytes = sizeof v2;
     return read;
   }
   if (size < sizeof(SnapshotHeader)) throw too_short(sizeof(SnapshotHeader));
@@ -91,8 +109,14 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
                        std::to_string(header.voters) + ", learners " + std::to_string(header.learners) +
                        " as node-id bit sets)");
   }
+  if ((header.repairing == 0) != (header.repair_incarnation == 0) || header.repairing > 63) {
+    throw StorageError("snapshot " + path.string() + " records an impossible repair (node " +
+                       std::to_string(header.repairing) + ", incarnation " +
+                       std::to_string(header.repair_incarnation) + ")");
+  }
   Snapshot snapshot;
-  snapshot.meta = SnapshotMeta{header.last_index, header.last_term, header.voters, header.learners};
+  snapshot.meta = SnapshotMeta{header.last_index, header.last_term, header.voters,
+                               header.learners,   header.repairing, header.repair_incarnation};
   snapshot.data.resize(header.data_bytes);
   read_all_at(fd.get(), snapshot.data.data(), snapshot.data.size(), read.bytes, path);
   if (header.crc != read.crc(snapshot.data)) {
@@ -124,6 +148,8 @@ void SnapshotFile::save(const SnapshotMeta& meta, std::span<const std::byte> dat
   header.last_term = meta.last_term;
   header.voters = meta.voters;
   header.learners = meta.learners;
+  header.repairing = meta.repairing;
+  header.repair_incarnation = meta.repair_incarnation;
   header.data_bytes = data.size();
   header.crc = format::snapshot_crc(header, data);
   write_file_atomically(file(), {std::as_bytes(std::span(&header, 1)), data});

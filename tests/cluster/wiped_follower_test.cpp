@@ -2,8 +2,9 @@
 // leader must notice that the follower went backwards and send it everything again, under the same
 // leader, so that the cluster can afterwards lose its OTHER follower and still commit. Before the leader
 // reset a restarted follower's progress, it kept the old match index, dropped the follower's rejections
-// as stale, and the writes after the second kill hung. (That a wiped node must not vote in a term it
-// may have voted in is another matter, not tested here.)
+// as stale, and the writes after the second kill hung. The wiped node starts lost and is repaired
+// (removed, added back as a learner, promoted) under the same leader, without an election, before it counts
+// again; that it never votes while lost is lost_state_test.cpp's.
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -185,6 +185,13 @@ class Cluster {
     restart(id);
   }
 
+  // Restarts `id` with its storage lost, as a host that detects it does (Config::state_lost).
+  void restart_lost(NodeId id) {
+    nodes_.at(id).config.state_lost = true;
+    restart_wiped(id);
+    nodes_.at(id).config.state_lost = false;  // later restarts find the lost mark in the storage
+  }
+
   // Terms of a node's log 1..last (from the core's view, including unstable entries).
   std::vector<Term> log_terms(NodeId id) {
     std::vector<Term> terms;

@@ -122,6 +122,7 @@ struct SimNode {
   std::map<uint64_t, uint64_t> reads;           // context -> highest acknowledged index when the read began
   std::vector<raft::ReadState> answered_reads;  // waiting for apply to reach their index
   raft::SoftState soft;
+  bool wiped = false;  // lost storage (profile.wipe) and not known to be a repaired voter again
 };
 
 template <class... Parts>
@@ -216,7 +217,10 @@ SimResult ClusterSim::run() {
   } catch (const std::exception& error) {
     checker_.fail(Invariant::kCoreException, error.what());
   }
-  for (SimNode* node : live_nodes()) stats_.progress_resets += node->core->progress_resets();
+  for (SimNode* node : live_nodes()) {
+    stats_.progress_resets += node->core->progress_resets();
+    stats_.repairs += node->core->repairs();
+  }
   stats_.leader_terms = checker_.leader_terms();
   stats_.commit_index = checker_.known_commit_index();
   stats_.network = network_.stats();
@@ -336,7 +340,10 @@ void ClusterSim::crash(SimNode& node) {
     if (ready.hard_state && budget > 0) node.storage.set_hard_state(*ready.hard_state);
   }
   trace("crash: node ", node.id, kept);
-  if (node.core) stats_.progress_resets += node.core->progress_resets();
+  if (node.core) {
+    stats_.progress_resets += node.core->progress_resets();
+    stats_.repairs += node.core->repairs();
+  }
   node.lose_volatile_state();
   if (rng_.chance(profile_.death_signal)) {
     for (SimNode* survivor : live_nodes())
@@ -351,8 +358,64 @@ void ClusterSim::signal_death(raft::NodeId dead, raft::NodeId to, uint64_t delay
   death_signals_.push_back({now_ + delay_steps, dead, to});
 }
 
+bool ClusterSim::under_repair(SimNode& node) {
+  if (!node.wiped) return false;
+  // Repaired: no longer lost, and a voter again in its own configuration.
+  if (node.core && node.core->lost() == 0 && node.storage.hard_state().lost == 0) {
+    const raft::ConfState& conf = node.core->conf_state();
+    if (conf.voters.contains(node.id) && conf.repairing != node.id) node.wiped = false;
+  }
+  return node.wiped;
+}
+
+bool ClusterSim::wipe_allowed() {
+  for (raft::NodeId id = 1; id < nodes_.size(); ++id)
+    if (under_repair(*nodes_[id])) return false;
+  return true;
+}
+
+void ClusterSim::lose_storage(SimNode& node) {
+  ++stats_.wipes;
+  node.wiped = true;
+  raft::MemoryStorage& storage = node.storage;
+  const raft::Snapshot snapshot = storage.snapshot();
+  const raft::Index first = std::max(storage.first_index(), snapshot.meta.index + 1);
+  const raft::Index last = storage.last_index();
+  if (rng_.chance(500) || last < first) {
+    storage = raft::MemoryStorage();
+    trace("wipe: node ", node.id, " lost all its storage");
+    return;
+  }
+  const raft::Index keep_to = first - 1 + rng_.below(last - first + 1);  // keeps at least the snapshot
+  const std::vector<std::byte> snapshot_data(snapshot.data.begin(), snapshot.data.end());
+  std::vector<raft::Entry> kept;
+  if (keep_to >= first) storage.entries(first, keep_to + 1, SIZE_MAX, kept);
+  std::vector<std::vector<std::byte>> payloads;
+  payloads.reserve(kept.size());  // the entries' spans point into these
+  for (raft::Entry& e : kept) e.data = payloads.emplace_back(e.data.begin(), e.data.end());
+  raft::HardState hard = storage.hard_state();
+  hard.commit = std::min(hard.commit, keep_to);
+  raft::MemoryStorage shorter;
+  if (snapshot.meta.index > 0) shorter.apply_snapshot({snapshot.meta, snapshot_data});
+  shorter.append(kept);
+  shorter.set_hard_state(hard);
+  storage = std::move(shorter);
+  trace("wipe: node ", node.id, " lost its log after ", keep_to, " (it held up to ", last, ")");
+}
+
 void ClusterSim::restart(SimNode& node) {
-  node.core = std::make_unique<raft::Core>(core_config(node.id), node.storage);
+  const bool wiped = profile_.wipe > 0 && wipe_allowed() && rng_.chance(profile_.wipe);
+  if (wiped) lose_storage(node);
+  raft::Config config = core_config(node.id);
+  if (wiped) {
+    // As a node does (node/storage/state_detection.h): the lost mark is stored before the core starts,
+    // so a crash before its first persist cannot pass the next start off as intact.
+    config.state_lost = true;
+    raft::HardState hard = node.storage.hard_state();
+    hard.lost = config.incarnation;
+    node.storage.set_hard_state(hard);
+  }
+  node.core = std::make_unique<raft::Core>(config, node.storage);
   const raft::Snapshot snapshot = node.storage.snapshot();
   if (snapshot.meta.index > 0) {
     node.applied = snapshot.meta.index;
@@ -362,7 +425,7 @@ void ClusterSim::restart(SimNode& node) {
   const raft::HardState hard = node.storage.hard_state();
   trace("restart: node ", node.id, " term ", hard.term, " vote ", hard.vote, " commit ", hard.commit,
         " log [", node.storage.first_index(), ", ", node.storage.last_index(), "] snapshot ",
-        snapshot.meta.index);
+        snapshot.meta.index, node.core->lost() != 0 ? " (lost)" : "");
   observe(node);
 }
 
@@ -728,6 +791,12 @@ std::string ClusterSim::cluster_state() const {
         << core.leader() << " log [" << core.log().first_index() << ", " << core.log().last_index()
         << "] commit " << core.commit_index() << " applied " << node->applied
         << (node->ready ? " (persisting)" : "");
+    const raft::ConfState& conf = core.conf_state();
+    if (conf.voters.bits() != 0 || conf.learners.bits() != 0) {
+      out << " voters " << conf.voters.bits() << " learners " << conf.learners.bits();
+      if (conf.repairing != raft::kNoNode) out << " repairing " << conf.repairing;
+    }
+    if (core.lost() != 0) out << " LOST";
   }
   return out.str();
 }

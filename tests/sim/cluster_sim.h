@@ -32,6 +32,8 @@ struct SimStats {
   uint64_t death_signals = 0;  // peer_down calls, true, late or false
   uint64_t torn_persists = 0;
   uint64_t progress_resets = 0;  // leaders that saw a follower's new incarnation and probed it afresh
+  uint64_t wipes = 0;            // restarts that lost all storage or a log suffix (profile.wipe)
+  uint64_t repairs = 0;          // lost voters a leader promoted back after removing them
   uint64_t partitions = 0;
   uint64_t compactions = 0;
   uint64_t snapshots_installed = 0;
@@ -81,6 +83,11 @@ class ClusterSim {
   void isolate_leader();
   void crash(SimNode& node);
   void restart(SimNode& node);
+  // Storage faults (profile.wipe): whether a node lost state and is not yet a repaired voter again (at
+  // most one at a time: the fault model is a minority), and the loss itself.
+  bool under_repair(SimNode& node);
+  bool wipe_allowed();
+  void lose_storage(SimNode& node);
   void signal_death(raft::NodeId dead, raft::NodeId to, uint64_t delay_steps);
   void compact(SimNode& node);
   void propose(SimNode& node, std::string token);

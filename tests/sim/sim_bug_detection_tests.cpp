@@ -61,5 +61,13 @@ TEST(SimCatchesBugs, ReadingWithoutReadIndex) {
   expect_caught("local-read-bug", "churn", {Invariant::kStaleRead});
 }
 
+// A node that lost its state (wiped, or missing a log suffix) and votes as if it had not can vote twice
+// in one term, or vouch for entries it no longer holds.
+TEST(SimCatchesBugs, VotingAfterLosingState) {
+  expect_caught("lost-vote-bug", "lost",
+                {Invariant::kElectionSafety, Invariant::kLeaderCompleteness, Invariant::kStateMachineSafety,
+                 Invariant::kAcknowledgedWriteLost});
+}
+
 }  // namespace
 }  // namespace shmraft::sim

@@ -109,6 +109,19 @@ std::vector<SimProfile> make_profiles() {
   members_churn.membership = 60;
   profiles.push_back(members_churn);
 
+  // Storage faults: restarted nodes come back wiped or missing a log suffix, and must be repaired by
+  // the leader (remove, learner, promote) without ever voting on what they forgot.
+  SimProfile lost = three;
+  lost.name = "lost";
+  lost.chaos_ticks = 600;
+  lost.crash = 40;
+  lost.restart = 200;
+  lost.wipe = 400;
+  profiles.push_back(lost);
+  SimProfile lost5 = lost;
+  lost5.name = "lost5";
+  lost5.nodes = 5;
+  profiles.push_back(lost5);
   // The schedules above with a deliberate bug; the simulator must catch each (sim_bug_detection_tests).
   SimProfile figure8 = churn3;  // the core commits an older term's entry by counting replicas
   figure8.name = "figure8-bug";
@@ -129,6 +142,10 @@ std::vector<SimProfile> make_profiles() {
   local_read.name = "local-read-bug";
   local_read.local_reads = true;
   profiles.push_back(local_read);
+  SimProfile forgetful = lost;  // a node that lost its state votes and campaigns as if it had not
+  forgetful.name = "lost-vote-bug";
+  forgetful.testing_faults.ignore_lost_state = true;
+  profiles.push_back(forgetful);
 
   return profiles;
 }

@@ -55,7 +55,12 @@ struct SimProfile {
   // new term is replicated or even persisted. Short-lived leaders are what Figure 8 is made of.
   uint32_t doom_new_leader = 0;
   uint32_t doom_window_steps = 24;
-  uint32_t restart = 50;                 // restart a random crashed node from its storage
+  uint32_t restart = 50;  // restart a random crashed node from its storage
+  // Per restart: the node comes back having lost storage (half the time all of it — term, vote, log,
+  // snapshot — else a suffix of its log, commit index clamped), started lost as a node that detects it
+  // would be (Config::state_lost). Only while no other node is lost or being repaired: the fault model
+  // is a minority at a time.
+  uint32_t wipe = 0;
   uint32_t max_persist_delay_steps = 3;  // a Ready's persist takes [0, max] steps; a crash meanwhile...
   bool torn_persist = true;              // ... keeps a random prefix of snapshot, entries, hard state
   // The simulator's own deliberate bug, to prove the storage model catches broken durability: send

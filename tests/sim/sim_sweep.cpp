@@ -45,6 +45,8 @@ void accumulate(SimStats& total, const SimStats& run) {
   total.crashes += run.crashes;
   total.death_signals += run.death_signals;
   total.torn_persists += run.torn_persists;
+  total.wipes += run.wipes;
+  total.repairs += run.repairs;
   total.progress_resets += run.progress_resets;
   total.partitions += run.partitions;
   total.compactions += run.compactions;
@@ -109,13 +111,13 @@ std::string describe(const SweepResult& sweep, const std::string& test_name) {
       << t.leader_terms << " leader terms, " << t.acknowledged << "/" << t.proposals
       << " proposals acknowledged, " << t.reads_answered << "/" << t.reads_started << " reads answered, "
       << t.transfers << " transfers, " << t.conf_changes << " membership changes, " << t.crashes
-      << " crashes (" << t.torn_persists << " torn persists, " << t.progress_resets << " progress resets), "
-      << t.death_signals << " death signals, " << t.partitions << " partitions, " << t.compactions
-      << " compactions, " << t.snapshots_installed << " snapshots installed (in "
-      << sweep.seeds_with_snapshots << " seeds); network: " << t.network.sent << " sent, "
-      << t.network.dropped << " dropped, " << t.network.duplicated << " duplicated, " << t.network.cut
-      << " cut; worst ticks after healing: leader " << t.ticks_to_leader_after_heal << ", converged "
-      << t.ticks_to_converge_after_heal;
+      << " crashes (" << t.torn_persists << " torn persists, " << t.progress_resets << " progress resets, "
+      << t.wipes << " wipes, " << t.repairs << " repairs), " << t.death_signals << " death signals, "
+      << t.partitions << " partitions, " << t.compactions << " compactions, " << t.snapshots_installed
+      << " snapshots installed (in " << sweep.seeds_with_snapshots << " seeds); network: " << t.network.sent
+      << " sent, " << t.network.dropped << " dropped, " << t.network.duplicated << " duplicated, "
+      << t.network.cut << " cut; worst ticks after healing: leader " << t.ticks_to_leader_after_heal
+      << ", converged " << t.ticks_to_converge_after_heal;
   return out.str();
 }
 

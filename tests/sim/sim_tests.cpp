@@ -44,6 +44,10 @@ TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
     if (sim_profile(shard.profile).membership > 0) {
       EXPECT_GT(sweep.totals.conf_changes, sweep.seeds_run);
     }
+    if (sim_profile(shard.profile).wipe > 0) {
+      EXPECT_GT(sweep.totals.wipes, sweep.seeds_run / 2);
+      EXPECT_GT(sweep.totals.repairs, sweep.seeds_run / 4) << "wiped nodes are repaired";
+    }
     if (sim_profile(shard.profile).death_signal > 0) {
       EXPECT_GT(sweep.totals.death_signals, sweep.seeds_run);
     }
@@ -54,7 +58,7 @@ TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
   }
 }
 
-// 5 000 seeds: ten profiles, two shards each.
+// 5 750 seeds: twelve profiles, two shards each (lost5: one).
 INSTANTIATE_TEST_SUITE_P(
     Seeds, SimSweep,
     ::testing::Values(Shard{"three", 1, 250}, Shard{"three", 251, 250}, Shard{"lazycommit", 1, 250},
@@ -63,7 +67,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Shard{"churn", 251, 250}, Shard{"churn3", 1, 250}, Shard{"churn3", 251, 250},
                       Shard{"crashy", 1, 250}, Shard{"crashy", 251, 250}, Shard{"deaths", 1, 250},
                       Shard{"deaths", 251, 250}, Shard{"members", 1, 250}, Shard{"members", 251, 250},
-                      Shard{"memberschurn", 1, 250}, Shard{"memberschurn", 251, 250}),
+                      Shard{"memberschurn", 1, 250}, Shard{"memberschurn", 251, 250}, Shard{"lost", 1, 250},
+                      Shard{"lost", 251, 250}, Shard{"lost5", 1, 250}),
     [](const ::testing::TestParamInfo<Shard>& info) {
       return std::string(info.param.profile) + "_" + std::to_string(info.param.first_seed) + "_" +
              std::to_string(info.param.first_seed + info.param.count - 1);

@@ -310,7 +310,9 @@ TEST(StorageBadInput, MetaOfANewerFormatVersionIsRefused) {
   slot.crc = format::meta_slot_crc(slot);
   write_at(meta, format::kMetaSlotStride, &slot, sizeof slot);
   const std::string error = message_of([&] { NodeStorage storage(tmp.node()); });
-  EXPECT_TRUE(contains(error, meta.string() + " slot 1 has format version 2, newer")) << error;
+  EXPECT_TRUE(contains(error, meta.string() + " slot 1 has format version " +
+                                  std::to_string(format::kMetaVersion + 1) + ", newer"))
+      << error;
 }
 
 // A node directory with entries 1..10 and a snapshot at 10, whose snapshot file is then replaced by a

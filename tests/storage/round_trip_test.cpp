@@ -403,12 +403,9 @@ TEST(StorageRoundTrip, VersionOneSnapshotReadsWithoutAConfiguration) {
     storage.save_snapshot({10, 1}, {});
   }
   const std::vector<std::byte> data = payload(10, 1, 40);
-  format::SnapshotHeaderV1 header{.last_index = 10, .last_term = 1, .data_bytes = data.size()};
-  header.crc = format::snapshot_crc(header, data);
-  std::vector<std::byte> file(reinterpret_cast<const std::byte*>(&header),
-                              reinterpret_cast<const std::byte*>(&header) + sizeof header);
-  file.insert(file.end(), data.begin(), data.end());
-  write_file(tmp.node() / "snap" / "snapshot", file);
+  write_snapshot_file(tmp.node(),
+                      format::SnapshotHeaderV1{.last_index = 10, .last_term = 1, .data_bytes = data.size()},
+                      data);
 
   NodeStorage storage(tmp.node());
   EXPECT_EQ(*storage.snapshot_meta(), (SnapshotMeta{10, 1}));

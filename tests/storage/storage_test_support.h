@@ -132,6 +132,17 @@ inline void write_file(const fs::path& path, const std::vector<std::byte>& bytes
   ::close(fd);
 }
 
+// Replaces the snapshot file of node directory `node` with `header` (of any format version; its CRC is
+// sealed here over `data`) followed by `data`: a file an older build wrote.
+template <class SnapshotHeader>
+void write_snapshot_file(const fs::path& node, SnapshotHeader header, const std::vector<std::byte>& data) {
+  header.crc = format::snapshot_crc(header, data);
+  std::vector<std::byte> file(reinterpret_cast<const std::byte*>(&header),
+                              reinterpret_cast<const std::byte*>(&header) + sizeof header);
+  file.insert(file.end(), data.begin(), data.end());
+  write_file(node / "snap" / "snapshot", file);
+}
+
 inline void flip_bit(const fs::path& path, uint64_t offset, int bit) {
   std::vector<std::byte> bytes = read_file(path);
   bytes.at(offset) ^= static_cast<std::byte>(1u << bit);

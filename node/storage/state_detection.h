@@ -1,0 +1,33 @@
+#pragma once
+// What a node's directory says about the node at start: did it never hold state, does it hold what it
+// held, or did it lose what an earlier start of the same node persisted (a wiped directory)? A node that
+// lost its state may have voted and acknowledged with it, so it must start in the Raft core's lost mode
+// (raft::Config::state_lost; node/raft/core.h, "Lost state").
+//
+// Decidable only with a witness that outlives the directory: the incarnation the previous start of this
+// node id published (in the cluster's shared segment). A directory this open had to create (no hard-state
+// file) with no previous start is a fresh member; the same with one is lost. A directory an earlier start
+// created and never wrote to is intact: that start promised nothing (votes and acknowledgements leave
+// only after a persist). If the witness is gone too (the segment was recreated), a wiped directory cannot
+// be told from a fresh one.
+#include <cstdint>
+
+#include "node/storage/node_storage.h"
+
+namespace shmraft::storage {
+
+enum class StoredState : std::uint8_t {
+  kFresh,   // created by this open, and no earlier start of this node is known: a new member
+  kIntact,  // the directory was there, with no lost mark
+  kLost,    // created by this open although an earlier start ran, or a lost mark not yet cleared
+};
+const char* to_string(StoredState state) noexcept;
+
+// `previous_incarnation`: the incarnation an earlier start of this node published, 0 if none ever did;
+// `incarnation`: this start's. On kLost for a wiped directory, stores the lost mark (HardState::lost =
+// incarnation) durably before returning, so that a crash before the core's first persist cannot pass the
+// next start off as intact.
+StoredState detect_stored_state(NodeStorage& storage, std::uint64_t previous_incarnation,
+                                std::uint64_t incarnation);
+
+}  // namespace shmraft::storage
