@@ -300,6 +300,7 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
       return;
     }
     case node::ResponseStatus::bad_request:
+    case node::ResponseStatus::refused:  // an admin request's answer: a KV request never gets it
       finish(at, Status::rejected, {}, Phases{.client_receive_ns = now_ns});
       return;
     case node::ResponseStatus::in_doubt:
