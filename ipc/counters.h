@@ -21,6 +21,7 @@ struct NodeCountersSnapshot {
   uint64_t tcp_port, oversized, sleeps, deaths_seen, death_elections;
   uint64_t incarnation, progress_resets, hard_state_slots_skipped;
   uint64_t death_taken_ns, campaign_ns, leader_since_ns;
+  uint64_t stall_elections, stalls_seen, stall_taken_ns;
 };
 
 struct alignas(kCacheLine) NodeCounters {
@@ -53,6 +54,11 @@ struct alignas(kCacheLine) NodeCounters {
   Counter death_taken_ns{0};
   Counter campaign_ns{0};
   Counter leader_since_ns{0};
+  // Frozen or starved leaders (progress.h): elections started because the leader's progress counter
+  // stood still, and the suspicions behind them (each a pre-election; most should win none).
+  Counter stall_elections{0};
+  Counter stalls_seen{0};
+  Counter stall_taken_ns{0};  // CLOCK_MONOTONIC ns of the last suspicion, beside death_taken_ns
 
   static void set(Counter& counter, uint64_t value) noexcept {
     counter.store(value, std::memory_order_relaxed);
@@ -87,7 +93,10 @@ struct alignas(kCacheLine) NodeCounters {
                            get(hard_state_slots_skipped),
                            get(death_taken_ns),
                            get(campaign_ns),
-                           get(leader_since_ns)};
+                           get(leader_since_ns),
+                           get(stall_elections),
+                           get(stalls_seen),
+                           get(stall_taken_ns)};
     return s;
   }
 };

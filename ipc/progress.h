@@ -58,6 +58,9 @@ class ProgressWatch {
   // observe(). A node never seen moving is judged from the first observe() on.
   bool stalled(uint32_t node, uint64_t now_ns) const noexcept { return now_ns >= next_check_ns(node); }
   NodeMask stalled(uint64_t now_ns) const noexcept;
+  // Starts `node`'s stall clock again at `now_ns`, as if its counter had moved: a watcher that acted
+  // on a suspicion suspects the same stall again only a stall time later.
+  void restart(uint32_t node, uint64_t now_ns) noexcept { readings_[node].since_ns = now_ns; }
   // When `node` becomes stalled if its counter stays put: a deadline for the watcher's sleep.
   uint64_t next_check_ns(uint32_t node) const noexcept;
 

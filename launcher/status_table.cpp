@@ -100,6 +100,8 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
                      {"sleeps", c.sleeps},
                      {"deaths_seen", c.deaths_seen},
                      {"death_elections", c.death_elections},
+                     {"stalls_seen", c.stalls_seen},
+                     {"stall_elections", c.stall_elections},
                      {"incarnation", c.incarnation},
                      {"progress_resets", c.progress_resets},
                      {"hard_state_slots_skipped", c.hard_state_slots_skipped},

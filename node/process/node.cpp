@@ -91,6 +91,9 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       liveness_(segment_.claim_liveness(options.node)),
       deaths_(segment_.watch_deaths(options.node)),
       progress_(segment_.progress(options.node)),
+      leader_progress_(options.stall_us == 0 ? std::nullopt
+                                             : std::optional(segment_.watch_progress(
+                                                   std::chrono::microseconds(options.stall_us)))),
       storage_(options.data_dir, storage::Options{options.segment_bytes, options.fsync}),
       raft_storage_(storage_),
       transport_(make_transport(options, segment_)),
@@ -136,17 +139,20 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   ipc::NodeCounters::set(counters_.elections, 0);
   ipc::NodeCounters::set(counters_.oversized, 0);
   ipc::NodeCounters::set(counters_.death_elections, 0);
+  ipc::NodeCounters::set(counters_.stall_elections, 0);
+  ipc::NodeCounters::set(counters_.stalls_seen, 0);
   ipc::NodeCounters::set(counters_.progress_resets, 0);
   ipc::NodeCounters::set(counters_.incarnation, config.incarnation);
   ipc::NodeCounters::set(counters_.hard_state_slots_skipped, storage_.recovery().hard_state_slots_skipped);
   const storage::HardState& hs = storage_.hard_state();
   log_.info(
       "node {} of cluster '{}' ({} nodes) up: data {}, log [{}, {}], term {}, vote {}, commit {}, "
-      "snapshot {}, fsync {}, wait {}, transport {}, tick {} us, election {} ticks, heartbeat {} ticks",
+      "snapshot {}, fsync {}, wait {}, transport {}, tick {} us, election {} ticks, heartbeat {} ticks, "
+      "stall {} us",
       options.node, options.cluster, segment_.node_count(), options.data_dir.string(), storage_.first_index(),
       storage_.last_index(), hs.term, hs.vote, hs.commit, snapshot_index_, storage::to_string(options.fsync),
       ipc::to_string(options.wait), to_string(options.transport), options.tick_us, options.election_ticks,
-      options.heartbeat_ticks);
+      options.heartbeat_ticks, options.stall_us);
 }
 
 Node::~Node() = default;
@@ -160,6 +166,8 @@ void Node::run(const volatile std::sig_atomic_t& stop) {
     Transport::Clock::time_point deadline = Transport::Clock::now();
     if (frames == 0) {
       const uint64_t now_ns = monotonic_ns();
+      // Falling asleep, perhaps because the leader stopped sending: its stall clock starts no later.
+      if (watched_leader() != raft::kNoNode) leader_progress_->observe(now_ns);
       const uint64_t wake_ns = next_deadline_ns();
       if (wake_ns > now_ns) deadline += std::chrono::nanoseconds(wake_ns - now_ns);
       progress_.idle_until(wake_ns);
@@ -180,6 +188,10 @@ uint64_t Node::next_deadline_ns() const {
   uint64_t deadline = next_tick_ns_ + uint64_t(core_->ticks_until_due() - 1) * tick_ns_;
   if (std::optional<uint64_t> due = sender_.next_due_ns()) deadline = std::min(deadline, *due);
   if (std::optional<uint64_t> due = snapshot_sender_.next_due_ns()) deadline = std::min(deadline, *due);
+  // When the leader is due to have moved: an idle one says until when it sleeps, so this costs an idle
+  // cluster about one wake-up per heartbeat.
+  if (const raft::NodeId leader = watched_leader(); leader != raft::kNoNode)
+    deadline = std::min(deadline, leader_progress_->next_check_ns(leader));
   return deadline;
 }
 
@@ -200,7 +212,7 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   if (snapshot_sender_.active()) snapshot_sender_.pump(monotonic_ns());
 
   transport_->flush();
-  if (!deaths_to_log_.empty()) log_deaths();  // after the pre-vote went out, not before
+  if (!downs_to_log_.empty()) log_peers_down();  // after the pre-vote went out, not before
   maybe_snapshot(now_ns);
   publish_counters(now_ns);
   return frames;
@@ -231,8 +243,10 @@ void Node::tick_until(uint64_t now_ns) {
 void Node::catch_up() {
   if (caught_up_) return;
   caught_up_ = true;
-  tick_until(monotonic_ns());
+  const uint64_t now_ns = monotonic_ns();
+  tick_until(now_ns);
   if (deaths_.pending()) take_deaths();
+  watch_leader_progress(now_ns);
 }
 
 void Node::take_deaths() {
@@ -242,24 +256,52 @@ void Node::take_deaths() {
     if ((dead & ipc::node_bit(peer)) == 0) continue;
     dead_peers_ |= ipc::node_bit(peer);
     snapshot_sender_.peer_died(peer);
-    const int rank = stagger_rank(peer);
-    if (core_->peer_down(peer, rank)) {
-      deaths_to_log_.push_back({peer, core_->term(), rank});
-    } else {
-      deaths_to_log_.push_back({peer, 0, -1});
-    }
+    report_peer_down(peer, DownCause::kDied);
   }
 }
 
-void Node::log_deaths() {
-  for (const SeenDeath& death : deaths_to_log_) {
-    if (death.stagger_ticks >= 0)
-      log_.info("node {} died (the kernel says): it led term {}; pre-election in {} ticks", death.node,
-                death.term, death.stagger_ticks);
-    else
-      log_.info("node {} died (the kernel says); it was not this node's leader", death.node);
+raft::NodeId Node::watched_leader() const noexcept {
+  if (!leader_progress_ || core_->role() != raft::Role::kFollower) return raft::kNoNode;
+  const raft::NodeId leader = core_->leader();
+  return leader == options_.node ? raft::kNoNode : leader;
+}
+
+void Node::watch_leader_progress(uint64_t now_ns) {
+  const raft::NodeId leader = watched_leader();
+  // Read the counters only when the last reading says the leader may be overdue: once per stall time
+  // at most, however busy the loop.
+  if (leader == raft::kNoNode || now_ns < leader_progress_->next_check_ns(leader)) return;
+  leader_progress_->observe(now_ns);
+  if (!leader_progress_->stalled(leader, now_ns)) return;
+  // Once per stall time at most, should the core not campaign (say this node may not).
+  leader_progress_->restart(leader, now_ns);
+  ++stalls_seen_;
+  ipc::NodeCounters::set(counters_.stall_taken_ns, now_ns);
+  report_peer_down(leader, DownCause::kStalled);
+}
+
+void Node::report_peer_down(uint32_t peer, DownCause cause) {
+  const int rank = stagger_rank(peer);
+  if (core_->peer_down(peer, rank)) {
+    last_down_cause_ = cause;
+    downs_to_log_.push_back({peer, cause, core_->term(), rank});
+  } else if (cause == DownCause::kDied) {
+    downs_to_log_.push_back({peer, cause, 0, -1});
   }
-  deaths_to_log_.clear();
+}
+
+void Node::log_peers_down() {
+  for (const PeerDown& down : downs_to_log_) {
+    const std::string what = down.cause == DownCause::kDied
+                                 ? fmt::format("node {} died (the kernel says)", down.node)
+                                 : fmt::format("leader {} made no progress for {} us (stopped or starved)",
+                                               down.node, options_.stall_us);
+    if (down.stagger_ticks >= 0)
+      log_.info("{}: it led term {}; pre-election in {} ticks", what, down.term, down.stagger_ticks);
+    else
+      log_.info("{}; it was not this node's leader", what);
+  }
+  downs_to_log_.clear();
 }
 
 bool Node::is_dead(uint32_t peer) {
@@ -374,7 +416,13 @@ void Node::serve_reads(std::span<const raft::ReadState> reads) {
 void Node::on_soft_state(const raft::SoftState& soft) {
   const raft::Role previous = role_;
   role_ = soft.role;
-  if (soft.role == raft::Role::kCandidate && previous != raft::Role::kCandidate) ++elections_;
+  if (soft.role == raft::Role::kCandidate && previous != raft::Role::kCandidate) {
+    ++elections_;
+    if (core_->elections_by_peer_down() != peer_down_elections_seen_) {
+      peer_down_elections_seen_ = core_->elections_by_peer_down();
+      ++(last_down_cause_ == DownCause::kStalled ? stall_elections_ : death_elections_);
+    }
+  }
   if (previous == raft::Role::kFollower &&
       (soft.role == raft::Role::kPreCandidate || soft.role == raft::Role::kCandidate))
     ipc::NodeCounters::set(counters_.campaign_ns, monotonic_ns());
@@ -489,7 +537,9 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.frames_out, sender_.frames_out() + requests_.replies() - refused);
   C::set(counters_.drops, sender_.drops() + requests_.dropped_replies() + refused);
   C::set(counters_.elections, elections_);
-  C::set(counters_.death_elections, core_->elections_by_peer_down());
+  C::set(counters_.death_elections, death_elections_);
+  C::set(counters_.stall_elections, stall_elections_);
+  C::set(counters_.stalls_seen, stalls_seen_);
   C::set(counters_.progress_resets, core_->progress_resets());
   C::set(counters_.syncs, storage_.stats().flushes);
   C::set(counters_.sleeps, transport_->sleeps());

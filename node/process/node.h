@@ -15,7 +15,9 @@
 // sleeps on its peers' cells as well as its doorbell; the kernel wakes it when a peer's process dies and
 // a follower of that peer starts a pre-election (Core::peer_down), staggered by log position. It bumps
 // its progress counter every iteration and says until when it sleeps, and a new leader publishes itself
-// in the segment's leader record for clients.
+// in the segment's leader record for clients. Frozen or starved leaders (ipc/progress.h, --stall-us): a
+// follower looks at its leader's progress counter at most once per stall time, sleeps no later than
+// the leader is due to have moved, and suspects a leader that did not as it would a dead one.
 //
 // Nothing on this path logs or makes a system call per entry: ring frames are encoded in place, a Ready
 // is synced once, clocks are read once per phase per iteration. Once queues and buffers have grown it
@@ -69,9 +71,11 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   const raft::Core& core() const noexcept { return *core_; }
 
  private:
-  struct SeenDeath {
+  enum class DownCause : uint8_t { kDied, kStalled };
+  struct PeerDown {
     uint32_t node = 0;
-    raft::Term term = 0;     // the term the dead node led, if it was this node's leader
+    DownCause cause = DownCause::kDied;
+    raft::Term term = 0;     // the term the lost node led, if it was this node's leader
     int stagger_ticks = -1;  // the pre-election's delay; -1: it was not this node's leader
   };
   // ClientRequests' view of the node: the core, the state machine, the clock and the reply channels.
@@ -110,7 +114,13 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // then the deaths the kernel reported, so a pre-vote that arrived with them finds the leader forgotten.
   void catch_up();
   void take_deaths();
-  void log_deaths();
+  // A follower whose leader's progress counter stood still past its deadline suspects it (peer_down).
+  void watch_leader_progress(uint64_t now_ns);
+  // Tells the core `peer` is gone (a pre-election if it led this node) and notes it for the log.
+  void report_peer_down(uint32_t peer, DownCause cause);
+  void log_peers_down();
+  // The leader this follower watches the progress of, or raft::kNoNode.
+  raft::NodeId watched_leader() const noexcept;
   // Whether `peer` died (as taken from the watch) and has not started again.
   bool is_dead(uint32_t peer);
   // How many live peers have a more up-to-date log than this node's (ties: the lower node first), as
@@ -142,6 +152,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   ipc::LivenessClaim liveness_;  // held for the process's life: its end tells the peers at once
   ipc::DeathWatch deaths_;
   ipc::ProgressCounter& progress_;
+  std::optional<ipc::ProgressWatch> leader_progress_;  // engaged when --stall-us is not 0
   storage::NodeStorage storage_;
   RaftStorage raft_storage_;
   kv::StateMachine kv_;
@@ -162,11 +173,17 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
   uint64_t bad_client_frames_ = 0;  // requests without a readable header
   uint64_t elections_ = 0;
+  // Elections the core started from peer_down (its elections_by_peer_down), split by what prompted them.
+  uint64_t peer_down_elections_seen_ = 0;
+  DownCause last_down_cause_ = DownCause::kDied;
+  uint64_t death_elections_ = 0;
+  uint64_t stall_elections_ = 0;
+  uint64_t stalls_seen_ = 0;
   bool oversized_warned_ = false;  // the first message too large for a peer frame was logged
   raft::Role role_ = raft::Role::kFollower;
-  ipc::NodeMask dead_peers_ = 0;          // deaths taken, until the peer claims its cells again
-  std::vector<SeenDeath> deaths_to_log_;  // logged once the iteration's messages are out
-  raft::Term leader_term_ = 0;            // the term this node announced itself leader in; 0 = not leading
+  ipc::NodeMask dead_peers_ = 0;        // deaths taken, until the peer claims its cells again
+  std::vector<PeerDown> downs_to_log_;  // logged once the iteration's messages are out
+  raft::Term leader_term_ = 0;          // the term this node announced itself leader in; 0 = not leading
   ClientRequests<RequestHost> requests_{RequestHost(*this)};
 
   uint64_t applied_bytes_since_snapshot_ = 0;

@@ -18,6 +18,10 @@
 //            keeps appends within a fraction of a frame
 //   death_elections  elections this node started because the kernel said its leader's
 //            process died (Core::peer_down), not because its election timeout ran out; compare `elections`
+//   stalls_seen / stall_elections  times this follower found its leader's progress counter standing
+//            still for --stall-us (ipc/progress.h: SIGSTOP, a long page fault, a starved process) and
+//            started a pre-election (Core::peer_down, as after a death), and the elections among them
+//            that won their pre-vote; a suspicion refused by the other followers' leases costs nothing more
 //   incarnation  this start of the node: larger than every earlier start's (the wall clock, and past
 //            what the previous start published here), sent in its responses so a leader notices a
 //            follower that restarted and resets its progress (raft::Config::incarnation)

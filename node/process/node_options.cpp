@@ -77,6 +77,11 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
   app.add_option("--heartbeat-ticks", options.heartbeat_ticks, "Leader heartbeat interval in ticks")
       ->check(CLI::Range(1u, 100'000u))
       ->capture_default_str();
+  app.add_option("--stall-us", options.stall_us,
+                 "Suspect the leader once its progress counter stood still this many microseconds past its "
+                 "own idle deadline (stopped or starved): a pre-election at once, as after its death; 0: off")
+      ->check(CLI::Range(0u, 10'000'000u))
+      ->capture_default_str();
   app.add_flag("--eager-commit", options.eager_commit,
                "Send every new commit index to the followers at once (default: with the next append or "
                "heartbeat; followers then apply up to a heartbeat later, which no client waits for)");

@@ -24,6 +24,9 @@ class App;
 
 namespace shmraft::node {
 
+// `--stall-us` unless given (provisional, phase 2 of issue 13 measures the trade-off).
+inline constexpr uint32_t kDefaultStallUs = 5000;
+
 enum class TransportKind : uint8_t { shm, tcp };
 
 struct NodeOptions {
@@ -42,6 +45,9 @@ struct NodeOptions {
   uint32_t tick_us = 5000;
   uint32_t election_ticks = 30;
   uint32_t heartbeat_ticks = 6;
+  // Frozen or starved leaders (ipc/progress.h): a follower whose leader's progress counter stood still
+  // this long, past the leader's own idle deadline, starts a pre-election as after its death. 0: off.
+  uint32_t stall_us = kDefaultStallUs;
   // raft::Config::broadcast_commit. Off by default: followers learn a commit index from the next
   // append or heartbeat, so at low load each entry wakes a follower once instead of twice.
   bool eager_commit = false;

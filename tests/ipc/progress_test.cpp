@@ -47,6 +47,18 @@ TEST(ProgressWatch, ANodeAsleepOnPurposeIsSuspectOnlyAfterOversleeping) {
   EXPECT_FALSE(watch.stalled(1, UINT64_MAX - 1));
 }
 
+TEST(ProgressWatch, ARestartedClockSuspectsTheSameStallOnlyAStallTimeLater) {
+  ProgressCounter counters[1];  // node 1
+  ProgressWatch watch(counters, 1, 5ms);
+  watch.observe(10 * kMs);
+  ASSERT_TRUE(watch.stalled(1, 15 * kMs));
+  watch.restart(1, 15 * kMs);  // acted on: not again at once
+  EXPECT_FALSE(watch.stalled(1, 19 * kMs));
+  EXPECT_EQ(watch.next_check_ns(1), 20 * kMs);
+  watch.observe(20 * kMs);  // still not moved: suspect again
+  EXPECT_TRUE(watch.stalled(1, 20 * kMs));
+}
+
 TEST(Progress, AStoppedProcessStallsAndResumes) {
   test::ScopedCluster cluster;
   Segment segment = Segment::create(cluster.name(), test::tiny_config(2));
