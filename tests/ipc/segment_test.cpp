@@ -16,10 +16,8 @@ namespace {
 
 using test::ScopedCluster;
 
-// Room for exactly `nodes` nodes, so every id above is out of range.
 SegmentConfig small_config(uint32_t nodes = 3, uint32_t slots = 4) {
   SegmentConfig config = test::tiny_config(nodes, slots);
-  config.max_nodes = nodes;
   config.peer_ring_capacity = 64 << 10;
   return config;
 }
