@@ -175,7 +175,14 @@ int run_up(const UpOptions& options) {
           }
           supervisor.kill(node);
           restarted.insert(node);
-          created.dirs.stamp_node(node, created.id);  // a joining node's directory, 0700
+          if (request == SupervisorRequest::start_node) {
+            try {
+              created.dirs.stamp_node(node, created.id);  // a joining node's directory, 0700
+            } catch (const std::exception& e) {
+              std::cout << "node " << node << ": cannot start: " << e.what() << std::endl;
+              continue;
+            }
+          }
           outputs.insert_or_assign(node, OutputMark(created.dirs.node_output(node)));
           const pid_t pid = supervisor.start(node);
           policy.started(node);
