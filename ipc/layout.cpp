@@ -1,5 +1,6 @@
 #include "ipc/layout.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <stdexcept>
@@ -79,9 +80,20 @@ std::string ClusterId::to_hex() const {
   return hex;
 }
 
+SegmentConfig SegmentConfig::settled() const noexcept {
+  SegmentConfig config = *this;
+  if (config.max_nodes == 0) config.max_nodes = std::max(kDefaultMaxNodes, node_count);
+  return config;
+}
+
 void SegmentConfig::validate() const {
   if (node_count < 1 || node_count > kMaxNodes)
     throw std::invalid_argument("node count " + std::to_string(node_count) + " is outside [1, " +
+                                std::to_string(kMaxNodes) + "]");
+  const uint32_t room = settled().max_nodes;
+  if (room < node_count || room > kMaxNodes)
+    throw std::invalid_argument("max nodes " + std::to_string(room) + " is outside [" +
+                                std::to_string(node_count) + " (the node count), " +
                                 std::to_string(kMaxNodes) + "]");
   if (client_slots > kMaxClientSlots)
     throw std::invalid_argument("client slots " + std::to_string(client_slots) + " is outside [0, " +
@@ -93,8 +105,8 @@ void SegmentConfig::validate() const {
 SegmentLayout SegmentLayout::compute(const SegmentConfig& config) {
   config.validate();
   SegmentLayout l;
-  l.config = config;
-  const std::size_t n = config.node_count, slots = config.client_slots;
+  l.config = config.settled();
+  const std::size_t n = l.config.max_nodes, slots = config.client_slots;
   l.peer_rings = static_cast<uint32_t>(n * (n - 1));
   l.client_rings = static_cast<uint32_t>(2 * n * slots);
   std::size_t at = align_up(sizeof(SegmentHeader), kCacheLine);
@@ -129,7 +141,7 @@ SegmentLayout SegmentLayout::compute(const SegmentConfig& config) {
 }
 
 uint32_t SegmentLayout::peer_ring(uint32_t from, uint32_t to) const {
-  const uint32_t n = config.node_count;
+  const uint32_t n = config.max_nodes;
   if (!valid_node(from) || !valid_node(to) || from == to)
     throw std::out_of_range("no peer ring from node " + std::to_string(from) + " to node " +
                             std::to_string(to) + ": node ids are 1.." + std::to_string(n) + ", distinct");
@@ -141,16 +153,16 @@ uint32_t SegmentLayout::request_ring(uint32_t slot, uint32_t node) const {
   if (slot >= config.client_slots || !valid_node(node))
     throw std::out_of_range("no request ring from client slot " + std::to_string(slot) + " to node " +
                             std::to_string(node) + " (" + std::to_string(config.client_slots) +
-                            " slots, node ids 1.." + std::to_string(config.node_count) + ")");
-  return peer_rings + slot * config.node_count + slot_of(node);
+                            " slots, node ids 1.." + std::to_string(config.max_nodes) + ")");
+  return peer_rings + slot * config.max_nodes + slot_of(node);
 }
 
 uint32_t SegmentLayout::response_ring(uint32_t node, uint32_t slot) const {
   if (slot >= config.client_slots || !valid_node(node))
     throw std::out_of_range("no response ring from node " + std::to_string(node) + " to client slot " +
                             std::to_string(slot) + " (" + std::to_string(config.client_slots) +
-                            " slots, node ids 1.." + std::to_string(config.node_count) + ")");
-  return peer_rings + config.client_slots * config.node_count + slot * config.node_count + slot_of(node);
+                            " slots, node ids 1.." + std::to_string(config.max_nodes) + ")");
+  return peer_rings + config.client_slots * config.max_nodes + slot * config.max_nodes + slot_of(node);
 }
 
 std::size_t SegmentLayout::ring_control_offset(uint32_t ring) const noexcept {
@@ -169,7 +181,7 @@ uint64_t SegmentLayout::ring_capacity(uint32_t ring) const noexcept {
 }
 
 std::string SegmentLayout::describe() const {
-  const std::size_t n = config.node_count, slots = config.client_slots;
+  const std::size_t n = config.max_nodes, slots = config.client_slots;
   std::string text;
   auto line = [&](const std::string& what, std::size_t bytes) {
     char buffer[160];
@@ -177,8 +189,9 @@ std::string SegmentLayout::describe() const {
                   human_bytes(bytes).c_str());
     text += buffer;
   };
-  text += "shared-memory segment layout v" + std::to_string(kLayoutVersion) + ": " + std::to_string(n) +
-          " nodes, " + std::to_string(slots) + " client slots\n";
+  text += "shared-memory segment layout v" + std::to_string(kLayoutVersion) + ": " +
+          std::to_string(config.node_count) + " nodes (room for " + std::to_string(n) + "), " +
+          std::to_string(slots) + " client slots\n";
   line("header, counters, liveness, faults, doorbells, slots, controls", peer_buffers_offset);
   line(std::to_string(peer_rings) + " peer rings x " + human_bytes(config.peer_ring_capacity),
        peer_rings * config.peer_ring_capacity);

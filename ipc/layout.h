@@ -3,7 +3,7 @@
 // process that reads the header computes the same offsets (DESIGN §2).
 //
 //   SegmentHeader                 magic, layout version, cluster id, config, creator, size
-//   NodeCounters   x nodes
+//   NodeCounters   x nodes        (every per-node part has max_nodes slots: room for nodes that join)
 //   NodeLiveness   x nodes        claim owner and incarnation (liveness.h)
 //   ProgressCounter x nodes       progress counters, a cache line each (progress.h)
 //   DeathCell      x nodes*nodes  robust futex words, [watcher][owner] (liveness.h)
@@ -15,11 +15,12 @@
 //   RingControl    x rings        peer rings, then request rings, then response rings
 //   (page aligned) ring buffers   same order; peer_ring_capacity or client_ring_capacity bytes each
 //
-// Rings: one per directed node pair (n*(n-1)); per client slot, one request ring to each node and one
-// response ring from each node back (2*n per slot).
+// Rings: one per directed node pair (m*(m-1), m = max_nodes); per client slot, one request ring to each
+// node and one response ring from each node back (2*m per slot).
 //
-// Nodes are numbered 1 .. node_count throughout shmraft (ipc, the Raft core, the client, the counters,
-// the CLI), 0 meaning "no node", as etcd's raft and NuRaft number servers. Client slots are 0-based
+// Nodes are numbered 1 .. max_nodes throughout shmraft (ipc, the Raft core, the client, the counters,
+// the CLI), 0 meaning "no node", as etcd's raft and NuRaft number servers. The cluster starts with voters
+// 1 .. node_count; ids above that are room for nodes added later (issue 12). Client slots are 0-based
 // array indices, 0 .. client_slots-1. slot_of() below is the one place a node id becomes an array slot.
 #include <sys/types.h>
 
@@ -41,12 +42,14 @@ inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" 
 // 4: the fail-over stamps in the node counters (death_taken_ns, campaign_ns, leader_since_ns).
 // 5: request signals (request_signals.h) and a client slot's shared reply doorbell (reply_bell): a node
 //    of version 4 would neither raise nor honour them.
-inline constexpr uint32_t kLayoutVersion = 5;
+// 6: room for max_nodes nodes (SegmentConfig::max_nodes), of which the first node_count are the initial
+//    voters: a version-5 reader would take the initial voters for every slot there is.
+inline constexpr uint32_t kLayoutVersion = 6;
 
 inline constexpr uint32_t kMaxNodes = 16;
 inline constexpr uint32_t kMaxClientSlots = 4096;
 
-// The array slot (0 .. node_count-1) of node `id` (1 .. node_count) in every per-node part of the
+// The array slot (0 .. max_nodes-1) of node `id` (1 .. max_nodes) in every per-node part of the
 // segment. Callers check the range first (Segment::check_node, SegmentLayout's ring numbering).
 constexpr uint32_t slot_of(uint32_t id) noexcept {
   return id - 1;
@@ -62,14 +65,21 @@ struct ClusterId {
   friend bool operator==(const ClusterId&, const ClusterId&) = default;
 };
 
+inline constexpr uint32_t kDefaultMaxNodes = 7;
+
 struct SegmentConfig {
-  uint32_t node_count = 3;
+  uint32_t node_count = 3;  // the initial voters, 1 .. node_count
+  // Node slots, 1 .. max_nodes (>= node_count). 0: the default, kDefaultMaxNodes or node_count if more
+  // (SegmentLayout::compute settles it; a segment's header holds the settled value).
+  uint32_t max_nodes = 0;
   uint32_t client_slots = 64;
   uint64_t peer_ring_capacity = uint64_t{1} << 20;     // node -> node: batches of log entries
   uint64_t client_ring_capacity = uint64_t{32} << 10;  // client <-> node: one request / reply at a time
 
   // Throws std::invalid_argument naming the bad field and its allowed range.
   void validate() const;
+  // This config with max_nodes settled (never 0).
+  SegmentConfig settled() const noexcept;
   friend bool operator==(const SegmentConfig&, const SegmentConfig&) = default;
 };
 
@@ -100,8 +110,8 @@ struct SegmentHeader {
 
 struct SegmentLayout {
   SegmentConfig config;
-  uint32_t peer_rings = 0;    // n*(n-1)
-  uint32_t client_rings = 0;  // 2*n*client_slots
+  uint32_t peer_rings = 0;    // m*(m-1), m = max_nodes
+  uint32_t client_rings = 0;  // 2*m*client_slots
   std::size_t counters_offset = 0;
   std::size_t liveness_offset = 0;
   std::size_t progress_offset = 0;
@@ -121,9 +131,9 @@ struct SegmentLayout {
   // Validates the config (std::invalid_argument) and lays it out.
   static SegmentLayout compute(const SegmentConfig& config);
 
-  bool valid_node(uint32_t id) const noexcept { return id >= 1 && id <= config.node_count; }
+  bool valid_node(uint32_t id) const noexcept { return id >= 1 && id <= config.max_nodes; }
 
-  // Ring numbering shared by controls and buffers, from node ids 1..N and client slots. Throw
+  // Ring numbering shared by controls and buffers, from node ids 1..max_nodes and client slots. Throw
   // std::out_of_range for bad ids.
   uint32_t peer_ring(uint32_t from, uint32_t to) const;
   uint32_t request_ring(uint32_t slot, uint32_t node) const;   // client slot -> node

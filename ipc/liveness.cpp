@@ -67,7 +67,7 @@ struct LivenessClaim::Holder {
 
   void run() noexcept {
     const auto tid = static_cast<uint32_t>(::syscall(SYS_gettid));
-    const uint32_t n = cells.node_count;
+    const uint32_t n = cells.max_nodes;
     head.futex_offset =
         static_cast<long>(offsetof(DeathCell, word)) - static_cast<long>(offsetof(DeathCell, link));
     head.list_op_pending = nullptr;
@@ -137,7 +137,7 @@ uint32_t LivenessClaim::incarnation() const noexcept {
 
 DeathWatch::DeathWatch(const LivenessCells& cells, uint32_t me, std::atomic<uint64_t>* deaths_seen) noexcept
     : cells_(cells), me_(me), deaths_seen_(deaths_seen) {
-  for (uint32_t peer = 1; peer <= cells_.node_count; ++peer) {
+  for (uint32_t peer = 1; peer <= cells_.max_nodes; ++peer) {
     if (peer == me_) continue;
     std::atomic<uint32_t>& word = cells_.cell(me_, peer).word;
     uint32_t value = word.load(std::memory_order_acquire);
@@ -148,7 +148,7 @@ DeathWatch::DeathWatch(const LivenessCells& cells, uint32_t me, std::atomic<uint
 }
 
 bool DeathWatch::pending() const noexcept {
-  for (uint32_t peer = 1; peer <= cells_.node_count; ++peer) {
+  for (uint32_t peer = 1; peer <= cells_.max_nodes; ++peer) {
     if (peer == me_) continue;
     if (owner_died(cells_.cell(me_, peer).word.load(std::memory_order_acquire))) return true;
     if (known_alive_[peer] != 0 &&
@@ -160,7 +160,7 @@ bool DeathWatch::pending() const noexcept {
 
 NodeMask DeathWatch::take() noexcept {
   NodeMask dead = 0;
-  for (uint32_t peer = 1; peer <= cells_.node_count; ++peer) {
+  for (uint32_t peer = 1; peer <= cells_.max_nodes; ++peer) {
     if (peer == me_) continue;
     std::atomic<uint32_t>& word = cells_.cell(me_, peer).word;
     // Cell before incarnation: a claim stores the incarnation first (see Holder::run).
@@ -185,7 +185,7 @@ NodeMask DeathWatch::take() noexcept {
 
 int DeathWatch::arm(futex_waitv* out, int capacity) const noexcept {
   int count = 0;
-  for (uint32_t peer = 1; peer <= cells_.node_count; ++peer) {
+  for (uint32_t peer = 1; peer <= cells_.max_nodes; ++peer) {
     if (peer == me_) continue;
     std::atomic<uint32_t>& word = cells_.cell(me_, peer).word;
     uint32_t value = word.load(std::memory_order_acquire);

@@ -74,16 +74,16 @@ struct PeerLiveness {
 };
 
 // What the segment holds for liveness, as addresses in this process's mapping. Accessors take node
-// ids 1..node_count (layout.h's slot_of turns them into array slots).
+// ids 1..max_nodes (layout.h's slot_of turns them into array slots).
 struct LivenessCells {
-  NodeLiveness* node_slots = nullptr;  // [node_count]
-  DeathCell* cell_slots = nullptr;     // [watcher slot * node_count + owner slot]
-  uint32_t node_count = 0;
+  NodeLiveness* node_slots = nullptr;  // [max_nodes]
+  DeathCell* cell_slots = nullptr;     // [watcher slot * max_nodes + owner slot]
+  uint32_t max_nodes = 0;
   Doorbell* doorbell_slots = nullptr;  // the nodes' bells, rung on claim so sleeping watchers re-arm
 
   NodeLiveness& node(uint32_t id) const noexcept { return node_slots[slot_of(id)]; }
   DeathCell& cell(uint32_t watcher, uint32_t owner) const noexcept {
-    return cell_slots[std::size_t{slot_of(watcher)} * node_count + slot_of(owner)];
+    return cell_slots[std::size_t{slot_of(watcher)} * max_nodes + slot_of(owner)];
   }
   Doorbell& doorbell(uint32_t id) const noexcept { return doorbell_slots[slot_of(id)]; }
   PeerLiveness read(uint32_t node) const noexcept;

@@ -163,11 +163,11 @@ Segment Segment::create(std::string_view cluster, const SegmentConfig& config, c
                                                         .count());
     header->total_size = layout.total_size;
     header->cluster_id = id;
-    header->config = config;
+    header->config = layout.config;
     std::memset(header->cluster_name, 0, sizeof header->cluster_name);
     std::memcpy(header->cluster_name, cluster.data(), cluster.size());
 
-    const std::size_t n = config.node_count, slots = config.client_slots;
+    const std::size_t n = layout.config.max_nodes, slots = config.client_slots;
     for (std::size_t i = 0; i < n; ++i)
       new (base + layout.counters_offset + i * sizeof(NodeCounters)) NodeCounters{};
     for (std::size_t i = 0; i < n; ++i) {
@@ -277,7 +277,7 @@ SegmentStatus Segment::inspect(std::string_view cluster) {
     if (p != status.creator_pid && process_alive(p)) status.live_pids.push_back(p);
   };
   // relaxed: a pid is a single word, read for a liveness check only.
-  for (uint32_t i = 0; i < layout.config.node_count; ++i) {
+  for (uint32_t i = 0; i < layout.config.max_nodes; ++i) {
     note_pid(reinterpret_cast<const NodeCounters*>(base + layout.counters_offset)[i].pid.load(
         std::memory_order_relaxed));
     const int32_t owner =
@@ -294,7 +294,8 @@ SegmentStatus Segment::inspect(std::string_view cluster) {
     if (owner > 0) note_pid(static_cast<uint64_t>(owner));
   }
   status.state = status.live_pids.empty() ? SegmentState::stale : SegmentState::live;
-  status.detail = std::to_string(layout.config.node_count) + " nodes, " +
+  status.detail = std::to_string(layout.config.node_count) + " nodes (room for " +
+                  std::to_string(layout.config.max_nodes) + "), " +
                   std::to_string(layout.config.client_slots) + " client slots, id " +
                   header.cluster_id.to_hex() + ", created by pid " + std::to_string(status.creator_pid) +
                   "; " + std::to_string(status.live_pids.size()) + " live process(es)";
@@ -320,7 +321,7 @@ std::vector<std::string> Segment::list_clusters() {
 void Segment::check_node(uint32_t node) const {
   if (!layout_.valid_node(node))
     throw std::out_of_range("node id " + std::to_string(node) + " out of range 1.." +
-                            std::to_string(layout_.config.node_count) + " in cluster '" + cluster_ + "'");
+                            std::to_string(layout_.config.max_nodes) + " in cluster '" + cluster_ + "'");
 }
 
 void Segment::check_slot(uint32_t slot) const {
@@ -408,7 +409,7 @@ Doorbell& Segment::node_doorbell(uint32_t node) {
 Doorbell& Segment::client_doorbell(uint32_t slot) {
   check_slot(slot);
   return at<Doorbell>(layout_.doorbells_offset +
-                      (std::size_t{layout_.config.node_count} + slot) * sizeof(Doorbell));
+                      (std::size_t{layout_.config.max_nodes} + slot) * sizeof(Doorbell));
 }
 
 LinkFault& Segment::link_fault(uint32_t from, uint32_t to) {
@@ -416,7 +417,7 @@ LinkFault& Segment::link_fault(uint32_t from, uint32_t to) {
   check_node(to);
   if (from == to) throw std::out_of_range("no link from node " + std::to_string(from) + " to itself");
   return at<LinkFault>(layout_.faults_offset +
-                       (std::size_t{slot_of(from)} * layout_.config.node_count + slot_of(to)) *
+                       (std::size_t{slot_of(from)} * layout_.config.max_nodes + slot_of(to)) *
                            sizeof(LinkFault));
 }
 
@@ -441,7 +442,7 @@ ClientSlotClaim Segment::claim_client_slot() {
     claim.previous_owner = previous;
     // Replies still queued for the previous owner are not ours, nor is a waiter it left registered on
     // the slot's doorbell when it died. We are now the slot's only consumer.
-    for (uint32_t node = 1; node <= layout_.config.node_count; ++node)
+    for (uint32_t node = 1; node <= layout_.config.max_nodes; ++node)
       response_consumer(node, slot).discard_all();
     states[slot].reply_bell.store(0, std::memory_order_relaxed);  // the previous owner's bell is not ours
     client_doorbell(slot).reset_waiters();
@@ -479,7 +480,7 @@ LivenessCells Segment::liveness_cells() const noexcept {
   LivenessCells cells;
   cells.node_slots = &at<NodeLiveness>(layout_.liveness_offset);
   cells.cell_slots = &at<DeathCell>(layout_.death_cells_offset);
-  cells.node_count = layout_.config.node_count;
+  cells.max_nodes = layout_.config.max_nodes;
   cells.doorbell_slots = &at<Doorbell>(layout_.doorbells_offset);
   return cells;
 }
@@ -524,7 +525,7 @@ const ProgressCounter& Segment::progress(uint32_t node) const {
 }
 
 ProgressWatch Segment::watch_progress(std::chrono::nanoseconds stall) const {
-  return ProgressWatch(&at<ProgressCounter>(layout_.progress_offset), layout_.config.node_count, stall);
+  return ProgressWatch(&at<ProgressCounter>(layout_.progress_offset), layout_.config.max_nodes, stall);
 }
 
 LeaderRecord& Segment::leader_record() {

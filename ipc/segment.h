@@ -11,7 +11,7 @@
 //     LivenessClaim alive = seg.claim_liveness(i);                // SegmentError if node i runs already
 //     DeathWatch deaths = seg.watch_deaths(i);                    // peers' deaths, from the kernel
 //     NodeCounters& me = seg.node_counters(i);   me.set(me.pid, getpid());
-//     RingConsumer from_j = seg.peer_consumer(j, i);              // for each peer j != i in 1..N
+//     RingConsumer from_j = seg.peer_consumer(j, i);              // for each peer j != i in 1..M
 //     RingProducer to_j   = seg.peer_producer(i, j);              // rings node j's doorbell on publish
 //     RingConsumer req_s  = seg.request_consumer(s, i);           // for each client slot s
 //     RingProducer resp_s = seg.response_producer(i, s);          // rings slot s's doorbell
@@ -32,8 +32,8 @@
 //
 // Views (RingProducer/RingConsumer, references) point into this mapping: keep the Segment alive while
 // they are used. Ring views are process-local; build each one once and keep it (they cache indices).
-// Node ids are 1..node_count() (layout.h), client slots 0-based; a bad id throws std::out_of_range
-// ("node id N out of range 1..N").
+// Node ids are 1..max_nodes() (layout.h; the first node_count() are the initial voters), client slots
+// 0-based; a bad id throws std::out_of_range ("node id 9 out of range 1..7").
 #include <sys/types.h>
 
 #include <boost/interprocess/mapped_region.hpp>
@@ -118,7 +118,9 @@ class Segment {
   const SegmentLayout& layout() const noexcept { return layout_; }
   const SegmentConfig& config() const noexcept { return layout_.config; }
   ClusterId cluster_id() const noexcept { return header_->cluster_id; }
+  // The initial voters 1..node_count(); every per-node part has max_nodes() slots (nodes added later).
   uint32_t node_count() const noexcept { return layout_.config.node_count; }
+  uint32_t max_nodes() const noexcept { return layout_.config.max_nodes; }
   uint32_t client_slots() const noexcept { return layout_.config.client_slots; }
   std::size_t size() const noexcept { return layout_.total_size; }
 

@@ -154,12 +154,13 @@ void ClusterDirs::check_root() const {
 }
 
 void ClusterDirs::stamp(uint32_t nodes, const ipc::ClusterId& id) const {
-  const PrivateDir root = PrivateDir::open(root_);
-  for (uint32_t node = 1; node <= nodes; ++node) {
-    const PrivateDir dir = root.subdir(node_dir(node).filename().string());
-    if (read_stamp(node)) continue;
-    write_file_atomically(dir, kStampFile, cluster_ + " " + id.to_hex() + "\n");
-  }
+  for (uint32_t node = 1; node <= nodes; ++node) stamp_node(node, id);
+}
+
+void ClusterDirs::stamp_node(uint32_t node, const ipc::ClusterId& id) const {
+  const PrivateDir dir = PrivateDir::open(root_).subdir(node_dir(node).filename().string());
+  if (read_stamp(node)) return;
+  write_file_atomically(dir, kStampFile, cluster_ + " " + id.to_hex() + "\n");
 }
 
 }  // namespace shmraft::launcher

@@ -61,6 +61,8 @@ class ClusterDirs {
   // Creates the root and the node directories (0700, checked: see PrivateDir) and stamps every one that
   // has no stamp yet (atomically: temporary file + rename).
   void stamp(uint32_t nodes, const ipc::ClusterId& id) const;
+  // The same for node `node` alone (a node joining a running cluster).
+  void stamp_node(uint32_t node, const ipc::ClusterId& id) const;
 
  private:
   std::string cluster_;

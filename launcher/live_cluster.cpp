@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "launcher/child_process.h"
@@ -43,9 +44,14 @@ LiveCluster LiveCluster::attach(const std::string& cluster) {
 }
 
 void LiveCluster::check_node(uint32_t node) const {
-  if (node < 1 || node > node_count()) {
+  // A node added later (`shmraft member add`) has claimed its liveness cells at least once.
+  const bool joined =
+      node > node_count() && node <= segment_.max_nodes() && segment_.peer_alive(node).incarnation != 0;
+  if ((node < 1 || node > node_count()) && !joined) {
     throw UsageError("node id " + std::to_string(node) + " out of range 1.." + std::to_string(node_count()) +
-                     ": cluster '" + name() + "' has " + std::to_string(node_count()) + " nodes");
+                     ": cluster '" + name() + "' has " + std::to_string(node_count()) +
+                     " nodes (and room for " + std::to_string(segment_.max_nodes()) +
+                     ": `shmraft member add` adds one)");
   }
 }
 
@@ -59,7 +65,7 @@ pid_t LiveCluster::supervisor_pid() const {
 }
 
 pid_t LiveCluster::node_pid(uint32_t node) const {
-  check_node(node);
+  if (node < 1 || node > segment_.max_nodes()) return 0;  // callers name the range (check_node)
   const auto pid = static_cast<pid_t>(segment_.node_counters(node).snapshot().pid);
   return process_exists(pid) && is_node_process(pid, name(), node) ? pid : 0;
 }
@@ -118,6 +124,38 @@ bool LiveCluster::supervisor_runs_node(uint32_t node) const {
     }
   }
   return false;
+}
+
+void LiveCluster::ask_supervisor(SupervisorRequest request, uint32_t node) const {
+  const pid_t supervisor = supervisor_pid();
+  if (supervisor == 0)
+    throw LauncherError("cluster '" + name() + "' has no supervisor to start or stop nodes");
+  if (const std::string owner = supervisor_command(); owner != "up") {
+    throw LauncherError("cluster '" + name() + "' is run by `shmraft " + owner + "` (pid " +
+                        std::to_string(supervisor) + "), which starts and stops its nodes itself");
+  }
+  sigval value{};
+  value.sival_int = encode_request(request, node);
+  if (::sigqueue(supervisor, supervisor_request_signal(), value) != 0)
+    throw LauncherError("cannot signal the supervisor (pid " + std::to_string(supervisor) + ")");
+}
+
+pid_t LiveCluster::await_start(uint32_t node, pid_t old_pid, const OutputMark& output,
+                               std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const pid_t pid = node_pid(node);
+    if (pid != 0 && pid != old_pid) return pid;
+    // A node that failed at once has said why in its output and is no longer among the supervisor's
+    // children: report that now rather than wait out the timeout.
+    if (output.grew() && !supervisor_runs_node(node) && node_pid(node) == 0) {
+      throw LauncherError("node " + std::to_string(node) + " failed to start: " + output.first_lines() +
+                          " (see " + output.path().string() + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  throw LauncherError("node " + std::to_string(node) + " did not come back within " +
+                      std::to_string(timeout.count()) + " ms; see " + output.path().string());
 }
 
 std::string LiveCluster::supervisor_command() const {

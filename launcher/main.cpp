@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   add_status_command(app, commands);
   add_kv_command(app, commands);
   add_fault_commands(app, commands);
+  add_member_command(app, commands);
+  add_transfer_command(app, commands);
   add_clean_command(app, commands);
   add_chaos_command(app, commands);
   add_bench_command(app, commands);

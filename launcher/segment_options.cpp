@@ -30,6 +30,11 @@ void add_segment_options(CLI::App& app, ipc::SegmentConfig& config) {
   app.add_option("-n,--nodes", config.node_count, "Number of node processes")
       ->check(in_range(1u, ipc::kMaxNodes))
       ->capture_default_str();
+  app.add_option("--max-nodes", config.max_nodes,
+                 "Node ids the segment has room for, so nodes can join later (`shmraft member add`); "
+                 "at least --nodes [default: " +
+                     std::to_string(ipc::kDefaultMaxNodes) + ", or --nodes if more]")
+      ->check(in_range(1u, ipc::kMaxNodes));
   app.add_option("--client-slots", config.client_slots, "Client slots in the segment (concurrent clients)")
       ->check(in_range(1u, ipc::kMaxClientSlots))
       ->capture_default_str();

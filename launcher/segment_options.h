@@ -1,5 +1,5 @@
 #pragma once
-// --nodes, --client-slots, --peer-ring, --client-ring: the shape of a new cluster's segment.
+// --nodes, --max-nodes, --client-slots, --peer-ring, --client-ring: the shape of a new cluster's segment.
 #include <CLI/CLI.hpp>
 
 #include "ipc/layout.h"

@@ -172,7 +172,17 @@ bool AsyncClient::submit(const Request& request, uint64_t tag) {
 
 uint32_t AsyncClient::pick_node() {
   if (leader_ != 0) return leader_;
-  return round_robin_++ % segment_->node_count() + 1;
+  round_robin_ = next_node(round_robin_);
+  return round_robin_;
+}
+
+uint32_t AsyncClient::next_node(uint32_t node) const noexcept {
+  const uint32_t slots = segment_->max_nodes();
+  for (uint32_t step = 1; step <= slots; ++step) {
+    const uint32_t candidate = (node + step - 1) % slots + 1;
+    if (segment_->peer_alive(candidate).alive) return candidate;
+  }
+  return node % segment_->node_count() + 1;
 }
 
 void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
@@ -290,6 +300,7 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
       return;
     }
     case node::ResponseStatus::bad_request:
+    case node::ResponseStatus::refused:  // an admin request's answer: a KV request never gets it
       finish(at, Status::rejected, {}, Phases{.client_receive_ns = now_ns});
       return;
     case node::ResponseStatus::in_doubt:
@@ -304,7 +315,7 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
     case node::ResponseStatus::not_leader: {
       if (!current) return;
       const uint32_t hint = header.leader_hint;  // a node id, 0 = none known
-      if (hint != 0 && hint != node && hint <= segment_->node_count()) {
+      if (hint != 0 && hint != node && hint <= segment_->max_nodes()) {
         leader_ = hint;
         p.node = hint;
         send_attempt(at, now_ns);
@@ -330,7 +341,7 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
   if (view.term <= followed_leader_term_ || !view.leader) return;  // nothing newer, or none named yet
   followed_leader_term_ = view.term;
   // A leader killed without a successor yet is still named: only a live one is worth a redirect.
-  if (*view.leader > segment_->node_count() || !segment_->peer_alive(*view.leader).alive) return;
+  if (*view.leader > segment_->max_nodes() || !segment_->peer_alive(*view.leader).alive) return;
   leader_ = *view.leader;
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];

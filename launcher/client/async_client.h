@@ -121,8 +121,9 @@ class AsyncClient final : private ClientChannel::Sink {
   void finish(uint32_t index, Status status, std::string_view value, const Phases& phases, bool found = true);
   void record_history(const Pending& p, Status status, std::string_view value, uint64_t return_ns);
   uint32_t pick_node();
-  // The node after `node` in the order 1, 2, .., N, 1, ...
-  uint32_t next_node(uint32_t node) const noexcept { return node % segment_->node_count() + 1; }
+  // The running node after `node` in the order 1, 2, .., max_nodes, 1, ... (nodes join and leave);
+  // when none is seen running, the next of the initial voters 1..node_count.
+  uint32_t next_node(uint32_t node) const noexcept;
   uint64_t next_timer_ns() const noexcept;
 
   ClientOptions options_;

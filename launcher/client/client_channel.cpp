@@ -29,7 +29,7 @@ class ShmChannel final : public ClientChannel {
         slot_(slot),
         shared_(shared),
         waiter_(reply_bell(segment, slot, shared), wait, spin) {
-    for (uint32_t node = 1; node <= segment.node_count(); ++node) {
+    for (uint32_t node = 1; node <= segment.max_nodes(); ++node) {
       requests_.push_back(segment.request_producer(slot, node));
       responses_.push_back(segment.response_consumer(node, slot));
       signals_.push_back(segment.request_signals(node));
@@ -101,7 +101,7 @@ class TcpChannel final : public ClientChannel {
         spin_(spin),
         max_payload_(ipc::max_payload_for(segment.config().client_ring_capacity)),
         tcp_(options(segment, slot)),
-        ports_(segment.node_count() + 1, 0),
+        ports_(segment.max_nodes() + 1, 0),
         scratch_(max_payload_) {}
 
   uint32_t max_payload() const noexcept override { return max_payload_; }
@@ -142,7 +142,7 @@ class TcpChannel final : public ClientChannel {
 
   std::size_t poll(Sink& sink, std::chrono::nanoseconds timeout) {
     return tcp_.poll(timeout, [&](ipc::tcp::EndpointId from, const ipc::Frame& frame) {
-      if (from >= 1 && from <= segment_.node_count() && frame.type == node::kResponseFrame)
+      if (from >= 1 && from <= segment_.max_nodes() && frame.type == node::kResponseFrame)
         sink.on_response(from, frame.payload);
     });
   }

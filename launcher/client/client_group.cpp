@@ -18,7 +18,7 @@ ClientGroup::ClientGroup(std::string_view cluster, uint32_t size, const ClientOp
     clients_.push_back(std::make_unique<AsyncClient>(segment_, options, nullptr));
     return;
   }
-  bells_.nodes_to_ring.assign(segment_->node_count(), 0);
+  bells_.nodes_to_ring.assign(segment_->max_nodes(), 0);
   for (uint32_t i = 0; i < size; ++i)
     clients_.push_back(std::make_unique<AsyncClient>(segment_, options, &bells_));
   waiter_ =

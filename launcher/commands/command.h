@@ -21,5 +21,7 @@ void add_kv_command(CLI::App& root, CommandList& commands);
 void add_fault_commands(CLI::App& root, CommandList& commands);  // kill, restart, partition, heal
 void add_clean_command(CLI::App& root, CommandList& commands);
 void add_chaos_command(CLI::App& root, CommandList& commands);
+void add_member_command(CLI::App& root, CommandList& commands);  // member list|add|promote|remove
+void add_transfer_command(CLI::App& root, CommandList& commands);
 
 }  // namespace shmraft::launcher

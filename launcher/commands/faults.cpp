@@ -57,39 +57,14 @@ int run_kill(const NodeTarget& target) {
 int run_restart(const NodeTarget& target) {
   LiveCluster cluster = LiveCluster::attach(target.cluster);
   cluster.check_node(target.node);
-  const pid_t supervisor = cluster.supervisor_pid();
-  if (supervisor == 0)
-    throw LauncherError("cluster '" + target.cluster + "' has no supervisor to restart nodes");
-  // Only `up` takes requests; another owner (chaos, bench) would die of the signal.
-  if (const std::string owner = cluster.supervisor_command(); owner != "up") {
-    throw LauncherError("cluster '" + target.cluster + "' is run by `shmraft " + owner + "` (pid " +
-                        std::to_string(supervisor) + "), which starts and stops its nodes itself");
-  }
   const pid_t old_pid = cluster.node_pid(target.node);
   const OutputMark output(
       ClusterDirs(target.cluster, cluster.supervisor_data_root()).node_output(target.node));
-  sigval value{};
-  value.sival_int = encode_request(SupervisorRequest::restart_node, target.node);
-  if (::sigqueue(supervisor, supervisor_request_signal(), value) != 0) {
-    throw LauncherError("cannot signal the supervisor (pid " + std::to_string(supervisor) + ")");
-  }
-  const auto deadline = Clock::now() + std::chrono::milliseconds(target.timeout_ms);
-  while (Clock::now() < deadline) {
-    const pid_t pid = cluster.node_pid(target.node);
-    if (pid != 0 && pid != old_pid) {
-      std::cout << "restarted node " << target.node << " (pid " << pid << ")" << std::endl;
-      return 0;
-    }
-    // A node that failed at once has said why in its output and is no longer among the supervisor's
-    // children: report that now rather than wait out the timeout.
-    if (output.grew() && !cluster.supervisor_runs_node(target.node) && cluster.node_pid(target.node) == 0) {
-      throw LauncherError("node " + std::to_string(target.node) + " failed to start: " +
-                          output.first_lines() + " (see " + output.path().string() + ")");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  throw LauncherError("node " + std::to_string(target.node) + " did not come back within " +
-                      std::to_string(target.timeout_ms) + " ms; see " + output.path().string());
+  cluster.ask_supervisor(SupervisorRequest::restart_node, target.node);
+  const pid_t pid =
+      cluster.await_start(target.node, old_pid, output, std::chrono::milliseconds(target.timeout_ms));
+  std::cout << "restarted node " << target.node << " (pid " << pid << ")" << std::endl;
+  return 0;
 }
 
 struct PartitionOptions {

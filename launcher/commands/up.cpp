@@ -3,7 +3,8 @@
 // Creates the segment, starts one node process per node, and then only reacts to signals:
 //   SIGINT / SIGTERM / SIGHUP  stop every node (SIGTERM, then SIGKILL), remove the segment, exit 0
 //   SIGCHLD                    a node exited: report it; with --restart-on-crash start it again
-//   SIGRTMIN + value           a request from `shmraft restart` in another shell
+//   SIGRTMIN + value           a request from another shell: `shmraft restart` (restart a node),
+//                              `shmraft member add` (start a joining node), `member remove` (stop one)
 // The nodes die with it even if it is SIGKILLed (PR_SET_PDEATHSIG); the segment then is stale and
 // `shmraft clean` or the next `up` of the same cluster removes it.
 #include <chrono>
@@ -101,8 +102,8 @@ int run_up(const UpOptions& options) {
   CreatedCluster created = create_cluster(options.cluster, options.data_dir, options.segment, std::cout);
   ipc::Segment& segment = created.segment;
   const NodeLaunchConfig launch{created.dirs, created.id, options.node_args};
-  const uint32_t nodes = options.segment.node_count;
-  Supervisor supervisor(nodes, [&](uint32_t node) { return node_launch(launch, node); });
+  const uint32_t nodes = options.segment.node_count;  // the initial voters; nodes may join up to max_nodes
+  Supervisor supervisor(segment.max_nodes(), [&](uint32_t node) { return node_launch(launch, node); });
   RestartPolicy policy;
   std::map<uint32_t, Clock::time_point> pending_restarts;
   std::set<uint32_t> restarted;            // on request: outside the first start
@@ -153,17 +154,41 @@ int run_up(const UpOptions& options) {
           SupervisorRequest request;
           uint32_t node = 0;
           decode_request(info.ssi_int, request, node);
-          if (request != SupervisorRequest::restart_node || node < 1 || node > nodes) {
+          if (node < 1 || node > segment.max_nodes() ||
+              (request != SupervisorRequest::restart_node && request != SupervisorRequest::start_node &&
+               request != SupervisorRequest::stop_node)) {
             std::cout << "ignored a malformed request from pid " << info.ssi_pid << std::endl;
             continue;
           }
-          supervisor.kill(node);
           pending_restarts.erase(node);
+          if (request == SupervisorRequest::stop_node) {
+            const bool ran = supervisor.stop(node, kStopGrace);
+            std::cout << "node " << node << ": " << (ran ? "stopped" : "was not running")
+                      << " on request of pid " << info.ssi_pid << " (removed from the configuration)"
+                      << std::endl;
+            continue;
+          }
+          if (request == SupervisorRequest::start_node && supervisor.running(node)) {
+            std::cout << "node " << node << ": runs already (request of pid " << info.ssi_pid << ")"
+                      << std::endl;
+            continue;
+          }
+          supervisor.kill(node);
           restarted.insert(node);
+          if (request == SupervisorRequest::start_node) {
+            try {
+              created.dirs.stamp_node(node, created.id);  // a joining node's directory, 0700
+            } catch (const std::exception& e) {
+              std::cout << "node " << node << ": cannot start: " << e.what() << std::endl;
+              continue;
+            }
+          }
+          outputs.insert_or_assign(node, OutputMark(created.dirs.node_output(node)));
           const pid_t pid = supervisor.start(node);
           policy.started(node);
-          std::cout << "node " << node << ": restarted on request of pid " << info.ssi_pid << ", pid " << pid
-                    << std::endl;
+          std::cout << "node " << node << ": "
+                    << (request == SupervisorRequest::start_node ? "started" : "restarted")
+                    << " on request of pid " << info.ssi_pid << ", pid " << pid << std::endl;
         }
       }
       if (stopping) break;

@@ -6,6 +6,7 @@
 //
 // The node drives it from its loop and its Ready hooks:
 //   on_request()       per decoded client frame (the node has read the header and caught its timers up)
+//   on_admin_request() the same for a frame of kind kAdminRequest (membership, leadership transfer)
 //   finish_batch()     once the iteration's frames are in: one ReadIndex round for the reads among them
 //   stamp_persisted()  after the Ready's entries are durable
 //   on_applied()       per applied entry, then answer_applied() once per Ready: replies to the writes
@@ -20,6 +21,9 @@
 //   uint64_t now_ns();
 //   uint32_t max_reply_payload(); std::byte* reserve_reply(uint32_t slot, uint32_t length) (nullptr when
 //   the channel is full); void commit_reply(uint32_t slot, uint32_t length).
+// and, for on_admin_request() only: raft::ProposeResult propose_conf_change(const raft::ConfChange&);
+//   raft::Status transfer_leader(raft::NodeId); const raft::ConfState& conf_state();
+//   raft::Index commit_index().
 //
 // Nothing here allocates once its queues have grown to their high-water marks, except a get's key longer
 // than its reused slot's string capacity so far.
@@ -66,11 +70,7 @@ class ClientRequests {
                 " bytes, what a get reply carries");
       return;
     }
-    // One clock read per batch of requests, shared by every request sent before it (one sent after it
-    // came in later in the same drain: read again).
-    if (batch_receive_ns_ == 0 || batch_receive_ns_ < request.client_send_ns)
-      batch_receive_ns_ = host_.now_ns();
-    const uint64_t receive_ns = batch_receive_ns_;
+    const uint64_t receive_ns = receive_time(request);
     if (decoded.op == kv::Op::get) {
       PendingRead& read = reads_.push_back();
       read.round = 0;
@@ -90,6 +90,60 @@ class ClientRequests {
     }
     PendingWrite& write = writes_.push_back();
     write = PendingWrite{proposed.index, proposed.term, slot, request, receive_ns, 0};
+    ++unpersisted_writes_;
+  }
+
+  // An admin request whose header was read; `body` is the rest of the frame (an AdminCommand). A
+  // membership change waits in the log like a write; the rest are answered at once.
+  void on_admin_request(uint32_t slot, const RequestHeader& request, std::span<const std::byte> body) {
+    const std::optional<AdminCommand> command = read_header<AdminCommand>(body);
+    if (!command || body.size() != sizeof(AdminCommand) || command->version != kAdminVersion) {
+      reply(slot, response_to(request, ResponseStatus::bad_request),
+            "not an admin command of version " + std::to_string(kAdminVersion));
+      return;
+    }
+    if (host_.role() != raft::Role::kLeader) {
+      reply(slot, response_to(request, ResponseStatus::not_leader), std::string_view{});
+      return;
+    }
+    const uint64_t receive_ns = receive_time(request);
+    AdminReply answer;
+    answer.leader = host_.leader();
+    std::optional<raft::ConfChangeType> change;
+    switch (command->op) {
+      case AdminOp::kConfiguration: {
+        const raft::ConfState& conf = host_.conf_state();
+        answer.index = host_.commit_index();
+        answer.voters = conf.voters.bits();
+        answer.learners = conf.learners.bits();
+        reply(slot, response_to(request, ResponseStatus::ok), answer);
+        return;
+      }
+      case AdminOp::kTransfer:
+        answer_admin(slot, request, host_.transfer_leader(command->node), answer);
+        return;
+      case AdminOp::kAddLearner:
+        change = raft::ConfChangeType::kAddLearner;
+        break;
+      case AdminOp::kPromote:
+        change = raft::ConfChangeType::kPromoteLearner;
+        break;
+      case AdminOp::kRemove:
+        change = raft::ConfChangeType::kRemoveNode;
+        break;
+    }
+    if (!change) {
+      reply(slot, response_to(request, ResponseStatus::bad_request),
+            "unknown admin operation " + std::to_string(static_cast<unsigned>(command->op)));
+      return;
+    }
+    const raft::ProposeResult proposed = host_.propose_conf_change(raft::ConfChange{*change, command->node});
+    if (proposed.status != raft::Status::kOk) {
+      answer_admin(slot, request, proposed.status, answer);
+      return;
+    }
+    PendingWrite& write = writes_.push_back();
+    write = PendingWrite{proposed.index, proposed.term, slot, request, receive_ns, 0, true};
     ++unpersisted_writes_;
   }
 
@@ -140,6 +194,8 @@ class ClientRequests {
       header.apply_ns = apply_ns;
       if (done.lost)
         reply(done.write.slot, header, "the entry was replaced by another leader's");
+      else if (done.write.admin)
+        reply(done.write.slot, header, AdminReply{0, {}, header.leader_hint, done.write.index, 0, 0});
       else
         reply(done.write.slot, header, kv::Result{done.code, {}, false});
     }
@@ -183,6 +239,7 @@ class ClientRequests {
     RequestHeader request;
     uint64_t receive_ns = 0;
     uint64_t persist_ns = 0;
+    bool admin = false;  // a membership change: answered with an AdminReply
   };
   struct PendingRead {
     uint64_t round = 0;  // ReadIndex context; 0 until the batch's read_index call
@@ -201,6 +258,24 @@ class ClientRequests {
     kv::ResultCode code = kv::ResultCode::ok;
     bool lost = false;  // another entry took its index: the client must retry
   };
+
+  // One clock read per batch of requests, shared by every request sent before it (one sent after it
+  // came in later in the same drain: read again).
+  uint64_t receive_time(const RequestHeader& request) {
+    if (batch_receive_ns_ == 0 || batch_receive_ns_ < request.client_send_ns)
+      batch_receive_ns_ = host_.now_ns();
+    return batch_receive_ns_;
+  }
+
+  // An admin request the core answered with `status` at once.
+  void answer_admin(uint32_t slot, const RequestHeader& request, raft::Status status, AdminReply answer) {
+    ResponseStatus code = ResponseStatus::refused;
+    if (status == raft::Status::kOk) code = ResponseStatus::ok;
+    if (status == raft::Status::kNotLeader) code = ResponseStatus::not_leader;
+    if (status == raft::Status::kTransferInProgress) code = ResponseStatus::busy;
+    answer.status = static_cast<uint8_t>(status);
+    reply(slot, response_to(request, code), answer);
+  }
 
   void start_read_round() {
     const uint64_t context = next_read_context_++;
@@ -269,6 +344,19 @@ class ClientRequests {
     write_header(header, out);
     kv::encode_result(result, {out + sizeof(ResponseHeader), length - sizeof(ResponseHeader)});
     host_.commit_reply(slot, static_cast<uint32_t>(length));
+    ++replies_;
+  }
+
+  void reply(uint32_t slot, const ResponseHeader& header, const AdminReply& answer) {
+    constexpr uint32_t length = sizeof(ResponseHeader) + sizeof(AdminReply);
+    std::byte* out = host_.reserve_reply(slot, length);
+    if (out == nullptr) {
+      ++dropped_replies_;
+      return;
+    }
+    write_header(header, out);
+    write_header(answer, out + sizeof(ResponseHeader));
+    host_.commit_reply(slot, length);
     ++replies_;
   }
 

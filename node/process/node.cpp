@@ -37,10 +37,11 @@ uint64_t role_code(raft::Role role) noexcept {
 ipc::Segment attach_segment(const NodeOptions& options) {
   validate(options);
   ipc::Segment segment = ipc::Segment::attach(options.cluster, options.cluster_id);
-  if (options.node < 1 || options.node > segment.node_count())
+  // Ids above the initial voters start as non-members and learn their membership from the log.
+  if (options.node < 1 || options.node > segment.max_nodes())
     throw std::invalid_argument("--node " + std::to_string(options.node) + " is not a node of cluster '" +
                                 options.cluster + "': node id out of range 1.." +
-                                std::to_string(segment.node_count()));
+                                std::to_string(segment.max_nodes()));
   return segment;
 }
 
@@ -118,7 +119,8 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
 
   raft::Config config;
   config.id = options.node;
-  config.voters = raft::voters_numbered_1_to(segment_.node_count());
+  config.voters = raft::voters_numbered_1_to(segment_.node_count());  // changes come from the log
+  config.max_nodes = segment_.max_nodes();
   config.seed = node_seed(options);
   config.election_tick = static_cast<int>(options.election_ticks);
   config.heartbeat_tick = static_cast<int>(options.heartbeat_ticks);
@@ -252,7 +254,7 @@ void Node::catch_up() {
 void Node::take_deaths() {
   const ipc::NodeMask dead = deaths_.take();
   if (dead != 0) ipc::NodeCounters::set(counters_.death_taken_ns, monotonic_ns());
-  for (uint32_t peer = 1; peer <= segment_.node_count(); ++peer) {
+  for (uint32_t peer = 1; peer <= segment_.max_nodes(); ++peer) {
     if ((dead & ipc::node_bit(peer)) == 0) continue;
     dead_peers_ |= ipc::node_bit(peer);
     snapshot_sender_.peer_died(peer);
@@ -315,7 +317,7 @@ int Node::stagger_rank(uint32_t dead) const {
   const uint64_t my_term = core_->term();
   const uint64_t my_last = core_->log().last_index();
   int rank = 0;
-  for (uint32_t peer = 1; peer <= segment_.node_count(); ++peer) {
+  for (uint32_t peer = 1; peer <= segment_.max_nodes(); ++peer) {
     if (peer == options_.node || peer == dead || !segment_.peer_alive(peer).alive) continue;
     const ipc::NodeCounters& theirs = segment_.node_counters(peer);
     const uint64_t term = theirs.term.load(std::memory_order_relaxed);
@@ -380,7 +382,10 @@ void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) 
   }
   ++frames_in_;
   catch_up();
-  requests_.on_request(slot, *header, payload.subspan(sizeof(RequestHeader)));
+  if (header->kind == kAdminRequest)
+    requests_.on_admin_request(slot, *header, payload.subspan(sizeof(RequestHeader)));
+  else
+    requests_.on_request(slot, *header, payload.subspan(sizeof(RequestHeader)));
 }
 
 void Node::send(const raft::Message& message) {

@@ -86,6 +86,12 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
     raft::NodeId leader() const noexcept { return node_.core_->leader(); }
     raft::ProposeResult propose(std::span<const std::byte> command) { return node_.core_->propose(command); }
     raft::Status read_index(uint64_t context) { return node_.core_->read_index(context); }
+    raft::ProposeResult propose_conf_change(const raft::ConfChange& change) {
+      return node_.core_->propose_conf_change(change);
+    }
+    raft::Status transfer_leader(raft::NodeId target) { return node_.core_->transfer_leader(target); }
+    const raft::ConfState& conf_state() const noexcept { return node_.core_->conf_state(); }
+    raft::Index commit_index() const noexcept { return node_.core_->commit_index(); }
     raft::Index applied_index() const noexcept { return node_.kv_.applied_index(); }
     std::optional<std::string_view> get(std::string_view key) const { return node_.kv_.get(key); }
     uint64_t now_ns() const noexcept { return ipc::monotonic_ns(); }

@@ -8,8 +8,8 @@
 namespace shmraft::node {
 
 PeerSender::PeerSender(Transport& transport, ipc::Segment& segment, uint32_t self, uint64_t seed)
-    : transport_(transport), links_(segment.node_count() + 1, nullptr), rng_(seed) {
-  for (uint32_t peer = 1; peer <= segment.node_count(); ++peer)
+    : transport_(transport), links_(segment.max_nodes() + 1, nullptr), rng_(seed) {
+  for (uint32_t peer = 1; peer <= segment.max_nodes(); ++peer)
     if (peer != self) links_[peer] = &segment.link_fault(self, peer);
 }
 

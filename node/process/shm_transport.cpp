@@ -10,8 +10,8 @@ namespace shmraft::node {
 ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait,
                            std::chrono::nanoseconds spin)
     : segment_(segment),
-      to_peer_(segment.node_count() + 1),
-      from_peer_(segment.node_count() + 1),
+      to_peer_(segment.max_nodes() + 1),
+      from_peer_(segment.max_nodes() + 1),
       requests_(segment.client_slots()),
       responses_(segment.client_slots()),
       is_dirty_(segment.client_slots()),
@@ -19,7 +19,7 @@ ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
       bell_marked_(segment.client_slots()),
       waiter_(segment.node_doorbell(self), wait, spin) {
   max_peer_payload_ = std::numeric_limits<uint32_t>::max();
-  for (uint32_t peer = 1; peer <= segment.node_count(); ++peer) {
+  for (uint32_t peer = 1; peer <= segment.max_nodes(); ++peer) {
     if (peer == self) continue;
     peers_.push_back(peer);
     to_peer_[peer] = segment.peer_producer(self, peer);

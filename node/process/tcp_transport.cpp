@@ -32,7 +32,7 @@ TcpTransport::TcpTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
       max_peer_payload_(ipc::max_payload_for(segment.config().peer_ring_capacity)),
       max_reply_payload_(ipc::max_payload_for(segment.config().client_ring_capacity)),
       tcp_(tcp_options(segment, self)),
-      peer_ports_(segment.node_count() + 1, 0),
+      peer_ports_(segment.max_nodes() + 1, 0),
       scratch_(std::max(max_peer_payload_, max_reply_payload_)) {
   ipc::NodeCounters& counters = segment.node_counters(self);
   ipc::NodeCounters::set(counters.tcp_port, tcp_.port());
@@ -40,7 +40,7 @@ TcpTransport::TcpTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
 }
 
 void TcpTransport::connect_to_peers() {
-  for (uint32_t peer = 1; peer <= segment_.node_count(); ++peer) {
+  for (uint32_t peer = 1; peer <= segment_.max_nodes(); ++peer) {
     if (peer == self_) continue;
     const auto port =
         static_cast<uint16_t>(segment_.node_counters(peer).tcp_port.load(std::memory_order_relaxed));
@@ -72,7 +72,7 @@ void TcpTransport::flush() {
 
 std::size_t TcpTransport::poll(Sink& sink, std::chrono::nanoseconds timeout) {
   return tcp_.poll(timeout, [&](ipc::tcp::EndpointId from, const ipc::Frame& frame) {
-    if (from >= 1 && from <= segment_.node_count() && frame.type == kPeerFrame)
+    if (from >= 1 && from <= segment_.max_nodes() && frame.type == kPeerFrame)
       sink.on_peer_frame(from, frame.payload);
     else if (from >= kTcpClientEndpoint && from - kTcpClientEndpoint < segment_.client_slots() &&
              frame.type == kRequestFrame)

@@ -4,6 +4,7 @@
 
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <csignal>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -36,6 +37,7 @@ void expect_segment_error(Body body, std::initializer_list<std::string_view> par
 TEST(SegmentLayout, DefaultFiveNodesSixtyFourSlotsFitIn64MiB) {
   SegmentConfig config;
   config.node_count = 5;
+  config.max_nodes = 5;
   config.client_slots = 64;
   const SegmentLayout layout = SegmentLayout::compute(config);
   EXPECT_LE(layout.total_size, std::size_t{64} << 20);
@@ -95,6 +97,56 @@ TEST(SegmentLayout, BadConfigsAreRejectedByName) {
   c = small_config();
   c.client_slots = 5000;
   EXPECT_EQ(message(c), "client slots 5000 is outside [0, 4096]");
+  c = small_config(5);
+  c.max_nodes = 4;
+  EXPECT_EQ(message(c), "max nodes 4 is outside [5 (the node count), 16]");
+  c.max_nodes = 17;
+  EXPECT_EQ(message(c), "max nodes 17 is outside [5 (the node count), 16]");
+}
+
+// Room for nodes that join later (issue 12): by default 7 node slots, or the node count if larger;
+// every per-node part of the segment is laid out for all of them.
+TEST(SegmentLayout, RoomDefaultsToSevenNodesOrTheNodeCount) {
+  SegmentConfig three;
+  three.node_count = 3;
+  const SegmentLayout room = SegmentLayout::compute(three);
+  EXPECT_EQ(room.config.node_count, 3u);
+  EXPECT_EQ(room.config.max_nodes, kDefaultMaxNodes);
+  EXPECT_EQ(room.peer_rings, 7u * 6u);
+  EXPECT_EQ(room.client_rings, 2u * 7u * three.client_slots);
+  EXPECT_NE(room.describe().find("3 nodes (room for 7)"), std::string::npos) << room.describe();
+  SegmentConfig nine;
+  nine.node_count = 9;
+  EXPECT_EQ(SegmentLayout::compute(nine).config.max_nodes, 9u);
+}
+
+TEST(Segment, NodesAboveTheInitialVotersHaveRingsCountersAndLiveness) {
+  ScopedCluster cluster;
+  SegmentConfig config = small_config(3, 2);
+  config.max_nodes = 5;
+  Segment created = Segment::create(cluster.name(), config);
+  Segment s = Segment::attach(cluster.name());
+  EXPECT_EQ(s.node_count(), 3u) << "the header records the initial voters";
+  EXPECT_EQ(s.max_nodes(), 5u) << "and the room";
+  // Node 5 (joining later) and node 1 talk through rings of their own.
+  RingProducer to_five = s.peer_producer(1, 5);
+  RingConsumer at_five = created.peer_consumer(1, 5);
+  std::byte* out = to_five.try_reserve(8);
+  ASSERT_NE(out, nullptr);
+  std::memset(out, 0x5a, 8);
+  to_five.commit(1, 8);
+  to_five.publish();
+  EXPECT_EQ(at_five.drain([](const Frame& frame) { EXPECT_EQ(frame.payload.size(), 8u); }), 1u);
+  s.node_counters(5).set(s.node_counters(5).term, 55);
+  EXPECT_EQ(created.node_counters(5).snapshot().term, 55u);
+  EXPECT_EQ(s.node_counters(4).snapshot().term, 0u) << "each slot has counters of its own";
+  {
+    LivenessClaim claim = s.claim_liveness(4);
+    EXPECT_TRUE(created.peer_alive(4).alive);
+  }
+  EXPECT_FALSE(created.peer_alive(4).alive);
+  EXPECT_THROW(s.node_counters(6), std::out_of_range);
+  EXPECT_THROW(s.peer_producer(1, 6), std::out_of_range);
 }
 
 TEST(ClusterIdTest, HexRoundTripAndRandomness) {
@@ -118,6 +170,7 @@ TEST(Segment, CreateAttachDestroy) {
   Segment attached = Segment::attach(cluster.name(), created.cluster_id());
   EXPECT_EQ(attached.cluster_id(), created.cluster_id());
   EXPECT_EQ(attached.config(), small_config());
+  EXPECT_EQ(attached.max_nodes(), 3u);
   EXPECT_EQ(attached.size(), created.size());
   auto names = Segment::list_clusters();
   EXPECT_NE(std::find(names.begin(), names.end(), cluster.name()), names.end());
@@ -222,7 +275,11 @@ TEST(Segment, AttachingToSomethingElse) {
   writable_header(segment).magic.store(kSegmentMagic);
   writable_header(segment).config.node_count = 1000;
   expect_segment_error([&] { Segment::attach(cluster.name()); }, {"corrupt header", "node count 1000"});
+  writable_header(segment).config.node_count = 4;
+  expect_segment_error([&] { Segment::attach(cluster.name()); },
+                       {"corrupt header", "max nodes 3 is outside [4 (the node count), 16]"});
   writable_header(segment).config.node_count = 2;
+  writable_header(segment).config.max_nodes = 2;
   expect_segment_error([&] { Segment::attach(cluster.name()); }, {"has the wrong size"});
 }
 

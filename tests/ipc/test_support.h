@@ -65,6 +65,7 @@ class ScopedCluster {
 inline SegmentConfig tiny_config(uint32_t nodes, uint32_t client_slots = 0) {
   SegmentConfig config;
   config.node_count = nodes;
+  config.max_nodes = nodes;  // no room above: ids past `nodes` are out of range
   config.client_slots = client_slots;
   config.peer_ring_capacity = 4 << 10;
   config.client_ring_capacity = 4 << 10;

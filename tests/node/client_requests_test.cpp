@@ -16,8 +16,9 @@ namespace {
 struct Reply {
   uint32_t slot = 0;
   ResponseHeader header;
-  kv::Result result;  // status ok: the decoded result (its value copied into `text`)
-  std::string text;   // status ok: the result's value; otherwise the reason
+  kv::Result result;                // status ok: the decoded result (its value copied into `text`)
+  std::string text;                 // status ok: the result's value; otherwise the reason
+  std::optional<AdminReply> admin;  // a reply to an admin request
 };
 
 // What the fake host shows ClientRequests; each test sets it up and changes it between steps.
@@ -36,6 +37,14 @@ struct World {
   bool channel_full = false;
   std::vector<std::byte> frame;  // the reserved reply frame
   std::vector<Reply> replies;
+  // Admin requests
+  raft::Status conf_change_status = raft::Status::kOk;
+  std::vector<raft::ConfChange> conf_changes;  // every proposed change, in order
+  raft::Status transfer_status = raft::Status::kOk;
+  std::vector<raft::NodeId> transfers;
+  raft::ConfState conf;
+  raft::Index commit = 0;
+  bool admin_replies = false;  // decode replies as AdminReply
 };
 
 class FakeHost {
@@ -52,6 +61,17 @@ class FakeHost {
     w_->read_contexts.push_back(context);
     return w_->read_index_status;
   }
+  raft::ProposeResult propose_conf_change(const raft::ConfChange& change) {
+    w_->conf_changes.push_back(change);
+    if (w_->conf_change_status != raft::Status::kOk) return {w_->conf_change_status, 0, 0};
+    return {raft::Status::kOk, ++w_->last_index, w_->term};
+  }
+  raft::Status transfer_leader(raft::NodeId target) {
+    w_->transfers.push_back(target);
+    return w_->transfer_status;
+  }
+  const raft::ConfState& conf_state() const { return w_->conf; }
+  raft::Index commit_index() const { return w_->commit; }
   raft::Index applied_index() const { return w_->applied; }
   std::optional<std::string_view> get(std::string_view key) const {
     const auto it = w_->values.find(key);
@@ -72,7 +92,9 @@ class FakeHost {
     reply.header = *read_header<ResponseHeader>(w_->frame);
     const std::span<const std::byte> body =
         std::span<const std::byte>(w_->frame).subspan(sizeof(ResponseHeader));
-    if (reply.header.status == ResponseStatus::ok) {
+    if (w_->admin_replies && body.size() == sizeof(AdminReply)) {
+      reply.admin = read_header<AdminReply>(body);
+    } else if (reply.header.status == ResponseStatus::ok) {
       EXPECT_TRUE(kv::decode_result(body, reply.result));
       reply.text.assign(reply.result.value);
       reply.result.value = {};
@@ -101,6 +123,19 @@ class ClientRequestsTest : public ::testing::Test {
   void put(uint32_t slot, uint64_t request_id, std::string_view key, std::string_view value,
            uint64_t send_ns = 0) {
     request(slot, request_id, kv::Command{kv::kNoSession, 0, kv::Op::put, key, value, {}, 0}, send_ns);
+  }
+  void admin(uint32_t slot, uint64_t request_id, AdminOp op, uint32_t node) {
+    world.admin_replies = true;
+    AdminCommand command;
+    command.op = op;
+    command.node = node;
+    std::vector<std::byte> bytes(sizeof command);
+    write_header(command, bytes.data());
+    RequestHeader header;
+    header.request_id = request_id;
+    header.generation = 7;
+    header.kind = kAdminRequest;
+    requests.on_admin_request(slot, header, bytes);
   }
   void get(uint32_t slot, uint64_t request_id, std::string_view key) {
     request(slot, request_id, kv::Command{kv::kNoSession, 0, kv::Op::get, key, {}, {}, 0});
@@ -392,6 +427,112 @@ TEST_F(ClientRequestsTest, ResultLargerThanAReplyFrameIsAnsweredBadRequest) {
   ASSERT_EQ(world.replies.size(), 1u);
   EXPECT_EQ(world.replies[0].header.status, ResponseStatus::bad_request);
   EXPECT_EQ(world.replies[0].text, "the result does not fit in a response frame");
+}
+
+}  // namespace
+}  // namespace shmraft::node
+
+namespace shmraft::node {
+namespace {
+
+TEST_F(ClientRequestsTest, MembershipChangeIsAnsweredOnlyOnceItsEntryIsApplied) {
+  admin(2, 11, AdminOp::kAddLearner, 4);
+  admin(2, 12, AdminOp::kPromote, 4);
+  admin(2, 13, AdminOp::kRemove, 5);
+  ASSERT_EQ(world.conf_changes.size(), 3u);
+  EXPECT_EQ(world.conf_changes[0], (raft::ConfChange{raft::ConfChangeType::kAddLearner, 4}));
+  EXPECT_EQ(world.conf_changes[1], (raft::ConfChange{raft::ConfChangeType::kPromoteLearner, 4}));
+  EXPECT_EQ(world.conf_changes[2], (raft::ConfChange{raft::ConfChangeType::kRemoveNode, 5}));
+  requests.stamp_persisted(3, 10);
+  EXPECT_TRUE(world.replies.empty()) << "proposed, not committed: no answer yet";
+
+  for (raft::Index index = 1; index <= 3; ++index)
+    requests.on_applied(raft::Entry{1, index, raft::EntryType::kConfChange, {}}, kv::ResultCode::ok);
+  requests.answer_applied(20);
+  ASSERT_EQ(world.replies.size(), 3u);
+  for (raft::Index index = 1; index <= 3; ++index) {
+    const Reply& reply = world.replies[index - 1];
+    EXPECT_EQ(reply.header.request_id, 10 + index);
+    EXPECT_EQ(reply.header.status, ResponseStatus::ok);
+    ASSERT_TRUE(reply.admin);
+    EXPECT_EQ(reply.admin->status, 0);
+    EXPECT_EQ(reply.admin->index, index) << "the reply names where the change sits in the log";
+  }
+}
+
+TEST_F(ClientRequestsTest, RefusedMembershipChangeIsAnsweredAtOnceWithTheCoresStatus) {
+  for (const raft::Status refusal :
+       {raft::Status::kAlreadyMember, raft::Status::kConfChangePending, raft::Status::kRemovesLastVoter,
+        raft::Status::kNotLearner, raft::Status::kLearnerBehind, raft::Status::kNotMember,
+        raft::Status::kInvalidArgument}) {
+    world.replies.clear();
+    world.conf_change_status = refusal;
+    admin(1, 5, AdminOp::kRemove, 1);
+    ASSERT_EQ(world.replies.size(), 1u) << raft::to_string(refusal);
+    EXPECT_EQ(world.replies[0].header.status, ResponseStatus::refused) << raft::to_string(refusal);
+    ASSERT_TRUE(world.replies[0].admin);
+    EXPECT_EQ(world.replies[0].admin->status, static_cast<uint8_t>(refusal));
+  }
+  EXPECT_EQ(requests.pending_writes(), 0u) << "a refused change leaves nothing waiting";
+
+  world.replies.clear();
+  world.conf_change_status = raft::Status::kTransferInProgress;
+  admin(1, 6, AdminOp::kAddLearner, 4);
+  ASSERT_EQ(world.replies.size(), 1u);
+  EXPECT_EQ(world.replies[0].header.status, ResponseStatus::busy) << "a transfer ends: worth a retry";
+}
+
+TEST_F(ClientRequestsTest, AdminRequestToAFollowerIsRedirectedToTheLeader) {
+  world.role = raft::Role::kFollower;
+  world.leader = 3;
+  admin(1, 9, AdminOp::kAddLearner, 4);
+  ASSERT_EQ(world.replies.size(), 1u);
+  EXPECT_EQ(world.replies[0].header.status, ResponseStatus::not_leader);
+  EXPECT_EQ(world.replies[0].header.leader_hint, 3u);
+  EXPECT_TRUE(world.conf_changes.empty()) << "only a leader proposes";
+}
+
+TEST_F(ClientRequestsTest, ConfigurationAndTransferAreAnsweredAtOnce) {
+  world.conf.voters.insert(1);
+  world.conf.voters.insert(2);
+  world.conf.learners.insert(4);
+  world.commit = 17;
+  admin(1, 1, AdminOp::kConfiguration, 0);
+  world.transfer_status = raft::Status::kOk;
+  admin(1, 2, AdminOp::kTransfer, 2);
+  world.transfer_status = raft::Status::kInvalidArgument;
+  admin(1, 3, AdminOp::kTransfer, 6);
+  ASSERT_EQ(world.replies.size(), 3u);
+  ASSERT_TRUE(world.replies[0].admin);
+  EXPECT_EQ(world.replies[0].header.status, ResponseStatus::ok);
+  EXPECT_EQ(world.replies[0].admin->voters, world.conf.voters.bits());
+  EXPECT_EQ(world.replies[0].admin->learners, world.conf.learners.bits());
+  EXPECT_EQ(world.replies[0].admin->index, 17u);
+  EXPECT_EQ(world.replies[0].admin->leader, 1u);
+  EXPECT_EQ(world.transfers, (std::vector<raft::NodeId>{2, 6}));
+  EXPECT_EQ(world.replies[1].header.status, ResponseStatus::ok);
+  EXPECT_EQ(world.replies[2].header.status, ResponseStatus::refused);
+  EXPECT_EQ(requests.pending_writes(), 0u);
+}
+
+TEST_F(ClientRequestsTest, MalformedAdminCommandIsABadRequest) {
+  RequestHeader header;
+  header.kind = kAdminRequest;
+  const std::vector<std::byte> short_body(3);
+  requests.on_admin_request(1, header, short_body);
+  AdminCommand wrong_version;
+  wrong_version.version = 9;
+  std::vector<std::byte> body(sizeof wrong_version);
+  write_header(wrong_version, body.data());
+  requests.on_admin_request(1, header, body);
+  AdminCommand unknown;
+  unknown.op = static_cast<AdminOp>(77);
+  write_header(unknown, body.data());
+  requests.on_admin_request(1, header, body);
+  ASSERT_EQ(world.replies.size(), 3u);
+  for (const Reply& reply : world.replies) EXPECT_EQ(reply.header.status, ResponseStatus::bad_request);
+  EXPECT_NE(world.replies[2].text.find("unknown admin operation 77"), std::string::npos)
+      << world.replies[2].text;
 }
 
 }  // namespace
