@@ -14,6 +14,7 @@
 #include "node/process/tcp_transport.h"
 #include "node/storage/file.h"
 #include "node/storage/format.h"
+#include "node/storage/state_detection.h"
 
 namespace shmraft::node {
 namespace {
@@ -132,7 +133,17 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   config.applied = snapshot_index_;
   // Larger than any earlier start's, whatever the directory holds (it may have been wiped): the wall
   // clock, and past what the previous start published in the segment, which outlives the process.
-  config.incarnation = std::max(realtime_ns(), counters_.incarnation.load(std::memory_order_relaxed) + 1);
+  const uint64_t previous_incarnation = counters_.incarnation.load(std::memory_order_relaxed);
+  config.incarnation = std::max(realtime_ns(), previous_incarnation + 1);
+  // A wiped directory of a node that ran before: it may have voted and acknowledged with what it lost,
+  // so it votes on nothing until the leader has repaired it (node/raft/core.h, "Lost state").
+  const storage::StoredState stored =
+      storage::detect_stored_state(storage_, previous_incarnation, config.incarnation);
+  config.state_lost = stored == storage::StoredState::kLost;
+  if (config.state_lost)
+    log_.warn(
+        "storage: lost state (directory {}, earlier start {}): no votes until the leader repairs this node",
+        options.data_dir.string(), previous_incarnation);
   core_ = std::make_unique<raft::Core>(config, raft_storage_);
 
   ipc::NodeCounters::set(counters_.pid, static_cast<uint64_t>(getpid()));
