@@ -98,13 +98,15 @@ std::string to_text(const FailoverResult& r) {
   out += percentiles_text("detect", failover_percentiles(r.events, &FailoverEvent::detect_ns), n);
   out += percentiles_text("elect", failover_percentiles(r.events, &FailoverEvent::elect_ns), n);
   out += percentiles_text("worst op", worst_op_percentiles(r.events), n);
-  std::size_t by_death = 0, by_timeout = 0;
+  std::size_t by_death = 0, by_stall = 0, by_timeout = 0;
   for (const FailoverEvent& e : r.events) {
     by_death += e.detected_by == "death signal";
+    by_stall += e.detected_by == "progress stall";
     by_timeout += e.detected_by == "election timeout";
   }
-  out += fmt::format("  detected by the death signal {}, by an election timeout {}, not at all {}\n",
-                     by_death, by_timeout, n - by_death - by_timeout);
+  out += fmt::format(
+      "  detected by the death signal {}, by a progress stall {}, by an election timeout {}, not at all {}\n",
+      by_death, by_stall, by_timeout, n - by_death - by_stall - by_timeout);
   out += fmt::format("  per event: elections {}; terms used {}; failed ops {}; in doubt {}\n",
                      per_event_range(r.events, [](const FailoverEvent& e) { return e.elections; }),
                      per_event_range(r.events, [](const FailoverEvent& e) { return e.terms; }),

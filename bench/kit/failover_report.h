@@ -6,8 +6,9 @@
 // Every figure of an event is a difference of CLOCK_MONOTONIC stamps, all from the same host clock:
 //   signal     the benchmark's, taken just before kill(2)
 //   detect     the first stamp a surviving node wrote on acting on the failure: it took the peer's death
-//              from the kernel (ipc::NodeCounters::death_taken_ns), or its election timer ran out and it
-//              began a (pre-)election (campaign_ns) — which one came first is `detected_by`
+//              from the kernel (ipc::NodeCounters::death_taken_ns), it saw the leader's progress counter
+//              stand still (stall_taken_ns, with --stall-us), or its election timer ran out and it began
+//              a (pre-)election (campaign_ns) — which one came first is `detected_by`
 //   elect      a node became leader (leader_since_ns)
 //   window     the client's receive stamp of the first write the new leader committed (its commit stamp
 //              after it became leader); a follower victim: the first write committed after the signal
@@ -26,7 +27,8 @@ struct FailoverEvent {
   uint64_t victim_node = 0;  // as the nodes' status names it
   int64_t victim_pid = 0;
   std::optional<uint64_t> detect_ns;
-  std::string detected_by;  // "death signal" | "election timeout"; empty when nothing detected it
+  // "death signal" | "progress stall" | "election timeout"; empty when nothing detected it
+  std::string detected_by;
   std::optional<uint64_t> elect_ns;
   std::optional<uint64_t> new_leader;  // the node elected, as the status names it
   std::optional<uint64_t> window_ns;

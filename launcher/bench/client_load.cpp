@@ -104,7 +104,9 @@ struct Shared {
 client::ClientOptions client_options(const BenchConfig& c, nanoseconds spin) {
   client::ClientOptions o;
   o.spin = spin;
-  o.session = false;  // pipelined load: a retried put may apply twice, which a benchmark does not mind
+  // A session makes a retry exactly-once, so a client may leave a stopped leader for the new one at once
+  // (client.h); it needs one operation in flight. Pipelined, a retried put may apply twice.
+  o.session = c.pipeline == 1;
   o.pipeline = c.pipeline;
   o.wait = ipc::parse_wait_strategy_or_throw(c.wait);
   o.transport = c.transport == "tcp" ? client::TransportKind::tcp : client::TransportKind::shm;

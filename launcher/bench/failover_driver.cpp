@@ -52,7 +52,7 @@ const NodeStatus& victim_of(const std::vector<NodeStatus>& nodes, const NodeStat
 
 // The earliest stamp after the signal, per kind, seen over the nodes that survive the event.
 struct Reactions {
-  std::optional<uint64_t> death_taken, campaign, leader_since;
+  std::optional<uint64_t> death_taken, stall_taken, campaign, leader_since;
   std::optional<uint64_t> new_leader;
 
   static void keep_earliest(std::optional<uint64_t>& earliest, uint64_t stamp, uint64_t signal_ns) {
@@ -60,6 +60,7 @@ struct Reactions {
   }
   void note(const NodeStatus& s, uint64_t signal_ns) {
     keep_earliest(death_taken, s.counters.death_taken_ns, signal_ns);
+    keep_earliest(stall_taken, s.counters.stall_taken_ns, signal_ns);
     keep_earliest(campaign, s.counters.campaign_ns, signal_ns);
     const std::optional<uint64_t> before = leader_since;
     keep_earliest(leader_since, s.counters.leader_since_ns, signal_ns);
@@ -164,7 +165,7 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
     // the leader in place, so any write committed after the signal counts.
     const std::optional<uint64_t> from = leader_victim ? seen.leader_since : signal_ns;
     const std::optional<uint64_t> first = from ? tap_.first_acknowledged(number, *from) : std::nullopt;
-    const bool detected = seen.death_taken || seen.campaign;
+    const bool detected = seen.death_taken || seen.stall_taken || seen.campaign;
     if (first && (leader_victim || detected || now - signal_ns > kFollowerDetectWaitNs)) {
       e.window_ns = *first - signal_ns;
       break;
@@ -175,12 +176,15 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
           number, kAcknowledgedTimeoutNs / 1'000'000'000, victim.node, status_table(segment)));
     if (!pause(kWatchMs)) return std::nullopt;
   }
-  if (seen.death_taken && (!seen.campaign || *seen.death_taken <= *seen.campaign)) {
-    e.detect_ns = *seen.death_taken - signal_ns;
-    e.detected_by = "death signal";
-  } else if (seen.campaign) {
-    e.detect_ns = *seen.campaign - signal_ns;
-    e.detected_by = "election timeout";
+  // What the survivors acted on first: the kernel's word of a death, the leader's progress counter
+  // standing still (--stall-us), or, neither before the first campaign, their election timeout.
+  for (const auto& [at, cause] :
+       {std::pair{seen.death_taken, "death signal"}, std::pair{seen.stall_taken, "progress stall"},
+        std::pair{seen.campaign, "election timeout"}}) {
+    if (at && (!e.detect_ns || *at - signal_ns < *e.detect_ns)) {
+      e.detect_ns = *at - signal_ns;
+      e.detected_by = cause;
+    }
   }
   if (seen.leader_since) e.elect_ns = *seen.leader_since - signal_ns;
   e.new_leader = seen.new_leader;

@@ -345,10 +345,13 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
   leader_ = *view.leader;
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
-    // A request at a live node waits for its answer (it may be in doubt, which a session-less resend
-    // would turn into a double apply); one at a dead node or none goes to the new leader now.
+    // A session-less write at a live node waits for its answer (it may be in doubt, which a resend
+    // would turn into a double apply). Everything else goes to the new leader now: a write in a session
+    // is applied once whichever node logs it (its sequence number), a read is never logged, and a
+    // stopped or starved old leader would otherwise hold them for a whole attempt timeout.
     if (p.state == State::free || p.node == *view.leader) continue;
-    if (p.state == State::in_flight && segment_->peer_alive(p.node).alive) continue;
+    const bool may_double_apply = p.op != kv::Op::get && p.sequence == 0;
+    if (p.state == State::in_flight && may_double_apply && segment_->peer_alive(p.node).alive) continue;
     p.node = *view.leader;
     send_attempt(index, now_ns);
   }

@@ -110,9 +110,9 @@ class AsyncClient final : private ClientChannel::Sink {
   bool has_wake_event() const noexcept override {
     return segment_->leader_record().read().term > followed_leader_term_;
   }
-  // Redirects every request sent to a dead node, or waiting to be retried, to the announced leader at
-  // once, with the same sequence number (a new attempt of the same command), instead of waiting for its
-  // attempt timeout.
+  // Redirects every request sent to another node, or waiting to be retried, to the announced live
+  // leader at once, with the same sequence number (a new attempt of the same command), instead of
+  // waiting for its attempt timeout — except a session-less write at a live node, which may be in doubt.
   void follow_leader_record(uint64_t now_ns);
   void handle_response(uint32_t node, const node::ResponseHeader& header, std::span<const std::byte> payload,
                        uint64_t now_ns);

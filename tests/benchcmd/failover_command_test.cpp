@@ -101,6 +101,22 @@ TEST(BenchFailover, AStoppedLeaderIsDetectedByTimeoutAndContinued) {
   EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
+// With --stall-us the followers notice the stopped leader's progress counter standing still, long
+// before an election timeout, and the event says so; the client follows the new leader at once.
+TEST(BenchFailover, AStoppedLeaderIsDetectedByTheProgressStallWhenTheNodesWatchIt) {
+  BenchProcess bench(failover_args(
+      {"--kills", "1", "--signal", "stop", "--clients", "2", "--json", "--", "--stall-us", "20000"}));
+  const BenchOutput run = bench.wait(std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const json f = failover_of(run);
+  ASSERT_EQ(f["events"].size(), 1u) << f.dump(1);
+  const json& e = f["events"][0];
+  EXPECT_EQ(e["detected_by"], "progress stall") << e.dump();
+  ASSERT_FALSE(e["window_us"].is_null()) << e.dump();
+  expect_nothing_lost(f);
+  EXPECT_TRUE(leftovers_of(bench).empty());
+}
+
 TEST(BenchFailover, SweepHtmlHasTheFailoverChart) {
   const fs::path out = fs::temp_directory_path() / ("benchcmd-failover-sweep-" + std::to_string(getpid()));
   fs::remove_all(out);

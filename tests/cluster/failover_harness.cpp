@@ -5,84 +5,22 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <map>
-#include <mutex>
 #include <optional>
-#include <thread>
 #include <vector>
 
 #include "ipc/clock.h"
 #include "ipc/segment.h"
 #include "launcher/client/client.h"
 #include "node/process/node_counters.h"
+#include "tests/cluster/acknowledged_writer.h"
 #include "tests/cluster/harness.h"
 
 namespace shmraft::cluster_test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// What the writer saw acknowledged, and by whom.
-struct Acknowledged {
-  uint64_t commit_ns = 0;   // the leader's CLOCK_MONOTONIC stamp
-  uint64_t receive_ns = 0;  // the client's
-  uint32_t leader = 0;      // the node that answered (its id; 0 = not known)
-};
-
-class Writer {
- public:
-  explicit Writer(const std::string& cluster) : thread_([this, cluster] { run(cluster); }) {}
-  ~Writer() { stop(); }
-
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  // The first write acknowledged by a node other than `old_leader` and committed after `since_ns`.
-  std::optional<Acknowledged> first_after(uint64_t since_ns, uint32_t old_leader) {
-    std::lock_guard lock(mutex_);
-    std::optional<Acknowledged> first;
-    for (auto it = log_.rbegin(); it != log_.rend() && it->commit_ns > since_ns; ++it)
-      if (it->leader != old_leader) first = *it;
-    return first;
-  }
-  std::size_t acknowledged() {
-    std::lock_guard lock(mutex_);
-    return log_.size();
-  }
-  std::map<std::string, std::string> values() {
-    std::lock_guard lock(mutex_);
-    return values_;
-  }
-  std::size_t in_doubt() const { return in_doubt_; }
-
- private:
-  // One key per write, so every acknowledged write has a value of its own to read back.
-  void run(const std::string& cluster) {
-    client::Client client(cluster);
-    for (uint64_t i = 0; !stop_; ++i) {
-      const std::string key = fmt::format("k{}", i);
-      const std::string value = fmt::format("v{}", i);
-      const client::Result result = client.put(key, value);
-      if (!result.ok()) {
-        ++in_doubt_;  // unknown: it may or may not have applied, so it is not read back
-        continue;
-      }
-      std::lock_guard lock(mutex_);
-      log_.push_back({result.phases.commit_ns, result.phases.client_receive_ns, client.async().leader()});
-      values_[key] = value;
-    }
-  }
-
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::vector<Acknowledged> log_;
-  std::map<std::string, std::string> values_;
-  std::atomic<std::size_t> in_doubt_{0};
-  std::thread thread_;
-};
 
 struct Elections {
   uint64_t all = 0, by_death = 0;
@@ -119,7 +57,7 @@ void kill_leaders_while_writing(const std::string& label, int kills) {
   TestCluster cluster(label);
   cluster.wait_for_leader();
   const ipc::Segment segment = ipc::Segment::attach(cluster.name());
-  Writer writer(cluster.name());
+  AcknowledgedWriter writer(cluster.name());
   std::vector<uint64_t> windows_us;
 
   for (int kill = 0; kill < kills; ++kill) {

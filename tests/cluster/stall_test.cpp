@@ -6,13 +6,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <atomic>
 #include <cstdio>
 #include <map>
-#include <mutex>
-#include <thread>
 
 #include "launcher/client/client.h"
+#include "tests/cluster/acknowledged_writer.h"
 #include "tests/cluster/harness.h"
 
 namespace shmraft::cluster_test {
@@ -37,48 +35,12 @@ StallCounts stall_counts(const TestCluster& cluster, uint32_t node) {
           s["stalls_seen"].get<uint64_t>()};
 }
 
-// Puts a key of its own per write until stopped; keeps what was acknowledged, to read back.
-class AcknowledgedWrites {
- public:
-  explicit AcknowledgedWrites(const std::string& cluster) : thread_([this, cluster] { run(cluster); }) {}
-  ~AcknowledgedWrites() { stop(); }
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::size_t count() {
-    std::lock_guard lock(mutex_);
-    return values_.size();
-  }
-  std::map<std::string, std::string> values() {
-    std::lock_guard lock(mutex_);
-    return values_;
-  }
-
- private:
-  void run(const std::string& cluster) {
-    client::Client client(cluster);
-    for (uint64_t i = 0; !stop_; ++i) {
-      const std::string key = fmt::format("s{}", i);
-      const std::string value = fmt::format("v{}", i);
-      if (!client.put(key, value).ok()) continue;  // in doubt: not read back
-      std::lock_guard lock(mutex_);
-      values_[key] = value;
-    }
-  }
-
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_;
-  std::map<std::string, std::string> values_;
-  std::thread thread_;
-};
-
 TEST(Stall, StoppedLeaderIsReplacedByTheStallAndStepsDownWhenContinued) {
   TestCluster cluster("stall", with_stall_watch());
   const uint32_t old_leader = cluster.wait_for_leader();
   cluster.wait_for_catch_up();
-  AcknowledgedWrites writes(cluster.name());
-  ASSERT_TRUE(eventually([&] { return writes.count() > 20; }, 10s)) << "the writer is stuck";
+  AcknowledgedWriter writes(cluster.name(), "s");
+  ASSERT_TRUE(eventually([&] { return writes.acknowledged() > 20; }, 10s)) << "the writer is stuck";
 
   std::map<uint32_t, StallCounts> before;
   for (uint32_t n = 1; n <= cluster.nodes(); ++n) before[n] = stall_counts(cluster, n);
@@ -93,8 +55,8 @@ TEST(Stall, StoppedLeaderIsReplacedByTheStallAndStepsDownWhenContinued) {
         return new_leader && *new_leader != old_leader;
       },
       10s);
-  const std::size_t during_stop = writes.count();
-  const bool writes_resumed = eventually([&] { return writes.count() > during_stop + 10; }, 10s);
+  const std::size_t during_stop = writes.acknowledged();
+  const bool writes_resumed = eventually([&] { return writes.acknowledged() > during_stop + 10; }, 10s);
   ASSERT_EQ(::kill(pid, SIGCONT), 0);
   ASSERT_TRUE(replaced) << "no new leader while node " << old_leader << " was stopped\n"
                         << cluster.status().dump(1);
@@ -122,8 +84,8 @@ TEST(Stall, StoppedLeaderIsReplacedByTheStallAndStepsDownWhenContinued) {
       },
       10s))
       << cluster.status().dump(1);
-  const std::size_t after_continue = writes.count();
-  EXPECT_TRUE(eventually([&] { return writes.count() > after_continue + 10; }, 10s));
+  const std::size_t after_continue = writes.acknowledged();
+  EXPECT_TRUE(eventually([&] { return writes.acknowledged() > after_continue + 10; }, 10s));
   writes.stop();
 
   client::Client reader(cluster.name());

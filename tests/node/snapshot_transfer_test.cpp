@@ -198,15 +198,18 @@ TEST(SnapshotTransfer, AnInstallInterruptedByKillingTheReceiverResumes) {
 TEST(SnapshotTransfer, AnInstallInterruptedByKillingTheSenderResumes) {
   TestCluster cluster(3, "snap-kill-sender", small_frames());
   Install in;
-  // Only the leader and the wiped node remain: the leader is the only node that can lead again, and
-  // it offers the same snapshot (from its directory) after its restart.
+  // The leader leads again after its restart and offers the same snapshot (from its directory). It
+  // needs the other follower's vote — the wiped node started lost (it ran before in this segment) and
+  // votes for no one until repaired — so the other follower comes back with an election timeout long
+  // enough that the restarted leader campaigns first.
   ASSERT_NO_FATAL_FAILURE(start_install(cluster, 600, 100 << 10, in, [&] { cluster.kill(in.other); }));
   cluster.kill(in.leader);
   cluster.start(in.leader);
+  cluster.options(in.other).election_ticks *= 20;
+  cluster.start(in.other);
   ASSERT_TRUE(wait_until([&] { return caught_up(cluster, in.wiped, in.leader); }, 60s)) << all_logs(cluster);
   EXPECT_EQ(logged_counter(cluster, in.wiped, "transfers resumed"), 1u) << cluster.log_tail(in.wiped);
   EXPECT_TRUE(log_has(cluster, in.leader, "resumed at byte")) << cluster.log_tail(in.leader);
-  cluster.start(in.other);
   expect_all_keys(cluster, in.wiped, 600);
 }
 
