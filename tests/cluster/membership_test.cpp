@@ -2,6 +2,7 @@
 // running cluster. 3 -> 5 -> 3 voters while a client writes, with every acknowledged write then read
 // back through each remaining voter as leader; leadership handed to a named node; the CLI's refusals;
 // and a learner that never counts toward a majority.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -31,7 +32,7 @@ class Writer {
           options.operation_timeout = 5s;
           client::Client client(cluster, options);
           for (int i = 0; !stop_; ++i) {
-            const std::string key = "m" + std::to_string(i % kKeys);
+            const std::string key = fmt::format("m{}", i % kKeys);
             {
               std::lock_guard lock(mutex_);
               attempted_[key] = i;
