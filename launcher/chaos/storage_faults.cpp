@@ -38,8 +38,9 @@ constexpr std::array<KindInfo, 8> kKinds{{
      "recovery falls back to the older slot of `meta`, whose term and vote may be older than what the node "
      "last promised: it can vote twice in one term (issue 14 items 1 and 3)"},
     {StorageFaultKind::wiped_directory, "wiped-directory",
-     "a wiped node restarts as a fresh voter with term 0 and no vote: it can vote twice in one term and "
-     "never catches up while the same leader stays (issue 14 item 1)"},
+     "a wiped node now starts lost and is repaired by the leader (removed, re-added as a learner, "
+     "promoted), but chaos does not yet tell a repaired node from damage that went unnoticed, so it "
+     "cannot judge the run (issue 14 item 4)"},
 }};
 
 const KindInfo& info(StorageFaultKind kind) {
