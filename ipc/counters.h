@@ -22,6 +22,7 @@ struct NodeCountersSnapshot {
   uint64_t incarnation, progress_resets, hard_state_slots_skipped;
   uint64_t death_taken_ns, campaign_ns, leader_since_ns;
   uint64_t stall_elections, stalls_seen, stall_taken_ns;
+  uint64_t lost, repairs, voters, learners;
 };
 
 struct alignas(kCacheLine) NodeCounters {
@@ -59,6 +60,12 @@ struct alignas(kCacheLine) NodeCounters {
   Counter stall_elections{0};
   Counter stalls_seen{0};
   Counter stall_taken_ns{0};  // CLOCK_MONOTONIC ns of the last suspicion, beside death_taken_ns
+  // node-defined: whether the node lost its durable state and awaits repair, the repairs it completed
+  // as leader, and the configuration it holds (its voters and learners, as node-id bit sets).
+  Counter lost{0};
+  Counter repairs{0};
+  Counter voters{0};
+  Counter learners{0};
 
   static void set(Counter& counter, uint64_t value) noexcept {
     counter.store(value, std::memory_order_relaxed);
@@ -96,10 +103,17 @@ struct alignas(kCacheLine) NodeCounters {
                            get(leader_since_ns),
                            get(stall_elections),
                            get(stalls_seen),
-                           get(stall_taken_ns)};
+                           get(stall_taken_ns),
+                           get(lost),
+                           get(repairs),
+                           get(voters),
+                           get(learners)};
     return s;
   }
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
+// Counters added within the cache lines already taken keep the segment's layout (ipc/layout.h): an
+// older node leaves the newer counters 0. One more line would need a new layout version.
+static_assert(sizeof(NodeCounters) == 4 * kCacheLine);
 
 }  // namespace shmraft::ipc

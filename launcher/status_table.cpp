@@ -5,6 +5,7 @@
 #include "launcher/child_process.h"
 #include "launcher/live_cluster.h"
 #include "node/process/node_counters.h"
+#include "node/raft/conf_state.h"
 
 namespace shmraft::launcher {
 
@@ -56,24 +57,40 @@ std::string leader_column(const NodeStatus& status) {
   return leader != 0 && status.alive ? std::to_string(leader) : "-";
 }
 
+// The role column of the table: a follower's place in the configuration it holds shows instead, when
+// that is not a voter's: "lost" (awaiting repair, it votes on nothing) or "learner".
+std::string role_column(const NodeStatus& status) {
+  const auto& c = status.counters;
+  if (!status.alive || c.role != node::kRoleFollower) return role_name(status);
+  if (c.lost != 0) return "lost";
+  if (raft::NodeSet::from_bits(c.learners).contains(status.node)) return "learner";
+  return role_name(status);
+}
+
+nlohmann::json node_ids(uint64_t bits) {
+  return raft::NodeSet::from_bits(bits).ids();
+}
+
 }  // namespace
 
 std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth width) {
   // Narrow: 78 columns while indexes stay below a billion.
   constexpr const char* kNarrow = "{:>4} {:>7} {:<13} {:>5} {:>3} {:>9} {:>9} {:>9} {:>5} {:>5}";
-  constexpr const char* kWide = " {:>12} {:>12} {:>8} {:>9} {:>10} {:>10}";
+  constexpr const char* kWide = " {:>12} {:>12} {:>8} {:>9} {:>10} {:>10} {:>7}";
   const bool wide = width == TableWidth::wide;
   std::string out =
       fmt::format(kNarrow, "node", "pid", "role", "term", "ldr", "commit", "applied", "last", "links", "bad");
-  if (wide) out += fmt::format(kWide, "frames in", "frames out", "drops", "elections", "syncs", "sleeps");
+  if (wide)
+    out += fmt::format(kWide, "frames in", "frames out", "drops", "elections", "syncs", "sleeps", "repairs");
   out += "\n";
   for (const NodeStatus& s : nodes) {
     const auto& c = s.counters;
-    out += fmt::format(kNarrow, s.node, s.pid == 0 ? std::string("-") : std::to_string(s.pid), role_name(s),
+    out += fmt::format(kNarrow, s.node, s.pid == 0 ? std::string("-") : std::to_string(s.pid), role_column(s),
                        c.term, leader_column(s), c.commit_index, c.applied_index, c.last_index,
                        s.links.describe(), c.bad_frames);
     if (wide) {
-      out += fmt::format(kWide, c.frames_in, c.frames_out, c.drops, c.elections, c.syncs, c.sleeps);
+      out +=
+          fmt::format(kWide, c.frames_in, c.frames_out, c.drops, c.elections, c.syncs, c.sleeps, c.repairs);
     }
     out += "\n";
   }
@@ -107,6 +124,10 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
                      {"incarnation", c.incarnation},
                      {"progress_resets", c.progress_resets},
                      {"hard_state_slots_skipped", c.hard_state_slots_skipped},
+                     {"lost", c.lost},
+                     {"repairs", c.repairs},
+                     {"voters", node_ids(c.voters)},
+                     {"learners", node_ids(c.learners)},
                      {"links_cut", s.links.cut},
                      {"links_degraded", s.links.degraded}});
   }

@@ -35,10 +35,13 @@ std::string role_name(const NodeStatus& status);
 bool is_leader(const NodeStatus& status);
 
 // One row per node. Narrow (fits 80 columns): node, pid, role, term, leader, commit, applied, last
-// index, link state, bad frames. Wide adds frames in/out, drops, elections, syncs, sleeps.
+// index, link state, bad frames; a follower that is a learner in its configuration shows as
+// "learner", one awaiting repair of its lost state as "lost". Wide adds frames in/out, drops,
+// elections, syncs, sleeps, repairs.
 enum class TableWidth { narrow, wide };
 std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth width);
-// The same as JSON: an array of objects with those keys (for scripts and tests).
+// The same as JSON: an array of objects with those keys and more (for scripts and tests); "role" is the
+// Raft role, and "voters"/"learners" the node's configuration as id lists, "lost" non-zero while lost.
 nlohmann::json status_json(const std::vector<NodeStatus>& nodes);
 
 struct LeaderInfo {

@@ -145,6 +145,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
         "storage: lost state (directory {}, earlier start {}): no votes until the leader repairs this node",
         options.data_dir.string(), previous_incarnation);
   core_ = std::make_unique<raft::Core>(config, raft_storage_);
+  lost_ = core_->lost();  // also after a restart while lost (HardState::lost)
 
   ipc::NodeCounters::set(counters_.pid, static_cast<uint64_t>(getpid()));
   // A port left by an earlier run over TCP would send peers and clients to a dead socket.
@@ -155,6 +156,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   ipc::NodeCounters::set(counters_.stall_elections, 0);
   ipc::NodeCounters::set(counters_.stalls_seen, 0);
   ipc::NodeCounters::set(counters_.progress_resets, 0);
+  ipc::NodeCounters::set(counters_.repairs, 0);
   ipc::NodeCounters::set(counters_.incarnation, config.incarnation);
   ipc::NodeCounters::set(counters_.hard_state_slots_skipped, storage_.recovery().hard_state_slots_skipped);
   const storage::HardState& hs = storage_.hard_state();
@@ -222,6 +224,7 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
     ready_ns_ = monotonic_ns();
     ready_handler_.handle(*core_, *this);
   }
+  if (lost_ != 0 && core_->lost() == 0) log_repaired();
   if (snapshot_sender_.active()) snapshot_sender_.pump(monotonic_ns());
 
   transport_->flush();
@@ -301,6 +304,15 @@ void Node::report_peer_down(uint32_t peer, DownCause cause) {
   } else if (cause == DownCause::kDied) {
     downs_to_log_.push_back({peer, cause, 0, -1});
   }
+}
+
+void Node::log_repaired() {
+  // Still a learner here: the leader promotes it once it holds the committed log (raft/core.h).
+  log_.info(
+      "repaired: left lost mode at commit {}, which marks this node's repair of lost start {}; it "
+      "votes again once the leader promotes it",
+      core_->commit_index(), lost_);
+  lost_ = 0;
 }
 
 void Node::log_peers_down() {
@@ -557,6 +569,11 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.stall_elections, stall_elections_);
   C::set(counters_.stalls_seen, stalls_seen_);
   C::set(counters_.progress_resets, core_->progress_resets());
+  C::set(counters_.lost, core_->lost());
+  C::set(counters_.repairs, core_->repairs());
+  const raft::ConfState& conf = core_->conf_state();
+  C::set(counters_.voters, conf.voters.bits());
+  C::set(counters_.learners, conf.learners.bits());
   C::set(counters_.syncs, storage_.stats().flushes);
   C::set(counters_.sleeps, transport_->sleeps());
   C::set(counters_.updated_ns, now_ns);

@@ -149,6 +149,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void store_forked_snapshot();
   void store_snapshot(raft::Index index, std::span<const std::byte> image, const std::string& how);
   void publish_counters(uint64_t now_ns);
+  void log_repaired();  // once the core left lost mode
   uint64_t next_deadline_ns() const;
 
   NodeOptions options_;
@@ -185,6 +186,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   uint64_t death_elections_ = 0;
   uint64_t stall_elections_ = 0;
   uint64_t stalls_seen_ = 0;
+  uint64_t lost_ = 0;              // the core's lost mark as last logged: the repair is logged once it clears
   bool oversized_warned_ = false;  // the first message too large for a peer frame was logged
   raft::Role role_ = raft::Role::kFollower;
   ipc::NodeMask dead_peers_ = 0;        // deaths taken, until the peer claims its cells again

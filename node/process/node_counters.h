@@ -28,6 +28,11 @@
 //            follower that restarted and resets its progress (raft::Config::incarnation)
 //   progress_resets  followers this node, as leader, found restarted (a newer incarnation) and probed
 //            afresh instead of counting the match index the old process had acknowledged
+//   lost     non-zero while this node's durable state is lost (a wiped directory of a node that ran
+//            before): it votes on nothing until a leader has repaired it (raft/core.h, "Lost state");
+//            the value is the lost start's incarnation
+//   repairs  lost voters this node, as leader, promoted back after their removal (Core::repairs)
+//   voters / learners  the configuration this node holds, latest in its log (raft::NodeSet bits)
 //   hard_state_slots_skipped  damaged hard-state slots the last start recovered past (each logged)
 //   death_taken_ns / campaign_ns / leader_since_ns  CLOCK_MONOTONIC ns when the node last took a
 //            peer's death from the kernel, last began a (pre-)election, last became leader: what

@@ -55,6 +55,8 @@ bool encode(const ChunkFrame& frame, std::span<std::byte> out) noexcept {
   w.put(frame.id.crc);
   w.put(frame.id.voters);
   w.put(frame.id.learners);
+  w.put(frame.id.repairing);
+  w.put(frame.id.repair_incarnation);
   w.put(frame.offset);
   w.put(data_crc(frame.data));
   w.put(static_cast<uint32_t>(frame.data.size()));
@@ -79,6 +81,8 @@ std::optional<ChunkFrame> decode_chunk(std::span<const std::byte> in) noexcept {
   frame.id.crc = r.get<uint32_t>();
   frame.id.voters = r.get<uint64_t>();
   frame.id.learners = r.get<uint64_t>();
+  frame.id.repairing = r.get<uint32_t>();
+  frame.id.repair_incarnation = r.get<uint64_t>();
   frame.offset = r.get<uint64_t>();
   frame.data_crc = r.get<uint32_t>();
   const auto length = r.get<uint32_t>();
@@ -87,6 +91,9 @@ std::optional<ChunkFrame> decode_chunk(std::span<const std::byte> in) noexcept {
   if (frame.offset > frame.id.bytes || length > frame.id.bytes - frame.offset) return std::nullopt;
   const raft::ConfState conf = frame.id.conf_state();
   if (!conf.voters.valid() || !conf.learners.valid() || (frame.id.voters & frame.id.learners) != 0)
+    return std::nullopt;
+  // A repair names one node and the lost start it repairs, both or neither (as the snapshot file).
+  if ((conf.repairing == 0) != (conf.repair_incarnation == 0) || conf.repairing > raft::kMaxNodeId)
     return std::nullopt;
   frame.data = in.subspan(kChunkHeaderBytes);
   return frame;

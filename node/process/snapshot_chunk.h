@@ -4,11 +4,13 @@
 // starts with raft::kWireVersion (a small number), a chunk frame with kChunkFrameTag, which no wire
 // version will reach. The Raft core never sees them: it emits and receives one whole InstallSnapshot.
 //
-// Layout (integers little-endian), 78 bytes of header then the data:
+// Layout (integers little-endian), 90 bytes of header then the data:
 //   u8 tag | u8 kind | u32 from | u32 to | u64 leader term | u64 snapshot index | u64 snapshot term
-//   | u64 snapshot bytes | u32 snapshot CRC32C | u64 voters | u64 learners | u64 offset
-//   | u32 data CRC32C | u32 data length | data
-// (voters and learners: the configuration the snapshot covers, as node-id bit sets, raft::NodeSet.)
+//   | u64 snapshot bytes | u32 snapshot CRC32C | u64 voters | u64 learners | u32 repairing
+//   | u64 repair incarnation | u64 offset | u32 data CRC32C | u32 data length | data
+// (voters, learners and the repair mark: the configuration the snapshot covers, raft::ConfState, with
+// the sets as node-id bit sets, raft::NodeSet. A lost node caught up by a snapshot learns from the mark
+// that it is being repaired; without it, it would stay lost.)
 // The ring checks each frame's CRC already; the data CRC names a bad chunk to the receiver even when
 // it was damaged before the frame was sealed, and the snapshot CRC covers the whole image end to end.
 #include <cstddef>
@@ -39,8 +41,11 @@ struct SnapshotId {
   uint32_t crc = 0;     // CRC32C of the whole image
   uint64_t voters = 0;  // the configuration it covers (raft::NodeSet bits)
   uint64_t learners = 0;
+  uint32_t repairing = 0;  // and its repair mark (raft::ConfState)
+  uint64_t repair_incarnation = 0;
   raft::ConfState conf_state() const noexcept {
-    return {raft::NodeSet::from_bits(voters), raft::NodeSet::from_bits(learners)};
+    return {raft::NodeSet::from_bits(voters), raft::NodeSet::from_bits(learners), repairing,
+            repair_incarnation};
   }
   friend bool operator==(const SnapshotId&, const SnapshotId&) = default;
 };
@@ -56,7 +61,7 @@ struct ChunkFrame {
   std::span<const std::byte> data;
 };
 
-inline constexpr std::size_t kChunkHeaderBytes = 78;
+inline constexpr std::size_t kChunkHeaderBytes = 90;
 
 // Whether a peer frame is a chunk frame (and not a Raft message).
 inline bool is_chunk_frame(std::span<const std::byte> frame) noexcept {
@@ -71,8 +76,8 @@ inline std::size_t encoded_size(const ChunkFrame& frame) noexcept {
 bool encode(const ChunkFrame& frame, std::span<std::byte> out) noexcept;
 
 // nullopt for a frame that is not a well-formed chunk frame (wrong tag or kind, wrong length, data in an
-// offer or acknowledgement, a range past the snapshot's end, an impossible configuration). `data` points into
-// `in`.
+// offer or acknowledgement, a range past the snapshot's end, an impossible configuration or repair mark).
+// `data` points into `in`.
 std::optional<ChunkFrame> decode_chunk(std::span<const std::byte> in) noexcept;
 
 // Whether the data matches the CRC it was sent with.

@@ -23,10 +23,13 @@ struct PartialHeader {
   uint64_t bytes;
   uint64_t voters;
   uint64_t learners;
+  uint64_t repairing;  // a node id (SnapshotId::repairing), widened so that no padding goes unchecked
+  uint64_t repair_incarnation;
   uint32_t crc;
   uint32_t header_crc;  // over the fields above
 };
-constexpr uint64_t kPartialMagic = 0x32504E5341524853ull;  // "SHRASNP2" (1 had no configuration)
+// "SHRASNP3" (1 had no configuration, 2 no repair mark: a partial file of either is fetched again)
+constexpr uint64_t kPartialMagic = 0x33504E5341524853ull;
 static_assert(sizeof(PartialHeader) == kPartialHeaderBytes);
 
 uint32_t header_crc(const PartialHeader& h) noexcept {
@@ -53,7 +56,14 @@ SnapshotReceiver::SnapshotReceiver(fs::path partial_file, uint32_t self, std::ve
     return;
   }
   fd_ = std::move(fd);
-  id_ = {h.index, h.term, h.bytes, h.crc, h.voters, h.learners};
+  id_ = {h.index,
+         h.term,
+         h.bytes,
+         h.crc,
+         h.voters,
+         h.learners,
+         static_cast<uint32_t>(h.repairing),
+         h.repair_incarnation};
   held_ = size - kPartialHeaderBytes;
   notes.push_back(path_.filename().string() + ": kept, " + std::to_string(held_) + " of " +
                   std::to_string(id_.bytes) + " bytes of the snapshot at index " + std::to_string(id_.index) +
@@ -101,7 +111,8 @@ bool SnapshotReceiver::verify_whole() {
 
 void SnapshotReceiver::start(const SnapshotId& id) {
   discard();
-  PartialHeader h{kPartialMagic, id.index, id.term, id.bytes, id.voters, id.learners, id.crc, 0};
+  PartialHeader h{kPartialMagic,         id.index, id.term, id.bytes, id.voters, id.learners, id.repairing,
+                  id.repair_incarnation, id.crc,   0};
   h.header_crc = header_crc(h);
   fd_ = storage::open_file(path_, O_RDWR | O_CREAT | O_TRUNC, 0600);
   if (::fchmod(fd_.get(), 0600) != 0)

@@ -31,7 +31,7 @@ namespace shmraft::node {
 // In the node's data directory, beside the storage's own files.
 inline constexpr std::string_view kPartialSnapshotFile = "snapshot.partial";
 // The partial file's header (which snapshot it holds); the image's bytes follow it.
-inline constexpr std::size_t kPartialHeaderBytes = 56;
+inline constexpr std::size_t kPartialHeaderBytes = 72;
 
 class SnapshotReceiver {
  public:

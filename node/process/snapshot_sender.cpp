@@ -21,7 +21,9 @@ std::shared_ptr<const SnapshotSender::Image> SnapshotSender::image_for(const raf
                image->bytes.size(),
                ipc::crc32c(image->bytes.data(), image->bytes.size()),
                m.meta.conf_state.voters.bits(),
-               m.meta.conf_state.learners.bits()};
+               m.meta.conf_state.learners.bits(),
+               m.meta.conf_state.repairing,
+               m.meta.conf_state.repair_incarnation};
   last_image_ = image;
   return image;
 }

@@ -21,7 +21,7 @@ ChunkFrame data_frame(std::span<const std::byte> data) {
   f.from = 1;
   f.to = 3;
   f.term = 7;
-  f.id = {1234, 6, 100, 0xDEADBEEF, 0b1110, 0b10000};  // voters 1-3, learner 4
+  f.id = {1234, 6, 100, 0xDEADBEEF, 0b1110, 0b10000, 4, 77};  // voters 1-3, learner 4 being repaired
   f.offset = 40;
   f.data = data;
   return f;
@@ -43,10 +43,31 @@ TEST(SnapshotChunk, DataRoundTripsAndKeepsItsCrc) {
   EXPECT_EQ(back->from, 1u);
   EXPECT_EQ(back->to, 3u);
   EXPECT_EQ(back->term, 7u);
-  EXPECT_EQ(back->id, (SnapshotId{1234, 6, 100, 0xDEADBEEF, 0b1110, 0b10000}));
+  EXPECT_EQ(back->id, (SnapshotId{1234, 6, 100, 0xDEADBEEF, 0b1110, 0b10000, 4, 77}));
   EXPECT_EQ(back->offset, 40u);
   EXPECT_TRUE(std::equal(back->data.begin(), back->data.end(), data.begin(), data.end()));
   EXPECT_TRUE(intact(*back));
+}
+
+// The repair mark reaches the core with the configuration: a lost node caught up by a chunked snapshot
+// learns it is being repaired (node/raft/core.h, "Lost state").
+TEST(SnapshotChunk, TheRepairMarkReachesTheConfState) {
+  const std::vector<std::byte> data = bytes_of("x");
+  const std::optional<ChunkFrame> back = decode_chunk(encoded(data_frame(data)));
+  ASSERT_TRUE(back);
+  const raft::ConfState conf = back->id.conf_state();
+  EXPECT_EQ(conf.voters, raft::NodeSet::from_bits(0b1110));
+  EXPECT_EQ(conf.learners, raft::NodeSet::from_bits(0b10000));
+  EXPECT_EQ(conf.repairing, 4u);
+  EXPECT_EQ(conf.repair_incarnation, 77u);
+
+  ChunkFrame no_repair = data_frame(data);
+  no_repair.id.repairing = 0;
+  no_repair.id.repair_incarnation = 0;
+  const std::optional<ChunkFrame> plain = decode_chunk(encoded(no_repair));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->id.conf_state().repairing, 0u);
+  EXPECT_EQ(plain->id.conf_state().repair_incarnation, 0u);
 }
 
 TEST(SnapshotChunk, AFlippedDataByteFailsTheChunkCrc) {
@@ -99,6 +120,20 @@ TEST(SnapshotChunk, MalformedFramesAreRefused) {
   ChunkFrame voter_and_learner = data_frame(data);
   voter_and_learner.id.learners |= 0b10;  // node 1 is already a voter
   EXPECT_FALSE(decode_chunk(encoded(voter_and_learner)));
+
+  ChunkFrame repair_without_incarnation = data_frame(data);
+  repair_without_incarnation.id.repair_incarnation = 0;
+  EXPECT_FALSE(decode_chunk(encoded(repair_without_incarnation)));
+
+  ChunkFrame incarnation_without_repair = data_frame(data);
+  incarnation_without_repair.id.repairing = 0;
+  EXPECT_FALSE(decode_chunk(encoded(incarnation_without_repair)));
+
+  ChunkFrame repair_past_max_id = data_frame(data);
+  repair_past_max_id.id.repairing = raft::kMaxNodeId + 1;
+  EXPECT_FALSE(decode_chunk(encoded(repair_past_max_id)));
+  repair_past_max_id.id.repairing = raft::kMaxNodeId;  // the largest id is fine
+  EXPECT_TRUE(decode_chunk(encoded(repair_past_max_id)));
 
   ChunkFrame small = data_frame(data);
   std::vector<std::byte> short_out(encoded_size(small) - 1);

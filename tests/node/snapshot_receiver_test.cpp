@@ -25,8 +25,8 @@ Image make_image(std::size_t size, uint64_t index, uint32_t seed) {
   std::mt19937 rng(seed);
   image.bytes.resize(size);
   for (std::byte& b : image.bytes) b = static_cast<std::byte>(rng());
-  image.id = {index,  2,      size, ipc::crc32c(image.bytes.data(), size),
-              0b1110, 0b10000};  // voters 1-3, learner 4
+  // Voters 1-3, learner 4 being repaired (after its lost start 77).
+  image.id = {index, 2, size, ipc::crc32c(image.bytes.data(), size), 0b1110, 0b10000, 4, 77};
   return image;
 }
 
@@ -98,7 +98,8 @@ TEST_F(SnapshotReceiverTest, ARestartedReceiverResumesTheSameSnapshotWhereItStoo
   EXPECT_EQ(answer.kind, ChunkKind::kAck);
   EXPECT_EQ(answer.offset, 6000u);
   EXPECT_EQ(r.resumes(), 1u);
-  EXPECT_EQ(r.id(), image.id) << "the partial file kept which snapshot it holds, configuration included";
+  EXPECT_EQ(r.id(), image.id)
+      << "the partial file kept which snapshot it holds, configuration and repair mark included";
   EXPECT_EQ(feed(r, image, 6000, 10'000).kind, ChunkKind::kDone);
   EXPECT_TRUE(std::ranges::equal(r.image(), image.bytes));
 }

@@ -58,9 +58,10 @@ class SnapshotSenderTest : public ::testing::Test {
   }
   ~SnapshotSenderTest() override { ipc::Segment::destroy(name_); }
 
-  // Voters 1-3 and learner 4: the configuration the snapshot covers.
+  // Voters 1-3 and learner 4, being repaired after its lost start 77: the configuration the snapshot
+  // covers.
   inline static const raft::ConfState kConf{raft::NodeSet::from_bits(0b1110),
-                                            raft::NodeSet::from_bits(0b10000)};
+                                            raft::NodeSet::from_bits(0b10000), 4, 77};
 
   static SnapshotSender::Options options() {
     SnapshotSender::Options o;
@@ -104,7 +105,8 @@ TEST_F(SnapshotSenderTest, OffersThenSendsAWindowAndMoreAsAcknowledgementsCome) 
   ASSERT_EQ(transport_.frames.size(), 1u);
   EXPECT_EQ(transport_.frames[0].kind, ChunkKind::kOffer);
   EXPECT_EQ(transport_.frames[0].id.bytes, 10'000u);
-  EXPECT_EQ(transport_.frames[0].id.conf_state(), kConf) << "the configuration travels with the snapshot";
+  EXPECT_EQ(transport_.frames[0].id.conf_state(), kConf)
+      << "the configuration and repair mark travel with the snapshot";
   sender_.on_reply(answer(ChunkKind::kAck, 0), 10);
   EXPECT_EQ(data_offsets_since(0), (std::vector<uint64_t>{0, 1000, 2000})) << "a window of three";
   sender_.pump(20);

@@ -1,0 +1,91 @@
+// What `shmraft status` shows (launcher/status_table.h), from counters set by hand: the JSON carries the
+// lost state, the repairs and each node's configuration; the table shows them within its widths.
+#include "launcher/status_table.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "node/process/node_counters.h"
+
+namespace shmraft::launcher {
+namespace {
+
+NodeStatus live_node(uint32_t node, uint64_t role) {
+  NodeStatus s;
+  s.node = node;
+  s.pid = static_cast<pid_t>(1000 + node);
+  s.alive = true;
+  s.counters.role = role;
+  s.counters.term = 3;
+  s.counters.leader = 1;
+  s.counters.voters = 0b0110;    // voters 1 and 2
+  s.counters.learners = 0b1000;  // learner 3
+  return s;
+}
+
+// Leader 1 repaired node 3, which has left lost mode and is a learner; node 4 lost its state and awaits
+// repair (it still holds the older configuration).
+std::vector<NodeStatus> repairing_cluster() {
+  NodeStatus leader = live_node(1, node::kRoleLeader);
+  leader.counters.repairs = 2;
+  NodeStatus voter = live_node(2, node::kRoleFollower);
+  NodeStatus learner = live_node(3, node::kRoleFollower);
+  NodeStatus lost = live_node(4, node::kRoleFollower);
+  lost.counters.lost = 1'700'000'000'000'000'000;
+  lost.counters.voters = 0b11110;
+  lost.counters.learners = 0;
+  return {leader, voter, learner, lost};
+}
+
+TEST(StatusTable, JsonCarriesLostRepairsAndTheConfiguration) {
+  const nlohmann::json nodes = status_json(repairing_cluster());
+  ASSERT_EQ(nodes.size(), 4u);
+  EXPECT_EQ(nodes[0]["repairs"], 2);
+  EXPECT_EQ(nodes[0]["lost"], 0);
+  EXPECT_EQ(nodes[0]["voters"], nlohmann::json({1, 2}));
+  EXPECT_EQ(nodes[0]["learners"], nlohmann::json({3}));
+  EXPECT_EQ(nodes[2]["role"], "follower") << "the JSON role stays the Raft role";
+  EXPECT_EQ(nodes[3]["lost"], 1'700'000'000'000'000'000u);
+  EXPECT_EQ(nodes[3]["repairs"], 0);
+  EXPECT_EQ(nodes[3]["voters"], nlohmann::json({1, 2, 3, 4}));
+  EXPECT_EQ(nodes[3]["learners"], nlohmann::json::array());
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(StatusTable, TheNarrowTableNamesLearnersAndLostNodesInTheRoleColumn) {
+  const std::vector<std::string> lines =
+      lines_of(render_status_table(repairing_cluster(), TableWidth::narrow));
+  ASSERT_EQ(lines.size(), 5u);
+  for (const std::string& line : lines) EXPECT_LE(line.size(), 80u) << line;
+  EXPECT_NE(lines[1].find("leader"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("follower"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("learner"), std::string::npos) << lines[3];
+  EXPECT_NE(lines[4].find("lost"), std::string::npos) << lines[4];
+  EXPECT_EQ(lines[0].find("repairs"), std::string::npos) << "repairs is a wide column";
+}
+
+TEST(StatusTable, TheWideTableCountsRepairs) {
+  const std::vector<std::string> lines = lines_of(render_status_table(repairing_cluster(), TableWidth::wide));
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_TRUE(lines[0].ends_with(" repairs")) << lines[0];
+  EXPECT_TRUE(lines[1].ends_with(" 2")) << lines[1];
+  EXPECT_TRUE(lines[2].ends_with(" 0")) << lines[2];
+}
+
+TEST(StatusTable, ADownNodeShowsDownWhateverItsCountersSay) {
+  std::vector<NodeStatus> nodes = repairing_cluster();
+  nodes[3].alive = false;
+  const std::vector<std::string> lines = lines_of(render_status_table(nodes, TableWidth::narrow));
+  EXPECT_NE(lines[4].find("down"), std::string::npos) << lines[4];
+  EXPECT_EQ(lines[4].find("lost"), std::string::npos) << lines[4];
+}
+
+}  // namespace
+}  // namespace shmraft::launcher
