@@ -81,24 +81,6 @@ TEST(StorageLostState, AnEmptyDirectoryAnEarlierStartCreatedIsIntact) {
   EXPECT_EQ(detect_stored_state(storage, 7, 8), StoredState::kIntact);
 }
 
-TEST(StorageLostState, SnapshotKeepsTheRepairMark) {
-  TempDir tmp;
-  const SnapshotMeta meta{.last_index = 10,
-                          .last_term = 2,
-                          .voters = 0b0110,
-                          .learners = 0b1000,
-                          .repairing = 3,
-                          .repair_incarnation = 99};
-  {
-    NodeStorage storage(tmp.node());
-    append_range(storage, 1, 10, 2);
-    storage.save_snapshot(meta, payload(10, 2, 64));
-  }
-  NodeStorage storage(tmp.node());
-  EXPECT_EQ(*storage.snapshot_meta(), meta);
-  EXPECT_EQ(storage.load_snapshot()->meta, meta);
-}
-
 // Snapshot files written before the repair mark (format version 2, a 64-byte header): still read, as
 // recording no repair.
 TEST(StorageLostState, VersionTwoSnapshotReadsWithoutARepair) {

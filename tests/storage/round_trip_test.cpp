@@ -380,9 +380,15 @@ TEST(StorageRoundTrip, CompactedSegmentsAreUnlinkedAtOnceAndClosedWhileTheLogIsO
   EXPECT_EQ(removed_but_open_under(tmp.node()), 0u);
 }
 
+// ... with its repair mark (a lost node being repaired, and the start that lost its state).
 TEST(StorageRoundTrip, SnapshotKeepsTheConfigurationItCovers) {
   TempDir tmp;
-  const SnapshotMeta meta{.last_index = 10, .last_term = 2, .voters = 0b1110, .learners = 0b10000};
+  const SnapshotMeta meta{.last_index = 10,
+                          .last_term = 2,
+                          .voters = 0b0110,
+                          .learners = 0b1000,
+                          .repairing = 3,
+                          .repair_incarnation = 99};
   {
     NodeStorage storage(tmp.node());
     append_range(storage, 1, 10, 2);
