@@ -74,12 +74,30 @@ std::optional<FailoverPercentiles> worst_op_percentiles(const std::vector<Failov
   return percentiles_of(std::move(values));
 }
 
+namespace {
+
+// "SIGKILL of the leader", "leadership transfer to a follower", ...
+std::string cause_text(const FailoverResult& r) {
+  if (r.signal == "add") return "add (learner, then promoted) of a new node";
+  if (r.signal == "transfer") return "leadership transfer to a follower";
+  return fmt::format("SIG{} of the {}", r.signal == "stop" ? "STOP" : "KILL", r.victim);
+}
+
+}  // namespace
+
 std::string event_line(const FailoverEvent& e, const FailoverResult& run) {
-  std::string line = fmt::format("failover {}/{}: {} node {} (pid {}) SIG{}  detect {}", e.number,
-                                 run.events_asked, e.victim_role, e.victim_node, e.victim_pid,
-                                 run.signal == "stop" ? "STOP" : "KILL", ns_or_none(e.detect_ns, "none"));
-  if (!e.detected_by.empty()) line += fmt::format(" ({})", e.detected_by);
-  line += fmt::format("  elect {}", ns_or_none(e.elect_ns, "none"));
+  std::string line;
+  if (run.reconfigures()) {
+    line = fmt::format("reconfigure {}/{}: {} node {} (pid {})", e.number, run.events_asked, run.signal,
+                       e.victim_node, e.victim_pid);
+    if (e.learner_ns) line += fmt::format("  learner {}", ns_or_none(e.learner_ns, "none"));
+  } else {
+    line = fmt::format("failover {}/{}: {} node {} (pid {}) SIG{}  detect {}", e.number, run.events_asked,
+                       e.victim_role, e.victim_node, e.victim_pid, run.signal == "stop" ? "STOP" : "KILL",
+                       ns_or_none(e.detect_ns, "none"));
+    if (!e.detected_by.empty()) line += fmt::format(" ({})", e.detected_by);
+  }
+  if (run.signal != "add") line += fmt::format("  elect {}", ns_or_none(e.elect_ns, "none"));
   if (e.new_leader) line += fmt::format(" (node {})", *e.new_leader);
   line +=
       fmt::format("  window {}  worst op {}  elections {}  terms +{}  failed {}  in doubt {}  back in {}",
@@ -90,23 +108,36 @@ std::string event_line(const FailoverEvent& e, const FailoverResult& run) {
 
 std::string to_text(const FailoverResult& r) {
   const std::size_t n = r.events.size();
-  std::string out =
-      fmt::format("failover: {} of {} events, SIG{} of the {}{}\n", n, r.events_asked,
-                  r.signal == "stop" ? "STOP" : "KILL", r.victim, r.interrupted ? " (interrupted)" : "");
+  std::string out = fmt::format("{}: {} of {} events, {}{}\n", r.reconfigures() ? "reconfigure" : "failover",
+                                n, r.events_asked, cause_text(r), r.interrupted ? " (interrupted)" : "");
   if (n == 0) return out;
   out += percentiles_text("window", failover_percentiles(r.events, &FailoverEvent::window_ns), n);
-  out += percentiles_text("detect", failover_percentiles(r.events, &FailoverEvent::detect_ns), n);
-  out += percentiles_text("elect", failover_percentiles(r.events, &FailoverEvent::elect_ns), n);
-  out += percentiles_text("worst op", worst_op_percentiles(r.events), n);
-  std::size_t by_death = 0, by_stall = 0, by_timeout = 0;
-  for (const FailoverEvent& e : r.events) {
-    by_death += e.detected_by == "death signal";
-    by_stall += e.detected_by == "progress stall";
-    by_timeout += e.detected_by == "election timeout";
+  if (r.signal == "add") {
+    out += percentiles_text("learner", failover_percentiles(r.events, &FailoverEvent::learner_ns), n);
+  } else {
+    if (!r.reconfigures())
+      out += percentiles_text("detect", failover_percentiles(r.events, &FailoverEvent::detect_ns), n);
+    out += percentiles_text("elect", failover_percentiles(r.events, &FailoverEvent::elect_ns), n);
   }
-  out += fmt::format(
-      "  detected by the death signal {}, by a progress stall {}, by an election timeout {}, not at all {}\n",
-      by_death, by_stall, by_timeout, n - by_death - by_stall - by_timeout);
+  out += percentiles_text("worst op", worst_op_percentiles(r.events), n);
+  if (r.quiet_ops != 0) {
+    out += fmt::format(
+        "  between events ({} ops): p50 {}  p99 {}  p99.9 {}  max {}\n", r.quiet_ops,
+        format_ns(static_cast<double>(r.quiet_p50_ns)), format_ns(static_cast<double>(r.quiet_p99_ns)),
+        format_ns(static_cast<double>(r.quiet_p999_ns)), format_ns(static_cast<double>(r.quiet_max_ns)));
+  }
+  if (!r.reconfigures()) {
+    std::size_t by_death = 0, by_stall = 0, by_timeout = 0;
+    for (const FailoverEvent& e : r.events) {
+      by_death += e.detected_by == "death signal";
+      by_stall += e.detected_by == "progress stall";
+      by_timeout += e.detected_by == "election timeout";
+    }
+    out += fmt::format(
+        "  detected by the death signal {}, by a progress stall {}, by an election timeout {}, not at all "
+        "{}\n",
+        by_death, by_stall, by_timeout, n - by_death - by_stall - by_timeout);
+  }
   out += fmt::format("  per event: elections {}; terms used {}; failed ops {}; in doubt {}\n",
                      per_event_range(r.events, [](const FailoverEvent& e) { return e.elections; }),
                      per_event_range(r.events, [](const FailoverEvent& e) { return e.terms; }),
@@ -136,6 +167,7 @@ json to_json(const FailoverResult& r) {
                           {"elect_us", us_or_null(e.elect_ns)},
                           {"new_leader", e.new_leader ? json(*e.new_leader) : json(nullptr)},
                           {"window_us", us_or_null(e.window_ns)},
+                          {"learner_us", us_or_null(e.learner_ns)},
                           {"worst_op_us", static_cast<double>(e.worst_op_ns) / 1000},
                           {"elections", e.elections},
                           {"terms", e.terms},
@@ -151,7 +183,14 @@ json to_json(const FailoverResult& r) {
       {"window_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::window_ns))},
       {"detect_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::detect_ns))},
       {"elect_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::elect_ns))},
+      {"learner_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::learner_ns))},
       {"worst_op_us", percentiles_json(worst_op_percentiles(r.events))},
+      {"quiet_us", r.quiet_ops == 0 ? json(nullptr)
+                                    : json{{"ops", r.quiet_ops},
+                                           {"p50", static_cast<double>(r.quiet_p50_ns) / 1000},
+                                           {"p99", static_cast<double>(r.quiet_p99_ns) / 1000},
+                                           {"p999", static_cast<double>(r.quiet_p999_ns) / 1000},
+                                           {"max", static_cast<double>(r.quiet_max_ns) / 1000}}},
       {"acknowledged_ops", r.acknowledged_ops},
       {"failed_ops", r.failed_ops},
       {"in_doubt_ops", r.in_doubt_ops},

@@ -1,7 +1,7 @@
 #pragma once
-// What `shmraft bench --failover` measured (issue 13): one record per fail-over event, the summary over
-// the events, and how both are reported — a line per event while the run goes, the text summary, and
-// the `failover` object of the JSON.
+// What `shmraft bench --failover` (issue 13) and `--reconfigure` (issue 12) measured: one record per
+// event, the summary over the events, and how both are reported — a line per event while the run goes,
+// the text summary, and the `failover` (or `reconfigure`) object of the JSON.
 //
 // Every figure of an event is a difference of CLOCK_MONOTONIC stamps, all from the same host clock:
 //   signal     the benchmark's, taken just before kill(2)
@@ -13,6 +13,9 @@
 //   window     the client's receive stamp of the first write the new leader committed (its commit stamp
 //              after it became leader); a follower victim: the first write committed after the signal
 // A figure nothing produced stays empty: a stopped follower is noticed by no node, and no one is elected.
+// A reconfiguration's "signal" is the benchmark's stamp before it asks: `transfer` has elect and window as
+// a leader kill (nothing to detect); `add` has learner (the learner's addition applied) and window (its
+// promotion applied).
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -32,6 +35,7 @@ struct FailoverEvent {
   std::optional<uint64_t> elect_ns;
   std::optional<uint64_t> new_leader;  // the node elected, as the status names it
   std::optional<uint64_t> window_ns;
+  std::optional<uint64_t> learner_ns;  // `add`: the node started and its addition as a learner applied
   uint64_t worst_op_ns = 0;   // the slowest operation that completed from the signal to the event's end
   uint64_t elections = 0;     // elections begun by nodes that ran through the whole event
   uint64_t terms = 0;         // the leader's term at the event's end minus at the signal
@@ -41,8 +45,9 @@ struct FailoverEvent {
 };
 
 struct FailoverResult {
-  std::string signal;  // "kill" | "stop"
-  std::string victim;  // "leader" | "follower"
+  std::string
+      signal;  // what each event does: "kill" | "stop" (fail-over), "add" | "transfer" (reconfiguration)
+  std::string victim;  // "leader" | "follower" | "learner" (the node added)
   uint32_t events_asked = 0;
   std::vector<FailoverEvent> events;
   bool interrupted = false;  // Ctrl-C: fewer events than asked
@@ -53,6 +58,12 @@ struct FailoverResult {
   bool checked = false;
   uint64_t keys_checked = 0;
   uint64_t lost_ops = 0;
+  // The operations that ran while no event was under way (begun after the last event ended): what the
+  // events' worst operations compare with, from the same run.
+  uint64_t quiet_ops = 0;
+  uint64_t quiet_p50_ns = 0, quiet_p99_ns = 0, quiet_p999_ns = 0, quiet_max_ns = 0;
+
+  bool reconfigures() const noexcept { return signal == "add" || signal == "transfer"; }
 };
 
 // Nearest-rank percentiles of one figure over the events that have it, in µs; nullopt when none has.
@@ -65,13 +76,15 @@ std::optional<FailoverPercentiles> failover_percentiles(const std::vector<Failov
 std::optional<FailoverPercentiles> worst_op_percentiles(const std::vector<FailoverEvent>& events);
 
 // "failover 3/20: leader node 2 (pid 4242) SIGKILL  detect 38 µs (death signal)  elect 1.20 ms (node 1)
-//  window 1.91 ms  worst op 2.03 ms  elections 1  terms +1  failed 0  in doubt 0  back in 212 ms"
+//  window 1.91 ms  worst op 2.03 ms  elections 1  terms +1  failed 0  in doubt 0  back in 212 ms";
+// "reconfigure 2/10: add node 4 (pid 4250)  learner 9.1 ms  window 31.2 ms  worst op 1.4 ms  ..."
 std::string event_line(const FailoverEvent& event, const FailoverResult& run);
 // The summary: percentiles of window, detect, elect and worst op; elections, terms and failed operations
 // per event; the read-back.
 std::string to_text(const FailoverResult& result);
 // {"signal", "victim", "events_asked", "window_us": {p50, p90, p99, max}, "detect_us", "elect_us",
-//  "worst_op_us", "events": [...], ...}; a percentile object is null when no event had the figure.
+//  "learner_us", "worst_op_us", "quiet_us": {ops, p50, p99, p999, max}, "events": [...], ...}; a
+// percentile object is null when no event had the figure.
 nlohmann::json to_json(const FailoverResult& result);
 
 }  // namespace shmraft::bench

@@ -38,7 +38,7 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
   if (!spec.attach_to.empty()) {
     launcher::LiveCluster live = launcher::LiveCluster::attach(spec.attach_to);
     std::unique_ptr<BenchCluster> cluster(
-        new BenchCluster(spec.attach_to, std::move(live.segment()), std::nullopt, true));
+        new BenchCluster(spec.attach_to, std::move(live.segment()), std::nullopt, ipc::ClusterId{}, true));
     for (uint32_t node = 1; node <= cluster->segment_.node_count(); ++node) {
       const auto pid = static_cast<pid_t>(cluster->segment_.node_counters(node).snapshot().pid);
       cluster->attached_pids_.push_back(launcher::process_exists(pid) ? pid : 0);
@@ -51,15 +51,16 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
   std::ostringstream setup_log;  // segment size and the like: the report says it
   launcher::CreatedCluster created = launcher::create_cluster(name, root, segment, setup_log);
   std::unique_ptr<BenchCluster> cluster(
-      new BenchCluster(name, std::move(created.segment), created.dirs, spec.keep_data));
+      new BenchCluster(name, std::move(created.segment), created.dirs, created.id, spec.keep_data));
 
   std::vector<std::string> node_args{
       "--fsync",     config.fsync,     "--wait",    config.wait,
       "--transport", config.transport, "--spin-us", std::to_string(spec.spin_us)};
   node_args.insert(node_args.end(), spec.node_args.begin(), spec.node_args.end());
   const launcher::NodeLaunchConfig launch{created.dirs, created.id, std::move(node_args)};
+  // Room for every node the segment has slots for: `--reconfigure add` starts one beyond the voters.
   cluster->supervisor_ = std::make_unique<launcher::Supervisor>(
-      config.nodes, [launch](uint32_t node) { return launcher::node_launch(launch, node); });
+      cluster->segment_.max_nodes(), [launch](uint32_t node) { return launcher::node_launch(launch, node); });
   for (uint32_t node = 1; node <= config.nodes; ++node) cluster->supervisor_->start(node);
 
   const auto began = std::chrono::steady_clock::now();
@@ -79,8 +80,12 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
 }
 
 BenchCluster::BenchCluster(std::string name, ipc::Segment segment, std::optional<launcher::ClusterDirs> dirs,
-                           bool keep_data)
-    : name_(std::move(name)), segment_(std::move(segment)), dirs_(std::move(dirs)), keep_data_(keep_data) {}
+                           ipc::ClusterId id, bool keep_data)
+    : name_(std::move(name)),
+      segment_(std::move(segment)),
+      dirs_(std::move(dirs)),
+      id_(id),
+      keep_data_(keep_data) {}
 
 BenchCluster::~BenchCluster() {
   if (!dirs_) return;  // attached: not ours
@@ -96,7 +101,7 @@ BenchCluster::~BenchCluster() {
 std::vector<pid_t> BenchCluster::node_pids() const {
   if (!supervisor_) return attached_pids_;
   std::vector<pid_t> pids;
-  for (uint32_t node = 1; node <= supervisor_->nodes(); ++node) pids.push_back(supervisor_->pid(node));
+  for (uint32_t node = 1; node <= segment_.node_count(); ++node) pids.push_back(supervisor_->pid(node));
   return pids;
 }
 
@@ -126,9 +131,15 @@ std::vector<std::string> BenchCluster::take_exited_nodes() {
   return lines;
 }
 
-void BenchCluster::signal_node(pid_t pid, int signal) {
+launcher::Supervisor& BenchCluster::own_supervisor() {
   if (!supervisor_)
-    throw launcher::LauncherError("cannot signal the nodes of a cluster the benchmark did not start");
+    throw launcher::LauncherError(
+        "cannot start or signal the nodes of a cluster the benchmark did not start");
+  return *supervisor_;
+}
+
+void BenchCluster::signal_node(pid_t pid, int signal) {
+  own_supervisor();
   for (const uint32_t node : supervisor_->running_nodes()) {
     if (supervisor_->pid(node) != pid) continue;
     if (signal == SIGKILL) {
@@ -150,6 +161,16 @@ pid_t BenchCluster::restart_node(pid_t killed) {
   const uint32_t node = it->second;
   killed_.erase(it);
   return supervisor_->start(node);
+}
+
+pid_t BenchCluster::start_joining_node(uint32_t node) {
+  launcher::Supervisor& supervisor = own_supervisor();
+  dirs_->stamp_node(node, id_);
+  return supervisor.start(node);
+}
+
+void BenchCluster::stop_node(uint32_t node) {
+  own_supervisor().stop(node, kStopGrace);
 }
 
 std::string BenchCluster::last_output_line(uint32_t node) const {

@@ -52,7 +52,7 @@ class BenchCluster {
 
   const std::string& name() const noexcept { return name_; }
   std::size_t segment_bytes() const noexcept { return segment_.size(); }
-  // By node id; 0 for a node that is not running.
+  // By node id, the initial voters 1..N; 0 for a node that is not running.
   std::vector<pid_t> node_pids() const;
   // Each node's sleeps counter (node_counters.h), by node id.
   std::vector<uint64_t> node_sleeps() const;
@@ -67,16 +67,24 @@ class BenchCluster {
   void signal_node(pid_t pid, int signal);
   // Starts again the node whose process `killed` signal_node() SIGKILLed; returns the new pid.
   pid_t restart_node(pid_t killed);
+  // A node joining the cluster this benchmark started (`shmraft bench --reconfigure add`): its data
+  // directory (0700) is stamped with the cluster's identity if new, and its process started; returns the
+  // pid. It is a member only once the leader adds it. Throws launcher::LauncherError as signal_node().
+  pid_t start_joining_node(uint32_t node);
+  // Stops (SIGTERM, then SIGKILL) the process of `node`, e.g. once its removal has committed.
+  void stop_node(uint32_t node);
 
  private:
   BenchCluster(std::string name, ipc::Segment segment, std::optional<launcher::ClusterDirs> dirs,
-               bool keep_data);
+               ipc::ClusterId id, bool keep_data);
+  launcher::Supervisor& own_supervisor();
   // The last line node `node` printed (its crash message), or "" if it printed nothing.
   std::string last_output_line(uint32_t node) const;
 
   std::string name_;
   ipc::Segment segment_;
   std::optional<launcher::ClusterDirs> dirs_;  // started clusters only
+  ipc::ClusterId id_{};                        // started clusters: stamped on their node directories
   bool keep_data_ = false;
   std::unique_ptr<launcher::Supervisor> supervisor_;  // started clusters only
   std::vector<pid_t> attached_pids_;                  // attached clusters: the nodes' pids at attach time

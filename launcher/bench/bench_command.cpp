@@ -181,7 +181,7 @@ RunSettings settings_for(const BenchOptions& o, std::string prefix) {
       std::chrono::nanoseconds(static_cast<int64_t>(std::llround(o.progress_interval_s * 1e9)));
   s.progress_prefix = std::move(prefix);
   s.spin = std::chrono::microseconds(o.spin_us);
-  if (o.failover.enabled) s.failover = &o.failover;
+  if (o.failover.any()) s.failover = &o.failover;
   return s;
 }
 
@@ -197,7 +197,7 @@ void add_run_details(json& out, const ConfigRun& run) {
   out["failed_ops"] = run.failed_ops;
   out["node_exits"] = run.node_exits;
   if (run.client_cpu) out["client_cpu"] = cpu_json(*run.client_cpu, run.result.run.ops);
-  if (run.failover) out["failover"] = to_json(*run.failover);
+  if (run.failover) out[run.failover->reconfigures() ? "reconfigure" : "failover"] = to_json(*run.failover);
 }
 
 std::string run_details_text(const ConfigRun& run) {

@@ -8,6 +8,7 @@
 //   shmraft bench --compare --json                 shm, then loopback TCP, and the ratios
 //   shmraft bench --sweep --warmup 0.5 --duration 2 --out results/
 //   shmraft bench --failover --kills 20           SIGKILL the leader 20 times: detection, election, window
+//   shmraft bench --reconfigure add                start, add and promote a node 10 times: the latency spike
 //
 // Exit codes: 0 measured; 1 an error (one line on stderr) or a node died during the run; 130 interrupted
 // (Ctrl-C: the report of what was measured so far is still printed, and nothing is left behind).

@@ -130,7 +130,7 @@ uint32_t default_client_threads(const BenchConfig& c) {
 
 std::vector<BenchConfig> planned_configs(const BenchOptions& o) {
   BenchConfig base = o.config;
-  if (o.failover.enabled) base.measure = kFailoverMaxRun;  // the events end the measured window
+  if (o.failover.any()) base.measure = kFailoverMaxRun;  // the events end the measured window
   std::vector<BenchConfig> configs;
   if (o.sweep) {
     configs = o.grid.expand(base);
@@ -181,7 +181,7 @@ void validate(const BenchOptions& o) {
         "--cluster drives one running cluster; --compare and --sweep start their own");
   if (o.sweep && o.json && o.out_dir.empty()) throw std::invalid_argument("--sweep needs --out DIR");
   validate(o.failover, planned_configs(o),
-           FailoverContext{!o.attach_to.empty(), o.compare, o.duration_given});
+           FailoverContext{!o.attach_to.empty(), o.compare, o.duration_given, o.sweep});
   const BenchConfig& base = o.config;
   if (o.keys_given && base.keys == 0)
     throw std::invalid_argument(base.reads > 0 ? "--reads needs keys to read: --keys 0 is an empty key space"
@@ -189,8 +189,9 @@ void validate(const BenchOptions& o) {
                                                  "client's own keys)");
   if (o.key_dist_given && base.keys == 0)
     throw std::invalid_argument("--key-dist chooses among --keys N shared keys: give --keys");
-  if (o.failover.enabled && base.reads > 0)
-    throw std::invalid_argument("--failover accounts for writes only: drop --reads");
+  if (o.failover.any() && base.reads > 0)
+    throw std::invalid_argument(fmt::format("{} accounts for writes only: drop --reads",
+                                            o.failover.reconfigures() ? "--reconfigure" : "--failover"));
   const BenchLimits limits = bench_limits();
   for (const BenchConfig& c : planned_configs(o)) {
     validate(c, limits);

@@ -26,8 +26,12 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   ConfigRun run;
   run.result.transport = config.transport;
   run.result.run.interrupted = true;  // until the load says otherwise
-  const std::unique_ptr<BenchCluster> cluster =
-      BenchCluster::start(config, segment_config_for(config), settings.cluster, stop);
+  ipc::SegmentConfig segment = segment_config_for(config);
+  if (settings.failover != nullptr && settings.failover->reconfigures()) {
+    segment.client_slots += 1;  // the admin client that asks for the changes
+    segment.max_nodes = std::max(ipc::kDefaultMaxNodes, config.nodes + 1);  // room for the node to add
+  }
+  const std::unique_ptr<BenchCluster> cluster = BenchCluster::start(config, segment, settings.cluster, stop);
   if (!cluster) return run;
   run.started = true;
   run.segment_bytes = cluster->segment_bytes();

@@ -10,7 +10,9 @@
 
 #include "ipc/clock.h"
 #include "launcher/launcher_error.h"
+#include "launcher/membership.h"
 #include "launcher/status_table.h"
+#include "node/raft/conf_state.h"
 
 namespace shmraft::bench {
 
@@ -72,6 +74,12 @@ std::string status_table(ipc::Segment& segment) {
   return launcher::render_status_table(launcher::read_status(segment), launcher::TableWidth::wide);
 }
 
+// The leader's configuration: who must be running and caught up (a node removed by `--reconfigure add`
+// is stopped, and still listed by the status).
+bool is_member(const NodeStatus& leader, uint32_t node) {
+  return raft::NodeSet::from_bits(leader.counters.voters | leader.counters.learners).contains(node);
+}
+
 }  // namespace
 
 FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& config, BenchCluster& cluster,
@@ -82,14 +90,17 @@ FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& conf
       stop_(stop),
       line_prefix_(std::move(line_prefix)),
       tap_(config.clients, config.pipeline) {
-  result_.signal = spec.signal;
-  result_.victim = spec.victim;
-  result_.events_asked = spec.kills;
+  result_.signal = spec.cause();
+  result_.victim = spec.reconfigures() ? (spec.change == "add" ? "learner" : "follower") : spec.victim;
+  result_.events_asked = spec.events();
+  // An admin client holds a client slot of its own (bench_run sizes the segment for it).
+  if (spec.reconfigures())
+    admin_.emplace(std::make_shared<ipc::Segment>(ipc::Segment::attach(cluster.name())));
 }
 
 void FailoverDriver::run() noexcept {
   try {
-    for (uint32_t number = 1; number <= spec_.kills; ++number) {
+    for (uint32_t number = 1; number <= spec_.events(); ++number) {
       std::optional<FailoverEvent> event = run_event(number);
       if (!event) return;  // stopped
       result_.events.push_back(std::move(*event));
@@ -122,8 +133,9 @@ bool FailoverDriver::wait_until_caught_up(uint64_t settle_acks) {
     if (leader != nullptr && !target) target = leader->counters.commit_index;
     const bool caught_up =
         leader != nullptr && std::all_of(nodes.begin(), nodes.end(), [&](const NodeStatus& s) {
-          return s.alive && s.counters.term == leader->counters.term &&
-                 s.counters.leader == leader->counters.leader && s.counters.applied_index >= *target;
+          return !is_member(*leader, s.node) ||
+                 (s.alive && s.counters.term == leader->counters.term &&
+                  s.counters.leader == leader->counters.leader && s.counters.applied_index >= *target);
         });
     if (caught_up) {
       if (!acks_at_catch_up) acks_at_catch_up = tap_.acknowledged();
@@ -144,58 +156,40 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   const std::vector<NodeStatus> before = launcher::read_status(segment);
   const NodeStatus* leader = leader_of(before);
   if (leader == nullptr) return run_event(number);  // it changed since the wait: wait again
-  const NodeStatus& victim = victim_of(before, *leader, spec_.victim, number);
-  const bool leader_victim = victim.pid == leader->pid;
 
   FailoverEvent e;
   e.number = number;
-  e.victim_role = leader_victim ? "leader" : "follower";
-  e.victim_node = victim.node;
-  e.victim_pid = victim.pid;
-  const uint64_t signal_ns = ipc::monotonic_ns();
-  tap_.arm(number, signal_ns);
-  cluster_.signal_node(victim.pid, spec_.signal_number());
-
-  Reactions seen;
-  for (;;) {
-    const uint64_t now = ipc::monotonic_ns();
-    for (const NodeStatus& s : launcher::read_status(segment))
-      if (s.pid != victim.pid) seen.note(s, signal_ns);
-    // The new leader's writes are those it committed after it became leader; a follower's loss leaves
-    // the leader in place, so any write committed after the signal counts.
-    const std::optional<uint64_t> from = leader_victim ? seen.leader_since : signal_ns;
-    const std::optional<uint64_t> first = from ? tap_.first_acknowledged(number, *from) : std::nullopt;
-    const bool detected = seen.death_taken || seen.stall_taken || seen.campaign;
-    if (first && (leader_victim || detected || now - signal_ns > kFollowerDetectWaitNs)) {
-      e.window_ns = *first - signal_ns;
-      break;
-    }
-    if (now - signal_ns > kAcknowledgedTimeoutNs)
-      throw launcher::LauncherError(fmt::format(
-          "fail-over {}: no write acknowledged by a new leader within {} s of the signal to node {}:\n{}",
-          number, kAcknowledgedTimeoutNs / 1'000'000'000, victim.node, status_table(segment)));
-    if (!pause(kWatchMs)) return std::nullopt;
-  }
-  // What the survivors acted on first: the kernel's word of a death, the leader's progress counter
-  // standing still (--stall-us), or, neither before the first campaign, their election timeout.
-  for (const auto& [at, cause] :
-       {std::pair{seen.death_taken, "death signal"}, std::pair{seen.stall_taken, "progress stall"},
-        std::pair{seen.campaign, "election timeout"}}) {
-    if (at && (!e.detect_ns || *at - signal_ns < *e.detect_ns)) {
-      e.detect_ns = *at - signal_ns;
-      e.detected_by = cause;
-    }
-  }
-  if (seen.leader_since) e.elect_ns = *seen.leader_since - signal_ns;
-  e.new_leader = seen.new_leader;
-
-  if (spec_.signal == "kill") {
-    cluster_.restart_node(victim.pid);
+  std::optional<uint64_t> signal_ns;
+  bool leadership_moves = false;
+  if (spec_.change == "add") {
+    signal_ns = add_and_promote(number, e);
   } else {
-    cluster_.signal_node(victim.pid, SIGCONT);
+    const NodeStatus& victim =
+        victim_of(before, *leader, spec_.reconfigures() ? "follower" : spec_.victim, number);
+    e.victim_role = victim.pid == leader->pid ? "leader" : "follower";
+    e.victim_node = victim.node;
+    e.victim_pid = victim.pid;
+    leadership_moves = spec_.change == "transfer" || victim.pid == leader->pid;
+    signal_ns = ipc::monotonic_ns();
+    tap_.arm(number, *signal_ns);
+    if (spec_.change == "transfer") {
+      ask(node::AdminOp::kTransfer, victim.node);
+    } else {
+      cluster_.signal_node(victim.pid, spec_.signal_number());
+    }
+    if (!watch_until_acknowledged(number, *signal_ns, e, leadership_moves)) return std::nullopt;
+  }
+  if (!signal_ns) return std::nullopt;
+
+  if (spec_.change == "add") {
+    remove_joined(e.victim_node);
+  } else if (spec_.signal == "kill" && !spec_.reconfigures()) {
+    cluster_.restart_node(e.victim_pid);
+  } else if (!spec_.reconfigures()) {
+    cluster_.signal_node(e.victim_pid, SIGCONT);
   }
   if (!wait_until_caught_up(1)) return std::nullopt;
-  e.recovered_ns = ipc::monotonic_ns() - signal_ns;
+  e.recovered_ns = ipc::monotonic_ns() - *signal_ns;
   const FailoverTap::EventOps ops = tap_.event_ops(number);
   tap_.disarm();
   e.worst_op_ns = ops.worst_ns;
@@ -212,6 +206,98 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   return e;
 }
 
+bool FailoverDriver::watch_until_acknowledged(uint32_t number, uint64_t signal_ns, FailoverEvent& e,
+                                              bool leadership_moves) {
+  ipc::Segment& segment = cluster_.segment();
+  Reactions seen;
+  for (;;) {
+    const uint64_t now = ipc::monotonic_ns();
+    for (const NodeStatus& s : launcher::read_status(segment))
+      if (s.pid != e.victim_pid || spec_.reconfigures()) seen.note(s, signal_ns);
+    // The new leader's writes are those it committed after it became leader; a follower's loss leaves
+    // the leader in place, so any write committed after the signal counts.
+    const std::optional<uint64_t> from = leadership_moves ? seen.leader_since : signal_ns;
+    const std::optional<uint64_t> first = from ? tap_.first_acknowledged(number, *from) : std::nullopt;
+    const bool detected = seen.death_taken || seen.stall_taken || seen.campaign;
+    if (first && (leadership_moves || detected || now - signal_ns > kFollowerDetectWaitNs)) {
+      e.window_ns = *first - signal_ns;
+      break;
+    }
+    if (now - signal_ns > kAcknowledgedTimeoutNs)
+      throw launcher::LauncherError(
+          fmt::format("{} {}: no write acknowledged by a new leader within {} s of the {} to node {}:\n{}",
+                      spec_.reconfigures() ? "reconfiguration" : "fail-over", number,
+                      kAcknowledgedTimeoutNs / 1'000'000'000, spec_.reconfigures() ? "transfer" : "signal",
+                      e.victim_node, status_table(segment)));
+    if (!pause(kWatchMs)) return false;
+  }
+  // What the survivors acted on first: the kernel's word of a death, the leader's progress counter
+  // standing still (--stall-us), or, neither before the first campaign, their election timeout. A
+  // transfer is acted on by its target, which campaigns at once: nothing is detected.
+  if (!spec_.reconfigures()) {
+    for (const auto& [at, cause] :
+         {std::pair{seen.death_taken, "death signal"}, std::pair{seen.stall_taken, "progress stall"},
+          std::pair{seen.campaign, "election timeout"}}) {
+      if (at && (!e.detect_ns || *at - signal_ns < *e.detect_ns)) {
+        e.detect_ns = *at - signal_ns;
+        e.detected_by = cause;
+      }
+    }
+  }
+  if (seen.leader_since) e.elect_ns = *seen.leader_since - signal_ns;
+  e.new_leader = seen.new_leader;
+  return true;
+}
+
+client::AdminOutcome FailoverDriver::ask(node::AdminOp op, uint32_t node) {
+  const auto give_up = ipc::monotonic_ns() + kAcknowledgedTimeoutNs;
+  for (;;) {
+    const auto left = std::chrono::nanoseconds(give_up - std::min(give_up, ipc::monotonic_ns()));
+    client::AdminOutcome outcome;
+    try {
+      outcome = admin_->request(op, node, std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    } catch (const client::AdminTimeout& timeout) {
+      throw launcher::LauncherError(
+          fmt::format("reconfiguration: {}\n{}", timeout.what(), status_table(cluster_.segment())));
+    }
+    // The leader is still committing the previous change (or its first entry), or the learner is still
+    // catching up: ask again.
+    const bool again = outcome.status == raft::Status::kConfChangePending ||
+                       outcome.status == raft::Status::kLearnerBehind ||
+                       outcome.status == raft::Status::kTransferInProgress;
+    if (!again || ipc::monotonic_ns() > give_up) {
+      const bool done_unseen = outcome.after_doubt && (outcome.status == raft::Status::kAlreadyMember ||
+                                                       outcome.status == raft::Status::kNotLearner ||
+                                                       outcome.status == raft::Status::kNotMember);
+      if (outcome.status != raft::Status::kOk && !done_unseen)
+        throw launcher::LauncherError(fmt::format("reconfiguration: the leader refused: {}",
+                                                  launcher::describe_refusal(outcome.status, node)));
+      return outcome;
+    }
+    if (!pause(1)) return outcome;
+  }
+}
+
+std::optional<uint64_t> FailoverDriver::add_and_promote(uint32_t number, FailoverEvent& e) {
+  const uint32_t joining = cluster_.segment().node_count() + 1;
+  e.victim_role = "learner";
+  e.victim_node = joining;
+  const uint64_t signal_ns = ipc::monotonic_ns();
+  tap_.arm(number, signal_ns);
+  e.victim_pid = cluster_.start_joining_node(joining);
+  ask(node::AdminOp::kAddLearner, joining);
+  e.learner_ns = ipc::monotonic_ns() - signal_ns;
+  ask(node::AdminOp::kPromote, joining);
+  // The leader answers once the promotion is applied: the new voter counts towards every commit after.
+  e.window_ns = ipc::monotonic_ns() - signal_ns;
+  return stop_.requested() ? std::nullopt : std::optional(signal_ns);
+}
+
+void FailoverDriver::remove_joined(uint32_t node) {
+  ask(node::AdminOp::kRemove, node);
+  cluster_.stop_node(node);
+}
+
 FailoverResult FailoverDriver::finish() {
   if (error_) std::rethrow_exception(error_);
   if (ended_the_load_) stop_.clear();
@@ -219,6 +305,14 @@ FailoverResult FailoverDriver::finish() {
   result_.acknowledged_ops = tap_.acknowledged();
   result_.failed_ops = tap_.failed();
   result_.in_doubt_ops = tap_.in_doubt();
+  const Histogram quiet = tap_.quiet();
+  result_.quiet_ops = quiet.count();
+  if (!quiet.empty()) {
+    result_.quiet_p50_ns = quiet.value_at_percentile(50);
+    result_.quiet_p99_ns = quiet.value_at_percentile(99);
+    result_.quiet_p999_ns = quiet.value_at_percentile(99.9);
+    result_.quiet_max_ns = quiet.max();
+  }
   if (!result_.interrupted) {
     const FailoverTap::ReadBack read = tap_.read_back(cluster_.name());
     result_.checked = true;

@@ -1,5 +1,6 @@
 #pragma once
-// The events of `shmraft bench --failover` (issue 13), run against a BenchCluster while the load runs:
+// The events of `shmraft bench --failover` (issue 13) and `--reconfigure` (issue 12), run against a
+// BenchCluster while the load runs:
 //
 //   for each event: wait until every node is alive, knows the leader and has applied what the leader had
 //   committed, and writes are being acknowledged; stamp the signal and send it to the victim (the leader,
@@ -7,6 +8,12 @@
 //   leader_since_ns) and the clients' acknowledgements until the new leader has acknowledged a write;
 //   then restart the killed node (SIGCONT a stopped one) and wait until it has caught up — the event's
 //   end. A line per event goes to stderr as it ends.
+// A reconfiguration is the same kind of event with a change asked of the leader instead of a signal:
+//   transfer   leadership to a follower (each in turn); the window ends as a leader kill's does, with
+//              the first write the new leader acknowledges;
+//   add        node N+1 started, added as a learner and promoted; the window ends when the leader answers
+//              the promotion (applied); then the node is removed and stopped again, so every event starts
+//              from the same voters (its directory is kept: it rejoins with what it had).
 //
 // Nodes are named only as the cluster's status names them, and victims are found by pid: the driver
 // does no arithmetic on node numbers.
@@ -21,6 +28,7 @@
 #include "launcher/bench/bench_cluster.h"
 #include "launcher/bench/failover_options.h"
 #include "launcher/bench/failover_tap.h"
+#include "launcher/client/admin_client.h"
 
 namespace shmraft::bench {
 
@@ -45,6 +53,17 @@ class FailoverDriver {
 
  private:
   std::optional<FailoverEvent> run_event(uint32_t number);
+  // Watches the nodes' stamps and the clients' acknowledgements from `signal_ns` until a write is
+  // acknowledged (by a new leader if `leadership_moves`); fills the event's detect, elect and window.
+  // False if stopped first.
+  bool watch_until_acknowledged(uint32_t number, uint64_t signal_ns, FailoverEvent& e, bool leadership_moves);
+  // `--reconfigure add`: starts node N+1, adds and promotes it; returns the event's start (nullopt if
+  // stopped). remove_joined() takes it out again once the event is measured.
+  std::optional<uint64_t> add_and_promote(uint32_t number, FailoverEvent& e);
+  void remove_joined(uint32_t node);
+  // Asks the leader for `op`, again while it is busy with another change or the learner catches up.
+  // Throws launcher::LauncherError on a refusal or when no leader answered.
+  client::AdminOutcome ask(node::AdminOp op, uint32_t node);
   // Until every node is alive, knows the current leader and has applied what the leader had committed
   // when the wait began, and `settle_acks` more writes were acknowledged. False if stopped first.
   bool wait_until_caught_up(uint64_t settle_acks);
@@ -57,6 +76,7 @@ class FailoverDriver {
   StopFlag& stop_;
   std::string line_prefix_;
   FailoverTap tap_;
+  std::optional<client::AdminClient> admin_;  // --reconfigure
   FailoverResult result_;
   bool ended_the_load_ = false;
   std::exception_ptr error_;

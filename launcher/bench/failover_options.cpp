@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include "ipc/layout.h"
 #include "launcher/cli_options.h"
 #include "launcher/launcher_error.h"
 
@@ -40,28 +41,50 @@ void add_failover_flags(CLI::App& app, FailoverSpec& spec) {
       ->check(CLI::IsMember({"leader", "follower"}))
       ->needs(failover)
       ->capture_default_str();
+  CLI::Option* reconfigure =
+      app.add_option(
+             "--reconfigure", spec.change,
+             "Reconfiguration: under steady load, --changes times once the cluster is caught up: transfer "
+             "(leadership to each follower in turn; window until the new leader acknowledges a write) or "
+             "add (start node N+1, add it as a learner and promote it; window until the promotion "
+             "commits; then it is removed again); report each window and the slowest operation")
+          ->check(CLI::IsMember({"add", "transfer"}))
+          ->excludes(failover);
+  app.add_option("--changes", spec.changes, "Reconfiguration: events, one change each")
+      ->check(launcher::in_range(1u, 100'000u))
+      ->needs(reconfigure)
+      ->capture_default_str();
 }
 
 void validate(const FailoverSpec& spec, const std::vector<BenchConfig>& configs,
               const FailoverContext& context) {
-  if (!spec.enabled) return;
+  if (!spec.any()) return;
+  const char* flag = spec.reconfigures() ? "--reconfigure" : "--failover";
   if (context.attached)
-    reject("--failover restarts the nodes it kills, so it starts its own cluster: drop --cluster");
-  if (context.compare) reject("--failover cannot be combined with --compare");
+    reject(fmt::format("{} starts and restarts nodes of its own cluster: drop --cluster", flag));
+  if (context.compare) reject(fmt::format("{} cannot be combined with --compare", flag));
+  if (context.sweep && spec.reconfigures()) reject("--reconfigure cannot be combined with --sweep");
   if (context.duration_given)
-    reject("--duration does not apply to --failover: the run lasts until --kills events are measured");
+    reject(fmt::format("--duration does not apply to {}: the run lasts until its {} events are measured",
+                       flag, spec.events()));
   for (const BenchConfig& c : configs) {
-    if (c.nodes < 3)
+    if (spec.enabled && c.nodes < 3)
       reject(fmt::format(
           "--failover needs 3 or more nodes (a majority must remain when one is lost), not {} (--nodes, "
           "--sweep-nodes)",
           c.nodes));
-    if (c.open_loop()) reject("--failover drives a closed loop: drop --rate");
+    if (spec.reconfigures() && c.nodes < 2)
+      reject(
+          fmt::format("--reconfigure needs 2 or more nodes (a follower to hand over to), not {}", c.nodes));
+    if (spec.change == "add" && c.nodes >= ipc::kMaxNodes)
+      reject(fmt::format("--reconfigure add needs room for node {}: at most {} nodes", c.nodes + 1,
+                         ipc::kMaxNodes - 1));
+    if (c.open_loop()) reject(fmt::format("{} drives a closed loop: drop --rate", flag));
     if (c.payload_bytes < kFailoverMinPayload)
       reject(
-          fmt::format("--failover needs --payload {} or more: each value carries its sequence number for the "
+          fmt::format("{} needs --payload {} or more: each value carries its sequence number for the "
                       "read-back",
-                      kFailoverMinPayload));
+                      flag, kFailoverMinPayload));
   }
 }
 

@@ -60,7 +60,12 @@ void FailoverTap::completed(uint32_t client, uint32_t tag, uint64_t began_ns,
   }
 
   const uint32_t event = armed_event_.load(std::memory_order_acquire);
-  if (event == 0) return;
+  if (event == 0) {
+    if (ok && began_ns >= disarmed_ns_.load(std::memory_order_relaxed) &&
+        done.phases.client_receive_ns > began_ns)
+      c.quiet.record(done.phases.client_receive_ns - began_ns);
+    return;
+  }
   if (event != c.event_seen) start_event(c, event);
   const uint64_t signal_ns = armed_signal_ns_.load(std::memory_order_relaxed);
   const uint64_t now = ok ? done.phases.client_receive_ns : ipc::monotonic_ns();
@@ -93,7 +98,14 @@ void FailoverTap::arm(uint32_t event, uint64_t signal_ns) noexcept {
 }
 
 void FailoverTap::disarm() noexcept {
+  disarmed_ns_.store(ipc::monotonic_ns(), std::memory_order_relaxed);
   armed_event_.store(0, std::memory_order_release);
+}
+
+Histogram FailoverTap::quiet() const {
+  Histogram all = quiet_histogram();
+  for (const auto& c : clients_) all.merge(c->quiet);
+  return all;
 }
 
 template <typename Each>

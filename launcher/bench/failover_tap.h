@@ -4,7 +4,9 @@
 //     key and the puts whose outcome is unknown are kept, so read_back() can tell whether an
 //     acknowledged write was lost;
 //   - while an event is armed: the first acknowledgements committed after the signal (their commit and
-//     receive stamps), the slowest operation that completed, and the operations failed or in doubt.
+//     receive stamps), the slowest operation that completed, and the operations failed or in doubt;
+//   - while none is: the latency of every operation begun after the last event ended (quiet()), what an
+//     event's worst operation is compared with.
 //
 // The driver arms event n with its signal stamp before it signals; each client starts event n's figures
 // afresh at its first completion after that. The driver reads a client's figures only when they belong
@@ -18,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/kit/histogram.h"
 #include "launcher/bench/client_load.h"
 
 namespace shmraft::bench {
@@ -44,6 +47,9 @@ class FailoverTap final : public LoadObserver {
   };
   EventOps event_ops(uint32_t event) const noexcept;
 
+  // Once the load's threads have ended: the latencies of the operations acknowledged between events.
+  Histogram quiet() const;
+
   // The whole load so far.
   uint64_t acknowledged() const noexcept;
   uint64_t failed() const noexcept;
@@ -59,6 +65,9 @@ class FailoverTap final : public LoadObserver {
 
  private:
   static constexpr uint32_t kAckCapacity = 64;  // first acknowledgements kept per client and event
+  // One significant digit (buckets within ~6 %), up to a minute: ~4 KiB each, as there may be thousands
+  // of clients.
+  static Histogram quiet_histogram() { return Histogram(1, 60'000'000'000); }
 
   struct alignas(64) PerClient {
     // The client thread's own.
@@ -66,6 +75,7 @@ class FailoverTap final : public LoadObserver {
     std::vector<uint64_t> acked_seq;                      // by key: last acknowledged sequence, 0 = none
     std::vector<std::pair<uint32_t, uint64_t>> doubtful;  // (key, sequence) of puts with unknown outcome
     uint32_t event_seen = 0;
+    Histogram quiet = quiet_histogram();
     // Read by the driver.
     std::atomic<uint64_t> acknowledged{0}, failed{0}, in_doubt{0};
     std::atomic<uint32_t> event{0};  // the event the figures below belong to
@@ -81,6 +91,7 @@ class FailoverTap final : public LoadObserver {
   std::vector<std::unique_ptr<PerClient>> clients_;
   std::atomic<uint32_t> armed_event_{0};
   std::atomic<uint64_t> armed_signal_ns_{0};
+  std::atomic<uint64_t> disarmed_ns_{0};  // when the last event ended
 };
 
 }  // namespace shmraft::bench

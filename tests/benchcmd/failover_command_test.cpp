@@ -1,5 +1,6 @@
-// `shmraft bench --failover` through the real binary (issue 13): leader SIGKILLs and a SIGSTOP under
-// load, each reported as a line while it runs and in the JSON's `failover` object, with nothing
+// `shmraft bench --failover` (issue 13) and `--reconfigure` (issue 12), the events of one driver, through
+// the real binary: leader SIGKILLs and a SIGSTOP under load, leadership transfers and node additions,
+// each reported as a line while it runs and in the JSON's `failover` / `reconfigure` object, with nothing
 // acknowledged lost; a failover sweep's HTML has its chart; bad flags are refused with exit 2. No timing
 // assertion (the host is shared): only orderings that hold on any machine.
 #include <gtest/gtest.h>
@@ -24,22 +25,22 @@ std::vector<std::string> failover_args(std::vector<std::string> extra) {
   return args;
 }
 
-// The lines "failover 2/3: ...", after the sweep point's "[1/2] " in a sweep.
-std::vector<std::string> event_lines(const std::string& err) {
+// The lines "failover 2/3: ..." (or "reconfigure 2/3: ..."), after the sweep point's "[1/2] " in a sweep.
+std::vector<std::string> event_lines(const std::string& err, const std::string& kind = "failover") {
   std::vector<std::string> lines;
   std::istringstream in(err);
   for (std::string line; std::getline(in, line);) {
     if (line.starts_with("[")) line.erase(0, line.find("] ") + 2);
-    if (line.starts_with("failover ") && line.find(": ") != std::string::npos) lines.push_back(line);
+    if (line.starts_with(kind + " ") && line.find(": ") != std::string::npos) lines.push_back(line);
   }
   return lines;
 }
 
-json failover_of(const BenchOutput& run) {
+json failover_of(const BenchOutput& run, const char* key = "failover") {
   try {
-    return json::parse(run.out).at("failover");
+    return json::parse(run.out).at(key);
   } catch (const json::exception& e) {
-    ADD_FAILURE() << "no failover object in the JSON (" << e.what() << ")\n" << run.describe();
+    ADD_FAILURE() << "no " << key << " object in the JSON (" << e.what() << ")\n" << run.describe();
     return json::object();
   }
 }
@@ -135,6 +136,60 @@ TEST(BenchFailover, SweepHtmlHasTheFailoverChart) {
   fs::remove_all(out);
 }
 
+std::vector<std::string> reconfigure_args(std::vector<std::string> extra) {
+  std::vector<std::string> args{"--warmup", "0.2", "--no-floor", "--progress", "0", "--json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+TEST(BenchReconfigure, TransfersMoveLeadershipToEachFollowerInTurnAndLoseNothing) {
+  BenchProcess bench(reconfigure_args({"--reconfigure", "transfer", "--changes", "3", "--clients", "2"}));
+  const BenchOutput run = bench.wait(std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_EQ(event_lines(run.err, "reconfigure").size(), 3u) << run.err;
+  const json f = failover_of(run, "reconfigure");
+  EXPECT_EQ(f["signal"], "transfer");
+  for (const char* key : {"window_us", "elect_us", "worst_op_us"}) expect_percentiles(f, key);
+  ASSERT_EQ(f["events"].size(), 3u) << f.dump(1);
+  for (const json& e : f["events"]) {
+    SCOPED_TRACE(e.dump());
+    // The target of the transfer is the one elected, and nothing had to be detected.
+    ASSERT_FALSE(e["new_leader"].is_null());
+    EXPECT_EQ(e["new_leader"], e["victim_node"]);
+    EXPECT_TRUE(e["detect_us"].is_null());
+    ASSERT_FALSE(e["window_us"].is_null());
+    EXPECT_GE(e["window_us"].get<double>(), e["elect_us"].get<double>());
+    EXPECT_GE(e["terms"].get<uint64_t>(), 1u);
+  }
+  ASSERT_TRUE(f["quiet_us"].is_object()) << f.dump();
+  EXPECT_GT(f["quiet_us"]["ops"].get<uint64_t>(), 0u);
+  expect_nothing_lost(f);
+  EXPECT_TRUE(leftovers_of(bench).empty());
+}
+
+TEST(BenchReconfigure, AddedNodesAreLearnersFirstThenVotersAndAreRemovedAgain) {
+  BenchProcess bench(reconfigure_args({"--reconfigure", "add", "--changes", "2", "--clients", "2"}));
+  const BenchOutput run = bench.wait(std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_EQ(event_lines(run.err, "reconfigure").size(), 2u) << run.err;
+  const json f = failover_of(run, "reconfigure");
+  EXPECT_EQ(f["signal"], "add");
+  for (const char* key : {"window_us", "learner_us", "worst_op_us"}) expect_percentiles(f, key);
+  ASSERT_EQ(f["events"].size(), 2u) << f.dump(1);
+  for (const json& e : f["events"]) {
+    SCOPED_TRACE(e.dump());
+    EXPECT_EQ(e["victim_node"], 4) << "the node after the 3 voters";
+    EXPECT_EQ(e["victim_role"], "learner");
+    ASSERT_FALSE(e["learner_us"].is_null());
+    ASSERT_FALSE(e["window_us"].is_null());
+    // Promoted after it was added; the leader stays (no election).
+    EXPECT_GE(e["window_us"].get<double>(), e["learner_us"].get<double>());
+    EXPECT_EQ(e["terms"].get<uint64_t>(), 0u);
+  }
+  expect_nothing_lost(f);
+  EXPECT_TRUE(leftovers_of(bench).empty());
+}
+
 class BenchFailoverBadFlags : public testing::TestWithParam<BadInput> {};
 
 TEST_P(BenchFailoverBadFlags, AreRefusedWithExit2AndOneLine) {
@@ -154,7 +209,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"WithDuration", {"--failover", "--duration", "5"}, "--duration"},
         BadInput{"WithCompare", {"--failover", "--compare"}, "--compare"},
         BadInput{"WithRate", {"--failover", "--rate", "1000"}, "--rate"},
-        BadInput{"PayloadTooSmallForTheReadBack", {"--failover", "--payload", "8"}, "--payload"}),
+        BadInput{"PayloadTooSmallForTheReadBack", {"--failover", "--payload", "8"}, "--payload"},
+        BadInput{"UnknownChange", {"--reconfigure", "replace"}, "--reconfigure"},
+        BadInput{"ChangesWithoutReconfigure", {"--changes", "3"}, "--reconfigure"},
+        BadInput{"ReconfigureWithFailover", {"--reconfigure", "add", "--failover"}, "--failover"},
+        BadInput{"ReconfigureWithDuration", {"--reconfigure", "transfer", "--duration", "5"}, "--duration"},
+        BadInput{"ReconfigureWithSweep", {"--reconfigure", "add", "--sweep"}, "--sweep"},
+        BadInput{"ReconfigureOneNode", {"--reconfigure", "transfer", "--nodes", "1"}, "2 or more nodes"},
+        BadInput{"AddWithoutRoom", {"--reconfigure", "add", "--nodes", "16"}, "room for node 17"}),
     [](const testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 
 }  // namespace

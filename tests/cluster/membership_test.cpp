@@ -1,7 +1,7 @@
 // Membership changes in real processes (issue 12): `shmraft member` and `shmraft transfer` against a
 // running cluster. 3 -> 5 -> 3 voters while a client writes, with every acknowledged write then read
 // back through each remaining voter as leader; leadership handed to a named node; the CLI's refusals;
-// and a learner that never counts toward a majority.
+// a learner that never counts toward a majority; and a joined node's links cut and healed like anyone's.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -216,6 +216,32 @@ TEST(Membership, ALearnerNeverCountsTowardAMajority) {
   expect_ok(cluster.run("restart", {"1"}));
   const CommandResult unstuck = cluster.kv({"put", "after", "1", "--timeout-ms", "10000"});
   EXPECT_EQ(unstuck.exit_code, 0) << unstuck.describe();
+}
+
+// `shmraft partition` and `heal` reach a node added after the start (node ids above the initial
+// voters): its links are cut, the other three voters keep committing, and healing restores them.
+TEST(Membership, AJoinedNodeIsPartitionedAndHealedLikeTheOthers) {
+  TestCluster cluster("member-partition");
+  cluster.wait_for_leader();
+  expect_ok(cluster.run("member", {"add", "4"}));
+  expect_ok(cluster.run("member", {"promote", "4"}));
+  expect_ok(cluster.run("partition", {"4"}));
+  {
+    ipc::Segment segment = ipc::Segment::attach(cluster.name());
+    for (const uint32_t peer : {1u, 2u, 3u}) {
+      EXPECT_FALSE(segment.link_fault(4, peer).get().connected) << "4 -> " << peer;
+      EXPECT_FALSE(segment.link_fault(peer, 4).get().connected) << peer << " -> 4";
+    }
+    EXPECT_TRUE(segment.link_fault(1, 2).get().connected);
+  }
+  // Three of four voters: a majority without node 4.
+  EXPECT_EQ(cluster.kv({"put", "cut", "1", "--timeout-ms", "10000"}).exit_code, 0);
+  expect_ok(cluster.run("heal", {}));
+  ipc::Segment segment = ipc::Segment::attach(cluster.name());
+  for (const uint32_t peer : {1u, 2u, 3u}) {
+    EXPECT_TRUE(segment.link_fault(4, peer).get().connected) << "4 -> " << peer;
+    EXPECT_TRUE(segment.link_fault(peer, 4).get().connected) << peer << " -> 4";
+  }
 }
 
 }  // namespace
