@@ -237,7 +237,7 @@ class NodeStorage::Impl {
 
   void install_snapshot_file(const SnapshotMeta& meta) {
     refuse_older_snapshot(meta);
-    snapshot_->install_staged(meta, options_.durability);
+    snapshot_->install_staged(meta);
     keep_log_if_it_continues(meta);
   }
 
@@ -327,6 +327,9 @@ void NodeStorage::save_snapshot(const SnapshotMeta& meta, std::span<const std::b
 }
 fs::path NodeStorage::snapshot_staging_file() const {
   return impl_->snapshot_->staged_file();
+}
+fs::path NodeStorage::snapshot_file() const {
+  return impl_->snapshot_->file();
 }
 void NodeStorage::install_snapshot_file(const SnapshotMeta& meta) {
   impl_->install_snapshot_file(meta);

@@ -181,8 +181,8 @@ void SnapshotFile::save(const SnapshotMeta& meta, std::span<const std::byte> dat
   rename_into_place(temporary, meta, true);
 }
 
-void SnapshotFile::install_staged(const SnapshotMeta& meta, Durability durability) {
-  rename_into_place(staged_file(), meta, durability != Durability::none);
+void SnapshotFile::install_staged(const SnapshotMeta& meta) {
+  rename_into_place(staged_file(), meta, false);
 }
 
 void SnapshotFile::rename_into_place(const fs::path& from, const SnapshotMeta& meta, bool sync_dir) {

@@ -4,7 +4,8 @@
 //
 // Two writers: save() writes and renames on the caller's thread; a process of its own (the node's forked
 // child) writes snap/snapshot.staged with write_snapshot_file() and the owner then only renames it into
-// place with install_staged(), trusting its CRC the way the next open does (which reads and checks it).
+// place with install_staged(), trusting its CRC the way the next open does (which reads and checks it);
+// making that rename durable (an fsync of snap/) is then the writer's job.
 #include <filesystem>
 #include <optional>
 #include <span>
@@ -30,13 +31,12 @@ class SnapshotFile {
   void save(const SnapshotMeta& meta, std::span<const std::byte> data);
   // Where another process writes a snapshot (write_snapshot_file) for install_staged().
   std::filesystem::path staged_file() const;
-  // Renames the staged file, which holds `meta`, into place; fsyncs snap/ unless `durability` is none
-  // (in none the rename, like every write, survives a kill of the process but not a power loss).
-  void install_staged(const SnapshotMeta& meta, Durability durability);
+  // Renames the staged file, which holds `meta`, into place. Not durable until snap/ is fsynced.
+  void install_staged(const SnapshotMeta& meta);
   std::optional<Snapshot> load() const;
+  std::filesystem::path file() const;  // snap/snapshot
 
  private:
-  std::filesystem::path file() const;
   void rename_into_place(const std::filesystem::path& from, const SnapshotMeta& meta, bool sync_dir);
 
   std::filesystem::path dir_;
