@@ -1,11 +1,19 @@
-// bench_snapshot: the node loop's pause for a KV snapshot, today's way (serialise on the loop, then store)
-// beside a forked child's (the loop pays for fork(); the child serialises and flushes), at a given number
-// of keys, with the floor of writing and flushing the same bytes to a file on the same disk.
+// bench_snapshot: the node loop's pause for a KV snapshot at a given number of keys. The loop forks a
+// child (the pause: fork() copying the page tables of the anonymous memory), the child serialises the
+// state and writes the snapshot file whole (not a pause), the loop renames it into place (the pause; the
+// child then fsyncs snap/ and frees the replaced file). Beside them, what the loop paid before every snapshot
+// was forked (serialising on the loop, then writing and flushing the image) and the floor of writing and
+// flushing the same bytes to a file on the same disk.
 //
-//   bench_snapshot [--keys N] [--value-bytes B] [--runs R] [--dir D]
+// --shared-mib M also maps a MAP_SHARED file of M MiB, every page touched (as the node maps its log
+// segments and the shared segment), and times fork() with it mapped and with it MADV_DONTFORK.
 //
-// Prints medians (and min/max) over R runs, interleaved (inline, fork, floor per run), in microseconds.
+//   bench_snapshot [--keys N] [--value-bytes B] [--runs R] [--dir D] [--shared-mib M]
+//
+// Prints medians (and min/max) over R runs, interleaved, in microseconds.
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +29,7 @@
 #include "node/kv/state_machine.h"
 #include "node/process/forked_snapshot.h"
 #include "node/storage/file.h"
+#include "node/storage/node_storage.h"
 
 namespace {
 
@@ -31,6 +40,7 @@ struct Args {
   std::size_t value_bytes = 64;
   int runs = 5;
   std::filesystem::path dir = std::filesystem::temp_directory_path();
+  std::size_t shared_mib = 0;
 };
 
 Args parse(int argc, char** argv) {
@@ -46,11 +56,13 @@ Args parse(int argc, char** argv) {
       a.runs = std::atoi(v);
     else if (flag == "--dir")
       a.dir = v;
+    else if (flag == "--shared-mib")
+      a.shared_mib = std::strtoull(v, nullptr, 10);
     else {
-      std::fprintf(
-          stderr,
-          "unknown flag %s\nusage: bench_snapshot [--keys N] [--value-bytes B] [--runs R] [--dir D]\n",
-          flag.c_str());
+      std::fprintf(stderr,
+                   "unknown flag %s\nusage: bench_snapshot [--keys N] [--value-bytes B] [--runs R] [--dir D] "
+                   "[--shared-mib M]\n",
+                   flag.c_str());
       std::exit(2);
     }
   }
@@ -67,7 +79,7 @@ struct Series {
   }
 };
 
-// Today's store step and the floor: write the bytes to a fresh file and flush them.
+// The store step of the old way and the floor: write the bytes to a fresh file and flush them.
 double write_and_flush_us(const std::filesystem::path& file, std::span<const std::byte> bytes) {
   const uint64_t start = monotonic_ns();
   const shmraft::storage::UniqueFd fd = shmraft::storage::open_file(file, O_WRONLY | O_CREAT | O_TRUNC);
@@ -77,6 +89,29 @@ double write_and_flush_us(const std::filesystem::path& file, std::span<const std
   std::filesystem::remove(file);
   return us;
 }
+
+// How long fork() holds the caller; the child exits at once.
+double fork_us() {
+  const uint64_t start = monotonic_ns();
+  const pid_t pid = ::fork();
+  if (pid == 0) _exit(0);
+  const double us = static_cast<double>(monotonic_ns() - start) / 1000;
+  ::waitpid(pid, nullptr, 0);
+  return us;
+}
+
+// A MAP_SHARED file of `mib` MiB with every page touched, like the node's log segments and shared segment.
+struct SharedMapping {
+  shmraft::storage::UniqueFd fd;
+  shmraft::storage::Mapping mapping;
+  SharedMapping(const std::filesystem::path& file, std::size_t mib)
+      : fd(shmraft::storage::open_file(file, O_RDWR | O_CREAT | O_TRUNC)) {
+    if (::ftruncate(fd.get(), static_cast<off_t>(mib << 20)) != 0) std::exit(1);
+    mapping = shmraft::storage::Mapping(fd.get(), mib << 20, file);
+    for (std::size_t i = 0; i < mapping.size(); i += 4096) mapping.data()[i] = std::byte{1};
+    std::filesystem::remove(file);
+  }
+};
 
 }  // namespace
 
@@ -96,33 +131,61 @@ int main(int argc, char** argv) {
   std::printf("bench_snapshot: %zu keys, %zu-byte values, image %.1f MiB, %d runs, dir %s\n", kv.size(),
               args.value_bytes, static_cast<double>(probe.size()) / (1 << 20), args.runs, args.dir.c_str());
 
-  Series serialise{"inline: serialise on the loop (pause)", {}};
-  Series store{"inline: then store (write+fdatasync, pause)", {}};
-  Series fork_pause{"fork: fork() on the loop (pause)", {}};
-  Series child{"fork: child serialises+flushes (not a pause)", {}};
+  const std::filesystem::path node_dir = args.dir / "bench-snapshot-node";
+  std::filesystem::remove_all(node_dir);
+  shmraft::storage::NodeStorage storage(node_dir, {.segment_bytes = 1 << 20});  // durability batch
+  Series fork_pause{"now: fork() on the loop (pause)", {}};
+  Series child{"now: child serialises, writes, flushes (not a pause)", {}};
+  Series install{"now: rename into place (pause)", {}};
+  Series serialise{"before: serialise on the loop (pause)", {}};
+  Series store{"before: then write+fdatasync on the loop (pause)", {}};
   Series floor{"floor: write+fdatasync of the image bytes", {}};
   const std::filesystem::path file = args.dir / "bench-snapshot.bin";
   for (int run = 0; run < args.runs; ++run) {
-    uint64_t start = monotonic_ns();
-    const std::vector<std::byte> image = kv.snapshot();
-    serialise.us.push_back(static_cast<double>(monotonic_ns() - start) / 1000);
-    store.us.push_back(write_and_flush_us(file, image));
-
-    shmraft::node::ForkedSnapshot forked(args.dir / "bench-snapshot.image");
-    forked.start(kv);
+    shmraft::node::ForkedSnapshot forked(storage.snapshot_staging_file(), storage.snapshot_file(), true);
+    const shmraft::storage::SnapshotMeta meta{
+        .last_index = kv.applied_index() + static_cast<uint64_t>(run), .last_term = 1, .voters = 0b10};
+    forked.start(kv, meta);
     fork_pause.us.push_back(static_cast<double>(forked.fork_ns()) / 1000);
     shmraft::node::ForkedSnapshot::Status status;
     while ((status = forked.poll()) == shmraft::node::ForkedSnapshot::Status::kRunning)
       std::this_thread::sleep_for(std::chrono::microseconds(200));
-    if (status != shmraft::node::ForkedSnapshot::Status::kDone) {
+    if (status != shmraft::node::ForkedSnapshot::Status::kWritten) {
       std::fprintf(stderr, "the snapshot child failed (exit code %d)\n", forked.exit_code());
       return 1;
     }
     child.us.push_back(static_cast<double>(monotonic_ns() - forked.started_ns()) / 1000);
-    forked.finish();
+    uint64_t start = monotonic_ns();
+    storage.install_snapshot_file(meta);
+    install.us.push_back(static_cast<double>(monotonic_ns() - start) / 1000);
+    forked.installed();
+    while ((status = forked.poll()) == shmraft::node::ForkedSnapshot::Status::kRunning)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (status != shmraft::node::ForkedSnapshot::Status::kDone) {
+      std::fprintf(stderr, "the snapshot child failed after the rename (exit code %d)\n", forked.exit_code());
+      return 1;
+    }
 
+    start = monotonic_ns();
+    const std::vector<std::byte> image = kv.snapshot();
+    serialise.us.push_back(static_cast<double>(monotonic_ns() - start) / 1000);
+    store.us.push_back(write_and_flush_us(file, image));
     floor.us.push_back(write_and_flush_us(file, image));
   }
-  for (Series* s : {&serialise, &store, &fork_pause, &child, &floor}) s->print();
+  for (Series* s : {&fork_pause, &child, &install, &serialise, &store, &floor}) s->print();
+  std::filesystem::remove_all(node_dir);
+
+  if (args.shared_mib == 0) return 0;
+  const SharedMapping shared(args.dir / "bench-snapshot-shared.bin", args.shared_mib);
+  Series with{"fork() with the shared mapping", {}};
+  Series without{"fork() with it MADV_DONTFORK", {}};
+  for (int run = 0; run < args.runs; ++run) {
+    ::madvise(shared.mapping.data(), shared.mapping.size(), MADV_DOFORK);
+    with.us.push_back(fork_us());
+    ::madvise(shared.mapping.data(), shared.mapping.size(), MADV_DONTFORK);
+    without.us.push_back(fork_us());
+  }
+  std::printf("%zu MiB MAP_SHARED, every page touched:\n", args.shared_mib);
+  for (Series* s : {&with, &without}) s->print();
   return 0;
 }

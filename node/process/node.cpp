@@ -1,18 +1,18 @@
 #include "node/process/node.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 #include "ipc/clock.h"
 #include "node/process/shm_transport.h"
 #include "node/process/tcp_transport.h"
-#include "node/storage/file.h"
 #include "node/storage/format.h"
 #include "node/storage/set_aside.h"
 #include "node/storage/state_detection.h"
@@ -81,9 +81,6 @@ SnapshotSender::Options snapshot_sender_options(const Transport& transport, cons
   return o;
 }
 
-// Where a forked child writes the KV image, in the node's data directory.
-constexpr std::string_view kForkedImageFile = "snapshot.image";
-
 }  // namespace
 
 Node::Node(const NodeOptions& options, spdlog::logger& log)
@@ -108,14 +105,14 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       snapshot_receiver_(options.data_dir / kPartialSnapshotFile, options.node, receiver_notes_),
       ready_handler_(options.check_invariants),
       tick_ns_(uint64_t{options.tick_us} * 1000),
-      forked_snapshot_(options.data_dir / kForkedImageFile) {
+      forked_snapshot_(storage_.snapshot_staging_file(), storage_.snapshot_file(),
+                       options.fsync != storage::Durability::none) {
   for (const std::string& note : storage_.recovery().notes) log_.warn("storage recovery: {}", note);
   for (const std::string& note : receiver_notes_) log_.info("snapshot transfer: {}", note);
 
   if (std::optional<storage::Snapshot> snapshot = storage_.load_snapshot()) {
     kv_.restore(snapshot->data);
     snapshot_index_ = snapshot->meta.last_index;
-    last_image_bytes_ = snapshot->data.size();
     if (kv_.applied_index() != snapshot_index_)
       throw std::runtime_error("snapshot in " + options.data_dir.string() + " covers index " +
                                std::to_string(snapshot_index_) + " but its KV state is at index " +
@@ -433,7 +430,6 @@ void Node::restore(const raft::Snapshot& snapshot) {
   forked_snapshot_.cancel();  // an older state's image: storing it after this one would go backwards
   kv_.restore(snapshot.data);
   snapshot_index_ = snapshot.meta.index;
-  last_image_bytes_ = snapshot.data.size();
   applied_bytes_since_snapshot_ = 0;
   log_.info("installed snapshot at index {} term {} from the leader", snapshot.meta.index,
             snapshot.meta.term);
@@ -502,56 +498,61 @@ void Node::maybe_snapshot(uint64_t now_ns) {
   if (forked_snapshot_.running()) {
     if (now_ns < next_snapshot_poll_ns_) return;
     next_snapshot_poll_ns_ = now_ns + 1'000'000;
-    return store_forked_snapshot();
+    return advance_forked_snapshot();
   }
   if (applied_bytes_since_snapshot_ < options_.snapshot_bytes) return;
   const raft::Index index = kv_.applied_index();
   if (index <= snapshot_index_) return;
   applied_bytes_since_snapshot_ = 0;
-  if (last_image_bytes_ >= options_.fork_snapshot_bytes) {
-    forked_snapshot_.start(kv_);
-    return;
+  try {
+    forked_snapshot_.start(kv_, raft_storage_.snapshot_meta(index, core_->conf_state_at(index)));
+  } catch (const std::system_error& e) {  // EAGAIN or ENOMEM: the log keeps growing until a fork succeeds
+    log_.error("no snapshot at index {}: {}; the next is tried after {} more bytes of log", index, e.what(),
+               options_.snapshot_bytes);
   }
-  const uint64_t start_ns = monotonic_ns();
-  const std::vector<std::byte> image = kv_.snapshot();
-  store_snapshot(index, image,
-                 fmt::format("serialised on the loop in {} us", (monotonic_ns() - start_ns) / 1000));
 }
 
-void Node::store_forked_snapshot() {
+void Node::advance_forked_snapshot() {
   switch (forked_snapshot_.poll()) {
     case ForkedSnapshot::Status::kIdle:
     case ForkedSnapshot::Status::kRunning:
       return;
     case ForkedSnapshot::Status::kFailed:
       log_.error(
-          "the snapshot child for index {} failed (exit code {}: 1 = writing {}, 2 = serialising); "
-          "the next snapshot is tried after {} more bytes of log",
-          forked_snapshot_.index(), forked_snapshot_.exit_code(), forked_snapshot_.file().string(),
+          "the snapshot child for index {} failed (exit code {}: 1 = writing {}, 2 = serialising, 4 = "
+          "flushing its directory); the next snapshot is tried after {} more bytes of log",
+          forked_snapshot_.meta().last_index, forked_snapshot_.exit_code(), forked_snapshot_.file().string(),
           options_.snapshot_bytes);
       return;
+    case ForkedSnapshot::Status::kWritten:
+      return install_forked_snapshot();
     case ForkedSnapshot::Status::kDone:
-      break;
+      return compact_after_snapshot();
   }
-  const uint64_t written_ns = monotonic_ns() - forked_snapshot_.started_ns();
-  if (forked_snapshot_.index() > snapshot_index_) {  // else a leader's snapshot overtook it
-    const storage::UniqueFd fd = storage::open_file(forked_snapshot_.file(), O_RDWR);
-    const storage::Mapping image(fd.get(), storage::file_size(fd.get(), forked_snapshot_.file()),
-                                 forked_snapshot_.file());
-    store_snapshot(forked_snapshot_.index(), {image.data(), image.size()},
-                   fmt::format("written by a child in {} ms; the loop paused {} us to fork",
-                               written_ns / 1'000'000, forked_snapshot_.fork_ns() / 1000));
-  }
-  forked_snapshot_.finish();
 }
 
-void Node::store_snapshot(raft::Index index, std::span<const std::byte> image, const std::string& how) {
+void Node::install_forked_snapshot() {
+  const storage::SnapshotMeta& meta = forked_snapshot_.meta();  // newer: restore() cancels the child
   const uint64_t start_ns = monotonic_ns();
-  raft_storage_.snapshot_and_compact(index, core_->conf_state_at(index), image);
-  snapshot_index_ = index;
-  last_image_bytes_ = image.size();
-  log_.info("snapshot at index {} ({} bytes, {}; stored in {} us); log now [{}, {}]", index, image.size(),
-            how, (monotonic_ns() - start_ns) / 1000, storage_.first_index(), storage_.last_index());
+  storage_.install_snapshot_file(meta);
+  forked_snapshot_.installed();
+  snapshot_index_ = meta.last_index;
+  install_ns_ = monotonic_ns() - start_ns;
+}
+
+void Node::compact_after_snapshot() {
+  const storage::SnapshotMeta& meta = forked_snapshot_.meta();
+  const uint64_t start_ns = monotonic_ns();
+  storage_.compact(meta.last_index);  // restore() cancels the child: no leader's snapshot came since
+  const uint64_t compact_ns = monotonic_ns() - start_ns;
+  std::error_code unknown;
+  const uint64_t bytes = std::filesystem::file_size(storage_.snapshot_file(), unknown);
+  log_.info(
+      "snapshot at index {} ({} bytes, written by a child in {} ms; the loop paused {} us to fork, {} us to "
+      "install and {} us to compact); log now [{}, {}]",
+      meta.last_index, unknown ? 0 : bytes, (start_ns - forked_snapshot_.started_ns()) / 1'000'000,
+      forked_snapshot_.fork_ns() / 1000, install_ns_ / 1000, compact_ns / 1000, storage_.first_index(),
+      storage_.last_index());
 }
 
 void Node::publish_counters(uint64_t now_ns) {

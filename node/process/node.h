@@ -143,11 +143,13 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void apply(std::span<const raft::Entry> entries) override;
   void serve_reads(std::span<const raft::ReadState> reads) override;
 
-  // Starts a snapshot once enough log was applied (in a forked child once the state is large, see
-  // NodeOptions::fork_snapshot_bytes, else on the loop), and stores a child's image once it exited.
+  // Starts a snapshot once enough log was applied: a forked child writes it (forked_snapshot.h), the loop
+  // only forks, renames the file the child wrote into place, and compacts the log once the child made the
+  // rename durable.
   void maybe_snapshot(uint64_t now_ns);
-  void store_forked_snapshot();
-  void store_snapshot(raft::Index index, std::span<const std::byte> image, const std::string& how);
+  void advance_forked_snapshot();
+  void install_forked_snapshot();
+  void compact_after_snapshot();
   void publish_counters(uint64_t now_ns);
   void log_repaired();  // once the core left lost mode
   uint64_t next_deadline_ns() const;
@@ -200,8 +202,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
 
   uint64_t applied_bytes_since_snapshot_ = 0;
   raft::Index snapshot_index_ = 0;
-  uint64_t last_image_bytes_ = 0;  // of the latest snapshot: whether the next one is forked
   ForkedSnapshot forked_snapshot_;
+  uint64_t install_ns_ = 0;             // how long the rename of the latest forked snapshot held the loop
   uint64_t next_snapshot_poll_ns_ = 0;  // a running child is asked about at most once a millisecond
 };
 

@@ -60,12 +60,9 @@ struct NodeOptions {
   // stops the node with the rule it broke. Off by default: it costs a few compares per Ready.
   bool check_invariants = false;
 
-  // Take a KV snapshot and compact the log once this many log bytes were applied since the last one.
+  // Take a KV snapshot (written by a forked child: forked_snapshot.h) and compact the log once this many
+  // log bytes were applied since the last one.
   uint64_t snapshot_bytes = uint64_t{64} << 20;
-  // Write a snapshot in a forked child (copy-on-write; the loop pays only for fork()) once the previous
-  // image was at least this large; smaller states are serialised on the loop, where that is cheaper than
-  // fork() and the copy-on-write faults after it. 0: always fork.
-  uint64_t fork_snapshot_bytes = uint64_t{4} << 20;
   uint64_t segment_bytes = uint64_t{64} << 20;  // preallocated log segment size
 
   std::string log_level = "info";  // spdlog level name: trace debug info warn error critical off

@@ -79,10 +79,8 @@ void RaftStorage::write(const raft::Ready& ready) {
         {ready.hard_state->term, ready.hard_state->vote, ready.hard_state->commit, ready.hard_state->lost});
 }
 
-void RaftStorage::snapshot_and_compact(raft::Index index, const raft::ConfState& conf,
-                                       std::span<const std::byte> data) {
-  storage_.save_snapshot(to_storage({index, storage_.term(index), conf}), data);
-  storage_.compact(index);
+storage::SnapshotMeta RaftStorage::snapshot_meta(raft::Index index, const raft::ConfState& conf) const {
+  return to_storage({index, storage_.term(index), conf});
 }
 
 }  // namespace shmraft::node

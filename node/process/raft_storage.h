@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <span>
 #include <vector>
 
 #include "node/raft/log_storage.h"
@@ -37,9 +36,9 @@ class RaftStorage final : public raft::LogStorage {
   // Makes the writes durable per the durability mode. Once per Ready, before messages_after_persist.
   void sync() { storage_.sync(); }
 
-  // Saves a snapshot of the state machine at `index` (applied, so in the log or the latest snapshot), with
-  // the configuration in force there, and drops the log segments it covers.
-  void snapshot_and_compact(raft::Index index, const raft::ConfState& conf, std::span<const std::byte> data);
+  // How the storage describes a snapshot of the state machine at `index` (applied, so in the log or the
+  // latest snapshot) with the configuration in force there.
+  storage::SnapshotMeta snapshot_meta(raft::Index index, const raft::ConfState& conf) const;
 
   storage::NodeStorage& storage() noexcept { return storage_; }
 

@@ -230,14 +230,28 @@ class NodeStorage::Impl {
   }
 
   void save_snapshot(const SnapshotMeta& meta, std::span<const std::byte> data) {
+    refuse_older_snapshot(meta);
+    snapshot_->save(meta, data);
+    keep_log_if_it_continues(meta);
+  }
+
+  void install_snapshot_file(const SnapshotMeta& meta) {
+    refuse_older_snapshot(meta);
+    snapshot_->install_staged(meta);
+    keep_log_if_it_continues(meta);
+  }
+
+  void refuse_older_snapshot(const SnapshotMeta& meta) const {
     if (meta.last_index == 0) throw StorageError("save_snapshot: a snapshot must include at least entry 1");
     const std::optional<SnapshotMeta>& current = snapshot_->meta();
     if (current && meta.last_index < current->last_index) {
       throw StorageError("save_snapshot: snapshot at index " + std::to_string(meta.last_index) +
                          " is older than the saved one at " + std::to_string(current->last_index));
     }
-    snapshot_->save(meta, data);
-    // Raft's InstallSnapshot rule: keep the log only if it continues the snapshot.
+  }
+
+  // Raft's InstallSnapshot rule: keep the log only if it continues the snapshot.
+  void keep_log_if_it_continues(const SnapshotMeta& meta) {
     bool continues;
     if (log_->empty()) {
       continues = log_->last_index() == meta.last_index;
@@ -310,6 +324,15 @@ void NodeStorage::sync() {
 }
 void NodeStorage::save_snapshot(const SnapshotMeta& meta, std::span<const std::byte> data) {
   impl_->save_snapshot(meta, data);
+}
+fs::path NodeStorage::snapshot_staging_file() const {
+  return impl_->snapshot_->staged_file();
+}
+fs::path NodeStorage::snapshot_file() const {
+  return impl_->snapshot_->file();
+}
+void NodeStorage::install_snapshot_file(const SnapshotMeta& meta) {
+  impl_->install_snapshot_file(meta);
 }
 std::optional<SnapshotMeta> NodeStorage::snapshot_meta() const noexcept {
   return impl_->snapshot_->meta();

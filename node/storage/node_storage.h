@@ -161,6 +161,13 @@ class NodeStorage {
   // next append starts at meta.last_index + 1 (Raft's InstallSnapshot rule). An older snapshot than the
   // current one is refused.
   void save_snapshot(const SnapshotMeta& meta, std::span<const std::byte> data);
+  // The same for a snapshot file another process wrote whole and flushed (write_snapshot_file in
+  // snapshot_file.h) at snapshot_staging_file(): only renamed over snapshot_file(). Its bytes are not
+  // read: the next open checks its CRC, as for any snapshot. The rename is durable once snap/ is fsynced
+  // (the writer's job: node/process/forked_snapshot.h); compact() only after that.
+  std::filesystem::path snapshot_staging_file() const;
+  std::filesystem::path snapshot_file() const;
+  void install_snapshot_file(const SnapshotMeta& meta);
   std::optional<SnapshotMeta> snapshot_meta() const noexcept;
   std::optional<Snapshot> load_snapshot() const;
   // Deletes whole segment files whose entries are all <= up_to_index, never the newest segment.

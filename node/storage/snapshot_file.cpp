@@ -7,6 +7,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "node/storage/file.h"
 #include "node/storage/format.h"
@@ -17,6 +19,9 @@ namespace fs = std::filesystem;
 using format::SnapshotHeader;
 
 namespace {
+
+// snap/snapshot.staged: written whole by another process, waiting for install_staged().
+constexpr std::string_view kStagedSuffix = ".staged";
 
 // The header of any version as the current one (a version-1 file records no configuration, a version-2
 // one no repair); an older header is kept too, since its CRC covers its own layout.
@@ -128,21 +133,7 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
 
 }  // namespace
 
-SnapshotFile::SnapshotFile(fs::path snap_dir, StorageStats& stats, RecoveryReport& report)
-    : dir_(std::move(snap_dir)), stats_(&stats) {
-  const fs::path temporary = fs::path(file()).concat(format::kTemporarySuffix);
-  if (::unlink(temporary.c_str()) == 0) {
-    report.notes.push_back("snap/" + temporary.filename().string() +
-                           ": removed, an interrupted snapshot save");
-  }
-  if (std::optional<Snapshot> snapshot = read_snapshot(file())) meta_ = snapshot->meta;
-}
-
-fs::path SnapshotFile::file() const {
-  return dir_ / format::kSnapshotFileName;
-}
-
-void SnapshotFile::save(const SnapshotMeta& meta, std::span<const std::byte> data) {
+void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, std::span<const std::byte> data) {
   SnapshotHeader header;
   header.last_index = meta.last_index;
   header.last_term = meta.last_term;
@@ -152,9 +143,55 @@ void SnapshotFile::save(const SnapshotMeta& meta, std::span<const std::byte> dat
   header.repair_incarnation = meta.repair_incarnation;
   header.data_bytes = data.size();
   header.crc = format::snapshot_crc(header, data);
-  write_file_atomically(file(), {std::as_bytes(std::span(&header, 1)), data});
-  stats_->flushes += 2;
+  const UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC);
+  write_all_at(fd.get(), &header, sizeof header, 0, path);
+  write_all_at(fd.get(), data.data(), data.size(), sizeof header, path);
+  sync_file_data(fd.get(), path);
+}
+
+SnapshotFile::SnapshotFile(fs::path snap_dir, StorageStats& stats, RecoveryReport& report)
+    : dir_(std::move(snap_dir)), stats_(&stats) {
+  const std::pair<fs::path, const char*> leftovers[] = {
+      {fs::path(file()).concat(format::kTemporarySuffix), "an interrupted snapshot save"},
+      {staged_file(), "a snapshot written off the loop and never installed"}};
+  for (const auto& [leftover, what] : leftovers) {
+    if (::unlink(leftover.c_str()) == 0)
+      report.notes.push_back("snap/" + leftover.filename().string() + ": removed, " + what);
+  }
+  if (std::optional<Snapshot> snapshot = read_snapshot(file())) meta_ = snapshot->meta;
+}
+
+fs::path SnapshotFile::file() const {
+  return dir_ / format::kSnapshotFileName;
+}
+
+fs::path SnapshotFile::staged_file() const {
+  return fs::path(file()).concat(kStagedSuffix);
+}
+
+void SnapshotFile::save(const SnapshotMeta& meta, std::span<const std::byte> data) {
+  const fs::path temporary = fs::path(file()).concat(format::kTemporarySuffix);
+  try {
+    write_snapshot_file(temporary, meta, data);
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
+  ++stats_->flushes;
+  rename_into_place(temporary, meta, true);
+}
+
+void SnapshotFile::install_staged(const SnapshotMeta& meta) {
+  rename_into_place(staged_file(), meta, false);
+}
+
+void SnapshotFile::rename_into_place(const fs::path& from, const SnapshotMeta& meta, bool sync_dir) {
+  if (::rename(from.c_str(), file().c_str()) != 0) throw_errno("cannot rename into place", from, errno);
   meta_ = meta;
+  if (sync_dir) {
+    sync_directory(dir_);
+    ++stats_->flushes;
+  }
 }
 
 std::optional<Snapshot> SnapshotFile::load() const {

@@ -1,10 +1,16 @@
 // Snapshots of real node processes. Chunked InstallSnapshot: a wiped follower gets a snapshot many peer
 // frames long and catches up; an install interrupted by SIGKILL of the receiver or of the sender resumes
 // (the counters say so) rather than restarting; an image damaged in the partial file is refused and
-// fetched again. Forked snapshots: images written by a child while clients write hold exactly the state
-// at their index. Label `cluster`, run serially.
+// fetched again. Forked snapshots: every snapshot is written by a child (none on the loop) and holds
+// exactly the state at its index; in-process, a node or child SIGKILLed around the child's write and the
+// loop's rename leaves a directory that opens with the old snapshot or the new one, whole; the removed
+// threshold flag is refused naming why. Label `cluster`, run serially.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,10 +21,13 @@
 
 #include "launcher/client/client.h"
 #include "node/kv/state_machine.h"
+#include "node/process/forked_snapshot.h"
+#include "node/process/node_options.h"
 #include "node/process/node_process.h"
 #include "node/process/snapshot_receiver.h"
 #include "node/storage/node_storage.h"
 #include "tests/node/test_cluster.h"
+#include "tests/temp_dir.h"
 
 namespace shmraft::node::testing {
 namespace {
@@ -235,7 +244,6 @@ TEST(SnapshotTransfer, AnImageDamagedInThePartialFileIsRefusedAndFetchedAgain) {
 TEST(ForkedSnapshot, ImagesWrittenWhileClientsWriteHoldTheStateAtTheirIndex) {
   TestCluster cluster(3, "snap-forked");
   snapshot_often(cluster);
-  for (uint32_t i = 1; i <= 3; ++i) cluster.options(i).fork_snapshot_bytes = 0;  // fork even a small state
   cluster.start_all();
   const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader) << all_logs(cluster);
@@ -264,6 +272,232 @@ TEST(ForkedSnapshot, ImagesWrittenWhileClientsWriteHoldTheStateAtTheirIndex) {
     }
     // Each put is one entry after the leader's first (its no-op): the index bounds the keys.
     EXPECT_LE(pairs.size(), snapshot->meta.last_index) << "node " << i;
+  }
+  // No snapshot work on the loop: every snapshot a node took (not one installed from the leader) was
+  // written by a child, the loop only forked, renamed and compacted (its pauses are in the same line).
+  const std::regex by_a_child(
+      "written by a child in [0-9]+ ms; the loop paused [0-9]+ us to fork, [0-9]+ us to install and [0-9]+ "
+      "us "
+      "to compact");
+  for (uint32_t i = 1; i <= 3; ++i) {
+    std::ifstream log(cluster.options(i).effective_log_file());
+    int snapshots = 0;
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("snapshot at index") == std::string::npos ||
+          line.find("installed snapshot at index") != std::string::npos)
+        continue;
+      ++snapshots;
+      EXPECT_TRUE(std::regex_search(line, by_a_child)) << "node " << i << ": " << line;
+    }
+    // The leader's last was waited for; a follower may still be writing its first.
+    if (i == *leader) {
+      EXPECT_GE(snapshots, 1) << cluster.log_tail(i);
+    }
+  }
+}
+
+// ---- in process: crashes around the child's write and the loop's rename ----
+
+constexpr uint64_t kLogEntries = 300;
+constexpr uint64_t kOldIndex = 100;  // the snapshot the directory holds
+constexpr uint64_t kNewIndex = 250;  // the one a child writes
+
+// The state after puts 1..index, put i writing key<i> with `value_bytes` bytes.
+kv::StateMachine state_at(uint64_t index, std::size_t value_bytes = 64) {
+  kv::StateMachine kv;
+  for (uint64_t i = 1; i <= index; ++i) {
+    const std::string key = "key" + std::to_string(i);
+    const std::string value(value_bytes, static_cast<char>('a' + i % 26));
+    kv::Command put;
+    put.op = kv::Op::put;
+    put.key = key;
+    put.value = value;
+    kv.apply(i, put);
+  }
+  return kv;
+}
+
+storage::SnapshotMeta meta_at(uint64_t index) {
+  return {.last_index = index, .last_term = 1, .voters = 0b1110};
+}
+
+constexpr storage::Options kSmallSegments{.segment_bytes = 16 << 10};
+
+// Entries 1..kLogEntries in several segments, and the snapshot at kOldIndex.
+void prepare(const std::filesystem::path& dir) {
+  storage::NodeStorage storage(dir, kSmallSegments);
+  const std::string payload(100, 'p');
+  for (uint64_t i = 1; i <= kLogEntries; ++i) {
+    const storage::LogEntry entry{i, 1, std::as_bytes(std::span(payload)), 0};
+    storage.append({&entry, 1});
+  }
+  storage.sync();
+  storage.save_snapshot(meta_at(kOldIndex), state_at(kOldIndex).snapshot());
+}
+
+// A node crashing here: no destructor runs (ForkedSnapshot's would kill its child and remove the file).
+[[noreturn]] void crash_here() {
+  ::raise(SIGKILL);
+  _exit(3);
+}
+
+// Runs `work`, which ends in crash_here(), in a process of its own.
+void run_until_crash(const std::function<void()>& work) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      work();
+    } catch (...) {
+    }
+    _exit(2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the work failed before the crash (status " << status << ")";
+}
+
+// Waits for the child of ForkedSnapshot to report; returns what it said.
+ForkedSnapshot::Status wait_for_child(ForkedSnapshot& forked) {
+  ForkedSnapshot::Status status;
+  while ((status = forked.poll()) == ForkedSnapshot::Status::kRunning) std::this_thread::sleep_for(1ms);
+  return status;
+}
+
+ForkedSnapshot forked_snapshot(const storage::NodeStorage& storage) {
+  return ForkedSnapshot(storage.snapshot_staging_file(), storage.snapshot_file(), true);
+}
+
+// The prepared directory, open, and a child that wrote the snapshot at kNewIndex whole (kWritten seen).
+struct Written {
+  storage::NodeStorage storage;
+  ForkedSnapshot forked;
+
+  explicit Written(const std::filesystem::path& dir)
+      : storage(dir, kSmallSegments), forked(forked_snapshot(storage)) {
+    forked.start(state_at(kNewIndex), meta_at(kNewIndex));
+    if (wait_for_child(forked) != ForkedSnapshot::Status::kWritten)
+      throw std::runtime_error("the child failed");
+  }
+};
+
+// The snapshot the directory opens with, and that it is `index`'s state, whole.
+void expect_snapshot(const storage::NodeStorage& storage, uint64_t index) {
+  ASSERT_EQ(storage.snapshot_meta(), meta_at(index));
+  const std::optional<storage::Snapshot> snapshot = storage.load_snapshot();  // checks its CRC
+  ASSERT_TRUE(snapshot);
+  kv::StateMachine kv;
+  kv.restore(snapshot->data);
+  EXPECT_EQ(kv.applied_index(), index);
+  EXPECT_EQ(kv.dump(), state_at(index).dump());
+}
+
+bool noted(const storage::NodeStorage& storage, const std::string& text) {
+  for (const std::string& note : storage.recovery().notes)
+    if (note.find(text) != std::string::npos) return true;
+  return false;
+}
+
+TEST(ForkedSnapshot, TheInstalledFileIsTheStateAtItsIndexAndTheLogAfterItStays) {
+  const shmraft::testing::TempDir dir("snap-forked-install");
+  prepare(dir.path());
+  {
+    Written written(dir.path());
+    written.storage.install_snapshot_file(meta_at(kNewIndex));
+    written.forked.installed();
+    ASSERT_EQ(wait_for_child(written.forked), ForkedSnapshot::Status::kDone);
+    written.storage.compact(kNewIndex);
+    EXPECT_GT(written.storage.first_index(), kOldIndex);  // segments went
+    EXPECT_FALSE(std::filesystem::exists(written.storage.snapshot_staging_file()));
+  }
+  const storage::NodeStorage reopened(dir.path(), kSmallSegments);
+  expect_snapshot(reopened, kNewIndex);
+  EXPECT_EQ(reopened.last_index(), kLogEntries);
+  EXPECT_EQ(reopened.term(kNewIndex + 1), 1u);
+  EXPECT_EQ(
+      std::filesystem::status(dir.path() / "snap" / "snapshot").permissions() & std::filesystem::perms::all,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+TEST(ForkedSnapshot, ANodeKilledBeforeTheRenameOpensWithTheOldSnapshotAndNoStagedFile) {
+  const shmraft::testing::TempDir dir("snap-forked-before-rename");
+  prepare(dir.path());
+  run_until_crash([&] {
+    const Written written(dir.path());
+    crash_here();
+  });
+  const storage::NodeStorage reopened(dir.path(), kSmallSegments);
+  expect_snapshot(reopened, kOldIndex);
+  EXPECT_TRUE(noted(reopened, "snapshot.staged: removed")) << "no note of the staged file";
+  EXPECT_FALSE(std::filesystem::exists(reopened.snapshot_staging_file()));
+  EXPECT_EQ(reopened.last_index(), kLogEntries);
+}
+
+TEST(ForkedSnapshot, ANodeKilledAfterTheRenameBeforeCompactingOpensWithTheNewSnapshotAndItsLog) {
+  const shmraft::testing::TempDir dir("snap-forked-after-rename");
+  prepare(dir.path());
+  run_until_crash([&] {
+    Written written(dir.path());
+    written.storage.install_snapshot_file(meta_at(kNewIndex));
+    crash_here();
+  });
+  const storage::NodeStorage reopened(dir.path(), kSmallSegments);
+  expect_snapshot(reopened, kNewIndex);
+  EXPECT_EQ(reopened.last_index(), kLogEntries);
+  EXPECT_EQ(reopened.term(kNewIndex + 1), 1u);
+}
+
+TEST(ForkedSnapshot, ANodeKilledWhileItsChildWritesLeavesADirectoryThatOpensWithTheOldSnapshot) {
+  const shmraft::testing::TempDir dir("snap-forked-mid-write");
+  prepare(dir.path());
+  // A state large enough (16 MiB) that the child is still serialising or writing when the node dies.
+  const kv::StateMachine big = state_at(kNewIndex, 64 << 10);
+  run_until_crash([&] {
+    storage::NodeStorage storage(dir.path(), kSmallSegments);
+    ForkedSnapshot forked = forked_snapshot(storage);
+    forked.start(big, meta_at(kNewIndex));
+    std::this_thread::sleep_for(5ms);
+    crash_here();
+  });
+  // The child closes what it inherited, the directory's lock among them, as soon as it runs, and dies
+  // with the node (PR_SET_PDEATHSIG); one killed before it ran holds the lock until it is gone.
+  std::optional<storage::NodeStorage> reopened;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!reopened) {
+    try {
+      reopened.emplace(dir.path(), kSmallSegments);
+    } catch (const storage::StorageError& e) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "the orphaned child still holds it: " << e.what();
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  expect_snapshot(*reopened, kOldIndex);
+  EXPECT_EQ(reopened->last_index(), kLogEntries);
+}
+
+TEST(ForkedSnapshot, AChildThatCannotWriteIsReportedAndLeavesNoFile) {
+  const shmraft::testing::TempDir dir("snap-forked-fails");
+  ForkedSnapshot forked(dir.path() / "no-such-dir" / "snapshot.staged", dir.path() / "snapshot", true);
+  forked.start(state_at(10), meta_at(10));
+  EXPECT_EQ(wait_for_child(forked), ForkedSnapshot::Status::kFailed);
+  EXPECT_EQ(forked.exit_code(), 1);  // writing
+  EXPECT_EQ(forked.poll(), ForkedSnapshot::Status::kIdle);
+}
+
+TEST(ForkedSnapshot, TheRemovedThresholdFlagIsRefusedNamingWhy) {
+  CLI::App app("node");
+  NodeOptions options;
+  add_node_flags(app, options);
+  try {
+    app.parse(std::vector<std::string>{"0", "--fork-snapshot-bytes", "/tmp/d", "--data-dir", "1", "--node",
+                                       "demo", "--cluster"});  // CLI11 takes them in reverse order
+    FAIL() << "--fork-snapshot-bytes was accepted";
+  } catch (const CLI::ValidationError& e) {
+    EXPECT_NE(std::string(e.what()).find("every snapshot is now written by a forked child"),
+              std::string::npos)
+        << e.what();
   }
 }
 
