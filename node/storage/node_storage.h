@@ -116,7 +116,8 @@ class NodeStorage {
   // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes an
   // exclusive flock on it and recovers the log. Throws StorageError when the directory is missing its
   // parent or is unwritable, another process (or another NodeStorage) holds it, a file has a newer
-  // format version, or acknowledged data is corrupt.
+  // format version, or acknowledged data is corrupt (that one of kind kDamage: a node sets such files
+  // aside and is repaired, set_aside.h).
   explicit NodeStorage(const std::filesystem::path& dir, const Options& options = {});
   ~NodeStorage();
   NodeStorage(NodeStorage&&) noexcept;
