@@ -61,9 +61,28 @@ void write_and_stop(TestCluster& cluster, int keys) {
   ASSERT_EQ(down.exit_code, 0) << down.describe();
 }
 
-std::vector<std::string> up_args(const TestCluster& cluster) {
-  return {"up", "-c", cluster.name(), "--data-dir", cluster.data_root().string()};
-}
+// `shmraft up` on its own thread, as a user runs it on a stopped cluster; `shmraft down` at scope exit,
+// whatever the test's outcome.
+class UpInBackground {
+ public:
+  explicit UpInBackground(const TestCluster& cluster)
+      : cluster_(cluster), thread_([this] {
+          result_ =
+              run_shmraft({"up", "-c", cluster_.name(), "--data-dir", cluster_.data_root().string()}, 60s);
+        }) {}
+  ~UpInBackground() { cluster_.run("down"); }
+
+  // Waits for `up` to return (after a `shmraft down`) and gives its result.
+  const CommandResult& join() {
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  const TestCluster& cluster_;
+  CommandResult result_;
+  std::jthread thread_;
+};
 
 fs::path node_dir(const TestCluster& cluster, uint32_t node) {
   return cluster.data_root() / ("node" + std::to_string(node));
@@ -75,12 +94,7 @@ TEST(DamagedNode, UpStartsEveryNodeAndTheDamagedOneIsRepaired) {
   write_and_stop(cluster, 10);
   flip_bit_in_first_record(node_dir(cluster, 2));
 
-  CommandResult up;
-  std::jthread supervisor([&] { up = run_shmraft(up_args(cluster), 60s); });
-  struct StopAtExit {
-    const TestCluster& cluster;
-    ~StopAtExit() { cluster.run("down"); }
-  } stop_at_exit{cluster};
+  UpInBackground up(cluster);
 
   CommandResult get;
   EXPECT_TRUE(eventually(
@@ -102,9 +116,9 @@ TEST(DamagedNode, UpStartsEveryNodeAndTheDamagedOneIsRepaired) {
   EXPECT_NE(log.find("repaired"), std::string::npos) << log;
 
   ASSERT_EQ(cluster.run("down").exit_code, 0);
-  supervisor.join();
-  EXPECT_EQ(up.exit_code, 0) << up.describe();
-  EXPECT_EQ(up.err.find("failed to start"), std::string::npos) << up.describe();
+  const CommandResult& result = up.join();
+  EXPECT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_EQ(result.err.find("failed to start"), std::string::npos) << result.describe();
 }
 
 // Outside the model (a majority damaged): the two lost nodes vote on nothing, so no leader is elected and
@@ -116,12 +130,7 @@ TEST(DamagedNode, WithTwoOfThreeDamagedNoLeaderIsElectedAndNothingReadsBackEmpty
   flip_bit_in_first_record(node_dir(cluster, 2));
   flip_bit_in_first_record(node_dir(cluster, 3));
 
-  CommandResult up;
-  std::jthread supervisor([&] { up = run_shmraft(up_args(cluster), 60s); });
-  struct StopAtExit {
-    const TestCluster& cluster;
-    ~StopAtExit() { cluster.run("down"); }
-  } stop_at_exit{cluster};
+  UpInBackground up(cluster);
 
   ASSERT_TRUE(eventually(
       [&] {
