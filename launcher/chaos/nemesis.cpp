@@ -17,7 +17,13 @@ using std::chrono::milliseconds;
 
 Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& segment, Supervisor& supervisor,
                  const ClusterDirs& dirs, std::ostream& log)
-    : options_(options), rng_(seed), segment_(segment), supervisor_(supervisor), dirs_(dirs), log_(log) {}
+    : options_(options),
+      rng_(seed),
+      segment_(segment),
+      supervisor_(supervisor),
+      dirs_(dirs),
+      log_(log),
+      repairs_(segment, options.repair_bound) {}
 
 milliseconds Nemesis::jitter(milliseconds mean) {
   // Uniform in [mean/2, 3*mean/2): regular enough to count on, irregular enough to hit every phase.
@@ -147,32 +153,49 @@ void Nemesis::restart_due() {
       continue;
     }
     if (!supervisor_.running(it->first)) {
-      maybe_damage(it->first);
-      const pid_t pid = supervisor_.start(it->first);
-      ++stats_.restarts;
+      const pid_t pid = start_node(it->first, maybe_damage(it->first));
       note(fmt::format("restart node {} (pid {})", it->first, pid));
     }
     it = restarts_.erase(it);
   }
 }
 
-void Nemesis::maybe_damage(uint32_t node) {
-  // A minority at most: the majority must keep every committed entry intact.
+pid_t Nemesis::start_node(uint32_t node, const std::optional<Damage>& damage) {
+  const pid_t pid = supervisor_.start(node);
+  ++stats_.restarts;
+  if (!damage) {
+    repairs_.restarted(node, pid);
+  } else if (expected_outcome(damage->kind) == FaultOutcome::starts_lost) {
+    repairs_.expect_lost(node, pid, std::string(to_string(damage->kind)));
+  } else {
+    damaged_[node] = damage->what;
+  }
+  return pid;
+}
+
+std::optional<Nemesis::Damage> Nemesis::maybe_damage(uint32_t node) {
+  // A minority at most, counting the nodes not repaired yet: the majority must keep every committed entry
+  // intact, and a lost node votes on nothing.
   const uint32_t max_damaged = std::max<uint32_t>(1, (supervisor_.nodes() - 1) / 2);
-  if (options_.storage_faults.empty() || damaged_.size() >= max_damaged || damaged_.contains(node) ||
+  if (options_.storage_faults.empty() || damaged_.size() + repairs_.unrepaired() >= max_damaged ||
+      damaged_.contains(node) || repairs_.watching(node) ||
       !std::bernoulli_distribution(options_.storage_fault_chance)(rng_)) {
-    return;
+    return std::nullopt;
   }
   const StorageFaultKind kind = options_.storage_faults[std::uniform_int_distribution<std::size_t>(
       0, options_.storage_faults.size() - 1)(rng_)];
   const std::optional<std::string> injected = inject_storage_fault(kind, dirs_.node_dir(node), rng_);
   if (!injected) {
     note(fmt::format("storage fault {} skipped on node {}: nothing there to damage", to_string(kind), node));
-    return;
+    return std::nullopt;
   }
-  damaged_[node] = *injected;
   ++stats_.storage_faults;
   note(fmt::format("storage fault on node {}: {}", node, *injected));
+  return Damage{kind, *injected};
+}
+
+void Nemesis::poll_repairs() {
+  for (const std::string& line : repairs_.poll()) note(line);
 }
 
 bool Nemesis::refused_as_expected(uint32_t node, const ExitStatus& status) {
@@ -224,8 +247,11 @@ Nemesis::Clock::time_point Nemesis::step() {
     next_partition_ =
         now + jitter(partitioned_ ? options_.partition_interval : options_.partition_interval / 2);
   }
+  poll_repairs();
   Clock::time_point next = std::min({next_kill_, next_partition_, next_crash_all_});
   for (const auto& [node, when] : restarts_) next = std::min(next, when);
+  if (repairs_.awaiting_lost()) return std::min(next, now + milliseconds(1));
+  if (repairs_.unrepaired() > 0) return std::min(next, now + milliseconds(20));
   return next;
 }
 
@@ -244,8 +270,7 @@ void Nemesis::end() {
   }
   for (uint32_t node = 1; node <= supervisor_.nodes(); ++node) {
     if (supervisor_.running(node) || refused_.contains(node)) continue;
-    const pid_t pid = supervisor_.start(node);
-    ++stats_.restarts;
+    const pid_t pid = start_node(node, std::nullopt);
     note(fmt::format("restart node {} (pid {}) for the final check", node, pid));
   }
   restarts_.clear();
