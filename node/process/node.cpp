@@ -135,15 +135,15 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   // clock, and past what the previous start published in the segment, which outlives the process.
   const uint64_t previous_incarnation = counters_.incarnation.load(std::memory_order_relaxed);
   config.incarnation = std::max(realtime_ns(), previous_incarnation + 1);
-  // A wiped directory of a node that ran before: it may have voted and acknowledged with what it lost,
-  // so it votes on nothing until the leader has repaired it (node/raft/core.h, "Lost state").
-  const storage::StoredState stored =
+  // A wiped directory of a node that ran before, or a damaged hard-state slot: it may have voted and
+  // acknowledged with what it lost, so it votes on nothing until the leader has repaired it
+  // (node/raft/core.h, "Lost state").
+  const storage::Detection stored =
       storage::detect_stored_state(storage_, previous_incarnation, config.incarnation);
-  config.state_lost = stored == storage::StoredState::kLost;
+  config.state_lost = stored.state == storage::StoredState::kLost;
   if (config.state_lost)
-    log_.warn(
-        "storage: lost state (directory {}, earlier start {}): no votes until the leader repairs this node",
-        options.data_dir.string(), previous_incarnation);
+    log_.warn("storage: lost state (directory {}): {}; no votes until the leader repairs this node",
+              options.data_dir.string(), stored.why);
   core_ = std::make_unique<raft::Core>(config, raft_storage_);
   lost_ = core_->lost();  // also after a restart while lost (HardState::lost)
 

@@ -8,11 +8,12 @@
 //                       index) keep overwriting the other slot until one is flushed, and only then do the
 //                       roles swap.
 // Opening takes the valid slot with the higher sequence number. A damaged slot (bad magic number, CRC
-// mismatch) is never silent: it goes into the RecoveryReport (a note and hard_state_slots_skipped) and
-// is zeroed once the directory opened, since the state saved last may have been in it.
+// mismatch) is never silent: it goes into the RecoveryReport (a note and hard_state_slots_skipped), and
+// every open reports it again until the next write replaces it — the write goes to the slot not relied
+// on, which is the damaged one. Opening changes nothing, so a crash before that write (the lost mark,
+// state_detection.h) cannot hide that the state saved last may have been in it.
 #include <cstdint>
 #include <filesystem>
-#include <vector>
 
 #include "node/storage/file.h"
 #include "node/storage/format.h"
@@ -34,10 +35,6 @@ class HardStateFile {
   const HardState& newest() const noexcept { return newest_; }
   // The state a power loss cannot take back (in mode none: the newest).
   const HardState& relied_on() const noexcept { return relied_on_; }
-  // Zeroes the damaged slots open() reported, making them "never written" (the next write's target
-  // anyway), so the damage is reported once, by the open that repaired it. Called once the whole
-  // directory opened: a refused open leaves the files as they were.
-  void zero_damaged_slots();
   // Writes `state` into the slot not relied on; with `flush` (modes batch/always) msyncs that page, after
   // which it is the one relied on.
   void write(const HardState& state, bool flush);
@@ -55,7 +52,6 @@ class HardStateFile {
   int relied_on_slot_ = 0;
   HardState newest_;
   HardState relied_on_;
-  std::vector<int> damaged_slots_;
 };
 
 }  // namespace shmraft::storage

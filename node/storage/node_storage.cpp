@@ -150,7 +150,6 @@ class NodeStorage::Impl {
     bounds.commit = hard_state_.commit;
     bounds.snapshot = snapshot_->meta().value_or(SnapshotMeta{});
     log_.emplace(SegmentedLog::recover(log_dir, options_, bounds, stats_, report_));
-    meta_->zero_damaged_slots();
   }
 
   void save_hard_state(const HardState& state) {

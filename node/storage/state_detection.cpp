@@ -1,5 +1,8 @@
 #include "node/storage/state_detection.h"
 
+#include <string>
+#include <utility>
+
 namespace shmraft::storage {
 
 const char* to_string(StoredState state) noexcept {
@@ -14,16 +17,38 @@ const char* to_string(StoredState state) noexcept {
   return "?";
 }
 
-StoredState detect_stored_state(NodeStorage& storage, std::uint64_t previous_incarnation,
-                                std::uint64_t incarnation) {
-  if (storage.hard_state().lost != 0) return StoredState::kLost;
-  if (!storage.recovery().created) return StoredState::kIntact;
-  if (previous_incarnation == 0) return StoredState::kFresh;
+namespace {
+
+// Stores the lost mark durably (in batch/always, sync() flushes a changed mark before returning).
+Detection mark_lost(NodeStorage& storage, std::uint64_t incarnation, std::string why) {
   HardState marked = storage.hard_state();
   marked.lost = incarnation;
   storage.save_hard_state(marked);
   storage.sync();
-  return StoredState::kLost;
+  return {StoredState::kLost, std::move(why)};
+}
+
+}  // namespace
+
+Detection detect_stored_state(NodeStorage& storage, std::uint64_t previous_incarnation,
+                              std::uint64_t incarnation) {
+  const RecoveryReport& report = storage.recovery();
+  // Checked before the mark: a slot damaged after a repair may have held the state that cleared an older
+  // mark, so the older mark names a loss that may count as repaired already. This loss is a new one.
+  if (report.hard_state_slots_skipped != 0) {
+    return mark_lost(storage, incarnation,
+                     std::to_string(report.hard_state_slots_skipped) +
+                         " damaged hard-state slot(s) skipped: the term and vote saved last may be lost");
+  }
+  if (storage.hard_state().lost != 0) {
+    return {StoredState::kLost, "lost mark of start " + std::to_string(storage.hard_state().lost) +
+                                    " not cleared by a repair yet"};
+  }
+  if (!report.created) return {StoredState::kIntact, {}};
+  if (previous_incarnation == 0) return {StoredState::kFresh, {}};
+  return mark_lost(storage, incarnation,
+                   "directory created by this start although start " + std::to_string(previous_incarnation) +
+                       " ran before: its files are gone");
 }
 
 }  // namespace shmraft::storage

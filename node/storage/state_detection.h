@@ -10,7 +10,11 @@
 // created and never wrote to is intact: that start promised nothing (votes and acknowledgements leave
 // only after a persist). If the witness is gone too (the segment was recreated), a wiped directory cannot
 // be told from a fresh one.
+//
+// A damaged hard-state slot makes the node lost too: the slot may have held the newest term and vote,
+// and the other one is older, so a vote granted with it could be a second vote in a term.
 #include <cstdint>
+#include <string>
 
 #include "node/storage/node_storage.h"
 
@@ -18,16 +22,23 @@ namespace shmraft::storage {
 
 enum class StoredState : std::uint8_t {
   kFresh,   // created by this open, and no earlier start of this node is known: a new member
-  kIntact,  // the directory was there, with no lost mark
-  kLost,    // created by this open although an earlier start ran, or a lost mark not yet cleared
+  kIntact,  // the directory was there, with no lost mark and no damaged hard-state slot
+  kLost,    // created by this open although an earlier start ran, a damaged hard-state slot was
+            // skipped, or a lost mark is not yet cleared
 };
 const char* to_string(StoredState state) noexcept;
 
+struct Detection {
+  StoredState state = StoredState::kIntact;
+  std::string why;  // for kLost: what was lost, for the node's log
+};
+
 // `previous_incarnation`: the incarnation an earlier start of this node published, 0 if none ever did;
-// `incarnation`: this start's. On kLost for a wiped directory, stores the lost mark (HardState::lost =
-// incarnation) durably before returning, so that a crash before the core's first persist cannot pass the
-// next start off as intact.
-StoredState detect_stored_state(NodeStorage& storage, std::uint64_t previous_incarnation,
-                                std::uint64_t incarnation);
+// `incarnation`: this start's. On kLost for a new loss (a wiped directory, a skipped hard-state slot),
+// stores the lost mark (HardState::lost = incarnation) durably before returning, so that a crash before
+// the core's first persist cannot pass the next start off as intact. That write also replaces the damaged
+// slot (hard_state_file.h), so the next start finds no damage but the mark.
+Detection detect_stored_state(NodeStorage& storage, std::uint64_t previous_incarnation,
+                              std::uint64_t incarnation);
 
 }  // namespace shmraft::storage

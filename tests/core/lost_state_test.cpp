@@ -117,6 +117,45 @@ TEST(LostState, Section4_1_LeaderRemovesThenAddsALearnerThenPromotes) {
   EXPECT_NE(c.leader(), kNoNode);
 }
 
+// A damaged newest hard-state slot: the host falls back to the older slot — an older term and vote, the log
+// kept — and stores a lost mark (node/storage/state_detection.h). The node then votes on nothing, even in
+// the term it voted in since, until the leader repaired it; repaired, it votes again.
+TEST(LostState, ARolledBackHardStateVotesOnNothingUntilRepaired) {
+  Cluster c(3);
+  c.elect(1);
+  propose_some(c, 1, 3);
+  const HardState older = c.storage(3).hard_state();
+  c.isolate(1);
+  c.tick_all(kManyTicks);  // node 3 votes in a later term: node 2 or 3 leads
+  c.reconnect(1);
+  ASSERT_NE(c.leader(), kNoNode);
+  propose_some(c, c.leader(), 3);
+  const HardState newest = c.storage(3).hard_state();
+  ASSERT_GT(newest.term, older.term);
+
+  constexpr std::uint64_t kMark = 99;
+  c.storage(3).set_hard_state({older.term, older.vote, older.commit, kMark});
+  c.restart(3);
+  EXPECT_EQ(c.core(3).lost(), kMark);
+  for (const Term term : {newest.term, newest.term + 1}) {
+    c.core(3).step(VoteRequest{1, 3, term, c.core(3).log().last_index() + 10, term, false, false});
+    c.handle_ready(3);
+    EXPECT_FALSE(granted_a_vote(c, 3)) << "term " << term;
+    c.network().clear();
+  }
+
+  c.tick_all(kManyTicks);
+  const NodeId repairer = c.leader();
+  ASSERT_NE(repairer, kNoNode);
+  ASSERT_NE(repairer, 3u);
+  EXPECT_EQ(c.core(3).lost(), 0u);
+  EXPECT_EQ(c.core(repairer).repairs(), 1u);
+  EXPECT_EQ(c.log_terms(3), c.log_terms(repairer));
+  c.isolate(repairer);  // repaired, node 3's vote elects the next leader
+  c.tick_all(kManyTicks);
+  EXPECT_NE(c.leader(), kNoNode);
+}
+
 // §4.1: the removal needs a majority of the remaining voters {1, 2}; with node 2 down it does not commit,
 // and the cluster blocks rather than elect anyone with the lost node's vote.
 TEST(LostState, Section4_1_ALostNodeWithAnotherDownBlocksRatherThanElects) {

@@ -280,15 +280,6 @@ TEST(StorageCorruption, BitFlipInAnySegmentHeaderFieldIsRefused) {
   EXPECT_NE(open_error(tmp.node()).find("corrupt header"), std::string::npos);
 }
 
-// Which of meta's two slots holds the newer state.
-std::size_t newest_meta_slot(const fs::path& meta) {
-  const std::vector<std::byte> bytes = read_file(meta);
-  format::MetaSlot slots[2];
-  std::memcpy(&slots[0], &bytes[0], sizeof slots[0]);
-  std::memcpy(&slots[1], &bytes[format::kMetaSlotStride], sizeof slots[1]);
-  return slots[0].sequence > slots[1].sequence ? 0 : 1;
-}
-
 // A log of 10 entries whose meta holds {2, 1, 5} in one slot and {3, 0, 6} in the other; returns meta's path.
 fs::path save_two_hard_states(const fs::path& node) {
   NodeStorage storage(node, small());
@@ -314,15 +305,23 @@ TEST(StorageCorruption, DamagedNewestMetaSlotFallsBackToTheOtherOneAndIsReported
     const std::string slot = std::to_string(newest);
     const std::string offset = std::to_string(newest * format::kMetaSlotStride);
     EXPECT_TRUE(
-        contains(report.notes[0], "meta: slot " + slot + " at offset " + offset + " (CRC mismatch) zeroed"))
+        contains(report.notes[0], "meta: slot " + slot + " at offset " + offset + " (CRC mismatch) skipped"))
         << report.notes[0];
     EXPECT_TRUE(
         contains(report.notes[0], "(term 2, vote 1, commit 5) comes from slot " + std::to_string(1 - newest)))
         << report.notes[0];
   }
   {
-    NodeStorage storage(tmp.node(), small());  // repaired: nothing more to say
+    // Opening changed nothing: reported again, until a write replaces the damaged slot.
+    NodeStorage storage(tmp.node(), small());
     EXPECT_EQ(storage.hard_state(), (HardState{2, 1, 5}));
+    EXPECT_EQ(storage.recovery().hard_state_slots_skipped, 1u);
+    EXPECT_EQ(read_file(meta), damaged);
+    storage.save_hard_state({2, 1, 6});
+  }
+  {
+    NodeStorage storage(tmp.node(), small());  // the write went to the damaged slot: nothing more to say
+    EXPECT_EQ(storage.hard_state(), (HardState{2, 1, 6}));
     EXPECT_TRUE(storage.recovery().notes.empty());
   }
   // Both slots damaged: refused, naming both.
@@ -344,11 +343,11 @@ TEST(StorageCorruption, OlderMetaSlotWithABadMagicNumberIsReported) {
   EXPECT_EQ(storage.hard_state(), (HardState{3, 0, 6}));
   EXPECT_EQ(storage.recovery().hard_state_slots_skipped, 1u);
   ASSERT_EQ(storage.recovery().notes.size(), 1u);
-  EXPECT_TRUE(contains(storage.recovery().notes[0], "(bad magic number) zeroed"))
+  EXPECT_TRUE(contains(storage.recovery().notes[0], "(bad magic number) skipped"))
       << storage.recovery().notes[0];
 }
 
-// The damaged slot is zeroed only once the whole directory opened: a refused open changes nothing.
+// A refused open leaves a damaged slot as it was too.
 TEST(StorageCorruption, RefusedOpenLeavesADamagedMetaSlotAsItWas) {
   TempDir tmp;
   build_log(tmp.node(), 10, 10);

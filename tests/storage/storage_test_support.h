@@ -149,6 +149,15 @@ inline void flip_bit(const fs::path& path, uint64_t offset, int bit) {
   write_at(path, offset, &bytes[offset], 1);
 }
 
+// Which of meta's two slots holds the newer state.
+inline std::size_t newest_meta_slot(const fs::path& meta) {
+  const std::vector<std::byte> bytes = read_file(meta);
+  format::MetaSlot slots[2];
+  std::memcpy(&slots[0], &bytes[0], sizeof slots[0]);
+  std::memcpy(&slots[1], &bytes[format::kMetaSlotStride], sizeof slots[1]);
+  return slots[0].sequence > slots[1].sequence ? 0 : 1;
+}
+
 // Where each record of a segment file starts, found by walking its headers (test-side, independent of
 // the library's scan).
 inline std::vector<uint64_t> record_offsets(const fs::path& segment) {
