@@ -195,6 +195,13 @@ std::optional<Nemesis::Damage> Nemesis::maybe_damage(uint32_t node) {
 }
 
 void Nemesis::poll_repairs() {
+  for (const uint32_t node : supervisor_.running_nodes()) {
+    if (repairs_.watching(node)) continue;
+    const ipc::NodeCountersSnapshot c = segment_.node_counters(node).snapshot();
+    if (c.lost == 0 || static_cast<pid_t>(c.pid) != supervisor_.pid(node)) continue;
+    repairs_.adopt_lost(node, supervisor_.pid(node));
+    note(fmt::format("node {} reports lost (mark {}) with no damage injected at its restart", node, c.lost));
+  }
   for (const std::string& line : repairs_.poll()) note(line);
 }
 

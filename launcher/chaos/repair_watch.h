@@ -30,6 +30,11 @@ class RepairWatch {
   void expect_lost(uint32_t node, pid_t pid, std::string damage) {
     watched_[node] = Watched{pid, std::move(damage), Clock::now(), std::nullopt};
   }
+  // Node `node`, running as `pid`, reports lost although this restart brought no damage (a hard-state
+  // write torn by a kill, which recovery takes for damage): it is judged like a damaged one from now on.
+  void adopt_lost(uint32_t node, pid_t pid) {
+    watched_[node] = Watched{pid, "lost without damage injected at this restart", Clock::now(), 0.0};
+  }
   // A watched node was killed and started again as `pid`: its lost mark is durable, so the new process
   // reports it too, and the bound keeps running from the damaged restart.
   void restarted(uint32_t node, pid_t pid) {

@@ -42,10 +42,7 @@ constexpr std::array<KindInfo, 9> kKinds{{
      "a log tail cut or zeroed above the saved commit index is exactly what a torn write leaves, which "
      "recovery must accept; the node may have acknowledged those entries, so no recovery can tell this "
      "damage from a crash and chaos cannot judge it (power loss is issue 14 item 5)"},
-    {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state", FaultOutcome::starts_lost,
-     "recovery falls back to the older slot of `meta` without a word, whose term and vote may be older "
-     "than what the node last promised: it can vote twice in one term until a skipped slot makes the node "
-     "start lost (issue 14 items 1 and 3)"},
+    {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state", FaultOutcome::starts_lost, ""},
     {StorageFaultKind::wiped_directory, "wiped-directory", FaultOutcome::starts_lost, ""},
 }};
 
@@ -213,11 +210,20 @@ std::optional<std::string> corrupt_newest_hard_state_slot(const fs::path& node_d
   for (std::size_t i = 0; i < slots.size(); ++i)
     read_at(fd, &slots[i], sizeof slots[i], i * format::kMetaSlotStride, meta);
   ::close(fd);
+  // Both slots intact, so that the older one still holds a hard state: the node must start lost on it,
+  // not refuse a file without one (nor take back a slot an earlier fault left damaged).
+  for (const format::MetaSlot& slot : slots) {
+    if (slot.magic != format::kMetaMagic || slot.version != format::kMetaVersion || slot.sequence == 0 ||
+        format::meta_slot_crc(slot) != slot.crc)
+      return std::nullopt;
+  }
   const std::size_t newest = slots[1].sequence > slots[0].sequence ? 1 : 0;
   const format::MetaSlot& slot = slots[newest];
-  if (slot.magic != format::kMetaMagic || slot.sequence == 0) return std::nullopt;
-  // Any bit of the slot's 64 bytes: its CRC covers the other 60 and itself.
-  const uint64_t offset = newest * format::kMetaSlotStride + rng() % sizeof(format::MetaSlot);
+  // A bit from the sequence number to the CRC, which then fails. Not the magic or the version: a slot of
+  // another format is refused as such (the node does not start), which says nothing about lost state.
+  constexpr uint64_t kFirst = offsetof(format::MetaSlot, sequence);
+  const uint64_t offset =
+      newest * format::kMetaSlotStride + kFirst + rng() % (sizeof(format::MetaSlot) - kFirst);
   const int bit = flip_bit(meta, offset, rng);
   return fmt::format(
       "{}: bit {} of byte {} of meta flipped, in the newest slot (sequence {}, term {}, vote {}, "

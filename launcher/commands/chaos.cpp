@@ -126,7 +126,7 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
          "today: " +
              storage_fault_names(injected_storage_faults()) +
              ". Refused with their reason: " + storage_fault_names(refused_storage_faults()))
-      ->expected(0, 1)
+      ->expected(0, CLI::detail::expected_max_vector_size)  // counted after the split at commas
       ->delimiter(',');
   app->add_option("--storage-fault-chance", o.nemesis.storage_fault_chance,
                   "Chance that a restart comes with a storage fault")
