@@ -168,8 +168,9 @@ std::string MajorityLost::describe(const std::string& cluster) const {
       "that kept its state, so writes and reads fail until the lost nodes are restored from a copy of "
       "their data directories; what only they held may be gone. {}",
       cluster, fmt::join(lost, ", "), fmt::join(voters, ", "),
-      kept.empty() ? std::string("No voter kept its state.")
-                   : fmt::format("Nodes {} kept theirs: do not remove them.", fmt::join(kept, ", ")));
+      kept.empty()       ? std::string("No voter kept its state.")
+      : kept.size() == 1 ? fmt::format("Node {} kept its state: do not remove it.", kept.front())
+                         : fmt::format("Nodes {} kept theirs: do not remove them.", fmt::join(kept, ", ")));
 }
 
 std::optional<LeaderInfo> current_leader(ipc::Segment& segment) {
