@@ -3,7 +3,7 @@
 // skipped slot is lost state: its term and vote may be newer than the older slot's), so they vote on
 // nothing and no leader is elected on what they forgot. Required: no acknowledged write is silently lost
 // (every read returns its value or fails), the intact node's log is never cut below what it held, and
-// `shmraft status` refuses loudly, naming the lost majority, with exit code 3.
+// `shmraft status` refuses loudly, naming the lost majority, with exit code 3, as `up` does on stderr.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -133,6 +133,10 @@ TEST(MajorityLost, TwoDamagedNodesOfThreeLoseNoAcknowledgedWriteAndTheClusterRef
   ASSERT_EQ(cluster.run("down").exit_code, 0);
   supervisor.join();
   EXPECT_GE(stored_last_index(node_dir(cluster, kIntact)), held);
+  EXPECT_NE(
+      up.err.find("shmraft: error: cluster '" + cluster.name() + "' cannot serve: a majority of its voters"),
+      std::string::npos)
+      << up.describe();
 }
 
 }  // namespace
