@@ -14,6 +14,7 @@
 #include "node/process/tcp_transport.h"
 #include "node/storage/file.h"
 #include "node/storage/format.h"
+#include "node/storage/set_aside.h"
 #include "node/storage/state_detection.h"
 
 namespace shmraft::node {
@@ -96,7 +97,10 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       leader_progress_(options.stall_us == 0 ? std::nullopt
                                              : std::optional(segment_.watch_progress(
                                                    std::chrono::microseconds(options.stall_us)))),
-      storage_(options.data_dir, storage::Options{options.segment_bytes, options.fsync}),
+      incarnation_(std::max(realtime_ns(), counters_.incarnation.load(std::memory_order_relaxed) + 1)),
+      storage_(storage::open_or_set_aside(
+          options.data_dir, storage::Options{options.segment_bytes, options.fsync}, incarnation_,
+          [&log](const std::string& note) { log.warn("storage: {}", note); })),
       raft_storage_(storage_),
       transport_(make_transport(options, segment_)),
       sender_(*transport_, segment_, options.node, node_seed(options) + 1),
@@ -131,13 +135,11 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   config.max_msg_bytes = std::max<std::size_t>(4096, transport_->max_peer_payload() / 16);
   config.max_inflight_msgs = 8;
   config.applied = snapshot_index_;
-  // Larger than any earlier start's, whatever the directory holds (it may have been wiped): the wall
-  // clock, and past what the previous start published in the segment, which outlives the process.
   const uint64_t previous_incarnation = counters_.incarnation.load(std::memory_order_relaxed);
-  config.incarnation = std::max(realtime_ns(), previous_incarnation + 1);
-  // A wiped directory of a node that ran before, or a damaged hard-state slot: it may have voted and
-  // acknowledged with what it lost, so it votes on nothing until the leader has repaired it
-  // (node/raft/core.h, "Lost state").
+  config.incarnation = incarnation_;
+  // A wiped directory of a node that ran before, a damaged hard-state slot, damaged files set aside: it
+  // may have voted and acknowledged with what it lost, so it votes on nothing until the leader has
+  // repaired it (node/raft/core.h, "Lost state").
   const storage::Detection stored =
       storage::detect_stored_state(storage_, previous_incarnation, config.incarnation);
   config.state_lost = stored.state == storage::StoredState::kLost;

@@ -160,7 +160,11 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   ipc::DeathWatch deaths_;
   ipc::ProgressCounter& progress_;
   std::optional<ipc::ProgressWatch> leader_progress_;  // engaged when --stall-us is not 0
-  storage::NodeStorage storage_;
+  // This start's (raft::Config::incarnation), larger than any earlier start's whatever the directory holds
+  // (it may have been wiped): the wall clock, and past what the previous start published in the segment,
+  // which outlives the process. Also names the directory damaged files are set aside in.
+  uint64_t incarnation_;
+  storage::NodeStorage storage_;  // opened by storage::open_or_set_aside
   RaftStorage raft_storage_;
   kv::StateMachine kv_;
   std::unique_ptr<raft::Core> core_;

@@ -95,8 +95,8 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   UniqueFd fd = open_file(path, O_RDWR);
   const uint64_t size = file_size(fd.get(), path);
   if (size != format::kMetaFileBytes) {
-    throw StorageError("hard state file " + path.string() + " is " + std::to_string(size) +
-                       " bytes long, not " + std::to_string(format::kMetaFileBytes));
+    throw damage("hard state file " + path.string() + " is " + std::to_string(size) + " bytes long, not " +
+                 std::to_string(format::kMetaFileBytes));
   }
   Mapping mapping(fd.get(), format::kMetaFileBytes, path);
   HardStateFile file(path, std::move(fd), std::move(mapping), durability, stats);
@@ -122,7 +122,7 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
     }
   }
   if (newest < 0) {
-    throw StorageError("hard state file " + path.string() + " holds no valid hard state" + problems);
+    throw damage("hard state file " + path.string() + " holds no valid hard state" + problems);
   }
   for (const std::string& description : damaged) {
     report.notes.push_back(

@@ -134,12 +134,12 @@ class NodeStorage::Impl {
       // `meta` is created last when a directory is initialised, so its absence with segments or a
       // snapshot present means someone removed it: without the term and vote, this node could vote twice.
       if (holds_segments(log_dir)) {
-        throw StorageError("hard state file " + meta_path.string() +
-                           " is missing but the log holds segments; refusing to start without term and vote");
+        throw damage("hard state file " + meta_path.string() +
+                     " is missing but the log holds segments; refusing to start without term and vote");
       }
       if (fs::exists(snap_dir / format::kSnapshotFileName)) {
-        throw StorageError("hard state file " + meta_path.string() +
-                           " is missing but a snapshot is present; refusing to start without term and vote");
+        throw damage("hard state file " + meta_path.string() +
+                     " is missing but a snapshot is present; refusing to start without term and vote");
       }
       meta_.emplace(HardStateFile::create(meta_path, options_.durability, stats_, report_));
       report_.created = true;  // also when the directory existed (empty, or emptied)

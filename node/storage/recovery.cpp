@@ -191,9 +191,9 @@ std::string relative_name(const Segment& segment) {
 
 [[noreturn]] void refuse_corruption(const Segment& segment, std::size_t offset, uint64_t index,
                                     const std::string& problem, const std::string& because) {
-  throw StorageError("corrupt log: " + segment.path().string() + " at offset " + std::to_string(offset) +
-                     " (entry " + std::to_string(index) + "): " + problem + "; " + because +
-                     ", so this is not a torn write and recovery refuses to drop it");
+  throw damage("corrupt log: " + segment.path().string() + " at offset " + std::to_string(offset) +
+               " (entry " + std::to_string(index) + "): " + problem + "; " + because +
+               ", so this is not a torn write and recovery refuses to drop it");
 }
 
 }  // namespace
@@ -225,8 +225,7 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
           "unexpected file " + path.string() +
           " in the log directory (only <20-digit first index>.seg segment files belong there)");
     }
-    if (*first == 0)
-      throw StorageError("segment " + path.string() + " claims first index 0, which no entry has");
+    if (*first == 0) throw damage("segment " + path.string() + " claims first index 0, which no entry has");
     files.emplace_back(*first, path);
   }
   if (error) throw StorageError("cannot list " + log_dir.string() + ": " + error.message());
@@ -311,14 +310,14 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
 
     if (!kept.empty() && segment.first_index() != expected) {
       if (segment.first_index() < expected) {
-        throw StorageError("corrupt log: " + segment.path().string() + " starts at entry " +
-                           std::to_string(segment.first_index()) + ", inside " + kept.back().path().string() +
-                           " which reaches entry " + std::to_string(expected - 1));
+        throw damage("corrupt log: " + segment.path().string() + " starts at entry " +
+                     std::to_string(segment.first_index()) + ", inside " + kept.back().path().string() +
+                     " which reaches entry " + std::to_string(expected - 1));
       }
       if (expected - 1 > snapshot_index) {
-        throw StorageError("corrupt log: entries " + std::to_string(expected) + " to " +
-                           std::to_string(segment.first_index() - 1) + " are missing between " +
-                           kept.back().path().string() + " and " + segment.path().string());
+        throw damage("corrupt log: entries " + std::to_string(expected) + " to " +
+                     std::to_string(segment.first_index() - 1) + " are missing between " +
+                     kept.back().path().string() + " and " + segment.path().string());
       }
       for (Segment& leftover : kept) {
         leftover.remove_file();
@@ -330,10 +329,10 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
       names_changed = true;
     }
     if (kept.empty() && !scan.offsets.empty() && segment.first_index() > log_start) {
-      throw StorageError("corrupt log: " + segment.path().string() + " starts at entry " +
-                         std::to_string(segment.first_index()) + " but the log must start by entry " +
-                         std::to_string(log_start) +
-                         (snapshot_index > 0 ? " (just after the snapshot)" : "") + ": entries are missing");
+      throw damage("corrupt log: " + segment.path().string() + " starts at entry " +
+                   std::to_string(segment.first_index()) + " but the log must start by entry " +
+                   std::to_string(log_start) + (snapshot_index > 0 ? " (just after the snapshot)" : "") +
+                   ": entries are missing");
     }
 
     segment.adopt_records(scan.offsets, scan.end);
@@ -367,9 +366,9 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
 
   // 6. The saved commit index must be inside what we have.
   if (log.last_index() < bounds.commit) {
-    throw StorageError("corrupt log: " + log_dir.string() + " ends at entry " +
-                       std::to_string(log.last_index()) + " but the saved commit index is " +
-                       std::to_string(bounds.commit) + ": acknowledged entries are missing");
+    throw damage("corrupt log: " + log_dir.string() + " ends at entry " + std::to_string(log.last_index()) +
+                 " but the saved commit index is " + std::to_string(bounds.commit) +
+                 ": acknowledged entries are missing");
   }
 
   // Repairs are made as durable as the mode promises before anything new is written, and so is every

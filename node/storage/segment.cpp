@@ -64,14 +64,14 @@ Segment Segment::open_existing(const fs::path& file, uint64_t first_index_from_n
   UniqueFd fd = open_file(file, O_RDWR);
   const uint64_t size = file_size(fd.get(), file);
   if (size < sizeof(SegmentHeader)) {
-    throw StorageError("segment " + file.string() + " is " + std::to_string(size) +
-                       " bytes long, shorter than its header");
+    throw damage("segment " + file.string() + " is " + std::to_string(size) +
+                 " bytes long, shorter than its header");
   }
   SegmentHeader header;
   read_all_at(fd.get(), &header, sizeof header, 0, file);
   if (header.magic != format::kSegmentMagic) {
-    throw StorageError("segment " + file.string() +
-                       " has a bad magic number at offset 0: not a shmraft log segment");
+    throw damage("segment " + file.string() +
+                 " has a bad magic number at offset 0: not a shmraft log segment");
   }
   if (header.version > format::kSegmentVersion) {
     throw StorageError("segment " + file.string() + " has format version " + std::to_string(header.version) +
@@ -86,15 +86,15 @@ Segment Segment::open_existing(const fs::path& file, uint64_t first_index_from_n
   }
   if (header.version == 0 || header.header_bytes != sizeof(SegmentHeader) ||
       header.crc != format::segment_header_crc(header)) {
-    throw StorageError("segment " + file.string() + " has a corrupt header at offset 0 (bad CRC or fields)");
+    throw damage("segment " + file.string() + " has a corrupt header at offset 0 (bad CRC or fields)");
   }
   if (header.first_index != first_index_from_name) {
-    throw StorageError("segment " + file.string() + " says its first index is " +
-                       std::to_string(header.first_index) + ", but its name says " +
-                       std::to_string(first_index_from_name));
+    throw damage("segment " + file.string() + " says its first index is " +
+                 std::to_string(header.first_index) + ", but its name says " +
+                 std::to_string(first_index_from_name));
   }
   if (size > (uint64_t{1} << 32)) {
-    throw StorageError("segment " + file.string() + " is larger than 4 GiB, which this format never writes");
+    throw damage("segment " + file.string() + " is larger than 4 GiB, which this format never writes");
   }
   Mapping mapping(fd.get(), size, file);
   return Segment(file, std::move(fd), std::move(mapping), header.first_index);

@@ -35,14 +35,14 @@ struct ReadHeader {
 
 ReadHeader read_header(int fd, uint64_t size, const fs::path& path) {
   const auto too_short = [&](std::size_t header_bytes) {
-    return StorageError("snapshot " + path.string() + " is " + std::to_string(size) +
-                        " bytes, shorter than its header (" + std::to_string(header_bytes) + ")");
+    return damage("snapshot " + path.string() + " is " + std::to_string(size) +
+                  " bytes, shorter than its header (" + std::to_string(header_bytes) + ")");
   };
   if (size < sizeof(format::SnapshotHeaderV1)) throw too_short(sizeof(format::SnapshotHeaderV1));
   format::SnapshotHeaderV1 v1;
   read_all_at(fd, &v1, sizeof v1, 0, path);
   if (v1.magic != format::kSnapshotMagic) {
-    throw StorageError("snapshot " + path.string() + " has a bad magic number at offset 0");
+    throw damage("snapshot " + path.string() + " has a bad magic number at offset 0");
   }
   if (v1.version > format::kSnapshotVersion || v1.version == 0) {
     throw StorageError("snapshot " + path.string() + " has format version " + std::to_string(v1.version) +
@@ -94,25 +94,25 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
   const ReadHeader read = read_header(fd.get(), size, path);
   const SnapshotHeader& header = read.header;
   if (header.data_bytes != size - read.bytes) {
-    throw StorageError("snapshot " + path.string() + " announces " + std::to_string(header.data_bytes) +
-                       " bytes of data but holds " + std::to_string(size - read.bytes));
+    throw damage("snapshot " + path.string() + " announces " + std::to_string(header.data_bytes) +
+                 " bytes of data but holds " + std::to_string(size - read.bytes));
   }
   // Index 0 precedes every entry and 2^64-1 has no successor: neither can end a snapshot, even one whose
   // CRC is right (found by storage_recovery_fuzz: recovery accepted them and broke later).
   if (header.last_index == 0 || header.last_index == UINT64_MAX) {
-    throw StorageError("snapshot " + path.string() + " claims last index " +
-                       std::to_string(header.last_index) + ", which no snapshot can have");
+    throw damage("snapshot " + path.string() + " claims last index " + std::to_string(header.last_index) +
+                 ", which no snapshot can have");
   }
   // Node ids start at 1, and a node is a voter or a learner, not both.
   if (((header.voters | header.learners) & 1) != 0 || (header.voters & header.learners) != 0) {
-    throw StorageError("snapshot " + path.string() + " records an impossible configuration (voters " +
-                       std::to_string(header.voters) + ", learners " + std::to_string(header.learners) +
-                       " as node-id bit sets)");
+    throw damage("snapshot " + path.string() + " records an impossible configuration (voters " +
+                 std::to_string(header.voters) + ", learners " + std::to_string(header.learners) +
+                 " as node-id bit sets)");
   }
   if ((header.repairing == 0) != (header.repair_incarnation == 0) || header.repairing > 63) {
-    throw StorageError("snapshot " + path.string() + " records an impossible repair (node " +
-                       std::to_string(header.repairing) + ", incarnation " +
-                       std::to_string(header.repair_incarnation) + ")");
+    throw damage("snapshot " + path.string() + " records an impossible repair (node " +
+                 std::to_string(header.repairing) + ", incarnation " +
+                 std::to_string(header.repair_incarnation) + ")");
   }
   Snapshot snapshot;
   snapshot.meta = SnapshotMeta{header.last_index, header.last_term, header.voters,
@@ -120,8 +120,8 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
   snapshot.data.resize(header.data_bytes);
   read_all_at(fd.get(), snapshot.data.data(), snapshot.data.size(), read.bytes, path);
   if (header.crc != read.crc(snapshot.data)) {
-    throw StorageError("snapshot " + path.string() + " is corrupt (CRC mismatch over its " +
-                       std::to_string(size) + " bytes)");
+    throw damage("snapshot " + path.string() + " is corrupt (CRC mismatch over its " + std::to_string(size) +
+                 " bytes)");
   }
   return snapshot;
 }

@@ -2,6 +2,9 @@
 
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "node/storage/set_aside.h"
 
 namespace shmraft::storage {
 
@@ -43,6 +46,17 @@ Detection detect_stored_state(NodeStorage& storage, std::uint64_t previous_incar
   if (storage.hard_state().lost != 0) {
     return {StoredState::kLost, "lost mark of start " + std::to_string(storage.hard_state().lost) +
                                     " not cleared by a repair yet"};
+  }
+  // Set aside for damage (set_aside.h), by this start or one a crash stopped before the mark: the files
+  // it held are gone from the storage, and no term saved since says a repair happened.
+  if (storage.hard_state().term == 0) {
+    if (const std::vector<std::string> aside = set_aside_directories(storage.dir()); !aside.empty()) {
+      std::string names;
+      for (const std::string& name : aside) names += (names.empty() ? "" : ", ") + name;
+      return mark_lost(
+          storage, incarnation,
+          "the storage's damaged files were set aside (" + names + ") and nothing was saved since");
+    }
   }
   if (!report.created) return {StoredState::kIntact, {}};
   if (previous_incarnation == 0) return {StoredState::kFresh, {}};

@@ -11,8 +11,10 @@
 // only after a persist). If the witness is gone too (the segment was recreated), a wiped directory cannot
 // be told from a fresh one.
 //
-// A damaged hard-state slot makes the node lost too: the slot may have held the newest term and vote,
-// and the other one is older, so a vote granted with it could be a second vote in a term.
+// A node is lost too when a damaged hard-state slot was skipped — the slot may have held the newest term
+// and vote, and the other one is older, so a vote granted with it could be a second vote in a term — and
+// when its damaged files were set aside (set_aside.h) and the fresh storage saved no term since: the set-
+// aside directory is the witness that outlives the loss, whatever the segment says.
 #include <cstdint>
 #include <string>
 
@@ -24,7 +26,7 @@ enum class StoredState : std::uint8_t {
   kFresh,   // created by this open, and no earlier start of this node is known: a new member
   kIntact,  // the directory was there, with no lost mark and no damaged hard-state slot
   kLost,    // created by this open although an earlier start ran, a damaged hard-state slot was
-            // skipped, or a lost mark is not yet cleared
+            // skipped, damaged files were set aside, or a lost mark is not yet cleared
 };
 const char* to_string(StoredState state) noexcept;
 
