@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
-#include <set>
 #include <thread>
 
 #include "launcher/checker/linearizability.h"
@@ -35,9 +34,8 @@ double seconds_since(Clock::time_point start) {
 // The commit index every node has applied, once the cluster is whole and quiet: a leader, every node
 // alive, a voter in the leader's configuration and not lost, and each node's commit and applied index at
 // the leader's last index.
-std::optional<uint64_t> caught_up_index(ipc::Segment& segment, const std::set<uint32_t>& refused) {
-  std::vector<NodeStatus> nodes = read_status(segment);
-  std::erase_if(nodes, [&](const NodeStatus& s) { return refused.contains(s.node); });
+std::optional<uint64_t> caught_up_index(ipc::Segment& segment) {
+  const std::vector<NodeStatus> nodes = read_status(segment);
   const NodeStatus* leader = nullptr;
   for (const NodeStatus& s : nodes) {
     if (is_leader(s) && (leader == nullptr || s.counters.term > leader->counters.term)) leader = &s;
@@ -195,8 +193,6 @@ int run_chaos(ChaosOptions options) {
       "faults: {} kills, {} restarts, {} partitions, {} heals, {} whole-cluster crashes\n", faults.kills,
       faults.restarts, faults.partitions, faults.heals, faults.crash_alls);
 
-  for (const std::string& quiet : faults.quiet_damage) verdict.fail(quiet);
-  const std::set<uint32_t>& refused = nemesis.refused_nodes();
   for (const std::string& exit : faults.unexpected_exits) {
     verdict.fail(exit + "; its output is in the node's .out file under " + created.dirs.root().string());
   }
@@ -209,9 +205,9 @@ int run_chaos(ChaosOptions options) {
       verdict.fail(fmt::format("node {} exited during catch-up ({})", node, status.describe()));
       supervisor.start(node);
     }
-    if (const auto index = caught_up_index(segment, refused)) {
+    if (const auto index = caught_up_index(segment)) {
       std::this_thread::sleep_for(milliseconds(50));
-      if (caught_up_index(segment, refused) == index) {
+      if (caught_up_index(segment) == index) {
         converged = index;
         break;
       }
@@ -219,21 +215,19 @@ int run_chaos(ChaosOptions options) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   nemesis.poll_repairs();
+  nemesis.finish_repairs();
   if (!options.nemesis.storage_faults.empty()) {
     const RepairWatch& repairs = nemesis.repairs();
     const std::vector<double>& took = repairs.repair_seconds();
     std::cout << fmt::format(
-        "storage faults: {} injected, {} refused at start, {} repaired{}, {} went unnoticed\n",
-        faults.storage_faults, faults.refused_starts, took.size(),
+        "storage faults: {} injected, {} repaired{}, {} failed\n", faults.storage_faults, took.size(),
         took.empty() ? "" : fmt::format(" (slowest {:.3f} s)", *std::max_element(took.begin(), took.end())),
-        faults.quiet_damage.size());
+        repairs.failures().size());
   }
-  nemesis.finish_repairs();
   for (const std::string& failure : nemesis.repairs().failures()) verdict.fail(failure);
   if (converged) {
-    std::cout << fmt::format("caught up after {:.3f} s: every node a voter, none lost, {}applied index {}\n",
-                             seconds_since(converge_start),
-                             refused.empty() ? "" : "but those that refused their damage ", *converged);
+    std::cout << fmt::format("caught up after {:.3f} s: every node a voter, none lost, applied index {}\n",
+                             seconds_since(converge_start), *converged);
   } else {
     verdict.fail(fmt::format("the cluster did not catch up within {} s after healing:\n{}",
                              options.converge_timeout.count(),
@@ -265,10 +259,6 @@ int run_chaos(ChaosOptions options) {
 
   std::optional<std::map<std::string, std::string>> first_state;
   for (uint32_t node = 1; node <= nodes; ++node) {
-    if (refused.contains(node)) {
-      std::cout << fmt::format("node {}: refused its damaged files, not checked\n", node);
-      continue;
-    }
     std::map<std::string, std::string> state;
     try {
       state = node::replay_kv_state(created.dirs.node_dir(node));

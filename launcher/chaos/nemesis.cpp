@@ -3,10 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <numeric>
-#include <sstream>
-#include <thread>
 #include <vector>
 
 #include "launcher/status_table.h"
@@ -148,10 +145,6 @@ void Nemesis::restart_due() {
       ++it;
       continue;
     }
-    if (refused_.contains(it->first)) {
-      it = restarts_.erase(it);
-      continue;
-    }
     if (!supervisor_.running(it->first)) {
       const pid_t pid = start_node(it->first, maybe_damage(it->first));
       note(fmt::format("restart node {} (pid {})", it->first, pid));
@@ -160,25 +153,22 @@ void Nemesis::restart_due() {
   }
 }
 
-pid_t Nemesis::start_node(uint32_t node, const std::optional<Damage>& damage) {
+pid_t Nemesis::start_node(uint32_t node, std::optional<StorageFaultKind> damage) {
   const pid_t pid = supervisor_.start(node);
   ++stats_.restarts;
-  if (!damage) {
-    repairs_.restarted(node, pid);
-  } else if (expected_outcome(damage->kind) == FaultOutcome::starts_lost) {
-    repairs_.expect_lost(node, pid, std::string(to_string(damage->kind)));
+  if (damage) {
+    repairs_.expect_lost(node, pid, std::string(to_string(*damage)));
   } else {
-    damaged_[node] = damage->what;
+    repairs_.restarted(node, pid);
   }
   return pid;
 }
 
-std::optional<Nemesis::Damage> Nemesis::maybe_damage(uint32_t node) {
+std::optional<StorageFaultKind> Nemesis::maybe_damage(uint32_t node) {
   // A minority at most, counting the nodes not repaired yet: the majority must keep every committed entry
   // intact, and a lost node votes on nothing.
   const uint32_t max_damaged = std::max<uint32_t>(1, (supervisor_.nodes() - 1) / 2);
-  if (options_.storage_faults.empty() || damaged_.size() + repairs_.unrepaired() >= max_damaged ||
-      damaged_.contains(node) || repairs_.watching(node) ||
+  if (options_.storage_faults.empty() || repairs_.unrepaired() >= max_damaged || repairs_.watching(node) ||
       !std::bernoulli_distribution(options_.storage_fault_chance)(rng_)) {
     return std::nullopt;
   }
@@ -191,7 +181,7 @@ std::optional<Nemesis::Damage> Nemesis::maybe_damage(uint32_t node) {
   }
   ++stats_.storage_faults;
   note(fmt::format("storage fault on node {}: {}", node, *injected));
-  return Damage{kind, *injected};
+  return kind;
 }
 
 void Nemesis::poll_repairs() {
@@ -205,37 +195,10 @@ void Nemesis::poll_repairs() {
   for (const std::string& line : repairs_.poll()) note(line);
 }
 
-bool Nemesis::refused_as_expected(uint32_t node, const ExitStatus& status) {
-  const auto damage = damaged_.find(node);
-  if (damage == damaged_.end()) return false;
-  std::ifstream file(dirs_.node_output(node));
-  std::stringstream output;
-  output << file.rdbuf();
-  std::string last_line;
-  for (std::string line; std::getline(output, line);) {
-    if (!line.empty()) last_line = line;
-  }
-  if (status.signal != 0 || status.code == 0 ||
-      last_line.find(dirs_.node_dir(node).string()) == std::string::npos) {
-    const std::string what = fmt::format("node {}, damaged ({}), ended with {} without naming its files: {}",
-                                         node, damage->second, status.describe(), last_line);
-    note(what);
-    stats_.quiet_damage.push_back(what);
-    return false;
-  }
-  refused_.insert(node);
-  ++stats_.refused_starts;
-  note(fmt::format("node {} refused to start on its damaged files ({}); it stays down: {}", node,
-                   status.describe(), last_line));
-  return true;
-}
-
 Nemesis::Clock::time_point Nemesis::step() {
   const auto now = Clock::now();
-  // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them
-  // — unless they refused the damage injected into them.
+  // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them.
   for (const auto& [node, status] : supervisor_.reap_exited()) {
-    if (refused_as_expected(node, status)) continue;
     note_unexpected_exit(node, status);
     restarts_.emplace(node, now);
   }
@@ -266,7 +229,7 @@ void Nemesis::end() {
   if (partitioned_) ++stats_.heals;
   partitioned_ = false;
   for (const auto& [node, status] : supervisor_.reap_exited()) {
-    if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
+    note_unexpected_exit(node, status);
   }
   // Back to a healthy network: the standing drop rate ends too, so the cluster can catch up.
   ipc::FaultSettings healthy;
@@ -276,40 +239,12 @@ void Nemesis::end() {
     }
   }
   for (uint32_t node = 1; node <= supervisor_.nodes(); ++node) {
-    if (supervisor_.running(node) || refused_.contains(node)) continue;
+    if (supervisor_.running(node)) continue;
     const pid_t pid = start_node(node, std::nullopt);
     note(fmt::format("restart node {} (pid {}) for the final check", node, pid));
   }
   restarts_.clear();
-  check_damaged_nodes();
-  note(refused_.empty()
-           ? "healed every link; every node running"
-           : fmt::format("healed every link; every node running but the {} that refused its damage",
-                         refused_.size()));
-}
-
-void Nemesis::check_damaged_nodes() {
-  // A damaged node still opening its storage gets a few seconds to refuse it; one still running then
-  // took its damaged files without a word.
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  auto quiet = [this] {
-    std::vector<uint32_t> nodes;
-    for (const auto& [node, damage] : damaged_) {
-      if (!refused_.contains(node) && supervisor_.running(node)) nodes.push_back(node);
-    }
-    return nodes;
-  };
-  while (!quiet().empty() && Clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(50));
-    for (const auto& [node, status] : supervisor_.reap_exited()) {
-      if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
-    }
-  }
-  for (const uint32_t node : quiet()) {
-    const std::string what = fmt::format("node {} runs on damaged files ({})", node, damaged_.at(node));
-    note(what);
-    stats_.quiet_damage.push_back(what);
-  }
+  note("healed every link; every node running");
 }
 
 }  // namespace shmraft::launcher

@@ -1,6 +1,6 @@
 #pragma once
-// The judge of repairs in `shmraft chaos --storage-faults`: a node restarted on damage that must start
-// lost (storage_faults.h, FaultOutcome::starts_lost) must report itself lost from its new process, and
+// The judge of repairs in `shmraft chaos --storage-faults`: a node restarted on damage (storage_faults.h)
+// must report itself lost from its new process, and
 // then within a bound be a voter again that is no longer lost — read from the node's counters in the
 // segment, as `shmraft status` reads them. (Header-only: the launcher's source list is not this
 // directory's to change.)

@@ -23,27 +23,26 @@ namespace {
 struct KindInfo {
   StorageFaultKind kind;
   std::string_view name;
-  FaultOutcome outcome;
   std::string_view refusal;  // empty: injected
 };
 
 constexpr std::array<KindInfo, 9> kKinds{{
-    {StorageFaultKind::committed_bit_flip, "committed-bit-flip", FaultOutcome::refuses_to_start, ""},
-    {StorageFaultKind::committed_truncate, "committed-truncate", FaultOutcome::refuses_to_start, ""},
-    {StorageFaultKind::committed_zero_tail, "committed-zero-tail", FaultOutcome::refuses_to_start, ""},
-    {StorageFaultKind::missing_segment, "missing-segment", FaultOutcome::refuses_to_start, ""},
-    {StorageFaultKind::corrupt_snapshot, "corrupt-snapshot", FaultOutcome::refuses_to_start, ""},
-    {StorageFaultKind::uncommitted_bit_flip, "uncommitted-bit-flip", FaultOutcome::starts_lost,
+    {StorageFaultKind::committed_bit_flip, "committed-bit-flip", ""},
+    {StorageFaultKind::committed_truncate, "committed-truncate", ""},
+    {StorageFaultKind::committed_zero_tail, "committed-zero-tail", ""},
+    {StorageFaultKind::missing_segment, "missing-segment", ""},
+    {StorageFaultKind::corrupt_snapshot, "corrupt-snapshot", ""},
+    {StorageFaultKind::uncommitted_bit_flip, "uncommitted-bit-flip",
      "recovery takes a bad record above the saved commit index for a torn write and drops it with every "
      "later entry, which the node may have acknowledged: until a bad record followed by intact records "
      "counts as damage (the node then starts lost and is repaired), acknowledged writes can be lost "
      "(issue 14 item 2)"},
-    {StorageFaultKind::uncommitted_damage, "uncommitted-damage", FaultOutcome::starts_lost,
+    {StorageFaultKind::uncommitted_damage, "uncommitted-damage",
      "a log tail cut or zeroed above the saved commit index is exactly what a torn write leaves, which "
      "recovery must accept; the node may have acknowledged those entries, so no recovery can tell this "
      "damage from a crash and chaos cannot judge it (power loss is issue 14 item 5)"},
-    {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state", FaultOutcome::starts_lost, ""},
-    {StorageFaultKind::wiped_directory, "wiped-directory", FaultOutcome::starts_lost, ""},
+    {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state", ""},
+    {StorageFaultKind::wiped_directory, "wiped-directory", ""},
 }};
 
 const KindInfo& info(StorageFaultKind kind) {
@@ -160,10 +159,6 @@ std::optional<std::string_view> refusal_reason(StorageFaultKind kind) noexcept {
   return reason;
 }
 
-FaultOutcome expected_outcome(StorageFaultKind kind) noexcept {
-  return info(kind).outcome;
-}
-
 std::vector<StorageFaultKind> all_storage_faults() {
   std::vector<StorageFaultKind> kinds;
   for (const KindInfo& k : kKinds) kinds.push_back(k.kind);
@@ -220,7 +215,7 @@ std::optional<std::string> corrupt_newest_hard_state_slot(const fs::path& node_d
   const std::size_t newest = slots[1].sequence > slots[0].sequence ? 1 : 0;
   const format::MetaSlot& slot = slots[newest];
   // A bit from the sequence number to the CRC, which then fails. Not the magic or the version: a slot of
-  // another format is refused as such (the node does not start), which says nothing about lost state.
+  // another format is refused as such (the node does not start: an operator's matter, not damage).
   constexpr uint64_t kFirst = offsetof(format::MetaSlot, sequence);
   const uint64_t offset =
       newest * format::kMetaSlotStride + kFirst + rng() % (sizeof(format::MetaSlot) - kFirst);

@@ -1,8 +1,8 @@
 #pragma once
 // Storage faults for `shmraft chaos --storage-faults`: damage to the files of a stopped node, injected
-// before its restart. Each kind is injected with the outcome the node must show — it refuses to start on
-// the damage, naming its files, or it starts *lost* (it votes on nothing) and the leader repairs it from
-// its peers (docs/design.md, "Lost state") — or refused by the run with the reason it cannot be judged.
+// before its restart. Each kind is either injected — the node must start *lost* (it votes on nothing,
+// damaged files set aside) and the leader repair it from its peers (docs/design.md, "Lost state"), which
+// repair_watch.h judges — or refused by the run with the reason it cannot be judged.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -26,17 +26,10 @@ enum class StorageFaultKind {
   wiped_directory,       // the whole node directory
 };
 
-// What a node restarted on a kind's damage must do.
-enum class FaultOutcome {
-  refuses_to_start,  // exits, naming its damaged files; it stays down
-  starts_lost,       // runs lost (counter `lost`), and is repaired into a voter again
-};
-
 std::string_view to_string(StorageFaultKind kind) noexcept;
 std::optional<StorageFaultKind> parse_storage_fault(std::string_view name);
 // Why the run refuses to inject `kind`, or nullopt if it injects it.
 std::optional<std::string_view> refusal_reason(StorageFaultKind kind) noexcept;
-FaultOutcome expected_outcome(StorageFaultKind kind) noexcept;
 std::vector<StorageFaultKind> all_storage_faults();
 std::vector<StorageFaultKind> injected_storage_faults();  // those without a refusal reason
 
