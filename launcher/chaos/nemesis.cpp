@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <numeric>
 #include <vector>
 
@@ -20,7 +21,17 @@ Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& seg
       supervisor_(supervisor),
       dirs_(dirs),
       log_(log),
-      repairs_(segment, options.repair_bound) {}
+      repairs_(segment, options.repair_bound, [this](uint32_t node) { return lost_lines(node); }) {}
+
+// The node's own word that it started lost (node.cpp: "storage: lost state"), counted in its log.
+std::size_t Nemesis::lost_lines(uint32_t node) const {
+  std::ifstream log(dirs_.node_dir(node) / "node.log");
+  std::size_t count = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("storage: lost state") != std::string::npos) ++count;
+  }
+  return count;
+}
 
 milliseconds Nemesis::jitter(milliseconds mean) {
   // Uniform in [mean/2, 3*mean/2): regular enough to count on, irregular enough to hit every phase.

@@ -85,6 +85,7 @@ class Nemesis {
   // Starts a node that is down, after `damage` was done to its files, and follows its repair.
   pid_t start_node(uint32_t node, std::optional<StorageFaultKind> damage);
   std::optional<uint32_t> leader();
+  std::size_t lost_lines(uint32_t node) const;
   void note(const std::string& what);
   void note_unexpected_exit(uint32_t node, const ExitStatus& status);
 

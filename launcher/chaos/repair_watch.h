@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,16 +25,22 @@ class RepairWatch {
  public:
   using Clock = std::chrono::steady_clock;
 
-  RepairWatch(ipc::Segment& segment, std::chrono::milliseconds bound) : segment_(segment), bound_(bound) {}
+  // `lost_lines(node)`: how many times the node's log says it started lost. It is read only when the
+  // counters missed a lost state shorter than the poll (a repair within milliseconds).
+  RepairWatch(ipc::Segment& segment, std::chrono::milliseconds bound,
+              std::function<std::size_t(uint32_t)> lost_lines)
+      : segment_(segment), bound_(bound), lost_lines_(std::move(lost_lines)) {}
 
   // Node `node` was restarted as `pid` on damage (its kind, for the log) and must start lost.
   void expect_lost(uint32_t node, pid_t pid, std::string damage) {
-    watched_[node] = Watched{pid, std::move(damage), Clock::now(), std::nullopt};
+    watched_[node] = Watched{pid,   std::move(damage), Clock::now(),     std::nullopt,
+                             false, published(node),   lost_lines_(node)};
   }
   // Node `node`, running as `pid`, reports lost although this restart brought no damage (a hard-state
   // write torn by a kill, which recovery takes for damage): it is judged like a damaged one from now on.
   void adopt_lost(uint32_t node, pid_t pid) {
-    watched_[node] = Watched{pid, "lost without damage injected at this restart", Clock::now(), 0.0};
+    watched_[node] = Watched{
+        pid, "lost without damage injected at this restart", Clock::now(), 0.0, false, published(node), 0};
   }
   // A watched node was killed and started again as `pid`: its lost mark is durable, so the new process
   // reports it too, and the bound keeps running from the damaged restart.
@@ -62,13 +69,23 @@ class RepairWatch {
       const uint32_t node = it->first;
       Watched& w = it->second;
       const ipc::NodeCountersSnapshot c = segment_.node_counters(node).snapshot();
-      const bool current = static_cast<pid_t>(c.pid) == w.pid;  // not the counters of the process before
+      // Written by the new process: its pid, and a heartbeat after the restart (the pid is set before the
+      // first heartbeat, while the rest still holds what the process before published).
+      const bool current = static_cast<pid_t>(c.pid) == w.pid && c.updated_ns > w.published_before;
       if (current && c.lost != 0 && !w.lost_seen) {
         w.lost_seen = seconds(now - w.restarted);
         lines.push_back(fmt::format("node {} reports lost {:.3f} s after its damaged restart (mark {})", node,
                                     *w.lost_seen, c.lost));
       }
-      if (current && w.lost_seen && c.lost == 0 && raft::NodeSet::from_bits(c.voters).contains(node)) {
+      const bool voter = current && c.lost == 0 && raft::NodeSet::from_bits(c.voters).contains(node);
+      if (voter && !w.lost_seen && lost_lines_(node) > w.lost_lines_before) {
+        w.lost_seen = seconds(now - w.restarted);
+        lines.push_back(
+            fmt::format("node {} was lost and repaired between two reads of its counters; its log "
+                        "says it started lost",
+                        node));
+      }
+      if (voter && w.lost_seen) {
         const double took = seconds(now - w.restarted);
         repair_seconds_.push_back(took);
         lines.push_back(
@@ -116,12 +133,17 @@ class RepairWatch {
     Clock::time_point restarted;
     std::optional<double> lost_seen;  // seconds after the restart
     bool failed = false;
+    uint64_t published_before = 0;  // the counters' heartbeat at the restart
+    std::size_t lost_lines_before = 0;
   };
+
+  uint64_t published(uint32_t node) { return segment_.node_counters(node).snapshot().updated_ns; }
 
   static double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
   ipc::Segment& segment_;
   std::chrono::milliseconds bound_;
+  std::function<std::size_t(uint32_t)> lost_lines_;
   std::map<uint32_t, Watched> watched_;
   std::vector<double> repair_seconds_;
   std::vector<std::string> failures_;
