@@ -1,9 +1,8 @@
 #pragma once
 // The judge of repairs in `shmraft chaos --storage-faults`: a node restarted on damage (storage_faults.h)
-// must report itself lost from its new process, and
-// then within a bound be a voter again that is no longer lost — read from the node's counters in the
-// segment, as `shmraft status` reads them. (Header-only: the launcher's source list is not this
-// directory's to change.)
+// must report itself lost from its new process, then within a bound be a voter again that is no longer
+// lost — read from the node's counters in the segment, as `shmraft status` reads them. (Header-only: the
+// launcher's source list is not this directory's to change.)
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/types.h>
