@@ -102,7 +102,7 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   HardStateFile file(path, std::move(fd), std::move(mapping), durability, stats);
 
   std::string problems;
-  std::vector<std::string> damaged;  // where and why
+  std::vector<std::pair<int, std::string>> damaged;  // slot, where and why
   int newest = -1;
   MetaSlot chosen;
   for (int i = 0; i < 2; ++i) {
@@ -113,7 +113,7 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
     if (!problem.empty()) {
       const std::string where = "slot " + std::to_string(i) + " at offset " + std::to_string(slot_offset(i));
       problems += "; " + where + ": " + problem;
-      if (!never_written(slot)) damaged.push_back(where + " (" + problem + ")");
+      if (!never_written(slot)) damaged.emplace_back(i, where + " (" + problem + ")");
       continue;
     }
     if (newest < 0 || slot.sequence > chosen.sequence) {
@@ -124,9 +124,10 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   if (newest < 0) {
     throw damage("hard state file " + path.string() + " holds no valid hard state" + problems);
   }
-  for (const std::string& description : damaged) {
+  for (const auto& [slot, description] : damaged) {
+    file.damaged_slots_.push_back(slot);
     report.notes.push_back(
-        "meta: " + description + " skipped; the hard state (term " + std::to_string(chosen.term) + ", vote " +
+        "meta: " + description + " zeroed; the hard state (term " + std::to_string(chosen.term) + ", vote " +
         std::to_string(chosen.vote) + ", commit " + std::to_string(chosen.commit) + ") comes from slot " +
         std::to_string(newest) + ", and if the damaged slot was the newer one, what was saved last is lost");
   }
@@ -136,6 +137,25 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   file.newest_ = HardState{chosen.term, chosen.vote, chosen.commit, chosen.lost};
   file.relied_on_ = file.newest_;
   return file;
+}
+
+void HardStateFile::repair_damaged_slots(uint64_t lost_mark) {
+  if (lost_mark != 0 && !damaged_slots_.empty()) {
+    // Only the slot not relied on can be damaged (the other is the newest valid one): write() goes there.
+    HardState marked = newest_;
+    marked.lost = lost_mark;
+    write(marked, durability_ != Durability::none);
+    damaged_slots_.clear();
+    return;
+  }
+  for (const int slot : damaged_slots_) {
+    std::memset(mapping_.data() + slot_offset(slot), 0, sizeof(MetaSlot));
+    if (durability_ != Durability::none) {
+      mapping_.flush(slot_offset(slot), slot_offset(slot) + sizeof(MetaSlot), path_);
+      ++stats_->flushes;
+    }
+  }
+  damaged_slots_.clear();
 }
 
 void HardStateFile::write(const HardState& state, bool flush) {

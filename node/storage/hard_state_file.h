@@ -8,12 +8,12 @@
 //                       index) keep overwriting the other slot until one is flushed, and only then do the
 //                       roles swap.
 // Opening takes the valid slot with the higher sequence number. A damaged slot (bad magic number, CRC
-// mismatch) is never silent: it goes into the RecoveryReport (a note and hard_state_slots_skipped), and
-// every open reports it again until the next write replaces it — the write goes to the slot not relied
-// on, which is the damaged one. Opening changes nothing, so a crash before that write (the lost mark,
-// state_detection.h) cannot hide that the state saved last may have been in it.
+// mismatch) is never silent: it goes into the RecoveryReport (a note and hard_state_slots_skipped) and
+// is zeroed — or replaced by a lost mark, Options::lost_mark_on_damaged_hard_state — once the directory
+// opened, since the state saved last may have been in it.
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include "node/storage/file.h"
 #include "node/storage/format.h"
@@ -35,6 +35,13 @@ class HardStateFile {
   const HardState& newest() const noexcept { return newest_; }
   // The state a power loss cannot take back (in mode none: the newest).
   const HardState& relied_on() const noexcept { return relied_on_; }
+  // Makes the damaged slots open() reported harmless, once the whole directory opened (a refused open
+  // leaves the files as they were). With `lost_mark` 0 they are zeroed, making them "never written" (the
+  // next write's target anyway), so the damage is reported once, by the open that repaired it. Otherwise
+  // the newest state marked lost (HardState::lost = lost_mark) is written over them — flushed in modes
+  // batch/always — so that no later start, even one after a crash before the node itself wrote anything,
+  // takes the older state for an intact one (state_detection.h).
+  void repair_damaged_slots(uint64_t lost_mark);
   // Writes `state` into the slot not relied on; with `flush` (modes batch/always) msyncs that page, after
   // which it is the one relied on.
   void write(const HardState& state, bool flush);
@@ -52,6 +59,7 @@ class HardStateFile {
   int relied_on_slot_ = 0;
   HardState newest_;
   HardState relied_on_;
+  std::vector<int> damaged_slots_;
 };
 
 }  // namespace shmraft::storage

@@ -150,6 +150,8 @@ class NodeStorage::Impl {
     bounds.commit = hard_state_.commit;
     bounds.snapshot = snapshot_->meta().value_or(SnapshotMeta{});
     log_.emplace(SegmentedLog::recover(log_dir, options_, bounds, stats_, report_));
+    meta_->repair_damaged_slots(options_.lost_mark_on_damaged_hard_state);
+    hard_state_ = meta_->newest();
   }
 
   void save_hard_state(const HardState& state) {

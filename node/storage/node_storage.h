@@ -48,6 +48,11 @@ struct Options {
   // to fit. A multiple of 4 KiB, between 4 KiB and 1 GiB.
   std::size_t segment_bytes = std::size_t{64} << 20;
   Durability durability = Durability::batch;
+  // Non-zero: a damaged hard-state slot is replaced by the newest valid state marked lost with this
+  // value (HardState::lost), instead of zeroed, so the loss cannot be forgotten by a crash between the
+  // open and the node's own lost mark (state_detection.h). open_or_set_aside passes the start's
+  // incarnation.
+  uint64_t lost_mark_on_damaged_hard_state = 0;
 };
 
 // One entry handed to append(). The payload is copied into the log; the span need not outlive the call.
@@ -116,7 +121,8 @@ class NodeStorage {
   // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes an
   // exclusive flock on it and recovers the log. Throws StorageError when the directory is missing its
   // parent or is unwritable, another process (or another NodeStorage) holds it, a file has a newer
-  // format version, or acknowledged data is corrupt.
+  // format version, or acknowledged data is corrupt (that one of kind kDamage: a node sets such files
+  // aside and is repaired, set_aside.h).
   explicit NodeStorage(const std::filesystem::path& dir, const Options& options = {});
   ~NodeStorage();
   NodeStorage(NodeStorage&&) noexcept;

@@ -56,8 +56,8 @@
 //    Two cases this cannot tell apart, and how we err:
 //      - A power loss during an unfinished flush in mode batch/always can leave a hole followed by valid
 //        records that were never acknowledged. We refuse to open and name the place rather than guess;
-//        an operator decides (the records from that offset on were not acknowledged if the machine lost
-//        power mid-flush).
+//        a node then sets its files aside and is repaired from its peers (set_aside.h), which loses
+//        nothing either way.
 //      - Corruption of the very last acknowledged record above the saved commit index, with nothing
 //        valid after it, looks exactly like a torn write. It is discarded, with a note in the report.
 //        Every checksummed log shares this blind spot; the commit bound keeps it to entries this node
@@ -71,6 +71,8 @@
 //    snapshot install was interrupted: the log is discarded, as the install would have done. A log that
 //    starts after snapshot + 1 is missing entries: refused.
 // 6. The log must reach the saved commit index; if it does not, acknowledged entries are missing: refused.
+// Every refusal of corrupt or missing data above is StorageError::Kind::kDamage (set_aside.h repairs
+// it); a name that does not belong and a format version this build does not read stay plain refusals.
 // 7. In modes batch and always, every segment holding records is flushed (with the repairs): a process
 //    killed between storing records and flushing them leaves them readable but not durable, and the
 //    node will acknowledge records it already holds without writing them again.

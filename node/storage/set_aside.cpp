@@ -86,8 +86,10 @@ std::vector<std::string> set_aside(const fs::path& dir, uint64_t incarnation) {
 
 }  // namespace
 
-NodeStorage open_or_set_aside(const fs::path& dir, const Options& options, uint64_t incarnation,
+NodeStorage open_or_set_aside(const fs::path& dir, const Options& node_options, uint64_t incarnation,
                               const std::function<void(const std::string&)>& note) {
+  Options options = node_options;
+  options.lost_mark_on_damaged_hard_state = incarnation;
   try {
     return NodeStorage(dir, options);
   } catch (const StorageError& error) {

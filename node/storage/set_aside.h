@@ -26,8 +26,9 @@ namespace shmraft::storage {
 // The prefix of a set-aside directory's name; the incarnation of the start that set it aside follows.
 inline constexpr std::string_view kSetAsidePrefix = "damaged-";
 
-// Opens `dir` as NodeStorage(dir, options) does. If that fails with damage, sets the storage's files
-// aside into damaged-<incarnation> and opens a fresh storage; `note` gets one line for the damage found
+// Opens `dir` as NodeStorage(dir, options) does, with a damaged hard-state slot replaced by a lost mark
+// (Options::lost_mark_on_damaged_hard_state = incarnation). If that fails with damage, sets the storage's
+// files aside into damaged-<incarnation> and opens a fresh storage; `note` gets one line for the damage found
 // and one per file moved, each naming where it went. Every other failure (a refusal, or damage that the
 // fresh storage cannot get past) is thrown as is.
 NodeStorage open_or_set_aside(const std::filesystem::path& dir, const Options& options, uint64_t incarnation,

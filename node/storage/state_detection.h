@@ -38,8 +38,9 @@ struct Detection {
 // `previous_incarnation`: the incarnation an earlier start of this node published, 0 if none ever did;
 // `incarnation`: this start's. On kLost for a new loss (a wiped directory, a skipped hard-state slot),
 // stores the lost mark (HardState::lost = incarnation) durably before returning, so that a crash before
-// the core's first persist cannot pass the next start off as intact. That write also replaces the damaged
-// slot (hard_state_file.h), so the next start finds no damage but the mark.
+// the core's first persist cannot pass the next start off as intact. (For a damaged slot the open itself
+// can store the mark, closing even the window before this call: Options::lost_mark_on_damaged_hard_state,
+// which open_or_set_aside sets.)
 Detection detect_stored_state(NodeStorage& storage, std::uint64_t previous_incarnation,
                               std::uint64_t incarnation);
 

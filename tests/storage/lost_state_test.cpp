@@ -83,7 +83,7 @@ TEST(StorageLostState, AnEmptyDirectoryAnEarlierStartCreatedIsIntact) {
 }
 
 // The newest hard-state slot may be the damaged one: the older term and vote cannot be trusted, so the node
-// is lost, durably, and the mark's write replaces the damaged slot. Every durability mode: in batch and
+// is lost, durably, the mark written where the damaged slot was. Every durability mode: in batch and
 // always the mark is flushed before detection returns.
 TEST(StorageLostState, ASkippedHardStateSlotMakesTheNodeLost) {
   for (const Durability mode : {Durability::none, Durability::batch, Durability::always}) {
@@ -116,6 +116,33 @@ TEST(StorageLostState, ASkippedHardStateSlotMakesTheNodeLost) {
     EXPECT_EQ(storage.hard_state(), (HardState{2, 1, 5, 31}));
     EXPECT_EQ(detect_stored_state(storage, 31, 32).state, StoredState::kLost) << "still lost until repaired";
   }
+}
+
+// With Options::lost_mark_on_damaged_hard_state (what open_or_set_aside sets) the open itself replaces the
+// damaged slot by the mark: a crash before the node's own detection still leaves it lost.
+TEST(StorageLostState, TheOpenCanStoreTheMarkInPlaceOfTheDamagedSlot) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node(), options_with(Durability::batch));
+    append_range(storage, 1, 10, 2);
+    storage.save_hard_state({2, 1, 5});
+    storage.sync();
+    storage.save_hard_state({3, 2, 6});
+    storage.sync();
+  }
+  const fs::path meta = tmp.node() / "meta";
+  flip_bit(meta, newest_meta_slot(meta) * format::kMetaSlotStride + offsetof(format::MetaSlot, term), 6);
+  Options marking = options_with(Durability::batch);
+  marking.lost_mark_on_damaged_hard_state = 55;
+  {
+    NodeStorage storage(tmp.node(), marking);
+    EXPECT_EQ(storage.recovery().hard_state_slots_skipped, 1u);
+    EXPECT_EQ(storage.hard_state(), (HardState{2, 1, 5, 55}));
+  }  // "killed" before detect_stored_state
+  NodeStorage storage(tmp.node(), options_with(Durability::batch));
+  EXPECT_EQ(storage.recovery().hard_state_slots_skipped, 0u);
+  EXPECT_EQ(storage.hard_state(), (HardState{2, 1, 5, 55}));
+  EXPECT_EQ(detect_stored_state(storage, 60, 61).state, StoredState::kLost);
 }
 
 // A node already lost (or repaired since) whose newest slot is damaged: the older slot's mark may name a

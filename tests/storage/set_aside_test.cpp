@@ -179,6 +179,39 @@ TEST(StorageSetAside, PlantedLinksAreNotFollowed) {
   EXPECT_EQ(mode_of(outside), 0750u);
 }
 
+// Above the commit index, a bad record with intact ones after it is damage (a crash tears only the last
+// record), set aside and repaired; a torn last record is what a crash mid-append leaves, recovered in
+// place as before, with nothing set aside.
+TEST(StorageSetAside, ABadRecordFollowedByIntactOnesIsDamageATornLastRecordIsNot) {
+  TempDir tmp;
+  {
+    NodeStorage storage(tmp.node(), small());
+    append_range(storage, 1, 10, 2);
+    storage.save_hard_state({2, 1, 3});
+    storage.sync();
+  }
+  const std::vector<fs::path> segments = segment_files(tmp.node());
+  ASSERT_EQ(segments.size(), 1u);
+  const std::vector<uint64_t> offsets = record_offsets(segments[0]);
+  ASSERT_EQ(offsets.size(), 10u);
+  const std::vector<std::byte> original = read_file(segments[0]);
+
+  flip_bit(segments[0], offsets[9] + sizeof(format::RecordHeader) + 1, 0);
+  const Opened torn = open_noting(tmp.node());
+  EXPECT_EQ(torn.error, "");
+  EXPECT_TRUE(torn.notes.empty());
+  EXPECT_TRUE(set_aside_directories(tmp.node()).empty());
+  EXPECT_EQ(NodeStorage(tmp.node(), small()).last_index(), 9u) << "the torn record discarded";
+
+  write_file(segments[0], original);
+  flip_bit(segments[0], offsets[5] + sizeof(format::RecordHeader) + 1, 0);  // entry 6, above commit 3
+  const Opened damaged = open_noting(tmp.node());
+  EXPECT_EQ(damaged.error, "");
+  ASSERT_FALSE(damaged.notes.empty());
+  EXPECT_TRUE(contains(damaged.notes[0], "a valid record follows it")) << damaged.notes[0];
+  EXPECT_EQ(set_aside_directories(tmp.node()).size(), 1u);
+}
+
 // A crash after the move and before the lost mark: the next start still finds the node lost.
 TEST(StorageSetAside, ACrashBeforeTheMarkStillStartsLost) {
   TempDir tmp;
