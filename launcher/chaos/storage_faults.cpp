@@ -32,11 +32,7 @@ constexpr std::array<KindInfo, 9> kKinds{{
     {StorageFaultKind::committed_zero_tail, "committed-zero-tail", ""},
     {StorageFaultKind::missing_segment, "missing-segment", ""},
     {StorageFaultKind::corrupt_snapshot, "corrupt-snapshot", ""},
-    {StorageFaultKind::uncommitted_bit_flip, "uncommitted-bit-flip",
-     "recovery takes a bad record above the saved commit index for a torn write and drops it with every "
-     "later entry, which the node may have acknowledged: until a bad record followed by intact records "
-     "counts as damage (the node then starts lost and is repaired), acknowledged writes can be lost "
-     "(issue 14 item 2)"},
+    {StorageFaultKind::uncommitted_bit_flip, "uncommitted-bit-flip", ""},
     {StorageFaultKind::uncommitted_damage, "uncommitted-damage",
      "a log tail cut or zeroed above the saved commit index is exactly what a torn write leaves, which "
      "recovery must accept; the node may have acknowledged those entries, so no recovery can tell this "
