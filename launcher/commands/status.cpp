@@ -50,7 +50,8 @@ bool print_once(LiveCluster& cluster, const StatusOptions& options) {
 
 int run_status(const StatusOptions& options) {
   LiveCluster cluster = LiveCluster::attach(options.cluster);
-  if (options.once) return print_once(cluster, options) ? kExitOk : kExitMajorityLost;
+  // JSON carries the refusal as `majority_lost` (scripts read it there); the table's exit code says it.
+  if (options.once) return print_once(cluster, options) || options.json ? kExitOk : kExitMajorityLost;
   while (ipc::Segment::exists(options.cluster)) {
     if (!options.json) std::cout << "\x1b[H\x1b[2J";  // home + clear: redraw in place
     print_once(cluster, options);
@@ -68,8 +69,10 @@ void add_status_command(CLI::App& root, CommandList& commands) {
   CLI::App* app =
       root.add_subcommand("status", "Live table of every node: role, term, indexes, link state, bad frames");
   add_cluster_option(*app, options->cluster);
-  app->add_flag("--once", options->once,
-                "Print the table once and exit (exit code 3 when a majority of the voters lost their state)");
+  app->add_flag(
+      "--once", options->once,
+      "Print the table once and exit (exit code 3 when a majority of the voters lost their state; with "
+      "--json, see majority_lost)");
   app->add_flag("--json", options->json, "Print JSON (one object per refresh) instead of a table");
   app->add_flag("--wide", options->wide,
                 "Also frames in/out, drops, elections, syncs, sleeps (wider than 80 columns)");
