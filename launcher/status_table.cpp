@@ -1,6 +1,10 @@
 #include "launcher/status_table.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <iterator>
 
 #include "launcher/child_process.h"
 #include "launcher/live_cluster.h"
@@ -132,6 +136,41 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
                      {"links_degraded", s.links.degraded}});
   }
   return array;
+}
+
+std::optional<MajorityLost> majority_lost(const std::vector<NodeStatus>& nodes) {
+  const NodeStatus* holder = nullptr;  // whose configuration counts
+  for (const NodeStatus& s : nodes) {
+    if (s.pid == 0 || s.counters.voters == 0) continue;
+    const bool better = holder == nullptr || (holder->counters.lost != 0 && s.counters.lost == 0) ||
+                        ((holder->counters.lost == 0) == (s.counters.lost == 0) &&
+                         s.counters.commit_index > holder->counters.commit_index);
+    if (better) holder = &s;
+  }
+  if (holder == nullptr) return std::nullopt;
+  MajorityLost result;
+  result.voters = raft::NodeSet::from_bits(holder->counters.voters).ids();
+  for (const NodeStatus& s : nodes) {
+    if (s.pid != 0 && s.counters.lost != 0 &&
+        raft::NodeSet::from_bits(holder->counters.voters).contains(s.node))
+      result.lost.push_back(s.node);
+  }
+  if (result.lost.size() < result.voters.size() / 2 + 1) return std::nullopt;
+  return result;
+}
+
+std::string MajorityLost::describe(const std::string& cluster) const {
+  std::vector<uint32_t> kept;
+  std::set_difference(voters.begin(), voters.end(), lost.begin(), lost.end(), std::back_inserter(kept));
+  return fmt::format(
+      "cluster '{}' cannot serve: a majority of its voters lost their state (nodes {} of voters {}). A lost "
+      "node votes on nothing until a leader repairs it, and no leader can be elected without a majority "
+      "that kept its state, so writes and reads fail until the lost nodes are restored from a copy of "
+      "their data directories; what only they held may be gone. {}",
+      cluster, fmt::join(lost, ", "), fmt::join(voters, ", "),
+      kept.empty()       ? std::string("No voter kept its state.")
+      : kept.size() == 1 ? fmt::format("Node {} kept its state: do not remove it.", kept.front())
+                         : fmt::format("Nodes {} kept theirs: do not remove them.", fmt::join(kept, ", ")));
 }
 
 std::optional<LeaderInfo> current_leader(ipc::Segment& segment) {

@@ -44,6 +44,20 @@ std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth
 // Raft role, and "voters"/"learners" the node's configuration as id lists, "lost" non-zero while lost.
 nlohmann::json status_json(const std::vector<NodeStatus>& nodes);
 
+// Outside the fault model: a majority of the voters lost their state. A lost node votes on nothing until
+// a leader repairs it, and no leader can be elected without a majority of voters that kept their state,
+// so the cluster cannot serve until the lost nodes are restored: a loud refusal rather than a leader
+// elected on what the lost nodes forgot. The voters are those of the configuration held by a node that
+// kept its state (the one with the highest commit index), else by any node that ever ran.
+struct MajorityLost {
+  std::vector<uint32_t> voters;
+  std::vector<uint32_t> lost;  // voters whose counters say lost
+  std::string describe(const std::string& cluster) const;
+};
+std::optional<MajorityLost> majority_lost(const std::vector<NodeStatus>& nodes);
+// The exit code of `shmraft status --once` (and `up`) when a majority of the voters lost their state.
+inline constexpr int kExitMajorityLost = 3;
+
 struct LeaderInfo {
   uint32_t node = 0;
   uint64_t term = 0;

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
-#include <set>
 #include <thread>
 
 #include "launcher/checker/linearizability.h"
@@ -16,6 +15,7 @@
 #include "launcher/status_table.h"
 #include "launcher/supervisor.h"
 #include "node/process/node_process.h"
+#include "node/raft/conf_state.h"
 
 namespace shmraft::launcher {
 
@@ -32,18 +32,20 @@ double seconds_since(Clock::time_point start) {
 }
 
 // The commit index every node has applied, once the cluster is whole and quiet: a leader, every node
-// alive, and each node's commit and applied index at the leader's last index.
-std::optional<uint64_t> caught_up_index(ipc::Segment& segment, const std::set<uint32_t>& refused) {
-  std::vector<NodeStatus> nodes = read_status(segment);
-  std::erase_if(nodes, [&](const NodeStatus& s) { return refused.contains(s.node); });
+// alive, a voter in the leader's configuration and not lost, and each node's commit and applied index at
+// the leader's last index.
+std::optional<uint64_t> caught_up_index(ipc::Segment& segment) {
+  const std::vector<NodeStatus> nodes = read_status(segment);
   const NodeStatus* leader = nullptr;
   for (const NodeStatus& s : nodes) {
     if (is_leader(s) && (leader == nullptr || s.counters.term > leader->counters.term)) leader = &s;
   }
   if (leader == nullptr || leader->counters.commit_index != leader->counters.last_index) return std::nullopt;
   const uint64_t index = leader->counters.commit_index;
+  const raft::NodeSet voters = raft::NodeSet::from_bits(leader->counters.voters);
   for (const NodeStatus& s : nodes) {
-    if (!s.alive || s.counters.commit_index != index || s.counters.applied_index != index)
+    if (!s.alive || s.counters.commit_index != index || s.counters.applied_index != index ||
+        s.counters.lost != 0 || !voters.contains(s.node))
       return std::nullopt;
   }
   return index;
@@ -89,8 +91,8 @@ std::string chaos_replay_command(const ChaosOptions& o, uint64_t seed) {
     std::string kinds;
     for (const StorageFaultKind kind : o.nemesis.storage_faults)
       kinds += fmt::format("{}{}", kinds.empty() ? "" : ",", to_string(kind));
-    command +=
-        fmt::format(" --storage-faults {} --storage-fault-chance {}", kinds, o.nemesis.storage_fault_chance);
+    command += fmt::format(" --storage-faults {} --storage-fault-chance {} --repair-timeout {}", kinds,
+                           o.nemesis.storage_fault_chance, o.nemesis.repair_bound.count());
   }
   if (!o.node_args.empty()) {
     command += " --";
@@ -191,12 +193,6 @@ int run_chaos(ChaosOptions options) {
       "faults: {} kills, {} restarts, {} partitions, {} heals, {} whole-cluster crashes\n", faults.kills,
       faults.restarts, faults.partitions, faults.heals, faults.crash_alls);
 
-  if (!options.nemesis.storage_faults.empty()) {
-    std::cout << fmt::format("storage faults: {} injected, {} refused at start, {} went unnoticed\n",
-                             faults.storage_faults, faults.refused_starts, faults.quiet_damage.size());
-  }
-  for (const std::string& quiet : faults.quiet_damage) verdict.fail(quiet);
-  const std::set<uint32_t>& refused = nemesis.refused_nodes();
   for (const std::string& exit : faults.unexpected_exits) {
     verdict.fail(exit + "; its output is in the node's .out file under " + created.dirs.root().string());
   }
@@ -204,23 +200,34 @@ int run_chaos(ChaosOptions options) {
   const auto converge_start = Clock::now();
   std::optional<uint64_t> converged;
   while (Clock::now() - converge_start < options.converge_timeout) {
+    nemesis.poll_repairs();
     for (const auto& [node, status] : supervisor.reap_exited()) {
       verdict.fail(fmt::format("node {} exited during catch-up ({})", node, status.describe()));
       supervisor.start(node);
     }
-    if (const auto index = caught_up_index(segment, refused)) {
+    if (const auto index = caught_up_index(segment)) {
       std::this_thread::sleep_for(milliseconds(50));
-      if (caught_up_index(segment, refused) == index) {
+      if (caught_up_index(segment) == index) {
         converged = index;
         break;
       }
     }
     std::this_thread::sleep_for(milliseconds(10));
   }
+  nemesis.poll_repairs();
+  nemesis.finish_repairs();
+  if (!options.nemesis.storage_faults.empty()) {
+    const RepairWatch& repairs = nemesis.repairs();
+    const std::vector<double>& took = repairs.repair_seconds();
+    std::cout << fmt::format(
+        "storage faults: {} injected, {} repaired{}, {} failed\n", faults.storage_faults, took.size(),
+        took.empty() ? "" : fmt::format(" (slowest {:.3f} s)", *std::max_element(took.begin(), took.end())),
+        repairs.failures().size());
+  }
+  for (const std::string& failure : nemesis.repairs().failures()) verdict.fail(failure);
   if (converged) {
-    std::cout << fmt::format("caught up after {:.3f} s: every node {}applied index {}\n",
-                             seconds_since(converge_start),
-                             refused.empty() ? "" : "but those that refused their damage ", *converged);
+    std::cout << fmt::format("caught up after {:.3f} s: every node a voter, none lost, applied index {}\n",
+                             seconds_since(converge_start), *converged);
   } else {
     verdict.fail(fmt::format("the cluster did not catch up within {} s after healing:\n{}",
                              options.converge_timeout.count(),
@@ -252,10 +259,6 @@ int run_chaos(ChaosOptions options) {
 
   std::optional<std::map<std::string, std::string>> first_state;
   for (uint32_t node = 1; node <= nodes; ++node) {
-    if (refused.contains(node)) {
-      std::cout << fmt::format("node {}: refused its damaged files, not checked\n", node);
-      continue;
-    }
     std::map<std::string, std::string> state;
     try {
       state = node::replay_kv_state(created.dirs.node_dir(node));

@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <fstream>
 #include <numeric>
-#include <sstream>
-#include <thread>
 #include <vector>
 
 #include "launcher/status_table.h"
@@ -17,7 +15,23 @@ using std::chrono::milliseconds;
 
 Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& segment, Supervisor& supervisor,
                  const ClusterDirs& dirs, std::ostream& log)
-    : options_(options), rng_(seed), segment_(segment), supervisor_(supervisor), dirs_(dirs), log_(log) {}
+    : options_(options),
+      rng_(seed),
+      segment_(segment),
+      supervisor_(supervisor),
+      dirs_(dirs),
+      log_(log),
+      repairs_(segment, options.repair_bound, [this](uint32_t node) { return lost_lines(node); }) {}
+
+// The node's own word that it started lost (node.cpp: "storage: lost state"), counted in its log.
+std::size_t Nemesis::lost_lines(uint32_t node) const {
+  std::ifstream log(dirs_.node_dir(node) / "node.log");
+  std::size_t count = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("storage: lost state") != std::string::npos) ++count;
+  }
+  return count;
+}
 
 milliseconds Nemesis::jitter(milliseconds mean) {
   // Uniform in [mean/2, 3*mean/2): regular enough to count on, irregular enough to hit every phase.
@@ -142,70 +156,60 @@ void Nemesis::restart_due() {
       ++it;
       continue;
     }
-    if (refused_.contains(it->first)) {
-      it = restarts_.erase(it);
-      continue;
-    }
     if (!supervisor_.running(it->first)) {
-      maybe_damage(it->first);
-      const pid_t pid = supervisor_.start(it->first);
-      ++stats_.restarts;
+      const pid_t pid = start_node(it->first, maybe_damage(it->first));
       note(fmt::format("restart node {} (pid {})", it->first, pid));
     }
     it = restarts_.erase(it);
   }
 }
 
-void Nemesis::maybe_damage(uint32_t node) {
-  // A minority at most: the majority must keep every committed entry intact.
+pid_t Nemesis::start_node(uint32_t node, std::optional<StorageFaultKind> damage) {
+  const pid_t pid = supervisor_.start(node);
+  ++stats_.restarts;
+  if (damage) {
+    repairs_.expect_lost(node, pid, std::string(to_string(*damage)));
+  } else {
+    repairs_.restarted(node, pid);
+  }
+  return pid;
+}
+
+std::optional<StorageFaultKind> Nemesis::maybe_damage(uint32_t node) {
+  // A minority at most, counting the nodes not repaired yet: the majority must keep every committed entry
+  // intact, and a lost node votes on nothing.
   const uint32_t max_damaged = std::max<uint32_t>(1, (supervisor_.nodes() - 1) / 2);
-  if (options_.storage_faults.empty() || damaged_.size() >= max_damaged || damaged_.contains(node) ||
+  if (options_.storage_faults.empty() || repairs_.unrepaired() >= max_damaged || repairs_.watching(node) ||
       !std::bernoulli_distribution(options_.storage_fault_chance)(rng_)) {
-    return;
+    return std::nullopt;
   }
   const StorageFaultKind kind = options_.storage_faults[std::uniform_int_distribution<std::size_t>(
       0, options_.storage_faults.size() - 1)(rng_)];
   const std::optional<std::string> injected = inject_storage_fault(kind, dirs_.node_dir(node), rng_);
   if (!injected) {
     note(fmt::format("storage fault {} skipped on node {}: nothing there to damage", to_string(kind), node));
-    return;
+    return std::nullopt;
   }
-  damaged_[node] = *injected;
   ++stats_.storage_faults;
   note(fmt::format("storage fault on node {}: {}", node, *injected));
+  return kind;
 }
 
-bool Nemesis::refused_as_expected(uint32_t node, const ExitStatus& status) {
-  const auto damage = damaged_.find(node);
-  if (damage == damaged_.end()) return false;
-  std::ifstream file(dirs_.node_output(node));
-  std::stringstream output;
-  output << file.rdbuf();
-  std::string last_line;
-  for (std::string line; std::getline(output, line);) {
-    if (!line.empty()) last_line = line;
+void Nemesis::poll_repairs() {
+  for (const uint32_t node : supervisor_.running_nodes()) {
+    if (repairs_.watching(node)) continue;
+    const ipc::NodeCountersSnapshot c = segment_.node_counters(node).snapshot();
+    if (c.lost == 0 || static_cast<pid_t>(c.pid) != supervisor_.pid(node)) continue;
+    repairs_.adopt_lost(node, supervisor_.pid(node));
+    note(fmt::format("node {} reports lost (mark {}) with no damage injected at its restart", node, c.lost));
   }
-  if (status.signal != 0 || status.code == 0 ||
-      last_line.find(dirs_.node_dir(node).string()) == std::string::npos) {
-    const std::string what = fmt::format("node {}, damaged ({}), ended with {} without naming its files: {}",
-                                         node, damage->second, status.describe(), last_line);
-    note(what);
-    stats_.quiet_damage.push_back(what);
-    return false;
-  }
-  refused_.insert(node);
-  ++stats_.refused_starts;
-  note(fmt::format("node {} refused to start on its damaged files ({}); it stays down: {}", node,
-                   status.describe(), last_line));
-  return true;
+  for (const std::string& line : repairs_.poll()) note(line);
 }
 
 Nemesis::Clock::time_point Nemesis::step() {
   const auto now = Clock::now();
-  // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them
-  // — unless they refused the damage injected into them.
+  // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them.
   for (const auto& [node, status] : supervisor_.reap_exited()) {
-    if (refused_as_expected(node, status)) continue;
     note_unexpected_exit(node, status);
     restarts_.emplace(node, now);
   }
@@ -224,8 +228,11 @@ Nemesis::Clock::time_point Nemesis::step() {
     next_partition_ =
         now + jitter(partitioned_ ? options_.partition_interval : options_.partition_interval / 2);
   }
+  poll_repairs();
   Clock::time_point next = std::min({next_kill_, next_partition_, next_crash_all_});
   for (const auto& [node, when] : restarts_) next = std::min(next, when);
+  if (repairs_.awaiting_lost()) return std::min(next, now + milliseconds(1));
+  if (repairs_.unrepaired() > 0) return std::min(next, now + milliseconds(20));
   return next;
 }
 
@@ -233,7 +240,7 @@ void Nemesis::end() {
   if (partitioned_) ++stats_.heals;
   partitioned_ = false;
   for (const auto& [node, status] : supervisor_.reap_exited()) {
-    if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
+    note_unexpected_exit(node, status);
   }
   // Back to a healthy network: the standing drop rate ends too, so the cluster can catch up.
   ipc::FaultSettings healthy;
@@ -243,41 +250,12 @@ void Nemesis::end() {
     }
   }
   for (uint32_t node = 1; node <= supervisor_.nodes(); ++node) {
-    if (supervisor_.running(node) || refused_.contains(node)) continue;
-    const pid_t pid = supervisor_.start(node);
-    ++stats_.restarts;
+    if (supervisor_.running(node)) continue;
+    const pid_t pid = start_node(node, std::nullopt);
     note(fmt::format("restart node {} (pid {}) for the final check", node, pid));
   }
   restarts_.clear();
-  check_damaged_nodes();
-  note(refused_.empty()
-           ? "healed every link; every node running"
-           : fmt::format("healed every link; every node running but the {} that refused its damage",
-                         refused_.size()));
-}
-
-void Nemesis::check_damaged_nodes() {
-  // A damaged node still opening its storage gets a few seconds to refuse it; one still running then
-  // took its damaged files without a word.
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  auto quiet = [this] {
-    std::vector<uint32_t> nodes;
-    for (const auto& [node, damage] : damaged_) {
-      if (!refused_.contains(node) && supervisor_.running(node)) nodes.push_back(node);
-    }
-    return nodes;
-  };
-  while (!quiet().empty() && Clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(50));
-    for (const auto& [node, status] : supervisor_.reap_exited()) {
-      if (!refused_as_expected(node, status)) note_unexpected_exit(node, status);
-    }
-  }
-  for (const uint32_t node : quiet()) {
-    const std::string what = fmt::format("node {} runs on damaged files ({})", node, damaged_.at(node));
-    note(what);
-    stats_.quiet_damage.push_back(what);
-  }
+  note("healed every link; every node running");
 }
 
 }  // namespace shmraft::launcher

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ipc/segment.h"
+#include "launcher/chaos/repair_watch.h"
 #include "launcher/chaos/storage_faults.h"
 #include "launcher/cluster_dirs.h"
 #include "launcher/supervisor.h"
@@ -30,9 +31,12 @@ struct NemesisOptions {
   double drop_rate = 0.0;                           // on every link for the whole run ("unreliable")
   std::chrono::microseconds max_delay{0};           // with drop_rate: each link's delay in [0, max]
   // Damage drawn from these kinds (none: no storage faults) to a killed node's files before its restart,
-  // with this chance per restart, on at most a minority of the nodes in a run.
+  // with this chance per restart, on at most a minority of the nodes at a time (a node counts as damaged
+  // until it is repaired).
   std::vector<StorageFaultKind> storage_faults;
   double storage_fault_chance = 0.3;
+  // A node restarted on damage that must start lost is a voter again, no longer lost, within this long.
+  std::chrono::milliseconds repair_bound{10'000};
 };
 
 struct NemesisStats {
@@ -42,9 +46,6 @@ struct NemesisStats {
   uint32_t heals = 0;
   uint32_t crash_alls = 0;
   uint32_t storage_faults = 0;  // injected
-  uint32_t refused_starts = 0;  // damaged nodes that refused to start, naming their files
-  // Damaged nodes that started anyway, or refused without naming their files: a guard that stayed quiet.
-  std::vector<std::string> quiet_damage;
   // Nodes that died without being killed (a crash, an assertion, a sanitizer report): always a bug.
   std::vector<std::string> unexpected_exits;
 };
@@ -60,13 +61,16 @@ class Nemesis {
   void begin();
   // Performs every event due by now; returns when the next one is due.
   Clock::time_point step();
-  // Heals every link and starts every node that is down except those that refused their damaged files;
-  // the cluster is whole again, but for them.
+  // Heals every link and starts every node that is down: the cluster is whole again.
   void end();
+  // Reads the counters of the nodes awaiting repair and logs what changed (also after end()).
+  void poll_repairs();
+  // The run is over: a node still awaiting repair failed.
+  void finish_repairs() { repairs_.finish(); }
 
   const NemesisStats& stats() const noexcept { return stats_; }
-  // Nodes that refused to start on the damage injected into them; they stay down.
-  const std::set<uint32_t>& refused_nodes() const noexcept { return refused_; }
+  // The nodes restarted on damage, until they are repaired.
+  const RepairWatch& repairs() const noexcept { return repairs_; }
 
  private:
   std::chrono::milliseconds jitter(std::chrono::milliseconds mean);
@@ -75,12 +79,13 @@ class Nemesis {
   void change_partition();
   void apply_links(const std::set<uint32_t>& group);
   void restart_due();
-  void maybe_damage(uint32_t node);
-  // Whether a node that exited by itself is a damaged node refusing to start, as it must.
-  bool refused_as_expected(uint32_t node, const ExitStatus& status);
-  // Waits for the damaged nodes still running to refuse; reports those that do not.
-  void check_damaged_nodes();
+  // Damages a node's files with this chance (within the minority bound) before a restart; returns the
+  // kind injected.
+  std::optional<StorageFaultKind> maybe_damage(uint32_t node);
+  // Starts a node that is down, after `damage` was done to its files, and follows its repair.
+  pid_t start_node(uint32_t node, std::optional<StorageFaultKind> damage);
   std::optional<uint32_t> leader();
+  std::size_t lost_lines(uint32_t node) const;
   void note(const std::string& what);
   void note_unexpected_exit(uint32_t node, const ExitStatus& status);
 
@@ -96,8 +101,7 @@ class Nemesis {
   Clock::time_point next_crash_all_ = Clock::time_point::max();
   std::map<uint32_t, Clock::time_point> restarts_;  // node -> when it comes back
   bool partitioned_ = false;
-  std::map<uint32_t, std::string> damaged_;  // node -> what was injected
-  std::set<uint32_t> refused_;
+  RepairWatch repairs_;
   NemesisStats stats_;
 };
 

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
+#include <iterator>
 
 #include "launcher/launcher_error.h"
 #include "node/storage/format.h"
@@ -24,23 +26,19 @@ struct KindInfo {
   std::string_view refusal;  // empty: injected
 };
 
-constexpr std::array<KindInfo, 8> kKinds{{
+constexpr std::array<KindInfo, 9> kKinds{{
     {StorageFaultKind::committed_bit_flip, "committed-bit-flip", ""},
     {StorageFaultKind::committed_truncate, "committed-truncate", ""},
     {StorageFaultKind::committed_zero_tail, "committed-zero-tail", ""},
     {StorageFaultKind::missing_segment, "missing-segment", ""},
     {StorageFaultKind::corrupt_snapshot, "corrupt-snapshot", ""},
+    {StorageFaultKind::uncommitted_bit_flip, "uncommitted-bit-flip", ""},
     {StorageFaultKind::uncommitted_damage, "uncommitted-damage",
-     "recovery takes damage above the saved commit index for a torn write and drops those entries, which "
-     "the node may have acknowledged and a leader counted in a commit quorum: acknowledged writes can be "
-     "lost until a damaged node is kept out of quorums and repaired from its peers (issue 14 item 2)"},
-    {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state",
-     "recovery falls back to the older slot of `meta`, whose term and vote may be older than what the node "
-     "last promised: it can vote twice in one term (issue 14 items 1 and 3)"},
-    {StorageFaultKind::wiped_directory, "wiped-directory",
-     "a wiped node now starts lost and is repaired by the leader (removed, re-added as a learner, "
-     "promoted), but chaos does not yet tell a repaired node from damage that went unnoticed, so it "
-     "cannot judge the run (issue 14 item 4)"},
+     "a log tail cut or zeroed above the saved commit index is exactly what a torn write leaves, which "
+     "recovery must accept; the node may have acknowledged those entries, so no recovery can tell this "
+     "damage from a crash and chaos cannot judge it (power loss is issue 14 item 5)"},
+    {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state", ""},
+    {StorageFaultKind::wiped_directory, "wiped-directory", ""},
 }};
 
 const KindInfo& info(StorageFaultKind kind) {
@@ -58,7 +56,14 @@ struct Record {
 struct Layout {
   uint64_t commit = 0;
   uint64_t snapshot_index = 0;
-  std::vector<Record> committed;  // records above the snapshot and at or below the commit index
+  std::vector<Record> records;  // above the snapshot, in log order
+
+  std::vector<Record> committed() const {
+    std::vector<Record> out;
+    std::copy_if(records.begin(), records.end(), std::back_inserter(out),
+                 [this](const Record& r) { return r.index <= commit; });
+    return out;
+  }
 };
 
 void read_at(int fd, void* data, std::size_t size, uint64_t offset, const fs::path& path) {
@@ -74,6 +79,13 @@ void write_at(const fs::path& path, const void* data, std::size_t size, uint64_t
   if (!ok) throw LauncherError("storage fault: cannot write " + path.string());
 }
 
+void zero_from(const fs::path& file, uint64_t offset) {
+  const uint64_t size = fs::file_size(file);
+  if (size <= offset) return;
+  const std::vector<std::byte> zeros(size - offset);
+  write_at(file, zeros.data(), zeros.size(), offset);
+}
+
 // Flips a random bit of the byte at `offset`; returns which.
 int flip_bit(const fs::path& file, uint64_t offset, std::mt19937_64& rng) {
   const int bit = static_cast<int>(rng() % 8);
@@ -87,6 +99,15 @@ int flip_bit(const fs::path& file, uint64_t offset, std::mt19937_64& rng) {
   return bit;
 }
 
+std::vector<fs::path> segment_files(const fs::path& node_dir) {
+  std::vector<fs::path> segments;
+  for (const auto& item : fs::directory_iterator(node_dir / format::kLogDirName)) {
+    if (format::parse_segment_file_name(item.path().filename().string())) segments.push_back(item.path());
+  }
+  std::sort(segments.begin(), segments.end());
+  return segments;
+}
+
 Layout read_layout(const fs::path& node_dir) {
   Layout layout;
   {
@@ -94,12 +115,7 @@ Layout read_layout(const fs::path& node_dir) {
     layout.commit = opened.hard_state().commit;
     layout.snapshot_index = opened.snapshot_meta() ? opened.snapshot_meta()->last_index : 0;
   }
-  std::vector<fs::path> segments;
-  for (const auto& item : fs::directory_iterator(node_dir / format::kLogDirName)) {
-    if (format::parse_segment_file_name(item.path().filename().string())) segments.push_back(item.path());
-  }
-  std::sort(segments.begin(), segments.end());
-  for (const fs::path& segment : segments) {
+  for (const fs::path& segment : segment_files(node_dir)) {
     const int fd = ::open(segment.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw LauncherError("storage fault: cannot open " + segment.string());
     const uint64_t size = fs::file_size(segment);
@@ -107,8 +123,8 @@ Layout read_layout(const fs::path& node_dir) {
       format::RecordHeader header;
       read_at(fd, &header, sizeof header, offset, segment);
       if (header.index == 0) break;
-      if (header.index > layout.snapshot_index && header.index <= layout.commit)
-        layout.committed.push_back({segment, header.index, offset, sizeof header + header.length});
+      if (header.index > layout.snapshot_index)
+        layout.records.push_back({segment, header.index, offset, sizeof header + header.length});
       offset += format::record_bytes(header.length);
     }
     ::close(fd);
@@ -159,20 +175,102 @@ std::optional<std::string> inject_storage_fault(StorageFaultKind kind, const fs:
     throw LauncherError(
         fmt::format("storage fault {} is not injected: {}", to_string(kind), *refusal_reason(kind)));
   }
-  if (kind == StorageFaultKind::corrupt_snapshot) {
-    const fs::path snapshot = node_dir / format::kSnapshotDirName / format::kSnapshotFileName;
-    std::error_code ec;
-    const uint64_t size = fs::file_size(snapshot, ec);
-    if (ec || size == 0) return std::nullopt;
-    const uint64_t offset = rng() % size;
-    const int bit = flip_bit(snapshot, offset, rng);
-    return fmt::format("{}: bit {} of byte {} of {} flipped", to_string(kind), bit, offset,
-                       relative_name(snapshot, node_dir));
-  }
+  return damage_node_files(kind, node_dir, rng);
+}
 
+std::optional<std::string> zero_log_from(const fs::path& node_dir, uint64_t index) {
   const Layout layout = read_layout(node_dir);
-  if (layout.committed.empty()) return std::nullopt;
-  const Record& record = layout.committed[rng() % layout.committed.size()];
+  const auto from = std::find_if(layout.records.begin(), layout.records.end(),
+                                 [index](const Record& r) { return r.index == index; });
+  if (from == layout.records.end()) return std::nullopt;
+  zero_from(from->segment, from->offset);
+  for (const fs::path& later : segment_files(node_dir)) {
+    if (later > from->segment) zero_from(later, sizeof(format::SegmentHeader));
+  }
+  return fmt::format("zeroed the log from entry {} ({} at offset {}) to its end (last entry {})", index,
+                     relative_name(from->segment, node_dir), from->offset, layout.records.back().index);
+}
+
+namespace {
+
+std::optional<std::string> corrupt_newest_hard_state_slot(const fs::path& node_dir, std::mt19937_64& rng) {
+  const fs::path meta = node_dir / format::kMetaFileName;
+  const int fd = ::open(meta.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::array<format::MetaSlot, 2> slots{};
+  for (std::size_t i = 0; i < slots.size(); ++i)
+    read_at(fd, &slots[i], sizeof slots[i], i * format::kMetaSlotStride, meta);
+  ::close(fd);
+  // Both slots intact, so that the older one still holds a hard state: the node must start lost on it,
+  // not refuse a file without one (nor take back a slot an earlier fault left damaged).
+  for (const format::MetaSlot& slot : slots) {
+    if (slot.magic != format::kMetaMagic || slot.version != format::kMetaVersion || slot.sequence == 0 ||
+        format::meta_slot_crc(slot) != slot.crc)
+      return std::nullopt;
+  }
+  const std::size_t newest = slots[1].sequence > slots[0].sequence ? 1 : 0;
+  const format::MetaSlot& slot = slots[newest];
+  // A bit from the sequence number to the CRC, which then fails. Not the magic or the version: a slot of
+  // another format is refused as such (the node does not start: an operator's matter, not damage).
+  constexpr uint64_t kFirst = offsetof(format::MetaSlot, sequence);
+  const uint64_t offset =
+      newest * format::kMetaSlotStride + kFirst + rng() % (sizeof(format::MetaSlot) - kFirst);
+  const int bit = flip_bit(meta, offset, rng);
+  return fmt::format(
+      "{}: bit {} of byte {} of meta flipped, in the newest slot (sequence {}, term {}, vote {}, "
+      "commit {})",
+      to_string(StorageFaultKind::corrupt_hard_state), bit, offset, slot.sequence, slot.term, slot.vote,
+      slot.commit);
+}
+
+std::optional<std::string> wipe_directory(const fs::path& node_dir) {
+  std::error_code ec;
+  if (!fs::exists(node_dir, ec)) return std::nullopt;
+  const auto files = fs::remove_all(node_dir);
+  return fmt::format("{}: removed {} ({} files and directories)",
+                     to_string(StorageFaultKind::wiped_directory), node_dir.string(), files);
+}
+
+std::optional<std::string> flip_uncommitted_bit(const fs::path& node_dir, std::mt19937_64& rng) {
+  const Layout layout = read_layout(node_dir);
+  std::vector<Record> followed;  // above the commit index, an intact record after it
+  for (std::size_t i = 0; i + 1 < layout.records.size(); ++i) {
+    if (layout.records[i].index > layout.commit) followed.push_back(layout.records[i]);
+  }
+  if (followed.empty()) return std::nullopt;
+  const Record& record = followed[rng() % followed.size()];
+  // The term or the payload: a flip of the index or length would hide where the next record starts,
+  // which no recovery can tell from a torn write.
+  const uint64_t payload = record.bytes - sizeof(format::RecordHeader);
+  const uint64_t pick = rng() % (sizeof(uint64_t) + payload);
+  const uint64_t offset = pick < sizeof(uint64_t)
+                              ? record.offset + offsetof(format::RecordHeader, term) + pick
+                              : record.offset + sizeof(format::RecordHeader) + pick - sizeof(uint64_t);
+  const int bit = flip_bit(record.segment, offset, rng);
+  return fmt::format(
+      "{}: bit {} of byte {} flipped in {} (entry {} at offset {}, commit index {}, last entry {})",
+      to_string(StorageFaultKind::uncommitted_bit_flip), bit, offset, relative_name(record.segment, node_dir),
+      record.index, record.offset, layout.commit, layout.records.back().index);
+}
+
+std::optional<std::string> zero_uncommitted_tail(const fs::path& node_dir, std::mt19937_64& rng) {
+  const Layout layout = read_layout(node_dir);
+  std::vector<uint64_t> above;
+  for (const Record& r : layout.records) {
+    if (r.index > layout.commit) above.push_back(r.index);
+  }
+  if (above.empty()) return std::nullopt;
+  const std::optional<std::string> zeroed = zero_log_from(node_dir, above[rng() % above.size()]);
+  return fmt::format("{}: {} (commit index {})", to_string(StorageFaultKind::uncommitted_damage), *zeroed,
+                     layout.commit);
+}
+
+std::optional<std::string> damage_committed_record(StorageFaultKind kind, const fs::path& node_dir,
+                                                   std::mt19937_64& rng) {
+  const Layout layout = read_layout(node_dir);
+  const std::vector<Record> committed = layout.committed();
+  if (committed.empty()) return std::nullopt;
+  const Record& record = committed[rng() % committed.size()];
   const std::string where =
       fmt::format("{} (entry {} at offset {}; commit index {})", relative_name(record.segment, node_dir),
                   record.index, record.offset, layout.commit);
@@ -188,17 +286,42 @@ std::optional<std::string> inject_storage_fault(StorageFaultKind kind, const fs:
       return fmt::format("{}: cut to {} bytes inside {}", to_string(kind), size, where);
     }
     case StorageFaultKind::committed_zero_tail: {
-      const uint64_t size = fs::file_size(record.segment);
-      const std::vector<std::byte> zeros(size - record.offset);
-      write_at(record.segment, zeros.data(), zeros.size(), record.offset);
-      return fmt::format("{}: zeroed from {} to the end ({} bytes)", to_string(kind), where, zeros.size());
+      const uint64_t zeroed = fs::file_size(record.segment) - record.offset;
+      zero_from(record.segment, record.offset);
+      return fmt::format("{}: zeroed from {} to the end ({} bytes)", to_string(kind), where, zeroed);
     }
-    case StorageFaultKind::missing_segment:
+    default:  // missing_segment
       fs::remove(record.segment);
       return fmt::format("{}: removed {}, which holds committed entry {} (commit index {})", to_string(kind),
                          relative_name(record.segment, node_dir), record.index, layout.commit);
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> damage_node_files(StorageFaultKind kind, const fs::path& node_dir,
+                                             std::mt19937_64& rng) {
+  switch (kind) {
+    case StorageFaultKind::corrupt_snapshot: {
+      const fs::path snapshot = node_dir / format::kSnapshotDirName / format::kSnapshotFileName;
+      std::error_code ec;
+      const uint64_t size = fs::file_size(snapshot, ec);
+      if (ec || size == 0) return std::nullopt;
+      const uint64_t offset = rng() % size;
+      const int bit = flip_bit(snapshot, offset, rng);
+      return fmt::format("{}: bit {} of byte {} of {} flipped", to_string(kind), bit, offset,
+                         relative_name(snapshot, node_dir));
+    }
+    case StorageFaultKind::corrupt_hard_state:
+      return corrupt_newest_hard_state_slot(node_dir, rng);
+    case StorageFaultKind::wiped_directory:
+      return wipe_directory(node_dir);
+    case StorageFaultKind::uncommitted_bit_flip:
+      return flip_uncommitted_bit(node_dir, rng);
+    case StorageFaultKind::uncommitted_damage:
+      return zero_uncommitted_tail(node_dir, rng);
     default:
-      return std::nullopt;  // unreachable: the refused kinds threw above, the snapshot returned
+      return damage_committed_record(kind, node_dir, rng);
   }
 }
 

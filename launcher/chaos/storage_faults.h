@@ -1,9 +1,8 @@
 #pragma once
 // Storage faults for `shmraft chaos --storage-faults`: damage to the files of a stopped node, injected
-// before its restart. Each kind is either injected — its damage reaches what the node knows is committed,
-// and recovery refuses to start on it, loudly, while the healthy majority serves — or refused by the run
-// with the reason it is not safe today (issue 14: a node that forgets what it acknowledged or voted, or
-// lost its whole directory, is not yet kept out of quorums nor repaired from its peers).
+// before its restart. Each kind is either injected — the node must start *lost* (it votes on nothing,
+// damaged files set aside) and the leader repair it from its peers (docs/design.md, "Lost state"), which
+// repair_watch.h judges — or refused by the run with the reason it cannot be judged.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -15,16 +14,16 @@
 namespace shmraft::launcher {
 
 enum class StorageFaultKind {
-  // Injected: recovery refuses the node, nothing is lost.
-  committed_bit_flip,   // one bit of a committed record's header or payload
-  committed_truncate,   // a segment file cut inside a committed record
-  committed_zero_tail,  // a segment zeroed from a committed record to its end
-  missing_segment,      // a segment holding committed entries removed
-  corrupt_snapshot,     // one bit of snap/snapshot
-  // Refused: accepted silently today, and unsafe.
-  uncommitted_damage,  // bit flip, truncation or zeroing above the saved commit index only
-  corrupt_hard_state,  // the newest slot of `meta`
-  wiped_directory,     // the whole node directory
+  committed_bit_flip,    // one bit of a committed record's header or payload
+  committed_truncate,    // a segment file cut inside a committed record
+  committed_zero_tail,   // a segment zeroed from a committed record to its end
+  missing_segment,       // a segment holding committed entries removed
+  corrupt_snapshot,      // one bit of snap/snapshot
+  uncommitted_bit_flip,  // one bit of the term or payload of a record above the commit index, with an
+                         // intact record after it (so it is not a torn write)
+  uncommitted_damage,    // truncation or zeroing of the log's tail above the saved commit index only
+  corrupt_hard_state,    // one bit of the newest slot of `meta`
+  wiped_directory,       // the whole node directory
 };
 
 std::string_view to_string(StorageFaultKind kind) noexcept;
@@ -40,5 +39,13 @@ std::vector<StorageFaultKind> injected_storage_faults();  // those without a ref
 // recovery its restart runs.
 std::optional<std::string> inject_storage_fault(StorageFaultKind kind, const std::filesystem::path& node_dir,
                                                 std::mt19937_64& rng);
+
+// The same damage whether the run injects the kind or not, for tests of what lies outside the chaos
+// model (a majority damaged).
+std::optional<std::string> damage_node_files(StorageFaultKind kind, const std::filesystem::path& node_dir,
+                                             std::mt19937_64& rng);
+// Zeroes the node's log from the record of entry `index` to the end of its segment, and every later
+// segment after its header; nullopt if no record holds `index`.
+std::optional<std::string> zero_log_from(const std::filesystem::path& node_dir, uint64_t index);
 
 }  // namespace shmraft::launcher

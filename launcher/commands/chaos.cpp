@@ -35,7 +35,7 @@ std::vector<StorageFaultKind> refused_storage_faults() {
   return kinds;
 }
 
-// No name: every kind injected today. A kind that is not injected is an error that says why.
+// No name: every kind the run judges today. A kind that is not injected is an error that says why.
 std::vector<StorageFaultKind> parse_storage_faults(const std::vector<std::string>& names) {
   if (names.empty() || (names.size() == 1 && names.front().empty())) return injected_storage_faults();
   std::vector<StorageFaultKind> kinds;
@@ -120,16 +120,23 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
          [&o](const std::vector<std::string>& names) {
            o.nemesis.storage_faults = parse_storage_faults(names);
          },
-         "Damage a killed node's files before its restart, on at most a minority of the nodes: the kinds "
-         "given (comma-separated), or with no value every kind the storage refuses safely today: " +
+         "Damage a killed node's files before its restart, on at most a minority of the nodes at a time; "
+         "the node must refuse to start naming its files, or start lost and be repaired into a voter "
+         "(see --repair-timeout). The kinds given (comma-separated), or with no value every kind judged "
+         "today: " +
              storage_fault_names(injected_storage_faults()) +
              ". Refused with their reason: " + storage_fault_names(refused_storage_faults()))
-      ->expected(0, 1)
+      ->expected(0, CLI::detail::expected_max_vector_size)  // counted after the split at commas
       ->delimiter(',');
   app->add_option("--storage-fault-chance", o.nemesis.storage_fault_chance,
                   "Chance that a restart comes with a storage fault")
       ->check(in_range(0.0, 1.0))
       ->capture_default_str();
+  add_ms(*app, "--repair-timeout", o.nemesis.repair_bound,
+         "A node restarted lost on its damage is a voter again, no longer lost, within this long "
+         "(milliseconds)",
+         3'600'000)
+      ->check(in_range(100u, 3'600'000u, "ms"));
   app->add_option("--history", o.history_file,
                   "Write the client history (JSON lines) to this file and keep it");
   app->add_flag("--keep-data", o.keep_data, "Keep the data directories even when the run passes");

@@ -21,30 +21,37 @@ struct StatusOptions {
   uint32_t interval_ms = 500;
 };
 
-void print_once(LiveCluster& cluster, const StatusOptions& options) {
+// Returns whether the cluster can serve (not a majority of its voters lost).
+bool print_once(LiveCluster& cluster, const StatusOptions& options) {
   const auto nodes = read_status(cluster.segment());
+  const std::optional<MajorityLost> lost = majority_lost(nodes);
   if (options.json) {
     std::cout << nlohmann::json{{"cluster", cluster.name()},
                                 {"cluster_id", cluster.segment().cluster_id().to_hex()},
                                 {"supervisor_pid", cluster.supervisor_pid()},
-                                {"nodes", status_json(nodes)}}
+                                {"nodes", status_json(nodes)},
+                                {"majority_lost",
+                                 lost ? nlohmann::json{{"voters", lost->voters},
+                                                       {"lost", lost->lost},
+                                                       {"message", lost->describe(cluster.name())}}
+                                      : nlohmann::json(nullptr)}}
                      .dump()
               << std::endl;
-    return;
+    return !lost;
   }
   std::cout << "cluster '" << cluster.name() << "': " << cluster.node_count() << " nodes, supervisor pid "
             << cluster.supervisor_pid();
   if (options.wide) std::cout << ", segment " << cluster.segment().size() << " bytes";
   std::cout << "\n"
             << render_status_table(nodes, options.wide ? TableWidth::wide : TableWidth::narrow) << std::flush;
+  if (lost) std::cerr << "error: " << lost->describe(cluster.name()) << std::endl;
+  return !lost;
 }
 
 int run_status(const StatusOptions& options) {
   LiveCluster cluster = LiveCluster::attach(options.cluster);
-  if (options.once) {
-    print_once(cluster, options);
-    return 0;
-  }
+  // JSON carries the refusal as `majority_lost` (scripts read it there); the table's exit code says it.
+  if (options.once) return print_once(cluster, options) || options.json ? kExitOk : kExitMajorityLost;
   while (ipc::Segment::exists(options.cluster)) {
     if (!options.json) std::cout << "\x1b[H\x1b[2J";  // home + clear: redraw in place
     print_once(cluster, options);
@@ -62,7 +69,10 @@ void add_status_command(CLI::App& root, CommandList& commands) {
   CLI::App* app =
       root.add_subcommand("status", "Live table of every node: role, term, indexes, link state, bad frames");
   add_cluster_option(*app, options->cluster);
-  app->add_flag("--once", options->once, "Print the table once and exit");
+  app->add_flag(
+      "--once", options->once,
+      "Print the table once and exit (exit code 3 when a majority of the voters lost their state; with "
+      "--json, see majority_lost)");
   app->add_flag("--json", options->json, "Print JSON (one object per refresh) instead of a table");
   app->add_flag("--wide", options->wide,
                 "Also frames in/out, drops, elections, syncs, sleeps (wider than 80 columns)");

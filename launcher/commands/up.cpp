@@ -51,6 +51,16 @@ struct UpOptions {
   std::vector<std::string> node_args;
 };
 
+// Says when a majority of the voters lost their state, and when that is over; returns whether it holds.
+bool report_majority_lost(const std::optional<MajorityLost>& lost, bool reported,
+                          const std::string& cluster) {
+  if (lost && !reported) std::cerr << "shmraft: error: " << lost->describe(cluster) << std::endl;
+  if (!lost && reported)
+    std::cerr << "shmraft: cluster '" << cluster << "': a majority of the voters holds its state again"
+              << std::endl;
+  return lost.has_value();
+}
+
 // Restarts after crashes, with a delay that doubles while a node keeps dying soon after starting.
 class RestartPolicy {
  public:
@@ -135,6 +145,7 @@ int run_up(const UpOptions& options) {
               << "` stops it" << std::endl;
 
     std::optional<LeaderInfo> reported_leader;
+    bool reported_majority_lost = false;
     bool stopping = false;
     while (!stopping) {
       // Sleep until a signal, the next pending restart, or the next look at who leads (often until the
@@ -229,6 +240,10 @@ int run_up(const UpOptions& options) {
                   << took.count() << " ms" << std::endl;
         reported_leader = leader;
       }
+      // Outside the fault model the cluster stays up (its files can be copied, its status read) and says
+      // once, loudly, why it cannot serve.
+      reported_majority_lost =
+          report_majority_lost(majority_lost(read_status(segment)), reported_majority_lost, options.cluster);
     }
   } catch (const std::exception& e) {
     std::cerr << "shmraft: " << e.what() << std::endl;

@@ -1,0 +1,151 @@
+#pragma once
+// The judge of repairs in `shmraft chaos --storage-faults`: a node restarted on damage (storage_faults.h)
+// must report itself lost from its new process, then within a bound be a voter again that is no longer
+// lost — read from the node's counters in the segment, as `shmraft status` reads them. (Header-only: the
+// launcher's source list is not this directory's to change.)
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipc/segment.h"
+#include "node/raft/conf_state.h"
+
+namespace shmraft::launcher {
+
+class RepairWatch {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `lost_lines(node)`: how many times the node's log says it started lost. It is read only when the
+  // counters missed a lost state shorter than the poll (a repair within milliseconds).
+  RepairWatch(ipc::Segment& segment, std::chrono::milliseconds bound,
+              std::function<std::size_t(uint32_t)> lost_lines)
+      : segment_(segment), bound_(bound), lost_lines_(std::move(lost_lines)) {}
+
+  // Node `node` was restarted as `pid` on damage (its kind, for the log) and must start lost.
+  void expect_lost(uint32_t node, pid_t pid, std::string damage) {
+    watched_[node] = Watched{pid,   std::move(damage), Clock::now(),     std::nullopt,
+                             false, published(node),   lost_lines_(node)};
+  }
+  // Node `node`, running as `pid`, reports lost although this restart brought no damage (a hard-state
+  // write torn by a kill, which recovery takes for damage): it is judged like a damaged one from now on.
+  void adopt_lost(uint32_t node, pid_t pid) {
+    watched_[node] = Watched{
+        pid, "lost without damage injected at this restart", Clock::now(), 0.0, false, published(node), 0};
+  }
+  // A watched node was killed and started again as `pid`: its lost mark is durable, so the new process
+  // reports it too, and the bound keeps running from the damaged restart.
+  void restarted(uint32_t node, pid_t pid) {
+    if (const auto it = watched_.find(node); it != watched_.end()) it->second.pid = pid;
+  }
+
+  bool watching(uint32_t node) const { return watched_.contains(node); }
+  // Nodes restarted on damage and not repaired yet (failed ones included: they stay damaged).
+  std::size_t unrepaired() const { return watched_.size(); }
+  // Whether some watched node has not been seen lost yet: the repair may follow within milliseconds,
+  // so the caller polls every millisecond until then.
+  bool awaiting_lost() const {
+    for (const auto& [node, w] : watched_) {
+      if (!w.lost_seen && !w.failed) return true;
+    }
+    return false;
+  }
+
+  // Reads every watched node's counters; returns a line for each node seen lost and each repair, and
+  // records a failure for a node past the bound.
+  std::vector<std::string> poll() {
+    std::vector<std::string> lines;
+    const auto now = Clock::now();
+    for (auto it = watched_.begin(); it != watched_.end();) {
+      const uint32_t node = it->first;
+      Watched& w = it->second;
+      const ipc::NodeCountersSnapshot c = segment_.node_counters(node).snapshot();
+      // Written by the new process: its pid, and a heartbeat after the restart (the pid is set before the
+      // first heartbeat, while the rest still holds what the process before published).
+      const bool current = static_cast<pid_t>(c.pid) == w.pid && c.updated_ns > w.published_before;
+      if (current && c.lost != 0 && !w.lost_seen) {
+        w.lost_seen = seconds(now - w.restarted);
+        lines.push_back(fmt::format("node {} reports lost {:.3f} s after its damaged restart (mark {})", node,
+                                    *w.lost_seen, c.lost));
+      }
+      const bool voter = current && c.lost == 0 && raft::NodeSet::from_bits(c.voters).contains(node);
+      if (voter && !w.lost_seen && lost_lines_(node) > w.lost_lines_before) {
+        w.lost_seen = seconds(now - w.restarted);
+        lines.push_back(
+            fmt::format("node {} was lost and repaired between two reads of its counters; its log "
+                        "says it started lost",
+                        node));
+      }
+      if (voter && w.lost_seen) {
+        const double took = seconds(now - w.restarted);
+        repair_seconds_.push_back(took);
+        lines.push_back(
+            fmt::format("node {} repaired: a voter again, no longer lost, {:.3f} s after its damaged "
+                        "restart ({})",
+                        node, took, w.damage));
+        it = watched_.erase(it);
+        continue;
+      }
+      if (!w.failed && now - w.restarted > bound_) {
+        w.failed = true;
+        failures_.push_back(fmt::format(
+            "node {}, restarted on damage ({}), {} within {} ms (counters: pid {}, lost {}, voters {})", node,
+            w.damage, w.lost_seen ? "was not repaired into a voter" : "never reported itself lost",
+            bound_.count(), c.pid, c.lost, fmt::join(raft::NodeSet::from_bits(c.voters).ids(), ",")));
+        lines.push_back(failures_.back());
+      }
+      ++it;
+    }
+    return lines;
+  }
+
+  // At the end of the run: every node still watched failed (one repaired before it was ever seen lost
+  // included — its counters never said it was lost).
+  void finish() {
+    const auto now = Clock::now();
+    for (auto& [node, w] : watched_) {
+      if (w.failed) continue;
+      w.failed = true;
+      failures_.push_back(
+          fmt::format("node {}, restarted on damage ({}), {} by the end of the run, {:.3f} s later", node,
+                      w.damage, w.lost_seen ? "was not repaired into a voter" : "never reported itself lost",
+                      seconds(now - w.restarted)));
+    }
+  }
+
+  // The repairs done, in seconds from the damaged restart to a voter again.
+  const std::vector<double>& repair_seconds() const noexcept { return repair_seconds_; }
+  const std::vector<std::string>& failures() const noexcept { return failures_; }
+
+ private:
+  struct Watched {
+    pid_t pid = 0;
+    std::string damage;
+    Clock::time_point restarted;
+    std::optional<double> lost_seen;  // seconds after the restart
+    bool failed = false;
+    uint64_t published_before = 0;  // the counters' heartbeat at the restart
+    std::size_t lost_lines_before = 0;
+  };
+
+  uint64_t published(uint32_t node) { return segment_.node_counters(node).snapshot().updated_ns; }
+
+  static double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+  ipc::Segment& segment_;
+  std::chrono::milliseconds bound_;
+  std::function<std::size_t(uint32_t)> lost_lines_;
+  std::map<uint32_t, Watched> watched_;
+  std::vector<double> repair_seconds_;
+  std::vector<std::string> failures_;
+};
+
+}  // namespace shmraft::launcher
