@@ -4,8 +4,10 @@
 // are refused by the command, with their reason.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <regex>
 #include <string>
+#include <string_view>
 
 #include "tests/cluster/chaos_harness.h"
 
@@ -38,37 +40,31 @@ void expect_every_damage_repaired(const ChaosRun& run) {
   EXPECT_NE(run.result.out.find("every node a voter, none lost"), std::string::npos) << run.result.out;
 }
 
-TEST(ChaosStorageFaults, AWipedDirectoryStartsLostAndIsRepaired) {
-  expect_every_damage_repaired(run_with_fault("wiped-directory"));
+// One seeded chaos run per kind: every damaged restart starts lost and is repaired.
+class ChaosStorageFaultKind : public testing::TestWithParam<const char*> {};
+
+TEST_P(ChaosStorageFaultKind, StartsLostAndIsRepaired) {
+  expect_every_damage_repaired(run_with_fault(GetParam()));
 }
 
-TEST(ChaosStorageFaults, ACorruptHardStateSlotStartsLostAndIsRepaired) {
-  expect_every_damage_repaired(run_with_fault("corrupt-hard-state"));
-}
-
-TEST(ChaosStorageFaults, ACommittedBitFlipStartsLostAndIsRepaired) {
-  expect_every_damage_repaired(run_with_fault("committed-bit-flip"));
-}
-
-TEST(ChaosStorageFaults, ACommittedTruncationStartsLostAndIsRepaired) {
-  expect_every_damage_repaired(run_with_fault("committed-truncate"));
-}
-
-TEST(ChaosStorageFaults, ACommittedZeroedTailStartsLostAndIsRepaired) {
-  expect_every_damage_repaired(run_with_fault("committed-zero-tail"));
-}
-
-TEST(ChaosStorageFaults, AMissingSegmentStartsLostAndIsRepaired) {
-  expect_every_damage_repaired(run_with_fault("missing-segment"));
-}
-
-TEST(ChaosStorageFaults, ACorruptSnapshotStartsLostAndIsRepaired) {
-  expect_every_damage_repaired(run_with_fault("corrupt-snapshot"));
-}
-
-TEST(ChaosStorageFaults, AnUncommittedBitFlipBeforeIntactRecordsStartsLostAndIsRepaired) {
-  expect_every_damage_repaired(run_with_fault("uncommitted-bit-flip"));
-}
+INSTANTIATE_TEST_SUITE_P(Kinds, ChaosStorageFaultKind,
+                         testing::Values("wiped-directory", "corrupt-hard-state", "committed-bit-flip",
+                                         "committed-truncate", "committed-zero-tail", "missing-segment",
+                                         "corrupt-snapshot", "uncommitted-bit-flip"),
+                         [](const testing::TestParamInfo<const char*>& info) {
+                           std::string name;  // "wiped-directory" -> "WipedDirectory"
+                           bool upper = true;
+                           for (const char c : std::string_view(info.param)) {
+                             if (c == '-') {
+                               upper = true;
+                             } else {
+                               name +=
+                                   upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+                               upper = false;
+                             }
+                           }
+                           return name;
+                         });
 
 TEST(ChaosStorageFaults, KindsThatCannotBeJudgedTodayAreRefusedWithTheirReason) {
   for (const std::string kind : {"uncommitted-damage"}) {
