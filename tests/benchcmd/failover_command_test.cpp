@@ -182,9 +182,9 @@ TEST(BenchReconfigure, AddedNodesAreLearnersFirstThenVotersAndAreRemovedAgain) {
     EXPECT_EQ(e["victim_role"], "learner");
     ASSERT_FALSE(e["learner_us"].is_null());
     ASSERT_FALSE(e["window_us"].is_null());
-    // Promoted after it was added; the leader stays (no election).
+    // Promoted after it was added. (No assertion on elections: on a loaded host a stalled node may start
+    // one during any event; adding a node itself starts none.)
     EXPECT_GE(e["window_us"].get<double>(), e["learner_us"].get<double>());
-    EXPECT_EQ(e["terms"].get<uint64_t>(), 0u);
   }
   expect_nothing_lost(f);
   EXPECT_TRUE(leftovers_of(bench).empty());
