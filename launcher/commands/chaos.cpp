@@ -14,11 +14,11 @@ namespace {
 
 // Milliseconds given on the command line into a chrono field.
 CLI::Option* add_ms(CLI::App& app, const std::string& name, std::chrono::milliseconds& field,
-                    const std::string& description, uint32_t max) {
+                    const std::string& description, uint32_t max, uint32_t min = 0) {
   return app
       .add_option_function<uint32_t>(
           name, [&field](uint32_t ms) { field = std::chrono::milliseconds(ms); }, description)
-      ->check(in_range(0u, max, "ms"))
+      ->check(in_range(min, max, "ms"))
       ->default_str(std::to_string(field.count()));
 }
 
@@ -121,8 +121,9 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
            o.nemesis.storage_faults = parse_storage_faults(names);
          },
          "Damage a killed node's files before its restart, on at most a minority of the nodes at a time; "
-         "the node must refuse to start naming its files, or start lost and be repaired into a voter "
-         "(see --repair-timeout). The kinds given (comma-separated), or with no value every kind judged "
+         "the node must start lost and be repaired into a voter within --repair-timeout (a node that exits "
+         "on its damage fails the run). The kinds given (comma-separated), or with no value every kind "
+         "judged "
          "today: " +
              storage_fault_names(injected_storage_faults()) +
              ". Refused with their reason: " + storage_fault_names(refused_storage_faults()))
@@ -135,8 +136,7 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
   add_ms(*app, "--repair-timeout", o.nemesis.repair_bound,
          "A node restarted lost on its damage is a voter again, no longer lost, within this long "
          "(milliseconds)",
-         3'600'000)
-      ->check(in_range(100u, 3'600'000u, "ms"));
+         3'600'000, 100);
   app->add_option("--history", o.history_file,
                   "Write the client history (JSON lines) to this file and keep it");
   app->add_flag("--keep-data", o.keep_data, "Keep the data directories even when the run passes");
