@@ -4,6 +4,8 @@
 //   RingRoundTrip/<strategy>  64 B ping-pong over two peer rings, both sides waiting with <strategy>
 //   Floor_CacheLine           bare shared-memory cache-line ping-pong (spinning): the hardware floor
 //   Floor_Futex               futex wake ping-pong (both sides always sleep)
+//   Floor_FutexIdle/<gap_us>  the same, one round every <gap_us> with both sides idle in between (an open
+//                             loop's situation): round trip and CPU per round of both processes
 //   Floor_UnixSocket          64 B ping-pong over a UNIX stream socketpair
 //   Floor_TcpLoopback         64 B ping-pong over TCP on 127.0.0.1 (TCP_NODELAY)
 //   Crc32c/<impl>/<bytes>     CRC32C with the SSE4.2 instruction vs the portable table
@@ -29,6 +31,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -51,6 +54,10 @@ constexpr uint16_t kStop = 2;
 std::map<std::string, double>& p50_ns() {
   static std::map<std::string, double> values;
   return values;
+}
+double& idle_cpu_us_per_round() {
+  static double value = 0;
+  return value;
 }
 std::map<std::string, double>& frames_per_s() {
   static std::map<std::string, double> values;
@@ -300,6 +307,80 @@ void Floor_Futex(benchmark::State& state) {
 }
 BENCHMARK(Floor_Futex)->UseRealTime()->MinTime(0.5);
 
+// CPU time of the calling process, exact (the scheduler's runtime, not sampled at ticks as rusage may be).
+uint64_t process_cpu_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(t.tv_nsec);
+}
+
+// An open loop at a moderate rate finds every process asleep and every CPU idle when a request comes:
+// each hop then pays a wake-up of an idle CPU (on a VM a halted vCPU: an exit to the hypervisor) and the
+// sleep that follows. This is the floor of that hop, in time and in CPU, whatever the wait strategy: only
+// spinning avoids it, at a core per spinning process. A 3-node commit wakes the leader twice and each
+// follower once at least, so it costs about two of these rounds of node CPU (issue 17's open loop).
+void Floor_FutexIdle(benchmark::State& state) {
+  struct Words {
+    alignas(64) std::atomic<uint32_t> to_child{0};
+    alignas(64) std::atomic<uint32_t> to_parent{0};
+    alignas(64) std::atomic<bool> stop{false};
+    std::atomic<uint64_t> child_cpu_ns{0};  // the child's CPU while it served the timed rounds
+  };
+  const auto gap_ns = static_cast<uint64_t>(state.range(0)) * 1000;
+  auto* words = shared_object<Words>();
+  const pid_t child = fork_child([&] {
+    const uint64_t cpu_start = process_cpu_ns();
+    for (uint32_t seen = 0;;) {
+      while (words->to_child.load(std::memory_order_acquire) == seen)
+        futex(&words->to_child, FUTEX_WAIT, seen);
+      if (words->stop.load()) {
+        words->child_cpu_ns.store(process_cpu_ns() - cpu_start);
+        return;
+      }
+      seen = words->to_child.load(std::memory_order_acquire);
+      words->to_parent.fetch_add(1, std::memory_order_release);
+      futex(&words->to_parent, FUTEX_WAKE, 1);
+    }
+  });
+  RoundTrips trips(state);
+  TscClock clock;
+  const uint64_t cpu_start = process_cpu_ns();
+  uint32_t seen = 0;
+  uint64_t rounds = 0;
+  timespec next{};
+  ::clock_gettime(CLOCK_MONOTONIC, &next);
+  for (auto _ : state) {
+    const uint64_t due_ns = static_cast<uint64_t>(next.tv_nsec) + gap_ns;
+    next.tv_sec += static_cast<time_t>(due_ns / 1'000'000'000);
+    next.tv_nsec = static_cast<long>(due_ns % 1'000'000'000);
+    ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+    const uint64_t t0 = __rdtsc();
+    words->to_child.fetch_add(1, std::memory_order_release);
+    futex(&words->to_child, FUTEX_WAKE, 1);
+    while (words->to_parent.load(std::memory_order_acquire) == seen)
+      futex(&words->to_parent, FUTEX_WAIT, seen);
+    seen = words->to_parent.load(std::memory_order_acquire);
+    const uint64_t ticks = __rdtsc() - t0;
+    trips.add(ticks);
+    state.SetIterationTime(static_cast<double>(ticks) * clock.ns_per_tick() * 1e-9);
+    ++rounds;
+  }
+  const uint64_t parent_cpu_ns = process_cpu_ns() - cpu_start;
+  words->stop.store(true);
+  words->to_child.fetch_add(1, std::memory_order_release);
+  futex(&words->to_child, FUTEX_WAKE, 1);
+  reap(child);
+  // The parent's CPU includes its timed sleeps' wake-ups: that is the idle hop's cost too.
+  const double cpu = static_cast<double>(parent_cpu_ns + words->child_cpu_ns.load()) / 1000;
+  free_shared(words);
+  if (rounds > 0) {
+    state.counters["cpu_us_per_round"] = cpu / static_cast<double>(rounds);
+    idle_cpu_us_per_round() = cpu / static_cast<double>(rounds);
+  }
+  trips.report(state, clock, "Floor_FutexIdle");
+}
+BENCHMARK(Floor_FutexIdle)->ArgName("gap_us")->Arg(1000)->UseManualTime()->Iterations(2000);
+
 bool read_exactly(int fd, void* data, std::size_t size) {
   auto* p = static_cast<char*>(data);
   while (size > 0) {
@@ -415,6 +496,12 @@ void print_ratios() {
   ratio("TCP loopback RTT / ring RTT (spin)", tcp, spin, ">= 50");
   ratio("UNIX socket RTT / ring RTT (adaptive)", unix_socket, adaptive, "-");
   ratio("ring RTT (block) / futex RTT", block, futex_rtt, "-");
+  if (const double idle = find(rtt, "Floor_FutexIdle"); idle > 0)
+    std::printf(
+        "  %-48s %8.1f us round trip, %.1f us CPU per round (both sides)\n"
+        "  %-48s %8.3f cores (two idle rounds of node CPU per commit, at 1 K commits/s)\n",
+        "futex round trip, both idle between rounds:", idle / 1000, idle_cpu_us_per_round(),
+        "=> open-loop node CPU floor, 3 nodes:", 2 * idle_cpu_us_per_round() / 1000);
   // Two spinning processes answer each other within a microsecond whenever both are on a CPU; a p50
   // far above that means they mostly were not (other load on the machine), so spin figures mean nothing.
   if (bare > 10'000)
