@@ -30,6 +30,19 @@ client::AdminOutcome ask_leader(client::AdminClient& admin, const LiveCluster& c
   }
 }
 
+bool change_in_effect(const client::AdminOutcome& conf, node::AdminOp op, uint32_t node) {
+  switch (op) {
+    case node::AdminOp::kAddLearner:
+      return conf.learners.contains(node) || conf.voters.contains(node);
+    case node::AdminOp::kPromote:
+      return conf.voters.contains(node);
+    case node::AdminOp::kRemove:
+      return !conf.learners.contains(node) && !conf.voters.contains(node);
+    default:
+      return false;
+  }
+}
+
 std::string describe_refusal(raft::Status status, uint32_t node) {
   const std::string id = "node " + std::to_string(node);
   switch (status) {

@@ -21,6 +21,10 @@ client::AdminClient open_admin(const LiveCluster& cluster);
 client::AdminOutcome ask_leader(client::AdminClient& admin, const LiveCluster& cluster, node::AdminOp op,
                                 uint32_t node, std::chrono::milliseconds timeout);
 
+// Whether the leader's configuration `conf` (an answer to kConfiguration) shows `op` about `node` carried
+// out: after an attempt whose answer was lost, a refusal such as "a member already" may mean "done".
+bool change_in_effect(const client::AdminOutcome& conf, node::AdminOp op, uint32_t node);
+
 // "node 4 is a member already", "another membership change is in progress ...", ...
 std::string describe_refusal(raft::Status status, uint32_t node);
 

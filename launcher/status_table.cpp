@@ -13,17 +13,25 @@
 
 namespace shmraft::launcher {
 
-std::vector<NodeStatus> read_status(ipc::Segment& segment) {
-  std::vector<NodeStatus> nodes;
+std::vector<uint32_t> nodes_in_use(const ipc::Segment& segment) {
+  std::vector<uint32_t> nodes;
   for (uint32_t node = 1; node <= segment.max_nodes(); ++node) {
+    if (node <= segment.node_count() || segment.node_counters(node).snapshot().pid != 0)
+      nodes.push_back(node);
+  }
+  return nodes;
+}
+
+std::vector<NodeStatus> read_status(ipc::Segment& segment) {
+  const std::vector<uint32_t> in_use = nodes_in_use(segment);
+  std::vector<NodeStatus> nodes;
+  for (const uint32_t node : in_use) {
     NodeStatus status;
     status.node = node;
     status.counters = segment.node_counters(node).snapshot();
-    // The initial voters always; a node above them once it ever ran (`shmraft member add`).
-    if (node > segment.node_count() && status.counters.pid == 0) continue;
     status.pid = static_cast<pid_t>(status.counters.pid);
     status.alive = process_exists(status.pid) && is_node_process(status.pid, segment.cluster(), node);
-    for (uint32_t peer = 1; peer <= segment.node_count(); ++peer) {  // the links `partition` sets
+    for (const uint32_t peer : in_use) {  // the links `partition` and chaos set, to every slot in use
       if (peer == node) continue;
       const ipc::FaultSettings fault = segment.link_fault(node, peer).get();
       if (!fault.connected || fault.drop_rate >= 1.0) {

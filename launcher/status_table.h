@@ -28,6 +28,11 @@ struct NodeStatus {
   LinkSummary links;
 };
 
+// The node slots in use: the initial voters always, and a node above them once it ever ran (`shmraft
+// member add`, chaos --membership), whether it is a member now or was removed.
+std::vector<uint32_t> nodes_in_use(const ipc::Segment& segment);
+
+// One entry per node slot in use; the link counts cover the links to every other slot in use.
 std::vector<NodeStatus> read_status(ipc::Segment& segment);
 
 // "leader", "follower", ... for a counters' role code; "down" for a node that is not alive.

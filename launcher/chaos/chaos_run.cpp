@@ -1,6 +1,7 @@
 #include "launcher/chaos/chaos_run.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <filesystem>
 #include <iostream>
@@ -31,28 +32,42 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The commit index every node has applied, once the cluster is whole and quiet: a leader, every node
-// alive, a voter in the leader's configuration and not lost, and each node's commit and applied index at
-// the leader's last index.
-std::optional<uint64_t> caught_up_index(ipc::Segment& segment) {
+struct CaughtUp {
+  uint64_t index = 0;
+  raft::NodeSet voters, learners;  // the leader's configuration
+  raft::NodeSet members() const { return raft::NodeSet::from_bits(voters.bits() | learners.bits()); }
+  friend bool operator==(const CaughtUp&, const CaughtUp&) = default;
+};
+
+// The commit index every member has applied, once the cluster is whole and quiet: a leader, and every
+// member of its configuration alive, not lost, with its commit and applied index at the leader's last
+// index. Without --membership that configuration must be the initial voters 1..N; a node that is no
+// member (removed by the membership nemesis, and stopped) is not waited for.
+std::optional<CaughtUp> caught_up(ipc::Segment& segment, bool membership) {
   const std::vector<NodeStatus> nodes = read_status(segment);
   const NodeStatus* leader = nullptr;
   for (const NodeStatus& s : nodes) {
     if (is_leader(s) && (leader == nullptr || s.counters.term > leader->counters.term)) leader = &s;
   }
   if (leader == nullptr || leader->counters.commit_index != leader->counters.last_index) return std::nullopt;
-  const uint64_t index = leader->counters.commit_index;
-  const raft::NodeSet voters = raft::NodeSet::from_bits(leader->counters.voters);
+  CaughtUp result{leader->counters.commit_index, raft::NodeSet::from_bits(leader->counters.voters),
+                  raft::NodeSet::from_bits(leader->counters.learners)};
+  if (!membership && (result.voters.size() != segment.node_count() || !result.learners.empty()))
+    return std::nullopt;
+  std::size_t seen = 0;
   for (const NodeStatus& s : nodes) {
-    if (!s.alive || s.counters.commit_index != index || s.counters.applied_index != index ||
-        s.counters.lost != 0 || !voters.contains(s.node))
+    if (!result.members().contains(s.node)) continue;
+    ++seen;
+    if (!s.alive || s.counters.commit_index != result.index || s.counters.applied_index != result.index ||
+        s.counters.lost != 0)
       return std::nullopt;
   }
-  return index;
+  if (seen != result.members().size()) return std::nullopt;  // a member that never ran
+  return result;
 }
 
 void refuse_used_data(const ClusterDirs& dirs, uint32_t nodes) {
-  for (uint32_t node = 1; node <= nodes; ++node) {
+  for (uint32_t node = 1; node <= nodes; ++node) {  // every slot: with --membership any of them joins
     std::error_code ec;
     if (fs::exists(dirs.node_dir(node), ec)) {
       throw LauncherError("chaos needs fresh data directories, but " + dirs.node_dir(node).string() +
@@ -94,6 +109,10 @@ std::string chaos_replay_command(const ChaosOptions& o, uint64_t seed) {
     command += fmt::format(" --storage-faults {} --storage-fault-chance {} --repair-timeout {}", kinds,
                            o.nemesis.storage_fault_chance, o.nemesis.repair_bound.count());
   }
+  if (o.membership.interval.count() > 0) {
+    command += fmt::format(" --max-nodes {} --membership --membership-interval {}",
+                           o.segment.settled().max_nodes, o.membership.interval.count());
+  }
   if (!o.node_args.empty()) {
     command += " --";
     for (const std::string& arg : o.node_args) command += " " + arg;
@@ -109,9 +128,24 @@ int run_chaos(ChaosOptions options) {
     options.cluster = unused_cluster_name(
         "chaos", options.data_dir.empty() ? default_data_base() : std::filesystem::path(options.data_dir));
   const uint32_t nodes = options.segment.node_count;
-  options.segment.client_slots = std::max(options.segment.client_slots, options.workload.clients + 1);
+  const uint32_t slots = options.segment.settled().max_nodes;
+  const bool membership = options.membership.interval.count() > 0;
+  if (membership && slots <= nodes) {
+    throw UsageError(
+        fmt::format("--membership needs room for a node to join: --max-nodes ({}) must exceed "
+                    "--nodes ({})",
+                    slots, nodes));
+  }
+  if (membership && !options.nemesis.storage_faults.empty()) {
+    throw UsageError(
+        "--membership and --storage-faults cannot be combined yet: the repair judge expects every damaged "
+        "node to be a voter again, which a node removed or not promoted yet never becomes");
+  }
+  // A slot per client and one more; the membership nemesis's admin client needs one of its own.
+  options.segment.client_slots =
+      std::max(options.segment.client_slots, options.workload.clients + 1 + (membership ? 1 : 0));
   check_node_args(options.node_args);
-  refuse_used_data(ClusterDirs(options.cluster, options.data_dir), nodes);
+  refuse_used_data(ClusterDirs(options.cluster, options.data_dir), slots);
 
   SignalWatch signals({SIGINT, SIGTERM, SIGHUP, SIGCHLD});
   std::cout << fmt::format("chaos: cluster '{}', {} nodes, {} clients, {} keys, {} s, seed {}\n",
@@ -130,7 +164,7 @@ int run_chaos(ChaosOptions options) {
   fs::remove(history_path);
 
   const NodeLaunchConfig launch{created.dirs, created.id, options.node_args};
-  Supervisor supervisor(nodes, [&](uint32_t node) { return node_launch(launch, node); });
+  Supervisor supervisor(slots, [&](uint32_t node) { return node_launch(launch, node); });
   for (uint32_t node = 1; node <= nodes; ++node) supervisor.start(node);
   const auto started = Clock::now();
   while (!current_leader(segment)) {
@@ -148,15 +182,19 @@ int run_chaos(ChaosOptions options) {
   checker::HistoryWriter history(history_path.string());
   Workload workload(cluster, options.workload, history);
   Nemesis nemesis(options.nemesis, seed, segment, supervisor, created.dirs, std::cout);
+  std::optional<MembershipNemesis> member_changes;
+  if (membership) member_changes.emplace(options.membership, seed, cluster, nemesis);
   workload.start();
   nemesis.begin();
+  if (member_changes) member_changes->begin();
   const auto began = Clock::now();
   const auto end =
       began + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.duration_s));
   auto next_progress = began + std::chrono::seconds(5);
   bool interrupted = false;
   while (!interrupted && Clock::now() < end) {
-    const auto next = std::min({nemesis.step(), end, next_progress});
+    auto next = std::min({nemesis.step(), end, next_progress});
+    if (member_changes) next = std::min(next, member_changes->step());
     const auto wait = std::chrono::duration_cast<milliseconds>(next - Clock::now());
     for (const signalfd_siginfo& info : signals.wait(std::max(wait, milliseconds(0)))) {
       const int signo = static_cast<int>(info.ssi_signo);
@@ -174,6 +212,7 @@ int run_chaos(ChaosOptions options) {
   }
   workload.stop();
   const double ran_s = seconds_since(began);
+  if (member_changes) member_changes->end();
   nemesis.end();
   const WorkloadStats ops = workload.stats();
   const NemesisStats faults = nemesis.stats();
@@ -192,23 +231,34 @@ int run_chaos(ChaosOptions options) {
   std::cout << fmt::format(
       "faults: {} kills, {} restarts, {} partitions, {} heals, {} whole-cluster crashes\n", faults.kills,
       faults.restarts, faults.partitions, faults.heals, faults.crash_alls);
+  if (member_changes) {
+    const MembershipStats& m = member_changes->stats();
+    std::cout << fmt::format(
+        "membership: {} adds, {} removes ({} of the leader), {} replaces, {} transfers, {} promotions of a "
+        "learner left behind; {} retries while busy, {} found done after a lost answer, {} abandoned\n",
+        m.adds, m.removes, m.leader_removes, m.replaces, m.transfers, m.promotions, m.retries, m.unseen,
+        m.abandoned);
+    for (const std::string& error : m.errors) verdict.fail(error);
+  }
 
   for (const std::string& exit : faults.unexpected_exits) {
     verdict.fail(exit + "; its output is in the node's .out file under " + created.dirs.root().string());
   }
 
   const auto converge_start = Clock::now();
-  std::optional<uint64_t> converged;
+  std::optional<CaughtUp> converged;
   while (Clock::now() - converge_start < options.converge_timeout) {
     nemesis.poll_repairs();
     for (const auto& [node, status] : supervisor.reap_exited()) {
       verdict.fail(fmt::format("node {} exited during catch-up ({})", node, status.describe()));
-      supervisor.start(node);
+      if (nemesis.members().contains(node)) supervisor.start(node);
     }
-    if (const auto index = caught_up_index(segment)) {
+    // A change whose answer the run's end cut off: its node is started, or stopped, now.
+    if (membership) nemesis.follow_leader();
+    if (const auto now_caught_up = caught_up(segment, membership)) {
       std::this_thread::sleep_for(milliseconds(50));
-      if (caught_up_index(segment) == index) {
-        converged = index;
+      if (caught_up(segment, membership) == now_caught_up) {
+        converged = now_caught_up;
         break;
       }
     }
@@ -226,8 +276,11 @@ int run_chaos(ChaosOptions options) {
   }
   for (const std::string& failure : nemesis.repairs().failures()) verdict.fail(failure);
   if (converged) {
-    std::cout << fmt::format("caught up after {:.3f} s: every node a voter, none lost, applied index {}\n",
-                             seconds_since(converge_start), *converged);
+    std::cout << fmt::format(
+        "caught up after {:.3f} s: every {}, none lost, applied index {} (voters {}; learners {})\n",
+        seconds_since(converge_start), membership ? "member caught up" : "node a voter", converged->index,
+        fmt::join(converged->voters.ids(), ","),
+        converged->learners.empty() ? "none" : fmt::format("{}", fmt::join(converged->learners.ids(), ",")));
   } else {
     verdict.fail(fmt::format("the cluster did not catch up within {} s after healing:\n{}",
                              options.converge_timeout.count(),
@@ -257,8 +310,11 @@ int run_chaos(ChaosOptions options) {
                              linearizable.key, linearizable.explanation));
   }
 
-  std::optional<std::map<std::string, std::string>> first_state;
-  for (uint32_t node = 1; node <= nodes; ++node) {
+  std::optional<std::pair<uint32_t, std::map<std::string, std::string>>> first_state;  // node, state
+  // Every member holds every acknowledged write: the nodes that joined during the run too. A removed node
+  // is checked by nothing (it left; its files stay for a look).
+  const raft::NodeSet checked = converged ? converged->members() : nemesis.members();
+  for (const uint32_t node : checked.ids()) {
     std::map<std::string, std::string> state;
     try {
       state = node::replay_kv_state(created.dirs.node_dir(node));
@@ -276,9 +332,9 @@ int run_chaos(ChaosOptions options) {
                                    : "not checkable within the budget",
                                acknowledged.key, acknowledged.explanation));
     }
-    if (first_state && state != *first_state)
-      verdict.fail(fmt::format("node {}'s state differs from node 0's", node));
-    if (!first_state) first_state = std::move(state);
+    if (first_state && state != first_state->second)
+      verdict.fail(fmt::format("node {}'s state differs from node {}'s", node, first_state->first));
+    if (!first_state) first_state.emplace(node, std::move(state));
   }
 
   if (verdict.passed) {

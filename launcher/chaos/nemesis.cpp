@@ -4,14 +4,18 @@
 
 #include <algorithm>
 #include <fstream>
-#include <numeric>
 #include <vector>
 
+#include "launcher/network_faults.h"
 #include "launcher/status_table.h"
 
 namespace shmraft::launcher {
 
 using std::chrono::milliseconds;
+
+namespace {
+constexpr milliseconds kLeaveGrace{2000};  // a node that left the configuration: SIGTERM, then SIGKILL
+}  // namespace
 
 Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& segment, Supervisor& supervisor,
                  const ClusterDirs& dirs, std::ostream& log)
@@ -21,7 +25,54 @@ Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& seg
       supervisor_(supervisor),
       dirs_(dirs),
       log_(log),
-      repairs_(segment, options.repair_bound, [this](uint32_t node) { return lost_lines(node); }) {}
+      repairs_(segment, options.repair_bound, [this](uint32_t node) { return lost_lines(node); }) {
+  for (uint32_t node = 1; node <= segment.node_count(); ++node) members_.insert(node);
+}
+
+std::vector<uint32_t> Nemesis::running_members() const {
+  std::vector<uint32_t> running = supervisor_.running_nodes();
+  std::erase_if(running, [this](uint32_t node) { return !members_.contains(node); });
+  return running;
+}
+
+void Nemesis::join(uint32_t node) {
+  members_.insert(node);
+  if (supervisor_.running(node)) return;
+  dirs_.stamp_node(node, segment_.cluster_id());
+  supervisor_.start(node);
+}
+
+void Nemesis::leave(uint32_t node) {
+  members_.erase(node);
+  restarts_.erase(node);
+  supervisor_.stop(node, kLeaveGrace);
+}
+
+bool Nemesis::repairing(uint32_t node) const {
+  return repairs_.watching(node) || segment_.node_counters(node).snapshot().lost != 0;
+}
+
+void Nemesis::follow(raft::NodeSet configuration, const std::string& why) {
+  for (const uint32_t node : configuration.ids()) {
+    if (members_.contains(node)) continue;
+    join(node);
+    note(fmt::format("node {} is a member ({}): started (pid {})", node, why, supervisor_.pid(node)));
+  }
+  for (const uint32_t node : members_.ids()) {
+    if (configuration.contains(node) || repairing(node)) continue;
+    leave(node);
+    note(fmt::format("node {} is no member ({}): stopped", node, why));
+  }
+}
+
+void Nemesis::follow_leader() {
+  const auto current = current_leader(segment_);
+  if (!current) return;
+  const ipc::NodeCountersSnapshot c = segment_.node_counters(current->node).snapshot();
+  const raft::NodeSet configuration = raft::NodeSet::from_bits(c.voters | c.learners);
+  if (!configuration.empty())
+    follow(configuration, fmt::format("in leader {}'s configuration", current->node));
+}
 
 // The node's own word that it started lost (node.cpp: "storage: lost state"), counted in its log.
 std::size_t Nemesis::lost_lines(uint32_t node) const {
@@ -69,7 +120,7 @@ void Nemesis::begin() {
 void Nemesis::apply_links(const std::set<uint32_t>& group) {
   ipc::FaultSettings standing;
   standing.drop_rate = options_.drop_rate;
-  const uint32_t n = segment_.node_count();
+  const uint32_t n = segment_.max_nodes();  // every slot: nodes join and leave while the cut stands
   for (uint32_t from = 1; from <= n; ++from) {
     for (uint32_t to = 1; to <= n; ++to) {
       if (from == to) continue;
@@ -86,16 +137,17 @@ void Nemesis::apply_links(const std::set<uint32_t>& group) {
 }
 
 void Nemesis::kill_one() {
-  const uint32_t n = supervisor_.nodes();
+  const auto n = static_cast<uint32_t>(members_.size());
   // Keep a majority up (a 1- or 2-node cluster: at most one down), so the clients can make progress;
   // whole-cluster crashes are crash_all's job.
   const uint32_t max_down = std::max<uint32_t>(1, (n - 1) / 2);
-  const std::vector<uint32_t> running = supervisor_.running_nodes();
+  const std::vector<uint32_t> running = running_members();
   if (running.empty() || n - running.size() >= max_down) return;
   uint32_t victim = running[std::uniform_int_distribution<std::size_t>(0, running.size() - 1)(rng_)];
   const auto current = leader();
   bool is_leader = current && *current == victim;
-  if (current && supervisor_.running(*current) && std::bernoulli_distribution(options_.leader_bias)(rng_)) {
+  if (current && members_.contains(*current) && supervisor_.running(*current) &&
+      std::bernoulli_distribution(options_.leader_bias)(rng_)) {
     victim = *current;
     is_leader = true;
   }
@@ -110,11 +162,12 @@ void Nemesis::kill_one() {
 }
 
 void Nemesis::crash_all() {
-  for (uint32_t node : supervisor_.running_nodes()) supervisor_.kill(node);
+  const std::vector<uint32_t> running = supervisor_.running_nodes();
+  for (uint32_t node : running) supervisor_.kill(node);
   ++stats_.crash_alls;
-  stats_.kills += supervisor_.nodes();
+  stats_.kills += static_cast<uint32_t>(running.size());
   const auto back = Clock::now() + milliseconds(std::uniform_int_distribution<int64_t>(50, 500)(rng_));
-  for (uint32_t node = 1; node <= supervisor_.nodes(); ++node) restarts_[node] = back;
+  for (const uint32_t node : members_.ids()) restarts_[node] = back;
   note("crash: SIGKILL every node");
 }
 
@@ -126,7 +179,7 @@ void Nemesis::change_partition() {
     note("heal");
     return;
   }
-  const uint32_t n = segment_.node_count();
+  const auto n = static_cast<uint32_t>(members_.size());
   std::set<uint32_t> group;
   const auto current = leader();
   if (current && std::bernoulli_distribution(options_.leader_bias)(rng_)) {
@@ -135,8 +188,7 @@ void Nemesis::change_partition() {
     // A random minority (for 2 nodes: one node). Its complement is the other side.
     const uint32_t size =
         std::uniform_int_distribution<uint32_t>(1, std::max<uint32_t>(1, (n - 1) / 2))(rng_);
-    std::vector<uint32_t> all(n);
-    std::iota(all.begin(), all.end(), 1u);  // node ids 1..n
+    std::vector<uint32_t> all = members_.ids();
     std::shuffle(all.begin(), all.end(), rng_);
     group.insert(all.begin(), all.begin() + size);
   }
@@ -156,7 +208,7 @@ void Nemesis::restart_due() {
       ++it;
       continue;
     }
-    if (!supervisor_.running(it->first)) {
+    if (!supervisor_.running(it->first) && members_.contains(it->first)) {
       const pid_t pid = start_node(it->first, maybe_damage(it->first));
       note(fmt::format("restart node {} (pid {})", it->first, pid));
     }
@@ -178,7 +230,7 @@ pid_t Nemesis::start_node(uint32_t node, std::optional<StorageFaultKind> damage)
 std::optional<StorageFaultKind> Nemesis::maybe_damage(uint32_t node) {
   // A minority at most, counting the nodes not repaired yet: the majority must keep every committed entry
   // intact, and a lost node votes on nothing.
-  const uint32_t max_damaged = std::max<uint32_t>(1, (supervisor_.nodes() - 1) / 2);
+  const uint32_t max_damaged = std::max<uint32_t>(1, (static_cast<uint32_t>(members_.size()) - 1) / 2);
   if (options_.storage_faults.empty() || repairs_.unrepaired() >= max_damaged || repairs_.watching(node) ||
       !std::bernoulli_distribution(options_.storage_fault_chance)(rng_)) {
     return std::nullopt;
@@ -211,7 +263,7 @@ Nemesis::Clock::time_point Nemesis::step() {
   // Nodes that died on their own are restarted like killed ones — and reported, since nothing killed them.
   for (const auto& [node, status] : supervisor_.reap_exited()) {
     note_unexpected_exit(node, status);
-    restarts_.emplace(node, now);
+    if (members_.contains(node)) restarts_.emplace(node, now);
   }
   restart_due();
   if (now >= next_crash_all_) {
@@ -243,19 +295,14 @@ void Nemesis::end() {
     note_unexpected_exit(node, status);
   }
   // Back to a healthy network: the standing drop rate ends too, so the cluster can catch up.
-  ipc::FaultSettings healthy;
-  for (uint32_t from = 1; from <= segment_.node_count(); ++from) {
-    for (uint32_t to = 1; to <= segment_.node_count(); ++to) {
-      if (from != to) segment_.link_fault(from, to).set(healthy);
-    }
-  }
-  for (uint32_t node = 1; node <= supervisor_.nodes(); ++node) {
+  heal_all(segment_);
+  for (const uint32_t node : members_.ids()) {
     if (supervisor_.running(node)) continue;
     const pid_t pid = start_node(node, std::nullopt);
     note(fmt::format("restart node {} (pid {}) for the final check", node, pid));
   }
   restarts_.clear();
-  note("healed every link; every node running");
+  note("healed every link; every member running");
 }
 
 }  // namespace shmraft::launcher

@@ -3,6 +3,8 @@
 // whole-cluster crashes and damage to a stopped node's files, drawn from one seeded generator so a run's
 // schedule can be replayed (the interleaving with the clients cannot: it depends on timing).
 //
+// Its victims are the members: the nodes the cluster is made of now, initially 1..N; with `--membership`
+// (membership_nemesis.h) nodes join and leave, and every node slot in use can be killed and cut off.
 // Runs on the thread that owns the Supervisor (the one that forks the nodes). step() is called in a
 // loop; it acts when an event is due and returns the time of the next one.
 #include <chrono>
@@ -20,6 +22,7 @@
 #include "launcher/chaos/storage_faults.h"
 #include "launcher/cluster_dirs.h"
 #include "launcher/supervisor.h"
+#include "node/raft/conf_state.h"
 
 namespace shmraft::launcher {
 
@@ -68,6 +71,25 @@ class Nemesis {
   // The run is over: a node still awaiting repair failed.
   void finish_repairs() { repairs_.finish(); }
 
+  // The nodes kept running (killed ones come back), initially 1..N.
+  raft::NodeSet members() const noexcept { return members_; }
+  bool running(uint32_t node) const { return supervisor_.running(node); }
+  // Node `node` becomes a member: its directory is created and stamped if it has none (a removed node's
+  // is kept, so it rejoins with the state it left with), and it is started unless it runs.
+  void join(uint32_t node);
+  // Node `node` is a member no more: stopped (SIGTERM) and no longer restarted; its directory stays.
+  void leave(uint32_t node);
+  // Node `node` lost its state and awaits its repair (the leader takes it out and back in by itself).
+  bool repairing(uint32_t node) const;
+  // Makes the members those of `configuration` (joins and leaves, but a repairing node stays), logging
+  // each change with `why`.
+  void follow(raft::NodeSet configuration, const std::string& why);
+  // The same with the configuration of the live leader of the highest term, if any.
+  void follow_leader();
+  std::optional<uint32_t> leader();
+  // A line of the run's log, with the time since begin().
+  void note(const std::string& what);
+
   const NemesisStats& stats() const noexcept { return stats_; }
   // The nodes restarted on damage, until they are repaired.
   const RepairWatch& repairs() const noexcept { return repairs_; }
@@ -84,9 +106,8 @@ class Nemesis {
   std::optional<StorageFaultKind> maybe_damage(uint32_t node);
   // Starts a node that is down, after `damage` was done to its files, and follows its repair.
   pid_t start_node(uint32_t node, std::optional<StorageFaultKind> damage);
-  std::optional<uint32_t> leader();
   std::size_t lost_lines(uint32_t node) const;
-  void note(const std::string& what);
+  std::vector<uint32_t> running_members() const;
   void note_unexpected_exit(uint32_t node, const ExitStatus& status);
 
   NemesisOptions options_;
@@ -101,6 +122,7 @@ class Nemesis {
   Clock::time_point next_crash_all_ = Clock::time_point::max();
   std::map<uint32_t, Clock::time_point> restarts_;  // node -> when it comes back
   bool partitioned_ = false;
+  raft::NodeSet members_;
   RepairWatch repairs_;
   NemesisStats stats_;
 };

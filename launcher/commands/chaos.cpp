@@ -63,6 +63,7 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
   // this rate leaves the cluster serving most of the time while every phase of a write meets a crash.
   o.nemesis.kill_interval = std::chrono::milliseconds(200);
   o.nemesis.partition_interval = std::chrono::milliseconds(2000);
+  o.membership.interval = std::chrono::milliseconds(1000);
   CLI::App* app = root.add_subcommand(
       "chaos", "KV clients against a cluster whose nodes are killed and cut off; then check linearizability");
   app->footer(
@@ -96,7 +97,7 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
   add_ms(*app, "--crash-all-interval", o.nemesis.crash_all_interval,
          "Mean time between SIGKILLs of the WHOLE cluster (milliseconds; 0: never)", 3'600'000);
   app->add_option("--leader-bias", o.nemesis.leader_bias,
-                  "Chance that a kill or an isolation hits the leader")
+                  "Chance that a kill, an isolation or a removal (--membership) hits the leader")
       ->check(in_range(0.0, 1.0))
       ->capture_default_str();
   app->add_option("--unreliable", o.nemesis.drop_rate, "Drop this fraction of frames on every link all along")
@@ -137,6 +138,13 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
          "A node restarted lost on its damage is a voter again, no longer lost, within this long "
          "(milliseconds)",
          3'600'000, 100);
+  app->add_flag("--membership", o.membership_changes,
+                "Also change the members while the clients write: add a node (learner first, promoted once "
+                "caught up), remove a voter (the leader at --leader-bias), replace one, transfer leadership; "
+                "at least min(3, --nodes) voters, at most --max-nodes members. Kills and partitions reach "
+                "every member");
+  add_ms(*app, "--membership-interval", o.membership.interval,
+         "With --membership: mean time between membership changes (milliseconds)", 3'600'000, 10);
   app->add_option("--history", o.history_file,
                   "Write the client history (JSON lines) to this file and keep it");
   app->add_flag("--keep-data", o.keep_data, "Keep the data directories even when the run passes");
@@ -144,6 +152,9 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
   commands.push_back({app, [options] {
                         if (!options->partitions)
                           options->nemesis.partition_interval = std::chrono::milliseconds(0);
+                        if (!options->membership_changes)
+                          options->membership.interval = std::chrono::milliseconds(0);
+                        options->membership.leader_bias = options->nemesis.leader_bias;
                         return run_chaos(*options);
                       }});
 }

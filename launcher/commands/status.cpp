@@ -39,8 +39,10 @@ bool print_once(LiveCluster& cluster, const StatusOptions& options) {
               << std::endl;
     return !lost;
   }
-  std::cout << "cluster '" << cluster.name() << "': " << cluster.node_count() << " nodes, supervisor pid "
-            << cluster.supervisor_pid();
+  // Every node slot in use: the initial voters and the nodes that joined since (a removed node too).
+  std::cout << "cluster '" << cluster.name() << "': " << nodes.size() << " nodes";
+  if (nodes.size() != cluster.node_count()) std::cout << " (" << cluster.node_count() << " initial)";
+  std::cout << ", supervisor pid " << cluster.supervisor_pid();
   if (options.wide) std::cout << ", segment " << cluster.segment().size() << " bytes";
   std::cout << "\n"
             << render_status_table(nodes, options.wide ? TableWidth::wide : TableWidth::narrow) << std::flush;
@@ -66,8 +68,8 @@ int run_status(const StatusOptions& options) {
 
 void add_status_command(CLI::App& root, CommandList& commands) {
   auto options = std::make_shared<StatusOptions>();
-  CLI::App* app =
-      root.add_subcommand("status", "Live table of every node: role, term, indexes, link state, bad frames");
+  CLI::App* app = root.add_subcommand(
+      "status", "Live table of every node slot in use: role, term, indexes, link state, bad frames");
   add_cluster_option(*app, options->cluster);
   app->add_flag(
       "--once", options->once,

@@ -40,6 +40,21 @@ ChaosRun run_chaos(const std::string& label, const std::vector<std::string>& arg
   if (std::regex_search(run.result.out, match, std::regex("faults: (\\d+) kills"))) {
     run.kills = static_cast<uint32_t>(std::stoul(match[1]));
   }
+  if (std::regex_search(
+          run.result.out, match,
+          std::regex("membership: (\\d+) adds, (\\d+) removes \\((\\d+) of the leader\\), (\\d+) "
+                     "replaces, (\\d+) transfers"))) {
+    const auto count = [&](int group) { return static_cast<uint32_t>(std::stoul(match[group])); };
+    run.membership = MembershipCounts{count(1), count(2), count(3), count(4), count(5)};
+  }
+  if (std::regex_search(run.result.out, match,
+                        std::regex("\\(voters ([0-9,]+); learners ([0-9,]+|none)\\)"))) {
+    for (const std::string& list : {match[1].str(), match[2].str()}) {
+      std::istringstream ids(list);
+      for (std::string id; std::getline(ids, id, ',');)
+        if (id != "none") run.members.push_back(static_cast<uint32_t>(std::stoul(id)));
+    }
+  }
   if (!keep_data) {
     std::error_code ec;
     std::filesystem::remove_all(run.data_root, ec);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,10 +12,21 @@
 
 namespace shmraft::cluster_test {
 
+// The "membership:" line of a run with --membership: changes carried out.
+struct MembershipCounts {
+  uint32_t adds = 0;
+  uint32_t removes = 0;
+  uint32_t leader_removes = 0;
+  uint32_t replaces = 0;
+  uint32_t transfers = 0;
+};
+
 struct ChaosRun {
   CommandResult result;
   uint64_t seed = 0;
   uint32_t kills = 0;  // from the "faults:" line
+  std::optional<MembershipCounts> membership;
+  std::vector<uint32_t> members;  // from the "caught up" line: the final voters and learners
   std::string cluster;
   std::string data_root;
 

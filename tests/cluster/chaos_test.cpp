@@ -5,9 +5,12 @@
 // history: a planted stale read and a planted lost write.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <regex>
 
+#include "launcher/chaos/chaos_run.h"
 #include "launcher/checker/history.h"
 #include "launcher/checker/linearizability.h"
 #include "node/process/node_process.h"
@@ -81,6 +84,34 @@ bool plant_stale_read(std::vector<checker::Operation>& history) {
   return false;
 }
 
+// Drops from `state` the token of an acknowledged append that began after every other kind of write to
+// its key had returned: it must be there exactly once (had it been concurrent with a put, it could
+// legitimately have been overwritten), so without it the state has lost a write. A cas known to have
+// failed wrote nothing (the history is linearizable), so it is no reset: counting it as one left a run
+// with many mismatches without an append to plant. False when no append fits.
+bool plant_lost_write(const std::vector<checker::Operation>& history,
+                      std::map<std::string, std::string>& state) {
+  const auto resets_value = [](const checker::Operation& op) {
+    if (op.op == checker::OpKind::append || op.op == checker::OpKind::get) return false;
+    return !(op.op == checker::OpKind::cas && op.known() && op.output != "ok");
+  };
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    if (it->op != checker::OpKind::append || !it->known()) continue;
+    bool after_every_reset = true;
+    for (const auto& op : history) {
+      if (op.key == it->key && resets_value(op)) {
+        after_every_reset = after_every_reset && op.known() && *op.ret < it->call;
+      }
+    }
+    std::string& value = state[it->key];
+    const auto at = value.find(it->value);
+    if (!after_every_reset || at == std::string::npos) continue;
+    value.erase(at, it->value.size());
+    return true;
+  }
+  return false;
+}
+
 TEST(Chaos, ChecksCatchAPlantedStaleReadAndAPlantedLostWrite) {
   const ChaosRun run =
       run_chaos("planted", {"--duration", "3", "--kill-interval", "500"}, /*keep_data=*/true);
@@ -97,36 +128,66 @@ TEST(Chaos, ChecksCatchAPlantedStaleReadAndAPlantedLostWrite) {
   const auto stale_result = checker::check_linearizability(stale);
   EXPECT_EQ(stale_result.verdict, checker::Verdict::violation) << stale_result.explanation;
 
-  // Drop from the final state the token of an acknowledged append that began after every other kind of
-  // write to its key had returned: it must be there exactly once (had it been concurrent with a put,
-  // it could legitimately have been overwritten), so without it the state has lost a write. A cas known
-  // to have failed wrote nothing (the history is linearizable), so it is no reset: counting it as one
-  // left a run with many mismatches without an append to plant.
-  const auto resets_value = [](const checker::Operation& op) {
-    if (op.op == checker::OpKind::append || op.op == checker::OpKind::get) return false;
-    return !(op.op == checker::OpKind::cas && op.known() && op.output != "ok");
-  };
   auto lost = state;
-  bool planted = false;
-  for (auto it = history.rbegin(); it != history.rend() && !planted; ++it) {
-    if (it->op != checker::OpKind::append || !it->known()) continue;
-    bool after_every_reset = true;
-    for (const auto& op : history) {
-      if (op.key == it->key && resets_value(op)) {
-        after_every_reset = after_every_reset && op.known() && *op.ret < it->call;
-      }
-    }
-    std::string& value = lost[it->key];
-    const auto at = value.find(it->value);
-    if (!after_every_reset || at == std::string::npos) continue;
-    value.erase(at, it->value.size());
-    planted = true;
-  }
-  ASSERT_TRUE(planted);
+  ASSERT_TRUE(plant_lost_write(history, lost));
   const auto lost_result = checker::check_final_state(history, lost);
   EXPECT_EQ(lost_result.verdict, checker::Verdict::violation) << lost_result.explanation;
   std::cout << "stale read caught: " << stale_result.explanation.substr(0, 400)
             << "\nlost write caught: " << lost_result.explanation.substr(0, 400) << "\n";
+}
+
+// Issue 12: `chaos --membership` adds, removes, replaces nodes and transfers leadership while nodes are
+// killed and cut off; the run must stay linearizable with every acknowledged write on every member at the
+// end, the nodes that joined included, and the changes must really have happened. The state of the member
+// with the highest id (one that joined, unless all of those left again) is read back here too, and a
+// write dropped from it must be caught.
+TEST(Chaos, MembershipChangesUnderKillsAndPartitions) {
+  const ChaosRun run =
+      run_chaos("members",
+                {"--duration", "12", "--kill-interval", "700", "--partitions", "--partition-interval", "1500",
+                 "--membership", "--membership-interval", "300", "--clients", "4", "--keys", "5"},
+                /*keep_data=*/true);
+  ScopedClusterFiles cleanup{run.cluster, run.data_root};
+  ASSERT_TRUE(run.passed());
+  EXPECT_GE(run.kills, 5u) << run.result.out;
+  EXPECT_TRUE(std::regex_search(run.result.out, std::regex("\\] kill node [4-7]")))
+      << "the kills reach the nodes that joined";
+  ASSERT_TRUE(run.membership) << "no membership line in\n" << run.result.out;
+  const MembershipCounts& m = *run.membership;
+  std::cout << "membership: " << m.adds << " adds, " << m.removes << " removes (" << m.leader_removes
+            << " of the leader), " << m.replaces << " replaces, " << m.transfers << " transfers\n";
+  EXPECT_GT(m.adds, 0u);
+  EXPECT_GT(m.removes, 0u);
+  EXPECT_GT(m.transfers, 0u);
+  EXPECT_TRUE(std::regex_search(run.result.out, std::regex("\\[ *[0-9.]+s\\] membership: add node [0-9]+")))
+      << "each membership event has a line with its time";
+
+  ASSERT_FALSE(run.members.empty()) << run.result.out;
+  EXPECT_GE(run.members.size(), 3u) << "at least three voters stay";
+  for (const uint32_t node : run.members) {
+    EXPECT_NE(run.result.out.find("acknowledged writes on node " + std::to_string(node) + ": ok"),
+              std::string::npos)
+        << "member " << node << "'s state was not checked";
+  }
+  const uint32_t joined = *std::max_element(run.members.begin(), run.members.end());
+  const auto history = checker::read_history_file(run.data_root + "/history.jsonl");
+  auto state = node::replay_kv_state(run.data_root + "/node" + std::to_string(joined));
+  ASSERT_EQ(checker::check_final_state(history, state).verdict, checker::Verdict::ok);
+  ASSERT_TRUE(plant_lost_write(history, state));
+  const auto lost_result = checker::check_final_state(history, state);
+  EXPECT_EQ(lost_result.verdict, checker::Verdict::violation) << lost_result.explanation;
+}
+
+// The replay command of a membership run carries its flags and the node slots.
+TEST(Chaos, TheReplayCommandCarriesTheMembershipFlags) {
+  launcher::ChaosOptions options;
+  options.segment.max_nodes = 6;
+  options.membership.interval = std::chrono::milliseconds(250);
+  const std::string command = launcher::chaos_replay_command(options, 42);
+  EXPECT_NE(command.find(" --max-nodes 6 --membership --membership-interval 250"), std::string::npos)
+      << command;
+  options.membership.interval = std::chrono::milliseconds(0);
+  EXPECT_EQ(launcher::chaos_replay_command(options, 42).find("--membership"), std::string::npos);
 }
 
 }  // namespace

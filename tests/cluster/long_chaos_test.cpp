@@ -39,5 +39,37 @@ TEST(LongChaos, TenMinutesThreeNodesKillsAndPartitions) {
   EXPECT_GE(run.kills, 400u);
 }
 
+// Issue 12: two minutes of membership changes (about one every 400 ms) among kills, partitions and lossy
+// links, on up to seven node slots.
+TEST(LongChaos, TwoMinutesOfMembershipChangesKillsAndPartitions) {
+  const ChaosRun run = run_chaos("longmembers", {"--duration",
+                                                 "120",
+                                                 "--max-nodes",
+                                                 "7",
+                                                 "--kill-interval",
+                                                 "700",
+                                                 "--partitions",
+                                                 "--partition-interval",
+                                                 "2000",
+                                                 "--membership",
+                                                 "--membership-interval",
+                                                 "400",
+                                                 "--clients",
+                                                 "6",
+                                                 "--keys",
+                                                 "8",
+                                                 "--unreliable",
+                                                 "0.02",
+                                                 "--op-timeout",
+                                                 "1000"});
+  EXPECT_TRUE(run.passed());
+  EXPECT_GE(run.kills, 80u);
+  ASSERT_TRUE(run.membership) << run.result.out;
+  EXPECT_GE(run.membership->adds, 10u);
+  EXPECT_GE(run.membership->removes, 10u);
+  EXPECT_GE(run.membership->replaces, 10u);
+  EXPECT_GE(run.membership->transfers, 10u);
+}
+
 }  // namespace
 }  // namespace shmraft::cluster_test

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "node/process/node_counters.h"
+#include "tests/ipc/test_support.h"
 
 namespace shmraft::launcher {
 namespace {
@@ -85,6 +86,29 @@ TEST(StatusTable, ADownNodeShowsDownWhateverItsCountersSay) {
   const std::vector<std::string> lines = lines_of(render_status_table(nodes, TableWidth::narrow));
   EXPECT_NE(lines[4].find("down"), std::string::npos) << lines[4];
   EXPECT_EQ(lines[4].find("lost"), std::string::npos) << lines[4];
+}
+
+// A node that joined (id above the initial voters) is listed once it ran, and the links to it count in
+// every row's link column: a partition that cuts the joined node off shows on both sides.
+TEST(StatusTable, ReadStatusCoversEveryNodeSlotInUse) {
+  ipc::test::ScopedCluster cluster;
+  ipc::SegmentConfig config = ipc::test::tiny_config(3);
+  config.max_nodes = 6;
+  ipc::Segment segment = ipc::Segment::create(cluster.name(), config);
+  ipc::NodeCounters& joined = segment.node_counters(5);
+  joined.set(joined.pid, 999'999);  // it ran (not alive: no such node process)
+  segment.link_fault(1, 5).set(ipc::FaultSettings{false, 0.0, {}});
+  segment.link_fault(5, 1).set(ipc::FaultSettings{false, 0.0, {}});
+  segment.link_fault(5, 2).set(ipc::FaultSettings{true, 0.5, {}});
+
+  EXPECT_EQ(nodes_in_use(segment), (std::vector<uint32_t>{1, 2, 3, 5})) << "node 4 and 6 never ran";
+  const std::vector<NodeStatus> nodes = read_status(segment);
+  ASSERT_EQ(nodes.size(), 4u);
+  EXPECT_EQ(nodes[0].links.describe(), "cut:1") << "node 1's link to the joined node 5";
+  EXPECT_EQ(nodes[1].links.describe(), "ok");
+  EXPECT_EQ(nodes[3].node, 5u);
+  EXPECT_FALSE(nodes[3].alive);
+  EXPECT_EQ(nodes[3].links.describe(), "c1d1");
 }
 
 }  // namespace
