@@ -90,17 +90,7 @@ client::AdminOutcome check_membership(client::AdminClient& admin, const LiveClus
 bool done_unseen(client::AdminClient& admin, const LiveCluster& cluster, const client::AdminOutcome& outcome,
                  AdminOp op, uint32_t node, milliseconds timeout) {
   if (!outcome.after_doubt) return false;
-  const client::AdminOutcome conf = ask_leader(admin, cluster, AdminOp::kConfiguration, 0, timeout);
-  switch (op) {
-    case AdminOp::kAddLearner:
-      return conf.learners.contains(node) || conf.voters.contains(node);
-    case AdminOp::kPromote:
-      return conf.voters.contains(node);
-    case AdminOp::kRemove:
-      return !conf.learners.contains(node) && !conf.voters.contains(node);
-    default:
-      return false;
-  }
+  return change_in_effect(ask_leader(admin, cluster, AdminOp::kConfiguration, 0, timeout), op, node);
 }
 
 int run_add(const MemberOptions& options) {
