@@ -1,6 +1,7 @@
 #include "tests/benchcmd/bench_checks.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 namespace shmraft::benchcmd_test {
 
@@ -47,6 +48,21 @@ void expect_sane_transport(const json& t, const std::string& what) {
     // Every phase is a part of the whole commit.
     EXPECT_LE(t["phases_us"][phase]["p50"].get<double>(), l["max"].get<double>()) << phase;
   }
+}
+
+json interrupt_and_expect_partial_report(BenchProcess& bench) {
+  bench.signal(SIGINT);
+  const BenchOutput run = bench.wait(std::chrono::seconds(20));
+  EXPECT_EQ(run.exit_code, 130) << run.describe();
+  const json j = parse_json(run);
+  if (!j.contains("ops")) {
+    ADD_FAILURE() << "no figures in\n" << run.out;
+    return j;
+  }
+  EXPECT_TRUE(j["interrupted"].get<bool>());
+  EXPECT_GT(j["ops"].get<uint64_t>(), 0u);
+  EXPECT_LT(j["duration_s"].get<double>(), 60);
+  return j;
 }
 
 }  // namespace shmraft::benchcmd_test

@@ -19,4 +19,8 @@ nlohmann::json parse_json(const BenchOutput& run);
 // phase present and within the whole.
 void expect_sane_transport(const nlohmann::json& t, const std::string& what);
 
+// Ctrl-C to a bench run asked for --json and a 60 s window, then the checks every interrupted run must
+// pass: exit 130 and the figures measured so far, marked interrupted. Returns the JSON.
+nlohmann::json interrupt_and_expect_partial_report(BenchProcess& bench);
+
 }  // namespace shmraft::benchcmd_test

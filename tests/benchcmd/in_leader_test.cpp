@@ -24,6 +24,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
+// `args` with node flags making elections rare: a loaded shared host can starve the leader past the
+// default 150-300 ms election timeout, and leadership that moves fails an in-leader run (tested below).
+std::vector<std::string> with_steady_leader(std::vector<std::string> args) {
+  args.insert(args.end(), {"--", "--election-ticks", "200"});  // 1-2 s
+  return args;
+}
+
 // Waits until the bench says the load runs in the leader (its one progress line), at most 30 s.
 bool await_in_leader_line(const BenchProcess& bench) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -46,8 +53,8 @@ std::optional<std::string> cluster_of(const BenchProcess& bench) {
 }
 
 TEST(BenchInLeader, RunsInsideTheLeaderAndSaysSo) {
-  BenchProcess bench(quick({"--in-leader", "--json", "--no-floor", "--clients", "16", "--pipeline", "2",
-                            "--reads", "0.5", "--keys", "1000"}));
+  BenchProcess bench(with_steady_leader(quick({"--in-leader", "--json", "--no-floor", "--clients", "16",
+                                               "--pipeline", "2", "--reads", "0.5", "--keys", "1000"})));
   const BenchOutput run = bench.wait();
   ASSERT_EQ(run.exit_code, 0) << run.describe();
   const json j = parse_json(run);
@@ -72,8 +79,8 @@ TEST(BenchInLeader, RunsInsideTheLeaderAndSaysSo) {
 }
 
 TEST(BenchInLeader, TextReportLabelsTheLoadAndItsInFlightCount) {
-  const BenchOutput run =
-      run_bench(quick({"--in-leader", "--no-floor", "--clients", "4", "--pipeline", "4"}));
+  const BenchOutput run = run_bench(
+      with_steady_leader(quick({"--in-leader", "--no-floor", "--clients", "4", "--pipeline", "4"})));
   ASSERT_EQ(run.exit_code, 0) << run.describe();
   for (const char* text :
        {"4 clients × pipeline 4 (16 in flight, 1 client thread in-leader)", "16 operations in flight",
@@ -101,18 +108,12 @@ TEST(BenchInLeader, SweepPointsAreLabelledInLeader) {
 }
 
 TEST(BenchInLeader, CtrlCStopsTheLoadInTheLeaderAndPrintsWhatItMeasured) {
-  BenchProcess bench(
-      {"--in-leader", "--warmup", "0.2", "--duration", "60", "--json", "--no-floor", "--progress", "1"});
+  BenchProcess bench(with_steady_leader(
+      {"--in-leader", "--warmup", "0.2", "--duration", "60", "--json", "--no-floor", "--progress", "1"}));
   ASSERT_TRUE(await_in_leader_line(bench)) << bench.stderr_so_far();
   std::this_thread::sleep_for(milliseconds(1500));  // past the warm-up, into the measured window
-  bench.signal(SIGINT);
-  const BenchOutput run = bench.wait(std::chrono::seconds(20));
-  EXPECT_EQ(run.exit_code, 130) << run.describe();
-  const json j = parse_json(run);
-  ASSERT_TRUE(j.contains("ops")) << run.out;
-  EXPECT_TRUE(j["interrupted"].get<bool>());
-  EXPECT_GT(j["ops"].get<uint64_t>(), 0u);
-  EXPECT_LT(j["duration_s"].get<double>(), 60);
+  const json j = interrupt_and_expect_partial_report(bench);
+  EXPECT_TRUE(j["config"]["in_leader"].get<bool>());
   EXPECT_TRUE(leftovers_of(bench).empty()) << testing::PrintToString(leftovers_of(bench));
 }
 
