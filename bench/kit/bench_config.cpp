@@ -27,10 +27,10 @@ std::string BenchConfig::describe() const {
   std::string mix;
   if (reads > 0) mix += fmt::format(", {:g} % reads", reads * 100);
   if (keys > 0) mix += fmt::format(", {} keys {}", keys, key_dist);
-  return fmt::format("{}, {} × pipeline {} ({} in flight, {}), {} B{}, fsync {}, wait {}, {}, {}",
+  return fmt::format("{}, {} × pipeline {} ({} in flight, {}{}), {} B{}, fsync {}, wait {}, {}, {}",
                      plural(nodes, "node"), plural(clients, "client"), pipeline, in_flight(),
-                     plural(client_threads, "client thread"), payload_bytes, mix, fsync, wait, transport,
-                     loop);
+                     plural(client_threads, "client thread"), in_leader ? " in-leader" : "", payload_bytes,
+                     mix, fsync, wait, transport, loop);
 }
 
 std::string BenchConfig::series_label() const {
@@ -40,6 +40,7 @@ std::string BenchConfig::series_label() const {
   if (reads > 0) label += fmt::format(", {:g} % reads", reads * 100);
   if (keys > 0) label += fmt::format(", {} keys {}", keys, key_dist);
   if (open_loop()) label += fmt::format(", {:.0f} ops/s", rate_ops_per_s);
+  if (in_leader) label += ", in-leader";
   return label;
 }
 
@@ -60,7 +61,40 @@ void to_json(nlohmann::json& out, const BenchConfig& c) {
                      {"loop", c.open_loop() ? "open" : "closed"},
                      {"rate_ops_per_s", c.open_loop() ? nlohmann::json(c.rate_ops_per_s) : nlohmann::json()},
                      {"warmup_s", std::chrono::duration<double>(c.warmup).count()},
-                     {"measure_s", std::chrono::duration<double>(c.measure).count()}};
+                     {"measure_s", std::chrono::duration<double>(c.measure).count()},
+                     {"in_leader", c.in_leader}};
+}
+
+BenchConfig config_from_json(const nlohmann::json& in) {
+  const auto field = [&in](const char* name) -> const nlohmann::json& {
+    const auto it = in.find(name);
+    if (it == in.end()) reject(fmt::format("benchmark configuration: no field '{}'", name));
+    return *it;
+  };
+  const auto seconds = [](double s) {
+    return std::chrono::nanoseconds(static_cast<int64_t>(std::llround(s * 1e9)));
+  };
+  try {
+    BenchConfig c;
+    c.nodes = field("nodes").get<uint32_t>();
+    c.clients = field("clients").get<uint32_t>();
+    c.client_threads = field("client_threads").get<uint32_t>();
+    c.pipeline = field("pipeline").get<uint32_t>();
+    c.payload_bytes = field("payload_bytes").get<uint32_t>();
+    c.fsync = field("fsync").get<std::string>();
+    c.wait = field("wait").get<std::string>();
+    c.transport = field("transport").get<std::string>();
+    c.rate_ops_per_s = field("rate_ops_per_s").is_null() ? 0 : field("rate_ops_per_s").get<double>();
+    c.reads = field("reads").get<double>();
+    c.keys = field("keys").is_null() ? 0 : field("keys").get<uint32_t>();
+    if (c.keys > 0) c.key_dist = field("key_dist").get<std::string>();
+    c.warmup = seconds(field("warmup_s").get<double>());
+    c.measure = seconds(field("measure_s").get<double>());
+    c.in_leader = field("in_leader").get<bool>();
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    reject(std::string("benchmark configuration: ") + e.what());
+  }
 }
 
 void validate(const BenchConfig& c, const BenchLimits& limits) {

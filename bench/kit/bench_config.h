@@ -23,6 +23,9 @@ struct BenchConfig {
   std::string key_dist = "uniform";  // over the shared key space: uniform | zipfian (YCSB, θ = 0.99)
   std::chrono::nanoseconds warmup = std::chrono::seconds(2);
   std::chrono::nanoseconds measure = std::chrono::seconds(10);
+  // The load's client threads run inside the leader's process (`--in-leader`, as NuRaft's benchmark
+  // runs its load), not in the benchmark's own process.
+  bool in_leader = false;
 
   bool open_loop() const noexcept { return rate_ops_per_s > 0; }
   // Operations the load keeps outstanding at once: what a comparison with another system must match.
@@ -34,6 +37,9 @@ struct BenchConfig {
 };
 
 void to_json(nlohmann::json& out, const BenchConfig& config);
+// The inverse of to_json (the derived fields in_flight and loop are ignored), e.g. for the load that
+// `--in-leader` hands to the nodes. Throws std::invalid_argument naming a missing or mistyped field.
+BenchConfig config_from_json(const nlohmann::json& in);
 
 // Limits that depend on the cluster's build (ring sizes, segment capacity), passed in by the launcher.
 struct BenchLimits {

@@ -48,6 +48,14 @@ CpuTimes read_cpu_times(pid_t pid) {
   return {ticks_to_seconds(utime), ticks_to_seconds(stime)};
 }
 
+CpuTimes read_thread_cpu_times() {
+  rusage usage{};
+  if (getrusage(RUSAGE_THREAD, &usage) != 0)
+    throw std::runtime_error(std::string("getrusage(RUSAGE_THREAD): ") + std::strerror(errno));
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
+}
+
 uint64_t read_peak_rss_bytes(pid_t pid) {
   std::istringstream status(read_proc_file(pid, "status"));
   std::string line;

@@ -26,6 +26,9 @@ struct CpuTimes {
 // CPU consumed so far by all threads of `pid`. Throws std::runtime_error naming the pid if it is gone or
 // its stat line cannot be parsed.
 CpuTimes read_cpu_times(pid_t pid);
+// CPU consumed so far by the calling thread (getrusage RUSAGE_THREAD: the scheduler's exact runtime,
+// split into user and system): the client threads of a load that shares its process with a node.
+CpuTimes read_thread_cpu_times();
 // Peak resident set size (VmHWM) of a live process, in bytes. Throws std::runtime_error like above.
 uint64_t read_peak_rss_bytes(pid_t pid);
 

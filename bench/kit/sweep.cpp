@@ -47,7 +47,7 @@ std::vector<BenchConfig> SweepGrid::expand(const BenchConfig& base) const {
 void write_sweep_csv(std::ostream& out, std::span<const SweepPoint> points) {
   out << "nodes,clients,pipeline,payload_bytes,fsync,wait,transport,rate_ops_per_s,ops,duration_s,"
          "throughput_ops_per_s,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,cpu_us_per_op,cores,interrupted,"
-         "in_flight,client_threads,reads\n";
+         "in_flight,client_threads,reads,in_leader\n";
   for (const SweepPoint& point : points) {
     const BenchConfig& c = point.config;
     const TransportResult& r = point.result;
@@ -58,12 +58,13 @@ void write_sweep_csv(std::ostream& out, std::span<const SweepPoint> points) {
           fmt::format("{:.4f},{:.4f}", r.node_cpu->cpu_s_per_op(r.run.ops) * 1e6, r.node_cpu->cores());
     }
     out << fmt::format(
-        "{},{},{},{},{},{},{},{},{},{:.3f},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{},{},{:g}"
-        "\n",
+        "{},{},{},{},{},{},{},{},{},{:.3f},{:.1f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{:.3f},{},{},{},{},{:g},"
+        "{}\n",
         c.nodes, c.clients, c.pipeline, c.payload_bytes, csv_field(c.fsync), csv_field(c.wait),
         csv_field(c.transport), c.open_loop() ? fmt::format("{:g}", c.rate_ops_per_s) : "", r.run.ops,
         r.run.duration_s, r.run.throughput_ops_per_s(), l.p50, l.p90, l.p99, l.p999, l.max, l.mean, cpu_cells,
-        r.run.interrupted ? "true" : "false", c.in_flight(), c.client_threads, c.reads);
+        r.run.interrupted ? "true" : "false", c.in_flight(), c.client_threads, c.reads,
+        c.in_leader ? "true" : "false");
   }
 }
 

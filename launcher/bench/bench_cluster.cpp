@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "launcher/bench/bench_options.h"
+#include "launcher/bench/in_leader_node.h"
+#include "launcher/bench/node_window.h"
 #include "launcher/child_process.h"
 #include "launcher/cluster_setup.h"
 #include "launcher/launcher_error.h"
@@ -18,7 +20,6 @@
 #include "launcher/node_launch.h"
 #include "launcher/status_table.h"
 #include "launcher/supervisor.h"
-#include "node/process/node_counters.h"
 
 namespace shmraft::bench {
 
@@ -39,10 +40,8 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
     launcher::LiveCluster live = launcher::LiveCluster::attach(spec.attach_to);
     std::unique_ptr<BenchCluster> cluster(
         new BenchCluster(spec.attach_to, std::move(live.segment()), std::nullopt, ipc::ClusterId{}, true));
-    for (uint32_t node = 1; node <= cluster->segment_.node_count(); ++node) {
-      const auto pid = static_cast<pid_t>(cluster->segment_.node_counters(node).snapshot().pid);
+    for (const pid_t pid : published_node_pids(cluster->segment_))
       cluster->attached_pids_.push_back(launcher::process_exists(pid) ? pid : 0);
-    }
     return cluster;
   }
   const fs::path base = spec.data_root.empty() ? launcher::default_data_base() : spec.data_root;
@@ -56,6 +55,10 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
   std::vector<std::string> node_args{
       "--fsync",     config.fsync,     "--wait",    config.wait,
       "--transport", config.transport, "--spin-us", std::to_string(spec.spin_us)};
+  if (config.in_leader) {
+    node_args.push_back(kInLeaderFlag);
+    node_args.push_back(in_leader_flag_value(InLeaderLoad{config, spec.spin_us}));
+  }
   node_args.insert(node_args.end(), spec.node_args.begin(), spec.node_args.end());
   const launcher::NodeLaunchConfig launch{created.dirs, created.id, std::move(node_args)};
   // Room for every node the segment has slots for: `--reconfigure add` starts one beyond the voters.
@@ -105,11 +108,8 @@ std::vector<pid_t> BenchCluster::node_pids() const {
   return pids;
 }
 
-std::vector<uint64_t> BenchCluster::node_sleeps() const {
-  std::vector<uint64_t> sleeps;
-  for (uint32_t node = 1; node <= segment_.node_count(); ++node)
-    sleeps.push_back(segment_.node_counters(node).snapshot().sleeps);
-  return sleeps;
+fs::path BenchCluster::node_dir(uint32_t node) const {
+  return dirs_ ? dirs_->node_dir(node) : fs::path();
 }
 
 std::vector<std::string> BenchCluster::take_exited_nodes() {

@@ -40,7 +40,8 @@ struct ClusterSpec {
 
 class BenchCluster {
  public:
-  // Starts the cluster for `config` (nodes, fsync, wait, transport) and waits for a leader — or attaches
+  // Starts the cluster for `config` (nodes, fsync, wait, transport; under config.in_leader every node
+  // with the load to run once it leads, see in_leader_node.h) and waits for a leader — or attaches
   // to spec.attach_to. Returns nullptr if `stop` was raised meanwhile (after cleaning up). Throws
   // launcher::LauncherError when a node does not start or no leader is elected within 30 s (with the
   // node's last output line), or when there is no such running cluster to attach to.
@@ -54,8 +55,8 @@ class BenchCluster {
   std::size_t segment_bytes() const noexcept { return segment_.size(); }
   // By node id, the initial voters 1..N; 0 for a node that is not running.
   std::vector<pid_t> node_pids() const;
-  // Each node's sleeps counter (node_counters.h), by node id.
-  std::vector<uint64_t> node_sleeps() const;
+  // Node `node`'s data directory (a cluster this benchmark started; empty path for an attached one).
+  std::filesystem::path node_dir(uint32_t node) const;
   // One line per node that exited since the last call, e.g. "node 1 exited (killed by SIGSEGV)".
   std::vector<std::string> take_exited_nodes();
 

@@ -23,7 +23,9 @@
 #include "launcher/bench/bench_run.h"
 #include "launcher/bench/client_load.h"
 #include "launcher/bench/device_flush.h"
+#include "launcher/bench/in_leader_node.h"
 #include "launcher/cluster_dirs.h"
+#include "launcher/launcher_error.h"
 #include "node/storage/format.h"
 
 namespace shmraft::bench {
@@ -196,7 +198,11 @@ json cpu_json(const CpuUsage& cpu, uint64_t ops) {
 void add_run_details(json& out, const ConfigRun& run) {
   out["failed_ops"] = run.failed_ops;
   out["node_exits"] = run.node_exits;
-  if (run.client_cpu) out["client_cpu"] = cpu_json(*run.client_cpu, run.result.run.ops);
+  if (run.client_cpu) {
+    out["client_cpu"] = cpu_json(*run.client_cpu, run.result.run.ops);
+    // Under --in-leader the client threads' CPU is also part of this node's (and so of "cpu").
+    if (run.load_node != 0) out["client_cpu"]["inside_node"] = run.load_node;
+  }
   if (run.failover) out[run.failover->reconfigures() ? "reconfigure" : "failover"] = to_json(*run.failover);
 }
 
@@ -204,8 +210,19 @@ std::string run_details_text(const ConfigRun& run) {
   std::string out;
   const std::string& t = run.result.transport;
   if (run.client_cpu) {
-    out += fmt::format("cpu ({}): client threads {:.3f} cores, {} per op\n", t, run.client_cpu->cores(),
-                       format_ns(run.client_cpu->cpu_s_per_op(run.result.run.ops) * 1e9));
+    const std::string where =
+        run.load_node == 0
+            ? std::string("client threads")
+            : fmt::format("in-leader client threads (inside node {}: also counted in the nodes' cpu)",
+                          run.load_node);
+    const uint64_t ops = run.result.run.ops;
+    out += fmt::format("cpu ({}): {} {:.3f} cores, {} per op", t, where, run.client_cpu->cores(),
+                       format_ns(run.client_cpu->cpu_s_per_op(ops) * 1e9));
+    if (run.load_node != 0 && run.result.node_cpu && ops > 0) {
+      const double nodes_alone_s = run.result.node_cpu->total.total_s() - run.client_cpu->total.total_s();
+      out += fmt::format("; the nodes without them {} per op", format_ns(nodes_alone_s / ops * 1e9));
+    }
+    out += "\n";
   }
   if (run.failed_ops)
     out += fmt::format("FAILED ({}): {} operations timed out or were rejected\n", t, run.failed_ops);
@@ -454,7 +471,11 @@ int run_sweep(const Invocation& inv) {
 }  // namespace
 
 int run_bench(const BenchOptions& options) {
-  validate(options);
+  try {
+    validate(options);
+  } catch (const std::invalid_argument& e) {
+    throw launcher::UsageError(e.what());  // refused before anything starts: exit 2, as a parse error
+  }
   StopFlag stop;
   StopOnSignals on_ctrl_c(stop);
   Invocation inv{options, planned_configs(options), {}, {}, {}, load_average(), stop};
@@ -482,6 +503,7 @@ void add_bench_command(CLI::App& root, CommandList& commands) {
       "figures measured so far are printed).");
   bench::add_bench_flags(*app, *options);
   commands.push_back({app, [options] { return bench::run_bench(*options); }});
+  bench::add_in_leader_flag(root, commands);  // the nodes' side of --in-leader
 }
 
 }  // namespace shmraft::launcher

@@ -91,6 +91,9 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
   app.add_option("--rate", c.rate_ops_per_s,
                  "Open loop: total ops/s over all clients, latency from each op's intended send time "
                  "(default 0: closed loop)");
+  app.add_flag("--in-leader", c.in_leader,
+               "Run the load's client threads inside the leader's process, as NuRaft's benchmark does (shm; "
+               "client CPU is then part of the leader's)");
   app.add_flag("--compare", o.compare, "Run shm, then tcp, with the same configuration; print the ratios");
   app.add_flag("--json", o.json, "Print one JSON object (DESIGN §5) instead of the table");
   app.add_option("--progress", o.progress_interval_s, "Seconds between progress lines on stderr (0: none)")
@@ -179,6 +182,19 @@ void validate(const BenchOptions& o) {
   if (!o.attach_to.empty() && (o.compare || o.sweep))
     throw std::invalid_argument(
         "--cluster drives one running cluster; --compare and --sweep start their own");
+  if (o.config.in_leader) {
+    const char* other = o.compare              ? "--compare"
+                        : o.failover.any()     ? (o.failover.reconfigures() ? "--reconfigure" : "--failover")
+                        : !o.attach_to.empty() ? "--cluster"
+                        : o.config.transport == "tcp" ? "--transport tcp"
+                                                      : nullptr;
+    if (other != nullptr)
+      throw std::invalid_argument(
+          fmt::format("--in-leader runs the load in the leader of a shared-memory cluster this benchmark "
+                      "starts and keeps "
+                      "leading: drop {}",
+                      other));
+  }
   if (o.sweep && o.json && o.out_dir.empty()) throw std::invalid_argument("--sweep needs --out DIR");
   validate(o.failover, planned_configs(o),
            FailoverContext{!o.attach_to.empty(), o.compare, o.duration_given, o.sweep});

@@ -8,6 +8,8 @@
 #include "launcher/bench/bench_options.h"
 #include "launcher/bench/client_load.h"
 #include "launcher/bench/failover_driver.h"
+#include "launcher/bench/in_leader_run.h"
+#include "launcher/bench/node_window.h"
 
 namespace shmraft::bench {
 
@@ -36,11 +38,13 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   run.started = true;
   run.segment_bytes = cluster->segment_bytes();
 
+  if (config.in_leader) {
+    collect_in_leader_run(config, *cluster, stop, settings, run);
+    return run;
+  }
   const std::vector<pid_t> nodes = cluster->node_pids();
-  CpuMeter node_meter(nodes);
+  NodeWindowMeter node_meter(cluster->segment(), nodes);
   CpuMeter client_meter({getpid()});
-  std::vector<uint64_t> sleeps_at_start;
-  bool metering = false;
   std::optional<FailoverDriver> failover;
   if (settings.failover)
     failover.emplace(*settings.failover, config, *cluster, stop, settings.progress_prefix);
@@ -51,36 +55,19 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
                      {},
                      failover ? &failover->observer() : nullptr};
   load_spec.window_started = [&] {
-    try {
-      const uint64_t now = ipc::monotonic_ns();
-      node_meter.start(now);
-      client_meter.start(now);
-      sleeps_at_start = cluster->node_sleeps();
-      metering = true;
-    } catch (const std::runtime_error&) {
-      // A node is gone already (take_exited_nodes() reports it); no CPU figure for this run.
-    }
+    const uint64_t now = ipc::monotonic_ns();
+    node_meter.start(now);
+    client_meter.start(now);
     if (failover) failover->run();  // the measured window: its end ends the load
   };
   load_spec.window_ended = [&] {
-    if (!metering) return;
-    try {
-      const uint64_t now = ipc::monotonic_ns();
-      run.result.node_cpu = node_meter.stop(now);
-      run.client_cpu = client_meter.stop(now);
-      for (const pid_t pid : nodes) run.result.node_peak_rss_bytes.push_back(read_peak_rss_bytes(pid));
-      const std::vector<uint64_t> sleeps = cluster->node_sleeps();
-      for (std::size_t node = 0; node < sleeps.size(); ++node) {
-        if (sleeps[node] < sleeps_at_start[node]) {  // the node restarted: its counter began again
-          run.result.node_sleeps.clear();
-          break;
-        }
-        run.result.node_sleeps.push_back(sleeps[node] - sleeps_at_start[node]);
-      }
-    } catch (const std::runtime_error&) {
-      run.result.node_cpu.reset();
-      run.result.node_peak_rss_bytes.clear();
-    }
+    const uint64_t now = ipc::monotonic_ns();
+    NodeWindow window = node_meter.stop(now);
+    run.client_cpu = client_meter.stop(now);
+    run.result.node_sleeps = std::move(window.sleeps);
+    run.result.node_cpu = std::move(window.cpu);
+    if (run.result.node_cpu) run.result.node_peak_rss_bytes = node_peak_rss(nodes);
+    if (run.result.node_peak_rss_bytes.empty()) run.result.node_cpu.reset();  // a node is gone meanwhile
   };
   LoadResult load = run_client_load(cluster->name(), config, stop, load_spec);
   run.result.run = std::move(load.run);

@@ -1,6 +1,7 @@
 #pragma once
-// One configuration measured end to end: a throwaway cluster started, driven by the client threads for
-// warm-up + measured window, its nodes' CPU metered over exactly the measured window and their peak
+// One configuration measured end to end: a throwaway cluster started, driven by the client threads (in
+// this process, or under config.in_leader inside the leader's: in_leader_run.h) for warm-up + measured
+// window, its nodes' CPU metered over exactly the measured window and their peak
 // memory read before they stop, then everything removed.
 #include <chrono>
 #include <cstdint>
@@ -19,8 +20,11 @@
 namespace shmraft::bench {
 
 struct ConfigRun {
-  TransportResult result;               // node_cpu / node_peak_rss_bytes empty when a node was gone
-  std::optional<CpuUsage> client_cpu;   // this process (the client threads) over the measured window
+  TransportResult result;  // node_cpu / node_peak_rss_bytes empty when a node was gone
+  // The client side over the measured window: this process (the client threads), or under --in-leader
+  // the load's client threads inside the leader (whose node CPU includes them).
+  std::optional<CpuUsage> client_cpu;
+  uint32_t load_node = 0;               // --in-leader: the node whose process ran the load
   uint64_t failed_ops = 0;              // measured window: unknown or rejected outcomes
   std::vector<std::string> node_exits;  // nodes that exited on their own during the run
   uint64_t segment_bytes = 0;

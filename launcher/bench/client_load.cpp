@@ -55,6 +55,7 @@ struct ThreadFigures {
   std::vector<Histogram> phases;
   std::vector<OperationOutcome> operations;  // by OperationKind
   uint64_t failed_ops = 0;
+  CpuTimes cpu;  // this thread's, over its measured window
 };
 
 // What every client thread shares with the coordinating thread.
@@ -195,7 +196,9 @@ void run_client_thread(Shared& s, uint32_t thread, uint32_t first, uint32_t coun
 
   loop.start(start);
   uint64_t now = ipc::monotonic_ns();
+  std::optional<CpuTimes> cpu_at_measure;
   while (loop.tick(now)) {
+    if (!cpu_at_measure && loop.phase() == Phase::measure) cpu_at_measure = read_thread_cpu_times();
     nanoseconds wait = kMaxWait;
     for (uint32_t member = 0; member < count; ++member) {
       LogicalClient& c = clients[member];
@@ -213,6 +216,7 @@ void run_client_thread(Shared& s, uint32_t thread, uint32_t first, uint32_t coun
     now = ipc::monotonic_ns();
   }
   out.run = loop.finish(now);
+  if (cpu_at_measure) out.cpu = read_thread_cpu_times() - *cpu_at_measure;
 }
 
 // Sleeps until `deadline_ns`, the stop flag, a client failure or every client thread having finished.
@@ -303,6 +307,7 @@ LoadResult run_client_load(const std::string& cluster, const BenchConfig& config
     result.run.latency.merge(f.run->latency);
     for (std::size_t p = 0; p < result.phases.size(); ++p) result.phases[p].histogram.merge(f.phases[p]);
     result.failed_ops += f.failed_ops;
+    result.client_thread_cpu += f.cpu;
   }
   return result;
 }

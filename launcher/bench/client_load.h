@@ -23,6 +23,7 @@
 
 #include "bench/kit/bench_config.h"
 #include "bench/kit/report.h"
+#include "bench/kit/resources.h"
 #include "bench/kit/run_loop.h"
 #include "bench/kit/stop_flag.h"
 #include "ipc/wait.h"
@@ -52,6 +53,7 @@ struct LoadResult {
   std::vector<NamedHistogram> phases;        // client_to_leader, leader_persist, replication, apply_to_client
   std::vector<OperationOutcome> operations;  // "writes", "reads": when the load mixes them
   uint64_t failed_ops = 0;                   // measured window: outcome unknown or rejected (not in `run`)
+  CpuTimes client_thread_cpu;                // the client threads' own CPU over the measured window
 };
 
 struct LoadSpec {
