@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+
+#include "node/storage/format.h"
 
 namespace shmraft::node {
 
@@ -71,8 +74,9 @@ void RaftStorage::install_received(const storage::SnapshotMeta& meta) {
   if (!received_ || received_->meta != meta)
     throw std::logic_error("a Ready carries the snapshot at index " + std::to_string(meta.last_index) +
                            ", which the node did not receive whole");
-  const int old = ::open(storage_.snapshot_file().c_str(), O_RDONLY | O_CLOEXEC);  // -1: none yet
-  replaced_file_ = storage::UniqueFd(old);
+  replaced_files_ = hold_segments();
+  if (const int old = ::open(storage_.snapshot_file().c_str(), O_RDONLY | O_CLOEXEC); old >= 0)
+    replaced_files_.emplace_back(old);
   const std::filesystem::path staged = storage_.snapshot_staging_file();
   if (::rename(received_->file.c_str(), staged.c_str()) != 0)
     storage::throw_errno("cannot move the received snapshot to", staged, errno);
@@ -81,6 +85,16 @@ void RaftStorage::install_received(const storage::SnapshotMeta& meta) {
   if (storage_.options().durability != storage::Durability::none)
     storage::sync_directory(staged.parent_path());
   received_.reset();
+}
+
+std::vector<storage::UniqueFd> RaftStorage::hold_segments() const {
+  std::vector<storage::UniqueFd> held;
+  std::error_code error;  // a directory that cannot be listed: nothing held, the removal frees on the loop
+  for (const auto& entry :
+       std::filesystem::directory_iterator(storage_.dir() / storage::format::kLogDirName, error)) {
+    if (const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) held.emplace_back(fd);
+  }
+  return held;
 }
 
 void RaftStorage::write(const raft::Ready& ready) {

@@ -53,9 +53,13 @@ class RaftStorage final : public raft::LogStorage {
   // forget_received().
   bool received_pending() const noexcept { return received_.has_value(); }
   void forget_received() noexcept { received_.reset(); }
-  // The snapshot file that the last received one replaced, held open so that the rename freed none of its
-  // blocks (a GiB takes ext4 with discard about a second): the caller closes it off the loop.
-  storage::UniqueFd take_replaced_file() noexcept { return std::move(replaced_file_); }
+  // The files the last received snapshot replaced (the old snapshot, the log's segments), held open so
+  // that removing them freed no blocks (a GiB takes ext4 with discard about a second): the caller closes
+  // them off the loop.
+  std::vector<storage::UniqueFd> take_replaced_files() noexcept { return std::move(replaced_files_); }
+  // Every log segment file, held open: one that compact() removes meanwhile frees its blocks only when
+  // these are closed, which the caller does off the loop.
+  std::vector<storage::UniqueFd> hold_segments() const;
   // Makes the writes durable per the durability mode. Once per Ready, before messages_after_persist.
   void sync() { storage_.sync(); }
 
@@ -75,7 +79,7 @@ class RaftStorage final : public raft::LogStorage {
 
   std::vector<storage::LogEntry> batch_;  // reused: no allocation per Ready once grown
   std::optional<Received> received_;
-  storage::UniqueFd replaced_file_;
+  std::vector<storage::UniqueFd> replaced_files_;
 };
 
 }  // namespace shmraft::node

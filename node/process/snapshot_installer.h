@@ -2,9 +2,9 @@
 // Restores a leader's snapshot, received whole into a file (snapshot_receiver.h), without the node loop.
 // A thread flushes the file (fdatasync: it is renamed into snap/ next and must be whole after a power
 // loss too, in every durability mode, as every snapshot file) while another restores a fresh state
-// machine from it (mapped read-only, parsed, its own CRC checked). Meanwhile the loop runs on — heartbeats are answered,
-// the core knows nothing of the snapshot yet — and polls finished(); only then does the node step the
-// core, whose Ready renames the file into place (RaftStorage::expect_received) and swaps the state
+// machine from it (mapped read-only, parsed, its own CRC checked). Meanwhile the loop runs on — heartbeats
+// are answered, the core knows nothing of the snapshot yet — and polls finished(); only then does the node
+// step the core, whose Ready renames the file into place (RaftStorage::expect_received) and swaps the state
 // machine in (take()). What the install replaces is let go off the loop too (retirer.h).
 #include <atomic>
 #include <cstdint>

@@ -46,9 +46,13 @@ void SnapshotSender::on_reply(const ChunkFrame& frame, uint64_t now_ns) {
   if (frame.kind == ChunkKind::kDone) {
     ++transfers_done_;
     const double seconds = static_cast<double>(now_ns - t.started_ns) / 1e9;
-    log_.info("snapshot at index {} term {} ({} bytes) sent to node {} in {:.3f} s: {} chunks{}",
-              t.image->id().index, t.image->id().term, t.image->id().bytes, frame.from, seconds, t.chunks,
-              t.resumed_from > 0 ? fmt::format(", resumed at byte {}", t.resumed_from) : std::string());
+    if (t.chunks == 0)  // the core asking again while the follower installs the image it holds
+      log_.debug("snapshot at index {} term {} held whole by node {} already", t.image->id().index,
+                 t.image->id().term, frame.from);
+    else
+      log_.info("snapshot at index {} term {} ({} bytes) sent to node {} in {:.3f} s: {} chunks{}",
+                t.image->id().index, t.image->id().term, t.image->id().bytes, frame.from, seconds, t.chunks,
+                t.resumed_from > 0 ? fmt::format(", resumed at byte {}", t.resumed_from) : std::string());
     transfers_.erase(it);
     return;
   }

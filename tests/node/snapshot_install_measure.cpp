@@ -35,6 +35,7 @@ using namespace std::chrono_literals;
 struct Installed {
   uint64_t bytes = 0;
   double seconds = 0;
+  std::string line;  // where the time went: flush, restore, the loop's pause
 };
 
 // Every "installed snapshot at index I term T (B bytes) from node N in S s" line of the node's log.
@@ -45,7 +46,7 @@ std::vector<Installed> installs(TestCluster& cluster, uint32_t node) {
   std::ifstream log(cluster.options(node).effective_log_file());
   for (std::string text; std::getline(log, text);) {
     std::smatch m;
-    if (std::regex_search(text, m, line)) seen.push_back({std::stoull(m[1]), std::stod(m[2])});
+    if (std::regex_search(text, m, line)) seen.push_back({std::stoull(m[1]), std::stod(m[2]), m.suffix()});
   }
   return seen;
 }
@@ -100,7 +101,18 @@ TEST(SnapshotInstallMeasure, LargeSnapshotToAWipedFollowerBesideWriteAndFlush) {
   }
   std::printf("loaded %llu keys of %zu bytes in %.1f s\n", static_cast<unsigned long long>(keys), value_bytes,
               static_cast<double>(ipc::monotonic_ns() - load_start) / 1e9);
-  std::this_thread::sleep_for(2s);  // the last forked snapshot lands
+  // The leader's snapshot of the load lands (a child writes it: at a GiB, on a busy host, minutes).
+  const auto landed = [&](uint32_t node) {
+    std::ifstream log(cluster.options(node).effective_log_file());
+    for (std::string text; std::getline(log, text);)
+      if (text.find("written by a child") != std::string::npos) return true;
+    return false;
+  };
+  const auto snapshot_deadline = std::chrono::steady_clock::now() + 900s;
+  while (!landed(cluster.wait_for_leader(60s).value_or(1)) &&
+         std::chrono::steady_clock::now() < snapshot_deadline)
+    std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(2s);  // and the followers' own
   std::vector<double> install, floor;
   uint64_t image_bytes = 0;
   for (int run = 1; run <= runs; ++run) {
@@ -118,7 +130,8 @@ TEST(SnapshotInstallMeasure, LargeSnapshotToAWipedFollowerBesideWriteAndFlush) {
     install.push_back(seen.back().seconds);
     image_bytes = seen.back().bytes;
     floor.push_back(write_and_flush_seconds(cluster.data_dir(wiped) / "floor.bin", image_bytes));
-    std::printf("run %d: install %.3f s, write+fdatasync %.3f s\n", run, install.back(), floor.back());
+    std::printf("run %d: install %.3f s, write+fdatasync %.3f s (follower: ...%s)\n", run, install.back(),
+                floor.back(), seen.back().line.c_str());
   }
   std::printf(
       "snapshot install to a wiped follower: %.1f MiB image, %d runs: install median %.3f s (min %.3f, max "
