@@ -54,6 +54,9 @@ std::unique_ptr<Transport> make_transport(const NodeOptions& options, ipc::Segme
   return std::make_unique<ShmTransport>(segment, options.node, options.wait, spin);
 }
 
+// How often the loop looks whether the installer is done, while it works.
+constexpr uint64_t kInstallPollNs = 1'000'000;
+
 uint64_t realtime_ns() noexcept {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -101,8 +104,11 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
       raft_storage_(storage_),
       transport_(make_transport(options, segment_)),
       sender_(*transport_, segment_, options.node, node_seed(options) + 1),
-      snapshot_sender_(sender_, options.node, snapshot_sender_options(*transport_, options), log),
+      snapshot_sender_(
+          sender_, options.node, snapshot_sender_options(*transport_, options),
+          [this](const raft::InstallSnapshot& m) { return snapshot_image(m); }, log),
       snapshot_receiver_(options.data_dir / kPartialSnapshotFile, options.node, receiver_notes_),
+      installer_(options.testing_install_delay_ms),
       ready_handler_(options.check_invariants),
       tick_ns_(uint64_t{options.tick_us} * 1000),
       forked_snapshot_(storage_.snapshot_staging_file(), storage_.snapshot_file(),
@@ -202,6 +208,7 @@ uint64_t Node::next_deadline_ns() const {
   uint64_t deadline = next_tick_ns_ + uint64_t(core_->ticks_until_due() - 1) * tick_ns_;
   if (std::optional<uint64_t> due = sender_.next_due_ns()) deadline = std::min(deadline, *due);
   if (std::optional<uint64_t> due = snapshot_sender_.next_due_ns()) deadline = std::min(deadline, *due);
+  if (installer_.running()) deadline = std::min(deadline, monotonic_ns() + kInstallPollNs);
   // When the leader is due to have moved: an idle one says until when it sleeps, so this costs an idle
   // cluster about one wake-up per heartbeat.
   if (const raft::NodeId leader = watched_leader(); leader != raft::kNoNode)
@@ -219,10 +226,8 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   sender_.release_due(now_ns);
   requests_.finish_batch();
 
-  while (core_->has_ready()) {
-    ready_ns_ = monotonic_ns();
-    ready_handler_.handle(*core_, *this);
-  }
+  if (installer_.running() && installer_.finished()) finish_install();
+  handle_readies();
   if (lost_ != 0 && core_->lost() == 0) log_repaired();
   if (snapshot_sender_.active()) snapshot_sender_.pump(monotonic_ns());
 
@@ -231,6 +236,13 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   maybe_snapshot(now_ns);
   publish_counters(now_ns);
   return frames;
+}
+
+void Node::handle_readies() {
+  while (core_->has_ready()) {
+    ready_ns_ = monotonic_ns();
+    ready_handler_.handle(*core_, *this);
+  }
 }
 
 void Node::tick_until(uint64_t now_ns) {
@@ -376,24 +388,70 @@ void Node::on_chunk_frame(uint32_t from, std::span<const std::byte> payload) {
     snapshot_sender_.on_reply(*frame, now_ns);
     return;
   }
-  const ChunkFrame reply = snapshot_receiver_.on_frame(*frame);
-  if (snapshot_receiver_.complete()) install_received_snapshot(*frame);
-  sender_.send_frame(from, encoded_size(reply), now_ns,
-                     [&](std::span<std::byte> out) { return encode(reply, out); });
+  const std::optional<ChunkFrame> reply = snapshot_receiver_.on_frame(*frame);
+  if (!reply) return;  // busy installing another image: the sender asks again later
+  if (snapshot_receiver_.complete() && !installer_.running() && !installed_kv_) start_install(*frame);
+  sender_.send_frame(from, encoded_size(*reply), now_ns,
+                     [&](std::span<std::byte> out) { return encode(*reply, out); });
 }
 
-void Node::install_received_snapshot(const ChunkFrame& last) {
+std::shared_ptr<const SnapshotImage> Node::snapshot_image(const raft::InstallSnapshot& m) {
+  // Its descriptor may be the last of a file a newer snapshot replaced: closed off the loop.
+  std::shared_ptr<SnapshotFileImage> image(
+      new SnapshotFileImage(storage_.snapshot_file()),
+      [this](SnapshotFileImage* done) { retirer_.retire(std::unique_ptr<SnapshotFileImage>(done)); });
+  if (image->meta() != to_storage(m.meta)) return nullptr;
+  return image;
+}
+
+void Node::start_install(const ChunkFrame& last) {
   const SnapshotId& id = snapshot_receiver_.id();
   log_.info(
       "received snapshot at index {} term {} ({} bytes) from node {}: image CRC {:08x} verified; bytes "
-      "received {}, chunks received {}, refused {}, transfers resumed {}, images refused {}",
+      "received {}, chunks received {}, refused {}, transfers resumed {}, images refused {}; installing it "
+      "off the loop",
       id.index, id.term, id.bytes, last.from, id.crc, snapshot_receiver_.bytes_received(),
       snapshot_receiver_.chunks_received(), snapshot_receiver_.chunks_refused(), snapshot_receiver_.resumes(),
       snapshot_receiver_.images_refused());
-  // The core copies the image before step() returns; the partial file is no longer needed.
+  install_from_ = last.from;
+  install_term_ = last.term;
+  installer_.start(snapshot_receiver_.file(), storage_meta(id));
+}
+
+void Node::finish_install() {
+  const SnapshotId id = snapshot_receiver_.id();
+  try {
+    installed_kv_ = installer_.take();
+  } catch (const std::exception& e) {
+    log_.error(
+        "the snapshot at index {} received from node {} could not be installed: {}; it is fetched again",
+        id.index, install_from_, e.what());
+    snapshot_receiver_.discard();
+    return;
+  }
+  const uint64_t start_ns = monotonic_ns();
+  forked_snapshot_.cancel();  // it writes the staging file the received one is renamed through
+  raft_storage_.expect_received(snapshot_receiver_.file(), storage_meta(id));
   core_->step(raft::InstallSnapshot{
-      last.from, options_.node, last.term, {id.index, id.term, id.conf_state()}, snapshot_receiver_.image()});
-  snapshot_receiver_.finish();
+      install_from_, options_.node, install_term_, {id.index, id.term, id.conf_state()}, {}});
+  handle_readies();  // the core's Ready takes the file (RaftStorage) and the state machine (restore())
+  const uint64_t pause_ns = monotonic_ns() - start_ns;
+  if (raft_storage_.received_pending()) {
+    raft_storage_.forget_received();
+    snapshot_receiver_.discard();
+    retirer_.retire(std::move(*installed_kv_));
+    installed_kv_.reset();
+    log_.info("snapshot at index {} term {} dropped: the core is at commit {}, term {}", id.index, id.term,
+              core_->commit_index(), core_->term());
+    return;
+  }
+  const double whole_s = static_cast<double>(monotonic_ns() - snapshot_receiver_.started_ns()) / 1e9;
+  snapshot_receiver_.installed();
+  log_.info(
+      "installed snapshot at index {} term {} ({} bytes) from node {} in {:.3f} s: flushed in {} ms, "
+      "flushed and restored in {} ms off the loop; the loop paused {} us to install it",
+      id.index, id.term, id.bytes, install_from_, whole_s, installer_.flush_ns() / 1'000'000,
+      installer_.restore_ns() / 1'000'000, pause_ns / 1000);
 }
 
 void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) {
@@ -427,12 +485,14 @@ void Node::persist(const raft::Ready& ready) {
 }
 
 void Node::restore(const raft::Snapshot& snapshot) {
-  forked_snapshot_.cancel();  // an older state's image: storing it after this one would go backwards
-  kv_.restore(snapshot.data);
+  // The state machine the installer restored from the file persist() just moved into place.
+  if (!installed_kv_ || installed_kv_->applied_index() != snapshot.meta.index)
+    throw std::logic_error("the core installs the snapshot at index " + std::to_string(snapshot.meta.index) +
+                           ", which the node did not restore");
+  retirer_.retire(std::exchange(kv_, std::move(*installed_kv_)), raft_storage_.take_replaced_files());
+  installed_kv_.reset();
   snapshot_index_ = snapshot.meta.index;
   applied_bytes_since_snapshot_ = 0;
-  log_.info("installed snapshot at index {} term {} from the leader", snapshot.meta.index,
-            snapshot.meta.term);
 }
 
 void Node::serve_reads(std::span<const raft::ReadState> reads) {
@@ -543,8 +603,11 @@ void Node::install_forked_snapshot() {
 void Node::compact_after_snapshot() {
   const storage::SnapshotMeta& meta = forked_snapshot_.meta();
   const uint64_t start_ns = monotonic_ns();
-  storage_.compact(meta.last_index);  // restore() cancels the child: no leader's snapshot came since
+  // The segments it removes free their blocks when the retirer closes them, not here (~1 s per GiB).
+  std::vector<storage::UniqueFd> segments = raft_storage_.hold_segments();
+  storage_.compact(meta.last_index);  // finish_install() cancels the child: no leader's snapshot came since
   const uint64_t compact_ns = monotonic_ns() - start_ns;
+  retirer_.retire(std::move(segments));
   std::error_code unknown;
   const uint64_t bytes = std::filesystem::file_size(storage_.snapshot_file(), unknown);
   log_.info(

@@ -8,8 +8,19 @@
 //      persisting when fsync != none, §10.2.1), persist + ONE sync, send messages_after_persist, apply
 //      committed entries, answer the writes they complete, serve reads, advance [, check invariants]
 //   -> send what the snapshot transfers' windows allow (SnapshotSender: the core's InstallSnapshot goes in
-//      chunks; chunk frames from peers go to SnapshotSender / SnapshotReceiver, never to the core until
-//      an image is whole) -> publish every ring -> maybe snapshot -> counters
+//      chunks read from the snapshot file; chunk frames from peers go to SnapshotSender / SnapshotReceiver,
+//      never to the core) -> publish every ring -> maybe snapshot -> counters
+//
+// A leader's snapshot is installed off the loop: chunks are written to a partial file as they arrive
+// (SnapshotReceiver), a thread flushes the whole file and restores a state machine from it
+// (SnapshotInstaller), and only then is the core stepped with the InstallSnapshot (data-less: the file
+// is the data), whose Ready renames the file into snap/ and swaps the state machine in. Until then the
+// core does not know of the snapshot: it answers heartbeats, and it rejects appends that need the
+// snapshot's entries (their previous entry is not in its log), as Raft has it; the leader, which waits
+// for the InstallSnapshotResponse, sends none but heartbeats, and offers it again after a timeout,
+// which the receiver answers "done" without a byte sent. A core that has moved past the snapshot by
+// then (a newer leader sent the entries) answers as it would any stale InstallSnapshot, and the file and
+// the state machine are dropped.
 //
 // Death known at once (issue 13, ipc/liveness.h): the node claims its liveness cells for its lifetime and
 // sleeps on its peers' cells as well as its doorbell; the kernel wakes it when a peer's process dies and
@@ -41,6 +52,8 @@
 #include "node/process/node_options.h"
 #include "node/process/peer_sender.h"
 #include "node/process/raft_storage.h"
+#include "node/process/retirer.h"
+#include "node/process/snapshot_installer.h"
 #include "node/process/snapshot_receiver.h"
 #include "node/process/snapshot_sender.h"
 #include "node/process/transport.h"
@@ -109,8 +122,13 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void on_peer_frame(uint32_t from, std::span<const std::byte> payload) override;
   void on_client_request(uint32_t slot, std::span<const std::byte> payload) override;
   void on_chunk_frame(uint32_t from, std::span<const std::byte> payload);
-  // The receiver holds a whole, verified image: the core gets it as one InstallSnapshot.
-  void install_received_snapshot(const ChunkFrame& last);
+  // The receiver holds a whole, verified image: the installer restores it off the loop.
+  void start_install(const ChunkFrame& last);
+  // The installer is done: the core gets the snapshot as one InstallSnapshot (or the image is dropped).
+  void finish_install();
+  void handle_readies();
+  // The image of the core's InstallSnapshot: the snapshot file, if it still holds that snapshot.
+  std::shared_ptr<const SnapshotImage> snapshot_image(const raft::InstallSnapshot& m);
   bool has_wake_event() const noexcept override { return deaths_.pending(); }
 
   std::size_t iterate(Transport::Clock::time_point deadline);
@@ -172,9 +190,14 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   std::unique_ptr<raft::Core> core_;
   std::unique_ptr<Transport> transport_;
   PeerSender sender_;
-  std::vector<std::string> receiver_notes_;  // what the snapshot receiver found at start, to log
-  SnapshotSender snapshot_sender_;           // InstallSnapshot to followers, in chunks
-  SnapshotReceiver snapshot_receiver_;       // InstallSnapshot from the leader, into a partial file
+  std::vector<std::string> receiver_notes_;       // what the snapshot receiver found at start, to log
+  Retirer retirer_;                               // before the sender: its images are retired here
+  SnapshotSender snapshot_sender_;                // InstallSnapshot to followers, in chunks
+  SnapshotReceiver snapshot_receiver_;            // InstallSnapshot from the leader, into a partial file
+  SnapshotInstaller installer_;                   // restores a whole received image off the loop
+  std::optional<kv::StateMachine> installed_kv_;  // restored, until the core's Ready swaps it in
+  uint32_t install_from_ = 0;                     // the leader and term that sent the image installed
+  raft::Term install_term_ = 0;
   raft::ReadyHandler ready_handler_;
   uint64_t ready_ns_ = 0;  // when the Ready being handled was taken
 

@@ -64,6 +64,9 @@ struct NodeOptions {
   // log bytes were applied since the last one.
   uint64_t snapshot_bytes = uint64_t{64} << 20;
   uint64_t segment_bytes = uint64_t{64} << 20;  // preallocated log segment size
+  // Testing only (no flag): the installer's thread waits this long before it restores a received
+  // snapshot, so that tests can kill a node in the middle of an install off the loop.
+  uint32_t testing_install_delay_ms = 0;
 
   std::string log_level = "info";  // spdlog level name: trace debug info warn error critical off
   std::filesystem::path log_file;  // default <data_dir>/node.log

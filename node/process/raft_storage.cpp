@@ -1,11 +1,16 @@
 #include "node/process/raft_storage.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+
+#include "node/storage/format.h"
 
 namespace shmraft::node {
-
-namespace {
 
 // The storage keeps a configuration as the two node-id bit sets the core's NodeSet is made of, and its
 // repair mark.
@@ -14,6 +19,8 @@ storage::SnapshotMeta to_storage(const raft::SnapshotMeta& meta) {
   return {meta.index,           meta.term,      conf.voters.bits(),
           conf.learners.bits(), conf.repairing, conf.repair_incarnation};
 }
+
+namespace {
 
 raft::SnapshotMeta to_raft(const storage::SnapshotMeta& meta) {
   return {meta.last_index, meta.last_term,
@@ -56,16 +63,42 @@ void RaftStorage::entries(raft::Index lo, raft::Index hi, std::size_t max_bytes,
 raft::Snapshot RaftStorage::snapshot() const {
   const std::optional<storage::SnapshotMeta> meta = storage_.snapshot_meta();
   if (!meta) return {};
-  if (!snapshot_cache_ || snapshot_cache_->meta != *meta) snapshot_cache_ = storage_.load_snapshot();
-  if (!snapshot_cache_) return {};
-  return {to_raft(snapshot_cache_->meta), snapshot_cache_->data};
+  return {to_raft(*meta), {}};  // the bytes travel from the file (SnapshotSender), not through the core
+}
+
+void RaftStorage::expect_received(std::filesystem::path file, const storage::SnapshotMeta& meta) {
+  received_ = Received{std::move(file), meta};
+}
+
+void RaftStorage::install_received(const storage::SnapshotMeta& meta) {
+  if (!received_ || received_->meta != meta)
+    throw std::logic_error("a Ready carries the snapshot at index " + std::to_string(meta.last_index) +
+                           ", which the node did not receive whole");
+  replaced_files_ = hold_segments();
+  if (const int old = ::open(storage_.snapshot_file().c_str(), O_RDONLY | O_CLOEXEC); old >= 0)
+    replaced_files_.emplace_back(old);
+  const std::filesystem::path staged = storage_.snapshot_staging_file();
+  if (::rename(received_->file.c_str(), staged.c_str()) != 0)
+    storage::throw_errno("cannot move the received snapshot to", staged, errno);
+  // Renamed over snap/snapshot; the log goes unless it continues the snapshot (Raft's rule).
+  storage_.install_snapshot_file(meta);
+  if (storage_.options().durability != storage::Durability::none)
+    storage::sync_directory(staged.parent_path());
+  received_.reset();
+}
+
+std::vector<storage::UniqueFd> RaftStorage::hold_segments() const {
+  std::vector<storage::UniqueFd> held;
+  std::error_code error;  // a directory that cannot be listed: nothing held, the removal frees on the loop
+  for (const auto& entry :
+       std::filesystem::directory_iterator(storage_.dir() / storage::format::kLogDirName, error)) {
+    if (const int fd = ::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) held.emplace_back(fd);
+  }
+  return held;
 }
 
 void RaftStorage::write(const raft::Ready& ready) {
-  if (ready.snapshot) {
-    const raft::Snapshot& snap = *ready.snapshot;
-    storage_.save_snapshot(to_storage(snap.meta), snap.data);
-  }
+  if (ready.snapshot) install_received(to_storage(ready.snapshot->meta));
   if (!ready.entries.empty()) {
     const raft::Index first = ready.entries.front().index;
     if (first <= storage_.last_index()) storage_.truncate_suffix(first);

@@ -60,7 +60,9 @@ bool encode(const ChunkFrame& frame, std::span<std::byte> out) noexcept {
   w.put(frame.offset);
   w.put(data_crc(frame.data));
   w.put(static_cast<uint32_t>(frame.data.size()));
-  if (!frame.data.empty()) std::memcpy(out.data() + kChunkHeaderBytes, frame.data.data(), frame.data.size());
+  std::byte* data = out.data() + kChunkHeaderBytes;
+  if (!frame.data.empty() && frame.data.data() != data)
+    std::memcpy(data, frame.data.data(), frame.data.size());
   return true;
 }
 

@@ -73,6 +73,7 @@ inline std::size_t encoded_size(const ChunkFrame& frame) noexcept {
 }
 
 // Writes `frame` (computing its data CRC) into `out`; false when `out` is shorter than encoded_size().
+// The data may already be in place (frame.data pointing at out's bytes after the header): not copied.
 bool encode(const ChunkFrame& frame, std::span<std::byte> out) noexcept;
 
 // nullopt for a frame that is not a well-formed chunk frame (wrong tag or kind, wrong length, data in an

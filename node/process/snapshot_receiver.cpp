@@ -4,39 +4,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstddef>
-#include <cstring>
 
+#include "ipc/clock.h"
 #include "ipc/crc32c.h"
+#include "node/storage/snapshot_file.h"
 
 namespace shmraft::node {
 namespace {
 
 namespace fs = std::filesystem;
+using storage::format::SnapshotHeader;
 
-// The partial file's header: which snapshot it holds. The image follows at kPartialHeaderBytes.
-struct PartialHeader {
-  uint64_t magic;
-  uint64_t index;
-  uint64_t term;
-  uint64_t bytes;
-  uint64_t voters;
-  uint64_t learners;
-  uint64_t repairing;  // a node id (SnapshotId::repairing), widened so that no padding goes unchecked
-  uint64_t repair_incarnation;
-  uint32_t crc;
-  uint32_t header_crc;  // over the fields above
-};
-// "SHRASNP3" (1 had no configuration, 2 no repair mark: a partial file of either is fetched again)
-constexpr uint64_t kPartialMagic = 0x33504E5341524853ull;
-static_assert(sizeof(PartialHeader) == kPartialHeaderBytes);
-
-uint32_t header_crc(const PartialHeader& h) noexcept {
-  return ipc::crc32c(&h, offsetof(PartialHeader, header_crc));
+SnapshotHeader header_for(const SnapshotId& id) noexcept {
+  SnapshotHeader h = storage::snapshot_header(storage_meta(id), id.bytes);
+  h.crc = id.crc;
+  return h;
 }
 
 }  // namespace
+
+storage::SnapshotMeta storage_meta(const SnapshotId& id) noexcept {
+  return {id.index, id.term, id.voters, id.learners, id.repairing, id.repair_incarnation};
+}
 
 SnapshotReceiver::SnapshotReceiver(fs::path partial_file, uint32_t self, std::vector<std::string>& notes)
     : path_(std::move(partial_file)), self_(self) {
@@ -47,36 +38,41 @@ SnapshotReceiver::SnapshotReceiver(fs::path partial_file, uint32_t self, std::ve
   }
   storage::UniqueFd fd(raw);
   const uint64_t size = storage::file_size(fd.get(), path_);
-  PartialHeader h{};
+  SnapshotHeader h{};
   if (size >= kPartialHeaderBytes) storage::read_all_at(fd.get(), &h, sizeof h, 0, path_);
-  if (size < kPartialHeaderBytes || h.magic != kPartialMagic || h.header_crc != header_crc(h) ||
-      size - kPartialHeaderBytes > h.bytes) {
+  if (size < kPartialHeaderBytes || h.magic != storage::format::kSnapshotMagic ||
+      h.version != storage::format::kSnapshotVersion || size - kPartialHeaderBytes > h.data_bytes) {
     notes.push_back(path_.filename().string() + ": removed, not a partial snapshot this build can resume");
     fs::remove(path_);
     return;
   }
   fd_ = std::move(fd);
-  id_ = {h.index,
-         h.term,
-         h.bytes,
-         h.crc,
-         h.voters,
-         h.learners,
-         static_cast<uint32_t>(h.repairing),
-         h.repair_incarnation};
+  started_ns_ = ipc::monotonic_ns();
+  id_ = {h.last_index, h.last_term, h.data_bytes, h.crc,
+         h.voters,     h.learners,  h.repairing,  h.repair_incarnation};
   held_ = size - kPartialHeaderBytes;
+  // The running CRC, taken up where the previous process left it: the held bytes are read once.
+  crc_ = storage::snapshot_crc_seed(header_for(id_));
+  std::vector<std::byte> piece(std::min<uint64_t>(held_, uint64_t{1} << 20));
+  for (uint64_t at = 0; at < held_; at += piece.size()) {
+    const std::size_t n = std::min<uint64_t>(piece.size(), held_ - at);
+    storage::read_all_at(fd_.get(), piece.data(), n, kPartialHeaderBytes + at, path_);
+    crc_ = ipc::crc32c(piece.data(), n, crc_);
+  }
   notes.push_back(path_.filename().string() + ": kept, " + std::to_string(held_) + " of " +
                   std::to_string(id_.bytes) + " bytes of the snapshot at index " + std::to_string(id_.index) +
                   " term " + std::to_string(id_.term));
 }
 
-ChunkFrame SnapshotReceiver::on_frame(const ChunkFrame& frame) {
+std::optional<ChunkFrame> SnapshotReceiver::on_frame(const ChunkFrame& frame) {
+  if (installed_ && frame.id == *installed_) return reply(frame, ChunkKind::kDone);
   const bool same = fd_ && frame.id == id_;
-  bool written = true;  // or held already (a repeat): nothing to send again
+  if (complete_ && !same) return std::nullopt;  // the node installs the whole image in the file
+  bool written = true;                          // or held already (a repeat): nothing to send again
   if (frame.kind == ChunkKind::kOffer) {
     if (same && held_ > 0) ++resumes_;
     if (!same) start(frame.id);
-    if (!complete_ && held_ == id_.bytes) written = verify_whole();  // killed before it was handed on
+    if (!complete_ && held_ == id_.bytes) written = check_whole();  // killed before it was installed
   } else if (frame.kind == ChunkKind::kData && !complete_) {
     if (!same) start(frame.id);
     if (!intact(frame)) {
@@ -88,38 +84,36 @@ ChunkFrame SnapshotReceiver::on_frame(const ChunkFrame& frame) {
       storage::write_all_at(fd_.get(), frame.data.data(), frame.data.size(), kPartialHeaderBytes + held_,
                             path_);
       held_ += frame.data.size();
+      crc_ = ipc::crc32c(frame.data.data(), frame.data.size(), crc_);
       bytes_received_ += frame.data.size();
       ++chunks_received_;
-      if (held_ == id_.bytes) written = verify_whole();
+      if (held_ == id_.bytes) written = check_whole();
     }
   }
   return reply(frame, complete_ ? ChunkKind::kDone : written ? ChunkKind::kAck : ChunkKind::kNack);
 }
 
-bool SnapshotReceiver::verify_whole() {
-  image_.resize(id_.bytes);
-  storage::read_all_at(fd_.get(), image_.data(), image_.size(), kPartialHeaderBytes, path_);
-  if (ipc::crc32c(image_.data(), image_.size()) == id_.crc) {
+bool SnapshotReceiver::check_whole() {
+  if (crc_ == id_.crc) {
     complete_ = true;
     return true;
   }
   ++images_refused_;
-  image_ = {};
   start(id_);  // fetch it again, whole
   return false;
 }
 
 void SnapshotReceiver::start(const SnapshotId& id) {
   discard();
-  PartialHeader h{kPartialMagic,         id.index, id.term, id.bytes, id.voters, id.learners, id.repairing,
-                  id.repair_incarnation, id.crc,   0};
-  h.header_crc = header_crc(h);
+  const SnapshotHeader h = header_for(id);
   fd_ = storage::open_file(path_, O_RDWR | O_CREAT | O_TRUNC, 0600);
   if (::fchmod(fd_.get(), 0600) != 0)
     storage::throw_errno("cannot chmod", path_, errno);  // whatever the umask
   storage::write_all_at(fd_.get(), &h, sizeof h, 0, path_);
   id_ = id;
   held_ = 0;
+  crc_ = storage::snapshot_crc_seed(h);
+  started_ns_ = ipc::monotonic_ns();
 }
 
 void SnapshotReceiver::discard() {
@@ -130,9 +124,10 @@ void SnapshotReceiver::discard() {
   complete_ = false;
 }
 
-void SnapshotReceiver::finish() {
+void SnapshotReceiver::installed() {
+  installed_ = id_;
+  fd_ = {};  // the file was moved away: nothing to remove
   discard();
-  image_ = {};
 }
 
 ChunkFrame SnapshotReceiver::reply(const ChunkFrame& to, ChunkKind kind) const {
@@ -142,7 +137,7 @@ ChunkFrame SnapshotReceiver::reply(const ChunkFrame& to, ChunkKind kind) const {
   r.to = to.from;
   r.term = to.term;
   r.id = to.id;
-  r.offset = held_;
+  r.offset = kind == ChunkKind::kDone ? to.id.bytes : held_;
   return r;
 }
 

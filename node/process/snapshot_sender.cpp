@@ -4,38 +4,35 @@
 
 #include <algorithm>
 
-#include "ipc/crc32c.h"
-
 namespace shmraft::node {
 
-SnapshotSender::SnapshotSender(PeerSender& peers, uint32_t self, Options options, spdlog::logger& log)
-    : peers_(peers), self_(self), options_(options), log_(log) {}
+SnapshotSender::SnapshotSender(PeerSender& peers, uint32_t self, Options options, ImageSource images,
+                               spdlog::logger& log)
+    : peers_(peers), self_(self), options_(options), images_(std::move(images)), log_(log) {}
 
-std::shared_ptr<const SnapshotSender::Image> SnapshotSender::image_for(const raft::InstallSnapshot& m) {
-  if (last_image_ && last_image_->meta == m.meta) return last_image_;
-  auto image = std::make_shared<Image>();
-  image->meta = m.meta;
-  image->bytes.assign(m.data.begin(), m.data.end());
-  image->id = {m.meta.index,
-               m.meta.term,
-               image->bytes.size(),
-               ipc::crc32c(image->bytes.data(), image->bytes.size()),
-               m.meta.conf_state.voters.bits(),
-               m.meta.conf_state.learners.bits(),
-               m.meta.conf_state.repairing,
-               m.meta.conf_state.repair_incarnation};
-  last_image_ = image;
-  return image;
+std::shared_ptr<const SnapshotImage> SnapshotSender::image_for(const raft::InstallSnapshot& m) {
+  if (!last_image_ || last_meta_ != m.meta) {
+    last_image_ = images_(m);
+    last_meta_ = m.meta;
+  }
+  return last_image_;
 }
 
 void SnapshotSender::offer(const raft::InstallSnapshot& m, uint64_t now_ns) {
   const auto running = transfers_.find(m.to);
-  if (running != transfers_.end() && running->second.term == m.term && running->second.image->meta == m.meta)
+  if (running != transfers_.end() && running->second.term == m.term && running->second.meta == m.meta)
     return;  // the core repeating itself while the transfer runs
+  std::shared_ptr<const SnapshotImage> image = image_for(m);
+  if (!image) {
+    log_.info("snapshot at index {} term {} not sent to node {}: a newer one replaced it", m.meta.index,
+              m.meta.term, m.to);
+    return;
+  }
   Transfer& t = transfers_[m.to];
   t = Transfer{};
   t.term = m.term;
-  t.image = image_for(m);
+  t.meta = m.meta;
+  t.image = std::move(image);
   t.started_ns = now_ns;
   t.heard_ns = now_ns;
   send_offer(m.to, t, now_ns);
@@ -43,15 +40,19 @@ void SnapshotSender::offer(const raft::InstallSnapshot& m, uint64_t now_ns) {
 
 void SnapshotSender::on_reply(const ChunkFrame& frame, uint64_t now_ns) {
   const auto it = transfers_.find(frame.from);
-  if (it == transfers_.end() || it->second.term != frame.term || it->second.image->id != frame.id) return;
+  if (it == transfers_.end() || it->second.term != frame.term || it->second.image->id() != frame.id) return;
   Transfer& t = it->second;
   t.heard_ns = now_ns;
   if (frame.kind == ChunkKind::kDone) {
     ++transfers_done_;
     const double seconds = static_cast<double>(now_ns - t.started_ns) / 1e9;
-    log_.info("snapshot at index {} term {} ({} bytes) sent to node {} in {:.3f} s: {} chunks{}",
-              t.image->id.index, t.image->id.term, t.image->id.bytes, frame.from, seconds, t.chunks,
-              t.resumed_from > 0 ? fmt::format(", resumed at byte {}", t.resumed_from) : std::string());
+    if (t.chunks == 0)  // the core asking again while the follower installs the image it holds
+      log_.debug("snapshot at index {} term {} held whole by node {} already", t.image->id().index,
+                 t.image->id().term, frame.from);
+    else
+      log_.info("snapshot at index {} term {} ({} bytes) sent to node {} in {:.3f} s: {} chunks{}",
+                t.image->id().index, t.image->id().term, t.image->id().bytes, frame.from, seconds, t.chunks,
+                t.resumed_from > 0 ? fmt::format(", resumed at byte {}", t.resumed_from) : std::string());
     transfers_.erase(it);
     return;
   }
@@ -82,7 +83,7 @@ void SnapshotSender::pump(uint64_t now_ns) {
     Transfer& t = it->second;
     if (now_ns - t.heard_ns >= options_.give_up_ns) {
       log_.info("snapshot transfer to node {} dropped: no answer for {} ms (held {} of {} bytes)", to,
-                options_.give_up_ns / 1'000'000, t.acked, t.image->id.bytes);
+                options_.give_up_ns / 1'000'000, t.acked, t.image->id().bytes);
       it = transfers_.erase(it);
       continue;
     }
@@ -123,13 +124,13 @@ void SnapshotSender::send_offer(uint32_t to, Transfer& t, uint64_t now_ns) {
 void SnapshotSender::send_window(uint32_t to, Transfer& t, uint64_t now_ns) {
   const uint64_t window = options_.window_chunks * options_.chunk_bytes;
   t.blocked = false;
-  while (t.next < t.image->id.bytes && t.next - t.acked < window) {
+  while (t.next < t.image->id().bytes && t.next - t.acked < window) {
     if (!send(to, t, ChunkKind::kData, t.next, now_ns)) {
       t.blocked = true;
       t.sent_ns = now_ns;
       return;
     }
-    t.next = std::min<uint64_t>(t.next + options_.chunk_bytes, t.image->id.bytes);
+    t.next = std::min<uint64_t>(t.next + options_.chunk_bytes, t.image->id().bytes);
     ++t.chunks;
     ++chunks_sent_;
   }
@@ -141,14 +142,16 @@ bool SnapshotSender::send(uint32_t to, const Transfer& t, ChunkKind kind, uint64
   frame.from = self_;
   frame.to = to;
   frame.term = t.term;
-  frame.id = t.image->id;
+  frame.id = t.image->id();
   frame.offset = offset;
-  if (kind == ChunkKind::kData) {
-    const std::size_t length = std::min<uint64_t>(options_.chunk_bytes, t.image->id.bytes - offset);
-    frame.data = std::span(t.image->bytes).subspan(offset, length);
-  }
-  return peers_.send_frame(to, encoded_size(frame), now_ns,
-                           [&](std::span<std::byte> out) { return encode(frame, out); });
+  const std::size_t length =
+      kind == ChunkKind::kData ? std::min<uint64_t>(options_.chunk_bytes, frame.id.bytes - offset) : 0;
+  // The chunk is read from the image straight into the frame, where encode() leaves it.
+  return peers_.send_frame(to, kChunkHeaderBytes + length, now_ns, [&](std::span<std::byte> out) {
+    frame.data = out.subspan(kChunkHeaderBytes, length);
+    t.image->read(offset, out.subspan(kChunkHeaderBytes, length));
+    return encode(frame, out);
+  });
 }
 
 }  // namespace shmraft::node

@@ -1,9 +1,12 @@
 #pragma once
-// The leader's side of a chunked snapshot transfer (snapshot_chunk.h). The Raft core emits one whole
-// InstallSnapshot; the node gives it to offer(), and this class streams it to the follower in chunks that
-// fit a peer frame, a window of them in flight, each acknowledged by the receiver with the offset it
-// holds. The node loop calls pump() every iteration: it sends at most a window per follower, so
-// AppendEntries and heartbeats to the others (and to this follower) keep flowing, and it never waits.
+// The leader's side of a chunked snapshot transfer (snapshot_chunk.h). The Raft core emits one
+// InstallSnapshot (the node's core carries only its metadata: node/process/raft_storage.h); the node gives
+// it to offer(), and this class streams the image to the follower in chunks that fit a peer frame, each
+// read from the image (the snapshot file: snapshot_image.h) straight into the ring as it is sent — the
+// image is never read whole, copied or checked on the loop; the receiver checks its CRC end to end —
+// a window of them in flight, each acknowledged by the receiver with the offset it holds. The node loop calls
+// pump() every iteration: it sends at most a window per follower, so AppendEntries and heartbeats to the
+// others (and to this follower) keep flowing, and it never waits.
 //
 //   offer -> Ack(held)            resume from `held` (a restarted receiver keeps its partial file)
 //   Data[offset] ...  -> Ack(held) per chunk written (or held already); Nack(held) for a chunk not
@@ -16,12 +19,13 @@
 // the offer resumes where the receiver stands. The core repeating the same InstallSnapshot while a
 // transfer runs (it times out after an election timeout) does not restart it.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
-#include <vector>
 
 #include "node/process/peer_sender.h"
 #include "node/process/snapshot_chunk.h"
+#include "node/process/snapshot_image.h"
 #include "node/raft/message.h"
 
 namespace spdlog {
@@ -39,11 +43,15 @@ class SnapshotSender {
     uint64_t give_up_ns = 2'000'000'000;
   };
 
+  // The image of the core's InstallSnapshot, or nullptr when it is not there (replaced by a newer one
+  // since: the core offers that one next).
+  using ImageSource = std::function<std::shared_ptr<const SnapshotImage>(const raft::InstallSnapshot&)>;
+
   // `peers` and `log` must outlive the sender.
-  SnapshotSender(PeerSender& peers, uint32_t self, Options options, spdlog::logger& log);
+  SnapshotSender(PeerSender& peers, uint32_t self, Options options, ImageSource images, spdlog::logger& log);
 
   // The core's InstallSnapshot: starts a transfer to m.to unless the same snapshot is already on its way
-  // there (a newer one replaces it). Copies the image once per snapshot, whatever the followers.
+  // there (a newer one replaces it). Opens the image once per snapshot, whatever the followers.
   void offer(const raft::InstallSnapshot& m, uint64_t now_ns);
   // A follower's kAck, kNack or kDone.
   void on_reply(const ChunkFrame& frame, uint64_t now_ns);
@@ -64,14 +72,10 @@ class SnapshotSender {
   uint64_t transfers_done() const noexcept { return transfers_done_; }
 
  private:
-  struct Image {
-    raft::SnapshotMeta meta;
-    SnapshotId id;
-    std::vector<std::byte> bytes;
-  };
   struct Transfer {
     uint64_t term = 0;
-    std::shared_ptr<const Image> image;
+    raft::SnapshotMeta meta;
+    std::shared_ptr<const SnapshotImage> image;
     bool answered = false;  // the receiver answered the offer: chunks may go
     uint64_t acked = 0;     // the receiver holds [0, acked)
     uint64_t next = 0;      // the next byte to send
@@ -85,7 +89,7 @@ class SnapshotSender {
     uint64_t rewound_ns = 0;
   };
 
-  std::shared_ptr<const Image> image_for(const raft::InstallSnapshot& m);
+  std::shared_ptr<const SnapshotImage> image_for(const raft::InstallSnapshot& m);
   void send_offer(uint32_t to, Transfer& t, uint64_t now_ns);
   void send_window(uint32_t to, Transfer& t, uint64_t now_ns);
   bool send(uint32_t to, const Transfer& t, ChunkKind kind, uint64_t offset, uint64_t now_ns);
@@ -93,9 +97,11 @@ class SnapshotSender {
   PeerSender& peers_;
   uint32_t self_;
   Options options_;
+  ImageSource images_;
   spdlog::logger& log_;
   std::map<uint32_t, Transfer> transfers_;  // by follower
-  std::shared_ptr<const Image> last_image_;
+  raft::SnapshotMeta last_meta_;
+  std::shared_ptr<const SnapshotImage> last_image_;
   uint64_t chunks_sent_ = 0;
   uint64_t transfers_resumed_ = 0;
   uint64_t transfers_done_ = 0;

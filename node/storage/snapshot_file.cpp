@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "ipc/crc32c.h"
 #include "node/storage/file.h"
 #include "node/storage/format.h"
 
@@ -31,10 +34,11 @@ struct ReadHeader {
   std::optional<format::SnapshotHeaderV2> v2;
   std::size_t bytes = 0;
 
-  uint32_t crc(std::span<const std::byte> data) const {
-    if (v1) return format::snapshot_crc(*v1, data);
-    if (v2) return format::snapshot_crc(*v2, data);
-    return format::snapshot_crc(header, data);
+  // The CRC of the header's fields as its version lays them out: continued over the data, the file's CRC.
+  uint32_t crc_seed() const {
+    if (v1) return format::snapshot_crc(*v1, {});
+    if (v2) return format::snapshot_crc(*v2, {});
+    return format::snapshot_crc(header, {});
   }
 };
 
@@ -87,8 +91,13 @@ ReadHeader read_header(int fd, uint64_t size, const fs::path& path) {
   return read;
 }
 
-// Reads and checks the whole snapshot file; nullopt if there is none.
-std::optional<Snapshot> read_snapshot(const fs::path& path) {
+struct OpenedSnapshot {
+  UniqueFd fd;
+  ReadHeader read;
+};
+
+// Opens the snapshot file and reads and checks its header, not its data; nullopt if there is none.
+std::optional<OpenedSnapshot> open_snapshot(const fs::path& path) {
   int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (raw < 0) {
     if (errno == ENOENT) return std::nullopt;
@@ -119,21 +128,31 @@ std::optional<Snapshot> read_snapshot(const fs::path& path) {
                  std::to_string(header.repairing) + ", incarnation " +
                  std::to_string(header.repair_incarnation) + ")");
   }
+  return OpenedSnapshot{std::move(fd), read};
+}
+
+StorageError corrupt(const fs::path& path, uint64_t file_bytes) {
+  return damage("snapshot " + path.string() + " is corrupt (CRC mismatch over its " +
+                std::to_string(file_bytes) + " bytes)");
+}
+
+// Reads and checks the whole snapshot file; nullopt if there is none.
+std::optional<Snapshot> read_snapshot(const fs::path& path) {
+  const std::optional<OpenedSnapshot> opened = open_snapshot(path);
+  if (!opened) return std::nullopt;
+  const ReadHeader& read = opened->read;
   Snapshot snapshot;
-  snapshot.meta = SnapshotMeta{header.last_index, header.last_term, header.voters,
-                               header.learners,   header.repairing, header.repair_incarnation};
-  snapshot.data.resize(header.data_bytes);
-  read_all_at(fd.get(), snapshot.data.data(), snapshot.data.size(), read.bytes, path);
-  if (header.crc != read.crc(snapshot.data)) {
-    throw damage("snapshot " + path.string() + " is corrupt (CRC mismatch over its " + std::to_string(size) +
-                 " bytes)");
-  }
+  snapshot.meta = snapshot_meta_of(read.header);
+  snapshot.data.resize(read.header.data_bytes);
+  read_all_at(opened->fd.get(), snapshot.data.data(), snapshot.data.size(), read.bytes, path);
+  if (read.header.crc != ipc::crc32c(snapshot.data.data(), snapshot.data.size(), read.crc_seed()))
+    throw corrupt(path, read.bytes + read.header.data_bytes);
   return snapshot;
 }
 
 }  // namespace
 
-void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, std::span<const std::byte> data) {
+SnapshotHeader snapshot_header(const SnapshotMeta& meta, uint64_t data_bytes) noexcept {
   SnapshotHeader header;
   header.last_index = meta.last_index;
   header.last_term = meta.last_term;
@@ -141,12 +160,61 @@ void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, std::sp
   header.learners = meta.learners;
   header.repairing = meta.repairing;
   header.repair_incarnation = meta.repair_incarnation;
-  header.data_bytes = data.size();
+  header.data_bytes = data_bytes;
+  return header;
+}
+
+SnapshotMeta snapshot_meta_of(const SnapshotHeader& header) noexcept {
+  return {header.last_index, header.last_term, header.voters,
+          header.learners,   header.repairing, header.repair_incarnation};
+}
+
+uint32_t snapshot_crc_seed(const SnapshotHeader& header) noexcept {
+  return format::snapshot_crc(header, {});
+}
+
+void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, std::span<const std::byte> data) {
+  SnapshotHeader header = snapshot_header(meta, data.size());
   header.crc = format::snapshot_crc(header, data);
   const UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC);
   write_all_at(fd.get(), &header, sizeof header, 0, path);
   write_all_at(fd.get(), data.data(), data.size(), sizeof header, path);
   sync_file_data(fd.get(), path);
+}
+
+SnapshotReader::SnapshotReader(const fs::path& path) : path_(path) {
+  std::optional<OpenedSnapshot> opened = open_snapshot(path);
+  if (!opened) throw StorageError("no snapshot at " + path.string());
+  const ReadHeader& read = opened->read;
+  fd_ = std::move(opened->fd);
+  meta_ = snapshot_meta_of(read.header);
+  header_bytes_ = read.bytes;
+  data_bytes_ = read.header.data_bytes;
+  if (!read.v1 && !read.v2) {
+    crc_ = read.header.crc;
+    return;
+  }
+  // An older header: its CRC is checked and the current format's computed in the same pass.
+  uint32_t theirs = read.crc_seed();
+  uint32_t ours = snapshot_crc_seed(snapshot_header(meta_, data_bytes_));
+  std::vector<std::byte> piece(std::min<uint64_t>(data_bytes_, uint64_t{1} << 20));
+  for (uint64_t at = 0; at < data_bytes_; at += piece.size()) {
+    const std::span<std::byte> part =
+        std::span(piece).first(std::min<uint64_t>(piece.size(), data_bytes_ - at));
+    this->read(at, part);
+    theirs = ipc::crc32c(part.data(), part.size(), theirs);
+    ours = ipc::crc32c(part.data(), part.size(), ours);
+  }
+  if (theirs != read.header.crc) throw corrupt(path, header_bytes_ + data_bytes_);
+  crc_ = ours;
+}
+
+void SnapshotReader::read(uint64_t offset, std::span<std::byte> out) const {
+  if (offset > data_bytes_ || out.size() > data_bytes_ - offset)
+    throw StorageError("snapshot " + path_.string() + ": read of " + std::to_string(out.size()) +
+                       " bytes at " + std::to_string(offset) + " past its " + std::to_string(data_bytes_) +
+                       " bytes of data");
+  read_all_at(fd_.get(), out.data(), out.size(), header_bytes_ + offset, path_);
 }
 
 SnapshotFile::SnapshotFile(fs::path snap_dir, StorageStats& stats, RecoveryReport& report)

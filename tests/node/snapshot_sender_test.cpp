@@ -1,6 +1,7 @@
 // The leader's side of a chunked transfer (node/process/snapshot_sender.h) against a recording transport:
 // the window bounds what is in flight, a repeated InstallSnapshot does not restart a transfer, a
-// Nack rewinds once, a resumed offer skips what the follower holds.
+// Nack rewinds once, a resumed offer skips what the follower holds. The image is a snapshot file, read a
+// chunk at a time (SnapshotFileImage), as the node sends it.
 #include "node/process/snapshot_sender.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,9 @@
 #include <vector>
 
 #include "ipc/segment.h"
+#include "node/process/raft_storage.h"
+#include "node/storage/snapshot_file.h"
+#include "tests/temp_dir.h"
 
 namespace shmraft::node {
 namespace {
@@ -27,6 +31,11 @@ class RecordingTransport final : public Transport {
   void commit_peer(uint32_t, uint32_t length) override {
     const std::optional<ChunkFrame> frame = decode_chunk({buffer_.data(), length});
     ASSERT_TRUE(frame);
+    ASSERT_TRUE(intact(*frame));
+    if (frame->kind == ChunkKind::kData) {  // the file's bytes at that offset, read into the frame
+      EXPECT_TRUE(
+          std::ranges::equal(frame->data, std::span(*image).subspan(frame->offset, frame->data.size())));
+    }
     frames.push_back(*frame);
     frames.back().data = {};  // the buffer is reused
   }
@@ -40,6 +49,7 @@ class RecordingTransport final : public Transport {
   uint64_t sleeps() const noexcept override { return 0; }
 
   std::vector<ChunkFrame> frames;
+  const std::vector<std::byte>* image = nullptr;
 
  private:
   std::vector<std::byte> buffer_;
@@ -52,9 +62,12 @@ class SnapshotSenderTest : public ::testing::Test {
         segment_(ipc::Segment::create(name_, ipc::SegmentConfig{})),
         peers_(transport_, segment_, 1, 7),
         log_("null", std::make_shared<spdlog::sinks::null_sink_mt>()),
-        sender_(peers_, 1, options(), log_) {
+        sender_(
+            peers_, 1, options(), [this](const raft::InstallSnapshot& m) { return image_of(m); }, log_) {
     image_.resize(10'000);
     for (std::size_t i = 0; i < image_.size(); ++i) image_[i] = static_cast<std::byte>(i * 31);
+    storage::write_snapshot_file(file(), to_storage(install().meta), image_);
+    transport_.image = &image_;
   }
   ~SnapshotSenderTest() override { ipc::Segment::destroy(name_); }
 
@@ -71,8 +84,15 @@ class SnapshotSenderTest : public ::testing::Test {
     o.give_up_ns = 100'000'000;
     return o;
   }
-  raft::InstallSnapshot install(raft::Term term = 4) const {
-    return raft::InstallSnapshot{1, 2, term, {50, 3, kConf}, image_};
+  // As the node's core emits it: metadata, no bytes.
+  static raft::InstallSnapshot install(raft::Term term = 4) {
+    return raft::InstallSnapshot{1, 2, term, {50, 3, kConf}, {}};
+  }
+  std::filesystem::path file() const { return dir_.path() / "snapshot"; }
+  std::shared_ptr<const SnapshotImage> image_of(const raft::InstallSnapshot& m) {
+    ++images_opened_;
+    auto image = std::make_shared<SnapshotFileImage>(file());
+    return image->meta() == to_storage(m.meta) ? image : nullptr;
   }
   ChunkFrame answer(ChunkKind kind, uint64_t offset) const {
     ChunkFrame f;
@@ -91,6 +111,8 @@ class SnapshotSenderTest : public ::testing::Test {
     return offsets;
   }
 
+  testing::TempDir dir_{"shmraft-sender"};
+  int images_opened_ = 0;
   std::string name_;
   ipc::Segment segment_;
   RecordingTransport transport_;
@@ -167,6 +189,24 @@ TEST_F(SnapshotSenderTest, ANewerTermOrSnapshotStartsAfreshWithAnOffer) {
   ASSERT_EQ(transport_.frames.size(), before + 1);
   EXPECT_EQ(transport_.frames.back().kind, ChunkKind::kOffer);
   EXPECT_EQ(transport_.frames.back().term, 5u);
+}
+
+TEST_F(SnapshotSenderTest, TheOfferCarriesTheFilesOwnCrcAndTheFileIsOpenedOncePerSnapshot) {
+  sender_.offer(install(), 0);
+  raft::InstallSnapshot to_3 = install();
+  to_3.to = 3;
+  sender_.offer(to_3, 0);
+  ASSERT_EQ(transport_.frames.size(), 2u);
+  EXPECT_EQ(transport_.frames[0].id.crc, storage::SnapshotReader(file()).crc())
+      << "the receiver checks the CRC the leader's file records, end to end";
+  EXPECT_EQ(images_opened_, 1) << "one image for every follower";
+}
+
+TEST_F(SnapshotSenderTest, ASnapshotReplacedSinceTheCoreAskedIsNotSent) {
+  storage::write_snapshot_file(file(), to_storage({60, 3, kConf}), image_);  // a newer one landed
+  sender_.offer(install(), 0);
+  EXPECT_TRUE(transport_.frames.empty());
+  EXPECT_FALSE(sender_.active()) << "the core offers the newer snapshot next";
 }
 
 }  // namespace

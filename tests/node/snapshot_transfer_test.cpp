@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <regex>
 #include <string>
 #include <thread>
@@ -239,6 +240,61 @@ TEST(SnapshotTransfer, AnImageDamagedInThePartialFileIsRefusedAndFetchedAgain) {
   ASSERT_TRUE(wait_until([&] { return caught_up(cluster, in.wiped, in.leader); }, 60s)) << all_logs(cluster);
   EXPECT_EQ(logged_counter(cluster, in.wiped, "images refused"), 1u) << cluster.log_tail(in.wiped);
   expect_all_keys(cluster, in.wiped, 300);
+}
+
+// The follower restores a whole image off its loop (snapshot_installer.h): meanwhile its loop runs and
+// answers the leader's heartbeats, and nothing of the old state is touched; killed then, it opens with
+// its old snapshot and log, and a restart installs the image it holds whole without a byte sent again.
+TEST(SnapshotTransfer, AFollowerKilledWhileRestoringOffTheLoopKeepsItsOldStateThenInstallsTheImage) {
+  TestCluster cluster(3, "snap-kill-restore", small_frames());
+  snapshot_often(cluster);
+  cluster.start_all();
+  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
+  ASSERT_TRUE(leader) << all_logs(cluster);
+  const uint32_t follower = *leader % 3 + 1;
+  write_keys(cluster, 0, 100);
+  const std::regex stored(R"(snapshot at index ([0-9]+) \(.*written by a child)");
+  ASSERT_TRUE(wait_until([&] { return logged_number(cluster, follower, stored) > 0; }, 30s))
+      << all_logs(cluster);
+  cluster.kill(follower);
+  write_keys(cluster, 100, 400);  // the leader compacts past the follower's log: it needs a snapshot
+  wait_for_final_snapshot(cluster, *leader);
+  const uint64_t leaders_snapshot = logged_number(cluster, *leader, stored);
+
+  cluster.options(follower).testing_install_delay_ms = 3000;
+  cluster.start(follower);
+  ASSERT_TRUE(wait_until([&] { return log_has(cluster, follower, "installing it off the loop"); }, 30s))
+      << all_logs(cluster);
+  // The loop runs while the installer waits: it publishes its counters each turn, with the leader's term.
+  const uint64_t before = cluster.segment().node_counters(follower).snapshot().updated_ns;
+  std::this_thread::sleep_for(300ms);
+  const auto now = cluster.segment().node_counters(follower).snapshot();
+  EXPECT_GT(now.updated_ns, before) << "the loop stood still during the restore";
+  EXPECT_EQ(now.leader, *leader);
+  EXPECT_LT(now.applied_index, leaders_snapshot) << "the core was told too early";
+  cluster.kill(follower);  // in the middle of the install
+
+  // Its own snapshot (it may have taken a newer one of its log since the restart) and its log, whole;
+  // the received image waits in the partial file, nothing of it in snap/.
+  EXPECT_FALSE(std::filesystem::exists(cluster.data_dir(follower) / "snap" / "snapshot.staged"));
+  {
+    const storage::NodeStorage storage(cluster.data_dir(follower));
+    ASSERT_TRUE(storage.snapshot_meta());
+    EXPECT_LT(storage.snapshot_meta()->last_index, leaders_snapshot);
+  }
+  EXPECT_TRUE(std::filesystem::exists(cluster.data_dir(follower) / kPartialSnapshotFile));
+  const std::map<std::string, std::string> old_state = replay_kv_state(cluster.data_dir(follower));
+  EXPECT_GE(old_state.size(), 100u);
+  for (const auto& [key, value] : old_state) EXPECT_EQ(value, value_of(std::stoi(key.substr(3)))) << key;
+
+  cluster.options(follower).testing_install_delay_ms = 0;
+  cluster.start(follower);
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, follower, *leader); }, 60s)) << all_logs(cluster);
+  EXPECT_TRUE(log_has(cluster, follower, "bytes received 0,")) << "the whole image was kept, not sent again\n"
+                                                               << cluster.log_tail(follower);
+  EXPECT_TRUE(log_has(cluster, follower, "installed snapshot at index")) << cluster.log_tail(follower);
+  EXPECT_FALSE(std::filesystem::exists(cluster.data_dir(follower) / kPartialSnapshotFile));
+  expect_all_keys(cluster, follower, 400);
 }
 
 TEST(ForkedSnapshot, ImagesWrittenWhileClientsWriteHoldTheStateAtTheirIndex) {

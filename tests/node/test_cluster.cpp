@@ -5,13 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
 
 #include "node/process/node.h"
 #include "node/process/node_process.h"
+#include "node/storage/file.h"
 
 namespace shmraft::node::testing {
 
@@ -71,6 +74,20 @@ void TestCluster::kill(uint32_t node) {
   ::kill(pids_[ipc::slot_of(node)], SIGKILL);
   waitpid(pids_[ipc::slot_of(node)], nullptr, 0);
   pids_[ipc::slot_of(node)] = 0;
+  // Its snapshot child dies with it, a moment later, and may hold the directory's lock until then
+  // (inherited, until it closes it): the directory is the test's to open once the lock is free.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::exists(data_dir(node))) {
+    try {
+      const storage::DirectoryLock free(data_dir(node));
+      return;
+    } catch (const storage::StorageError& e) {
+      if (std::string(e.what()).find("flock is held") == std::string::npos ||
+          std::chrono::steady_clock::now() >= deadline)
+        return;  // not a lock held: whoever opens the directory next says what is wrong
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 int TestCluster::stop(uint32_t node) {
