@@ -34,6 +34,18 @@ std::vector<ConfChange> conf_changes(Cluster& c, NodeId id) {
   return changes;
 }
 
+// The repair of `node` by `leader` is done: exactly `changes` in the leader's log, one repair counted, the
+// node out of lost mode (durably), every node in configuration `conf`, the node's log the leader's.
+void expect_repaired(Cluster& c, NodeId leader, NodeId node, const std::vector<ConfChange>& changes,
+                     const ConfState& conf) {
+  EXPECT_EQ(conf_changes(c, leader), changes);
+  EXPECT_EQ(c.core(leader).repairs(), 1u);
+  EXPECT_EQ(c.core(node).lost(), 0u);
+  EXPECT_EQ(c.storage(node).hard_state().lost, 0u);
+  for (NodeId id = 1; id <= c.size(); ++id) EXPECT_EQ(c.core(id).conf_state(), conf) << "node " << id;
+  EXPECT_EQ(c.log_terms(node), c.log_terms(leader));
+}
+
 bool granted_a_vote(Cluster& c, NodeId from) {
   for (auto& packet : c.network()) {
     if (packet->from != from) continue;
@@ -101,17 +113,13 @@ TEST(LostState, Section4_1_LeaderRemovesThenAddsALearnerThenPromotes) {
   ASSERT_NE(lost, 0u);
   c.tick_all(kManyTicks);
 
-  const std::vector<ConfChange> expected = {{ConfChangeType::kRemoveNode, 3, lost},
-                                            {ConfChangeType::kAddLearner, 3, lost},
-                                            {ConfChangeType::kPromoteLearner, 3, 0}};
-  EXPECT_EQ(conf_changes(c, 1), expected);
-  EXPECT_EQ(c.core(1).repairs(), 1u);
-  EXPECT_EQ(c.core(3).lost(), 0u);
-  EXPECT_EQ(c.storage(3).hard_state().lost, 0u);
   ConfState all;
   for (const NodeId id : {1u, 2u, 3u}) all.voters.insert(id);
-  for (const NodeId id : {1u, 2u, 3u}) EXPECT_EQ(c.core(id).conf_state(), all) << "node " << id;
-  EXPECT_EQ(c.log_terms(3), c.log_terms(1));
+  expect_repaired(c, 1, 3,
+                  {{ConfChangeType::kRemoveNode, 3, lost},
+                   {ConfChangeType::kAddLearner, 3, lost},
+                   {ConfChangeType::kPromoteLearner, 3, 0}},
+                  all);
 
   // Repaired, it votes again: with node 1 gone, 2 and 3 elect a leader.
   c.isolate(1);
@@ -310,18 +318,14 @@ TEST(LostState, Section4_2_1_ALostLearnerIsRepairedAndStaysALearner) {
   c.network().clear();
   c.tick_all(kManyTicks);
 
-  const std::vector<ConfChange> expected = {{ConfChangeType::kAddLearner, 4, 0},
-                                            {ConfChangeType::kAddLearner, 4, lost | kRepairAsLearner},
-                                            {ConfChangeType::kAddLearner, 4, 0}};
-  EXPECT_EQ(conf_changes(c, 1), expected);
-  EXPECT_EQ(c.core(1).repairs(), 1u);
-  EXPECT_EQ(c.core(4).lost(), 0u);
-  EXPECT_EQ(c.storage(4).hard_state().lost, 0u);
   ConfState learner;
   for (const NodeId id : {1u, 2u, 3u}) learner.voters.insert(id);
   learner.learners.insert(4);
-  for (const NodeId id : {1u, 2u, 3u, 4u}) EXPECT_EQ(c.core(id).conf_state(), learner) << "node " << id;
-  EXPECT_EQ(c.log_terms(4), c.log_terms(1));
+  expect_repaired(c, 1, 4,
+                  {{ConfChangeType::kAddLearner, 4, 0},  // the operator's
+                   {ConfChangeType::kAddLearner, 4, lost | kRepairAsLearner},
+                   {ConfChangeType::kAddLearner, 4, 0}},
+                  learner);
 }
 
 // §4.2.1: a learner is promoted once it can vote; a lost one cannot, so its promotion is refused (kNodeLost)
