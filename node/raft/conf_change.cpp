@@ -86,8 +86,13 @@ ConfChangeRefusal check_conf_change(const ConfState& conf, const ConfChange& cha
   if (change.node == kNoNode || change.node > max_node_id || change.node > kMaxNodeId)
     return ConfChangeRefusal::kBadNodeId;
   switch (change.type) {
-    case ConfChangeType::kAddVoter:
     case ConfChangeType::kAddLearner:
+      // A repair of a lost learner marks it where it is, and an unmarked re-add ends that repair.
+      if (conf.learners.contains(change.node) &&
+          (change.repair_incarnation != 0 || conf.repairing == change.node))
+        return ConfChangeRefusal::kNone;
+      [[fallthrough]];
+    case ConfChangeType::kAddVoter:
       return conf.is_member(change.node) ? ConfChangeRefusal::kAlreadyMember : ConfChangeRefusal::kNone;
     case ConfChangeType::kPromoteLearner:
       return conf.learners.contains(change.node) ? ConfChangeRefusal::kNone : ConfChangeRefusal::kNotLearner;

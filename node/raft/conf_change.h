@@ -27,10 +27,11 @@ const char* to_string(ConfChangeType type) noexcept;
 struct ConfChange {
   ConfChangeType type = ConfChangeType::kAddLearner;
   NodeId node = kNoNode;
-  // Non-zero: a step of the repair of `node`, which lost the state of this start (HardState::lost) —
-  // a kRemoveNode or kAddLearner made by a leader, never by an operator (core.h, "Lost state"). The
-  // configuration then marks `node` as repairing (ConfState::repairing); any other change of `node`
-  // (its promotion, an operator's removal) clears the mark.
+  // Non-zero: a step of the repair of `node`, which lost the state of this start (HardState::lost; with
+  // kRepairAsLearner set if it returns as a learner) — a kRemoveNode or kAddLearner made by a leader,
+  // never by an operator (core.h, "Lost state"). The configuration then marks `node` as repairing
+  // (ConfState::repairing); any other change of `node` (its promotion, an operator's removal, the
+  // unmarked kAddLearner that ends a learner's repair) clears the mark.
   std::uint64_t repair_incarnation = 0;
   friend bool operator==(const ConfChange&, const ConfChange&) = default;
 };
@@ -52,7 +53,8 @@ DecodedConfChange decode_conf_change(Bytes payload);
 enum class ConfChangeRefusal : std::uint8_t {
   kNone = 0,
   kBadNodeId,        // 0 or above the largest id the configuration may hold
-  kAlreadyMember,    // adding an id that is a voter or learner already
+  kAlreadyMember,    // adding an id that is a voter or learner already (but a learner may be re-added for
+                     // a repair: marked, or unmarked to end its repair)
   kNotLearner,       // promoting an id that is not a learner
   kNotMember,        // removing an id that is neither
   kRemovesLastVoter  // the configuration would have no voter left

@@ -12,6 +12,12 @@ namespace shmraft::raft {
 // The largest node id a configuration can hold (Config::max_nodes may not exceed it).
 inline constexpr std::uint32_t kMaxNodeId = 63;
 
+// The top bit of a repair incarnation (ConfState::repair_incarnation): the node lost its state as a
+// learner and returns as one, where a voter's repair ends in its promotion. Incarnations stay below it
+// (Config::incarnation), so the mark still names the lost start; the bit needs no room of its own in the
+// encodings that carry a configuration (codec, snapshot files, snapshot chunks).
+inline constexpr std::uint64_t kRepairAsLearner = std::uint64_t{1} << 63;
+
 class NodeSet {
  public:
   NodeSet() = default;
@@ -52,6 +58,9 @@ struct ConfState {
   // time.
   std::uint32_t repairing = 0;
   std::uint64_t repair_incarnation = 0;
+  // The lost start being repaired, and whether the node returns as a learner (kRepairAsLearner).
+  std::uint64_t repaired_loss() const noexcept { return repair_incarnation & ~kRepairAsLearner; }
+  bool repair_returns_learner() const noexcept { return (repair_incarnation & kRepairAsLearner) != 0; }
   // No voters: the storage holds no configuration yet (a fresh node before its first one).
   bool empty() const noexcept { return voters.empty() && learners.empty(); }
   bool is_member(std::uint32_t id) const noexcept { return voters.contains(id) || learners.contains(id); }

@@ -23,6 +23,8 @@ void validate(const Config& config) {
   std::sort(sorted.begin(), sorted.end());
   const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
   if (repeated != sorted.end()) fail("voter " + std::to_string(*repeated) + " is listed twice");
+  if (config.incarnation >= kRepairAsLearner)
+    fail("incarnation must stay below 2^63 (the top bit of a repair mark says \"returns as a learner\")");
   if (config.state_lost && config.incarnation == 0)
     fail("state_lost needs a non-zero incarnation (the repair names the lost start)");
   if (config.heartbeat_tick <= 0) fail("heartbeat_tick must be positive");

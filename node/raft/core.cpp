@@ -46,6 +46,8 @@ const char* to_string(Status status) noexcept {
       return "cannot remove the last voter";
     case Status::kLearnerBehind:
       return "learner has not caught up yet";
+    case Status::kNodeLost:
+      return "node lost its state and is not repaired yet";
   }
   return "?";
 }
@@ -156,8 +158,13 @@ ProposeResult Core::propose(Bytes data) {
 
 ProposeResult Core::propose_conf_change(const ConfChange& change) {
   check_not_in_ready("propose_conf_change");
-  // Repair steps are the leader's own (drive_repair): an operator's change carries no repair mark.
+  // Repair steps are the leader's own (drive_repair): an operator's change carries no repair mark, and
+  // re-adds no learner (which only a repair does).
   if (change.repair_incarnation != 0) return {Status::kInvalidArgument, 0, 0};
+  const Status status = check_conf_change_proposal(change);
+  if (status != Status::kOk) return {status, 0, 0};
+  if (change.type == ConfChangeType::kAddLearner && conf_.current().is_member(change.node))
+    return {Status::kAlreadyMember, 0, 0};
   return propose_change(change);
 }
 
@@ -197,9 +204,11 @@ Status Core::check_conf_change_proposal(const ConfChange& change) const {
   }
   // §4.2.1: a learner becomes a voter only once it holds the committed log, so that adding it does not
   // leave the cluster waiting for it to catch up before anything new commits.
-  if (change.type == ConfChangeType::kPromoteLearner &&
-      tracker_.progress(change.node)->match < log_.committed())
-    return Status::kLearnerBehind;
+  if (change.type == ConfChangeType::kPromoteLearner) {
+    const Progress& pr = *tracker_.progress(change.node);
+    if (pr.lost != 0) return Status::kNodeLost;  // it would be a voter that votes on nothing
+    if (pr.match < log_.committed()) return Status::kLearnerBehind;
+  }
   return Status::kOk;
 }
 
@@ -228,6 +237,9 @@ Status Core::transfer_leader(NodeId target) {
   if (role_ != Role::kLeader) return Status::kNotLeader;
   if (!tracker_.voters().contains(target)) return Status::kInvalidArgument;
   if (target == config_.id) return Status::kOk;
+  // A lost node ignores TimeoutNow (it may not campaign): the leader would refuse proposals for an
+  // election timeout for nothing.
+  if (tracker_.progress(target)->lost != 0) return Status::kNodeLost;
   start_transfer(target);
   return Status::kOk;
 }
@@ -717,6 +729,7 @@ Core::Sender Core::track_incarnation(Progress& pr, std::uint64_t incarnation) {
   if (incarnation < pr.incarnation) return Sender::kRetired;
   const bool first = pr.incarnation == 0;
   pr.incarnation = incarnation;
+  pr.said_not_lost = false;
   if (first) return Sender::kKnown;  // the first we hear of: whatever it says, it says for itself
   // The follower restarted. Dissertation §3.8 assumes it kept what it persisted, but a wiped or damaged
   // store breaks that (Alagappan et al., FAST'18): the old match index is a claim nobody alive vouches
@@ -734,7 +747,7 @@ void Core::handle_append_response(const AppendResponse& m) {
   const Sender sender = track_incarnation(pr, m.incarnation);
   if (sender == Sender::kRetired) return;
   pr.recent_active = true;
-  pr.lost = m.lost;
+  note_lost(pr, m.from, m.lost);
   if (m.success) {
     const bool was_paused = is_paused(pr);
     if (m.match_index > pr.match) {
@@ -789,7 +802,7 @@ void Core::handle_heartbeat_response(const HeartbeatResponse& m) {
   if (track_incarnation(pr, m.incarnation) == Sender::kRetired) return;
   pr.recent_active = true;
   pr.probe_sent = false;
-  pr.lost = m.lost;
+  note_lost(pr, m.from, m.lost);
   if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first_one();
   if (pr.match < log_.last_index()) send_append(m.from, true);
   if (m.context != 0 && m.context > pr.read_round_acked) {
@@ -803,7 +816,7 @@ void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
   const Sender sender = track_incarnation(pr, m.incarnation);
   if (sender == Sender::kRetired) return;
   pr.recent_active = true;
-  pr.lost = m.lost;
+  note_lost(pr, m.from, m.lost);
   // A restarted follower persisted the snapshot before answering: its match index is its own.
   if (pr.state != ProgressState::kSnapshot && sender != Sender::kRestarted) return;
   pr.match = std::max(pr.match, m.match_index);
@@ -1089,13 +1102,13 @@ void Core::hand_over_if_removed() {
   NodeId best = kNoNode;
   Index best_match = 0;
   for (const NodeId id : tracker_.voters().voters()) {
-    const Index match = tracker_.progress(id)->match;
-    if (best == kNoNode || match > best_match) {
+    const Progress& pr = *tracker_.progress(id);
+    if (pr.lost == 0 && (best == kNoNode || pr.match > best_match)) {
       best = id;
-      best_match = match;
+      best_match = pr.match;
     }
   }
-  start_transfer(best);
+  if (best != kNoNode) start_transfer(best);  // else it just goes after an election timeout
 }
 
 // ----------------------------------------------------------------------------- lost state ----
@@ -1107,18 +1120,23 @@ std::optional<ConfChange> Core::next_repair_step() const {
     if (!conf.is_member(node)) return ConfChange{ConfChangeType::kAddLearner, node, conf.repair_incarnation};
     const Progress* pr = tracker_.progress(node);
     if (pr == nullptr || !conf.learners.contains(node)) return std::nullopt;
-    // Lost again (wiped while being repaired): start over for the new loss.
-    if (pr->lost != 0 && pr->lost != conf.repair_incarnation)
-      return ConfChange{ConfChangeType::kRemoveNode, node, pr->lost};
-    // §4.2.1: promote once it holds the committed log — and has said it left lost mode.
-    if (pr->lost == 0 && pr->match >= log_.committed())
-      return ConfChange{ConfChangeType::kPromoteLearner, node};
-    return std::nullopt;
+    // Lost again (wiped while being repaired): mark it for the new loss, returning as it would have.
+    if (pr->lost != 0 && pr->lost != conf.repaired_loss()) {
+      return ConfChange{ConfChangeType::kAddLearner, node,
+                        pr->lost | (conf.repair_incarnation & kRepairAsLearner)};
+    }
+    // Done once it has said it left lost mode and holds the committed log (§4.2.1): a voter is promoted,
+    // a learner re-added unmarked.
+    if (pr->lost != 0 || pr->match < log_.committed()) return std::nullopt;
+    return ConfChange{
+        conf.repair_returns_learner() ? ConfChangeType::kAddLearner : ConfChangeType::kPromoteLearner, node};
   }
   // (The tracker's members, not conf.voters.ids(): this runs on every step and must not allocate.)
   for (const ProgressTracker::Member& m : tracker_.members()) {
-    if (m.id != config_.id && m.progress.lost != 0 && conf.voters.contains(m.id))
-      return ConfChange{ConfChangeType::kRemoveNode, m.id, m.progress.lost};
+    if (m.id == config_.id || m.progress.lost == 0) continue;
+    if (conf.voters.contains(m.id)) return ConfChange{ConfChangeType::kRemoveNode, m.id, m.progress.lost};
+    if (conf.learners.contains(m.id))
+      return ConfChange{ConfChangeType::kAddLearner, m.id, m.progress.lost | kRepairAsLearner};
   }
   return std::nullopt;
 }
@@ -1128,13 +1146,23 @@ void Core::drive_repair() {
   const std::optional<ConfChange> step = next_repair_step();
   if (!step || check_conf_change_proposal(*step) != Status::kOk) return;
   propose_change(*step);
-  if (step->type == ConfChangeType::kPromoteLearner) ++repairs_;
+  if (step->repair_incarnation == 0) ++repairs_;  // the last step: a voter's promotion, a learner's re-add
+}
+
+void Core::note_lost(Progress& pr, NodeId from, std::uint64_t lost) {
+  if (lost == 0) {
+    pr.said_not_lost = true;
+  } else if (pr.said_not_lost) {
+    return;  // late, from before its repair (found by the simulator, profile losthardstate, seed 56)
+  }
+  pr.lost = lost;
+  if (lost != 0 && from == transfer_target_) transfer_target_ = kNoNode;
 }
 
 void Core::leave_lost_if_repaired() {
   if (lost_ == 0) return;
   const ConfState& committed = conf_.at(log_.committed());
-  if (committed.repairing == config_.id && committed.repair_incarnation == lost_ &&
+  if (committed.repairing == config_.id && committed.repaired_loss() == lost_ &&
       !committed.voters.contains(config_.id))
     lost_ = 0;
 }

@@ -87,11 +87,16 @@
 // voter say so removes it with a repair mark (ConfChange::repair_incarnation, ConfState::repairing),
 // adds it back as a learner once the removal is applied, and promotes it once it has left lost mode and
 // holds the committed log (§4.2.1) — any leader continues a repair the configuration marks; one repair
-// at a time; each promotion counts in repairs(). The node leaves lost mode once its commit index reaches
-// a configuration that marks it repairing for this very loss (the repair incarnation equals its lost
-// mark): a committed configuration in which it is not a voter, made after the loss — appended alone
-// is not enough, a stale leader's uncommitted removal proves nothing. (A lost learner stays lost and
-// harmless until someone promotes it; then it is a lost voter and repaired like one.)
+// at a time; each promotion counts in repairs(). A lost learner may have voted too (a candidate whose
+// log promotes it counts its ballot, §4.1), so it is repaired the same way without leaving: the leader
+// re-adds it as a learner with a repair mark that says it returns as one (kRepairAsLearner), and once it
+// left lost mode re-adds it unmarked, which ends the repair (counted in repairs() too). The node leaves
+// lost mode once its commit index reaches a configuration that marks it repairing for this very loss
+// (the repair incarnation equals its lost mark): a committed configuration in which it is not a voter,
+// made after the loss — appended alone is not enough, a stale leader's uncommitted removal proves
+// nothing. A lost node is no target for a leadership transfer (it would ignore TimeoutNow): the leader
+// refuses one (kNodeLost), drops one in progress when the target says it is lost, and a leader that
+// removed itself hands over to a voter that is not lost; nor is a lost learner promoted (kNodeLost).
 // =====================================================================================================
 #include <cstdint>
 #include <optional>
@@ -124,6 +129,7 @@ enum class Status : std::uint8_t {
   kNotMember,          // removing an id that is neither voter nor learner
   kRemovesLastVoter,   // the configuration would be left without a voter
   kLearnerBehind,      // promoting a learner whose log has not reached the commit index yet
+  kNodeLost,           // transferring to (or promoting) a node that lost its state and is not repaired yet
 };
 const char* to_string(Status status) noexcept;
 
@@ -212,6 +218,8 @@ class Core {
   void drive_repair();
   // The repair step due in the latest configuration, if any.
   std::optional<ConfChange> next_repair_step() const;
+  // A response from `from` said whether it is lost: remember it, and give up a transfer to it if so.
+  void note_lost(Progress& pr, NodeId from, std::uint64_t lost);
   // A lost node whose commit index reached a configuration marking it repaired for this loss leaves lost
   // mode.
   void leave_lost_if_repaired();

@@ -44,6 +44,9 @@ struct Progress {
   std::uint64_t incarnation = 0;
   // What the follower's last response said of its lost state (HardState::lost; 0: not lost).
   std::uint64_t lost = 0;
+  // This incarnation said it is not lost. A node is lost only from its start, so a later "lost" from the
+  // same incarnation is a late message sent before its repair, and must not start another.
+  bool said_not_lost = false;
   Index next = 1;  // next index to send
   ProgressState state = ProgressState::kProbe;
   bool probe_sent = false;     // probe state: an append is outstanding, wait for reply or heartbeat

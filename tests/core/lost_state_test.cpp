@@ -4,6 +4,8 @@
 // (Figure 2's votedFor is persistent state): a node that forgot its vote could vote twice in one term.
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,18 @@ std::vector<ConfChange> conf_changes(Cluster& c, NodeId id) {
   for (const Entry& e : entries)
     if (e.type == EntryType::kConfChange) changes.push_back(decode_conf_change(e.data).change);
   return changes;
+}
+
+// The repair of `node` by `leader` is done: exactly `changes` in the leader's log, one repair counted, the
+// node out of lost mode (durably), every node in configuration `conf`, the node's log the leader's.
+void expect_repaired(Cluster& c, NodeId leader, NodeId node, const std::vector<ConfChange>& changes,
+                     const ConfState& conf) {
+  EXPECT_EQ(conf_changes(c, leader), changes);
+  EXPECT_EQ(c.core(leader).repairs(), 1u);
+  EXPECT_EQ(c.core(node).lost(), 0u);
+  EXPECT_EQ(c.storage(node).hard_state().lost, 0u);
+  for (NodeId id = 1; id <= c.size(); ++id) EXPECT_EQ(c.core(id).conf_state(), conf) << "node " << id;
+  EXPECT_EQ(c.log_terms(node), c.log_terms(leader));
 }
 
 bool granted_a_vote(Cluster& c, NodeId from) {
@@ -99,22 +113,50 @@ TEST(LostState, Section4_1_LeaderRemovesThenAddsALearnerThenPromotes) {
   ASSERT_NE(lost, 0u);
   c.tick_all(kManyTicks);
 
-  const std::vector<ConfChange> expected = {{ConfChangeType::kRemoveNode, 3, lost},
-                                            {ConfChangeType::kAddLearner, 3, lost},
-                                            {ConfChangeType::kPromoteLearner, 3, 0}};
-  EXPECT_EQ(conf_changes(c, 1), expected);
-  EXPECT_EQ(c.core(1).repairs(), 1u);
-  EXPECT_EQ(c.core(3).lost(), 0u);
-  EXPECT_EQ(c.storage(3).hard_state().lost, 0u);
   ConfState all;
   for (const NodeId id : {1u, 2u, 3u}) all.voters.insert(id);
-  for (const NodeId id : {1u, 2u, 3u}) EXPECT_EQ(c.core(id).conf_state(), all) << "node " << id;
-  EXPECT_EQ(c.log_terms(3), c.log_terms(1));
+  expect_repaired(c, 1, 3,
+                  {{ConfChangeType::kRemoveNode, 3, lost},
+                   {ConfChangeType::kAddLearner, 3, lost},
+                   {ConfChangeType::kPromoteLearner, 3, 0}},
+                  all);
 
   // Repaired, it votes again: with node 1 gone, 2 and 3 elect a leader.
   c.isolate(1);
   c.tick_all(kManyTicks);
   EXPECT_NE(c.leader(), kNoNode);
+}
+
+// A response the lost node sent before its repair, delivered late (the network reorders), must not start
+// a second repair of a node that is no longer lost: the removal would take a healthy voter out, and with
+// another voter lost next the configuration could be left without a majority that can vote.
+TEST(LostState, ALateLostReportAfterTheRepairIsIgnored) {
+  Cluster c(3);
+  c.elect(1);
+  propose_some(c, 1, 3);
+  c.restart_lost(3);
+  c.tick(1);
+  std::unique_ptr<testing::Packet> late;  // node 3's first answer to the leader, saying it is lost
+  while (!late && (c.handle_all_ready() | c.deliver_one())) {
+    for (auto& packet : c.network()) {
+      if (packet->from == 3 && std::holds_alternative<HeartbeatResponse>(packet->decoded())) {
+        late = std::move(packet);
+        break;
+      }
+    }
+  }
+  ASSERT_TRUE(late);
+  ASSERT_NE(std::get<HeartbeatResponse>(late->decoded()).lost, 0u);
+  std::erase(c.network(), nullptr);
+  c.tick_all(kManyTicks);
+  ASSERT_EQ(c.core(3).lost(), 0u);
+  ASSERT_EQ(conf_changes(c, 1).size(), 3u);
+
+  c.core(1).step(late->decoded());
+  c.tick_all(kManyTicks);
+  EXPECT_EQ(conf_changes(c, 1).size(), 3u) << "a second repair started";
+  EXPECT_EQ(c.core(1).repairs(), 1u);
+  EXPECT_TRUE(c.core(1).conf_state().voters.contains(3));
 }
 
 // A damaged newest hard-state slot: the host falls back to the older slot — an older term and vote, the log
@@ -198,6 +240,123 @@ TEST(LostState, Section3_6_WithoutTheRuleTwoLeadersInOneTerm) {
     const bool two_leaders = c.core(2).role() == Role::kLeader && c.core(2).term() == c.core(1).term();
     EXPECT_EQ(two_leaders, !rule) << (rule ? "with" : "without") << " the rule";
   }
+}
+
+// Runs the cluster until leader `leader` has heard one of `lost` say it is lost while it repairs the
+// other (one repair at a time, §4.1) and returns that one; kNoNode if it never happens.
+NodeId lost_while_another_is_repaired(Cluster& c, NodeId leader, std::initializer_list<NodeId> lost) {
+  for (int t = 0; t < kManyTicks; ++t) {
+    c.tick(leader);
+    do {
+      const ConfState& conf = c.core(leader).conf_state();
+      for (const NodeId id : lost)
+        if (conf.is_member(id) && conf.repairing != id && c.core(leader).progress(id).lost != 0) return id;
+    } while (c.handle_all_ready() | c.deliver_one());
+  }
+  return kNoNode;
+}
+
+// §3.10 (leadership transfer): the target must be able to campaign, and a lost voter may not (§3.6), so
+// TimeoutNow would be ignored while the leader refuses proposals for an election timeout. The core
+// refuses the transfer with a reason the admin path shows; once repaired, the transfer goes through.
+TEST(LostState, Section3_10_TransferToALostVoterIsRefused) {
+  Cluster c(5);
+  c.elect(1);
+  propose_some(c, 1, 3);
+  c.restart_lost(4);
+  c.restart_lost(5);
+  const NodeId waiting = lost_while_another_is_repaired(c, 1, {4, 5});
+  ASSERT_NE(waiting, kNoNode);
+  ASSERT_TRUE(c.core(1).voters().contains(waiting));
+  EXPECT_EQ(c.core(1).transfer_leader(waiting), Status::kNodeLost);
+  EXPECT_STREQ(to_string(Status::kNodeLost), "node lost its state and is not repaired yet");
+  EXPECT_EQ(c.core(1).transfer_target(), kNoNode);
+
+  c.tick_all(kManyTicks);
+  ASSERT_EQ(c.core(waiting).lost(), 0u);
+  ASSERT_EQ(c.core(1).repairs(), 2u);
+  ASSERT_EQ(c.core(1).transfer_leader(waiting), Status::kOk);
+  c.stabilize();
+  EXPECT_EQ(c.leader(), waiting);
+}
+
+// §3.10: a transfer under way is given up as soon as its target says it is lost — the target would
+// ignore TimeoutNow — so the leader takes proposals again and the repair starts at once, not an election
+// timeout later.
+TEST(LostState, Section3_10_ATransferIsGivenUpWhenTheTargetSaysItIsLost) {
+  Cluster c(3);
+  c.elect(1);
+  c.isolate(3);
+  propose_some(c, 1, 5);  // node 3 lags: the transfer must catch it up first
+  ASSERT_EQ(c.core(1).transfer_leader(3), Status::kOk);
+  c.restart_lost(3);
+  c.reconnect(3);
+  c.tick(1);  // a heartbeat: node 3 answers that it is lost
+  c.stabilize();
+  EXPECT_EQ(c.core(1).transfer_target(), kNoNode);
+  EXPECT_EQ(c.leader(), 1u);
+  ASSERT_FALSE(conf_changes(c, 1).empty());
+  EXPECT_EQ(conf_changes(c, 1)[0].type, ConfChangeType::kRemoveNode) << "the repair started";
+  EXPECT_EQ(c.propose(1, "accepted").status, Status::kOk);
+}
+
+// §4.2.1 with §3.6: a learner answers vote requests (a candidate whose log promotes it counts its ballot,
+// §4.1), so a lost learner must not vote either until repaired. The leader marks it where it is (a
+// learner re-added with a repair mark that says it returns as one), and once it left lost mode re-adds it
+// unmarked: a learner again, never promoted by the repair.
+TEST(LostState, Section4_2_1_ALostLearnerIsRepairedAndStaysALearner) {
+  Cluster c(4, [](Config& cfg) { cfg.voters = {1, 2, 3}; });
+  c.elect(1);
+  ASSERT_EQ(c.core(1).propose_conf_change({ConfChangeType::kAddLearner, 4}).status, Status::kOk);
+  propose_some(c, 1, 5);
+  c.restart_lost(4);
+  const std::uint64_t lost = c.core(4).lost();
+  ASSERT_NE(lost, 0u);
+  c.core(4).step(VoteRequest{2, 4, c.core(1).term(), 100, 100, false, false});  // a term it may have voted in
+  c.handle_ready(4);
+  EXPECT_FALSE(granted_a_vote(c, 4)) << "a lost learner voted";
+  c.network().clear();
+  c.tick_all(kManyTicks);
+
+  ConfState learner;
+  for (const NodeId id : {1u, 2u, 3u}) learner.voters.insert(id);
+  learner.learners.insert(4);
+  expect_repaired(c, 1, 4,
+                  {{ConfChangeType::kAddLearner, 4, 0},  // the operator's
+                   {ConfChangeType::kAddLearner, 4, lost | kRepairAsLearner},
+                   {ConfChangeType::kAddLearner, 4, 0}},
+                  learner);
+}
+
+// §4.2.1: a learner is promoted once it can vote; a lost one cannot, so its promotion is refused (kNodeLost)
+// until its repair is done — here while the leader repairs another lost learner first.
+TEST(LostState, Section4_2_1_ALostLearnerIsNotPromoted) {
+  Cluster c(5, [](Config& cfg) { cfg.voters = {1, 2, 3}; });
+  c.elect(1);
+  for (const NodeId id : {4u, 5u}) {
+    ASSERT_EQ(c.core(1).propose_conf_change({ConfChangeType::kAddLearner, id}).status, Status::kOk);
+    c.stabilize();
+  }
+  propose_some(c, 1, 3);
+  c.restart_lost(4);
+  c.restart_lost(5);
+  const NodeId waiting = lost_while_another_is_repaired(c, 1, {4, 5});
+  ASSERT_NE(waiting, kNoNode);
+  // Whenever no other change is pending, the promotion is refused for what it is.
+  Status promoted = Status::kConfChangePending;
+  for (int round = 0; round < 10000 && promoted == Status::kConfChangePending; ++round) {
+    promoted = c.core(1).propose_conf_change({ConfChangeType::kPromoteLearner, waiting}).status;
+    if (!(c.handle_all_ready() | c.deliver_one())) c.tick(1);
+  }
+  EXPECT_EQ(promoted, Status::kNodeLost);
+
+  c.tick_all(kManyTicks);
+  EXPECT_EQ(c.core(1).repairs(), 2u);
+  for (const NodeId id : {4u, 5u}) {
+    EXPECT_EQ(c.core(id).lost(), 0u) << "node " << id;
+    EXPECT_TRUE(c.core(1).conf_state().learners.contains(id)) << "node " << id;
+  }
+  EXPECT_EQ(c.core(1).propose_conf_change({ConfChangeType::kPromoteLearner, waiting}).status, Status::kOk);
 }
 
 TEST(LostState, RepairMarkRoundTripsAndOldChangesStillDecode) {

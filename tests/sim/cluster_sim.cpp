@@ -105,9 +105,24 @@ struct SimNode {
 
   bool idle() const { return core && !ready; }
 
+  // The acknowledged-through watermark, which a real node's storage keeps durably (the storage detects a
+  // log that ends below it): the highest index this node promised to hold — in an append or snapshot
+  // acknowledgement, or as a leader counting its own log towards commitment. A log cut below it by the
+  // protocol lowers it: entries a leader's conflicting entries or snapshot replace were never committed.
+  void note_sent(const raft::Message& message) {
+    if (const auto* append = std::get_if<raft::AppendResponse>(&message); append && append->success)
+      acknowledged_through = std::max(acknowledged_through, append->match_index);
+    if (const auto* snapshot = std::get_if<raft::InstallSnapshotResponse>(&message))
+      acknowledged_through = std::max(acknowledged_through, snapshot->match_index);
+  }
+  void note_log_replaced_from(raft::Index index) {
+    acknowledged_through = std::min(acknowledged_through, index - 1);
+  }
+
   const raft::NodeId id;
   const uint32_t tick_phase;    // the step within each tick at which this node's clock ticks
-  raft::MemoryStorage storage;  // the only thing that survives a crash
+  raft::MemoryStorage storage;  // the only thing that survives a crash, with:
+  raft::Index acknowledged_through = 0;
 
   std::unique_ptr<raft::Core> core;  // null while crashed
   raft::ReadyHandler ready_handler{true};
@@ -122,7 +137,8 @@ struct SimNode {
   std::map<uint64_t, uint64_t> reads;           // context -> highest acknowledged index when the read began
   std::vector<raft::ReadState> answered_reads;  // waiting for apply to reach their index
   raft::SoftState soft;
-  bool wiped = false;  // lost storage (profile.wipe) and not known to be a repaired voter again
+  bool started_lost = false;  // after a storage fault, and not known to be repaired yet
+  raft::ConfState conf;       // the configuration of its core when last observed, kept across a crash
 };
 
 template <class... Parts>
@@ -331,10 +347,12 @@ void ClusterSim::crash(SimNode& node) {
     kept = " (persisted " + std::to_string(budget) + " of " + std::to_string(total) +
            " parts of its last Ready)";
     if (ready.snapshot && budget > 0) {
+      node.note_log_replaced_from(ready.snapshot->meta.index + 1);
       node.storage.apply_snapshot(*ready.snapshot);
       --budget;
     }
     const size_t entries = std::min(budget, ready.entries.size());
+    if (entries > 0) node.note_log_replaced_from(ready.entries.front().index);
     node.storage.append(ready.entries.first(entries));
     budget -= entries;
     if (ready.hard_state && budget > 0) node.storage.set_hard_state(*ready.hard_state);
@@ -359,34 +377,79 @@ void ClusterSim::signal_death(raft::NodeId dead, raft::NodeId to, uint64_t delay
 }
 
 bool ClusterSim::under_repair(SimNode& node) {
-  if (!node.wiped) return false;
-  // Repaired: no longer lost, and a voter again in its own configuration.
+  if (!node.started_lost) return false;
+  // Repaired: no longer lost, and a member its own configuration no longer marks as being repaired.
   if (node.core && node.core->lost() == 0 && node.storage.hard_state().lost == 0) {
     const raft::ConfState& conf = node.core->conf_state();
-    if (conf.voters.contains(node.id) && conf.repairing != node.id) node.wiped = false;
+    if (conf.is_member(node.id) && conf.repairing != node.id) node.started_lost = false;
   }
-  return node.wiped;
+  return node.started_lost;
 }
 
-bool ClusterSim::wipe_allowed() {
+bool ClusterSim::any_under_repair() {
   for (raft::NodeId id = 1; id < nodes_.size(); ++id)
-    if (under_repair(*nodes_[id])) return false;
+    if (under_repair(*nodes_[id])) return true;
+  return false;
+}
+
+bool ClusterSim::storage_fault_allowed(const SimNode& node) {
+  if (any_under_repair()) return false;
+  // A minority of the voters, in every configuration a node held when last seen: a lone voter, or one of
+  // two, would leave no majority that can vote (found at seeds 3 and 8 of lostmembers).
+  for (raft::NodeId id = 1; id < nodes_.size(); ++id) {
+    const raft::ConfState& conf = nodes_[id]->conf;
+    if (conf.voters.contains(node.id) && conf.voters.size() < 3) return false;
+  }
   return true;
 }
 
-void ClusterSim::lose_storage(SimNode& node) {
-  ++stats_.wipes;
-  node.wiped = true;
+bool ClusterSim::damage_storage(SimNode& node) {
+  raft::MemoryStorage& storage = node.storage;
+  const raft::Index first = std::max(storage.first_index(), storage.snapshot().meta.index + 1);
+  const raft::Index last = storage.last_index();
+  // Nothing above this was promised: not acknowledged, not known committed (the commit index covers
+  // the snapshot, so promised >= first - 1).
+  const raft::Index promised =
+      std::min(last, std::max(node.acknowledged_through, storage.hard_state().commit));
+  const StorageFault fault = profile_.storage_fault_kinds[rng_.below(profile_.storage_fault_kinds.size())];
+  switch (fault) {
+    case StorageFault::kHardState: {
+      ++stats_.storage_faults;
+      const raft::HardState hard = storage.hard_state();
+      storage.set_hard_state({});
+      trace("storage fault: node ", node.id, " lost its hard state (term ", hard.term, ", vote ", hard.vote,
+            ", commit ", hard.commit, "), kept its log [", first, ", ", last, "]");
+      return true;
+    }
+    case StorageFault::kTornTail:
+      if (last == promised) return false;  // nothing unacknowledged to lose: no fault
+      ++stats_.storage_faults;
+      ++stats_.torn_tails;
+      keep_log_through(node, promised + rng_.below(last - promised));
+      trace("storage fault: node ", node.id, " lost an unacknowledged tail (it acknowledged through ",
+            promised, ", held up to ", last, "): starts healthy");
+      return false;
+    case StorageFault::kLogSuffix:
+      if (promised < first) break;  // nothing acknowledged after the snapshot: lose everything instead
+      ++stats_.storage_faults;
+      keep_log_through(node, first - 1 + rng_.below(promised - first + 1));
+      trace("storage fault: node ", node.id, " lost its log after ", storage.last_index(),
+            " (it acknowledged through ", promised, ", held up to ", last, ")");
+      return true;
+    case StorageFault::kWipe:
+      break;
+  }
+  ++stats_.storage_faults;
+  storage = raft::MemoryStorage();
+  node.acknowledged_through = 0;  // the watermark went with the directory
+  trace("storage fault: node ", node.id, " lost all its storage");
+  return true;
+}
+
+void ClusterSim::keep_log_through(SimNode& node, raft::Index keep_to) {
   raft::MemoryStorage& storage = node.storage;
   const raft::Snapshot snapshot = storage.snapshot();
   const raft::Index first = std::max(storage.first_index(), snapshot.meta.index + 1);
-  const raft::Index last = storage.last_index();
-  if (rng_.chance(500) || last < first) {
-    storage = raft::MemoryStorage();
-    trace("wipe: node ", node.id, " lost all its storage");
-    return;
-  }
-  const raft::Index keep_to = first - 1 + rng_.below(last - first + 1);  // keeps at least the snapshot
   const std::vector<std::byte> snapshot_data(snapshot.data.begin(), snapshot.data.end());
   std::vector<raft::Entry> kept;
   if (keep_to >= first) storage.entries(first, keep_to + 1, SIZE_MAX, kept);
@@ -400,16 +463,17 @@ void ClusterSim::lose_storage(SimNode& node) {
   shorter.append(kept);
   shorter.set_hard_state(hard);
   storage = std::move(shorter);
-  trace("wipe: node ", node.id, " lost its log after ", keep_to, " (it held up to ", last, ")");
 }
 
 void ClusterSim::restart(SimNode& node) {
-  const bool wiped = profile_.wipe > 0 && wipe_allowed() && rng_.chance(profile_.wipe);
-  if (wiped) lose_storage(node);
+  const bool faulted =
+      profile_.storage_fault > 0 && storage_fault_allowed(node) && rng_.chance(profile_.storage_fault);
+  const bool lost = faulted && damage_storage(node) && profile_.detect_lost_storage;
   raft::Config config = core_config(node.id);
-  if (wiped) {
+  if (lost) {
     // As a node does (node/storage/state_detection.h): the lost mark is stored before the core starts,
     // so a crash before its first persist cannot pass the next start off as intact.
+    node.started_lost = true;
     config.state_lost = true;
     raft::HardState hard = node.storage.hard_state();
     hard.lost = config.incarnation;
@@ -510,7 +574,19 @@ void ClusterSim::change_membership(SimNode& node) {
   if (conf.learners.contains(id)) {
     if (rng_.chance(700)) change.type = raft::ConfChangeType::kPromoteLearner;
   } else if (!conf.voters.contains(id)) {
-    change.type = rng_.chance(800) ? raft::ConfChangeType::kAddLearner : raft::ConfChangeType::kAddVoter;
+    const bool as_voter = profile_.add_voters && !rng_.chance(800);
+    change.type = as_voter ? raft::ConfChangeType::kAddVoter : raft::ConfChangeType::kAddLearner;
+  }
+  // The operator keeps to the fault model too: the voters change neither way while a lost node awaits
+  // its repair, which could leave it half of them, whose majority needs its vote (found at seed 10 of
+  // lostmembers: {1, 2, 3} with 3 lost, then 1 removed; and at seed 16483 of the long sweep: a learner
+  // promoted to {2, 3} just after it was wiped, before the leader heard it was lost).
+  const bool changes_voters = change.type == raft::ConfChangeType::kPromoteLearner ||
+                              (change.type == raft::ConfChangeType::kRemoveNode && conf.voters.contains(id));
+  if (changes_voters && any_under_repair()) {
+    trace("membership: node ", node.id, " holds back ", raft::to_string(change.type), " ", id,
+          ": a lost node awaits its repair");
+    return;
   }
   const raft::ProposeResult result = node.core->propose_conf_change(change);
   if (result.status == raft::Status::kOk) ++stats_.conf_changes;
@@ -566,9 +642,14 @@ class ClusterSim::NodeHost final : public raft::ReadyHost {
   void on_soft_state(const raft::SoftState& soft) override { sim_.on_role(node_, soft); }
   void send(const raft::Message& message) override { sim_.network_.send(message, sim_.now_, sim_.rng_); }
   void send_after_persist(const raft::Message& message) override {
+    node_.note_sent(message);
     if (!sim_.profile_.send_before_persist) send(message);  // else begin_ready sent it already
   }
-  void persist(const raft::Ready& ready) override { node_.storage.persist(ready); }
+  void persist(const raft::Ready& ready) override {
+    if (ready.snapshot) node_.note_log_replaced_from(ready.snapshot->meta.index + 1);
+    if (!ready.entries.empty()) node_.note_log_replaced_from(ready.entries.front().index);
+    node_.storage.persist(ready);
+  }
   void restore(const raft::Snapshot& snapshot) override { sim_.restore_snapshot(node_, snapshot); }
   void apply(std::span<const raft::Entry> entries) override {
     sim_.checker_.observe_commit(node_.id, node_.core->term(), node_.core->commit_index(),
@@ -622,6 +703,9 @@ void ClusterSim::finish_ready(SimNode& node) {
   NodeHost host(*this, node);
   node.ready_handler.finish(*node.core, host);
   node.ready = nullptr;
+  // A leader counts its own persisted log towards commitment (dissertation §10.2.1): a promise too.
+  if (node.core->role() == raft::Role::kLeader)
+    node.acknowledged_through = std::max(node.acknowledged_through, node.core->log().persisted());
   observe(node);
 }
 
@@ -683,6 +767,12 @@ void ClusterSim::observe(SimNode& node) {
   const CoreLogReader log(core.log());
   if (core.role() == raft::Role::kLeader) checker_.observe_leader(node.id, core.term(), log);
   checker_.observe_commit(node.id, core.term(), core.commit_index(), log);
+  if (core.conf_state() != node.conf) {
+    node.conf = core.conf_state();
+    trace("configuration: node ", node.id, " has voters ", node.conf.voters.bits(), " learners ",
+          node.conf.learners.bits(), " repairing ", node.conf.repairing, " (as bit sets; log ends at ",
+          core.log().last_index(), ", commit ", core.commit_index(), ")");
+  }
 }
 
 std::optional<raft::NodeId> ClusterSim::agreed_leader() const {

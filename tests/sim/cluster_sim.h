@@ -32,8 +32,9 @@ struct SimStats {
   uint64_t death_signals = 0;  // peer_down calls, true, late or false
   uint64_t torn_persists = 0;
   uint64_t progress_resets = 0;  // leaders that saw a follower's new incarnation and probed it afresh
-  uint64_t wipes = 0;            // restarts that lost all storage or a log suffix (profile.wipe)
-  uint64_t repairs = 0;          // lost voters a leader promoted back after removing them
+  uint64_t storage_faults = 0;   // restarts with a storage fault (profile.storage_fault), of any kind
+  uint64_t torn_tails = 0;       // ... of which lost only an unacknowledged tail and started healthy
+  uint64_t repairs = 0;          // lost nodes a leader repaired (voters promoted back, learners re-added)
   uint64_t partitions = 0;
   uint64_t compactions = 0;
   uint64_t snapshots_installed = 0;
@@ -83,11 +84,15 @@ class ClusterSim {
   void isolate_leader();
   void crash(SimNode& node);
   void restart(SimNode& node);
-  // Storage faults (profile.wipe): whether a node lost state and is not yet a repaired voter again (at
-  // most one at a time: the fault model is a minority), and the loss itself.
+  // Storage faults (profile.storage_fault): whether a node started lost and is not yet repaired, whether
+  // `node` may be damaged now (the fault model is a minority: one node at a time, a minority of the
+  // voters), and the fault itself, which returns whether the node lost something it may have promised
+  // (so a storage that detects it starts it lost).
   bool under_repair(SimNode& node);
-  bool wipe_allowed();
-  void lose_storage(SimNode& node);
+  bool any_under_repair();
+  bool storage_fault_allowed(const SimNode& node);
+  bool damage_storage(SimNode& node);
+  void keep_log_through(SimNode& node, raft::Index last);
   void signal_death(raft::NodeId dead, raft::NodeId to, uint64_t delay_steps);
   void compact(SimNode& node);
   void propose(SimNode& node, std::string token);

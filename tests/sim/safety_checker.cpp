@@ -54,6 +54,7 @@ std::string printable(std::string_view data) {
 SafetyChecker::SafetyChecker(size_t node_count)
     : committed_(1, Committed{0, {}, 0, kEmptyStateHash}),
       commit_seen_(node_count + 1, 0),
+      highest_term_(node_count + 1, 0),
       applied_(node_count + 1, 0) {}
 
 void SafetyChecker::fail(Invariant invariant, std::string detail) {
@@ -146,6 +147,8 @@ void SafetyChecker::record_committed(size_t node, uint64_t index, const EntryVie
 }
 
 void SafetyChecker::observe_commit(size_t node, uint64_t term, uint64_t commit, const LogReader& log) {
+  highest_term_[node] = std::max(highest_term_[node], term);
+  term = highest_term_[node];
   commit = std::min(commit, log.last_index());
   // Entries below first_index are in the node's snapshot, which was checked by hash when it was taken in.
   // Commits reveal whole prefixes and commit_seen_ never passes the known commit index, so entries are

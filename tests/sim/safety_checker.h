@@ -65,7 +65,9 @@ class SafetyChecker {
   // conflicting suffix). Checks Log Matching against every entry any node ever held at those positions.
   void observe_log_write(size_t node, uint64_t from, const LogReader& log);
 
-  // `node`, currently in `term`, reports commit index `commit` over `log`.
+  // `node`, currently in `term`, reports commit index `commit` over `log`. (A node that lost its hard
+  // state restarts in term 0 with the commit index its snapshot implies: an entry it reports committed was
+  // committed by the highest term it ever reached, not by its current one.)
   void observe_commit(size_t node, uint64_t term, uint64_t commit, const LogReader& log);
 
   // `node` applied entry `index` to its state machine.
@@ -125,8 +127,9 @@ class SafetyChecker {
   std::vector<LeaderRecord> leaders_;
   std::vector<Committed> committed_;  // [0] is the empty prefix, so that index == position
   std::unordered_map<std::pair<uint64_t, uint64_t>, WrittenEntry, IndexTermHash> written_;
-  std::vector<uint64_t> commit_seen_;  // per node: commit index already recorded
-  std::vector<uint64_t> applied_;      // per node: last applied index
+  std::vector<uint64_t> commit_seen_;   // per node: commit index already recorded
+  std::vector<uint64_t> highest_term_;  // per node: the highest term it reported, storage faults or not
+  std::vector<uint64_t> applied_;       // per node: last applied index
 };
 
 }  // namespace shmraft::sim

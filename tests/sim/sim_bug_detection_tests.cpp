@@ -69,5 +69,22 @@ TEST(SimCatchesBugs, VotingAfterLosingState) {
                  Invariant::kAcknowledgedWriteLost});
 }
 
+// A node that lost only its hard state keeps its log, but not the record of its vote (§3.6: votedFor is
+// persistent state). Started NOT lost, it may vote a second time in a term: two leaders in one term.
+TEST(SimCatchesBugs, HardStateLossNotDetected) {
+  expect_caught("hard-state-loss-undetected-bug", "losthardstate",
+                {Invariant::kElectionSafety, Invariant::kLeaderCompleteness, Invariant::kStateMachineSafety,
+                 Invariant::kAcknowledgedWriteLost});
+}
+
+// A node whose log ends below what it acknowledged, started NOT lost (no acknowledged-through watermark),
+// no longer holds entries a leader counted towards commitment, and votes for a candidate without them:
+// a leader without a committed entry (§5.4.1's election restriction relies on the voter's log).
+TEST(SimCatchesBugs, SuffixLossNotDetected) {
+  expect_caught(
+      "suffix-loss-undetected-bug", "lostsuffix",
+      {Invariant::kLeaderCompleteness, Invariant::kStateMachineSafety, Invariant::kAcknowledgedWriteLost});
+}
+
 }  // namespace
 }  // namespace shmraft::sim

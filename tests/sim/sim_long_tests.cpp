@@ -1,4 +1,4 @@
-// The long sweep (label long): 162 500 seeds over the default profiles, weighted towards the churning
+// The long sweep (label long): 200 000 seeds over the default profiles, weighted towards the churning
 // ones, in shards ctest can run one by one.
 #include <gtest/gtest.h>
 
@@ -43,7 +43,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Shard{"plain", 10'001}, Shard{"churn", 10'001}, Shard{"churn", 22'501},
                       Shard{"churn3", 10'001}, Shard{"churn3", 22'501}, Shard{"crashy", 10'001},
                       Shard{"members", 10'001}, Shard{"memberschurn", 10'001}, Shard{"lost", 10'001},
-                      Shard{"lost5", 10'001}),
+                      Shard{"lost5", 10'001}, Shard{"losthardstate", 10'001}, Shard{"lostsuffix", 10'001},
+                      Shard{"lostmembers", 10'001}),
     [](const ::testing::TestParamInfo<Shard>& info) {
       return std::string(info.param.profile) + "_" + std::to_string(info.param.first_seed);
     });

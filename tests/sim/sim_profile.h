@@ -9,6 +9,19 @@
 
 namespace shmraft::sim {
 
+// What a storage fault takes from a stopped node, and whether its next start finds out (as the real
+// storage does: node/storage/state_detection.h).
+enum class StorageFault : uint8_t {
+  kWipe,       // everything: term, vote, log, snapshot (a wiped directory) — detected: starts lost
+  kHardState,  // term, vote and commit index, the log intact (a lost or damaged hard state) — detected
+  kLogSuffix,  // the log after a point below what the node acknowledged (or its commit index, if higher),
+               // which may be at or below the commit index — detected through the acknowledged-through
+               // watermark
+  kTornTail,   // only log entries above both: never acknowledged, so nothing promised is gone — the
+               // node starts healthy
+};
+const char* to_string(StorageFault fault);
+
 // Everything that shapes one simulated run except the seed. Probabilities are per mille: of messages for
 // the network, per tick for scheduled events. A run has two phases: `chaos_ticks` of faults and load, then
 // a healed phase (reliable network, every node up) in which liveness is required within the bounds.
@@ -56,11 +69,13 @@ struct SimProfile {
   uint32_t doom_new_leader = 0;
   uint32_t doom_window_steps = 24;
   uint32_t restart = 50;  // restart a random crashed node from its storage
-  // Per restart: the node comes back having lost storage (half the time all of it — term, vote, log,
-  // snapshot — else a suffix of its log, commit index clamped), started lost as a node that detects it
-  // would be (Config::state_lost). Only while no other node is lost or being repaired: the fault model
-  // is a minority at a time.
-  uint32_t wipe = 0;
+  // Per restart: the node comes back with a storage fault, of a kind drawn among storage_fault_kinds,
+  // started lost (Config::state_lost) if it lost something it may have promised. Only while no other
+  // node is lost or being repaired: the fault model is a minority at a time.
+  uint32_t storage_fault = 0;
+  std::vector<StorageFault> storage_fault_kinds = {StorageFault::kWipe, StorageFault::kLogSuffix};
+  // The bug a storage without detection has: a node that lost what it promised starts NOT lost.
+  bool detect_lost_storage = true;
   uint32_t max_persist_delay_steps = 3;  // a Ready's persist takes [0, max] steps; a crash meanwhile...
   bool torn_persist = true;              // ... keeps a random prefix of snapshot, entries, hard state
   // The simulator's own deliberate bug, to prove the storage model catches broken durability: send
@@ -84,6 +99,9 @@ struct SimProfile {
   // Ask the leader to change the membership: add a random non-member (as learner mostly, as voter
   // sometimes), promote or remove a random learner, or remove a random voter — the leader itself too.
   uint32_t membership = 0;
+  // ... some of the nodes added join as voters at once (else all as learners, as `shmraft member add`
+  // adds them).
+  bool add_voters = true;
 
   // Liveness after healing, in ticks from the heal.
   uint32_t leader_bound_ticks = 150;    // a leader known to a majority at its term

@@ -30,7 +30,13 @@ int main(int argc, char** argv) {
                 << (profile.check_quorum ? ", check-quorum" : "")
                 << (profile.broadcast_commit ? "" : ", lazy commit broadcast")
                 << (profile.testing_faults.commit_previous_term_by_counting ? ", Figure 8 bug" : "")
-                << (profile.send_before_persist ? ", acknowledges before persisting (bug)" : "") << "\n";
+                << (profile.send_before_persist ? ", acknowledges before persisting (bug)" : "");
+      if (profile.storage_fault > 0) {
+        std::cout << ", storage faults:";
+        for (const StorageFault fault : profile.storage_fault_kinds) std::cout << " " << to_string(fault);
+        if (!profile.detect_lost_storage) std::cout << " (not detected: bug)";
+      }
+      std::cout << "\n";
     }
     return 0;
   }

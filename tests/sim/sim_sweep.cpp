@@ -45,7 +45,8 @@ void accumulate(SimStats& total, const SimStats& run) {
   total.crashes += run.crashes;
   total.death_signals += run.death_signals;
   total.torn_persists += run.torn_persists;
-  total.wipes += run.wipes;
+  total.storage_faults += run.storage_faults;
+  total.torn_tails += run.torn_tails;
   total.repairs += run.repairs;
   total.progress_resets += run.progress_resets;
   total.partitions += run.partitions;
@@ -112,12 +113,13 @@ std::string describe(const SweepResult& sweep, const std::string& test_name) {
       << " proposals acknowledged, " << t.reads_answered << "/" << t.reads_started << " reads answered, "
       << t.transfers << " transfers, " << t.conf_changes << " membership changes, " << t.crashes
       << " crashes (" << t.torn_persists << " torn persists, " << t.progress_resets << " progress resets, "
-      << t.wipes << " wipes, " << t.repairs << " repairs), " << t.death_signals << " death signals, "
-      << t.partitions << " partitions, " << t.compactions << " compactions, " << t.snapshots_installed
-      << " snapshots installed (in " << sweep.seeds_with_snapshots << " seeds); network: " << t.network.sent
-      << " sent, " << t.network.dropped << " dropped, " << t.network.duplicated << " duplicated, "
-      << t.network.cut << " cut; worst ticks after healing: leader " << t.ticks_to_leader_after_heal
-      << ", converged " << t.ticks_to_converge_after_heal;
+      << t.storage_faults << " storage faults (" << t.torn_tails << " torn tails), " << t.repairs
+      << " repairs), " << t.death_signals << " death signals, " << t.partitions << " partitions, "
+      << t.compactions << " compactions, " << t.snapshots_installed << " snapshots installed (in "
+      << sweep.seeds_with_snapshots << " seeds); network: " << t.network.sent << " sent, "
+      << t.network.dropped << " dropped, " << t.network.duplicated << " duplicated, " << t.network.cut
+      << " cut; worst ticks after healing: leader " << t.ticks_to_leader_after_heal << ", converged "
+      << t.ticks_to_converge_after_heal;
   return out.str();
 }
 

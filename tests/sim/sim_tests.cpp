@@ -3,6 +3,7 @@
 // step and liveness after healing; a failure prints its seed and the commands that replay it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <iostream>
 #include <ostream>
 #include <string>
@@ -32,7 +33,8 @@ class SimSweep : public ::testing::TestWithParam<Shard> {};
 
 TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
   const Shard& shard = GetParam();
-  const SweepResult sweep = run_sweep(sim_profile(shard.profile), shard.first_seed, shard.count);
+  const SimProfile& profile = sim_profile(shard.profile);
+  const SweepResult sweep = run_sweep(profile, shard.first_seed, shard.count);
   if (sweep.first_failure) {
     ADD_FAILURE() << describe(sweep, current_test_name());
   } else {
@@ -41,14 +43,18 @@ TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
     EXPECT_GT(sweep.totals.acknowledged, sweep.seeds_run);
     EXPECT_GT(sweep.totals.reads_answered, 0u);
     EXPECT_GT(sweep.totals.leader_terms, sweep.seeds_run);
-    if (sim_profile(shard.profile).membership > 0) {
+    if (profile.membership > 0) {
       EXPECT_GT(sweep.totals.conf_changes, sweep.seeds_run);
     }
-    if (sim_profile(shard.profile).wipe > 0) {
-      EXPECT_GT(sweep.totals.wipes, sweep.seeds_run / 2);
-      EXPECT_GT(sweep.totals.repairs, sweep.seeds_run / 4) << "wiped nodes are repaired";
+    if (profile.storage_fault > 0) {
+      EXPECT_GT(sweep.totals.storage_faults, sweep.seeds_run / 2);
+      EXPECT_GT(sweep.totals.repairs, sweep.seeds_run / 4) << "nodes that started lost are repaired";
+      if (std::ranges::find(profile.storage_fault_kinds, StorageFault::kTornTail) !=
+          profile.storage_fault_kinds.end()) {
+        EXPECT_GT(sweep.totals.torn_tails, sweep.seeds_run / 20) << "nodes lose unacknowledged tails";
+      }
     }
-    if (sim_profile(shard.profile).death_signal > 0) {
+    if (profile.death_signal > 0) {
       EXPECT_GT(sweep.totals.death_signals, sweep.seeds_run);
     }
     // Restarts must reach leaders as new incarnations, or the reset path goes untested.
@@ -58,7 +64,7 @@ TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
   }
 }
 
-// 5 750 seeds: twelve profiles, two shards each (lost5: one).
+// 6 500 seeds: fifteen profiles, two shards each (lost5, losthardstate, lostsuffix, lostmembers: one).
 INSTANTIATE_TEST_SUITE_P(
     Seeds, SimSweep,
     ::testing::Values(Shard{"three", 1, 250}, Shard{"three", 251, 250}, Shard{"lazycommit", 1, 250},
@@ -68,7 +74,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Shard{"crashy", 1, 250}, Shard{"crashy", 251, 250}, Shard{"deaths", 1, 250},
                       Shard{"deaths", 251, 250}, Shard{"members", 1, 250}, Shard{"members", 251, 250},
                       Shard{"memberschurn", 1, 250}, Shard{"memberschurn", 251, 250}, Shard{"lost", 1, 250},
-                      Shard{"lost", 251, 250}, Shard{"lost5", 1, 250}),
+                      Shard{"lost", 251, 250}, Shard{"lost5", 1, 250}, Shard{"losthardstate", 1, 250},
+                      Shard{"lostsuffix", 1, 250}, Shard{"lostmembers", 1, 250}),
     [](const ::testing::TestParamInfo<Shard>& info) {
       return std::string(info.param.profile) + "_" + std::to_string(info.param.first_seed) + "_" +
              std::to_string(info.param.first_seed + info.param.count - 1);
