@@ -59,6 +59,10 @@ std::string describe_refusal(raft::Status status, uint32_t node) {
       return id + " is not a member";
     case raft::Status::kLearnerBehind:
       return id + " has not caught up with the leader's log yet";
+    case raft::Status::kNodeLost:
+      return id +
+             " lost its state and is being repaired by the leader; it can vote, lead or be promoted "
+             "once repaired (`shmraft status` counts repairs)";
     case raft::Status::kInvalidArgument:
       return id + " cannot take part: not a voter, or an id the cluster has no room for";
     default:

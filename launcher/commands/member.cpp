@@ -137,8 +137,11 @@ int run_promote(const MemberOptions& options) {
                 << promoted.index << ")" << std::endl;
       return 0;
     }
-    // A learner still catching up is promoted as soon as it has the leader's commit index.
-    if (promoted.status != raft::Status::kLearnerBehind || Clock::now() >= give_up)
+    // A learner still catching up, or being repaired after it lost its state, is promoted as soon as it
+    // has the leader's commit index and its repair is done.
+    const bool worth_waiting =
+        promoted.status == raft::Status::kLearnerBehind || promoted.status == raft::Status::kNodeLost;
+    if (!worth_waiting || Clock::now() >= give_up)
       throw LauncherError("cannot promote node " + std::to_string(options.node) + ": " +
                           describe_refusal(promoted.status, options.node));
     std::this_thread::sleep_for(milliseconds(20));
