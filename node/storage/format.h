@@ -199,6 +199,7 @@ std::string segment_file_name(uint64_t first_index);
 std::optional<uint64_t> parse_segment_file_name(std::string_view name);
 
 inline constexpr std::string_view kMetaFileName = "meta";
+inline constexpr std::string_view kLockFileName = "lock";  // empty: its record lock is all (file.h)
 inline constexpr std::string_view kLogDirName = "log";
 inline constexpr std::string_view kSnapshotDirName = "snap";
 inline constexpr std::string_view kSnapshotFileName = "snapshot";

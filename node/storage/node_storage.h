@@ -125,8 +125,8 @@ struct RecoveryReport {
 
 class NodeStorage {
  public:
-  // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes an
-  // exclusive flock on it and recovers the log. Throws StorageError when the directory is missing its
+  // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes its lock
+  // (a record lock on <dir>/lock, which a forked child never holds: file.h) and recovers the log. Throws StorageError when the directory is missing its
   // parent or is unwritable, another process (or another NodeStorage) holds it, a file has a newer
   // format version, or acknowledged data is corrupt or missing — the log ends below the watermark — (that
   // one of kind kDamage: a node sets such files aside and is repaired, set_aside.h).
