@@ -19,9 +19,10 @@
 //
 // The watermark: `meta` also holds the highest log index made durable before the node could acknowledge
 // it (format.h). It rides on the hard state's slot — written with it, or by sync() when the log grew —
-// so it costs a store into the mapped slot: no system call in `none` and `batch`, and in `always` the
-// slot's msync once per Ready. A truncation lowers it first, durably. An open that finds the log ending
-// below it refuses with damage (set_aside.h): acknowledged entries are gone, whatever the commit index.
+// so it costs a store into the mapped slot and no system call, in every mode (the slot is flushed only
+// with a new term, vote or lost mark, as before). A truncation lowers it first, durably. An open that finds
+// the log ending below it refuses with damage (set_aside.h): acknowledged entries are gone, whatever the
+// commit index.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -126,10 +127,11 @@ struct RecoveryReport {
 class NodeStorage {
  public:
   // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes its lock
-  // (a record lock on <dir>/lock, which a forked child never holds: file.h) and recovers the log. Throws StorageError when the directory is missing its
-  // parent or is unwritable, another process (or another NodeStorage) holds it, a file has a newer
-  // format version, or acknowledged data is corrupt or missing — the log ends below the watermark — (that
-  // one of kind kDamage: a node sets such files aside and is repaired, set_aside.h).
+  // (a record lock on <dir>/lock, which a forked child never holds: file.h) and recovers the log. Throws
+  // StorageError when the directory is missing its parent or is unwritable, another process (or another
+  // NodeStorage) holds it, a file has a newer format version, or acknowledged data is corrupt or missing —
+  // the log ends below the watermark — (that one of kind kDamage: a node sets such files aside and is
+  // repaired, set_aside.h).
   explicit NodeStorage(const std::filesystem::path& dir, const Options& options = {});
   ~NodeStorage();
   NodeStorage(NodeStorage&&) noexcept;
