@@ -33,10 +33,7 @@ constexpr std::array<KindInfo, 9> kKinds{{
     {StorageFaultKind::missing_segment, "missing-segment", ""},
     {StorageFaultKind::corrupt_snapshot, "corrupt-snapshot", ""},
     {StorageFaultKind::uncommitted_bit_flip, "uncommitted-bit-flip", ""},
-    {StorageFaultKind::uncommitted_damage, "uncommitted-damage",
-     "a log tail cut or zeroed above the saved commit index is exactly what a torn write leaves, which "
-     "recovery must accept; the node may have acknowledged those entries, so no recovery can tell this "
-     "damage from a crash and chaos cannot judge it (power loss is issue 14 item 5)"},
+    {StorageFaultKind::uncommitted_damage, "uncommitted-damage", ""},
     {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state", ""},
     {StorageFaultKind::wiped_directory, "wiped-directory", ""},
 }};
@@ -210,11 +207,9 @@ std::optional<std::string> corrupt_newest_hard_state_slot(const fs::path& node_d
   }
   const std::size_t newest = slots[1].sequence > slots[0].sequence ? 1 : 0;
   const format::MetaSlot& slot = slots[newest];
-  // A bit from the sequence number to the CRC, which then fails. Not the magic or the version: a slot of
-  // another format is refused as such (the node does not start: an operator's matter, not damage).
-  constexpr uint64_t kFirst = offsetof(format::MetaSlot, sequence);
-  const uint64_t offset =
-      newest * format::kMetaSlotStride + kFirst + rng() % (sizeof(format::MetaSlot) - kFirst);
+  // Any bit, the CRC then fails — also one of the magic number or the version: a slot claiming a newer
+  // version whose CRC does not hold is damage, not a newer build's file (node/storage/format.h).
+  const uint64_t offset = newest * format::kMetaSlotStride + rng() % sizeof(format::MetaSlot);
   const int bit = flip_bit(meta, offset, rng);
   return fmt::format(
       "{}: bit {} of byte {} of meta flipped, in the newest slot (sequence {}, term {}, vote {}, "
@@ -253,16 +248,42 @@ std::optional<std::string> flip_uncommitted_bit(const fs::path& node_dir, std::m
       record.index, record.offset, layout.commit, layout.records.back().index);
 }
 
-std::optional<std::string> zero_uncommitted_tail(const fs::path& node_dir, std::mt19937_64& rng) {
+// The log's tail above the commit index lost — zeroed, cut inside a record, or its last segment gone —
+// behind entries the node synced and so may have acknowledged: recovery finds the log ending below the
+// watermark (node/storage/recovery.cpp), where it once took the damage for a torn write.
+std::optional<std::string> damage_uncommitted_tail(const fs::path& node_dir, std::mt19937_64& rng) {
   const Layout layout = read_layout(node_dir);
-  std::vector<uint64_t> above;
-  for (const Record& r : layout.records) {
-    if (r.index > layout.commit) above.push_back(r.index);
-  }
+  std::vector<Record> above;
+  std::copy_if(layout.records.begin(), layout.records.end(), std::back_inserter(above),
+               [&layout](const Record& r) { return r.index > layout.commit; });
   if (above.empty()) return std::nullopt;
-  const std::optional<std::string> zeroed = zero_log_from(node_dir, above[rng() % above.size()]);
-  return fmt::format("{}: {} (commit index {})", to_string(StorageFaultKind::uncommitted_damage), *zeroed,
-                     layout.commit);
+  const std::string_view kind = to_string(StorageFaultKind::uncommitted_damage);
+  const Record& last_segment_start = *std::find_if(
+      above.begin(), above.end(), [&](const Record& r) { return r.segment == above.back().segment; });
+  const bool whole_segment_above = last_segment_start.offset == sizeof(format::SegmentHeader);
+  switch (rng() % (whole_segment_above ? 3 : 2)) {
+    case 0:
+      return fmt::format("{}: {} (commit index {})", kind,
+                         *zero_log_from(node_dir, above[rng() % above.size()].index), layout.commit);
+    case 1: {
+      const Record& record = above[rng() % above.size()];
+      const uint64_t size = record.offset + rng() % record.bytes;
+      fs::resize_file(record.segment, size);
+      for (const fs::path& later : segment_files(node_dir)) {
+        if (later > record.segment) fs::remove(later);
+      }
+      return fmt::format(
+          "{}: {} cut to {} bytes inside entry {} at offset {}, later segments removed (commit "
+          "index {}, last entry {})",
+          kind, relative_name(record.segment, node_dir), size, record.index, record.offset, layout.commit,
+          above.back().index);
+    }
+    default:
+      fs::remove(last_segment_start.segment);
+      return fmt::format("{}: removed the last segment {} (entries {} to {}; commit index {})", kind,
+                         relative_name(last_segment_start.segment, node_dir), last_segment_start.index,
+                         above.back().index, layout.commit);
+  }
 }
 
 std::optional<std::string> damage_committed_record(StorageFaultKind kind, const fs::path& node_dir,
@@ -319,7 +340,7 @@ std::optional<std::string> damage_node_files(StorageFaultKind kind, const fs::pa
     case StorageFaultKind::uncommitted_bit_flip:
       return flip_uncommitted_bit(node_dir, rng);
     case StorageFaultKind::uncommitted_damage:
-      return zero_uncommitted_tail(node_dir, rng);
+      return damage_uncommitted_tail(node_dir, rng);
     default:
       return damage_committed_record(kind, node_dir, rng);
   }

@@ -21,7 +21,8 @@ enum class StorageFaultKind {
   corrupt_snapshot,      // one bit of snap/snapshot
   uncommitted_bit_flip,  // one bit of the term or payload of a record above the commit index, with an
                          // intact record after it (so it is not a torn write)
-  uncommitted_damage,    // truncation or zeroing of the log's tail above the saved commit index only
+  uncommitted_damage,    // the log's tail above the saved commit index zeroed or cut, or its last
+                         // segment removed when it holds only such entries (below the watermark all)
   corrupt_hard_state,    // one bit of the newest slot of `meta`
   wiped_directory,       // the whole node directory
 };

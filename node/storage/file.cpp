@@ -1,7 +1,6 @@
 #include "node/storage/file.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "node/storage/flush_observer.h"
 #include "node/storage/format.h"
@@ -191,14 +193,51 @@ void Mapping::flush(std::size_t from, std::size_t to, const std::filesystem::pat
     throw_errno("msync failed for", path, errno);
 }
 
-DirectoryLock::DirectoryLock(const std::filesystem::path& dir) : fd_(open_directory(dir)) {
-  if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) {
-      throw StorageError("node directory " + dir.string() +
-                         " is already open in another process or NodeStorage (flock is held)");
-    }
-    throw_errno("cannot lock", dir, errno);
+namespace {
+
+std::mutex held_locks_mutex;
+std::set<std::pair<dev_t, ino_t>> held_locks;  // the lock files this process holds
+
+StorageError already_open(const std::filesystem::path& dir, const std::string& holder) {
+  return StorageError("node directory " + dir.string() + " is already open in another process or NodeStorage (" +
+                      holder + ")");
+}
+
+}  // namespace
+
+DirectoryLock::DirectoryLock(const std::filesystem::path& dir) {
+  const std::filesystem::path path = dir / format::kLockFileName;
+  const std::lock_guard guard(held_locks_mutex);
+  // Before opening: closing a second descriptor of a lock file this process holds would drop its lock.
+  struct stat st {};
+  if (::fstatat(AT_FDCWD, path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      held_locks.contains({st.st_dev, st.st_ino})) {
+    throw already_open(dir, "this process holds its lock file");
   }
+  fd_ = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd_.get() < 0) throw_errno("cannot open the lock file", path, errno);
+  if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot inspect", path, errno);
+  if (!S_ISREG(st.st_mode)) throw StorageError("lock file " + path.string() + " is not a regular file");
+  if ((st.st_mode & 07777) != 0600 && ::fchmod(fd_.get(), 0600) != 0) throw_errno("cannot chmod", path, errno);
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (::fcntl(fd_.get(), F_SETLK, &lock) != 0) {
+    if (errno != EACCES && errno != EAGAIN) throw_errno("cannot lock", path, errno);
+    struct flock holder = lock;
+    if (::fcntl(fd_.get(), F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK)
+      throw already_open(dir, "process " + std::to_string(holder.l_pid) + " holds its lock file");
+    throw already_open(dir, "its lock file is locked");
+  }
+  held_locks.emplace(st.st_dev, st.st_ino);
+  device_ = st.st_dev;
+  inode_ = st.st_ino;
+}
+
+DirectoryLock::~DirectoryLock() {
+  const std::lock_guard guard(held_locks_mutex);
+  held_locks.erase({device_, inode_});
+  fd_ = UniqueFd();  // the close releases the record lock
 }
 
 }  // namespace shmraft::storage

@@ -1,6 +1,8 @@
 #pragma once
 // Thin RAII wrappers over the POSIX calls the storage makes, each failure turned into a StorageError that
 // names the operation, the path and errno's text. Every file is created with mode 0600.
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -86,14 +88,27 @@ class Mapping {
   std::size_t size_ = 0;
 };
 
-// Holds flock(LOCK_EX) on a directory for as long as it lives; a second holder — another process, or
-// another open of the same directory in this one — gets a StorageError instead of waiting.
+// Keeps every other holder out of a node directory for as long as it lives — another process, or another
+// DirectoryLock of the same directory in this one: they get a StorageError instead of waiting.
+//
+// A POSIX record lock (fcntl F_SETLK) on <dir>/lock, not a flock on the directory: a flock, like an OFD
+// lock (F_OFD_SETLK), belongs to the open file description, which fork() gives the child too, so a forked
+// snapshot writer kept the directory locked until it closed its copy, and a node restarted at once after
+// a kill was refused as "already open". A record lock belongs to the process: a child never holds it, and
+// it goes the instant its holder dies. Its two pitfalls are kept out: a process never conflicts with its
+// own record locks (a registry of the lock files held in this process refuses a second holder before it
+// opens anything), and closing any descriptor of the locked file drops the lock (nothing else opens it).
 class DirectoryLock {
  public:
   explicit DirectoryLock(const std::filesystem::path& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
 
  private:
   UniqueFd fd_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
 };
 
 }  // namespace shmraft::storage

@@ -1,6 +1,7 @@
 #include "node/storage/format.h"
 
 #include <cstdio>
+#include <cstring>
 
 #include "ipc/crc32c.h"
 
@@ -19,6 +20,10 @@ uint32_t meta_slot_crc(const MetaSlot& slot) noexcept {
   return ipc::crc32c(&slot, offsetof(MetaSlot, crc));
 }
 
+uint32_t meta_slot_crc(const MetaSlotV2& slot) noexcept {
+  return ipc::crc32c(&slot, offsetof(MetaSlotV2, crc));
+}
+
 uint32_t meta_slot_crc(const MetaSlotV1& slot) noexcept {
   return ipc::crc32c(&slot, offsetof(MetaSlotV1, crc));
 }
@@ -33,6 +38,17 @@ uint32_t snapshot_crc(const SnapshotHeaderV1& header, std::span<const std::byte>
 
 uint32_t snapshot_crc(const SnapshotHeaderV2& header, std::span<const std::byte> data) noexcept {
   return ipc::crc32c(data.data(), data.size(), ipc::crc32c(&header, offsetof(SnapshotHeaderV2, crc)));
+}
+
+bool self_described_crc_holds(std::span<const std::byte> bytes, std::size_t length_offset) noexcept {
+  uint32_t length = 0;
+  if (bytes.size() < length_offset + sizeof length) return false;
+  std::memcpy(&length, bytes.data() + length_offset, sizeof length);
+  uint32_t crc = 0;
+  if (length < length_offset + sizeof length + sizeof crc || length > bytes.size() || length % sizeof crc != 0)
+    return false;
+  std::memcpy(&crc, bytes.data() + length - sizeof crc, sizeof crc);
+  return crc == ipc::crc32c(bytes.data(), length - sizeof crc);
 }
 
 std::string segment_file_name(uint64_t first_index) {

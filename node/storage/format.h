@@ -13,7 +13,7 @@
 // all-zero header is where the written part of the segment ends.
 //
 // meta: two MetaSlots, at offsets 0 and kMetaSlotStride, each on its own page so that writing one never
-// rewrites the other. The valid slot with the higher sequence number is the hard state.
+// rewrites the other. The valid slot with the higher sequence number is the hard state and the watermark.
 //
 // snap/snapshot: SnapshotHeader | data (data_bytes B). The CRC covers the header fields and the data.
 #include <bit>
@@ -35,9 +35,10 @@ static_assert(std::endian::native == std::endian::little, "the on-disk format is
 // be unsafe (the node may have voted or acknowledged entries), so the error says neither.
 inline constexpr uint32_t kSegmentVersion = 2;
 inline constexpr uint32_t kFirstSegmentVersionWithEntryTypes = 2;
-// Hard-state slots. Version 2 added the lost mark (HardState::lost); a version-1 slot (an older build's)
-// is still read, as a node that is not lost.
-inline constexpr uint32_t kMetaVersion = 2;
+// Hard-state slots. Version 2 added the lost mark (HardState::lost), version 3 the watermark and the slot's
+// own length. Slots of versions 1 and 2 (older builds') are still read — as a node that is not lost, and
+// with no watermark — and the open that reads one writes a version-3 slot (node_storage.cpp).
+inline constexpr uint32_t kMetaVersion = 3;
 // Snapshot files. Version 2 added the configuration the snapshot covers (voters and learners), version 3
 // its repair mark (the node being repaired after it lost state, and the lost start); files of versions 1
 // and 2 (older builds') are still read, as snapshots that record no configuration, or no repair.
@@ -69,11 +70,37 @@ struct RecordHeader {
 static_assert(sizeof(RecordHeader) == 32);
 inline constexpr std::size_t kRecordCrcCoveredHeaderBytes = offsetof(RecordHeader, crc);
 
+// From version 3 on, every slot of every version starts with magic, version and its own length, and ends
+// with the CRC32C of the bytes before it: a build then tells a slot of a newer version (its CRC holds)
+// from a bit flip in the version field of its own (the CRC fails: damage, not a refusal). Segment headers
+// are laid out the same way (header_bytes).
 struct MetaSlot {
   uint64_t magic = kMetaMagic;
   uint32_t version = kMetaVersion;
+  uint32_t slot_bytes = 72;  // this struct's size: where the CRC ends
+  uint64_t sequence = 0;     // larger = newer; 0 = never written
+  uint64_t term = 0;
+  uint64_t vote = 0;
+  uint64_t commit = 0;
+  uint64_t lost = 0;
+  // The watermark: the highest log index this node had made durable (as its mode promises) when the slot
+  // was written, so every entry up to it may have been acknowledged. A log that ends below it lost
+  // acknowledged entries (recovery.cpp). Written before the node may acknowledge, lowered before a
+  // truncation removes anything.
+  uint64_t watermark = 0;
   uint32_t reserved = 0;
-  uint64_t sequence = 0;  // larger = newer; 0 = never written
+  uint32_t crc = 0;  // CRC32C of the 68 bytes before it
+};
+static_assert(sizeof(MetaSlot) == 72 && MetaSlot{}.slot_bytes == sizeof(MetaSlot));
+// Where a slot of version 3 or later says how long it is (self_described_crc_holds).
+inline constexpr std::size_t kMetaSlotBytesOffset = offsetof(MetaSlot, slot_bytes);
+
+// The version-2 slot: read, never written.
+struct MetaSlotV2 {
+  uint64_t magic = kMetaMagic;
+  uint32_t version = 2;
+  uint32_t reserved = 0;
+  uint64_t sequence = 0;
   uint64_t term = 0;
   uint64_t vote = 0;
   uint64_t commit = 0;
@@ -81,7 +108,7 @@ struct MetaSlot {
   uint32_t reserved2 = 0;
   uint32_t crc = 0;  // CRC32C of the 60 bytes before it
 };
-static_assert(sizeof(MetaSlot) == 64);
+static_assert(sizeof(MetaSlotV2) == 64);
 
 // The version-1 slot: read, never written.
 struct MetaSlotV1 {
@@ -155,16 +182,24 @@ constexpr std::size_t record_bytes(std::size_t payload_bytes) noexcept {
 uint32_t record_crc(const RecordHeader& header, std::span<const std::byte> payload) noexcept;
 uint32_t segment_header_crc(const SegmentHeader& header) noexcept;
 uint32_t meta_slot_crc(const MetaSlot& slot) noexcept;
+uint32_t meta_slot_crc(const MetaSlotV2& slot) noexcept;
 uint32_t meta_slot_crc(const MetaSlotV1& slot) noexcept;
 uint32_t snapshot_crc(const SnapshotHeader& header, std::span<const std::byte> data) noexcept;
 uint32_t snapshot_crc(const SnapshotHeaderV1& header, std::span<const std::byte> data) noexcept;
 uint32_t snapshot_crc(const SnapshotHeaderV2& header, std::span<const std::byte> data) noexcept;
+
+// Whether `bytes`, which start with a header saying its own length (a u32 at `length_offset`) and ending
+// with the CRC32C of the bytes before that CRC, hold such a header whose CRC holds. Every meta slot from
+// version 3 and every segment header is laid out so: a file of a newer version then passes (a refusal:
+// an operator's matter), a bit flip in the version field of one of ours fails (damage).
+bool self_described_crc_holds(std::span<const std::byte> bytes, std::size_t length_offset) noexcept;
 
 // "00000000000000000042.seg" for 42; parse_segment_file_name is its inverse and rejects anything else.
 std::string segment_file_name(uint64_t first_index);
 std::optional<uint64_t> parse_segment_file_name(std::string_view name);
 
 inline constexpr std::string_view kMetaFileName = "meta";
+inline constexpr std::string_view kLockFileName = "lock";  // empty: its record lock is all (file.h)
 inline constexpr std::string_view kLogDirName = "log";
 inline constexpr std::string_view kSnapshotDirName = "snap";
 inline constexpr std::string_view kSnapshotFileName = "snapshot";

@@ -20,53 +20,68 @@ std::size_t slot_offset(int slot) {
   return static_cast<std::size_t>(slot) * format::kMetaSlotStride;
 }
 
-MetaSlot make_slot(const HardState& state, uint64_t sequence) {
+MetaSlot make_slot(const HardState& state, uint64_t watermark, uint64_t sequence) {
   MetaSlot slot;
   slot.sequence = sequence;
   slot.term = state.term;
   slot.vote = state.vote;
   slot.commit = state.commit;
   slot.lost = state.lost;
+  slot.watermark = watermark;
   slot.crc = format::meta_slot_crc(slot);
   return slot;
 }
 
 // All zero: a slot no write has reached yet (the second one of a new file), not damage.
-bool never_written(const MetaSlot& slot) {
+bool never_written(const std::byte* at) {
   static constexpr std::byte kZero[sizeof(MetaSlot)] = {};
-  return std::memcmp(&slot, kZero, sizeof slot) == 0;
+  return std::memcmp(at, kZero, sizeof kZero) == 0;
 }
 
-// A version-1 slot in the current layout: a node that is not lost.
-MetaSlot upgraded(const format::MetaSlotV1& v1) {
-  MetaSlot slot;
-  slot.version = v1.version;
-  slot.sequence = v1.sequence;
-  slot.term = v1.term;
-  slot.vote = v1.vote;
-  slot.commit = v1.commit;
-  return slot;
+// A slot of an older version in the current layout: a node that is not lost (version 1), with no
+// watermark. The version is kept, so that the open knows to upgrade it.
+template <class Old>
+std::string read_old_slot(const std::byte* at, MetaSlot& slot) {
+  Old old;
+  std::memcpy(&old, at, sizeof old);
+  if (old.crc != format::meta_slot_crc(old)) return "CRC mismatch";
+  slot = MetaSlot{};
+  slot.version = old.version;
+  slot.sequence = old.sequence;
+  slot.term = old.term;
+  slot.vote = old.vote;
+  slot.commit = old.commit;
+  if constexpr (requires { old.lost; }) slot.lost = old.lost;
+  return {};
 }
 
-// Reads the slot at `at` into `slot` (a version-1 one upgraded); returns why it cannot be used, or empty
-// if it can. A newer format version is an error, not a bad slot.
+// Reads the slot at `at` into `slot` (an older version's in the current layout); returns why it cannot be
+// used, or empty if it can. A newer format version is an error, not a bad slot.
 std::string read_slot(const std::byte* at, MetaSlot& slot, const fs::path& path, int index) {
   std::memcpy(&slot, at, sizeof slot);
   if (slot.magic != format::kMetaMagic) return "bad magic number";
   if (slot.version > format::kMetaVersion) {
+    if (!format::self_described_crc_holds({at, format::kMetaSlotStride}, format::kMetaSlotBytesOffset)) {
+      return "format version " + std::to_string(slot.version) +
+             " with a CRC that does not hold (a damaged version field, not a newer file)";
+    }
     throw StorageError("hard state file " + path.string() + " slot " + std::to_string(index) +
                        " has format version " + std::to_string(slot.version) +
                        ", newer than this build understands (" + std::to_string(format::kMetaVersion) + ")");
   }
+  std::string problem;
   if (slot.version == 1) {
-    format::MetaSlotV1 v1;
-    std::memcpy(&v1, at, sizeof v1);
-    if (v1.crc != format::meta_slot_crc(v1)) return "CRC mismatch";
-    slot = upgraded(v1);
-  } else if (slot.crc != format::meta_slot_crc(slot)) {
-    return "CRC mismatch";
+    problem = read_old_slot<format::MetaSlotV1>(at, slot);
+  } else if (slot.version == 2) {
+    problem = read_old_slot<format::MetaSlotV2>(at, slot);
+  } else if (slot.slot_bytes != sizeof slot || slot.crc != format::meta_slot_crc(slot)) {
+    problem = "CRC mismatch";
   }
+  if (!problem.empty()) return problem;
   if (slot.version == 0 || slot.sequence == 0) return "version or sequence number 0";
+  // No write reaches it, and the next write's sequence number would wrap to 0 (found by the fuzzer once
+  // the open wrote an upgraded slot after one).
+  if (slot.sequence == UINT64_MAX) return "sequence number 18446744073709551615";
   return {};
 }
 
@@ -83,7 +98,7 @@ HardStateFile::HardStateFile(fs::path path, UniqueFd fd, Mapping mapping, Durabi
 HardStateFile HardStateFile::create(const fs::path& path, Durability durability, StorageStats& stats,
                                     RecoveryReport& report) {
   std::byte page[format::kMetaFileBytes] = {};
-  const MetaSlot first = make_slot(HardState{}, 1);
+  const MetaSlot first = make_slot(HardState{}, 0, 1);
   std::memcpy(page, &first, sizeof first);
   write_file_atomically(path, {std::span<const std::byte>(page)});
   stats.flushes += 2;
@@ -108,12 +123,12 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   for (int i = 0; i < 2; ++i) {
     MetaSlot slot;
     const std::byte* at = file.mapping_.data() + slot_offset(i);
-    std::memcpy(&slot, at, sizeof slot);
-    const std::string problem = never_written(slot) ? "never written" : read_slot(at, slot, path, i);
+    const bool blank = never_written(at);
+    const std::string problem = blank ? "never written" : read_slot(at, slot, path, i);
     if (!problem.empty()) {
       const std::string where = "slot " + std::to_string(i) + " at offset " + std::to_string(slot_offset(i));
       problems += "; " + where + ": " + problem;
-      if (!never_written(slot)) damaged.emplace_back(i, where + " (" + problem + ")");
+      if (!blank) damaged.emplace_back(i, where + " (" + problem + ")");
       continue;
     }
     if (newest < 0 || slot.sequence > chosen.sequence) {
@@ -135,6 +150,8 @@ HardStateFile HardStateFile::open(const fs::path& path, Durability durability, S
   file.sequence_ = chosen.sequence;
   file.relied_on_slot_ = newest;
   file.newest_ = HardState{chosen.term, chosen.vote, chosen.commit, chosen.lost};
+  file.watermark_ = chosen.watermark;
+  file.newest_version_ = chosen.version;
   file.relied_on_ = file.newest_;
   return file;
 }
@@ -144,7 +161,7 @@ void HardStateFile::repair_damaged_slots(uint64_t lost_mark) {
     // Only the slot not relied on can be damaged (the other is the newest valid one): write() goes there.
     HardState marked = newest_;
     marked.lost = lost_mark;
-    write(marked, durability_ != Durability::none);
+    write(marked, watermark_, durability_ != Durability::none);
     damaged_slots_.clear();
     return;
   }
@@ -158,11 +175,13 @@ void HardStateFile::repair_damaged_slots(uint64_t lost_mark) {
   damaged_slots_.clear();
 }
 
-void HardStateFile::write(const HardState& state, bool flush) {
+void HardStateFile::write(const HardState& state, uint64_t watermark, bool flush) {
   const int target = 1 - relied_on_slot_;
-  const MetaSlot slot = make_slot(state, ++sequence_);
+  const MetaSlot slot = make_slot(state, watermark, ++sequence_);
   std::memcpy(mapping_.data() + slot_offset(target), &slot, sizeof slot);
   newest_ = state;
+  watermark_ = watermark;
+  newest_version_ = format::kMetaVersion;
   if (durability_ == Durability::none) {
     relied_on_slot_ = target;
     relied_on_ = state;

@@ -7,10 +7,12 @@
 //   modes batch/always — the newest *flushed* slot is relied on; writes that need no flush (a new commit
 //                       index) keep overwriting the other slot until one is flushed, and only then do the
 //                       roles swap.
+// Each slot also holds the watermark (format.h): the hard state and the watermark are written together.
 // Opening takes the valid slot with the higher sequence number. A damaged slot (bad magic number, CRC
-// mismatch) is never silent: it goes into the RecoveryReport (a note and hard_state_slots_skipped) and
-// is zeroed — or replaced by a lost mark, Options::lost_mark_on_damaged_hard_state — once the directory
-// opened, since the state saved last may have been in it.
+// mismatch, a version field no build wrote with that CRC) is never silent: it goes into the RecoveryReport
+// (a note and hard_state_slots_skipped) and is zeroed — or replaced by a lost mark,
+// Options::lost_mark_on_damaged_hard_state — once the directory opened, since the state saved last may
+// have been in it.
 #include <cstdint>
 #include <filesystem>
 #include <vector>
@@ -27,12 +29,16 @@ class HardStateFile {
   // directory), then opens it.
   static HardStateFile create(const std::filesystem::path& path, Durability durability, StorageStats& stats,
                               RecoveryReport& report);
-  // Maps `path` and reads the newest valid slot. Refuses a newer format version and a file in which
-  // neither slot is valid; a damaged slot passed over goes into `report` (a never written one is normal).
+  // Maps `path` and reads the newest valid slot. Refuses a slot of a newer format version (one whose
+  // self-described CRC holds, format.h) and a file in which neither slot is valid; a damaged slot passed
+  // over goes into `report` (a never written one is normal).
   static HardStateFile open(const std::filesystem::path& path, Durability durability, StorageStats& stats,
                             RecoveryReport& report);
 
   const HardState& newest() const noexcept { return newest_; }
+  // The newest slot's watermark (0 in a slot of version 1 or 2, which had none) and format version.
+  uint64_t watermark() const noexcept { return watermark_; }
+  uint32_t newest_version() const noexcept { return newest_version_; }
   // The state a power loss cannot take back (in mode none: the newest).
   const HardState& relied_on() const noexcept { return relied_on_; }
   // Makes the damaged slots open() reported harmless, once the whole directory opened (a refused open
@@ -42,9 +48,9 @@ class HardStateFile {
   // batch/always — so that no later start, even one after a crash before the node itself wrote anything,
   // takes the older state for an intact one (state_detection.h).
   void repair_damaged_slots(uint64_t lost_mark);
-  // Writes `state` into the slot not relied on; with `flush` (modes batch/always) msyncs that page, after
-  // which it is the one relied on.
-  void write(const HardState& state, bool flush);
+  // Writes `state` and `watermark` into the slot not relied on; with `flush` (modes batch/always) msyncs
+  // that page, after which it is the one relied on.
+  void write(const HardState& state, uint64_t watermark, bool flush);
 
  private:
   HardStateFile(std::filesystem::path path, UniqueFd fd, Mapping mapping, Durability durability,
@@ -58,6 +64,8 @@ class HardStateFile {
   uint64_t sequence_ = 0;
   int relied_on_slot_ = 0;
   HardState newest_;
+  uint64_t watermark_ = 0;
+  uint32_t newest_version_ = format::kMetaVersion;
   HardState relied_on_;
   std::vector<int> damaged_slots_;
 };

@@ -148,11 +148,30 @@ class NodeStorage::Impl {
     snapshot_.emplace(snap_dir, stats_, report_);
     SegmentedLog::Bounds bounds;
     bounds.commit = hard_state_.commit;
+    bounds.watermark = meta_->watermark();
     bounds.snapshot = snapshot_->meta().value_or(SnapshotMeta{});
     log_.emplace(SegmentedLog::recover(log_dir, options_, bounds, stats_, report_));
     meta_->repair_damaged_slots(options_.lost_mark_on_damaged_hard_state);
     hard_state_ = meta_->newest();
+    raise_watermark_after_recovery();
   }
+
+  // Recovery made every record it kept as durable as the mode promises, and the node may acknowledge a
+  // record it holds without writing it again: the watermark covers them all before anything else happens.
+  // A slot of an older version is upgraded here, whatever the watermark.
+  void raise_watermark_after_recovery() {
+    const uint32_t version = meta_->newest_version();
+    if (meta_->watermark() >= log_->last_index() && version == format::kMetaVersion) return;
+    if (version != format::kMetaVersion) {
+      report_.notes.push_back("meta: hard state of format version " + std::to_string(version) +
+                              " upgraded to version " + std::to_string(format::kMetaVersion) +
+                              ", with the log's end (entry " + std::to_string(log_->last_index()) +
+                              ") as the watermark: a loss of entries before this open cannot be detected");
+    }
+    meta_->write(hard_state_, log_->last_index(), durable());
+  }
+
+  bool durable() const noexcept { return options_.durability != Durability::none; }
 
   void save_hard_state(const HardState& state) {
     if (state.term < hard_state_.term) {
@@ -176,26 +195,41 @@ class NodeStorage::Impl {
         break;
       case Durability::none:
       case Durability::always:
-        write_hard_state();
+        write_meta();
         break;
     }
   }
 
   void sync() {
     log_->sync();
-    if (staged_) {
-      write_hard_state();
+    if (staged_ || log_->last_index() > meta_->watermark()) {
+      write_meta();
       staged_ = false;
     }
   }
 
-  void write_hard_state() {
-    if (hard_state_ == meta_->newest()) return;
+  // Writes the hard state and, as the watermark, the log's end into `meta` (one slot, one store). Called
+  // only where the whole log is as durable as the mode promises: in none and always after any append, in
+  // batch by sync() after the log's flush. Flushed in batch and always when it holds a promise (a new
+  // term, vote or lost mark), never for the watermark alone: a store survives every kill, and after a
+  // power loss a watermark that lags only claims less than the log holds (an msync of `meta` per Ready
+  // made an always-mode Ready of one record 3.6 times slower, bench_storage Append/always).
+  void write_meta() {
+    const uint64_t watermark = log_->last_index();
+    if (hard_state_ == meta_->newest() && watermark == meta_->watermark()) return;
     const HardState& relied_on = meta_->relied_on();
     // The lost mark is a promise too: a restart must not forget it and vote (raft/core.h, "Lost state").
     const bool promise = hard_state_.term != relied_on.term || hard_state_.vote != relied_on.vote ||
                          hard_state_.lost != relied_on.lost;
-    meta_->write(hard_state_, promise && options_.durability != Durability::none);
+    meta_->write(hard_state_, watermark, promise && durable());
+  }
+
+  // Lowers the watermark to `to`, durably, before entries above it are removed: a crash part-way through
+  // the removal then leaves a log that still reaches the watermark. The state written is the one `meta`
+  // holds already (in batch a staged one may cover entries not flushed yet).
+  void lower_watermark(uint64_t to) {
+    if (meta_->watermark() <= to) return;
+    meta_->write(meta_->newest(), to, durable());
   }
 
   void truncate_suffix(uint64_t from_index) {
@@ -210,6 +244,7 @@ class NodeStorage::Impl {
                          ") would remove entries of the snapshot (up to " + std::to_string(snapshot_index) +
                          ")");
     }
+    lower_watermark(from_index - 1);
     log_->truncate_suffix(from_index);
   }
 
@@ -233,14 +268,18 @@ class NodeStorage::Impl {
 
   void save_snapshot(const SnapshotMeta& meta, std::span<const std::byte> data) {
     refuse_older_snapshot(meta);
+    const bool continues = log_continues(meta);
+    if (!continues) lower_watermark(meta.last_index);
     snapshot_->save(meta, data);
-    keep_log_if_it_continues(meta);
+    adopt_snapshot(meta, continues);
   }
 
   void install_snapshot_file(const SnapshotMeta& meta) {
     refuse_older_snapshot(meta);
+    const bool continues = log_continues(meta);
+    if (!continues) lower_watermark(meta.last_index);
     snapshot_->install_staged(meta);
-    keep_log_if_it_continues(meta);
+    adopt_snapshot(meta, continues);
   }
 
   void refuse_older_snapshot(const SnapshotMeta& meta) const {
@@ -252,16 +291,15 @@ class NodeStorage::Impl {
     }
   }
 
-  // Raft's InstallSnapshot rule: keep the log only if it continues the snapshot.
-  void keep_log_if_it_continues(const SnapshotMeta& meta) {
-    bool continues;
-    if (log_->empty()) {
-      continues = log_->last_index() == meta.last_index;
-    } else if (meta.last_index < log_->first_index()) {
-      continues = log_->first_index() == meta.last_index + 1;
-    } else {
-      continues = log_->last_index() >= meta.last_index && log_->term(meta.last_index) == meta.last_term;
-    }
+  // Raft's InstallSnapshot rule: keep the log only if it continues the snapshot. Decided before the
+  // snapshot is written, so that a log about to go takes the watermark down with it first.
+  bool log_continues(const SnapshotMeta& meta) const {
+    if (log_->empty()) return log_->last_index() == meta.last_index;
+    if (meta.last_index < log_->first_index()) return log_->first_index() == meta.last_index + 1;
+    return log_->last_index() >= meta.last_index && log_->term(meta.last_index) == meta.last_term;
+  }
+
+  void adopt_snapshot(const SnapshotMeta& meta, bool continues) {
     if (continues) {
       log_->set_base(meta);
     } else {

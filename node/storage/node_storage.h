@@ -2,8 +2,9 @@
 // The durable state of one Raft node — its log, its hard state and its latest snapshot — kept in one
 // directory that a single process owns at a time:
 //
-//   <dir>/meta              hard state (term, vote, commit, lost mark) in two CRC'd slots with a sequence
-//   number <dir>/log/<first>.seg   preallocated, memory-mapped log segments named by their first index
+//   <dir>/meta              hard state (term, vote, commit, lost mark) and the watermark, in two CRC'd
+//                           slots with a sequence number
+//   <dir>/log/<first>.seg   preallocated, memory-mapped log segments named by their first index
 //   <dir>/snap/snapshot     the latest snapshot (metadata + bytes)
 //
 // Independent of the Raft core's types: plain structs and spans in, zero-copy views out. format.h
@@ -15,6 +16,13 @@
 // sync() is what makes the Ready's writes as durable as the durability mode promises. Call it in every
 // mode: in `none` it makes no system call, in `batch` it is the one msync of the Ready (and it writes the
 // staged hard state), in `always` everything was already flushed by the calls themselves.
+//
+// The watermark: `meta` also holds the highest log index made durable before the node could acknowledge
+// it (format.h). It rides on the hard state's slot — written with it, or by sync() when the log grew —
+// so it costs a store into the mapped slot and no system call, in every mode (the slot is flushed only
+// with a new term, vote or lost mark, as before). A truncation lowers it first, durably. An open that finds
+// the log ending below it refuses with damage (set_aside.h): acknowledged entries are gone, whatever the
+// commit index.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -118,11 +126,12 @@ struct RecoveryReport {
 
 class NodeStorage {
  public:
-  // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes an
-  // exclusive flock on it and recovers the log. Throws StorageError when the directory is missing its
-  // parent or is unwritable, another process (or another NodeStorage) holds it, a file has a newer
-  // format version, or acknowledged data is corrupt (that one of kind kDamage: a node sets such files
-  // aside and is repaired, set_aside.h).
+  // Opens (or, if `dir` does not exist but its parent does, creates) the node directory, takes its lock
+  // (a record lock on <dir>/lock, which a forked child never holds: file.h) and recovers the log. Throws
+  // StorageError when the directory is missing its parent or is unwritable, another process (or another
+  // NodeStorage) holds it, a file has a newer format version, or acknowledged data is corrupt or missing —
+  // the log ends below the watermark — (that one of kind kDamage: a node sets such files aside and is
+  // repaired, set_aside.h).
   explicit NodeStorage(const std::filesystem::path& dir, const Options& options = {});
   ~NodeStorage();
   NodeStorage(NodeStorage&&) noexcept;
@@ -136,7 +145,8 @@ class NodeStorage {
   // nothing is written and StorageError is thrown.
   void append(std::span<const LogEntry> entries);
   // Removes every entry with index >= from_index. from_index must be above the saved commit index and
-  // the snapshot; in modes batch/always the removal is durable when this returns.
+  // the snapshot; in modes batch/always the removal is durable when this returns. The watermark is lowered
+  // below from_index first (flushed in batch/always).
   void truncate_suffix(uint64_t from_index);
 
   // The log holds [first_index(), last_index()]. When it is empty, last_index() is the snapshot's last
@@ -164,8 +174,8 @@ class NodeStorage {
   // ---- snapshot and compaction ----
   // Writes snap/snapshot atomically (temporary file, fsync, rename, fsync of the directory) in every
   // mode. If the log does not hold the snapshot's last entry with its term, the log is discarded and the
-  // next append starts at meta.last_index + 1 (Raft's InstallSnapshot rule). An older snapshot than the
-  // current one is refused.
+  // next append starts at meta.last_index + 1 (Raft's InstallSnapshot rule), and the watermark is lowered
+  // to meta.last_index before the snapshot is written. An older snapshot than the current one is refused.
   void save_snapshot(const SnapshotMeta& meta, std::span<const std::byte> data);
   // The same for a snapshot file another process wrote whole and flushed (write_snapshot_file in
   // snapshot_file.h) at snapshot_staging_file(): only renamed over snapshot_file(). Its bytes are not

@@ -49,19 +49,22 @@
 //    writing, and truncation zeroes newest first, so a bad record followed by a valid one never comes from
 //    a kill. A torn tail is discarded and its bytes zeroed (so that later appends cannot be confused by
 //    them). Anything else is corruption and is refused, naming the file and the offset.
-//    The saved commit index sharpens this: every entry up to it was flushed before the commit was saved,
-//    so a bad record at or below it is corruption even with nothing after it; so is a log whose records
-//    end (at an all-zero header) below it.
+//    The watermark (format.h) sharpens this: `meta` says up to which index the log was durable before the
+//    node could acknowledge anything — written after the log range it covers was made durable, lowered
+//    before a truncation or a snapshot install removes entries — so a bad record at or below it is
+//    corruption even with nothing after it; so is a log whose records end (at an all-zero header, a cut
+//    file, a missing last segment) below it. A kill mid-append tears a record above it, which stays a torn
+//    tail. The saved commit index bounds the same way (it never exceeds the durable log either), and is
+//    the only bound in a `meta` of an older version, which had no watermark.
 //    An all-zero header with a valid record after it is a zeroed hole in the log, not its end: refused.
 //    Two cases this cannot tell apart, and how we err:
 //      - A power loss during an unfinished flush in mode batch/always can leave a hole followed by valid
 //        records that were never acknowledged. We refuse to open and name the place rather than guess;
 //        a node then sets its files aside and is repaired from its peers (set_aside.h), which loses
 //        nothing either way.
-//      - Corruption of the very last acknowledged record above the saved commit index, with nothing
-//        valid after it, looks exactly like a torn write. It is discarded, with a note in the report.
-//        Every checksummed log shares this blind spot; the commit bound keeps it to entries this node
-//        had not yet learned were committed.
+//      - Corruption of the very last record above the watermark, with nothing valid after it, looks
+//        exactly like a torn write. It is discarded, with a note in the report. Every checksummed log
+//        shares this blind spot; the watermark keeps it to entries this node never acknowledged.
 // 4. Segments must continue one another. A hole between them is refused, except where everything before
 //    the hole is covered by the snapshot: those are segments whose removal by compact() a power loss
 //    undid, and they are removed again. A segment with no records at the end of the log is kept as the
@@ -70,7 +73,8 @@
 // 5. If the log does not hold the snapshot's last entry with the snapshot's term, or ends below it, a
 //    snapshot install was interrupted: the log is discarded, as the install would have done. A log that
 //    starts after snapshot + 1 is missing entries: refused.
-// 6. The log must reach the saved commit index; if it does not, acknowledged entries are missing: refused.
+// 6. The log must reach the watermark and the saved commit index; if it does not, acknowledged entries are
+//    missing: refused (a missing last segment, or every segment, ends up here).
 // Every refusal of corrupt or missing data above is StorageError::Kind::kDamage (set_aside.h repairs
 // it); a name that does not belong and a format version this build does not read stay plain refusals.
 // 7. In modes batch and always, every segment holding records is flushed (with the repairs): a process
@@ -191,6 +195,19 @@ std::string relative_name(const Segment& segment) {
   return "log/" + segment.path().filename().string();
 }
 
+// The highest index recovery knows was durable, and so may have been acknowledged: the watermark, or the
+// saved commit index where that is higher (a slot of an older version holds no watermark), and its name.
+struct Acknowledged {
+  uint64_t index = 0;
+  std::string what;
+
+  explicit Acknowledged(const SegmentedLog::Bounds& bounds)
+      : index(std::max(bounds.commit, bounds.watermark)),
+        what(bounds.watermark >= bounds.commit && bounds.watermark > 0
+                 ? "the watermark " + std::to_string(bounds.watermark)
+                 : "the saved commit index " + std::to_string(bounds.commit)) {}
+};
+
 [[noreturn]] void refuse_corruption(const Segment& segment, std::size_t offset, uint64_t index,
                                     const std::string& problem, const std::string& because) {
   throw damage("corrupt log: " + segment.path().string() + " at offset " + std::to_string(offset) +
@@ -206,6 +223,7 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
   log.base_ = bounds.snapshot;
   const uint64_t snapshot_index = bounds.snapshot.last_index;
   const uint64_t log_start = snapshot_index + 1;  // where a log with nothing older than the snapshot starts
+  const Acknowledged acknowledged(bounds);
   bool names_changed = false;
   auto note = [&report](std::string text) { report.notes.push_back(std::move(text)); };
 
@@ -257,10 +275,7 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
     const bool records_follow = next_with_records[k] < count;
 
     if (scan.stop == Stop::bad_record) {
-      if (stop_index <= bounds.commit) {
-        refuse_corruption(segment, scan.end, stop_index, scan.problem,
-                          "the entry is at or below the saved commit index " + std::to_string(bounds.commit));
-      }
+      // What follows the record is named first: it shows where the damage is better than the bounds do.
       if (records_follow) {
         refuse_corruption(
             segment, scan.end, stop_index, scan.problem,
@@ -269,6 +284,10 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
       if (std::optional<std::size_t> at = find_valid_record(segment, scan.end + 8, stop_index)) {
         refuse_corruption(segment, scan.end, stop_index, scan.problem,
                           "a valid record follows it at offset " + std::to_string(*at));
+      }
+      if (stop_index <= acknowledged.index) {
+        refuse_corruption(segment, scan.end, stop_index, scan.problem,
+                          "the entry is at or below " + acknowledged.what + ", so it was durable");
       }
       const std::size_t garbage_end = nonzero_end(segment, scan.end);
       segment.zero(scan.end, garbage_end);
@@ -280,10 +299,9 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
         refuse_corruption(segment, scan.end, stop_index, "all-zero record header",
                           "a valid record follows it at offset " + std::to_string(*at));
       }
-      if (!records_follow && stop_index <= bounds.commit && stop_index > snapshot_index) {
-        refuse_corruption(
-            segment, scan.end, stop_index, "the log ends here",
-            "entries up to the saved commit index " + std::to_string(bounds.commit) + " were acknowledged");
+      if (!records_follow && stop_index <= acknowledged.index && stop_index > snapshot_index) {
+        refuse_corruption(segment, scan.end, stop_index, "the log ends here",
+                          "entries up to " + acknowledged.what + " were durable and may be acknowledged");
       }
       const std::size_t garbage_end = nonzero_end(segment, scan.end);
       if (garbage_end > scan.end) {
@@ -366,11 +384,10 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
     }
   }
 
-  // 6. The saved commit index must be inside what we have.
-  if (log.last_index() < bounds.commit) {
+  // 6. The saved commit index and the watermark must be inside what we have.
+  if (log.last_index() < acknowledged.index) {
     throw damage("corrupt log: " + log_dir.string() + " ends at entry " + std::to_string(log.last_index()) +
-                 " but the saved commit index is " + std::to_string(bounds.commit) +
-                 ": acknowledged entries are missing");
+                 ", below " + acknowledged.what + ": acknowledged entries are missing");
   }
 
   // Repairs are made as durable as the mode promises before anything new is written, and so is every

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -60,6 +61,11 @@ Segment Segment::create(const fs::path& log_dir, uint64_t first_index, std::size
   }
 }
 
+namespace {
+// The most a newer version's segment header is read for its CRC.
+constexpr uint64_t kLargestHeaderBytes = 4096;
+}  // namespace
+
 Segment Segment::open_existing(const fs::path& file, uint64_t first_index_from_name) {
   UniqueFd fd = open_file(file, O_RDWR);
   const uint64_t size = file_size(fd.get(), file);
@@ -74,6 +80,13 @@ Segment Segment::open_existing(const fs::path& file, uint64_t first_index_from_n
                  " has a bad magic number at offset 0: not a shmraft log segment");
   }
   if (header.version > format::kSegmentVersion) {
+    // A newer build's header holds its own CRC (format.h); one of ours with a flipped version bit does not.
+    std::vector<std::byte> head(std::min<uint64_t>(size, kLargestHeaderBytes));
+    read_all_at(fd.get(), head.data(), head.size(), 0, file);
+    if (!format::self_described_crc_holds(head, offsetof(SegmentHeader, header_bytes))) {
+      throw damage("segment " + file.string() + " has a corrupt header at offset 0 (format version " +
+                   std::to_string(header.version) + " with a CRC that does not hold)");
+    }
     throw StorageError("segment " + file.string() + " has format version " + std::to_string(header.version) +
                        ", newer than this build understands (" + std::to_string(format::kSegmentVersion) +
                        ")");

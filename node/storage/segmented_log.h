@@ -23,8 +23,9 @@ class SegmentedLog {
   // What the rest of the node directory says about the log: recovery uses these to tell acknowledged
   // entries from a torn tail, and to recognise an interrupted compaction or snapshot install.
   struct Bounds {
-    uint64_t commit = 0;    // saved commit index: every entry up to it was durable before it was saved
-    SnapshotMeta snapshot;  // {0, 0} without a snapshot
+    uint64_t commit = 0;     // saved commit index: every entry up to it was durable before it was saved
+    uint64_t watermark = 0;  // the saved watermark: every entry up to it was durable and may be acknowledged
+    SnapshotMeta snapshot;   // {0, 0} without a snapshot
   };
 
   // Scans log/ and repairs what a crash may have left (see recovery.cpp), or throws StorageError.

@@ -4,15 +4,20 @@
 // corrupt newest hard-state slot makes it lost without setting anything aside (the older slot's term and
 // vote cannot be trusted). Each time it votes again once repaired and every acknowledged write reads back.
 // With two of three damaged, `shmraft up` starts them all but no leader can be elected — the two lost
-// nodes vote on nothing — and nothing acknowledged reads back empty.
+// nodes vote on nothing — and nothing acknowledged reads back empty. A follower that lost entries it had
+// acknowledged above its commit index (a zeroed tail) finds its log below its watermark: lost and repaired
+// too, where it once came back a healthy voter without them.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "launcher/chaos/storage_faults.h"
+#include "node/storage/node_storage.h"
 #include "tests/cluster/lost_repair.h"
 
 namespace shmraft::cluster_test {
@@ -119,6 +124,70 @@ TEST(DamagedNode, UpStartsEveryNodeAndTheDamagedOneIsRepaired) {
   const CommandResult& result = up.join();
   EXPECT_EQ(result.exit_code, 0) << result.describe();
   EXPECT_EQ(result.err.find("failed to start"), std::string::npos) << result.describe();
+}
+
+// Issue 14's hole, on real processes. With the other follower down, the leader needs this follower's
+// acknowledgement to commit; the follower learns the new commit index only with the next heartbeat (every
+// 500 ms here), so killed as soon as a write returns it holds acknowledged entries above its commit index.
+// Those are zeroed while it is stopped. It must start lost, its files set aside, be repaired, and every
+// acknowledged write — the ones it lost included — must read back.
+TEST(DamagedNode, AFollowerWhoseAcknowledgedTailAboveItsCommitIndexIsZeroedIsLostAndRepaired) {
+  TestCluster cluster("damaged-tail", node_args({"--heartbeat-ticks", "100", "--election-ticks", "300"}));
+  const uint32_t leader = cluster.wait_for_leader(20000ms);
+  const uint32_t follower = leader % cluster.nodes() + 1;
+  const uint32_t other = follower % cluster.nodes() + 1;
+  const fs::path dir = node_dir(cluster, follower);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(cluster.kv({"put", "k" + std::to_string(i), "v"}).exit_code, 0);
+  cluster.wait_for_catch_up(20000ms);
+  ASSERT_EQ(cluster.run("kill", {std::to_string(other)}).exit_code, 0);
+
+  std::vector<std::string> written;
+  uint64_t commit = 0;
+  uint64_t last = 0;
+  for (int attempt = 0; attempt < 5 && commit == last; ++attempt) {
+    if (attempt > 0) {
+      ASSERT_EQ(cluster.run("restart", {std::to_string(follower)}).exit_code, 0);
+      std::this_thread::sleep_for(1500ms);  // caught up by the leader's next heartbeats
+    }
+    const std::string key = "tail" + std::to_string(attempt);
+    const CommandResult put = cluster.kv({"put", key, "acknowledged"}, 20s);
+    ASSERT_EQ(put.exit_code, 0) << put.describe();
+    written.push_back(key);
+    ASSERT_EQ(cluster.run("kill", {std::to_string(follower)}).exit_code, 0);
+    const storage::NodeStorage stored(dir);
+    commit = stored.hard_state().commit;
+    last = stored.last_index();
+  }
+  ASSERT_LT(commit, last) << "in 5 attempts the follower always learned the commit index before its kill";
+  const std::optional<std::string> zeroed = launcher::zero_log_from(dir, commit + 1);
+  ASSERT_TRUE(zeroed);
+  std::cout << "node " << follower << " (commit index " << commit << "): " << *zeroed << std::endl;
+
+  ASSERT_EQ(cluster.run("restart", {std::to_string(follower)}).exit_code, 0);
+  const fs::path log_file = dir / "node.log";
+  ASSERT_TRUE(
+      eventually([&] { return read_file(log_file).find("lost state") != std::string::npos; }, 10000ms))
+      << read_file(log_file);
+  EXPECT_NE(read_file(log_file).find("entries up to the watermark"), std::string::npos)
+      << read_file(log_file);
+  EXPECT_NE(read_file(log_file).find("set aside as"), std::string::npos) << read_file(log_file);
+
+  // The other follower back: with it the leader commits the lost node's removal and repairs it.
+  ASSERT_EQ(cluster.run("restart", {std::to_string(other)}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] { return cluster.status_of(follower)["lost"].get<uint64_t>() == 0; }, 30000ms))
+      << cluster.status().dump(1);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(cluster.kv({"get", "k" + std::to_string(i)}).out, "v\n");
+  for (const std::string& key : written) {
+    const CommandResult get = cluster.kv({"get", key});
+    EXPECT_EQ(get.out, "acknowledged\n") << "acknowledged write " << key << " lost: " << get.describe();
+  }
+
+  // A voter again: with the other follower down, the leader commits with it.
+  const uint32_t now_leader = cluster.wait_for_leader(20000ms);
+  const uint32_t down = now_leader == other ? leader : other;  // never the repaired node
+  ASSERT_EQ(cluster.run("kill", {std::to_string(down)}).exit_code, 0);
+  const CommandResult after = cluster.kv({"put", "after", "repair"}, 20s);
+  EXPECT_EQ(after.exit_code, 0) << after.describe() << cluster.status().dump(1);
 }
 
 // Outside the model (a majority damaged): the two lost nodes vote on nothing, so no leader is elected and

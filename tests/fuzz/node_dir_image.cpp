@@ -68,6 +68,21 @@ void seal_snapshot(std::vector<std::byte>& bytes) {
   }
 }
 
+// Seals the meta slot at `offset` in the layout of the version it announces (each version has its own
+// length and CRC).
+void seal_meta_slot(std::vector<std::byte>& bytes, std::size_t offset) {
+  uint32_t version = 0;
+  if (bytes.size() < offset + offsetof(format::MetaSlot, version) + sizeof version) return;
+  std::memcpy(&version, bytes.data() + offset + offsetof(format::MetaSlot, version), sizeof version);
+  if (version == 1) {
+    reseal<format::MetaSlotV1>(bytes, offset, format::meta_slot_crc);
+  } else if (version == 2) {
+    reseal<format::MetaSlotV2>(bytes, offset, format::meta_slot_crc);
+  } else {
+    reseal<format::MetaSlot>(bytes, offset, format::meta_slot_crc);
+  }
+}
+
 // The bytes the file holds on disk.
 std::vector<std::byte> file_contents(const ImageFile& file) {
   std::vector<std::byte> bytes = file.bytes;
@@ -83,8 +98,8 @@ std::vector<std::byte> file_contents(const ImageFile& file) {
         bytes = std::move(laid_out);
       }
       if (seal) {
-        reseal<format::MetaSlot>(bytes, 0, format::meta_slot_crc);
-        reseal<format::MetaSlot>(bytes, format::kMetaSlotStride, format::meta_slot_crc);
+        seal_meta_slot(bytes, 0);
+        seal_meta_slot(bytes, format::kMetaSlotStride);
       }
       break;
     case FileKind::segment:

@@ -218,6 +218,37 @@ TEST(StorageBadInput, SecondOpenInTheSameProcessFails) {
   EXPECT_TRUE(contains(error, tmp.node().string())) << error;
 }
 
+// A child forked by the holder — the node's snapshot writer — does not hold the lock: once the holder
+// died, the directory opens at once, while the child still runs with every descriptor it inherited (with a
+// flock it stayed locked until the child closed them).
+TEST(StorageBadInput, AForkedChildDoesNotKeepTheDirectoryLocked) {
+  TempDir tmp;
+  { NodeStorage create(tmp.node()); }
+  int from_holder[2];
+  ASSERT_EQ(::pipe(from_holder), 0);
+  const pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    NodeStorage storage(tmp.node());
+    const pid_t writer = ::fork();
+    if (writer == 0) {
+      ::sleep(5);  // inherited descriptors all open
+      ::_exit(0);
+    }
+    (void)!::write(from_holder[1], &writer, sizeof writer);
+    ::_exit(0);  // dies holding the storage; the writer lives on
+  }
+  pid_t writer = 0;
+  ASSERT_EQ(::read(from_holder[0], &writer, sizeof writer), static_cast<ssize_t>(sizeof writer));
+  int status = 0;
+  ::waitpid(holder, &status, 0);
+  ASSERT_EQ(::kill(writer, 0), 0) << "the writer must still run";
+  EXPECT_EQ(message_of([&] { NodeStorage again(tmp.node()); }), "(no exception)");
+  ::kill(writer, SIGKILL);
+  ::close(from_holder[0]);
+  ::close(from_holder[1]);
+}
+
 TEST(StorageBadInput, SecondProcessOnTheSameDirectoryFails) {
   TempDir tmp;
   { NodeStorage create(tmp.node()); }

@@ -3,8 +3,10 @@
 // its flushes. At crash points (just before every flush, and between Readies) it builds a state a power
 // loss could leave (disk_model.h says which) in a fresh directory and opens it. Recovery must keep every
 // entry, term, vote and snapshot acknowledged as durable (the call that made it durable had returned),
-// return no entry, hard state or snapshot that was never written, and otherwise refuse with a
-// StorageError that names the directory.
+// return no entry, hard state or snapshot that was never written, and otherwise refuse with damage that
+// names the directory — after which the node process sets the files aside and starts lost, to be repaired
+// by its peers (set_aside.h), which each such state is also put through. A log ending below the watermark
+// (acknowledged entries gone) is such damage, never a silently shorter log.
 //
 // SHMRAFT_SEED replays a run; SHMRAFT_POWER_LOSS_STATES overrides the number of states per mode.
 #include <gtest/gtest.h>
@@ -15,6 +17,8 @@
 #include <set>
 
 #include "disk_model.h"
+#include "node/storage/set_aside.h"
+#include "node/storage/state_detection.h"
 #include "storage_test_support.h"
 
 namespace shmraft::storage {
@@ -109,9 +113,9 @@ class PowerLossRun {
     std::string text =
         std::to_string(states_) + " states: " + std::to_string(opened_) + " opened (" +
         std::to_string(repaired_) + " with repairs), " + std::to_string(states_ - opened_) +
-        " refused; on average " + std::to_string(uncertain_sectors_ / std::max<uint64_t>(states_, 1)) +
-        " uncertain sectors and " + std::to_string(uncertain_names_ / std::max<uint64_t>(states_, 1)) +
-        " uncertain names per state;";
+        " refused as damage, set aside and started lost; on average " +
+        std::to_string(uncertain_sectors_ / std::max<uint64_t>(states_, 1)) + " uncertain sectors and " +
+        std::to_string(uncertain_names_ / std::max<uint64_t>(states_, 1)) + " uncertain names per state;";
     for (const auto& [reason, count] : refusals_)
       text += "\n  refused " + std::to_string(count) + "x: " + reason;
     return text;
@@ -195,7 +199,12 @@ class PowerLossRun {
       EXPECT_TRUE(contains(message, target.string())) << "a refusal must name the directory: " << message;
       // Only flushed bytes, or every byte written (what a kill leaves): nothing there for recovery to doubt.
       EXPECT_EQ(kept, DiskModel::Kept::some) << "refused a state without torn writes: " << message;
+      EXPECT_EQ(error.kind(), StorageError::Kind::kDamage) << "refused, not as damage: " << message;
+      // The watermark is written only after the log range it covers was flushed, and lowered before a
+      // removal: no power loss can leave the log below it.
+      EXPECT_FALSE(contains(message, "the watermark")) << "it claimed more than the flushes made durable";
       ++refusals_[reason_of(message, target)];
+      expect_set_aside_and_lost(target);
       return;
     }
     ++opened_;
@@ -204,6 +213,17 @@ class PowerLossRun {
     check_hard_state(recovered->hard_state());
     const uint64_t base = check_snapshot(recovered->snapshot_meta());
     check_log(*recovered, base);
+  }
+
+  // What the node process does with a damaged directory: sets its files aside and starts lost.
+  void expect_set_aside_and_lost(const fs::path& target) const {
+    constexpr uint64_t kIncarnation = 5;
+    const std::string failure = message_of([&] {
+      NodeStorage fresh = open_or_set_aside(target, options_, kIncarnation, [](const std::string&) {});
+      EXPECT_EQ(fresh.last_index(), 0u);
+      EXPECT_EQ(detect_stored_state(fresh, 0, kIncarnation + 1).state, StoredState::kLost);
+    });
+    EXPECT_EQ(failure, "(no exception)") << "the damaged state could not be set aside";
   }
 
   void check_hard_state(const HardState& found) const {

@@ -296,19 +296,19 @@ TEST(StorageRoundTrip, HardStateSlotsProtectTheStateReliedOn) {
   {
     HardStateFile file = HardStateFile::create(meta, Durability::none, stats, report);
     EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{1, 0}));
-    file.write({1, 0, 0}, false);
+    file.write({1, 0, 0}, 0, false);
     EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{1, 2}));
-    file.write({1, 0, 1}, false);
+    file.write({1, 0, 1}, 0, false);
     EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{3, 2}));
   }
   fs::remove(meta);
   HardStateFile file = HardStateFile::create(meta, Durability::batch, stats, report);
-  file.write({1, 1, 0}, true);  // flushed: slot 1 is relied on from now
-  file.write({1, 1, 1}, false);
-  file.write({1, 1, 2}, false);
+  file.write({1, 1, 0}, 0, true);  // flushed: slot 1 is relied on from now
+  file.write({1, 1, 1}, 0, false);
+  file.write({1, 1, 2}, 0, false);
   EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{4, 2}));
-  file.write({2, 0, 2}, true);
-  file.write({2, 0, 3}, false);
+  file.write({2, 0, 2}, 0, true);
+  file.write({2, 0, 3}, 0, false);
   EXPECT_EQ(slot_sequences(), (std::pair<uint64_t, uint64_t>{5, 6}));
   EXPECT_EQ(HardStateFile::open(meta, Durability::batch, stats, report).newest(), (HardState{2, 0, 3}));
   EXPECT_EQ(report.hard_state_slots_skipped, 0u);  // a slot not yet written is no damage

@@ -88,6 +88,8 @@ const std::vector<Damage>& damages() {
       {"a missing hard-state file", [](const fs::path& node) { fs::remove(node / "meta"); }},
       {"a truncated segment header",
        [](const fs::path& node) { fs::resize_file(segment_files(node).front(), 16); }},
+      // Above the commit index 40, below the watermark 60: entries the node may have acknowledged.
+      {"a log zeroed from entry 50", [](const fs::path& node) { zero_log_from(node, 50); }},
   };
   return all;
 }
@@ -99,7 +101,8 @@ TEST(StorageSetAside, EveryDamageKindIsSetAsideWholeAndTheNodeStartsLost) {
     build(tmp.node());
     damage.apply(tmp.node());
     const std::string refusal = message_of([&] { NodeStorage storage(tmp.node(), small()); });
-    const auto before = files_under(tmp.node());
+    auto before = files_under(tmp.node());
+    before.erase(std::string(format::kLockFileName));  // the directory's lock stays where it is
 
     const Opened opened = open_noting(tmp.node());
     ASSERT_EQ(opened.error, "");
@@ -137,12 +140,13 @@ TEST(StorageSetAside, RefusalsStayRefusalsAndMoveNothing) {
   };
   {
     NodeStorage holder(tmp.node(), small());
-    expect_refused("lock held", "flock is held");
+    expect_refused("lock held", "is already open in another process or NodeStorage");
   }
   format::MetaSlot newer;
   std::memcpy(&newer, read_file(tmp.node() / "meta").data(), sizeof newer);
   const std::vector<std::byte> meta = read_file(tmp.node() / "meta");
   newer.version = format::kMetaVersion + 1;
+  newer.crc = format::meta_slot_crc(newer);  // a newer build's slot: its CRC holds (format.h)
   write_at(tmp.node() / "meta", 0, &newer, sizeof newer);
   expect_refused("newer format", "newer than this build understands");
   write_file(tmp.node() / "meta", meta);
@@ -180,16 +184,17 @@ TEST(StorageSetAside, PlantedLinksAreNotFollowed) {
 }
 
 // Above the commit index, a bad record with intact ones after it is damage (a crash tears only the last
-// record), set aside and repaired; a torn last record is what a crash mid-append leaves, recovered in
-// place as before, with nothing set aside.
+// record), set aside and repaired; a torn last record above the watermark is what a crash mid-append
+// leaves, recovered in place as before, with nothing set aside.
 TEST(StorageSetAside, ABadRecordFollowedByIntactOnesIsDamageATornLastRecordIsNot) {
   TempDir tmp;
   {
     NodeStorage storage(tmp.node(), small());
-    append_range(storage, 1, 10, 2);
+    append_range(storage, 1, 9, 2);
     storage.save_hard_state({2, 1, 3});
     storage.sync();
   }
+  run_and_die_before_sync(tmp.node(), small(), [](NodeStorage& storage) { append_range(storage, 10, 10, 2); });
   const std::vector<fs::path> segments = segment_files(tmp.node());
   ASSERT_EQ(segments.size(), 1u);
   const std::vector<uint64_t> offsets = record_offsets(segments[0]);

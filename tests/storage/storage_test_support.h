@@ -174,6 +174,21 @@ inline std::vector<uint64_t> record_offsets(const fs::path& segment) {
   return offsets;
 }
 
+// Zeroes the log from the record of entry `index` to the end of its segment and removes every later
+// segment: a tail lost behind the storage's back.
+inline void zero_log_from(const fs::path& node, uint64_t index) {
+  for (const fs::path& segment : segment_files(node)) {
+    const uint64_t first = *format::parse_segment_file_name(segment.filename().string());
+    const std::vector<uint64_t> offsets = record_offsets(segment);
+    if (first > index) {
+      fs::remove(segment);
+    } else if (index < first + offsets.size()) {
+      const std::vector<std::byte> zeros(fs::file_size(segment) - offsets[index - first]);
+      write_at(segment, offsets[index - first], zeros.data(), zeros.size());
+    }
+  }
+}
+
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -234,6 +249,20 @@ inline ChildResult run_in_child(const std::function<void(int report_fd)>& body) 
   ::close(fds[0]);
   ::waitpid(pid, &result.status, 0);
   return result;
+}
+
+// What a process killed in the middle of a Ready leaves behind: whatever `ready` wrote to the storage of
+// `node`, with no sync() after it — so the watermark does not cover what it appended (a kill keeps every
+// store; the process dies before its destructor could sync).
+inline void run_and_die_before_sync(const fs::path& node, const Options& options,
+                                    const std::function<void(NodeStorage&)>& ready) {
+  const ChildResult child = run_in_child([&](int) {
+    NodeStorage storage(node, options);
+    ready(storage);
+    ::_exit(0);
+  });
+  if (!child.exited_ok())
+    throw std::runtime_error("the child writing " + node.string() + " failed: " + child.report);
 }
 
 }  // namespace shmraft::storage::testing
