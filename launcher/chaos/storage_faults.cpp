@@ -23,19 +23,18 @@ namespace {
 struct KindInfo {
   StorageFaultKind kind;
   std::string_view name;
-  std::string_view refusal;  // empty: injected
 };
 
 constexpr std::array<KindInfo, 9> kKinds{{
-    {StorageFaultKind::committed_bit_flip, "committed-bit-flip", ""},
-    {StorageFaultKind::committed_truncate, "committed-truncate", ""},
-    {StorageFaultKind::committed_zero_tail, "committed-zero-tail", ""},
-    {StorageFaultKind::missing_segment, "missing-segment", ""},
-    {StorageFaultKind::corrupt_snapshot, "corrupt-snapshot", ""},
-    {StorageFaultKind::uncommitted_bit_flip, "uncommitted-bit-flip", ""},
-    {StorageFaultKind::uncommitted_damage, "uncommitted-damage", ""},
-    {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state", ""},
-    {StorageFaultKind::wiped_directory, "wiped-directory", ""},
+    {StorageFaultKind::committed_bit_flip, "committed-bit-flip"},
+    {StorageFaultKind::committed_truncate, "committed-truncate"},
+    {StorageFaultKind::committed_zero_tail, "committed-zero-tail"},
+    {StorageFaultKind::missing_segment, "missing-segment"},
+    {StorageFaultKind::corrupt_snapshot, "corrupt-snapshot"},
+    {StorageFaultKind::uncommitted_bit_flip, "uncommitted-bit-flip"},
+    {StorageFaultKind::uncommitted_damage, "uncommitted-damage"},
+    {StorageFaultKind::corrupt_hard_state, "corrupt-hard-state"},
+    {StorageFaultKind::wiped_directory, "wiped-directory"},
 }};
 
 const KindInfo& info(StorageFaultKind kind) {
@@ -146,32 +145,14 @@ std::optional<StorageFaultKind> parse_storage_fault(std::string_view name) {
   return std::nullopt;
 }
 
-std::optional<std::string_view> refusal_reason(StorageFaultKind kind) noexcept {
-  const std::string_view reason = info(kind).refusal;
-  if (reason.empty()) return std::nullopt;
-  return reason;
-}
-
 std::vector<StorageFaultKind> all_storage_faults() {
   std::vector<StorageFaultKind> kinds;
   for (const KindInfo& k : kKinds) kinds.push_back(k.kind);
   return kinds;
 }
 
-std::vector<StorageFaultKind> injected_storage_faults() {
-  std::vector<StorageFaultKind> kinds;
-  for (const KindInfo& k : kKinds) {
-    if (k.refusal.empty()) kinds.push_back(k.kind);
-  }
-  return kinds;
-}
-
 std::optional<std::string> inject_storage_fault(StorageFaultKind kind, const fs::path& node_dir,
                                                 std::mt19937_64& rng) {
-  if (refusal_reason(kind)) {
-    throw LauncherError(
-        fmt::format("storage fault {} is not injected: {}", to_string(kind), *refusal_reason(kind)));
-  }
   return damage_node_files(kind, node_dir, rng);
 }
 

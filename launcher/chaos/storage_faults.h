@@ -1,8 +1,8 @@
 #pragma once
 // Storage faults for `shmraft chaos --storage-faults`: damage to the files of a stopped node, injected
-// before its restart. Each kind is either injected — the node must start *lost* (it votes on nothing,
-// damaged files set aside) and the leader repair it from its peers (docs/design.md, "Lost state"), which
-// repair_watch.h judges — or refused by the run with the reason it cannot be judged.
+// before its restart. After every kind the node must start *lost* (it votes on nothing, damaged files set
+// aside) and the leader repair it from its peers (docs/design.md, "Lost state"), which repair_watch.h
+// judges.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -29,12 +29,9 @@ enum class StorageFaultKind {
 
 std::string_view to_string(StorageFaultKind kind) noexcept;
 std::optional<StorageFaultKind> parse_storage_fault(std::string_view name);
-// Why the run refuses to inject `kind`, or nullopt if it injects it.
-std::optional<std::string_view> refusal_reason(StorageFaultKind kind) noexcept;
 std::vector<StorageFaultKind> all_storage_faults();
-std::vector<StorageFaultKind> injected_storage_faults();  // those without a refusal reason
 
-// Damages the directory of a stopped node with `kind` (one of the injected ones) and returns one line
+// Damages the directory of a stopped node with `kind` and returns one line
 // saying what and where, or nullopt if the node holds nothing that kind could damage (no committed
 // entry, no snapshot). Opens the node's storage first to learn its commit index and layout: the same
 // recovery its restart runs.

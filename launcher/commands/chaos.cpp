@@ -29,25 +29,15 @@ std::string storage_fault_names(const std::vector<StorageFaultKind>& kinds) {
   return names;
 }
 
-std::vector<StorageFaultKind> refused_storage_faults() {
-  std::vector<StorageFaultKind> kinds = all_storage_faults();
-  std::erase_if(kinds, [](StorageFaultKind kind) { return !refusal_reason(kind); });
-  return kinds;
-}
-
-// No name: every kind the run judges today. A kind that is not injected is an error that says why.
+// No name: every kind.
 std::vector<StorageFaultKind> parse_storage_faults(const std::vector<std::string>& names) {
-  if (names.empty() || (names.size() == 1 && names.front().empty())) return injected_storage_faults();
+  if (names.empty() || (names.size() == 1 && names.front().empty())) return all_storage_faults();
   std::vector<StorageFaultKind> kinds;
   for (const std::string& name : names) {
     const std::optional<StorageFaultKind> kind = parse_storage_fault(name);
     if (!kind) {
       throw CLI::ValidationError("--storage-faults", "unknown storage fault '" + name + "' (known: " +
                                                          storage_fault_names(all_storage_faults()) + ")");
-    }
-    if (const auto reason = refusal_reason(*kind)) {
-      throw CLI::ValidationError("--storage-faults",
-                                 "storage fault '" + name + "' is refused: " + std::string(*reason));
     }
     kinds.push_back(*kind);
   }
@@ -123,11 +113,8 @@ void add_chaos_command(CLI::App& root, CommandList& commands) {
          },
          "Damage a killed node's files before its restart, on at most a minority of the nodes at a time; "
          "the node must start lost and be repaired into a voter within --repair-timeout (a node that exits "
-         "on its damage fails the run). The kinds given (comma-separated), or with no value every kind "
-         "judged "
-         "today: " +
-             storage_fault_names(injected_storage_faults()) +
-             ". Refused with their reason: " + storage_fault_names(refused_storage_faults()))
+         "on its damage fails the run). The kinds given (comma-separated), or with no value every kind: " +
+             storage_fault_names(all_storage_faults()))
       ->expected(0, CLI::detail::expected_max_vector_size)  // counted after the split at commas
       ->delimiter(',');
   app->add_option("--storage-fault-chance", o.nemesis.storage_fault_chance,
