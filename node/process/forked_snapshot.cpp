@@ -27,8 +27,8 @@ constexpr int kChildSyncFailed = 4;  // of the directory, after the rename
 
 constexpr int kChildNice = 10;
 
-// Closes every descriptor above stdio but `keep`: the child holds nothing of the node's, above all not
-// the data directory's lock (flock), which a restarted node must not find held by a child still dying.
+// Closes every descriptor above stdio but `keep`: the child holds none of the node's files and sockets
+// (the directory's lock is a record lock, which no child holds: node/storage/file.h).
 void close_all_but(int keep) {
   if (keep > 3) ::close_range(3, static_cast<unsigned>(keep) - 1, 0);
   ::close_range(static_cast<unsigned>(std::max(keep + 1, 3)), ~0U, 0);

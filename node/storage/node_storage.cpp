@@ -279,6 +279,12 @@ class NodeStorage::Impl {
     const bool continues = log_continues(meta);
     if (!continues) lower_watermark(meta.last_index);
     snapshot_->install_staged(meta);
+    // A snapshot that replaces the log must be durable in snap/ before the segments go, or a power loss
+    // could leave the old snapshot beside no log (only a journal's ordering prevents it otherwise).
+    if (!continues && options_.durability != Durability::none) {
+      sync_directory(dir_ / format::kSnapshotDirName);
+      ++stats_.flushes;
+    }
     adopt_snapshot(meta, continues);
   }
 
