@@ -264,49 +264,6 @@ void Floor_CacheLine(benchmark::State& state) {
 }
 BENCHMARK(Floor_CacheLine)->UseRealTime()->MinTime(0.5);
 
-long futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr, nullptr, 0);
-}
-
-void Floor_Futex(benchmark::State& state) {
-  // Each side sleeps on its own word until the other bumps it: a full wake-up per hop.
-  struct Words {
-    alignas(64) std::atomic<uint32_t> to_child{0};
-    alignas(64) std::atomic<uint32_t> to_parent{0};
-    alignas(64) std::atomic<bool> stop{false};
-  };
-  auto* words = shared_object<Words>();
-  const pid_t child = fork_child([&] {
-    for (uint32_t seen = 0;;) {
-      while (words->to_child.load(std::memory_order_acquire) == seen)
-        futex(&words->to_child, FUTEX_WAIT, seen);
-      if (words->stop.load()) return;
-      seen = words->to_child.load(std::memory_order_acquire);
-      words->to_parent.fetch_add(1, std::memory_order_release);
-      futex(&words->to_parent, FUTEX_WAKE, 1);
-    }
-  });
-  RoundTrips trips(state);
-  TscClock clock;
-  uint32_t seen = 0;
-  for (auto _ : state) {
-    const uint64_t t0 = __rdtsc();
-    words->to_child.fetch_add(1, std::memory_order_release);
-    futex(&words->to_child, FUTEX_WAKE, 1);
-    while (words->to_parent.load(std::memory_order_acquire) == seen)
-      futex(&words->to_parent, FUTEX_WAIT, seen);
-    seen = words->to_parent.load(std::memory_order_acquire);
-    trips.add(__rdtsc() - t0);
-  }
-  words->stop.store(true);
-  words->to_child.fetch_add(1, std::memory_order_release);
-  futex(&words->to_child, FUTEX_WAKE, 1);
-  reap(child);
-  free_shared(words);
-  trips.report(state, clock, "Floor_Futex");
-}
-BENCHMARK(Floor_Futex)->UseRealTime()->MinTime(0.5);
-
 // CPU time of the calling process, exact (the scheduler's runtime, not sampled at ticks as rusage may be).
 uint64_t process_cpu_ns() {
   timespec t{};
@@ -314,38 +271,71 @@ uint64_t process_cpu_ns() {
   return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(t.tv_nsec);
 }
 
+long futex(std::atomic<uint32_t>* word, int op, uint32_t value) {
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), op, value, nullptr, nullptr, 0);
+}
+
+// Two processes, each asleep on its own word until the other bumps it: a full wake-up per hop. The child
+// echoes every bump until told to stop, then records its CPU time while it echoed.
+struct FutexPingPong {
+  alignas(64) std::atomic<uint32_t> to_child{0};
+  alignas(64) std::atomic<uint32_t> to_parent{0};
+  alignas(64) std::atomic<bool> stop{false};
+  std::atomic<uint64_t> child_cpu_ns{0};
+  uint32_t seen = 0;  // the parent's: replies received
+
+  void echo_until_stopped() {
+    const uint64_t cpu_start = process_cpu_ns();
+    for (uint32_t echoed = 0;;) {
+      while (to_child.load(std::memory_order_acquire) == echoed) futex(&to_child, FUTEX_WAIT, echoed);
+      if (stop.load()) break;
+      echoed = to_child.load(std::memory_order_acquire);
+      to_parent.fetch_add(1, std::memory_order_release);
+      futex(&to_parent, FUTEX_WAKE, 1);
+    }
+    child_cpu_ns.store(process_cpu_ns() - cpu_start);
+  }
+  // One round from the parent; returns its TSC ticks.
+  uint64_t round_trip() {
+    const uint64_t t0 = __rdtsc();
+    to_child.fetch_add(1, std::memory_order_release);
+    futex(&to_child, FUTEX_WAKE, 1);
+    while (to_parent.load(std::memory_order_acquire) == seen) futex(&to_parent, FUTEX_WAIT, seen);
+    seen = to_parent.load(std::memory_order_acquire);
+    return __rdtsc() - t0;
+  }
+  void stop_child() {
+    stop.store(true);
+    to_child.fetch_add(1, std::memory_order_release);
+    futex(&to_child, FUTEX_WAKE, 1);
+  }
+};
+
+void Floor_Futex(benchmark::State& state) {
+  auto* words = shared_object<FutexPingPong>();
+  const pid_t child = fork_child([&] { words->echo_until_stopped(); });
+  RoundTrips trips(state);
+  TscClock clock;
+  for (auto _ : state) trips.add(words->round_trip());
+  words->stop_child();
+  reap(child);
+  free_shared(words);
+  trips.report(state, clock, "Floor_Futex");
+}
+BENCHMARK(Floor_Futex)->UseRealTime()->MinTime(0.5);
+
 // An open loop at a moderate rate finds every process asleep and every CPU idle when a request comes:
 // each hop then pays a wake-up of an idle CPU (on a VM a halted vCPU: an exit to the hypervisor) and the
 // sleep that follows. This is the floor of that hop, in time and in CPU, whatever the wait strategy: only
 // spinning avoids it, at a core per spinning process. A 3-node commit wakes the leader twice and each
 // follower once at least, so it costs about two of these rounds of node CPU (issue 17's open loop).
 void Floor_FutexIdle(benchmark::State& state) {
-  struct Words {
-    alignas(64) std::atomic<uint32_t> to_child{0};
-    alignas(64) std::atomic<uint32_t> to_parent{0};
-    alignas(64) std::atomic<bool> stop{false};
-    std::atomic<uint64_t> child_cpu_ns{0};  // the child's CPU while it served the timed rounds
-  };
   const auto gap_ns = static_cast<uint64_t>(state.range(0)) * 1000;
-  auto* words = shared_object<Words>();
-  const pid_t child = fork_child([&] {
-    const uint64_t cpu_start = process_cpu_ns();
-    for (uint32_t seen = 0;;) {
-      while (words->to_child.load(std::memory_order_acquire) == seen)
-        futex(&words->to_child, FUTEX_WAIT, seen);
-      if (words->stop.load()) {
-        words->child_cpu_ns.store(process_cpu_ns() - cpu_start);
-        return;
-      }
-      seen = words->to_child.load(std::memory_order_acquire);
-      words->to_parent.fetch_add(1, std::memory_order_release);
-      futex(&words->to_parent, FUTEX_WAKE, 1);
-    }
-  });
+  auto* words = shared_object<FutexPingPong>();
+  const pid_t child = fork_child([&] { words->echo_until_stopped(); });
   RoundTrips trips(state);
   TscClock clock;
   const uint64_t cpu_start = process_cpu_ns();
-  uint32_t seen = 0;
   uint64_t rounds = 0;
   timespec next{};
   ::clock_gettime(CLOCK_MONOTONIC, &next);
@@ -354,21 +344,13 @@ void Floor_FutexIdle(benchmark::State& state) {
     next.tv_sec += static_cast<time_t>(due_ns / 1'000'000'000);
     next.tv_nsec = static_cast<long>(due_ns % 1'000'000'000);
     ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
-    const uint64_t t0 = __rdtsc();
-    words->to_child.fetch_add(1, std::memory_order_release);
-    futex(&words->to_child, FUTEX_WAKE, 1);
-    while (words->to_parent.load(std::memory_order_acquire) == seen)
-      futex(&words->to_parent, FUTEX_WAIT, seen);
-    seen = words->to_parent.load(std::memory_order_acquire);
-    const uint64_t ticks = __rdtsc() - t0;
+    const uint64_t ticks = words->round_trip();
     trips.add(ticks);
     state.SetIterationTime(static_cast<double>(ticks) * clock.ns_per_tick() * 1e-9);
     ++rounds;
   }
   const uint64_t parent_cpu_ns = process_cpu_ns() - cpu_start;
-  words->stop.store(true);
-  words->to_child.fetch_add(1, std::memory_order_release);
-  futex(&words->to_child, FUTEX_WAKE, 1);
+  words->stop_child();
   reap(child);
   // The parent's CPU includes its timed sleeps' wake-ups: that is the idle hop's cost too.
   const double cpu = static_cast<double>(parent_cpu_ns + words->child_cpu_ns.load()) / 1000;
