@@ -157,8 +157,9 @@ class MembershipNemesis {
     try {
       client::AdminOutcome reply = admin_.request(op, node, kAttempt);
       if (reply.status == raft::Status::kOk) return {Answer::Outcome::done, reply, {}};
+      // Busy, behind, or being repaired after losing its state: each passes.
       if (reply.status == raft::Status::kConfChangePending || reply.status == raft::Status::kLearnerBehind ||
-          reply.status == raft::Status::kTransferInProgress)
+          reply.status == raft::Status::kTransferInProgress || reply.status == raft::Status::kNodeLost)
         return {Answer::Outcome::retry, reply, describe_refusal(reply.status, node)};
       if ((reply.after_doubt || doubtful) && op != node::AdminOp::kTransfer &&
           change_in_effect(admin_.request(node::AdminOp::kConfiguration, 0, kAttempt), op, node))

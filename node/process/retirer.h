@@ -15,13 +15,15 @@ class Retirer {
   Retirer(const Retirer&) = delete;
   Retirer& operator=(const Retirer&) = delete;
 
-  // Destroys `things` on the thread, after whatever was retired before (waited for, if still going).
+  // Destroys `things` on a new thread, after whatever was retired before: the new thread joins its
+  // predecessor, so the caller (the loop) never waits for a retirement still going.
   template <class... Things>
   void retire(Things... things) {
-    wait();
-    thread_ = std::thread([held = std::tuple<Things...>(std::move(things)...)]() mutable {
-      const std::tuple<Things...> dying = std::move(held);
-    });
+    thread_ = std::thread(
+        [previous = std::move(thread_), held = std::tuple<Things...>(std::move(things)...)]() mutable {
+          if (previous.joinable()) previous.join();
+          const std::tuple<Things...> dying = std::move(held);
+        });
   }
 
  private:

@@ -31,7 +31,7 @@ storage::SnapshotMeta storage_meta(const SnapshotId& id) noexcept {
 
 SnapshotReceiver::SnapshotReceiver(fs::path partial_file, uint32_t self, std::vector<std::string>& notes)
     : path_(std::move(partial_file)), self_(self) {
-  const int raw = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+  const int raw = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);  // a planted link is refused
   if (raw < 0) {
     if (errno == ENOENT) return;
     storage::throw_errno("cannot open", path_, errno);
@@ -106,7 +106,7 @@ bool SnapshotReceiver::check_whole() {
 void SnapshotReceiver::start(const SnapshotId& id) {
   discard();
   const SnapshotHeader h = header_for(id);
-  fd_ = storage::open_file(path_, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  fd_ = storage::open_file(path_, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
   if (::fchmod(fd_.get(), 0600) != 0)
     storage::throw_errno("cannot chmod", path_, errno);  // whatever the umask
   storage::write_all_at(fd_.get(), &h, sizeof h, 0, path_);
