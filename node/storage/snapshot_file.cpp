@@ -42,6 +42,17 @@ struct ReadHeader {
   }
 };
 
+// Reads `bytes` at `offset` of `fd` in pieces of at most 1 MiB, handing each to `use`.
+template <class Use>
+void for_each_piece(int fd, uint64_t offset, uint64_t bytes, const fs::path& path, Use use) {
+  std::vector<std::byte> piece(std::min<uint64_t>(bytes, uint64_t{1} << 20));
+  for (uint64_t at = 0; at < bytes; at += piece.size()) {
+    const std::span<std::byte> part = std::span(piece).first(std::min<uint64_t>(piece.size(), bytes - at));
+    read_all_at(fd, part.data(), part.size(), offset + at, path);
+    use(std::span<const std::byte>(part));
+  }
+}
+
 // A version other than a known one is a newer build's file or a bit flip in ours. Read as our own
 // version, a flipped file checks out (its length and its CRC); a newer format's would not.
 bool checks_out_as_ours(int fd, uint64_t size, const fs::path& path) {
@@ -51,13 +62,8 @@ bool checks_out_as_ours(int fd, uint64_t size, const fs::path& path) {
   if (h.data_bytes != size - sizeof h) return false;
   h.version = format::kSnapshotVersion;
   uint32_t crc = format::snapshot_crc(h, {});
-  std::vector<std::byte> piece(std::min<uint64_t>(h.data_bytes, uint64_t{1} << 20));
-  for (uint64_t at = 0; at < h.data_bytes; at += piece.size()) {
-    const std::span<std::byte> part =
-        std::span(piece).first(std::min<uint64_t>(piece.size(), h.data_bytes - at));
-    read_all_at(fd, part.data(), part.size(), sizeof h + at, path);
-    crc = ipc::crc32c(part.data(), part.size(), crc);
-  }
+  for_each_piece(fd, sizeof h, h.data_bytes, path,
+                 [&](std::span<const std::byte> part) { crc = ipc::crc32c(part.data(), part.size(), crc); });
   return crc == h.crc;
 }
 
@@ -219,14 +225,10 @@ SnapshotReader::SnapshotReader(const fs::path& path) : path_(path) {
   // An older header: its CRC is checked and the current format's computed in the same pass.
   uint32_t theirs = read.crc_seed();
   uint32_t ours = snapshot_crc_seed(snapshot_header(meta_, data_bytes_));
-  std::vector<std::byte> piece(std::min<uint64_t>(data_bytes_, uint64_t{1} << 20));
-  for (uint64_t at = 0; at < data_bytes_; at += piece.size()) {
-    const std::span<std::byte> part =
-        std::span(piece).first(std::min<uint64_t>(piece.size(), data_bytes_ - at));
-    this->read(at, part);
+  for_each_piece(fd_.get(), header_bytes_, data_bytes_, path, [&](std::span<const std::byte> part) {
     theirs = ipc::crc32c(part.data(), part.size(), theirs);
     ours = ipc::crc32c(part.data(), part.size(), ours);
-  }
+  });
   if (theirs != read.header.crc) throw corrupt(path, header_bytes_ + data_bytes_);
   crc_ = ours;
 }
