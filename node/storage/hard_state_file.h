@@ -11,7 +11,7 @@
 // Opening takes the valid slot with the higher sequence number. A damaged slot (bad magic number, CRC
 // mismatch, a version field no build wrote with that CRC) is never silent: it goes into the RecoveryReport
 // (a note and hard_state_slots_skipped) and is zeroed — or replaced by a lost mark,
-// Options::lost_mark_on_damaged_hard_state — once the directory opened, since the state saved last may
+// Options::lost_mark_on_damage — once the directory opened, since the state saved last may
 // have been in it.
 #include <cstdint>
 #include <filesystem>

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <system_error>
@@ -11,6 +12,7 @@
 #include "node/storage/format.h"
 #include "node/storage/hard_state_file.h"
 #include "node/storage/segmented_log.h"
+#include "node/storage/set_aside.h"
 #include "node/storage/snapshot_file.h"
 
 namespace shmraft::storage {
@@ -150,10 +152,27 @@ class NodeStorage::Impl {
     bounds.commit = hard_state_.commit;
     bounds.watermark = meta_->watermark();
     bounds.snapshot = snapshot_->meta().value_or(SnapshotMeta{});
-    log_.emplace(SegmentedLog::recover(log_dir, options_, bounds, stats_, report_));
-    meta_->repair_damaged_slots(options_.lost_mark_on_damaged_hard_state);
+    SegmentedLog::DamageHandler on_damage;
+    if (options_.lost_mark_on_damage != 0)
+      on_damage = [this](const SegmentedLog::Damage& cut) { set_aside_log_damage(cut); };
+    log_.emplace(SegmentedLog::recover(log_dir, options_, bounds, stats_, report_, on_damage));
+    meta_->repair_damaged_slots(options_.lost_mark_on_damage);
     hard_state_ = meta_->newest();
     raise_watermark_after_recovery();
+  }
+
+  // Damage in the log is cut off only once what it costs is safe: a copy of the damaged part is set aside,
+  // and the lost mark is stored with the watermark and commit index lowered to what the log keeps — durably,
+  // so that a crash while the damage is removed leaves a node that knows it is lost (and a log that
+  // reaches its watermark).
+  void set_aside_log_damage(const SegmentedLog::Damage& cut) {
+    const uint64_t mark = options_.lost_mark_on_damage;
+    for (std::string& note : set_aside_damaged_part(dir_, mark, cut.zeroed, cut.removed))
+      report_.notes.push_back(std::move(note));
+    HardState marked = meta_->newest();
+    marked.lost = mark;
+    marked.commit = std::min(marked.commit, cut.kept_through);
+    meta_->write(marked, cut.kept_through, durable());
   }
 
   // Recovery made every record it kept as durable as the mode promises, and the node may acknowledge a

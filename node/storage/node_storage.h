@@ -56,11 +56,14 @@ struct Options {
   // to fit. A multiple of 4 KiB, between 4 KiB and 1 GiB.
   std::size_t segment_bytes = std::size_t{64} << 20;
   Durability durability = Durability::batch;
-  // Non-zero: a damaged hard-state slot is replaced by the newest valid state marked lost with this
-  // value (HardState::lost), instead of zeroed, so the loss cannot be forgotten by a crash between the
-  // open and the node's own lost mark (state_detection.h). open_or_set_aside passes the start's
-  // incarnation.
-  uint64_t lost_mark_on_damaged_hard_state = 0;
+  // Non-zero: damage the open can survive with what stays verified is survived, the node marked lost with
+  // this value (HardState::lost), durably before anything damaged is changed, so the loss cannot be
+  // forgotten by a crash (state_detection.h). A damaged hard-state slot is replaced by the newest valid
+  // state, marked; damage in the log — a bad record, a hole, a missing segment, a log ending below the
+  // watermark — costs only what follows it: that part is set aside into damaged-<value>/ (set_aside.h),
+  // the log keeps its verified prefix, and the watermark and saved commit index come down to its end
+  // (recovery.cpp). Without it, all damage is refused. open_or_set_aside passes the start's incarnation.
+  uint64_t lost_mark_on_damage = 0;
 };
 
 // One entry handed to append(). The payload is copied into the log; the span need not outlive the call.
@@ -121,6 +124,9 @@ struct RecoveryReport {
   // Damaged slots of `meta` passed over for the other one (each also a note): the state saved last may
   // be among them, so term, vote and commit index may be older than this node last saved.
   uint64_t hard_state_slots_skipped = 0;
+  // Non-empty: the damage in the log after which the open cut it back to its verified prefix
+  // (Options::lost_mark_on_damage); the node is lost.
+  std::string log_damage;
   std::vector<std::string> notes;  // e.g. "log/00000000000000000001.seg: torn record at offset 4096 ..."
 };
 
@@ -131,7 +137,7 @@ class NodeStorage {
   // StorageError when the directory is missing its parent or is unwritable, another process (or another
   // NodeStorage) holds it, a file has a newer format version, or acknowledged data is corrupt or missing —
   // the log ends below the watermark — (that one of kind kDamage: a node sets such files aside and is
-  // repaired, set_aside.h).
+  // repaired, set_aside.h; with Options::lost_mark_on_damage, damage in the log is cut off instead).
   explicit NodeStorage(const std::filesystem::path& dir, const Options& options = {});
   ~NodeStorage();
   NodeStorage(NodeStorage&&) noexcept;

@@ -77,6 +77,23 @@
 //    missing: refused (a missing last segment, or every segment, ends up here).
 // Every refusal of corrupt or missing data above is StorageError::Kind::kDamage (set_aside.h repairs
 // it); a name that does not belong and a format version this build does not read stay plain refusals.
+//
+// KEEPING THE VERIFIED PREFIX
+//
+// With a damage handler (NodeStorage's Options::lost_mark_on_damage, which a node process sets), damage in
+// the log is not refused: everything before the first damage is verified — records whose CRC, index and
+// term order hold, in segments that continue one another — and the log is cut back to it. The damage is
+// where the refusal above would have been: a bad record that is not a torn tail, a zeroed hole, a segment
+// with a damaged header, a hole or an overlap between segments, a log ending below the watermark. The cut
+// ends at the snapshot when the prefix does not reach it (step 5). Before any of it changes, the handler
+// copies `meta` and the segment to be zeroed, and hard-links the segments to be removed, into
+// damaged-<incarnation>/, then stores the lost mark with the watermark and saved commit index lowered to
+// the kept end, durably; only then are the segments removed (newest first) and the damaged segment's bytes
+// after the kept records zeroed. A crash anywhere in between leaves either the damage, found again by the
+// next open, or the cut log, with the mark already stored. The node starts lost (it may have acknowledged
+// what it no longer holds) and its leader's probe finds where its log ends and sends the rest: entries,
+// or a snapshot if the leader compacted them away. Damage outside the log — a corrupt snapshot, `meta`
+// unreadable or missing — is still refused, and the node sets all its storage aside (set_aside.h).
 // 7. In modes batch and always, every segment holding records is flushed (with the repairs): a process
 //    killed between storing records and flushing them leaves them readable but not durable, and the
 //    node will acknowledge records it already holds without writing them again.
@@ -208,17 +225,26 @@ struct Acknowledged {
                  : "the saved commit index " + std::to_string(bounds.commit)) {}
 };
 
-[[noreturn]] void refuse_corruption(const Segment& segment, std::size_t offset, uint64_t index,
-                                    const std::string& problem, const std::string& because) {
-  throw damage("corrupt log: " + segment.path().string() + " at offset " + std::to_string(offset) +
-               " (entry " + std::to_string(index) + "): " + problem + "; " + because +
-               ", so this is not a torn write and recovery refuses to drop it");
+std::string corruption(const Segment& segment, std::size_t offset, uint64_t index, const std::string& problem,
+                       const std::string& because) {
+  return "corrupt log: " + segment.path().string() + " at offset " + std::to_string(offset) + " (entry " +
+         std::to_string(index) + "): " + problem + "; " + because +
+         ", so this is not a torn write and recovery refuses to drop it";
 }
+
+// The first damage recovery found with a damage handler: the log is kept up to segment `segment` (the
+// index among the segment files, by first index) and, with an offset, that segment's records before it.
+struct Found {
+  std::size_t segment = 0;
+  std::optional<std::size_t> offset;
+  std::string what;
+};
 
 }  // namespace
 
 SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& options, const Bounds& bounds,
-                                   StorageStats& stats, RecoveryReport& report) {
+                                   StorageStats& stats, RecoveryReport& report,
+                                   const DamageHandler& on_damage) {
   SegmentedLog log(log_dir, options, stats);
   log.base_ = bounds.snapshot;
   const uint64_t snapshot_index = bounds.snapshot.last_index;
@@ -251,10 +277,21 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
   if (error) throw StorageError("cannot list " + log_dir.string() + ": " + error.message());
   std::sort(files.begin(), files.end());
 
-  // 2. Headers and records.
+  // 2. Headers and records. With a damage handler, a segment with a damaged header ends the kept log: it
+  // and every later segment are cut off (the later ones are still opened, so that a refusal — a newer
+  // format — stays a refusal).
+  std::optional<Found> found;
   std::vector<Segment> segments;
+  for (const auto& [first, path] : files) {
+    try {
+      Segment segment = Segment::open_existing(path, first);
+      if (!found) segments.push_back(std::move(segment));
+    } catch (const StorageError& error) {
+      if (error.kind() != StorageError::Kind::kDamage || !on_damage) throw;
+      if (!found) found = Found{segments.size(), std::nullopt, error.what()};
+    }
+  }
   std::vector<Scan> scans;
-  for (const auto& [first, path] : files) segments.push_back(Segment::open_existing(path, first));
   for (const Segment& segment : segments) segment.prefetch();
   for (const Segment& segment : segments) scans.push_back(scan_records(segment));
   const std::size_t count = segments.size();
@@ -263,6 +300,14 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
     next_with_records[k] =
         (k + 1 < count && !scans[k + 1].offsets.empty()) ? k + 1 : next_with_records[k + 1];
   }
+  // A segment whose header is damaged may hold records: whatever is before it is not the log's end.
+  const std::optional<std::string> damaged_header_follows =
+      found ? std::optional(files[found->segment].second.string()) : std::nullopt;
+  // Without a handler damage is refused; with one, the first found is where the kept log stops.
+  auto cut_at = [&](std::size_t k, std::optional<std::size_t> offset, std::string what) {
+    if (!on_damage) throw damage(what);
+    found = Found{k, offset, std::move(what)};
+  };
 
   // 3 and 4, segment by segment.
   std::deque<Segment>& kept = log.segments_;
@@ -272,45 +317,49 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
     Segment& segment = segments[k];
     const Scan& scan = scans[k];
     const uint64_t stop_index = segment.first_index() + scan.offsets.size();
-    const bool records_follow = next_with_records[k] < count;
+    const bool records_follow = next_with_records[k] < count || damaged_header_follows;
+    std::optional<std::string> bad;  // damage after this segment's good records
 
     if (scan.stop == Stop::bad_record) {
       // What follows the record is named first: it shows where the damage is better than the bounds do.
       if (records_follow) {
-        refuse_corruption(
+        bad = corruption(
             segment, scan.end, stop_index, scan.problem,
-            "the later segment " + segments[next_with_records[k]].path().string() + " holds entries");
+            next_with_records[k] < count
+                ? "the later segment " + segments[next_with_records[k]].path().string() + " holds entries"
+                : "the later segment " + *damaged_header_follows + " may hold entries");
+      } else if (std::optional<std::size_t> at = find_valid_record(segment, scan.end + 8, stop_index)) {
+        bad = corruption(segment, scan.end, stop_index, scan.problem,
+                         "a valid record follows it at offset " + std::to_string(*at));
+      } else if (stop_index <= acknowledged.index) {
+        bad = corruption(segment, scan.end, stop_index, scan.problem,
+                         "the entry is at or below " + acknowledged.what + ", so it was durable");
+      } else {
+        const std::size_t garbage_end = nonzero_end(segment, scan.end);
+        segment.zero(scan.end, garbage_end);
+        note(relative_name(segment) + ": torn record at offset " + std::to_string(scan.end) + " (entry " +
+             std::to_string(stop_index) + ": " + scan.problem + ") discarded, " +
+             std::to_string(garbage_end - scan.end) + " bytes zeroed");
       }
-      if (std::optional<std::size_t> at = find_valid_record(segment, scan.end + 8, stop_index)) {
-        refuse_corruption(segment, scan.end, stop_index, scan.problem,
-                          "a valid record follows it at offset " + std::to_string(*at));
-      }
-      if (stop_index <= acknowledged.index) {
-        refuse_corruption(segment, scan.end, stop_index, scan.problem,
-                          "the entry is at or below " + acknowledged.what + ", so it was durable");
-      }
-      const std::size_t garbage_end = nonzero_end(segment, scan.end);
-      segment.zero(scan.end, garbage_end);
-      note(relative_name(segment) + ": torn record at offset " + std::to_string(scan.end) + " (entry " +
-           std::to_string(stop_index) + ": " + scan.problem + ") discarded, " +
-           std::to_string(garbage_end - scan.end) + " bytes zeroed");
     } else {
       if (std::optional<std::size_t> at = find_valid_record(segment, scan.end + 8, stop_index)) {
-        refuse_corruption(segment, scan.end, stop_index, "all-zero record header",
-                          "a valid record follows it at offset " + std::to_string(*at));
-      }
-      if (!records_follow && stop_index <= acknowledged.index && stop_index > snapshot_index) {
-        refuse_corruption(segment, scan.end, stop_index, "the log ends here",
-                          "entries up to " + acknowledged.what + " were durable and may be acknowledged");
-      }
-      const std::size_t garbage_end = nonzero_end(segment, scan.end);
-      if (garbage_end > scan.end) {
+        bad = corruption(segment, scan.end, stop_index, "all-zero record header",
+                         "a valid record follows it at offset " + std::to_string(*at));
+      } else if (!records_follow && stop_index <= acknowledged.index && stop_index > snapshot_index) {
+        bad = corruption(segment, scan.end, stop_index, "the log ends here",
+                         "entries up to " + acknowledged.what + " were durable and may be acknowledged");
+      } else if (const std::size_t garbage_end = nonzero_end(segment, scan.end); garbage_end > scan.end) {
         segment.zero(scan.end, garbage_end);
         note(relative_name(segment) + ": " + std::to_string(garbage_end - scan.end) +
              " bytes of an unfinished record after the last entry, at offset " + std::to_string(scan.end) +
              ", zeroed");
       }
     }
+    if (bad && scan.offsets.empty()) {
+      cut_at(k, std::nullopt, *bad);  // nothing of this segment is kept
+      break;
+    }
+    if (bad && !on_damage) throw damage(*bad);
 
     if (scan.offsets.empty()) {
       // With records after it, an empty segment is a hole, reported by the continuity check of the next
@@ -330,14 +379,18 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
 
     if (!kept.empty() && segment.first_index() != expected) {
       if (segment.first_index() < expected) {
-        throw damage("corrupt log: " + segment.path().string() + " starts at entry " +
-                     std::to_string(segment.first_index()) + ", inside " + kept.back().path().string() +
-                     " which reaches entry " + std::to_string(expected - 1));
+        cut_at(k, std::nullopt,
+               "corrupt log: " + segment.path().string() + " starts at entry " +
+                   std::to_string(segment.first_index()) + ", inside " + kept.back().path().string() +
+                   " which reaches entry " + std::to_string(expected - 1));
+        break;
       }
       if (expected - 1 > snapshot_index) {
-        throw damage("corrupt log: entries " + std::to_string(expected) + " to " +
-                     std::to_string(segment.first_index() - 1) + " are missing between " +
-                     kept.back().path().string() + " and " + segment.path().string());
+        cut_at(k, std::nullopt,
+               "corrupt log: entries " + std::to_string(expected) + " to " +
+                   std::to_string(segment.first_index() - 1) + " are missing between " +
+                   kept.back().path().string() + " and " + segment.path().string());
+        break;
       }
       for (Segment& leftover : kept) {
         leftover.remove_file();
@@ -349,45 +402,82 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
       names_changed = true;
     }
     if (kept.empty() && !scan.offsets.empty() && segment.first_index() > log_start) {
-      throw damage("corrupt log: " + segment.path().string() + " starts at entry " +
-                   std::to_string(segment.first_index()) + " but the log must start by entry " +
-                   std::to_string(log_start) + (snapshot_index > 0 ? " (just after the snapshot)" : "") +
-                   ": entries are missing");
+      cut_at(k, std::nullopt,
+             "corrupt log: " + segment.path().string() + " starts at entry " +
+                 std::to_string(segment.first_index()) + " but the log must start by entry " +
+                 std::to_string(log_start) + (snapshot_index > 0 ? " (just after the snapshot)" : "") +
+                 ": entries are missing");
+      break;
     }
 
     segment.adopt_records(scan.offsets, scan.end);
     if (!segment.empty()) {
       const uint64_t first_term = segment.header(segment.first_index()).term;
       if (!kept.empty() && first_term < previous_term) {
-        refuse_corruption(segment, sizeof(format::SegmentHeader), segment.first_index(),
+        cut_at(k, std::nullopt,
+               corruption(segment, sizeof(format::SegmentHeader), segment.first_index(),
                           "term " + std::to_string(first_term) + " below the previous entry's term " +
                               std::to_string(previous_term),
-                          "the record itself is intact");
+                          "the record itself is intact"));
+        break;
       }
       previous_term = segment.last_term();
     }
     expected = segment.last_index() + 1;
     kept.push_back(std::move(segment));
+    if (bad) {
+      cut_at(k, scan.end, *bad);
+      break;
+    }
   }
   log.next_index_ = kept.empty() ? log_start : expected;
   log.refresh_last_term();
 
-  // 5. Agreement with the snapshot.
-  if (snapshot_index > 0 && !log.empty()) {
-    const bool holds_snapshot_entry = log.contains(snapshot_index);
-    if (log.last_index() < snapshot_index ||
-        (holds_snapshot_entry && log.term(snapshot_index) != bounds.snapshot.last_term)) {
-      note("log: entries " + std::to_string(log.first_index()) + " to " + std::to_string(log.last_index()) +
-           " discarded: they do not contain the snapshot's last entry " + std::to_string(snapshot_index) +
-           " with term " + std::to_string(bounds.snapshot.last_term) + " (an interrupted snapshot install)");
-      log.reset_to(bounds.snapshot);
+  // The log stops at the damage found: what follows is handed to the handler, which sets it aside and
+  // marks the loss, and only then zeroed and removed, newest first.
+  const auto interrupted_install = [&] {
+    if (snapshot_index == 0 || log.empty()) return false;
+    return log.last_index() < snapshot_index ||
+           (log.contains(snapshot_index) && log.term(snapshot_index) != bounds.snapshot.last_term);
+  };
+  const auto cut_back = [&](SegmentedLog::Damage cut) {
+    on_damage(cut);
+    report.log_damage = cut.what;
+    note("log: " + cut.what + "; kept the log through entry " + std::to_string(cut.kept_through) +
+         ", the damaged part set aside (" + std::to_string(cut.zeroed.size() + cut.removed.size()) +
+         " segment file(s)), the node lost until repaired");
+  };
+  if (found) {
+    SegmentedLog::Damage cut{found->what, interrupted_install() ? snapshot_index : log.last_index(), {}, {}};
+    const std::size_t first_removed = found->offset ? found->segment + 1 : found->segment;
+    const std::size_t zero_to = found->offset ? nonzero_end(kept.back(), *found->offset) : 0;
+    if (found->offset && zero_to > *found->offset) cut.zeroed.push_back(kept.back().path());
+    for (std::size_t j = first_removed; j < files.size(); ++j) cut.removed.push_back(files[j].second);
+    cut_back(cut);
+    for (auto it = cut.removed.rbegin(); it != cut.removed.rend(); ++it) {
+      if (::unlink(it->c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove", *it, errno);
+      ++stats.segments_removed;
+      names_changed = true;
     }
+    if (found->offset) kept.back().zero(*found->offset, zero_to);
   }
 
-  // 6. The saved commit index and the watermark must be inside what we have.
-  if (log.last_index() < acknowledged.index) {
-    throw damage("corrupt log: " + log_dir.string() + " ends at entry " + std::to_string(log.last_index()) +
-                 ", below " + acknowledged.what + ": acknowledged entries are missing");
+  // 5. Agreement with the snapshot.
+  if (interrupted_install()) {
+    note("log: entries " + std::to_string(log.first_index()) + " to " + std::to_string(log.last_index()) +
+         " discarded: they do not contain the snapshot's last entry " + std::to_string(snapshot_index) +
+         " with term " + std::to_string(bounds.snapshot.last_term) + " (an interrupted snapshot install)");
+    log.reset_to(bounds.snapshot);
+  }
+
+  // 6. The saved commit index and the watermark must be inside what we have (the damage handler lowered
+  // both to what it kept).
+  if (!found && log.last_index() < acknowledged.index) {
+    const std::string missing = "corrupt log: " + log_dir.string() + " ends at entry " +
+                                std::to_string(log.last_index()) + ", below " + acknowledged.what +
+                                ": acknowledged entries are missing";
+    if (!on_damage) throw damage(missing);
+    cut_back({missing, log.last_index(), {}, {}});
   }
 
   // Repairs are made as durable as the mode promises before anything new is written, and so is every

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,9 +30,23 @@ class SegmentedLog {
     SnapshotMeta snapshot;   // {0, 0} without a snapshot
   };
 
-  // Scans log/ and repairs what a crash may have left (see recovery.cpp), or throws StorageError.
+  // Damage the log can be cut back from (recovery.cpp, "keeping the verified prefix"): what the open must
+  // set aside and mark before recovery changes any of it.
+  struct Damage {
+    std::string what;           // the damage, as a refusal would name it
+    uint64_t kept_through = 0;  // the last index the log keeps (the snapshot's, if it keeps no entry)
+    std::vector<std::filesystem::path> zeroed;   // a segment whose bytes after the kept records get zeroed
+    std::vector<std::filesystem::path> removed;  // segments removed whole
+  };
+  // Called at most once, before anything of the damage is changed; it must make the loss durable (the
+  // lost mark, the watermark lowered to kept_through) and keep a copy of the damaged files.
+  using DamageHandler = std::function<void(const Damage&)>;
+
+  // Scans log/ and repairs what a crash may have left (see recovery.cpp), or throws StorageError. With a
+  // handler, damage in the log is cut off after the handler ran instead of refused.
   static SegmentedLog recover(const std::filesystem::path& log_dir, const Options& options,
-                              const Bounds& bounds, StorageStats& stats, RecoveryReport& report);
+                              const Bounds& bounds, StorageStats& stats, RecoveryReport& report,
+                              const DamageHandler& on_damage = {});
 
   SegmentedLog(SegmentedLog&&) noexcept = default;
   SegmentedLog& operator=(SegmentedLog&&) noexcept = default;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string_view>
 
@@ -61,14 +62,39 @@ void restrict_modes(int fd, const fs::path& path) {
   }
 }
 
+// Copies `name` from directory `from` into directory `to`, only the ranges that hold data: the unwritten
+// rest of a preallocated segment stays a hole.
+void copy_below(int from, int to, const std::string& name, const fs::path& source, const fs::path& target) {
+  const UniqueFd in = open_below(from, name, O_RDONLY, source);
+  const int created = ::openat(to, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (created < 0) throw_errno("cannot create", target, errno);
+  const UniqueFd out(created);
+  const uint64_t size = file_size(in.get(), source);
+  std::vector<std::byte> buffer(std::size_t{1} << 20);
+  for (const auto& [begin, end] : data_ranges(in.get(), 0, size)) {
+    for (uint64_t at = begin; at < end;) {
+      const std::size_t bytes = static_cast<std::size_t>(std::min<uint64_t>(buffer.size(), end - at));
+      read_all_at(in.get(), buffer.data(), bytes, at, source);
+      write_all_at(out.get(), buffer.data(), bytes, at, target);
+      at += bytes;
+    }
+  }
+  if (::ftruncate(out.get(), static_cast<off_t>(size)) != 0) throw_errno("cannot size", target, errno);
+  sync_fd(out.get(), target);
+}
+
+UniqueFd make_private_directory(int parent, const std::string& name, const fs::path& path) {
+  if (::mkdirat(parent, name.c_str(), 0700) != 0) throw_errno("cannot create", path, errno);
+  return open_below(parent, name, O_RDONLY | O_DIRECTORY, path);
+}
+
 // Moves the storage's files of `dir` into damaged-<incarnation>; returns one note per file moved.
 std::vector<std::string> set_aside(const fs::path& dir, uint64_t incarnation) {
   const DirectoryLock lock(dir);  // no other start moves or opens them meanwhile
   const UniqueFd node = open_directory(dir);
   const std::string name = std::string(kSetAsidePrefix) + std::to_string(incarnation);
   const fs::path target = dir / name;
-  if (::mkdirat(node.get(), name.c_str(), 0700) != 0) throw_errno("cannot create", target, errno);
-  const UniqueFd aside = open_below(node.get(), name, O_RDONLY | O_DIRECTORY, target);
+  const UniqueFd aside = make_private_directory(node.get(), name, target);
   std::vector<std::string> notes;
   for (const std::string_view part : kStorageNames) {
     const std::string entry(part);
@@ -86,10 +112,42 @@ std::vector<std::string> set_aside(const fs::path& dir, uint64_t incarnation) {
 
 }  // namespace
 
+std::vector<std::string> set_aside_damaged_part(const fs::path& dir, uint64_t incarnation,
+                                                const std::vector<fs::path>& zeroed,
+                                                const std::vector<fs::path>& removed) {
+  const std::string meta(format::kMetaFileName);
+  const std::string log(format::kLogDirName);
+  const fs::path target = dir / (std::string(kSetAsidePrefix) + std::to_string(incarnation));
+  const UniqueFd node = open_directory(dir);
+  const UniqueFd aside = make_private_directory(node.get(), target.filename().string(), target);
+  const UniqueFd log_dir = open_below(node.get(), log, O_RDONLY | O_DIRECTORY, dir / log);
+  const UniqueFd aside_log = make_private_directory(aside.get(), log, target / log);
+  std::vector<std::string> notes;
+  copy_below(node.get(), aside.get(), meta, dir / meta, target / meta);
+  notes.push_back(meta + " set aside as " + (target / meta).string() + " (a copy)");
+  for (const fs::path& segment : zeroed) {
+    const std::string name = segment.filename().string();
+    copy_below(log_dir.get(), aside_log.get(), name, segment, target / log / name);
+    notes.push_back(log + "/" + name + " set aside as " + (target / log / name).string() +
+                    " (a copy: the log keeps its records before the damage)");
+  }
+  for (const fs::path& segment : removed) {
+    const std::string name = segment.filename().string();
+    if (::linkat(log_dir.get(), name.c_str(), aside_log.get(), name.c_str(), 0) != 0)
+      throw_errno("cannot link into " + (target / log).string() + ":", segment, errno);
+    notes.push_back(log + "/" + name + " set aside as " + (target / log / name).string());
+  }
+  restrict_modes(aside.get(), target);
+  sync_fd(aside_log.get(), target / log);
+  sync_fd(aside.get(), target);
+  sync_fd(node.get(), dir);
+  return notes;
+}
+
 NodeStorage open_or_set_aside(const fs::path& dir, const Options& node_options, uint64_t incarnation,
                               const std::function<void(const std::string&)>& note) {
   Options options = node_options;
-  options.lost_mark_on_damaged_hard_state = incarnation;
+  options.lost_mark_on_damage = incarnation;
   try {
     return NodeStorage(dir, options);
   } catch (const StorageError& error) {

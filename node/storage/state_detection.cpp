@@ -43,6 +43,12 @@ Detection detect_stored_state(NodeStorage& storage, std::uint64_t previous_incar
                      std::to_string(report.hard_state_slots_skipped) +
                          " damaged hard-state slot(s) skipped: the term and vote saved last may be lost");
   }
+  // Cut back to its verified prefix by this open, which stored the mark before removing anything.
+  if (!report.log_damage.empty()) {
+    return {StoredState::kLost, "the log was cut back to entry " + std::to_string(storage.last_index()) +
+                                    " after damage (" + report.log_damage +
+                                    "): entries acknowledged above it may be lost"};
+  }
   if (storage.hard_state().lost != 0) {
     return {StoredState::kLost, "lost mark of start " + std::to_string(storage.hard_state().lost) +
                                     " not cleared by a repair yet"};

@@ -11,7 +11,9 @@
 // only after a persist). If the witness is gone too (the segment was recreated), a wiped directory cannot
 // be told from a fresh one.
 //
-// A node is lost too when a damaged hard-state slot was skipped — the slot may have held the newest term
+// A node is lost too when the open cut its log back to the verified prefix before damage (it may have
+// acknowledged what followed; RecoveryReport::log_damage, the mark already stored), when a damaged
+// hard-state slot was skipped — the slot may have held the newest term
 // and vote, and the other one is older, so a vote granted with it could be a second vote in a term — and
 // when its damaged files were set aside (set_aside.h) and the fresh storage saved no term since: the set-
 // aside directory is the witness that outlives the loss, whatever the segment says.
@@ -25,8 +27,9 @@ namespace shmraft::storage {
 enum class StoredState : std::uint8_t {
   kFresh,   // created by this open, and no earlier start of this node is known: a new member
   kIntact,  // the directory was there, with no lost mark and no damaged hard-state slot
-  kLost,    // created by this open although an earlier start ran, a damaged hard-state slot was
-            // skipped, damaged files were set aside, or a lost mark is not yet cleared
+  kLost,    // created by this open although an earlier start ran, the log was cut back after damage, a
+            // damaged hard-state slot was skipped, damaged files were set aside, or a lost mark is not
+            // yet cleared
 };
 const char* to_string(StoredState state) noexcept;
 
@@ -39,7 +42,7 @@ struct Detection {
 // `incarnation`: this start's. On kLost for a new loss (a wiped directory, a skipped hard-state slot),
 // stores the lost mark (HardState::lost = incarnation) durably before returning, so that a crash before
 // the core's first persist cannot pass the next start off as intact. (For a damaged slot the open itself
-// can store the mark, closing even the window before this call: Options::lost_mark_on_damaged_hard_state,
+// can store the mark, closing even the window before this call: Options::lost_mark_on_damage,
 // which open_or_set_aside sets.)
 Detection detect_stored_state(NodeStorage& storage, std::uint64_t previous_incarnation,
                               std::uint64_t incarnation);

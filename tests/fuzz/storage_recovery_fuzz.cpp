@@ -8,6 +8,9 @@
 // - the recovered log takes the next entry, which is there after reopening;
 // - the round trip: writing the recovered state into a fresh directory through the storage's own API
 //   (save_snapshot, append, save_hard_state) and opening that gives the same state back.
+// Of a directory refused as damage, opened again as a node opens it (Options::lost_mark_on_damage): what
+// it keeps is consistent and marked lost if its log was cut back, and opens again as it is, with nothing
+// left to repair.
 #include <algorithm>
 #include <filesystem>
 #include <optional>
@@ -115,6 +118,24 @@ const fs::path& copy_dir() {
   return copy;
 }
 
+// A node's open of a damaged directory (node/storage/recovery.cpp, "Keeping the verified prefix").
+void check_cut_back(const fs::path& node) {
+  constexpr uint64_t kMark = 7;
+  Options marking = options();
+  marking.lost_mark_on_damage = kMark;
+  std::optional<Recovered> kept;
+  try {
+    const NodeStorage storage(node, marking);
+    kept = capture(storage);
+    FUZZ_CHECK(storage.recovery().log_damage.empty() || storage.hard_state().lost == kMark);
+  } catch (const StorageError&) {
+    return;  // damage outside the log: a node sets everything aside
+  }
+  const NodeStorage again(node, options());
+  FUZZ_CHECK(again.recovery().notes.empty());
+  FUZZ_CHECK(capture(again) == *kept);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
@@ -128,7 +149,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   std::optional<Recovered> recovered;
   try {
     recovered = capture(NodeStorage(node, options()));
-  } catch (const StorageError&) {
+  } catch (const StorageError& error) {
+    if (error.kind() == StorageError::Kind::kDamage) check_cut_back(node);
     return 0;  // refused with a message: what bad bytes must get
   }
   Recovered appended = *recovered;

@@ -118,7 +118,7 @@ TEST(StorageLostState, ASkippedHardStateSlotMakesTheNodeLost) {
   }
 }
 
-// With Options::lost_mark_on_damaged_hard_state (what open_or_set_aside sets) the open itself replaces the
+// With Options::lost_mark_on_damage (what open_or_set_aside sets) the open itself replaces the
 // damaged slot by the mark: a crash before the node's own detection still leaves it lost.
 TEST(StorageLostState, TheOpenCanStoreTheMarkInPlaceOfTheDamagedSlot) {
   TempDir tmp;
@@ -133,7 +133,7 @@ TEST(StorageLostState, TheOpenCanStoreTheMarkInPlaceOfTheDamagedSlot) {
   const fs::path meta = tmp.node() / "meta";
   flip_bit(meta, newest_meta_slot(meta) * format::kMetaSlotStride + offsetof(format::MetaSlot, term), 6);
   Options marking = options_with(Durability::batch);
-  marking.lost_mark_on_damaged_hard_state = 55;
+  marking.lost_mark_on_damage = 55;
   {
     NodeStorage storage(tmp.node(), marking);
     EXPECT_EQ(storage.recovery().hard_state_slots_skipped, 1u);
