@@ -97,7 +97,9 @@ std::set<uint32_t> alive_nodes(const TestCluster& cluster) {
   const CommandResult status = cluster.run("status", {"--once", "--json"});
   std::set<uint32_t> alive;
   if (status.exit_code != 0) return alive;
-  for (const auto& node : nlohmann::json::parse(status.out)["nodes"])
+  // Kept in a variable: a range-for over the parsed temporary's "nodes" would read a destroyed object.
+  const nlohmann::json nodes = nlohmann::json::parse(status.out)["nodes"];
+  for (const auto& node : nodes)
     if (node["alive"].get<bool>()) alive.insert(node["node"].get<uint32_t>());
   return alive;
 }
