@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kStampFile = "cluster-id";
+constexpr const char* kInitialVotersFile = "initial-voters";
 
 // How deep below a data root check_placement() looks for node directories: deep enough for a root that
 // holds cluster roots (the default base) or a directory of those.
@@ -94,10 +95,10 @@ std::optional<ClusterStamp> ClusterDirs::read_stamp(uint32_t node) const {
   return ClusterStamp{name, *id};
 }
 
-std::optional<ipc::ClusterId> ClusterDirs::stamped_identity(uint32_t nodes) const {
+std::optional<ipc::ClusterId> ClusterDirs::stamped_identity() const {
   std::optional<ClusterStamp> first;
   uint32_t first_node = 0;
-  for (uint32_t node = 1; node <= nodes; ++node) {
+  for (uint32_t node = 1; node <= ipc::kMaxNodes; ++node) {
     const auto stamp = read_stamp(node);
     if (!stamp) continue;
     if (stamp->cluster != cluster_) {
@@ -116,6 +117,39 @@ std::optional<ipc::ClusterId> ClusterDirs::stamped_identity(uint32_t nodes) cons
   }
   if (!first) return std::nullopt;
   return first->id;
+}
+
+std::vector<uint32_t> ClusterDirs::stamped_nodes() const {
+  std::vector<uint32_t> nodes;
+  for (uint32_t node = 1; node <= ipc::kMaxNodes; ++node) {
+    if (read_stamp(node)) nodes.push_back(node);
+  }
+  return nodes;
+}
+
+std::optional<uint32_t> ClusterDirs::initial_voters(const ipc::ClusterId& id) const {
+  const fs::path path = root_ / kInitialVotersFile;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  std::ifstream in(path);
+  std::string hex, extra;
+  uint32_t n = 0;
+  if (!in || !(in >> hex >> n) || (in >> extra) || n < 1 || n > ipc::kMaxNodes) {
+    throw LauncherError(path.string() +
+                        " is not a record of the initial voters (expected \"<32 hex digits> " + "<1.." +
+                        std::to_string(ipc::kMaxNodes) + ">\")");
+  }
+  const auto recorded = ipc::ClusterId::from_hex(hex);
+  if (!recorded || !(*recorded == id)) {
+    throw LauncherError(path.string() + " was written for cluster id " + hex +
+                        ", but the node directories are " + "stamped " + id.to_hex());
+  }
+  return n;
+}
+
+void ClusterDirs::record_initial_voters(uint32_t n, const ipc::ClusterId& id) const {
+  write_file_atomically(PrivateDir::open(root_), kInitialVotersFile,
+                        id.to_hex() + " " + std::to_string(n) + "\n");
 }
 
 void ClusterDirs::check_root() const {

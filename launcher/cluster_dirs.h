@@ -5,7 +5,12 @@
 //   <root>/node<i>/cluster-id   "<cluster name> <32 hex digits of the cluster id>\n"
 //   <root>/node<i>/...          the node's own files (storage, log)
 //   <root>/node<i>.out          the node process's stdout/stderr (crash messages land here)
-// where i is the node id, 1..N (node1, node2, ...).
+//   <root>/initial-voters       "<32 hex digits of the cluster id> <n>\n": the cluster began with voters 1..n
+// where i is the node id, 1..N (node1, node2, ...), and above N for nodes that joined later.
+//
+// The initial voters are the configuration every node's log continues (a node rebuilds its membership
+// from them, its snapshot and the changes in its log), so a cluster started again must get the same n:
+// `shmraft up` reads it back (cluster_configuration.h).
 //
 // The stamp is written before a node first starts and checked before every start, so a node is never
 // pointed at the data of another cluster — whose log it would otherwise happily extend. For the same
@@ -16,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ipc/layout.h"
 
@@ -49,9 +55,17 @@ class ClusterDirs {
   // Throws LauncherError for an unreadable or malformed stamp.
   std::optional<ClusterStamp> read_stamp(uint32_t node) const;
 
-  // The identity the data of nodes 1..nodes were written under: nullopt if none is stamped yet.
-  // Throws LauncherError when a stamp names another cluster or two stamps disagree.
-  std::optional<ipc::ClusterId> stamped_identity(uint32_t nodes) const;
+  // The identity the node directories were written under (every node<i>, i in 1..ipc::kMaxNodes): nullopt
+  // if none is stamped yet. Throws LauncherError when a stamp names another cluster or two stamps disagree.
+  std::optional<ipc::ClusterId> stamped_identity() const;
+  // The ids whose directories carry a stamp, ascending.
+  std::vector<uint32_t> stamped_nodes() const;
+
+  // The n of the initial voters 1..n recorded for the cluster `id`; nullopt if none is recorded (a root
+  // written by an older build). Throws LauncherError for a malformed record or one of another cluster id.
+  std::optional<uint32_t> initial_voters(const ipc::ClusterId& id) const;
+  // Records them (atomically, 0600), creating the root if needed.
+  void record_initial_voters(uint32_t n, const ipc::ClusterId& id) const;
 
   // Checks the root, if it exists, before anything in it is read: private (see PrivateDir), not inside a
   // node directory of any cluster, not holding a node directory other than this cluster's own node<i>,

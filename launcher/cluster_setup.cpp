@@ -14,12 +14,12 @@ std::string shm_path(const std::string& cluster) {
   return "/dev/shm/" + ipc::Segment::object_name(cluster);
 }
 
-// Makes way for a new segment: refuses when the name is taken by anything but a stale segment of this
-// very cluster, which a crashed supervisor left behind and which is replaced.
-void clear_segment_name(const std::string& cluster, const std::optional<ipc::ClusterId>& ours,
-                        std::ostream& log) {
+// Whether a segment of this name may be made: refuses when the name is taken by anything but a stale
+// segment of this very cluster, which a crashed supervisor left behind; returns true for that one, which
+// must then be removed.
+bool stale_segment_of_ours(const std::string& cluster, const std::optional<ipc::ClusterId>& ours) {
   const ipc::SegmentStatus status = ipc::Segment::inspect(cluster);
-  if (status.state == ipc::SegmentState::missing) return;
+  if (status.state == ipc::SegmentState::missing) return false;
   if (status.state == ipc::SegmentState::incompatible) {
     throw LauncherError(shm_path(cluster) + " exists and is not a segment this shmraft can use (" +
                         status.detail + "); remove it or pick another --cluster name");
@@ -46,11 +46,40 @@ void clear_segment_name(const std::string& cluster, const std::optional<ipc::Clu
                         (theirs ? theirs->to_hex() : std::string("unknown")) +
                         ") is in the way; `shmraft clean` removes it");
   }
-  ipc::Segment::destroy(cluster);
-  log << "removed the stale segment " << shm_path(cluster) << " left by a previous run of this cluster\n";
+  return true;
 }
 
 }  // namespace
+
+CreatedCluster create_cluster(const std::string& cluster, const std::filesystem::path& data_root,
+                              const PlanCluster& plan_cluster, std::ostream& log) {
+  ClusterDirs dirs(cluster, data_root);
+  dirs.check_root();
+  const std::optional<ipc::ClusterId> stamped = dirs.stamped_identity();
+  const bool stale = stale_segment_of_ours(cluster, stamped);
+  const ClusterPlan plan = plan_cluster(dirs, stamped);
+  try {
+    plan.segment.validate();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  if (stale) {
+    ipc::Segment::destroy(cluster);
+    log << "removed the stale segment " << shm_path(cluster) << " left by a previous run of this cluster\n";
+  }
+  const ipc::ClusterId id = stamped ? *stamped : ipc::ClusterId::random();
+  if (!stamped) dirs.record_initial_voters(plan.segment.node_count, id);
+  for (const uint32_t node : plan.nodes.ids()) dirs.stamp_node(node, id);
+  try {
+    ipc::Segment segment = ipc::Segment::create(cluster, plan.segment, id);
+    log << "segment " << shm_path(cluster) << ": " << segment.size() << " bytes (" << plan.segment.node_count
+        << " initial voters, room for " << segment.max_nodes() << " nodes, " << plan.segment.client_slots
+        << " client slots), cluster id " << segment.cluster_id().to_hex() << "\n";
+    return CreatedCluster{std::move(segment), std::move(dirs), id, plan};
+  } catch (const ipc::SegmentError& e) {
+    throw LauncherError(e.what());
+  }
+}
 
 CreatedCluster create_cluster(const std::string& cluster, const std::filesystem::path& data_root,
                               const ipc::SegmentConfig& config, std::ostream& log) {
@@ -59,21 +88,14 @@ CreatedCluster create_cluster(const std::string& cluster, const std::filesystem:
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
-  ClusterDirs dirs(cluster, data_root);
-  dirs.check_root();
-  const std::optional<ipc::ClusterId> stamped = dirs.stamped_identity(config.node_count);
-  clear_segment_name(cluster, stamped, log);
-  const ipc::ClusterId id = stamped ? *stamped : ipc::ClusterId::random();
-  dirs.stamp(config.node_count, id);
-  try {
-    ipc::Segment segment = ipc::Segment::create(cluster, config, id);
-    log << "segment " << shm_path(cluster) << ": " << segment.size() << " bytes (" << config.node_count
-        << " nodes, " << config.client_slots << " client slots), cluster id " << segment.cluster_id().to_hex()
-        << "\n";
-    return CreatedCluster{std::move(segment), std::move(dirs), id};
-  } catch (const ipc::SegmentError& e) {
-    throw LauncherError(e.what());
-  }
+  raft::NodeSet nodes;
+  for (uint32_t node = 1; node <= config.node_count; ++node) nodes.insert(node);
+  return create_cluster(
+      cluster, data_root,
+      [&](const ClusterDirs&, const std::optional<ipc::ClusterId>&) {
+        return ClusterPlan{config, nodes, nodes};
+      },
+      log);
 }
 
 std::string unused_cluster_name(const std::string& prefix, const std::filesystem::path& data_base) {

@@ -136,11 +136,6 @@ int run_chaos(ChaosOptions options) {
                     "--nodes ({})",
                     slots, nodes));
   }
-  if (membership && !options.nemesis.storage_faults.empty()) {
-    throw UsageError(
-        "--membership and --storage-faults cannot be combined yet: the repair judge expects every damaged "
-        "node to be a voter again, which a node removed or not promoted yet never becomes");
-  }
   // A slot per client and one more; the membership nemesis's admin client needs one of its own.
   options.segment.client_slots =
       std::max(options.segment.client_slots, options.workload.clients + 1 + (membership ? 1 : 0));

@@ -5,7 +5,9 @@
 // round: add a node (a new id, or a removed node's with the directory it left with; a learner first,
 // promoted once caught up), remove a voter (the leader at --leader-bias), replace one (add the new, then
 // remove the old) and transfer leadership. At least min(3, N) voters stay, never more members than the
-// segment has node slots.
+// segment has node slots. With --storage-faults a removal never leaves the nodes awaiting repair more
+// than a minority of the voters (the bound the damage itself keeps), and no lost voter is chosen to leave
+// or to lead.
 //
 // A change refused because another is in progress, or because the learner is still behind, is asked
 // again; one that is refused otherwise, or not carried out within kStepTimeout, is abandoned and counted
@@ -248,10 +250,11 @@ class MembershipNemesis {
     const auto feasible = [&](Kind kind) {
       switch (kind) {
         case Kind::add:
-        case Kind::replace:
           return fresh.has_value() && !voters.empty();
+        case Kind::replace:  // its removal comes once the new voter is in
+          return fresh.has_value() && !voters.empty() && repairs_fit(voters.size());
         case Kind::remove:
-          return voters.size() > min_voters_;
+          return voters.size() > min_voters_ && repairs_fit(voters.size() - 1);
         case Kind::transfer:
           return voters.size() >= 2 && conf.voters.contains(conf.leader);
         default:
@@ -299,7 +302,8 @@ class MembershipNemesis {
       case Kind::transfer: {
         std::vector<uint32_t> targets;
         for (const uint32_t node : voters)
-          if (node != conf.leader && nemesis_.running(node)) targets.push_back(node);
+          if (node != conf.leader && nemesis_.running(node) && !nemesis_.repairing(node))
+            targets.push_back(node);
         if (targets.empty()) targets = {voters.front() == conf.leader ? voters.back() : voters.front()};
         const uint32_t target =
             targets[std::uniform_int_distribution<std::size_t>(0, targets.size() - 1)(rng_)];
@@ -310,6 +314,11 @@ class MembershipNemesis {
       case Kind::promote:
         break;
     }
+  }
+
+  // Whether the nodes awaiting repair stay within the minority that `voters` voters allow.
+  bool repairs_fit(std::size_t voters) const {
+    return nemesis_.repairs().unrepaired() <= max_unrepaired(static_cast<uint32_t>(voters));
   }
 
   // A node id that is no member and not running: one never used first, else the lowest removed one.

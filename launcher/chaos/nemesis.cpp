@@ -25,6 +25,7 @@ Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& seg
       supervisor_(supervisor),
       dirs_(dirs),
       log_(log),
+      last_voter_count_(segment.node_count()),
       repairs_(segment, options.repair_bound, [this](uint32_t node) { return lost_lines(node); }) {
   for (uint32_t node = 1; node <= segment.node_count(); ++node) members_.insert(node);
 }
@@ -46,6 +47,18 @@ void Nemesis::leave(uint32_t node) {
   members_.erase(node);
   restarts_.erase(node);
   supervisor_.stop(node, kLeaveGrace);
+  if (repairs_.forget(node))
+    note(fmt::format("node {} left the configuration during its repair: its damaged files are not judged",
+                     node));
+}
+
+uint32_t Nemesis::voter_count() {
+  if (const auto current = current_leader(segment_)) {
+    const raft::NodeSet voters =
+        raft::NodeSet::from_bits(segment_.node_counters(current->node).snapshot().voters);
+    if (!voters.empty()) last_voter_count_ = static_cast<uint32_t>(voters.size());
+  }
+  return last_voter_count_;
 }
 
 bool Nemesis::repairing(uint32_t node) const {
@@ -217,10 +230,13 @@ void Nemesis::restart_due() {
 }
 
 pid_t Nemesis::start_node(uint32_t node, std::optional<StorageFaultKind> damage) {
+  // Its role as its last process saw it, before the new one overwrites the counters.
+  const bool was_voter =
+      raft::NodeSet::from_bits(segment_.node_counters(node).snapshot().voters).contains(node);
   const pid_t pid = supervisor_.start(node);
   ++stats_.restarts;
   if (damage) {
-    repairs_.expect_lost(node, pid, std::string(to_string(*damage)));
+    repairs_.expect_lost(node, was_voter, pid, std::string(to_string(*damage)));
   } else {
     repairs_.restarted(node, pid);
   }
@@ -228,13 +244,18 @@ pid_t Nemesis::start_node(uint32_t node, std::optional<StorageFaultKind> damage)
 }
 
 std::optional<StorageFaultKind> Nemesis::maybe_damage(uint32_t node) {
-  // A minority at most, counting the nodes not repaired yet: the majority must keep every committed entry
-  // intact, and a lost node votes on nothing.
-  const uint32_t max_damaged = std::max<uint32_t>(1, (static_cast<uint32_t>(members_.size()) - 1) / 2);
+  // A minority of the voters at most, counting the nodes not repaired yet (learners too): the majority
+  // must keep every committed entry intact, and a lost node votes on nothing.
+  const uint32_t max_damaged = max_unrepaired(voter_count());
   if (options_.storage_faults.empty() || repairs_.unrepaired() >= max_damaged || repairs_.watching(node) ||
       !std::bernoulli_distribution(options_.storage_fault_chance)(rng_)) {
     return std::nullopt;
   }
+  // Only a member is damaged: one its last process knew as a voter or a learner (a node started to join
+  // and not yet added, or one that learned of its removal, is not; a node that never published is not
+  // judged by a role).
+  const ipc::NodeCountersSnapshot last = segment_.node_counters(node).snapshot();
+  if (!raft::NodeSet::from_bits(last.voters | last.learners).contains(node)) return std::nullopt;
   const StorageFaultKind kind = options_.storage_faults[std::uniform_int_distribution<std::size_t>(
       0, options_.storage_faults.size() - 1)(rng_)];
   const std::optional<std::string> injected = inject_storage_fault(kind, dirs_.node_dir(node), rng_);
@@ -252,7 +273,7 @@ void Nemesis::poll_repairs() {
     if (repairs_.watching(node)) continue;
     const ipc::NodeCountersSnapshot c = segment_.node_counters(node).snapshot();
     if (c.lost == 0 || static_cast<pid_t>(c.pid) != supervisor_.pid(node)) continue;
-    repairs_.adopt_lost(node, supervisor_.pid(node));
+    repairs_.adopt_lost(node, raft::NodeSet::from_bits(c.voters).contains(node), supervisor_.pid(node));
     note(fmt::format("node {} reports lost (mark {}) with no damage injected at its restart", node, c.lost));
   }
   for (const std::string& line : repairs_.poll()) note(line);

@@ -7,6 +7,7 @@
 // (membership_nemesis.h) nodes join and leave, and every node slot in use can be killed and cut off.
 // Runs on the thread that owns the Supervisor (the one that forks the nodes). step() is called in a
 // loop; it acts when an event is due and returns the time of the next one.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -41,6 +42,12 @@ struct NemesisOptions {
   // A node restarted on damage that must start lost is a voter again, no longer lost, within this long.
   std::chrono::milliseconds repair_bound{10'000};
 };
+
+// How many nodes may await repair at once among `voters`: a minority (at least one), so a majority of
+// intact voters keeps every committed entry and can elect.
+inline uint32_t max_unrepaired(uint32_t voters) {
+  return std::max<uint32_t>(1, voters > 0 ? (voters - 1) / 2 : 0);
+}
 
 struct NemesisStats {
   uint32_t kills = 0;
@@ -77,8 +84,11 @@ class Nemesis {
   // Node `node` becomes a member: its directory is created and stamped if it has none (a removed node's
   // is kept, so it rejoins with the state it left with), and it is started unless it runs.
   void join(uint32_t node);
-  // Node `node` is a member no more: stopped (SIGTERM) and no longer restarted; its directory stays.
+  // Node `node` is a member no more: stopped (SIGTERM) and no longer restarted; its directory stays, and
+  // a repair of it in progress is not judged.
   void leave(uint32_t node);
+  // The voters of the live leader's configuration, or the last count seen (initially N).
+  uint32_t voter_count();
   // Node `node` lost its state and awaits its repair (the leader takes it out and back in by itself).
   bool repairing(uint32_t node) const;
   // Makes the members those of `configuration` (joins and leaves, but a repairing node stays), logging
@@ -123,6 +133,7 @@ class Nemesis {
   std::map<uint32_t, Clock::time_point> restarts_;  // node -> when it comes back
   bool partitioned_ = false;
   raft::NodeSet members_;
+  uint32_t last_voter_count_;
   RepairWatch repairs_;
   NemesisStats stats_;
 };

@@ -1,8 +1,10 @@
 #pragma once
 // The judge of repairs in `shmraft chaos --storage-faults`: a node restarted on damage (storage_faults.h)
-// must report itself lost from its new process, then within a bound be a voter again that is no longer
-// lost — read from the node's counters in the segment, as `shmraft status` reads them. (Header-only: the
-// launcher's source list is not this directory's to change.)
+// must report itself lost from its new process, then within a bound be a member again in the role it had
+// — a voter again if it was one (the leader takes a lost voter out and back in), else a learner — that is
+// no longer lost, read from the node's counters in the segment, as `shmraft status` reads them. A node
+// that leaves the configuration meanwhile (`--membership` removed it) is no longer judged. (Header-only:
+// the launcher's source list is not this directory's to change.)
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/types.h>
@@ -30,17 +32,27 @@ class RepairWatch {
               std::function<std::size_t(uint32_t)> lost_lines)
       : segment_(segment), bound_(bound), lost_lines_(std::move(lost_lines)) {}
 
-  // Node `node` was restarted as `pid` on damage (its kind, for the log) and must start lost.
-  void expect_lost(uint32_t node, pid_t pid, std::string damage) {
-    watched_[node] = Watched{pid,   std::move(damage), Clock::now(),     std::nullopt,
-                             false, published(node),   lost_lines_(node)};
+  // Node `node` — a voter before if `was_voter`, else a learner — was restarted as `pid` on damage (its
+  // kind, for the log) and must start lost.
+  void expect_lost(uint32_t node, bool was_voter, pid_t pid, std::string damage) {
+    watched_[node] = Watched{pid,          was_voter, std::move(damage), Clock::now(),
+                             std::nullopt, false,     published(node),   lost_lines_(node)};
   }
-  // Node `node`, running as `pid`, reports lost although this restart brought no damage (a hard-state
-  // write torn by a kill, which recovery takes for damage): it is judged like a damaged one from now on.
-  void adopt_lost(uint32_t node, pid_t pid) {
-    watched_[node] = Watched{
-        pid, "lost without damage injected at this restart", Clock::now(), 0.0, false, published(node), 0};
+  // Node `node`, running as `pid` (a voter in its own configuration if `was_voter`), reports lost although
+  // this restart brought no damage (a hard-state write torn by a kill, which recovery takes for damage;
+  // a removed node's lost files brought back by a later add): judged like a damaged one from now on.
+  void adopt_lost(uint32_t node, bool was_voter, pid_t pid) {
+    watched_[node] = Watched{pid,
+                             was_voter,
+                             "lost without damage injected at this restart",
+                             Clock::now(),
+                             0.0,
+                             false,
+                             published(node),
+                             0};
   }
+  // Node `node` left the configuration: its repair is not judged. Returns whether it was watched.
+  bool forget(uint32_t node) { return watched_.erase(node) > 0; }
   // A watched node was killed and started again as `pid`: its lost mark is durable, so the new process
   // reports it too, and the bound keeps running from the damaged restart.
   void restarted(uint32_t node, pid_t pid) {
@@ -76,30 +88,34 @@ class RepairWatch {
         lines.push_back(fmt::format("node {} reports lost {:.3f} s after its damaged restart (mark {})", node,
                                     *w.lost_seen, c.lost));
       }
-      const bool voter = current && c.lost == 0 && raft::NodeSet::from_bits(c.voters).contains(node);
-      if (voter && !w.lost_seen && lost_lines_(node) > w.lost_lines_before) {
+      // Back in the role it had: a voter is promoted back only after it left lost mode as a learner.
+      const raft::NodeSet role = raft::NodeSet::from_bits(w.was_voter ? c.voters : c.voters | c.learners);
+      const bool repaired = current && c.lost == 0 && role.contains(node);
+      if (repaired && !w.lost_seen && lost_lines_(node) > w.lost_lines_before) {
         w.lost_seen = seconds(now - w.restarted);
         lines.push_back(
             fmt::format("node {} was lost and repaired between two reads of its counters; its log "
                         "says it started lost",
                         node));
       }
-      if (voter && w.lost_seen) {
+      if (repaired && w.lost_seen) {
         const double took = seconds(now - w.restarted);
         repair_seconds_.push_back(took);
         lines.push_back(
-            fmt::format("node {} repaired: a voter again, no longer lost, {:.3f} s after its damaged "
+            fmt::format("node {} repaired: a {} again, no longer lost, {:.3f} s after its damaged "
                         "restart ({})",
-                        node, took, w.damage));
+                        node, w.was_voter ? "voter" : "member", took, w.damage));
         it = watched_.erase(it);
         continue;
       }
       if (!w.failed && now - w.restarted > bound_) {
         w.failed = true;
         failures_.push_back(fmt::format(
-            "node {}, restarted on damage ({}), {} within {} ms (counters: pid {}, lost {}, voters {})", node,
-            w.damage, w.lost_seen ? "was not repaired into a voter" : "never reported itself lost",
-            bound_.count(), c.pid, c.lost, fmt::join(raft::NodeSet::from_bits(c.voters).ids(), ",")));
+            "node {}, restarted on damage ({}), {} within {} ms (counters: pid {}, lost {}, voters {}, "
+            "learners {})",
+            node, w.damage, w.lost_seen ? not_repaired(w) : "never reported itself lost", bound_.count(),
+            c.pid, c.lost, fmt::join(raft::NodeSet::from_bits(c.voters).ids(), ","),
+            fmt::join(raft::NodeSet::from_bits(c.learners).ids(), ",")));
         lines.push_back(failures_.back());
       }
       ++it;
@@ -114,10 +130,9 @@ class RepairWatch {
     for (auto& [node, w] : watched_) {
       if (w.failed) continue;
       w.failed = true;
-      failures_.push_back(
-          fmt::format("node {}, restarted on damage ({}), {} by the end of the run, {:.3f} s later", node,
-                      w.damage, w.lost_seen ? "was not repaired into a voter" : "never reported itself lost",
-                      seconds(now - w.restarted)));
+      failures_.push_back(fmt::format(
+          "node {}, restarted on damage ({}), {} by the end of the run, {:.3f} s later", node, w.damage,
+          w.lost_seen ? not_repaired(w) : "never reported itself lost", seconds(now - w.restarted)));
     }
   }
 
@@ -128,6 +143,7 @@ class RepairWatch {
  private:
   struct Watched {
     pid_t pid = 0;
+    bool was_voter = true;
     std::string damage;
     Clock::time_point restarted;
     std::optional<double> lost_seen;  // seconds after the restart
@@ -135,6 +151,10 @@ class RepairWatch {
     uint64_t published_before = 0;  // the counters' heartbeat at the restart
     std::size_t lost_lines_before = 0;
   };
+
+  static const char* not_repaired(const Watched& w) {
+    return w.was_voter ? "was not repaired into a voter" : "was not repaired into a member";
+  }
 
   uint64_t published(uint32_t node) { return segment_.node_counters(node).snapshot().updated_ns; }
 

@@ -1,12 +1,15 @@
 // `shmraft up`: the foreground supervisor of one cluster.
 //
-// Creates the segment, starts one node process per node, and then only reacts to signals:
+// Creates the segment, starts one node process per member, and then only reacts to signals:
 //   SIGINT / SIGTERM / SIGHUP  stop every node (SIGTERM, then SIGKILL), remove the segment, exit 0
 //   SIGCHLD                    a node exited: report it; with --restart-on-crash start it again
 //   SIGRTMIN + value           a request from another shell: `shmraft restart` (restart a node),
 //                              `shmraft member add` (start a joining node), `member remove` (stop one)
 // The nodes die with it even if it is SIGKILLed (PR_SET_PDEATHSIG); the segment then is stale and
 // `shmraft clean` or the next `up` of the same cluster removes it.
+//
+// A cluster that ran before starts as its logs left it: the members of the configuration of its most
+// up-to-date log (cluster_configuration.h), not the initial voters 1..n.
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -47,6 +50,8 @@ struct UpOptions {
   std::string cluster;
   std::string data_dir;
   ipc::SegmentConfig segment;
+  bool nodes_given = false;      // -n on the command line
+  bool max_nodes_given = false;  // --max-nodes on the command line
   bool restart_on_crash = false;
   std::vector<std::string> node_args;
 };
@@ -78,17 +83,23 @@ class RestartPolicy {
 };
 
 // Nodes that exited with an error within kStartupWindow of their first start: each says why in the first
-// lines of its output. The cluster runs on while a majority started.
+// lines of its output. The cluster runs on while a majority of its voters started.
 class StartupFailures {
  public:
-  explicit StartupFailures(uint32_t nodes) : nodes_(nodes) {}
+  explicit StartupFailures(raft::NodeSet voters) : voters_(voters) {}
 
   void add(uint32_t node, const ExitStatus& status, const OutputMark& output) {
     failed_.insert(node);
+    if (voters_.contains(node)) ++failed_voters_;
     std::cerr << "shmraft: node " << node << " failed to start (" << status.describe()
               << "): " << output.first_lines() << " (see " << output.path().string() << ")" << std::endl;
   }
-  bool majority_up() const { return nodes_ - failed_.size() > nodes_ / 2; }
+  bool majority_up() const { return voters_.size() - failed_voters_ > voters_.size() / 2; }
+  // "a cluster of 3 voters needs 2 running"
+  std::string quorum() const {
+    return "a cluster of " + std::to_string(voters_.size()) + " voters needs " +
+           std::to_string(voters_.size() / 2 + 1) + " running";
+  }
   // "node 2" or "nodes 2, 4".
   std::string nodes() const {
     std::string list;
@@ -102,23 +113,29 @@ class StartupFailures {
   }
 
  private:
-  uint32_t nodes_;
+  raft::NodeSet voters_;
+  std::size_t failed_voters_ = 0;
   std::set<uint32_t> failed_;  // in order, however they were reaped
 };
 
 int run_up(const UpOptions& options) {
   check_node_args(options.node_args);
   SignalWatch signals({SIGINT, SIGTERM, SIGHUP, SIGCHLD, supervisor_request_signal()});
-  CreatedCluster created = create_cluster(options.cluster, options.data_dir, options.segment, std::cout);
+  const UpRequest request{options.segment, options.nodes_given, options.max_nodes_given};
+  CreatedCluster created = create_cluster(
+      options.cluster, options.data_dir,
+      [&](const ClusterDirs& dirs, const std::optional<ipc::ClusterId>& stamped) {
+        return plan_up(dirs, stamped, request, std::cout);
+      },
+      std::cout);
   ipc::Segment& segment = created.segment;
   const NodeLaunchConfig launch{created.dirs, created.id, options.node_args};
-  const uint32_t nodes = options.segment.node_count;  // the initial voters; nodes may join up to max_nodes
   Supervisor supervisor(segment.max_nodes(), [&](uint32_t node) { return node_launch(launch, node); });
   RestartPolicy policy;
   std::map<uint32_t, Clock::time_point> pending_restarts;
   std::set<uint32_t> restarted;            // on request: outside the first start
   std::map<uint32_t, OutputMark> outputs;  // where each node's current start begins in its output
-  StartupFailures startup_failures(nodes);
+  StartupFailures startup_failures(created.plan.voters);
   const Clock::time_point began = Clock::now();
   int exit_code = 0;
 
@@ -134,7 +151,7 @@ int run_up(const UpOptions& options) {
     ipc::Segment::destroy(options.cluster);
   };
   try {
-    for (uint32_t node = 1; node <= nodes; ++node) {
+    for (const uint32_t node : created.plan.nodes.ids()) {
       outputs.insert_or_assign(node, OutputMark(created.dirs.node_output(node)));
       const pid_t pid = supervisor.start(node);
       policy.started(node);
@@ -209,10 +226,8 @@ int run_up(const UpOptions& options) {
             !restarted.contains(node)) {
           startup_failures.add(node, status, outputs.at(node));
           if (!startup_failures.majority_up()) {
-            throw LauncherError("no majority could start: " + startup_failures.nodes() + " of " +
-                                std::to_string(nodes) + " failed (see above), and a cluster of " +
-                                std::to_string(nodes) + " needs " + std::to_string(nodes / 2 + 1) +
-                                " running; stopping it");
+            throw LauncherError("no majority could start: " + startup_failures.nodes() +
+                                " failed (see above), and " + startup_failures.quorum() + "; stopping it");
           }
           std::cerr << "shmraft: warning: cluster '" << options.cluster << "' runs without "
                     << startup_failures.nodes() << "; once repaired, "
@@ -260,7 +275,10 @@ void add_up_command(CLI::App& root, CommandList& commands) {
   auto options = std::make_shared<UpOptions>();
   CLI::App* app =
       root.add_subcommand("up", "Start a cluster and supervise it in the foreground (Ctrl-C stops it)");
-  app->footer("Everything after `--` is passed to every node (see `shmraft node --help`).");
+  app->footer(
+      "A cluster that ran before starts the members of the configuration its most up-to-date log holds "
+      "(`shmraft member` changes are kept); -n is then the initial voters it began with, or left out.\n"
+      "Everything after `--` is passed to every node (see `shmraft node --help`).");
   add_cluster_option(*app, options->cluster);
   add_segment_options(*app, options->segment);
   app->add_option("-d,--data-dir", options->data_dir,
@@ -268,7 +286,11 @@ void add_up_command(CLI::App& root, CommandList& commands) {
                       "/<cluster>; node<i>/ inside)");
   app->add_flag("--restart-on-crash", options->restart_on_crash, "Start a node again when it dies");
   app->add_option("node_flags", options->node_args, "Flags for every node, after `--`");
-  commands.push_back({app, [options] { return run_up(*options); }});
+  commands.push_back({app, [options, app] {
+                        options->nodes_given = app->get_option("--nodes")->count() > 0;
+                        options->max_nodes_given = app->get_option("--max-nodes")->count() > 0;
+                        return run_up(*options);
+                      }});
 }
 
 }  // namespace shmraft::launcher

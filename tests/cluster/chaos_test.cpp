@@ -178,6 +178,44 @@ TEST(Chaos, MembershipChangesUnderKillsAndPartitions) {
   EXPECT_EQ(lost_result.verdict, checker::Verdict::violation) << lost_result.explanation;
 }
 
+// Issues 12 and 14 together: membership changes while killed members come back with damaged files. The
+// damage reaches only members, at their restart, never more than a minority of the voters at once; each
+// damaged node must be repaired back into the role it had, one that leaves the configuration meanwhile is
+// not judged; and the end is judged as in every run (every member caught up, linearizable, every
+// acknowledged write on every member).
+TEST(Chaos, MembershipChangesWithStorageFaults) {
+  const ChaosRun run = run_chaos("members-storage", {"--duration",
+                                                     "12",
+                                                     "--max-nodes",
+                                                     "5",
+                                                     "--kill-interval",
+                                                     "500",
+                                                     "--membership",
+                                                     "--membership-interval",
+                                                     "400",
+                                                     "--storage-faults",
+                                                     "--storage-fault-chance",
+                                                     "0.5",
+                                                     "--clients",
+                                                     "4",
+                                                     "--keys",
+                                                     "5",
+                                                     "--",
+                                                     "--snapshot-bytes",
+                                                     "65536",
+                                                     "--segment-bytes",
+                                                     "16384"});
+  ASSERT_TRUE(run.passed());
+  std::smatch counts;
+  ASSERT_TRUE(std::regex_search(
+      run.result.out, counts, std::regex("storage faults: (\\d+) injected, (\\d+) repaired[^,]*, 0 failed")))
+      << run.result.out;
+  EXPECT_GE(std::stoul(counts[1]), 1u) << run.result.out;
+  ASSERT_TRUE(run.membership) << run.result.out;
+  EXPECT_GT(run.membership->adds + run.membership->replaces, 0u) << run.result.out;
+  EXPECT_GT(run.membership->removes + run.membership->replaces, 0u) << run.result.out;
+}
+
 // The replay command of a membership run carries its flags and the node slots.
 TEST(Chaos, TheReplayCommandCarriesTheMembershipFlags) {
   launcher::ChaosOptions options;

@@ -71,5 +71,41 @@ TEST(LongChaos, TwoMinutesOfMembershipChangesKillsAndPartitions) {
   EXPECT_GE(run.membership->transfers, 10u);
 }
 
+// Issues 12 and 14 together: two minutes of membership changes while killed members come back with
+// damaged files, on up to seven node slots.
+TEST(LongChaos, TwoMinutesOfMembershipChangesAndStorageFaults) {
+  const ChaosRun run = run_chaos("longmembers-storage", {"--duration",
+                                                         "120",
+                                                         "--max-nodes",
+                                                         "7",
+                                                         "--kill-interval",
+                                                         "500",
+                                                         "--partitions",
+                                                         "--partition-interval",
+                                                         "3000",
+                                                         "--membership",
+                                                         "--membership-interval",
+                                                         "500",
+                                                         "--storage-faults",
+                                                         "--storage-fault-chance",
+                                                         "0.5",
+                                                         "--clients",
+                                                         "6",
+                                                         "--keys",
+                                                         "8",
+                                                         "--op-timeout",
+                                                         "1000",
+                                                         "--",
+                                                         "--snapshot-bytes",
+                                                         "65536",
+                                                         "--segment-bytes",
+                                                         "16384"});
+  EXPECT_TRUE(run.passed());
+  ASSERT_TRUE(run.membership) << run.result.out;
+  EXPECT_GE(run.membership->adds + run.membership->replaces, 5u);
+  EXPECT_GE(run.membership->removes + run.membership->replaces, 5u);
+  EXPECT_NE(run.result.out.find("storage faults: "), std::string::npos) << run.result.out;
+}
+
 }  // namespace
 }  // namespace shmraft::cluster_test

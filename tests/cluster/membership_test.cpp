@@ -1,17 +1,21 @@
 // Membership changes in real processes (issue 12): `shmraft member` and `shmraft transfer` against a
 // running cluster. 3 -> 5 -> 3 voters while a client writes, with every acknowledged write then read
 // back through each remaining voter as leader; leadership handed to a named node; the CLI's refusals;
-// a learner that never counts toward a majority; and a joined node's links cut and healed like anyone's.
+// a learner that never counts toward a majority; a joined node's links cut and healed like anyone's; and
+// the members kept across `down` and `up`.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "ipc/segment.h"
+#include "launcher/child_process.h"
 #include "launcher/client/client.h"
 #include "tests/cluster/harness.h"
 
@@ -88,6 +92,18 @@ void expect_ok(const CommandResult& result) {
   EXPECT_EQ(result.exit_code, 0) << result.describe();
 }
 
+// The nodes `status` reports alive; none while the cluster is not up.
+std::set<uint32_t> alive_nodes(const TestCluster& cluster) {
+  const CommandResult status = cluster.run("status", {"--once", "--json"});
+  std::set<uint32_t> alive;
+  if (status.exit_code != 0) return alive;
+  // Kept in a variable: a range-for over the parsed temporary's "nodes" would read a destroyed object.
+  const nlohmann::json nodes = nlohmann::json::parse(status.out)["nodes"];
+  for (const auto& node : nodes)
+    if (node["alive"].get<bool>()) alive.insert(node["node"].get<uint32_t>());
+  return alive;
+}
+
 uint32_t announced_leader(const std::string& cluster) {
   const ipc::Segment segment = ipc::Segment::attach(cluster);
   return segment.leader_record().read().leader.value_or(0);
@@ -142,6 +158,69 @@ TEST(Membership, ThreeToFiveToThreeWhileAClientWritesLosesNoAcknowledgedWrite) {
       EXPECT_LE(read, attempted.at(key)) << key << " through node " << voter;
     }
   }
+}
+
+// `shmraft up` of a cluster that ran before starts the members of the configuration its logs hold: after
+// 1,2,3 -> add and promote 4, remove 1, add learner 5 -> `down`, `up` (no -n) starts 2, 3, 4 and the
+// learner 5, not node 1, whose directory stays; every write is there and the cluster takes new ones.
+// -n or --max-nodes that contradict the stored cluster are refused before anything starts.
+TEST(Membership, DownAndUpKeepTheMembersTheLogsHold) {
+  TestCluster cluster("keep-members");
+  cluster.wait_for_leader();
+  constexpr int kWrites = 10;
+  for (int i = 0; i < kWrites; ++i)
+    ASSERT_EQ(cluster.kv({"put", fmt::format("k{}", i), std::to_string(i)}).exit_code, 0);
+  expect_ok(cluster.run("member", {"add", "4"}));
+  expect_ok(cluster.run("member", {"promote", "4"}));
+  expect_ok(cluster.run("member", {"remove", "1"}));
+  expect_ok(cluster.run("member", {"add", "5"}));
+  ASSERT_EQ(cluster.kv({"put", "after", "changes"}).exit_code, 0);
+  const CommandResult down = cluster.down();
+  ASSERT_EQ(down.exit_code, 0) << down.describe();
+
+  const std::string root = cluster.data_root().string();
+  const CommandResult other_n = run_shmraft({"up", "-c", cluster.name(), "--data-dir", root, "-n", "5"});
+  EXPECT_EQ(other_n.exit_code, 2) << other_n.describe();
+  EXPECT_NE(other_n.err.find("began with voters 1..3 and its logs continue that configuration"),
+            std::string::npos)
+      << other_n.describe();
+  const CommandResult no_room =
+      run_shmraft({"up", "-c", cluster.name(), "--data-dir", root, "--max-nodes", "4"});
+  EXPECT_EQ(no_room.exit_code, 2) << no_room.describe();
+  EXPECT_NE(no_room.err.find("--max-nodes 4 leaves no room for node 5"), std::string::npos)
+      << no_room.describe();
+  EXPECT_FALSE(segment_exists(cluster.name())) << "a refused `up` started something";
+
+  const std::filesystem::path up_log = cluster.data_root() / "up-again.log";
+  ScopedClusterFiles up_again{
+      "",
+      {},
+      launcher::spawn_child({SHMRAFT_BINARY, "up", "-c", cluster.name(), "--data-dir", root}, up_log)};
+  ASSERT_TRUE(eventually(
+      [&] {
+        return alive_nodes(cluster) == std::set<uint32_t>{2, 3, 4, 5};
+      },
+      15s))
+      << read_file(up_log);
+  cluster.wait_for_leader();
+  const std::string started = read_file(up_log);
+  EXPECT_NE(started.find("voters 2,3,4; learners 5"), std::string::npos) << started;
+  EXPECT_NE(started.find("not started, no members: node 1 (directories kept)"), std::string::npos) << started;
+  EXPECT_EQ(alive_nodes(cluster), (std::set<uint32_t>{2, 3, 4, 5})) << "the removed node 1 runs";
+  EXPECT_TRUE(std::filesystem::exists(cluster.data_root() / "node1" / "cluster-id"));
+
+  for (int i = 0; i < kWrites; ++i) {
+    const CommandResult get = cluster.kv({"get", fmt::format("k{}", i)});
+    EXPECT_EQ(get.out, std::to_string(i) + "\n") << get.describe();
+  }
+  EXPECT_EQ(cluster.kv({"get", "after"}).out, "changes\n");
+  EXPECT_EQ(cluster.kv({"put", "again", "1", "--timeout-ms", "10000"}).exit_code, 0);
+  const CommandResult list = cluster.run("member", {"list"});
+  expect_ok(list);
+  EXPECT_NE(list.out.find("3 voters, 1 learners"), std::string::npos) << list.describe();
+  expect_ok(cluster.run("down"));
+  EXPECT_TRUE(launcher::wait_for_exit(up_again.process, 10s).has_value()) << read_file(up_log);
+  up_again.process = 0;
 }
 
 TEST(Membership, TransferHandsLeadershipToTheNamedVoter) {
