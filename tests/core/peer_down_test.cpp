@@ -81,6 +81,30 @@ TEST(PeerDown, TwoSurvivorsCampaigningAtOnceDoNotSplitTheVote) {
   EXPECT_EQ(c.core(3).elections_by_peer_down() + c.core(2).elections_by_peer_down(), 1u);
 }
 
+// §9.6 pre-vote and our stagger: the second in the stagger may start before the first took its death
+// signal (the dying process's teardown delayed it). When the first one's pre-vote reaches the second,
+// already a pre-candidate, the second steps back rather than win its own pre-vote too: with both
+// candidates in one term, the two other voters could split the real vote 2 against 2.
+TEST(PeerDown, APreCandidateThatGrantsAnEarlierRankedPreVoteStepsBack) {
+  Cluster c(5);
+  const Term t = leader_1_dies(c);
+  EXPECT_TRUE(c.core(3).peer_down(1, 1));  // second in the stagger ...
+  c.tick(3);                               // ... and its turn comes first
+  ASSERT_EQ(c.core(3).role(), Role::kPreCandidate);
+  EXPECT_TRUE(c.core(2).peer_down(1));  // the first, late
+  EXPECT_TRUE(c.core(4).peer_down(1, 2));
+  EXPECT_TRUE(c.core(5).peer_down(1, 3));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u) << "node 3 campaigned in the same term as node 2";
+  EXPECT_EQ(c.core(3).role(), Role::kFollower);
+  EXPECT_EQ(c.core(3).leader(), 2u);
+  c.tick_all(4);  // no staggered turn is left to fire
+  EXPECT_EQ(c.leader(), 2u);
+  for (NodeId id = 2; id <= 5; ++id) EXPECT_EQ(c.core(id).term(), t + 1) << "node " << id;
+}
+
 // A staggered follower that granted the first one's pre-vote does not campaign at its own turn while
 // that one is still collecting votes (a slow persist, a loaded host): one candidate, one term.
 TEST(PeerDown, StaggeredFollowerThatGrantedAPreVoteKeepsOutOfTheWay) {
