@@ -136,6 +136,28 @@ TEST(PeerDown, PreVoteThatArrivedBeforeTheVotersSignalIsAnsweredByIt) {
   expect_2_leads_alone(c, t);
 }
 
+// Why a death signal starts a pre-vote rather than the real vote, though that costs a round trip: the
+// stagger reads counters that lag, so two survivors may both rank themselves first. As pre-candidates
+// they settle it (the test above); as candidates each has voted for itself, the vote is split, and no
+// leader comes before an election timeout (hundreds of ms, not one).
+TEST(PeerDown, WithoutThePreVoteTwoSurvivorsRankedFirstSplitTheVote) {
+  Cluster c(3, [](Config& cfg) { cfg.pre_vote = false; });
+  const Term t = leader_1_dies(c);
+  EXPECT_TRUE(c.core(3).peer_down(1));
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), kNoNode);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).term(), t + 1);
+  int ticks = 0;
+  while (c.leader() == kNoNode && ticks < 4 * c.core(2).config().election_tick) {
+    c.tick_all();
+    ++ticks;
+  }
+  EXPECT_NE(c.leader(), kNoNode);
+  EXPECT_GE(ticks, c.core(2).config().election_tick) << "the split vote was settled before a timeout";
+}
+
 // A false death signal at one follower: the other still hears the leader, its lease ignores the
 // pre-vote, the leader keeps its term, and the pre-candidate follows it again at the next heartbeat.
 TEST(PeerDown, FalseSignalDoesNotDeposeALiveLeader) {
