@@ -572,6 +572,7 @@ void Core::handle_vote_request(const VoteRequest& m) {
     if (!m.pre_vote) {
       election_elapsed_ = 0;
       vote_ = m.from;
+      ++votes_granted_;
     } else if (campaign_peer_down_ && (role_ == Role::kFollower || role_ == Role::kPreCandidate)) {
       // Someone ahead of us in the stagger campaigns: leave it the field for a whole election timeout
       // rather than split the vote with it when our own turn comes — or now, if our turn came before
