@@ -219,10 +219,10 @@ uint64_t Node::next_deadline_ns() const {
 
 std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   caught_up_ = false;
-  progress_.bump();
   const std::size_t frames = transport_->receive(*this, deadline);
   catch_up();
   const uint64_t now_ns = monotonic_ns();
+  progress_.bump(now_ns);  // awake: ends the sleep announced in run()
   tick_until(now_ns);
   sender_.release_due(now_ns);
   requests_.finish_batch();
