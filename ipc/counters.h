@@ -23,6 +23,7 @@ struct NodeCountersSnapshot {
   uint64_t death_taken_ns, campaign_ns, leader_since_ns;
   uint64_t stall_elections, stalls_seen, stall_taken_ns;
   uint64_t lost, repairs, voters, learners;
+  uint64_t votes_granted;
 };
 
 struct alignas(kCacheLine) NodeCounters {
@@ -66,6 +67,9 @@ struct alignas(kCacheLine) NodeCounters {
   Counter repairs{0};
   Counter voters{0};
   Counter learners{0};
+  // node-defined: real votes the node granted, over all its starts in this segment (issue 14: a node
+  // that lost its state must not vote; chaos watches this beside `lost`).
+  Counter votes_granted{0};
 
   static void set(Counter& counter, uint64_t value) noexcept {
     counter.store(value, std::memory_order_relaxed);
@@ -107,13 +111,14 @@ struct alignas(kCacheLine) NodeCounters {
                            get(lost),
                            get(repairs),
                            get(voters),
-                           get(learners)};
+                           get(learners),
+                           get(votes_granted)};
     return s;
   }
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 // Counters added within the cache lines already taken keep the segment's layout (ipc/layout.h): an
-// older node leaves the newer counters 0. One more line would need a new layout version.
-static_assert(sizeof(NodeCounters) == 4 * kCacheLine);
+// older node leaves the newer counters 0. One more line needs a new layout version (7 took the fifth).
+static_assert(sizeof(NodeCounters) == 5 * kCacheLine);
 
 }  // namespace shmraft::ipc

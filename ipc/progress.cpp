@@ -19,12 +19,13 @@ void ProgressWatch::observe(uint64_t now_ns) noexcept {
   for (uint32_t node = 1; node <= node_count_; ++node) {
     ProgressReading& r = readings_[node];
     const ProgressCounter& counter = counters_[slot_of(node)];
-    // relaxed: single words from a single writer; a late value only delays or hastens a suspicion.
-    const uint64_t count = counter.count.load(std::memory_order_relaxed);
+    // Single words from a single writer; a late value only delays a suspicion.
+    const uint64_t count = counter.count.load(std::memory_order_acquire);  // before its stamp (bump)
     r.idle_until_ns = counter.idle_until_ns.load(std::memory_order_relaxed);
     if (count != r.count || r.since_ns == 0) {
+      const uint64_t moved_ns = counter.moved_ns.load(std::memory_order_relaxed);
       r.count = count;
-      r.since_ns = now_ns;
+      r.since_ns = moved_ns != 0 ? std::min(moved_ns, now_ns) : now_ns;
     }
   }
 }

@@ -4,10 +4,14 @@
 // microseconds suspects the node (SIGSTOP, a long page fault, a descheduled process). A node that goes
 // to sleep on purpose says until when (idle_until), so an idle node is not taken for a frozen one: it
 // is suspect only once it overslept that deadline by the same margin.
+// The stall time counts from the node's own stamp of its last move, not from when a watcher happened
+// to see it: a watcher looks once per stall time, and without the stamp a stop just after a look was
+// suspected only up to two stall times later. A bump ends the sleep idle_until announced, so a node
+// woken early and stopped at once is not given the rest of its sleep's deadline.
 //
 // Node i, in its loop:
 //     ProgressCounter& progress = segment.progress(i);
-//     progress.bump();                          // every iteration: a load and a store, no syscall
+//     progress.bump(now_ns);                    // after each wake-up and each iteration: stores, no syscall
 //     progress.idle_until(next_timer_ns);       // before each sleep (CLOCK_MONOTONIC ns; max = none)
 // Node j (watching the leader, say):
 //     ProgressWatch watch = segment.watch_progress(stall);   // e.g. stall = 2 ms
@@ -27,9 +31,17 @@ namespace shmraft::ipc {
 // Written only by the node it belongs to (relaxed load + store, as NodeCounters).
 struct alignas(kCacheLine) ProgressCounter {
   std::atomic<uint64_t> count{0};
-  std::atomic<uint64_t> idle_until_ns{0};  // CLOCK_MONOTONIC deadline of the node's current sleep
+  std::atomic<uint64_t> idle_until_ns{0};  // CLOCK_MONOTONIC deadline of the node's current sleep, 0 awake
+  std::atomic<uint64_t> moved_ns{0};       // CLOCK_MONOTONIC ns of the last bump; 0: never stamped
 
-  void bump() noexcept { count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  // The node moved at `now_ns` and is awake (0: no stamp; a watcher times the move by its own look).
+  // The count goes last (release): a watcher that sees it new sees this stamp too, never the one before
+  // a long iteration, which would make the node look stalled the moment it moved.
+  void bump(uint64_t now_ns = 0) noexcept {
+    moved_ns.store(now_ns, std::memory_order_relaxed);
+    idle_until_ns.store(0, std::memory_order_relaxed);
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   // relaxed: a reader that misses it for a moment only suspects a node a little early.
   void idle_until(uint64_t deadline_ns) noexcept {
     idle_until_ns.store(deadline_ns, std::memory_order_relaxed);
@@ -39,7 +51,7 @@ static_assert(sizeof(ProgressCounter) == kCacheLine);
 
 struct ProgressReading {
   uint64_t count = 0;          // the counter's value at the last observe()
-  uint64_t since_ns = 0;       // when this reader first saw that value
+  uint64_t since_ns = 0;       // when the node stamped that value, else when this reader first saw it
   uint64_t idle_until_ns = 0;  // the node's own sleep deadline at the last observe()
 };
 

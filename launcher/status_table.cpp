@@ -88,12 +88,13 @@ nlohmann::json node_ids(uint64_t bits) {
 std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth width) {
   // Narrow: 78 columns while indexes stay below a billion.
   constexpr const char* kNarrow = "{:>4} {:>7} {:<13} {:>5} {:>3} {:>9} {:>9} {:>9} {:>5} {:>5}";
-  constexpr const char* kWide = " {:>12} {:>12} {:>8} {:>9} {:>10} {:>10} {:>7}";
+  constexpr const char* kWide = " {:>12} {:>12} {:>8} {:>9} {:>10} {:>10} {:>5} {:>7}";
   const bool wide = width == TableWidth::wide;
   std::string out =
       fmt::format(kNarrow, "node", "pid", "role", "term", "ldr", "commit", "applied", "last", "links", "bad");
   if (wide)
-    out += fmt::format(kWide, "frames in", "frames out", "drops", "elections", "syncs", "sleeps", "repairs");
+    out += fmt::format(kWide, "frames in", "frames out", "drops", "elections", "syncs", "sleeps", "votes",
+                       "repairs");
   out += "\n";
   for (const NodeStatus& s : nodes) {
     const auto& c = s.counters;
@@ -101,8 +102,8 @@ std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth
                        c.term, leader_column(s), c.commit_index, c.applied_index, c.last_index,
                        s.links.describe(), c.bad_frames);
     if (wide) {
-      out +=
-          fmt::format(kWide, c.frames_in, c.frames_out, c.drops, c.elections, c.syncs, c.sleeps, c.repairs);
+      out += fmt::format(kWide, c.frames_in, c.frames_out, c.drops, c.elections, c.syncs, c.sleeps,
+                         c.votes_granted, c.repairs);
     }
     out += "\n";
   }
@@ -138,6 +139,7 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
                      {"hard_state_slots_skipped", c.hard_state_slots_skipped},
                      {"lost", c.lost},
                      {"repairs", c.repairs},
+                     {"votes_granted", c.votes_granted},
                      {"voters", node_ids(c.voters)},
                      {"learners", node_ids(c.learners)},
                      {"links_cut", s.links.cut},

@@ -162,6 +162,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   ipc::NodeCounters::set(counters_.stalls_seen, 0);
   ipc::NodeCounters::set(counters_.progress_resets, 0);
   ipc::NodeCounters::set(counters_.repairs, 0);
+  votes_granted_before_ = counters_.votes_granted.load(std::memory_order_relaxed);
   ipc::NodeCounters::set(counters_.incarnation, config.incarnation);
   ipc::NodeCounters::set(counters_.hard_state_slots_skipped, storage_.recovery().hard_state_slots_skipped);
   const storage::HardState& hs = storage_.hard_state();
@@ -218,10 +219,10 @@ uint64_t Node::next_deadline_ns() const {
 
 std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   caught_up_ = false;
-  progress_.bump();
   const std::size_t frames = transport_->receive(*this, deadline);
   catch_up();
   const uint64_t now_ns = monotonic_ns();
+  progress_.bump(now_ns);  // awake: ends the sleep announced in run()
   tick_until(now_ns);
   sender_.release_due(now_ns);
   requests_.finish_batch();
@@ -637,6 +638,7 @@ void Node::publish_counters(uint64_t now_ns) {
   C::set(counters_.progress_resets, core_->progress_resets());
   C::set(counters_.lost, core_->lost());
   C::set(counters_.repairs, core_->repairs());
+  C::set(counters_.votes_granted, votes_granted_before_ + core_->votes_granted());
   const raft::ConfState& conf = core_->conf_state();
   C::set(counters_.voters, conf.voters.bits());
   C::set(counters_.learners, conf.learners.bits());

@@ -215,6 +215,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   uint64_t death_elections_ = 0;
   uint64_t stall_elections_ = 0;
   uint64_t stalls_seen_ = 0;
+  uint64_t votes_granted_before_ = 0;  // by this node's earlier starts: the counter spans them
   uint64_t lost_ = 0;              // the core's lost mark as last logged: the repair is logged once it clears
   bool oversized_warned_ = false;  // the first message too large for a peer frame was logged
   raft::Role role_ = raft::Role::kFollower;

@@ -32,6 +32,8 @@
 //            before): it votes on nothing until a leader has repaired it (raft/core.h, "Lost state");
 //            the value is the lost start's incarnation
 //   repairs  lost voters this node, as leader, promoted back after their removal (Core::repairs)
+//   votes_granted  real votes (not pre-votes) this node granted (Core::votes_granted), summed over its
+//            starts in this segment, so a restart does not hide one: while `lost` is set it must not move
 //   voters / learners  the configuration this node holds, latest in its log (raft::NodeSet bits)
 //   hard_state_slots_skipped  damaged hard-state slots the last start recovered past (each logged)
 //   death_taken_ns / campaign_ns / leader_since_ns  CLOCK_MONOTONIC ns when the node last took a

@@ -572,9 +572,13 @@ void Core::handle_vote_request(const VoteRequest& m) {
     if (!m.pre_vote) {
       election_elapsed_ = 0;
       vote_ = m.from;
-    } else if (campaign_peer_down_ && role_ == Role::kFollower) {
+      ++votes_granted_;
+    } else if (campaign_peer_down_ && (role_ == Role::kFollower || role_ == Role::kPreCandidate)) {
       // Someone ahead of us in the stagger campaigns: leave it the field for a whole election timeout
-      // rather than split the vote with it when our own turn comes.
+      // rather than split the vote with it when our own turn comes — or now, if our turn came before
+      // its death signal did: a pre-candidate steps back and keeps its term (§9.6, the pre-vote
+      // promised nothing). Two winning pre-votes would split the real vote (5 nodes: 2 against 2).
+      if (role_ == Role::kPreCandidate) become_follower(term_, kNoNode);
       campaign_peer_down_ = false;
       election_elapsed_ = 0;
     }

@@ -206,6 +206,8 @@ class Core {
   // Times this node, as leader, heard a follower answer from a new incarnation (it restarted) and so
   // dropped the match index the previous one had vouched for and probed it afresh.
   std::uint64_t progress_resets() const noexcept { return progress_resets_; }
+  // Real (not pre-) votes this node granted, a repeated one again: a lost node's stays put (issue 14).
+  std::uint64_t votes_granted() const noexcept { return votes_granted_; }
 
  private:
   void check_not_in_ready(const char* what) const;
@@ -331,6 +333,7 @@ class Core {
   bool campaign_peer_down_ = false;  // this (pending) election was started by peer_down
   std::uint64_t elections_by_peer_down_ = 0;
   std::uint64_t progress_resets_ = 0;
+  std::uint64_t votes_granted_ = 0;
   // Pre-votes the leader lease ignored since we last heard the leader, one per candidate (bounded by the
   // voters): peer_down answers them, so a death signal that reaches us after a peer's pre-vote costs
   // nothing. Dropped on any term change (a pre-vote grant promises nothing, so a stale one is harmless).

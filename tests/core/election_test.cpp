@@ -112,6 +112,24 @@ TEST(Voting, OneVotePerTerm) {
   EXPECT_TRUE(std::get<VoteResponse>(repeat[0]->decoded()).granted);
 }
 
+// The votes_granted counter (issue 14: chaos judges "a lost node never votes" by it) counts each real
+// grant, a repeated one too, but no refusal, no pre-vote and no candidate's vote for itself.
+TEST(Voting, VotesGrantedCountsRealGrantsOnly) {
+  Cluster c(3);
+  c.elect(1);  // a pre-vote round, then the real one: 2 and 3 grant both
+  EXPECT_EQ(c.core(1).votes_granted(), 0u);
+  EXPECT_EQ(c.core(2).votes_granted(), 1u);
+  EXPECT_EQ(c.core(3).votes_granted(), 1u);
+
+  Cluster d(3, [](Config& cfg) { cfg.pre_vote = false; });
+  Core& voter = d.core(2);
+  voter.step(VoteRequest{.from = 1, .to = 2, .term = 1});
+  voter.step(VoteRequest{.from = 3, .to = 2, .term = 1});  // refused: it voted for 1
+  voter.step(VoteRequest{.from = 1, .to = 2, .term = 1});  // the same vote again
+  outbox(d, 2);
+  EXPECT_EQ(voter.votes_granted(), 2u);
+}
+
 TEST(Voting, VoteSurvivesRestart) {
   Cluster c(3, [](Config& cfg) { cfg.pre_vote = false; });
   c.core(2).step(VoteRequest{.from = 1, .to = 2, .term = 1});

@@ -81,6 +81,31 @@ TEST(PeerDown, TwoSurvivorsCampaigningAtOnceDoNotSplitTheVote) {
   EXPECT_EQ(c.core(3).elections_by_peer_down() + c.core(2).elections_by_peer_down(), 1u);
 }
 
+// §9.6 pre-vote and our stagger: the second in the stagger may start before the first took its death
+// signal (the dying process's teardown delayed it). When the first one's pre-vote reaches the second,
+// already a pre-candidate, the second steps back rather than win its own pre-vote too: with both
+// candidates in one term, the two other voters could split the real vote 2 against 2.
+TEST(PeerDown, APreCandidateThatGrantsAnEarlierRankedPreVoteStepsBack) {
+  Cluster c(5);
+  const Term t = leader_1_dies(c);
+  EXPECT_TRUE(c.core(3).peer_down(1, 1));  // second in the stagger ...
+  c.tick(3);                               // ... and its turn comes first
+  ASSERT_EQ(c.core(3).role(), Role::kPreCandidate);
+  EXPECT_TRUE(c.core(2).peer_down(1));  // the first, late
+  EXPECT_TRUE(c.core(4).peer_down(1, 2));
+  EXPECT_TRUE(c.core(5).peer_down(1, 3));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).vote(), 2u) << "node 3 campaigned in the same term as node 2";
+  EXPECT_EQ(c.core(3).elections_by_peer_down(), 0u);
+  EXPECT_EQ(c.core(3).role(), Role::kFollower);
+  EXPECT_EQ(c.core(3).leader(), 2u);
+  c.tick_all(4);  // no staggered turn is left to fire
+  EXPECT_EQ(c.leader(), 2u);
+  for (NodeId id = 2; id <= 5; ++id) EXPECT_EQ(c.core(id).term(), t + 1) << "node " << id;
+}
+
 // A staggered follower that granted the first one's pre-vote does not campaign at its own turn while
 // that one is still collecting votes (a slow persist, a loaded host): one candidate, one term.
 TEST(PeerDown, StaggeredFollowerThatGrantedAPreVoteKeepsOutOfTheWay) {
@@ -110,6 +135,28 @@ TEST(PeerDown, PreVoteThatArrivedBeforeTheVotersSignalIsAnsweredByIt) {
   EXPECT_TRUE(c.core(3).peer_down(1, 1));
   c.stabilize();
   expect_2_leads_alone(c, t);
+}
+
+// Why a death signal starts a pre-vote rather than the real vote, though that costs a round trip: the
+// stagger reads counters that lag, so two survivors may both rank themselves first. As pre-candidates
+// they settle it (the test above); as candidates each has voted for itself, the vote is split, and no
+// leader comes before an election timeout (hundreds of ms, not one).
+TEST(PeerDown, WithoutThePreVoteTwoSurvivorsRankedFirstSplitTheVote) {
+  Cluster c(3, [](Config& cfg) { cfg.pre_vote = false; });
+  const Term t = leader_1_dies(c);
+  EXPECT_TRUE(c.core(3).peer_down(1));
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), kNoNode);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(3).term(), t + 1);
+  int ticks = 0;
+  while (c.leader() == kNoNode && ticks < 4 * c.core(2).config().election_tick) {
+    c.tick_all();
+    ++ticks;
+  }
+  EXPECT_NE(c.leader(), kNoNode);
+  EXPECT_GE(ticks, c.core(2).config().election_tick) << "the split vote was settled before a timeout";
 }
 
 // A false death signal at one follower: the other still hears the leader, its lease ignores the
