@@ -44,7 +44,9 @@ inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" 
 //    of version 4 would neither raise nor honour them.
 // 6: room for max_nodes nodes (SegmentConfig::max_nodes), of which the first node_count are the initial
 //    voters: a version-5 reader would take the initial voters for every slot there is.
-inline constexpr uint32_t kLayoutVersion = 6;
+// 7: NodeCounters take five cache lines (votes_granted, issue 14): a version-6 reader would find every
+//    node's counters but the first at the wrong offset.
+inline constexpr uint32_t kLayoutVersion = 7;
 
 inline constexpr uint32_t kMaxNodes = 16;
 inline constexpr uint32_t kMaxClientSlots = 4096;

@@ -59,6 +59,32 @@ TEST(ProgressWatch, ARestartedClockSuspectsTheSameStallOnlyAStallTimeLater) {
   EXPECT_TRUE(watch.stalled(1, 20 * kMs));
 }
 
+// A watcher looks once per stall time. Timed by its own look, a node that moved just after one look
+// and stopped was suspected only two stall times later; the node's stamp of its move times it exactly.
+TEST(ProgressWatch, TheStallCountsFromTheNodesOwnStampOfItsLastMove) {
+  ProgressCounter counters[1];  // node 1
+  ProgressWatch watch(counters, 1, 5ms);
+  counters[0].bump(100 * kMs);
+  watch.observe(100 * kMs);
+  counters[0].bump(101 * kMs);  // its last move, then it stops
+  watch.observe(105 * kMs);     // the next look sees the move four ms late
+  EXPECT_EQ(watch.reading(1).since_ns, 101 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 106 * kMs);
+  EXPECT_TRUE(watch.stalled(1, 106 * kMs)) << "suspected from the look, not from the move";
+}
+
+// A node woken before the deadline it announced, then stopped at once, is suspected a stall time after
+// it moved, not after the rest of its sleep: the bump ends the announced sleep.
+TEST(ProgressWatch, ABumpEndsTheSleepTheNodeAnnounced) {
+  ProgressCounter counters[1];  // node 1
+  ProgressWatch watch(counters, 1, 5ms);
+  counters[0].idle_until(130 * kMs);  // asleep until its next heartbeat ...
+  counters[0].bump(102 * kMs);        // ... but a request woke it
+  watch.observe(104 * kMs);
+  EXPECT_EQ(watch.reading(1).idle_until_ns, 0u);
+  EXPECT_TRUE(watch.stalled(1, 107 * kMs));
+}
+
 TEST(Progress, AStoppedProcessStallsAndResumes) {
   test::ScopedCluster cluster;
   Segment segment = Segment::create(cluster.name(), test::tiny_config(2));
