@@ -18,7 +18,10 @@
 //   - a whole image whose CRC fails (damaged on disk, say) is discarded and fetched again from byte 0;
 //   - a header that does not parse is removed when the receiver opens.
 // The file is not synced while it fills: the installer flushes it once whole, before it is renamed into
-// snap/. Everything written with pwrite; no mapping, so a full disk surfaces as an error.
+// snap/. But every `writeback_bytes` received, the write-back of those bytes is started (sync_file_range,
+// SYNC_FILE_RANGE_WRITE: not waited for), so the disk writes while the image arrives and that flush finds
+// little left (at 1 GiB it had waited for the whole image, ~1.5 s). Everything written with pwrite; no
+// mapping, so a full disk surfaces as an error.
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -47,7 +50,9 @@ class SnapshotReceiver {
  public:
   // Opens (or finds nothing at) `partial_file`; `notes` gets a line for a partial file discarded as
   // unreadable, and for one kept to resume.
-  SnapshotReceiver(std::filesystem::path partial_file, uint32_t self, std::vector<std::string>& notes);
+  SnapshotReceiver(std::filesystem::path partial_file, uint32_t self, std::vector<std::string>& notes,
+                   uint64_t writeback_bytes = kWritebackBytes);
+  static constexpr uint64_t kWritebackBytes = 8 << 20;
 
   // Handles an offer or a data chunk and returns the reply for the sender: kAck (written, or held
   // already), kNack (not written: send again from the offset), or kDone once complete() holds the
@@ -73,18 +78,22 @@ class SnapshotReceiver {
   uint64_t chunks_refused() const noexcept { return chunks_refused_; }  // bad data CRC
   uint64_t images_refused() const noexcept { return images_refused_; }  // bad image CRC
   uint64_t resumes() const noexcept { return resumes_; }                // offers answered with held > 0
+  uint64_t writebacks() const noexcept { return writebacks_; }          // write-backs started
 
  private:
   void start(const SnapshotId& id);  // a fresh partial file for `id`
   bool check_whole();                // false: the image failed its CRC and was discarded
+  void start_writeback();            // of the bytes held since the last one
   ChunkFrame reply(const ChunkFrame& to, ChunkKind kind) const;
 
   std::filesystem::path path_;
   uint32_t self_;
+  uint64_t writeback_bytes_;
   storage::UniqueFd fd_;  // open while a partial file exists
   SnapshotId id_;
   uint64_t held_ = 0;
-  uint32_t crc_ = 0;  // the file's CRC over the header and [0, held)
+  uint64_t written_back_ = 0;  // the image's bytes [0, written_back_) have had their write-back started
+  uint32_t crc_ = 0;           // the file's CRC over the header and [0, held)
   uint64_t started_ns_ = 0;
   bool complete_ = false;
   std::optional<SnapshotId> installed_;  // the last image installed from this receiver
@@ -93,6 +102,7 @@ class SnapshotReceiver {
   uint64_t chunks_refused_ = 0;
   uint64_t images_refused_ = 0;
   uint64_t resumes_ = 0;
+  uint64_t writebacks_ = 0;
 };
 
 }  // namespace shmraft::node

@@ -1,4 +1,5 @@
-// The receiver's partial-file rules (node/process/snapshot_receiver.h), driven frame by frame.
+// The receiver's partial-file rules (node/process/snapshot_receiver.h), driven frame by frame, and the
+// installer restoring what it received.
 // A whole image leaves a snapshot file in the storage's format that the storage itself reads and checks.
 #include "node/process/snapshot_receiver.h"
 
@@ -9,6 +10,8 @@
 #include <random>
 
 #include "ipc/crc32c.h"
+#include "node/kv/state_machine.h"
+#include "node/process/snapshot_installer.h"
 #include "node/storage/snapshot_file.h"
 #include "tests/temp_dir.h"
 
@@ -22,16 +25,37 @@ struct Image {
   SnapshotId id;
 };
 
-Image make_image(std::size_t size, uint64_t index, uint32_t seed) {
+Image image_of(std::vector<std::byte> bytes, uint64_t index) {
   Image image;
-  std::mt19937 rng(seed);
-  image.bytes.resize(size);
-  for (std::byte& b : image.bytes) b = static_cast<std::byte>(rng());
+  image.bytes = std::move(bytes);
   // Voters 1-3, learner 4 being repaired (after its lost start 77); the CRC a snapshot file of it records.
-  image.id = {index, 2, size, 0, 0b1110, 0b10000, 4, 77};
-  storage::format::SnapshotHeader header = storage::snapshot_header(storage_meta(image.id), size);
+  image.id = {index, 2, image.bytes.size(), 0, 0b1110, 0b10000, 4, 77};
+  storage::format::SnapshotHeader header =
+      storage::snapshot_header(storage_meta(image.id), image.bytes.size());
   image.id.crc = storage::format::snapshot_crc(header, image.bytes);
   return image;
+}
+
+Image make_image(std::size_t size, uint64_t index, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::byte> bytes(size);
+  for (std::byte& b : bytes) b = static_cast<std::byte>(rng());
+  return image_of(std::move(bytes), index);
+}
+
+// The image of a KV state at `index`: keys whose values span several chunks.
+Image kv_image(uint64_t index) {
+  kv::StateMachine state;
+  for (uint64_t i = 1; i <= index; ++i) {
+    kv::Command put;
+    put.op = kv::Op::put;
+    const std::string key = "key" + std::to_string(i);
+    const std::string value(i * 97, 'v');
+    put.key = key;
+    put.value = value;
+    state.apply(i, put);
+  }
+  return image_of(state.snapshot(), index);
 }
 
 ChunkFrame offer(const Image& image) {
@@ -99,6 +123,18 @@ TEST_F(SnapshotReceiverTest, AWholeImageIsVerifiedAndTheFileIs0600) {
   EXPECT_EQ(r.chunks_received(), 11u);
   r.discard();
   EXPECT_FALSE(std::filesystem::exists(file()));
+}
+
+TEST_F(SnapshotReceiverTest, TheWriteBackOfTheImageStartsAsItArrives) {
+  const Image image = make_image(10'500, 40, 13);
+  SnapshotReceiver r(file(), 2, notes_, 3000);
+  r.on_frame(offer(image));
+  feed(r, image, 0, 5000);
+  EXPECT_EQ(r.writebacks(), 1u) << "at 3000 bytes";
+  feed(r, image, 5000, image.bytes.size());
+  EXPECT_EQ(r.writebacks(), 4u) << "at 6000 and 9000, and the last bytes once whole";
+  ASSERT_TRUE(r.complete());
+  expect_whole_file(image);
 }
 
 TEST_F(SnapshotReceiverTest, ARestartedReceiverResumesTheSameSnapshotWhereItStood) {
@@ -219,6 +255,37 @@ TEST_F(SnapshotReceiverTest, ARestartedReceiverWithAWholeImageChecksItAndIsDoneA
   EXPECT_EQ(r.on_frame(offer(image))->kind, ChunkKind::kDone);
   EXPECT_TRUE(r.complete());
   EXPECT_EQ(r.bytes_received(), 0u);
+}
+
+// The installer (snapshot_installer.h) restores the receiver's whole file: the image right after the
+// header the receiver wrote, off the calling thread.
+TEST_F(SnapshotReceiverTest, AWholeImageIsRestoredByTheInstaller) {
+  const Image image = kv_image(40);
+  SnapshotReceiver r = holding(image, image.bytes.size());
+  ASSERT_TRUE(r.complete());
+  SnapshotInstaller installer;
+  installer.start(r.file(), storage_meta(image.id));
+  const kv::StateMachine restored = installer.take();
+  EXPECT_EQ(restored.applied_index(), 40u);
+  EXPECT_EQ(restored.snapshot(), image.bytes);
+}
+
+TEST_F(SnapshotReceiverTest, AFileWithMoreThanItsHeaderAndImageIsNotInstalled) {
+  const Image image = kv_image(30);
+  SnapshotReceiver r = holding(image, image.bytes.size());
+  ASSERT_TRUE(r.complete());
+  {
+    std::ofstream f(file(), std::ios::binary | std::ios::app);
+    f << "trailing";
+  }
+  SnapshotInstaller installer;
+  installer.start(r.file(), storage_meta(image.id));
+  try {
+    installer.take();
+    ADD_FAILURE() << "installed a file with bytes after its image";
+  } catch (const storage::StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("announces"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
