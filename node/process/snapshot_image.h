@@ -17,6 +17,8 @@ class SnapshotImage {
   virtual const SnapshotId& id() const noexcept = 0;
   // Reads bytes [offset, offset + out.size()) of the image; throws storage::StorageError on failure.
   virtual void read(uint64_t offset, std::span<std::byte> out) const = 0;
+  // Reads the whole image and checks it against id().crc (slow: not on the loop). Throws as read() does.
+  virtual bool intact() const = 0;
 };
 
 // A snapshot file opened for sending: only its header is read here (the CRC it records is the one the
@@ -27,6 +29,7 @@ class SnapshotFileImage final : public SnapshotImage {
   const storage::SnapshotMeta& meta() const noexcept { return reader_.meta(); }
   const SnapshotId& id() const noexcept override { return id_; }
   void read(uint64_t offset, std::span<std::byte> out) const override { reader_.read(offset, out); }
+  bool intact() const override;
 
  private:
   storage::SnapshotReader reader_;

@@ -10,15 +10,22 @@ SnapshotSender::SnapshotSender(PeerSender& peers, uint32_t self, Options options
                                spdlog::logger& log)
     : peers_(peers), self_(self), options_(options), images_(std::move(images)), log_(log) {}
 
+SnapshotSender::~SnapshotSender() {
+  if (check_) check_->worker.join();
+}
+
 std::shared_ptr<const SnapshotImage> SnapshotSender::image_for(const raft::InstallSnapshot& m) {
   if (!last_image_ || last_meta_ != m.meta) {
     last_image_ = images_(m);
     last_meta_ = m.meta;
+    last_image_refusals_ = 0;
+    last_image_checked_ = false;
   }
   return last_image_;
 }
 
 void SnapshotSender::offer(const raft::InstallSnapshot& m, uint64_t now_ns) {
+  if (check_ && check_->done.load(std::memory_order_acquire)) finish_check();
   const auto running = transfers_.find(m.to);
   if (running != transfers_.end() && running->second.term == m.term && running->second.meta == m.meta)
     return;  // the core repeating itself while the transfer runs
@@ -26,6 +33,11 @@ void SnapshotSender::offer(const raft::InstallSnapshot& m, uint64_t now_ns) {
   if (!image) {
     log_.info("snapshot at index {} term {} not sent to node {}: a newer one replaced it", m.meta.index,
               m.meta.term, m.to);
+    return;
+  }
+  if (damaged_ && image->id() == *damaged_) {
+    log_.debug("snapshot at index {} term {} not sent to node {}: its file is damaged", m.meta.index,
+               m.meta.term, m.to);
     return;
   }
   Transfer& t = transfers_[m.to];
@@ -70,6 +82,9 @@ void SnapshotSender::on_reply(const ChunkFrame& frame, uint64_t now_ns) {
     }
   } else if (frame.offset != t.rewound_to || now_ns - t.rewound_ns >= options_.retry_ns) {
     // kNack: every chunk in flight after a lost one says the same; go back once, not once per chunk.
+    // Back to byte 0 once every byte went out: the follower refused the image whole (or lost its first
+    // chunk; a check of the image settles which).
+    if (frame.offset == 0 && t.next == t.image->id().bytes) refused_whole(t.image);
     t.acked = t.next = frame.offset;
     t.rewound_to = frame.offset;
     t.rewound_ns = now_ns;
@@ -78,6 +93,7 @@ void SnapshotSender::on_reply(const ChunkFrame& frame, uint64_t now_ns) {
 }
 
 void SnapshotSender::pump(uint64_t now_ns) {
+  if (check_ && check_->done.load(std::memory_order_acquire)) finish_check();
   for (auto it = transfers_.begin(); it != transfers_.end();) {
     const uint32_t to = it->first;
     Transfer& t = it->second;
@@ -152,6 +168,43 @@ bool SnapshotSender::send(uint32_t to, const Transfer& t, ChunkKind kind, uint64
     t.image->read(offset, out.subspan(kChunkHeaderBytes, length));
     return encode(frame, out);
   });
+}
+
+void SnapshotSender::refused_whole(const std::shared_ptr<const SnapshotImage>& image) {
+  if (image != last_image_ || last_image_checked_ || ++last_image_refusals_ < kRefusalsBeforeCheck) return;
+  if (check_) return;  // another image's check runs: the next refusal tries again
+  last_image_checked_ = true;
+  ++images_checked_;
+  log_.warn("snapshot at index {} term {} refused whole {} times by followers: checking the leader's file",
+            image->id().index, image->id().term, last_image_refusals_);
+  check_ = std::make_unique<Check>();
+  check_->image = image;
+  check_->worker = std::thread([check = check_.get()] {
+    try {
+      check->intact = check->image->intact();
+    } catch (const std::exception& e) {
+      check->error = e.what();
+    }
+    check->done.store(true, std::memory_order_release);
+  });
+}
+
+void SnapshotSender::finish_check() {
+  check_->worker.join();
+  const std::unique_ptr<Check> check = std::move(check_);
+  const SnapshotId id = check->image->id();
+  if (check->intact) {
+    log_.warn("snapshot at index {} term {}: the leader's file checks out; the refusals are the followers'",
+              id.index, id.term);
+    return;
+  }
+  ++images_damaged_;
+  damaged_ = id;
+  log_.error(
+      "snapshot at index {} term {}: the leader's own snapshot file {}; it is not sent again, and followers "
+      "that need a snapshot wait for a newer one",
+      id.index, id.term, check->error.empty() ? "fails its CRC" : "cannot be read: " + check->error);
+  std::erase_if(transfers_, [&](const auto& entry) { return entry.second.image->id() == id; });
 }
 
 }  // namespace shmraft::node

@@ -18,10 +18,20 @@
 // again, and is dropped after a silence of `give_up_ns`: the core offers the snapshot again later, and
 // the offer resumes where the receiver stands. The core repeating the same InstallSnapshot while a
 // transfer runs (it times out after an election timeout) does not restart it.
+//
+// The image is not checked before it goes (only its header, when opened), so a file damaged since it
+// was written would be refused whole by every follower, fetched again from byte 0, forever. After
+// kRefusalsBeforeCheck such refusals of one image the sender reads it whole on a thread of its own and
+// checks its CRC; a damaged image is logged as an error, its transfers end and it is not sent again
+// (images_damaged() counts them: the node needs a new snapshot to catch its followers up).
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
+#include <thread>
 
 #include "node/process/peer_sender.h"
 #include "node/process/snapshot_chunk.h"
@@ -49,6 +59,13 @@ class SnapshotSender {
 
   // `peers` and `log` must outlive the sender.
   SnapshotSender(PeerSender& peers, uint32_t self, Options options, ImageSource images, spdlog::logger& log);
+  ~SnapshotSender();  // waits for a check of an image under way
+  SnapshotSender(const SnapshotSender&) = delete;
+  SnapshotSender& operator=(const SnapshotSender&) = delete;
+
+  // Whole-image refusals of one image (the follower dropped every byte it held once all were sent)
+  // after which the image is read back and checked.
+  static constexpr int kRefusalsBeforeCheck = 3;
 
   // The core's InstallSnapshot: starts a transfer to m.to unless the same snapshot is already on its way
   // there (a newer one replaces it). Opens the image once per snapshot, whatever the followers.
@@ -70,6 +87,9 @@ class SnapshotSender {
   uint64_t chunks_sent() const noexcept { return chunks_sent_; }
   uint64_t transfers_resumed() const noexcept { return transfers_resumed_; }
   uint64_t transfers_done() const noexcept { return transfers_done_; }
+  bool checking() const noexcept { return check_ != nullptr; }  // until pump() or offer() sees it done
+  uint64_t images_checked() const noexcept { return images_checked_; }
+  uint64_t images_damaged() const noexcept { return images_damaged_; }
 
  private:
   struct Transfer {
@@ -93,6 +113,17 @@ class SnapshotSender {
   void send_offer(uint32_t to, Transfer& t, uint64_t now_ns);
   void send_window(uint32_t to, Transfer& t, uint64_t now_ns);
   bool send(uint32_t to, const Transfer& t, ChunkKind kind, uint64_t offset, uint64_t now_ns);
+  void refused_whole(const std::shared_ptr<const SnapshotImage>& image);
+  void finish_check();  // the check thread is done: act on its verdict
+
+  // The check of one image's CRC, off the loop.
+  struct Check {
+    std::shared_ptr<const SnapshotImage> image;
+    std::thread worker;
+    std::atomic<bool> done{false};
+    bool intact = false;
+    std::string error;  // the read failed
+  };
 
   PeerSender& peers_;
   uint32_t self_;
@@ -102,6 +133,12 @@ class SnapshotSender {
   std::map<uint32_t, Transfer> transfers_;  // by follower
   raft::SnapshotMeta last_meta_;
   std::shared_ptr<const SnapshotImage> last_image_;
+  int last_image_refusals_ = 0;
+  bool last_image_checked_ = false;  // checked or being checked: once per image
+  std::unique_ptr<Check> check_;
+  std::optional<SnapshotId> damaged_;  // the image found damaged: not sent again
+  uint64_t images_checked_ = 0;
+  uint64_t images_damaged_ = 0;
   uint64_t chunks_sent_ = 0;
   uint64_t transfers_resumed_ = 0;
   uint64_t transfers_done_ = 0;

@@ -1,7 +1,7 @@
 // The leader's side of a chunked transfer (node/process/snapshot_sender.h) against a recording transport:
 // the window bounds what is in flight, a repeated InstallSnapshot does not restart a transfer, a
 // Nack rewinds once, a resumed offer skips what the follower holds. The image is a snapshot file, read a
-// chunk at a time (SnapshotFileImage), as the node sends it.
+// chunk at a time (SnapshotFileImage), as the node sends it; one refused whole again and again is checked.
 #include "node/process/snapshot_sender.h"
 
 #include <gtest/gtest.h>
@@ -9,7 +9,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ipc/segment.h"
@@ -111,6 +114,23 @@ class SnapshotSenderTest : public ::testing::Test {
     return offsets;
   }
 
+  // The follower receives every byte, refuses the image whole (its CRC fails) and asks from byte 0, as a
+  // receiver does with an image damaged in the leader's file. Each round starts a retry interval later.
+  void refuse_whole(uint64_t& now) {
+    now += options().retry_ns;
+    for (uint64_t held = 0; held < image_.size(); held += 1000)
+      sender_.on_reply(answer(ChunkKind::kAck, held), now);
+    sender_.on_reply(answer(ChunkKind::kNack, 0), now);
+  }
+  // Until the sender has acted on its check of the image (it runs on a thread of its own).
+  void wait_for_check(uint64_t now) {
+    for (int i = 0; i < 10'000 && sender_.checking(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      sender_.pump(now);
+    }
+    ASSERT_FALSE(sender_.checking());
+  }
+
   testing::TempDir dir_{"shmraft-sender"};
   int images_opened_ = 0;
   std::string name_;
@@ -207,6 +227,43 @@ TEST_F(SnapshotSenderTest, ASnapshotReplacedSinceTheCoreAskedIsNotSent) {
   sender_.offer(install(), 0);
   EXPECT_TRUE(transport_.frames.empty());
   EXPECT_FALSE(sender_.active()) << "the core offers the newer snapshot next";
+}
+
+TEST_F(SnapshotSenderTest, AnImageRefusedWholeAgainAndAgainIsCheckedAndNotSentAgainWhenItsFileIsDamaged) {
+  {  // a bit flips in the leader's file after it was written (its header still reads)
+    std::fstream f(file(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(sizeof(storage::format::SnapshotHeader) + 5000);
+    f.put('\x5a');
+  }
+  std::vector<std::byte> damaged = image_;
+  damaged[5000] = std::byte{0x5a};
+  transport_.image = &damaged;  // what the chunks carry now
+  uint64_t now = 0;
+  sender_.offer(install(), now);
+  for (int i = 1; i < SnapshotSender::kRefusalsBeforeCheck; ++i) refuse_whole(now);
+  EXPECT_FALSE(sender_.checking()) << "a refusal or two may be the follower's own disk";
+  refuse_whole(now);
+  EXPECT_EQ(sender_.images_checked(), 1u);
+  wait_for_check(now);
+  EXPECT_EQ(sender_.images_damaged(), 1u);
+  EXPECT_FALSE(sender_.active()) << "its transfers end";
+  const std::size_t before = transport_.frames.size();
+  sender_.offer(install(), now);
+  EXPECT_EQ(transport_.frames.size(), before) << "the damaged image is not offered again";
+}
+
+TEST_F(SnapshotSenderTest, AnIntactImageRefusedWholeIsCheckedOnceAndStillSent) {
+  uint64_t now = 0;
+  sender_.offer(install(), now);
+  for (int i = 0; i < SnapshotSender::kRefusalsBeforeCheck; ++i) refuse_whole(now);
+  wait_for_check(now);
+  EXPECT_EQ(sender_.images_checked(), 1u);
+  EXPECT_EQ(sender_.images_damaged(), 0u);
+  EXPECT_TRUE(sender_.active());
+  const std::size_t before = transport_.frames.size();
+  refuse_whole(now);
+  EXPECT_FALSE(sender_.checking()) << "checked once per image";
+  EXPECT_EQ(data_offsets_since(before).back(), 2000u) << "sent again from byte 0";
 }
 
 }  // namespace
