@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 TransportResult result(const std::string& transport, uint64_t base_ns, uint64_t ops, double seconds) {
-  TransportResult r{transport, RunOutcome{ops, seconds, false, Histogram()}, {}, std::nullopt, {}, {}, {}};
+  TransportResult r{
+      transport, RunOutcome{ops, seconds, false, Histogram()}, {}, std::nullopt, {}, {}, std::nullopt, {}};
   for (uint64_t i = 0; i < 1000; ++i) r.run.latency.record(base_ns + i * base_ns / 1000);
   return r;
 }
