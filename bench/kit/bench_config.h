@@ -19,7 +19,7 @@ struct BenchConfig {
   std::string transport = "shm";     // shm | tcp
   double rate_ops_per_s = 0;         // 0: closed loop; otherwise open loop at this total rate
   double reads = 0;                  // fraction of operations that are linearizable gets (ReadIndex)
-  uint32_t keys = 0;                 // shared key space k0..k<keys-1>; 0: each client its own 1 024 keys
+  uint32_t keys = 0;                 // shared key space k0..k<keys-1>; 0: each client its own (65 536 in all)
   std::string key_dist = "uniform";  // over the shared key space: uniform | zipfian (YCSB, θ = 0.99)
   std::chrono::nanoseconds warmup = std::chrono::seconds(2);
   std::chrono::nanoseconds measure = std::chrono::seconds(10);

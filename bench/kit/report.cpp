@@ -108,6 +108,7 @@ json transport_json(const TransportResult& r) {
     for (const uint64_t sleeps : r.node_sleeps) per_op.push_back(static_cast<double>(sleeps) / r.run.ops);
     out["sleeps_per_op"] = std::move(per_op);
   }
+  if (r.elections) out["elections"] = *r.elections;
   return out;
 }
 
@@ -236,6 +237,8 @@ std::string to_text(const BenchReport& report) {
         out +=
             fmt::format("{}{:.2f}", node ? ", " : " ", static_cast<double>(r.node_sleeps[node]) / r.run.ops);
     }
+    if (r.elections)
+      out += fmt::format("\nelections during the measured window ({}): {}", r.transport, *r.elections);
   }
   if (report.segment_bytes)
     out +=

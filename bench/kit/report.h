@@ -44,6 +44,9 @@ struct TransportResult {
   // Times each node went to sleep waiting for frames over the measured window (in node order, [0] =
   // node 1; may be empty): per op, whether the nodes spin through a busy exchange or pay a wake-up per hop.
   std::vector<uint64_t> node_sleeps;
+  // Elections the nodes started over the measured window (none: not known, e.g. a node restarted): each
+  // one a leader change that turns the old leader's pending writes into failures or retries.
+  std::optional<uint64_t> elections;
   std::vector<OperationOutcome> operations;  // by kind, when the load mixes reads and writes
 };
 
@@ -65,7 +68,7 @@ bool rate_met(const BenchConfig& config, const RunOutcome& run);
 
 // One transport's figures: ops, duration_s, throughput_ops_per_s, latency_us{p50,p90,p99,p999,max,min,
 // mean}, interrupted, and when present phases_us, operations ({"writes": {ops, throughput_ops_per_s,
-// latency_us}, "reads": ...}), cpu, peak_rss_bytes, sleeps_per_op.
+// latency_us}, "reads": ...}), cpu, peak_rss_bytes, sleeps_per_op, elections.
 nlohmann::json transport_json(const TransportResult& result);
 
 // With one transport: {"config", <transport_json keys>, "floor": [{shape, processes, wait, rounds,

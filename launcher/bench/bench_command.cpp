@@ -197,6 +197,7 @@ json cpu_json(const CpuUsage& cpu, uint64_t ops) {
 // What the command knows beyond the kit's report: failures, node exits, the client side's CPU.
 void add_run_details(json& out, const ConfigRun& run) {
   out["failed_ops"] = run.failed_ops;
+  out["resent_ops"] = run.resent_ops;
   out["node_exits"] = run.node_exits;
   if (run.client_cpu) {
     out["client_cpu"] = cpu_json(*run.client_cpu, run.result.run.ops);
@@ -226,6 +227,9 @@ std::string run_details_text(const ConfigRun& run) {
   }
   if (run.failed_ops)
     out += fmt::format("FAILED ({}): {} operations timed out or were rejected\n", t, run.failed_ops);
+  if (run.resent_ops)
+    out += fmt::format("resent ({}): {} operations were sent more than once (attempt timeouts, redirects)\n",
+                       t, run.resent_ops);
   for (const std::string& exit : run.node_exits) out += fmt::format("NODE EXIT ({}): {}\n", t, exit);
   if (run.failover) out += to_text(*run.failover);
   return out;

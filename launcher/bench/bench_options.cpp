@@ -57,7 +57,7 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
         c.keys = keys;
         o.keys_given = true;
       },
-      "Shared key space k0..k<N-1> (default: each client its own 1024 keys)");
+      "Shared key space k0..k<N-1> (default: each client its own keys, 65536 in all, at most 1024 each)");
   app.add_option_function<std::string>(
       "--key-dist",
       [&c, &o](const std::string& dist) {

@@ -65,6 +65,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
     NodeWindow window = node_meter.stop(now);
     run.client_cpu = client_meter.stop(now);
     run.result.node_sleeps = std::move(window.sleeps);
+    run.result.elections = window.elections;
     run.result.node_cpu = std::move(window.cpu);
     if (run.result.node_cpu) run.result.node_peak_rss_bytes = node_peak_rss(nodes);
     if (run.result.node_peak_rss_bytes.empty()) run.result.node_cpu.reset();  // a node is gone meanwhile
@@ -74,6 +75,7 @@ ConfigRun run_config(const BenchConfig& config, const RunSettings& settings, Sto
   run.result.phases = std::move(load.phases);
   run.result.operations = std::move(load.operations);
   run.failed_ops = load.failed_ops;
+  run.resent_ops = load.resent_ops;
   run.node_exits = cluster->take_exited_nodes();
   if (failover) {
     run.failover = failover->finish();

@@ -26,6 +26,7 @@ struct ConfigRun {
   std::optional<CpuUsage> client_cpu;
   uint32_t load_node = 0;               // --in-leader: the node whose process ran the load
   uint64_t failed_ops = 0;              // measured window: unknown or rejected outcomes
+  uint64_t resent_ops = 0;              // measured window: operations sent more than once
   std::vector<std::string> node_exits;  // nodes that exited on their own during the run
   uint64_t segment_bytes = 0;
   bool started = false;                    // false: interrupted before the cluster had a leader

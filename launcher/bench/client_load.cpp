@@ -59,6 +59,7 @@ struct ThreadFigures {
   std::vector<Histogram> phases;
   std::vector<OperationOutcome> operations;  // by OperationKind
   uint64_t failed_ops = 0;
+  uint64_t resent_ops = 0;
   CpuTimes cpu;  // this thread's, over its measured window
 };
 
@@ -167,6 +168,7 @@ void run_client_thread(Shared& s, uint32_t thread, uint32_t first, uint32_t coun
     if (observer) observer->completed(c.index, tag, began, done);
     c.free_tags.push_back(tag);
     const bool measured = loop.phase() == Phase::measure;
+    if (measured && done.attempts > 1) ++out.resent_ops;
     if (done.status != client::Status::ok) {
       if (measured) ++out.failed_ops;
       return;
@@ -316,6 +318,7 @@ LoadResult run_client_load(const std::string& cluster, const BenchConfig& config
     result.run.latency.merge(f.run->latency);
     for (std::size_t p = 0; p < result.phases.size(); ++p) result.phases[p].histogram.merge(f.phases[p]);
     result.failed_ops += f.failed_ops;
+    result.resent_ops += f.resent_ops;
     result.client_thread_cpu += f.cpu;
   }
   return result;

@@ -53,7 +53,10 @@ struct LoadResult {
   std::vector<NamedHistogram> phases;        // client_to_leader, leader_persist, replication, apply_to_client
   std::vector<OperationOutcome> operations;  // "writes", "reads": when the load mixes them
   uint64_t failed_ops = 0;                   // measured window: outcome unknown or rejected (not in `run`)
-  CpuTimes client_thread_cpu;                // the client threads' own CPU over the measured window
+  // Measured window: operations sent more than once (an attempt timed out, or a node redirected it), each
+  // a duplicate in some node's queue — without a session a put the cluster may apply twice.
+  uint64_t resent_ops = 0;
+  CpuTimes client_thread_cpu;  // the client threads' own CPU over the measured window
 };
 
 struct LoadSpec {

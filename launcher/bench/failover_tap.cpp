@@ -29,11 +29,12 @@ uint64_t sequence_of(std::string_view value) {
 
 }  // namespace
 
-FailoverTap::FailoverTap(uint32_t clients, uint32_t pipeline) {
+FailoverTap::FailoverTap(uint32_t clients, uint32_t pipeline)
+    : keys_per_client_(own_keys_per_client(clients)) {
   for (uint32_t c = 0; c < clients; ++c) {
     auto client = std::make_unique<PerClient>();
     client->op_of_tag.assign(pipeline, 0);
-    client->acked_seq.assign(kKeysPerClient, 0);
+    client->acked_seq.assign(keys_per_client_, 0);
     clients_.push_back(std::move(client));
   }
 }
@@ -47,7 +48,7 @@ void FailoverTap::completed(uint32_t client, uint32_t tag, uint64_t began_ns,
                             const client::Completion& done) {
   PerClient& c = *clients_[client];
   const uint64_t op = c.op_of_tag[tag];
-  const auto key = static_cast<uint32_t>(op % kKeysPerClient);
+  const auto key = static_cast<uint32_t>(op % keys_per_client_);
   const bool ok = done.status == client::Status::ok;
   if (ok) {
     c.acked_seq[key] = std::max(c.acked_seq[key], op + 1);
@@ -163,7 +164,7 @@ FailoverTap::ReadBack FailoverTap::read_back(const std::string& cluster) const {
     const PerClient& c = *clients_[index];
     std::vector<std::pair<uint32_t, uint64_t>> doubtful = c.doubtful;
     std::sort(doubtful.begin(), doubtful.end());
-    for (uint32_t key = 0; key < kKeysPerClient; ++key) {
+    for (uint32_t key = 0; key < keys_per_client_; ++key) {
       if (c.acked_seq[key] == 0) continue;  // nothing acknowledged: nothing can be lost
       const std::string name = own_key(index, key);
       const client::Result got = reader.get(name);

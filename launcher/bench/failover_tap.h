@@ -88,6 +88,7 @@ class FailoverTap final : public LoadObserver {
   template <typename Each>
   void for_each_in_event(uint32_t event, Each each) const noexcept;
 
+  uint32_t keys_per_client_;  // own_keys_per_client(clients)
   std::vector<std::unique_ptr<PerClient>> clients_;
   std::atomic<uint32_t> armed_event_{0};
   std::atomic<uint64_t> armed_signal_ns_{0};

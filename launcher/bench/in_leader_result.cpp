@@ -56,6 +56,7 @@ json to_json(const InLeaderResult& r) {
            {"phases", std::move(phases)},
            {"operations", std::move(operations)},
            {"failed_ops", l.failed_ops},
+           {"resent_ops", l.resent_ops},
            {"client_thread_cpu", cpu_times_json(l.client_thread_cpu)},
            {"node_sleeps", r.node_sleeps}};
   if (r.node_cpu) {
@@ -85,6 +86,7 @@ InLeaderResult result_of(const json& j) {
     l.operations.push_back(
         {o.at("name").get<std::string>(), o.at("ops").get<uint64_t>(), histogram_of(o.at("latency"))});
   l.failed_ops = j.at("failed_ops").get<uint64_t>();
+  l.resent_ops = j.at("resent_ops").get<uint64_t>();
   l.client_thread_cpu = cpu_times_of(j.at("client_thread_cpu"));
   r.node_sleeps = j.at("node_sleeps").get<std::vector<uint64_t>>();
   if (const auto cpu = j.find("node_cpu"); cpu != j.end()) {

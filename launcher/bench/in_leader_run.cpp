@@ -76,6 +76,7 @@ void collect_in_leader_run(const BenchConfig& config, BenchCluster& cluster, Sto
   run.result.phases = std::move(load.phases);
   run.result.operations = std::move(load.operations);
   run.failed_ops = load.failed_ops;
+  run.resent_ops = load.resent_ops;
   run.result.node_cpu = std::move(result->node_cpu);
   run.result.node_sleeps = std::move(result->node_sleeps);
   run.client_cpu = CpuUsage{{}, load.client_thread_cpu, run.result.run.duration_s};

@@ -7,15 +7,15 @@ namespace shmraft::bench {
 NodeWindowMeter::NodeWindowMeter(const ipc::Segment& segment, std::vector<pid_t> pids)
     : segment_(segment), cpu_(std::move(pids)) {}
 
-std::vector<uint64_t> NodeWindowMeter::sleeps() const {
-  std::vector<uint64_t> sleeps;
+std::vector<ipc::NodeCountersSnapshot> NodeWindowMeter::counters() const {
+  std::vector<ipc::NodeCountersSnapshot> counters;
   for (uint32_t node = 1; node <= segment_.node_count(); ++node)
-    sleeps.push_back(segment_.node_counters(node).snapshot().sleeps);
-  return sleeps;
+    counters.push_back(segment_.node_counters(node).snapshot());
+  return counters;
 }
 
 void NodeWindowMeter::start(uint64_t now_ns) {
-  sleeps_at_start_ = sleeps();
+  at_start_ = counters();
   try {
     cpu_.start(now_ns);
     cpu_started_ = true;
@@ -33,11 +33,18 @@ NodeWindow NodeWindowMeter::stop(uint64_t now_ns) const {
       // A node went away during the window.
     }
   }
-  const std::vector<uint64_t> now = sleeps();
-  for (std::size_t node = 0; node < now.size() && node < sleeps_at_start_.size(); ++node) {
-    if (now[node] < sleeps_at_start_[node]) return {window.cpu, {}};  // restarted: its counter began again
-    window.sleeps.push_back(now[node] - sleeps_at_start_[node]);
+  const std::vector<ipc::NodeCountersSnapshot> now = counters();
+  uint64_t elections = 0;
+  for (std::size_t node = 0; node < now.size() && node < at_start_.size(); ++node) {
+    const ipc::NodeCountersSnapshot& then = at_start_[node];
+    // A restarted node's counters began again (its incarnation tells it even if they grew past).
+    if (now[node].incarnation != then.incarnation || now[node].sleeps < then.sleeps ||
+        now[node].elections < then.elections)
+      return {window.cpu, {}, std::nullopt};
+    window.sleeps.push_back(now[node].sleeps - then.sleeps);
+    elections += now[node].elections - then.elections;
   }
+  window.elections = elections;
   return window;
 }
 

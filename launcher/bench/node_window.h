@@ -1,7 +1,8 @@
 #pragma once
-// What the node processes cost over a load's measured window: their CPU (/proc) and how often each went
-// to sleep waiting for frames (the segment's node counters). Metered by the bench process, or — under
-// `shmraft bench --in-leader` — by the leader's own process, which runs the load.
+// What the node processes cost over a load's measured window: their CPU (/proc), how often each went
+// to sleep waiting for frames and how many elections they started (the segment's node counters). Metered by
+// the bench process, or — under `shmraft bench --in-leader` — by the leader's own process, which runs the
+// load.
 #include <sys/types.h>
 
 #include <cstdint>
@@ -16,6 +17,8 @@ namespace shmraft::bench {
 struct NodeWindow {
   std::optional<CpuUsage> cpu;   // none when a node was gone at either end of the window
   std::vector<uint64_t> sleeps;  // by node id, [0] = node 1; empty when a node restarted meanwhile
+  // Elections any node started (became a candidate) in the window; none when a node restarted meanwhile.
+  std::optional<uint64_t> elections;
 };
 
 class NodeWindowMeter {
@@ -26,12 +29,12 @@ class NodeWindowMeter {
   NodeWindow stop(uint64_t now_ns) const;
 
  private:
-  std::vector<uint64_t> sleeps() const;
+  std::vector<ipc::NodeCountersSnapshot> counters() const;
 
   const ipc::Segment& segment_;
   CpuMeter cpu_;
   bool cpu_started_ = false;
-  std::vector<uint64_t> sleeps_at_start_;
+  std::vector<ipc::NodeCountersSnapshot> at_start_;  // by node id, [0] = node 1
 };
 
 // Each node's peak resident memory, in the order of `pids`; empty when one of them is gone.

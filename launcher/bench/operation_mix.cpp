@@ -19,13 +19,17 @@ std::string own_key(uint32_t client, uint32_t k) {
 }
 
 OperationMix::OperationMix(const BenchConfig& config, const ZipfianGenerator* zipfian, uint64_t seed)
-    : reads_(config.reads), keys_(config.keys), zipfian_(zipfian), rng_(seed) {}
+    : reads_(config.reads),
+      keys_(config.keys),
+      own_keys_(own_keys_per_client(config.clients)),
+      zipfian_(zipfian),
+      rng_(seed) {}
 
 Operation OperationMix::next(uint32_t client, uint64_t op) {
   Operation next;
   next.read = reads_ > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < reads_;
   if (keys_ == 0) {
-    next.key = format_own_key(key_, client, op % kKeysPerClient);
+    next.key = format_own_key(key_, client, op % own_keys_);
     return next;
   }
   const uint64_t k = zipfian_ != nullptr ? zipfian_->next(rng_)

@@ -358,11 +358,25 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
 }
 
 void AsyncClient::run_timers(uint64_t now_ns) {
+  std::optional<uint32_t> live_leader;  // read once, when an attempt is due
+  bool leader_read = false;
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
     if (p.state == State::free || now_ns < p.attempt_deadline_ns) continue;
     if (now_ns >= p.give_up_ns) {
       finish(index, Status::unknown, {}, Phases{.client_receive_ns = now_ns});
+      continue;
+    }
+    if (!leader_read) {
+      live_leader = announced_live_leader();
+      leader_read = true;
+    }
+    if (p.state == State::in_flight && live_leader == p.node) {
+      // The leader the segment names, alive: it answers what it read (a result, "not leader" or "in
+      // doubt") or steps down and withdraws its name, so it is only slow — its queue is deep (65 536
+      // requests in flight wait seconds on this host). A resend elsewhere would come back to it as a
+      // duplicate, and every duplicate slows it further. Keep waiting, up to the give-up.
+      p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns);
       continue;
     }
     if (p.state == State::in_flight) {
@@ -372,6 +386,13 @@ void AsyncClient::run_timers(uint64_t now_ns) {
     }
     send_attempt(index, now_ns);
   }
+}
+
+std::optional<uint32_t> AsyncClient::announced_live_leader() const {
+  const ipc::LeaderView view = segment_->leader_record().read();
+  if (!view.leader || *view.leader > segment_->max_nodes() || !segment_->peer_alive(*view.leader).alive)
+    return std::nullopt;
+  return view.leader;
 }
 
 void AsyncClient::finish(uint32_t index, Status status, std::string_view value, const Phases& phases,

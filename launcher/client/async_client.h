@@ -2,8 +2,9 @@
 // The KV client: attaches to a running cluster's segment, claims a client slot (released on
 // destruction; a dead owner's slot is reclaimed by the next claimant), and keeps up to
 // ClientOptions::pipeline requests outstanding. It finds the leader from the nodes' hints, retries an
-// unanswered request at the next node after attempt_timeout with the SAME sequence number, and gives up
-// after operation_timeout with Status::unknown.
+// unanswered request at the next node after attempt_timeout with the SAME sequence number — unless it
+// waits at the live leader the segment names, which is only slow — and gives up after operation_timeout
+// with Status::unknown.
 //
 //     AsyncClient c("demo", {.pipeline = 8, .session = false});
 //     c.submit({kv::Op::put, "k", "v"}, /*tag=*/1);           // false when `pipeline` are outstanding
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -118,6 +120,8 @@ class AsyncClient final : private ClientChannel::Sink {
                        uint64_t now_ns);
   std::size_t receive(const Callback& on_done, Clock::time_point deadline);
   void run_timers(uint64_t now_ns);
+  // The leader the segment's record names, if it is alive (ipc/leader.h; a few loads).
+  std::optional<uint32_t> announced_live_leader() const;
   void finish(uint32_t index, Status status, std::string_view value, const Phases& phases, bool found = true);
   void record_history(const Pending& p, Status status, std::string_view value, uint64_t return_ns);
   uint32_t pick_node();

@@ -54,7 +54,8 @@ struct Request {
 };
 
 struct ClientOptions {
-  // Per attempt: without an answer by then, try the next node (with the SAME sequence number).
+  // Per attempt: without an answer by then, try the next node (with the SAME sequence number) — unless
+  // the attempt is at the live leader the segment names, which is waited for up to operation_timeout.
   std::chrono::milliseconds attempt_timeout{250};
   // Overall: past this, the outcome is unknown.
   std::chrono::milliseconds operation_timeout{5000};

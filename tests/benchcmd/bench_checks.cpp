@@ -26,7 +26,7 @@ json parse_json(const BenchOutput& run) {
 void expect_sane_transport(const json& t, const std::string& what) {
   SCOPED_TRACE(what);
   for (const char* key : {"ops", "duration_s", "throughput_ops_per_s", "latency_us", "interrupted",
-                          "phases_us", "failed_ops", "node_exits"}) {
+                          "phases_us", "failed_ops", "resent_ops", "node_exits"}) {
     EXPECT_TRUE(t.contains(key)) << "missing key " << key << " in " << t.dump();
   }
   if (!t.contains("latency_us")) return;

@@ -94,6 +94,7 @@ InLeaderResult sample_result() {
   l.phases.back().histogram.record(900);
   l.operations.push_back({"writes", 3, l.run.latency});
   l.failed_ops = 1;
+  l.resent_ops = 2;
   l.client_thread_cpu = {0.25, 0.5};
   r.node_cpu = CpuUsage{{{100, {1, 2}}, {101, {0.5, 0.25}}}, {1.5, 2.25}, 1.5};
   r.node_sleeps = {4, 5, 6};
@@ -130,6 +131,7 @@ TEST(InLeaderResultFile, IsReadBackWholeAndPrivate) {
   EXPECT_EQ(back->load.operations[0].name, "writes");
   EXPECT_EQ(back->load.operations[0].ops, 3u);
   EXPECT_EQ(back->load.failed_ops, 1u);
+  EXPECT_EQ(back->load.resent_ops, 2u);
   EXPECT_EQ(back->load.client_thread_cpu.user_s, 0.25);
   EXPECT_EQ(back->load.client_thread_cpu.system_s, 0.5);
   ASSERT_TRUE(back->node_cpu);

@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 TransportResult result(const std::string& transport, uint64_t base_ns, uint64_t ops, double seconds) {
-  TransportResult r{transport, RunOutcome{ops, seconds, false, Histogram()}, {}, std::nullopt, {}, {}, {}};
+  TransportResult r{
+      transport, RunOutcome{ops, seconds, false, Histogram()}, {}, std::nullopt, {}, {}, std::nullopt, {}};
   for (uint64_t i = 0; i < 1000; ++i) r.run.latency.record(base_ns + i * base_ns / 1000);
   return r;
 }
@@ -76,6 +77,7 @@ TEST(BenchReportJson, CompareHasPerTransportObjectsAndRatios) {
   report.transports[0].node_cpu = CpuUsage{{}, {1.0, 0.5}, 10.0};
   report.transports[0].node_peak_rss_bytes = {1 << 20, 2 << 20, 3 << 20};
   report.transports[0].node_sleeps = {7'500'000, 5'000'000, 0};
+  report.transports[0].elections = 2;
   const json j = to_json(report);
   ASSERT_TRUE(j.contains("shm") && j.contains("tcp") && j.contains("ratio") && j.contains("config"));
   for (const char* t : {"shm", "tcp"}) {
@@ -92,9 +94,13 @@ TEST(BenchReportJson, CompareHasPerTransportObjectsAndRatios) {
   EXPECT_EQ(j["shm"]["sleeps_per_op"], json::array({1.5, 1.0, 0.0}));
   EXPECT_FALSE(j["tcp"].contains("cpu"));
   EXPECT_FALSE(j["tcp"].contains("sleeps_per_op"));
+  EXPECT_EQ(j["shm"]["elections"], 2);
+  EXPECT_FALSE(j["tcp"].contains("elections"));  // not known
   EXPECT_NE(to_text(report).find(
                 "sleeps per op per node (shm; futex/epoll waits, each a wake-up): 1.50, 1.00, 0.00"),
             std::string::npos);
+  EXPECT_NE(to_text(report).find("elections during the measured window (shm): 2"), std::string::npos);
+  EXPECT_EQ(to_text(report).find("elections during the measured window (tcp)"), std::string::npos);
 }
 
 TEST(BenchReportJson, PhasesAndInterruptionAreReported) {
