@@ -3,7 +3,10 @@
 // must report itself lost from its new process, then within a bound be a member again in the role it had
 // — a voter again if it was one (the leader takes a lost voter out and back in), else a learner — that is
 // no longer lost, read from the node's counters in the segment, as `shmraft status` reads them. A node
-// that leaves the configuration meanwhile (`--membership` removed it) is no longer judged. (Header-only:
+// that leaves the configuration meanwhile (`--membership` removed it) is no longer judged. A lost node
+// must grant no vote (issue 14): its `votes_granted`, summed over its starts, must not rise above what it
+// was at the damaged restart while any read of its counters finds it lost (a vote granted and a repair
+// completed between two reads, ~1 ms apart, would go unseen). (Header-only:
 // the launcher's source list is not this directory's to change.)
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -35,8 +38,8 @@ class RepairWatch {
   // Node `node` — a voter before if `was_voter`, else a learner — was restarted as `pid` on damage (its
   // kind, for the log) and must start lost.
   void expect_lost(uint32_t node, bool was_voter, pid_t pid, std::string damage) {
-    watched_[node] = Watched{pid,          was_voter, std::move(damage), Clock::now(),
-                             std::nullopt, false,     published(node),   lost_lines_(node)};
+    watched_[node] = Watched{pid,   was_voter,       std::move(damage), Clock::now(), std::nullopt,
+                             false, published(node), lost_lines_(node), votes(node),  false};
   }
   // Node `node`, running as `pid` (a voter in its own configuration if `was_voter`), reports lost although
   // this restart brought no damage (a hard-state write torn by a kill, which recovery takes for damage;
@@ -49,7 +52,9 @@ class RepairWatch {
                              0.0,
                              false,
                              published(node),
-                             0};
+                             0,
+                             votes(node),
+                             false};
   }
   // Node `node` left the configuration: its repair is not judged. Returns whether it was watched.
   bool forget(uint32_t node) { return watched_.erase(node) > 0; }
@@ -87,6 +92,12 @@ class RepairWatch {
         w.lost_seen = seconds(now - w.restarted);
         lines.push_back(fmt::format("node {} reports lost {:.3f} s after its damaged restart (mark {})", node,
                                     *w.lost_seen, c.lost));
+      }
+      if (current && c.lost != 0 && c.votes_granted > w.votes_before && !w.voted_while_lost) {
+        w.voted_while_lost = true;
+        failures_.push_back(fmt::format("node {} granted {} vote(s) while lost (mark {}, {})", node,
+                                        c.votes_granted - w.votes_before, c.lost, w.damage));
+        lines.push_back(failures_.back());
       }
       // Back in the role it had: a voter is promoted back only after it left lost mode as a learner.
       const raft::NodeSet role = raft::NodeSet::from_bits(w.was_voter ? c.voters : c.voters | c.learners);
@@ -150,6 +161,8 @@ class RepairWatch {
     bool failed = false;
     uint64_t published_before = 0;  // the counters' heartbeat at the restart
     std::size_t lost_lines_before = 0;
+    uint64_t votes_before = 0;  // votes_granted at the restart, over every start before it
+    bool voted_while_lost = false;
   };
 
   static const char* not_repaired(const Watched& w) {
@@ -157,6 +170,7 @@ class RepairWatch {
   }
 
   uint64_t published(uint32_t node) { return segment_.node_counters(node).snapshot().updated_ns; }
+  uint64_t votes(uint32_t node) { return segment_.node_counters(node).snapshot().votes_granted; }
 
   static double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
