@@ -27,7 +27,7 @@ CLI::Validator ring_capacity_validator(uint64_t ipc::SegmentConfig::*field) {
 }  // namespace
 
 void add_segment_options(CLI::App& app, ipc::SegmentConfig& config) {
-  app.add_option("-n,--nodes", config.node_count, "Number of node processes")
+  app.add_option("-n,--nodes", config.node_count, "Initial voters, one node process each (`up` of a cluster that ran before starts the members its logs hold)")
       ->check(in_range(1u, ipc::kMaxNodes))
       ->capture_default_str();
   app.add_option("--max-nodes", config.max_nodes,
