@@ -272,7 +272,11 @@ void Node::catch_up() {
   if (caught_up_) return;
   caught_up_ = true;
   const uint64_t now_ns = monotonic_ns();
-  tick_until(now_ns);
+  // A follower's missed ticks run before the frames that waited, so a heartbeat among them restarts its
+  // timer after them, not before. A leader's run after them (iterate's tick_until): CheckQuorum must
+  // judge a long iteration by the answers waiting in its rings, or it steps down with a quorum's
+  // answers unread (4 096 clients: 50-150 ms iterations stepped leaders down every few seconds).
+  if (core_->role() != raft::Role::kLeader) tick_until(now_ns);
   if (deaths_.pending()) take_deaths();
   watch_leader_progress(now_ns);
 }
@@ -431,7 +435,6 @@ void Node::finish_install() {
     return;
   }
   const uint64_t start_ns = monotonic_ns();
-  forked_snapshot_.cancel();  // it writes the staging file the received one is renamed through
   raft_storage_.expect_received(snapshot_receiver_.file(), storage_meta(id));
   core_->step(raft::InstallSnapshot{
       install_from_, options_.node, install_term_, {id.index, id.term, id.conf_state()}, {}});
@@ -480,6 +483,10 @@ void Node::persist(const raft::Ready& ready) {
   // Followers can store the leader's entries while the leader stores its own (§10.2.1); only worth a
   // separate publish when the local persist is slow.
   if (!ready.messages.empty() && options_.fsync != storage::Durability::none) transport_->flush();
+  // The core took the received snapshot: the local child, which writes the staging file the received
+  // one is renamed through, and whose older image must not follow it, goes. Not before: a snapshot
+  // the core drops leaves it be.
+  if (ready.snapshot) forked_snapshot_.cancel();
   raft_storage_.write(ready);
   raft_storage_.sync();
   if (!ready.entries.empty()) requests_.stamp_persisted(ready.entries.back().index, monotonic_ns());
@@ -606,7 +613,7 @@ void Node::compact_after_snapshot() {
   const uint64_t start_ns = monotonic_ns();
   // The segments it removes free their blocks when the retirer closes them, not here (~1 s per GiB).
   std::vector<storage::UniqueFd> segments = raft_storage_.hold_segments();
-  storage_.compact(meta.last_index);  // finish_install() cancels the child: no leader's snapshot came since
+  storage_.compact(meta.last_index);  // persist() cancels the child: no leader's snapshot came since
   const uint64_t compact_ns = monotonic_ns() - start_ns;
   retirer_.retire(std::move(segments));
   std::error_code unknown;
