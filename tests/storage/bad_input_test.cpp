@@ -318,7 +318,7 @@ TEST(StorageBadInput, SegmentOfFormatVersion1IsRefusedAndLeftIntact) {
     RecordHeaderV1 record{index, 1, static_cast<uint32_t>(data.size()), 0};
     record.crc = ipc::crc32c(data.data(), data.size(), ipc::crc32c(&record, 20));
     std::memcpy(&bytes[offset], &record, sizeof record);
-    std::memcpy(&bytes[offset + sizeof record], data.data(), data.size());
+    std::copy(data.begin(), data.end(), bytes.begin() + static_cast<std::ptrdiff_t>(offset + sizeof record));
     offset += (sizeof record + data.size() + 7) & ~std::size_t{7};
   }
   const fs::path segment = tmp.node() / "log" / format::segment_file_name(1);
