@@ -191,6 +191,7 @@ void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
   p.state = State::in_flight;
   ++p.attempts;
   p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns);
+  p.written_in_term = 0;
   const node::RequestHeader header{(p.current_serial << kIndexBits) | index, now_ns, claim_.generation, 0};
   const std::size_t size = sizeof header + p.command.size();
   std::byte* out = channel_->reserve(p.node, static_cast<uint32_t>(size));
@@ -203,6 +204,7 @@ void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
   node::write_header(header, out);
   std::copy(p.command.begin(), p.command.end(), out + sizeof header);
   channel_->commit(p.node, static_cast<uint32_t>(size));
+  p.written_in_term = followed_leader_term_;
 }
 
 void AsyncClient::flush() {
@@ -358,7 +360,7 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
 }
 
 void AsyncClient::run_timers(uint64_t now_ns) {
-  std::optional<uint32_t> live_leader;  // read once, when an attempt is due
+  std::optional<LiveLeader> live_leader;  // read once, when an attempt is due
   bool leader_read = false;
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
@@ -371,11 +373,14 @@ void AsyncClient::run_timers(uint64_t now_ns) {
       live_leader = announced_live_leader();
       leader_read = true;
     }
-    if (p.state == State::in_flight && live_leader == p.node) {
-      // The leader the segment names, alive: it answers what it read (a result, "not leader" or "in
-      // doubt") or steps down and withdraws its name, so it is only slow — its queue is deep (65 536
-      // requests in flight wait seconds on this host). A resend elsewhere would come back to it as a
-      // duplicate, and every duplicate slows it further. Keep waiting, up to the give-up.
+    if (p.state == State::in_flight && live_leader && live_leader->node == p.node &&
+        live_leader->term == p.written_in_term) {
+      // Written to the leader the segment names, alive and in the same term: it answers what it read
+      // (a result, "not leader" or "in doubt") or steps down and withdraws its name, so it is only
+      // slow — its queue is deep (65 536 requests in flight wait seconds on this host). A resend
+      // elsewhere would come back to it as a duplicate, and every duplicate slows it further. Keep
+      // waiting, up to the give-up. Not so for an attempt never written (a full channel) or written in
+      // an earlier term (that process may have died and a restarted one been elected since).
       p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns);
       continue;
     }
@@ -388,11 +393,11 @@ void AsyncClient::run_timers(uint64_t now_ns) {
   }
 }
 
-std::optional<uint32_t> AsyncClient::announced_live_leader() const {
+std::optional<AsyncClient::LiveLeader> AsyncClient::announced_live_leader() const {
   const ipc::LeaderView view = segment_->leader_record().read();
   if (!view.leader || *view.leader > segment_->max_nodes() || !segment_->peer_alive(*view.leader).alive)
     return std::nullopt;
-  return view.leader;
+  return LiveLeader{*view.leader, view.term};
 }
 
 void AsyncClient::finish(uint32_t index, Status status, std::string_view value, const Phases& phases,

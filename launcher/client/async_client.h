@@ -96,6 +96,9 @@ class AsyncClient final : private ClientChannel::Sink {
     uint64_t first_serial = 0;    // request ids of this operation's attempts are >= this
     uint64_t current_serial = 0;  // the attempt a not_leader answer must match to count
     uint32_t node = 0;            // where the current attempt went
+    // The leader record's term the current attempt was written under (0: its channel was full and it
+    // was not written): only an attempt written to the same leader in the same term is waited for.
+    uint64_t written_in_term = 0;
     uint32_t attempts = 0;
     uint64_t call_ns = 0;
     uint64_t attempt_deadline_ns = 0;  // in_flight: retry elsewhere after this; waiting_retry: send then
@@ -121,7 +124,11 @@ class AsyncClient final : private ClientChannel::Sink {
   std::size_t receive(const Callback& on_done, Clock::time_point deadline);
   void run_timers(uint64_t now_ns);
   // The leader the segment's record names, if it is alive (ipc/leader.h; a few loads).
-  std::optional<uint32_t> announced_live_leader() const;
+  struct LiveLeader {
+    uint32_t node = 0;
+    uint64_t term = 0;
+  };
+  std::optional<LiveLeader> announced_live_leader() const;
   void finish(uint32_t index, Status status, std::string_view value, const Phases& phases, bool found = true);
   void record_history(const Pending& p, Status status, std::string_view value, uint64_t return_ns);
   uint32_t pick_node();
