@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "ipc/clock.h"
 #include "node/process/shm_transport.h"
@@ -223,6 +224,11 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   catch_up();
   const uint64_t now_ns = monotonic_ns();
   progress_.bump(now_ns);  // awake: ends the sleep announced in run()
+  // A leader deposed by one of the frames just read heard its successor: its backlog of ticks, replayed
+  // now as a follower's, would start an election against it. It drops them.
+  if (std::exchange(ticks_deferred_, false) && core_->role() != raft::Role::kLeader &&
+      now_ns >= next_tick_ns_)
+    next_tick_ns_ = now_ns - (now_ns - next_tick_ns_) % tick_ns_ + tick_ns_;
   tick_until(now_ns);
   sender_.release_due(now_ns);
   requests_.finish_batch();
@@ -276,7 +282,10 @@ void Node::catch_up() {
   // timer after them, not before. A leader's run after them (iterate's tick_until): CheckQuorum must
   // judge a long iteration by the answers waiting in its rings, or it steps down with a quorum's
   // answers unread (4 096 clients: 50-150 ms iterations stepped leaders down every few seconds).
-  if (core_->role() != raft::Role::kLeader) tick_until(now_ns);
+  if (core_->role() != raft::Role::kLeader)
+    tick_until(now_ns);
+  else
+    ticks_deferred_ = true;
   if (deaths_.pending()) take_deaths();
   watch_leader_progress(now_ns);
 }

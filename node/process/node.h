@@ -204,7 +204,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   raft::DecodeScratch scratch_;
   uint64_t tick_ns_;
   uint64_t next_tick_ns_ = 0;
-  bool caught_up_ = false;  // catch_up() ran in this iteration
+  bool caught_up_ = false;       // catch_up() ran in this iteration
+  bool ticks_deferred_ = false;  // catch_up() left a leader's missed ticks for after its frames
   uint64_t frames_in_ = 0;
   uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
   uint64_t bad_client_frames_ = 0;  // requests without a readable header
