@@ -5,8 +5,8 @@
 // no longer lost, read from the node's counters in the segment, as `shmraft status` reads them. A node
 // that leaves the configuration meanwhile (`--membership` removed it) is no longer judged. A lost node
 // must grant no vote (issue 14): its `votes_granted`, summed over its starts, must not rise above what it
-// was at the damaged restart while any read of its counters finds it lost (a vote granted and a repair
-// completed between two reads, ~1 ms apart, would go unseen). (Header-only:
+// was at the damaged restart while two reads in a row find it lost (a vote granted and a repair
+// completed within a read or two, ~1 ms apart, would go unseen). (Header-only:
 // the launcher's source list is not this directory's to change.)
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -39,7 +39,8 @@ class RepairWatch {
   // kind, for the log) and must start lost.
   void expect_lost(uint32_t node, bool was_voter, pid_t pid, std::string damage) {
     watched_[node] = Watched{pid,   was_voter,       std::move(damage), Clock::now(), std::nullopt,
-                             false, published(node), lost_lines_(node), votes(node),  false};
+                             false, published(node), lost_lines_(node), votes(node),  false,
+                             false};
   }
   // Node `node`, running as `pid` (a voter in its own configuration if `was_voter`), reports lost although
   // this restart brought no damage (a hard-state write torn by a kill, which recovery takes for damage;
@@ -54,6 +55,7 @@ class RepairWatch {
                              published(node),
                              0,
                              votes(node),
+                             false,
                              false};
   }
   // Node `node` left the configuration: its repair is not judged. Returns whether it was watched.
@@ -93,12 +95,16 @@ class RepairWatch {
         lines.push_back(fmt::format("node {} reports lost {:.3f} s after its damaged restart (mark {})", node,
                                     *w.lost_seen, c.lost));
       }
-      if (current && c.lost != 0 && c.votes_granted > w.votes_before && !w.voted_while_lost) {
+      // A rise is judged on the next read too: the two counters are read one after the other, so one
+      // read can pair a lost mark the node has just cleared with a vote it granted after its repair.
+      const bool rose_while_lost = current && c.lost != 0 && c.votes_granted > w.votes_before;
+      if (rose_while_lost && w.vote_rise_seen && !w.voted_while_lost) {
         w.voted_while_lost = true;
         failures_.push_back(fmt::format("node {} granted {} vote(s) while lost (mark {}, {})", node,
                                         c.votes_granted - w.votes_before, c.lost, w.damage));
         lines.push_back(failures_.back());
       }
+      w.vote_rise_seen = rose_while_lost;
       // Back in the role it had: a voter is promoted back only after it left lost mode as a learner.
       const raft::NodeSet role = raft::NodeSet::from_bits(w.was_voter ? c.voters : c.voters | c.learners);
       const bool repaired = current && c.lost == 0 && role.contains(node);
@@ -161,7 +167,8 @@ class RepairWatch {
     bool failed = false;
     uint64_t published_before = 0;  // the counters' heartbeat at the restart
     std::size_t lost_lines_before = 0;
-    uint64_t votes_before = 0;  // votes_granted at the restart, over every start before it
+    uint64_t votes_before = 0;    // votes_granted at the restart, over every start before it
+    bool vote_rise_seen = false;  // the last read found a rise while lost: the next one confirms it
     bool voted_while_lost = false;
   };
 
