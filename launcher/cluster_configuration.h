@@ -87,6 +87,9 @@ struct ClusterPlan {
   ipc::SegmentConfig segment;  // node_count: the initial voters
   raft::NodeSet voters;        // of the configuration the nodes start in
   raft::NodeSet nodes;         // to stamp and start
+  // Members of a configuration some log holds: each ran before, so one that starts without its files
+  // lost them (a directory wiped while the cluster was down) and must start lost, never fresh.
+  raft::NodeSet ran_before;
 };
 
 // A new cluster (`stamped` nullopt): the request as given, nodes 1..n. A cluster that ran before: its
@@ -255,7 +258,7 @@ inline StoredConfiguration stored_configuration(const ClusterDirs& dirs, const s
 
 inline ClusterPlan plan_up(const ClusterDirs& dirs, const std::optional<ipc::ClusterId>& stamped,
                            const UpRequest& request, std::ostream& log) {
-  ClusterPlan plan{request.segment, {}, {}};
+  ClusterPlan plan{request.segment, {}, {}, {}};
   if (!stamped) {
     plan.voters = conf_detail::bootstrap_voters(request.segment.node_count).voters;
     plan.nodes = plan.voters;
@@ -281,6 +284,7 @@ inline ClusterPlan plan_up(const ClusterDirs& dirs, const std::optional<ipc::Clu
   for (const std::string& note : stored.notes) log << note << "\n";
   plan.voters = stored.conf.voters;
   plan.nodes = members_of(stored.conf);
+  if (stored.from_node) plan.ran_before = plan.nodes;
   if (stored.from_node) {
     log << fmt::format(
         "configuration of node {}'s log (term {}, entry {}, the most up-to-date): voters {}; "

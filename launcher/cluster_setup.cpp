@@ -93,7 +93,7 @@ CreatedCluster create_cluster(const std::string& cluster, const std::filesystem:
   return create_cluster(
       cluster, data_root,
       [&](const ClusterDirs&, const std::optional<ipc::ClusterId>&) {
-        return ClusterPlan{config, nodes, nodes};
+        return ClusterPlan{config, nodes, nodes, {}};
       },
       log);
 }

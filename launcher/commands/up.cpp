@@ -129,6 +129,10 @@ int run_up(const UpOptions& options) {
       },
       std::cout);
   ipc::Segment& segment = created.segment;
+  // The witness of an earlier start (storage/state_detection.h) lived in the old segment: say in the new
+  // one that every member of the stored configuration ran before, so a wiped one starts lost.
+  for (const uint32_t node : created.plan.ran_before.ids())
+    ipc::NodeCounters::set(segment.node_counters(node).incarnation, 1);
   const NodeLaunchConfig launch{created.dirs, created.id, options.node_args};
   Supervisor supervisor(segment.max_nodes(), [&](uint32_t node) { return node_launch(launch, node); });
   RestartPolicy policy;

@@ -223,6 +223,40 @@ TEST(Membership, DownAndUpKeepTheMembersTheLogsHold) {
   up_again.process = 0;
 }
 
+// A voter whose directory is wiped while the cluster is down: the new segment holds no witness of its
+// earlier starts, but `up` knows from the others' logs that it is a member, so it starts lost (no vote,
+// no quorum) and is repaired, never a fresh voter with term 0 and an empty log (issue 14).
+TEST(Membership, AMemberWipedWhileTheClusterWasDownStartsLost) {
+  TestCluster cluster("wiped-while-down");
+  cluster.wait_for_leader();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(cluster.kv({"put", fmt::format("k{}", i), "v"}).exit_code, 0);
+  ASSERT_EQ(cluster.down().exit_code, 0);
+  std::filesystem::remove_all(cluster.data_root() / "node3");
+
+  const std::string root = cluster.data_root().string();
+  const std::filesystem::path up_log = cluster.data_root() / "up-again.log";
+  ScopedClusterFiles up_again{
+      "",
+      {},
+      launcher::spawn_child({SHMRAFT_BINARY, "up", "-c", cluster.name(), "--data-dir", root}, up_log)};
+  ASSERT_TRUE(eventually(
+      [&] {
+        return alive_nodes(cluster) == std::set<uint32_t>{1, 2, 3};
+      },
+      15s))
+      << read_file(up_log);
+  cluster.wait_for_leader();
+  const std::filesystem::path node3_log = cluster.data_root() / "node3" / "node.log";
+  ASSERT_TRUE(eventually([&] { return read_file(node3_log).find("lost state") != std::string::npos; }, 10s))
+      << read_file(node3_log);
+  EXPECT_TRUE(eventually([&] { return read_file(node3_log).find("repaired") != std::string::npos; }, 20s))
+      << read_file(node3_log);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(cluster.kv({"get", fmt::format("k{}", i)}).out, "v\n");
+  expect_ok(cluster.run("down"));
+  EXPECT_TRUE(launcher::wait_for_exit(up_again.process, 10s).has_value()) << read_file(up_log);
+  up_again.process = 0;
+}
+
 TEST(Membership, TransferHandsLeadershipToTheNamedVoter) {
   TestCluster cluster("transfer");
   const uint32_t leader = cluster.wait_for_leader();

@@ -201,6 +201,7 @@ TEST(PlanUp, AClusterThatRanStartsItsStoredMembersWithRoomForEveryIdItsLogsName)
   const ClusterPlan plan = plan_up(cluster.dirs, cluster.id, request, log);
   EXPECT_EQ(plan.nodes.ids(), (std::vector<uint32_t>{2, 3, 9})) << log.str();
   EXPECT_EQ(plan.voters, plan.nodes);
+  EXPECT_EQ(plan.ran_before, plan.nodes) << "a member that starts without its files lost them";
   EXPECT_EQ(plan.segment.node_count, 3u) << "the initial voters stay what the logs continue";
   EXPECT_EQ(plan.segment.max_nodes, 9u) << "room for node 9 beyond the default 7";
   EXPECT_NE(log.str().find("voters 2,3,9; learners none"), std::string::npos) << log.str();
