@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 #include <thread>
@@ -138,12 +139,17 @@ std::string read_proc_file(pid_t pid, const char* name) {
 bool process_exists(pid_t pid) {
   if (pid <= 0) return false;
   if (::kill(pid, 0) != 0 && errno != EPERM) return false;
-  // A zombie still answers kill(0) but is gone for every purpose here.
+  // A zombie still answers kill(0) but is gone for every purpose here — once its other threads are gone
+  // too: a killed process's main thread can be a zombie while another thread still holds its files (and
+  // so its record locks: a node's data directory would still be "open in another process").
   const std::string text = read_proc_file(pid, "stat");
   if (text.empty()) return false;
   const auto paren = text.rfind(')');
   if (paren == std::string::npos || paren + 2 >= text.size()) return true;
-  return text[paren + 2] != 'Z';
+  if (text[paren + 2] != 'Z') return true;
+  const std::string status = read_proc_file(pid, "status");
+  const auto threads = status.find("\nThreads:");
+  return threads != std::string::npos && std::strtoul(status.c_str() + threads + 9, nullptr, 10) > 1;
 }
 
 }  // namespace shmraft::launcher
