@@ -8,8 +8,10 @@
 // node id published (in the cluster's shared segment). A directory this open had to create (no hard-state
 // file) with no previous start is a fresh member; the same with one is lost. A directory an earlier start
 // created and never wrote to is intact: that start promised nothing (votes and acknowledgements leave
-// only after a persist). If the witness is gone too (the segment was recreated), a wiped directory cannot
-// be told from a fresh one.
+// only after a persist). The segment is recreated by every `shmraft up`, so `up` of a cluster that ran
+// before writes the witness anew for every member of the configuration its logs hold (they all ran
+// before); a wiped directory of a node started by hand on a recreated segment cannot be told from a
+// fresh one.
 //
 // A node is lost too when the open cut its log back to the verified prefix before damage (it may have
 // acknowledged what followed; RecoveryReport::log_damage, the mark already stored), when a damaged
