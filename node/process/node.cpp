@@ -405,6 +405,13 @@ void Node::on_chunk_frame(uint32_t from, std::span<const std::byte> payload) {
   const std::optional<ChunkFrame> reply = snapshot_receiver_.on_frame(*frame);
   if (!reply) return;  // busy installing another image: the sender asks again later
   if (snapshot_receiver_.complete() && !installer_.running() && !installed_kv_) start_install(*frame);
+  // The leader offers again the image installed already: its core's wait for our answer ran out, or the
+  // answer was lost. Only the core answers that (the receiver's kDone tells the sender alone): let it
+  // answer again. It holds the snapshot (commit at or past it), so nothing is restored.
+  if (frame->kind == ChunkKind::kOffer && snapshot_receiver_.installed(frame->id) &&
+      frame->id.index <= core_->commit_index())
+    core_->step(raft::InstallSnapshot{
+        from, options_.node, frame->term, {frame->id.index, frame->id.term, frame->id.conf_state()}, {}});
   sender_.send_frame(from, encoded_size(*reply), now_ns,
                      [&](std::span<std::byte> out) { return encode(*reply, out); });
 }

@@ -66,6 +66,8 @@ class SnapshotReceiver {
   const std::filesystem::path& file() const noexcept { return path_; }
   // The node moved file() into its storage: offers of this snapshot are answered kDone from now on.
   void installed();
+  // Whether `id` is the image installed last from this receiver.
+  bool installed(const SnapshotId& id) const noexcept { return installed_ && *installed_ == id; }
   // The node did not want the whole image after all (its core was past it): the file is removed.
   void discard();
 

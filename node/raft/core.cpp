@@ -821,8 +821,12 @@ void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
   if (sender == Sender::kRetired) return;
   pr.recent_active = true;
   note_lost(pr, m.from, m.lost);
-  // A restarted follower persisted the snapshot before answering: its match index is its own.
-  if (pr.state != ProgressState::kSnapshot && sender != Sender::kRestarted) return;
+  // A restarted follower persisted the snapshot before answering: its match index is its own. So did one
+  // whose answer comes after our wait for it ran out (tick()), its install having taken longer than an
+  // election timeout: take the match it raises then too. The image the probe sends again is one it holds
+  // installed, which its host only acknowledges to our sender: no other answer would ever come.
+  if (pr.state != ProgressState::kSnapshot && sender != Sender::kRestarted && m.match_index <= pr.match)
+    return;
   pr.match = std::max(pr.match, m.match_index);
   // The follower told us exactly where its log ends: replicate from there, unless that was compacted
   // too (then probing finds out and sends the newer snapshot).

@@ -397,5 +397,48 @@ TEST(Snapshot, ConflictingLogIsReplaced) {
   EXPECT_EQ(c.core(2).applied_index(), 6u);
 }
 
+// The follower installs the image for longer than an election timeout: the leader's wait runs out, it
+// probes, and its answer comes while the leader probes. The leader takes the match it says; the images
+// sent again are dropped, as a host that holds the image installed only tells its sender (node/process).
+TEST(Snapshot, AnAnswerAfterTheLeadersWaitRanOutStillCounts) {
+  Cluster c(3);
+  c.elect(1);
+  c.isolate(3);
+  for (int k = 0; k < 30; ++k) c.propose(1, std::to_string(k));
+  c.stabilize();
+  const Index snap = c.core(1).commit_index();
+  c.storage(1).create_snapshot(snap, as_bytes("state-at-31"));
+  c.storage(1).compact(snap);
+  bool quiet_3 = false;  // its heartbeat answers lost: the leader stays probing, not sending again
+  c.drop_if = [&](const Message& m) {
+    const auto* hr = std::get_if<HeartbeatResponse>(&m);
+    return std::holds_alternative<InstallSnapshot>(m) || (quiet_3 && hr != nullptr && hr->from == 3);
+  };
+  const auto tick_leader = [&](int ticks) {
+    for (int t = 0; t < ticks; ++t) {
+      c.tick(1);
+      c.stabilize();
+    }
+  };
+  c.heal();
+  tick_leader(c.core(1).config().heartbeat_tick);
+  ASSERT_EQ(c.core(1).progress(3).state, ProgressState::kSnapshot);
+  quiet_3 = true;
+  tick_leader(c.core(1).config().election_tick);
+  ASSERT_EQ(c.core(1).progress(3).state, ProgressState::kProbe);
+
+  const std::string image = "state-at-31";  // installed now, as the host's finish_install steps it
+  c.core(3).step(InstallSnapshot{1, 3, c.core(1).term(), {snap, 1}, as_bytes(image)});
+  c.stabilize();
+  EXPECT_EQ(c.core(1).progress(3).match, snap);
+  EXPECT_EQ(c.core(1).progress(3).state, ProgressState::kReplicate);
+
+  quiet_3 = false;
+  c.propose(1, "after-snapshot");
+  c.stabilize();
+  c.tick_all(2 * c.core(1).config().election_tick);
+  EXPECT_EQ(c.core(3).commit_index(), snap + 1);
+}
+
 }  // namespace
 }  // namespace shmraft::raft
