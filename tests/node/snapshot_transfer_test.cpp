@@ -134,9 +134,13 @@ void wait_for_final_snapshot(TestCluster& cluster, uint32_t leader) {
       << cluster.log_tail(leader);
 }
 
+// The leader publishes its counters at the end of an iteration, after it answered the client: right after
+// the last put its commit counter can lag by that entry. Its log's end does not (the entry was appended,
+// and published, an iteration before the followers' answers committed it), so wait for both to agree.
 bool caught_up(TestCluster& cluster, uint32_t node, uint32_t leader) {
-  const uint64_t commit = cluster.segment().node_counters(leader).snapshot().commit_index;
-  return cluster.segment().node_counters(node).snapshot().applied_index >= commit;
+  const ipc::NodeCountersSnapshot theirs = cluster.segment().node_counters(leader).snapshot();
+  return theirs.commit_index == theirs.last_index &&
+         cluster.segment().node_counters(node).snapshot().applied_index >= theirs.commit_index;
 }
 
 struct Install {
