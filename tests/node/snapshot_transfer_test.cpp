@@ -260,6 +260,8 @@ TEST(SnapshotTransfer, AFollowerKilledWhileRestoringOffTheLoopKeepsItsOldStateTh
   const std::regex stored(R"(snapshot at index ([0-9]+) \(.*written by a child)");
   ASSERT_TRUE(wait_until([&] { return logged_number(cluster, follower, stored) > 0; }, 30s))
       << all_logs(cluster);
+  // The writes were acknowledged by a majority, which need not be this follower: it must hold all 100.
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, follower, *leader); }, 30s)) << all_logs(cluster);
   cluster.kill(follower);
   write_keys(cluster, 100, 400);  // the leader compacts past the follower's log: it needs a snapshot
   wait_for_final_snapshot(cluster, *leader);
