@@ -160,6 +160,23 @@ TEST(Membership, ThreeToFiveToThreeWhileAClientWritesLosesNoAcknowledgedWrite) {
   }
 }
 
+// `shmraft up` of `cluster` once more after its `down`, as another shell would run it; its output goes to
+// `up_log`.
+ScopedClusterFiles start_up_again(TestCluster& cluster, const std::filesystem::path& up_log) {
+  return ScopedClusterFiles{
+      "",
+      {},
+      launcher::spawn_child(
+          {SHMRAFT_BINARY, "up", "-c", cluster.name(), "--data-dir", cluster.data_root().string()}, up_log)};
+}
+
+// `shmraft down` of what start_up_again started: the supervisor must exit.
+void stop_up_again(TestCluster& cluster, ScopedClusterFiles& up, const std::filesystem::path& up_log) {
+  expect_ok(cluster.run("down"));
+  EXPECT_TRUE(launcher::wait_for_exit(up.process, 10s).has_value()) << read_file(up_log);
+  up.process = 0;
+}
+
 // `shmraft up` of a cluster that ran before starts the members of the configuration its logs hold: after
 // 1,2,3 -> add and promote 4, remove 1, add learner 5 -> `down`, `up` (no -n) starts 2, 3, 4 and the
 // learner 5, not node 1, whose directory stays; every write is there and the cluster takes new ones.
@@ -192,10 +209,7 @@ TEST(Membership, DownAndUpKeepTheMembersTheLogsHold) {
   EXPECT_FALSE(segment_exists(cluster.name())) << "a refused `up` started something";
 
   const std::filesystem::path up_log = cluster.data_root() / "up-again.log";
-  ScopedClusterFiles up_again{
-      "",
-      {},
-      launcher::spawn_child({SHMRAFT_BINARY, "up", "-c", cluster.name(), "--data-dir", root}, up_log)};
+  ScopedClusterFiles up_again = start_up_again(cluster, up_log);
   ASSERT_TRUE(eventually(
       [&] {
         return alive_nodes(cluster) == std::set<uint32_t>{2, 3, 4, 5};
@@ -218,9 +232,7 @@ TEST(Membership, DownAndUpKeepTheMembersTheLogsHold) {
   const CommandResult list = cluster.run("member", {"list"});
   expect_ok(list);
   EXPECT_NE(list.out.find("3 voters, 1 learners"), std::string::npos) << list.describe();
-  expect_ok(cluster.run("down"));
-  EXPECT_TRUE(launcher::wait_for_exit(up_again.process, 10s).has_value()) << read_file(up_log);
-  up_again.process = 0;
+  stop_up_again(cluster, up_again, up_log);
 }
 
 // A voter whose directory is wiped while the cluster is down: the new segment holds no witness of its
@@ -233,12 +245,8 @@ TEST(Membership, AMemberWipedWhileTheClusterWasDownStartsLost) {
   ASSERT_EQ(cluster.down().exit_code, 0);
   std::filesystem::remove_all(cluster.data_root() / "node3");
 
-  const std::string root = cluster.data_root().string();
   const std::filesystem::path up_log = cluster.data_root() / "up-again.log";
-  ScopedClusterFiles up_again{
-      "",
-      {},
-      launcher::spawn_child({SHMRAFT_BINARY, "up", "-c", cluster.name(), "--data-dir", root}, up_log)};
+  ScopedClusterFiles up_again = start_up_again(cluster, up_log);
   ASSERT_TRUE(eventually(
       [&] {
         return alive_nodes(cluster) == std::set<uint32_t>{1, 2, 3};
@@ -252,9 +260,7 @@ TEST(Membership, AMemberWipedWhileTheClusterWasDownStartsLost) {
   EXPECT_TRUE(eventually([&] { return read_file(node3_log).find("repaired") != std::string::npos; }, 20s))
       << read_file(node3_log);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(cluster.kv({"get", fmt::format("k{}", i)}).out, "v\n");
-  expect_ok(cluster.run("down"));
-  EXPECT_TRUE(launcher::wait_for_exit(up_again.process, 10s).has_value()) << read_file(up_log);
-  up_again.process = 0;
+  stop_up_again(cluster, up_again, up_log);
 }
 
 TEST(Membership, TransferHandsLeadershipToTheNamedVoter) {
