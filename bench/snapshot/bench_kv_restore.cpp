@@ -24,57 +24,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench/snapshot/snapshot_bench_kit.h"
 #include "ipc/clock.h"
 #include "node/kv/state_machine.h"
 
 namespace {
 
+using shmraft::bench::Series;
 using shmraft::ipc::monotonic_ns;
-
-struct Args {
-  uint64_t keys = 131'072;
-  std::size_t value_bytes = 8192;
-  int runs = 5;
-  std::filesystem::path dir = std::filesystem::temp_directory_path();
-};
-
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    const char* v = argv[i + 1];
-    if (flag == "--keys")
-      a.keys = std::strtoull(v, nullptr, 10);
-    else if (flag == "--value-bytes")
-      a.value_bytes = std::strtoull(v, nullptr, 10);
-    else if (flag == "--runs")
-      a.runs = std::atoi(v);
-    else if (flag == "--dir")
-      a.dir = v;
-    else {
-      std::fprintf(
-          stderr,
-          "unknown flag %s\nusage: bench_kv_restore [--keys N] [--value-bytes B] [--runs R] [--dir D]\n",
-          flag.c_str());
-      std::exit(2);
-    }
-  }
-  if (argc % 2 == 0 || a.runs < 1) {
-    std::fprintf(stderr, "usage: bench_kv_restore [--keys N] [--value-bytes B] [--runs R] [--dir D]\n");
-    std::exit(2);
-  }
-  return a;
-}
-
-struct Series {
-  const char* name;
-  std::vector<double> ms;
-  void print() {
-    std::sort(ms.begin(), ms.end());
-    std::printf("  %-46s median %9.1f   min %9.1f   max %9.1f\n", name, ms[ms.size() / 2], ms.front(),
-                ms.back());
-  }
-};
 
 double ms_since(uint64_t start_ns) {
   return static_cast<double>(monotonic_ns() - start_ns) / 1e6;
@@ -83,21 +40,6 @@ double ms_since(uint64_t start_ns) {
 [[noreturn]] void fail(const char* what, const std::filesystem::path& file) {
   std::perror((std::string(what) + " " + file.string()).c_str());
   std::exit(1);
-}
-
-// Writes `bytes` to a fresh `file` and fdatasyncs it.
-double write_and_flush_ms(const std::filesystem::path& file, std::span<const std::byte> bytes) {
-  const uint64_t start = monotonic_ns();
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) fail("cannot create", file);
-  for (std::size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) fail("cannot write", file);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fdatasync(fd) != 0) fail("cannot flush", file);
-  ::close(fd);
-  return ms_since(start);
 }
 
 // Maps `file`, restores a state machine from it on a new thread and returns the time both took.
@@ -154,7 +96,8 @@ double overwrite_ns(uint64_t puts) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args args = parse(argc, argv);
+  const shmraft::bench::ImageArgs args = shmraft::bench::parse_image_args(
+      argc, argv, "bench_kv_restore", {.keys = 131'072, .value_bytes = 8192}, false);
   std::vector<std::byte> image;
   Series source_fork{"fork() of the state built by apply", {}};
   Series new_keys{"apply: ns per put of a new key (once)", {}};
@@ -165,8 +108,8 @@ int main(int argc, char** argv) {
     const uint64_t start = monotonic_ns();
     for (uint64_t i = 0; i < args.keys; ++i)
       kv.apply(i + 1, put_of("key" + std::to_string(i * 2654435761u % (args.keys * 4)), value));
-    new_keys.ms.push_back(static_cast<double>(monotonic_ns() - start) / static_cast<double>(args.keys));
-    for (int run = 0; run < args.runs; ++run) source_fork.ms.push_back(fork_ms());
+    new_keys.values.push_back(static_cast<double>(monotonic_ns() - start) / static_cast<double>(args.keys));
+    for (int run = 0; run < args.runs; ++run) source_fork.values.push_back(fork_ms());
     image = kv.snapshot();
   }
   std::printf("bench_kv_restore: %llu keys, %zu-byte values, image %.1f MiB, %d runs, dir %s\n",
@@ -177,7 +120,7 @@ int main(int argc, char** argv) {
   // below times the restored state alone.
   const std::filesystem::path file = args.dir / "bench-kv-restore.img";
   const std::filesystem::path floor_file = args.dir / "bench-kv-restore.floor";
-  write_and_flush_ms(file, image);
+  shmraft::bench::write_and_flush_us(file, image);  // kept: the image the runs restore
   const std::size_t image_bytes = image.size();
   std::vector<std::byte>().swap(image);
   const int image_fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
@@ -189,20 +132,20 @@ int main(int argc, char** argv) {
   Series faulted{"restore, image faulted in", {}};
   Series restored_fork{"fork() of the restored state", {}};
   for (int run = 0; run < args.runs; ++run) {
-    floor.ms.push_back(write_and_flush_ms(floor_file, image_view));
+    floor.values.push_back(shmraft::bench::write_and_flush_us(floor_file, image_view) / 1000);
     std::filesystem::remove(floor_file);
     std::optional<shmraft::kv::StateMachine> kv;
     // Alternate which goes first, so neither always follows the other's frees.
     for (const bool populate : {run % 2 == 0, run % 2 != 0}) {
       kv.reset();
-      (populate ? populated : faulted).ms.push_back(restore_ms(file, image_bytes, populate, kv));
+      (populate ? populated : faulted).values.push_back(restore_ms(file, image_bytes, populate, kv));
     }
     if (!std::ranges::equal(kv->snapshot(), image_view)) {
       std::fprintf(stderr, "the restored state differs from the image\n");
       return 1;
     }
-    restored_fork.ms.push_back(fork_ms());
-    overwrites.ms.push_back(overwrite_ns(4'000'000));
+    restored_fork.values.push_back(fork_ms());
+    overwrites.values.push_back(overwrite_ns(4'000'000));
   }
   ::munmap(mapped, image_bytes);
   ::close(image_fd);

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/snapshot/snapshot_bench_kit.h"
 #include "ipc/clock.h"
 #include "node/kv/state_machine.h"
 #include "node/process/forked_snapshot.h"
@@ -33,62 +34,8 @@
 
 namespace {
 
+using shmraft::bench::Series;
 using shmraft::ipc::monotonic_ns;
-
-struct Args {
-  uint64_t keys = 100'000;
-  std::size_t value_bytes = 64;
-  int runs = 5;
-  std::filesystem::path dir = std::filesystem::temp_directory_path();
-  std::size_t shared_mib = 0;
-};
-
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    const char* v = argv[i + 1];
-    if (flag == "--keys")
-      a.keys = std::strtoull(v, nullptr, 10);
-    else if (flag == "--value-bytes")
-      a.value_bytes = std::strtoull(v, nullptr, 10);
-    else if (flag == "--runs")
-      a.runs = std::atoi(v);
-    else if (flag == "--dir")
-      a.dir = v;
-    else if (flag == "--shared-mib")
-      a.shared_mib = std::strtoull(v, nullptr, 10);
-    else {
-      std::fprintf(stderr,
-                   "unknown flag %s\nusage: bench_snapshot [--keys N] [--value-bytes B] [--runs R] [--dir D] "
-                   "[--shared-mib M]\n",
-                   flag.c_str());
-      std::exit(2);
-    }
-  }
-  return a;
-}
-
-struct Series {
-  const char* name;
-  std::vector<double> us;
-  void print() {
-    std::sort(us.begin(), us.end());
-    std::printf("  %-44s median %10.0f   min %10.0f   max %10.0f\n", name, us[us.size() / 2], us.front(),
-                us.back());
-  }
-};
-
-// The store step of the old way and the floor: write the bytes to a fresh file and flush them.
-double write_and_flush_us(const std::filesystem::path& file, std::span<const std::byte> bytes) {
-  const uint64_t start = monotonic_ns();
-  const shmraft::storage::UniqueFd fd = shmraft::storage::open_file(file, O_WRONLY | O_CREAT | O_TRUNC);
-  shmraft::storage::write_all_at(fd.get(), bytes.data(), bytes.size(), 0, file);
-  shmraft::storage::sync_file_data(fd.get(), file);
-  const double us = static_cast<double>(monotonic_ns() - start) / 1000;
-  std::filesystem::remove(file);
-  return us;
-}
 
 // How long fork() holds the caller; the child exits at once.
 double fork_us() {
@@ -116,7 +63,8 @@ struct SharedMapping {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args args = parse(argc, argv);
+  const shmraft::bench::ImageArgs args =
+      shmraft::bench::parse_image_args(argc, argv, "bench_snapshot", {}, true);
   shmraft::kv::StateMachine kv;
   const std::string value(args.value_bytes, 'v');
   for (uint64_t i = 0; i < args.keys; ++i) {
@@ -146,7 +94,7 @@ int main(int argc, char** argv) {
     const shmraft::storage::SnapshotMeta meta{
         .last_index = kv.applied_index() + static_cast<uint64_t>(run), .last_term = 1, .voters = 0b10};
     forked.start(kv, meta);
-    fork_pause.us.push_back(static_cast<double>(forked.fork_ns()) / 1000);
+    fork_pause.values.push_back(static_cast<double>(forked.fork_ns()) / 1000);
     shmraft::node::ForkedSnapshot::Status status;
     while ((status = forked.poll()) == shmraft::node::ForkedSnapshot::Status::kRunning)
       std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -154,10 +102,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "the snapshot child failed (exit code %d)\n", forked.exit_code());
       return 1;
     }
-    child.us.push_back(static_cast<double>(monotonic_ns() - forked.started_ns()) / 1000);
+    child.values.push_back(static_cast<double>(monotonic_ns() - forked.started_ns()) / 1000);
     uint64_t start = monotonic_ns();
     storage.install_snapshot_file(meta);
-    install.us.push_back(static_cast<double>(monotonic_ns() - start) / 1000);
+    install.values.push_back(static_cast<double>(monotonic_ns() - start) / 1000);
     forked.installed();
     while ((status = forked.poll()) == shmraft::node::ForkedSnapshot::Status::kRunning)
       std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -168,9 +116,11 @@ int main(int argc, char** argv) {
 
     start = monotonic_ns();
     const std::vector<std::byte> image = kv.snapshot();
-    serialise.us.push_back(static_cast<double>(monotonic_ns() - start) / 1000);
-    store.us.push_back(write_and_flush_us(file, image));
-    floor.us.push_back(write_and_flush_us(file, image));
+    serialise.values.push_back(static_cast<double>(monotonic_ns() - start) / 1000);
+    store.values.push_back(shmraft::bench::write_and_flush_us(file, image));
+    std::filesystem::remove(file);
+    floor.values.push_back(shmraft::bench::write_and_flush_us(file, image));
+    std::filesystem::remove(file);
   }
   for (Series* s : {&fork_pause, &child, &install, &serialise, &store, &floor}) s->print();
   std::filesystem::remove_all(node_dir);
@@ -181,9 +131,9 @@ int main(int argc, char** argv) {
   Series without{"fork() with it MADV_DONTFORK", {}};
   for (int run = 0; run < args.runs; ++run) {
     ::madvise(shared.mapping.data(), shared.mapping.size(), MADV_DOFORK);
-    with.us.push_back(fork_us());
+    with.values.push_back(fork_us());
     ::madvise(shared.mapping.data(), shared.mapping.size(), MADV_DONTFORK);
-    without.us.push_back(fork_us());
+    without.values.push_back(fork_us());
   }
   std::printf("%zu MiB MAP_SHARED, every page touched:\n", args.shared_mib);
   for (Series* s : {&with, &without}) s->print();
