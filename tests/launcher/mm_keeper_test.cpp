@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -126,14 +127,21 @@ struct ForkedOwner {
   }
 };
 
+// The keeper's pid, checked: positive where keepers are supported, 0 in a sanitizer build (which starts
+// none; the test then has nothing more to check).
+pid_t checked_keeper(pid_t keeper) {
+  if (!kMmKeeperSupported) {
+    EXPECT_EQ(keeper, 0) << "a sanitizer build starts no keeper";
+    return 0;
+  }
+  EXPECT_GT(keeper, 0) << "no keeper was started";
+  return std::max(keeper, pid_t{0});
+}
+
 TEST(MmKeeper, SharesTheMemoryHoldsOnlyTheOwnersPidfdAndBlocksEverySignal) {
   MmKeeper keeper = MmKeeper::start(20ms);
-  if (!kMmKeeperSupported) {
-    EXPECT_EQ(keeper.pid(), 0) << "a sanitizer build starts no keeper";
-    return;
-  }
-  const pid_t pid = keeper.pid();
-  ASSERT_GT(pid, 0);
+  const pid_t pid = checked_keeper(keeper.pid());
+  if (pid == 0) return;
   EXPECT_EQ(status_field(pid, "Tgid"), std::to_string(pid)) << "a process of its own, not a thread";
   EXPECT_EQ(status_field(pid, "PPid"), std::to_string(getpid()));
   // It names itself after closing its files: once named, only the owner's pidfd is left.
@@ -160,12 +168,8 @@ TEST(MmKeeper, SharesTheMemoryHoldsOnlyTheOwnersPidfdAndBlocksEverySignal) {
 
 TEST(MmKeeper, OutlivesAKilledOwnerHoldingItsMemoryAtIdlePriorityThenExits) {
   ForkedOwner forked(2s, /*exit_at_once=*/false);
-  if (!kMmKeeperSupported) {
-    EXPECT_EQ(forked.keeper, 0) << "a sanitizer build starts no keeper";
-    return;
-  }
-  const pid_t keeper = forked.keeper;
-  ASSERT_GT(keeper, 0) << "the owner did not report its keeper";
+  const pid_t keeper = checked_keeper(forked.keeper);
+  if (keeper == 0) return;
   EXPECT_EQ(status_field(keeper, "PPid"), std::to_string(forked.owner));
   const auto killed = Clock::now();
   forked.kill_and_reap();
@@ -184,11 +188,7 @@ TEST(MmKeeper, OutlivesAKilledOwnerHoldingItsMemoryAtIdlePriorityThenExits) {
 // owner gone before its keeper first ran is seen dead).
 TEST(MmKeeper, AnOwnerThatExitsAtOnceStillEndsItsKeeper) {
   ForkedOwner forked(20ms, /*exit_at_once=*/true);
-  if (!kMmKeeperSupported) {
-    EXPECT_EQ(forked.keeper, 0) << "a sanitizer build starts no keeper";
-    return;
-  }
-  ASSERT_GT(forked.keeper, 0) << "the owner did not report its keeper";
+  if (checked_keeper(forked.keeper) == 0) return;
   const auto exited = Clock::now();
   EXPECT_TRUE(eventually([&] { return !process_exists(forked.keeper); }, 30s));
   std::cout << "keeper gone "
@@ -198,12 +198,8 @@ TEST(MmKeeper, AnOwnerThatExitsAtOnceStillEndsItsKeeper) {
 
 TEST(MmKeeper, AKeeperKilledFirstStaysTheOwnersUnreapedChildUntilStop) {
   MmKeeper keeper = MmKeeper::start(20ms);
-  if (!kMmKeeperSupported) {
-    EXPECT_EQ(keeper.pid(), 0) << "a sanitizer build starts no keeper";
-    return;
-  }
-  const pid_t pid = keeper.pid();
-  ASSERT_GT(pid, 0);
+  const pid_t pid = checked_keeper(keeper.pid());
+  if (pid == 0) return;
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   EXPECT_TRUE(eventually([&] { return !stat_fields(pid).empty() && stat_fields(pid)[0] == "Z"; }, 10s))
       << "dead, and reaped by nobody but its owner (it sends no SIGCHLD)";
