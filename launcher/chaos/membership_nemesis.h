@@ -14,7 +14,8 @@
 // so, never as done. An answer lost to a kill leaves the change in doubt: a later refusal ("a member
 // already") is checked against the leader's configuration. Each event opens by reading that
 // configuration, and the members follow it, so a change carried out unseen still has its node started,
-// or stopped. A node that left is stopped; its directory stays.
+// or stopped — a node whose removal was sent too, even while it awaits repair (Nemesis::removal_sent).
+// A node that left is stopped; its directory stays.
 //
 // Admin requests block (a leader may be dead), so each runs on a worker (std::async) while step() returns
 // at once and the process nemesis keeps going; starting and stopping node processes stays on the caller's
@@ -408,6 +409,7 @@ class MembershipNemesis {
         ask(node::AdminOp::kPromote, step.node, change.doubt);
         return;
       case Action::remove:
+        nemesis_.removal_sent(step.node);
         ask(node::AdminOp::kRemove, step.node, change.doubt);
         return;
     }

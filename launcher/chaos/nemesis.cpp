@@ -67,14 +67,19 @@ bool Nemesis::repairing(uint32_t node) const {
 
 void Nemesis::follow(raft::NodeSet configuration, const std::string& why) {
   for (const uint32_t node : configuration.ids()) {
+    removals_sent_.erase(node);  // the leader's log holds no removal of it
     if (members_.contains(node)) continue;
     join(node);
     note(fmt::format("node {} is a member ({}): started (pid {})", node, why, supervisor_.pid(node)));
   }
   for (const uint32_t node : members_.ids()) {
-    if (configuration.contains(node) || repairing(node)) continue;
+    if (configuration.contains(node)) continue;
+    // Taking one out for its repair would only cost time (it comes back as a learner, and is followed
+    // and judged again); keeping a removed one would fail the judge, which waits for it to come back.
+    if (repairing(node) && !removals_sent_.contains(node)) continue;
     leave(node);
-    note(fmt::format("node {} is no member ({}): stopped", node, why));
+    note(fmt::format("node {} is no member ({}): stopped{}", node, why,
+                     removals_sent_.contains(node) ? " (its removal was sent)" : ""));
   }
 }
 
