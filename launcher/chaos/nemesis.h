@@ -87,7 +87,10 @@ class Nemesis {
   // Node `node` is a member no more: stopped (SIGTERM) and no longer restarted; its directory stays, and
   // a repair of it in progress is not judged.
   void leave(uint32_t node);
-  // The voters of the live leader's configuration, or the last count seen (initially N).
+  // How many voters the damage bound counts: those of the live leader's configuration (else of the last
+  // one seen, initially 1..N) without the nodes whose removal was sent — a removal in flight may be in
+  // force at once (a change takes effect when appended), and a lost voter more would then leave no
+  // intact majority to elect a leader.
   uint32_t voter_count();
   // Node `node` lost its state and awaits its repair (the leader takes it out and back in by itself).
   bool repairing(uint32_t node) const;
@@ -139,7 +142,7 @@ class Nemesis {
   bool partitioned_ = false;
   raft::NodeSet members_;
   raft::NodeSet removals_sent_;  // see removal_sent()
-  uint32_t last_voter_count_;
+  raft::NodeSet last_voters_;    // of the last live leader seen
   RepairWatch repairs_;
   NemesisStats stats_;
 };

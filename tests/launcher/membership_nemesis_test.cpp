@@ -5,7 +5,8 @@
 // answered), and no leader answers until the change is given up — chaos must then take the node for
 // removed from the configuration it reads, not keep it as a member, even while the node awaits the
 // repair of a lost state (which would otherwise fail the repair judge: a node no longer in the
-// configuration is never repaired into it).
+// configuration is never repaired into it). And while a removal is in flight, the bound on damaged nodes
+// counts the voters it leaves.
 #include "launcher/chaos/membership_nemesis.h"
 
 #include <fmt/format.h>
@@ -220,6 +221,18 @@ TEST_F(MembershipNemesisTest, ARemovalCommittedUnseenAndAbandonedIsFollowedOnceA
   changes_.end();
   nemesis_.finish_repairs();
   EXPECT_EQ(failures(), "") << log_.str();
+}
+
+// The bound on damaged nodes counts the voters as a removal in flight leaves them: a change is in force
+// once appended, so one lost voter more could leave no intact majority to elect (a 120 s run damaged
+// nodes 5 and 6 of voters {1,2,5,6,7} while node 1's removal was in flight, and elected no leader for its
+// last 35 s). A configuration that still holds the node ends that.
+TEST_F(MembershipNemesisTest, TheDamageBoundCountsTheVotersARemovalInFlightLeaves) {
+  EXPECT_EQ(nemesis_.voter_count(), kVoters);
+  nemesis_.removal_sent(3);
+  EXPECT_EQ(nemesis_.voter_count(), kVoters - 1);
+  nemesis_.follow(raft::NodeSet::from_bits(0b1110), "the leader's configuration");
+  EXPECT_EQ(nemesis_.voter_count(), kVoters);
 }
 
 }  // namespace
