@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <tuple>
 
 #include "launcher/child_process.h"
 #include "launcher/live_cluster.h"
@@ -42,7 +43,24 @@ std::vector<NodeStatus> read_status(ipc::Segment& segment) {
     }
     nodes.push_back(status);
   }
+  if (const std::optional<raft::NodeSet> members = cluster_members(nodes)) {
+    for (NodeStatus& status : nodes)
+      status.member = members->contains(status.node) || status.counters.lost != 0;
+  }
   return nodes;
+}
+
+std::optional<raft::NodeSet> cluster_members(const std::vector<NodeStatus>& nodes) {
+  const auto rank = [](const NodeStatus& s) {
+    return std::tuple(is_leader(s), s.alive, is_leader(s) ? s.counters.term : 0, s.counters.commit_index);
+  };
+  const NodeStatus* holder = nullptr;
+  for (const NodeStatus& s : nodes) {
+    if (s.pid == 0 || s.counters.voters == 0) continue;  // never ran here, or published no configuration
+    if (holder == nullptr || rank(s) > rank(*holder)) holder = &s;
+  }
+  if (holder == nullptr) return std::nullopt;
+  return raft::NodeSet::from_bits(holder->counters.voters | holder->counters.learners);
 }
 
 std::string LinkSummary::describe() const {
@@ -53,7 +71,7 @@ std::string LinkSummary::describe() const {
 }
 
 std::string role_name(const NodeStatus& status) {
-  if (!status.alive) return "down";
+  if (!status.alive) return status.member ? "down" : "removed";
   return std::string(node::role_name(status.counters.role));
 }
 
@@ -117,6 +135,7 @@ nlohmann::json status_json(const std::vector<NodeStatus>& nodes) {
     array.push_back({{"node", s.node},
                      {"pid", s.pid},
                      {"alive", s.alive},
+                     {"member", s.member},
                      {"role", role_name(s)},
                      {"term", c.term},
                      {"leader", c.leader != 0 ? nlohmann::json(c.leader) : nlohmann::json(nullptr)},

@@ -10,6 +10,7 @@
 
 #include "ipc/counters.h"
 #include "ipc/segment.h"
+#include "node/raft/conf_state.h"
 
 namespace shmraft::launcher {
 
@@ -24,6 +25,9 @@ struct NodeStatus {
   uint32_t node = 0;
   pid_t pid = 0;
   bool alive = false;  // the pid in the counters is a live node process of this cluster
+  // In the cluster's configuration (cluster_members), or awaiting its repair by its own counters (the
+  // leader takes a lost voter out and back in); true while no node has published a configuration.
+  bool member = true;
   ipc::NodeCountersSnapshot counters{};
   LinkSummary links;
 };
@@ -35,18 +39,25 @@ std::vector<uint32_t> nodes_in_use(const ipc::Segment& segment);
 // One entry per node slot in use; the link counts cover the links to every other slot in use.
 std::vector<NodeStatus> read_status(ipc::Segment& segment);
 
-// "leader", "follower", ... for a counters' role code; "down" for a node that is not alive.
+// The voters and learners of the configuration the cluster holds, as `shmraft member list` shows the
+// leader's: that of the live leader of the highest term, else of the live node with the highest commit
+// index, else of any node that ran; nullopt while none has published one.
+std::optional<raft::NodeSet> cluster_members(const std::vector<NodeStatus>& nodes);
+
+// "leader", "follower", ... for a counters' role code; for a node that is not alive "down", or
+// "removed" when it is no member (a removed initial voter, whose slot `status` always lists).
 std::string role_name(const NodeStatus& status);
 bool is_leader(const NodeStatus& status);
 
 // One row per node. Narrow (fits 80 columns): node, pid, role, term, leader, commit, applied, last
 // index, link state, bad frames; a follower that is a learner in its configuration shows as
-// "learner", one awaiting repair of its lost state as "lost". Wide adds frames in/out, drops,
-// elections, syncs, sleeps, repairs.
+// "learner", one awaiting repair of its lost state as "lost", a node down that is no member as "removed".
+// Wide adds frames in/out, drops, elections, syncs, sleeps, repairs.
 enum class TableWidth { narrow, wide };
 std::string render_status_table(const std::vector<NodeStatus>& nodes, TableWidth width);
 // The same as JSON: an array of objects with those keys and more (for scripts and tests); "role" is the
-// Raft role, and "voters"/"learners" the node's configuration as id lists, "lost" non-zero while lost.
+// Raft role ("down"/"removed" when not alive), "member" whether it is one, and "voters"/"learners" the
+// node's own configuration as id lists, "lost" non-zero while lost.
 nlohmann::json status_json(const std::vector<NodeStatus>& nodes);
 
 // Outside the fault model: a majority of the voters lost their state. A lost node votes on nothing until

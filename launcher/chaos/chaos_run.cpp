@@ -178,7 +178,7 @@ int run_chaos(ChaosOptions options) {
   Workload workload(cluster, options.workload, history);
   Nemesis nemesis(options.nemesis, seed, segment, supervisor, created.dirs, std::cout);
   std::optional<MembershipNemesis> member_changes;
-  if (membership) member_changes.emplace(options.membership, seed, cluster, nemesis);
+  if (membership) member_changes.emplace(options.membership, seed, segment, admin_requests(cluster), nemesis);
   workload.start();
   nemesis.begin();
   if (member_changes) member_changes->begin();

@@ -10,11 +10,12 @@
 // or to lead.
 //
 // A change refused because another is in progress, or because the learner is still behind, is asked
-// again; one that is refused otherwise, or not carried out within kStepTimeout, is abandoned and counted
+// again; one that is refused otherwise, or not carried out within the step timeout, is abandoned and counted
 // so, never as done. An answer lost to a kill leaves the change in doubt: a later refusal ("a member
 // already") is checked against the leader's configuration. Each event opens by reading that
 // configuration, and the members follow it, so a change carried out unseen still has its node started,
-// or stopped. A node that left is stopped; its directory stays.
+// or stopped — a node whose removal was sent too, even while it awaits repair (Nemesis::removal_sent).
+// A node that left is stopped; its directory stays.
 //
 // Admin requests block (a leader may be dead), so each runs on a worker (std::async) while step() returns
 // at once and the process nemesis keeps going; starting and stopping node processes stays on the caller's
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -43,7 +45,22 @@ namespace shmraft::launcher {
 struct MembershipNemesisOptions {
   std::chrono::milliseconds interval{0};  // mean time between membership changes; 0: none
   double leader_bias = 0.5;               // chance a removal or a replacement takes the leader's place
+  std::chrono::milliseconds step_timeout{10'000};  // one step of a change, retries included
 };
+
+// Sends an admin request about a node (0 for kConfiguration) to the leader and waits up to the time
+// given for its answer; throws client::AdminTimeout when no leader answered (AdminClient::request).
+using AdminRequest =
+    std::function<client::AdminOutcome(node::AdminOp op, uint32_t node, std::chrono::milliseconds timeout)>;
+
+// Admin requests to the running cluster `cluster`, through an admin client of its own.
+inline AdminRequest admin_requests(const std::string& cluster) {
+  auto admin =
+      std::make_shared<client::AdminClient>(std::make_shared<ipc::Segment>(ipc::Segment::attach(cluster)));
+  return [admin](node::AdminOp op, uint32_t node, std::chrono::milliseconds timeout) {
+    return admin->request(op, node, timeout);
+  };
+}
 
 struct MembershipStats {
   // Carried out: a change the leader answered ok (or found in its configuration after a lost answer), and
@@ -65,15 +82,16 @@ class MembershipNemesis {
  public:
   using Clock = std::chrono::steady_clock;
 
-  MembershipNemesis(const MembershipNemesisOptions& options, uint64_t seed, const std::string& cluster,
-                    Nemesis& nemesis)
+  // `admin` is called on a worker thread, one request at a time.
+  MembershipNemesis(const MembershipNemesisOptions& options, uint64_t seed, const ipc::Segment& segment,
+                    AdminRequest admin, Nemesis& nemesis)
       : options_(options),
         rng_(seed ^ 0x6d656d62657273ULL),  // its own stream: the kill schedule of a seed stays the same
         nemesis_(nemesis),
-        segment_(std::make_shared<ipc::Segment>(ipc::Segment::attach(cluster))),
-        admin_(segment_),
-        min_voters_(std::min<uint32_t>(3, segment_->node_count())) {
-    for (uint32_t node = 1; node <= segment_->node_count(); ++node) used_.insert(node);
+        max_nodes_(segment.max_nodes()),
+        admin_(std::move(admin)),
+        min_voters_(std::min<uint32_t>(3, segment.node_count())) {
+    for (uint32_t node = 1; node <= segment.node_count(); ++node) used_.insert(node);
   }
   ~MembershipNemesis() {
     if (answer_.valid()) answer_.wait();
@@ -112,8 +130,7 @@ class MembershipNemesis {
 
  private:
   static constexpr std::chrono::milliseconds kPoll{5};
-  static constexpr std::chrono::milliseconds kAttempt{2000};        // one admin request
-  static constexpr std::chrono::milliseconds kStepTimeout{10'000};  // one step, retries included
+  static constexpr std::chrono::milliseconds kAttempt{2000};  // one admin request
   static constexpr std::chrono::milliseconds kRetry{20};
   static constexpr std::chrono::milliseconds kHandOver{2000};  // a removed leader hands over; a transfer
 
@@ -157,14 +174,14 @@ class MembershipNemesis {
   // On the worker: the admin client is used by one request at a time.
   Answer request(node::AdminOp op, uint32_t node, bool doubtful) {
     try {
-      client::AdminOutcome reply = admin_.request(op, node, kAttempt);
+      client::AdminOutcome reply = admin_(op, node, kAttempt);
       if (reply.status == raft::Status::kOk) return {Answer::Outcome::done, reply, {}};
       // Busy, behind, or being repaired after losing its state: each passes.
       if (reply.status == raft::Status::kConfChangePending || reply.status == raft::Status::kLearnerBehind ||
           reply.status == raft::Status::kTransferInProgress || reply.status == raft::Status::kNodeLost)
         return {Answer::Outcome::retry, reply, describe_refusal(reply.status, node)};
       if ((reply.after_doubt || doubtful) && op != node::AdminOp::kTransfer &&
-          change_in_effect(admin_.request(node::AdminOp::kConfiguration, 0, kAttempt), op, node))
+          change_in_effect(admin_(node::AdminOp::kConfiguration, 0, kAttempt), op, node))
         return {Answer::Outcome::done, reply, {}, true};
       return {Answer::Outcome::refused, reply, describe_refusal(reply.status, node)};
     } catch (const client::AdminTimeout& e) {
@@ -224,9 +241,9 @@ class MembershipNemesis {
       case Answer::Outcome::error:
         return;
     }
-    if (Clock::now() - change.step_began > kStepTimeout)
+    if (Clock::now() - change.step_began > options_.step_timeout)
       abandon(fmt::format("{} node {} not done within {} ms ({})", action_name(step.action), step.node,
-                          kStepTimeout.count(), answer.why));
+                          options_.step_timeout.count(), answer.why));
   }
 
   // The members follow the leader's configuration, then the next change is drawn.
@@ -268,7 +285,7 @@ class MembershipNemesis {
     const auto drawn = std::find_if(bag_.begin(), bag_.end(), feasible);
     if (drawn == bag_.end()) {
       nemesis_.note(fmt::format("membership: no change possible now (voters {}, {} node slots)",
-                                fmt::join(voters, ","), segment_->max_nodes()));
+                                fmt::join(voters, ","), max_nodes_));
       return;
     }
     const Kind kind = *drawn;
@@ -324,7 +341,7 @@ class MembershipNemesis {
   // A node id that is no member and not running: one never used first, else the lowest removed one.
   std::optional<uint32_t> free_id(raft::NodeSet members) const {
     std::optional<uint32_t> removed;
-    for (uint32_t node = 1; node <= segment_->max_nodes(); ++node) {
+    for (uint32_t node = 1; node <= max_nodes_; ++node) {
       if (members.contains(node) || nemesis_.running(node)) continue;
       if (!used_.contains(node)) return node;
       if (!removed) removed = node;
@@ -392,6 +409,7 @@ class MembershipNemesis {
         ask(node::AdminOp::kPromote, step.node, change.doubt);
         return;
       case Action::remove:
+        nemesis_.removal_sent(step.node);
         ask(node::AdminOp::kRemove, step.node, change.doubt);
         return;
     }
@@ -463,8 +481,8 @@ class MembershipNemesis {
   MembershipNemesisOptions options_;
   std::mt19937_64 rng_;
   Nemesis& nemesis_;
-  std::shared_ptr<ipc::Segment> segment_;
-  client::AdminClient admin_;  // used by the worker only, one request at a time
+  uint32_t max_nodes_;
+  AdminRequest admin_;  // called by the worker only, one request at a time
   uint32_t min_voters_;
   raft::NodeSet used_;  // ids that ever ran: their directories exist
   std::vector<Kind> bag_;

@@ -25,9 +25,9 @@ Nemesis::Nemesis(const NemesisOptions& options, uint64_t seed, ipc::Segment& seg
       supervisor_(supervisor),
       dirs_(dirs),
       log_(log),
-      last_voter_count_(segment.node_count()),
       repairs_(segment, options.repair_bound, [this](uint32_t node) { return lost_lines(node); }) {
   for (uint32_t node = 1; node <= segment.node_count(); ++node) members_.insert(node);
+  last_voters_ = members_;
 }
 
 std::vector<uint32_t> Nemesis::running_members() const {
@@ -56,9 +56,9 @@ uint32_t Nemesis::voter_count() {
   if (const auto current = current_leader(segment_)) {
     const raft::NodeSet voters =
         raft::NodeSet::from_bits(segment_.node_counters(current->node).snapshot().voters);
-    if (!voters.empty()) last_voter_count_ = static_cast<uint32_t>(voters.size());
+    if (!voters.empty()) last_voters_ = voters;
   }
-  return last_voter_count_;
+  return static_cast<uint32_t>(raft::NodeSet::from_bits(last_voters_.bits() & ~removals_sent_.bits()).size());
 }
 
 bool Nemesis::repairing(uint32_t node) const {
@@ -67,14 +67,19 @@ bool Nemesis::repairing(uint32_t node) const {
 
 void Nemesis::follow(raft::NodeSet configuration, const std::string& why) {
   for (const uint32_t node : configuration.ids()) {
+    removals_sent_.erase(node);  // the leader's log holds no removal of it
     if (members_.contains(node)) continue;
     join(node);
     note(fmt::format("node {} is a member ({}): started (pid {})", node, why, supervisor_.pid(node)));
   }
   for (const uint32_t node : members_.ids()) {
-    if (configuration.contains(node) || repairing(node)) continue;
+    if (configuration.contains(node)) continue;
+    // Taking one out for its repair would only cost time (it comes back as a learner, and is followed
+    // and judged again); keeping a removed one would fail the judge, which waits for it to come back.
+    if (repairing(node) && !removals_sent_.contains(node)) continue;
     leave(node);
-    note(fmt::format("node {} is no member ({}): stopped", node, why));
+    note(fmt::format("node {} is no member ({}): stopped{}", node, why,
+                     removals_sent_.contains(node) ? " (its removal was sent)" : ""));
   }
 }
 

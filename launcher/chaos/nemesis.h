@@ -87,12 +87,20 @@ class Nemesis {
   // Node `node` is a member no more: stopped (SIGTERM) and no longer restarted; its directory stays, and
   // a repair of it in progress is not judged.
   void leave(uint32_t node);
-  // The voters of the live leader's configuration, or the last count seen (initially N).
+  // How many voters the damage bound counts: those of the live leader's configuration (else of the last
+  // one seen, initially 1..N) without the nodes whose removal was sent — a removal in flight may be in
+  // force at once (a change takes effect when appended), and a lost voter more would then leave no
+  // intact majority to elect a leader.
   uint32_t voter_count();
   // Node `node` lost its state and awaits its repair (the leader takes it out and back in by itself).
   bool repairing(uint32_t node) const;
-  // Makes the members those of `configuration` (joins and leaves, but a repairing node stays), logging
-  // each change with `why`.
+  // A removal of node `node` was proposed: from now on, until a configuration holds it again, a
+  // configuration without it means it was removed (the answer may have been lost with the change
+  // committed), even while it awaits repair.
+  void removal_sent(uint32_t node) { removals_sent_.insert(node); }
+  // Makes the members those of `configuration` (joins and leaves), logging each change with `why`. A
+  // repairing node outside it stays — the leader takes a lost voter out and puts it back as a learner —
+  // unless its removal was sent. Called between membership changes, with a leader's configuration.
   void follow(raft::NodeSet configuration, const std::string& why);
   // The same with the configuration of the live leader of the highest term, if any.
   void follow_leader();
@@ -133,7 +141,8 @@ class Nemesis {
   std::map<uint32_t, Clock::time_point> restarts_;  // node -> when it comes back
   bool partitioned_ = false;
   raft::NodeSet members_;
-  uint32_t last_voter_count_;
+  raft::NodeSet removals_sent_;  // see removal_sent()
+  raft::NodeSet last_voters_;    // of the last live leader seen
   RepairWatch repairs_;
   NemesisStats stats_;
 };

@@ -1,4 +1,5 @@
 // `shmraft status`: a live table of every node's counters, refreshed until Ctrl-C or the cluster stops.
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -42,6 +43,8 @@ bool print_once(LiveCluster& cluster, const StatusOptions& options) {
   // Every node slot in use: the initial voters and the nodes that joined since (a removed node too).
   std::cout << "cluster '" << cluster.name() << "': " << nodes.size() << " nodes";
   if (nodes.size() != cluster.node_count()) std::cout << " (" << cluster.node_count() << " initial)";
+  if (const auto removed = std::ranges::count(nodes, "removed", role_name); removed > 0)
+    std::cout << ", " << removed << " removed";
   std::cout << ", supervisor pid " << cluster.supervisor_pid();
   if (options.wide) std::cout << ", segment " << cluster.segment().size() << " bytes";
   std::cout << "\n"

@@ -232,6 +232,20 @@ TEST(Membership, DownAndUpKeepTheMembersTheLogsHold) {
   const CommandResult list = cluster.run("member", {"list"});
   expect_ok(list);
   EXPECT_NE(list.out.find("3 voters, 1 learners"), std::string::npos) << list.describe();
+  EXPECT_EQ(list.out.find("\n1 "), std::string::npos) << "node 1 is no member:\n" << list.describe();
+  // `status` lists the initial voters' slots, and says node 1 is no member rather than a member down.
+  const CommandResult table = cluster.run("status", {"--once"});
+  expect_ok(table);
+  EXPECT_NE(table.out.find(", 1 removed"), std::string::npos) << table.describe();
+  EXPECT_NE(table.out.find("\n   1       - removed "), std::string::npos) << table.describe();
+  const CommandResult json = cluster.run("status", {"--once", "--json"});
+  expect_ok(json);
+  const nlohmann::json nodes = nlohmann::json::parse(json.out)["nodes"];
+  for (const auto& node : nodes) {
+    const bool removed = node["node"].get<uint32_t>() == 1;
+    EXPECT_EQ(node["member"].get<bool>(), !removed) << node.dump();
+    EXPECT_EQ(node["role"].get<std::string>() == "removed", removed) << node.dump();
+  }
   stop_up_again(cluster, up_again, up_log);
 }
 

@@ -111,5 +111,48 @@ TEST(StatusTable, ReadStatusCoversEveryNodeSlotInUse) {
   EXPECT_EQ(nodes[3].links.describe(), "c1d1");
 }
 
+// A slot whose node is down and outside the configuration the cluster holds is a removed node (an initial
+// voter `up` left out after a `member remove`): "removed", as `member list` leaves it out of the members,
+// while a member that is down, or one down awaiting its repair, stays "down".
+TEST(StatusTable, ANodeDownOutsideTheConfigurationShowsRemoved) {
+  ipc::test::ScopedCluster cluster;
+  ipc::SegmentConfig config = ipc::test::tiny_config(3);
+  config.max_nodes = 5;
+  ipc::Segment segment = ipc::Segment::create(cluster.name(), config);
+  // No process runs (pids that are no node of this cluster): the configuration read is then that of the
+  // highest commit index, node 4's.
+  const auto ran = [&](uint32_t node, uint64_t commit, uint64_t voters, uint64_t lost) {
+    ipc::NodeCounters& c = segment.node_counters(node);
+    c.set(c.pid, 999'990 + node);
+    c.set(c.commit_index, commit);
+    c.set(c.voters, voters);
+    c.set(c.lost, lost);
+  };
+  ran(2, 10, 0b11100, 0);  // voters 2, 3, 4: node 1 was removed before this `up`, node 1 never ran
+  ran(3, 9, 0b00100, 7);   // lost, and taken out of the voters for its repair: still a member
+  ran(4, 12, 0b10100, 0);  // the latest configuration: voters 2 and 4
+
+  const std::vector<NodeStatus> nodes = read_status(segment);
+  ASSERT_EQ(nodes.size(), 4u);
+  EXPECT_EQ(cluster_members(nodes), raft::NodeSet::from_bits(0b10100));
+  EXPECT_EQ(role_name(nodes[0]), "removed");
+  EXPECT_EQ(role_name(nodes[1]), "down");
+  EXPECT_EQ(role_name(nodes[2]), "down") << "awaiting repair";
+  EXPECT_EQ(role_name(nodes[3]), "down");
+  const std::vector<std::string> lines = lines_of(render_status_table(nodes, TableWidth::narrow));
+  EXPECT_NE(lines[1].find("removed"), std::string::npos) << lines[1];
+  EXPECT_EQ(status_json(nodes)[0]["member"], false);
+  EXPECT_EQ(status_json(nodes)[1]["member"], true);
+}
+
+// Before any node published its configuration nothing is taken for removed.
+TEST(StatusTable, NoConfigurationKnownMeansEveryNodeIsAMember) {
+  ipc::test::ScopedCluster cluster;
+  ipc::Segment segment = ipc::Segment::create(cluster.name(), ipc::test::tiny_config(3));
+  const std::vector<NodeStatus> nodes = read_status(segment);
+  EXPECT_FALSE(cluster_members(nodes).has_value());
+  for (const NodeStatus& s : nodes) EXPECT_EQ(role_name(s), "down") << s.node;
+}
+
 }  // namespace
 }  // namespace shmraft::launcher
