@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -77,6 +78,14 @@ class StateMachine {
   // Serializes map, sessions and applied index. Equal state gives equal bytes (keys sorted, sessions in
   // activity order), whatever the history of hash-table growth. Ends in a CRC32C of the content.
   std::vector<std::byte> snapshot() const;
+
+  // The same image handed to `write` in consecutive pieces of at most kSnapshotPieceBytes, never whole:
+  // a forked child streams a GiB table's image to its file without first filling a GiB buffer, whose
+  // first touch alone costs a page fault per 4 KiB. snapshot_size() is the image's length in bytes.
+  static constexpr std::size_t kSnapshotPieceBytes = std::size_t{1} << 20;
+  using SnapshotSink = std::function<void(std::span<const std::byte>)>;
+  void snapshot(const SnapshotSink& write) const;
+  std::size_t snapshot_size() const;
 
   // Replaces the whole state with a snapshot's. Throws SnapshotError (and changes nothing) if the bytes
   // are not a valid snapshot.

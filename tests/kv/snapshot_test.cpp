@@ -127,6 +127,27 @@ TEST(Snapshot, FuzzedRestoreNeverCrashes) {
   }
 }
 
+// The image streamed in pieces (as a forked child writes it to its file) is the image snapshot() returns,
+// of the length snapshot_size() announced, in pieces no larger than kSnapshotPieceBytes.
+TEST(Snapshot, TheStreamedImageIsTheWholeImageInPieces) {
+  StateMachine kv = populated();
+  const std::string big(StateMachine::kSnapshotPieceBytes + 12345, 'b');  // spans pieces
+  kv.apply(kv.applied_index() + 1, encode(put("big", big)));
+  std::vector<std::byte> streamed;
+  std::size_t pieces = 0;
+  kv.snapshot([&](std::span<const std::byte> piece) {
+    EXPECT_LE(piece.size(), StateMachine::kSnapshotPieceBytes);
+    streamed.insert(streamed.end(), piece.begin(), piece.end());
+    ++pieces;
+  });
+  EXPECT_GE(pieces, 2u);
+  EXPECT_EQ(streamed.size(), kv.snapshot_size());
+  EXPECT_EQ(streamed, kv.snapshot());
+  StateMachine restored;
+  restored.restore(streamed);
+  EXPECT_EQ(restored.get("big"), big);
+}
+
 TEST(Snapshot, CopiedStateMachineIsIndependent) {
   StateMachine original = populated();
   StateMachine copy = original;
