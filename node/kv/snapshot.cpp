@@ -88,7 +88,7 @@ std::size_t StateMachine::snapshot_size() const {
   const std::vector<SessionRecord> sessions = sessions_.records();
   std::size_t size = kMagic.size() + wire::varint_size(kVersion) + wire::varint_size(applied_index_) +
                      wire::varint_size(map_.size()) + wire::varint_size(sessions.size()) + kCrcSize;
-  for (const auto& [key, value] : map_) size += wire::string_size(key) + wire::string_size(value);
+  for (const auto& [key, value] : map_) size += wire::string_size(key) + wire::string_size(value.view());
   for (const SessionRecord& s : sessions) {
     size += wire::varint_size(s.client_id) + wire::varint_size(s.last_sequence) +
             wire::varint_size(s.last_index) + 1;
@@ -109,7 +109,7 @@ void StateMachine::snapshot(const SnapshotSink& write) const {
   w.varint(pairs.size());
   for (const auto* pair : pairs) {
     w.string(pair->first);
-    w.string(pair->second);
+    w.string(pair->second.view());
   }
   const std::vector<SessionRecord> sessions = sessions_.records();
   w.varint(sessions.size());
@@ -153,6 +153,7 @@ void StateMachine::restore(std::span<const std::byte> bytes) {
   check("key count");
   if (key_count > r.remaining() / kMinPairSize)
     corrupt("key count " + std::to_string(key_count) + " too large");
+  auto slab = std::make_shared<ValueSlab>();  // before map, which it outlives
   Map map;
   map.reserve(key_count);
   std::string_view previous_key;
@@ -161,7 +162,7 @@ void StateMachine::restore(std::span<const std::byte> bytes) {
     const std::string_view value = r.string(SIZE_MAX);
     check("key/value pair");
     if (i > 0 && key <= previous_key) corrupt("keys out of order at pair " + std::to_string(i));
-    map.emplace(std::string(key), std::string(value));
+    map.emplace(std::string(key), Value(value, *slab));
     previous_key = key;
   }
 
@@ -194,6 +195,7 @@ void StateMachine::restore(std::span<const std::byte> bytes) {
   SessionTable table(config_.max_sessions);
   table.assign(sessions);
   map_.swap(map);
+  slab_.swap(slab);
   sessions_ = std::move(table);
   applied_index_ = applied_index;
 }

@@ -14,12 +14,13 @@
 //
 // Apply does not allocate in the steady state: keys are looked up by string_view (transparent hashing)
 // and a value is overwritten in place when its capacity suffices. Only a new key or a new client session
-// allocates.
+// allocates. A restore allocates no value of its own: they are copied into one slab (value.h).
 #include <absl/container/flat_hash_map.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -30,6 +31,8 @@
 #include "node/kv/command.h"
 #include "node/kv/result.h"
 #include "node/kv/session_table.h"
+#include "node/kv/value.h"
+#include "node/kv/value_slab.h"
 
 namespace shmraft::kv {
 
@@ -104,7 +107,7 @@ class StateMachine {
     using is_transparent = void;
     bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
   };
-  using Map = absl::flat_hash_map<std::string, std::string, Hash, Equal>;
+  using Map = absl::flat_hash_map<std::string, Value, Hash, Equal>;
 
   Result execute(const Command& command);
   std::string_view current(std::string_view key) const;
@@ -112,6 +115,8 @@ class StateMachine {
   void advance(uint64_t index);
 
   Config config_;
+  // The values of the last restore, unless replaced since (value_slab.h); before map_, which it outlives.
+  std::shared_ptr<ValueSlab> slab_;
   Map map_;
   SessionTable sessions_;
   uint64_t applied_index_ = 0;

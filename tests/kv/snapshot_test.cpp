@@ -148,6 +148,29 @@ TEST(Snapshot, TheStreamedImageIsTheWholeImageInPieces) {
   EXPECT_EQ(restored.get("big"), big);
 }
 
+// Restored values live in the restore's slab (value.h): they are overwritten, grown, appended to and
+// deleted like any value, and a state machine moved or copied keeps them.
+TEST(Snapshot, RestoredValuesChangeLikeAnyOther) {
+  StateMachine restored;
+  restored.restore(populated().snapshot());
+  uint64_t index = restored.applied_index();
+  restored.apply(++index, encode(put("key10", "short")));
+  restored.apply(++index, encode(put("key11", std::string(500, 'w'))));
+  restored.apply(++index, encode(append("key12", "+tail")));
+  restored.apply(++index, encode(del("key13")));
+  StateMachine moved = std::move(restored);
+  const StateMachine copy = moved;
+  for (const StateMachine* kv : {static_cast<const StateMachine*>(&moved), &copy}) {
+    EXPECT_EQ(kv->get("key10"), "short");
+    EXPECT_EQ(kv->get("key11"), std::string(500, 'w'));
+    EXPECT_EQ(kv->get("key12"), std::string(12, 'v') + "+tail");
+    EXPECT_FALSE(kv->get("key13").has_value());
+    EXPECT_EQ(kv->get("key150"), std::string(150, 'v'));
+  }
+  moved.restore(StateMachine().snapshot());  // the slab goes, the copy's values stay
+  EXPECT_EQ(copy.get("key150"), std::string(150, 'v'));
+}
+
 TEST(Snapshot, CopiedStateMachineIsIndependent) {
   StateMachine original = populated();
   StateMachine copy = original;
