@@ -101,6 +101,7 @@ void ForkedSnapshot::start(const kv::StateMachine& kv, const storage::SnapshotMe
   installed_ = false;
   meta_ = meta;
   exit_code_ = 0;
+  child_cpu_ns_ = 0;
 }
 
 ForkedSnapshot::Status ForkedSnapshot::poll() {
@@ -113,8 +114,14 @@ ForkedSnapshot::Status ForkedSnapshot::poll() {
     }
   }
   int status = 0;
-  const pid_t r = ::waitpid(child_, &status, WNOHANG);
+  struct rusage usage {};
+  const pid_t r = ::wait4(child_, &status, WNOHANG, &usage);
   if (r == 0) return Status::kRunning;
+  if (r > 0) {
+    child_cpu_ns_ = (static_cast<uint64_t>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1'000'000 +
+                     static_cast<uint64_t>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)) *
+                    1000;
+  }
   release_child();
   if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::kDone;  // only after installed()
   exit_code_ = r < 0 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
