@@ -1,7 +1,7 @@
 // bench_kv_restore: what a follower pays to restore a KV snapshot image it received, beside the time to
 // write and flush the same bytes to a file on the same disk (the floor an install is held to). As the
 // node's installer does, the image is restored on a thread of its own from the file mapped read-only;
-// `populated` maps it with MAP_POPULATE (the installer's way), `faulted` lets the restore fault it in.
+// `populated` maps it with MAP_POPULATE, `faulted` lets the restore fault it in (the installer's way).
 // Then fork() of the restored state machine: the pause the node loop pays for its next snapshot. And,
 // as a guard on the hot path, apply's ns per put: new keys, and overwrites of 64 K keys' 16-byte values.
 // Uses the state machine's public interface only, so the same source measures any version of it.

@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   Series fork_pause{"now: fork() on the loop (pause)", {}};
   Series child{"now: child serialises, writes, flushes (not a pause)", {}};
   Series install{"now: rename into place (pause)", {}};
+  Series child_cpu{"now: the child's CPU, user + system", {}};
   Series serialise{"before: serialise on the loop (pause)", {}};
   Series store{"before: then write+fdatasync on the loop (pause)", {}};
   Series floor{"floor: write+fdatasync of the image bytes", {}};
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "the snapshot child failed after the rename (exit code %d)\n", forked.exit_code());
       return 1;
     }
+    child_cpu.values.push_back(static_cast<double>(forked.child_cpu_ns()) / 1000);
 
     start = monotonic_ns();
     const std::vector<std::byte> image = kv.snapshot();
@@ -122,7 +124,7 @@ int main(int argc, char** argv) {
     floor.values.push_back(shmraft::bench::write_and_flush_us(file, image));
     std::filesystem::remove(file);
   }
-  for (Series* s : {&fork_pause, &child, &install, &serialise, &store, &floor}) s->print();
+  for (Series* s : {&fork_pause, &child, &child_cpu, &install, &serialise, &store, &floor}) s->print();
   std::filesystem::remove_all(node_dir);
 
   if (args.shared_mib == 0) return 0;

@@ -4,6 +4,7 @@
 //   | u32 LE CRC32C of everything before it
 // Sorting makes the bytes a function of the state alone, not of hash-table layout or insertion order.
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 #include "ipc/crc32c.h"
@@ -24,33 +25,93 @@ constexpr std::size_t kMinSessionSize = 4;
 [[noreturn]] void corrupt(const std::string& what) {
   throw SnapshotError("kv snapshot: " + what);
 }
+
+// Serialises into a buffer of kSnapshotPieceBytes that goes to the sink each time it fills, keeping the
+// CRC32C of every byte handed over.
+class PieceWriter {
+ public:
+  explicit PieceWriter(const StateMachine::SnapshotSink& sink)
+      : sink_(sink), buffer_(StateMachine::kSnapshotPieceBytes) {}
+
+  void byte(uint8_t b) {
+    make_room(1);
+    buffer_[used_++] = std::byte{b};
+  }
+  void varint(uint64_t v) {
+    make_room(kMaxVarintBytes);
+    wire::Writer w(buffer_.data() + used_);
+    w.varint(v);
+    used_ = static_cast<std::size_t>(w.position() - buffer_.data());
+  }
+  void raw(std::string_view s) {
+    while (!s.empty()) {
+      make_room(1);
+      const std::size_t n = std::min(s.size(), buffer_.size() - used_);
+      std::memcpy(buffer_.data() + used_, s.data(), n);
+      used_ += n;
+      s.remove_prefix(n);
+    }
+  }
+  void string(std::string_view s) {
+    varint(s.size());
+    raw(s);
+  }
+  // Hands over what is buffered, then the CRC of everything before it.
+  void finish() {
+    flush();
+    wire::Writer(buffer_.data()).u32(crc_);
+    sink_(std::span(buffer_).first(kCrcSize));
+  }
+
+ private:
+  static constexpr std::size_t kMaxVarintBytes = 10;
+
+  void make_room(std::size_t bytes) {
+    if (buffer_.size() - used_ < bytes) flush();
+  }
+  void flush() {
+    if (used_ == 0) return;
+    crc_ = ipc::crc32c(buffer_.data(), used_, crc_);
+    sink_(std::span(buffer_).first(used_));
+    used_ = 0;
+  }
+
+  const StateMachine::SnapshotSink& sink_;
+  std::vector<std::byte> buffer_;
+  std::size_t used_ = 0;
+  uint32_t crc_ = 0;
+};
+
 }  // namespace
 
-std::vector<std::byte> StateMachine::snapshot() const {
-  std::vector<const Map::value_type*> pairs;
-  pairs.reserve(map_.size());
-  for (const auto& pair : map_) pairs.push_back(&pair);
-  std::sort(pairs.begin(), pairs.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+std::size_t StateMachine::snapshot_size() const {
   const std::vector<SessionRecord> sessions = sessions_.records();
-
   std::size_t size = kMagic.size() + wire::varint_size(kVersion) + wire::varint_size(applied_index_) +
-                     wire::varint_size(pairs.size()) + wire::varint_size(sessions.size()) + kCrcSize;
-  for (const auto* pair : pairs) size += wire::string_size(pair->first) + wire::string_size(pair->second);
+                     wire::varint_size(map_.size()) + wire::varint_size(sessions.size()) + kCrcSize;
+  for (const auto& [key, value] : map_) size += wire::string_size(key) + wire::string_size(value.view());
   for (const SessionRecord& s : sessions) {
     size += wire::varint_size(s.client_id) + wire::varint_size(s.last_sequence) +
             wire::varint_size(s.last_index) + 1;
   }
+  return size;
+}
 
-  std::vector<std::byte> out(size);
-  wire::Writer w(out.data());
+void StateMachine::snapshot(const SnapshotSink& write) const {
+  std::vector<const Map::value_type*> pairs;
+  pairs.reserve(map_.size());
+  for (const auto& pair : map_) pairs.push_back(&pair);
+  std::sort(pairs.begin(), pairs.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+
+  PieceWriter w(write);
   w.raw(kMagic);
   w.varint(kVersion);
   w.varint(applied_index_);
   w.varint(pairs.size());
   for (const auto* pair : pairs) {
     w.string(pair->first);
-    w.string(pair->second);
+    w.string(pair->second.view());
   }
+  const std::vector<SessionRecord> sessions = sessions_.records();
   w.varint(sessions.size());
   for (const SessionRecord& s : sessions) {
     w.varint(s.client_id);
@@ -58,7 +119,13 @@ std::vector<std::byte> StateMachine::snapshot() const {
     w.varint(s.last_index);
     w.byte(static_cast<uint8_t>(s.last_code));
   }
-  w.u32(ipc::crc32c(out.data(), size - kCrcSize));
+  w.finish();
+}
+
+std::vector<std::byte> StateMachine::snapshot() const {
+  std::vector<std::byte> out;
+  out.reserve(snapshot_size());
+  snapshot([&out](std::span<const std::byte> piece) { out.insert(out.end(), piece.begin(), piece.end()); });
   return out;
 }
 
@@ -86,6 +153,7 @@ void StateMachine::restore(std::span<const std::byte> bytes) {
   check("key count");
   if (key_count > r.remaining() / kMinPairSize)
     corrupt("key count " + std::to_string(key_count) + " too large");
+  auto slab = std::make_shared<ValueSlab>();  // before map, which it outlives
   Map map;
   map.reserve(key_count);
   std::string_view previous_key;
@@ -94,7 +162,7 @@ void StateMachine::restore(std::span<const std::byte> bytes) {
     const std::string_view value = r.string(SIZE_MAX);
     check("key/value pair");
     if (i > 0 && key <= previous_key) corrupt("keys out of order at pair " + std::to_string(i));
-    map.emplace(std::string(key), std::string(value));
+    map.emplace(std::string(key), Value(value, *slab));
     previous_key = key;
   }
 
@@ -127,6 +195,7 @@ void StateMachine::restore(std::span<const std::byte> bytes) {
   SessionTable table(config_.max_sessions);
   table.assign(sessions);
   map_.swap(map);
+  slab_.swap(slab);
   sessions_ = std::move(table);
   applied_index_ = applied_index;
 }

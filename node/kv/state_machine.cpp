@@ -67,7 +67,7 @@ Result StateMachine::execute(const Command& c) {
       const std::size_t held = it == map_.end() ? 0 : it->second.size();
       if (c.bound != 0 && held + c.value.size() > c.bound) return Result{ResultCode::too_large, {}, false};
       if (it == map_.end()) {
-        map_.emplace(std::string(c.key), std::string(c.value));
+        map_.emplace(std::string(c.key), Value(c.value));
       } else {
         it->second.append(c.value);
       }
@@ -88,13 +88,13 @@ Result StateMachine::execute(const Command& c) {
 
 std::string_view StateMachine::current(std::string_view key) const {
   const auto it = map_.find(key);
-  return it == map_.end() ? std::string_view{} : std::string_view{it->second};
+  return it == map_.end() ? std::string_view{} : it->second.view();
 }
 
 void StateMachine::set(std::string_view key, std::string_view value) {
   const auto it = map_.find(key);
   if (it == map_.end()) {
-    map_.emplace(std::string(key), std::string(value));
+    map_.emplace(std::string(key), Value(value));
   } else {
     it->second.assign(value);  // reuses the old value's capacity when it fits
   }
@@ -103,11 +103,13 @@ void StateMachine::set(std::string_view key, std::string_view value) {
 std::optional<std::string_view> StateMachine::get(std::string_view key) const {
   const auto it = map_.find(key);
   if (it == map_.end()) return std::nullopt;
-  return std::string_view{it->second};
+  return it->second.view();
 }
 
 std::vector<std::pair<std::string, std::string>> StateMachine::dump() const {
-  std::vector<std::pair<std::string, std::string>> out(map_.begin(), map_.end());
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(map_.size());
+  for (const auto& [key, value] : map_) out.emplace_back(key, value.view());
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -14,11 +14,13 @@
 //
 // Apply does not allocate in the steady state: keys are looked up by string_view (transparent hashing)
 // and a value is overwritten in place when its capacity suffices. Only a new key or a new client session
-// allocates.
+// allocates. A restore allocates no value of its own: they are copied into one slab (value.h).
 #include <absl/container/flat_hash_map.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -29,6 +31,8 @@
 #include "node/kv/command.h"
 #include "node/kv/result.h"
 #include "node/kv/session_table.h"
+#include "node/kv/value.h"
+#include "node/kv/value_slab.h"
 
 namespace shmraft::kv {
 
@@ -78,6 +82,14 @@ class StateMachine {
   // activity order), whatever the history of hash-table growth. Ends in a CRC32C of the content.
   std::vector<std::byte> snapshot() const;
 
+  // The same image handed to `write` in consecutive pieces of at most kSnapshotPieceBytes, never whole:
+  // a forked child streams a GiB table's image to its file without first filling a GiB buffer, whose
+  // first touch alone costs a page fault per 4 KiB. snapshot_size() is the image's length in bytes.
+  static constexpr std::size_t kSnapshotPieceBytes = std::size_t{1} << 20;
+  using SnapshotSink = std::function<void(std::span<const std::byte>)>;
+  void snapshot(const SnapshotSink& write) const;
+  std::size_t snapshot_size() const;
+
   // Replaces the whole state with a snapshot's. Throws SnapshotError (and changes nothing) if the bytes
   // are not a valid snapshot.
   void restore(std::span<const std::byte> snapshot);
@@ -95,7 +107,7 @@ class StateMachine {
     using is_transparent = void;
     bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
   };
-  using Map = absl::flat_hash_map<std::string, std::string, Hash, Equal>;
+  using Map = absl::flat_hash_map<std::string, Value, Hash, Equal>;
 
   Result execute(const Command& command);
   std::string_view current(std::string_view key) const;
@@ -103,6 +115,8 @@ class StateMachine {
   void advance(uint64_t index);
 
   Config config_;
+  // The values of the last restore, unless replaced since (value_slab.h); before map_, which it outlives.
+  std::shared_ptr<ValueSlab> slab_;
   Map map_;
   SessionTable sessions_;
   uint64_t applied_index_ = 0;

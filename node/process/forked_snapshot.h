@@ -62,6 +62,9 @@ class ForkedSnapshot {
   uint64_t fork_ns() const noexcept { return fork_ns_; }                // how long fork() held the loop
   uint64_t started_ns() const noexcept { return started_ns_; }
   int exit_code() const noexcept { return exit_code_; }  // of a failed child: see forked_snapshot.cpp
+  // The CPU (user and system) the last child used, once poll() saw it exit: beside its wall time, how
+  // much of that was work and how much waiting for a core at nice +10.
+  uint64_t child_cpu_ns() const noexcept { return child_cpu_ns_; }
   const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
@@ -80,6 +83,7 @@ class ForkedSnapshot {
   uint64_t fork_ns_ = 0;
   uint64_t started_ns_ = 0;
   int exit_code_ = 0;
+  uint64_t child_cpu_ns_ = 0;
 };
 
 }  // namespace shmraft::node

@@ -584,10 +584,15 @@ void Node::maybe_snapshot(uint64_t now_ns) {
     next_snapshot_poll_ns_ = now_ns + 1'000'000;
     return advance_forked_snapshot();
   }
-  if (applied_bytes_since_snapshot_ < options_.snapshot_bytes) return;
+  // A snapshot found damaged is replaced at once, at the applied index even if nothing was applied since:
+  // the followers it was to catch up would otherwise wait for --snapshot-bytes more of log, forever on
+  // an idle cluster.
+  const bool replace_damaged = snapshot_sender_.images_damaged() != damaged_snapshots_replaced_;
+  if (applied_bytes_since_snapshot_ < options_.snapshot_bytes && !replace_damaged) return;
   const raft::Index index = kv_.applied_index();
-  if (index <= snapshot_index_) return;
+  if (index <= snapshot_index_ && !replace_damaged) return;
   applied_bytes_since_snapshot_ = 0;
+  damaged_snapshots_replaced_ = snapshot_sender_.images_damaged();
   try {
     forked_snapshot_.start(kv_, raft_storage_.snapshot_meta(index, core_->conf_state_at(index)));
   } catch (const std::system_error& e) {  // EAGAIN or ENOMEM: the log keeps growing until a fork succeeds
@@ -619,6 +624,7 @@ void Node::install_forked_snapshot() {
   const storage::SnapshotMeta& meta = forked_snapshot_.meta();  // newer: restore() cancels the child
   const uint64_t start_ns = monotonic_ns();
   storage_.install_snapshot_file(meta);
+  snapshot_sender_.snapshot_replaced();
   forked_snapshot_.installed();
   snapshot_index_ = meta.last_index;
   install_ns_ = monotonic_ns() - start_ns;

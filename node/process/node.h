@@ -161,9 +161,10 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void apply(std::span<const raft::Entry> entries) override;
   void serve_reads(std::span<const raft::ReadState> reads) override;
 
-  // Starts a snapshot once enough log was applied: a forked child writes it (forked_snapshot.h), the loop
-  // only forks, renames the file the child wrote into place, and compacts the log once the child made the
-  // rename durable.
+  // Starts a snapshot once enough log was applied, or at once when the snapshot sender found this node's
+  // snapshot file damaged (its followers need an intact one): a forked child writes it
+  // (forked_snapshot.h), the loop only forks, renames the file the child wrote into place, and compacts
+  // the log once the child made the rename durable.
   void maybe_snapshot(uint64_t now_ns);
   void advance_forked_snapshot();
   void install_forked_snapshot();
@@ -226,6 +227,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   ClientRequests<RequestHost> requests_{RequestHost(*this)};
 
   uint64_t applied_bytes_since_snapshot_ = 0;
+  uint64_t damaged_snapshots_replaced_ = 0;  // SnapshotSender::images_damaged() a new snapshot answered
   raft::Index snapshot_index_ = 0;
   ForkedSnapshot forked_snapshot_;
   uint64_t install_ns_ = 0;             // how long the rename of the latest forked snapshot held the loop

@@ -21,9 +21,10 @@ class ReadOnlyMapping {
  public:
   ReadOnlyMapping(int fd, std::size_t size, const std::filesystem::path& path) : size_(size) {
     if (size_ == 0) return;
-    // Populated in one call (the file was just written: its pages are cached) rather than a fault per
-    // 64 KiB as the restore reads it; read once, front to back.
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    // Faulted in as the restore reads it, front to back (a fault maps the cached pages around it), not
+    // MAP_POPULATE'd: populating a GiB in one call took 4.0-4.5 s against 2.2-2.9 s for the faults in
+    // bench_kv_restore (results/2026-12-06.md), at 128 MiB 0.66 s against 0.43 s.
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) storage::throw_errno("cannot map", path, errno);
     data_ = static_cast<const std::byte*>(p);
     ::madvise(p, size_, MADV_SEQUENTIAL);

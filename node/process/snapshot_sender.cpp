@@ -122,6 +122,11 @@ void SnapshotSender::stop_all() {
   last_image_.reset();
 }
 
+void SnapshotSender::snapshot_replaced() {
+  last_image_.reset();
+  damaged_.reset();
+}
+
 std::optional<uint64_t> SnapshotSender::next_due_ns() const noexcept {
   std::optional<uint64_t> due;
   for (const auto& [to, t] : transfers_) {
@@ -201,8 +206,8 @@ void SnapshotSender::finish_check() {
   ++images_damaged_;
   damaged_ = id;
   log_.error(
-      "snapshot at index {} term {}: the leader's own snapshot file {}; it is not sent again, and followers "
-      "that need a snapshot wait for a newer one",
+      "snapshot at index {} term {}: the leader's own snapshot file {}; it is not sent again, and a new "
+      "snapshot is taken for the followers that need one",
       id.index, id.term, check->error.empty() ? "fails its CRC" : "cannot be read: " + check->error);
   std::erase_if(transfers_, [&](const auto& entry) { return entry.second.image->id() == id; });
 }

@@ -23,7 +23,8 @@
 // was written would be refused whole by every follower, fetched again from byte 0, forever. After
 // kRefusalsBeforeCheck such refusals of one image the sender reads it whole on a thread of its own and
 // checks its CRC; a damaged image is logged as an error, its transfers end and it is not sent again
-// (images_damaged() counts them: the node needs a new snapshot to catch its followers up).
+// (images_damaged() counts them: the node takes a new snapshot at once to catch its followers up, and
+// tells snapshot_replaced() once its file is in place).
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -79,6 +80,9 @@ class SnapshotSender {
   void peer_died(uint32_t to) { transfers_.erase(to); }
   // This node stopped leading: every transfer ends (the receivers keep their partial files).
   void stop_all();
+  // The node's snapshot file was replaced: the next offer opens it again, even one of the same index
+  // and CRC as an image found damaged (a new snapshot of the same state: a new file, checked afresh).
+  void snapshot_replaced();
 
   // When pump() has something to do next, if a transfer runs.
   std::optional<uint64_t> next_due_ns() const noexcept;

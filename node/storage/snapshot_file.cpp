@@ -25,6 +25,8 @@ namespace {
 
 // snap/snapshot.staged: written whole by another process, waiting for install_staged().
 constexpr std::string_view kStagedSuffix = ".staged";
+// A streamed snapshot's write-back is started every this many bytes.
+constexpr uint64_t kWritebackBytes = uint64_t{8} << 20;
 
 // The header of any version as the current one (a version-1 file records no configuration, a version-2
 // one no repair); an older header is kept too, since its CRC covers its own layout.
@@ -202,11 +204,35 @@ uint32_t snapshot_crc_seed(const SnapshotHeader& header) noexcept {
 }
 
 void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, std::span<const std::byte> data) {
-  SnapshotHeader header = snapshot_header(meta, data.size());
-  header.crc = format::snapshot_crc(header, data);
+  write_snapshot_file(path, meta, data.size(), [data](const SnapshotPieceSink& write) { write(data); });
+}
+
+void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, uint64_t data_bytes,
+                         const std::function<void(const SnapshotPieceSink&)>& produce) {
+  SnapshotHeader header = snapshot_header(meta, data_bytes);
+  uint32_t crc = snapshot_crc_seed(header);
   const UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC);
+  uint64_t written = 0;
+  uint64_t written_back = 0;
+  produce([&](std::span<const std::byte> piece) {
+    if (piece.size() > data_bytes - written)
+      throw StorageError("snapshot " + path.string() + ": more data than the " + std::to_string(data_bytes) +
+                         " bytes announced");
+    crc = ipc::crc32c(piece.data(), piece.size(), crc);
+    write_all_at(fd.get(), piece.data(), piece.size(), sizeof header + written, path);
+    written += piece.size();
+    if (written - written_back >= kWritebackBytes) {
+      // Only a head start for the flush below, which reports any error.
+      (void)::sync_file_range(fd.get(), static_cast<off_t>(sizeof header + written_back),
+                              static_cast<off_t>(written - written_back), SYNC_FILE_RANGE_WRITE);
+      written_back = written;
+    }
+  });
+  if (written != data_bytes)
+    throw StorageError("snapshot " + path.string() + ": " + std::to_string(written) +
+                       " bytes of data, not the " + std::to_string(data_bytes) + " announced");
+  header.crc = crc;
   write_all_at(fd.get(), &header, sizeof header, 0, path);
-  write_all_at(fd.get(), data.data(), data.size(), sizeof header, path);
   sync_file_data(fd.get(), path);
 }
 

@@ -13,6 +13,7 @@
 // written (snapshot_crc_seed) and checked end to end by a receiver that got the data in pieces.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 
@@ -58,6 +59,14 @@ class SnapshotReader {
 // not the rename survived. Throws StorageError; a partial file may be left behind.
 void write_snapshot_file(const std::filesystem::path& path, const SnapshotMeta& meta,
                          std::span<const std::byte> data);
+
+// The same, for data of `data_bytes` that `produce` hands to its argument in consecutive pieces (a state
+// machine streaming its image: kv::StateMachine::snapshot(sink)), never whole. Each piece is written as it
+// comes, and the write-back of every 8 MiB is started then, so the final flush finds little left. A
+// producer that hands over another number of bytes is a StorageError.
+using SnapshotPieceSink = std::function<void(std::span<const std::byte>)>;
+void write_snapshot_file(const std::filesystem::path& path, const SnapshotMeta& meta, uint64_t data_bytes,
+                         const std::function<void(const SnapshotPieceSink&)>& produce);
 
 class SnapshotFile {
  public:

@@ -127,6 +127,50 @@ TEST(Snapshot, FuzzedRestoreNeverCrashes) {
   }
 }
 
+// The image streamed in pieces (as a forked child writes it to its file) is the image snapshot() returns,
+// of the length snapshot_size() announced, in pieces no larger than kSnapshotPieceBytes.
+TEST(Snapshot, TheStreamedImageIsTheWholeImageInPieces) {
+  StateMachine kv = populated();
+  const std::string big(StateMachine::kSnapshotPieceBytes + 12345, 'b');  // spans pieces
+  kv.apply(kv.applied_index() + 1, encode(put("big", big)));
+  std::vector<std::byte> streamed;
+  std::size_t pieces = 0;
+  kv.snapshot([&](std::span<const std::byte> piece) {
+    EXPECT_LE(piece.size(), StateMachine::kSnapshotPieceBytes);
+    streamed.insert(streamed.end(), piece.begin(), piece.end());
+    ++pieces;
+  });
+  EXPECT_GE(pieces, 2u);
+  EXPECT_EQ(streamed.size(), kv.snapshot_size());
+  EXPECT_EQ(streamed, kv.snapshot());
+  StateMachine restored;
+  restored.restore(streamed);
+  EXPECT_EQ(restored.get("big"), big);
+}
+
+// Restored values live in the restore's slab (value.h): they are overwritten, grown, appended to and
+// deleted like any value, and a state machine moved or copied keeps them.
+TEST(Snapshot, RestoredValuesChangeLikeAnyOther) {
+  StateMachine restored;
+  restored.restore(populated().snapshot());
+  uint64_t index = restored.applied_index();
+  restored.apply(++index, encode(put("key10", "short")));
+  restored.apply(++index, encode(put("key11", std::string(500, 'w'))));
+  restored.apply(++index, encode(append("key12", "+tail")));
+  restored.apply(++index, encode(del("key13")));
+  StateMachine moved = std::move(restored);
+  const StateMachine copy = moved;
+  for (const StateMachine* kv : {static_cast<const StateMachine*>(&moved), &copy}) {
+    EXPECT_EQ(kv->get("key10"), "short");
+    EXPECT_EQ(kv->get("key11"), std::string(500, 'w'));
+    EXPECT_EQ(kv->get("key12"), std::string(12, 'v') + "+tail");
+    EXPECT_FALSE(kv->get("key13").has_value());
+    EXPECT_EQ(kv->get("key150"), std::string(150, 'v'));
+  }
+  moved.restore(StateMachine().snapshot());  // the slab goes, the copy's values stay
+  EXPECT_EQ(copy.get("key150"), std::string(150, 'v'));
+}
+
 TEST(Snapshot, CopiedStateMachineIsIndependent) {
   StateMachine original = populated();
   StateMachine copy = original;

@@ -252,6 +252,37 @@ TEST_F(SnapshotSenderTest, AnImageRefusedWholeAgainAndAgainIsCheckedAndNotSentAg
   EXPECT_EQ(transport_.frames.size(), before) << "the damaged image is not offered again";
 }
 
+// The node replaces a damaged snapshot with a new one of its applied state; one of the same index holds
+// the same bytes, so the same id as the damaged image's, and must go out all the same.
+TEST_F(SnapshotSenderTest, ASnapshotFileReplacedAfterDamageIsOpenedAgainAndSentEvenWithTheSameId) {
+  {
+    std::fstream f(file(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(sizeof(storage::format::SnapshotHeader) + 5000);
+    f.put('\x5a');
+  }
+  std::vector<std::byte> damaged = image_;
+  damaged[5000] = std::byte{0x5a};
+  transport_.image = &damaged;
+  uint64_t now = 0;
+  sender_.offer(install(), now);
+  for (int i = 0; i < SnapshotSender::kRefusalsBeforeCheck; ++i) refuse_whole(now);
+  wait_for_check(now);
+  ASSERT_EQ(sender_.images_damaged(), 1u);
+  const SnapshotId damaged_id = transport_.frames.front().id;
+
+  storage::write_snapshot_file(file(), to_storage(install().meta), image_);  // the same state, anew
+  transport_.image = &image_;
+  sender_.snapshot_replaced();
+  const int opened = images_opened_;
+  const std::size_t before = transport_.frames.size();
+  sender_.offer(install(), now);
+  EXPECT_EQ(images_opened_, opened + 1) << "the new file is opened, not the damaged one kept";
+  ASSERT_GT(transport_.frames.size(), before);
+  EXPECT_EQ(transport_.frames[before].kind, ChunkKind::kOffer);
+  EXPECT_EQ(transport_.frames[before].id, damaged_id) << "same state, same bytes, same id";
+  EXPECT_TRUE(sender_.active());
+}
+
 TEST_F(SnapshotSenderTest, AnIntactImageRefusedWholeIsCheckedOnceAndStillSent) {
   uint64_t now = 0;
   sender_.offer(install(), now);

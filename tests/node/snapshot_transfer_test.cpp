@@ -1,10 +1,11 @@
 // Snapshots of real node processes. Chunked InstallSnapshot: a wiped follower gets a snapshot many peer
 // frames long and catches up; an install interrupted by SIGKILL of the receiver or of the sender resumes
 // (the counters say so) rather than restarting; an image damaged in the partial file is refused and
-// fetched again. Forked snapshots: every snapshot is written by a child (none on the loop) and holds
-// exactly the state at its index; in-process, a node or child SIGKILLed around the child's write and the
-// loop's rename leaves a directory that opens with the old snapshot or the new one, whole; the removed
-// threshold flag is refused naming why. Label `cluster`, run serially.
+// fetched again, and one damaged in the leader's own file makes the leader take a new snapshot. Forked
+// snapshots: every snapshot is written by a child (none on the loop) and holds exactly the state at its
+// index; in-process, a node or child SIGKILLed around the child's write and the loop's rename leaves a
+// directory that opens with the old snapshot or the new one, whole; the removed threshold flag is refused
+// naming why. Label `cluster`, run serially.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "node/process/node_options.h"
 #include "node/process/node_process.h"
 #include "node/process/snapshot_receiver.h"
+#include "node/storage/format.h"
 #include "node/storage/node_storage.h"
 #include "tests/node/test_cluster.h"
 #include "tests/temp_dir.h"
@@ -243,6 +245,28 @@ TEST(SnapshotTransfer, AnImageDamagedInThePartialFileIsRefusedAndFetchedAgain) {
   cluster.start(in.wiped);
   ASSERT_TRUE(wait_until([&] { return caught_up(cluster, in.wiped, in.leader); }, 60s)) << all_logs(cluster);
   EXPECT_EQ(logged_counter(cluster, in.wiped, "images refused"), 1u) << cluster.log_tail(in.wiped);
+  expect_all_keys(cluster, in.wiped, 300);
+}
+
+// A bit flips in the leader's own snapshot file after it was written: the follower refuses the image whole
+// each time, the leader checks its file after kRefusalsBeforeCheck refusals, finds it damaged and takes a
+// new snapshot of its applied state at once, which the follower installs. Nothing is written meanwhile:
+// without the new snapshot the follower would wait for --snapshot-bytes more of log, here forever.
+TEST(SnapshotTransfer, ALeaderWhoseSnapshotFileIsDamagedTakesANewOneAndTheFollowerCatchesUp) {
+  TestCluster cluster(3, "snap-leader-damaged", small_frames());
+  Install in;
+  ASSERT_NO_FATAL_FAILURE(start_install(cluster, 300, 0, in, [&] {
+    std::fstream f(
+        cluster.data_dir(in.leader) / storage::format::kSnapshotDirName / storage::format::kSnapshotFileName,
+        std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(sizeof(storage::format::SnapshotHeader) + 1000);
+    const char old = static_cast<char>(f.get());
+    f.seekp(sizeof(storage::format::SnapshotHeader) + 1000);
+    f.put(static_cast<char>(old ^ 0x20));
+  }));
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, in.wiped, in.leader); }, 60s)) << all_logs(cluster);
+  EXPECT_TRUE(log_has(cluster, in.leader, "fails its CRC")) << cluster.log_tail(in.leader);
+  EXPECT_GE(logged_counter(cluster, in.wiped, "images refused"), 1u) << cluster.log_tail(in.wiped);
   expect_all_keys(cluster, in.wiped, 300);
 }
 

@@ -1,0 +1,55 @@
+#include "node/kv/value.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace shmraft::kv {
+
+Value::Value(std::string_view bytes, ValueSlab& slab) {
+  if (bytes.empty()) return;
+  data_ = slab.allocate(bytes.size());
+  std::memcpy(data_, bytes.data(), bytes.size());
+  size_ = capacity_ = bytes.size();
+}
+
+void Value::assign(std::string_view bytes) {
+  if (bytes.size() > capacity_) {
+    adopt(heap_copy(bytes.size(), {}, bytes), bytes.size());
+  } else if (!bytes.empty()) {
+    std::memmove(data_, bytes.data(), bytes.size());
+  }
+  size_ = bytes.size();
+}
+
+void Value::append(std::string_view bytes) {
+  const std::size_t size = size_ + bytes.size();
+  if (size > capacity_) {
+    // Doubling, as std::string does: a value built by many appends is copied a logarithmic number of times.
+    const std::size_t capacity = std::max(size, 2 * capacity_);
+    adopt(heap_copy(capacity, view(), bytes), capacity);
+  } else if (!bytes.empty()) {
+    std::memcpy(data_ + size_, bytes.data(), bytes.size());
+  }
+  size_ = size;
+}
+
+char* Value::heap_copy(std::size_t capacity, std::string_view head, std::string_view tail) {
+  auto* const fresh = static_cast<char*>(::operator new(capacity));
+  if (!head.empty()) std::memcpy(fresh, head.data(), head.size());
+  if (!tail.empty()) std::memcpy(fresh + head.size(), tail.data(), tail.size());
+  return fresh;
+}
+
+void Value::adopt(char* heap, std::size_t capacity) noexcept {
+  release();
+  data_ = heap;
+  capacity_ = capacity;
+  on_heap_ = true;
+}
+
+void Value::release() noexcept {
+  if (on_heap_) ::operator delete(data_);
+}
+
+}  // namespace shmraft::kv
