@@ -137,9 +137,12 @@ bool Core::peer_down(NodeId peer, int delay_ticks) {
   if (role_ != Role::kFollower || !may_campaign() || peer == kNoNode || leader_ != peer) return false;
   leader_ = kNoNode;
   campaign_peer_down_ = true;
-  // Pre-votes that reached us before the death signal did, refused by the lease: answer them now.
+  // Pre-votes that reached us before the death signal did, ignored by the lease: grant them now if we
+  // would. No refusal: it would reach its candidate late, in whatever round that one holds by then (the
+  // same death may have started a new one), and count against that round, as a refusal names our term,
+  // not the round it answers.
   for (const VoteRequest& request : pre_votes_in_lease_)
-    if (request.term > term_) handle_vote_request(request);
+    if (request.term > term_ && grants(request)) handle_vote_request(request);
   pre_votes_in_lease_.clear();
   if (!campaign_peer_down_) return true;  // we granted one: that candidate goes first
   if (delay_ticks <= 0) {
@@ -446,6 +449,10 @@ std::uint64_t Core::next_random() {
 
 void Core::become_follower(Term term, NodeId leader) {
   reset(term);
+  // Our vote requests not sent yet solicit for a candidacy given up: a voter that granted one would keep
+  // out of the way (handle_vote_request) of a node no longer campaigning.
+  std::erase_if(messages_after_persist_,
+                [](const Message& m) { return std::holds_alternative<VoteRequest>(m); });
   campaign_peer_down_ = false;  // a new term or a leader settled what a death signal started
   role_ = Role::kFollower;
   leader_ = leader;
@@ -556,18 +563,7 @@ void Core::step_follower(const Message& m) {
 }
 
 void Core::handle_vote_request(const VoteRequest& m) {
-  // Whatever our own configuration says (§4.1: servers answer RPCs without consulting it): a learner
-  // whose promotion is not yet in its log may be a voter in the candidate's, and refusing would deadlock
-  // a cluster whose only other voter waits for it (simulator, profile members, seed 3). A ballot counts
-  // only if the candidate's configuration makes its sender a voter.
-  // One vote per term (§5.2): we may repeat a vote, or cast one if we have none and know no leader.
-  // A pre-vote for a future term promises nothing, so it is judged on the log alone.
-  // A lost node (see core.h) may have voted in this term before it lost the record: no vote, no pre-vote.
-  const bool can_vote = lost_ == 0 && (vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) ||
-                                       (m.pre_vote && m.term > term_));
-  const bool log_ok =
-      config_.testing_faults.vote_without_log_check || log_.is_up_to_date(m.last_log_index, m.last_log_term);
-  if (can_vote && log_ok && !outranks_after_peer_down(m)) {
+  if (grants(m)) {
     send(VoteResponse{config_.id, m.from, m.term, m.pre_vote, true});
     if (!m.pre_vote) {
       election_elapsed_ = 0;
@@ -585,6 +581,21 @@ void Core::handle_vote_request(const VoteRequest& m) {
   } else {
     send(VoteResponse{config_.id, m.from, term_, m.pre_vote, false});
   }
+}
+
+bool Core::grants(const VoteRequest& m) const {
+  // Whatever our own configuration says (§4.1: servers answer RPCs without consulting it): a learner
+  // whose promotion is not yet in its log may be a voter in the candidate's, and refusing would deadlock
+  // a cluster whose only other voter waits for it (simulator, profile members, seed 3). A ballot counts
+  // only if the candidate's configuration makes its sender a voter.
+  // One vote per term (§5.2): we may repeat a vote, or cast one if we have none and know no leader.
+  // A pre-vote for a future term promises nothing, so it is judged on the log alone.
+  // A lost node (see core.h) may have voted in this term before it lost the record: no vote, no pre-vote.
+  const bool can_vote = lost_ == 0 && (vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) ||
+                                       (m.pre_vote && m.term > term_));
+  const bool log_ok =
+      config_.testing_faults.vote_without_log_check || log_.is_up_to_date(m.last_log_index, m.last_log_term);
+  return can_vote && log_ok && !outranks_after_peer_down(m);
 }
 
 void Core::remember_pre_vote(const VoteRequest& request) {

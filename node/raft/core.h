@@ -262,6 +262,8 @@ class Core {
   void step_candidate(const Message& m);
   void step_follower(const Message& m);
   void handle_vote_request(const VoteRequest& m);
+  // Whether handle_vote_request would grant `m` now (§5.2, §5.4.1, §9.6, the stagger's tie-break).
+  bool grants(const VoteRequest& m) const;
   bool outranks_after_peer_down(const VoteRequest& m) const;
   void remember_pre_vote(const VoteRequest& request);
   void handle_vote_response(const VoteResponse& m);

@@ -137,6 +137,57 @@ TEST(PeerDown, PreVoteThatArrivedBeforeTheVotersSignalIsAnsweredByIt) {
   expect_2_leads_alone(c, t);
 }
 
+// Seen in `shmraft bench --failover --nodes 5 --clients 16` (3 events in 200 waited an election
+// timeout): a restarted node's first iteration replays its log for longer than an election timeout, so
+// it campaigns while the leader lives. The others' leases ignore its pre-vote and remember it; the node
+// then hears the leader and catches up. When the leader dies, the others answer that old pre-vote. A
+// refusal then (its log was behind) would reach it in the round the same death signal started and lose
+// it that round, though they grant the new one and keep out of its way: no leader for an election
+// timeout. They answer only with a grant.
+TEST(PeerDown, AnOldPreVoteRememberedInTheLeaseIsNotRefusedOnTheDeathSignal) {
+  Cluster c(5);
+  c.elect(1);
+  const Term t = c.core(1).term();
+  c.drop_if = [](const Message& m) { return message_to(m) == 2 && std::holds_alternative<AppendEntries>(m); };
+  c.propose(1, "2-misses-it");
+  c.stabilize();
+  c.drop_if = nullptr;
+  c.core(2).campaign();  // its election timer, while the leader lives
+  c.stabilize();         // every lease ignores the pre-vote
+  for (int k = 0; k < c.core(1).config().heartbeat_tick; ++k) c.tick(1);
+  c.stabilize();  // 2 follows the leader again and catches up
+  ASSERT_EQ(c.core(2).role(), Role::kFollower);
+  ASSERT_EQ(c.core(2).log().last_index(), c.core(3).log().last_index());
+
+  c.isolate(1);
+  for (NodeId id = 3; id <= 5; ++id) {  // their signals come first
+    EXPECT_TRUE(c.core(id).peer_down(1, static_cast<int>(id) - 2));
+    c.handle_ready(id);
+  }
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  c.stabilize();
+  EXPECT_EQ(c.leader(), 2u);
+  EXPECT_EQ(c.core(2).term(), t + 1);
+  EXPECT_EQ(c.core(2).elections_by_peer_down(), 1u);
+}
+
+// A pre-candidate that gives up before its requests went out (here: late refusals of an earlier round
+// in its term lose it this one) does not send them: voters that granted one would keep out of the way
+// of a node no longer campaigning, and their own staggered turns would be lost with it.
+TEST(PeerDown, VoteRequestsOfACandidacyGivenUpAreNotSent) {
+  Cluster c(5);
+  const Term t = leader_1_dies(c);
+  for (NodeId id = 3; id <= 5; ++id) EXPECT_TRUE(c.core(id).peer_down(1, static_cast<int>(id) - 2));
+  EXPECT_TRUE(c.core(2).peer_down(1));
+  ASSERT_EQ(c.core(2).role(), Role::kPreCandidate);
+  for (NodeId id = 3; id <= 5; ++id) c.core(2).step(VoteResponse{id, 2, t, true, false});
+  ASSERT_EQ(c.core(2).role(), Role::kFollower);
+  c.stabilize();
+  for (int k = 0; k < 3 && c.leader() == kNoNode; ++k) c.tick_all();
+  EXPECT_EQ(c.leader(), 3u) << "no leader within the stagger's turns";
+  EXPECT_EQ(c.core(3).term(), t + 1);
+}
+
 // Why a death signal starts a pre-vote rather than the real vote, though that costs a round trip: the
 // stagger reads counters that lag, so two survivors may both rank themselves first. As pre-candidates
 // they settle it (the test above); as candidates each has voted for itself, the vote is split, and no
