@@ -1,6 +1,7 @@
 #include "launcher/client/async_client.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <stdexcept>
 
@@ -185,12 +186,29 @@ uint32_t AsyncClient::next_node(uint32_t node) const noexcept {
   return node % segment_->node_count() + 1;
 }
 
+void AsyncClient::set_state(Pending& p, State state) noexcept {
+  if (p.state == State::in_flight) {
+    const uint32_t at = ipc::slot_of(p.awaited_at);
+    if (--awaited_[at] == 0) awaited_nodes_ &= ~(1u << at);
+  }
+  p.state = state;
+  if (state == State::in_flight) {
+    p.awaited_at = p.node;
+    const uint32_t at = ipc::slot_of(p.node);
+    if (awaited_[at]++ == 0) awaited_nodes_ |= 1u << at;
+  }
+}
+
+void AsyncClient::arm(Pending& p, uint64_t deadline_ns) noexcept {
+  p.attempt_deadline_ns = deadline_ns;
+  next_timer_ns_ = std::min(next_timer_ns_, deadline_ns);
+}
+
 void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
   Pending& p = pending_[index];
   p.current_serial = next_serial_++;
-  p.state = State::in_flight;
+  set_state(p, State::in_flight);
   ++p.attempts;
-  p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns);
   p.written_in_term = 0;
   const node::RequestHeader header{(p.current_serial << kIndexBits) | index, now_ns, claim_.generation, 0};
   const std::size_t size = sizeof header + p.command.size();
@@ -198,9 +216,10 @@ void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
   if (out == nullptr) {
     // A full or unreachable channel (a node that stopped draining, or is down, or too many requests in
     // flight): give up on this attempt soon and go through the timeout path, which moves on.
-    p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
+    arm(p, std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns));
     return;
   }
+  arm(p, std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns));
   node::write_header(header, out);
   std::copy(p.command.begin(), p.command.end(), out + sizeof header);
   channel_->commit(p.node, static_cast<uint32_t>(size));
@@ -211,20 +230,13 @@ void AsyncClient::flush() {
   channel_->flush();
 }
 
-uint64_t AsyncClient::next_timer_ns() const noexcept {
-  uint64_t next = std::numeric_limits<uint64_t>::max();
-  for (const Pending& p : pending_)
-    if (p.state != State::free) next = std::min(next, p.attempt_deadline_ns);
-  return next;
-}
-
 std::size_t AsyncClient::poll(const Callback& on_done) {
   return receive(on_done, Clock::now());
 }
 
 std::size_t AsyncClient::wait(const Callback& on_done, Clock::duration timeout) {
   Clock::time_point deadline = Clock::now() + timeout;
-  const uint64_t timer_ns = next_timer_ns();
+  const uint64_t timer_ns = next_timer_ns_;
   if (timer_ns != std::numeric_limits<uint64_t>::max()) {
     const uint64_t now_ns = monotonic_ns();
     deadline = std::min(deadline,
@@ -244,6 +256,30 @@ std::size_t AsyncClient::receive(const Callback& on_done, Clock::time_point dead
   run_timers(now_ns);
   on_done_ = nullptr;
   channel_->flush();
+  return static_cast<std::size_t>(finished_ - finished_before);
+}
+
+bool AsyncClient::has_replies() noexcept {
+  for (uint32_t nodes = awaited_nodes_; nodes != 0; nodes &= nodes - 1)
+    if (channel_->has_responses_from(static_cast<uint32_t>(std::countr_zero(nodes)) + 1)) return true;
+  return false;
+}
+
+std::size_t AsyncClient::take_replies(const Callback& on_done) {
+  const uint64_t finished_before = finished_;
+  on_done_ = &on_done;
+  batch_receive_ns_ = 0;
+  channel_->take(*this);
+  on_done_ = nullptr;
+  return static_cast<std::size_t>(finished_ - finished_before);
+}
+
+std::size_t AsyncClient::run_due(const Callback& on_done, uint64_t now_ns) {
+  const uint64_t finished_before = finished_;
+  on_done_ = &on_done;
+  follow_leader_record(now_ns);
+  run_timers(now_ns);
+  on_done_ = nullptr;
   return static_cast<std::size_t>(finished_ - finished_before);
 }
 
@@ -325,15 +361,15 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
         // Nobody known to lead (an election is running): ask the next node a little later.
         if (leader_ == node) leader_ = 0;
         p.node = next_node(node);
-        p.state = State::waiting_retry;
-        p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
+        set_state(p, State::waiting_retry);
+        arm(p, std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns));
       }
       return;
     }
     case node::ResponseStatus::busy:
       if (!current) return;
-      p.state = State::waiting_retry;
-      p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns);
+      set_state(p, State::waiting_retry);
+      arm(p, std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns));
       return;
   }
 }
@@ -360,11 +396,17 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
 }
 
 void AsyncClient::run_timers(uint64_t now_ns) {
-  std::optional<LiveLeader> live_leader;  // read once, when an attempt is due
+  if (now_ns < next_timer_ns_) return;
+  next_timer_ns_ = std::numeric_limits<uint64_t>::max();  // lowered again below by every deadline
+  std::optional<LiveLeader> live_leader;                  // read once, when an attempt is due
   bool leader_read = false;
   for (uint32_t index = 0; index < pending_.size(); ++index) {
     Pending& p = pending_[index];
-    if (p.state == State::free || now_ns < p.attempt_deadline_ns) continue;
+    if (p.state == State::free) continue;
+    if (now_ns < p.attempt_deadline_ns) {
+      next_timer_ns_ = std::min(next_timer_ns_, p.attempt_deadline_ns);
+      continue;
+    }
     if (now_ns >= p.give_up_ns) {
       finish(index, Status::unknown, {}, Phases{.client_receive_ns = now_ns});
       continue;
@@ -381,7 +423,7 @@ void AsyncClient::run_timers(uint64_t now_ns) {
       // elsewhere would come back to it as a duplicate, and every duplicate slows it further. Keep
       // waiting, up to the give-up. Not so for an attempt never written (a full channel) or written in
       // an earlier term (that process may have died and a restarted one been elected since).
-      p.attempt_deadline_ns = std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns);
+      arm(p, std::min(now_ns + to_ns(options_.attempt_timeout), p.give_up_ns));
       continue;
     }
     if (p.state == State::in_flight) {
@@ -404,7 +446,7 @@ void AsyncClient::finish(uint32_t index, Status status, std::string_view value, 
                          bool found) {
   Pending& p = pending_[index];
   if (options_.history != nullptr) record_history(p, status, value, phases.client_receive_ns);
-  p.state = State::free;
+  set_state(p, State::free);
   --outstanding_;
   ++finished_;
   (*on_done_)(Completion{p.tag, status, value, found, phases, p.attempts});

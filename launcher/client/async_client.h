@@ -13,10 +13,12 @@
 // submit() writes the request frame without publishing it; poll() and wait() publish everything
 // submitted (one store and one doorbell per node), so a burst of submits costs one wake-up.
 // Single-threaded: one thread uses a client at a time.
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -24,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipc/layout.h"
 #include "ipc/segment.h"
 #include "ipc/wait.h"
 #include "launcher/client/client_channel.h"
@@ -68,8 +71,19 @@ class AsyncClient final : private ClientChannel::Sink {
   std::size_t wait(const Callback& on_done, Clock::duration timeout);
   // Publishes submitted requests now.
   void flush();
-  // Whether a reply waits to be handled (shm; a few loads), for a ClientGroup's wait check.
-  bool has_replies() noexcept { return channel_->has_responses(); }
+
+  // A ClientGroup's finer steps (its thread waits for all of its clients at once):
+  // Whether a reply from a node that has one of this client's current attempts waits to be handled
+  // (shm; a load per such node). Only those replies end a wait: a late answer to an earlier attempt is
+  // read along with them, or with the next.
+  bool has_replies() noexcept;
+  // Handles every reply that has arrived; publishes nothing. Returns how many requests finished.
+  std::size_t take_replies(const Callback& on_done);
+  // Follows a newly announced leader and handles the timers due at `now_ns` (retries, give-ups).
+  // Returns how many requests finished.
+  std::size_t run_due(const Callback& on_done, uint64_t now_ns);
+  // No timer is due before this (CLOCK_MONOTONIC ns; may be early, never late).
+  uint64_t next_timer_ns() const noexcept { return next_timer_ns_; }
 
   std::size_t outstanding() const noexcept { return outstanding_; }
   uint32_t pipeline() const noexcept { return options_.pipeline; }
@@ -95,7 +109,8 @@ class AsyncClient final : private ClientChannel::Sink {
     uint64_t sequence = 0;
     uint64_t first_serial = 0;    // request ids of this operation's attempts are >= this
     uint64_t current_serial = 0;  // the attempt a not_leader answer must match to count
-    uint32_t node = 0;            // where the current attempt went
+    uint32_t node = 0;            // where the current attempt goes (or went)
+    uint32_t awaited_at = 0;      // in_flight: the node counted in awaited_ for it
     // The leader record's term the current attempt was written under (0: its channel was full and it
     // was not written): only an attempt written to the same leader in the same term is waited for.
     uint64_t written_in_term = 0;
@@ -109,6 +124,9 @@ class AsyncClient final : private ClientChannel::Sink {
   };
 
   void send_attempt(uint32_t index, uint64_t now_ns);
+  // Every change of a Pending's state goes through here (it keeps awaited_), every deadline through arm().
+  void set_state(Pending& p, State state) noexcept;
+  void arm(Pending& p, uint64_t deadline_ns) noexcept;
   // ClientChannel::Sink: a reply, handled while receive() runs (on_done_ is set).
   void on_response(uint32_t node, std::span<const std::byte> payload) override;
   // A leader newer than the one this client last followed was announced in the segment (ipc/leader.h).
@@ -135,7 +153,6 @@ class AsyncClient final : private ClientChannel::Sink {
   // The running node after `node` in the order 1, 2, .., max_nodes, 1, ... (nodes join and leave);
   // when none is seen running, the next of the initial voters 1..node_count.
   uint32_t next_node(uint32_t node) const noexcept;
-  uint64_t next_timer_ns() const noexcept;
 
   ClientOptions options_;
   std::shared_ptr<ipc::Segment> segment_;
@@ -150,6 +167,11 @@ class AsyncClient final : private ClientChannel::Sink {
   uint32_t round_robin_ = 0;
   std::vector<Pending> pending_;  // `pipeline` entries
   std::size_t outstanding_ = 0;
+  // By node slot: the attempts in flight there; a bit per node slot with any (ipc::kMaxNodes <= 32).
+  std::array<uint16_t, ipc::kMaxNodes> awaited_{};
+  uint32_t awaited_nodes_ = 0;
+  static_assert(ipc::kMaxNodes <= 32);
+  uint64_t next_timer_ns_ = std::numeric_limits<uint64_t>::max();  // a lower bound of every deadline
   uint64_t finished_ = 0;
   const Callback* on_done_ = nullptr;  // during receive()
   uint64_t batch_receive_ns_ = 0;      // during receive(): when its replies were read (0: none yet)

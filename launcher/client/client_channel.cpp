@@ -48,9 +48,14 @@ class ShmChannel final : public ClientChannel {
   void commit(uint32_t node, uint32_t length) override {
     requests_[ipc::slot_of(node)].commit(node::kRequestFrame, length);
     unpublished_[ipc::slot_of(node)] = 1;
+    if (shared_ != nullptr && !queued_) {
+      queued_ = true;
+      shared_->unflushed.push_back(this);
+    }
   }
 
   void flush() override {
+    queued_ = false;
     for (uint32_t node = 1; node <= requests_.size(); ++node) {
       const uint32_t at = ipc::slot_of(node);
       if (!unpublished_[at]) continue;
@@ -67,6 +72,10 @@ class ShmChannel final : public ClientChannel {
   std::size_t receive(Sink& sink, Clock::time_point deadline) override {
     if (deadline > Clock::now())
       waiter_.wait_until([&] { return has_responses() || sink.has_wake_event(); }, deadline);
+    return take(sink);
+  }
+
+  std::size_t take(Sink& sink) override {
     std::size_t frames = 0;
     for (uint32_t node = 1; node <= responses_.size(); ++node) {
       frames += responses_[ipc::slot_of(node)].drain([&](const ipc::Frame& frame) {
@@ -76,10 +85,8 @@ class ShmChannel final : public ClientChannel {
     return frames;
   }
 
-  bool has_responses() noexcept override {
-    for (ipc::RingConsumer& ring : responses_)
-      if (ring.has_frames()) return true;
-    return false;
+  bool has_responses_from(uint32_t node) noexcept override {
+    return responses_[ipc::slot_of(node)].has_frames();
   }
 
  private:
@@ -90,7 +97,14 @@ class ShmChannel final : public ClientChannel {
   std::vector<ipc::RingConsumer> responses_;  // by node slot
   std::vector<ipc::RequestSignals> signals_;  // by node slot
   std::vector<uint8_t> unpublished_;          // by node slot
+  bool queued_ = false;                       // in shared_->unflushed
   ipc::Waiter waiter_;
+
+  bool has_responses() noexcept {
+    for (ipc::RingConsumer& ring : responses_)
+      if (ring.has_frames()) return true;
+    return false;
+  }
 };
 
 class TcpChannel final : public ClientChannel {
@@ -124,12 +138,14 @@ class TcpChannel final : public ClientChannel {
 
   void flush() override { tcp_.flush(); }
 
-  bool has_responses() noexcept override { return false; }
+  bool has_responses_from(uint32_t) noexcept override { return false; }
 
   std::size_t receive(Sink& sink, Clock::time_point deadline) override {
     return node::poll_until([&](std::chrono::nanoseconds timeout) { return poll(sink, timeout); }, deadline,
                             wait_, spin_);
   }
+
+  std::size_t take(Sink& sink) override { return poll(sink, std::chrono::nanoseconds::zero()); }
 
  private:
   static ipc::tcp::Options options(const ipc::Segment& segment, uint32_t slot) {
@@ -158,7 +174,9 @@ class TcpChannel final : public ClientChannel {
 
 }  // namespace
 
-void SharedBells::ring_nodes(ipc::Segment& segment) noexcept {
+void SharedBells::flush(ipc::Segment& segment) {
+  for (ClientChannel* channel : unflushed) channel->flush();
+  unflushed.clear();
   for (uint32_t node = 1; node <= nodes_to_ring.size(); ++node) {
     if (!nodes_to_ring[ipc::slot_of(node)]) continue;
     nodes_to_ring[ipc::slot_of(node)] = 0;

@@ -19,6 +19,7 @@ ClientGroup::ClientGroup(std::string_view cluster, uint32_t size, const ClientOp
     return;
   }
   bells_.nodes_to_ring.assign(segment_->max_nodes(), 0);
+  bells_.unflushed.reserve(size);
   for (uint32_t i = 0; i < size; ++i)
     clients_.push_back(std::make_unique<AsyncClient>(segment_, options, &bells_));
   waiter_ =
@@ -36,11 +37,6 @@ bool ClientGroup::leader_changed() const noexcept {
   return segment_->leader_record().read().term > seen_leader_term_;
 }
 
-void ClientGroup::flush() {
-  for (const std::unique_ptr<AsyncClient>& c : clients_) c->flush();
-  bells_.ring_nodes(*segment_);
-}
-
 std::size_t ClientGroup::wait(const Callback& on_done, Clock::duration timeout) {
   on_done_ = &on_done;
   polling_ = 0;
@@ -49,24 +45,27 @@ std::size_t ClientGroup::wait(const Callback& on_done, Clock::duration timeout) 
     on_done_ = nullptr;
     return done;
   }
-  flush();
+  bells_.flush(*segment_);
   const uint64_t now_ns = ipc::monotonic_ns();
   const Clock::duration to_scan =
       std::chrono::nanoseconds(next_timer_scan_ns_ > now_ns ? next_timer_scan_ns_ - now_ns : 0);
   waiter_->wait_until([&] { return has_replies() || leader_changed(); },
                       Clock::now() + std::min(timeout, to_scan));
   const uint64_t after_ns = ipc::monotonic_ns();
-  const bool every_client = after_ns >= next_timer_scan_ns_ || leader_changed();
-  if (every_client) {
-    seen_leader_term_ = segment_->leader_record().read().term;
+  // Timers and a new leader are looked at per client only when the group's clock or the leader record
+  // says so: a client's check is a load, its timers' scan a walk over its outstanding requests.
+  const bool leader_moved = leader_changed();
+  if (leader_moved) seen_leader_term_ = segment_->leader_record().read().term;
+  const bool scan_timers = after_ns >= next_timer_scan_ns_;
+  if (scan_timers)
     next_timer_scan_ns_ = after_ns + static_cast<uint64_t>(std::chrono::nanoseconds(kTimerScan).count());
-  }
   std::size_t done = 0;
   for (polling_ = 0; polling_ < clients_.size(); ++polling_) {
     AsyncClient& c = *clients_[polling_];
-    if (every_client || c.has_replies()) done += c.poll(forward_);
+    if (c.has_replies()) done += c.take_replies(forward_);
+    if (leader_moved || (scan_timers && c.next_timer_ns() <= after_ns)) done += c.run_due(forward_, after_ns);
   }
-  flush();
+  bells_.flush(*segment_);
   on_done_ = nullptr;
   return done;
 }

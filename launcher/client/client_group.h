@@ -2,9 +2,11 @@
 // Many logical clients driven by one thread: `size` AsyncClients, each with its own client slot, session
 // and outstanding window, sharing one attach of the segment and — over shared memory — one reply
 // doorbell (the first client's slot's), which the nodes ring for any of the group's replies. The thread
-// sleeps on that one bell, then lets each client that has replies handle them; every client's timers
-// (retries, give-ups) are looked at every kTimerScan. Requests submitted by all the clients are published
-// with one doorbell per node.
+// sleeps on that one bell, then lets each client that has replies handle them; every kTimerScan the
+// clients with a timer due (retries, give-ups) run it, and all of them follow a newly announced leader.
+// Requests submitted by all the clients are published with one doorbell per node, by the clients that
+// wrote some: the group's costs per wake-up are a load per client (its current attempts' nodes' reply
+// rings, usually one) and the work the replies and requests bring.
 //
 //     ClientGroup group("demo", 512, {.pipeline = 16, .session = false});
 //     group.client(i).submit({kv::Op::put, "k", "v"}, tag);
@@ -49,7 +51,6 @@ class ClientGroup {
  private:
   bool has_replies() noexcept;
   bool leader_changed() const noexcept;
-  void flush();
 
   std::shared_ptr<ipc::Segment> segment_;
   SharedBells bells_;
