@@ -201,7 +201,9 @@ TEST(SnapshotTransfer, AnInstallInterruptedByKillingTheReceiverResumes) {
   const uint64_t held = partial_bytes(cluster, wiped);
   cluster.start(wiped);
   ASSERT_TRUE(wait_until([&] { return caught_up(cluster, wiped, in.leader); }, 60s)) << all_logs(cluster);
-  EXPECT_EQ(logged_counter(cluster, wiped, "transfers resumed"), 1u) << cluster.log_tail(wiped);
+  // At least once: on a loaded host the leader's wait for an answer can run out and its offer come again,
+  // which resumes at the same byte a second time (seen once at load 15: "transfers resumed 2").
+  EXPECT_GE(logged_counter(cluster, wiped, "transfers resumed"), 1u) << cluster.log_tail(wiped);
   EXPECT_TRUE(log_has(cluster, in.leader, "resumed at byte")) << cluster.log_tail(in.leader);
   // Resumed, not restarted: the second process received exactly what the first had not.
   const uint64_t image_bytes =
