@@ -13,6 +13,7 @@
 // one read before it.
 //
 //     if (watch.stalled(leader, now) && may_be_frozen(node_process_state(segment, leader))) suspect
+//     (progress.h: otherwise the watch vouches for it)
 //
 // Only liveness may depend on the answer: a wrong one costs an election, or leaves the detection to the
 // election timeout.
@@ -35,9 +36,10 @@ enum class ProcessState : uint8_t {
 
 const char* to_string(ProcessState state) noexcept;
 
-// Stopped, gone, or not known to be alive: the stall watch suspects it (as it did before it asked).
+// Stopped or gone: the stall watch suspects it. Not known (no /proc to read): the watch cannot tell a
+// frozen node from an idle one and leaves both to the election timeout, as if it were off.
 constexpr bool may_be_frozen(ProcessState state) noexcept {
-  return state == ProcessState::kStopped || state == ProcessState::kGone || state == ProcessState::kUnknown;
+  return state == ProcessState::kStopped || state == ProcessState::kGone;
 }
 
 // The state in a /proc/<pid>/stat line: "pid (comm) S ...", where comm may hold spaces and ')'.

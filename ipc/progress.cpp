@@ -26,13 +26,14 @@ void ProgressWatch::observe(uint64_t now_ns) noexcept {
       const uint64_t moved_ns = counter.moved_ns.load(std::memory_order_relaxed);
       r.count = count;
       r.since_ns = moved_ns != 0 ? std::min(moved_ns, now_ns) : now_ns;
+      r.vouched = false;  // a new move: its sleep counts only once it is found asleep
     }
   }
 }
 
 uint64_t ProgressWatch::next_check_ns(uint32_t node) const noexcept {
   const ProgressReading& r = readings_[node];
-  return saturating_add(std::max(r.since_ns, r.idle_until_ns), stall_ns_);
+  return saturating_add(r.vouched ? std::max(r.since_ns, r.idle_until_ns) : r.since_ns, stall_ns_);
 }
 
 NodeMask ProgressWatch::stalled(uint64_t now_ns) const noexcept {

@@ -37,12 +37,13 @@ TEST(ProcessState, ParsesTheStateAfterTheLastParenthesisOfTheCommand) {
   EXPECT_EQ(parse_process_stat(""), ProcessState::kUnknown);
 }
 
-TEST(ProcessState, OnlyStoppedGoneOrUnknownMayBeFrozen) {
+// Unknown is not suspect: with no /proc to read, every idle leader's sleep would be taken for a stop.
+TEST(ProcessState, OnlyStoppedOrGoneMayBeFrozen) {
   EXPECT_FALSE(may_be_frozen(ProcessState::kRunnable));
   EXPECT_FALSE(may_be_frozen(ProcessState::kSleeping));
   EXPECT_TRUE(may_be_frozen(ProcessState::kStopped));
   EXPECT_TRUE(may_be_frozen(ProcessState::kGone));
-  EXPECT_TRUE(may_be_frozen(ProcessState::kUnknown));
+  EXPECT_FALSE(may_be_frozen(ProcessState::kUnknown));
 }
 
 TEST(ProcessState, ThisProcessIsRunningAndNoProcessIsGone) {

@@ -32,19 +32,33 @@ TEST(ProgressWatch, StallsOnlyAfterTheStallTimeWithoutAMove) {
   EXPECT_EQ(watch.reading(2).since_ns, 106 * kMs);
 }
 
-TEST(ProgressWatch, ANodeAsleepOnPurposeIsSuspectOnlyAfterOversleeping) {
+// A node stopped just after it moved, while it announced a long sleep (a leader between one client's
+// requests, its next heartbeat 30 ms ahead), is stalled a stall time after its move. Once vouched for
+// (the kernel says it sleeps), its announced sleep counts until it moves again.
+TEST(ProgressWatch, AnAnnouncedSleepCountsOnlyOnceTheNodeIsVouchedFor) {
   ProgressCounter counters[1];  // node 1
   ProgressWatch watch(counters, 1, 2ms);
-  counters[0].bump();
+  counters[0].bump(10 * kMs);
   counters[0].idle_until(50 * kMs);
   watch.observe(10 * kMs);
-  EXPECT_FALSE(watch.stalled(1, 30 * kMs)) << "idle until 50 ms, not frozen";
+  EXPECT_EQ(watch.reading(1).idle_until_ns, 50 * kMs);
+  EXPECT_FALSE(watch.stalled(1, 11 * kMs));
+  EXPECT_TRUE(watch.stalled(1, 12 * kMs)) << "a sleep not yet vouched for does not count";
+  watch.vouch(1, 12 * kMs);
+  EXPECT_FALSE(watch.stalled(1, 30 * kMs)) << "vouched for: asleep until 50 ms, not frozen";
   EXPECT_FALSE(watch.stalled(1, 51 * kMs));
   EXPECT_TRUE(watch.stalled(1, 52 * kMs));
   EXPECT_EQ(watch.next_check_ns(1), 52 * kMs);
-  counters[0].idle_until(UINT64_MAX);  // asleep with no timer: never suspect
-  watch.observe(60 * kMs);
-  EXPECT_FALSE(watch.stalled(1, UINT64_MAX - 1));
+  watch.observe(52 * kMs);  // overslept, not moved: still vouched, and still stalled
+  EXPECT_TRUE(watch.stalled(1, 52 * kMs));
+
+  counters[0].bump(60 * kMs);          // moved: the vouch is spent
+  counters[0].idle_until(UINT64_MAX);  // asleep with no timer
+  watch.observe(61 * kMs);
+  EXPECT_FALSE(watch.reading(1).vouched);
+  EXPECT_TRUE(watch.stalled(1, 62 * kMs));
+  watch.vouch(1, 62 * kMs);
+  EXPECT_FALSE(watch.stalled(1, UINT64_MAX - 1)) << "vouched for, asleep with no timer: never suspect";
 }
 
 TEST(ProgressWatch, ARestartedClockSuspectsTheSameStallOnlyAStallTimeLater) {
@@ -57,6 +71,10 @@ TEST(ProgressWatch, ARestartedClockSuspectsTheSameStallOnlyAStallTimeLater) {
   EXPECT_EQ(watch.next_check_ns(1), 20 * kMs);
   watch.observe(20 * kMs);  // still not moved: suspect again
   EXPECT_TRUE(watch.stalled(1, 20 * kMs));
+  counters[0].idle_until(100 * kMs);  // a sleep it announced before it stopped does not delay a suspect
+  watch.observe(20 * kMs);
+  watch.restart(1, 20 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 25 * kMs);
 }
 
 // A watcher looks once per stall time. Timed by its own look, a node that moved just after one look
