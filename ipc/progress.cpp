@@ -21,13 +21,19 @@ void ProgressWatch::observe(uint64_t now_ns) noexcept {
     const ProgressCounter& counter = counters_[slot_of(node)];
     // Single words from a single writer; a late value only delays a suspicion.
     const uint64_t count = counter.count.load(std::memory_order_acquire);  // before its stamp (bump)
-    r.idle_until_ns = counter.idle_until_ns.load(std::memory_order_relaxed);
+    const uint64_t idle_until_ns = counter.idle_until_ns.load(std::memory_order_relaxed);
     if (count != r.count || r.since_ns == 0) {
+      // Due for a look, and asleep again after moves since the last one (an idle leader's heartbeat
+      // and its answers): looked at now, not a stall time after those moves, or an idle node would
+      // cost each watcher two wake-ups per sleep instead of one.
+      const bool look_now =
+          r.since_ns != 0 && !r.vouched && now_ns >= next_check_ns(node) && idle_until_ns > now_ns;
       const uint64_t moved_ns = counter.moved_ns.load(std::memory_order_relaxed);
       r.count = count;
-      r.since_ns = moved_ns != 0 ? std::min(moved_ns, now_ns) : now_ns;
+      if (!look_now) r.since_ns = moved_ns != 0 ? std::min(moved_ns, now_ns) : now_ns;
       r.vouched = false;  // a new move: its sleep counts only once it is found asleep
     }
+    r.idle_until_ns = idle_until_ns;
   }
 }
 

@@ -62,7 +62,8 @@ static_assert(sizeof(ProgressCounter) == kCacheLine);
 
 struct ProgressReading {
   uint64_t count = 0;          // the counter's value at the last observe()
-  uint64_t since_ns = 0;       // when the node stamped that value, else when this reader first saw it
+  uint64_t since_ns = 0;       // when the node stamped that value (or, asleep again when a look was
+                               // due, the one before), else when this reader first saw it
   uint64_t idle_until_ns = 0;  // the node's own sleep deadline at the last observe()
   bool vouched = false;        // found alive since `count` was new: its idle deadline counts
 };
@@ -78,8 +79,10 @@ class ProgressWatch {
   // Reads every counter at time `now_ns`; one that moved restarts its node's stall clock.
   void observe(uint64_t now_ns) noexcept;
   const ProgressReading& reading(uint32_t node) const noexcept { return readings_[node]; }
-  // Not moved for the stall time (past its own idle deadline too, once vouched for), as of the last
-  // observe(). A node never seen moving is judged from the first observe() on.
+  // Due for a look: not moved for the stall time (past its own idle deadline too, once vouched for), or
+  // asleep again after moves when a look was due already, as of the last observe(). The watcher then
+  // looks (process_state.h) and restarts or vouches. A node never seen moving is judged from the first
+  // observe() on.
   bool stalled(uint32_t node, uint64_t now_ns) const noexcept { return now_ns >= next_check_ns(node); }
   NodeMask stalled(uint64_t now_ns) const noexcept;
   // Starts `node`'s stall clock again at `now_ns`, as if its counter had moved: a watcher that acted

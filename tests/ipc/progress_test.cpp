@@ -61,6 +61,36 @@ TEST(ProgressWatch, AnAnnouncedSleepCountsOnlyOnceTheNodeIsVouchedFor) {
   EXPECT_FALSE(watch.stalled(1, UINT64_MAX - 1)) << "vouched for, asleep with no timer: never suspect";
 }
 
+// An idle leader moves a few times per heartbeat (the timer, then each answer) and sleeps again. A
+// look that comes due after such moves, with the node asleep again, happens at once: timed from the
+// later moves it would cost the watcher a second wake-up per heartbeat.
+TEST(ProgressWatch, ANodeAsleepAgainWhenTheLookIsDueIsLookedAtAtOnce) {
+  ProgressCounter counters[1];  // node 1
+  ProgressWatch watch(counters, 1, 2ms);
+  counters[0].bump(10 * kMs);  // its heartbeat
+  counters[0].idle_until(40 * kMs);
+  watch.observe(10 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 12 * kMs);
+  counters[0].bump(11 * kMs);  // an answer woke it; asleep again
+  counters[0].idle_until(40 * kMs);
+  watch.observe(12 * kMs);  // the look is due
+  EXPECT_TRUE(watch.stalled(1, 12 * kMs)) << "looked at now, not at 13 ms";
+  watch.vouch(1, 12 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 42 * kMs);
+
+  counters[0].bump(50 * kMs);  // before the look is due a move restarts the clock, asleep or not
+  counters[0].idle_until(80 * kMs);
+  watch.observe(50 * kMs);
+  counters[0].bump(51 * kMs);
+  counters[0].idle_until(80 * kMs);
+  watch.observe(51 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 53 * kMs);
+  counters[0].bump(53 * kMs);  // due, but awake: timed from its move
+  watch.observe(53 * kMs);
+  EXPECT_FALSE(watch.stalled(1, 53 * kMs));
+  EXPECT_EQ(watch.next_check_ns(1), 55 * kMs);
+}
+
 TEST(ProgressWatch, ARestartedClockSuspectsTheSameStallOnlyAStallTimeLater) {
   ProgressCounter counters[1];  // node 1
   ProgressWatch watch(counters, 1, 5ms);
@@ -143,6 +173,7 @@ TEST(Progress, AStoppedProcessStallsAndResumes) {
   EXPECT_TRUE(watch.stalled(2, monotonic_ns()));
   EXPECT_EQ(watch.reading(2).count, frozen) << "the counter moved while the process was stopped";
   EXPECT_EQ(segment.progress(2).count.load(), frozen);
+  watch.restart(2, monotonic_ns());  // acted on, as a node does: a stall time before the next look
 
   ::kill(child, SIGCONT);
   wait_for_count(frozen + 1);
