@@ -29,9 +29,13 @@ void ProgressWatch::observe(uint64_t now_ns) noexcept {
       const bool look_now =
           r.since_ns != 0 && !r.vouched && now_ns >= next_check_ns(node) && idle_until_ns > now_ns;
       const uint64_t moved_ns = counter.moved_ns.load(std::memory_order_relaxed);
+      // A vouched node that moved no earlier than the sleep it had announced ended (its timer, not
+      // work, woke it: an idle leader's heartbeat) stays vouched for, so an idle node costs no look
+      // per sleep. Woken early (a request came) it must be looked at again before its sleeps count.
+      const bool slept_its_sleep = moved_ns != 0 && moved_ns >= r.idle_until_ns;
       r.count = count;
       if (!look_now) r.since_ns = moved_ns != 0 ? std::min(moved_ns, now_ns) : now_ns;
-      r.vouched = false;  // a new move: its sleep counts only once it is found asleep
+      r.vouched = r.vouched && slept_its_sleep;
     }
     r.idle_until_ns = idle_until_ns;
   }

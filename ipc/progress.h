@@ -5,10 +5,11 @@
 // tracer). A runnable node (starved on a loaded host, or busy in a long iteration) and a sleeping one
 // (a timer, the disk) are alive: the watcher vouches for them, and the election timeout judges them.
 // A node that goes to sleep on purpose says until when (idle_until). Once vouched for, that deadline
-// counts: the watcher looks again only a stall time after it, so an idle node costs one look per sleep,
-// not one per stall time. Before that look it does not count, so a node stopped just after it moved is
-// suspected a stall time later whatever sleep it had announced (one client's requests come between a
-// leader's heartbeats, 30 ms apart).
+// counts: the watcher looks again only a stall time after it, and while the node keeps sleeping until
+// its own deadlines (an idle leader, woken by its heartbeat timer) it stays vouched for, so an idle
+// node costs no look. Before a look, or once the node was woken early (work came), it does not count:
+// a node stopped just after it moved is suspected a stall time later whatever sleep it had announced
+// (one client's requests come between a leader's heartbeats, 30 ms apart).
 // The stall time counts from the node's own stamp of its last move, not from when a watcher happened
 // to see it: a watcher looks once per stall time, and without the stamp a stop just after a look was
 // suspected only up to two stall times later. A bump ends the sleep idle_until announced, so a node
@@ -65,7 +66,7 @@ struct ProgressReading {
   uint64_t since_ns = 0;       // when the node stamped that value (or, asleep again when a look was
                                // due, the one before), else when this reader first saw it
   uint64_t idle_until_ns = 0;  // the node's own sleep deadline at the last observe()
-  bool vouched = false;        // found alive since `count` was new: its idle deadline counts
+  bool vouched = false;        // found alive, and not woken early since: its idle deadline counts
 };
 
 // Process-local reader of every node's progress counter; takes node ids 1..node_count.

@@ -52,7 +52,13 @@ TEST(ProgressWatch, AnAnnouncedSleepCountsOnlyOnceTheNodeIsVouchedFor) {
   watch.observe(52 * kMs);  // overslept, not moved: still vouched, and still stalled
   EXPECT_TRUE(watch.stalled(1, 52 * kMs));
 
-  counters[0].bump(60 * kMs);          // moved: the vouch is spent
+  counters[0].bump(55 * kMs);  // woken by its timer (no earlier than 50 ms): still vouched for
+  counters[0].idle_until(85 * kMs);
+  watch.observe(56 * kMs);
+  EXPECT_TRUE(watch.reading(1).vouched);
+  EXPECT_EQ(watch.next_check_ns(1), 87 * kMs) << "an idle node is not looked at again each sleep";
+
+  counters[0].bump(60 * kMs);          // woken early (work came): the vouch is spent
   counters[0].idle_until(UINT64_MAX);  // asleep with no timer
   watch.observe(61 * kMs);
   EXPECT_FALSE(watch.reading(1).vouched);
