@@ -21,18 +21,29 @@ void ProgressWatch::observe(uint64_t now_ns) noexcept {
     const ProgressCounter& counter = counters_[slot_of(node)];
     // Single words from a single writer; a late value only delays a suspicion.
     const uint64_t count = counter.count.load(std::memory_order_acquire);  // before its stamp (bump)
-    r.idle_until_ns = counter.idle_until_ns.load(std::memory_order_relaxed);
+    const uint64_t idle_until_ns = counter.idle_until_ns.load(std::memory_order_relaxed);
     if (count != r.count || r.since_ns == 0) {
+      // Due for a look, and asleep again after moves since the last one (an idle leader's heartbeat
+      // and its answers): looked at now, not a stall time after those moves, or an idle node would
+      // cost each watcher two wake-ups per sleep instead of one.
+      const bool look_now =
+          r.since_ns != 0 && !r.vouched && now_ns >= next_check_ns(node) && idle_until_ns > now_ns;
       const uint64_t moved_ns = counter.moved_ns.load(std::memory_order_relaxed);
+      // A vouched node that moved no earlier than the sleep it had announced ended (its timer, not
+      // work, woke it: an idle leader's heartbeat) stays vouched for, so an idle node costs no look
+      // per sleep. Woken early (a request came) it must be looked at again before its sleeps count.
+      const bool slept_its_sleep = moved_ns != 0 && moved_ns >= r.idle_until_ns;
       r.count = count;
-      r.since_ns = moved_ns != 0 ? std::min(moved_ns, now_ns) : now_ns;
+      if (!look_now) r.since_ns = moved_ns != 0 ? std::min(moved_ns, now_ns) : now_ns;
+      r.vouched = r.vouched && slept_its_sleep;
     }
+    r.idle_until_ns = idle_until_ns;
   }
 }
 
 uint64_t ProgressWatch::next_check_ns(uint32_t node) const noexcept {
   const ProgressReading& r = readings_[node];
-  return saturating_add(std::max(r.since_ns, r.idle_until_ns), stall_ns_);
+  return saturating_add(r.vouched ? std::max(r.since_ns, r.idle_until_ns) : r.since_ns, stall_ns_);
 }
 
 NodeMask ProgressWatch::stalled(uint64_t now_ns) const noexcept {

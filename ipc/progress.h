@@ -1,9 +1,15 @@
 #pragma once
-// Frozen or starved peers (issue 13, Mu's idea): each node bumps a progress counter in a cache line of
-// its own on every loop iteration; a peer that sees it stand still for a configurable number of
-// microseconds suspects the node (SIGSTOP, a long page fault, a descheduled process). A node that goes
-// to sleep on purpose says until when (idle_until), so an idle node is not taken for a frozen one: it
-// is suspect only once it overslept that deadline by the same margin.
+// Frozen peers (issue 13, Mu's idea): each node bumps a progress counter in a cache line of its own on
+// every loop iteration; a peer that sees it stand still for a configurable number of microseconds asks
+// the kernel what the node is doing (process_state.h) and suspects it only if it is stopped (SIGSTOP, a
+// tracer). A runnable node (starved on a loaded host, or busy in a long iteration) and a sleeping one
+// (a timer, the disk) are alive: the watcher vouches for them, and the election timeout judges them.
+// A node that goes to sleep on purpose says until when (idle_until). Once vouched for, that deadline
+// counts: the watcher looks again only a stall time after it, and while the node keeps sleeping until
+// its own deadlines (an idle leader, woken by its heartbeat timer) it stays vouched for, so an idle
+// node costs no look. Before a look, or once the node was woken early (work came), it does not count:
+// a node stopped just after it moved is suspected a stall time later whatever sleep it had announced
+// (one client's requests come between a leader's heartbeats, 30 ms apart).
 // The stall time counts from the node's own stamp of its last move, not from when a watcher happened
 // to see it: a watcher looks once per stall time, and without the stamp a stop just after a look was
 // suspected only up to two stall times later. A bump ends the sleep idle_until announced, so a node
@@ -16,7 +22,13 @@
 // Node j (watching the leader, say):
 //     ProgressWatch watch = segment.watch_progress(stall);   // e.g. stall = 2 ms
 //     watch.observe(monotonic_ns());            // after each wake-up
-//     if (watch.stalled(leader, now)) core.peer_down(leader)   // suspect: a pre-election, nothing more
+//     if (watch.stalled(leader, now)) {
+//       if (may_be_frozen(node_process_state(segment, leader))) {
+//         watch.restart(leader, now); core.peer_down(leader);  // suspect: a pre-election, nothing more
+//       } else {
+//         watch.vouch(leader, now);              // alive: look again a stall time after its sleep
+//       }
+//     }
 //     sleep no later than watch.next_check_ns(leader)
 // Only liveness may depend on this: a suspect that resumes is only a node that lost an election.
 #include <atomic>
@@ -51,8 +63,10 @@ static_assert(sizeof(ProgressCounter) == kCacheLine);
 
 struct ProgressReading {
   uint64_t count = 0;          // the counter's value at the last observe()
-  uint64_t since_ns = 0;       // when the node stamped that value, else when this reader first saw it
+  uint64_t since_ns = 0;       // when the node stamped that value (or, asleep again when a look was
+                               // due, the one before), else when this reader first saw it
   uint64_t idle_until_ns = 0;  // the node's own sleep deadline at the last observe()
+  bool vouched = false;        // found alive, and not woken early since: its idle deadline counts
 };
 
 // Process-local reader of every node's progress counter; takes node ids 1..node_count.
@@ -66,13 +80,24 @@ class ProgressWatch {
   // Reads every counter at time `now_ns`; one that moved restarts its node's stall clock.
   void observe(uint64_t now_ns) noexcept;
   const ProgressReading& reading(uint32_t node) const noexcept { return readings_[node]; }
-  // Not moved for the stall time and past its own idle deadline by the stall time, as of the last
-  // observe(). A node never seen moving is judged from the first observe() on.
+  // Due for a look: not moved for the stall time (past its own idle deadline too, once vouched for), or
+  // asleep again after moves when a look was due already, as of the last observe(). The watcher then
+  // looks (process_state.h) and restarts or vouches. A node never seen moving is judged from the first
+  // observe() on.
   bool stalled(uint32_t node, uint64_t now_ns) const noexcept { return now_ns >= next_check_ns(node); }
   NodeMask stalled(uint64_t now_ns) const noexcept;
   // Starts `node`'s stall clock again at `now_ns`, as if its counter had moved: a watcher that acted
   // on a suspicion suspects the same stall again only a stall time later.
-  void restart(uint32_t node, uint64_t now_ns) noexcept { readings_[node].since_ns = now_ns; }
+  void restart(uint32_t node, uint64_t now_ns) noexcept {
+    readings_[node].since_ns = now_ns;
+    readings_[node].vouched = false;
+  }
+  // `node` stood still but is alive (the kernel says it runs or sleeps): its clock starts again at
+  // `now_ns` and the sleep it announced counts, until its counter moves.
+  void vouch(uint32_t node, uint64_t now_ns) noexcept {
+    readings_[node].since_ns = now_ns;
+    readings_[node].vouched = true;
+  }
   // When `node` becomes stalled if its counter stays put: a deadline for the watcher's sleep.
   uint64_t next_check_ns(uint32_t node) const noexcept;
 

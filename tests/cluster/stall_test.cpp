@@ -1,15 +1,27 @@
-// Frozen or starved leaders (issue 13, --stall-us): a follower that sees its leader's progress counter
-// stand still suspects it at once, as after a death. A SIGSTOPped leader is replaced by an election the
-// stall started (counters say so), steps down once continued, and no write it took while stopped is
-// acknowledged unless the new leader committed it; an idle cluster suspects nobody.
+// Frozen leaders (issue 13): a follower that sees its leader's progress counter stand still asks the
+// kernel, and suspects a stopped leader at once, as after a death; all with the default flags. A
+// SIGSTOPped leader is replaced by an election the stall started (counters say so), steps down once
+// continued, and no write it took while stopped is acknowledged unless the new leader committed it; a
+// leader starved of CPU (runnable, its counter standing still) is never suspected; an idle cluster
+// suspects nobody.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <map>
+#include <thread>
+#include <vector>
 
+#include "ipc/clock.h"
+#include "ipc/process_state.h"
+#include "ipc/segment.h"
 #include "launcher/client/client.h"
+#include "node/process/node_options.h"
 #include "tests/cluster/acknowledged_writer.h"
 #include "tests/cluster/harness.h"
 
@@ -17,13 +29,6 @@ namespace shmraft::cluster_test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// 20 ms: above the 10-20 ms a node of this shared host may wait for a CPU, so only the SIGSTOP is seen.
-TestCluster::Options with_stall_watch() {
-  TestCluster::Options options;
-  options.node_args = {"--stall-us", "20000"};
-  return options;
-}
 
 struct StallCounts {
   uint64_t elections = 0, stall_elections = 0, stalls_seen = 0;
@@ -36,7 +41,7 @@ StallCounts stall_counts(const TestCluster& cluster, uint32_t node) {
 }
 
 TEST(Stall, StoppedLeaderIsReplacedByTheStallAndStepsDownWhenContinued) {
-  TestCluster cluster("stall", with_stall_watch());
+  TestCluster cluster("stall");  // the default flags: the watch is on
   const uint32_t old_leader = cluster.wait_for_leader();
   cluster.wait_for_catch_up();
   AcknowledgedWriter writes(cluster.name(), "s");
@@ -96,8 +101,79 @@ TEST(Stall, StoppedLeaderIsReplacedByTheStallAndStepsDownWhenContinued) {
   }
 }
 
+// Processes that keep every CPU busy at the normal priority until destroyed.
+class CpuHogs {
+ public:
+  explicit CpuHogs(unsigned count) {
+    for (unsigned i = 0; i < count; ++i) {
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        std::atomic<uint64_t> spins{0};
+        for (;;) spins.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (pid > 0) pids_.push_back(pid);
+    }
+  }
+  ~CpuHogs() {
+    for (const pid_t pid : pids_) ::kill(pid, SIGKILL);
+    for (const pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
+  }
+  CpuHogs(const CpuHogs&) = delete;
+  CpuHogs& operator=(const CpuHogs&) = delete;
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+// A leader that waits for a CPU stands still as a stopped one does, for as long as the host is busy;
+// the kernel says it is runnable, so no follower suspects it (the election timeout may still replace
+// it, which is not a suspicion). Without asking the kernel every follower would, within a stall time.
+TEST(Stall, AStarvedLeaderIsNeverSuspected) {
+  TestCluster cluster("stall-starved");
+  const uint32_t leader = cluster.wait_for_leader();
+  cluster.wait_for_catch_up();
+  AcknowledgedWriter writes(cluster.name(), "s");  // work for the leader: it moves whenever it runs
+  ASSERT_TRUE(eventually([&] { return writes.acknowledged() > 20; }, 10s)) << "the writer is stuck";
+  std::map<uint32_t, StallCounts> before;
+  for (uint32_t n = 1; n <= cluster.nodes(); ++n) before[n] = stall_counts(cluster, n);
+
+  // The leader's loop (its main thread) runs only when no CPU has anything else to do.
+  const pid_t pid = cluster.node_pid(leader);
+  sched_param param{};
+  ASSERT_EQ(::sched_setscheduler(pid, SCHED_IDLE, &param), 0);
+  ipc::Segment segment = ipc::Segment::attach(cluster.name());
+  ipc::ProgressWatch watch = segment.watch_progress(std::chrono::microseconds(node::kDefaultStallUs));
+  int starved_looks = 0;  // the leader stood still for a stall time and was runnable: what would be suspected
+  {
+    const CpuHogs hogs(2 * std::max(1u, std::thread::hardware_concurrency()));
+    const auto end = std::chrono::steady_clock::now() + 1s;
+    while (std::chrono::steady_clock::now() < end) {
+      const uint64_t now_ns = ipc::monotonic_ns();
+      watch.observe(now_ns);
+      if (watch.stalled(leader, now_ns) &&
+          ipc::node_process_state(segment, leader) == ipc::ProcessState::kRunnable) {
+        ++starved_looks;
+        watch.vouch(leader, now_ns);
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  ::sched_setscheduler(pid, SCHED_OTHER, &param);  // may be refused unprivileged: the hogs are gone anyway
+  EXPECT_GE(starved_looks, 1) << "the leader never stood still while runnable: nothing was tested";
+
+  for (uint32_t n = 1; n <= cluster.nodes(); ++n) {
+    const StallCounts now = stall_counts(cluster, n);
+    EXPECT_EQ(now.stalls_seen, before[n].stalls_seen) << "node " << n << " suspected a starved leader";
+    EXPECT_EQ(now.stall_elections, before[n].stall_elections) << "node " << n;
+  }
+  std::printf("leader %u starved for 1 s: seen standing still while runnable %d times\n", leader,
+              starved_looks);
+  const std::size_t after_starving = writes.acknowledged();
+  EXPECT_TRUE(eventually([&] { return writes.acknowledged() > after_starving + 10; }, 10s));
+}
+
 TEST(Stall, IdleClusterSuspectsNobody) {
-  TestCluster cluster("stall-idle", with_stall_watch());
+  TestCluster cluster("stall-idle");
   cluster.wait_for_leader();
   cluster.wait_for_catch_up();
   std::map<uint32_t, StallCounts> before;

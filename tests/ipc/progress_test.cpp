@@ -32,19 +32,69 @@ TEST(ProgressWatch, StallsOnlyAfterTheStallTimeWithoutAMove) {
   EXPECT_EQ(watch.reading(2).since_ns, 106 * kMs);
 }
 
-TEST(ProgressWatch, ANodeAsleepOnPurposeIsSuspectOnlyAfterOversleeping) {
+// A node stopped just after it moved, while it announced a long sleep (a leader between one client's
+// requests, its next heartbeat 30 ms ahead), is stalled a stall time after its move. Once vouched for
+// (the kernel says it sleeps), its announced sleep counts until it moves again.
+TEST(ProgressWatch, AnAnnouncedSleepCountsOnlyOnceTheNodeIsVouchedFor) {
   ProgressCounter counters[1];  // node 1
   ProgressWatch watch(counters, 1, 2ms);
-  counters[0].bump();
+  counters[0].bump(10 * kMs);
   counters[0].idle_until(50 * kMs);
   watch.observe(10 * kMs);
-  EXPECT_FALSE(watch.stalled(1, 30 * kMs)) << "idle until 50 ms, not frozen";
+  EXPECT_EQ(watch.reading(1).idle_until_ns, 50 * kMs);
+  EXPECT_FALSE(watch.stalled(1, 11 * kMs));
+  EXPECT_TRUE(watch.stalled(1, 12 * kMs)) << "a sleep not yet vouched for does not count";
+  watch.vouch(1, 12 * kMs);
+  EXPECT_FALSE(watch.stalled(1, 30 * kMs)) << "vouched for: asleep until 50 ms, not frozen";
   EXPECT_FALSE(watch.stalled(1, 51 * kMs));
   EXPECT_TRUE(watch.stalled(1, 52 * kMs));
   EXPECT_EQ(watch.next_check_ns(1), 52 * kMs);
-  counters[0].idle_until(UINT64_MAX);  // asleep with no timer: never suspect
-  watch.observe(60 * kMs);
-  EXPECT_FALSE(watch.stalled(1, UINT64_MAX - 1));
+  watch.observe(52 * kMs);  // overslept, not moved: still vouched, and still stalled
+  EXPECT_TRUE(watch.stalled(1, 52 * kMs));
+
+  counters[0].bump(55 * kMs);  // woken by its timer (no earlier than 50 ms): still vouched for
+  counters[0].idle_until(85 * kMs);
+  watch.observe(56 * kMs);
+  EXPECT_TRUE(watch.reading(1).vouched);
+  EXPECT_EQ(watch.next_check_ns(1), 87 * kMs) << "an idle node is not looked at again each sleep";
+
+  counters[0].bump(60 * kMs);          // woken early (work came): the vouch is spent
+  counters[0].idle_until(UINT64_MAX);  // asleep with no timer
+  watch.observe(61 * kMs);
+  EXPECT_FALSE(watch.reading(1).vouched);
+  EXPECT_TRUE(watch.stalled(1, 62 * kMs));
+  watch.vouch(1, 62 * kMs);
+  EXPECT_FALSE(watch.stalled(1, UINT64_MAX - 1)) << "vouched for, asleep with no timer: never suspect";
+}
+
+// An idle leader moves a few times per heartbeat (the timer, then each answer) and sleeps again. A
+// look that comes due after such moves, with the node asleep again, happens at once: timed from the
+// later moves it would cost the watcher a second wake-up per heartbeat.
+TEST(ProgressWatch, ANodeAsleepAgainWhenTheLookIsDueIsLookedAtAtOnce) {
+  ProgressCounter counters[1];  // node 1
+  ProgressWatch watch(counters, 1, 2ms);
+  counters[0].bump(10 * kMs);  // its heartbeat
+  counters[0].idle_until(40 * kMs);
+  watch.observe(10 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 12 * kMs);
+  counters[0].bump(11 * kMs);  // an answer woke it; asleep again
+  counters[0].idle_until(40 * kMs);
+  watch.observe(12 * kMs);  // the look is due
+  EXPECT_TRUE(watch.stalled(1, 12 * kMs)) << "looked at now, not at 13 ms";
+  watch.vouch(1, 12 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 42 * kMs);
+
+  counters[0].bump(50 * kMs);  // before the look is due a move restarts the clock, asleep or not
+  counters[0].idle_until(80 * kMs);
+  watch.observe(50 * kMs);
+  counters[0].bump(51 * kMs);
+  counters[0].idle_until(80 * kMs);
+  watch.observe(51 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 53 * kMs);
+  counters[0].bump(53 * kMs);  // due, but awake: timed from its move
+  watch.observe(53 * kMs);
+  EXPECT_FALSE(watch.stalled(1, 53 * kMs));
+  EXPECT_EQ(watch.next_check_ns(1), 55 * kMs);
 }
 
 TEST(ProgressWatch, ARestartedClockSuspectsTheSameStallOnlyAStallTimeLater) {
@@ -57,6 +107,10 @@ TEST(ProgressWatch, ARestartedClockSuspectsTheSameStallOnlyAStallTimeLater) {
   EXPECT_EQ(watch.next_check_ns(1), 20 * kMs);
   watch.observe(20 * kMs);  // still not moved: suspect again
   EXPECT_TRUE(watch.stalled(1, 20 * kMs));
+  counters[0].idle_until(100 * kMs);  // a sleep it announced before it stopped does not delay a suspect
+  watch.observe(20 * kMs);
+  watch.restart(1, 20 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 25 * kMs);
 }
 
 // A watcher looks once per stall time. Timed by its own look, a node that moved just after one look
@@ -125,6 +179,7 @@ TEST(Progress, AStoppedProcessStallsAndResumes) {
   EXPECT_TRUE(watch.stalled(2, monotonic_ns()));
   EXPECT_EQ(watch.reading(2).count, frozen) << "the counter moved while the process was stopped";
   EXPECT_EQ(segment.progress(2).count.load(), frozen);
+  watch.restart(2, monotonic_ns());  // acted on, as a node does: a stall time before the next look
 
   ::kill(child, SIGCONT);
   wait_for_count(frozen + 1);
