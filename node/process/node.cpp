@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "ipc/clock.h"
+#include "ipc/process_state.h"
 #include "node/process/shm_transport.h"
 #include "node/process/tcp_transport.h"
 #include "node/storage/format.h"
@@ -314,6 +315,11 @@ void Node::watch_leader_progress(uint64_t now_ns) {
   if (leader == raft::kNoNode || now_ns < leader_progress_->next_check_ns(leader)) return;
   leader_progress_->observe(now_ns);
   if (!leader_progress_->stalled(leader, now_ns)) return;
+  // Runnable (starved) or asleep (a timer, the disk): slow, not frozen; the election timeout judges it.
+  if (!ipc::may_be_frozen(ipc::node_process_state(segment_, leader))) {
+    leader_progress_->vouch(leader, now_ns);
+    return;
+  }
   // Once per stall time at most, should the core not campaign (say this node may not).
   leader_progress_->restart(leader, now_ns);
   ++stalls_seen_;
@@ -342,10 +348,11 @@ void Node::log_repaired() {
 
 void Node::log_peers_down() {
   for (const PeerDown& down : downs_to_log_) {
-    const std::string what = down.cause == DownCause::kDied
-                                 ? fmt::format("node {} died (the kernel says)", down.node)
-                                 : fmt::format("leader {} made no progress for {} us (stopped or starved)",
-                                               down.node, options_.stall_us);
+    const std::string what =
+        down.cause == DownCause::kDied
+            ? fmt::format("node {} died (the kernel says)", down.node)
+            : fmt::format("leader {} made no progress for {} us and is stopped (the kernel says)", down.node,
+                          options_.stall_us);
     if (down.stagger_ticks >= 0)
       log_.info("{}: it led term {}; pre-election in {} ticks", what, down.term, down.stagger_ticks);
     else

@@ -26,9 +26,10 @@
 // sleeps on its peers' cells as well as its doorbell; the kernel wakes it when a peer's process dies and
 // a follower of that peer starts a pre-election (Core::peer_down), staggered by log position. It bumps
 // its progress counter every iteration and says until when it sleeps, and a new leader publishes itself
-// in the segment's leader record for clients. Frozen or starved leaders (ipc/progress.h, --stall-us): a
-// follower looks at its leader's progress counter at most once per stall time, sleeps no later than
-// the leader is due to have moved, and suspects a leader that did not as it would a dead one.
+// in the segment's leader record for clients. Frozen leaders (ipc/progress.h, --stall-us): a follower
+// looks at its leader's progress counter at most once per stall time, sleeps no later than the leader is
+// due to have moved, and suspects a leader that did not, and that the kernel says is stopped, as it
+// would a dead one.
 //
 // Nothing on this path logs or makes a system call per entry: ring frames are encoded in place, a Ready
 // is synced once, clocks are read once per phase per iteration. Once queues and buffers have grown it

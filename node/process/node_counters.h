@@ -19,7 +19,7 @@
 //   death_elections  elections this node started because the kernel said its leader's
 //            process died (Core::peer_down), not because its election timeout ran out; compare `elections`
 //   stalls_seen / stall_elections  times this follower found its leader's progress counter standing
-//            still for --stall-us (ipc/progress.h: SIGSTOP, a long page fault, a starved process) and
+//            still for --stall-us while the kernel said it was stopped (ipc/progress.h, SIGSTOP) and
 //            started a pre-election (Core::peer_down, as after a death), and the elections among them
 //            that won their pre-vote; a suspicion refused by the other followers' leases costs nothing more
 //   stall_taken_ns  CLOCK_MONOTONIC ns of this node's last such suspicion (as death_taken_ns below)

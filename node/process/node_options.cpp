@@ -78,8 +78,9 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
       ->check(CLI::Range(1u, 100'000u))
       ->capture_default_str();
   app.add_option("--stall-us", options.stall_us,
-                 "Suspect the leader once its progress counter stood still this many microseconds past its "
-                 "own idle deadline (stopped or starved): a pre-election at once, as after its death; 0: off")
+                 "Suspect the leader once its progress counter stood still this many microseconds and the "
+                 "kernel says its process is stopped (SIGSTOP; a starved or sleeping one is not suspected): "
+                 "a pre-election at once, as after its death; 0: off")
       ->check(CLI::Range(0u, 10'000'000u))
       ->capture_default_str();
   app.add_flag("--eager-commit", options.eager_commit,

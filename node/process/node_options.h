@@ -24,12 +24,11 @@ class App;
 
 namespace shmraft::node {
 
-// `--stall-us` unless given: off. Measured on the shared 2-core host (issue 13), every setting from 5 to
-// 100 ms added elections to the 64 x 16-client bench (33 per minute with the watch off, by timeouts;
-// 39-116 with it on): the leader's loop itself stands still 30-230 ms to serialise and store each
-// snapshot, and the host deschedules it for 10-20 ms. Turn it on (e.g. 20000) where a stopped leader
-// must be replaced faster than the election timeout and the loop has no such pauses.
-inline constexpr uint32_t kDefaultStallUs = 0;
+// `--stall-us` unless given. Short, since only a leader the kernel reports stopped is suspected
+// (ipc/process_state.h); a starved or busy one, however long it stands still, is left to the election
+// timeout. Measured (issue 13, docs/design.md §3): no suspicion under the 64 x 16-client bench; leader
+// SIGSTOP window p50 2.3-4.9 ms (1 ms: no faster; 5 and 10 ms: 7-10 ms).
+inline constexpr uint32_t kDefaultStallUs = 2000;
 
 enum class TransportKind : uint8_t { shm, tcp };
 

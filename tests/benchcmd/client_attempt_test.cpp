@@ -27,8 +27,10 @@ struct Stopped {
 };
 
 TEST(AsyncClient, AnAttemptAtTheLiveNamedLeaderIsWaitedForNotResentElsewhere) {
-  // 5 ms ticks × 400: elections after 2-4 s, far beyond the pause, so the stopped node stays the leader.
-  TestCluster cluster("attempt", {.nodes = 3, .up_args = {}, .node_args = {"--election-ticks", "400"}});
+  // 5 ms ticks × 400: elections after 2-4 s, far beyond the pause, and no stall watch (it would see the
+  // stop at once), so the stopped node stays the leader.
+  TestCluster cluster(
+      "attempt", {.nodes = 3, .up_args = {}, .node_args = {"--election-ticks", "400", "--stall-us", "0"}});
   const uint32_t leader = cluster.wait_for_leader(15s);
   client::ClientOptions options;
   options.session = false;  // as the pipelined benchmark: a resend could apply twice
