@@ -101,6 +101,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -109,6 +110,7 @@
 #include <vector>
 
 #include "node/storage/segmented_log.h"
+#include "node/storage/zero_scan.h"
 
 namespace shmraft::storage {
 
@@ -176,13 +178,20 @@ Scan scan_records(const Segment& segment) {
 }
 
 // The offset of a record with a good CRC and an index >= min_index at or after `from`, if there is one.
-// Only the file's data ranges are searched: holes read as zeros and hold nothing.
+// Only the file's data ranges are searched: holes read as zeros and hold nothing. A header starts with
+// its index, so where min_index > 0 a position whose first word is zero holds no candidate: those are
+// skipped a block at a time (zero_scan.h), which keeps a zero tail of a preallocated segment cheap.
 std::optional<std::size_t> find_valid_record(const Segment& segment, std::size_t from, uint64_t min_index) {
+  static_assert(offsetof(RecordHeader, index) == 0 && sizeof(RecordHeader::index) == 8);
   constexpr uint64_t kPlausibleIndexes = uint64_t{1} << 40;  // cheap filter before the CRC
   const std::span<const std::byte> bytes = segment.bytes();
+  if (bytes.size() < sizeof(RecordHeader)) return std::nullopt;
+  const std::size_t last_start = bytes.size() - sizeof(RecordHeader);  // the last offset a header fits at
   for (const auto& [begin, end] : data_ranges(segment.fd(), from, bytes.size())) {
+    const std::size_t stop = std::min<std::size_t>(end, last_start + 1);
     std::size_t pos = (std::max<std::size_t>(begin, from) + 7) & ~std::size_t{7};
-    for (; pos < end && bytes.size() - pos >= sizeof(RecordHeader); pos += 8) {
+    for (; pos < stop; pos += 8) {
+      if (min_index > 0 && (pos = first_nonzero_word(bytes, pos, stop)) >= stop) break;
       RecordHeader header;
       std::memcpy(&header, bytes.data() + pos, sizeof header);
       if (header.index < min_index || header.index - min_index >= kPlausibleIndexes) continue;
@@ -195,17 +204,17 @@ std::optional<std::size_t> find_valid_record(const Segment& segment, std::size_t
 }
 
 // The end of the last non-zero byte at or after `from` (8-aligned), or `from` if everything there is zero.
+// The ranges are searched from the last one down, so the zeros after the last non-zero word are skipped
+// a block at a time and nothing before it is read.
 std::size_t nonzero_end(const Segment& segment, std::size_t from) {
   const std::span<const std::byte> bytes = segment.bytes();
-  std::size_t last = from;
-  for (const auto& [begin, end] : data_ranges(segment.fd(), from, bytes.size())) {
-    for (std::size_t pos = std::max<std::size_t>(begin, from) & ~std::size_t{7}; pos < end; pos += 8) {
-      uint64_t word = 0;
-      std::memcpy(&word, bytes.data() + pos, std::min<std::size_t>(8, bytes.size() - pos));
-      if (word != 0) last = std::min(pos + 8, bytes.size());
-    }
+  const std::vector<std::pair<uint64_t, uint64_t>> ranges = data_ranges(segment.fd(), from, bytes.size());
+  for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
+    const std::size_t begin = std::max<std::size_t>(range->first, from) & ~std::size_t{7};
+    if (const std::optional<std::size_t> last = last_nonzero_word(bytes, begin, range->second))
+      return std::max(std::min(*last + 8, bytes.size()), from);
   }
-  return std::max(last, from);
+  return from;
 }
 
 std::string relative_name(const Segment& segment) {
