@@ -201,7 +201,7 @@ class TailReader {
   std::optional<std::size_t> last_nonzero_word(std::size_t from, std::size_t to) {
     std::size_t end = from + (to - from + 7) / 8 * 8;  // one word past the last word start
     while (end > from) {
-      const std::size_t begin = end - std::min(end - from, kChunk);
+      const std::size_t begin = std::max(from, (end - 1) & ~(kChunk - 1));
       load(begin, end);
       if (std::optional<std::size_t> found = storage::last_nonzero_word(chunk_, 0, std::min(end, to) - begin))
         return begin + *found;
@@ -213,10 +213,11 @@ class TailReader {
  private:
   static constexpr std::size_t kChunk = std::size_t{1} << 16;  // stays in L2 while it is scanned
 
-  // Loads the chunk at `at` (a multiple of 8): up to kChunk bytes, whole words up to `to`, within the file.
+  // Loads the chunk at `at` (a multiple of 8): up to the next multiple of kChunk (so reads stay aligned),
+  // whole words up to `to`, within the file.
   void load(std::size_t at, std::size_t to) {
     const std::size_t size = segment_.bytes().size();
-    const std::size_t n = std::min({kChunk, (to - at + 7) & ~std::size_t{7}, size - at});
+    const std::size_t n = std::min({kChunk - at % kChunk, (to - at + 7) & ~std::size_t{7}, size - at});
     const ssize_t got = ::pread(segment_.fd(), buffer_.data(), n, static_cast<off_t>(at));
     chunk_ = got == static_cast<ssize_t>(n) ? std::span<const std::byte>(buffer_.data(), n)
                                             : segment_.bytes().subspan(at, n);
