@@ -21,6 +21,10 @@
 //                                     commit could do on this disk. Files are pre-written with zeros, so
 //                                     the flush has no extent conversion to commit.
 //   Recovery1GiB/<cache>              opening a 1 GiB log of 1 KiB records, page cache warm or dropped
+//   RecoveryTail64MiB                 opening a node whose one 64 MiB segment holds 8 MiB of 1 KiB records
+//   and
+//                                     whose tail was written with zeros (data, not a hole, as a tail the
+//                                     page cache has read becomes): CPU time of recovery's tail scans
 //   RecordCrc/<impl>/<payload>        CRC32C of one record, SSE4.2 vs the portable (Boost.CRC) code
 //   Term                              term(i) at random indexes of a multi-segment log
 //
@@ -509,6 +513,37 @@ void Recovery1GiB(benchmark::State& state) {
   state.SetLabel(cold ? "page cache dropped" : "page cache warm");
 }
 
+// A restarted follower's log: one preallocated segment, partly filled, its tail zeros that SEEK_DATA
+// reports as data, so recovery's scans after the last record walk all of it.
+void RecoveryTail64MiB(benchmark::State& state) {
+  ScratchDir dir;
+  Options options;
+  options.durability = Durability::none;
+  uint64_t entries = 0;
+  {
+    NodeStorage storage(dir.path() / "node", options);
+    const std::vector<std::byte> data = filler(1024);
+    std::vector<LogEntry> batch(256);
+    while (entries * format::record_bytes(1024) < (std::size_t{8} << 20)) {
+      for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = LogEntry{entries + 1 + i, 1, data};
+      storage.append(batch);
+      entries += batch.size();
+    }
+  }
+  for (const auto& item : fs::directory_iterator(dir.path() / "node" / "log")) {
+    const int fd = ::open(item.path().c_str(), O_RDWR | O_CLOEXEC);
+    const std::vector<char> zeros(1 << 20);
+    const auto size = static_cast<off_t>(fs::file_size(item.path()));
+    for (off_t at = off_t{9} << 20; at < size; at += static_cast<off_t>(zeros.size()))
+      if (::pwrite(fd, zeros.data(), zeros.size(), at) < 0) state.SkipWithError("pwrite failed");
+    ::close(fd);
+  }
+  for (auto _ : state) {
+    NodeStorage storage(dir.path() / "node", options);
+    if (storage.last_index() != entries) state.SkipWithError("recovered the wrong number of entries");
+  }
+}
+
 void RecordCrc(benchmark::State& state) {
   const bool hardware = state.range(0) == 1;
   const auto payload = static_cast<std::size_t>(state.range(1));
@@ -595,6 +630,11 @@ void register_benchmarks() {
       ->DenseRange(0, 1)
       ->Iterations(3)
       ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("RecoveryTail64MiB", RecoveryTail64MiB)
+      ->Iterations(20)
+      ->Repetitions(5)
+      ->MeasureProcessCPUTime()
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("RecordCrc", RecordCrc)
       ->ArgNames({"hw", "payload"})
