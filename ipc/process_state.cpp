@@ -70,14 +70,21 @@ ProcessState process_state(pid_t pid) noexcept {
   return parse_process_stat(std::string_view(line, static_cast<std::size_t>(n)));
 }
 
+ProcessState judge_claimed_process(const PeerLiveness& before, ProcessState seen,
+                                   const PeerLiveness& after) noexcept {
+  if (!before.alive) return ProcessState::kGone;
+  if (!after.alive || after.incarnation != before.incarnation || after.pid != before.pid)
+    return ProcessState::kGone;  // died while we looked: `seen` may be another process's
+  // The claim lived throughout, so "no such process" is our view of /proc (not mounted, hidepid, another
+  // pid namespace), not a death: unknown, or every idle leader would be suspected.
+  return seen == ProcessState::kGone ? ProcessState::kUnknown : seen;
+}
+
 ProcessState node_process_state(const Segment& segment, uint32_t node) {
   const PeerLiveness before = segment.peer_alive(node);
   if (!before.alive) return ProcessState::kGone;
-  const ProcessState state = process_state(before.pid);
-  const PeerLiveness after = segment.peer_alive(node);
-  if (!after.alive || after.incarnation != before.incarnation || after.pid != before.pid)
-    return ProcessState::kGone;  // died while we looked: `state` may be another process's
-  return state;
+  const ProcessState seen = process_state(before.pid);
+  return judge_claimed_process(before, seen, segment.peer_alive(node));
 }
 
 }  // namespace shmraft::ipc

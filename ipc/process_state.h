@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ipc/liveness.h"
+
 namespace shmraft::ipc {
 
 class Segment;
@@ -47,6 +49,12 @@ ProcessState parse_process_stat(std::string_view line) noexcept;
 
 // The scheduler state of process `pid` (of its main thread, which runs a node's loop).
 ProcessState process_state(pid_t pid) noexcept;
+
+// What a look at a claim's process (`seen`, the state of the pid the claim named) says, given the claim
+// read before and after it: gone if the claim died or changed meanwhile; unknown if the claim lived
+// throughout but /proc had no such process (our view of /proc, not a death).
+ProcessState judge_claimed_process(const PeerLiveness& before, ProcessState seen,
+                                   const PeerLiveness& after) noexcept;
 
 // The state of the process that holds node `node`'s liveness claim, checked to be that process.
 ProcessState node_process_state(const Segment& segment, uint32_t node);

@@ -46,6 +46,24 @@ TEST(ProcessState, OnlyStoppedOrGoneMayBeFrozen) {
   EXPECT_FALSE(may_be_frozen(ProcessState::kUnknown));
 }
 
+// Review finding: with /proc unreadable as "no such process" (not mounted, hidepid, another pid namespace)
+// a live claim's process looked gone, and the watch suspected every idle leader 2 ms into its sleep.
+TEST(ProcessState, NoSuchProcessUnderALiveUnchangedClaimIsUnknownNotGone) {
+  const PeerLiveness alive{.alive = true, .incarnation = 3, .pid = 4242};
+  EXPECT_EQ(judge_claimed_process(alive, ProcessState::kGone, alive), ProcessState::kUnknown);
+  EXPECT_EQ(judge_claimed_process(alive, ProcessState::kStopped, alive), ProcessState::kStopped);
+  EXPECT_EQ(judge_claimed_process(alive, ProcessState::kRunnable, alive), ProcessState::kRunnable);
+  // The claim died or changed hands while we looked: gone, whatever the pid showed.
+  EXPECT_EQ(judge_claimed_process(alive, ProcessState::kRunnable,
+                                  PeerLiveness{.alive = false, .incarnation = 3, .pid = 4242}),
+            ProcessState::kGone);
+  EXPECT_EQ(judge_claimed_process(alive, ProcessState::kRunnable,
+                                  PeerLiveness{.alive = true, .incarnation = 4, .pid = 5151}),
+            ProcessState::kGone);
+  EXPECT_EQ(judge_claimed_process(PeerLiveness{}, ProcessState::kRunnable, PeerLiveness{}),
+            ProcessState::kGone);
+}
+
 TEST(ProcessState, ThisProcessIsRunningAndNoProcessIsGone) {
   EXPECT_EQ(process_state(::getpid()), ProcessState::kRunnable);  // the main thread, asking
   EXPECT_EQ(process_state(0), ProcessState::kUnknown);
