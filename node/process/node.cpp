@@ -316,12 +316,19 @@ void Node::watch_leader_progress(uint64_t now_ns) {
   leader_progress_->observe(now_ns);
   if (!leader_progress_->stalled(leader, now_ns)) return;
   // Runnable (starved) or asleep (a timer, the disk): slow, not frozen; the election timeout judges it.
-  if (!ipc::may_be_frozen(ipc::node_process_state(segment_, leader))) {
+  const ipc::ProcessState state = ipc::node_process_state(segment_, leader);
+  if (!ipc::may_be_frozen(state)) {
     leader_progress_->vouch(leader, now_ns);
     return;
   }
   // Once per stall time at most, should the core not campaign (say this node may not).
   leader_progress_->restart(leader, now_ns);
+  if (state == ipc::ProcessState::kGone) {
+    // Dead by the kernel's word, only read before its death cell told us: the main thread has exited
+    // while the thread whose exit releases the claim waits for a CPU (seen: 105 ms on a loaded host).
+    ipc::NodeCounters::set(counters_.death_taken_ns, now_ns);
+    return report_peer_down(leader, DownCause::kDied);
+  }
   ++stalls_seen_;
   ipc::NodeCounters::set(counters_.stall_taken_ns, now_ns);
   report_peer_down(leader, DownCause::kStalled);

@@ -17,7 +17,9 @@
 //            expected: a snapshot travels in chunks that fit a frame (snapshot_sender.h), and the core
 //            keeps appends within a fraction of a frame
 //   death_elections  elections this node started because the kernel said its leader's
-//            process died (Core::peer_down), not because its election timeout ran out; compare `elections`
+//            process died (Core::peer_down), not because its election timeout ran out; compare `elections`.
+//            The kernel says so through the death cells, or first through /proc to the stall watch
+//            (the leader's main thread exited before the thread whose exit releases its claim ran)
 //   stalls_seen / stall_elections  times this follower found its leader's progress counter standing
 //            still for --stall-us while the kernel said it was stopped (ipc/progress.h, SIGSTOP) and
 //            started a pre-election (Core::peer_down, as after a death), and the elections among them
