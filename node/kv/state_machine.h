@@ -85,6 +85,7 @@ class StateMachine {
   // The same image handed to `write` in consecutive pieces of at most kSnapshotPieceBytes, never whole:
   // a forked child streams a GiB table's image to its file without first filling a GiB buffer, whose
   // first touch alone costs a page fault per 4 KiB. snapshot_size() is the image's length in bytes.
+  // A piece may be a large value's own bytes rather than a copy: it is valid only during the call.
   static constexpr std::size_t kSnapshotPieceBytes = std::size_t{1} << 20;
   using SnapshotSink = std::function<void(std::span<const std::byte>)>;
   void snapshot(const SnapshotSink& write) const;
