@@ -1,5 +1,6 @@
 #include "ipc/crc32c.h"
 
+#include <array>
 #include <boost/crc.hpp>
 #include <cstring>
 
@@ -74,6 +75,46 @@ const bool kHardware = crc32c_hardware_available();
 
 uint32_t crc32c(const void* data, std::size_t size, uint32_t crc) noexcept {
   return kHardware ? crc32c_hardware(data, size, crc) : crc32c_portable(data, size, crc);
+}
+
+namespace {
+// Arithmetic on polynomials modulo the reflected Castagnoli polynomial (bit 31 is x^0), as zlib's
+// crc32_combine does it: continuing a CRC over n bytes multiplies its state by x^(8n), and the state of
+// bytes from 0 and from another start differ by exactly that product.
+constexpr uint32_t kReflectedPolynomial = 0x82F63B78;
+
+constexpr uint32_t multiply_mod(uint32_t a, uint32_t b) noexcept {
+  uint32_t product = 0;
+  for (uint32_t bit = uint32_t{1} << 31; bit != 0; bit >>= 1) {
+    if ((a & bit) != 0) product ^= b;
+    b = (b & 1) != 0 ? (b >> 1) ^ kReflectedPolynomial : b >> 1;
+  }
+  return product;
+}
+
+// x^(2^k) modulo the polynomial, for k in 0..63.
+constexpr std::array<uint32_t, 64> kPowersOfX = [] {
+  std::array<uint32_t, 64> powers{};
+  uint32_t p = uint32_t{1} << 30;  // x^1
+  for (uint32_t& power : powers) {
+    power = p;
+    p = multiply_mod(p, p);
+  }
+  return powers;
+}();
+
+// x^(8 * bytes) modulo the polynomial.
+uint32_t x_to_8n(uint64_t bytes) noexcept {
+  uint32_t p = uint32_t{1} << 31;  // x^0
+  for (std::size_t k = 3; bytes != 0; bytes >>= 1, ++k) {
+    if ((bytes & 1) != 0) p = multiply_mod(kPowersOfX[k], p);
+  }
+  return p;
+}
+}  // namespace
+
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) noexcept {
+  return multiply_mod(x_to_8n(length_b), crc_a) ^ crc_b;
 }
 
 uint32_t crc32c_prefixed(uint64_t prefix, const void* data, std::size_t size) noexcept {
