@@ -69,7 +69,7 @@ class PieceWriter {
   void finish() {
     flush();
     wire::Writer(buffer_.data()).u32(crc_);
-    sink_(std::span(buffer_).first(kCrcSize));
+    hand_over(std::span(buffer_).first(kCrcSize));
   }
 
  private:
@@ -87,7 +87,7 @@ class PieceWriter {
   }
   void hand_over(std::span<const std::byte> piece) {
     crc_ = ipc::crc32c(piece.data(), piece.size(), crc_);
-    sink_(piece);
+    sink_(piece, crc_);
   }
 
   const StateMachine::SnapshotSink& sink_;
@@ -139,7 +139,9 @@ void StateMachine::snapshot(const SnapshotSink& write) const {
 std::vector<std::byte> StateMachine::snapshot() const {
   std::vector<std::byte> out;
   out.reserve(snapshot_size());
-  snapshot([&out](std::span<const std::byte> piece) { out.insert(out.end(), piece.begin(), piece.end()); });
+  snapshot([&out](std::span<const std::byte> piece, uint32_t) {
+    out.insert(out.end(), piece.begin(), piece.end());
+  });
   return out;
 }
 

@@ -130,16 +130,18 @@ TEST(Snapshot, FuzzedRestoreNeverCrashes) {
 }
 
 // The image streamed in pieces (as a forked child writes it to its file) is the image snapshot() returns,
-// of the length snapshot_size() announced, in pieces no larger than kSnapshotPieceBytes.
+// of the length snapshot_size() announced, in pieces no larger than kSnapshotPieceBytes, each with the
+// CRC of everything so far.
 TEST(Snapshot, TheStreamedImageIsTheWholeImageInPieces) {
   StateMachine kv = populated();
   const std::string big(StateMachine::kSnapshotPieceBytes + 12345, 'b');  // spans pieces
   kv.apply(kv.applied_index() + 1, encode(put("big", big)));
   std::vector<std::byte> streamed;
   std::size_t pieces = 0;
-  kv.snapshot([&](std::span<const std::byte> piece) {
+  kv.snapshot([&](std::span<const std::byte> piece, uint32_t crc_so_far) {
     EXPECT_LE(piece.size(), StateMachine::kSnapshotPieceBytes);
     streamed.insert(streamed.end(), piece.begin(), piece.end());
+    EXPECT_EQ(crc_so_far, ipc::crc32c(streamed.data(), streamed.size()));
     ++pieces;
   });
   EXPECT_GE(pieces, 2u);
@@ -187,9 +189,10 @@ TEST(Snapshot, ValuesHandedOverInPlaceGiveTheDocumentedBytes) {
   for (int shift = 0; shift < 32; shift += 8) expected.push_back(static_cast<std::byte>(crc >> shift));
 
   std::vector<std::byte> streamed;
-  kv.snapshot([&](std::span<const std::byte> piece) {
+  kv.snapshot([&](std::span<const std::byte> piece, uint32_t crc_so_far) {
     EXPECT_LE(piece.size(), StateMachine::kSnapshotPieceBytes);
     streamed.insert(streamed.end(), piece.begin(), piece.end());
+    EXPECT_EQ(crc_so_far, ipc::crc32c(streamed.data(), streamed.size()));
   });
   EXPECT_EQ(streamed.size(), kv.snapshot_size());
   EXPECT_TRUE(streamed == expected);  // not EXPECT_EQ: a mismatch would print a MiB
