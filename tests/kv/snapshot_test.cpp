@@ -152,7 +152,7 @@ TEST(Snapshot, TheStreamedImageIsTheWholeImageInPieces) {
   EXPECT_EQ(restored.get("big"), big);
 }
 
-// The image of values on both sides of the in-place threshold (4 KiB; values from it up are handed to the
+// The image of values on both sides of the in-place threshold (1 MiB; values from it up are handed to the
 // sink as their own bytes, not copied) is, byte for byte, the layout snapshot.cpp documents, built here
 // independently of its writer: the pieces change, the bytes do not.
 TEST(Snapshot, ValuesHandedOverInPlaceGiveTheDocumentedBytes) {
