@@ -15,6 +15,11 @@ uint32_t crc32c(const void* data, std::size_t size, uint32_t crc = 0) noexcept;
 // a ring frame's checksum covers its 8-byte header prefix and then its payload.
 uint32_t crc32c_prefixed(uint64_t prefix, const void* data, std::size_t size) noexcept;
 
+// CRC32C of A followed by B, from crc32c(A), crc32c(B) and B's length, reading neither: a writer that
+// already has the checksum of its data from 0 gets the checksum continued from another value (a file
+// header's) without a second pass over the data.
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t length_b) noexcept;
+
 // The two implementations, exposed for tests (they must agree) and benchmarks.
 uint32_t crc32c_hardware(const void* data, std::size_t size, uint32_t crc = 0) noexcept;
 uint32_t crc32c_portable(const void* data, std::size_t size, uint32_t crc = 0) noexcept;

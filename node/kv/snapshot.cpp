@@ -27,7 +27,8 @@ constexpr std::size_t kMinSessionSize = 4;
 }
 
 // Serialises into a buffer of kSnapshotPieceBytes that goes to the sink each time it fills, keeping the
-// CRC32C of every byte handed over.
+// CRC32C of every byte handed over. A large value skips the buffer: its own bytes go to the sink, so the
+// child reads them once for the CRC and once for write(), not a third time for a copy.
 class PieceWriter {
  public:
   explicit PieceWriter(const StateMachine::SnapshotSink& sink)
@@ -44,6 +45,14 @@ class PieceWriter {
     used_ = static_cast<std::size_t>(w.position() - buffer_.data());
   }
   void raw(std::string_view s) {
+    if (s.size() >= kInPlaceBytes) {
+      flush();
+      for (std::size_t n; !s.empty(); s.remove_prefix(n)) {
+        n = std::min(s.size(), buffer_.size());
+        hand_over(std::as_bytes(std::span(s.data(), n)));
+      }
+      return;
+    }
     while (!s.empty()) {
       make_room(1);
       const std::size_t n = std::min(s.size(), buffer_.size() - used_);
@@ -60,20 +69,26 @@ class PieceWriter {
   void finish() {
     flush();
     wire::Writer(buffer_.data()).u32(crc_);
-    sink_(std::span(buffer_).first(kCrcSize));
+    hand_over(std::span(buffer_).first(kCrcSize));
   }
 
  private:
   static constexpr std::size_t kMaxVarintBytes = 10;
+  // Below a full piece a value is copied: measured, a write() per 8 KiB value (262 K syscalls per GiB)
+  // cost far more than the copy it saved (child 4.4 s against 2.6 s).
+  static constexpr std::size_t kInPlaceBytes = StateMachine::kSnapshotPieceBytes;
 
   void make_room(std::size_t bytes) {
     if (buffer_.size() - used_ < bytes) flush();
   }
   void flush() {
     if (used_ == 0) return;
-    crc_ = ipc::crc32c(buffer_.data(), used_, crc_);
-    sink_(std::span(buffer_).first(used_));
+    hand_over(std::span(buffer_).first(used_));
     used_ = 0;
+  }
+  void hand_over(std::span<const std::byte> piece) {
+    crc_ = ipc::crc32c(piece.data(), piece.size(), crc_);
+    sink_(piece, crc_);
   }
 
   const StateMachine::SnapshotSink& sink_;
@@ -125,7 +140,9 @@ void StateMachine::snapshot(const SnapshotSink& write) const {
 std::vector<std::byte> StateMachine::snapshot() const {
   std::vector<std::byte> out;
   out.reserve(snapshot_size());
-  snapshot([&out](std::span<const std::byte> piece) { out.insert(out.end(), piece.begin(), piece.end()); });
+  snapshot([&out](std::span<const std::byte> piece, uint32_t) {
+    out.insert(out.end(), piece.begin(), piece.end());
+  });
   return out;
 }
 

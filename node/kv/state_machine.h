@@ -85,8 +85,12 @@ class StateMachine {
   // The same image handed to `write` in consecutive pieces of at most kSnapshotPieceBytes, never whole:
   // a forked child streams a GiB table's image to its file without first filling a GiB buffer, whose
   // first touch alone costs a page fault per 4 KiB. snapshot_size() is the image's length in bytes.
+  // A piece may be a large value's own bytes rather than a copy: it is valid only during the call. With
+  // each piece comes the CRC32C (from 0) of every byte handed over so far, that piece's included, which
+  // the writer computes anyway: a file writer continues it from its header (ipc::crc32c_combine) instead
+  // of reading the data a second time.
   static constexpr std::size_t kSnapshotPieceBytes = std::size_t{1} << 20;
-  using SnapshotSink = std::function<void(std::span<const std::byte>)>;
+  using SnapshotSink = std::function<void(std::span<const std::byte> piece, uint32_t crc_so_far)>;
   void snapshot(const SnapshotSink& write) const;
   std::size_t snapshot_size() const;
 

@@ -204,21 +204,23 @@ uint32_t snapshot_crc_seed(const SnapshotHeader& header) noexcept {
 }
 
 void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, std::span<const std::byte> data) {
-  write_snapshot_file(path, meta, data.size(), [data](const SnapshotPieceSink& write) { write(data); });
+  write_snapshot_file(path, meta, data.size(), [data](const SnapshotPieceSink& write) {
+    write(data, ipc::crc32c(data.data(), data.size()));
+  });
 }
 
 void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, uint64_t data_bytes,
                          const std::function<void(const SnapshotPieceSink&)>& produce) {
   SnapshotHeader header = snapshot_header(meta, data_bytes);
-  uint32_t crc = snapshot_crc_seed(header);
   const UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC);
   uint64_t written = 0;
   uint64_t written_back = 0;
-  produce([&](std::span<const std::byte> piece) {
+  uint32_t data_crc = 0;
+  produce([&](std::span<const std::byte> piece, uint32_t crc_so_far) {
     if (piece.size() > data_bytes - written)
       throw StorageError("snapshot " + path.string() + ": more data than the " + std::to_string(data_bytes) +
                          " bytes announced");
-    crc = ipc::crc32c(piece.data(), piece.size(), crc);
+    data_crc = crc_so_far;
     write_all_at(fd.get(), piece.data(), piece.size(), sizeof header + written, path);
     written += piece.size();
     if (written - written_back >= kWritebackBytes) {
@@ -231,7 +233,7 @@ void write_snapshot_file(const fs::path& path, const SnapshotMeta& meta, uint64_
   if (written != data_bytes)
     throw StorageError("snapshot " + path.string() + ": " + std::to_string(written) +
                        " bytes of data, not the " + std::to_string(data_bytes) + " announced");
-  header.crc = crc;
+  header.crc = ipc::crc32c_combine(snapshot_crc_seed(header), data_crc, data_bytes);
   write_all_at(fd.get(), &header, sizeof header, 0, path);
   sync_file_data(fd.get(), path);
 }

@@ -61,10 +61,12 @@ void write_snapshot_file(const std::filesystem::path& path, const SnapshotMeta& 
                          std::span<const std::byte> data);
 
 // The same, for data of `data_bytes` that `produce` hands to its argument in consecutive pieces (a state
-// machine streaming its image: kv::StateMachine::snapshot(sink)), never whole. Each piece is written as it
-// comes, and the write-back of every 8 MiB is started then, so the final flush finds little left. A
-// producer that hands over another number of bytes is a StorageError.
-using SnapshotPieceSink = std::function<void(std::span<const std::byte>)>;
+// machine streaming its image: kv::StateMachine::snapshot(sink)), never whole, each with the CRC32C (from
+// 0) of all the data handed over so far, that piece included. Each piece is written as it comes, and the
+// write-back of every 8 MiB is started then, so the final flush finds little left. The file's CRC is the
+// producer's last one continued from the header's seed (ipc::crc32c_combine): the data is not read again.
+// A producer that hands over another number of bytes is a StorageError.
+using SnapshotPieceSink = std::function<void(std::span<const std::byte> piece, uint32_t crc_so_far)>;
 void write_snapshot_file(const std::filesystem::path& path, const SnapshotMeta& meta, uint64_t data_bytes,
                          const std::function<void(const SnapshotPieceSink&)>& produce);
 

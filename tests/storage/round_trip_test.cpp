@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
+#include "ipc/crc32c.h"
 #include "node/storage/format.h"
 #include "node/storage/hard_state_file.h"
 #include "node/storage/snapshot_file.h"
@@ -416,6 +421,36 @@ TEST(StorageRoundTrip, VersionOneSnapshotReadsWithoutAConfiguration) {
   NodeStorage storage(tmp.node());
   EXPECT_EQ(*storage.snapshot_meta(), (SnapshotMeta{10, 1}));
   EXPECT_EQ(storage.load_snapshot()->data, data);
+}
+
+// A snapshot streamed in pieces carries the producer's running CRC; the file's CRC is that CRC continued
+// from the header (crc32c_combine), never read from the data again. The file is byte for byte the one
+// written whole, and its CRC is the one format::snapshot_crc computes over header and data in one pass.
+TEST(StorageRoundTrip, StreamedSnapshotFileIsTheWholeOneWithTheDirectCrc) {
+  TempDir tmp;
+  const std::vector<std::byte> data = payload(77, 5, (std::size_t{3} << 20) + 123);
+  const SnapshotMeta meta{77, 5, 0b110, 0b1000};
+  const fs::path whole = tmp.path() / "whole";
+  const fs::path streamed = tmp.path() / "streamed";
+  storage::write_snapshot_file(whole, meta, data);
+  storage::write_snapshot_file(streamed, meta, data.size(), [&](const SnapshotPieceSink& write) {
+    uint32_t crc = 0;
+    for (std::size_t at = 0, n = 1; at < data.size(); at += n, n = n * 7 + 3) {
+      const auto piece = std::span(data).subspan(at, std::min(n, data.size() - at));
+      crc = ipc::crc32c(piece.data(), piece.size(), crc);
+      write(piece, crc);
+    }
+  });
+  const auto read = [](const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::vector<char> bytes = read(streamed);
+  EXPECT_TRUE(bytes == read(whole));
+  format::SnapshotHeader header;
+  ASSERT_EQ(bytes.size(), sizeof header + data.size());
+  std::memcpy(&header, bytes.data(), sizeof header);
+  EXPECT_EQ(header.crc, format::snapshot_crc(header, data));
 }
 
 TEST(StorageRoundTrip, SnapshotThatTheLogDoesNotContinueReplacesTheLog) {
