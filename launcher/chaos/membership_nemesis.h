@@ -5,9 +5,9 @@
 // round: add a node (a new id, or a removed node's with the directory it left with; a learner first,
 // promoted once caught up), remove a voter (the leader at --leader-bias), replace one (add the new, then
 // remove the old) and transfer leadership. At least min(3, N) voters stay, never more members than the
-// segment has node slots. With --storage-faults a removal never leaves the nodes awaiting repair more
-// than a minority of the voters (the bound the damage itself keeps), and no lost voter is chosen to leave
-// or to lead.
+// segment has node slots; a removal is drawn only while more than that many voters are not awaiting
+// repair. With --storage-faults a removal never leaves the nodes awaiting repair more than a minority of
+// the voters (the bound the damage itself keeps), and no lost voter is chosen to leave or to lead.
 //
 // A change refused because another is in progress, or because the learner is still behind, is asked
 // again; one that is refused otherwise, or not carried out within the step timeout, is abandoned and counted
@@ -270,8 +270,8 @@ class MembershipNemesis {
           return fresh.has_value() && !voters.empty();
         case Kind::replace:  // its removal comes once the new voter is in
           return fresh.has_value() && !voters.empty() && repairs_fit(voters.size());
-        case Kind::remove:
-          return voters.size() > min_voters_ && repairs_fit(voters.size() - 1);
+        case Kind::remove:  // the voters left must hold min_voters_ that vote (none awaiting repair)
+          return intact_voters(voters) > min_voters_ && repairs_fit(voters.size() - 1);
         case Kind::transfer:
           return voters.size() >= 2 && conf.voters.contains(conf.leader);
         default:
@@ -331,6 +331,12 @@ class MembershipNemesis {
       case Kind::promote:
         break;
     }
+  }
+
+  // The voters not awaiting repair (a lost voter votes on nothing until the leader has repaired it).
+  std::size_t intact_voters(const std::vector<uint32_t>& voters) const {
+    return static_cast<std::size_t>(std::count_if(
+        voters.begin(), voters.end(), [this](uint32_t node) { return !nemesis_.repairing(node); }));
   }
 
   // Whether the nodes awaiting repair stay within the minority that `voters` voters allow.

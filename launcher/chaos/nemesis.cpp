@@ -157,10 +157,13 @@ void Nemesis::apply_links(const std::set<uint32_t>& group) {
 void Nemesis::kill_one() {
   const auto n = static_cast<uint32_t>(members_.size());
   // Keep a majority up (a 1- or 2-node cluster: at most one down), so the clients can make progress;
-  // whole-cluster crashes are crash_all's job.
+  // whole-cluster crashes are crash_all's job. A node awaiting repair runs but votes on nothing: it
+  // counts as down (else, with 3 members, one under repair and one killed left no quorum for seconds).
   const uint32_t max_down = std::max<uint32_t>(1, (n - 1) / 2);
   const std::vector<uint32_t> running = running_members();
-  if (running.empty() || n - running.size() >= max_down) return;
+  const auto intact = static_cast<uint32_t>(
+      std::count_if(running.begin(), running.end(), [this](uint32_t node) { return !repairing(node); }));
+  if (running.empty() || n - intact >= max_down) return;
   uint32_t victim = running[std::uniform_int_distribution<std::size_t>(0, running.size() - 1)(rng_)];
   const auto current = leader();
   bool is_leader = current && *current == victim;

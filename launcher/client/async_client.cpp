@@ -186,17 +186,19 @@ uint32_t AsyncClient::next_node(uint32_t node) const noexcept {
   return node % segment_->node_count() + 1;
 }
 
-void AsyncClient::set_state(Pending& p, State state) noexcept {
-  if (p.state == State::in_flight) {
-    const uint32_t at = ipc::slot_of(p.awaited_at);
-    if (--awaited_[at] == 0) awaited_nodes_ &= ~(1u << at);
+void AsyncClient::note_written(Pending& p, uint32_t node) noexcept {
+  const uint32_t bit = 1u << ipc::slot_of(node);
+  if ((p.written_nodes & bit) != 0) return;
+  p.written_nodes |= bit;
+  if (owing_[ipc::slot_of(node)]++ == 0) owing_nodes_ |= bit;
+}
+
+void AsyncClient::forget_written(Pending& p) noexcept {
+  for (uint32_t nodes = p.written_nodes; nodes != 0; nodes &= nodes - 1) {
+    const auto at = static_cast<uint32_t>(std::countr_zero(nodes));
+    if (--owing_[at] == 0) owing_nodes_ &= ~(1u << at);
   }
-  p.state = state;
-  if (state == State::in_flight) {
-    p.awaited_at = p.node;
-    const uint32_t at = ipc::slot_of(p.node);
-    if (awaited_[at]++ == 0) awaited_nodes_ |= 1u << at;
-  }
+  p.written_nodes = 0;
 }
 
 void AsyncClient::arm(Pending& p, uint64_t deadline_ns) noexcept {
@@ -207,7 +209,7 @@ void AsyncClient::arm(Pending& p, uint64_t deadline_ns) noexcept {
 void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
   Pending& p = pending_[index];
   p.current_serial = next_serial_++;
-  set_state(p, State::in_flight);
+  p.state = State::in_flight;
   ++p.attempts;
   p.written_in_term = 0;
   const node::RequestHeader header{(p.current_serial << kIndexBits) | index, now_ns, claim_.generation, 0};
@@ -224,6 +226,7 @@ void AsyncClient::send_attempt(uint32_t index, uint64_t now_ns) {
   std::copy(p.command.begin(), p.command.end(), out + sizeof header);
   channel_->commit(p.node, static_cast<uint32_t>(size));
   p.written_in_term = followed_leader_term_;
+  note_written(p, p.node);
 }
 
 void AsyncClient::flush() {
@@ -260,7 +263,7 @@ std::size_t AsyncClient::receive(const Callback& on_done, Clock::time_point dead
 }
 
 bool AsyncClient::has_replies() noexcept {
-  for (uint32_t nodes = awaited_nodes_; nodes != 0; nodes &= nodes - 1)
+  for (uint32_t nodes = owing_nodes_; nodes != 0; nodes &= nodes - 1)
     if (channel_->has_responses_from(static_cast<uint32_t>(std::countr_zero(nodes)) + 1)) return true;
   return false;
 }
@@ -361,14 +364,14 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
         // Nobody known to lead (an election is running): ask the next node a little later.
         if (leader_ == node) leader_ = 0;
         p.node = next_node(node);
-        set_state(p, State::waiting_retry);
+        p.state = State::waiting_retry;
         arm(p, std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns));
       }
       return;
     }
     case node::ResponseStatus::busy:
       if (!current) return;
-      set_state(p, State::waiting_retry);
+      p.state = State::waiting_retry;
       arm(p, std::min(now_ns + to_ns(options_.no_leader_backoff), p.give_up_ns));
       return;
   }
@@ -446,7 +449,8 @@ void AsyncClient::finish(uint32_t index, Status status, std::string_view value, 
                          bool found) {
   Pending& p = pending_[index];
   if (options_.history != nullptr) record_history(p, status, value, phases.client_receive_ns);
-  set_state(p, State::free);
+  p.state = State::free;
+  forget_written(p);
   --outstanding_;
   ++finished_;
   (*on_done_)(Completion{p.tag, status, value, found, phases, p.attempts});

@@ -73,9 +73,9 @@ class AsyncClient final : private ClientChannel::Sink {
   void flush();
 
   // A ClientGroup's finer steps (its thread waits for all of its clients at once):
-  // Whether a reply from a node that has one of this client's current attempts waits to be handled
-  // (shm; a load per such node). Only those replies end a wait: a late answer to an earlier attempt is
-  // read along with them, or with the next.
+  // Whether a reply waits to be handled from a node that owes one to an outstanding request (shm; a load
+  // per node written to since the request's first attempt): a late ok to an earlier attempt, at a node
+  // the current attempt has left, counts as well as the current attempt's answer.
   bool has_replies() noexcept;
   // Handles every reply that has arrived; publishes nothing. Returns how many requests finished.
   std::size_t take_replies(const Callback& on_done);
@@ -110,7 +110,7 @@ class AsyncClient final : private ClientChannel::Sink {
     uint64_t first_serial = 0;    // request ids of this operation's attempts are >= this
     uint64_t current_serial = 0;  // the attempt a not_leader answer must match to count
     uint32_t node = 0;            // where the current attempt goes (or went)
-    uint32_t awaited_at = 0;      // in_flight: the node counted in awaited_ for it
+    uint32_t written_nodes = 0;   // a bit per node slot an attempt of this operation was written to
     // The leader record's term the current attempt was written under (0: its channel was full and it
     // was not written): only an attempt written to the same leader in the same term is waited for.
     uint64_t written_in_term = 0;
@@ -124,9 +124,11 @@ class AsyncClient final : private ClientChannel::Sink {
   };
 
   void send_attempt(uint32_t index, uint64_t now_ns);
-  // Every change of a Pending's state goes through here (it keeps awaited_), every deadline through arm().
-  void set_state(Pending& p, State state) noexcept;
+  // Every deadline goes through arm(), every written attempt through note_written() and every finish
+  // through forget_written() (they keep owing_).
   void arm(Pending& p, uint64_t deadline_ns) noexcept;
+  void note_written(Pending& p, uint32_t node) noexcept;
+  void forget_written(Pending& p) noexcept;
   // ClientChannel::Sink: a reply, handled while receive() runs (on_done_ is set).
   void on_response(uint32_t node, std::span<const std::byte> payload) override;
   // A leader newer than the one this client last followed was announced in the segment (ipc/leader.h).
@@ -167,9 +169,10 @@ class AsyncClient final : private ClientChannel::Sink {
   uint32_t round_robin_ = 0;
   std::vector<Pending> pending_;  // `pipeline` entries
   std::size_t outstanding_ = 0;
-  // By node slot: the attempts in flight there; a bit per node slot with any (ipc::kMaxNodes <= 32).
-  std::array<uint16_t, ipc::kMaxNodes> awaited_{};
-  uint32_t awaited_nodes_ = 0;
+  // By node slot: the outstanding requests with an attempt written there, which may still be answered
+  // there; a bit per node slot with any (ipc::kMaxNodes <= 32).
+  std::array<uint16_t, ipc::kMaxNodes> owing_{};
+  uint32_t owing_nodes_ = 0;
   static_assert(ipc::kMaxNodes <= 32);
   uint64_t next_timer_ns_ = std::numeric_limits<uint64_t>::max();  // a lower bound of every deadline
   uint64_t finished_ = 0;

@@ -5,8 +5,8 @@
 // sleeps on that one bell, then lets each client that has replies handle them; every kTimerScan the
 // clients with a timer due (retries, give-ups) run it, and all of them follow a newly announced leader.
 // Requests submitted by all the clients are published with one doorbell per node, by the clients that
-// wrote some: the group's costs per wake-up are a load per client (its current attempts' nodes' reply
-// rings, usually one) and the work the replies and requests bring.
+// wrote some: the group's costs per wake-up are a load per client (the reply rings of the nodes its
+// outstanding requests were written to, usually one) and the work the replies and requests bring.
 //
 //     ClientGroup group("demo", 512, {.pipeline = 16, .session = false});
 //     group.client(i).submit({kv::Op::put, "k", "v"}, tag);

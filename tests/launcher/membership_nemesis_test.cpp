@@ -6,7 +6,7 @@
 // removed from the configuration it reads, not keep it as a member, even while the node awaits the
 // repair of a lost state (which would otherwise fail the repair judge: a node no longer in the
 // configuration is never repaired into it). And while a removal is in flight, the bound on damaged nodes
-// counts the voters it leaves.
+// counts the voters it leaves; a voter awaiting repair is not counted as one that votes.
 #include "launcher/chaos/membership_nemesis.h"
 
 #include <fmt/format.h>
@@ -54,6 +54,10 @@ class FakeLeader {
         out.learners = learners_;
         break;
       case AdminOp::kAddLearner:
+        if (refuse_adds_) {
+          out.status = raft::Status::kInvalidArgument;
+          break;
+        }
         if (member) out.status = raft::Status::kAlreadyMember;
         if (!member) learners_.insert(node);
         break;
@@ -94,6 +98,12 @@ class FakeLeader {
     std::lock_guard lock(mutex_);
     silent_ = false;
   }
+  // A voter more, and every add refused from now on: a removal is the only change that can be made.
+  void add_voter_and_refuse_adds(uint32_t node) {
+    std::lock_guard lock(mutex_);
+    voters_.insert(node);
+    refuse_adds_ = true;
+  }
   raft::NodeSet members() {
     std::lock_guard lock(mutex_);
     return raft::NodeSet::from_bits(voters_.bits() | learners_.bits());
@@ -105,6 +115,7 @@ class FakeLeader {
   uint64_t index_ = 0;
   uint32_t lost_removal_ = 0;
   bool silent_ = false;
+  bool refuse_adds_ = false;
 };
 
 ipc::SegmentConfig segment_config() {
@@ -165,6 +176,26 @@ class MembershipNemesisTest : public ::testing::Test {
     c.set(c.lost, 7);
     c.set(c.updated_ns, 1);
     nemesis_.poll_repairs();
+  }
+
+  // Node `node`'s counters say it is repaired (a voter, no longer lost, published since lose_state).
+  void repaired(uint32_t node) {
+    ipc::NodeCounters& c = segment_.node_counters(node);
+    c.set(c.lost, 0);
+    c.set(c.updated_ns, 2);
+    nemesis_.poll_repairs();
+  }
+
+  // Drives both nemeses (and `also`) for `how_long`.
+  template <class Also>
+  void drive_for(std::chrono::milliseconds how_long, Also also) {
+    const auto end = std::chrono::steady_clock::now() + how_long;
+    while (std::chrono::steady_clock::now() < end) {
+      nemesis_.step();
+      changes_.step();
+      also();
+      std::this_thread::sleep_for(1ms);
+    }
   }
 
   std::string failures() const {
@@ -233,6 +264,39 @@ TEST_F(MembershipNemesisTest, TheDamageBoundCountsTheVotersARemovalInFlightLeave
   EXPECT_EQ(nemesis_.voter_count(), kVoters - 1);
   nemesis_.follow(raft::NodeSet::from_bits(0b1110), "the leader's configuration");
   EXPECT_EQ(nemesis_.voter_count(), kVoters);
+}
+
+// A voter awaiting repair votes on nothing, so the nemeses count it with the voters that are out: with
+// four voters, one of them lost, a removal would leave two that vote of three (min 3); with three members,
+// one lost, a kill would leave one of three up. Before, both counted the lost voter as one that votes
+// (a 3-voter run under repair was down to 2 and the kill nemesis took one of those: no quorum for
+// seconds). Each is shown drawn once the node is repaired, so the test sees the event when it comes.
+TEST_F(MembershipNemesisTest, NoVoterIsRemovedWhileOnlyTheMinimumVoteTheOthersAwaitingRepair) {
+  leader_.add_voter_and_refuse_adds(4);
+  lose_state(2);
+  ASSERT_TRUE(nemesis_.repairing(2));
+  const auto removal_drawn = [&] { return log_.str().find("membership: remove node") != std::string::npos; };
+  drive_for(500ms, [] {});
+  EXPECT_FALSE(removal_drawn()) << log_.str();
+  repaired(2);
+  EXPECT_TRUE(drive_until(removal_drawn)) << log_.str();
+}
+
+TEST_F(MembershipNemesisTest, NoNodeIsKilledWhileOneOfThreeAwaitsRepair) {
+  NemesisOptions kill_often;
+  kill_often.kill_interval = 10ms;
+  std::ostringstream kill_log;
+  Nemesis kills(kill_often, kSeed, segment_, supervisor_, dirs_, kill_log);
+  lose_state(2);
+  kills.begin();
+  drive_for(300ms, [&] { kills.step(); });
+  EXPECT_EQ(kills.stats().kills, 0u) << kill_log.str();
+  repaired(2);
+  EXPECT_TRUE(drive_until([&] {
+    kills.step();
+    return kills.stats().kills > 0;
+  })) << kill_log.str();
+  kills.end();
 }
 
 }  // namespace
