@@ -170,7 +170,7 @@ void StateMachine::restore(std::span<const std::byte> bytes) {
   check("key count");
   if (key_count > r.remaining() / kMinPairSize)
     corrupt("key count " + std::to_string(key_count) + " too large");
-  auto slab = std::make_shared<ValueSlab>();  // before map, which it outlives
+  auto slab = std::make_shared<ValueSlab>(bytes.size());  // bounds the values; before map, which it outlives
   Map map;
   map.reserve(key_count);
   std::string_view previous_key;
