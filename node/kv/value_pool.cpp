@@ -23,19 +23,20 @@ ValuePool& ValuePool::shared() {
 
 ValuePool::~ValuePool() = default;
 
+std::size_t ValuePool::class_step(std::size_t bytes) noexcept {
+  return std::size_t{1} << (ceil_log2(bytes) - 1 - std::countr_zero(unsigned{kClassesPerDoubling}));
+}
+
 std::size_t ValuePool::capacity_for(std::size_t bytes) noexcept {
   if (!pooled(bytes)) return bytes;
-  const std::size_t step = std::size_t{1}
-                           << (ceil_log2(bytes) - 1 - std::countr_zero(unsigned{kClassesPerDoubling}));
+  const std::size_t step = class_step(bytes);
   return (bytes + step - 1) / step * step;
 }
 
 std::size_t ValuePool::class_index(std::size_t capacity) noexcept {
-  const int e = ceil_log2(capacity);
-  const std::size_t step = std::size_t{1} << (e - 1 - std::countr_zero(unsigned{kClassesPerDoubling}));
   // capacity / step is kClassesPerDoubling + 1 .. 2 * kClassesPerDoubling within (2^(e-1), 2^e].
-  return static_cast<std::size_t>(e - kSmallestLog2 - 1) * kClassesPerDoubling + capacity / step -
-         kClassesPerDoubling - 1;
+  return static_cast<std::size_t>(ceil_log2(capacity) - kSmallestLog2 - 1) * kClassesPerDoubling +
+         capacity / class_step(capacity) - kClassesPerDoubling - 1;
 }
 
 char* ValuePool::allocate(std::size_t capacity) {

@@ -40,6 +40,8 @@ class ValuePool {
  private:
   static constexpr int kClassesPerDoubling = 4;
   static constexpr std::size_t kSlabBytes = std::size_t{64} << 20;
+  // The spacing of the classes in (2^(e-1), 2^e] for `bytes` in it.
+  static std::size_t class_step(std::size_t bytes) noexcept;
   static std::size_t class_index(std::size_t capacity) noexcept;
 
   struct FreeBlock {
