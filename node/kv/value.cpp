@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "node/kv/value_pool.h"
+
 namespace shmraft::kv {
 
 Value::Value(std::string_view bytes, ValueSlab& slab) {
@@ -15,7 +17,8 @@ Value::Value(std::string_view bytes, ValueSlab& slab) {
 
 void Value::assign(std::string_view bytes) {
   if (bytes.size() > capacity_) {
-    adopt(heap_copy(bytes.size(), {}, bytes), bytes.size());
+    const std::size_t capacity = ValuePool::capacity_for(bytes.size());
+    adopt(heap_copy(capacity, {}, bytes), capacity);
   } else if (!bytes.empty()) {
     std::memmove(data_, bytes.data(), bytes.size());
   }
@@ -26,7 +29,7 @@ void Value::append(std::string_view bytes) {
   const std::size_t size = size_ + bytes.size();
   if (size > capacity_) {
     // Doubling, as std::string does: a value built by many appends is copied a logarithmic number of times.
-    const std::size_t capacity = std::max(size, 2 * capacity_);
+    const std::size_t capacity = ValuePool::capacity_for(std::max(size, 2 * capacity_));
     adopt(heap_copy(capacity, view(), bytes), capacity);
   } else if (!bytes.empty()) {
     std::memcpy(data_ + size_, bytes.data(), bytes.size());
@@ -35,7 +38,8 @@ void Value::append(std::string_view bytes) {
 }
 
 char* Value::heap_copy(std::size_t capacity, std::string_view head, std::string_view tail) {
-  auto* const fresh = static_cast<char*>(::operator new(capacity));
+  auto* const fresh = ValuePool::pooled(capacity) ? ValuePool::shared().allocate(capacity)
+                                                  : static_cast<char*>(::operator new(capacity));
   if (!head.empty()) std::memcpy(fresh, head.data(), head.size());
   if (!tail.empty()) std::memcpy(fresh + head.size(), tail.data(), tail.size());
   return fresh;
@@ -49,7 +53,11 @@ void Value::adopt(char* heap, std::size_t capacity) noexcept {
 }
 
 void Value::release() noexcept {
-  if (on_heap_) ::operator delete(data_);
+  if (!on_heap_) return;
+  if (ValuePool::pooled(capacity_))
+    ValuePool::shared().free(data_, capacity_);
+  else
+    ::operator delete(data_);
 }
 
 }  // namespace shmraft::kv

@@ -1,41 +1,41 @@
 #pragma once
-// Memory for the values a restore copies out of a snapshot image (StateMachine::restore): taken from a
-// few large mappings, 2 MiB-aligned and advised MADV_HUGEPAGE, each populated in one call
-// (MADV_POPULATE_WRITE) as it is taken, rather than malloc'ed a value at a time and faulted in a 4 KiB
-// page at a time. On this VM a first-touch fault costs ~12 µs, ~3 s per GiB restored; and fork() copies
-// one page-table entry per 2 MiB page instead of 512. Either advice may be refused (an older kernel, THP
-// off): the memory works all the same, only slower.
+// Bump-allocated memory for kv values on 2 MiB pages: one reservation of address space, 2 MiB-aligned and
+// advised MADV_HUGEPAGE, made resident 2 MiB at a time (MADV_POPULATE_WRITE) only as allocate() reaches
+// it, so a slab holds at most 2 MiB it does not use. A restore (StateMachine::restore) copies its values
+// into a slab as large as the image, which bounds them; the value pool (value_pool.h) carves its blocks
+// from slabs too.
 //
-// Nothing is freed before the slab: a value later replaced by a larger one moves to the heap and leaves
-// its bytes here (at most the image's size in all). Not thread-safe; a restore fills it on one thread.
+// Why 2 MiB pages: on this VM a process's first touch of each 4 KiB page costs ~5-12 µs, the allocating
+// process's (~3 s per GiB restored) and, after fork(), the snapshot child's again on every page it reads
+// (~70 % of a 1 GiB snapshot child's CPU); fork() also copies one page-table entry per 2 MiB page instead
+// of 512. Either advice may be refused (an older kernel, THP off): the memory works all the same, only
+// slower.
+//
+// Nothing is freed before the slab. Not thread-safe.
 #include <cstddef>
-#include <vector>
 
 namespace shmraft::kv {
 
 class ValueSlab {
  public:
-  ValueSlab() = default;
+  // Reserves `capacity` bytes rounded up to 2 MiB (none resident yet). Throws std::bad_alloc when mmap fails.
+  explicit ValueSlab(std::size_t capacity);
   ~ValueSlab();
   ValueSlab(const ValueSlab&) = delete;
   ValueSlab& operator=(const ValueSlab&) = delete;
 
-  // `bytes` of writable memory, valid until the slab dies. Throws std::bad_alloc when mmap fails.
+  // `bytes` of writable memory, valid until the slab dies. Throws std::bad_alloc beyond left().
   char* allocate(std::size_t bytes);
 
-  std::size_t mapped_bytes() const noexcept { return mapped_bytes_; }
+  std::size_t left() const noexcept { return static_cast<std::size_t>(end_ - next_); }
+  // Resident (or at least asked to be): what allocate() reached, rounded up to 2 MiB.
+  std::size_t populated_bytes() const noexcept { return static_cast<std::size_t>(populated_ - base_); }
 
  private:
-  struct Chunk {
-    void* base;
-    std::size_t bytes;
-  };
-  void map_chunk(std::size_t at_least);
-
-  std::vector<Chunk> chunks_;
+  char* base_ = nullptr;
   char* next_ = nullptr;
-  std::size_t left_ = 0;
-  std::size_t mapped_bytes_ = 0;
+  char* populated_ = nullptr;
+  char* end_ = nullptr;
 };
 
 }  // namespace shmraft::kv

@@ -155,17 +155,11 @@ TEST(Snapshot, TheStreamedImageIsTheWholeImageInPieces) {
 // The image of values on both sides of the in-place threshold (1 MiB; values from it up are handed to the
 // sink as their own bytes, not copied) is, byte for byte, the layout snapshot.cpp documents, built here
 // independently of its writer: the pieces change, the bytes do not.
-TEST(Snapshot, ValuesHandedOverInPlaceGiveTheDocumentedBytes) {
-  const std::vector<std::size_t> sizes = {
-      0, 1, 4095, 4096, 4097, 8192, 100, 4096, 3000, StateMachine::kSnapshotPieceBytes + 1, 5000};
-  StateMachine kv;
-  std::vector<std::pair<std::string, std::string>> pairs;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    pairs.emplace_back(numbered("k", i + 10), std::string(sizes[i], static_cast<char>('a' + i)));
-    kv.apply(i + 1, encode(put(pairs.back().first, pairs.back().second)));
-  }
+// The image the layout in snapshot.cpp documents for `pairs` (sorted here) and no sessions, built without
+// the writer's code.
+std::vector<std::byte> documented_image(std::vector<std::pair<std::string, std::string>> pairs,
+                                        uint64_t applied_index) {
   std::sort(pairs.begin(), pairs.end());
-
   std::vector<std::byte> expected;
   const auto raw = [&](std::string_view s) {
     for (char c : s) expected.push_back(static_cast<std::byte>(c));
@@ -175,8 +169,8 @@ TEST(Snapshot, ValuesHandedOverInPlaceGiveTheDocumentedBytes) {
     expected.push_back(static_cast<std::byte>(v));
   };
   raw("SRKV");
-  varint(1);             // version
-  varint(sizes.size());  // applied index
+  varint(1);  // version
+  varint(applied_index);
   varint(pairs.size());
   for (const auto& [key, value] : pairs) {
     varint(key.size());
@@ -187,7 +181,11 @@ TEST(Snapshot, ValuesHandedOverInPlaceGiveTheDocumentedBytes) {
   varint(0);  // sessions
   const uint32_t crc = ipc::crc32c(expected.data(), expected.size());
   for (int shift = 0; shift < 32; shift += 8) expected.push_back(static_cast<std::byte>(crc >> shift));
+  return expected;
+}
 
+// Streams `kv`'s image and checks it against `expected`, piece sizes and running CRCs included.
+void expect_streamed_image(const StateMachine& kv, const std::vector<std::byte>& expected) {
   std::vector<std::byte> streamed;
   kv.snapshot([&](std::span<const std::byte> piece, uint32_t crc_so_far) {
     EXPECT_LE(piece.size(), StateMachine::kSnapshotPieceBytes);
@@ -197,6 +195,64 @@ TEST(Snapshot, ValuesHandedOverInPlaceGiveTheDocumentedBytes) {
   EXPECT_EQ(streamed.size(), kv.snapshot_size());
   EXPECT_TRUE(streamed == expected);  // not EXPECT_EQ: a mismatch would print a MiB
   EXPECT_TRUE(kv.snapshot() == expected);
+}
+
+TEST(Snapshot, ValuesHandedOverInPlaceGiveTheDocumentedBytes) {
+  const std::vector<std::size_t> sizes = {
+      0, 1, 4095, 4096, 4097, 8192, 100, 4096, 3000, StateMachine::kSnapshotPieceBytes + 1, 5000};
+  StateMachine kv;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    pairs.emplace_back(numbered("k", i + 10), std::string(sizes[i], static_cast<char>('a' + i)));
+    kv.apply(i + 1, encode(put(pairs.back().first, pairs.back().second)));
+  }
+  expect_streamed_image(kv, documented_image(pairs, sizes.size()));
+}
+
+// Values at the value pool's edges (malloc up to 2 KiB, size classes above, malloc again past 1 MiB),
+// grown by appends through several classes and restored into a slab, and keys that share their first 8
+// bytes (the sort's prefix), differ only in length or a zero byte, or carry bytes above 0x7f (ordered
+// unsigned): the image is the documented one, and it restores to a state that gives the same bytes.
+TEST(Snapshot, PooledValuesAndKeysSharingTheirPrefixGiveTheDocumentedBytes) {
+  const std::size_t mib = std::size_t{1} << 20;
+  const std::vector<std::size_t> sizes = {2047, 2048,        2049,    2560, 2561,    4096,        8192,
+                                          8193, mib / 2 + 1, mib - 1, mib,  mib + 1, 3 * mib + 5, 700};
+  const std::vector<std::string> keys = {"abcdefgh",
+                                         "abcdefgh1",
+                                         "abcdefgh0",
+                                         "abcdefg",
+                                         std::string("abc\0", 4),
+                                         "abc",
+                                         std::string("abc\0\0", 5),
+                                         "\xff\x01",
+                                         "\x7f",
+                                         "\x80",
+                                         "abcdefgi",
+                                         "prefix-same-long-1",
+                                         "prefix-same-long-0",
+                                         "z"};
+  ASSERT_EQ(keys.size(), sizes.size());
+  StateMachine kv;
+  uint64_t index = 0;
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    pairs.emplace_back(keys[i], std::string(sizes[i], static_cast<char>('a' + i)));
+    kv.apply(++index, encode(put(keys[i], pairs.back().second)));
+  }
+  std::string grown;  // through the classes by doubling
+  for (int i = 0; i < 12; ++i) {
+    const std::string piece(700 + i * 300, static_cast<char>('A' + i));
+    grown += piece;
+    kv.apply(++index, encode(append("grown", piece)));
+  }
+  pairs.emplace_back("grown", grown);
+  const std::vector<std::byte> expected = documented_image(pairs, index);
+  expect_streamed_image(kv, expected);
+
+  StateMachine restored;
+  restored.restore(expected);  // refuses keys out of order
+  EXPECT_EQ(restored.dump(), kv.dump());
+  expect_streamed_image(restored, expected);
 }
 
 // Restored values live in the restore's slab (value.h): they are overwritten, grown, appended to and

@@ -1,5 +1,6 @@
-// kv::Value and ValueSlab: a value on the heap or in a restore's slab reads, overwrites, grows and copies
-// alike; only a heap value is freed (ASan would see a slab value freed, or a heap one leaked).
+// kv::Value, ValueSlab and ValuePool: a value on the heap, in the pool or in a restore's slab reads,
+// overwrites, grows and copies alike; only a heap or pool value is freed (ASan would see a slab value freed,
+// or a heap one leaked).
 #include "node/kv/value.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/kv/value_pool.h"
 #include "node/kv/value_slab.h"
 
 namespace shmraft::kv {
@@ -39,7 +41,7 @@ TEST(Value, AppendDoublesAndKeepsWhatWasThere) {
 }
 
 TEST(Value, ASlabValueIsWrittenInPlaceAndMovesToTheHeapWhenItOutgrowsItsBytes) {
-  ValueSlab slab;
+  ValueSlab slab(64);
   Value v("restored bytes", slab);
   const char* const in_slab = v.view().data();
   EXPECT_EQ(v.view(), "restored bytes");
@@ -52,7 +54,7 @@ TEST(Value, ASlabValueIsWrittenInPlaceAndMovesToTheHeapWhenItOutgrowsItsBytes) {
 }
 
 TEST(Value, CopiesAreOnTheHeapAndIndependentMovesTakeTheBytes) {
-  ValueSlab slab;
+  ValueSlab slab(64);
   Value original("in the slab", slab);
   Value copy = original;
   EXPECT_NE(copy.view().data(), original.view().data());
@@ -65,20 +67,87 @@ TEST(Value, CopiesAreOnTheHeapAndIndependentMovesTakeTheBytes) {
   EXPECT_EQ(moved.view(), "in the slab");
 }
 
-TEST(ValueSlab, HandsOutDistinctWritableBytesAcrossChunksOfAnySize) {
-  ValueSlab slab;
+TEST(ValueSlab, HandsOutDistinctWritableBytesAndMakesResidentOnlyWhatItReached) {
+  ValueSlab slab(80u << 20);
+  EXPECT_EQ(slab.populated_bytes(), 0u);
   std::vector<std::pair<char*, std::size_t>> taken;
+  std::size_t total = 0;
   for (std::size_t bytes : {1u, 100u, 3u << 20, 8192u, 70u << 20, 5u}) {
     char* p = slab.allocate(bytes);
     std::fill(p, p + bytes, static_cast<char>(taken.size()));
     taken.emplace_back(p, bytes);
+    total += bytes;
+    // At most one 2 MiB page beyond what was handed out (review item 4: whole 64 MiB chunks were populated).
+    EXPECT_GE(slab.populated_bytes(), total);
+    EXPECT_LT(slab.populated_bytes(), total + (2u << 20));
   }
   for (std::size_t i = 0; i < taken.size(); ++i) {
     const auto [p, bytes] = taken[i];
     EXPECT_EQ(p[0], static_cast<char>(i));
     EXPECT_EQ(p[bytes - 1], static_cast<char>(i)) << "no later allocation overlapped allocation " << i;
   }
-  EXPECT_GE(slab.mapped_bytes(), (3u << 20) + (70u << 20) + 8192u + 106u);
+}
+
+TEST(ValueSlab, RefusesMoreThanItsCapacityRoundedToTwoMebibytes) {
+  ValueSlab slab(100);
+  EXPECT_EQ(slab.left(), 2u << 20);
+  slab.allocate(2u << 20);
+  EXPECT_THROW(slab.allocate(1), std::bad_alloc);
+  ValueSlab empty(0);
+  EXPECT_THROW(empty.allocate(1), std::bad_alloc);
+}
+
+TEST(ValuePool, SizeClassesAreFourPerDoublingAboveTwoKibibytes) {
+  EXPECT_FALSE(ValuePool::pooled(2048));
+  EXPECT_EQ(ValuePool::capacity_for(2048), 2048u);
+  EXPECT_EQ(ValuePool::capacity_for(2049), 2560u);
+  EXPECT_EQ(ValuePool::capacity_for(4096), 4096u);
+  EXPECT_EQ(ValuePool::capacity_for(4097), 5120u);
+  EXPECT_EQ(ValuePool::capacity_for(8192), 8192u);
+  EXPECT_EQ(ValuePool::capacity_for(8193), 10240u);
+  EXPECT_EQ(ValuePool::capacity_for(1u << 20), 1u << 20);
+  EXPECT_FALSE(ValuePool::pooled((1u << 20) + 1));
+  EXPECT_EQ(ValuePool::capacity_for((1u << 20) + 1), (1u << 20) + 1);
+  for (std::size_t bytes = 2049; bytes <= (1u << 20); bytes += 97) {
+    const std::size_t c = ValuePool::capacity_for(bytes);
+    ASSERT_GE(c, bytes);
+    ASSERT_LE(c, bytes + bytes / 4) << bytes;
+    ASSERT_EQ(ValuePool::capacity_for(c), c) << "a class size is its own class";
+  }
+}
+
+TEST(ValuePool, ReusesAFreedBlockOfItsClassOnlyAndNeverOverlaps) {
+  ValuePool pool;
+  std::vector<std::pair<char*, std::size_t>> taken;
+  for (std::size_t bytes = 2049; bytes <= (1u << 20); bytes = bytes * 3 / 2) {
+    const std::size_t c = ValuePool::capacity_for(bytes);
+    char* p = pool.allocate(c);
+    std::fill(p, p + c, static_cast<char>(taken.size()));
+    taken.emplace_back(p, c);
+  }
+  for (std::size_t i = 0; i < taken.size(); ++i) {
+    const auto [p, c] = taken[i];
+    ASSERT_EQ(p[0], static_cast<char>(i));
+    ASSERT_EQ(p[c - 1], static_cast<char>(i)) << "no later block overlapped block " << i;
+  }
+  const auto [p, c] = taken[3];
+  pool.free(p, c);
+  EXPECT_NE(pool.allocate(ValuePool::capacity_for(c + 1)), p) << "another class does not take it";
+  EXPECT_EQ(pool.allocate(c), p);
+}
+
+TEST(Value, LargeValuesLiveInThePoolAndKeepTheirClassCapacity) {
+  Value v(std::string(8192, 'a'));
+  const char* const first = v.view().data();
+  v.append(std::string(100, 'b'));  // doubles to 16 KiB
+  EXPECT_EQ(v.view(), std::string(8192, 'a') + std::string(100, 'b'));
+  const char* const second = v.view().data();
+  EXPECT_NE(second, first);
+  v.assign(std::string(16384, 'c'));  // fits the doubled capacity
+  EXPECT_EQ(v.view().data(), second);
+  Value other(std::string(8192, 'd'));  // takes the block v gave back
+  EXPECT_EQ(other.view().data(), first);
+  EXPECT_EQ(other.view(), std::string(8192, 'd'));
 }
 
 }  // namespace
