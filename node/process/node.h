@@ -167,7 +167,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // (forked_snapshot.h), the loop only forks, renames the file the child wrote into place, and compacts
   // the log once the child made the rename durable.
   void maybe_snapshot(uint64_t now_ns);
-  void advance_forked_snapshot();
+  void advance_forked_snapshot(uint64_t now_ns);
   void install_forked_snapshot();
   void compact_after_snapshot();
   void publish_counters(uint64_t now_ns);
@@ -228,7 +228,10 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   ClientRequests<RequestHost> requests_{RequestHost(*this)};
 
   uint64_t applied_bytes_since_snapshot_ = 0;
-  uint64_t damaged_snapshots_replaced_ = 0;  // SnapshotSender::images_damaged() a new snapshot answered
+  uint64_t damaged_snapshots_replaced_ =
+      0;                            // SnapshotSender::images_damaged() an installed snapshot answered
+  uint64_t replacing_damaged_ = 0;  // ... and the one the running child will answer once installed
+  uint64_t damaged_retry_ns_ = 0;   // after a failed replacement, no new try before this time
   raft::Index snapshot_index_ = 0;
   ForkedSnapshot forked_snapshot_;
   uint64_t install_ns_ = 0;             // how long the rename of the latest forked snapshot held the loop
