@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -12,6 +13,7 @@
 #include <system_error>
 
 #include "node/kv/state_machine.h"
+#include "node/process/catch_up_priority.h"
 #include "node/process/node.h"
 #include "node/process/node_process.h"
 #include "node/raft/safety_violation.h"
@@ -22,6 +24,8 @@ namespace shmraft::node {
 namespace {
 
 volatile std::sig_atomic_t stop_requested = 0;
+
+constexpr auto kCatchUpPriorityCap = std::chrono::seconds(2);
 
 void on_stop_signal(int) {
   stop_requested = 1;
@@ -64,12 +68,15 @@ int run(const NodeOptions& options) {
   ::umask(077);
   stop_requested = 0;
   install_signal_handlers();
+  // Recovery and catch-up at idle priority; past this cap at normal priority whatever the node's state.
+  CatchUpPriority priority = CatchUpPriority::lower(kCatchUpPriorityCap);
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<Node> node;
   try {
     validate(options);
     log = open_log(options);
     node = std::make_unique<Node>(options, *log);
+    node->restore_priority_once_caught_up(std::move(priority));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmraft node %u: cannot start: %s\n", options.node, e.what());
     if (log) {
