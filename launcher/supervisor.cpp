@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <optional>
+
 #include "ipc/layout.h"
 #include "launcher/launcher_error.h"
 #include "node/process/catch_up_priority.h"
@@ -43,8 +45,9 @@ pid_t Supervisor::start(uint32_t node) {
   if (pids_[ipc::slot_of(node)] != 0)
     throw LauncherError("node " + std::to_string(node) + " is already running");
   const Launch launch = launch_for_(node);
+  std::optional<node::IdleForFork> idle;  // for the fork only: this thread is raised back at once
+  if (launch.start_idle) idle.emplace();
   pids_[ipc::slot_of(node)] = spawn_child(launch.argv, launch.output);
-  if (launch.start_idle) node::lower_started_process(pids_[ipc::slot_of(node)]);
   return pids_[ipc::slot_of(node)];
 }
 

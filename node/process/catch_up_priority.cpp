@@ -67,18 +67,18 @@ CatchUpPriority CatchUpPriority::lower(std::chrono::milliseconds cap, bool start
   state.watchdog = std::thread([&state, cap, inherited] {
     if (inherited) set_policy(0, SCHED_OTHER);
     std::unique_lock lock(state.mutex);
-    // Even after restore(): a launcher's lower_started_process() that came after it is undone here.
-    if (!state.done.wait_for(lock, cap, [&] { return state.ending; })) {
-      state.restored = true;
+    if (!state.done.wait_for(lock, cap, [&] { return state.ending; }) && !state.restored.exchange(true))
       restore_all_threads();
-    }
   });
   if (!inherited && !set_policy(0, SCHED_IDLE)) state.restored = true;
   return priority;
 }
 
-void lower_started_process(pid_t pid) noexcept {
-  if (may_raise_priority()) set_policy(pid, SCHED_IDLE);
+IdleForFork::IdleForFork() noexcept
+    : lowered_(::sched_getscheduler(0) == SCHED_OTHER && may_raise_priority() && set_policy(0, SCHED_IDLE)) {}
+
+IdleForFork::~IdleForFork() {
+  if (lowered_) set_policy(0, SCHED_OTHER);
 }
 
 bool CatchUpPriority::restore() noexcept {

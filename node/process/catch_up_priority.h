@@ -13,8 +13,6 @@
 // node that never catches up is a node the cluster cannot lose another beside. A watchdog thread,
 // started before the process is lowered, enforces the cap even while the node is still recovering.
 // Only liveness and latency depend on this.
-#include <sys/types.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -32,7 +30,7 @@ class CatchUpPriority {
   CatchUpPriority& operator=(CatchUpPriority&&) noexcept = default;
 
   // Lowers the calling thread, and so every thread it starts later, when it may raise them back; with
-  // `started_idle`, a process its launcher lowered (lower_started_process) is taken as lowered.
+  // `started_idle`, a process its launcher started at SCHED_IDLE (IdleForFork) is taken as lowered.
   static CatchUpPriority lower(std::chrono::milliseconds cap, bool started_idle = false);
 
   // Whether the process is still lowered (false after restore() or the cap).
@@ -51,13 +49,21 @@ class CatchUpPriority {
   std::unique_ptr<State> state_;
 };
 
-// For a launcher, on a node process it has just forked: SCHED_IDLE from (about) its first instruction,
-// so exec, dynamic linking and flag parsing (~12 ms of CPU on the 2-vCPU host) are idle too; the node,
-// told by --started-idle, takes the policy as its own lowering. Not by lowering the launcher's thread
-// around fork(): fork() holds the launcher's memory map locked while it copies it, and an idle thread
-// preempted there stalls every other thread of the launcher (the bench's clients: ops of 0.6-1.5 s at
-// load 10). Nothing where the child could not raise itself back (the same check, same user).
-void lower_started_process(pid_t pid) noexcept;
+// For a launcher: while it lives, the calling thread runs at SCHED_IDLE, so that a node it forks starts
+// idle from its first instruction (exec, dynamic linking and flag parsing: ~12 ms of CPU on the 2-vCPU
+// host), and is raised back after. The node, told by --started-idle, raises itself once caught up. Does
+// nothing where the thread could not be raised back.
+class IdleForFork {
+ public:
+  IdleForFork() noexcept;
+  ~IdleForFork();
+  IdleForFork(const IdleForFork&) = delete;
+  IdleForFork& operator=(const IdleForFork&) = delete;
+  bool lowered() const noexcept { return lowered_; }
+
+ private:
+  bool lowered_ = false;
+};
 
 // Whether this process may move a thread from SCHED_IDLE back to SCHED_OTHER at its nice value.
 bool may_raise_priority() noexcept;
