@@ -10,14 +10,18 @@
 namespace shmraft::launcher {
 
 Supervisor::Launch node_launch(const NodeLaunchConfig& config, uint32_t node) {
-  std::vector<std::string> argv{
-      self_executable().string(), "node", "--cluster", config.dirs.cluster(), "--node", std::to_string(node),
-      "--data-dir", config.dirs.node_dir(node).string(), "--cluster-id", config.cluster_id.to_hex(),
-      // Forked idle (supervisor.h): recovery and catch-up leave the CPU to the
-      // nodes and clients on the commit path (catch_up_priority.h).
-      "--started-idle"};
+  std::vector<std::string> argv{self_executable().string(),
+                                "node",
+                                "--cluster",
+                                config.dirs.cluster(),
+                                "--node",
+                                std::to_string(node),
+                                "--data-dir",
+                                config.dirs.node_dir(node).string(),
+                                "--cluster-id",
+                                config.cluster_id.to_hex()};
   argv.insert(argv.end(), config.node_args.begin(), config.node_args.end());
-  return {std::move(argv), config.dirs.node_output(node), true};
+  return {std::move(argv), config.dirs.node_output(node)};
 }
 
 void check_node_args(const std::vector<std::string>& node_args) {

@@ -2,11 +2,8 @@
 
 #include <signal.h>
 
-#include <optional>
-
 #include "ipc/layout.h"
 #include "launcher/launcher_error.h"
-#include "node/process/catch_up_priority.h"
 
 namespace shmraft::launcher {
 
@@ -45,8 +42,6 @@ pid_t Supervisor::start(uint32_t node) {
   if (pids_[ipc::slot_of(node)] != 0)
     throw LauncherError("node " + std::to_string(node) + " is already running");
   const Launch launch = launch_for_(node);
-  std::optional<node::IdleForFork> idle;  // for the fork only: this thread is raised back at once
-  if (launch.start_idle) idle.emplace();
   pids_[ipc::slot_of(node)] = spawn_child(launch.argv, launch.output);
   return pids_[ipc::slot_of(node)];
 }

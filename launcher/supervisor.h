@@ -21,8 +21,6 @@ class Supervisor {
   struct Launch {
     std::vector<std::string> argv;  // argv[0] is the executable
     std::filesystem::path output;   // stdout/stderr of the process
-    // Forked at SCHED_IDLE (node::IdleForFork): the node raises itself once caught up (--started-idle).
-    bool start_idle = false;
   };
   using LaunchFor = std::function<Launch(uint32_t node)>;
 

@@ -55,30 +55,20 @@ bool may_raise_priority() noexcept {
          (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= static_cast<rlim_t>(20 - nice));
 }
 
-CatchUpPriority CatchUpPriority::lower(std::chrono::milliseconds cap, bool started_idle) {
+CatchUpPriority CatchUpPriority::lower(std::chrono::milliseconds cap) {
   CatchUpPriority priority;
-  const int policy = ::sched_getscheduler(0);
-  const bool inherited = started_idle && policy == SCHED_IDLE;
-  if ((policy != SCHED_OTHER && !inherited) || !may_raise_priority()) return priority;
+  if (::sched_getscheduler(0) != SCHED_OTHER || !may_raise_priority()) return priority;
   priority.state_ = std::make_unique<State>();
   State& state = *priority.state_;
   // Started before the lowering, so it keeps the normal policy: an idle watchdog could wait long for
   // the CPU it is to give back.
-  state.watchdog = std::thread([&state, cap, inherited] {
-    if (inherited) set_policy(0, SCHED_OTHER);
+  state.watchdog = std::thread([&state, cap] {
     std::unique_lock lock(state.mutex);
     if (!state.done.wait_for(lock, cap, [&] { return state.ending; }) && !state.restored.exchange(true))
       restore_all_threads();
   });
-  if (!inherited && !set_policy(0, SCHED_IDLE)) state.restored = true;
+  if (!set_policy(0, SCHED_IDLE)) state.restored = true;
   return priority;
-}
-
-IdleForFork::IdleForFork() noexcept
-    : lowered_(::sched_getscheduler(0) == SCHED_OTHER && may_raise_priority() && set_policy(0, SCHED_IDLE)) {}
-
-IdleForFork::~IdleForFork() {
-  if (lowered_) set_policy(0, SCHED_OTHER);
 }
 
 bool CatchUpPriority::restore() noexcept {

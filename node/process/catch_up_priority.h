@@ -29,9 +29,8 @@ class CatchUpPriority {
   CatchUpPriority(CatchUpPriority&&) noexcept = default;
   CatchUpPriority& operator=(CatchUpPriority&&) noexcept = default;
 
-  // Lowers the calling thread, and so every thread it starts later, when it may raise them back; with
-  // `started_idle`, a process its launcher started at SCHED_IDLE (IdleForFork) is taken as lowered.
-  static CatchUpPriority lower(std::chrono::milliseconds cap, bool started_idle = false);
+  // Lowers the calling thread, and so every thread it starts later, when it may raise them back.
+  static CatchUpPriority lower(std::chrono::milliseconds cap);
 
   // Whether the process is still lowered (false after restore() or the cap).
   bool lowered() const noexcept { return state_ && !state_->restored.load(std::memory_order_relaxed); }
@@ -47,22 +46,6 @@ class CatchUpPriority {
     std::thread watchdog;
   };
   std::unique_ptr<State> state_;
-};
-
-// For a launcher: while it lives, the calling thread runs at SCHED_IDLE, so that a node it forks starts
-// idle from its first instruction (exec, dynamic linking and flag parsing: ~12 ms of CPU on the 2-vCPU
-// host), and is raised back after. The node, told by --started-idle, raises itself once caught up. Does
-// nothing where the thread could not be raised back.
-class IdleForFork {
- public:
-  IdleForFork() noexcept;
-  ~IdleForFork();
-  IdleForFork(const IdleForFork&) = delete;
-  IdleForFork& operator=(const IdleForFork&) = delete;
-  bool lowered() const noexcept { return lowered_; }
-
- private:
-  bool lowered_ = false;
 };
 
 // Whether this process may move a thread from SCHED_IDLE back to SCHED_OTHER at its nice value.

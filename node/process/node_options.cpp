@@ -86,10 +86,6 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
   app.add_flag("--eager-commit", options.eager_commit,
                "Send every new commit index to the followers at once (default: with the next append or "
                "heartbeat; followers then apply up to a heartbeat later, which no client waits for)");
-  app.add_flag("--started-idle", options.started_idle,
-               "Set by the launcher, which starts the node at SCHED_IDLE: raise it to SCHED_OTHER once it "
-               "has caught up with its leader, as a node that lowered itself")
-      ->group("");  // hidden
   app.add_flag("--check-invariants", options.check_invariants,
                "Check the Raft core's node-local invariants after every Ready (commit <= last index, terms "
                "never fall, one vote per term, apply in order); exit naming the rule on a violation");

@@ -58,9 +58,6 @@ struct NodeOptions {
   // Check the core's node-local invariants after every Ready (raft/ready_invariants.h); a violation
   // stops the node with the rule it broke. Off by default: it costs a few compares per Ready.
   bool check_invariants = false;
-  // Started at SCHED_IDLE by its launcher (Supervisor, IdleForFork): raised to SCHED_OTHER with the rest
-  // of the catch-up (catch_up_priority.h). Without it a node started idle is left so.
-  bool started_idle = false;
 
   // Take a KV snapshot (written by a forked child: forked_snapshot.h) and compact the log once this many
   // log bytes were applied since the last one. Each fork costs the loop a copy-on-write fault per page of

@@ -69,7 +69,7 @@ int run(const NodeOptions& options) {
   stop_requested = 0;
   install_signal_handlers();
   // Recovery and catch-up at idle priority; past this cap at normal priority whatever the node's state.
-  CatchUpPriority priority = CatchUpPriority::lower(kCatchUpPriorityCap, options.started_idle);
+  CatchUpPriority priority = CatchUpPriority::lower(kCatchUpPriorityCap);
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<Node> node;
   try {

@@ -1,7 +1,6 @@
 // A starting node runs at SCHED_IDLE until it has caught up (node/process/catch_up_priority.h).
 // In-process: lower() lowers the calling thread and the threads it starts, restore() raises every one
-// back once, and the cap raises them without restore(); a process forked under IdleForFork starts idle
-// and, told so, raises itself. With node processes: a follower restarted
+// back once, and the cap raises them without restore(). With node processes: a follower restarted
 // while cut off from its leader stays idle, and is at the normal policy, every thread, once it caught up.
 // Skipped where the process may not raise itself back (no CAP_SYS_NICE, RLIMIT_NICE too low): there
 // lower() does nothing by design. Label `cluster` (it runs node processes), run serially.
@@ -9,10 +8,8 @@
 
 #include <gtest/gtest.h>
 #include <sched.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -86,40 +83,6 @@ TEST(CatchUpPriority, TheCapRestoresAThreadThatNeverCaughtUp) {
     ASSERT_TRUE(wait_until([&] { return !priority.lowered(); }, 10s));
     EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);
     EXPECT_FALSE(priority.restore()) << "the cap did it";
-  }).join();
-}
-
-// The launcher's side: a child forked under IdleForFork starts idle, the launcher's thread is raised
-// back, and the child, told it started idle, takes the policy as its own lowering and raises itself.
-TEST(CatchUpPriority, AProcessForkedIdleAdoptsThePolicyAndRaisesItselfBack) {
-  if (!may_raise_priority()) GTEST_SKIP() << "this process may not raise a thread back from SCHED_IDLE";
-  std::thread([] {
-    pid_t child = 0;
-    {
-      const IdleForFork idle;
-      ASSERT_TRUE(idle.lowered());
-      child = ::fork();
-      if (child == 0) {
-        // Exit codes: 10 + what went wrong.
-        if (::sched_getscheduler(0) != SCHED_IDLE) _exit(11);
-        CatchUpPriority priority = CatchUpPriority::lower(60s, /*started_idle=*/true);
-        if (!priority.lowered()) _exit(12);
-        if (!priority.restore() || ::sched_getscheduler(0) != SCHED_OTHER) _exit(13);
-        _exit(0);
-      }
-    }
-    ASSERT_GT(child, 0);
-    EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER) << "the launcher's thread is raised back after the fork";
-    int status = 0;
-    ASSERT_EQ(::waitpid(child, &status, 0), child);
-    EXPECT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0);
-  }).join();
-  // Without the flag an idle start is left alone (a user's `chrt -i`).
-  std::thread([] {
-    ASSERT_EQ(::sched_setscheduler(0, SCHED_IDLE, std::array<sched_param, 1>{}.data()), 0);
-    EXPECT_FALSE(CatchUpPriority::lower(60s).lowered());
-    EXPECT_EQ(::sched_getscheduler(0), SCHED_IDLE);
   }).join();
 }
 
