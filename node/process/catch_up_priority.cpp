@@ -44,6 +44,20 @@ void restore_all_threads() noexcept {
 
 }  // namespace
 
+bool others_form_a_quorum(const ipc::Segment& segment, uint32_t self) {
+  const std::optional<uint32_t> leader = segment.leader_record().read().leader;
+  if (!leader || *leader == self || !segment.peer_alive(*leader).alive) return false;
+  const uint64_t voters = segment.node_counters(*leader).snapshot().voters;
+  int members = 0;
+  int others_alive = 0;
+  for (uint32_t node = 1; node <= segment.max_nodes(); ++node) {
+    if ((voters & (uint64_t{1} << node)) == 0) continue;
+    ++members;
+    if (node != self && segment.peer_alive(node).alive) ++others_alive;
+  }
+  return 2 * others_alive > members;
+}
+
 bool may_raise_priority() noexcept {
   if (has_cap_sys_nice()) return true;
   // The kernel's can_nice(): leaving SCHED_IDLE needs RLIMIT_NICE >= 20 - nice.

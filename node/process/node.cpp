@@ -676,7 +676,8 @@ void Node::compact_after_snapshot() {
 
 void Node::check_caught_up() {
   const raft::NodeId leader = core_->leader();
-  if (core_->role() == raft::Role::kFollower) {
+  // A peer's death may leave the others short of a quorum without this node.
+  if (core_->role() == raft::Role::kFollower && dead_peers_ == 0) {
     if (leader == raft::kNoNode) return;
     if (catch_up_target_ == 0)
       catch_up_target_ = std::max<raft::Index>(1, segment_.node_counters(leader).snapshot().commit_index);
@@ -684,7 +685,9 @@ void Node::check_caught_up() {
   }
   if (catch_up_priority_.restore())
     log_.info("normal priority again: {} (applied {}, leader {}'s commit when first heard {})",
-              core_->role() == raft::Role::kFollower ? "caught up" : raft::to_string(core_->role()),
+              core_->role() != raft::Role::kFollower ? raft::to_string(core_->role())
+              : dead_peers_ != 0                     ? "a peer died"
+                                                     : "caught up",
               kv_.applied_index(), leader, catch_up_target_);
 }
 

@@ -59,6 +59,14 @@ std::shared_ptr<spdlog::logger> open_log(const NodeOptions& options) {
   return logger;
 }
 
+bool others_commit_without(const NodeOptions& options) {
+  try {
+    return others_form_a_quorum(ipc::Segment::attach(options.cluster), options.node);
+  } catch (const std::exception&) {
+    return false;  // Node's constructor says what is wrong
+  }
+}
+
 }  // namespace
 
 int run(const NodeOptions& options) {
@@ -68,8 +76,10 @@ int run(const NodeOptions& options) {
   ::umask(077);
   stop_requested = 0;
   install_signal_handlers();
-  // Recovery and catch-up at idle priority; past this cap at normal priority whatever the node's state.
-  CatchUpPriority priority = CatchUpPriority::lower(kCatchUpPriorityCap);
+  // Recovery and catch-up at idle priority when the others can commit without this node; past this cap
+  // at normal priority whatever the node's state.
+  CatchUpPriority priority =
+      others_commit_without(options) ? CatchUpPriority::lower(kCatchUpPriorityCap) : CatchUpPriority();
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<Node> node;
   try {

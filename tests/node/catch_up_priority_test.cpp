@@ -137,5 +137,37 @@ TEST(CatchUpPriority, ARestartedFollowerRunsIdleUntilItHasCaughtUpWithItsLeader)
   EXPECT_GE(cluster.segment().node_counters(follower).snapshot().applied_index, 40u);
 }
 
+// With both followers dead the leader needs the one that restarts: it starts at the normal policy.
+TEST(CatchUpPriority, AFollowerTheOthersNeedForAQuorumDoesNotStartIdle) {
+  if (!may_raise_priority()) GTEST_SKIP() << "this process may not raise a thread back from SCHED_IDLE";
+  TestCluster cluster(3, "catch-up-needed");
+  cluster.start_all();
+  const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
+  ASSERT_TRUE(leader);
+  const uint32_t follower = *leader % 3 + 1;
+  const uint32_t other = follower % 3 + 1;
+  ASSERT_TRUE(cluster.wait_for_applied(1, 20s));
+  const pid_t first = static_cast<pid_t>(cluster.segment().node_counters(follower).snapshot().pid);
+  cluster.kill(other);
+  cluster.kill(follower);
+  // Cut off and slow to campaign, it could neither catch up nor leave the follower role: were it idle,
+  // it would stay so.
+  ipc::FaultSettings cut;
+  cut.connected = false;
+  cluster.segment().link_fault(*leader, follower).set(cut);
+  cluster.segment().link_fault(follower, *leader).set(cut);
+  cluster.options(follower).election_ticks *= 20;
+  cluster.start(follower);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto now = cluster.segment().node_counters(follower).snapshot();
+        return now.pid != 0 && now.pid != static_cast<uint64_t>(first) && now.updated_ns != 0;
+      },
+      10s));
+  const pid_t second = static_cast<pid_t>(cluster.segment().node_counters(follower).snapshot().pid);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(::sched_getscheduler(second), SCHED_OTHER) << cluster.log_tail(follower);
+}
+
 }  // namespace
 }  // namespace shmraft::node::testing
