@@ -78,8 +78,9 @@ int run(const NodeOptions& options) {
   install_signal_handlers();
   // Recovery and catch-up at idle priority when the others can commit without this node; past this cap
   // at normal priority whatever the node's state.
-  CatchUpPriority priority =
-      others_commit_without(options) ? CatchUpPriority::lower(kCatchUpPriorityCap) : CatchUpPriority();
+  CatchUpPriority priority = options.catch_up_idle && others_commit_without(options)
+                                 ? CatchUpPriority::lower(kCatchUpPriorityCap)
+                                 : CatchUpPriority();
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<Node> node;
   try {

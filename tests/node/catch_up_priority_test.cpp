@@ -1,4 +1,5 @@
-// A starting node runs at SCHED_IDLE until it has caught up (node/process/catch_up_priority.h).
+// With --catch-up-idle a starting node runs at SCHED_IDLE until it has caught up
+// (node/process/catch_up_priority.h).
 // In-process: lower() lowers the calling thread and the threads it starts, restore() raises every one
 // back once, and the cap raises them without restore(). With node processes: a follower restarted
 // while cut off from its leader stays idle, and is at the normal policy, every thread, once it caught up.
@@ -89,6 +90,7 @@ TEST(CatchUpPriority, TheCapRestoresAThreadThatNeverCaughtUp) {
 TEST(CatchUpPriority, ARestartedFollowerRunsIdleUntilItHasCaughtUpWithItsLeader) {
   if (!may_raise_priority()) GTEST_SKIP() << "this process may not raise a thread back from SCHED_IDLE";
   TestCluster cluster(3, "catch-up-priority");
+  for (uint32_t i = 1; i <= 3; ++i) cluster.options(i).catch_up_idle = true;
   cluster.start_all();
   const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader);
@@ -141,6 +143,7 @@ TEST(CatchUpPriority, ARestartedFollowerRunsIdleUntilItHasCaughtUpWithItsLeader)
 TEST(CatchUpPriority, AFollowerTheOthersNeedForAQuorumDoesNotStartIdle) {
   if (!may_raise_priority()) GTEST_SKIP() << "this process may not raise a thread back from SCHED_IDLE";
   TestCluster cluster(3, "catch-up-needed");
+  for (uint32_t i = 1; i <= 3; ++i) cluster.options(i).catch_up_idle = true;
   cluster.start_all();
   const std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader);
