@@ -3,8 +3,10 @@
 // with its leader: the other followers form the quorum. Its start — storage recovery, mapping the
 // segment, the catch-up burst — is CPU work of tens of milliseconds, and on a small host every
 // millisecond of it is one the leader, the other follower and the clients wait for (CFS lets a task run
-// its slice before a waking one gets the CPU). So the node runs at SCHED_IDLE meanwhile: any normal task
-// that wakes preempts it at once, and it uses only CPU nobody else wants.
+// its slice before a waking one gets the CPU). With --catch-up-idle the node runs at SCHED_IDLE
+// meanwhile: any normal task that wakes preempts it at once, and it uses only CPU nobody else wants.
+// Off by default: on a loaded host a slower catch-up left the leader one follower for longer, and a
+// follower kill's worst operations grew (docs/design.md).
 //
 // Only when the others form a quorum without it (others_form_a_quorum), and only where it can raise
 // itself back (CAP_SYS_NICE, or an RLIMIT_NICE that allows its nice value: an
