@@ -59,6 +59,9 @@ std::unique_ptr<Transport> make_transport(const NodeOptions& options, ipc::Segme
 // How often the loop looks whether the installer is done, while it works.
 constexpr uint64_t kInstallPollNs = 1'000'000;
 
+// How long after a failed fork or child a damaged snapshot is tried again ("in 1 s" in the logs).
+constexpr uint64_t kDamagedRetryNs = 1'000'000'000;
+
 uint64_t realtime_ns() noexcept {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -238,6 +241,7 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   handle_readies();
   if (lost_ != 0 && core_->lost() == 0) log_repaired();
   if (snapshot_sender_.active()) snapshot_sender_.pump(monotonic_ns());
+  if (catch_up_priority_.lowered()) check_caught_up();
 
   transport_->flush();
   if (!downs_to_log_.empty()) log_peers_down();  // after the pre-vote went out, not before
@@ -596,36 +600,43 @@ void Node::maybe_snapshot(uint64_t now_ns) {
   if (forked_snapshot_.running()) {
     if (now_ns < next_snapshot_poll_ns_) return;
     next_snapshot_poll_ns_ = now_ns + 1'000'000;
-    return advance_forked_snapshot();
+    return advance_forked_snapshot(now_ns);
   }
   // A snapshot found damaged is replaced at once, at the applied index even if nothing was applied since:
   // the followers it was to catch up would otherwise wait for --snapshot-bytes more of log, forever on
-  // an idle cluster.
-  const bool replace_damaged = snapshot_sender_.images_damaged() != damaged_snapshots_replaced_;
+  // an idle cluster. It counts as replaced only once the new one is installed: a failed fork or child is
+  // tried again kDamagedRetryNs later (not at once: a full disk would fork on every iteration).
+  const bool replace_damaged =
+      snapshot_sender_.images_damaged() != damaged_snapshots_replaced_ && now_ns >= damaged_retry_ns_;
   if (applied_bytes_since_snapshot_ < options_.snapshot_bytes && !replace_damaged) return;
   const raft::Index index = kv_.applied_index();
   if (index <= snapshot_index_ && !replace_damaged) return;
   applied_bytes_since_snapshot_ = 0;
-  damaged_snapshots_replaced_ = snapshot_sender_.images_damaged();
+  replacing_damaged_ = snapshot_sender_.images_damaged();
   try {
     forked_snapshot_.start(kv_, raft_storage_.snapshot_meta(index, core_->conf_state_at(index)));
   } catch (const std::system_error& e) {  // EAGAIN or ENOMEM: the log keeps growing until a fork succeeds
-    log_.error("no snapshot at index {}: {}; the next is tried after {} more bytes of log", index, e.what(),
-               options_.snapshot_bytes);
+    damaged_retry_ns_ = now_ns + kDamagedRetryNs;
+    log_.error("no snapshot at index {}: {}; the next is tried after {} more bytes of log{}", index, e.what(),
+               options_.snapshot_bytes, replace_damaged ? " or, to replace the damaged one, in 1 s" : "");
   }
 }
 
-void Node::advance_forked_snapshot() {
+void Node::advance_forked_snapshot(uint64_t now_ns) {
   switch (forked_snapshot_.poll()) {
     case ForkedSnapshot::Status::kIdle:
     case ForkedSnapshot::Status::kRunning:
       return;
     case ForkedSnapshot::Status::kFailed:
+      damaged_retry_ns_ = now_ns + kDamagedRetryNs;
       log_.error(
           "the snapshot child for index {} failed (exit code {}: 1 = writing {}, 2 = serialising, 4 = "
-          "flushing its directory); the next snapshot is tried after {} more bytes of log",
+          "flushing its directory); the next snapshot is tried after {} more bytes of log{}",
           forked_snapshot_.meta().last_index, forked_snapshot_.exit_code(), forked_snapshot_.file().string(),
-          options_.snapshot_bytes);
+          options_.snapshot_bytes,
+          snapshot_sender_.images_damaged() != damaged_snapshots_replaced_
+              ? " or, to replace the damaged one, in 1 s"
+              : "");
       return;
     case ForkedSnapshot::Status::kWritten:
       return install_forked_snapshot();
@@ -639,6 +650,7 @@ void Node::install_forked_snapshot() {
   const uint64_t start_ns = monotonic_ns();
   storage_.install_snapshot_file(meta);
   snapshot_sender_.snapshot_replaced();
+  damaged_snapshots_replaced_ = replacing_damaged_;
   forked_snapshot_.installed();
   snapshot_index_ = meta.last_index;
   install_ns_ = monotonic_ns() - start_ns;
@@ -660,6 +672,23 @@ void Node::compact_after_snapshot() {
       meta.last_index, unknown ? 0 : bytes, (start_ns - forked_snapshot_.started_ns()) / 1'000'000,
       forked_snapshot_.fork_ns() / 1000, install_ns_ / 1000, compact_ns / 1000, storage_.first_index(),
       storage_.last_index());
+}
+
+void Node::check_caught_up() {
+  const raft::NodeId leader = core_->leader();
+  // A peer's death may leave the others short of a quorum without this node.
+  if (core_->role() == raft::Role::kFollower && dead_peers_ == 0) {
+    if (leader == raft::kNoNode) return;
+    if (catch_up_target_ == 0)
+      catch_up_target_ = std::max<raft::Index>(1, segment_.node_counters(leader).snapshot().commit_index);
+    if (kv_.applied_index() < catch_up_target_) return;
+  }
+  if (catch_up_priority_.restore())
+    log_.info("normal priority again: {} (applied {}, leader {}'s commit when first heard {})",
+              core_->role() != raft::Role::kFollower ? raft::to_string(core_->role())
+              : dead_peers_ != 0                     ? "a peer died"
+                                                     : "caught up",
+              kv_.applied_index(), leader, catch_up_target_);
 }
 
 void Node::publish_counters(uint64_t now_ns) {

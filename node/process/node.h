@@ -46,6 +46,7 @@
 #include "ipc/clock.h"
 #include "ipc/segment.h"
 #include "node/kv/state_machine.h"
+#include "node/process/catch_up_priority.h"
 #include "node/process/client_requests.h"
 #include "node/process/client_wire.h"
 #include "node/process/forked_snapshot.h"
@@ -81,6 +82,10 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
 
   // Runs the loop until `stop` becomes non-zero (a signal handler sets it).
   void run(const volatile std::sig_atomic_t& stop);
+  // The process runs at `priority` (lowered by run() before the node was built) until it has applied
+  // its leader's commit index as the leader published it when this node first heard of it, or leaves
+  // the follower role: catch_up_priority.h.
+  void restore_priority_once_caught_up(CatchUpPriority priority) { catch_up_priority_ = std::move(priority); }
 
   const raft::Core& core() const noexcept { return *core_; }
 
@@ -167,11 +172,12 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // (forked_snapshot.h), the loop only forks, renames the file the child wrote into place, and compacts
   // the log once the child made the rename durable.
   void maybe_snapshot(uint64_t now_ns);
-  void advance_forked_snapshot();
+  void advance_forked_snapshot(uint64_t now_ns);
   void install_forked_snapshot();
   void compact_after_snapshot();
   void publish_counters(uint64_t now_ns);
-  void log_repaired();  // once the core left lost mode
+  void check_caught_up();  // while lowered
+  void log_repaired();     // once the core left lost mode
   uint64_t next_deadline_ns() const;
 
   NodeOptions options_;
@@ -228,11 +234,17 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   ClientRequests<RequestHost> requests_{RequestHost(*this)};
 
   uint64_t applied_bytes_since_snapshot_ = 0;
-  uint64_t damaged_snapshots_replaced_ = 0;  // SnapshotSender::images_damaged() a new snapshot answered
+  uint64_t damaged_snapshots_replaced_ =
+      0;                            // SnapshotSender::images_damaged() an installed snapshot answered
+  uint64_t replacing_damaged_ = 0;  // ... and the one the running child will answer once installed
+  uint64_t damaged_retry_ns_ = 0;   // after a failed replacement, no new try before this time
   raft::Index snapshot_index_ = 0;
   ForkedSnapshot forked_snapshot_;
   uint64_t install_ns_ = 0;             // how long the rename of the latest forked snapshot held the loop
   uint64_t next_snapshot_poll_ns_ = 0;  // a running child is asked about at most once a millisecond
+
+  CatchUpPriority catch_up_priority_;
+  raft::Index catch_up_target_ = 0;  // the leader's published commit when first heard of; 0 = not yet
 };
 
 }  // namespace shmraft::node

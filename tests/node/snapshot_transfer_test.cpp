@@ -283,6 +283,34 @@ TEST(SnapshotTransfer, ALeaderWhoseSnapshotFileIsDamagedTakesANewOneAndTheFollow
   expect_all_keys(cluster, in.wiped, 300);
 }
 
+// As above, but the leader's first child to replace the damaged snapshot fails (its staged file's name is
+// taken by a directory: the child cannot open it, even as root). The damage still counts as unanswered:
+// once the obstacle is gone the leader tries again and the follower catches up, nothing written meanwhile.
+TEST(SnapshotTransfer, ALeaderWhoseReplacementOfADamagedSnapshotFailsTriesAgain) {
+  TestCluster cluster(3, "snap-leader-retry", small_frames());
+  Install in;
+  std::filesystem::path obstacle;
+  ASSERT_NO_FATAL_FAILURE(start_install(cluster, 300, 0, in, [&] {
+    const std::filesystem::path snap = cluster.data_dir(in.leader) / storage::format::kSnapshotDirName;
+    std::fstream f(snap / storage::format::kSnapshotFileName,
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(sizeof(storage::format::SnapshotHeader) + 1000);
+    const char old = static_cast<char>(f.get());
+    f.seekp(sizeof(storage::format::SnapshotHeader) + 1000);
+    f.put(static_cast<char>(old ^ 0x20));
+    obstacle = snap / "snapshot.staged";
+    std::filesystem::create_directory(obstacle);
+    std::ofstream(obstacle / "keep") << "not empty: the failed child's clean-up cannot remove it";
+  }));
+  ASSERT_TRUE(wait_until([&] { return log_has(cluster, in.leader, "the snapshot child for index"); }, 60s))
+      << all_logs(cluster);
+  std::filesystem::remove_all(obstacle);
+  ASSERT_TRUE(wait_until([&] { return caught_up(cluster, in.wiped, in.leader); }, 30s)) << all_logs(cluster);
+  EXPECT_TRUE(log_has(cluster, in.leader, "to replace the damaged one, in 1 s"))
+      << cluster.log_tail(in.leader);
+  expect_all_keys(cluster, in.wiped, 300);
+}
+
 // The follower restores a whole image off its loop (snapshot_installer.h): meanwhile its loop runs and
 // answers the leader's heartbeats, and nothing of the old state is touched; killed then, it opens with
 // its old snapshot and log, and a restart installs the image it holds whole without a byte sent again.
