@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
@@ -39,53 +41,73 @@ ExitStatus decode(int status) {
   return result;
 }
 
-// Between fork and exec only async-signal-safe calls: everything is prepared before fork.
-[[noreturn]] void exec_child(const std::vector<char*>& argv, int output_fd, pid_t parent) {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+// The spawning process's pid, in the child's environment: what adopt_spawning_parent() checks.
+constexpr std::string_view kParentVariable = "SHMRAFT_SPAWNED_BY";
+
+// This process's environment without kParentVariable, plus kParentVariable=<our pid>.
+std::vector<std::string> child_environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (!(text.starts_with(kParentVariable) && text.size() > kParentVariable.size() &&
+          text[kParentVariable.size()] == '='))
+      env.emplace_back(text);
   }
-  umask(077);  // what the node creates is private whatever the umask of the shell that started us
-  setsid();    // the terminal's signals go to its foreground process group: no longer ours
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // The parent may have died before prctl took effect; then nobody would kill us later.
-  if (getppid() != parent) _exit(126);
-  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
-  dup2(output_fd, STDOUT_FILENO);
-  dup2(output_fd, STDERR_FILENO);
-  execv(argv[0], argv.data());
-  // strerror is not async-signal-safe (this may be a forked copy of a multithreaded process): errno only.
-  char text[64] = "shmraft: exec failed, errno ";
-  std::size_t at = strlen(text);
-  char digits[12];
-  int n = 0;
-  for (int e = errno; (e > 0 || n == 0) && n < 11; e /= 10) digits[n++] = static_cast<char>('0' + e % 10);
-  while (n > 0) text[at++] = digits[--n];
-  text[at++] = '\n';
-  (void)!write(STDERR_FILENO, text, at);
-  _exit(127);
+  env.push_back(std::string(kParentVariable) + "=" + std::to_string(getpid()));
+  return env;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> raw;
+  raw.reserve(strings.size() + 1);
+  for (std::string& text : strings) raw.push_back(text.data());
+  raw.push_back(nullptr);
+  return raw;
 }
 
 }  // namespace
 
 pid_t spawn_child(const std::vector<std::string>& argv, const std::filesystem::path& output) {
   if (argv.empty()) throw std::invalid_argument("spawn_child: empty argv");
-  std::vector<char*> raw;
-  raw.reserve(argv.size() + 1);
-  for (const std::string& arg : argv) raw.push_back(const_cast<char*>(arg.c_str()));
-  raw.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<std::string> env = child_environment();
+  const std::vector<char*> raw_args = pointers(args);
+  const std::vector<char*> raw_env = pointers(env);
   const int output_fd =
       PrivateDir::open(output.parent_path()).open_file(output.filename().string(), O_WRONLY | O_APPEND);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) exec_child(raw, output_fd, parent);
-  const int saved = errno;
+
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&files, output_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&files, output_fd, STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigset_t all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  pid_t pid = 0;
+  const int error = posix_spawn(&pid, raw_args[0], &files, &attributes, raw_args.data(), raw_env.data());
+  posix_spawnattr_destroy(&attributes);
+  posix_spawn_file_actions_destroy(&files);
   close(output_fd);
-  if (pid < 0) throw std::system_error(saved, std::generic_category(), "fork");
+  if (error != 0) throw std::system_error(error, std::generic_category(), "cannot start " + argv[0]);
   return pid;
+}
+
+void adopt_spawning_parent() {
+  const char* value = std::getenv(std::string(kParentVariable).c_str());
+  if (value == nullptr) return;
+  const auto parent = static_cast<pid_t>(std::strtol(value, nullptr, 10));
+  unsetenv(std::string(kParentVariable).c_str());  // not inherited by what this process starts
+  umask(077);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died before prctl took effect; then nobody would kill us later.
+  if (getppid() != parent) _exit(126);
 }
 
 std::optional<ExitStatus> try_reap(pid_t pid) {

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "launcher/bench/bench_command.h"
+#include "launcher/child_process.h"
 #include "launcher/cli_options.h"
 #include "launcher/commands/command.h"
 #include "launcher/launcher_error.h"
@@ -10,6 +11,7 @@
 
 int main(int argc, char** argv) {
   using namespace shmraft::launcher;
+  adopt_spawning_parent();
   CLI::App app{"shmraft: a Raft cluster on one host, one process per node, RPCs through shared memory."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("shmraft ") + SHMRAFT_VERSION);
