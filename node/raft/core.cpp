@@ -505,6 +505,12 @@ void Core::become_leader() {
     self->state = ProgressState::kReplicate;
     self->recent_active = true;
   }
+  // Replicate to every follower at once rather than probe first: after a fail-over their logs nearly
+  // always end where ours does, and a probe would hold the clients' first entries back a round trip
+  // behind the no-op. A follower whose log differs rejects, and that rejection sends it to probe as in
+  // any replicate state (handle_append_response). Liveness only: every append is checked by the follower.
+  for (ProgressTracker::Member& m : tracker_.members())
+    if (m.id != config_.id) m.progress.state = ProgressState::kReplicate;
   // A no-op in the new term lets the leader commit — and so learn the true commit index — without
   // waiting for a client (§5.4.2, §8); ReadIndex waits for it.
   log_.append_local(term_, EntryType::kNoop, {}, arena_);
