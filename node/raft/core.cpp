@@ -143,19 +143,26 @@ bool Core::peer_down(NodeId peer, int delay_ticks) {
   // one), and count against that round, as a refusal names our term, not the round it answers.
   std::vector<VoteRequest> waiting;
   waiting.swap(votes_in_lease_);  // a term change below clears the member
+  Term beaten = 0;                // the latest term of a candidate whose log ours beats
   for (const bool real : {true, false}) {
     for (const VoteRequest& request : waiting) {
       if (request.pre_vote == real || request.term <= term_ || !campaign_peer_down_) continue;
-      if (!request.pre_vote && lost_ == 0 &&
-          log_.is_up_to_date(request.last_log_index, request.last_log_term))
+      if (!request.pre_vote && lost_ == 0) {
+        if (!log_.is_up_to_date(request.last_log_index, request.last_log_term)) {
+          beaten = std::max(beaten, request.term);
+          continue;
+        }
         become_follower(request.term, kNoNode);  // the vote's term, then the vote (which ends our turn)
+      }
       if (grants(request)) handle_vote_request(request);
     }
   }
   waiting.clear();
   votes_in_lease_.swap(waiting);          // keeps the capacity reserved at construction
   if (!campaign_peer_down_) return true;  // we granted one: that candidate goes first
-  if (delay_ticks <= 0) {
+  if (beaten > term_) {
+    outbid(beaten);
+  } else if (delay_ticks <= 0) {
     // First in the stagger: the real vote at once. The pre-vote exists for a node cut off by a partition,
     // which the kernel's word about a process is not; a voter that has not heard of the death yet
     // remembers the request (step) and grants it when it does.
@@ -300,16 +307,11 @@ void Core::step(const Message& m) {
     // A pre-vote grant carries the term the candidate will campaign in; only a refusal means "newer".
     const bool pre_vote_grant = vote_response != nullptr && vote_response->pre_vote && vote_response->granted;
     if (!pre_vote_request && !pre_vote_grant) {
-      // A death-started turn survives a real vote request we refuse for its log: the candidate (ranked
-      // first by counters that lagged) cannot win with our vote, so ours may still be needed.
-      const bool keep_turn = vote_request != nullptr && campaign_peer_down_ && role_ == Role::kFollower &&
-                             !log_.is_up_to_date(vote_request->last_log_index, vote_request->last_log_term);
-      const int turn_in = randomized_election_timeout_ - election_elapsed_;
+      // A death-signalled node that a candidate's log cannot win: past it at once (see outbid).
+      if (vote_request != nullptr && campaign_peer_down_ && lost_ == 0 &&
+          !log_.is_up_to_date(vote_request->last_log_index, vote_request->last_log_term))
+        return outbid(term);
       become_follower(term, is_leader_traffic(m) ? from : kNoNode);
-      if (keep_turn) {
-        campaign_peer_down_ = true;
-        election_elapsed_ = std::max(0, randomized_election_timeout_ - turn_in);
-      }
     }
   } else if (term < term_) {
     if ((config_.check_quorum || config_.pre_vote) &&
@@ -641,6 +643,15 @@ void Core::remember_vote_request(const VoteRequest& request) {
     }
   }
   votes_in_lease_.push_back(request);
+}
+
+void Core::outbid(Term candidate_term) {
+  // A death-signalled node whose log beats a candidate's (one ranked first on counters that lagged):
+  // that one cannot win with our vote, and a pre-vote of ours in its term would be refused by every
+  // voter that gave it that term's vote. Campaign at once, in the next term; it grants our log.
+  become_follower(candidate_term, kNoNode);
+  campaign_peer_down_ = true;
+  start_election(false, false);
 }
 
 bool Core::outranks(Index last_index, Term last_term, NodeId other) const {

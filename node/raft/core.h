@@ -265,6 +265,8 @@ class Core {
   void handle_vote_request(const VoteRequest& m);
   // Whether handle_vote_request would grant `m` now (§5.2, §5.4.1, §9.6, the stagger's tie-break).
   bool grants(const VoteRequest& m) const;
+  // After a death signal: a candidate of `candidate_term` has a log ours beats; campaign past it now.
+  void outbid(Term candidate_term);
   // Whether our log beats a peer's with this last entry, or equals it and our id is lower.
   bool outranks(Index last_index, Term last_term, NodeId other) const;
   bool outranks_after_peer_down(const VoteRequest& m) const;
