@@ -93,7 +93,7 @@ Core::Core(const Config& config, const LogStorage& storage)
   enter_config();
   leave_lost_if_repaired();
 
-  pre_votes_in_lease_.reserve(config_.max_nodes);
+  votes_in_lease_.reserve(config_.max_nodes);
   become_follower(term_, kNoNode);
   last_soft_state_ = soft_state();
   last_hard_state_ = hard_state();
@@ -137,18 +137,39 @@ bool Core::peer_down(NodeId peer, int delay_ticks) {
   if (role_ != Role::kFollower || !may_campaign() || peer == kNoNode || leader_ != peer) return false;
   leader_ = kNoNode;
   campaign_peer_down_ = true;
-  // Pre-votes that reached us before the death signal did, ignored by the lease: grant them now if we
-  // would. No refusal: it would reach its candidate late, in whatever round that one holds by then (the
-  // same death may have started a new one), and count against that round, as a refusal names our term,
-  // not the round it answers.
-  for (const VoteRequest& request : pre_votes_in_lease_)
-    if (request.term > term_ && grants(request)) handle_vote_request(request);
-  pre_votes_in_lease_.clear();
+  // Vote requests that reached us before the death signal did, ignored by the lease: grant them now if
+  // we would (a real one first: its candidate already holds a term). No refusal: it would reach its
+  // candidate late, in whatever round that one holds by then (the same death may have started a new
+  // one), and count against that round, as a refusal names our term, not the round it answers.
+  std::vector<VoteRequest> waiting;
+  waiting.swap(votes_in_lease_);  // a term change below clears the member
+  Term beaten = 0;                // the latest term of a candidate whose log ours beats
+  for (const bool real : {true, false}) {
+    for (const VoteRequest& request : waiting) {
+      if (request.pre_vote == real || request.term <= term_ || !campaign_peer_down_) continue;
+      if (!request.pre_vote && lost_ == 0) {
+        if (!log_.is_up_to_date(request.last_log_index, request.last_log_term)) {
+          beaten = std::max(beaten, request.term);
+          continue;
+        }
+        become_follower(request.term, kNoNode);  // the vote's term, then the vote (which ends our turn)
+      }
+      if (grants(request)) handle_vote_request(request);
+    }
+  }
+  waiting.clear();
+  votes_in_lease_.swap(waiting);          // keeps the capacity reserved at construction
   if (!campaign_peer_down_) return true;  // we granted one: that candidate goes first
-  if (delay_ticks <= 0) {
-    start_election(config_.pre_vote, false);
+  if (beaten > term_) {
+    outbid(beaten);
+  } else if (delay_ticks <= 0) {
+    // First in the stagger: the real vote at once. The pre-vote exists for a node cut off by a partition,
+    // which the kernel's word about a process is not; a voter that has not heard of the death yet
+    // remembers the request (step) and grants it when it does.
+    start_election(false, false);
   } else {
-    // tick_election() fires once election_elapsed_ reaches the timeout: after `delay_ticks` more.
+    // tick_election() fires once election_elapsed_ reaches the timeout: after `delay_ticks` more, with the
+    // pre-vote, as the node ranked first may simply be slow.
     election_elapsed_ = std::max(0, randomized_election_timeout_ - delay_ticks);
   }
   return true;
@@ -277,8 +298,8 @@ void Core::step(const Message& m) {
       // rejoining from a partition must not depose it. A transfer's TimeoutNow overrides the lease.
       if (!vote_request->leader_transfer && in_lease()) {
         // ... unless the leader is dead and we are about to hear so: the kernel tells each survivor
-        // separately, and a peer's pre-vote may come first. peer_down answers it then.
-        if (vote_request->pre_vote) remember_pre_vote(*vote_request);
+        // separately, and a peer's (pre-)vote request may come first. peer_down answers it then.
+        remember_vote_request(*vote_request);
         return;
       }
     }
@@ -286,6 +307,10 @@ void Core::step(const Message& m) {
     // A pre-vote grant carries the term the candidate will campaign in; only a refusal means "newer".
     const bool pre_vote_grant = vote_response != nullptr && vote_response->pre_vote && vote_response->granted;
     if (!pre_vote_request && !pre_vote_grant) {
+      // A death-signalled node that a candidate's log cannot win: past it at once (see outbid).
+      if (vote_request != nullptr && campaign_peer_down_ && lost_ == 0 &&
+          !log_.is_up_to_date(vote_request->last_log_index, vote_request->last_log_term))
+        return outbid(term);
       become_follower(term, is_leader_traffic(m) ? from : kNoNode);
     }
   } else if (term < term_) {
@@ -417,7 +442,7 @@ void Core::reset(Term term) {
   reset_randomized_election_timeout();
   transfer_target_ = kNoNode;
   campaign_transfer_ = false;
-  pre_votes_in_lease_.clear();
+  votes_in_lease_.clear();
   tracker_.reset_votes();
   for (ProgressTracker::Member& m : tracker_.members()) {
     Progress& pr = m.progress;
@@ -482,6 +507,12 @@ void Core::become_leader() {
     self->state = ProgressState::kReplicate;
     self->recent_active = true;
   }
+  // Replicate to every follower at once rather than probe first: after a fail-over their logs nearly
+  // always end where ours does, and a probe would hold the clients' first entries back a round trip
+  // behind the no-op. A follower whose log differs rejects, and that rejection sends it to probe as in
+  // any replicate state (handle_append_response). Liveness only: every append is checked by the follower.
+  for (ProgressTracker::Member& m : tracker_.members())
+    if (m.id != config_.id) m.progress.state = ProgressState::kReplicate;
   // A no-op in the new term lets the leader commit — and so learn the true commit index — without
   // waiting for a client (§5.4.2, §8); ReadIndex waits for it.
   log_.append_local(term_, EntryType::kNoop, {}, arena_);
@@ -580,6 +611,12 @@ void Core::handle_vote_request(const VoteRequest& m) {
     }
   } else {
     send(VoteResponse{config_.id, m.from, term_, m.pre_vote, false});
+    // Two death-started candidates in one term each hold their own vote and may split the rest (5 nodes:
+    // 2 against 2) until a timeout. The one that ranks first (log, then id: both sides judge the same
+    // two logs, so exactly one does) campaigns again at once; the other grants it the next term.
+    if (!m.pre_vote && m.term == term_ && role_ == Role::kCandidate && campaign_peer_down_ &&
+        outranks(m.last_log_index, m.last_log_term, m.from))
+      start_election(false, false);
   }
 }
 
@@ -598,14 +635,28 @@ bool Core::grants(const VoteRequest& m) const {
   return can_vote && log_ok && !outranks_after_peer_down(m);
 }
 
-void Core::remember_pre_vote(const VoteRequest& request) {
-  for (VoteRequest& kept : pre_votes_in_lease_) {
+void Core::remember_vote_request(const VoteRequest& request) {
+  for (VoteRequest& kept : votes_in_lease_) {
     if (kept.from == request.from) {
       kept = request;
       return;
     }
   }
-  pre_votes_in_lease_.push_back(request);
+  votes_in_lease_.push_back(request);
+}
+
+void Core::outbid(Term candidate_term) {
+  // A death-signalled node whose log beats a candidate's (one ranked first on counters that lagged):
+  // that one cannot win with our vote, and a pre-vote of ours in its term would be refused by every
+  // voter that gave it that term's vote. Campaign at once, in the next term; it grants our log.
+  become_follower(candidate_term, kNoNode);
+  campaign_peer_down_ = true;
+  start_election(false, false);
+}
+
+bool Core::outranks(Index last_index, Term last_term, NodeId other) const {
+  if (!log_.is_up_to_date(last_index, last_term)) return true;  // our log is the more up to date
+  return last_term == log_.last_term() && last_index == log_.last_index() && config_.id < other;
 }
 
 bool Core::outranks_after_peer_down(const VoteRequest& m) const {

@@ -158,12 +158,13 @@ class Core {
   Status read_index(std::uint64_t context);
   Status transfer_leader(NodeId target);
   void campaign();
-  // Liveness only (dissertation §9.6 PreVote keeps it safe): a wrong signal costs at most a pre-election.
+  // Liveness only (terms and votes keep it safe): a wrong signal costs at most an election.
   // If this follower follows `peer`, it forgets its leader — so its leader lease no longer refuses
-  // pre-votes of peers that saw the same death — and starts a PreVote election after `delay_ticks`
-  // (0: now). A host staggers the delay by log position so the most up-to-date node goes first and the
-  // others vote for it before their own turn. Returns whether it did; on anyone else's death, or on a
-  // candidate or leader, it does nothing.
+  // vote requests of peers that saw the same death — and campaigns: with delay_ticks 0 at once and
+  // without a pre-vote, otherwise with a PreVote election after `delay_ticks`. A host staggers the
+  // delay by log position so the most up-to-date node goes first and the others vote for it before
+  // their own turn. Returns whether it did; on anyone else's death, or on a candidate or leader, it
+  // does nothing.
   bool peer_down(NodeId peer, int delay_ticks = 0);
 
   bool has_ready() const;
@@ -264,8 +265,12 @@ class Core {
   void handle_vote_request(const VoteRequest& m);
   // Whether handle_vote_request would grant `m` now (§5.2, §5.4.1, §9.6, the stagger's tie-break).
   bool grants(const VoteRequest& m) const;
+  // After a death signal: a candidate of `candidate_term` has a log ours beats; campaign past it now.
+  void outbid(Term candidate_term);
+  // Whether our log beats a peer's with this last entry, or equals it and our id is lower.
+  bool outranks(Index last_index, Term last_term, NodeId other) const;
   bool outranks_after_peer_down(const VoteRequest& m) const;
-  void remember_pre_vote(const VoteRequest& request);
+  void remember_vote_request(const VoteRequest& request);
   void handle_vote_response(const VoteResponse& m);
   void handle_append_entries(const AppendEntries& m);
   void handle_append_response(const AppendResponse& m);
@@ -336,10 +341,10 @@ class Core {
   std::uint64_t elections_by_peer_down_ = 0;
   std::uint64_t progress_resets_ = 0;
   std::uint64_t votes_granted_ = 0;
-  // Pre-votes the leader lease ignored since we last heard the leader, one per candidate (bounded by the
-  // voters): peer_down answers them, so a death signal that reaches us after a peer's pre-vote costs
-  // nothing. Dropped on any term change (a pre-vote grant promises nothing, so a stale one is harmless).
-  std::vector<VoteRequest> pre_votes_in_lease_;
+  // Vote requests (pre-votes and real ones) the leader lease ignored since we last heard the leader, the
+  // latest per candidate (bounded by the voters): peer_down answers them, so a death signal that
+  // reaches us after a peer's request costs nothing. Dropped on any term change.
+  std::vector<VoteRequest> votes_in_lease_;
   bool append_pending_ = false;            // new entries to flush to followers at ready()
   bool commit_broadcast_pending_ = false;  // the commit index advanced; tell followers at ready()
 

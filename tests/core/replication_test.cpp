@@ -261,23 +261,55 @@ TEST(Commit, RestartKeepsPersistedStateAndRejoins) {
   EXPECT_EQ(c.applied(2).back().data, "after");
 }
 
-// Flow control: a probing follower gets one AppendEntries at a time.
+// Flow control: a probing follower gets one AppendEntries at a time. (Node 2 misses an entry, so it
+// refuses the new leader's first append and is probed.)
 TEST(FlowControl, ProbeSendsOneMessageAtATime) {
   Cluster c(3, [](Config& cfg) {
     cfg.pre_vote = false;
+    cfg.check_quorum = false;  // no lease: node 3 may depose node 1
     cfg.max_msg_bytes = 1;
   });
-  c.core(1).campaign();
-  while (c.core(1).role() != Role::kLeader) {
+  c.elect(1);
+  c.drop_if = [](const Message& m) { return message_to(m) == 2 && std::holds_alternative<AppendEntries>(m); };
+  c.propose(1, "2-misses-it");
+  c.stabilize();
+  c.drop_if = nullptr;
+  c.core(3).campaign();
+  while (c.core(3).role() != Role::kLeader || c.core(3).progress(2).state != ProgressState::kProbe) {
     c.handle_all_ready();
     ASSERT_TRUE(c.deliver_one());
   }
-  for (int k = 0; k < 10; ++k) c.propose(1, "p");
-  auto out = outbox(c, 1);
+  c.network().clear();  // what it sent before the refusal
+  for (int k = 0; k < 10; ++k) c.propose(3, "p");
+  auto out = outbox(c, 3);
   int to2 = 0;
   for (auto& p : out) to2 += p->to == 2 && p->is<AppendEntries>();
   EXPECT_EQ(to2, 1);
-  EXPECT_EQ(c.core(1).progress(2).state, ProgressState::kProbe);
+  EXPECT_EQ(c.core(3).progress(2).state, ProgressState::kProbe);
+}
+
+// A new leader replicates at once, without a probe: a client's first entry goes out right behind the
+// no-op instead of a round trip later (fail-over, issue 13).
+TEST(FlowControl, ANewLeaderPipelinesItsFirstEntriesWithoutProbing) {
+  Cluster c(3, [](Config& cfg) {
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;  // no lease: node 2 may campaign while node 3 still follows node 1
+  });
+  c.elect(1);
+  c.isolate(1);
+  c.core(2).campaign();
+  while (c.core(2).role() != Role::kLeader) {
+    c.handle_all_ready();
+    ASSERT_TRUE(c.deliver_one());
+  }
+  c.handle_ready(2);    // the no-op goes out ...
+  c.network().clear();  // ... and its answers are yet to come
+  c.propose(2, "first");
+  auto out = outbox(c, 2);
+  int to3 = 0;
+  for (auto& p : out) to3 += p->to == 3 && p->is<AppendEntries>();
+  EXPECT_EQ(to3, 1) << "the client's entry waits for the no-op's answer";
+  EXPECT_EQ(c.core(2).progress(3).state, ProgressState::kReplicate);
 }
 
 // A replicating follower gets pipelined AppendEntries up to the in-flight window, batched by bytes.
