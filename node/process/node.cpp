@@ -241,7 +241,6 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   handle_readies();
   if (lost_ != 0 && core_->lost() == 0) log_repaired();
   if (snapshot_sender_.active()) snapshot_sender_.pump(monotonic_ns());
-  if (catch_up_priority_.lowered()) check_caught_up();
 
   transport_->flush();
   if (!downs_to_log_.empty()) log_peers_down();  // after the pre-vote went out, not before
@@ -672,23 +671,6 @@ void Node::compact_after_snapshot() {
       meta.last_index, unknown ? 0 : bytes, (start_ns - forked_snapshot_.started_ns()) / 1'000'000,
       forked_snapshot_.fork_ns() / 1000, install_ns_ / 1000, compact_ns / 1000, storage_.first_index(),
       storage_.last_index());
-}
-
-void Node::check_caught_up() {
-  const raft::NodeId leader = core_->leader();
-  // A peer's death may leave the others short of a quorum without this node.
-  if (core_->role() == raft::Role::kFollower && dead_peers_ == 0) {
-    if (leader == raft::kNoNode) return;
-    if (catch_up_target_ == 0)
-      catch_up_target_ = std::max<raft::Index>(1, segment_.node_counters(leader).snapshot().commit_index);
-    if (kv_.applied_index() < catch_up_target_) return;
-  }
-  if (catch_up_priority_.restore())
-    log_.info("normal priority again: {} (applied {}, leader {}'s commit when first heard {})",
-              core_->role() != raft::Role::kFollower ? raft::to_string(core_->role())
-              : dead_peers_ != 0                     ? "a peer died"
-                                                     : "caught up",
-              kv_.applied_index(), leader, catch_up_target_);
 }
 
 void Node::publish_counters(uint64_t now_ns) {

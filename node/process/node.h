@@ -46,7 +46,6 @@
 #include "ipc/clock.h"
 #include "ipc/segment.h"
 #include "node/kv/state_machine.h"
-#include "node/process/catch_up_priority.h"
 #include "node/process/client_requests.h"
 #include "node/process/client_wire.h"
 #include "node/process/forked_snapshot.h"
@@ -82,10 +81,6 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
 
   // Runs the loop until `stop` becomes non-zero (a signal handler sets it).
   void run(const volatile std::sig_atomic_t& stop);
-  // The process runs at `priority` (lowered by run() before the node was built) until it has applied
-  // its leader's commit index as the leader published it when this node first heard of it, or leaves
-  // the follower role: catch_up_priority.h.
-  void restore_priority_once_caught_up(CatchUpPriority priority) { catch_up_priority_ = std::move(priority); }
 
   const raft::Core& core() const noexcept { return *core_; }
 
@@ -176,8 +171,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void install_forked_snapshot();
   void compact_after_snapshot();
   void publish_counters(uint64_t now_ns);
-  void check_caught_up();  // while lowered
-  void log_repaired();     // once the core left lost mode
+  void log_repaired();  // once the core left lost mode
   uint64_t next_deadline_ns() const;
 
   NodeOptions options_;
@@ -242,9 +236,6 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   ForkedSnapshot forked_snapshot_;
   uint64_t install_ns_ = 0;             // how long the rename of the latest forked snapshot held the loop
   uint64_t next_snapshot_poll_ns_ = 0;  // a running child is asked about at most once a millisecond
-
-  CatchUpPriority catch_up_priority_;
-  raft::Index catch_up_target_ = 0;  // the leader's published commit when first heard of; 0 = not yet
 };
 
 }  // namespace shmraft::node

@@ -86,9 +86,6 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
   app.add_flag("--eager-commit", options.eager_commit,
                "Send every new commit index to the followers at once (default: with the next append or "
                "heartbeat; followers then apply up to a heartbeat later, which no client waits for)");
-  app.add_flag("--catch-up-idle", options.catch_up_idle,
-               "Run a starting node at SCHED_IDLE until it has caught up with its leader, when the others "
-               "form a quorum without it and it may raise itself back (CAP_SYS_NICE or RLIMIT_NICE)");
   app.add_flag("--check-invariants", options.check_invariants,
                "Check the Raft core's node-local invariants after every Ready (commit <= last index, terms "
                "never fall, one vote per term, apply in order); exit naming the rule on a violation");

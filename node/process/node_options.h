@@ -58,9 +58,6 @@ struct NodeOptions {
   // Check the core's node-local invariants after every Ready (raft/ready_invariants.h); a violation
   // stops the node with the rule it broke. Off by default: it costs a few compares per Ready.
   bool check_invariants = false;
-  // Recovery and catch-up at SCHED_IDLE while the others form a quorum (catch_up_priority.h). Off by
-  // default: on the loaded shared host it made a follower kill's worst operations longer, not shorter.
-  bool catch_up_idle = false;
 
   // Take a KV snapshot (written by a forked child: forked_snapshot.h) and compact the log once this many
   // log bytes were applied since the last one. Each fork costs the loop a copy-on-write fault per page of

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -13,7 +12,6 @@
 #include <system_error>
 
 #include "node/kv/state_machine.h"
-#include "node/process/catch_up_priority.h"
 #include "node/process/node.h"
 #include "node/process/node_process.h"
 #include "node/raft/safety_violation.h"
@@ -24,8 +22,6 @@ namespace shmraft::node {
 namespace {
 
 volatile std::sig_atomic_t stop_requested = 0;
-
-constexpr auto kCatchUpPriorityCap = std::chrono::seconds(2);
 
 void on_stop_signal(int) {
   stop_requested = 1;
@@ -59,14 +55,6 @@ std::shared_ptr<spdlog::logger> open_log(const NodeOptions& options) {
   return logger;
 }
 
-bool others_commit_without(const NodeOptions& options) {
-  try {
-    return others_form_a_quorum(ipc::Segment::attach(options.cluster), options.node);
-  } catch (const std::exception&) {
-    return false;  // Node's constructor says what is wrong
-  }
-}
-
 }  // namespace
 
 int run(const NodeOptions& options) {
@@ -76,18 +64,12 @@ int run(const NodeOptions& options) {
   ::umask(077);
   stop_requested = 0;
   install_signal_handlers();
-  // Recovery and catch-up at idle priority when the others can commit without this node; past this cap
-  // at normal priority whatever the node's state.
-  CatchUpPriority priority = options.catch_up_idle && others_commit_without(options)
-                                 ? CatchUpPriority::lower(kCatchUpPriorityCap)
-                                 : CatchUpPriority();
   std::shared_ptr<spdlog::logger> log;
   std::unique_ptr<Node> node;
   try {
     validate(options);
     log = open_log(options);
     node = std::make_unique<Node>(options, *log);
-    node->restore_priority_once_caught_up(std::move(priority));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmraft node %u: cannot start: %s\n", options.node, e.what());
     if (log) {
