@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "ipc/clock.h"
@@ -27,7 +28,7 @@ struct ImageArgs {
 };
 
 // Parses `--keys N --value-bytes B --runs R --dir D [--shared-mib M]` over `defaults`; a bad flag or
-// value prints the usage and exits 2.
+// value (or a --dir that is not a directory) prints the usage and exits 2.
 inline ImageArgs parse_image_args(int argc, char** argv, const char* program, ImageArgs defaults,
                                   bool with_shared_mib) {
   ImageArgs a = defaults;
@@ -54,6 +55,9 @@ inline ImageArgs parse_image_args(int argc, char** argv, const char* program, Im
       usage(("unknown flag " + flag + "\n").c_str());
   }
   if (a.runs < 1) usage("--runs must be at least 1\n");
+  // Checked before the minutes of filling the table, and without an uncaught exception after them.
+  if (std::error_code ec; !std::filesystem::is_directory(a.dir, ec))
+    usage(("--dir " + a.dir.string() + ": no such directory\n").c_str());
   return a;
 }
 
