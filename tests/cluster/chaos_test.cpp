@@ -84,22 +84,23 @@ bool plant_stale_read(std::vector<checker::Operation>& history) {
   return false;
 }
 
-// Drops from `state` the token of an acknowledged append that began after every other kind of write to
-// its key had returned: it must be there exactly once (had it been concurrent with a put, it could
+// Drops from `state` the token of an acknowledged append or put that began after every other kind of
+// write to its key had returned: it must be there exactly once (had it been concurrent with a put, it could
 // legitimately have been overwritten), so without it the state has lost a write. A cas known to have
 // failed wrote nothing (the history is linearizable), so it is no reset: counting it as one left a run
-// with many mismatches without an append to plant. False when no append fits.
+// with many mismatches without an append to plant. False when no write fits.
 bool plant_lost_write(const std::vector<checker::Operation>& history,
                       std::map<std::string, std::string>& state) {
   const auto resets_value = [](const checker::Operation& op) {
     if (op.op == checker::OpKind::append || op.op == checker::OpKind::get) return false;
     return !(op.op == checker::OpKind::cas && op.known() && op.output != "ok");
   };
+  // A put counts too: a run whose every late append raced a reset still has one.
   for (auto it = history.rbegin(); it != history.rend(); ++it) {
-    if (it->op != checker::OpKind::append || !it->known()) continue;
+    if ((it->op != checker::OpKind::append && it->op != checker::OpKind::put) || !it->known()) continue;
     bool after_every_reset = true;
     for (const auto& op : history) {
-      if (op.key == it->key && resets_value(op)) {
+      if (&op != &*it && op.key == it->key && resets_value(op)) {
         after_every_reset = after_every_reset && op.known() && *op.ret < it->call;
       }
     }
