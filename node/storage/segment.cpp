@@ -185,6 +185,7 @@ void Segment::zero(std::size_t from, std::size_t to) noexcept {
 
 void Segment::reserve_for_appends() {
   offsets_.reserve(offsets_.size() + (mapping_.size() - end_) / sizeof(RecordHeader));
+  (void)::madvise(mapping_.data(), mapping_.size(), MADV_RANDOM);  // advice: nothing breaks without it
 }
 
 void Segment::mark_dirty(std::size_t from, std::size_t to) noexcept {
