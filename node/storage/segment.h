@@ -19,6 +19,13 @@ class Segment {
   // Creates log/<first_index>.seg of `bytes` bytes. The file is preallocated and given its header under
   // a temporary name, made durable if `durable`, and only then renamed into place (followed by an fsync
   // of the directory if `durable`), so no crash leaves a half-made segment under a real name.
+  // The first MiB of the mapping is MADV_RANDOM. Appends start there at once, before SegmentWorker can
+  // fault its pages in, and by default the first fault reads around the faulting page (read_ahead_kb:
+  // 8 MiB on this project's VMs), which for a fallocated file means allocating and zeroing 8 MiB of page
+  // cache: 1.5-13 ms in one fault on the commit path. Without read-around a fault maps one page. The rest
+  // keeps read-around: there the worker is ahead (it takes the 8 MiB faults), and when it is not, because
+  // a busy host gives it no time, the appends fault in large folios as before, not page by page, which
+  // cost them twice the CPU.
   static Segment create(const std::filesystem::path& log_dir, uint64_t first_index, std::size_t bytes,
                         bool durable, StorageStats& stats);
   // Maps an existing segment and checks its header: magic, format version (a newer one is refused),
@@ -61,11 +68,7 @@ class Segment {
   void adopt_records(std::vector<uint32_t> offsets, std::size_t end);
   void zero(std::size_t from, std::size_t to) noexcept;
   // The active segment reserves room for as many offsets as it could ever hold, so appends never
-  // allocate (the reservation is virtual memory until used), and turns off the kernel's read-around for
-  // its mapping: a fault on it then maps one page, where by default it reads (here: allocates and
-  // zeroes) read_ahead_kb around the faulting page — 8 MiB on this project's VMs, 1.5-30 ms in one fault
-  // on the commit path at the start of every segment and every 8 MiB. SegmentWorker faults the pages in
-  // ahead of the appends instead.
+  // allocate (the reservation is virtual memory until used).
   void reserve_for_appends();
 
   // Starts reading the written parts of the file into the page cache ahead of a scan (recovery reads

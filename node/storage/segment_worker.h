@@ -18,7 +18,7 @@
 //   (the hypervisor still maps each page at its first access).
 //
 // The thread runs at SCHED_IDLE, so a node thread woken on its CPU always takes the CPU at once; when the
-// host has no idle time the faulting is left to the appends, one page per fault (segment.h). Because the same
+// host has no idle time the faulting is left to the appends, as before. Because the same
 // thread also unmaps removed segments, it never touches a mapping after it was unmapped: a segment the log
 // removes is queued here, and the thread closes it only between two chunks of faulting.
 #include <condition_variable>
