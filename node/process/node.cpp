@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
@@ -58,6 +59,9 @@ std::unique_ptr<Transport> make_transport(const NodeOptions& options, ipc::Segme
 
 // How often the loop looks whether the installer is done, while it works.
 constexpr uint64_t kInstallPollNs = 1'000'000;
+// Client requests taken between two looks at the clock against the iteration's intake budget: the
+// budget is overrun by at most this many (~0.1-0.5 ms), and the clock costs ~1 ns per request.
+constexpr uint64_t kRequestChunk = 64;
 
 // How long after a failed fork or child a damaged snapshot is tried again ("in 1 s" in the logs).
 constexpr uint64_t kDamagedRetryNs = 1'000'000'000;
@@ -156,6 +160,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
               options.data_dir.string(), stored.why);
   core_ = std::make_unique<raft::Core>(config, raft_storage_);
   lost_ = core_->lost();  // also after a restart while lost (HardState::lost)
+  last_heard_ns_.assign(segment_.max_nodes() + 1, 0);
 
   ipc::NodeCounters::set(counters_.pid, static_cast<uint64_t>(getpid()));
   // A port left by an earlier run over TCP would send peers and clients to a dead socket.
@@ -224,9 +229,12 @@ uint64_t Node::next_deadline_ns() const {
 
 std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   caught_up_ = false;
+  requests_taken_ = requests_granted_ = 0;
   const std::size_t frames = transport_->receive(*this, deadline);
   catch_up();
   const uint64_t now_ns = monotonic_ns();
+  for (; heard_from_ != 0; heard_from_ &= heard_from_ - 1)
+    last_heard_ns_[static_cast<uint32_t>(std::countr_zero(heard_from_))] = now_ns;
   progress_.bump(now_ns);  // awake: ends the sleep announced in run()
   // A leader deposed by one of the frames just read heard its successor: its backlog of ticks, replayed
   // now as a follower's, would start an election against it. It drops them.
@@ -247,6 +255,17 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   maybe_snapshot(now_ns);
   publish_counters(now_ns);
   return frames;
+}
+
+std::size_t Node::request_room() noexcept {
+  if (requests_taken_ < requests_granted_) return requests_granted_ - requests_taken_;
+  const uint64_t now_ns = monotonic_ns();
+  if (requests_granted_ == 0)
+    intake_start_ns_ = now_ns;  // after the wait and the peers' frames: the budget is the clients' alone
+  else if (now_ns - intake_start_ns_ >= tick_ns_)
+    return 0;
+  requests_granted_ = requests_taken_ + kRequestChunk;
+  return kRequestChunk;
 }
 
 void Node::handle_readies() {
@@ -358,6 +377,23 @@ void Node::log_repaired() {
   lost_ = 0;
 }
 
+void Node::log_step_down() {
+  const uint64_t now_ns = monotonic_ns();
+  std::string heard;
+  for (uint32_t peer = 1; peer <= segment_.max_nodes(); ++peer) {
+    if (peer == options_.node || !core_->conf_state().voters.contains(peer)) continue;
+    heard += fmt::format(", node {} ", peer);
+    heard += last_heard_ns_[peer] == 0 ? std::string("never")
+                                       : fmt::format("{:.1f} ms ago", (now_ns - last_heard_ns_[peer]) / 1e6);
+  }
+  log_.warn(
+      "stepped down in term {} without a newer term: no quorum of voters answered within the election "
+      "timeout ({} ms; CheckQuorum), or this node left the configuration; last frame read from each voter{}; "
+      "this iteration's intake of {} client requests began {:.1f} ms ago",
+      core_->term(), options_.election_ticks * tick_ns_ / 1'000'000, heard, requests_taken_,
+      requests_granted_ == 0 ? 0.0 : (now_ns - intake_start_ns_) / 1e6);
+}
+
 void Node::log_peers_down() {
   for (const PeerDown& down : downs_to_log_) {
     const std::string what =
@@ -405,6 +441,7 @@ void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
   }
   if (is_dead(from)) return;  // sent before it died: a dead leader's appends would revive it here
   ++frames_in_;
+  heard_from_ |= ipc::node_bit(from);
   core_->step(decoded.value);
 }
 
@@ -494,6 +531,7 @@ void Node::finish_install() {
 }
 
 void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) {
+  ++requests_taken_;
   const std::optional<RequestHeader> header = read_header<RequestHeader>(payload);
   if (!header) {
     ++bad_client_frames_;
@@ -556,6 +594,7 @@ void Node::on_soft_state(const raft::SoftState& soft) {
       (soft.role == raft::Role::kPreCandidate || soft.role == raft::Role::kCandidate))
     ipc::NodeCounters::set(counters_.campaign_ns, monotonic_ns());
   if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader) {
+    if (core_->term() == leader_term_) log_step_down();
     requests_.fail_pending();
     snapshot_sender_.stop_all();
     segment_.leader_record().withdraw(options_.node, leader_term_);

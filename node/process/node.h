@@ -131,6 +131,11 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // The image of the core's InstallSnapshot: the snapshot file, if it still holds that snapshot.
   std::shared_ptr<const SnapshotImage> snapshot_image(const raft::InstallSnapshot& m);
   bool has_wake_event() const noexcept override { return deaths_.pending(); }
+  // At most about one tick of client intake per iteration (the clock read once per kRequestChunk): after
+  // a burst (65 536 requests resent to a new leader) a leader still reads its followers' answers and
+  // ticks every few milliseconds, instead of judging CheckQuorum, and sending heartbeats, only after an
+  // intake that outlasted the election timeout. The requests left wait in their rings.
+  std::size_t request_room() noexcept override;
 
   std::size_t iterate(Transport::Clock::time_point deadline);
   void tick_until(uint64_t now_ns);
@@ -172,6 +177,10 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void compact_after_snapshot();
   void publish_counters(uint64_t now_ns);
   void log_repaired();  // once the core left lost mode
+  // A leader that became a follower in its own term: CheckQuorum (or its removal) deposed it. Says when
+  // each voter was last heard from and how long this iteration's intake ran, to tell a lost quorum from
+  // answers not read in time.
+  void log_step_down();
   uint64_t next_deadline_ns() const;
 
   NodeOptions options_;
@@ -206,11 +215,16 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   raft::DecodeScratch scratch_;
   uint64_t tick_ns_;
   uint64_t next_tick_ns_ = 0;
-  bool caught_up_ = false;       // catch_up() ran in this iteration
-  bool ticks_deferred_ = false;  // catch_up() left a leader's missed ticks for after its frames
+  bool caught_up_ = false;         // catch_up() ran in this iteration
+  uint64_t intake_start_ns_ = 0;   // this iteration's first request_room()
+  uint64_t requests_taken_ = 0;    // client requests handed over in this iteration
+  uint64_t requests_granted_ = 0;  // ... and how many request_room() allowed so far
+  bool ticks_deferred_ = false;    // catch_up() left a leader's missed ticks for after its frames
   uint64_t frames_in_ = 0;
-  uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
-  uint64_t bad_client_frames_ = 0;  // requests without a readable header
+  ipc::NodeMask heard_from_ = 0;         // peers whose frames this iteration read
+  std::vector<uint64_t> last_heard_ns_;  // by node id: when a frame of that peer was last read, 0 = never
+  uint64_t bad_peer_frames_ = 0;         // frames that arrived intact but did not decode
+  uint64_t bad_client_frames_ = 0;       // requests without a readable header
   uint64_t elections_ = 0;
   // Elections the core started from peer_down (its elections_by_peer_down), split by what prompted them.
   uint64_t peer_down_elections_seen_ = 0;
