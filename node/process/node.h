@@ -2,11 +2,12 @@
 // One Raft node as a process: the single-threaded loop of DESIGN §3 that joins the segment's rings, the
 // Raft core, the durable log and the KV state machine.
 //
-//   drain peer rings (step) and client rings (propose / read_index), waiting for the doorbell or the next
-//   tick only when the previous iteration found nothing -> tick -> delayed frames due
+//   drain peer rings (step) and client rings (propose / read_index; about one tick's worth per iteration,
+//   request_room()), waiting for the doorbell or the next tick only when the previous iteration found
+//   nothing -> tick -> delayed frames due
 //   -> for each Ready (raft::ReadyHandler; this class is its ReadyHost): send messages (published before
-//      persisting when fsync != none, §10.2.1), persist + ONE sync, send messages_after_persist, apply
-//      committed entries, answer the writes they complete, serve reads, advance [, check invariants]
+//      persisting when fsync != none, §10.2.1), persist + ONE sync, send messages_after_persist, publish,
+//      apply committed entries, answer the writes they complete, serve reads, advance [, check invariants]
 //   -> send what the snapshot transfers' windows allow (SnapshotSender: the core's InstallSnapshot goes in
 //      chunks read from the snapshot file; chunk frames from peers go to SnapshotSender / SnapshotReceiver,
 //      never to the core) -> publish every ring -> maybe snapshot -> counters
