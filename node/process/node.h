@@ -4,8 +4,9 @@
 //
 //   drain peer rings (step) and client rings (propose / read_index; about one tick's worth per iteration,
 //   request_room()), waiting for the doorbell or the next tick only when the previous iteration found
-//   nothing -> tick -> delayed frames due
-//   -> for each Ready (raft::ReadyHandler; this class is its ReadyHost): send messages (published before
+//   nothing and left no Ready -> tick -> delayed frames due
+//   -> for each Ready, until about a tick has passed (raft::ReadyHandler; this class is its ReadyHost;
+//      at most 32 KiB of committed entries each): send messages (published before
 //      persisting when fsync != none, §10.2.1), persist + ONE sync, send messages_after_persist, publish,
 //      apply committed entries, answer the writes they complete, serve reads, advance [, check invariants]
 //   -> send what the snapshot transfers' windows allow (SnapshotSender: the core's InstallSnapshot goes in
@@ -128,7 +129,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void start_install(const ChunkFrame& last);
   // The installer is done: the core gets the snapshot as one InstallSnapshot (or the image is dropped).
   void finish_install();
-  void handle_readies();
+  // Handles the core's Readies, the first whatever the time, further ones until `budget_ns` has passed.
+  void handle_readies(uint64_t budget_ns = UINT64_MAX);
   // The image of the core's InstallSnapshot: the snapshot file, if it still holds that snapshot.
   std::shared_ptr<const SnapshotImage> snapshot_image(const raft::InstallSnapshot& m);
   bool has_wake_event() const noexcept override { return deaths_.pending(); }
