@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
@@ -58,6 +59,15 @@ std::unique_ptr<Transport> make_transport(const NodeOptions& options, ipc::Segme
 
 // How often the loop looks whether the installer is done, while it works.
 constexpr uint64_t kInstallPollNs = 1'000'000;
+// Client requests taken between two looks at the clock against the iteration's intake budget: the
+// budget is overrun by at most this many (~0.1-0.5 ms), and the clock costs ~1 ns per request.
+constexpr uint64_t kRequestChunk = 64;
+// Committed entries' payload bytes per Ready (~400 puts of 64 B): the loop stops taking Readies once
+// about a tick has gone by, so this bounds the apply that can overrun it. After a snapshot's fork the
+// parent's first write to each page of the state machine faults (~65-100 us each on this VM under load,
+// 2 000-3 000 of them): applied in one Ready, 4 000 entries took 258 ms and the followers elected another
+// leader.
+constexpr std::size_t kCommittedBytesPerReady = 32 << 10;
 
 // How long after a failed fork or child a damaged snapshot is tried again ("in 1 s" in the logs).
 constexpr uint64_t kDamagedRetryNs = 1'000'000'000;
@@ -142,6 +152,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
   // the leader wait (flow control) rather than overflow the ring (drops and retransmissions).
   config.max_msg_bytes = std::max<std::size_t>(4096, transport_->max_peer_payload() / 16);
   config.max_inflight_msgs = 8;
+  config.max_committed_bytes = kCommittedBytesPerReady;
   config.applied = snapshot_index_;
   const uint64_t previous_incarnation = counters_.incarnation.load(std::memory_order_relaxed);
   config.incarnation = incarnation_;
@@ -156,6 +167,7 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
               options.data_dir.string(), stored.why);
   core_ = std::make_unique<raft::Core>(config, raft_storage_);
   lost_ = core_->lost();  // also after a restart while lost (HardState::lost)
+  last_heard_ns_.assign(segment_.max_nodes() + 1, 0);
 
   ipc::NodeCounters::set(counters_.pid, static_cast<uint64_t>(getpid()));
   // A port left by an earlier run over TCP would send peers and clients to a dead socket.
@@ -188,9 +200,9 @@ void Node::run(const volatile std::sig_atomic_t& stop) {
   next_tick_ns_ = monotonic_ns() + tick_ns_;
   std::size_t frames = 1;
   while (stop == 0) {
-    // Wait only when the last iteration found nothing: otherwise look again at once.
+    // Wait only when the last iteration found nothing and left no Ready: otherwise look again at once.
     Transport::Clock::time_point deadline = Transport::Clock::now();
-    if (frames == 0) {
+    if (frames == 0 && !core_->has_ready()) {
       const uint64_t now_ns = monotonic_ns();
       // Falling asleep, perhaps because the leader stopped sending: its stall clock starts no later.
       if (watched_leader() != raft::kNoNode) leader_progress_->observe(now_ns);
@@ -224,9 +236,12 @@ uint64_t Node::next_deadline_ns() const {
 
 std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   caught_up_ = false;
+  requests_taken_ = requests_granted_ = 0;
   const std::size_t frames = transport_->receive(*this, deadline);
   catch_up();
   const uint64_t now_ns = monotonic_ns();
+  for (; heard_from_ != 0; heard_from_ &= heard_from_ - 1)
+    last_heard_ns_[static_cast<uint32_t>(std::countr_zero(heard_from_))] = now_ns;
   progress_.bump(now_ns);  // awake: ends the sleep announced in run()
   // A leader deposed by one of the frames just read heard its successor: its backlog of ticks, replayed
   // now as a follower's, would start an election against it. It drops them.
@@ -238,7 +253,7 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   requests_.finish_batch();
 
   if (installer_.running() && installer_.finished()) finish_install();
-  handle_readies();
+  handle_readies(tick_ns_);
   if (lost_ != 0 && core_->lost() == 0) log_repaired();
   if (snapshot_sender_.active()) snapshot_sender_.pump(monotonic_ns());
 
@@ -249,9 +264,22 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   return frames;
 }
 
-void Node::handle_readies() {
-  while (core_->has_ready()) {
+std::size_t Node::request_room() noexcept {
+  if (requests_taken_ < requests_granted_) return requests_granted_ - requests_taken_;
+  const uint64_t now_ns = monotonic_ns();
+  if (requests_granted_ == 0)
+    intake_start_ns_ = now_ns;  // after the wait and the peers' frames: the budget is the clients' alone
+  else if (now_ns - intake_start_ns_ >= tick_ns_)
+    return 0;
+  requests_granted_ = requests_taken_ + kRequestChunk;
+  return kRequestChunk;
+}
+
+void Node::handle_readies(uint64_t budget_ns) {
+  const uint64_t start_ns = monotonic_ns();
+  for (bool first = true; core_->has_ready(); first = false) {
     ready_ns_ = monotonic_ns();
+    if (!first && ready_ns_ - start_ns >= budget_ns) return;  // the rest next iteration (run() won't sleep)
     ready_handler_.handle(*core_, *this);
   }
 }
@@ -358,6 +386,23 @@ void Node::log_repaired() {
   lost_ = 0;
 }
 
+void Node::log_step_down() {
+  const uint64_t now_ns = monotonic_ns();
+  std::string heard;
+  for (uint32_t peer = 1; peer <= segment_.max_nodes(); ++peer) {
+    if (peer == options_.node || !core_->conf_state().voters.contains(peer)) continue;
+    heard += fmt::format(", node {} ", peer);
+    heard += last_heard_ns_[peer] == 0 ? std::string("never")
+                                       : fmt::format("{:.1f} ms ago", (now_ns - last_heard_ns_[peer]) / 1e6);
+  }
+  log_.warn(
+      "stepped down in term {} without a newer term: no quorum of voters answered within the election "
+      "timeout ({} ms; CheckQuorum), or this node left the configuration; last frame read from each voter{}; "
+      "this iteration's intake of {} client requests began {:.1f} ms ago",
+      core_->term(), options_.election_ticks * tick_ns_ / 1'000'000, heard, requests_taken_,
+      requests_granted_ == 0 ? 0.0 : (now_ns - intake_start_ns_) / 1e6);
+}
+
 void Node::log_peers_down() {
   for (const PeerDown& down : downs_to_log_) {
     const std::string what =
@@ -405,6 +450,7 @@ void Node::on_peer_frame(uint32_t from, std::span<const std::byte> payload) {
   }
   if (is_dead(from)) return;  // sent before it died: a dead leader's appends would revive it here
   ++frames_in_;
+  heard_from_ |= ipc::node_bit(from);
   core_->step(decoded.value);
 }
 
@@ -494,6 +540,7 @@ void Node::finish_install() {
 }
 
 void Node::on_client_request(uint32_t slot, std::span<const std::byte> payload) {
+  ++requests_taken_;
   const std::optional<RequestHeader> header = read_header<RequestHeader>(payload);
   if (!header) {
     ++bad_client_frames_;
@@ -556,6 +603,7 @@ void Node::on_soft_state(const raft::SoftState& soft) {
       (soft.role == raft::Role::kPreCandidate || soft.role == raft::Role::kCandidate))
     ipc::NodeCounters::set(counters_.campaign_ns, monotonic_ns());
   if (previous == raft::Role::kLeader && soft.role != raft::Role::kLeader) {
+    if (core_->term() == leader_term_) log_step_down();
     requests_.fail_pending();
     snapshot_sender_.stop_all();
     segment_.leader_record().withdraw(options_.node, leader_term_);
@@ -574,6 +622,11 @@ void Node::on_soft_state(const raft::SoftState& soft) {
 }
 
 void Node::apply(std::span<const raft::Entry> entries) {
+  // Publish what this Ready sent before applying: a follower's acknowledgements and a leader's appends
+  // and heartbeats would otherwise wait out the apply, which for thousands of entries, or with the page
+  // faults that follow a snapshot's fork (~100 us each on a loaded VM), runs 50-250 ms: long enough for
+  // a leader's CheckQuorum, or a follower's election timer, to miss them.
+  transport_->flush();
   // Far enough ahead that a slot's cache miss (~100 ns) is hidden behind the entries before it, near
   // enough that the prefetched lines are still in L1 when their turn comes.
   constexpr std::size_t kPrefetchDistance = 8;

@@ -2,11 +2,13 @@
 // One Raft node as a process: the single-threaded loop of DESIGN §3 that joins the segment's rings, the
 // Raft core, the durable log and the KV state machine.
 //
-//   drain peer rings (step) and client rings (propose / read_index), waiting for the doorbell or the next
-//   tick only when the previous iteration found nothing -> tick -> delayed frames due
-//   -> for each Ready (raft::ReadyHandler; this class is its ReadyHost): send messages (published before
-//      persisting when fsync != none, §10.2.1), persist + ONE sync, send messages_after_persist, apply
-//      committed entries, answer the writes they complete, serve reads, advance [, check invariants]
+//   drain peer rings (step) and client rings (propose / read_index; about one tick's worth per iteration,
+//   request_room()), waiting for the doorbell or the next tick only when the previous iteration found
+//   nothing and left no Ready -> tick -> delayed frames due
+//   -> for each Ready, until about a tick has passed (raft::ReadyHandler; this class is its ReadyHost;
+//      at most 32 KiB of committed entries each): send messages (published before
+//      persisting when fsync != none, §10.2.1), persist + ONE sync, send messages_after_persist, publish,
+//      apply committed entries, answer the writes they complete, serve reads, advance [, check invariants]
 //   -> send what the snapshot transfers' windows allow (SnapshotSender: the core's InstallSnapshot goes in
 //      chunks read from the snapshot file; chunk frames from peers go to SnapshotSender / SnapshotReceiver,
 //      never to the core) -> publish every ring -> maybe snapshot -> counters
@@ -127,10 +129,16 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void start_install(const ChunkFrame& last);
   // The installer is done: the core gets the snapshot as one InstallSnapshot (or the image is dropped).
   void finish_install();
-  void handle_readies();
+  // Handles the core's Readies, the first whatever the time, further ones until `budget_ns` has passed.
+  void handle_readies(uint64_t budget_ns = UINT64_MAX);
   // The image of the core's InstallSnapshot: the snapshot file, if it still holds that snapshot.
   std::shared_ptr<const SnapshotImage> snapshot_image(const raft::InstallSnapshot& m);
   bool has_wake_event() const noexcept override { return deaths_.pending(); }
+  // At most about one tick of client intake per iteration (the clock read once per kRequestChunk): after
+  // a burst (65 536 requests resent to a new leader) a leader still reads its followers' answers and
+  // ticks every few milliseconds, instead of judging CheckQuorum, and sending heartbeats, only after an
+  // intake that outlasted the election timeout. The requests left wait in their rings.
+  std::size_t request_room() noexcept override;
 
   std::size_t iterate(Transport::Clock::time_point deadline);
   void tick_until(uint64_t now_ns);
@@ -172,6 +180,10 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void compact_after_snapshot();
   void publish_counters(uint64_t now_ns);
   void log_repaired();  // once the core left lost mode
+  // A leader that became a follower in its own term: CheckQuorum (or its removal) deposed it. Says when
+  // each voter was last heard from and how long this iteration's intake ran, to tell a lost quorum from
+  // answers not read in time.
+  void log_step_down();
   uint64_t next_deadline_ns() const;
 
   NodeOptions options_;
@@ -206,11 +218,16 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   raft::DecodeScratch scratch_;
   uint64_t tick_ns_;
   uint64_t next_tick_ns_ = 0;
-  bool caught_up_ = false;       // catch_up() ran in this iteration
-  bool ticks_deferred_ = false;  // catch_up() left a leader's missed ticks for after its frames
+  bool caught_up_ = false;         // catch_up() ran in this iteration
+  uint64_t intake_start_ns_ = 0;   // this iteration's first request_room()
+  uint64_t requests_taken_ = 0;    // client requests handed over in this iteration
+  uint64_t requests_granted_ = 0;  // ... and how many request_room() allowed so far
+  bool ticks_deferred_ = false;    // catch_up() left a leader's missed ticks for after its frames
   uint64_t frames_in_ = 0;
-  uint64_t bad_peer_frames_ = 0;    // frames that arrived intact but did not decode
-  uint64_t bad_client_frames_ = 0;  // requests without a readable header
+  ipc::NodeMask heard_from_ = 0;         // peers whose frames this iteration read
+  std::vector<uint64_t> last_heard_ns_;  // by node id: when a frame of that peer was last read, 0 = never
+  uint64_t bad_peer_frames_ = 0;         // frames that arrived intact but did not decode
+  uint64_t bad_client_frames_ = 0;       // requests without a readable header
   uint64_t elections_ = 0;
   // Elections the core started from peer_down (its elections_by_peer_down), split by what prompted them.
   uint64_t peer_down_elections_seen_ = 0;

@@ -16,6 +16,7 @@ ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
       responses_(segment.client_slots()),
       is_dirty_(segment.client_slots()),
       signals_(segment.request_signals(self)),
+      is_owed_(segment.client_slots()),
       bell_marked_(segment.client_slots()),
       waiter_(segment.node_doorbell(self), wait, spin) {
   max_peer_payload_ = std::numeric_limits<uint32_t>::max();
@@ -30,6 +31,7 @@ ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
   for (uint32_t slot = 0; slot < segment.client_slots(); ++slot) {
     requests_[slot] = segment.request_consumer(slot, self);
     responses_[slot] = segment.response_producer(self, slot);
+    owe(slot);
   }
   max_reply_payload_ = responses_.empty() ? 0 : responses_[0].max_payload();
   dirty_responses_.reserve(segment.client_slots());
@@ -77,16 +79,41 @@ void ShmTransport::flush() {
 bool ShmTransport::has_incoming() noexcept {
   for (uint32_t peer : peers_)
     if (from_peer_[peer].has_frames()) return true;
-  return read_every_ring_ || signals_.any();
+  return !owed_.empty() || signals_.any();
 }
 
-std::size_t ShmTransport::drain_requests(Sink& sink, uint32_t slot) {
-  return requests_[slot].drain([&](const ipc::Frame& frame) {
-    if (frame.type == kRequestFrame)
-      sink.on_client_request(slot, frame.payload);
+void ShmTransport::owe(uint32_t slot) {
+  if (is_owed_[slot]) return;
+  is_owed_[slot] = 1;
+  owed_.push_back() = slot;
+}
+
+std::size_t ShmTransport::drain_requests(Sink& sink, uint32_t slot, std::size_t max_frames) {
+  return requests_[slot].drain(
+      [&](const ipc::Frame& frame) {
+        if (frame.type == kRequestFrame)
+          sink.on_client_request(slot, frame.payload);
+        else
+          ++foreign_frames_;
+      },
+      max_frames);
+}
+
+std::size_t ShmTransport::drain_owed(Sink& sink) {
+  std::size_t frames = 0;
+  for (std::size_t turns = owed_.size(); turns > 0; --turns) {
+    const std::size_t room = sink.request_room();
+    if (room == 0) break;
+    const uint32_t slot = owed_.front();
+    owed_.pop_front();
+    frames += drain_requests(sink, slot, room);
+    // Requests left (no room, or published since the drain began): still owed, after the others.
+    if (requests_[slot].has_frames())
+      owed_.push_back() = slot;
     else
-      ++foreign_frames_;
-  });
+      is_owed_[slot] = 0;
+  }
+  return frames;
 }
 
 std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
@@ -101,14 +128,8 @@ std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
         ++foreign_frames_;
     });
   }
-  if (read_every_ring_) {
-    signals_.take([](uint32_t) {});  // every ring is read below
-    for (uint32_t slot = 0; slot < requests_.size(); ++slot) frames += drain_requests(sink, slot);
-    read_every_ring_ = false;
-    return frames;
-  }
-  signals_.take([&](uint32_t slot) { frames += drain_requests(sink, slot); });
-  return frames;
+  signals_.take([&](uint32_t slot) { owe(slot); });
+  return frames + drain_owed(sink);
 }
 
 uint64_t ShmTransport::bad_frames() const noexcept {

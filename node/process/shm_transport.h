@@ -3,13 +3,16 @@
 // client slot and one response ring back. Publishing rings the consumer's doorbell; receiving waits on
 // this node's doorbell (ipc::Waiter: spin / yield / block / adaptive), which every ring into this node
 // rings. Request rings are read only when their client raised its slot's request signal, so a node's
-// wake-up costs slots/64 loads rather than one per client ring; replies ring each client slot's reply
-// doorbell (shared by the slots one client thread drives) once per flush.
+// wake-up costs slots/64 loads rather than one per client ring; a signalled ring is owed a read until it
+// is drained to its end, in round-robin order, as far as the sink's request_room() allows per receive.
+// Replies ring each client slot's reply doorbell (shared by the slots one client thread drives) once per
+// flush.
 #include <chrono>
 #include <vector>
 
 #include "ipc/segment.h"
 #include "ipc/wait.h"
+#include "node/process/fifo.h"
 #include "node/process/transport.h"
 
 namespace shmraft::node {
@@ -33,7 +36,10 @@ class ShmTransport final : public Transport {
 
  private:
   bool has_incoming() noexcept;
-  std::size_t drain_requests(Sink& sink, uint32_t slot);
+  void owe(uint32_t slot);
+  // Reads the owed request rings in turn until the sink has no room or each had its turn once.
+  std::size_t drain_owed(Sink& sink);
+  std::size_t drain_requests(Sink& sink, uint32_t slot, std::size_t max_frames);
 
   ipc::Segment& segment_;
 
@@ -47,8 +53,11 @@ class ShmTransport final : public Transport {
   std::vector<uint32_t> dirty_responses_;     // slots with unpublished replies
   std::vector<uint8_t> is_dirty_;
   ipc::RequestSignals signals_;
-  // A previous incarnation may have taken signals it never drained: the first receive reads every ring.
-  bool read_every_ring_ = true;
+  // Request rings whose signal was taken and that may hold requests not read yet, in the order they are
+  // read; a ring read only in part goes to the back. At start every ring: a previous incarnation may have
+  // taken signals it never drained.
+  Fifo<uint32_t> owed_;
+  std::vector<uint8_t> is_owed_;         // by slot
   std::vector<uint32_t> bells_to_ring_;  // during flush: reply doorbells (by slot) to ring once each
   std::vector<uint8_t> bell_marked_;     // by slot
   ipc::Waiter waiter_;

@@ -24,6 +24,11 @@ class Transport {
     virtual void on_client_request(uint32_t slot, std::span<const std::byte> payload) = 0;
     // Something besides a frame that should end receive()'s wait (a peer's death). A few loads.
     virtual bool has_wake_event() const noexcept { return false; }
+    // How many more client requests this receive() may hand over, asked before each request channel is
+    // read: a sink bounds one call's intake so it reads its peers and ticks again soon after a burst; the
+    // requests left wait in their channels (back-pressure) for the next call. ShmTransport honours it;
+    // TcpTransport reads whatever its sockets hold.
+    virtual std::size_t request_room() noexcept { return SIZE_MAX; }
 
    protected:
     ~Sink() = default;
@@ -48,7 +53,8 @@ class Transport {
   virtual void flush() = 0;
 
   // Waits until something arrives or `deadline` passes (a deadline in the past: no waiting), then hands
-  // every frame that has arrived to `sink`. Returns how many frames it delivered.
+  // every peer frame that has arrived to `sink`, and the client requests that have arrived as far as
+  // sink.request_room() allows. Returns how many frames it delivered.
   virtual std::size_t receive(Sink& sink, Clock::time_point deadline) = 0;
 
   // Frames refused after commit (a stream transport's full or unconnected peer) since start; frames
