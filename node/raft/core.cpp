@@ -517,16 +517,19 @@ void Core::become_leader() {
   // 12 of 20 events of `bench --failover --clients 16`). Liveness only, as above.
   for (ProgressTracker::Member& m : tracker_.members()) {
     if (m.id == config_.id) continue;
-    Progress& pr = m.progress;
-    pr.state = ProgressState::kReplicate;
-    if (pr.voted_last_index != 0 && pr.voted_last_index < log_.last_index() &&
-        log_.term(pr.voted_last_index) == pr.voted_last_term)
-      pr.next = pr.voted_last_index + 1;
+    m.progress.state = ProgressState::kReplicate;
+    start_at_voters_log_end(m.progress);
   }
   // A no-op in the new term lets the leader commit — and so learn the true commit index — without
   // waiting for a client (§5.4.2, §8); ReadIndex waits for it.
   log_.append_local(term_, EntryType::kNoop, {}, arena_);
   append_pending_ = true;
+}
+
+void Core::start_at_voters_log_end(Progress& pr) {
+  if (pr.voted_last_index != 0 && pr.voted_last_index + 1 < pr.next &&
+      log_.term(pr.voted_last_index) == pr.voted_last_term)
+    pr.next = pr.voted_last_index + 1;
 }
 
 void Core::start_election(bool pre_vote, bool leader_transfer) {
@@ -570,6 +573,15 @@ void Core::step_leader(const Message& m) {
     handle_heartbeat_response(*h);
   } else if (const auto* s = std::get_if<InstallSnapshotResponse>(&m)) {
     handle_install_snapshot_response(*s);
+  } else if (const auto* v = std::get_if<VoteResponse>(&m); v != nullptr && !v->pre_vote && v->granted) {
+    // A grant read after the election was won (5 nodes: in the same batch as the deciding one): its
+    // log end still counts while nothing has gone to that voter yet.
+    Progress& pr = *tracker_.progress(v->from);
+    if (pr.state == ProgressState::kReplicate && pr.match == 0 && pr.inflights.count() == 0) {
+      pr.voted_last_index = v->last_log_index;
+      pr.voted_last_term = v->last_log_term;
+      start_at_voters_log_end(pr);
+    }
   }
   // Anything else at our term is stale or impossible (one leader per term): ignore it.
   drive_repair();  // (after the handler: a change re-shapes the tracker its references point into)

@@ -346,6 +346,41 @@ TEST(FlowControl, ANewLeaderReplicatesToALaggingVoterFromWhereItsLogEnds) {
   EXPECT_TRUE(only_append_response(c, 3).success);
 }
 
+// With 5 nodes a grant may be read after the election was won (in the same batch as the deciding one):
+// its log end counts too, as long as nothing went to that voter yet.
+TEST(FlowControl, AGrantReadAfterTheElectionWasWonStillSaysWhereToStart) {
+  Cluster c(5, [](Config& cfg) {
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+  });
+  c.elect(1);
+  c.drop_if = [](const Message& m) {
+    return (message_to(m) == 4 || message_to(m) == 5) && std::holds_alternative<AppendEntries>(m);
+  };
+  for (int k = 0; k < 5; ++k) c.propose(1, "committed without nodes 4 and 5");
+  c.stabilize();
+  c.drop_if = {};
+  const Index lagging_end = c.core(5).log().last_index();
+  ASSERT_EQ(c.core(2).log().last_index(), lagging_end + 5);
+  c.isolate(1);
+  c.core(2).campaign();
+  c.handle_ready(2);  // the vote requests
+  while (c.deliver_one()) {
+  }
+  for (NodeId voter : {3u, 4u, 5u}) c.handle_ready(voter);  // the grants, 3's first
+  while (!c.network().empty()) c.deliver_one();             // 2 wins on 4's grant, then reads 5's as leader
+  ASSERT_EQ(c.core(2).role(), Role::kLeader);
+  auto out = outbox(c, 2);
+  for (NodeId lagging : {4u, 5u}) {
+    std::vector<Index> prevs;
+    for (auto& p : out)
+      if (p->to == lagging && p->is<AppendEntries>())
+        prevs.push_back(std::get<AppendEntries>(p->decoded()).prev_log_index);
+    ASSERT_FALSE(prevs.empty());
+    EXPECT_EQ(prevs.front(), lagging_end) << "to node " << lagging;
+  }
+}
+
 // A voter's log end counts only where the new leader holds the same entry: one whose tail the old
 // leader never committed (another term) is replicated to from the new leader's end, and truncated.
 TEST(FlowControl, ANewLeaderIgnoresAVotersLogEndThatItsLogDoesNotHold) {
