@@ -190,6 +190,8 @@ void fields(IO& io, M& m) {
   } else if constexpr (std::is_same_v<T, VoteResponse>) {
     io.flag(m.pre_vote);
     io.flag(m.granted);
+    io.u64(m.last_log_index);
+    io.u64(m.last_log_term);
   } else if constexpr (std::is_same_v<T, AppendEntries>) {
     io.u64(m.prev_log_index);
     io.u64(m.prev_log_term);

@@ -21,9 +21,10 @@ namespace shmraft::raft {
 // Version 2 added the sender's incarnation to the append, heartbeat and snapshot responses; version 3 the
 // configuration to InstallSnapshot (u64 voter bits | u64 learner bits, bit i = node i, after meta.term);
 // version 4 the lost-state mark: u64 lost after the incarnation in those three responses, and the repair
-// mark in a configuration (u32 repairing node | u64 repair incarnation, after the learner bits).
+// mark in a configuration (u32 repairing node | u64 repair incarnation, after the learner bits);
+// version 5 the voter's log end in VoteResponse (u64 last index | u64 last term, after granted).
 // A frame of another layout is refused as kBadVersion rather than misread.
-inline constexpr std::uint8_t kWireVersion = 4;
+inline constexpr std::uint8_t kWireVersion = 5;
 
 enum class MessageKind : std::uint8_t {
   kVoteRequest = 1,

@@ -295,6 +295,8 @@ class Core {
   void become_replicate(Progress& pr);
   bool is_paused(const Progress& pr) const;
   bool send_append(NodeId to, bool allow_empty);
+  // A voter told where its log ends (VoteResponse): replicate to it from there if ours holds that entry.
+  void start_at_voters_log_end(Progress& pr);
   bool send_snapshot(NodeId to);
   void broadcast_heartbeat(std::uint64_t context);
   void flush_pending();

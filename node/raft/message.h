@@ -32,6 +32,10 @@ struct VoteResponse {
   Term term = 0;  // for a pre-vote grant: the request's term, so the candidate can match it
   bool pre_vote = false;
   bool granted = false;
+  // Where the voter's log ends: a new leader replicates to it from there rather than from its own end,
+  // which a voter that lagged (the old leader committed without it) refuses a round trip later.
+  Index last_log_index = 0;
+  Term last_log_term = 0;
 };
 
 // AppendEntries (Figure 2). `entries` are consecutive: entries[i].index == prev_log_index + 1 + i.

@@ -54,6 +54,10 @@ struct Progress {
   int snapshot_elapsed = 0;    // snapshot state: ticks since it was sent (assumed lost after a timeout)
   bool recent_active = false;  // heard from since the last CheckQuorum round
   std::uint64_t read_round_acked = 0;  // ReadIndex: the newest heartbeat round the follower acknowledged
+  // Where the follower's log ended when it granted this node's candidacy its vote (VoteResponse; index 0:
+  // unknown). Kept by reset() for become_leader, which replicates from there; cleared by a new candidacy.
+  Index voted_last_index = 0;
+  Term voted_last_term = 0;
   Inflights inflights;
 };
 

@@ -37,7 +37,7 @@ std::vector<Message> every_message() {
   return {
       VoteRequest{1, 2, 9, 100, 8, false, false},
       VoteRequest{3, 1, 10, 5, 4, true, true},
-      VoteResponse{2, 1, 9, false, true},
+      VoteResponse{2, 1, 9, false, true, 0x0102030405060708ull, 7},
       VoteResponse{2, 3, 10, true, false},
       AppendEntries{1, 2, 8, 10, 6, 9, kEntries},
       AppendEntries{1, 3, 8, 0, 0, 0, {}},
@@ -169,7 +169,7 @@ TEST(Codec, BadHeaderAndFieldValuesAreErrors) {
   std::vector<std::byte> bad = bytes;
   bad[0] = std::byte{kWireVersion + 1};
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadVersion);
-  bad[0] = std::byte{kWireVersion - 1};  // version 2: InstallSnapshot without the configuration
+  bad[0] = std::byte{kWireVersion - 1};  // version 4: VoteResponse without the voter's log end
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadVersion);
   bad = bytes;
   bad[1] = std::byte{0};
@@ -177,7 +177,7 @@ TEST(Codec, BadHeaderAndFieldValuesAreErrors) {
   bad[1] = std::byte{200};
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadKind);
   bad = bytes;
-  bad.back() = std::byte{2};  // the `granted` bool
+  bad[bytes.size() - 17] = std::byte{2};  // the `granted` bool, before the log end's two u64
   EXPECT_EQ(decode_message(bad, scratch).error, CodecError::kBadValue);
 }
 

@@ -312,6 +312,97 @@ TEST(FlowControl, ANewLeaderPipelinesItsFirstEntriesWithoutProbing) {
   EXPECT_EQ(c.core(2).progress(3).state, ProgressState::kReplicate);
 }
 
+// A voter the old leader committed without tells the new leader where its log ends, and the new
+// leader's first append starts there: before, it started at the leader's end, and the voter refused it
+// a round trip before the no-op could commit (fail-over with 16 clients, issue 13).
+TEST(FlowControl, ANewLeaderReplicatesToALaggingVoterFromWhereItsLogEnds) {
+  Cluster c(3, [](Config& cfg) {
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+  });
+  c.elect(1);
+  c.drop_if = [](const Message& m) { return message_to(m) == 3 && std::holds_alternative<AppendEntries>(m); };
+  for (int k = 0; k < 5; ++k) c.propose(1, "committed without node 3");
+  c.stabilize();
+  c.drop_if = {};
+  const Index lagging_end = c.core(3).log().last_index();
+  ASSERT_EQ(c.core(2).log().last_index(), lagging_end + 5);
+  c.isolate(1);
+  c.core(2).campaign();
+  while (c.core(2).role() != Role::kLeader) {
+    c.handle_all_ready();
+    ASSERT_TRUE(c.deliver_one());
+  }
+  auto out = outbox(c, 2);
+  std::vector<Index> prevs;
+  for (auto& p : out)
+    if (p->to == 3 && p->is<AppendEntries>())
+      prevs.push_back(std::get<AppendEntries>(p->decoded()).prev_log_index);
+  ASSERT_FALSE(prevs.empty());
+  EXPECT_EQ(prevs.front(), lagging_end) << "node 3 would refuse an append after an entry it lacks";
+  for (auto& p : out) c.network().push_back(std::move(p));
+  c.core(3).step(std::get<AppendEntries>(c.network().front()->decoded()));  // (the first one only)
+  c.network().clear();
+  EXPECT_TRUE(only_append_response(c, 3).success);
+}
+
+// With 5 nodes a grant may be read after the election was won (in the same batch as the deciding one):
+// its log end counts too, as long as nothing went to that voter yet.
+TEST(FlowControl, AGrantReadAfterTheElectionWasWonStillSaysWhereToStart) {
+  Cluster c(5, [](Config& cfg) {
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+  });
+  c.elect(1);
+  c.drop_if = [](const Message& m) {
+    return (message_to(m) == 4 || message_to(m) == 5) && std::holds_alternative<AppendEntries>(m);
+  };
+  for (int k = 0; k < 5; ++k) c.propose(1, "committed without nodes 4 and 5");
+  c.stabilize();
+  c.drop_if = {};
+  const Index lagging_end = c.core(5).log().last_index();
+  ASSERT_EQ(c.core(2).log().last_index(), lagging_end + 5);
+  c.isolate(1);
+  c.core(2).campaign();
+  c.handle_ready(2);  // the vote requests
+  while (c.deliver_one()) {
+  }
+  for (NodeId voter : {3u, 4u, 5u}) c.handle_ready(voter);  // the grants, 3's first
+  while (!c.network().empty()) c.deliver_one();             // 2 wins on 4's grant, then reads 5's as leader
+  ASSERT_EQ(c.core(2).role(), Role::kLeader);
+  auto out = outbox(c, 2);
+  for (NodeId lagging : {4u, 5u}) {
+    std::vector<Index> prevs;
+    for (auto& p : out)
+      if (p->to == lagging && p->is<AppendEntries>())
+        prevs.push_back(std::get<AppendEntries>(p->decoded()).prev_log_index);
+    ASSERT_FALSE(prevs.empty());
+    EXPECT_EQ(prevs.front(), lagging_end) << "to node " << lagging;
+  }
+}
+
+// A voter's log end counts only where the new leader holds the same entry: one whose tail the old
+// leader never committed (another term) is replicated to from the new leader's end, and truncated.
+TEST(FlowControl, ANewLeaderIgnoresAVotersLogEndThatItsLogDoesNotHold) {
+  // Node 3 holds an entry of term 2 at index 3 that node 2, with (3, 3), does not: it votes for 2.
+  Cluster c(3, [](Config& cfg) { cfg.pre_vote = false; }, 1,
+            {{}, {{1, 1, 3}, {3, kNoNode, 0}}, {{1, 2}, {3, kNoNode, 0}}});
+  c.isolate(1);
+  c.core(2).campaign();
+  while (c.core(2).role() != Role::kLeader) {
+    c.handle_all_ready();
+    ASSERT_TRUE(c.deliver_one());
+  }
+  auto out = outbox(c, 2);
+  for (auto& p : out)
+    if (p->to == 3 && p->is<AppendEntries>()) {
+      EXPECT_EQ(std::get<AppendEntries>(p->decoded()).prev_log_index, 3u);
+    }
+  for (auto& p : out) c.network().push_back(std::move(p));
+  c.stabilize();
+  EXPECT_EQ(c.log_terms(3), c.log_terms(2));
+}
+
 // A replicating follower gets pipelined AppendEntries up to the in-flight window, batched by bytes.
 TEST(FlowControl, ReplicateFillsWindowThenWaitsForAcks) {
   Cluster c(3, [](Config& cfg) {
