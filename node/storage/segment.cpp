@@ -17,11 +17,6 @@ namespace fs = std::filesystem;
 using format::RecordHeader;
 using format::SegmentHeader;
 
-namespace {
-// The head of a new segment is mapped without read-around (segment.h).
-constexpr std::size_t kOnePageFaultBytes = std::size_t{1} << 20;
-}  // namespace
-
 Segment::Segment(fs::path path, UniqueFd fd, Mapping mapping, uint64_t first_index)
     : path_(std::move(path)), fd_(std::move(fd)), mapping_(std::move(mapping)), first_index_(first_index) {}
 
@@ -55,8 +50,6 @@ Segment Segment::create(const fs::path& log_dir, uint64_t first_index, std::size
       ++stats.flushes;
     }
     Mapping mapping(fd.get(), bytes, path);
-    // Advice: nothing breaks without it.
-    (void)::madvise(mapping.data(), std::min(bytes, kOnePageFaultBytes), MADV_RANDOM);
     Segment segment(path, std::move(fd), std::move(mapping), first_index);
     segment.reserve_for_appends();
     ++stats.segments_created;

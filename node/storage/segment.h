@@ -19,13 +19,6 @@ class Segment {
   // Creates log/<first_index>.seg of `bytes` bytes. The file is preallocated and given its header under
   // a temporary name, made durable if `durable`, and only then renamed into place (followed by an fsync
   // of the directory if `durable`), so no crash leaves a half-made segment under a real name.
-  // The first MiB of the mapping is MADV_RANDOM. Appends start there at once, before SegmentWorker can
-  // fault its pages in, and by default the first fault reads around the faulting page (read_ahead_kb:
-  // 8 MiB on this project's VMs), which for a fallocated file means allocating and zeroing 8 MiB of page
-  // cache: 1.5-13 ms in one fault on the commit path. Without read-around a fault maps one page. The rest
-  // keeps read-around: there the worker is ahead (it takes the 8 MiB faults), and when it is not, because
-  // a busy host gives it no time, the appends fault in large folios as before, not page by page, which
-  // cost them twice the CPU.
   static Segment create(const std::filesystem::path& log_dir, uint64_t first_index, std::size_t bytes,
                         bool durable, StorageStats& stats);
   // Maps an existing segment and checks its header: magic, format version (a newer one is refused),
@@ -48,7 +41,6 @@ class Segment {
   const std::filesystem::path& path() const noexcept { return path_; }
   int fd() const noexcept { return fd_.get(); }
   std::span<const std::byte> bytes() const noexcept { return {mapping_.data(), mapping_.size()}; }
-  std::span<std::byte> writable_bytes() noexcept { return {mapping_.data(), mapping_.size()}; }
 
   // Writes one record at end_offset(); the caller has checked fits(), index continuity and term order.
   // The payload goes first and the header last, so a process killed in between leaves an all-zero

@@ -10,14 +10,10 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr std::size_t kPageBytes = 4096;
-// The worker keeps this much of the active segment ahead of the append point faulted in (~40 ms of
-// appends at 300 K ops/s of 64 B puts), asked again after every step.
-constexpr std::size_t kFaultInAheadBytes = std::size_t{2} << 20;
-constexpr std::size_t kFaultInStepBytes = std::size_t{256} << 10;
-}  // namespace
+}
 
 SegmentedLog::SegmentedLog(fs::path dir, const Options& options, StorageStats& stats)
-    : dir_(std::move(dir)), options_(options), stats_(&stats), worker_(std::make_unique<SegmentWorker>()) {
+    : dir_(std::move(dir)), options_(options), stats_(&stats), closer_(std::make_unique<SegmentCloser>()) {
   planned_.reserve(4);
 }
 
@@ -49,25 +45,11 @@ std::size_t SegmentedLog::new_segment_bytes(std::size_t record_bytes) const noex
   return std::max(options_.segment_bytes, (needed + kPageBytes - 1) / kPageBytes * kPageBytes);
 }
 
-void SegmentedLog::retire(Segment&& segment) {
-  if (segment.bytes().data() == faulting_) faulting_ = nullptr;
-  worker_->close_later(std::move(segment));
-  ++stats_->segments_removed;
-}
-
 void SegmentedLog::remove_newest_segment() {
   segments_.back().remove_file();
-  retire(std::move(segments_.back()));
+  closer_->close_later(std::move(segments_.back()));
   segments_.pop_back();
-}
-
-void SegmentedLog::fault_in_ahead() {
-  Segment& active = segments_.back();
-  const std::size_t end = active.end_offset();
-  if (active.bytes().data() == faulting_ && end < fault_in_next_) return;
-  faulting_ = active.bytes().data();
-  fault_in_next_ = end + kFaultInStepBytes;
-  worker_->fault_in(active.writable_bytes(), end, end + kFaultInAheadBytes);
+  ++stats_->segments_removed;
 }
 
 void SegmentedLog::append(std::span<const LogEntry> entries) {
@@ -140,7 +122,6 @@ void SegmentedLog::append(std::span<const LogEntry> entries) {
   }
   next_index_ = expected;
   last_term_ = previous_term;
-  fault_in_ahead();
 }
 
 void SegmentedLog::truncate_suffix(uint64_t from_index) {
@@ -179,8 +160,9 @@ void SegmentedLog::compact(uint64_t up_to_index) {
   while (segments_.size() > 1 && !segments_.front().empty() &&
          segments_.front().last_index() <= up_to_index) {
     segments_.front().remove_file();
-    retire(std::move(segments_.front()));
+    closer_->close_later(std::move(segments_.front()));
     segments_.pop_front();
+    ++stats_->segments_removed;
   }
 }
 

@@ -16,7 +16,7 @@
 
 #include "node/storage/node_storage.h"
 #include "node/storage/segment.h"
-#include "node/storage/segment_worker.h"
+#include "node/storage/segment_closer.h"
 
 namespace shmraft::storage {
 
@@ -49,8 +49,7 @@ class SegmentedLog {
                               const DamageHandler& on_damage = {});
 
   SegmentedLog(SegmentedLog&&) noexcept = default;
-  // Assigning would unmap this log's segments before its worker stopped touching them.
-  SegmentedLog& operator=(SegmentedLog&&) = delete;
+  SegmentedLog& operator=(SegmentedLog&&) noexcept = default;
 
   bool empty() const noexcept { return first_index() == next_index_; }
   uint64_t first_index() const noexcept;
@@ -84,11 +83,6 @@ class SegmentedLog {
   bool durable() const noexcept { return options_.durability != Durability::none; }
   std::size_t new_segment_bytes(std::size_t record_bytes) const noexcept;
   void remove_newest_segment();
-  // Hands a removed segment to the worker to close.
-  void retire(Segment&& segment);
-  // Asks the worker to keep the pages ahead of the append point faulted in (segment_worker.h); one call
-  // per kFaultInStepBytes appended.
-  void fault_in_ahead();
   void refresh_last_term() noexcept;
 
   std::filesystem::path dir_;
@@ -100,13 +94,9 @@ class SegmentedLog {
   uint64_t last_term_ = 0;  // cached: every append checks it
   // Segments append() must create, as (first index, bytes); kept to avoid allocating per call.
   std::vector<std::pair<uint64_t, std::size_t>> planned_;
-  // Where fault_in_ahead() next calls the worker: a mapping and an offset in it.
-  const std::byte* faulting_ = nullptr;
-  std::size_t fault_in_next_ = 0;
-  // Removed segments are unlinked here and closed there; the pages ahead of the appends are faulted in
-  // there (see segment_worker.h). A pointer keeps the log movable. Declared last: destroyed first, so the
-  // thread has stopped before the segments it may be touching are unmapped.
-  std::unique_ptr<SegmentWorker> worker_;
+  // Removed segments are unlinked here and closed there (see segment_closer.h). A pointer keeps the log
+  // movable.
+  std::unique_ptr<SegmentCloser> closer_;
 };
 
 }  // namespace shmraft::storage
