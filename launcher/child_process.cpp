@@ -16,7 +16,6 @@
 #include <thread>
 
 #include "launcher/private_dir.h"
-#include "node/process/start_slice.h"
 
 namespace shmraft::launcher {
 
@@ -92,11 +91,7 @@ pid_t spawn_child(const std::vector<std::string>& argv, const std::filesystem::p
   posix_spawnattr_setsigdefault(&attributes, &all);
   posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
   pid_t pid = 0;
-  int error = 0;
-  {
-    const node::StartSliceForChildren start_slice;  // node/process/start_slice.h
-    error = posix_spawn(&pid, raw_args[0], &files, &attributes, raw_args.data(), raw_env.data());
-  }
+  const int error = posix_spawn(&pid, raw_args[0], &files, &attributes, raw_args.data(), raw_env.data());
   posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&files);
   close(output_fd);

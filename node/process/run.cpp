@@ -14,7 +14,6 @@
 #include "node/kv/state_machine.h"
 #include "node/process/node.h"
 #include "node/process/node_process.h"
-#include "node/process/start_slice.h"
 #include "node/raft/safety_violation.h"
 #include "node/raft/types.h"
 #include "node/storage/node_storage.h"
@@ -71,7 +70,6 @@ int run(const NodeOptions& options) {
     validate(options);
     log = open_log(options);
     node = std::make_unique<Node>(options, *log);
-    end_start_slice();  // recovered and attached: from here on it serves (start_slice.h)
   } catch (const std::exception& e) {
     std::fprintf(stderr, "shmraft node %u: cannot start: %s\n", options.node, e.what());
     if (log) {

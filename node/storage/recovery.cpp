@@ -97,15 +97,6 @@
 // 7. In modes batch and always, every segment holding records is flushed (with the repairs): a process
 //    killed between storing records and flushing them leaves them readable but not durable, and the
 //    node will acknowledge records it already holds without writing them again.
-// Steps 3 and 7 search a segment's tail only where SEEK_DATA finds data, and on ext4 a cached page of a
-// preallocated (unwritten) extent is data, even a clean one, which can only hold zeros: its content came
-// from a read, and a store would have made it dirty. The readahead around appends through the mapping
-// (read_ahead_kb, 8 MiB on the VM) and the scans' own reads cache megabytes of such zeros, so each restart
-// read more of them than the last, up to the whole 64 MiB segment twice: ~27 ms of CPU on the 2-core VM,
-// taken beside a serving cluster by a restarted follower. So before the tail is searched its clean cached
-// pages are dropped (POSIX_FADV_DONTNEED; dirty, mapped or written-back pages stay, and stay data): the
-// search still covers every byte that may be non-zero, and only those.
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -286,16 +277,6 @@ std::size_t nonzero_end(const Segment& segment, std::size_t from) {
   return from;
 }
 
-// Drops the clean cached pages wholly after `end`, the end of the segment's good records, so that
-// data_ranges() leaves out the unwritten zeros there (see the top of the file). Advice only: a failure
-// changes nothing but the time the tail scans take.
-void forget_cached_zeros(const Segment& segment, std::size_t end) {
-  constexpr std::size_t kPage = 4096;
-  const std::size_t from = (end + kPage - 1) & ~(kPage - 1);
-  if (from < segment.bytes().size())
-    ::posix_fadvise(segment.fd(), static_cast<off_t>(from), 0, POSIX_FADV_DONTNEED);  // 0: to the end
-}
-
 std::string relative_name(const Segment& segment) {
   return "log/" + segment.path().filename().string();
 }
@@ -381,10 +362,7 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
   }
   std::vector<Scan> scans;
   for (const Segment& segment : segments) segment.prefetch();
-  for (const Segment& segment : segments) {
-    scans.push_back(scan_records(segment));
-    forget_cached_zeros(segment, scans.back().end);
-  }
+  for (const Segment& segment : segments) scans.push_back(scan_records(segment));
   const std::size_t count = segments.size();
   std::vector<std::size_t> next_with_records(count + 1, count);  // first segment after k holding records
   for (std::size_t k = count; k-- > 0;) {
