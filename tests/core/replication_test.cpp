@@ -3,6 +3,8 @@
 // persist-then-send contract, flow control (probe / replicate window, batching) and snapshot catch-up.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/core/test_cluster.h"
 
 namespace shmraft::raft {
@@ -19,6 +21,39 @@ std::vector<std::unique_ptr<Packet>> outbox(Cluster& c, NodeId id) {
   for (auto& p : c.network()) out.push_back(std::move(p));
   c.network().clear();
   return out;
+}
+
+// The prev_log_index of each AppendEntries to `to` among `out`, in order.
+std::vector<Index> append_prevs(const std::vector<std::unique_ptr<Packet>>& out, NodeId to) {
+  std::vector<Index> prevs;
+  for (const auto& p : out)
+    if (p->to == to && p->is<AppendEntries>())
+      prevs.push_back(std::get<AppendEntries>(p->decoded()).prev_log_index);
+  return prevs;
+}
+
+// Elections without pre-vote or CheckQuorum, for tests that drive them by hand.
+void plain_elections(Config& cfg) {
+  cfg.pre_vote = false;
+  cfg.check_quorum = false;
+}
+
+// Node 1 leads and commits `count` entries that never reach the `lagging` voters, is cut off, and node 2
+// campaigns. Returns where the lagging voters' logs end.
+Index commit_without_then_campaign(Cluster& c, std::vector<NodeId> lagging, int count) {
+  c.elect(1);
+  c.drop_if = [lagging](const Message& m) {
+    return std::holds_alternative<AppendEntries>(m) &&
+           std::find(lagging.begin(), lagging.end(), message_to(m)) != lagging.end();
+  };
+  for (int k = 0; k < count; ++k) c.propose(1, "committed without the lagging voters");
+  c.stabilize();
+  c.drop_if = {};
+  const Index lagging_end = c.core(lagging.front()).log().last_index();
+  EXPECT_EQ(c.core(2).log().last_index(), lagging_end + count);
+  c.isolate(1);
+  c.core(2).campaign();
+  return lagging_end;
 }
 
 AppendResponse only_append_response(Cluster& c, NodeId id) {
@@ -316,28 +351,14 @@ TEST(FlowControl, ANewLeaderPipelinesItsFirstEntriesWithoutProbing) {
 // leader's first append starts there: before, it started at the leader's end, and the voter refused it
 // a round trip before the no-op could commit (fail-over with 16 clients, issue 13).
 TEST(FlowControl, ANewLeaderReplicatesToALaggingVoterFromWhereItsLogEnds) {
-  Cluster c(3, [](Config& cfg) {
-    cfg.pre_vote = false;
-    cfg.check_quorum = false;
-  });
-  c.elect(1);
-  c.drop_if = [](const Message& m) { return message_to(m) == 3 && std::holds_alternative<AppendEntries>(m); };
-  for (int k = 0; k < 5; ++k) c.propose(1, "committed without node 3");
-  c.stabilize();
-  c.drop_if = {};
-  const Index lagging_end = c.core(3).log().last_index();
-  ASSERT_EQ(c.core(2).log().last_index(), lagging_end + 5);
-  c.isolate(1);
-  c.core(2).campaign();
+  Cluster c(3, plain_elections);
+  const Index lagging_end = commit_without_then_campaign(c, {3}, 5);
   while (c.core(2).role() != Role::kLeader) {
     c.handle_all_ready();
     ASSERT_TRUE(c.deliver_one());
   }
   auto out = outbox(c, 2);
-  std::vector<Index> prevs;
-  for (auto& p : out)
-    if (p->to == 3 && p->is<AppendEntries>())
-      prevs.push_back(std::get<AppendEntries>(p->decoded()).prev_log_index);
+  const std::vector<Index> prevs = append_prevs(out, 3);
   ASSERT_FALSE(prevs.empty());
   EXPECT_EQ(prevs.front(), lagging_end) << "node 3 would refuse an append after an entry it lacks";
   for (auto& p : out) c.network().push_back(std::move(p));
@@ -349,21 +370,8 @@ TEST(FlowControl, ANewLeaderReplicatesToALaggingVoterFromWhereItsLogEnds) {
 // With 5 nodes a grant may be read after the election was won (in the same batch as the deciding one):
 // its log end counts too, as long as nothing went to that voter yet.
 TEST(FlowControl, AGrantReadAfterTheElectionWasWonStillSaysWhereToStart) {
-  Cluster c(5, [](Config& cfg) {
-    cfg.pre_vote = false;
-    cfg.check_quorum = false;
-  });
-  c.elect(1);
-  c.drop_if = [](const Message& m) {
-    return (message_to(m) == 4 || message_to(m) == 5) && std::holds_alternative<AppendEntries>(m);
-  };
-  for (int k = 0; k < 5; ++k) c.propose(1, "committed without nodes 4 and 5");
-  c.stabilize();
-  c.drop_if = {};
-  const Index lagging_end = c.core(5).log().last_index();
-  ASSERT_EQ(c.core(2).log().last_index(), lagging_end + 5);
-  c.isolate(1);
-  c.core(2).campaign();
+  Cluster c(5, plain_elections);
+  const Index lagging_end = commit_without_then_campaign(c, {4, 5}, 5);
   c.handle_ready(2);  // the vote requests
   while (c.deliver_one()) {
   }
@@ -372,10 +380,7 @@ TEST(FlowControl, AGrantReadAfterTheElectionWasWonStillSaysWhereToStart) {
   ASSERT_EQ(c.core(2).role(), Role::kLeader);
   auto out = outbox(c, 2);
   for (NodeId lagging : {4u, 5u}) {
-    std::vector<Index> prevs;
-    for (auto& p : out)
-      if (p->to == lagging && p->is<AppendEntries>())
-        prevs.push_back(std::get<AppendEntries>(p->decoded()).prev_log_index);
+    const std::vector<Index> prevs = append_prevs(out, lagging);
     ASSERT_FALSE(prevs.empty());
     EXPECT_EQ(prevs.front(), lagging_end) << "to node " << lagging;
   }
