@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "launcher/bench/bench_command.h"
+#include "launcher/bench/in_leader_node.h"
 #include "launcher/child_process.h"
 #include "launcher/cli_options.h"
 #include "launcher/commands/command.h"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
       "microseconds, run durations in seconds.");
   CommandList commands;
   add_node_command(app, commands);
+  shmraft::bench::add_in_leader_flag(app, commands);  // the nodes' side of `bench --in-leader`
   // A node builds only its own flags: the supervisor starts one on every restart, and the other
   // subcommands' CLI (~1.5 ms of CPU and ~55 page faults here) would be taken beside the serving cluster.
   // `node` can only be the first argument: no flag of the root takes a value.

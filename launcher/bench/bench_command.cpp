@@ -23,7 +23,6 @@
 #include "launcher/bench/bench_run.h"
 #include "launcher/bench/client_load.h"
 #include "launcher/bench/device_flush.h"
-#include "launcher/bench/in_leader_node.h"
 #include "launcher/cluster_dirs.h"
 #include "launcher/launcher_error.h"
 #include "node/storage/format.h"
@@ -507,7 +506,6 @@ void add_bench_command(CLI::App& root, CommandList& commands) {
       "figures measured so far are printed).");
   bench::add_bench_flags(*app, *options);
   commands.push_back({app, [options] { return bench::run_bench(*options); }});
-  bench::add_in_leader_flag(root, commands);  // the nodes' side of --in-leader
 }
 
 }  // namespace shmraft::launcher
