@@ -254,6 +254,17 @@ TEST_F(MembershipNemesisTest, ARemovalCommittedUnseenAndAbandonedIsFollowedOnceA
   EXPECT_EQ(failures(), "") << log_.str();
 }
 
+// A lost voter votes on nothing until a leader repairs it, so damage is allowed only where the voters
+// left intact are a majority: never with one or two voters (with the old floor of one, a run damaged
+// the leader of voters {3, 5} and no leader could ever repair it).
+TEST(DamageBound, OnlyAMinorityOfTheVotersAndNoneOfOneOrTwo) {
+  EXPECT_EQ(max_unrepaired(1), 0u);
+  EXPECT_EQ(max_unrepaired(2), 0u);
+  EXPECT_EQ(max_unrepaired(3), 1u);
+  EXPECT_EQ(max_unrepaired(4), 1u);
+  EXPECT_EQ(max_unrepaired(5), 2u);
+}
+
 // The bound on damaged nodes counts the voters as a removal in flight leaves them: a change is in force
 // once appended, so one lost voter more could leave no intact majority to elect (a 120 s run damaged
 // nodes 5 and 6 of voters {1,2,5,6,7} while node 1's removal was in flight, and elected no leader for its
