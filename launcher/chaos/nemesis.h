@@ -7,7 +7,6 @@
 // (membership_nemesis.h) nodes join and leave, and every node slot in use can be killed and cut off.
 // Runs on the thread that owns the Supervisor (the one that forks the nodes). step() is called in a
 // loop; it acts when an event is due and returns the time of the next one.
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>

@@ -518,7 +518,7 @@ void Core::become_leader() {
   for (ProgressTracker::Member& m : tracker_.members()) {
     if (m.id == config_.id) continue;
     m.progress.state = ProgressState::kReplicate;
-    start_at_voters_log_end(m.progress);
+    start_at_voters_log_end(m.progress, m.progress.voted_last_index, m.progress.voted_last_term);
   }
   // A no-op in the new term lets the leader commit — and so learn the true commit index — without
   // waiting for a client (§5.4.2, §8); ReadIndex waits for it.
@@ -526,10 +526,9 @@ void Core::become_leader() {
   append_pending_ = true;
 }
 
-void Core::start_at_voters_log_end(Progress& pr) {
-  if (pr.voted_last_index != 0 && pr.voted_last_index + 1 < pr.next &&
-      log_.term(pr.voted_last_index) == pr.voted_last_term)
-    pr.next = pr.voted_last_index + 1;
+void Core::start_at_voters_log_end(Progress& pr, Index last_index, Term last_term) {
+  if (last_index != 0 && last_index + 1 < pr.next && log_.term(last_index) == last_term)
+    pr.next = last_index + 1;
 }
 
 void Core::start_election(bool pre_vote, bool leader_transfer) {
@@ -576,12 +575,11 @@ void Core::step_leader(const Message& m) {
   } else if (const auto* v = std::get_if<VoteResponse>(&m); v != nullptr && !v->pre_vote && v->granted) {
     // A grant read after the election was won (5 nodes: in the same batch as the deciding one): its
     // log end still counts while nothing has gone to that voter yet.
-    Progress& pr = *tracker_.progress(v->from);
-    if (pr.state == ProgressState::kReplicate && pr.match == 0 && pr.inflights.count() == 0) {
-      pr.voted_last_index = v->last_log_index;
-      pr.voted_last_term = v->last_log_term;
-      start_at_voters_log_end(pr);
-    }
+    // (A voter the configuration dropped since has no progress.)
+    Progress* pr = tracker_.progress(v->from);
+    if (pr != nullptr && pr->state == ProgressState::kReplicate && pr->match == 0 &&
+        pr->inflights.count() == 0)
+      start_at_voters_log_end(*pr, v->last_log_index, v->last_log_term);
   }
   // Anything else at our term is stale or impossible (one leader per term): ignore it.
   drive_repair();  // (after the handler: a change re-shapes the tracker its references point into)

@@ -296,7 +296,7 @@ class Core {
   bool is_paused(const Progress& pr) const;
   bool send_append(NodeId to, bool allow_empty);
   // A voter told where its log ends (VoteResponse): replicate to it from there if ours holds that entry.
-  void start_at_voters_log_end(Progress& pr);
+  void start_at_voters_log_end(Progress& pr, Index last_index, Term last_term);
   bool send_snapshot(NodeId to);
   void broadcast_heartbeat(std::uint64_t context);
   void flush_pending();
