@@ -35,6 +35,16 @@ json us_or_null(std::optional<uint64_t> ns) {
   return static_cast<double>(*ns) / 1000;
 }
 
+json signed_us_or_null(std::optional<int64_t> ns) {
+  if (!ns) return nullptr;
+  return static_cast<double>(*ns) / 1000;
+}
+
+// "+57.1 ms", "-120 µs": a stamp relative to the signal.
+std::string signed_ns(int64_t ns) {
+  return fmt::format("{}{}", ns < 0 ? "-" : "+", format_ns(std::abs(static_cast<double>(ns))));
+}
+
 std::string ns_or_none(std::optional<uint64_t> ns, const char* none) {
   return ns ? format_ns(static_cast<double>(*ns)) : none;
 }
@@ -99,10 +109,12 @@ std::string event_line(const FailoverEvent& e, const FailoverResult& run) {
   }
   if (run.signal != "add") line += fmt::format("  elect {}", ns_or_none(e.elect_ns, "none"));
   if (e.new_leader) line += fmt::format(" (node {})", *e.new_leader);
-  line +=
-      fmt::format("  window {}  worst op {}  elections {}  terms +{}  failed {}  in doubt {}  back in {}",
-                  ns_or_none(e.window_ns, "none"), format_ns(static_cast<double>(e.worst_op_ns)), e.elections,
-                  e.terms, e.failed_ops, e.in_doubt_ops, format_ns(static_cast<double>(e.recovered_ns)));
+  line += fmt::format("  window {}  worst op {}", ns_or_none(e.window_ns, "none"),
+                      format_ns(static_cast<double>(e.worst_op_ns)));
+  if (e.worst_op_began_ns) line += fmt::format(" began {}", signed_ns(*e.worst_op_began_ns));
+  if (e.restart_ns) line += fmt::format("  restart at {}", signed_ns(static_cast<int64_t>(*e.restart_ns)));
+  line += fmt::format("  elections {}  terms +{}  failed {}  in doubt {}  back in {}", e.elections, e.terms,
+                      e.failed_ops, e.in_doubt_ops, format_ns(static_cast<double>(e.recovered_ns)));
   return line;
 }
 
@@ -173,7 +185,9 @@ json to_json(const FailoverResult& r) {
                           {"terms", e.terms},
                           {"failed_ops", e.failed_ops},
                           {"in_doubt_ops", e.in_doubt_ops},
-                          {"recovered_us", static_cast<double>(e.recovered_ns) / 1000}});
+                          {"recovered_us", static_cast<double>(e.recovered_ns) / 1000},
+                          {"worst_op_began_us", signed_us_or_null(e.worst_op_began_ns)},
+                          {"restart_us", us_or_null(e.restart_ns)}});
   }
   json out{
       {"signal", r.signal},

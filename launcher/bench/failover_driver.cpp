@@ -185,6 +185,7 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
     remove_joined(e.victim_node);
   } else if (spec_.signal == "kill" && !spec_.reconfigures()) {
     cluster_.restart_node(e.victim_pid);
+    e.restart_ns = ipc::monotonic_ns() - *signal_ns;
   } else if (!spec_.reconfigures()) {
     cluster_.signal_node(e.victim_pid, SIGCONT);
   }
@@ -193,6 +194,8 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   const FailoverTap::EventOps ops = tap_.event_ops(number);
   tap_.disarm();
   e.worst_op_ns = ops.worst_ns;
+  if (ops.worst_ns != 0)
+    e.worst_op_began_ns = static_cast<int64_t>(ops.worst_began_ns) - static_cast<int64_t>(*signal_ns);
   e.failed_ops = ops.failed;
   e.in_doubt_ops = ops.in_doubt;
   const std::vector<NodeStatus> after = launcher::read_status(segment);

@@ -71,8 +71,10 @@ void FailoverTap::completed(uint32_t client, uint32_t tag, uint64_t began_ns,
   const uint64_t signal_ns = armed_signal_ns_.load(std::memory_order_relaxed);
   const uint64_t now = ok ? done.phases.client_receive_ns : ipc::monotonic_ns();
   if (now < signal_ns) return;
-  if (now > began_ns && now - began_ns > c.worst_ns.load(std::memory_order_relaxed))
+  if (now > began_ns && now - began_ns > c.worst_ns.load(std::memory_order_relaxed)) {
     c.worst_ns.store(now - began_ns, std::memory_order_relaxed);
+    c.worst_began_ns.store(began_ns, std::memory_order_relaxed);
+  }
   if (!ok) {
     add(done.status == client::Status::unknown ? c.event_in_doubt : c.event_failed);
     return;
@@ -86,6 +88,7 @@ void FailoverTap::completed(uint32_t client, uint32_t tag, uint64_t began_ns,
 
 void FailoverTap::start_event(PerClient& c, uint32_t event) noexcept {
   c.worst_ns.store(0, std::memory_order_relaxed);
+  c.worst_began_ns.store(0, std::memory_order_relaxed);
   c.event_failed.store(0, std::memory_order_relaxed);
   c.event_in_doubt.store(0, std::memory_order_relaxed);
   c.acks.store(0, std::memory_order_relaxed);
@@ -132,7 +135,11 @@ std::optional<uint64_t> FailoverTap::first_acknowledged(uint32_t event,
 FailoverTap::EventOps FailoverTap::event_ops(uint32_t event) const noexcept {
   EventOps ops;
   for_each_in_event(event, [&](const PerClient& c) {
-    ops.worst_ns = std::max(ops.worst_ns, c.worst_ns.load(std::memory_order_relaxed));
+    const uint64_t worst = c.worst_ns.load(std::memory_order_relaxed);
+    if (worst > ops.worst_ns) {
+      ops.worst_ns = worst;
+      ops.worst_began_ns = c.worst_began_ns.load(std::memory_order_relaxed);
+    }
     ops.failed += c.event_failed.load(std::memory_order_relaxed);
     ops.in_doubt += c.event_in_doubt.load(std::memory_order_relaxed);
   });

@@ -41,7 +41,8 @@ class FailoverTap final : public LoadObserver {
   std::optional<uint64_t> first_acknowledged(uint32_t event, uint64_t committed_from_ns) const noexcept;
 
   struct EventOps {
-    uint64_t worst_ns = 0;  // the slowest operation that completed since the signal
+    uint64_t worst_ns = 0;        // the slowest operation that completed since the signal
+    uint64_t worst_began_ns = 0;  // its begin stamp (CLOCK_MONOTONIC; before the signal if it was in flight)
     uint64_t failed = 0;
     uint64_t in_doubt = 0;
   };
@@ -79,7 +80,7 @@ class FailoverTap final : public LoadObserver {
     // Read by the driver.
     std::atomic<uint64_t> acknowledged{0}, failed{0}, in_doubt{0};
     std::atomic<uint32_t> event{0};  // the event the figures below belong to
-    std::atomic<uint64_t> worst_ns{0}, event_failed{0}, event_in_doubt{0};
+    std::atomic<uint64_t> worst_ns{0}, worst_began_ns{0}, event_failed{0}, event_in_doubt{0};
     std::atomic<uint32_t> acks{0};
     std::array<std::atomic<uint64_t>, 2 * kAckCapacity> ack_stamps{};  // commit, receive
   };

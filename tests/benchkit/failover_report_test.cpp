@@ -71,6 +71,22 @@ TEST(FailoverReport, TextSaysWhatWasNotMeasuredAndALoss) {
   EXPECT_NE(event_line(r.events[0], r).find("failover 1/2: leader"), std::string::npos);
 }
 
+TEST(FailoverReport, TheEventLineAndJsonSayWhereTheWorstOperationLay) {
+  FailoverResult r = sample(2);
+  r.events[0].worst_op_began_ns = 57'100'000;
+  r.events[0].restart_ns = 52'000'000;
+  r.events[1].worst_op_began_ns = -120'000;  // in flight at the signal
+  EXPECT_NE(event_line(r.events[0], r).find("began +57.1 ms  restart at +52.0 ms"), std::string::npos)
+      << event_line(r.events[0], r);
+  EXPECT_NE(event_line(r.events[1], r).find("began -120 µs  elections"), std::string::npos)
+      << event_line(r.events[1], r);
+  const nlohmann::json j = to_json(r);
+  EXPECT_DOUBLE_EQ(j["events"][0]["worst_op_began_us"].get<double>(), 57'100);
+  EXPECT_DOUBLE_EQ(j["events"][0]["restart_us"].get<double>(), 52'000);
+  EXPECT_DOUBLE_EQ(j["events"][1]["worst_op_began_us"].get<double>(), -120);
+  EXPECT_TRUE(j["events"][1]["restart_us"].is_null());
+}
+
 TEST(FailoverReport, SweepHtmlHasTheChartOnlyWhenAPointMeasuredFailovers) {
   const std::vector<SweepPoint> plain(1);
   EXPECT_EQ(failover_section(plain), "");
