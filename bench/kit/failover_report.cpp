@@ -112,7 +112,9 @@ std::string event_line(const FailoverEvent& e, const FailoverResult& run) {
   line += fmt::format("  window {}  worst op {}", ns_or_none(e.window_ns, "none"),
                       format_ns(static_cast<double>(e.worst_op_ns)));
   if (e.worst_op_began_ns) line += fmt::format(" began {}", signed_ns(*e.worst_op_began_ns));
-  if (e.restart_ns) line += fmt::format("  restart at {}", signed_ns(static_cast<int64_t>(*e.restart_ns)));
+  if (e.restart_ns)
+    line += fmt::format("  restart at {} (pid {})", signed_ns(static_cast<int64_t>(*e.restart_ns)),
+                        e.restarted_pid);
   line += fmt::format("  elections {}  terms +{}  failed {}  in doubt {}  back in {}", e.elections, e.terms,
                       e.failed_ops, e.in_doubt_ops, format_ns(static_cast<double>(e.recovered_ns)));
   return line;
@@ -187,7 +189,9 @@ json to_json(const FailoverResult& r) {
                           {"in_doubt_ops", e.in_doubt_ops},
                           {"recovered_us", static_cast<double>(e.recovered_ns) / 1000},
                           {"worst_op_began_us", signed_us_or_null(e.worst_op_began_ns)},
-                          {"restart_us", us_or_null(e.restart_ns)}});
+                          {"restart_us", us_or_null(e.restart_ns)},
+                          {"restarted_pid", e.restarted_pid},
+                          {"signal_monotonic_ns", e.signal_ns}});
   }
   json out{
       {"signal", r.signal},

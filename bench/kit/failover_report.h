@@ -46,6 +46,8 @@ struct FailoverEvent {
   // unset when none completed), and when a killed victim was started again (its process spawned).
   std::optional<int64_t> worst_op_began_ns;
   std::optional<uint64_t> restart_ns;
+  int64_t restarted_pid = 0;  // the killed victim's new process, 0 when none
+  uint64_t signal_ns = 0;     // the signal's CLOCK_MONOTONIC stamp: lines an event up with a trace
 };
 
 struct FailoverResult {
@@ -80,8 +82,8 @@ std::optional<FailoverPercentiles> failover_percentiles(const std::vector<Failov
 std::optional<FailoverPercentiles> worst_op_percentiles(const std::vector<FailoverEvent>& events);
 
 // "failover 3/20: leader node 2 (pid 4242) SIGKILL  detect 38 µs (death signal)  elect 1.20 ms (node 1)
-//  window 1.91 ms  worst op 2.03 ms began +1.2 ms  restart at +2.5 ms  elections 1  terms +1  failed 0  in
-//  doubt 0  back in 212 ms";
+//  window 1.91 ms  worst op 2.03 ms began +1.2 ms  restart at +2.5 ms (pid 4260)  elections 1  terms +1
+//  failed 0  in doubt 0  back in 212 ms";
 // "reconfigure 2/10: add node 4 (pid 4250)  learner 9.1 ms  window 31.2 ms  worst op 1.4 ms  ..."
 std::string event_line(const FailoverEvent& event, const FailoverResult& run);
 // The summary: percentiles of window, detect, elect and worst op; elections, terms and failed operations

@@ -180,11 +180,12 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
     if (!watch_until_acknowledged(number, *signal_ns, e, leadership_moves)) return std::nullopt;
   }
   if (!signal_ns) return std::nullopt;
+  e.signal_ns = *signal_ns;
 
   if (spec_.change == "add") {
     remove_joined(e.victim_node);
   } else if (spec_.signal == "kill" && !spec_.reconfigures()) {
-    cluster_.restart_node(e.victim_pid);
+    e.restarted_pid = cluster_.restart_node(e.victim_pid);
     e.restart_ns = ipc::monotonic_ns() - *signal_ns;
   } else if (!spec_.reconfigures()) {
     cluster_.signal_node(e.victim_pid, SIGCONT);

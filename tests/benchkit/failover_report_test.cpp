@@ -75,14 +75,17 @@ TEST(FailoverReport, TheEventLineAndJsonSayWhereTheWorstOperationLay) {
   FailoverResult r = sample(2);
   r.events[0].worst_op_began_ns = 57'100'000;
   r.events[0].restart_ns = 52'000'000;
+  r.events[0].restarted_pid = 4260;
   r.events[1].worst_op_began_ns = -120'000;  // in flight at the signal
-  EXPECT_NE(event_line(r.events[0], r).find("began +57.1 ms  restart at +52.0 ms"), std::string::npos)
+  EXPECT_NE(event_line(r.events[0], r).find("began +57.1 ms  restart at +52.0 ms (pid 4260)"),
+            std::string::npos)
       << event_line(r.events[0], r);
   EXPECT_NE(event_line(r.events[1], r).find("began -120 µs  elections"), std::string::npos)
       << event_line(r.events[1], r);
   const nlohmann::json j = to_json(r);
   EXPECT_DOUBLE_EQ(j["events"][0]["worst_op_began_us"].get<double>(), 57'100);
   EXPECT_DOUBLE_EQ(j["events"][0]["restart_us"].get<double>(), 52'000);
+  EXPECT_EQ(j["events"][0]["restarted_pid"], 4260);
   EXPECT_DOUBLE_EQ(j["events"][1]["worst_op_began_us"].get<double>(), -120);
   EXPECT_TRUE(j["events"][1]["restart_us"].is_null());
 }
