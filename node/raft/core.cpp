@@ -105,21 +105,8 @@ Core::Core(const Config& config, const LogStorage& storage)
 
 void Core::tick(int count) {
   check_not_in_ready("tick");
-  if (count < 1) return;
-  if (role_ == Role::kLeader) {
-    tracker_.tick(count);
-    if (!quorum_heard_recently()) {
-      become_follower(term_, kNoNode);  // CheckQuorum: we may be the minority side of a partition
-      return;
-    }
-  }
-  for (int i = 0; i < count; ++i) {
-    if (role_ == Role::kLeader) {
-      tick_heartbeat();
-    } else {
-      tick_election();
-    }
-  }
+  for (; count > 0 && role_ != Role::kLeader; --count) tick_election();
+  if (count > 0) tick_heartbeat(count);  // (a single voter elected by one of those ticks leads for the rest)
 }
 
 int Core::ticks_until_due() const noexcept {
@@ -1122,11 +1109,18 @@ void Core::tick_election() {
   }
 }
 
-void Core::tick_heartbeat() {
-  ++heartbeat_elapsed_;
-  ++election_elapsed_;
+void Core::tick_heartbeat(int count) {
+  tracker_.tick(count);
+  if (!quorum_heard_recently()) {
+    become_follower(term_, kNoNode);  // CheckQuorum: we may be the minority side of a partition
+    return;
+  }
+  // The timers below fire at most once per call, however many times they fell due in a replay: what
+  // each does is the same the second time (one heartbeat round carries what several would).
+  heartbeat_elapsed_ += count;
+  election_elapsed_ += count;
   if (election_elapsed_ >= config_.election_tick) {
-    election_elapsed_ = 0;
+    election_elapsed_ %= config_.election_tick;
     // A node removed before the last election timeout has heard the removal commit by now (heartbeats
     // carry the commit index), so it stops campaigning: stop sending to it.
     if (departing_until_ != 0 && log_.committed() >= departing_until_) enter_config();
@@ -1139,14 +1133,15 @@ void Core::tick_heartbeat() {
   for (ProgressTracker::Member& m : tracker_.members()) {
     Progress& pr = m.progress;
     if (m.id == config_.id || pr.state != ProgressState::kSnapshot) continue;
-    if (++pr.snapshot_elapsed >= config_.election_tick) {
+    pr.snapshot_elapsed += count;
+    if (pr.snapshot_elapsed >= config_.election_tick) {
       // No answer: assume the snapshot was lost and probe again (which resends it if still needed).
       pr.next = pr.match + 1;
       become_probe(pr);
     }
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
-    heartbeat_elapsed_ = 0;
+    heartbeat_elapsed_ %= config_.heartbeat_tick;
     // Repeat the newest read round so a lost heartbeat cannot stall pending reads.
     broadcast_heartbeat(pending_reads_.empty() ? 0 : read_round_);
   }

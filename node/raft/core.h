@@ -149,7 +149,9 @@ class Core {
 
   // `count` ticks passed, all of them before the messages stepped since the previous tick() (which is
   // how a host replays the ticks it missed after reading its rings): a leader's CheckQuorum counts the
-  // answers among those messages as heard at the end of these ticks, not at their start.
+  // answers among those messages as heard at the end of these ticks, not at their start, and a leader
+  // sends one heartbeat round for them, not one per heartbeat interval. A leader that steps down in
+  // them drops the rest: its election timer starts then.
   void tick(int count = 1);
   // Ticks until tick() next does more than count (a timer fires: election, heartbeat, CheckQuorum, a
   // snapshot's timeout); at least 1. A host may sleep that long and hand over the elapsed ticks when
@@ -315,7 +317,8 @@ class Core {
 
   // Timers.
   void tick_election();
-  void tick_heartbeat();
+  // A leader's `count` ticks: CheckQuorum, then its timers, each firing at most once.
+  void tick_heartbeat(int count);
   // CheckQuorum: a quorum of voters (this one included) was heard within the last election timeout.
   bool quorum_heard_recently() const;
   bool in_lease() const;

@@ -76,6 +76,22 @@ TEST(TicksUntilDue, IsolatedLeaderIsDueWhenCheckQuorumDeposesIt) {
   EXPECT_EQ(ticks, 1 + 10 + 1);
 }
 
+// A replay of several heartbeat intervals in one tick(n) is one moment: one heartbeat round, not one
+// per interval (a leader's replay of two election timeouts would otherwise send ten rounds at once).
+TEST(Replay, ALeadersReplaySendsOneHeartbeatRound) {
+  Cluster c(3, [](Config& config) {
+    config.election_tick = 10;
+    config.heartbeat_tick = 2;
+  });
+  c.elect(1);
+  c.core(1).tick(6);
+  c.handle_ready(1);
+  int heartbeats = 0;
+  for (const auto& packet : c.network()) heartbeats += std::holds_alternative<Heartbeat>(packet->decoded());
+  EXPECT_EQ(heartbeats, 2);                   // one to each follower
+  EXPECT_EQ(c.core(1).ticks_until_due(), 2);  // and the interval restarts where the replay left it
+}
+
 TEST(BroadcastCommit, OnByDefaultFollowersLearnTheCommitAtOnce) {
   Cluster c(3);
   c.elect(1);
