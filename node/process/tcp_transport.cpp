@@ -72,23 +72,49 @@ void TcpTransport::flush() {
 
 std::size_t TcpTransport::poll(Sink& sink, std::chrono::nanoseconds timeout) {
   return tcp_.poll(timeout, [&](ipc::tcp::EndpointId from, const ipc::Frame& frame) {
-    if (from >= 1 && from <= segment_.max_nodes() && frame.type == kPeerFrame)
+    if (from >= 1 && from <= segment_.max_nodes() && frame.type == kPeerFrame) {
       sink.on_peer_frame(from, frame.payload);
-    else if (from >= kTcpClientEndpoint && from - kTcpClientEndpoint < segment_.client_slots() &&
-             frame.type == kRequestFrame)
-      sink.on_client_request(from - kTcpClientEndpoint, frame.payload);
-    else
+      ++delivered_;
+    } else if (from >= kTcpClientEndpoint && from - kTcpClientEndpoint < segment_.client_slots() &&
+               frame.type == kRequestFrame) {
+      take_request(sink, from - kTcpClientEndpoint, frame.payload);
+    } else {
       ++foreign_frames_;
+    }
   });
+}
+
+void TcpTransport::take_request(Sink& sink, uint32_t slot, std::span<const std::byte> payload) {
+  if (held_.empty() && sink.request_room() > 0) {
+    sink.on_client_request(slot, payload);
+    ++delivered_;
+    return;
+  }
+  HeldRequest& held = held_.push_back();
+  held.slot = slot;
+  held.payload.assign(payload.begin(), payload.end());
+}
+
+std::size_t TcpTransport::hand_over_held(Sink& sink) {
+  std::size_t handed = 0;
+  for (; !held_.empty() && sink.request_room() > 0; ++handed) {
+    const HeldRequest& held = held_.front();
+    sink.on_client_request(held.slot, held.payload);
+    held_.pop_front();
+  }
+  return handed;
 }
 
 std::size_t TcpTransport::receive(Sink& sink, Clock::time_point deadline) {
   connect_to_peers();  // a few relaxed loads: catches a peer that (re)started on a new port
+  delivered_ = hand_over_held(sink);
+  if (delivered_ > 0 || !held_.empty()) deadline = Clock::time_point{};  // work in hand: look, don't wait
   const auto poll_counting_sleeps = [&](std::chrono::nanoseconds timeout) {
     if (timeout > std::chrono::nanoseconds::zero()) ++sleeps_;
     return poll(sink, timeout);
   };
-  return poll_until(poll_counting_sleeps, deadline, wait_, spin_);
+  poll_until(poll_counting_sleeps, deadline, wait_, spin_);
+  return delivered_;
 }
 
 uint64_t TcpTransport::send_drops() const noexcept {

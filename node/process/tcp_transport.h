@@ -5,12 +5,22 @@
 // its port (again whenever the port changes: the peer restarted). Clients connect to every node and get
 // their replies on the connection they opened. The segment still carries the counters, the client
 // slots and the links' fault words.
+//
+// Client requests are handed over only as far as the sink's request_room() allows, as over the rings.
+// ipc::tcp reads what a socket holds and hands out every whole frame it read, so the requests past the
+// room are held here, in the order they were read, and handed over first by the next receives (a
+// request read later, even with room, waits behind them: each client's stay in order). They wait here
+// rather than in their sockets; what the clients have in flight bounds them (a TCP client is one thread
+// with one window).
 #include <chrono>
+#include <cstddef>
+#include <span>
 #include <vector>
 
 #include "ipc/segment.h"
 #include "ipc/tcp/transport.h"
 #include "ipc/wait.h"
+#include "node/process/fifo.h"
 #include "node/process/transport.h"
 
 namespace shmraft::node {
@@ -33,8 +43,17 @@ class TcpTransport final : public Transport {
   uint64_t sleeps() const noexcept override { return sleeps_; }
 
  private:
+  struct HeldRequest {
+    uint32_t slot = 0;
+    std::vector<std::byte> payload;  // its capacity is reused by later requests held in this place
+  };
+
   void connect_to_peers();
+  // Returns the frames read, handed over or held: anything that should end a wait.
   std::size_t poll(Sink& sink, std::chrono::nanoseconds timeout);
+  void take_request(Sink& sink, uint32_t slot, std::span<const std::byte> payload);
+  // Hands over held requests, oldest first, as far as the sink has room; returns how many.
+  std::size_t hand_over_held(Sink& sink);
 
   ipc::Segment& segment_;
   uint32_t self_;
@@ -45,6 +64,8 @@ class TcpTransport final : public Transport {
   ipc::tcp::Transport tcp_;
   std::vector<uint16_t> peer_ports_;  // by node id: the port we connect to, 0 = not yet known
   std::vector<std::byte> scratch_;    // reserve() hands this out; commit() copies it into the stream
+  Fifo<HeldRequest> held_;            // client requests read past the sink's room, in the order read
+  std::size_t delivered_ = 0;         // frames handed to the sink during the current receive()
   uint64_t foreign_frames_ = 0;
   uint64_t sleeps_ = 0;  // blocking polls (epoll with a timeout)
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -102,19 +103,28 @@ Core::Core(const Config& config, const LogStorage& storage)
 
 // ---------------------------------------------------------------------------------- inputs ----
 
-void Core::tick() {
+void Core::tick(int count) {
   check_not_in_ready("tick");
-  if (role_ == Role::kLeader) {
-    tick_heartbeat();
-  } else {
-    tick_election();
-  }
+  for (; count > 0 && role_ != Role::kLeader; --count) tick_election();
+  if (count > 0) tick_heartbeat(count);  // (a single voter elected by one of those ticks leads for the rest)
 }
 
 int Core::ticks_until_due() const noexcept {
   int due = 0;
   if (role_ == Role::kLeader) {
     due = std::min(config_.heartbeat_tick - heartbeat_elapsed_, config_.election_tick - election_elapsed_);
+    if (config_.check_quorum) {
+      // CheckQuorum: the first tick at which the quorum's latest answer is more than an election timeout
+      // old (never with no voters to hear, when the tick heard is the largest value).
+      const std::uint64_t heard = tracker_.quorum_heard_tick(config_.id);
+      if (heard != std::numeric_limits<std::uint64_t>::max()) {
+        const std::uint64_t lapse = heard + static_cast<std::uint64_t>(config_.election_tick) + 1;
+        const std::uint64_t now = tracker_.ticks();
+        due = lapse > now
+                  ? static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(due), lapse - now))
+                  : 1;
+      }
+    }
     for (const ProgressTracker::Member& m : tracker_.members()) {
       if (m.id != config_.id && m.progress.state == ProgressState::kSnapshot)
         due = std::min(due, config_.election_tick - m.progress.snapshot_elapsed);
@@ -452,7 +462,6 @@ void Core::reset(Term term) {
     pr.probe_sent = false;
     pr.pending_snapshot = 0;
     pr.snapshot_elapsed = 0;
-    pr.recent_active = false;
     pr.read_round_acked = 0;
     pr.inflights.reset();
   }
@@ -505,8 +514,8 @@ void Core::become_leader() {
     self->match = log_.persisted();
     self->next = log_.last_index() + 1;
     self->state = ProgressState::kReplicate;
-    self->recent_active = true;
   }
+  tracker_.hear_all_now();  // CheckQuorum: each voter gets an election timeout to answer the new leader
   // Replicate to every follower at once rather than probe first: after a fail-over their logs nearly
   // always end where ours does, and a probe would hold the clients' first entries back a round trip
   // behind the no-op. A follower whose log differs rejects, and that rejection sends it to probe as in
@@ -839,7 +848,7 @@ void Core::handle_append_response(const AppendResponse& m) {
   Progress& pr = *tracker_.progress(m.from);
   const Sender sender = track_incarnation(pr, m.incarnation);
   if (sender == Sender::kRetired) return;
-  pr.recent_active = true;
+  pr.heard_since_tick = true;
   note_lost(pr, m.from, m.lost);
   if (m.success) {
     const bool was_paused = is_paused(pr);
@@ -893,7 +902,7 @@ void Core::handle_append_response(const AppendResponse& m) {
 void Core::handle_heartbeat_response(const HeartbeatResponse& m) {
   Progress& pr = *tracker_.progress(m.from);
   if (track_incarnation(pr, m.incarnation) == Sender::kRetired) return;
-  pr.recent_active = true;
+  pr.heard_since_tick = true;
   pr.probe_sent = false;
   note_lost(pr, m.from, m.lost);
   if (pr.state == ProgressState::kReplicate && pr.inflights.full()) pr.inflights.free_first_one();
@@ -908,7 +917,7 @@ void Core::handle_install_snapshot_response(const InstallSnapshotResponse& m) {
   Progress& pr = *tracker_.progress(m.from);
   const Sender sender = track_incarnation(pr, m.incarnation);
   if (sender == Sender::kRetired) return;
-  pr.recent_active = true;
+  pr.heard_since_tick = true;
   note_lost(pr, m.from, m.lost);
   // A restarted follower persisted the snapshot before answering: its match index is its own. So did one
   // whose answer comes after our wait for it ran out (tick()), its install having taken longer than an
@@ -1100,15 +1109,18 @@ void Core::tick_election() {
   }
 }
 
-void Core::tick_heartbeat() {
-  ++heartbeat_elapsed_;
-  ++election_elapsed_;
+void Core::tick_heartbeat(int count) {
+  tracker_.tick(count);
+  if (!quorum_heard_recently()) {
+    become_follower(term_, kNoNode);  // CheckQuorum: we may be the minority side of a partition
+    return;
+  }
+  // The timers below fire at most once per call, however many times they fell due in a replay: what
+  // each does is the same the second time (one heartbeat round carries what several would).
+  heartbeat_elapsed_ += count;
+  election_elapsed_ += count;
   if (election_elapsed_ >= config_.election_tick) {
-    election_elapsed_ = 0;
-    if (config_.check_quorum && !tracker_.quorum_active(config_.id)) {
-      become_follower(term_, kNoNode);  // CheckQuorum: we may be the minority side of a partition
-      return;
-    }
+    election_elapsed_ %= config_.election_tick;
     // A node removed before the last election timeout has heard the removal commit by now (heartbeats
     // carry the commit index), so it stops campaigning: stop sending to it.
     if (departing_until_ != 0 && log_.committed() >= departing_until_) enter_config();
@@ -1121,17 +1133,24 @@ void Core::tick_heartbeat() {
   for (ProgressTracker::Member& m : tracker_.members()) {
     Progress& pr = m.progress;
     if (m.id == config_.id || pr.state != ProgressState::kSnapshot) continue;
-    if (++pr.snapshot_elapsed >= config_.election_tick) {
+    pr.snapshot_elapsed += count;
+    if (pr.snapshot_elapsed >= config_.election_tick) {
       // No answer: assume the snapshot was lost and probe again (which resends it if still needed).
       pr.next = pr.match + 1;
       become_probe(pr);
     }
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
-    heartbeat_elapsed_ = 0;
+    heartbeat_elapsed_ %= config_.heartbeat_tick;
     // Repeat the newest read round so a lost heartbeat cannot stall pending reads.
     broadcast_heartbeat(pending_reads_.empty() ? 0 : read_round_);
   }
+}
+
+bool Core::quorum_heard_recently() const {
+  if (!config_.check_quorum) return true;
+  const std::uint64_t heard = tracker_.quorum_heard_tick(config_.id);
+  return tracker_.ticks() - heard <= static_cast<std::uint64_t>(config_.election_tick);
 }
 
 bool Core::in_lease() const {

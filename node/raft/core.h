@@ -3,7 +3,7 @@
 //
 // ============================================================================================ API ====
 // Inputs (each is a pure function of the core's state and arguments; no threads, clocks, I/O, logging):
-//   tick()                       one unit of logical time (election / heartbeat timers count ticks)
+//   tick(n)                      n units of logical time (election / heartbeat timers count ticks)
 //   step(msg)                    a Message from a peer (decoded with codec.h, or handed over in memory)
 //   propose(bytes)               leader only: append a command; returns its index and term
 //   propose_conf_change(change)  leader only: append a membership change (see Membership below)
@@ -147,7 +147,12 @@ class Core {
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
 
-  void tick();
+  // `count` ticks passed, all of them before the messages stepped since the previous tick() (which is
+  // how a host replays the ticks it missed after reading its rings): a leader's CheckQuorum counts the
+  // answers among those messages as heard at the end of these ticks, not at their start, and a leader
+  // sends one heartbeat round for them, not one per heartbeat interval. A leader that steps down in
+  // them drops the rest: its election timer starts then.
+  void tick(int count = 1);
   // Ticks until tick() next does more than count (a timer fires: election, heartbeat, CheckQuorum, a
   // snapshot's timeout); at least 1. A host may sleep that long and hand over the elapsed ticks when
   // it wakes, before it steps whatever woke it, instead of waking for every tick.
@@ -312,7 +317,10 @@ class Core {
 
   // Timers.
   void tick_election();
-  void tick_heartbeat();
+  // A leader's `count` ticks: CheckQuorum, then its timers, each firing at most once.
+  void tick_heartbeat(int count);
+  // CheckQuorum: a quorum of voters (this one included) was heard within the last election timeout.
+  bool quorum_heard_recently() const;
   bool in_lease() const;
 
   void send(Message message);

@@ -52,7 +52,10 @@ struct Progress {
   bool probe_sent = false;     // probe state: an append is outstanding, wait for reply or heartbeat
   Index pending_snapshot = 0;  // snapshot state: index of the snapshot in flight
   int snapshot_elapsed = 0;    // snapshot state: ticks since it was sent (assumed lost after a timeout)
-  bool recent_active = false;  // heard from since the last CheckQuorum round
+  // CheckQuorum (ProgressTracker::tick): the leader's tick count when it last heard from the follower,
+  // and whether it heard from it since its last tick (stamped then at the end of the next one).
+  std::uint64_t heard_tick = 0;
+  bool heard_since_tick = false;
   std::uint64_t read_round_acked = 0;  // ReadIndex: the newest heartbeat round the follower acknowledged
   // Where the follower's log ended when it granted this node's candidacy its vote (VoteResponse; index 0:
   // unknown). Kept by reset() for become_leader, which replicates from there; cleared by a new candidacy.

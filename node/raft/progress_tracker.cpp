@@ -1,6 +1,7 @@
 #include "node/raft/progress_tracker.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace shmraft::raft {
 
@@ -20,8 +21,10 @@ void ProgressTracker::set_config(const ConfState& conf, Index next) {
     if (Member* kept = find(id)) {
       members.push_back(std::move(*kept));
     } else {
-      members.push_back(
-          Member{.id = id, .progress = Progress{.next = next, .inflights = Inflights(max_inflight_msgs_)}});
+      members.push_back(Member{
+          .id = id,
+          .progress =
+              Progress{.next = next, .heard_tick = ticks_, .inflights = Inflights(max_inflight_msgs_)}});
     }
   }
   members_ = std::move(members);
@@ -64,14 +67,28 @@ Index ProgressTracker::committed_index() {
   return voters_.committed_index([this](NodeId id) { return find(id)->progress.match; }, match_scratch_);
 }
 
-bool ProgressTracker::quorum_active(NodeId self) {
-  const VoteResult result = voters_.vote_result([&](NodeId id) {
-    return id == self || find(id)->progress.recent_active ? Ballot::kGranted : Ballot::kRejected;
-  });
+void ProgressTracker::tick(int count) noexcept {
+  ticks_ += static_cast<std::uint64_t>(count);
   for (Member& m : members_) {
-    if (m.id != self) m.progress.recent_active = false;
+    if (std::exchange(m.progress.heard_since_tick, false)) m.progress.heard_tick = ticks_;
   }
-  return result == VoteResult::kWon;
+}
+
+void ProgressTracker::hear_all_now() noexcept {
+  for (Member& m : members_) {
+    m.progress.heard_tick = ticks_;
+    m.progress.heard_since_tick = false;
+  }
+}
+
+std::uint64_t ProgressTracker::quorum_heard_tick(NodeId self) const {
+  // The quorum's latest tick is found the way the commit index is: the value a majority has reached.
+  return voters_.committed_index(
+      [&](NodeId id) {
+        const Progress& pr = find(id)->progress;
+        return id == self || pr.heard_since_tick ? ticks_ : pr.heard_tick;
+      },
+      match_scratch_);
 }
 
 bool ProgressTracker::round_confirmed(std::uint64_t round, NodeId self) const {

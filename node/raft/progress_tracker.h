@@ -29,7 +29,7 @@ class ProgressTracker {
   ProgressTracker(const ConfState& conf, std::size_t max_inflight_msgs);
 
   // Switches to `conf`: members that stay keep their progress and ballot; new ones start probing at
-  // `next` (the leader's last index + 1).
+  // `next` (the leader's last index + 1), counted as heard now (CheckQuorum gives them a window).
   void set_config(const ConfState& conf, Index next);
 
   const JointConfig& voters() const noexcept { return voters_; }
@@ -48,9 +48,18 @@ class ProgressTracker {
   // The highest index both majorities have stored (Progress::match; the leader's own counts once
   // persisted).
   Index committed_index();
-  // CheckQuorum: whether a quorum was heard from since the last call (`self` always counts), then
-  // clears every recent_active flag for the next round.
-  bool quorum_active(NodeId self);
+
+  // CheckQuorum's clock: the leader's ticks. `count` ticks passed, all of them before the answers heard
+  // since the previous call (Progress::heard_since_tick): a host that reads its rings and then replays
+  // the ticks it missed meanwhile hands them over in one call, and those answers count as heard at the
+  // end of the replay, which is when they were read, not at its start.
+  void tick(int count) noexcept;
+  std::uint64_t ticks() const noexcept { return ticks_; }
+  // A new leader counts every member as heard now: each gets a window to answer.
+  void hear_all_now() noexcept;
+  // The tick by which a quorum of voters had last been heard (`self` always counts; an answer not yet
+  // stamped counts as now). The leader stays while that is within an election timeout.
+  std::uint64_t quorum_heard_tick(NodeId self) const;
   // ReadIndex: whether a quorum acknowledged heartbeat round `round` (`self` always counts).
   bool round_confirmed(std::uint64_t round, NodeId self) const;
 
@@ -60,8 +69,9 @@ class ProgressTracker {
 
   std::size_t max_inflight_msgs_;
   JointConfig voters_;
-  std::vector<Member> members_;       // sorted by id
-  std::vector<Index> match_scratch_;  // for committed_index()
+  std::vector<Member> members_;               // sorted by id
+  mutable std::vector<Index> match_scratch_;  // for committed_index() and quorum_heard_tick()
+  std::uint64_t ticks_ = 0;
 };
 
 }  // namespace shmraft::raft

@@ -67,6 +67,40 @@ TEST(CheckQuorum, IsolatedLeaderStepsDown) {
   EXPECT_EQ(c.core(1).leader(), kNoNode);
 }
 
+// A host replays the ticks it missed after reading its rings (node.cpp), so the answers it read passed
+// before none of them: one tick(n) of any length keeps a leader whose quorum answered just before it.
+// (The rule this replaces, a round per election timeout that forgot its answers, judged a second round
+// within the same replay with none and stepped down.)
+TEST(CheckQuorum, AnswersReadJustBeforeAReplayCountAsHeardAtItsEnd) {
+  Cluster c(3);
+  c.elect(1);  // the followers' answers to the new leader's appends are read
+  const int election = c.core(1).config().election_tick;
+  c.core(1).tick(2 * election);
+  EXPECT_EQ(c.core(1).role(), Role::kLeader);
+}
+
+// A quorum heard within the last election timeout, however the ticks came: answers read just before a
+// replay whose first tick began a round of the old rule, then a replay of one tick (stepdown.md: a leader
+// deposed with one follower heard 79 ms before, half its 150 ms timeout). Cut off after that, the leader
+// steps down one election timeout and one tick after the replay that stamped its last answers.
+TEST(CheckQuorum, ALeaderHeardWithinAnElectionTimeoutKeepsLeadingAndOneCutOffStepsDownAfterIt) {
+  Cluster c(3);
+  c.elect(1);
+  const int election = c.core(1).config().election_tick;
+  for (int t = 1; t < election; ++t) c.tick_all();  // every heartbeat answered
+  c.isolate(1);
+  c.core(1).tick(election);  // the answers just read are stamped at the end of this replay
+  c.stabilize();
+  for (int t = 1; t <= election; ++t) {
+    c.tick(1);
+    c.stabilize();
+    ASSERT_EQ(c.core(1).role(), Role::kLeader) << "tick " << t << " after the replay";
+  }
+  c.tick(1);
+  EXPECT_EQ(c.core(1).role(), Role::kFollower);
+  EXPECT_EQ(c.core(1).leader(), kNoNode);
+}
+
 TEST(CheckQuorum, WithoutItAnIsolatedLeaderStaysLeader) {
   Cluster c(3, [](Config& cfg) { cfg.check_quorum = false; });
   c.elect(1);

@@ -140,9 +140,10 @@ TEST(ProgressTracker, LearnersNeverCount) {
   tracker.progress(4)->match = 9;
   tracker.progress(5)->match = 9;
   EXPECT_EQ(tracker.committed_index(), 0u);  // only one voter holds 9
-  tracker.progress(4)->recent_active = true;
-  tracker.progress(5)->recent_active = true;
-  EXPECT_FALSE(tracker.quorum_active(1));
+  tracker.progress(4)->heard_since_tick = true;
+  tracker.progress(5)->heard_since_tick = true;
+  tracker.tick(10);
+  EXPECT_EQ(tracker.quorum_heard_tick(1), 0u);  // voters 2 and 3 were never heard; the learners were
   tracker.progress(4)->read_round_acked = 3;
   tracker.progress(5)->read_round_acked = 3;
   EXPECT_FALSE(tracker.round_confirmed(3, 1));
@@ -153,6 +154,25 @@ TEST(ProgressTracker, LearnersNeverCount) {
 }
 
 // A configuration change keeps what the leader knows of the members that stay.
+// CheckQuorum's clock: an answer heard since the last tick counts as now, and is stamped at the end of
+// the ticks handed over next (they passed before it was read); the quorum's tick is the majority's.
+TEST(ProgressTracker, AnswersAreStampedAtTheEndOfTheNextTicks) {
+  ProgressTracker tracker(conf({1, 2, 3}, {}), 4);
+  tracker.tick(5);
+  EXPECT_EQ(tracker.quorum_heard_tick(1), 0u);
+  tracker.progress(2)->heard_since_tick = true;
+  EXPECT_EQ(tracker.quorum_heard_tick(1), 5u);
+  tracker.tick(30);
+  EXPECT_EQ(tracker.progress(2)->heard_tick, 35u);
+  tracker.tick(3);
+  EXPECT_EQ(tracker.progress(2)->heard_tick, 35u);
+  EXPECT_EQ(tracker.quorum_heard_tick(1), 35u);
+  tracker.hear_all_now();
+  EXPECT_EQ(tracker.progress(3)->heard_tick, 38u);
+  tracker.set_config(conf({1, 2, 3, 4}, {}), 1);  // a new voter counts as heard when it joins
+  EXPECT_EQ(tracker.progress(4)->heard_tick, 38u);
+}
+
 TEST(ProgressTracker, SetConfigKeepsTheProgressOfMembersThatStay) {
   ProgressTracker tracker(conf({1, 2, 3}), 4);
   tracker.progress(2)->match = 7;

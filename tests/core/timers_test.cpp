@@ -64,13 +64,32 @@ TEST(TicksUntilDue, IsolatedLeaderIsDueWhenCheckQuorumDeposesIt) {
   });
   c.elect(1);
   c.isolate(1);
-  // The first check (tick 10) still counts the answers from before the isolation; the second deposes.
-  for (int ticks = 0; ticks < 20;) {
+  // The answers to its election are stamped at the end of the first tick: the leader is deposed by the
+  // tick that makes them more than an election timeout (10) old, and wakes for exactly that one.
+  int ticks = 0;
+  while (c.core(1).role() == Role::kLeader && ticks < 100) {
     ticks += tick_until_just_before_due(c, 1);
     c.tick(1);
     c.stabilize();
   }
   EXPECT_EQ(c.core(1).role(), Role::kFollower);
+  EXPECT_EQ(ticks, 1 + 10 + 1);
+}
+
+// A replay of several heartbeat intervals in one tick(n) is one moment: one heartbeat round, not one
+// per interval (a leader's replay of two election timeouts would otherwise send ten rounds at once).
+TEST(Replay, ALeadersReplaySendsOneHeartbeatRound) {
+  Cluster c(3, [](Config& config) {
+    config.election_tick = 10;
+    config.heartbeat_tick = 2;
+  });
+  c.elect(1);
+  c.core(1).tick(6);
+  c.handle_ready(1);
+  int heartbeats = 0;
+  for (const auto& packet : c.network()) heartbeats += std::holds_alternative<Heartbeat>(packet->decoded());
+  EXPECT_EQ(heartbeats, 2);                   // one to each follower
+  EXPECT_EQ(c.core(1).ticks_until_due(), 2);  // and the interval restarts where the replay left it
 }
 
 TEST(BroadcastCommit, OnByDefaultFollowersLearnTheCommitAtOnce) {
