@@ -26,8 +26,8 @@ class Transport {
     virtual bool has_wake_event() const noexcept { return false; }
     // How many more client requests this receive() may hand over, asked before each request channel is
     // read: a sink bounds one call's intake so it reads its peers and ticks again soon after a burst; the
-    // requests left wait in their channels (back-pressure) for the next call. ShmTransport honours it;
-    // TcpTransport reads whatever its sockets hold.
+    // requests left wait (back-pressure) for the next call: in their rings (ShmTransport), or held by
+    // TcpTransport in the order read, as ipc::tcp reads whatever a socket holds.
     virtual std::size_t request_room() noexcept { return SIZE_MAX; }
 
    protected:
