@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "ipc/populate.h"
 #include "ipc/tcp/transport.h"
 #include "node/process/client_wire.h"
 #include "node/process/node_counters.h"
@@ -21,6 +22,9 @@ ipc::Doorbell& reply_bell(ipc::Segment& segment, uint32_t slot, SharedBells* sha
   return segment.reply_doorbell(slot);
 }
 
+// The next pages of each ring, ahead of the first use (ipc/populate.h): a few round trips' worth.
+constexpr uint64_t kPopulatedBytes = 4 << 10;
+
 class ShmChannel final : public ClientChannel {
  public:
   ShmChannel(ipc::Segment& segment, uint32_t slot, ipc::WaitStrategy wait, std::chrono::nanoseconds spin,
@@ -33,6 +37,12 @@ class ShmChannel final : public ClientChannel {
       requests_.push_back(segment.request_producer(slot, node));
       responses_.push_back(segment.response_consumer(node, slot));
       signals_.push_back(segment.request_signals(node));
+      // A fail-over sends to a node this client never used: no page faults on that first round trip
+      // (nodes that join later are left to fault).
+      if (node > segment.node_count()) continue;
+      const ipc::SegmentLayout& layout = segment.layout();
+      ipc::populate_ring(segment, layout.request_ring(slot, node), ipc::RingUse::write, kPopulatedBytes);
+      ipc::populate_ring(segment, layout.response_ring(node, slot), ipc::RingUse::read, kPopulatedBytes);
     }
     unpublished_.assign(requests_.size(), 0);
   }

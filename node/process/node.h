@@ -152,6 +152,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // Tells the core `peer` is gone (a pre-election if it led this node) and notes it for the log.
   void report_peer_down(uint32_t peer, DownCause cause);
   void log_peers_down();
+  void log_roles();
   // The leader this follower watches the progress of, or raft::kNoNode.
   raft::NodeId watched_leader() const noexcept;
   // Whether `peer` died (as taken from the watch) and has not started again.
@@ -241,7 +242,13 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   raft::Role role_ = raft::Role::kFollower;
   ipc::NodeMask dead_peers_ = 0;        // deaths taken, until the peer claims its cells again
   std::vector<PeerDown> downs_to_log_;  // logged once the iteration's messages are out
-  raft::Term leader_term_ = 0;          // the term this node announced itself leader in; 0 = not leading
+  raft::Term leader_term_ = 0;          // the term this node leads in; 0 = not leading
+  bool announce_pending_ = false;       // leader_term_ goes to the leader record once the appends are out
+  struct RoleChange {
+    raft::SoftState soft;
+    raft::Term term = 0;
+  };
+  std::vector<RoleChange> roles_to_log_;  // logged once the iteration's messages are out
   ClientRequests<RequestHost> requests_{RequestHost(*this)};
 
   uint64_t applied_bytes_since_snapshot_ = 0;

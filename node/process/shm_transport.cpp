@@ -3,9 +3,15 @@
 #include <algorithm>
 #include <limits>
 
+#include "ipc/populate.h"
 #include "node/process/client_wire.h"
 
 namespace shmraft::node {
+namespace {
+// Of each client ring, the bytes from its current position mapped ahead of their first use
+// (ipc/populate.h): a new leader's first replies, and its reads of clients it never served.
+constexpr uint64_t kPopulatedClientBytes = 4 << 10;
+}  // namespace
 
 ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait,
                            std::chrono::nanoseconds spin)
@@ -26,11 +32,21 @@ ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
     to_peer_[peer] = segment.peer_producer(self, peer);
     from_peer_[peer] = segment.peer_consumer(peer, self);
     max_peer_payload_ = std::min(max_peer_payload_, to_peer_[peer].max_payload());
+    // Whole peer rings: an election is the first use of the rings between followers (nodes that join
+    // later are left to fault).
+    if (peer > segment.node_count()) continue;
+    ipc::populate_ring(segment, segment.layout().peer_ring(self, peer), ipc::RingUse::write);
+    ipc::populate_ring(segment, segment.layout().peer_ring(peer, self), ipc::RingUse::read);
   }
   if (peers_.empty()) max_peer_payload_ = 0;
   for (uint32_t slot = 0; slot < segment.client_slots(); ++slot) {
     requests_[slot] = segment.request_consumer(slot, self);
     responses_[slot] = segment.response_producer(self, slot);
+    // The next pages only: a node may serve thousands of slots, each ring its own memory.
+    ipc::populate_ring(segment, segment.layout().request_ring(slot, self), ipc::RingUse::read,
+                       kPopulatedClientBytes);
+    ipc::populate_ring(segment, segment.layout().response_ring(self, slot), ipc::RingUse::write,
+                       kPopulatedClientBytes);
     owe(slot);
   }
   max_reply_payload_ = responses_.empty() ? 0 : responses_[0].max_payload();
