@@ -46,5 +46,17 @@ TEST(LeaderRecord, AnnouncingWakesClaimedClientSlots) {
   EXPECT_FALSE(segment.announce_leader(2, 6));
 }
 
+TEST(LeaderRecord, AnnouncingRingsASharedDoorbellOnce) {
+  test::ScopedCluster cluster;
+  Segment segment = Segment::create(cluster.name(), test::tiny_config(3, 4));
+  const ClientSlotClaim first = segment.claim_client_slot();
+  for (int i = 0; i < 3; ++i) segment.share_reply_doorbell(segment.claim_client_slot().slot, first.slot);
+  Doorbell& bell = segment.client_doorbell(first.slot);
+  const uint32_t key = bell.prepare_wait();  // one client thread about to sleep for all four slots
+  EXPECT_TRUE(segment.announce_leader(3, 7));
+  EXPECT_EQ(bell.epoch.load(), key + 1) << "each ring of a bell with a waiter is a futex syscall";
+  bell.cancel_wait();
+}
+
 }  // namespace
 }  // namespace shmraft::ipc
