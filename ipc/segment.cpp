@@ -537,8 +537,19 @@ const LeaderRecord& Segment::leader_record() const {
 
 bool Segment::announce_leader(uint32_t leader, uint64_t term) {
   check_node(leader);
-  const bool published = leader_record().publish(leader, term);
-  if (!published) return false;
+  if (!leader_record().publish(leader, term)) return false;
+  ring_claimed_client_bells();
+  return true;
+}
+
+bool Segment::announce_candidate(uint32_t candidate, uint64_t term) {
+  check_node(candidate);
+  if (!leader_record().publish_candidate(candidate, term)) return false;
+  ring_claimed_client_bells();
+  return true;
+}
+
+void Segment::ring_claimed_client_bells() {
   // Each doorbell once: the slots of one client thread share one (share_reply_doorbell), and every ring
   // of a bell whose sleeper has not run yet is one more futex syscall (16 for a 16-client bench thread,
   // on the new leader's loop).
@@ -548,7 +559,6 @@ bool Segment::announce_leader(uint32_t leader, uint64_t term) {
     const uint32_t bell = reply_bell_slot(slot);
     if (std::exchange(rung[bell], uint8_t{1}) == 0) client_doorbell(bell).ring();
   }
-  return true;
 }
 
 }  // namespace shmraft::ipc

@@ -171,6 +171,8 @@ class Segment {
   // LeaderRecord::publish, then rings the doorbell of every claimed client slot so a client asleep on
   // a dead leader's reply looks at once. Returns publish's answer.
   bool announce_leader(uint32_t leader, uint64_t term);
+  // LeaderRecord::publish_candidate, then rings the client doorbells as announce_leader does.
+  bool announce_candidate(uint32_t candidate, uint64_t term);
 
  private:
   Segment(std::string cluster, boost::interprocess::mapped_region region, const SegmentLayout& layout);
@@ -183,6 +185,7 @@ class Segment {
   LivenessCells liveness_cells() const noexcept;
   void check_node(uint32_t node) const;
   void check_slot(uint32_t slot) const;
+  void ring_claimed_client_bells();
 
   std::string cluster_;
   boost::interprocess::mapped_region region_;

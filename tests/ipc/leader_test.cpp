@@ -1,4 +1,5 @@
-// The leader record: forward-only publication, withdrawal, and clients woken by an announcement.
+// The leader record: forward-only publication, withdrawal, candidates, and clients woken by an
+// announcement.
 #include "ipc/leader.h"
 
 #include "test_support.h"
@@ -31,6 +32,33 @@ TEST(LeaderRecord, WithdrawOnlyItsOwnTerm) {
   EXPECT_EQ(record.read(), (LeaderView{std::nullopt, 3}));
   EXPECT_FALSE(record.publish(1, 2)) << "withdrawing keeps the term";
   EXPECT_TRUE(record.publish(1, 3)) << "a new leader of the same term may still be announced";
+}
+
+TEST(LeaderRecord, ACandidateIsNamedOnlyForATermNewerThanAnyKnown) {
+  LeaderRecord record;
+  ASSERT_TRUE(record.publish(1, 4));
+  EXPECT_FALSE(record.publish_candidate(2, 4)) << "term 4 has a leader: its candidate is old news";
+  EXPECT_TRUE(record.publish_candidate(2, 5));
+  EXPECT_EQ(record.read_candidate(), (LeaderView{2, 5}));
+  EXPECT_EQ(record.read(), (LeaderView{1, 4})) << "a candidate is not a leader";
+  EXPECT_FALSE(record.publish_candidate(3, 5)) << "one candidate named per term";
+  EXPECT_TRUE(record.publish(3, 6));
+  EXPECT_FALSE(record.publish_candidate(2, 6));
+  EXPECT_EQ(record.read_candidate(), (LeaderView{2, 5}));
+  EXPECT_THROW(record.publish_candidate(0, 7), std::out_of_range);
+}
+
+TEST(LeaderRecord, AnnouncingACandidateWakesClaimedClientSlots) {
+  test::ScopedCluster cluster;
+  Segment segment = Segment::create(cluster.name(), test::tiny_config(3, 2));
+  const ClientSlotClaim claim = segment.claim_client_slot();
+  Doorbell& bell = segment.client_doorbell(claim.slot);
+  const uint32_t key = bell.prepare_wait();
+  EXPECT_TRUE(segment.announce_candidate(2, 3));
+  EXPECT_NE(bell.epoch.load(), key) << "the client's doorbell was not rung";
+  bell.cancel_wait();
+  EXPECT_EQ(segment.leader_record().read_candidate(), (LeaderView{2, 3}));
+  EXPECT_FALSE(segment.announce_candidate(3, 3));
 }
 
 TEST(LeaderRecord, AnnouncingWakesClaimedClientSlots) {
