@@ -92,10 +92,10 @@ void ShmTransport::flush() {
   bells_to_ring_.clear();
 }
 
-bool ShmTransport::has_incoming() noexcept {
+bool ShmTransport::has_incoming(const Sink& sink) noexcept {
   for (uint32_t peer : peers_)
     if (from_peer_[peer].has_frames()) return true;
-  return !owed_.empty() || signals_.any();
+  return sink.takes_requests() && (!owed_.empty() || signals_.any());
 }
 
 void ShmTransport::owe(uint32_t slot) {
@@ -134,7 +134,7 @@ std::size_t ShmTransport::drain_owed(Sink& sink) {
 
 std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
   if (deadline > Clock::now())
-    waiter_.wait_until([&] { return has_incoming() || sink.has_wake_event(); }, deadline);
+    waiter_.wait_until([&] { return has_incoming(sink) || sink.has_wake_event(); }, deadline);
   std::size_t frames = 0;
   for (uint32_t peer : peers_) {
     frames += from_peer_[peer].drain([&](const ipc::Frame& frame) {
@@ -144,6 +144,8 @@ std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
         ++foreign_frames_;
     });
   }
+  // Asked after the peers' frames: the vote that makes the sink leader lets it take the requests now.
+  if (!sink.takes_requests()) return frames;
   signals_.take([&](uint32_t slot) { owe(slot); });
   return frames + drain_owed(sink);
 }

@@ -4,7 +4,8 @@
 // this node's doorbell (ipc::Waiter: spin / yield / block / adaptive), which every ring into this node
 // rings. Request rings are read only when their client raised its slot's request signal, so a node's
 // wake-up costs slots/64 loads rather than one per client ring; a signalled ring is owed a read until it
-// is drained to its end, in round-robin order, as far as the sink's request_room() allows per receive.
+// is drained to its end, in round-robin order, as far as the sink's request_room() allows per receive
+// (nothing, and no wake-up for them, while the sink does not take requests).
 // Replies ring each client slot's reply doorbell (shared by the slots one client thread drives) once per
 // flush.
 #include <chrono>
@@ -35,7 +36,7 @@ class ShmTransport final : public Transport {
   uint64_t sleeps() const noexcept override { return waiter_.sleeps(); }
 
  private:
-  bool has_incoming() noexcept;
+  bool has_incoming(const Sink& sink) noexcept;
   void owe(uint32_t slot);
   // Reads the owed request rings in turn until the sink has no room or each had its turn once.
   std::size_t drain_owed(Sink& sink);

@@ -29,6 +29,10 @@ class Transport {
     // requests left wait (back-pressure) for the next call: in their rings (ShmTransport), or held by
     // TcpTransport in the order read, as ipc::tcp reads whatever a socket holds.
     virtual std::size_t request_room() noexcept { return SIZE_MAX; }
+    // False while the sink leaves every client request where it waits, whatever request_room() says: a
+    // candidate that announced itself to the clients takes their requests once it leads, in the receive
+    // that reads the deciding vote. receive() then neither reads them nor wakes (or spins) for them.
+    virtual bool takes_requests() const noexcept { return true; }
 
    protected:
     ~Sink() = default;

@@ -1,10 +1,12 @@
 // ShmTransport's client intake: a receive() hands over client requests only as far as the sink's
 // request_room() allows; the requests left wait in their rings and later receives read them, the rings
 // in round-robin order and each ring's requests in order, none lost. This is what lets a leader take a
-// burst of requests over many short iterations (Node::request_room) instead of one long one.
+// burst of requests over many short iterations (Node::request_room) instead of one long one. A sink that
+// takes no requests (a candidate) is neither handed nor woken for them.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -27,7 +29,11 @@ using Request = std::pair<uint32_t, uint32_t>;  // (slot, the request's number w
 
 class RecordingSink final : public Transport::Sink {
  public:
-  void on_peer_frame(uint32_t, std::span<const std::byte>) override {}
+  // A candidate's deciding vote: from now on it takes requests, as a node does once it leads.
+  void on_peer_frame(uint32_t, std::span<const std::byte>) override {
+    ++peer_frames;
+    takes = true;
+  }
   void on_client_request(uint32_t slot, std::span<const std::byte> payload) override {
     uint32_t number = 0;
     std::memcpy(&number, payload.data(), sizeof number);
@@ -35,8 +41,11 @@ class RecordingSink final : public Transport::Sink {
     if (room != SIZE_MAX) --room;
   }
   std::size_t request_room() noexcept override { return room; }
+  bool takes_requests() const noexcept override { return takes; }
 
   std::size_t room = SIZE_MAX;
+  bool takes = true;
+  std::size_t peer_frames = 0;
   std::vector<Request> taken;
 };
 
@@ -109,6 +118,25 @@ TEST_F(ShmTransportIntake, NoRoomTakesNothingAndLosesNothing) {
   EXPECT_TRUE(sink.taken.empty());
   sink.room = SIZE_MAX;
   EXPECT_EQ(receive(sink), kSlots * kRequestsPerSlot);
+}
+
+TEST_F(ShmTransportIntake, ACandidateLeavesRequestsWaitingAndTakesThemWithTheDecidingVote) {
+  send_requests();
+  RecordingSink sink;
+  sink.takes = false;  // an announced candidate (Node::takes_requests)
+  const Transport::Clock::time_point start = Transport::Clock::now();
+  EXPECT_EQ(transport_.receive(sink, start + std::chrono::milliseconds(20)), 0U);
+  EXPECT_GE(Transport::Clock::now() - start, std::chrono::milliseconds(20))
+      << "the wait ended for requests the sink does not take: a candidate would spin on them";
+  EXPECT_TRUE(sink.taken.empty());
+  // The vote that elects it: the same receive reads it, then every request waiting.
+  ipc::RingProducer vote = segment_.peer_producer(2, kNode);
+  ASSERT_NE(vote.try_reserve(8), nullptr);
+  vote.commit(kPeerFrame, 8);
+  vote.publish();
+  EXPECT_EQ(receive(sink), 1 + kSlots * kRequestsPerSlot);
+  EXPECT_EQ(sink.peer_frames, 1U);
+  EXPECT_EQ(sink.taken.size(), kSlots * kRequestsPerSlot);
 }
 
 }  // namespace
