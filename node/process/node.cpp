@@ -264,6 +264,9 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   // After the first appends went out, not before: the no-op's round, which every first write waits for,
   // starts before the clients' wake-ups (16 of them cost ~90 us in `bench --failover --clients 16`).
   if (std::exchange(announce_pending_, false)) segment_.announce_leader(options_.node, leader_term_);
+  // Likewise the candidacy, after the vote requests.
+  if (std::exchange(candidacy_pending_, false) && !takes_requests())
+    segment_.announce_candidate(options_.node, candidacy_term_);
   // Likewise the log: a line is a write(2) of 5-20 us, and the vote requests, votes and acks of a
   // fail-over each waited for one.
   if (!roles_to_log_.empty()) log_roles();
@@ -273,7 +276,12 @@ std::size_t Node::iterate(Transport::Clock::time_point deadline) {
   return frames;
 }
 
+bool Node::takes_requests() const noexcept {
+  return core_->role() != raft::Role::kCandidate || core_->term() != candidacy_term_;
+}
+
 std::size_t Node::request_room() noexcept {
+  if (!takes_requests()) return 0;
   if (requests_taken_ < requests_granted_) return requests_granted_ - requests_taken_;
   const uint64_t now_ns = monotonic_ns();
   if (requests_granted_ == 0)
@@ -607,6 +615,11 @@ void Node::on_soft_state(const raft::SoftState& soft) {
     if (core_->elections_by_peer_down() != peer_down_elections_seen_) {
       peer_down_elections_seen_ = core_->elections_by_peer_down();
       ++(last_down_cause_ == DownCause::kStalled ? stall_elections_ : death_elections_);
+      // The dead leader's clients may come here at once (takes_requests() says why).
+      if (last_down_cause_ == DownCause::kDied) {
+        candidacy_term_ = core_->term();
+        candidacy_pending_ = true;
+      }
     }
   }
   if (previous == raft::Role::kFollower &&

@@ -139,6 +139,11 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // ticks every few milliseconds, instead of judging CheckQuorum, and sending heartbeats, only after an
   // intake that outlasted the election timeout. The requests left wait in their rings.
   std::size_t request_room() noexcept override;
+  // Not while this node campaigns in the term it announced to the clients (a death-started election):
+  // their requests wait in the rings until the receive that reads the deciding vote, which then takes
+  // them, so the no-op and the first writes share one append. A lost election reads them as a follower
+  // and redirects them; safety does not depend on it (terms and votes decide who leads).
+  bool takes_requests() const noexcept override;
 
   std::size_t iterate(Transport::Clock::time_point deadline);
   void tick_until(uint64_t now_ns);
@@ -244,6 +249,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   std::vector<PeerDown> downs_to_log_;  // logged once the iteration's messages are out
   raft::Term leader_term_ = 0;          // the term this node leads in; 0 = not leading
   bool announce_pending_ = false;       // leader_term_ goes to the leader record once the appends are out
+  raft::Term candidacy_term_ = 0;       // the term of this node's last death-started election
+  bool candidacy_pending_ = false;      // ... goes to the leader record once the vote requests are out
   struct RoleChange {
     raft::SoftState soft;
     raft::Term term = 0;
