@@ -106,6 +106,7 @@ AsyncClient::AsyncClient(std::shared_ptr<ipc::Segment> segment, const ClientOpti
   client_id_ = options_.session ? options_.client_id.value_or(random_client_id(rng_)) : kv::kNoSession;
   round_robin_ = static_cast<uint32_t>(rng_() % segment_->node_count());
   follow_leader_record(monotonic_ns());  // start at the announced leader rather than a guess
+  follow_candidate(monotonic_ns());
 }
 
 AsyncClient::~AsyncClient() {
@@ -256,6 +257,7 @@ std::size_t AsyncClient::receive(const Callback& on_done, Clock::time_point dead
   channel_->receive(*this, deadline);  // replies are handled as they are read (on_response)
   const uint64_t now_ns = monotonic_ns();
   follow_leader_record(now_ns);
+  follow_candidate(now_ns);
   run_timers(now_ns);
   on_done_ = nullptr;
   channel_->flush();
@@ -281,6 +283,7 @@ std::size_t AsyncClient::run_due(const Callback& on_done, uint64_t now_ns) {
   const uint64_t finished_before = finished_;
   on_done_ = &on_done;
   follow_leader_record(now_ns);
+  follow_candidate(now_ns);
   run_timers(now_ns);
   on_done_ = nullptr;
   return static_cast<std::size_t>(finished_ - finished_before);
@@ -394,6 +397,23 @@ void AsyncClient::follow_leader_record(uint64_t now_ns) {
     const bool may_double_apply = p.op != kv::Op::get && p.sequence == 0;
     if (p.state == State::in_flight && may_double_apply && segment_->peer_alive(p.node).alive) continue;
     p.node = *view.leader;
+    send_attempt(index, now_ns);
+  }
+}
+
+void AsyncClient::follow_candidate(uint64_t now_ns) {
+  const ipc::LeaderView view = segment_->leader_record().read_candidate();
+  if (view.term <= followed_candidate_term_ || !view.leader) return;
+  followed_candidate_term_ = view.term;
+  if (view.term <= followed_leader_term_) return;  // its election is decided: the leader was followed
+  const uint32_t candidate = *view.leader;
+  if (candidate > segment_->max_nodes() || !segment_->peer_alive(candidate).alive) return;
+  if (leader_ == 0 || !segment_->peer_alive(leader_).alive) leader_ = candidate;  // new requests too
+  for (uint32_t index = 0; index < pending_.size(); ++index) {
+    Pending& p = pending_[index];
+    // Only what waits at a dead node: a live one answers, or redirects, what it read.
+    if (p.state == State::free || p.node == candidate || segment_->peer_alive(p.node).alive) continue;
+    p.node = candidate;
     send_attempt(index, now_ns);
   }
 }

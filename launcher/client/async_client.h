@@ -133,12 +133,18 @@ class AsyncClient final : private ClientChannel::Sink {
   void on_response(uint32_t node, std::span<const std::byte> payload) override;
   // A leader newer than the one this client last followed was announced in the segment (ipc/leader.h).
   bool has_wake_event() const noexcept override {
-    return segment_->leader_record().read().term > followed_leader_term_;
+    const ipc::LeaderRecord& record = segment_->leader_record();
+    return record.read().term > followed_leader_term_ ||
+           record.read_candidate().term > followed_candidate_term_;
   }
   // Redirects every request sent to another node, or waiting to be retried, to the announced live
   // leader at once, with the same sequence number (a new attempt of the same command), instead of
   // waiting for its attempt timeout — except a session-less write at a live node, which may be in doubt.
   void follow_leader_record(uint64_t now_ns);
+  // Resends every request waiting at a dead node to the live candidate the record newly names, of a term
+  // newer than any leader followed: it takes them once elected, with its no-op (Node::takes_requests).
+  // Should it lose, it answers "not leader" and the new leader's announcement redirects them anyway.
+  void follow_candidate(uint64_t now_ns);
   void handle_response(uint32_t node, const node::ResponseHeader& header, std::span<const std::byte> payload,
                        uint64_t now_ns);
   std::size_t receive(const Callback& on_done, Clock::time_point deadline);
@@ -164,8 +170,9 @@ class AsyncClient final : private ClientChannel::Sink {
   uint64_t client_id_ = 0;
   uint64_t next_sequence_ = 1;
   uint64_t next_serial_ = 1;
-  uint32_t leader_ = 0;                // node id, 0 = none known
-  uint64_t followed_leader_term_ = 0;  // of the newest leader record acted on
+  uint32_t leader_ = 0;                   // node id, 0 = none known
+  uint64_t followed_leader_term_ = 0;     // of the newest leader record acted on
+  uint64_t followed_candidate_term_ = 0;  // of the newest candidate named in the record, acted on
   uint32_t round_robin_ = 0;
   std::vector<Pending> pending_;  // `pipeline` entries
   std::size_t outstanding_ = 0;

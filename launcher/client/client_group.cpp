@@ -25,6 +25,7 @@ ClientGroup::ClientGroup(std::string_view cluster, uint32_t size, const ClientOp
   waiter_ =
       std::make_unique<ipc::Waiter>(segment_->client_doorbell(bells_.reply_slot), options.wait, options.spin);
   seen_leader_term_ = segment_->leader_record().read().term;
+  seen_candidate_term_ = segment_->leader_record().read_candidate().term;
 }
 
 bool ClientGroup::has_replies() noexcept {
@@ -34,7 +35,8 @@ bool ClientGroup::has_replies() noexcept {
 }
 
 bool ClientGroup::leader_changed() const noexcept {
-  return segment_->leader_record().read().term > seen_leader_term_;
+  const ipc::LeaderRecord& record = segment_->leader_record();
+  return record.read().term > seen_leader_term_ || record.read_candidate().term > seen_candidate_term_;
 }
 
 std::size_t ClientGroup::wait(const Callback& on_done, Clock::duration timeout) {
@@ -55,7 +57,10 @@ std::size_t ClientGroup::wait(const Callback& on_done, Clock::duration timeout) 
   // Timers and a new leader are looked at per client only when the group's clock or the leader record
   // says so: a client's check is a load, its timers' scan a walk over its outstanding requests.
   const bool leader_moved = leader_changed();
-  if (leader_moved) seen_leader_term_ = segment_->leader_record().read().term;
+  if (leader_moved) {
+    seen_leader_term_ = segment_->leader_record().read().term;
+    seen_candidate_term_ = segment_->leader_record().read_candidate().term;
+  }
   const bool scan_timers = after_ns >= next_timer_scan_ns_;
   if (scan_timers)
     next_timer_scan_ns_ = after_ns + static_cast<uint64_t>(std::chrono::nanoseconds(kTimerScan).count());

@@ -3,7 +3,8 @@
 // and outstanding window, sharing one attach of the segment and — over shared memory — one reply
 // doorbell (the first client's slot's), which the nodes ring for any of the group's replies. The thread
 // sleeps on that one bell, then lets each client that has replies handle them; every kTimerScan the
-// clients with a timer due (retries, give-ups) run it, and all of them follow a newly announced leader.
+// clients with a timer due (retries, give-ups) run it, and all of them follow a newly announced leader
+// or candidate.
 // Requests submitted by all the clients are published with one doorbell per node, by the clients that
 // wrote some: the group's costs per wake-up are a load per client (the reply rings of the nodes its
 // outstanding requests were written to, usually one) and the work the replies and requests bring.
@@ -57,6 +58,7 @@ class ClientGroup {
   std::vector<std::unique_ptr<AsyncClient>> clients_;
   std::unique_ptr<ipc::Waiter> waiter_;  // on the shared reply bell; none for a group of one
   uint64_t seen_leader_term_ = 0;
+  uint64_t seen_candidate_term_ = 0;  // a candidate named in the leader record moves the clients too
   uint64_t next_timer_scan_ns_ = 0;
   const Callback* on_done_ = nullptr;  // during wait()
   uint32_t polling_ = 0;               // during wait(): the client whose replies are being handled

@@ -1,0 +1,84 @@
+// Clients resend to an announced candidate (issue 13): when their leader dies and a node campaigns
+// because of it (ipc/leader.h, Node::takes_requests), the requests waiting at the dead leader go to the
+// candidate at once, so the first receive that makes it leader takes them with its no-op. Requests at a
+// live node stay where they are: it answers, or redirects, what it read.
+// No cluster: this process plays nodes 1 and 2 on a segment of its own, so the order of events is exact.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "ipc/segment.h"
+#include "launcher/client/client_group.h"
+#include "node/process/client_wire.h"
+
+namespace shmraft {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct OwnSegment {
+  std::string name = "candidate-" + std::to_string(::getpid());
+  ipc::Segment segment = ipc::Segment::create(name, ipc::SegmentConfig{});
+  ~OwnSegment() { ipc::Segment::destroy(name); }
+};
+
+// How many requests wait in `slot`'s ring to `node`, consumed.
+std::size_t take_requests(ipc::Segment& segment, uint32_t slot, uint32_t node) {
+  ipc::RingConsumer ring = segment.request_consumer(slot, node);
+  return ring.drain([](const ipc::Frame&) {});
+}
+
+class ClientCandidate : public ::testing::Test {
+ protected:
+  ClientCandidate() {
+    node1_.emplace(segment_.claim_liveness(1));
+    EXPECT_TRUE(segment_.announce_leader(1, 1));
+    options_.attempt_timeout = 10s;  // no timer fires during a test: only the record moves requests
+    options_.operation_timeout = 20s;
+    group_.emplace(own_.name, 2, options_);
+  }
+
+  // The put goes to node 1, the leader, which reads it and never answers.
+  void put_at_leader() {
+    ASSERT_TRUE(group_->client(0).submit({kv::Op::put, "k", "v", {}}, 7));
+    group_->wait(on_done_, 1ms);
+    ASSERT_EQ(take_requests(segment_, group_->client(0).slot(), 1), 1u);
+  }
+
+  OwnSegment own_;
+  ipc::Segment& segment_ = own_.segment;
+  std::optional<ipc::LivenessClaim> node1_;
+  ipc::LivenessClaim node2_ = segment_.claim_liveness(2);
+  client::ClientOptions options_;  // a session: a write may be resent
+  std::optional<client::ClientGroup> group_;
+  const client::ClientGroup::Callback on_done_ = [](uint32_t, const client::Completion&) {};
+};
+
+TEST_F(ClientCandidate, ARequestAtTheDeadLeaderIsResentToTheAnnouncedCandidate) {
+  put_at_leader();
+  node1_.reset();  // the leader dies
+  ASSERT_TRUE(segment_.announce_candidate(2, 2));
+  group_->wait(on_done_, 1ms);
+  EXPECT_EQ(take_requests(segment_, group_->client(0).slot(), 2), 1u)
+      << "the put waits at the dead leader for its attempt timeout";
+  EXPECT_EQ(group_->client(0).leader(), 2u) << "new requests should go to the candidate too";
+  // Elected: the put is there already, nothing is sent again.
+  ASSERT_TRUE(segment_.announce_leader(2, 2));
+  group_->wait(on_done_, 1ms);
+  EXPECT_EQ(take_requests(segment_, group_->client(0).slot(), 2), 0u);
+}
+
+TEST_F(ClientCandidate, ARequestAtALiveLeaderStaysThere) {
+  put_at_leader();
+  ASSERT_TRUE(segment_.announce_candidate(2, 2));  // a node campaigns while the leader lives
+  group_->wait(on_done_, 1ms);
+  EXPECT_EQ(take_requests(segment_, group_->client(0).slot(), 2), 0u);
+  EXPECT_EQ(group_->client(0).leader(), 1u);
+}
+
+}  // namespace
+}  // namespace shmraft
