@@ -638,13 +638,16 @@ void Node::on_soft_state(const raft::SoftState& soft) {
     announce_pending_ = true;
     ipc::NodeCounters::set(counters_.leader_since_ns, monotonic_ns());
   }
-  roles_to_log_.push_back({soft, core_->term()});
+  roles_to_log_.push_back({soft, core_->term(), requests_taken_});
 }
 
 void Node::log_roles() {
-  for (const auto& [soft, term] : roles_to_log_) {
+  for (const auto& [soft, term, requests] : roles_to_log_) {
     if (soft.role == raft::Role::kPreCandidate)
       log_.debug("pre-candidate in term {}", term);
+    else if (soft.role == raft::Role::kLeader)
+      log_.info("leader in term {}; {} client requests read in the iteration that elected it", term,
+                requests);
     else
       log_.info("{} in term {}, leader {}", raft::to_string(soft.role), term,
                 soft.leader == raft::kNoNode ? std::string("unknown") : std::to_string(soft.leader));

@@ -254,6 +254,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   struct RoleChange {
     raft::SoftState soft;
     raft::Term term = 0;
+    uint64_t requests = 0;  // becoming leader: client requests read in the electing iteration
   };
   std::vector<RoleChange> roles_to_log_;  // logged once the iteration's messages are out
   ClientRequests<RequestHost> requests_{RequestHost(*this)};
