@@ -108,7 +108,8 @@ std::size_t TcpTransport::hand_over_held(Sink& sink) {
 std::size_t TcpTransport::receive(Sink& sink, Clock::time_point deadline) {
   connect_to_peers();  // a few relaxed loads: catches a peer that (re)started on a new port
   delivered_ = hand_over_held(sink);
-  if (delivered_ > 0 || !held_.empty()) deadline = Clock::time_point{};  // work in hand: look, don't wait
+  // Work in hand: look, don't wait. Not for requests held for a sink that takes none (a candidate).
+  if (delivered_ > 0 || (!held_.empty() && sink.takes_requests())) deadline = Clock::time_point{};
   const auto poll_counting_sleeps = [&](std::chrono::nanoseconds timeout) {
     if (timeout > std::chrono::nanoseconds::zero()) ++sleeps_;
     return poll(sink, timeout);
