@@ -4,7 +4,6 @@
 // live node stay where they are: it answers, or redirects, what it read.
 // No cluster: this process plays nodes 1 and 2 on a segment of its own, so the order of events is exact.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -14,17 +13,12 @@
 #include "ipc/segment.h"
 #include "launcher/client/client_group.h"
 #include "node/process/client_wire.h"
+#include "tests/benchcmd/own_segment.h"
 
 namespace shmraft {
 namespace {
 
 using namespace std::chrono_literals;
-
-struct OwnSegment {
-  std::string name = "candidate-" + std::to_string(::getpid());
-  ipc::Segment segment = ipc::Segment::create(name, ipc::SegmentConfig{});
-  ~OwnSegment() { ipc::Segment::destroy(name); }
-};
 
 // How many requests wait in `slot`'s ring to `node`, consumed.
 std::size_t take_requests(ipc::Segment& segment, uint32_t slot, uint32_t node) {
@@ -49,7 +43,7 @@ class ClientCandidate : public ::testing::Test {
     ASSERT_EQ(take_requests(segment_, group_->client(0).slot(), 1), 1u);
   }
 
-  OwnSegment own_;
+  test::OwnSegment own_{"candidate"};
   ipc::Segment& segment_ = own_.segment;
   std::optional<ipc::LivenessClaim> node1_;
   ipc::LivenessClaim node2_ = segment_.claim_liveness(2);

@@ -4,7 +4,6 @@
 // No cluster: this process plays nodes 1 and 2 on a segment of its own (their liveness claims, the
 // leader record, their rings), so the order of events is exact.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <array>
 #include <chrono>
@@ -17,18 +16,12 @@
 #include "launcher/client/client_group.h"
 #include "node/kv/result.h"
 #include "node/process/client_wire.h"
+#include "tests/benchcmd/own_segment.h"
 
 namespace shmraft {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Destroys the segment when the test ends, however it ends.
-struct OwnSegment {
-  std::string name = "late-reply-" + std::to_string(::getpid());
-  ipc::Segment segment = ipc::Segment::create(name, ipc::SegmentConfig{});
-  ~OwnSegment() { ipc::Segment::destroy(name); }
-};
 
 // The request header of the one request waiting in `slot`'s ring to `node`, consumed.
 node::RequestHeader take_request(ipc::Segment& segment, uint32_t slot, uint32_t node) {
@@ -41,7 +34,7 @@ node::RequestHeader take_request(ipc::Segment& segment, uint32_t slot, uint32_t 
 }
 
 TEST(ClientGroup, ALateOkFromANodeTheCurrentAttemptLeftIsRead) {
-  OwnSegment own;
+  test::OwnSegment own{"late-reply"};
   ipc::Segment& segment = own.segment;
   ipc::LivenessClaim node1 = segment.claim_liveness(1);
   ipc::LivenessClaim node2 = segment.claim_liveness(2);
