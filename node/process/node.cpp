@@ -15,6 +15,7 @@
 #include "ipc/clock.h"
 #include "ipc/process_state.h"
 #include "node/process/shm_transport.h"
+#include "node/process/snapshot_stagger.h"
 #include "node/process/tcp_transport.h"
 #include "node/storage/format.h"
 #include "node/storage/set_aside.h"
@@ -130,6 +131,8 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
                        options.fsync != storage::Durability::none) {
   for (const std::string& note : storage_.recovery().notes) log_.warn("storage recovery: {}", note);
   for (const std::string& note : receiver_notes_) log_.info("snapshot transfer: {}", note);
+  applied_bytes_since_snapshot_ =
+      snapshot_head_start(options.node, segment_.node_count(), options.snapshot_bytes);
 
   if (std::optional<storage::Snapshot> snapshot = storage_.load_snapshot()) {
     kv_.restore(snapshot->data);
@@ -596,7 +599,8 @@ void Node::restore(const raft::Snapshot& snapshot) {
   retirer_.retire(std::exchange(kv_, std::move(*installed_kv_)), raft_storage_.take_replaced_files());
   installed_kv_.reset();
   snapshot_index_ = snapshot.meta.index;
-  applied_bytes_since_snapshot_ = 0;
+  applied_bytes_since_snapshot_ = snapshot_head_start_after_install(
+      options_.node, core_->leader(), segment_.node_count(), options_.snapshot_bytes);
 }
 
 void Node::serve_reads(std::span<const raft::ReadState> reads) {

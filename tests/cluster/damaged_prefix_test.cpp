@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,18 +45,37 @@ bool flip_bit_in_entry(const fs::path& node_dir, uint64_t index) {
 
 TEST(DamagedPrefix, AFollowerWithABitFlipInTheMiddleOfItsLogKeepsItsPrefixAndIsRepairedWithEntries) {
   TestCluster::Options options;
-  // Segments of 8 KiB hold about seven 1 KiB writes; one snapshot, after about 16 of the 30 writes,
-  // compacts the logs, so an empty follower would need it.
+  // Segments of 8 KiB hold about seven 1 KiB writes; a snapshot every ~16 writes compacts the logs, so an
+  // empty follower would need one.
   options.node_args = {"--segment-bytes", "8192", "--snapshot-bytes", "16384"};
   TestCluster cluster("damaged-prefix", options);
   const uint32_t leader = cluster.wait_for_leader(20000ms);
   const uint32_t follower = leader % cluster.nodes() + 1;
   const uint32_t other = follower % cluster.nodes() + 1;
   const auto key_of = [](int i) { return std::string("k").append(std::to_string(i)); };
-  constexpr int kKeys = 30;
-  for (int i = 0; i < kKeys; ++i)
-    ASSERT_EQ(cluster.kv({"put", key_of(i), padded_value_of(key_of(i))}).exit_code, 0);
-  cluster.wait_for_catch_up(20000ms);
+  // Each node snapshots at its own points (snapshot_stagger.h). Write until the follower has taken a
+  // snapshot and both it and the leader hold at least 6 committed entries above their latest, so the flip
+  // lands in entries the leader can still send.
+  const auto latest_snapshot = [&](uint32_t node) {  // the last snapshot its child wrote, 0 for none
+    static const std::regex written(R"(snapshot at index (\d+) \(\d+ bytes, written by a child)");
+    const std::string log = read_file(cluster.data_root() / ("node" + std::to_string(node)) / "node.log");
+    uint64_t index = 0;
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), written); it != std::sregex_iterator(); ++it)
+      index = std::stoull((*it)[1]);
+    return index;
+  };
+  int keys = 0;
+  uint64_t committed = 0;
+  while (keys < 30 || latest_snapshot(follower) == 0 ||
+         committed < std::max(latest_snapshot(follower), latest_snapshot(leader)) + 6) {
+    ASSERT_LT(keys, 80) << "node " << follower << " took no snapshot with room above it in 80 writes";
+    ASSERT_EQ(cluster.kv({"put", key_of(keys), padded_value_of(key_of(keys))}).exit_code, 0);
+    ++keys;
+    if (keys < 30) continue;
+    committed = cluster.wait_for_catch_up(20000ms);
+    std::this_thread::sleep_for(200ms);  // a snapshot's child may still be writing (its line comes after)
+  }
+  const uint64_t leader_snapshot = latest_snapshot(leader);
 
   ASSERT_EQ(cluster.run("kill", {std::to_string(follower)}).exit_code, 0);
   const fs::path dir = cluster.data_root() / ("node" + std::to_string(follower));
@@ -70,7 +90,7 @@ TEST(DamagedPrefix, AFollowerWithABitFlipInTheMiddleOfItsLogKeepsItsPrefixAndIsR
   }
   ASSERT_GT(snapshot, 0u) << "the follower took no snapshot: an empty one would not need one";
   ASSERT_GT(first, 1u) << "its log was not compacted (nor, then, the leader's)";
-  const uint64_t lowest = std::max(first, snapshot + 1);
+  const uint64_t lowest = std::max({first, snapshot + 1, leader_snapshot + 1});
   ASSERT_GE(last, lowest + 4) << "too short a log above the snapshot: [" << first << ", " << last << "]";
   const uint64_t damaged = (lowest + last) / 2;  // committed, with intact records after it
   ASSERT_TRUE(flip_bit_in_entry(dir, damaged));
@@ -116,7 +136,7 @@ TEST(DamagedPrefix, AFollowerWithABitFlipInTheMiddleOfItsLogKeepsItsPrefixAndIsR
   ASSERT_EQ(cluster.run("kill", {std::to_string(down)}).exit_code, 0);
   const CommandResult after = cluster.kv({"put", "after", "repair"}, 20s);
   ASSERT_EQ(after.exit_code, 0) << after.describe() << cluster.status().dump(1);
-  for (int i = 0; i < kKeys; ++i) {
+  for (int i = 0; i < keys; ++i) {
     const CommandResult get = cluster.kv({"get", key_of(i)});
     EXPECT_EQ(get.out, padded_value_of(key_of(i)) + '\n') << "acknowledged write lost: " << get.describe();
   }
