@@ -204,4 +204,8 @@ BenchConfig config_for_running_cluster(const std::string& name, BenchConfig conf
   return config;
 }
 
+client::TransportKind client_transport(const BenchConfig& config) noexcept {
+  return config.transport == "tcp" ? client::TransportKind::tcp : client::TransportKind::shm;
+}
+
 }  // namespace shmraft::bench

@@ -22,6 +22,7 @@
 #include "bench/kit/stop_flag.h"
 #include "ipc/segment.h"
 #include "ipc/wait.h"
+#include "launcher/client/client_channel.h"
 #include "launcher/cluster_dirs.h"
 
 namespace shmraft::launcher {
@@ -96,5 +97,9 @@ class BenchCluster {
 // port only under --transport tcp). Throws launcher::LauncherError when there is no such running cluster,
 // std::invalid_argument when it has too few client slots or client rings too small for the pipeline.
 BenchConfig config_for_running_cluster(const std::string& name, BenchConfig config);
+
+// How every client of the benchmark's cluster must speak (`--transport`): the nodes of a TCP cluster
+// read no client ring, so a shared-memory client there is never answered.
+client::TransportKind client_transport(const BenchConfig& config) noexcept;
 
 }  // namespace shmraft::bench

@@ -95,7 +95,8 @@ FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& conf
   result_.events_asked = spec.events();
   // An admin client holds a client slot of its own (bench_run sizes the segment for it).
   if (spec.reconfigures())
-    admin_.emplace(std::make_shared<ipc::Segment>(ipc::Segment::attach(cluster.name())));
+    admin_.emplace(std::make_shared<ipc::Segment>(ipc::Segment::attach(cluster.name())),
+                   client_transport(config));
 }
 
 void FailoverDriver::run() noexcept {
@@ -318,7 +319,7 @@ FailoverResult FailoverDriver::finish() {
     result_.quiet_max_ns = quiet.max();
   }
   if (!result_.interrupted) {
-    const FailoverTap::ReadBack read = tap_.read_back(cluster_.name());
+    const FailoverTap::ReadBack read = tap_.read_back(cluster_.name(), client_transport(config_));
     result_.checked = true;
     result_.keys_checked = read.keys;
     result_.lost_ops = read.lost;

@@ -164,8 +164,11 @@ uint64_t FailoverTap::in_doubt() const noexcept {
   return sum;
 }
 
-FailoverTap::ReadBack FailoverTap::read_back(const std::string& cluster) const {
-  client::Client reader(cluster);
+FailoverTap::ReadBack FailoverTap::read_back(const std::string& cluster,
+                                             client::TransportKind transport) const {
+  client::ClientOptions options;
+  options.transport = transport;
+  client::Client reader(cluster, options);
   ReadBack result;
   for (uint32_t index = 0; index < clients_.size(); ++index) {
     const PerClient& c = *clients_[index];

@@ -22,6 +22,7 @@
 
 #include "bench/kit/histogram.h"
 #include "launcher/bench/client_load.h"
+#include "launcher/client/client_channel.h"
 
 namespace shmraft::bench {
 
@@ -60,9 +61,9 @@ class FailoverTap final : public LoadObserver {
     uint64_t keys = 0;
     uint64_t lost = 0;  // keys whose value is older than their last acknowledged write (and in doubt)
   };
-  // Once the load's threads have ended: reads every key written from the running cluster `cluster`.
-  // Throws launcher::LauncherError when a read fails.
-  ReadBack read_back(const std::string& cluster) const;
+  // Once the load's threads have ended: reads every key written from the running cluster `cluster`, with
+  // a client speaking its `transport`. Throws launcher::LauncherError when a read fails.
+  ReadBack read_back(const std::string& cluster, client::TransportKind transport) const;
 
  private:
   static constexpr uint32_t kAckCapacity = 64;  // first acknowledgements kept per client and event
