@@ -295,6 +295,16 @@ bool Transport::send(EndpointId to, uint16_t type, uint16_t flags, std::span<con
   return true;
 }
 
+std::size_t Transport::send_to_callers(uint16_t type, uint16_t flags, std::span<const std::byte> payload) {
+  std::size_t sent = 0;
+  for (auto& [id, p] : peers_) {
+    if (p.port == 0 && p.inbound != nullptr && p.inbound->state == Connection::State::open &&
+        send(id, type, flags, payload))
+      ++sent;
+  }
+  return sent;
+}
+
 void Transport::write_out(Peer& p) {
   Connection* c = send_connection(p);
   if (!c || c->state != Connection::State::open) return;  // queued until the connection is up

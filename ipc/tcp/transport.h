@@ -72,6 +72,9 @@ class Transport {
   // Queues one frame for `to`; nothing is written before flush(). Returns false, and counts why, when the
   // frame is dropped: no route to `to`, payload above max_payload, or the peer's buffer is full.
   bool send(EndpointId to, uint16_t type, uint16_t flags, std::span<const std::byte> payload);
+  // Queues one frame for every peer answered on the connection it opened (one we do not connect to:
+  // a client) while that connection is open; returns how many. Cold path (a node's announcement).
+  std::size_t send_to_callers(uint16_t type, uint16_t flags, std::span<const std::byte> payload);
   // Writes queued output to every peer as far as the sockets take it; the rest goes on later flushes or
   // polls. Also retries due connection attempts.
   void flush();

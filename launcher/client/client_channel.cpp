@@ -126,19 +126,14 @@ class TcpChannel final : public ClientChannel {
         max_payload_(ipc::max_payload_for(segment.config().client_ring_capacity)),
         tcp_(options(segment, slot)),
         ports_(segment.max_nodes() + 1, 0),
-        scratch_(max_payload_) {}
+        scratch_(max_payload_) {
+    connect_to_nodes();
+  }
 
   uint32_t max_payload() const noexcept override { return max_payload_; }
 
   std::byte* reserve(uint32_t node, uint32_t length) override {
-    // Nodes publish their port when they start (and a new one when they restart).
-    const auto port =
-        static_cast<uint16_t>(segment_.node_counters(node).tcp_port.load(std::memory_order_relaxed));
-    if (port == 0) return nullptr;
-    if (port != ports_[node]) {
-      ports_[node] = port;
-      tcp_.connect(node, port);
-    }
+    if (!follow_port(node)) return nullptr;
     return length <= max_payload_ ? scratch_.data() : nullptr;
   }
 
@@ -151,8 +146,9 @@ class TcpChannel final : public ClientChannel {
   bool has_responses_from(uint32_t) noexcept override { return false; }
 
   std::size_t receive(Sink& sink, Clock::time_point deadline) override {
-    return node::poll_until([&](std::chrono::nanoseconds timeout) { return poll(sink, timeout); }, deadline,
-                            wait_, spin_);
+    connect_to_nodes();  // a few relaxed loads: a node that (re)started on a new port
+    return node::poll_until([&](std::chrono::nanoseconds timeout) { return poll(sink, timeout); },
+                            [&] { return sink.has_wake_event(); }, deadline, wait_, spin_);
   }
 
   std::size_t take(Sink& sink) override { return poll(sink, std::chrono::nanoseconds::zero()); }
@@ -166,6 +162,28 @@ class TcpChannel final : public ClientChannel {
     return o;
   }
 
+  // Whether `node` has published a port, connecting to it when the port is new: nodes publish theirs
+  // when they start (and a new one when they restart).
+  bool follow_port(uint32_t node) {
+    const auto port =
+        static_cast<uint16_t>(segment_.node_counters(node).tcp_port.load(std::memory_order_relaxed));
+    if (port == 0) return false;
+    if (port != ports_[node]) {
+      ports_[node] = port;
+      tcp_.connect(node, port);
+    }
+    return true;
+  }
+
+  // To every node, not only those asked so far: a node the leader record newly names tells the clients
+  // connected to it (kAnnouncementFrame, node/process/tcp_transport.h), which is how a client asleep in epoll
+  // learns of a new leader or candidate at once, as a shm client does from its doorbell.
+  void connect_to_nodes() {
+    for (uint32_t node = 1; node <= segment_.max_nodes(); ++node) follow_port(node);
+  }
+
+  // Responses go to the sink; any other frame (an announcement) only ends the wait, counted by ipc::tcp,
+  // and the client re-reads the leader record (Sink::has_wake_event).
   std::size_t poll(Sink& sink, std::chrono::nanoseconds timeout) {
     return tcp_.poll(timeout, [&](ipc::tcp::EndpointId from, const ipc::Frame& frame) {
       if (from >= 1 && from <= segment_.max_nodes() && frame.type == node::kResponseFrame)

@@ -36,6 +36,9 @@ TcpTransport::TcpTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
       scratch_(std::max(max_peer_payload_, max_reply_payload_)) {
   ipc::NodeCounters& counters = segment.node_counters(self);
   ipc::NodeCounters::set(counters.tcp_port, tcp_.port());
+  // What the record says at start was said by an earlier process under this id: not news.
+  told_leader_term_ = segment.leader_record().read().term;
+  told_candidate_term_ = segment.leader_record().read_candidate().term;
   connect_to_peers();
 }
 
@@ -48,6 +51,19 @@ void TcpTransport::connect_to_peers() {
     peer_ports_[peer] = port;
     tcp_.connect(peer, port);
   }
+}
+
+void TcpTransport::tell_clients_of_announcement() {
+  const ipc::LeaderRecord& record = segment_.leader_record();
+  const ipc::LeaderView leader = record.read();
+  const ipc::LeaderView candidate = record.read_candidate();
+  const bool leads = leader.leader == self_ && leader.term > told_leader_term_;
+  const bool campaigns = candidate.leader == self_ && candidate.term > told_candidate_term_;
+  if (!leads && !campaigns) return;
+  if (leads) told_leader_term_ = leader.term;
+  if (campaigns) told_candidate_term_ = candidate.term;
+  tcp_.send_to_callers(kAnnouncementFrame, 0, {});
+  tcp_.flush();
 }
 
 std::byte* TcpTransport::reserve_peer(uint32_t, uint32_t length) {
@@ -107,6 +123,7 @@ std::size_t TcpTransport::hand_over_held(Sink& sink) {
 
 std::size_t TcpTransport::receive(Sink& sink, Clock::time_point deadline) {
   connect_to_peers();  // a few relaxed loads: catches a peer that (re)started on a new port
+  tell_clients_of_announcement();
   delivered_ = hand_over_held(sink);
   // Work in hand: look, don't wait. Not for requests held for a sink that takes none (a candidate).
   if (delivered_ > 0 || (!held_.empty() && sink.takes_requests())) deadline = Clock::time_point{};
@@ -114,7 +131,8 @@ std::size_t TcpTransport::receive(Sink& sink, Clock::time_point deadline) {
     if (timeout > std::chrono::nanoseconds::zero()) ++sleeps_;
     return poll(sink, timeout);
   };
-  poll_until(poll_counting_sleeps, deadline, wait_, spin_);
+  poll_until(
+      poll_counting_sleeps, [&] { return sink.has_wake_event(); }, deadline, wait_, spin_);
   return delivered_;
 }
 

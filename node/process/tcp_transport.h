@@ -6,6 +6,14 @@
 // their replies on the connection they opened. The segment still carries the counters, the client
 // slots and the links' fault words.
 //
+// The clients sleep in epoll, not on the segment's doorbells: a node that the leader record newly names
+// leader or candidate (Segment::announce_leader/announce_candidate, which ring those doorbells) tells
+// every client connected to it with an announcement frame, so that they re-read the record and follow
+// at once, as over the rings, instead of at the end of their wait. It does so at its next receive(),
+// the first thing after the announcement (Node::iterate announces once the iteration's frames are out).
+// A receive also ends its wait when the sink's has_wake_event() (a peer's death) holds after an epoll
+// wake-up: the dead peer's connections close as its process exits.
+//
 // Client requests are handed over only as far as the sink's request_room() allows, as over the rings.
 // ipc::tcp reads what a socket holds and hands out every whole frame it read, so the requests past the
 // room are held here, in the order they were read, and handed over first by the next receives (a
@@ -24,6 +32,10 @@
 #include "node/process/transport.h"
 
 namespace shmraft::node {
+
+// The frame a node sends its TCP clients when the leader record newly names it (no payload; the client
+// re-reads the record). Beside client_wire.h's request, response and peer frames (1-3).
+inline constexpr uint16_t kAnnouncementFrame = 4;
 
 class TcpTransport final : public Transport {
  public:
@@ -49,6 +61,9 @@ class TcpTransport final : public Transport {
   };
 
   void connect_to_peers();
+  // Sends the announcement frame to every connected client when the leader record names this node in a
+  // term it has not told them of. Two loads when there is nothing new.
+  void tell_clients_of_announcement();
   // Returns the frames read, handed over or held: anything that should end a wait.
   std::size_t poll(Sink& sink, std::chrono::nanoseconds timeout);
   void take_request(Sink& sink, uint32_t slot, std::span<const std::byte> payload);
@@ -66,6 +81,8 @@ class TcpTransport final : public Transport {
   std::vector<std::byte> scratch_;    // reserve() hands this out; commit() copies it into the stream
   Fifo<HeldRequest> held_;            // client requests read past the sink's room, in the order read
   std::size_t delivered_ = 0;         // frames handed to the sink during the current receive()
+  uint64_t told_leader_term_ = 0;     // the newest term the clients were told this node leads
+  uint64_t told_candidate_term_ = 0;  // the newest term they were told it campaigns in
   uint64_t foreign_frames_ = 0;
   uint64_t sleeps_ = 0;  // blocking polls (epoll with a timeout)
 };

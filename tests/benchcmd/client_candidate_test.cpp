@@ -2,17 +2,21 @@
 // because of it (ipc/leader.h, Node::takes_requests), the requests waiting at the dead leader go to the
 // candidate at once, so the first receive that makes it leader takes them with its no-op. Requests at a
 // live node stay where they are: it answers, or redirects, what it read.
+// Over TCP the clients sleep in epoll, not on the segment's doorbells: the node newly named in the
+// record tells them over their connections, and they follow at once rather than when their wait ends.
 // No cluster: this process plays nodes 1 and 2 on a segment of its own, so the order of events is exact.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "ipc/segment.h"
 #include "launcher/client/client_group.h"
 #include "node/process/client_wire.h"
+#include "node/process/tcp_transport.h"
 #include "tests/benchcmd/own_segment.h"
 
 namespace shmraft {
@@ -72,6 +76,51 @@ TEST_F(ClientCandidate, ARequestAtALiveLeaderStaysThere) {
   group_->wait(on_done_, 1ms);
   EXPECT_EQ(take_requests(segment_, group_->client(0).slot(), 2), 0u);
   EXPECT_EQ(group_->client(0).leader(), 1u);
+}
+
+// Counts the client requests a node played by the test reads.
+struct CountingSink final : node::Transport::Sink {
+  void on_peer_frame(uint32_t, std::span<const std::byte>) override {}
+  void on_client_request(uint32_t, std::span<const std::byte>) override { ++requests; }
+  std::size_t requests = 0;
+};
+
+TEST(ClientOverTcp, ARequestAtTheOldLeaderGoesToTheNewlyAnnouncedOneBeforeTheClientsWaitEnds) {
+  test::OwnSegment own("candidate-tcp");
+  ipc::Segment& segment = own.segment;
+  const ipc::LivenessClaim node1 = segment.claim_liveness(1);
+  const ipc::LivenessClaim node2 = segment.claim_liveness(2);
+  node::TcpTransport transport1(segment, 1, ipc::WaitStrategy::spin, 0ns);
+  node::TcpTransport transport2(segment, 2, ipc::WaitStrategy::spin, 0ns);
+  ASSERT_TRUE(segment.announce_leader(1, 1));
+  client::ClientOptions options;  // a session: a write may be resent
+  options.transport = client::TransportKind::tcp;
+  options.attempt_timeout = 60s;  // no timer fires during the test: only the record moves requests
+  options.operation_timeout = 120s;
+  client::ClientGroup group(own.name, 1, options);
+  const client::ClientGroup::Callback on_done = [](uint32_t, const client::Completion&) {};
+  CountingSink at1, at2;
+  ASSERT_TRUE(group.client(0).submit({kv::Op::put, "k", "v", {}}, 7));
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (at1.requests == 0 && std::chrono::steady_clock::now() < deadline) {
+    group.wait(on_done, 1ms);
+    transport1.receive(at1, node::Transport::Clock::now() + 1ms);
+    transport2.receive(at2, node::Transport::Clock::now() + 1ms);  // accepts the client's connection
+  }
+  ASSERT_EQ(at1.requests, 1u) << "the put never reached the leader";
+  for (int i = 0; i < 20; ++i) transport2.receive(at2, node::Transport::Clock::now() + 1ms);
+
+  ASSERT_TRUE(segment.announce_leader(2, 2));  // node 1, stopped or starved, is no longer leader
+  transport2.receive(at2, node::Transport::Clock::now());
+  const auto start = std::chrono::steady_clock::now();
+  group.wait(on_done, 30s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s)
+      << "the client slept through node 2's announcement until its wait ended";
+  while (at2.requests == 0 && std::chrono::steady_clock::now() < deadline + 10s) {
+    group.wait(on_done, 1ms);
+    transport2.receive(at2, node::Transport::Clock::now() + 1ms);
+  }
+  EXPECT_EQ(at2.requests, 1u) << "the put was not resent to the new leader";
 }
 
 }  // namespace
