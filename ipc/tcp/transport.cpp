@@ -356,7 +356,12 @@ void Transport::close_connection(Connection& c, bool protocol_error) {
   if (c.state == Connection::State::closed) return;
   if (protocol_error) ++counters_.protocol_errors;
   const bool established = c.state == Connection::State::open;
-  ::close(c.fd);  // also removes it from the epoll set
+  // Out of the epoll set first: close() removes it only with the last descriptor of its open file, and
+  // a process spawned or forked meanwhile (a node restarted by the benchmark's supervisor before its
+  // exec, a node's snapshot child) holds a copy; epoll would then go on reporting the socket with a
+  // pointer to the Connection swept below (heap corruption in `bench --transport tcp --failover`).
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  ::close(c.fd);
   c.fd = -1;
   c.state = Connection::State::closed;
   const auto it = established || c.outbound ? peers_.find(c.peer) : peers_.end();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -314,6 +315,7 @@ class RawPeer {
     EXPECT_EQ(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   }
   ~RawPeer() { close(fd_); }
+  int fd() const noexcept { return fd_; }
   void hello(uint32_t id, uint32_t magic = 0x43545253) {
     unsigned char h[16]{};
     std::memcpy(h, &magic, 4);
@@ -372,6 +374,44 @@ TEST(TcpTransport, BadHelloOrImpossibleLengthClosesTheConnection) {
       {&node}, [](Transport&, EndpointId, const Frame&) {},
       [&] { return node.counters().protocol_errors == 2; }));
   EXPECT_EQ(node.take_disconnected(), std::vector<EndpointId>{8});
+}
+
+// A process spawned or forked while a connection is open (a node the benchmark's supervisor restarts,
+// before its exec; a node's snapshot child) holds a copy of its socket, so close() alone leaves the
+// socket in the epoll set: epoll went on reporting it, with a pointer to the freed Connection (heap
+// corruption in `bench --transport tcp --failover --clients 16`).
+TEST(TcpTransport, AConnectionClosedWhileAForkedChildHoldsItsSocketIsReportedNoMore) {
+  Transport node({.self = 0});
+  auto client = std::make_unique<RawPeer>(node.port());
+  client->hello(7);
+  client->frame("hello");
+  bool got = false;
+  ASSERT_TRUE(pump(
+      {&node}, [&](Transport&, EndpointId, const Frame&) { got = true; }, [&] { return got; }));
+  struct Holder {  // a child holding a copy of the node's descriptors until killed
+    pid_t pid = -1;
+    ~Holder() {
+      if (pid <= 0) return;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } holder;
+  holder.pid = fork();
+  ASSERT_GE(holder.pid, 0);
+  if (holder.pid == 0) {
+    close(client->fd());  // not the client's: its end must close
+    ::pause();
+    _exit(0);
+  }
+  client.reset();  // the node reads the end of the client's stream and closes its side
+  ASSERT_TRUE(pump(
+      {&node}, [](Transport&, EndpointId, const Frame&) {},
+      [&] { return node.counters().disconnects == 1; }));
+  // Nothing is left to happen at the node: a poll waits out its timeout. The closed socket, still open
+  // in the child and still in the epoll set, would be reported at once (end of stream, level-triggered).
+  const auto start = Clock::now();
+  node.poll(300ms, [](EndpointId, const Frame&) {});
+  EXPECT_GE(Clock::now() - start, 250ms) << "epoll reported a socket the transport had closed";
 }
 
 }  // namespace
