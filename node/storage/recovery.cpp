@@ -177,8 +177,8 @@ Scan scan_records(const Segment& segment) {
   return scan;
 }
 
-// Reads a segment's file in chunks with pread, for the scans that only look for non-zero words. The tail
-// they walk is mostly zeros that SEEK_DATA still reports as data: reading an unwritten extent through the
+// Reads a segment's file in chunks with pread, for the scan that only looks for non-zero words. The tail
+// it walks is mostly zeros that SEEK_DATA still reports as data: reading an unwritten extent through the
 // mapping (appends, earlier recoveries) makes the kernel read a window around it into the page cache, and
 // cached pages are data. Reading it through the fresh mapping would fault in its page-table entries,
 // which on this VM cost more CPU than the scan (bench_storage RecoveryTail64MiB: 38-40 ms per open
@@ -198,19 +198,6 @@ class TailReader {
       from = chunk_begin_ + chunk_to;
     }
     return to;
-  }
-
-  // last_nonzero_word over [from, to) of the file, reading chunks from the end down.
-  std::optional<std::size_t> last_nonzero_word(std::size_t from, std::size_t to) {
-    std::size_t end = from + (to - from + 7) / 8 * 8;  // one word past the last word start
-    while (end > from) {
-      const std::size_t begin = std::max(from, (end - 1) & ~(kChunk - 1));
-      load(begin, end);
-      if (std::optional<std::size_t> found = storage::last_nonzero_word(chunk_, 0, std::min(end, to) - begin))
-        return begin + *found;
-      end = begin;
-    }
-    return std::nullopt;
   }
 
  private:
@@ -235,46 +222,45 @@ class TailReader {
   std::size_t chunk_end_ = 0;
 };
 
-// The offset of a record with a good CRC and an index >= min_index at or after `from`, if there is one.
-// Only the file's data ranges are searched: holes read as zeros and hold nothing. A header starts with
-// its index, so where min_index > 0 a position whose first word is zero holds no candidate: those are
-// skipped a block at a time (zero_scan.h), which keeps a zero tail of a preallocated segment cheap.
-std::optional<std::size_t> find_valid_record(const Segment& segment, std::size_t from, uint64_t min_index) {
+// What lies after a segment's good records, which end at `from` (a multiple of 8).
+struct Tail {
+  // A record with a good CRC and an index >= the scan's min_index at or after from + 8: a bad record or
+  // a zero header followed by one is not the log's end.
+  std::optional<std::size_t> valid_record;
+  // The end of the last non-zero word at or after `from`, or `from` if everything there is zero: the
+  // garbage recovery zeroes. Known only when valid_record is not set (the scan stops there).
+  std::size_t nonzero_end = 0;
+};
+
+// Reads the tail once for both: the cached tail of a preallocated segment is up to its whole size of
+// zeros, read at every restart, so finding the record and the garbage's end in one pass halves a start's
+// CPU there. Only the file's data ranges are searched: holes read as zeros and hold nothing. A header
+// starts with its index, and min_index > 0 (no entry has index 0), so a position whose first word is zero
+// holds no candidate: zeros are skipped a block at a time (zero_scan.h). Without min_index no record is
+// searched for.
+Tail scan_tail(const Segment& segment, std::size_t from, std::optional<uint64_t> min_index) {
   static_assert(offsetof(RecordHeader, index) == 0 && sizeof(RecordHeader::index) == 8);
   constexpr uint64_t kPlausibleIndexes = uint64_t{1} << 40;  // cheap filter before the CRC
   const std::span<const std::byte> bytes = segment.bytes();
-  if (bytes.size() < sizeof(RecordHeader)) return std::nullopt;
-  const std::size_t last_start = bytes.size() - sizeof(RecordHeader);  // the last offset a header fits at
-  TailReader tail(segment);
+  const std::size_t first_candidate = from + 8;
+  Tail tail{std::nullopt, from};
+  TailReader reader(segment);
   for (const auto& [begin, end] : data_ranges(segment.fd(), from, bytes.size())) {
-    const std::size_t stop = std::min<std::size_t>(end, last_start + 1);
-    std::size_t pos = (std::max<std::size_t>(begin, from) + 7) & ~std::size_t{7};
-    for (; pos < stop; pos += 8) {
-      if (min_index > 0 && (pos = tail.first_nonzero_word(pos, stop)) >= stop) break;
+    for (std::size_t pos = std::max<std::size_t>(begin, from) & ~std::size_t{7};
+         (pos = reader.first_nonzero_word(pos, end)) < end; pos += 8) {
+      tail.nonzero_end = std::min(pos + 8, bytes.size());
+      if (!min_index || pos < first_candidate || bytes.size() - pos < sizeof(RecordHeader)) continue;
       RecordHeader header;
       std::memcpy(&header, bytes.data() + pos, sizeof header);
-      if (header.index < min_index || header.index - min_index >= kPlausibleIndexes) continue;
+      if (header.index < *min_index || header.index - *min_index >= kPlausibleIndexes) continue;
       if (format::record_bytes(header.length) > bytes.size() - pos) continue;
-      if (header.crc == format::record_crc(header, bytes.subspan(pos + sizeof header, header.length)))
-        return pos;
+      if (header.crc == format::record_crc(header, bytes.subspan(pos + sizeof header, header.length))) {
+        tail.valid_record = pos;
+        return tail;
+      }
     }
   }
-  return std::nullopt;
-}
-
-// The end of the last non-zero byte at or after `from` (8-aligned), or `from` if everything there is zero.
-// The ranges are searched from the last one down, so the zeros after the last non-zero word are skipped
-// a block at a time and nothing before it is read.
-std::size_t nonzero_end(const Segment& segment, std::size_t from) {
-  const std::span<const std::byte> bytes = segment.bytes();
-  const std::vector<std::pair<uint64_t, uint64_t>> ranges = data_ranges(segment.fd(), from, bytes.size());
-  TailReader tail(segment);
-  for (auto range = ranges.rbegin(); range != ranges.rend(); ++range) {
-    const std::size_t begin = std::max<std::size_t>(range->first, from) & ~std::size_t{7};
-    if (const std::optional<std::size_t> last = tail.last_nonzero_word(begin, range->second))
-      return std::max(std::min(*last + 8, bytes.size()), from);
-  }
-  return from;
+  return tail;
 }
 
 std::string relative_name(const Segment& segment) {
@@ -397,29 +383,28 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
             next_with_records[k] < count
                 ? "the later segment " + segments[next_with_records[k]].path().string() + " holds entries"
                 : "the later segment " + *damaged_header_follows + " may hold entries");
-      } else if (std::optional<std::size_t> at = find_valid_record(segment, scan.end + 8, stop_index)) {
+      } else if (const Tail tail = scan_tail(segment, scan.end, stop_index); tail.valid_record) {
         bad = corruption(segment, scan.end, stop_index, scan.problem,
-                         "a valid record follows it at offset " + std::to_string(*at));
+                         "a valid record follows it at offset " + std::to_string(*tail.valid_record));
       } else if (stop_index <= acknowledged.index) {
         bad = corruption(segment, scan.end, stop_index, scan.problem,
                          "the entry is at or below " + acknowledged.what + ", so it was durable");
       } else {
-        const std::size_t garbage_end = nonzero_end(segment, scan.end);
-        segment.zero(scan.end, garbage_end);
+        segment.zero(scan.end, tail.nonzero_end);
         note(relative_name(segment) + ": torn record at offset " + std::to_string(scan.end) + " (entry " +
              std::to_string(stop_index) + ": " + scan.problem + ") discarded, " +
-             std::to_string(garbage_end - scan.end) + " bytes zeroed");
+             std::to_string(tail.nonzero_end - scan.end) + " bytes zeroed");
       }
     } else {
-      if (std::optional<std::size_t> at = find_valid_record(segment, scan.end + 8, stop_index)) {
+      if (const Tail tail = scan_tail(segment, scan.end, stop_index); tail.valid_record) {
         bad = corruption(segment, scan.end, stop_index, "all-zero record header",
-                         "a valid record follows it at offset " + std::to_string(*at));
+                         "a valid record follows it at offset " + std::to_string(*tail.valid_record));
       } else if (!records_follow && stop_index <= acknowledged.index && stop_index > snapshot_index) {
         bad = corruption(segment, scan.end, stop_index, "the log ends here",
                          "entries up to " + acknowledged.what + " were durable and may be acknowledged");
-      } else if (const std::size_t garbage_end = nonzero_end(segment, scan.end); garbage_end > scan.end) {
-        segment.zero(scan.end, garbage_end);
-        note(relative_name(segment) + ": " + std::to_string(garbage_end - scan.end) +
+      } else if (tail.nonzero_end > scan.end) {
+        segment.zero(scan.end, tail.nonzero_end);
+        note(relative_name(segment) + ": " + std::to_string(tail.nonzero_end - scan.end) +
              " bytes of an unfinished record after the last entry, at offset " + std::to_string(scan.end) +
              ", zeroed");
       }
@@ -519,7 +504,8 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
   if (found) {
     SegmentedLog::Damage cut{found->what, interrupted_install() ? snapshot_index : log.last_index(), {}, {}};
     const std::size_t first_removed = found->offset ? found->segment + 1 : found->segment;
-    const std::size_t zero_to = found->offset ? nonzero_end(kept.back(), *found->offset) : 0;
+    const std::size_t zero_to =
+        found->offset ? scan_tail(kept.back(), *found->offset, std::nullopt).nonzero_end : 0;
     if (found->offset && zero_to > *found->offset) cut.zeroed.push_back(kept.back().path());
     for (std::size_t j = first_removed; j < files.size(); ++j) cut.removed.push_back(files[j].second);
     cut_back(cut);

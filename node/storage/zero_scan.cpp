@@ -48,22 +48,4 @@ std::size_t first_nonzero_word(std::span<const std::byte> bytes, std::size_t fro
   }
 }
 
-std::optional<std::size_t> last_nonzero_word(std::span<const std::byte> bytes, std::size_t from,
-                                             std::size_t to) noexcept {
-  if (from >= to) return std::nullopt;
-  // `end` is one word past the last word still to test, walking down; word starts are from + 8k.
-  std::size_t end = from + (to - from + kWord - 1) / kWord * kWord;
-  for (;;) {
-    // Word by word down to a block boundary, while a whole block fits between `from` and `end`.
-    for (; end > from && (end % kBlock != 0 || end - from < kBlock || end > bytes.size()); end -= kWord)
-      if (!word_is_zero(bytes, end - kWord)) return end - kWord;
-    if (end <= from) return std::nullopt;
-    while (end - from >= kBlock && block_is_zero(bytes.data() + end - kBlock)) end -= kBlock;
-    const std::size_t block_begin = end - std::min(end - from, kBlock);
-    for (; end > block_begin; end -= kWord)
-      if (!word_is_zero(bytes, end - kWord)) return end - kWord;
-    if (end <= from) return std::nullopt;
-  }
-}
-
 }  // namespace shmraft::storage

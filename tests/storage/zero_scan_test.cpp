@@ -1,4 +1,4 @@
-// zero_scan.h against the word-by-word loops it replaces in recovery: the same answer for a non-zero
+// zero_scan.h against the word-by-word loop it replaces in recovery: the same answer for a non-zero
 // byte at every offset (first and last byte of a 256-byte block, a word straddling two blocks, the cut
 // last word of a buffer whose size is not a multiple of 8), for ranges starting and ending on and off
 // block boundaries, and for random sparse buffers.
@@ -28,18 +28,9 @@ std::size_t reference_first(const std::vector<std::byte>& bytes, std::size_t fro
   return to;
 }
 
-std::optional<std::size_t> reference_last(const std::vector<std::byte>& bytes, std::size_t from,
-                                          std::size_t to) {
-  std::optional<std::size_t> last;
-  for (std::size_t pos = from; pos < to; pos += 8)
-    if (word_at(bytes, pos) != 0) last = pos;
-  return last;
-}
-
 void expect_same(const std::vector<std::byte>& bytes, std::size_t from, std::size_t to) {
   SCOPED_TRACE("from " + std::to_string(from) + " to " + std::to_string(to));
   EXPECT_EQ(first_nonzero_word(bytes, from, to), reference_first(bytes, from, to));
-  EXPECT_EQ(last_nonzero_word(bytes, from, to), reference_last(bytes, from, to));
 }
 
 // 4 blocks and a cut word: 1024 + 5 bytes.
@@ -53,7 +44,6 @@ TEST(ZeroScan, AllZeroHasNoNonZeroWord) {
     for (std::size_t to : kTos) {
       if (to < from) continue;
       EXPECT_EQ(first_nonzero_word(bytes, from, to), to);
-      EXPECT_EQ(last_nonzero_word(bytes, from, to), std::nullopt);
     }
   }
 }
@@ -73,20 +63,15 @@ TEST(ZeroScan, BlockBoundaries) {
   std::vector<std::byte> bytes(kSize);
   bytes[255] = std::byte{1};  // last byte of the first block
   EXPECT_EQ(first_nonzero_word(bytes, 0, kSize), 248u);
-  EXPECT_EQ(last_nonzero_word(bytes, 0, kSize), 248u);
   bytes[512] = std::byte{1};  // first byte of the third block
   EXPECT_EQ(first_nonzero_word(bytes, 256, kSize), 512u);
-  EXPECT_EQ(last_nonzero_word(bytes, 0, kSize), 512u);
-  EXPECT_EQ(last_nonzero_word(bytes, 0, 512), 248u);
   bytes[kSize - 1] = std::byte{1};  // in the cut last word
-  EXPECT_EQ(last_nonzero_word(bytes, 0, kSize), 1024u);
   EXPECT_EQ(first_nonzero_word(bytes, 520, kSize), 1024u);
   // A 32-byte header straddling the second and third blocks: its index word ends the second.
   std::vector<std::byte> header(kSize);
   header[488] = std::byte{7};
   header[519] = std::byte{9};
   EXPECT_EQ(first_nonzero_word(header, 256, kSize), 488u);
-  EXPECT_EQ(last_nonzero_word(header, 256, kSize), 512u);
 }
 
 TEST(ZeroScan, RandomSparseBuffersMatchTheWordLoop) {
