@@ -14,6 +14,7 @@
 
 #include "bench/kit/pacing.h"
 #include "ipc/clock.h"
+#include "launcher/bench/bench_cluster.h"
 #include "launcher/bench/progress_merger.h"
 #include "launcher/client/client_group.h"
 
@@ -115,7 +116,7 @@ client::ClientOptions client_options(const BenchConfig& c, nanoseconds spin) {
   o.session = c.pipeline == 1;
   o.pipeline = c.pipeline;
   o.wait = ipc::parse_wait_strategy_or_throw(c.wait);
-  o.transport = c.transport == "tcp" ? client::TransportKind::tcp : client::TransportKind::shm;
+  o.transport = client_transport(c);
   return o;
 }
 
