@@ -4,8 +4,11 @@
 #include "node/kv/value.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +30,24 @@ TEST(Value, AssignKeepsItsCapacityAndGrowsOntoTheHeap) {
   v.assign("");
   EXPECT_EQ(v.view(), "");
   EXPECT_EQ(v.size(), 0u);
+}
+
+// After a snapshot's fork, every page the loop writes costs a copy-on-write fault; the table slot a value
+// lives in must not be one of them when only the value's bytes change. The Value sits alone on a page made
+// read-only: a store to it (its length, rewritten unchanged) kills the test with SIGSEGV.
+TEST(Value, AnOverwriteOfTheSameLengthWritesOnlyTheBytes) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* const memory = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  Value* const v = new (memory) Value(std::string(64, 'a'));
+  ASSERT_EQ(::mprotect(memory, page, PROT_READ), 0);
+  v->assign(std::string(64, 'b'));
+  ASSERT_EQ(::mprotect(memory, page, PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(v->view(), std::string(64, 'b'));
+  v->assign("shorter");
+  EXPECT_EQ(v->view(), "shorter");
+  v->~Value();
+  ::munmap(memory, page);
 }
 
 TEST(Value, AppendDoublesAndKeepsWhatWasThere) {
