@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "node/kv/value_pool.h"
+
 namespace shmraft::kv {
 
 StateMachine::StateMachine(Config config) : config_(config), sessions_(config.max_sessions) {}
@@ -98,6 +100,12 @@ void StateMachine::set(std::string_view key, std::string_view value) {
   } else {
     it->second.assign(value);  // reuses the old value's capacity when it fits
   }
+}
+
+ValueMemory StateMachine::value_memory() const {
+  std::vector<std::span<char>> ranges = ValuePool::shared().populated();
+  if (slab_) ranges.push_back(slab_->populated());
+  return ValueMemory(std::move(ranges), slab_);
 }
 
 std::optional<std::string_view> StateMachine::get(std::string_view key) const {

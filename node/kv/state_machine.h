@@ -32,6 +32,7 @@
 #include "node/kv/result.h"
 #include "node/kv/session_table.h"
 #include "node/kv/value.h"
+#include "node/kv/value_memory.h"
 #include "node/kv/value_slab.h"
 
 namespace shmraft::kv {
@@ -94,6 +95,10 @@ class StateMachine {
   void snapshot(const SnapshotSink& write) const;
   std::size_t snapshot_size() const;
 
+  // Where the values live now (value_memory.h): after a snapshot's fork, the parent copies those pages off
+  // the loop rather than fault on each as apply writes it. Only values are written in place; the table
+  // itself is written by new and removed keys (a value's length is not rewritten when unchanged).
+  ValueMemory value_memory() const;
   // Replaces the whole state with a snapshot's. Throws SnapshotError (and changes nothing) if the bytes
   // are not a valid snapshot.
   void restore(std::span<const std::byte> snapshot);

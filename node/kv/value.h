@@ -1,9 +1,9 @@
 #pragma once
-// A value of the KV table: its bytes on the heap (in the value pool on 2 MiB pages for more than 2 KiB up
-// to 1 MiB, value_pool.h), or in the ValueSlab of the snapshot it was restored from (value_slab.h), which
-// it never frees. Like std::string it keeps its capacity, so overwriting a value with one no longer than
+// A value of the KV table: its bytes in the value pool on 2 MiB pages (up to 1 MiB, value_pool.h), on the
+// heap (larger), or in the ValueSlab of the snapshot it was restored from (value_slab.h), which it never
+// frees. Like std::string it keeps its capacity, so overwriting a value with one no longer than
 // the capacity allocates nothing; unlike it, a value restored from a snapshot costs no malloc of its own.
-// A change that does not fit moves it to the heap; a copy is on the heap.
+// A change that does not fit moves it to the pool (or the heap); so does a copy.
 #include <cstddef>
 #include <string_view>
 #include <utility>

@@ -11,8 +11,6 @@ int ceil_log2(std::size_t bytes) noexcept {
   return static_cast<int>(std::bit_width(bytes - 1));
 }
 
-constexpr int kSmallestLog2 = std::countr_zero(ValuePool::kSmallest);
-
 }  // namespace
 
 ValuePool& ValuePool::shared() {
@@ -29,13 +27,15 @@ std::size_t ValuePool::class_step(std::size_t bytes) noexcept {
 
 std::size_t ValuePool::capacity_for(std::size_t bytes) noexcept {
   if (!pooled(bytes)) return bytes;
-  const std::size_t step = class_step(bytes);
+  const std::size_t step = bytes <= kFirstDoubling ? kGrain : class_step(bytes);
   return (bytes + step - 1) / step * step;
 }
 
 std::size_t ValuePool::class_index(std::size_t capacity) noexcept {
+  if (capacity <= kFirstDoubling) return capacity / kGrain - 1;
   // capacity / step is kClassesPerDoubling + 1 .. 2 * kClassesPerDoubling within (2^(e-1), 2^e].
-  return static_cast<std::size_t>(ceil_log2(capacity) - kSmallestLog2 - 1) * kClassesPerDoubling +
+  constexpr int kFirstDoublingLog2 = std::countr_zero(kFirstDoubling);
+  return static_cast<std::size_t>(ceil_log2(capacity) - kFirstDoublingLog2) * kClassesPerDoubling +
          capacity / class_step(capacity) - kClassesPerDoubling - 1;
 }
 
@@ -57,6 +57,13 @@ void ValuePool::free(char* block, std::size_t capacity) noexcept {
   const std::size_t index = class_index(capacity);
   const std::lock_guard lock(mutex_);
   free_[index] = new (block) FreeBlock{free_[index]};
+}
+
+std::vector<std::span<char>> ValuePool::populated() {
+  const std::lock_guard lock(mutex_);
+  std::vector<std::span<char>> ranges;
+  for (const std::unique_ptr<ValueSlab>& slab : slabs_) ranges.push_back(slab->populated());
+  return ranges;
 }
 
 }  // namespace shmraft::kv

@@ -13,6 +13,7 @@
 //
 // Nothing is freed before the slab. Not thread-safe.
 #include <cstddef>
+#include <span>
 
 namespace shmraft::kv {
 
@@ -30,6 +31,7 @@ class ValueSlab {
   std::size_t left() const noexcept { return static_cast<std::size_t>(end_ - next_); }
   // Resident (or at least asked to be): what allocate() reached, rounded up to 2 MiB.
   std::size_t populated_bytes() const noexcept { return static_cast<std::size_t>(populated_ - base_); }
+  std::span<char> populated() const noexcept { return {base_, populated_bytes()}; }
 
  private:
   char* base_ = nullptr;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <thread>
 
 #include "ipc/clock.h"
 #include "node/storage/snapshot_file.h"
@@ -93,8 +94,6 @@ void ForkedSnapshot::start(const kv::StateMachine& kv, const storage::SnapshotMe
     close_all_but(channel[1]);  // without the parent's end, the child sees EOF once the parent closes it
     child_main({kv, meta, file_, installed_file_, sync_directory_, channel[1]});
   }
-  started_ns_ = ipc::monotonic_ns();
-  fork_ns_ = started_ns_ - before;
   child_ = pid;
   channel_ = std::move(ours);
   written_seen_ = false;
@@ -102,6 +101,14 @@ void ForkedSnapshot::start(const kv::StateMachine& kv, const storage::SnapshotMe
   meta_ = meta;
   exit_code_ = 0;
   child_cpu_ns_ = 0;
+  // Detached: it holds what it copies, and a loop that cancels the child must not wait for it. Without a
+  // thread the loop pays the copy-on-write faults itself, as before.
+  try {
+    std::thread([memory = kv.value_memory()] { memory.unshare(); }).detach();
+  } catch (const std::exception&) {
+  }
+  started_ns_ = ipc::monotonic_ns();
+  fork_ns_ = started_ns_ - before;
 }
 
 ForkedSnapshot::Status ForkedSnapshot::poll() {

@@ -3,7 +3,10 @@
 // as it stands (copy-on-write); the child serialises it and writes the snapshot file in its final on-disk
 // form (header, CRC, data; flushed) under the storage's staging name. The loop pays for fork() (copying
 // the page tables of the anonymous memory: the log segments and the shared segment are MAP_SHARED, whose
-// page tables fork() does not copy) and for a rename, nothing else:
+// page tables fork() does not copy) and for a rename, nothing else. Apply writes values in place, and the
+// first write to each of their pages after the fork would be a copy-on-write fault on the loop (15-50 us
+// and more apiece on this VM, in the batches that follow): a thread of the parent copies them right after
+// the fork (kv::ValueMemory::unshare).
 //
 //   start()  ->  poll() == kWritten: the loop renames the staged file into place (without reading it)
 //                and calls installed()  ->  the child fsyncs snap/ (per the durability mode) and exits,
@@ -59,7 +62,9 @@ class ForkedSnapshot {
 
   bool running() const noexcept { return child_ > 0; }
   const storage::SnapshotMeta& meta() const noexcept { return meta_; }  // of the snapshot being written
-  uint64_t fork_ns() const noexcept { return fork_ns_; }                // how long fork() held the loop
+  uint64_t fork_ns() const noexcept {
+    return fork_ns_;
+  }  // how long fork() and the copier's start held the loop
   uint64_t started_ns() const noexcept { return started_ns_; }
   int exit_code() const noexcept { return exit_code_; }  // of a failed child: see forked_snapshot.cpp
   // The CPU (user and system) the last child used, once poll() saw it exit: beside its wall time, how

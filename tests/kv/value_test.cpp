@@ -4,8 +4,11 @@
 #include "node/kv/value.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +30,24 @@ TEST(Value, AssignKeepsItsCapacityAndGrowsOntoTheHeap) {
   v.assign("");
   EXPECT_EQ(v.view(), "");
   EXPECT_EQ(v.size(), 0u);
+}
+
+// After a snapshot's fork, every page the loop writes costs a copy-on-write fault; the table slot a value
+// lives in must not be one of them when only the value's bytes change. The Value sits alone on a page made
+// read-only: a store to it (its length, rewritten unchanged) kills the test with SIGSEGV.
+TEST(Value, AnOverwriteOfTheSameLengthWritesOnlyTheBytes) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* const memory = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  Value* const v = new (memory) Value(std::string(64, 'a'));
+  ASSERT_EQ(::mprotect(memory, page, PROT_READ), 0);
+  v->assign(std::string(64, 'b'));
+  ASSERT_EQ(::mprotect(memory, page, PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(v->view(), std::string(64, 'b'));
+  v->assign("shorter");
+  EXPECT_EQ(v->view(), "shorter");
+  v->~Value();
+  ::munmap(memory, page);
 }
 
 TEST(Value, AppendDoublesAndKeepsWhatWasThere) {
@@ -97,8 +118,15 @@ TEST(ValueSlab, RefusesMoreThanItsCapacityRoundedToTwoMebibytes) {
   EXPECT_THROW(empty.allocate(1), std::bad_alloc);
 }
 
-TEST(ValuePool, SizeClassesAreFourPerDoublingAboveTwoKibibytes) {
-  EXPECT_FALSE(ValuePool::pooled(2048));
+TEST(ValuePool, SizeClassesAreMultiplesOfEightThenFourPerDoubling) {
+  EXPECT_FALSE(ValuePool::pooled(0));
+  EXPECT_TRUE(ValuePool::pooled(1));
+  EXPECT_EQ(ValuePool::capacity_for(1), 8u);
+  EXPECT_EQ(ValuePool::capacity_for(9), 16u);
+  EXPECT_EQ(ValuePool::capacity_for(32), 32u);
+  EXPECT_EQ(ValuePool::capacity_for(33), 40u);
+  EXPECT_EQ(ValuePool::capacity_for(64), 64u);
+  EXPECT_EQ(ValuePool::capacity_for(65), 80u);
   EXPECT_EQ(ValuePool::capacity_for(2048), 2048u);
   EXPECT_EQ(ValuePool::capacity_for(2049), 2560u);
   EXPECT_EQ(ValuePool::capacity_for(4096), 4096u);
@@ -108,10 +136,11 @@ TEST(ValuePool, SizeClassesAreFourPerDoublingAboveTwoKibibytes) {
   EXPECT_EQ(ValuePool::capacity_for(1u << 20), 1u << 20);
   EXPECT_FALSE(ValuePool::pooled((1u << 20) + 1));
   EXPECT_EQ(ValuePool::capacity_for((1u << 20) + 1), (1u << 20) + 1);
-  for (std::size_t bytes = 2049; bytes <= (1u << 20); bytes += 97) {
+  for (std::size_t bytes = 1; bytes <= (1u << 20); bytes += bytes < 4096 ? 1 : 97) {
     const std::size_t c = ValuePool::capacity_for(bytes);
     ASSERT_GE(c, bytes);
-    ASSERT_LE(c, bytes + bytes / 4) << bytes;
+    ASSERT_LE(c, std::max<std::size_t>(bytes + bytes / 4, 8 * ((bytes + 7) / 8))) << bytes;
+    ASSERT_EQ(c % 8, 0u) << "every block is aligned for the free list: " << bytes;
     ASSERT_EQ(ValuePool::capacity_for(c), c) << "a class size is its own class";
   }
 }
@@ -119,7 +148,7 @@ TEST(ValuePool, SizeClassesAreFourPerDoublingAboveTwoKibibytes) {
 TEST(ValuePool, ReusesAFreedBlockOfItsClassOnlyAndNeverOverlaps) {
   ValuePool pool;
   std::vector<std::pair<char*, std::size_t>> taken;
-  for (std::size_t bytes = 2049; bytes <= (1u << 20); bytes = bytes * 3 / 2) {
+  for (std::size_t bytes = 1; bytes <= (1u << 20); bytes = bytes * 3 / 2 + 1) {
     const std::size_t c = ValuePool::capacity_for(bytes);
     char* p = pool.allocate(c);
     std::fill(p, p + c, static_cast<char>(taken.size()));
