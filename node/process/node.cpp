@@ -280,6 +280,15 @@ bool Node::takes_requests() const noexcept {
   return core_->role() != raft::Role::kCandidate || core_->term() != candidacy_term_;
 }
 
+bool Node::spin_pays() const noexcept {
+  // A leaderless follower (its leader died, or it voted in a new term) waits for a candidate's vote
+  // request or a new leader's append: at `bench --failover --nodes 5` the 3 voters spun for them on the
+  // 2 CPUs the candidate needed.
+  if (core_->role() != raft::Role::kFollower) return true;
+  const raft::NodeId leader = core_->leader();
+  return leader != raft::kNoNode && (dead_peers_ & ipc::node_bit(leader)) == 0;
+}
+
 std::size_t Node::request_room() noexcept {
   if (!takes_requests()) return 0;
   if (requests_taken_ < requests_granted_) return requests_granted_ - requests_taken_;

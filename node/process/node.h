@@ -144,6 +144,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // them, so the no-op and the first writes share one append. A lost election reads them as a follower
   // and redirects them; safety does not depend on it (terms and votes decide who leads).
   bool takes_requests() const noexcept override;
+  bool spin_pays() const noexcept override;
 
   std::size_t iterate(Transport::Clock::time_point deadline);
   void tick_until(uint64_t now_ns);
