@@ -84,12 +84,13 @@ struct WaitSample {
 // Which step. A wait is idle when it timed out or lasted over kIdleWaitFactor spin times: the other side
 // had nothing to send, whatever we did meanwhile, so idle waits say nothing about the steps. Every other
 // wait is a cost sample of the step it used: how long it lasted, in a running mean per step (weight
-// 1/kCostWeight). Each step serves a wait first, then the cheapest step serves the waits; every kExploreInterval-th wait tries one of the
-// others in turn, so a step that became cheaper (the load changed) is noticed, and another step takes
-// over only below 7/8 of the current one's cost (noise does not make it flap). A pause loop is the step
-// that could starve a peer queued behind us on our own CPU: it keeps the CPU until the spin runs out, so
-// the waits it serves then last the whole spin plus a wake-up, its cost shows it and yield or sleep wins;
-// as an explored alternative it serves one wait in 2·kExploreInterval, each bounded by the spin time.
+// 1/kCostWeight). Each step serves a wait first, then the cheapest step serves the waits; every
+// kExploreInterval-th wait tries one of the others in turn, so a step that became cheaper (the load changed)
+// is noticed, and another step takes over only below 7/8 of the current one's cost (noise does not make it
+// flap). A pause loop is the step that could starve a peer queued behind us on our own CPU: it keeps the CPU
+// until the spin runs out, so the waits it serves then last the whole spin plus a wake-up, its cost shows it
+// and yield or sleep wins; as an explored alternative it serves one wait in 2·kExploreInterval, each bounded
+// by the spin time.
 //
 // How long to spin. A budget per context — whether the previous wait was idle — is restored to the spin
 // time by a wait that was over within it and halved by an idle one, down to nothing (the futex at once).
@@ -161,6 +162,16 @@ class Waiter {
         return adaptive_until(ready, deadline);
     }
     return ready();
+  }
+
+  // A wait its caller knows will outlast any spin: adaptive and spin-block sleep on the futex at once,
+  // and the learner does not see it (it tells nothing of how soon a peer answers); spin and yield wait
+  // as they were asked to.
+  template <class Ready>
+  bool sleep_until(Ready&& ready, Clock::time_point deadline) {
+    if (strategy_ != WaitStrategy::adaptive && strategy_ != WaitStrategy::spin_block)
+      return wait_until(ready, deadline);
+    return ready() || block_until(ready, deadline);
   }
 
   template <class Ready>

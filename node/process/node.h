@@ -144,6 +144,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   // them, so the no-op and the first writes share one append. A lost election reads them as a follower
   // and redirects them; safety does not depend on it (terms and votes decide who leads).
   bool takes_requests() const noexcept override;
+  bool spin_pays() const noexcept override;
 
   std::size_t iterate(Transport::Clock::time_point deadline);
   void tick_until(uint64_t now_ns);
@@ -158,6 +159,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void report_peer_down(uint32_t peer, DownCause cause);
   void log_peers_down();
   void log_roles();
+  // Writes the held peer-down and role-change lines once kLogHoldNs has passed since the first of them.
+  void log_held_lines(uint64_t now_ns);
   // The leader this follower watches the progress of, or raft::kNoNode.
   raft::NodeId watched_leader() const noexcept;
   // Whether `peer` died (as taken from the watch) and has not started again.
@@ -246,7 +249,7 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   bool oversized_warned_ = false;  // the first message too large for a peer frame was logged
   raft::Role role_ = raft::Role::kFollower;
   ipc::NodeMask dead_peers_ = 0;        // deaths taken, until the peer claims its cells again
-  std::vector<PeerDown> downs_to_log_;  // logged once the iteration's messages are out
+  std::vector<PeerDown> downs_to_log_;  // held, then logged (log_held_lines)
   raft::Term leader_term_ = 0;          // the term this node leads in; 0 = not leading
   bool announce_pending_ = false;       // leader_term_ goes to the leader record once the appends are out
   raft::Term candidacy_term_ = 0;       // the term of this node's last death-started election
@@ -256,7 +259,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
     raft::Term term = 0;
     uint64_t requests = 0;  // becoming leader: client requests read in the electing iteration
   };
-  std::vector<RoleChange> roles_to_log_;  // logged once the iteration's messages are out
+  std::vector<RoleChange> roles_to_log_;  // held, then logged (log_held_lines)
+  uint64_t log_due_ns_ = 0;               // when the held lines are written; 0: none held
   ClientRequests<RequestHost> requests_{RequestHost(*this)};
 
   uint64_t applied_bytes_since_snapshot_ = 0;

@@ -133,8 +133,13 @@ std::size_t ShmTransport::drain_owed(Sink& sink) {
 }
 
 std::size_t ShmTransport::receive(Sink& sink, Clock::time_point deadline) {
-  if (deadline > Clock::now())
-    waiter_.wait_until([&] { return has_incoming(sink) || sink.has_wake_event(); }, deadline);
+  if (deadline > Clock::now()) {
+    const auto ready = [&] { return has_incoming(sink) || sink.has_wake_event(); };
+    if (sink.spin_pays())
+      waiter_.wait_until(ready, deadline);
+    else
+      waiter_.sleep_until(ready, deadline);
+  }
   std::size_t frames = 0;
   for (uint32_t peer : peers_) {
     frames += from_peer_[peer].drain([&](const ipc::Frame& frame) {

@@ -33,6 +33,10 @@ class Transport {
     // candidate that announced itself to the clients takes their requests once it leads, in the receive
     // that reads the deciding vote. receive() then neither reads them nor wakes (or spins) for them.
     virtual bool takes_requests() const noexcept { return true; }
+    // False when no frame is due within a spin: receive() then sleeps at once (ipc::Waiter::sleep_until).
+    // A follower whose leader is gone waits for a candidate, then for its appends, each of which must
+    // first get a CPU; spinning for them on a host with fewer CPUs than processes only keeps them off.
+    virtual bool spin_pays() const noexcept { return true; }
 
    protected:
     ~Sink() = default;

@@ -109,6 +109,29 @@ TEST(AdaptiveWait, SpinBudgetShrinksOnLongWaitsAndComesBackOnAShortOne) {
   EXPECT_EQ(waiter.learner().spin_budget(), 50ms);  // the short wait restored it
 }
 
+// A wait its caller knows to be long (a leaderless follower's, Node::spin_pays) goes to the futex without
+// spinning, and teaches the learner nothing.
+TEST(AdaptiveWait, SleepUntilTakesTheFutexAtOnceAndTeachesTheLearnerNothing) {
+  Doorbell bell;
+  Waiter waiter(bell, WaitStrategy::adaptive, 30s);
+  std::atomic<bool> ready{false};
+  std::atomic<bool> found_asleep{false};
+  std::thread ringer([&] {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;  // far beyond a wake-up, far within the spin
+    while (bell.waiters.load() == 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+    found_asleep = bell.waiters.load() != 0;
+    ready = true;
+    bell.ring();
+  });
+  EXPECT_TRUE(waiter.sleep_until([&] { return ready.load(); }, std::chrono::steady_clock::now() + 60s));
+  ringer.join();
+  EXPECT_TRUE(found_asleep) << "it spun first";
+  EXPECT_EQ(waiter.sleeps(), 1u);
+  EXPECT_EQ(waiter.learner().spin_budget(), 30s);
+  for (const IdleStep step : {IdleStep::pause, IdleStep::yield, IdleStep::sleep})
+    EXPECT_FALSE(waiter.learner().cost(step)) << to_string(step);
+}
+
 // A wait longer than the spin time but far from idle (a peer waking up) leaves the budget alone.
 TEST(AdaptiveWait, AWaitForAPeerWakingUpLeavesTheBudgetAlone) {
   Doorbell bell;

@@ -2,15 +2,18 @@
 // request_room() allows; the requests left wait in their rings and later receives read them, the rings
 // in round-robin order and each ring's requests in order, none lost. This is what lets a leader take a
 // burst of requests over many short iterations (Node::request_room) instead of one long one. A sink that
-// takes no requests (a candidate) is neither handed nor woken for them.
+// takes no requests (a candidate) is neither handed nor woken for them; one that expects no frame soon (a
+// leaderless follower) sleeps without spinning.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -42,9 +45,11 @@ class RecordingSink final : public Transport::Sink {
   }
   std::size_t request_room() noexcept override { return room; }
   bool takes_requests() const noexcept override { return takes; }
+  bool spin_pays() const noexcept override { return spin; }
 
   std::size_t room = SIZE_MAX;
   bool takes = true;
+  bool spin = true;
   std::size_t peer_frames = 0;
   std::vector<Request> taken;
 };
@@ -137,6 +142,31 @@ TEST_F(ShmTransportIntake, ACandidateLeavesRequestsWaitingAndTakesThemWithTheDec
   EXPECT_EQ(receive(sink), 1 + kSlots * kRequestsPerSlot);
   EXPECT_EQ(sink.peer_frames, 1U);
   EXPECT_EQ(sink.taken.size(), kSlots * kRequestsPerSlot);
+}
+
+// A sink that expects nothing within a spin (a leaderless follower, Node::spin_pays) sleeps on the doorbell
+// at once: the frame it waits for comes from a peer that first needs the CPU a spin would hold.
+TEST_F(ShmTransportIntake, ASinkThatExpectsNoFrameSoonSleepsAtOnceInsteadOfSpinning) {
+  using namespace std::chrono_literals;
+  ShmTransport transport(segment_, kNode, ipc::WaitStrategy::adaptive, 30s);
+  RecordingSink sink;
+  sink.spin = false;
+  EXPECT_EQ(transport.receive(sink, Transport::Clock::time_point{}), 0U);  // reads the rings owed at start
+  ipc::Doorbell& bell = segment_.node_doorbell(kNode);
+  std::atomic<bool> found_asleep{false};
+  std::thread candidate([&] {
+    const auto give_up = Transport::Clock::now() + 10s;  // far beyond a wake-up, far within the spin
+    while (bell.waiters.load() == 0 && Transport::Clock::now() < give_up) std::this_thread::yield();
+    found_asleep = bell.waiters.load() != 0;
+    ipc::RingProducer request = segment_.peer_producer(2, kNode);
+    ASSERT_NE(request.try_reserve(8), nullptr);
+    request.commit(kPeerFrame, 8);
+    request.publish();
+  });
+  EXPECT_EQ(transport.receive(sink, Transport::Clock::now() + 60s), 1U);
+  candidate.join();
+  EXPECT_TRUE(found_asleep) << "it spun first (for up to its 30 s spin time)";
+  EXPECT_EQ(transport.sleeps(), 1U);
 }
 
 }  // namespace
