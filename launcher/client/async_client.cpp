@@ -315,7 +315,10 @@ void AsyncClient::handle_response(uint32_t node, const node::ResponseHeader& hea
       if (!kv::decode_result(payload, result)) return;  // garbled answer: let the attempt time out
       const Phases phases{header.client_send_ns, header.leader_receive_ns, header.leader_persist_ns,
                           header.commit_ns,      header.apply_ns,          now_ns};
-      leader_ = node;
+      // Not from a late ok to an earlier attempt (read from a dead leader's socket or ring after the
+      // client followed its successor): the next request would go to the dead node and wait out an
+      // attempt timeout (a 255 ms window in `bench --transport tcp --failover`).
+      if (current) leader_ = node;
       switch (result.code) {
         case kv::ResultCode::ok:
         case kv::ResultCode::value:
