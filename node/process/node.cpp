@@ -417,9 +417,9 @@ void Node::report_peer_down(uint32_t peer, DownCause cause) {
   const int rank = stagger_rank(peer);
   if (core_->peer_down(peer, rank)) {
     last_down_cause_ = cause;
-    downs_to_log_.push_back({peer, cause, core_->term(), rank});
+    downs_to_log_.push_back({peer, cause, core_->term(), rank, spdlog::log_clock::now()});
   } else if (cause == DownCause::kDied) {
-    downs_to_log_.push_back({peer, cause, 0, -1});
+    downs_to_log_.push_back({peer, cause, 0, -1, spdlog::log_clock::now()});
   }
 }
 
@@ -466,9 +466,11 @@ void Node::log_peers_down() {
             : fmt::format("leader {} made no progress for {} us and is stopped (the kernel says)", down.node,
                           options_.stall_us);
     if (down.stagger_ticks >= 0)
-      log_.info("{}: it led term {}; pre-election in {} ticks", what, down.term, down.stagger_ticks);
+      log_held(
+          down.at, spdlog::level::info,
+          fmt::format("{}: it led term {}; pre-election in {} ticks", what, down.term, down.stagger_ticks));
     else
-      log_.info("{}; it was not this node's leader", what);
+      log_held(down.at, spdlog::level::info, fmt::format("{}; it was not this node's leader", what));
   }
   downs_to_log_.clear();
 }
@@ -676,21 +678,29 @@ void Node::on_soft_state(const raft::SoftState& soft) {
     announce_pending_ = true;
     ipc::NodeCounters::set(counters_.leader_since_ns, monotonic_ns());
   }
-  roles_to_log_.push_back({soft, core_->term(), requests_taken_});
+  roles_to_log_.push_back({soft, core_->term(), requests_taken_, spdlog::log_clock::now()});
 }
 
 void Node::log_roles() {
-  for (const auto& [soft, term, requests] : roles_to_log_) {
+  for (const auto& [soft, term, requests, at] : roles_to_log_) {
     if (soft.role == raft::Role::kPreCandidate)
-      log_.debug("pre-candidate in term {}", term);
+      log_held(at, spdlog::level::debug, fmt::format("pre-candidate in term {}", term));
     else if (soft.role == raft::Role::kLeader)
-      log_.info("leader in term {}; {} client requests read in the iteration that elected it", term,
-                requests);
+      log_held(at, spdlog::level::info,
+               fmt::format("leader in term {}; {} client requests read in the iteration that elected it",
+                           term, requests));
     else
-      log_.info("{} in term {}, leader {}", raft::to_string(soft.role), term,
-                soft.leader == raft::kNoNode ? std::string("unknown") : std::to_string(soft.leader));
+      log_held(
+          at, spdlog::level::info,
+          fmt::format("{} in term {}, leader {}", raft::to_string(soft.role), term,
+                      soft.leader == raft::kNoNode ? std::string("unknown") : std::to_string(soft.leader)));
   }
   roles_to_log_.clear();
+}
+
+void Node::log_held(spdlog::log_clock::time_point at, spdlog::level::level_enum level,
+                    std::string_view line) {
+  if (log_.should_log(level)) log_.log(at, spdlog::source_loc{}, level, line);
 }
 
 void Node::apply(std::span<const raft::Entry> entries) {

@@ -37,6 +37,8 @@
 // is synced once, clocks are read once per phase per iteration. Once queues and buffers have grown it
 // allocates nothing either, except a get's key longer than its reused slot's string capacity so far, and
 // frames held back by fault injection (delay).
+#include <spdlog/logger.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdint>
@@ -91,8 +93,9 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   struct PeerDown {
     uint32_t node = 0;
     DownCause cause = DownCause::kDied;
-    raft::Term term = 0;     // the term the lost node led, if it was this node's leader
-    int stagger_ticks = -1;  // the pre-election's delay; -1: it was not this node's leader
+    raft::Term term = 0;               // the term the lost node led, if it was this node's leader
+    int stagger_ticks = -1;            // the pre-election's delay; -1: it was not this node's leader
+    spdlog::log_clock::time_point at;  // when it was taken: the held line carries this time
   };
   // ClientRequests' view of the node: the core, the state machine, the clock and the reply channels.
   class RequestHost {
@@ -159,6 +162,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   void report_peer_down(uint32_t peer, DownCause cause);
   void log_peers_down();
   void log_roles();
+  // A held line, stamped with the time of what it tells rather than the time it is written.
+  void log_held(spdlog::log_clock::time_point at, spdlog::level::level_enum level, std::string_view line);
   // Writes the held peer-down and role-change lines once kLogHoldNs has passed since the first of them.
   void log_held_lines(uint64_t now_ns);
   // The leader this follower watches the progress of, or raft::kNoNode.
@@ -257,7 +262,8 @@ class Node final : private Transport::Sink, private raft::ReadyHost {
   struct RoleChange {
     raft::SoftState soft;
     raft::Term term = 0;
-    uint64_t requests = 0;  // becoming leader: client requests read in the electing iteration
+    uint64_t requests = 0;             // becoming leader: client requests read in the electing iteration
+    spdlog::log_clock::time_point at;  // when it happened: the held line carries this time
   };
   std::vector<RoleChange> roles_to_log_;  // held, then logged (log_held_lines)
   uint64_t log_due_ns_ = 0;               // when the held lines are written; 0: none held
