@@ -457,6 +457,10 @@ void Core::reset(Term term) {
   for (ProgressTracker::Member& m : tracker_.members()) {
     Progress& pr = m.progress;
     pr.match = 0;  // (pr.incarnation stays: it is what we know of the follower, whatever the term)
+    // What it said of its lost state may be stale: another leader may have repaired it since, and a
+    // repair started on that would demote a healthy voter (simulator, profile lost, seed 15192). Every
+    // response of this term says it again. (pr.said_not_lost stays: it is the incarnation's.)
+    pr.lost = 0;
     pr.next = log_.last_index() + 1;
     pr.state = ProgressState::kProbe;
     pr.probe_sent = false;

@@ -159,6 +159,49 @@ TEST(LostState, ALateLostReportAfterTheRepairIsIgnored) {
   EXPECT_TRUE(c.core(1).conf_state().voters.contains(3));
 }
 
+// What a follower said of its lost state is news of the term it was said in: another leader may repair
+// the node since. A leader elected again that acted on its old word would repair a healthy voter, taking
+// it out; with another voter lost next, the two voters left — one of them lost — could elect no one
+// (simulator, profile lost, seed 15192).
+TEST(LostState, ALeaderElectedAgainDoesNotRepairWhatAnotherLeaderRepaired) {
+  Cluster c(3);
+  c.elect(1);
+  propose_some(c, 1, 3);
+  c.restart_lost(3);
+  // Node 1 hears node 3 say it is lost, and nothing more from it.
+  for (int t = 0; t < kManyTicks && c.core(1).progress(3).lost == 0; ++t) {
+    c.tick(1);
+    while (c.core(1).progress(3).lost == 0 && (c.handle_all_ready() | c.deliver_one())) {
+    }
+  }
+  ASSERT_NE(c.core(1).progress(3).lost, 0u);
+  c.isolate(3);
+  c.stabilize();
+
+  // Node 2 takes over and repairs node 3.
+  ASSERT_EQ(c.core(1).transfer_leader(2), Status::kOk);
+  c.stabilize();
+  ASSERT_EQ(c.leader(), 2u);
+  c.reconnect(3);
+  c.tick_all(kManyTicks);
+  ASSERT_EQ(c.core(3).lost(), 0u);
+  ASSERT_EQ(c.core(2).repairs(), 1u);
+  const std::size_t changes = conf_changes(c, 2).size();
+  ConfState all;
+  for (const NodeId id : {1u, 2u, 3u}) all.voters.insert(id);
+  ASSERT_EQ(c.core(2).conf_state(), all);
+
+  // Node 1 leads again, before it hears from node 3.
+  c.isolate(3);
+  ASSERT_EQ(c.core(2).transfer_leader(1), Status::kOk);
+  c.stabilize();
+  ASSERT_EQ(c.leader(), 1u);
+  c.tick_all(kManyTicks);
+  EXPECT_EQ(conf_changes(c, 1).size(), changes) << "a second repair started";
+  EXPECT_EQ(c.core(1).conf_state(), all);
+  EXPECT_EQ(c.core(1).repairs(), 0u);
+}
+
 // A damaged newest hard-state slot: the host falls back to the older slot — an older term and vote, the log
 // kept — and stores a lost mark (node/storage/state_detection.h). The node then votes on nothing, even in
 // the term it voted in since, until the leader repaired it; repaired, it votes again.
