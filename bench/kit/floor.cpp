@@ -228,6 +228,14 @@ FloorResult measure_floor(const FloorSpec& spec) {
     result.round_trip.record(now - round_start);
     if (now >= deadline) break;
   }
+  // A follower outside the majority is on no round's path, so a loaded host may not have run it yet:
+  // give it a moment to take its token before counting who took part.
+  const uint64_t reach_deadline = ipc::monotonic_ns() + 1'000'000'000;
+  for (int position = 1; position < spec.processes && ipc::monotonic_ns() < reach_deadline;)
+    if (shared.reached[position].load() != 0)
+      ++position;
+    else
+      usleep(1000);
   children.stop();
   for (const std::atomic<uint32_t>& reached : shared.reached)
     result.participants += static_cast<int>(reached.load());
