@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "test_support.h"
@@ -105,8 +106,9 @@ void record_access(int, siginfo_t* info, void*) {
   ::mprotect(reinterpret_cast<void*>(page), g_page_size, PROT_READ | PROT_WRITE);
 }
 
-// Page numbers (in the ring) that populate_ring(segment, ring, use, bytes) accesses.
-std::vector<uint64_t> pages_accessed(Segment& segment, uint32_t ring, RingUse use, uint64_t bytes) {
+// Page numbers (in the ring) that populate_ring(segment, ring, use, bytes, read_bytes) accesses.
+std::vector<uint64_t> pages_accessed(Segment& segment, uint32_t ring, RingUse use, uint64_t bytes,
+                                     uint64_t read_bytes = std::numeric_limits<uint64_t>::max()) {
   g_page_size = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto start = reinterpret_cast<uintptr_t>(ring_start(segment, ring));
   g_accessed_pages.clear();
@@ -118,7 +120,7 @@ std::vector<uint64_t> pages_accessed(Segment& segment, uint32_t ring, RingUse us
   sigemptyset(&act.sa_mask);
   EXPECT_EQ(::sigaction(SIGSEGV, &act, &old), 0);
   EXPECT_EQ(::mprotect(reinterpret_cast<void*>(start), kRingBytes, PROT_NONE), 0);
-  populate_ring(segment, ring, use, bytes);
+  populate_ring(segment, ring, use, bytes, read_bytes);
   EXPECT_EQ(::mprotect(reinterpret_cast<void*>(start), kRingBytes, PROT_READ | PROT_WRITE), 0);
   EXPECT_EQ(::sigaction(SIGSEGV, &old, nullptr), 0);
   std::vector<uint64_t> pages;
@@ -126,7 +128,7 @@ std::vector<uint64_t> pages_accessed(Segment& segment, uint32_t ring, RingUse us
   return pages;
 }
 
-TEST(PopulateRing, EachPageOfTheWindowIsReadOnceInOrder) {
+TEST(PopulateRing, EachPageOfTheReadWindowIsReadOnceInOrder) {
   ScopedCluster cluster;
   Segment segment = make_segment(cluster);
   const uint32_t ring = segment.layout().peer_ring(2, 1);
@@ -137,6 +139,9 @@ TEST(PopulateRing, EachPageOfTheWindowIsReadOnceInOrder) {
   EXPECT_EQ(pages_accessed(segment, ring, RingUse::write, 8192), (std::vector<uint64_t>{pages - 1, 0, 1}));
   segment.ring_control(ring).head.store(0);
   EXPECT_EQ(pages_accessed(segment, ring, RingUse::read, 100), std::vector<uint64_t>{0});
+  // The whole ring in the guest's tables, its first page (from the head) read.
+  EXPECT_EQ(pages_accessed(segment, ring, RingUse::read, kRingBytes, 100), std::vector<uint64_t>{0});
+  EXPECT_TRUE(pages_accessed(segment, ring, RingUse::write, 8192, 0).empty());
   std::vector<uint64_t> all(pages);
   for (uint64_t p = 0; p < pages; ++p) all[p] = p;
   EXPECT_EQ(pages_accessed(segment, ring, RingUse::read, kRingBytes), all);
