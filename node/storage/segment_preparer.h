@@ -6,18 +6,18 @@
 // written into it (~2 000-4 000 per node in the second after each roll in a 64-client bench, every node
 // at the same index), each a page-cache allocation and ext4's page_mkwrite on the loop. Populating ahead
 // on the loop's own thread was measured worse (6 December). Here a thread creates log/spare-<n>.tmp,
-// preallocates it, maps it and populates every page for writing (MADV_POPULATE_WRITE: dirty zeros in the page
-// cache, what the file reads as anyway), a step at a time, at nice 19. The loop takes it at a roll
+// preallocates it, maps it and touches every page for writing (a store of the zero it holds: dirty zeros
+// in the page cache, what the file reads as anyway). The loop takes it at a roll
 // (Segment::from_spare), never waiting: a spare that is not ready, or of the wrong size, leaves the loop to
 // Segment::create as before.
 //
 // Crash orderings are unchanged: a spare is a *.tmp file, which recovery removes like an interrupted
 // creation (recovery.cpp), and it gets its header and its real name on the loop, in Segment::create's
 // order: header flushed (msync of its page, which like fdatasync makes the preallocated size durable, but
-// leaves the populated pages alone), renamed, directory fsynced. The thread flushes nothing.
+// leaves the touched pages alone), renamed, directory fsynced. The thread flushes nothing.
 //
-// The thread starts with the first take() (the first roll): a log that never rolls costs no thread and no
-// spare file.
+// The thread starts with the first take(), when the log's first segment is made: from then on one spare
+// segment file waits in log/.
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
