@@ -6,8 +6,8 @@
 // written into it (~2 000-4 000 per node in the second after each roll in a 64-client bench, every node
 // at the same index), each a page-cache allocation and ext4's page_mkwrite on the loop. Populating ahead
 // on the loop's own thread was measured worse (6 December). Here a thread creates log/spare-<n>.tmp,
-// preallocates it, maps it and touches every page for writing (a store of the zero it holds: dirty zeros
-// in the page cache, what the file reads as anyway). The loop takes it at a roll
+// preallocates it, maps it and touches every page for writing, over ~1 s (a store of the zero it holds:
+// dirty zeros in the page cache, what the file reads as anyway). The loop takes it at a roll
 // (Segment::from_spare), never waiting: a spare that is not ready, or of the wrong size, leaves the loop to
 // Segment::create as before.
 //
