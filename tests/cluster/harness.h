@@ -35,6 +35,10 @@ std::string unique_cluster_name(const std::string& label);
 // Number of lines of `text` (stderr checks: "one clear line").
 std::size_t line_count(const std::string& text);
 
+#ifndef SHMRAFT_TEST_SLOWDOWN
+#define SHMRAFT_TEST_SLOWDOWN 1  // release; a sanitizer build defines it (tests/CMakeLists.txt)
+#endif
+
 // A wait of `timeout` in a release build, stretched by the build's slowdown (tests/CMakeLists.txt: 3 under
 // ASan+UBSan, 10 under TSan). Every wait in the harness goes through it: a wait bounds how long a test
 // looks for its condition, never how fast the cluster must be.
