@@ -64,7 +64,7 @@ TEST(Faults, LeaderSigkillElectsANewLeaderAndLosesNoAcknowledgedWrite) {
   // The old leader comes back as a follower and catches up on everything.
   ASSERT_EQ(cluster.run("restart", {std::to_string(old_leader)}).exit_code, 0);
   const uint64_t index = cluster.wait_for_catch_up();
-  EXPECT_EQ(node_field(cluster, old_leader, "applied"), index);
+  EXPECT_GE(node_field(cluster, old_leader, "applied"), index);
   expect_readable(cluster, acknowledged);
 }
 

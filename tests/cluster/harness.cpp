@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -70,7 +71,7 @@ CommandResult run_shmraft(const std::vector<std::string>& args, std::chrono::mil
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
   int open_fds = 2;
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + scaled(timeout);
   bool timed_out = false;
   while (open_fds > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -100,7 +101,7 @@ CommandResult run_shmraft(const std::vector<std::string>& args, std::chrono::mil
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   result.exit_code = WIFEXITED(status) && !timed_out ? WEXITSTATUS(status) : -1;
-  if (timed_out) result.err += text("\n[harness: killed after ", timeout.count(), " ms]\n");
+  if (timed_out) result.err += text("\n[harness: killed after ", scaled(timeout).count(), " ms]\n");
   return result;
 }
 
@@ -153,7 +154,7 @@ TestCluster::TestCluster(const std::string& label, Options options)
   started_at_ = Clock::now();
   supervisor_ = launcher::spawn_child(argv, supervisor_log_);
   // Up when every node has registered its pid in the segment.
-  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  const auto deadline = Clock::now() + scaled(std::chrono::seconds(15));
   while (true) {
     const CommandResult r = run("status", {"--once", "--json"});
     if (r.exit_code == 0) {
@@ -190,10 +191,15 @@ nlohmann::json TestCluster::status() const {
   return nlohmann::json::parse(r.out);
 }
 
-nlohmann::json TestCluster::status_of(uint32_t node) const {
-  for (const auto& entry : status_nodes())
+nlohmann::json node_in(const nlohmann::json& status, uint32_t node) {
+  for (const auto& entry : status["nodes"])
     if (entry["node"].get<uint32_t>() == node) return entry;
-  throw std::runtime_error(text("status of cluster ", name_, " has no node ", node));
+  throw std::runtime_error(
+      text("status of cluster ", status["cluster"].get<std::string>(), " has no node ", node));
+}
+
+nlohmann::json TestCluster::status_of(uint32_t node) const {
+  return node_in(status(), node);
 }
 
 pid_t TestCluster::node_pid(uint32_t node) const {
@@ -201,10 +207,10 @@ pid_t TestCluster::node_pid(uint32_t node) const {
   return entry["alive"].get<bool>() ? entry["pid"].get<pid_t>() : 0;
 }
 
-std::optional<uint32_t> TestCluster::leader() const {
+std::optional<uint32_t> leader_in(const nlohmann::json& status) {
   std::optional<uint32_t> leader;
   uint64_t term = 0;
-  for (const auto& node : status_nodes()) {
+  for (const auto& node : status["nodes"]) {
     if (!node["alive"].get<bool>() || node["role"] != "leader") continue;
     if (!leader || node["term"].get<uint64_t>() > term) {
       leader = node["node"].get<uint32_t>();
@@ -214,14 +220,18 @@ std::optional<uint32_t> TestCluster::leader() const {
   return leader;
 }
 
+std::optional<uint32_t> TestCluster::leader() const {
+  return leader_in(status());
+}
+
 uint32_t TestCluster::wait_for_leader(std::chrono::milliseconds timeout) const {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + scaled(timeout);
   while (Clock::now() < deadline) {
     if (const auto l = leader()) return *l;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   throw std::runtime_error(
-      text("no leader in cluster ", name_, " within ", timeout.count(), " ms:\n", status().dump(1)));
+      text("no leader in cluster ", name_, " within ", scaled(timeout).count(), " ms:\n", status().dump(1)));
 }
 
 uint64_t TestCluster::max_term() const {
@@ -240,22 +250,29 @@ std::vector<pid_t> TestCluster::node_pids() const {
 }
 
 uint64_t TestCluster::wait_for_catch_up(std::chrono::milliseconds timeout) const {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + scaled(timeout);
+  // The highest commit index of the first status that names a leader: a new leader may not know yet what
+  // its predecessor committed, a follower that heard it does.
+  std::optional<uint64_t> target;
   nlohmann::json last;
   while (Clock::now() < deadline) {
     last = status();
-    std::optional<uint64_t> commit;
-    for (const auto& node : last["nodes"]) {
-      if (node["alive"].get<bool>() && node["role"] == "leader") commit = node["commit"].get<uint64_t>();
+    if (!target && leader_in(last)) {
+      target = 0;
+      for (const auto& node : last["nodes"]) {
+        if (node["alive"].get<bool>()) target = std::max(*target, node["commit"].get<uint64_t>());
+      }
     }
-    bool caught_up = commit.has_value();
+    bool caught_up = target.has_value();
     for (const auto& node : last["nodes"]) {
-      caught_up = caught_up && node["alive"].get<bool>() && node["applied"].get<uint64_t>() == *commit;
+      caught_up = caught_up && node["alive"].get<bool>() && node["applied"].get<uint64_t>() >= *target;
     }
-    if (caught_up) return *commit;
+    if (caught_up) return *target;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error(text("cluster ", name_, " did not catch up:\n", last.dump(1)));
+  throw std::runtime_error(text("cluster ", name_, " did not catch up to commit index ",
+                                target ? std::to_string(*target) : "(no leader)", " within ",
+                                scaled(timeout).count(), " ms:\n", last.dump(1)));
 }
 
 CommandResult TestCluster::kv(const std::vector<std::string>& args, std::chrono::milliseconds timeout) const {

@@ -22,8 +22,8 @@ struct CommandResult {
   std::string describe() const;  // exit code and both streams, for failure messages
 };
 
-// Runs `shmraft <args...>` to completion; after `timeout` it is SIGKILLed and exit_code is -1. Its stdin
-// is the file `input` (empty path: none).
+// Runs `shmraft <args...>` to completion; after scaled(`timeout`) it is SIGKILLed and exit_code is -1. Its
+// stdin is the file `input` (empty path: none).
 CommandResult run_shmraft(const std::vector<std::string>& args,
                           std::chrono::milliseconds timeout = std::chrono::seconds(30),
                           const std::filesystem::path& input = {});
@@ -35,10 +35,21 @@ std::string unique_cluster_name(const std::string& label);
 // Number of lines of `text` (stderr checks: "one clear line").
 std::size_t line_count(const std::string& text);
 
-// Polls `done` every 10 ms until it returns true or `timeout` passes; returns its last answer.
+#ifndef SHMRAFT_TEST_SLOWDOWN
+#define SHMRAFT_TEST_SLOWDOWN 1  // release; a sanitizer build defines it (tests/CMakeLists.txt)
+#endif
+
+// A wait of `timeout` in a release build, stretched by the build's slowdown (tests/CMakeLists.txt: 3 under
+// ASan+UBSan, 10 under TSan). Every wait in the harness goes through it: a wait bounds how long a test
+// looks for its condition, never how fast the cluster must be.
+constexpr std::chrono::milliseconds scaled(std::chrono::milliseconds timeout) {
+  return timeout * SHMRAFT_TEST_SLOWDOWN;
+}
+
+// Polls `done` every 10 ms until it returns true or scaled(`timeout`) passes; returns its last answer.
 template <class Predicate>
 bool eventually(Predicate&& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -61,6 +72,11 @@ struct ScopedClusterFiles {
   pid_t process = 0;
   ~ScopedClusterFiles();
 };
+
+// The entry of node `node` (an id, 1..N) in a `status --json`; throws if it has none.
+nlohmann::json node_in(const nlohmann::json& status, uint32_t node);
+// The leader a `status --json` names (a live node in role "leader", highest term), if any.
+std::optional<uint32_t> leader_in(const nlohmann::json& status);
 
 class TestCluster {
  public:
@@ -92,9 +108,9 @@ class TestCluster {
   nlohmann::json status() const;
   // Its "nodes" array, by value (a range-for over status()["nodes"] would read a destroyed temporary).
   nlohmann::json status_nodes() const { return status()["nodes"]; }
-  // The entry of node `node` (an id, 1..N) in that array; throws if it has none.
+  // node_in(status(), node).
   nlohmann::json status_of(uint32_t node) const;
-  // The leader as the live nodes report it (a live node in role "leader", highest term), if any.
+  // leader_in(status()).
   std::optional<uint32_t> leader() const;
   uint32_t wait_for_leader(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // Max term among live nodes.
@@ -103,7 +119,10 @@ class TestCluster {
   std::vector<pid_t> node_pids() const;
   // The pid of node `node` (an id, 1..N) from `status`, 0 when it is not alive.
   pid_t node_pid(uint32_t node) const;
-  // Waits until every node is alive and has applied the leader's commit index; returns that index.
+  // Once a leader is named, takes the highest commit index of that one `status` as the target and waits
+  // until every node is alive and has applied at least that much; returns the target. (Under a writing
+  // client the index moves on while the nodes are read: every node at exactly the leader's index in one
+  // `status` may never happen.)
   uint64_t wait_for_catch_up(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
   // `kv put` etc.; ASSERT-style helpers live in the tests.

@@ -29,12 +29,24 @@ void PrintTo(const Shard& shard, std::ostream* out) {
   *out << shard.profile << " seeds " << shard.first_seed << ".." << shard.first_seed + shard.count - 1;
 }
 
+#ifndef SHMRAFT_SWEEP_SEED_FRACTION
+#define SHMRAFT_SWEEP_SEED_FRACTION 1
+#endif
+// 1 in N of each shard's seeds run in this build (N > 1 only under TSan: tests/sim/CMakeLists.txt).
+constexpr uint64_t kSeedFraction = SHMRAFT_SWEEP_SEED_FRACTION;
+
 class SimSweep : public ::testing::TestWithParam<Shard> {};
 
 TEST_P(SimSweep, InvariantsHoldOnEverySeed) {
   const Shard& shard = GetParam();
   const SimProfile& profile = sim_profile(shard.profile);
-  const SweepResult sweep = run_sweep(profile, shard.first_seed, shard.count);
+  const uint64_t count = std::max<uint64_t>(1, shard.count / kSeedFraction);
+  if (count != shard.count) {
+    std::cout << "this build runs seeds " << shard.first_seed << ".." << shard.first_seed + count - 1
+              << " of the shard's " << shard.first_seed << ".." << shard.first_seed + shard.count - 1
+              << "; the release build runs them all\n";
+  }
+  const SweepResult sweep = run_sweep(profile, shard.first_seed, count);
   if (sweep.first_failure) {
     ADD_FAILURE() << describe(sweep, current_test_name());
   } else {
