@@ -241,10 +241,11 @@ pid_t Nemesis::start_node(uint32_t node, std::optional<StorageFaultKind> damage)
   // Its role as its last process saw it, before the new one overwrites the counters.
   const bool was_voter =
       raft::NodeSet::from_bits(segment_.node_counters(node).snapshot().voters).contains(node);
+  const std::size_t lost_lines_before = damage ? lost_lines(node) : 0;
   const pid_t pid = supervisor_.start(node);
   ++stats_.restarts;
   if (damage) {
-    repairs_.expect_lost(node, was_voter, pid, std::string(to_string(*damage)));
+    repairs_.expect_lost(node, was_voter, pid, std::string(to_string(*damage)), lost_lines_before);
   } else {
     repairs_.restarted(node, pid);
   }

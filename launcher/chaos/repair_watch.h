@@ -36,10 +36,12 @@ class RepairWatch {
       : segment_(segment), bound_(bound), lost_lines_(std::move(lost_lines)) {}
 
   // Node `node` — a voter before if `was_voter`, else a learner — was restarted as `pid` on damage (its
-  // kind, for the log) and must start lost.
-  void expect_lost(uint32_t node, bool was_voter, pid_t pid, std::string damage) {
+  // kind, for the log) and must start lost. `lost_lines_before`: lost_lines(node) read before that start
+  // (read after it, it may already count the new process's line: a release build logs it within 1 ms).
+  void expect_lost(uint32_t node, bool was_voter, pid_t pid, std::string damage,
+                   std::size_t lost_lines_before) {
     watched_[node] = Watched{pid,   was_voter,       std::move(damage), Clock::now(), std::nullopt,
-                             false, published(node), lost_lines_(node), votes(node),  false,
+                             false, published(node), lost_lines_before, votes(node),  false,
                              false};
   }
   // Node `node`, running as `pid` (a voter in its own configuration if `was_voter`), reports lost although

@@ -21,7 +21,7 @@ class RepairWatchTest : public ::testing::Test {
     ipc::NodeCounters& c = counters();
     c.set(c.votes_granted, 5);  // votes the node granted in its starts before the damage
     c.set(c.updated_ns, 1);
-    watch_.expect_lost(kNode, /*was_voter=*/true, kNewPid, "a test's damage");
+    watch_.expect_lost(kNode, /*was_voter=*/true, kNewPid, "a test's damage", /*lost_lines_before=*/0);
     // The restarted process publishes: its pid, the lost mark, a heartbeat after the restart.
     c.set(c.pid, kNewPid);
     c.set(c.lost, kMark);
