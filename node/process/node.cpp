@@ -204,6 +204,12 @@ Node::Node(const NodeOptions& options, spdlog::logger& log)
 Node::~Node() = default;
 
 void Node::run(const volatile std::sig_atomic_t& stop) {
+  // The thread whose exit tells the peers of this node's death runs as the loop does (under --realtime,
+  // a real-time loop woken by it would otherwise hold it off the rest of the peers' cells).
+  if (const int error = liveness_.schedule_holder_like_this_thread(); error != 0)
+    log_.warn(
+        "the liveness holder keeps its scheduling policy ({}): peers may hear of this node's death late",
+        std::system_category().message(error));
   std::optional<ipc::DeathWatch::Binding> wake_on_death;  // while bound, a death ends the sleep
   wake_on_death.emplace(&deaths_);
   next_tick_ns_ = monotonic_ns() + tick_ns_;
