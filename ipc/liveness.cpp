@@ -1,5 +1,6 @@
 #include "ipc/liveness.h"
 
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,11 +63,12 @@ struct LivenessClaim::Holder {
   uint32_t incarnation;
   robust_list_head head{};
   std::atomic<uint32_t> state{0};
+  pid_t tid = 0;  // set before state leaves 0
   int error = 0;  // errno of a failed set_robust_list, read after state == kFailed
   std::thread thread;
 
   void run() noexcept {
-    const auto tid = static_cast<uint32_t>(::syscall(SYS_gettid));
+    tid = static_cast<pid_t>(::syscall(SYS_gettid));
     const uint32_t n = cells.max_nodes;
     head.futex_offset =
         static_cast<long>(offsetof(DeathCell, word)) - static_cast<long>(offsetof(DeathCell, link));
@@ -82,7 +84,7 @@ struct LivenessClaim::Holder {
     }
     // release: a watcher that reads our id also reads the incarnation bumped before this thread began.
     for (uint32_t watcher = 1; watcher <= n; ++watcher)
-      cells.cell(watcher, node).word.store(tid, std::memory_order_release);
+      cells.cell(watcher, node).word.store(static_cast<uint32_t>(tid), std::memory_order_release);
     // Watchers asleep do not sleep on a cell that held no live owner: wake them to re-arm on ours.
     for (uint32_t watcher = 1; watcher <= n; ++watcher)
       if (watcher != node) cells.doorbell(watcher).ring();
@@ -133,6 +135,18 @@ uint32_t LivenessClaim::node() const noexcept {
 }
 uint32_t LivenessClaim::incarnation() const noexcept {
   return holder_->incarnation;
+}
+
+int LivenessClaim::schedule_holder_like_this_thread() noexcept {
+  // The policy as read carries SCHED_RESET_ON_FORK when set; the holder never forks, it does no harm.
+  const int policy = ::sched_getscheduler(0);
+  sched_param priority{};
+  if (policy < 0 || ::sched_getparam(0, &priority) != 0) return errno;
+  sched_param holders{};
+  if (::sched_getscheduler(holder_->tid) == policy && ::sched_getparam(holder_->tid, &holders) == 0 &&
+      holders.sched_priority == priority.sched_priority)
+    return 0;  // already alike (a normal loop): nothing else of the holder's is touched
+  return ::sched_setscheduler(holder_->tid, policy, &priority) == 0 ? 0 : errno;
 }
 
 DeathWatch::DeathWatch(const LivenessCells& cells, uint32_t me, std::atomic<uint64_t>* deaths_seen) noexcept

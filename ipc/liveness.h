@@ -104,6 +104,14 @@ class LivenessClaim {
   uint32_t node() const noexcept;
   uint32_t incarnation() const noexcept;
 
+  // Gives the holder thread the calling thread's scheduling policy and priority; a node calls it from
+  // its loop once the loop has its own (--realtime). At the process's death the holder marks the peers'
+  // cells one by one and wakes each watcher as it goes, yielding between cells (exit_robust_list's
+  // cond_resched). Below the watchers' policy it lost its CPU to the first it woke and marked the next
+  // only once no real-time thread was left runnable; and its exit began only when the normal processes
+  // let it. Returns 0, or the errno of sched_setscheduler.
+  int schedule_holder_like_this_thread() noexcept;
+
  private:
   struct Holder;
   std::unique_ptr<Holder> holder_;

@@ -205,6 +205,9 @@ class Core {
   std::uint64_t dropped_messages() const noexcept { return dropped_messages_; }
   // Elections (candidacies, after a won pre-vote) started by peer_down rather than by a timeout.
   std::uint64_t elections_by_peer_down() const noexcept { return elections_by_peer_down_; }
+  // The leader lease ignored a vote request that peer_down will answer: its candidate may have heard of
+  // the leader's death before this node did, which a host should then listen for.
+  bool holds_vote_requests() const noexcept { return !votes_in_lease_.empty(); }
   // Non-zero while this node is lost (HardState::lost): it neither votes nor campaigns.
   std::uint64_t lost() const noexcept { return lost_; }
   // Repairs this node completed as leader: lost voters it promoted back after their removal.

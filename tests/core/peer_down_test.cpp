@@ -154,9 +154,25 @@ TEST(PeerDown, VoteRequestThatArrivedBeforeTheVotersSignalIsAnsweredByIt) {
   EXPECT_TRUE(c.core(2).peer_down(1));
   c.stabilize();  // 3 still holds the lease: it ignores 2's vote request
   EXPECT_EQ(c.core(2).role(), Role::kCandidate);
+  EXPECT_TRUE(c.core(3).holds_vote_requests());  // what tells its host to listen for the death
+  EXPECT_FALSE(c.core(2).holds_vote_requests());
   EXPECT_TRUE(c.core(3).peer_down(1, 1));
+  EXPECT_FALSE(c.core(3).holds_vote_requests());  // answered
   c.stabilize();
   expect_2_leads_alone(c, t);
+}
+
+// A request the lease held is dropped at a term change: the host stops listening for its reason then.
+TEST(PeerDown, AVoteRequestHeldInTheLeaseIsForgottenAtANewTerm) {
+  Cluster c(3);
+  c.elect(1);
+  c.core(2).campaign();  // its election timer, while the leader lives
+  c.stabilize();         // 3's lease ignores the pre-vote and holds it
+  ASSERT_TRUE(c.core(3).holds_vote_requests());
+  ASSERT_EQ(c.core(1).transfer_leader(3), Status::kOk);  // a newer term, and a leader, for 3
+  c.stabilize();
+  ASSERT_EQ(c.leader(), 3u);
+  EXPECT_FALSE(c.core(3).holds_vote_requests());
 }
 
 // Seen in `shmraft bench --failover --nodes 5 --clients 16` (3 events in 200 waited an election

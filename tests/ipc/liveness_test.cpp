@@ -3,7 +3,14 @@
 // from the death (the doorbell was never rung) and what the watcher then reads.
 #include "ipc/liveness.h"
 
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <string>
 #include <thread>
 
 #include "ipc/wait.h"
@@ -202,6 +209,93 @@ TEST(Liveness, AWatcherWhoseReadyIgnoresDeathsStillSleeps) {
   EXPECT_FALSE(waiter.wait_until([] { return false; }, start + 50ms));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 50ms);
   EXPECT_LE(waiter.sleeps(), 3u) << "it spun instead of sleeping";
+}
+
+// Moves the calling thread to SCHED_RR 1: 0, or the errno.
+int enter_round_robin() {
+  sched_param priority{};
+  priority.sched_priority = 1;
+  return ::sched_setscheduler(0, SCHED_RR, &priority) == 0 ? 0 : errno;
+}
+
+// Node 3 dies, its process and the watchers on one CPU: node 1's watcher, at SCHED_RR 1, sleeps on its
+// doorbell and cells; node 2's cell has no sleeper (a survivor asleep on its doorbell alone). Returns
+// whether node 2's cell was marked when node 1's watcher ran. The holder marks node 1's cell first.
+bool second_cell_marked_when_the_first_watcher_runs(bool holder_like_loop) {
+  ScopedCluster cluster;
+  Segment segment = Segment::create(cluster.name(), tiny_config(3));
+  int ready[2];
+  EXPECT_EQ(::pipe(ready), 0);
+  const pid_t child = test::fork_child([&]() -> int {
+    ::close(ready[0]);
+    Segment attached = Segment::attach(cluster.name());
+    LivenessClaim claim = attached.claim_liveness(3);
+    if (enter_round_robin() != 0) return 2;  // the node's loop, under --realtime
+    if (holder_like_loop && claim.schedule_holder_like_this_thread() != 0) return 3;
+    const char byte = 1;
+    if (::write(ready[1], &byte, 1) != 1) return 4;
+    for (;;) ::pause();
+  });
+  ::close(ready[1]);
+  char byte = 0;
+  const bool claimed = ::read(ready[0], &byte, 1) == 1;
+  ::close(ready[0]);
+  if (!claimed) {
+    ADD_FAILURE() << "the child could not claim node 3 and set its policies: exit code "
+                  << test::wait_child(child);
+    return false;
+  }
+
+  DeathWatch first = segment.watch_deaths(1);
+  DeathWatch second = segment.watch_deaths(2);
+  std::atomic<bool> asleep{false};
+  std::atomic<int> marked{-1};  // -1: the watcher was not woken by the death
+  std::thread watcher([&] {
+    EXPECT_EQ(enter_round_robin(), 0);
+    DeathWatch::Binding bound = first.bind_to_this_thread();
+    Waiter waiter(segment.node_doorbell(1), WaitStrategy::block);
+    asleep.store(true);
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    if (waiter.wait_until([&] { return first.pending(); }, deadline) &&
+        std::chrono::steady_clock::now() < deadline)
+      marked.store(second.pending() ? 1 : 0);
+  });
+  while (!asleep.load()) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(100ms);  // let it fall asleep
+  ::kill(child, SIGKILL);
+  watcher.join();
+  EXPECT_EQ(test::wait_child(child), 128 + SIGKILL);
+  EXPECT_NE(marked.load(), -1) << "the watcher was not woken by the death";
+  return marked.load() == 1;
+}
+
+// At a death the holder thread marks the cells one by one and wakes each sleeping watcher as it goes;
+// the kernel yields between cells, so a woken watcher that outranks the holder runs before the next
+// cell is marked. A survivor woken then by another message (a candidate's vote request) finds no death
+// (see DeathWake.AFollowerWhoseLeaseHeldAVoteRequestIsWokenByTheDeath). A holder at the loop's policy
+// marks them all first. Deterministic on one CPU; needs the right to use SCHED_RR.
+TEST(Liveness, AHolderAtItsLoopsPolicyMarksEveryCellBeforeTheRealTimeWatcherItWakesRuns) {
+  std::string refused;
+  std::thread([&] {
+    if (const int error = enter_round_robin(); error != 0) refused = std::strerror(error);
+  }).join();
+  if (!refused.empty())
+    GTEST_SKIP() << "SCHED_RR refused (" << refused << "): needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 1";
+  cpu_set_t before;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof before, &before), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  int cpu = 0;
+  while (!CPU_ISSET(cpu, &before)) ++cpu;
+  CPU_SET(cpu, &one);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);  // the child and the watcher inherit it
+  // The control: a holder at normal policy lost the CPU to the watcher between the two cells.
+  EXPECT_FALSE(second_cell_marked_when_the_first_watcher_runs(false))
+      << "the holder at normal policy marked every cell before the real-time watcher ran: this kernel "
+         "does not yield between cells, and the other half of this test shows nothing";
+  EXPECT_TRUE(second_cell_marked_when_the_first_watcher_runs(true))
+      << "the holder at the loop's policy lost its CPU to the watcher it woke before marking node 2's cell";
+  ASSERT_EQ(::sched_setaffinity(0, sizeof before, &before), 0);
 }
 
 TEST(Liveness, WaitForDeathWithNoLivePeerReturnsAtOnce) {

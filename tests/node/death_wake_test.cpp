@@ -3,6 +3,8 @@
 // death from its vote request, which they grant. Woken all at once, the 4 survivors of a 5-node cluster
 // held the host's 2 CPUs while the candidate waited for one. Label `cluster`, run serially.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <optional>
@@ -48,6 +50,45 @@ TEST(DeathWake, OnlyTheFirstRankedFollowerWakesAtItsLeadersDeathAndTheOthersVote
     cluster.start(*leader);  // back as a follower (with its own watch of the new leader)
     leader = next;
   }
+}
+
+// The vote request can come first: the dying process's holder thread marks its peers' cells one by one,
+// and the survivor woken by the first may take the holder's CPU before the next is marked (a real-time
+// loop preempts it at once). The voter then finds no death, its lease holds the request, and from then
+// on it listens for the death, ranked first or not. Here the candidate campaigns on its stopped leader
+// (stall watch) and the leader is killed after the voter held the request: nothing but the death can
+// wake the voter within 10 s (its stall watch, and every election timer, are 10 s or more away).
+TEST(DeathWake, AFollowerWhoseLeaseHeldAVoteRequestIsWokenByTheDeath) {
+  TestCluster cluster(3, "death-wake-held");
+  // Node 3 keeps the default timing and is elected first. Nodes 1 and 2 would campaign on their own after
+  // 10-20 s; node 1 suspects a stopped leader after the default stall time, node 2 after 10 s.
+  for (uint32_t node = 1; node <= 2; ++node) cluster.options(node).election_ticks = 2000;
+  cluster.options(2).stall_us = 10'000'000;
+  cluster.start_all();
+  ASSERT_EQ(cluster.wait_for_leader(20s), 3U) << cluster.log_tail(3);
+  const ipc::NodeCounters& candidate = cluster.segment().node_counters(1);
+  const ipc::NodeCounters& voter = cluster.segment().node_counters(2);
+  const uint64_t term = voter.term.load();
+  std::this_thread::sleep_for(100ms);  // both followers heard the leader: node 2 ranks itself second
+  ASSERT_EQ(kill(static_cast<pid_t>(cluster.segment().node_counters(3).pid.load()), SIGSTOP), 0);
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (candidate.stall_elections.load() == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up)
+        << "node 1 never suspected the stopped leader" << cluster.log_tail(1);
+    std::this_thread::sleep_for(1ms);
+  }
+  std::this_thread::sleep_for(100ms);  // its vote request reached node 2
+  ASSERT_EQ(candidate.role.load(), kRoleCandidate) << cluster.log_tail(1) << cluster.log_tail(2);
+  ASSERT_EQ(candidate.term.load(), term + 1);
+  ASSERT_EQ(voter.term.load(), term) << "node 2's lease did not hold the request" << cluster.log_tail(2);
+
+  const uint64_t killed_ns = ipc::monotonic_ns();
+  cluster.kill(3);
+  EXPECT_EQ(cluster.wait_for_leader(5s, 3), std::optional<uint32_t>(1))
+      << "node 2 slept through the death it held node 1's vote request for" << cluster.log_tail(1)
+      << cluster.log_tail(2);
+  EXPECT_GT(voter.death_taken_ns.load(), killed_ns) << "node 2 never took the death";
+  EXPECT_EQ(candidate.term.load(), term + 1) << "node 1 needed another term";
 }
 
 }  // namespace
