@@ -7,11 +7,13 @@
 // fork (at 64 K keys of 64 bytes ~1 300 of them: a pass over every key in batches of 64 then had 21-39
 // batches over 1 ms against 2-11 with no child, bench_apply_after_fork at load ~10).
 // unshare() copies the pages in the kernel (MADV_POPULATE_WRITE, ~9 us a page), on a thread of the
-// parent, so the loop finds them its own. It changes no byte. Safe beside the state machine changing:
-// the pool's slabs are never unmapped, and this holds the restore's slab. The price: every value page is
-// copied, not only those written while the child runs, so the node's value memory is held twice until the
-// child exits (a copy-on-write snapshot of a table that is written uniformly costs that anyway).
+// parent (value_copier.h), so the loop finds them its own. It changes no byte. Safe beside the state
+// machine changing: the pool's slabs are never unmapped, and this holds the restore's slab. The price:
+// every value page is copied, not only those written while the child runs, so the node's value memory is
+// held twice until the child exits (a copy-on-write snapshot of a table that is written uniformly costs
+// that anyway).
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <utility>
@@ -23,10 +25,15 @@ namespace shmraft::kv {
 
 class ValueMemory {
  public:
+  // One MADV_POPULATE_WRITE holds the process's mmap lock (read) for its whole range, and fork() needs it
+  // (write): a step of 64 pages (~0.6 ms) bounds how long a fork waits behind a copy still running.
+  static constexpr std::size_t kUnshareStepBytes = std::size_t{256} << 10;
+
   ValueMemory(std::vector<std::span<char>> ranges, std::shared_ptr<const ValueSlab> held)
       : ranges_(std::move(ranges)), held_(std::move(held)) {}
-  // Best effort: a kernel without MADV_POPULATE_WRITE (before 5.14) leaves the copies to the faults.
-  void unshare() const noexcept;
+  // Copies a step at a time, asking `stop` before each; false if it stopped. Best effort: a kernel without
+  // MADV_POPULATE_WRITE (before 5.14) leaves the copies to the faults.
+  bool unshare(const std::function<bool()>& stop = [] { return false; }) const noexcept;
 
  private:
   std::vector<std::span<char>> ranges_;

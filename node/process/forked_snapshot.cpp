@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
-#include <thread>
 
 #include "ipc/clock.h"
 #include "node/storage/snapshot_file.h"
@@ -101,12 +100,7 @@ void ForkedSnapshot::start(const kv::StateMachine& kv, const storage::SnapshotMe
   meta_ = meta;
   exit_code_ = 0;
   child_cpu_ns_ = 0;
-  // Detached: it holds what it copies, and a loop that cancels the child must not wait for it. Without a
-  // thread the loop pays the copy-on-write faults itself, as before.
-  try {
-    std::thread([memory = kv.value_memory()] { memory.unshare(); }).detach();
-  } catch (const std::exception&) {
-  }
+  copier_.copy(kv.value_memory());
   started_ns_ = ipc::monotonic_ns();
   fork_ns_ = started_ns_ - before;
 }

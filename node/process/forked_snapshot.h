@@ -5,8 +5,8 @@
 // the page tables of the anonymous memory: the log segments and the shared segment are MAP_SHARED, whose
 // page tables fork() does not copy) and for a rename, nothing else. Apply writes values in place, and the
 // first write to each of their pages after the fork would be a copy-on-write fault on the loop (15-50 us
-// and more apiece on this VM, in the batches that follow): a thread of the parent copies them right after
-// the fork (kv::ValueMemory::unshare).
+// and more apiece on this VM, in the batches that follow): a thread of the parent, started with this
+// object and woken after each fork, copies them (kv::ValueCopier).
 //
 //   start()  ->  poll() == kWritten: the loop renames the staged file into place (without reading it)
 //                and calls installed()  ->  the child fsyncs snap/ (per the durability mode) and exits,
@@ -28,6 +28,7 @@
 #include <filesystem>
 
 #include "node/kv/state_machine.h"
+#include "node/kv/value_copier.h"
 #include "node/storage/file.h"
 #include "node/storage/node_storage.h"
 
@@ -40,6 +41,7 @@ class ForkedSnapshot {
   // `staged_file`: where the child writes (NodeStorage::snapshot_staging_file()); `installed_file`: the
   // snapshot it replaces (NodeStorage::snapshot_file()); `sync_directory`: whether the child fsyncs their
   // directory after the rename (not in durability mode none).
+  // Starts the copier's thread (throws std::system_error if it cannot).
   ForkedSnapshot(std::filesystem::path staged_file, std::filesystem::path installed_file, bool sync_directory)
       : file_(std::move(staged_file)),
         installed_file_(std::move(installed_file)),
@@ -62,9 +64,8 @@ class ForkedSnapshot {
 
   bool running() const noexcept { return child_ > 0; }
   const storage::SnapshotMeta& meta() const noexcept { return meta_; }  // of the snapshot being written
-  uint64_t fork_ns() const noexcept {
-    return fork_ns_;
-  }  // how long fork() and the copier's start held the loop
+  // How long fork() and handing the copier its job held the loop.
+  uint64_t fork_ns() const noexcept { return fork_ns_; }
   uint64_t started_ns() const noexcept { return started_ns_; }
   int exit_code() const noexcept { return exit_code_; }  // of a failed child: see forked_snapshot.cpp
   // The CPU (user and system) the last child used, once poll() saw it exit: beside its wall time, how
@@ -89,6 +90,7 @@ class ForkedSnapshot {
   uint64_t started_ns_ = 0;
   int exit_code_ = 0;
   uint64_t child_cpu_ns_ = 0;
+  kv::ValueCopier copier_;
 };
 
 }  // namespace shmraft::node

@@ -8,9 +8,17 @@
 
 namespace shmraft::node {
 namespace {
-// Of each client ring, the bytes from its current position mapped ahead of their first use
-// (ipc/populate.h): a new leader's first replies, and its reads of clients it never served.
+// Of each ring, the bytes from its current position mapped ahead of their first use (ipc/populate.h).
+// Peer rings are mapped whole in the guest (~1 us a page), and their next 64 KiB are read (7-35 us a
+// page on this VM): an election's vote requests and grants and the new leader's first appends (the rings
+// between followers carry nothing else; a leader's wrap and are all read by their use). Of a client
+// ring: a new leader's first replies, and its reads of clients it never served.
+constexpr uint64_t kReadPeerBytes = 64 << 10;
 constexpr uint64_t kPopulatedClientBytes = 4 << 10;
+// Of slots past this many, the client rings are mapped in the guest only: reading the pages of
+// thousands of slots would take a starting node tens of milliseconds of CPU (clients take the lowest
+// free slots, so these are the ones in use).
+constexpr uint32_t kReadClientSlots = 256;
 }  // namespace
 
 ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrategy wait,
@@ -32,22 +40,26 @@ ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
     to_peer_[peer] = segment.peer_producer(self, peer);
     from_peer_[peer] = segment.peer_consumer(peer, self);
     max_peer_payload_ = std::min(max_peer_payload_, to_peer_[peer].max_payload());
-    // Whole peer rings: an election is the first use of the rings between followers (nodes that join
-    // later are left to fault).
+    // An election is the first use of the rings between followers (nodes that join later are left to
+    // fault).
     if (peer > segment.node_count()) continue;
-    ipc::populate_ring(segment, segment.layout().peer_ring(self, peer), ipc::RingUse::write);
-    ipc::populate_ring(segment, segment.layout().peer_ring(peer, self), ipc::RingUse::read);
+    const uint64_t whole = std::numeric_limits<uint64_t>::max();
+    ipc::populate_ring(segment, segment.layout().peer_ring(self, peer), ipc::RingUse::write, whole,
+                       kReadPeerBytes);
+    ipc::populate_ring(segment, segment.layout().peer_ring(peer, self), ipc::RingUse::read, whole,
+                       kReadPeerBytes);
   }
   if (peers_.empty()) max_peer_payload_ = 0;
   for (uint32_t slot = 0; slot < segment.client_slots(); ++slot) {
     requests_[slot] = segment.request_consumer(slot, self);
     responses_[slot] = segment.response_producer(self, slot);
-    // The next pages only: a node may serve thousands of slots, each ring its own memory.
-    ipc::populate_ring(segment, segment.layout().request_ring(slot, self), ipc::RingUse::read,
-                       kPopulatedClientBytes);
-    ipc::populate_ring(segment, segment.layout().response_ring(self, slot), ipc::RingUse::write,
-                       kPopulatedClientBytes);
     owe(slot);
+    // The next pages only: a node may serve thousands of slots, each ring its own memory.
+    const uint64_t read = slot < kReadClientSlots ? kPopulatedClientBytes : 0;
+    ipc::populate_ring(segment, segment.layout().request_ring(slot, self), ipc::RingUse::read,
+                       kPopulatedClientBytes, read);
+    ipc::populate_ring(segment, segment.layout().response_ring(self, slot), ipc::RingUse::write,
+                       kPopulatedClientBytes, read);
   }
   max_reply_payload_ = responses_.empty() ? 0 : responses_[0].max_payload();
   dirty_responses_.reserve(segment.client_slots());

@@ -10,7 +10,8 @@
 //     its header is still all zero (the log simply ends there, with some payload bytes after it), or the
 //     header is partly stored and fails its checks. Nothing valid follows it: the rest of the segment was
 //     preallocated with fallocate and reads as zeros.
-//   * creating a segment: a file named *.tmp. The real name appears only once the file is complete.
+//   * creating a segment: a file named *.tmp. The real name appears only once the file is complete. A
+//     spare prepared for the next roll (segment_preparer.h) is a *.tmp file too, empty and headerless.
 //   * truncating a suffix: segment files are removed newest first, then the doomed records of the last
 //     remaining segment are zeroed newest first (payload, then header). What is left is a shorter,
 //     contiguous log, possibly ending in a partly zeroed record.
@@ -35,8 +36,8 @@
 //
 // WHAT OPENING DOES
 //
-// 1. *.tmp files are leftovers of a segment creation and are removed. Any other name that is not a
-//    segment is refused: this directory is not what we think it is.
+// 1. *.tmp files are leftovers of a segment creation, or spares, and are removed. Any other name that is
+//    not a segment is refused: this directory is not what we think it is.
 // 2. Each segment's header is checked (magic; format version, a newer or an older one refused (format.h
 //    says why an old one is not upgraded); first index equal to
 //    the file name; CRC), and its records are scanned forward. A record is good if its index is the next
@@ -317,7 +318,7 @@ SegmentedLog SegmentedLog::recover(const fs::path& log_dir, const Options& optio
     if (name.ends_with(format::kTemporarySuffix)) {
       if (::unlink(path.c_str()) != 0) throw_errno("cannot remove the leftover", path, errno);
       names_changed = true;
-      note("log/" + name + ": removed, a segment whose creation was interrupted");
+      note("log/" + name + ": removed, a segment whose creation was interrupted or a spare never used");
       continue;
     }
     const std::optional<uint64_t> first = format::parse_segment_file_name(name);

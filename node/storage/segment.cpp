@@ -36,24 +36,67 @@ Segment Segment::create(const fs::path& log_dir, uint64_t first_index, std::size
       sync_file_data(fd.get(), temporary);
       ++stats.flushes;
     }
-    // RENAME_NOREPLACE: an existing segment of that name is a bug to report, never data to overwrite.
-    if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
-      throw_errno("cannot rename into place", temporary, errno);
-    }
   } catch (...) {
     ::unlink(temporary.c_str());
     throw;
   }
+  name_into_place(temporary, path, durable, stats);
   try {
-    if (durable) {
-      sync_directory(log_dir);
-      ++stats.flushes;
-    }
     Mapping mapping(fd.get(), bytes, path);
     Segment segment(path, std::move(fd), std::move(mapping), first_index);
     segment.reserve_for_appends();
     ++stats.segments_created;
     return segment;
+  } catch (...) {
+    // Not yet part of the log: remove it, or a retry would find its name taken.
+    ::unlink(path.c_str());
+    throw;
+  }
+}
+
+Segment Segment::from_spare(SpareSegment&& spare, const fs::path& log_dir, uint64_t first_index, bool durable,
+                            StorageStats& stats) {
+  const fs::path path = log_dir / format::segment_file_name(first_index);
+  try {
+    SegmentHeader header;
+    header.first_index = first_index;
+    header.crc = format::segment_header_crc(header);
+    write_all_at(spare.fd.get(), &header, sizeof header, 0, spare.path);
+    if (durable) {
+      // The header's page, and with it the preallocated size; fdatasync would also write the spare's
+      // populated pages of zeros.
+      spare.mapping.flush(0, sizeof header, spare.path);
+      ++stats.flushes;
+    }
+  } catch (...) {
+    ::unlink(spare.path.c_str());
+    throw;
+  }
+  name_into_place(spare.path, path, durable, stats);
+  Segment segment(path, std::move(spare.fd), std::move(spare.mapping), first_index);
+  try {
+    segment.reserve_for_appends();
+  } catch (...) {
+    ::unlink(path.c_str());
+    throw;
+  }
+  ++stats.segments_created;
+  return segment;
+}
+
+void Segment::name_into_place(const fs::path& temporary, const fs::path& path, bool durable,
+                              StorageStats& stats) {
+  // RENAME_NOREPLACE: an existing segment of that name is a bug to report, never data to overwrite.
+  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    const int error = errno;
+    ::unlink(temporary.c_str());
+    throw_errno("cannot rename into place", temporary, error);
+  }
+  try {
+    if (durable) {
+      sync_directory(path.parent_path());
+      ++stats.flushes;
+    }
   } catch (...) {
     // Not yet part of the log: remove it, or a retry would find its name taken.
     ::unlink(path.c_str());

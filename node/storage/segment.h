@@ -11,6 +11,7 @@
 #include "node/storage/file.h"
 #include "node/storage/format.h"
 #include "node/storage/node_storage.h"
+#include "node/storage/segment_preparer.h"
 
 namespace shmraft::storage {
 
@@ -21,6 +22,10 @@ class Segment {
   // of the directory if `durable`), so no crash leaves a half-made segment under a real name.
   static Segment create(const std::filesystem::path& log_dir, uint64_t first_index, std::size_t bytes,
                         bool durable, StorageStats& stats);
+  // The same from a spare (segment_preparer.h), already preallocated and mapped: its header is written and
+  // flushed with its size (if `durable`), then it is renamed into place as above.
+  static Segment from_spare(SpareSegment&& spare, const std::filesystem::path& log_dir, uint64_t first_index,
+                            bool durable, StorageStats& stats);
   // Maps an existing segment and checks its header: magic, format version (a newer one is refused),
   // first index equal to the one in the file name, CRC. Records are adopted later, by recovery.
   static Segment open_existing(const std::filesystem::path& file, uint64_t first_index_from_name);
@@ -79,6 +84,9 @@ class Segment {
  private:
   Segment(std::filesystem::path path, UniqueFd fd, Mapping mapping, uint64_t first_index);
   void mark_dirty(std::size_t from, std::size_t to) noexcept;
+  // Renames `temporary` to `path` (never over an existing file) and fsyncs the directory if `durable`.
+  static void name_into_place(const std::filesystem::path& temporary, const std::filesystem::path& path,
+                              bool durable, StorageStats& stats);
 
   std::filesystem::path path_;
   UniqueFd fd_;

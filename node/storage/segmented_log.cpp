@@ -13,7 +13,11 @@ constexpr std::size_t kPageBytes = 4096;
 }
 
 SegmentedLog::SegmentedLog(fs::path dir, const Options& options, StorageStats& stats)
-    : dir_(std::move(dir)), options_(options), stats_(&stats), closer_(std::make_unique<SegmentCloser>()) {
+    : dir_(std::move(dir)),
+      options_(options),
+      stats_(&stats),
+      closer_(std::make_unique<SegmentCloser>()),
+      preparer_(std::make_unique<SegmentPreparer>(dir_, options_.segment_bytes)) {
   planned_.reserve(4);
 }
 
@@ -43,6 +47,17 @@ const Segment& SegmentedLog::segment_for(uint64_t index) const noexcept {
 std::size_t SegmentedLog::new_segment_bytes(std::size_t record_bytes) const noexcept {
   const std::size_t needed = sizeof(format::SegmentHeader) + record_bytes;
   return std::max(options_.segment_bytes, (needed + kPageBytes - 1) / kPageBytes * kPageBytes);
+}
+
+Segment SegmentedLog::new_segment(uint64_t first_index, std::size_t bytes) {
+  if (bytes == options_.segment_bytes) {
+    if (std::optional<SpareSegment> spare = preparer_->take()) {
+      Segment segment = Segment::from_spare(std::move(*spare), dir_, first_index, durable(), *stats_);
+      ++spares_taken_;
+      return segment;
+    }
+  }
+  return Segment::create(dir_, first_index, bytes, durable(), *stats_);
 }
 
 void SegmentedLog::remove_newest_segment() {
@@ -97,7 +112,7 @@ void SegmentedLog::append(std::span<const LogEntry> entries) {
     const std::size_t existing = segments_.size();
     try {
       for (const auto& [first_index, bytes] : planned_) {
-        segments_.push_back(Segment::create(dir_, first_index, bytes, durable(), *stats_));
+        segments_.push_back(new_segment(first_index, bytes));
       }
     } catch (...) {
       while (segments_.size() > existing) remove_newest_segment();

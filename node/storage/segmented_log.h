@@ -17,6 +17,7 @@
 #include "node/storage/node_storage.h"
 #include "node/storage/segment.h"
 #include "node/storage/segment_closer.h"
+#include "node/storage/segment_preparer.h"
 
 namespace shmraft::storage {
 
@@ -75,6 +76,9 @@ class SegmentedLog {
   void sync();
 
   std::size_t segment_count() const noexcept { return segments_.size(); }
+  // Whether the next roll finds its segment prepared (segment_preparer.h), and how many rolls did: for tests.
+  bool spare_ready() { return preparer_->ready(); }
+  uint64_t spares_taken() const noexcept { return spares_taken_; }
 
  private:
   SegmentedLog(std::filesystem::path dir, const Options& options, StorageStats& stats);
@@ -82,6 +86,8 @@ class SegmentedLog {
   const Segment& segment_for(uint64_t index) const noexcept;
   bool durable() const noexcept { return options_.durability != Durability::none; }
   std::size_t new_segment_bytes(std::size_t record_bytes) const noexcept;
+  // A segment of `bytes` starting at `first_index`: the prepared spare if it fits, else a new file.
+  Segment new_segment(uint64_t first_index, std::size_t bytes);
   void remove_newest_segment();
   void refresh_last_term() noexcept;
 
@@ -97,6 +103,9 @@ class SegmentedLog {
   // Removed segments are unlinked here and closed there (see segment_closer.h). A pointer keeps the log
   // movable.
   std::unique_ptr<SegmentCloser> closer_;
+  // The next segment, made ready off the loop (see segment_preparer.h).
+  std::unique_ptr<SegmentPreparer> preparer_;
+  uint64_t spares_taken_ = 0;
 };
 
 }  // namespace shmraft::storage

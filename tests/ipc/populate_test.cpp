@@ -1,10 +1,14 @@
-// populate_ring: which pages of a ring it brings in (mincore: a tmpfs page exists once populated), and
-// that it leaves the ring's bytes and indices alone.
+// populate_ring: which pages of a ring it brings in (mincore: a tmpfs page exists once populated), that
+// it reads each of them (the hypervisor maps a page only at a read or write), and that it leaves the
+// ring's bytes and indices alone.
 #include "ipc/populate.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "test_support.h"
@@ -89,6 +93,58 @@ TEST(PopulateRing, AReadWindowStartsAtTheConsumersHead) {
 
   const std::vector<bool> in = resident_pages(segment, ring);
   for (std::size_t p = 0; p < in.size(); ++p) EXPECT_EQ(in[p], p == 3) << "page " << p;
+}
+
+// The pages a call reads, in order: the ring is made inaccessible, and each access's SIGSEGV records its
+// page and gives the page back, so the access is retried and succeeds.
+std::vector<uintptr_t> g_accessed_pages;  // NOLINT: the signal handler's record
+uintptr_t g_page_size = 0;                // NOLINT
+
+void record_access(int, siginfo_t* info, void*) {
+  const uintptr_t page = reinterpret_cast<uintptr_t>(info->si_addr) & ~(g_page_size - 1);
+  g_accessed_pages.push_back(page);
+  ::mprotect(reinterpret_cast<void*>(page), g_page_size, PROT_READ | PROT_WRITE);
+}
+
+// Page numbers (in the ring) that populate_ring(segment, ring, use, bytes, read_bytes) accesses.
+std::vector<uint64_t> pages_accessed(Segment& segment, uint32_t ring, RingUse use, uint64_t bytes,
+                                     uint64_t read_bytes = std::numeric_limits<uint64_t>::max()) {
+  g_page_size = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto start = reinterpret_cast<uintptr_t>(ring_start(segment, ring));
+  g_accessed_pages.clear();
+  g_accessed_pages.reserve(kRingBytes / g_page_size);
+  struct sigaction act {};
+  struct sigaction old {};
+  act.sa_sigaction = record_access;
+  act.sa_flags = SA_SIGINFO;
+  sigemptyset(&act.sa_mask);
+  EXPECT_EQ(::sigaction(SIGSEGV, &act, &old), 0);
+  EXPECT_EQ(::mprotect(reinterpret_cast<void*>(start), kRingBytes, PROT_NONE), 0);
+  populate_ring(segment, ring, use, bytes, read_bytes);
+  EXPECT_EQ(::mprotect(reinterpret_cast<void*>(start), kRingBytes, PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(::sigaction(SIGSEGV, &old, nullptr), 0);
+  std::vector<uint64_t> pages;
+  for (uintptr_t page : g_accessed_pages) pages.push_back((page - start) / g_page_size);
+  return pages;
+}
+
+TEST(PopulateRing, EachPageOfTheReadWindowIsReadOnceInOrder) {
+  ScopedCluster cluster;
+  Segment segment = make_segment(cluster);
+  const uint32_t ring = segment.layout().peer_ring(2, 1);
+  const uint64_t pages = kRingBytes / static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  // A window of 3 pages from the producer's tail in the last page: the last page, then the first two.
+  segment.ring_control(ring).tail.store(kRingBytes - 104);
+  segment.ring_control(ring).head.store(kRingBytes - 104);
+  EXPECT_EQ(pages_accessed(segment, ring, RingUse::write, 8192), (std::vector<uint64_t>{pages - 1, 0, 1}));
+  segment.ring_control(ring).head.store(0);
+  EXPECT_EQ(pages_accessed(segment, ring, RingUse::read, 100), std::vector<uint64_t>{0});
+  // The whole ring in the guest's tables, its first page (from the head) read.
+  EXPECT_EQ(pages_accessed(segment, ring, RingUse::read, kRingBytes, 100), std::vector<uint64_t>{0});
+  EXPECT_TRUE(pages_accessed(segment, ring, RingUse::write, 8192, 0).empty());
+  std::vector<uint64_t> all(pages);
+  for (uint64_t p = 0; p < pages; ++p) all[p] = p;
+  EXPECT_EQ(pages_accessed(segment, ring, RingUse::read, kRingBytes), all);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // After a snapshot's fork the parent's apply must not pay a copy-on-write fault per value page it writes:
-// ValueMemory::unshare() copies them at once (in a node, on a thread: forked_snapshot.cpp). Counted with
+// ValueMemory::unshare() copies them at once (in a node, on a thread: value_copier.h). Counted with
 // getrusage's minor faults: the same overwrite of every value after a fork faults once per value page
 // without it (the check that the count sees copy-on-write at all) and hardly at all with it.
 #include <gtest/gtest.h>

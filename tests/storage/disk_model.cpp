@@ -95,7 +95,12 @@ DiskModel::Bytes DiskModel::read_all(const fs::path& file) {
 DiskModel::Names DiskModel::list(const fs::path& dir) {
   Names names;
   for (const auto& item : fs::directory_iterator(dir)) {
-    if (item.is_regular_file()) names[item.path().filename().string()] = id_of(item.path());
+    const std::string name = item.path().filename().string();
+    // A spare for the next roll is made on a thread of its own, while the model reads, and whatever of it a
+    // crash keeps is removed by recovery (StorageSpareSegment): it enters the model when the loop flushes
+    // its header and renames it.
+    if (name.starts_with("spare-") && name.ends_with(format::kTemporarySuffix)) continue;
+    if (item.is_regular_file()) names[name] = id_of(item.path());
   }
   return names;
 }

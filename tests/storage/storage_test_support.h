@@ -99,9 +99,12 @@ inline Options options_with(Durability durability, std::size_t segment_bytes = 6
   return options;
 }
 
+// The log's segments, oldest first (not a spare being prepared for the next roll: segment_preparer.h).
 inline std::vector<fs::path> segment_files(const fs::path& node) {
   std::vector<fs::path> files;
-  for (const auto& item : fs::directory_iterator(node / "log")) files.push_back(item.path());
+  for (const auto& item : fs::directory_iterator(node / "log")) {
+    if (format::parse_segment_file_name(item.path().filename().string())) files.push_back(item.path());
+  }
   std::sort(files.begin(), files.end());
   return files;
 }
