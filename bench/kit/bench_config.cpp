@@ -30,7 +30,8 @@ std::string BenchConfig::describe() const {
   return fmt::format("{}, {} × pipeline {} ({} in flight, {}{}), {} B{}, fsync {}, wait {}, {}, {}",
                      plural(nodes, "node"), plural(clients, "client"), pipeline, in_flight(),
                      plural(client_threads, "client thread"), in_leader ? " in-leader" : "", payload_bytes,
-                     mix, fsync, wait, transport, loop);
+                     mix, fsync, wait, transport, loop) +
+         (realtime ? ", realtime" : "");
 }
 
 std::string BenchConfig::series_label() const {
@@ -41,6 +42,7 @@ std::string BenchConfig::series_label() const {
   if (keys > 0) label += fmt::format(", {} keys {}", keys, key_dist);
   if (open_loop()) label += fmt::format(", {:.0f} ops/s", rate_ops_per_s);
   if (in_leader) label += ", in-leader";
+  if (realtime) label += ", realtime";
   return label;
 }
 
@@ -62,7 +64,8 @@ void to_json(nlohmann::json& out, const BenchConfig& c) {
                      {"rate_ops_per_s", c.open_loop() ? nlohmann::json(c.rate_ops_per_s) : nlohmann::json()},
                      {"warmup_s", std::chrono::duration<double>(c.warmup).count()},
                      {"measure_s", std::chrono::duration<double>(c.measure).count()},
-                     {"in_leader", c.in_leader}};
+                     {"in_leader", c.in_leader},
+                     {"realtime", c.realtime}};
 }
 
 BenchConfig config_from_json(const nlohmann::json& in) {
@@ -91,6 +94,7 @@ BenchConfig config_from_json(const nlohmann::json& in) {
     c.warmup = seconds(field("warmup_s").get<double>());
     c.measure = seconds(field("measure_s").get<double>());
     c.in_leader = field("in_leader").get<bool>();
+    c.realtime = in.value("realtime", false);  // reports of builds before the flag
     return c;
   } catch (const nlohmann::json::exception& e) {
     reject(std::string("benchmark configuration: ") + e.what());

@@ -26,6 +26,8 @@ struct BenchConfig {
   // The load's client threads run inside the leader's process (`--in-leader`, as NuRaft's benchmark
   // runs its load), not in the benchmark's own process.
   bool in_leader = false;
+  // Nodes' loops (once recovered) and the client threads run at SCHED_RR (node/process/realtime.h).
+  bool realtime = false;
 
   bool open_loop() const noexcept { return rate_ops_per_s > 0; }
   // Operations the load keeps outstanding at once: what a comparison with another system must match.

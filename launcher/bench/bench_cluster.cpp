@@ -55,6 +55,7 @@ std::unique_ptr<BenchCluster> BenchCluster::start(const BenchConfig& config,
   std::vector<std::string> node_args{
       "--fsync",     config.fsync,     "--wait",    config.wait,
       "--transport", config.transport, "--spin-us", std::to_string(spec.spin_us)};
+  if (config.realtime) node_args.push_back("--realtime");
   if (config.in_leader) {
     node_args.push_back(kInLeaderFlag);
     node_args.push_back(in_leader_flag_value(InLeaderLoad{config, spec.spin_us}));

@@ -16,6 +16,7 @@
 #include "launcher/client/async_client.h"
 #include "launcher/cluster_dirs.h"
 #include "node/process/client_wire.h"
+#include "node/process/realtime.h"
 
 namespace shmraft::bench {
 
@@ -94,6 +95,10 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
   app.add_flag("--in-leader", c.in_leader,
                "Run the load's client threads inside the leader's process, as NuRaft's benchmark does (shm; "
                "client CPU is then part of the leader's)");
+  app.add_flag("--realtime", c.realtime,
+               "Run the nodes' loops (once recovered) and the client threads at real-time policy SCHED_RR "
+               "1, so that they preempt any normal process the moment they are woken; needs CAP_SYS_NICE "
+               "or RLIMIT_RTPRIO >= 1 (docs/design.md, \"Real-time scheduling\")");
   app.add_flag("--compare", o.compare, "Run shm, then tcp, with the same configuration; print the ratios");
   app.add_flag("--json", o.json, "Print one JSON object (DESIGN §5) instead of the table");
   app.add_option("--progress", o.progress_interval_s, "Seconds between progress lines on stderr (0: none)")
@@ -196,6 +201,14 @@ void validate(const BenchOptions& o) {
                       other));
   }
   if (o.sweep && o.json && o.out_dir.empty()) throw std::invalid_argument("--sweep needs --out DIR");
+  if (o.config.realtime) {
+    if (o.config.wait == "spin" || o.config.wait == "yield")
+      throw std::invalid_argument("--realtime with --wait " + o.config.wait +
+                                  ": a real-time thread that never sleeps would hold its CPU against every "
+                                  "other process; use adaptive, spin-block or block");
+    if (const std::string refused = node::realtime_refusal(); !refused.empty())
+      throw std::invalid_argument("--realtime: " + refused);
+  }
   validate(o.failover, planned_configs(o),
            FailoverContext{!o.attach_to.empty(), o.compare, o.duration_given, o.sweep});
   const BenchConfig& base = o.config;

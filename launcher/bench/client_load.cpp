@@ -17,6 +17,7 @@
 #include "launcher/bench/bench_cluster.h"
 #include "launcher/bench/progress_merger.h"
 #include "launcher/client/client_group.h"
+#include "node/process/realtime.h"
 
 namespace shmraft::bench {
 
@@ -142,6 +143,8 @@ void run_client_thread(Shared& s, uint32_t thread, uint32_t first, uint32_t coun
   // slack would make it send late — latency the cluster did not cause.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   const BenchConfig& config = s.config;
+  // Refused before the run when not permitted (bench_options.cpp): this cannot fail then.
+  if (config.realtime) node::enter_realtime(node::kClientPriority);
   client::ClientGroup group(s.cluster, count, client_options(config, s.spin));
   std::vector<LogicalClient> clients;
   clients.reserve(count);

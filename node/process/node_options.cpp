@@ -89,6 +89,10 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
   app.add_flag("--check-invariants", options.check_invariants,
                "Check the Raft core's node-local invariants after every Ready (commit <= last index, terms "
                "never fall, one vote per term, apply in order); exit naming the rule on a violation");
+  app.add_flag("--realtime", options.realtime,
+               "Once recovered, run the loop at real-time policy SCHED_RR 1, so that it preempts normal "
+               "processes (a restarting node, a build) the moment it is woken; needs CAP_SYS_NICE or "
+               "RLIMIT_RTPRIO >= 1, else the node says so in its log and runs at normal policy");
   app.add_option_function<uint64_t>(
       "--seed", [&options](uint64_t seed) { options.seed = seed; },
       "Seed of the election timer randomness (default: from the clock and pid)");
@@ -124,6 +128,11 @@ void validate(const NodeOptions& options) {
                                 ") must be below --election-ticks (" +
                                 std::to_string(options.election_ticks) + ")");
   if (options.tick_us < 100) throw std::invalid_argument("--tick-us must be at least 100");
+  if (options.realtime &&
+      (options.wait == ipc::WaitStrategy::spin || options.wait == ipc::WaitStrategy::yield))
+    throw std::invalid_argument("--realtime with --wait " + std::string(ipc::to_string(options.wait)) +
+                                ": a real-time loop that never sleeps would hold its CPU against every "
+                                "other process; use adaptive, spin-block or block");
   if (spdlog::level::from_str(options.log_level) == spdlog::level::off && options.log_level != "off")
     throw std::invalid_argument("--log-level '" + options.log_level + "' is not a spdlog level");
 }

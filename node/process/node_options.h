@@ -58,6 +58,8 @@ struct NodeOptions {
   // Check the core's node-local invariants after every Ready (raft/ready_invariants.h); a violation
   // stops the node with the rule it broke. Off by default: it costs a few compares per Ready.
   bool check_invariants = false;
+  // Once recovered, the loop runs at SCHED_RR (realtime.h); refused with the spin and yield waits.
+  bool realtime = false;
 
   // Take a KV snapshot (written by a forked child: forked_snapshot.h) and compact the log once this many
   // log bytes were applied since the last one. Each fork costs the loop a copy-on-write fault per page of

@@ -14,6 +14,7 @@
 #include "node/kv/state_machine.h"
 #include "node/process/node.h"
 #include "node/process/node_process.h"
+#include "node/process/realtime.h"
 #include "node/raft/safety_violation.h"
 #include "node/raft/types.h"
 #include "node/storage/node_storage.h"
@@ -77,6 +78,13 @@ int run(const NodeOptions& options) {
       log->flush();
     }
     return 1;
+  }
+  if (options.realtime) {
+    // After recovery: a restarting node's start must not preempt the serving cluster (realtime.h).
+    if (const std::string refused = enter_realtime(kNodePriority); refused.empty())
+      log->info("--realtime: the loop runs at SCHED_RR 1");
+    else
+      log->warn("--realtime: the loop runs at normal policy: {}", refused);
   }
   int code = 0;
   try {

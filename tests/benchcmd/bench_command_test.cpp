@@ -238,6 +238,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"InLeaderWithFailover", {"--in-leader", "--failover"}, "--failover"},
         BadInput{"InLeaderWithReconfigure", {"--in-leader", "--reconfigure", "add"}, "--reconfigure"},
         BadInput{"InLeaderOnARunningCluster", {"--in-leader", "--cluster", "somewhere"}, "--cluster"},
+        BadInput{"RealtimeThatNeverSleeps", {"--realtime", "--wait", "spin"}, "--realtime"},
         BadInput{"UnknownFlag", {"--no-such-flag"}, "--no-such-flag"}),
     [](const testing::TestParamInfo<BadInput>& info) { return info.param.name; });
 

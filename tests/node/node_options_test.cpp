@@ -22,15 +22,15 @@ NodeOptions parse(std::vector<std::string> args) {
 
 TEST(NodeOptions, EveryFlagReachesTheOptions) {
   const NodeOptions o =
-      parse({"--cluster",         "demo",    "--node",           "2",
-             "--data-dir",        "/tmp/d",  "--cluster-id",     "0123456789abcdef0123456789abcdef",
-             "--fsync",           "always",  "--wait",           "block",
-             "--spin-us",         "20",      "--transport",      "tcp",
-             "--tick-us",         "1000",    "--election-ticks", "150",
-             "--heartbeat-ticks", "10",      "--seed",           "42",
-             "--snapshot-bytes",  "1048576", "--segment-bytes",  "65536",
-             "--log-level",       "debug",   "--log-file",       "/tmp/n.log",
-             "--eager-commit"});
+      parse({"--cluster",         "demo",      "--node",           "2",
+             "--data-dir",        "/tmp/d",    "--cluster-id",     "0123456789abcdef0123456789abcdef",
+             "--fsync",           "always",    "--wait",           "block",
+             "--spin-us",         "20",        "--transport",      "tcp",
+             "--tick-us",         "1000",      "--election-ticks", "150",
+             "--heartbeat-ticks", "10",        "--seed",           "42",
+             "--snapshot-bytes",  "1048576",   "--segment-bytes",  "65536",
+             "--log-level",       "debug",     "--log-file",       "/tmp/n.log",
+             "--eager-commit",    "--realtime"});
   EXPECT_EQ(o.cluster, "demo");
   EXPECT_EQ(o.node, 2u);
   EXPECT_EQ(o.data_dir, "/tmp/d");
@@ -44,6 +44,7 @@ TEST(NodeOptions, EveryFlagReachesTheOptions) {
   EXPECT_EQ(o.election_ticks, 150u);
   EXPECT_EQ(o.heartbeat_ticks, 10u);
   EXPECT_TRUE(o.eager_commit);
+  EXPECT_TRUE(o.realtime);
   EXPECT_EQ(o.seed, 42u);
   EXPECT_EQ(o.snapshot_bytes, 1048576u);
   EXPECT_EQ(o.segment_bytes, 65536u);
@@ -58,6 +59,7 @@ TEST(NodeOptions, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(o.transport, TransportKind::shm);
   EXPECT_FALSE(o.eager_commit);
   EXPECT_FALSE(o.check_invariants);
+  EXPECT_FALSE(o.realtime);
   EXPECT_FALSE(o.cluster_id);
   EXPECT_EQ(o.effective_log_file(), "/tmp/d/node.log");
 }
@@ -76,6 +78,8 @@ TEST(NodeOptions, BadValuesAreRefusedNamingTheFlag) {
       {{"--tick-us", "5"}, "--tick-us"},
       {{"--log-level", "loud"}, "--log-level"},
       {{"--heartbeat-ticks", "40"}, "--heartbeat-ticks"},  // not below the election timeout
+      {{"--realtime", "--wait", "spin"}, "--realtime"},    // a real-time loop that never sleeps
+      {{"--realtime", "--wait", "yield"}, "--realtime"},
   };
   for (const auto& [extra, flag] : cases) {
     std::vector<std::string> args{"--cluster", "demo", "--node", "1", "--data-dir", "/tmp/d"};
