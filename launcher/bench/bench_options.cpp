@@ -98,7 +98,7 @@ void add_bench_flags(CLI::App& app, BenchOptions& o) {
   app.add_flag("--realtime", c.realtime,
                "Run the nodes' loops (once recovered) and the client threads at real-time policy SCHED_RR "
                "1, so that they preempt any normal process the moment they are woken; needs CAP_SYS_NICE "
-               "or RLIMIT_RTPRIO >= 1 (docs/design.md, \"Real-time scheduling\")");
+               "or RLIMIT_RTPRIO >= 2 (docs/benchmarks.md, --realtime)");
   app.add_flag("--compare", o.compare, "Run shm, then tcp, with the same configuration; print the ratios");
   app.add_flag("--json", o.json, "Print one JSON object (DESIGN §5) instead of the table");
   app.add_option("--progress", o.progress_interval_s, "Seconds between progress lines on stderr (0: none)")

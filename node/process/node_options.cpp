@@ -92,7 +92,7 @@ void add_node_flags(CLI::App& app, NodeOptions& options) {
   app.add_flag("--realtime", options.realtime,
                "Once recovered, run the loop at real-time policy SCHED_RR 1, so that it preempts normal "
                "processes (a restarting node, a build) the moment it is woken; needs CAP_SYS_NICE or "
-               "RLIMIT_RTPRIO >= 1, else the node says so in its log and runs at normal policy");
+               "RLIMIT_RTPRIO >= 2, else the node says so in its log and runs at normal policy");
   app.add_option_function<uint64_t>(
       "--seed", [&options](uint64_t seed) { options.seed = seed; },
       "Seed of the election timer randomness (default: from the clock and pid)");

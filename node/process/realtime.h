@@ -9,7 +9,7 @@
 // call it is in first). SCHED_RESET_ON_FORK: what the thread creates — threads, snapshot children, a
 // restarted node — starts at normal policy, so a restart cannot hold a CPU against the cluster.
 //
-// Not the default: it needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least 1, and a real-time thread that
+// Not the default: it needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least 2, and a real-time thread that
 // does not sleep holds its CPU against every normal process (the kernel keeps 5 % of each second for
 // them, kernel.sched_rt_runtime_us) and against another real-time thread for a round-robin quantum
 // (100 ms). Every wait on the commit path spins at most --spin-us before it sleeps on its futex, which is
@@ -18,8 +18,8 @@
 
 namespace shmraft::node {
 
-// Moves the calling thread to SCHED_RR priority 1 with SCHED_RESET_ON_FORK. Returns "" on success,
-// otherwise why not (e.g. "Operation not permitted: needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 1").
+// Moves the calling thread to SCHED_RR at `priority` with SCHED_RESET_ON_FORK. Returns "" on success,
+// otherwise why not (e.g. "Operation not permitted: needs CAP_SYS_NICE or RLIMIT_RTPRIO >= 2").
 // Nodes above clients: a client thread busy with many logical clients must not hold a CPU a node was
 // woken for (threads of one real-time priority take turns only when one sleeps, or after 100 ms).
 inline constexpr int kClientPriority = 1;
