@@ -80,6 +80,24 @@ bool is_member(const NodeStatus& leader, uint32_t node) {
   return raft::NodeSet::from_bits(leader.counters.voters | leader.counters.learners).contains(node);
 }
 
+uint64_t span_ns(uint64_t from, uint64_t to) {
+  return to > from ? to - from : 0;
+}
+
+// A slow operation as the report has it: durations, and its begin from the signal.
+FailoverSlowOp slow_op_of(const FailoverTap::SlowOp& op, uint64_t signal_ns) {
+  const client::Phases& p = op.phases;
+  return FailoverSlowOp{static_cast<int64_t>(op.began_ns) - static_cast<int64_t>(signal_ns),
+                        span_ns(op.began_ns, p.client_receive_ns),
+                        op.attempts,
+                        span_ns(op.began_ns, p.client_send_ns),
+                        span_ns(p.client_send_ns, p.leader_receive_ns),
+                        span_ns(p.leader_receive_ns, p.leader_persist_ns),
+                        span_ns(p.leader_persist_ns, p.commit_ns),
+                        span_ns(p.commit_ns, p.apply_ns),
+                        span_ns(p.apply_ns, p.client_receive_ns)};
+}
+
 }  // namespace
 
 FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& config, BenchCluster& cluster,
@@ -89,8 +107,9 @@ FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& conf
       cluster_(cluster),
       stop_(stop),
       line_prefix_(std::move(line_prefix)),
-      tap_(config.clients, config.pipeline) {
+      tap_(config.clients, config.pipeline, spec.slow_ops_us * 1000) {
   result_.signal = spec.cause();
+  result_.slow_op_threshold_ns = spec.slow_ops_us * 1000;
   result_.victim = spec.reconfigures() ? (spec.change == "add" ? "learner" : "follower") : spec.victim;
   result_.events_asked = spec.events();
   // An admin client holds a client slot of its own (bench_run sizes the segment for it).
@@ -106,6 +125,8 @@ void FailoverDriver::run() noexcept {
       if (!event) return;  // stopped
       result_.events.push_back(std::move(*event));
       fmt::print(stderr, "{}{}\n", line_prefix_, event_line(result_.events.back(), result_));
+      for (const std::string& line : slow_op_lines(result_.events.back()))
+        fmt::print(stderr, "{}{}\n", line_prefix_, line);
     }
     if (!stop_.requested()) {
       ended_the_load_ = true;
@@ -194,7 +215,10 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   if (!wait_until_caught_up(1)) return std::nullopt;
   e.recovered_ns = ipc::monotonic_ns() - *signal_ns;
   const FailoverTap::EventOps ops = tap_.event_ops(number);
+  const FailoverTap::SlowOps slow = tap_.slow_ops(number);
   tap_.disarm();
+  for (const FailoverTap::SlowOp& op : slow.ops) e.slow_ops.push_back(slow_op_of(op, *signal_ns));
+  e.slow_ops_dropped = slow.dropped;
   e.worst_op_ns = ops.worst_ns;
   if (ops.worst_ns != 0)
     e.worst_op_began_ns = static_cast<int64_t>(ops.worst_began_ns) - static_cast<int64_t>(*signal_ns);

@@ -245,6 +245,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"WithCompare", {"--failover", "--compare"}, "--compare"},
         BadInput{"WithRate", {"--failover", "--rate", "1000"}, "--rate"},
         BadInput{"PayloadTooSmallForTheReadBack", {"--failover", "--payload", "8"}, "--payload"},
+        BadInput{"SlowOpsWithoutAnEvent", {"--slow-ops-us", "1000"}, "--failover or --reconfigure"},
+        BadInput{"SlowOpsNegative", {"--failover", "--slow-ops-us", "-1"}, "--slow-ops-us"},
         BadInput{"UnknownChange", {"--reconfigure", "replace"}, "--reconfigure"},
         BadInput{"ChangesWithoutReconfigure", {"--changes", "3"}, "--reconfigure"},
         BadInput{"ReconfigureWithFailover", {"--reconfigure", "add", "--failover"}, "--failover"},
