@@ -43,6 +43,8 @@ TEST(FailoverTapSlowOps, KeepsTheAcknowledgedOperationsOfTheArmedEventSlowerThan
   complete(tap, 1, 0, kSignal + 5 * kMs, kSignal + 9 * kMs, client::Status::unknown);  // not acknowledged
   complete(tap, 1, 1, kSignal + 4 * kMs, kSignal + 6 * kMs, client::Status::ok, 2);
   complete(tap, 0, 4, kSignal - 2 * kMs, kSignal + 1 * kMs);  // in flight at the signal
+  tap.disarm();
+  complete(tap, 1, 2, kSignal + 90 * kMs, kSignal + 99 * kMs);  // slow, after the event
 
   const FailoverTap::SlowOps slow = tap.slow_ops(1);
   EXPECT_EQ(slow.dropped, 0u);
