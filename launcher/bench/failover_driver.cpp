@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -80,22 +81,23 @@ bool is_member(const NodeStatus& leader, uint32_t node) {
   return raft::NodeSet::from_bits(leader.counters.voters | leader.counters.learners).contains(node);
 }
 
-uint64_t span_ns(uint64_t from, uint64_t to) {
-  return to > from ? to - from : 0;
-}
-
-// A slow operation as the report has it: durations, and its begin from the signal.
+// A slow operation as the report has it: its begin from the signal, and the time between each of its
+// stamps and the next. A stamp earlier than the one before it (clocks of two processes, some read once
+// per loop iteration) is taken as that one, a phase of 0, so the parts still add up to the total.
 FailoverSlowOp slow_op_of(const FailoverTap::SlowOp& op, uint64_t signal_ns) {
   const client::Phases& p = op.phases;
+  std::array<uint64_t, 7> at{op.began_ns, p.client_send_ns, p.leader_receive_ns, p.leader_persist_ns,
+                             p.commit_ns, p.apply_ns,       p.client_receive_ns};
+  for (std::size_t i = 1; i < at.size(); ++i) at[i] = std::max(at[i], at[i - 1]);
   return FailoverSlowOp{static_cast<int64_t>(op.began_ns) - static_cast<int64_t>(signal_ns),
-                        span_ns(op.began_ns, p.client_receive_ns),
+                        at[6] - at[0],
                         op.attempts,
-                        span_ns(op.began_ns, p.client_send_ns),
-                        span_ns(p.client_send_ns, p.leader_receive_ns),
-                        span_ns(p.leader_receive_ns, p.leader_persist_ns),
-                        span_ns(p.leader_persist_ns, p.commit_ns),
-                        span_ns(p.commit_ns, p.apply_ns),
-                        span_ns(p.apply_ns, p.client_receive_ns)};
+                        at[1] - at[0],
+                        at[2] - at[1],
+                        at[3] - at[2],
+                        at[4] - at[3],
+                        at[5] - at[4],
+                        at[6] - at[5]};
 }
 
 }  // namespace
