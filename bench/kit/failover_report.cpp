@@ -120,6 +120,26 @@ std::string event_line(const FailoverEvent& e, const FailoverResult& run) {
   return line;
 }
 
+std::vector<std::string> slow_op_lines(const FailoverEvent& e) {
+  std::vector<std::string> lines;
+  const auto d = [](uint64_t ns) { return format_ns(static_cast<double>(ns)); };
+  for (const FailoverSlowOp& op : e.slow_ops) {
+    std::string line = fmt::format("    slow op {}: {}", signed_ns(op.began_ns), d(op.total_ns));
+    if (op.attempts > 1) line += fmt::format(" ({} attempts)", op.attempts);
+    line += " = ";
+    // Below a µs it is the client's own bookkeeping between the begin stamp and the send.
+    if (op.before_send_ns >= 1000) line += fmt::format("before send {}, ", d(op.before_send_ns));
+    line += fmt::format("client→leader {}, persist {}, replication {}, apply {}, leader→client {}",
+                        d(op.client_to_leader_ns), d(op.persist_ns), d(op.replication_ns), d(op.apply_ns),
+                        d(op.leader_to_client_ns));
+    lines.push_back(std::move(line));
+  }
+  if (e.slow_ops_dropped != 0)
+    lines.push_back(fmt::format("    ... {} more slow op{} not kept", e.slow_ops_dropped,
+                                e.slow_ops_dropped == 1 ? "" : "s"));
+  return lines;
+}
+
 std::string to_text(const FailoverResult& r) {
   const std::size_t n = r.events.size();
   std::string out = fmt::format("{}: {} of {} events, {}{}\n", r.reconfigures() ? "reconfigure" : "failover",
@@ -169,6 +189,26 @@ std::string to_text(const FailoverResult& r) {
   return out;
 }
 
+namespace {
+
+json slow_ops_json(const std::vector<FailoverSlowOp>& ops) {
+  const auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000; };
+  json out = json::array();
+  for (const FailoverSlowOp& op : ops)
+    out.push_back(json{{"began_us", static_cast<double>(op.began_ns) / 1000},
+                       {"total_us", us(op.total_ns)},
+                       {"attempts", op.attempts},
+                       {"before_send_us", us(op.before_send_ns)},
+                       {"client_to_leader_us", us(op.client_to_leader_ns)},
+                       {"persist_us", us(op.persist_ns)},
+                       {"replication_us", us(op.replication_ns)},
+                       {"apply_us", us(op.apply_ns)},
+                       {"leader_to_client_us", us(op.leader_to_client_ns)}});
+  return out;
+}
+
+}  // namespace
+
 json to_json(const FailoverResult& r) {
   json events = json::array();
   for (const FailoverEvent& e : r.events) {
@@ -192,6 +232,11 @@ json to_json(const FailoverResult& r) {
                           {"restart_us", us_or_null(e.restart_ns)},
                           {"restarted_pid", e.restarted_pid},
                           {"signal_monotonic_ns", e.signal_ns}});
+    if (r.slow_op_threshold_ns != 0) {
+      json& event = events.back();
+      event["slow_ops"] = slow_ops_json(e.slow_ops);
+      event["slow_ops_dropped"] = e.slow_ops_dropped;
+    }
   }
   json out{
       {"signal", r.signal},
@@ -214,6 +259,7 @@ json to_json(const FailoverResult& r) {
       {"in_doubt_ops", r.in_doubt_ops},
       {"read_back", r.checked ? json{{"keys", r.keys_checked}, {"lost_ops", r.lost_ops}} : json(nullptr)},
       {"events", std::move(events)}};
+  if (r.slow_op_threshold_ns != 0) out["slow_ops_us"] = static_cast<double>(r.slow_op_threshold_ns) / 1000;
   return out;
 }
 

@@ -24,6 +24,22 @@
 
 namespace shmraft::bench {
 
+// An operation acknowledged during an event that took longer than `--slow-ops-us`, and where its time
+// went: the phases of the attempt that was answered (client::Phases), which add up to its total with
+// `before_send` (the time before that attempt was sent: earlier attempts, resent after a timeout or a
+// redirect). A read (ReadIndex) has persist 0 and its read in apply.
+struct FailoverSlowOp {
+  int64_t began_ns = 0;   // from the signal (negative: in flight at the signal)
+  uint64_t total_ns = 0;  // begin -> the client's receive
+  uint32_t attempts = 1;  // sends, retries included
+  uint64_t before_send_ns = 0;
+  uint64_t client_to_leader_ns = 0;
+  uint64_t persist_ns = 0;      // the leader's append to its log, flushed
+  uint64_t replication_ns = 0;  // persisted -> committed (a majority has it)
+  uint64_t apply_ns = 0;        // committed -> applied by the leader
+  uint64_t leader_to_client_ns = 0;
+};
+
 struct FailoverEvent {
   uint32_t number = 0;       // 1, 2, ... within the run
   std::string victim_role;   // "leader" | "follower"
@@ -48,6 +64,10 @@ struct FailoverEvent {
   std::optional<uint64_t> restart_ns;
   int64_t restarted_pid = 0;  // the killed victim's new process, 0 when none
   uint64_t signal_ns = 0;     // the signal's CLOCK_MONOTONIC stamp: lines an event up with a trace
+  // With --slow-ops-us: the operations slower than it that were acknowledged from the signal to the
+  // event's end, by begin stamp, and how many more there were than the clients had room for.
+  std::vector<FailoverSlowOp> slow_ops;
+  uint64_t slow_ops_dropped = 0;
 };
 
 struct FailoverResult {
@@ -68,6 +88,7 @@ struct FailoverResult {
   // events' worst operations compare with, from the same run.
   uint64_t quiet_ops = 0;
   uint64_t quiet_p50_ns = 0, quiet_p99_ns = 0, quiet_p999_ns = 0, quiet_max_ns = 0;
+  uint64_t slow_op_threshold_ns = 0;  // --slow-ops-us; 0: slow operations not recorded
 
   bool reconfigures() const noexcept { return signal == "add" || signal == "transfer"; }
 };
@@ -86,12 +107,19 @@ std::optional<FailoverPercentiles> worst_op_percentiles(const std::vector<Failov
 //  failed 0  in doubt 0  back in 212 ms";
 // "reconfigure 2/10: add node 4 (pid 4250)  learner 9.1 ms  window 31.2 ms  worst op 1.4 ms  ..."
 std::string event_line(const FailoverEvent& event, const FailoverResult& run);
+// The lines printed under an event's line with --slow-ops-us (none without), each indented:
+// "    slow op +20.4 ms: 5.12 ms = client→leader 16 µs, persist 1 µs, replication 4.98 ms, apply 37 µs,
+//  leader→client 88 µs" (one line; "(2 attempts)" after the total and "before send 3.00 ms" first when
+// the operation was resent), then "    ... 3 more slow ops not kept" when some were dropped.
+std::vector<std::string> slow_op_lines(const FailoverEvent& event);
 // The summary: percentiles of window, detect, elect and worst op; elections, terms and failed operations
 // per event; the read-back.
 std::string to_text(const FailoverResult& result);
 // {"signal", "victim", "events_asked", "window_us": {p50, p90, p99, max}, "detect_us", "elect_us",
 //  "learner_us", "worst_op_us", "quiet_us": {ops, p50, p99, p999, max}, "events": [...], ...}; a
-// percentile object is null when no event had the figure.
+// percentile object is null when no event had the figure. With --slow-ops-us (only then) "slow_ops_us"
+// and, per event, "slow_ops": [{began_us, total_us, attempts, before_send_us, client_to_leader_us,
+// persist_us, replication_us, apply_us, leader_to_client_us}] and "slow_ops_dropped".
 nlohmann::json to_json(const FailoverResult& result);
 
 }  // namespace shmraft::bench

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -80,6 +81,25 @@ bool is_member(const NodeStatus& leader, uint32_t node) {
   return raft::NodeSet::from_bits(leader.counters.voters | leader.counters.learners).contains(node);
 }
 
+// A slow operation as the report has it: its begin from the signal, and the time between each of its
+// stamps and the next. A stamp earlier than the one before it (clocks of two processes, some read once
+// per loop iteration) is taken as that one, a phase of 0, so the parts still add up to the total.
+FailoverSlowOp slow_op_of(const FailoverTap::SlowOp& op, uint64_t signal_ns) {
+  const client::Phases& p = op.phases;
+  std::array<uint64_t, 7> at{op.began_ns, p.client_send_ns, p.leader_receive_ns, p.leader_persist_ns,
+                             p.commit_ns, p.apply_ns,       p.client_receive_ns};
+  for (std::size_t i = 1; i < at.size(); ++i) at[i] = std::max(at[i], at[i - 1]);
+  return FailoverSlowOp{static_cast<int64_t>(op.began_ns) - static_cast<int64_t>(signal_ns),
+                        at[6] - at[0],
+                        op.attempts,
+                        at[1] - at[0],
+                        at[2] - at[1],
+                        at[3] - at[2],
+                        at[4] - at[3],
+                        at[5] - at[4],
+                        at[6] - at[5]};
+}
+
 }  // namespace
 
 FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& config, BenchCluster& cluster,
@@ -89,8 +109,9 @@ FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& conf
       cluster_(cluster),
       stop_(stop),
       line_prefix_(std::move(line_prefix)),
-      tap_(config.clients, config.pipeline) {
+      tap_(config.clients, config.pipeline, spec.slow_ops_us * 1000) {
   result_.signal = spec.cause();
+  result_.slow_op_threshold_ns = spec.slow_ops_us * 1000;
   result_.victim = spec.reconfigures() ? (spec.change == "add" ? "learner" : "follower") : spec.victim;
   result_.events_asked = spec.events();
   // An admin client holds a client slot of its own (bench_run sizes the segment for it).
@@ -106,6 +127,8 @@ void FailoverDriver::run() noexcept {
       if (!event) return;  // stopped
       result_.events.push_back(std::move(*event));
       fmt::print(stderr, "{}{}\n", line_prefix_, event_line(result_.events.back(), result_));
+      for (const std::string& line : slow_op_lines(result_.events.back()))
+        fmt::print(stderr, "{}{}\n", line_prefix_, line);
     }
     if (!stop_.requested()) {
       ended_the_load_ = true;
@@ -194,7 +217,10 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   if (!wait_until_caught_up(1)) return std::nullopt;
   e.recovered_ns = ipc::monotonic_ns() - *signal_ns;
   const FailoverTap::EventOps ops = tap_.event_ops(number);
+  const FailoverTap::SlowOps slow = tap_.slow_ops(number);
   tap_.disarm();
+  for (const FailoverTap::SlowOp& op : slow.ops) e.slow_ops.push_back(slow_op_of(op, *signal_ns));
+  e.slow_ops_dropped = slow.dropped;
   e.worst_op_ns = ops.worst_ns;
   if (ops.worst_ns != 0)
     e.worst_op_began_ns = static_cast<int64_t>(ops.worst_began_ns) - static_cast<int64_t>(*signal_ns);

@@ -54,10 +54,20 @@ void add_failover_flags(CLI::App& app, FailoverSpec& spec) {
       ->check(launcher::in_range(1u, 100'000u))
       ->needs(reconfigure)
       ->capture_default_str();
+  // Needs --failover or --reconfigure, which CLI11's needs() cannot say (it would ask for both):
+  // validate() checks it.
+  app.add_option(
+         "--slow-ops-us", spec.slow_ops_us,
+         "Fail-over, reconfiguration: under each event's line, a line per operation acknowledged during "
+         "the event that took longer than this (µs), with where its time went (0: none)")
+      ->check(launcher::in_range(uint64_t{0}, uint64_t{60'000'000}, "µs"))
+      ->capture_default_str();
 }
 
 void validate(const FailoverSpec& spec, const std::vector<BenchConfig>& configs,
               const FailoverContext& context) {
+  if (spec.slow_ops_us != 0 && !spec.any())
+    reject("--slow-ops-us reports the slow operations of --failover or --reconfigure events: give one");
   if (!spec.any()) return;
   const char* flag = spec.reconfigures() ? "--reconfigure" : "--failover";
   if (context.attached)

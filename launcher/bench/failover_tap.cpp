@@ -29,12 +29,14 @@ uint64_t sequence_of(std::string_view value) {
 
 }  // namespace
 
-FailoverTap::FailoverTap(uint32_t clients, uint32_t pipeline)
-    : keys_per_client_(own_keys_per_client(clients)) {
+FailoverTap::FailoverTap(uint32_t clients, uint32_t pipeline, uint64_t slow_op_threshold_ns)
+    : keys_per_client_(own_keys_per_client(clients)), slow_op_threshold_ns_(slow_op_threshold_ns) {
   for (uint32_t c = 0; c < clients; ++c) {
     auto client = std::make_unique<PerClient>();
     client->op_of_tag.assign(pipeline, 0);
     client->acked_seq.assign(keys_per_client_, 0);
+    if (slow_op_threshold_ns_ != 0)
+      client->slow_stamps = std::vector<std::atomic<uint64_t>>(kSlowOpCapacity * kSlowOpWords);
     clients_.push_back(std::move(client));
   }
 }
@@ -79,11 +81,28 @@ void FailoverTap::completed(uint32_t client, uint32_t tag, uint64_t began_ns,
     add(done.status == client::Status::unknown ? c.event_in_doubt : c.event_failed);
     return;
   }
+  if (slow_op_threshold_ns_ != 0) keep_if_slow(c, began_ns, done);
   const uint32_t acks = c.acks.load(std::memory_order_relaxed);
   if (done.phases.commit_ns <= signal_ns || acks == kAckCapacity) return;
   c.ack_stamps[2 * acks].store(done.phases.commit_ns, std::memory_order_relaxed);
   c.ack_stamps[2 * acks + 1].store(done.phases.client_receive_ns, std::memory_order_relaxed);
   c.acks.store(acks + 1, std::memory_order_release);
+}
+
+void FailoverTap::keep_if_slow(PerClient& c, uint64_t began_ns, const client::Completion& done) noexcept {
+  const client::Phases& p = done.phases;
+  if (p.client_receive_ns <= began_ns || p.client_receive_ns - began_ns <= slow_op_threshold_ns_) return;
+  const uint32_t kept = c.slow.load(std::memory_order_relaxed);
+  if (kept == kSlowOpCapacity) {
+    add(c.slow_dropped);
+    return;
+  }
+  const std::array<uint64_t, kSlowOpWords> words{
+      began_ns,    done.attempts, p.client_send_ns,   p.leader_receive_ns, p.leader_persist_ns,
+      p.commit_ns, p.apply_ns,    p.client_receive_ns};
+  for (std::size_t w = 0; w < kSlowOpWords; ++w)
+    c.slow_stamps[kept * kSlowOpWords + w].store(words[w], std::memory_order_relaxed);
+  c.slow.store(kept + 1, std::memory_order_release);
 }
 
 void FailoverTap::start_event(PerClient& c, uint32_t event) noexcept {
@@ -92,6 +111,8 @@ void FailoverTap::start_event(PerClient& c, uint32_t event) noexcept {
   c.event_failed.store(0, std::memory_order_relaxed);
   c.event_in_doubt.store(0, std::memory_order_relaxed);
   c.acks.store(0, std::memory_order_relaxed);
+  c.slow.store(0, std::memory_order_relaxed);
+  c.slow_dropped.store(0, std::memory_order_relaxed);
   c.event.store(event, std::memory_order_release);
   c.event_seen = event;
 }
@@ -144,6 +165,24 @@ FailoverTap::EventOps FailoverTap::event_ops(uint32_t event) const noexcept {
     ops.in_doubt += c.event_in_doubt.load(std::memory_order_relaxed);
   });
   return ops;
+}
+
+FailoverTap::SlowOps FailoverTap::slow_ops(uint32_t event) const {
+  SlowOps slow;
+  for_each_in_event(event, [&](const PerClient& c) {
+    const uint32_t kept = c.slow.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < kept; ++i) {
+      std::array<uint64_t, kSlowOpWords> w{};
+      for (std::size_t k = 0; k < kSlowOpWords; ++k)
+        w[k] = c.slow_stamps[i * kSlowOpWords + k].load(std::memory_order_relaxed);
+      slow.ops.push_back(
+          {w[0], static_cast<uint32_t>(w[1]), client::Phases{w[2], w[3], w[4], w[5], w[6], w[7]}});
+    }
+    slow.dropped += c.slow_dropped.load(std::memory_order_relaxed);
+  });
+  std::sort(slow.ops.begin(), slow.ops.end(),
+            [](const SlowOp& a, const SlowOp& b) { return a.began_ns < b.began_ns; });
+  return slow;
 }
 
 uint64_t FailoverTap::acknowledged() const noexcept {

@@ -4,7 +4,8 @@
 //     key and the puts whose outcome is unknown are kept, so read_back() can tell whether an
 //     acknowledged write was lost;
 //   - while an event is armed: the first acknowledgements committed after the signal (their commit and
-//     receive stamps), the slowest operation that completed, and the operations failed or in doubt;
+//     receive stamps), the slowest operation that completed, the operations failed or in doubt, and
+//     (with a slow-operation threshold) the stamps of each acknowledged operation slower than it;
 //   - while none is: the latency of every operation begun after the last event ended (quiet()), what an
 //     event's worst operation is compared with.
 //
@@ -23,12 +24,15 @@
 #include "bench/kit/histogram.h"
 #include "launcher/bench/client_load.h"
 #include "launcher/client/client_channel.h"
+#include "launcher/client/client_types.h"
 
 namespace shmraft::bench {
 
 class FailoverTap final : public LoadObserver {
  public:
-  FailoverTap(uint32_t clients, uint32_t pipeline);
+  // `slow_op_threshold_ns` > 0: keep the acknowledged operations of each event that took longer
+  // (slow_ops()); their room is taken here, none on the completion path.
+  FailoverTap(uint32_t clients, uint32_t pipeline, uint64_t slow_op_threshold_ns = 0);
 
   void submitting(uint32_t client, uint32_t tag, uint64_t op, std::string& value) override;
   void completed(uint32_t client, uint32_t tag, uint64_t began_ns, const client::Completion& done) override;
@@ -48,6 +52,20 @@ class FailoverTap final : public LoadObserver {
     uint64_t in_doubt = 0;
   };
   EventOps event_ops(uint32_t event) const noexcept;
+
+  // Slow operations kept per client and event; more are only counted.
+  static constexpr uint32_t kSlowOpCapacity = 32;
+  struct SlowOp {
+    uint64_t began_ns = 0;  // the latency's start (CLOCK_MONOTONIC)
+    uint32_t attempts = 0;  // sends, including retries
+    client::Phases phases;  // of the attempt that was answered
+  };
+  struct SlowOps {
+    std::vector<SlowOp> ops;  // by begin stamp
+    uint64_t dropped = 0;     // slow, but past a client's capacity
+  };
+  // The acknowledged operations of event `event` slower than the threshold, completed since its signal.
+  SlowOps slow_ops(uint32_t event) const;
 
   // Once the load's threads have ended: the latencies of the operations acknowledged between events.
   Histogram quiet() const;
@@ -70,6 +88,8 @@ class FailoverTap final : public LoadObserver {
   // One significant digit (buckets within ~6 %), up to a minute: ~4 KiB each, as there may be thousands
   // of clients.
   static Histogram quiet_histogram() { return Histogram(1, 60'000'000'000); }
+  // A slow operation's stamps, as atomics: begin, attempts, then the six of client::Phases.
+  static constexpr std::size_t kSlowOpWords = 8;
 
   struct alignas(64) PerClient {
     // The client thread's own.
@@ -84,13 +104,19 @@ class FailoverTap final : public LoadObserver {
     std::atomic<uint64_t> worst_ns{0}, worst_began_ns{0}, event_failed{0}, event_in_doubt{0};
     std::atomic<uint32_t> acks{0};
     std::array<std::atomic<uint64_t>, 2 * kAckCapacity> ack_stamps{};  // commit, receive
+    std::atomic<uint32_t> slow{0};
+    std::atomic<uint64_t> slow_dropped{0};
+    std::vector<std::atomic<uint64_t>> slow_stamps;  // kSlowOpWords each; empty without a threshold
   };
+
+  void keep_if_slow(PerClient& c, uint64_t began_ns, const client::Completion& done) noexcept;
 
   void start_event(PerClient& c, uint32_t event) noexcept;
   template <typename Each>
   void for_each_in_event(uint32_t event, Each each) const noexcept;
 
   uint32_t keys_per_client_;  // own_keys_per_client(clients)
+  uint64_t slow_op_threshold_ns_;
   std::vector<std::unique_ptr<PerClient>> clients_;
   std::atomic<uint32_t> armed_event_{0};
   std::atomic<uint64_t> armed_signal_ns_{0};

@@ -87,6 +87,48 @@ TEST(BenchFailover, ThreeLeaderKillsAreMeasuredAndLoseNothingAcknowledged) {
   EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
+// With --slow-ops-us 1 every operation of an event is slow: each event lists as many as its clients had
+// room for (the rest counted), by begin, each completed after the signal with parts that add up to its
+// total, and one line for each (and one for the dropped) under the event's line.
+TEST(BenchFailover, SlowOperationsAreListedUnderTheirEventWithPartsThatAddUp) {
+  BenchProcess bench(failover_args({"--kills", "2", "--clients", "2", "--slow-ops-us", "1", "--json"}));
+  const BenchOutput run = bench.wait(std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  const json f = failover_of(run);
+  EXPECT_DOUBLE_EQ(f["slow_ops_us"].get<double>(), 1);
+  ASSERT_EQ(f["events"].size(), 2u) << f.dump(1);
+  std::size_t lines_expected = 0;
+  for (const json& e : f["events"]) {
+    const json& ops = e["slow_ops"];
+    ASSERT_TRUE(ops.is_array()) << e.dump();
+    EXPECT_FALSE(ops.empty()) << e.dump();
+    EXPECT_LE(ops.size(), 2u * 32) << "32 per client and event";
+    double previous_began = -1e18;
+    for (const json& op : ops) {
+      SCOPED_TRACE(op.dump());
+      const double began = op["began_us"].get<double>(), total = op["total_us"].get<double>();
+      EXPECT_GE(began, previous_began);
+      previous_began = began;
+      EXPECT_GT(total, 1);
+      EXPECT_GE(began + total, 0) << "completed after the signal";
+      EXPECT_GE(op["attempts"].get<uint32_t>(), 1u);
+      double parts = 0;
+      for (const char* part : {"before_send_us", "client_to_leader_us", "persist_us", "replication_us",
+                               "apply_us", "leader_to_client_us"})
+        parts += op[part].get<double>();
+      EXPECT_NEAR(parts, total, 0.01);
+    }
+    lines_expected += ops.size() + (e["slow_ops_dropped"].get<uint64_t>() != 0);
+  }
+  std::size_t lines = 0;
+  std::istringstream err(run.err);
+  for (std::string line; std::getline(err, line);)
+    lines += line.starts_with("    slow op ") || line.starts_with("    ... ");
+  EXPECT_EQ(lines, lines_expected) << run.err;
+  expect_nothing_lost(f);
+  EXPECT_TRUE(leftovers_of(bench).empty());
+}
+
 // Over loopback TCP the same: the read-back of every acknowledged write speaks the cluster's transport
 // (a shared-memory client is never answered by TCP nodes: its gets came back "unknown").
 TEST(BenchFailover, OverTcpLeaderKillsAreMeasuredAndLoseNothingAcknowledged) {
@@ -245,6 +287,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"WithCompare", {"--failover", "--compare"}, "--compare"},
         BadInput{"WithRate", {"--failover", "--rate", "1000"}, "--rate"},
         BadInput{"PayloadTooSmallForTheReadBack", {"--failover", "--payload", "8"}, "--payload"},
+        BadInput{"SlowOpsWithoutAnEvent", {"--slow-ops-us", "1000"}, "--failover or --reconfigure"},
+        BadInput{"SlowOpsNegative", {"--failover", "--slow-ops-us", "-1"}, "--slow-ops-us"},
         BadInput{"UnknownChange", {"--reconfigure", "replace"}, "--reconfigure"},
         BadInput{"ChangesWithoutReconfigure", {"--changes", "3"}, "--reconfigure"},
         BadInput{"ReconfigureWithFailover", {"--reconfigure", "add", "--failover"}, "--failover"},
