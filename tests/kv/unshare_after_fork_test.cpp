@@ -3,7 +3,6 @@
 // getrusage's minor faults: the same overwrite of every value after a fork faults once per value page
 // without it (the check that the count sees copy-on-write at all) and hardly at all with it.
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,19 +11,16 @@
 
 #include "node/kv/state_machine.h"
 #include "tests/kv/kv_test_util.h"
+#include "tests/page_faults.h"
 
 namespace shmraft::kv {
 namespace {
 using namespace test;
+using shmraft::testing::fault_counts_are_the_programs;
+using shmraft::testing::minor_faults;
 
 constexpr int kKeys = 16384;
 constexpr std::size_t kValueBytes = 64;  // 256 pages of values
-
-long minor_faults() {
-  struct rusage usage {};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_minflt;
-}
 
 // Forks a child that holds the memory as a snapshot child does until the parent overwrote every value
 // (with `fill`, from log index `index` on); returns the parent's minor faults over the overwrite.
@@ -58,9 +54,11 @@ TEST(KvSnapshotFork, UnsharedValuesCostApplyNoCopyOnWriteFaults) {
     kv.apply(++index, encode(put(numbered("key", k), std::string(kValueBytes, 'a'))));
   constexpr long kValuePages = kKeys * kValueBytes / 4096;
   const long shared = faults_overwriting_after_fork(kv, index, 'b', false);
-  EXPECT_GE(shared, kValuePages) << "every page of values is copied on its first write after the fork";
   const long unshared = faults_overwriting_after_fork(kv, index, 'c', true);
-  EXPECT_LT(unshared, kValuePages / 16) << "the pages were copied before apply wrote them";
+  if (fault_counts_are_the_programs()) {
+    EXPECT_GE(shared, kValuePages) << "every page of values is copied on its first write after the fork";
+    EXPECT_LT(unshared, kValuePages / 16) << "the pages were copied before apply wrote them";
+  }
   EXPECT_EQ(kv.get(numbered("key", kKeys - 1)), std::string(kValueBytes, 'c'));
 }
 
@@ -72,7 +70,9 @@ TEST(KvSnapshotFork, RestoredValuesAreUnsharedToo) {
   StateMachine kv;
   kv.restore(source.snapshot());  // its values live in the restore's slab, overwritten in place
   const long unshared = faults_overwriting_after_fork(kv, index, 'b', true);
-  EXPECT_LT(unshared, kKeys * static_cast<long>(kValueBytes) / 4096 / 16);
+  if (fault_counts_are_the_programs()) {
+    EXPECT_LT(unshared, kKeys * static_cast<long>(kValueBytes) / 4096 / 16);
+  }
   EXPECT_EQ(kv.get(numbered("key", 0)), std::string(kValueBytes, 'b'));
 }
 
