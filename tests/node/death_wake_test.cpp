@@ -19,6 +19,18 @@ namespace {
 
 using namespace std::chrono_literals;
 
+bool every_follower_follows(TestCluster& cluster, uint32_t leader, std::chrono::milliseconds timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool all = true;
+    for (uint32_t node = 1; node <= cluster.nodes(); ++node)
+      if (node != leader && cluster.segment().node_counters(node).leader.load() != leader) all = false;
+    if (all) return true;
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
 TEST(DeathWake, OnlyTheFirstRankedFollowerWakesAtItsLeadersDeathAndTheOthersVoteWhenAsked) {
   TestCluster cluster(5, "death-wake");
   // The progress watch looks at the leader once a second: nothing but the candidate's vote request wakes
@@ -28,7 +40,11 @@ TEST(DeathWake, OnlyTheFirstRankedFollowerWakesAtItsLeadersDeathAndTheOthersVote
   std::optional<uint32_t> leader = cluster.wait_for_leader(20s);
   ASSERT_TRUE(leader);
   for (int round = 0; round < 5; ++round) {
-    std::this_thread::sleep_for(100ms);  // every follower heard the leader and fell asleep ranked
+    // Every follower heard the leader — the one restarted last round too, which under a sanitizer may
+    // take longer than any fixed pause (a follower that knows no leader listens for every death) — and
+    // then fell asleep ranked.
+    ASSERT_TRUE(every_follower_follows(cluster, *leader, 60s)) << "round " << round;
+    std::this_thread::sleep_for(100ms);
     const uint64_t killed_ns = ipc::monotonic_ns();
     cluster.kill(*leader);
     // Every live node follows the successor in its term: each read a frame of the election, and took
