@@ -90,7 +90,9 @@ namespace {
 std::string cause_text(const FailoverResult& r) {
   if (r.signal == "add") return "add (learner, then promoted) of a new node";
   if (r.signal == "transfer") return "leadership transfer to a follower";
-  return fmt::format("SIG{} of the {}", r.signal == "stop" ? "STOP" : "KILL", r.victim);
+  if (r.signal == "stop") return fmt::format("SIGSTOP of the {}", r.victim);
+  return fmt::format("SIGKILL of the {}{}", r.victim,
+                     r.restart_cpu == "isolated" ? ", restarted on a CPU of its own" : "");
 }
 
 }  // namespace
@@ -113,8 +115,9 @@ std::string event_line(const FailoverEvent& e, const FailoverResult& run) {
                       format_ns(static_cast<double>(e.worst_op_ns)));
   if (e.worst_op_began_ns) line += fmt::format(" began {}", signed_ns(*e.worst_op_began_ns));
   if (e.restart_ns)
-    line += fmt::format("  restart at {} (pid {})", signed_ns(static_cast<int64_t>(*e.restart_ns)),
-                        e.restarted_pid);
+    line += fmt::format("  restart at {} (pid {}{})", signed_ns(static_cast<int64_t>(*e.restart_ns)),
+                        e.restarted_pid,
+                        e.started_ns ? ", recovered " + signed_ns(static_cast<int64_t>(*e.started_ns)) : "");
   line += fmt::format("  elections {}  terms +{}  failed {}  in doubt {}  back in {}", e.elections, e.terms,
                       e.failed_ops, e.in_doubt_ops, format_ns(static_cast<double>(e.recovered_ns)));
   return line;
@@ -230,6 +233,7 @@ json to_json(const FailoverResult& r) {
                           {"recovered_us", static_cast<double>(e.recovered_ns) / 1000},
                           {"worst_op_began_us", signed_us_or_null(e.worst_op_began_ns)},
                           {"restart_us", us_or_null(e.restart_ns)},
+                          {"started_us", us_or_null(e.started_ns)},
                           {"restarted_pid", e.restarted_pid},
                           {"signal_monotonic_ns", e.signal_ns}});
     if (r.slow_op_threshold_ns != 0) {
@@ -241,6 +245,7 @@ json to_json(const FailoverResult& r) {
   json out{
       {"signal", r.signal},
       {"victim", r.victim},
+      {"restart_cpu", r.restart_cpu.empty() ? json(nullptr) : json(r.restart_cpu)},
       {"events_asked", r.events_asked},
       {"interrupted", r.interrupted},
       {"window_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::window_ns))},

@@ -62,6 +62,9 @@ struct FailoverEvent {
   // unset when none completed), and when a killed victim was started again (its process spawned).
   std::optional<int64_t> worst_op_began_ns;
   std::optional<uint64_t> restart_ns;
+  // When the restarted process had recovered its files and runs as the node (its counters name it):
+  // the end of its start, and of the CPU it had to itself (launcher/start_isolation.h).
+  std::optional<uint64_t> started_ns;
   int64_t restarted_pid = 0;  // the killed victim's new process, 0 when none
   uint64_t signal_ns = 0;     // the signal's CLOCK_MONOTONIC stamp: lines an event up with a trace
   // With --slow-ops-us: the operations slower than it that were acknowledged from the signal to the
@@ -74,6 +77,9 @@ struct FailoverResult {
   std::string
       signal;  // what each event does: "kill" | "stop" (fail-over), "add" | "transfer" (reconfiguration)
   std::string victim;  // "leader" | "follower" | "learner" (the node added)
+  // Where a killed victim started again: "isolated" (a CPU of its own until caught up) | "shared"; empty
+  // when nothing restarts (SIGSTOP, reconfiguration).
+  std::string restart_cpu;
   uint32_t events_asked = 0;
   std::vector<FailoverEvent> events;
   bool interrupted = false;  // Ctrl-C: fewer events than asked

@@ -18,6 +18,7 @@
 #include "launcher/launcher_error.h"
 #include "launcher/live_cluster.h"
 #include "launcher/node_launch.h"
+#include "launcher/start_isolation.h"
 #include "launcher/status_table.h"
 #include "launcher/supervisor.h"
 
@@ -155,13 +156,24 @@ void BenchCluster::signal_node(pid_t pid, int signal) {
   throw launcher::LauncherError(fmt::format("process {} is not a running node of cluster '{}'", pid, name_));
 }
 
-pid_t BenchCluster::restart_node(pid_t killed) {
+pid_t BenchCluster::restart_node(pid_t killed, bool isolated) {
   const auto it = killed_.find(killed);
   if (it == killed_.end())
     throw launcher::LauncherError(fmt::format("node process {} was not killed by the benchmark", killed));
   const uint32_t node = it->second;
   killed_.erase(it);
-  return supervisor_->start(node);
+  if (!isolated) return supervisor_->start(node);
+  // This process's threads too: the clients and the commit path's replies run here.
+  std::vector<pid_t> running{getpid()};
+  for (const uint32_t other : supervisor_->running_nodes()) running.push_back(supervisor_->pid(other));
+  isolation_ = std::make_unique<launcher::StartIsolation>(running);
+  const pid_t started = supervisor_->start(node);
+  isolation_->spawned(started);
+  return started;
+}
+
+void BenchCluster::end_start_isolation() {
+  isolation_.reset();
 }
 
 pid_t BenchCluster::start_joining_node(uint32_t node) {

@@ -27,7 +27,8 @@
 
 namespace shmraft::launcher {
 class Supervisor;
-}
+class StartIsolation;
+}  // namespace shmraft::launcher
 
 namespace shmraft::bench {
 
@@ -67,8 +68,11 @@ class BenchCluster {
   // --failover`). SIGKILL also reaps it: an exit the benchmark caused is not one take_exited_nodes()
   // reports. Throws launcher::LauncherError for an attached cluster or a pid that is not one of its nodes.
   void signal_node(pid_t pid, int signal);
-  // Starts again the node whose process `killed` signal_node() SIGKILLed; returns the new pid.
-  pid_t restart_node(pid_t killed);
+  // Starts again the node whose process `killed` signal_node() SIGKILLed; returns the new pid. If
+  // `isolated`, it starts on a CPU of its own, every other node and this process on the rest, until
+  // end_start_isolation() (launcher/start_isolation.h), which the destructor calls too.
+  pid_t restart_node(pid_t killed, bool isolated);
+  void end_start_isolation();
   // A node joining the cluster this benchmark started (`shmraft bench --reconfigure add`): its data
   // directory (0700) is stamped with the cluster's identity if new, and its process started; returns the
   // pid. It is a member only once the leader adds it. Throws launcher::LauncherError as signal_node().
@@ -91,6 +95,7 @@ class BenchCluster {
   std::unique_ptr<launcher::Supervisor> supervisor_;  // started clusters only
   std::vector<pid_t> attached_pids_;                  // attached clusters: the nodes' pids at attach time
   std::map<pid_t, uint32_t> killed_;  // signal_node(SIGKILL): the supervisor's node of each pid
+  std::unique_ptr<launcher::StartIsolation> isolation_;  // restart_node() until end_start_isolation()
 };
 
 // `config` adapted to the running cluster `name`: its node count and transport (a node publishes a TCP

@@ -112,6 +112,7 @@ FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& conf
       tap_(config.clients, config.pipeline, spec.slow_ops_us * 1000) {
   result_.signal = spec.cause();
   result_.slow_op_threshold_ns = spec.slow_ops_us * 1000;
+  if (spec.signal == "kill" && !spec.reconfigures()) result_.restart_cpu = spec.restart_cpu;
   result_.victim = spec.reconfigures() ? (spec.change == "add" ? "learner" : "follower") : spec.victim;
   result_.events_asked = spec.events();
   // An admin client holds a client slot of its own (bench_run sizes the segment for it).
@@ -144,6 +145,19 @@ bool FailoverDriver::pause(uint32_t ms) const {
   if (stop_.requested()) return false;
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return !stop_.requested();
+}
+
+bool FailoverDriver::wait_until_started(uint64_t node, int64_t pid) {
+  ipc::NodeCounters& counters = cluster_.segment().node_counters(static_cast<uint32_t>(node));
+  const uint64_t deadline = ipc::monotonic_ns() + kCatchUpTimeoutNs;
+  while (counters.pid.load(std::memory_order_relaxed) != static_cast<uint64_t>(pid)) {
+    if (ipc::monotonic_ns() > deadline)
+      throw launcher::LauncherError(fmt::format("fail-over: node {} (pid {}) did not start within {} s", node,
+                                                pid, kCatchUpTimeoutNs / 1'000'000'000));
+    if (stop_.requested()) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  return true;
 }
 
 bool FailoverDriver::wait_until_caught_up(uint64_t settle_acks) {
@@ -209,10 +223,18 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   if (spec_.change == "add") {
     remove_joined(e.victim_node);
   } else if (spec_.signal == "kill" && !spec_.reconfigures()) {
-    e.restarted_pid = cluster_.restart_node(e.victim_pid);
+    e.restarted_pid = cluster_.restart_node(e.victim_pid, spec_.restart_cpu == "isolated");
     e.restart_ns = ipc::monotonic_ns() - *signal_ns;
   } else if (!spec_.reconfigures()) {
     cluster_.signal_node(e.victim_pid, SIGCONT);
+  }
+  if (e.restarted_pid != 0) {
+    // Its start's long system calls are over once it has recovered its files: the CPUs are shared again
+    // for the catch-up (launcher/start_isolation.h).
+    const bool started = wait_until_started(e.victim_node, e.restarted_pid);
+    cluster_.end_start_isolation();
+    if (!started) return std::nullopt;
+    e.started_ns = ipc::monotonic_ns() - *signal_ns;
   }
   if (!wait_until_caught_up(1)) return std::nullopt;
   e.recovered_ns = ipc::monotonic_ns() - *signal_ns;

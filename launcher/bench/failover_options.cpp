@@ -41,6 +41,15 @@ void add_failover_flags(CLI::App& app, FailoverSpec& spec) {
       ->check(CLI::IsMember({"leader", "follower"}))
       ->needs(failover)
       ->capture_default_str();
+  app.add_option(
+         "--restart-cpu", spec.restart_cpu,
+         "Fail-over with --signal kill: where the killed node starts again: isolated (on a CPU of its "
+         "own, the other nodes and the clients off it until it has caught up) or shared (wherever the "
+         "scheduler puts it)")
+      ->check(CLI::IsMember({"isolated", "shared"}))
+      ->needs(failover)
+      ->each([&spec](const std::string&) { spec.restart_cpu_given = true; })
+      ->capture_default_str();
   CLI::Option* reconfigure =
       app.add_option(
              "--reconfigure", spec.change,
@@ -69,6 +78,8 @@ void validate(const FailoverSpec& spec, const std::vector<BenchConfig>& configs,
   if (spec.slow_ops_us != 0 && !spec.any())
     reject("--slow-ops-us reports the slow operations of --failover or --reconfigure events: give one");
   if (!spec.any()) return;
+  if (spec.restart_cpu_given && spec.signal != "kill")
+    reject("--restart-cpu places the restart of a killed node: --signal stop restarts nothing");
   const char* flag = spec.reconfigures() ? "--reconfigure" : "--failover";
   if (context.attached)
     reject(fmt::format("{} starts and restarts nodes of its own cluster: drop --cluster", flag));

@@ -87,6 +87,39 @@ TEST(BenchFailover, ThreeLeaderKillsAreMeasuredAndLoseNothingAcknowledged) {
   EXPECT_TRUE(leftovers_of(bench).empty());
 }
 
+// A killed follower is started again, by default on a CPU of its own until it has recovered its files
+// (launcher/start_isolation.h), or where the scheduler puts it: the JSON says which, and each event's
+// restart, recovery and return come in that order.
+TEST(BenchFailover, AKilledFollowerRestartsOnACpuOfItsOwnOrSharedAsAsked) {
+  for (const char* where : {"isolated", "shared"}) {
+    SCOPED_TRACE(where);
+    std::vector<std::string> args{"--kills", "2", "--victim", "follower", "--json"};
+    if (std::string(where) == "shared") args.insert(args.end(), {"--restart-cpu", "shared"});
+    BenchProcess bench(failover_args(args));
+    const BenchOutput run = bench.wait(std::chrono::seconds(120));
+    ASSERT_EQ(run.exit_code, 0) << run.describe();
+    const json f = failover_of(run);
+    EXPECT_EQ(f["restart_cpu"], where);
+    const std::vector<std::string> lines = event_lines(run.err);
+    ASSERT_EQ(lines.size(), 2u) << run.err;
+    const bool said =
+        lines[0].find("SIGKILL") != std::string::npos && lines[0].find(", recovered +") != std::string::npos;
+    EXPECT_TRUE(said) << lines[0];
+    ASSERT_EQ(f["events"].size(), 2u) << f.dump(1);
+    for (const json& e : f["events"]) {
+      SCOPED_TRACE(e.dump());
+      EXPECT_EQ(e["victim_role"], "follower");
+      EXPECT_GT(e["restarted_pid"].get<int64_t>(), 0);
+      ASSERT_FALSE(e["restart_us"].is_null());
+      ASSERT_FALSE(e["started_us"].is_null());
+      EXPECT_LE(e["restart_us"].get<double>(), e["started_us"].get<double>());
+      EXPECT_LE(e["started_us"].get<double>(), e["recovered_us"].get<double>());
+    }
+    expect_nothing_lost(f);
+    EXPECT_TRUE(leftovers_of(bench).empty());
+  }
+}
+
 // With --slow-ops-us 1 every operation of an event is slow: each event lists as many as its clients had
 // room for (the rest counted), by begin, each completed after the signal with parts that add up to its
 // total, and one line for each (and one for the dropped) under the event's line.
@@ -283,6 +316,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"KillsWithoutFailover", {"--kills", "3"}, "--failover"},
         BadInput{"UnknownSignal", {"--failover", "--signal", "term"}, "--signal"},
         BadInput{"UnknownVictim", {"--failover", "--victim", "client"}, "--victim"},
+        BadInput{"UnknownRestartCpu", {"--failover", "--restart-cpu", "elsewhere"}, "--restart-cpu"},
+        BadInput{"RestartCpuWithoutFailover", {"--restart-cpu", "shared"}, "--failover"},
+        BadInput{"RestartCpuWithStop",
+                 {"--failover", "--signal", "stop", "--restart-cpu", "shared"},
+                 "--signal stop restarts nothing"},
         BadInput{"WithDuration", {"--failover", "--duration", "5"}, "--duration"},
         BadInput{"WithCompare", {"--failover", "--compare"}, "--compare"},
         BadInput{"WithRate", {"--failover", "--rate", "1000"}, "--rate"},

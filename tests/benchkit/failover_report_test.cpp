@@ -71,14 +71,28 @@ TEST(FailoverReport, TextSaysWhatWasNotMeasuredAndALoss) {
   EXPECT_NE(event_line(r.events[0], r).find("failover 1/2: leader"), std::string::npos);
 }
 
+TEST(FailoverReport, TheSummaryAndJsonSayWhereAKilledNodeRestarted) {
+  FailoverResult r = sample(1);
+  EXPECT_TRUE(to_json(r)["restart_cpu"].is_null()) << "nothing restarted, nothing said";
+  r.restart_cpu = "isolated";
+  EXPECT_NE(to_text(r).find("SIGKILL of the leader, restarted on a CPU of its own"), std::string::npos)
+      << to_text(r);
+  EXPECT_EQ(to_json(r)["restart_cpu"], "isolated");
+  r.restart_cpu = "shared";
+  EXPECT_EQ(to_text(r).find("CPU of its own"), std::string::npos) << to_text(r);
+  EXPECT_EQ(to_json(r)["restart_cpu"], "shared");
+}
+
 TEST(FailoverReport, TheEventLineAndJsonSayWhereTheWorstOperationLay) {
   FailoverResult r = sample(2);
   r.events[0].worst_op_began_ns = 57'100'000;
   r.events[0].restart_ns = 52'000'000;
   r.events[0].restarted_pid = 4260;
+  r.events[0].started_ns = 71'500'000;
   r.events[1].worst_op_began_ns = -120'000;  // in flight at the signal
-  EXPECT_NE(event_line(r.events[0], r).find("began +57.1 ms  restart at +52.0 ms (pid 4260)"),
-            std::string::npos)
+  EXPECT_NE(
+      event_line(r.events[0], r).find("began +57.1 ms  restart at +52.0 ms (pid 4260, recovered +71.5 ms)"),
+      std::string::npos)
       << event_line(r.events[0], r);
   EXPECT_NE(event_line(r.events[1], r).find("began -120 µs  elections"), std::string::npos)
       << event_line(r.events[1], r);
@@ -86,8 +100,10 @@ TEST(FailoverReport, TheEventLineAndJsonSayWhereTheWorstOperationLay) {
   EXPECT_DOUBLE_EQ(j["events"][0]["worst_op_began_us"].get<double>(), 57'100);
   EXPECT_DOUBLE_EQ(j["events"][0]["restart_us"].get<double>(), 52'000);
   EXPECT_EQ(j["events"][0]["restarted_pid"], 4260);
+  EXPECT_DOUBLE_EQ(j["events"][0]["started_us"].get<double>(), 71'500);
   EXPECT_DOUBLE_EQ(j["events"][1]["worst_op_began_us"].get<double>(), -120);
   EXPECT_TRUE(j["events"][1]["restart_us"].is_null());
+  EXPECT_TRUE(j["events"][1]["started_us"].is_null());
 }
 
 // A write at +20.36 ms from the signal: 5.122 ms, of which replication took 4.98 ms.

@@ -151,6 +151,21 @@ TEST(MmKeeper, SharesTheMemoryHoldsOnlyTheOwnersPidfdAndBlocksEverySignal) {
   EXPECT_EQ(files[0], "anon_inode:[pidfd]");
   EXPECT_EQ(status_field(pid, "SigBlk"), "fffffffffffbfeff") << "every signal but SIGKILL and SIGSTOP";
   EXPECT_EQ(policy_of(pid), SCHED_BATCH) << "idle priority only once the owner is gone";
+  // It lives on the last CPU the owner may use: where a restart runs alone (start_isolation.h).
+  cpu_set_t owner_cpus;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(owner_cpus), &owner_cpus), 0);
+  int last = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &owner_cpus)) last = cpu;
+  }
+  EXPECT_TRUE(eventually(
+      [&] {
+        cpu_set_t keeper_cpus;
+        return sched_getaffinity(pid, sizeof(keeper_cpus), &keeper_cpus) == 0 &&
+               CPU_COUNT(&keeper_cpus) == 1 && CPU_ISSET(last, &keeper_cpus);
+      },
+      10s))
+      << "the keeper must run on CPU " << last << " alone";
   // One address space: what the owner maps now, after the clone, the keeper maps too.
   const int probe = memfd_create("mm-keeper-probe", MFD_CLOEXEC);
   ASSERT_GE(probe, 0);

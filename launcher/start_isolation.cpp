@@ -1,0 +1,97 @@
+#include "launcher/start_isolation.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+#include <string_view>
+
+namespace shmraft::launcher {
+namespace {
+
+// The threads of `process` now (none if it is gone or not ours to read).
+std::vector<pid_t> threads_of(pid_t process) {
+  std::vector<pid_t> threads;
+  const std::string dir = "/proc/" + std::to_string(process) + "/task";
+  DIR* tasks = opendir(dir.c_str());
+  if (tasks == nullptr) return threads;
+  while (const dirent* entry = readdir(tasks)) {
+    const std::string_view name = entry->d_name;
+    pid_t tid = 0;
+    if (std::from_chars(name.data(), name.data() + name.size(), tid).ec == std::errc() && tid > 0)
+      threads.push_back(tid);
+  }
+  closedir(tasks);
+  return threads;
+}
+
+bool set_cpus(pid_t thread, const cpu_set_t& cpus) {
+  return sched_setaffinity(thread, sizeof(cpus), &cpus) == 0;
+}
+
+}  // namespace
+
+StartIsolation::StartIsolation(const std::vector<pid_t>& running) : processes_(running) {
+  if (sched_getaffinity(0, sizeof(caller_had_), &caller_had_) != 0 || CPU_COUNT(&caller_had_) < 2) return;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &caller_had_)) cpu_ = cpu;
+  }
+  active_ = true;
+  for (const pid_t process : processes_) move_off(process);
+  cpu_set_t isolated;
+  CPU_ZERO(&isolated);
+  CPU_SET(cpu_, &isolated);
+  set_cpus(0, isolated);
+}
+
+std::optional<int> StartIsolation::isolated_cpu() const noexcept {
+  if (!active_) return std::nullopt;
+  return cpu_;
+}
+
+void StartIsolation::move_off(pid_t process) {
+  for (const pid_t thread : threads_of(process)) {
+    Seen seen{thread, {}, false};
+    if (sched_getaffinity(thread, sizeof(seen.had), &seen.had) != 0) continue;
+    cpu_set_t others = seen.had;
+    CPU_CLR(cpu_, &others);
+    seen.moved = CPU_COUNT(&others) != 0 && set_cpus(thread, others);
+    seen_.push_back(seen);
+  }
+}
+
+void StartIsolation::spawned(pid_t started) {
+  if (!active_) return;
+  started_ = started;
+  cpu_set_t others = caller_had_;
+  CPU_CLR(cpu_, &others);
+  set_cpus(0, others);
+}
+
+void StartIsolation::end() {
+  if (!active_) return;
+  active_ = false;
+  const auto seen = [&](pid_t thread) {
+    return std::find_if(seen_.begin(), seen_.end(), [&](const Seen& s) { return s.thread == thread; });
+  };
+  for (const pid_t process : processes_) {
+    const auto main_thread = seen(process);
+    for (const pid_t thread : threads_of(process)) {
+      if (const auto it = seen(thread); it != seen_.end()) {
+        if (it->moved) set_cpus(thread, it->had);
+      } else if (main_thread != seen_.end() && main_thread->moved) {  // born meanwhile: as its main thread
+        set_cpus(thread, main_thread->had);
+      }
+    }
+  }
+  // The calling thread: it had caller_had_ unless it was among the running threads seen.
+  if (seen(gettid()) == seen_.end()) set_cpus(0, caller_had_);
+  if (started_ != 0) {
+    for (const pid_t thread : threads_of(started_)) set_cpus(thread, caller_had_);
+  }
+  seen_.clear();
+}
+
+}  // namespace shmraft::launcher

@@ -1,0 +1,62 @@
+#pragma once
+// Keeps a starting node's system calls off the CPU its running peers are woken onto (issue 13).
+//
+// A process that starts spends milliseconds inside single system calls (execve, the first reads of its
+// files), and on a kernel built with preemption `none` nothing takes the CPU from it until the call
+// ends. A peer woken onto that CPU meanwhile waits, and a CPU that goes idle does not take it over
+// until a tick's balance: on the 2-CPU host of docs/results/2026-12-07.md, a three-process futex relay
+// with nothing of shmraft in it had a slowest round trip of 3.0-3.8 ms after each start of /bin/true
+// beside it, 0.17 ms without; kept off the starting program's CPU, 0.25-0.38 ms.
+//
+// So while a node starts, it has one CPU of its own — the last one the supervisor may use — and every
+// thread of the running processes given (the other nodes, the benchmark's clients) the rest; end() gives
+// each thread back the CPUs it had. Only where the supervisor may use two CPUs or more, and only for
+// threads it may move (sched_setaffinity on another user's process fails, and is skipped); a thread
+// allowed nothing but the isolated CPU stays where it is. Scheduling only: nothing here touches safety.
+#include <sched.h>
+#include <sys/types.h>
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace shmraft::launcher {
+
+class StartIsolation {
+ public:
+  // Moves every thread of `running` off the isolated CPU and the calling thread onto it, so that a
+  // child spawned next starts there. Inactive (does nothing) where fewer than 2 CPUs are allowed.
+  explicit StartIsolation(const std::vector<pid_t>& running);
+  ~StartIsolation() { end(); }
+  StartIsolation(const StartIsolation&) = delete;
+  StartIsolation& operator=(const StartIsolation&) = delete;
+
+  bool active() const noexcept { return active_; }
+  // The CPU the started process has to itself; nullopt when inactive.
+  std::optional<int> isolated_cpu() const noexcept;
+  // Call right after spawning `started`: the calling thread leaves the isolated CPU too, and end() will
+  // give `started`'s threads the CPUs the calling thread had.
+  void spawned(pid_t started);
+  // Every thread moved gets back the CPUs it had (a thread born meanwhile, those of its process's main
+  // thread); the started process's threads get the supervisor's (not its memory keeper, a process of its own
+  // that stays on the isolated CPU: mm_keeper.h). Idempotent.
+  void end();
+
+ private:
+  struct Seen {
+    pid_t thread;
+    cpu_set_t had;
+    bool moved;  // false: allowed nothing but the isolated CPU, or not ours to move
+  };
+
+  void move_off(pid_t process);
+
+  std::vector<pid_t> processes_;  // the running ones given, this one among them if given
+  std::vector<Seen> seen_;        // their threads when the isolation began
+  pid_t started_ = 0;
+  cpu_set_t caller_had_{};
+  int cpu_ = -1;
+  bool active_ = false;
+};
+
+}  // namespace shmraft::launcher

@@ -1,0 +1,169 @@
+// StartIsolation on this test process's threads (standing in for the running nodes and the clients) and
+// on a forked child (standing in for the node started): who may run where during the start, and that
+// end() gives every thread the CPUs it had.
+#include "launcher/start_isolation.h"
+
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace shmraft::launcher {
+namespace {
+
+cpu_set_t cpus_of(pid_t thread) {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  EXPECT_EQ(sched_getaffinity(thread, sizeof(cpus), &cpus), 0) << "thread " << thread;
+  return cpus;
+}
+
+bool same(const cpu_set_t& a, const cpu_set_t& b) {
+  return CPU_EQUAL(&a, &b);
+}
+
+cpu_set_t only(int cpu) {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  CPU_SET(cpu, &cpus);
+  return cpus;
+}
+
+cpu_set_t without(cpu_set_t cpus, int cpu) {
+  CPU_CLR(cpu, &cpus);
+  return cpus;
+}
+
+int last_cpu(const cpu_set_t& cpus) {
+  int last = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &cpus)) last = cpu;
+  }
+  return last;
+}
+
+// A thread of this process that waits until told to end, and says its thread id.
+class ParkedThread {
+ public:
+  ParkedThread() : thread_([this] { run(); }) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return tid_ != 0; });
+  }
+  ~ParkedThread() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  pid_t tid() const { return tid_; }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    tid_ = gettid();
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return done_; });
+  }
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  pid_t tid_ = 0;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// A child forked now (it runs where the calling thread may run), pausing until killed.
+struct PausedChild {
+  pid_t pid = fork();
+  PausedChild() {
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      for (;;) pause();
+    }
+  }
+  ~PausedChild() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
+// Restores the calling thread's CPUs when a test that narrowed them ends.
+struct CallerCpus {
+  cpu_set_t had = cpus_of(0);
+  ~CallerCpus() { sched_setaffinity(0, sizeof(had), &had); }
+};
+
+TEST(StartIsolation, TheRunningLeaveOneCpuTheStartedHasItAndEveryoneGetsTheirCpusBack) {
+  const CallerCpus caller;
+  if (CPU_COUNT(&caller.had) < 2) GTEST_SKIP() << "needs two CPUs to isolate one (this process has one)";
+  const int isolated = last_cpu(caller.had);
+  const cpu_set_t others = without(caller.had, isolated);
+  ParkedThread running;  // e.g. a client thread of the benchmark
+
+  StartIsolation isolation({getpid()});
+  ASSERT_TRUE(isolation.active());
+  EXPECT_EQ(isolation.isolated_cpu(), isolated) << "the last CPU this process may use";
+  EXPECT_TRUE(same(cpus_of(running.tid()), others)) << "a running thread must leave the isolated CPU";
+  EXPECT_TRUE(same(cpus_of(0), only(isolated))) << "what the caller spawns now must start there";
+
+  PausedChild started;  // forked from the caller: starts on the isolated CPU, as a spawned node does
+  ASSERT_GT(started.pid, 0);
+  isolation.spawned(started.pid);
+  EXPECT_TRUE(same(cpus_of(started.pid), only(isolated)));
+  EXPECT_TRUE(same(cpus_of(0), others)) << "once spawned, the caller leaves the started process its CPU";
+  ParkedThread born;  // a thread a running process starts meanwhile: it inherits its creator's CPUs
+  EXPECT_TRUE(same(cpus_of(born.tid()), others));
+
+  isolation.end();
+  EXPECT_FALSE(isolation.active());
+  EXPECT_TRUE(same(cpus_of(running.tid()), caller.had));
+  EXPECT_TRUE(same(cpus_of(born.tid()), caller.had)) << "a thread born meanwhile gets its main thread's";
+  EXPECT_TRUE(same(cpus_of(0), caller.had));
+  EXPECT_TRUE(same(cpus_of(started.pid), caller.had)) << "the started process gets the caller's CPUs";
+  isolation.end();  // idempotent
+  EXPECT_TRUE(same(cpus_of(running.tid()), caller.had));
+}
+
+TEST(StartIsolation, AThreadAllowedOnlyTheIsolatedCpuStaysThereAndTheDestructorEnds) {
+  const CallerCpus caller;
+  if (CPU_COUNT(&caller.had) < 2) GTEST_SKIP() << "needs two CPUs to isolate one (this process has one)";
+  const int isolated = last_cpu(caller.had);
+  ParkedThread pinned;
+  const cpu_set_t pinned_cpus = only(isolated);
+  ASSERT_EQ(sched_setaffinity(pinned.tid(), sizeof(pinned_cpus), &pinned_cpus), 0);
+  ParkedThread running;
+  {
+    StartIsolation isolation({getpid()});
+    ASSERT_TRUE(isolation.active());
+    EXPECT_TRUE(same(cpus_of(pinned.tid()), pinned_cpus)) << "nowhere else to go: left where it is";
+    EXPECT_TRUE(same(cpus_of(running.tid()), without(caller.had, isolated)));
+  }
+  EXPECT_TRUE(same(cpus_of(pinned.tid()), pinned_cpus));
+  EXPECT_TRUE(same(cpus_of(running.tid()), caller.had)) << "the destructor must end the isolation";
+  EXPECT_TRUE(same(cpus_of(0), caller.had));
+}
+
+TEST(StartIsolation, DoesNothingWhereOnlyOneCpuIsAllowed) {
+  const CallerCpus caller;
+  const cpu_set_t one = only(last_cpu(caller.had));
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  ParkedThread running;  // inherits the one CPU
+  StartIsolation isolation({getpid()});
+  EXPECT_FALSE(isolation.active());
+  EXPECT_EQ(isolation.isolated_cpu(), std::nullopt);
+  isolation.spawned(getpid());
+  isolation.end();
+  EXPECT_TRUE(same(cpus_of(running.tid()), one));
+  EXPECT_TRUE(same(cpus_of(0), one));
+}
+
+}  // namespace
+}  // namespace shmraft::launcher
