@@ -33,13 +33,13 @@ bool set_cpus(pid_t thread, const cpu_set_t& cpus) {
 
 }  // namespace
 
-StartIsolation::StartIsolation(const std::vector<pid_t>& running) : processes_(running) {
+StartIsolation::StartIsolation(const std::vector<RunningProcess>& running) : processes_(running) {
   if (sched_getaffinity(0, sizeof(caller_had_), &caller_had_) != 0 || CPU_COUNT(&caller_had_) < 2) return;
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
     if (CPU_ISSET(cpu, &caller_had_)) cpu_ = cpu;
   }
   active_ = true;
-  for (const pid_t process : processes_) move_off(process);
+  for (const RunningProcess& process : processes_) move(process);
   cpu_set_t isolated;
   CPU_ZERO(&isolated);
   CPU_SET(cpu_, &isolated);
@@ -51,13 +51,19 @@ std::optional<int> StartIsolation::isolated_cpu() const noexcept {
   return cpu_;
 }
 
-void StartIsolation::move_off(pid_t process) {
-  for (const pid_t thread : threads_of(process)) {
+void StartIsolation::move(const RunningProcess& process) {
+  for (const pid_t thread : threads_of(process.pid)) {
     Seen seen{thread, {}, false};
     if (sched_getaffinity(thread, sizeof(seen.had), &seen.had) != 0) continue;
-    cpu_set_t others = seen.had;
-    CPU_CLR(cpu_, &others);
-    seen.moved = CPU_COUNT(&others) != 0 && set_cpus(thread, others);
+    cpu_set_t target;
+    if (process.commit_path == CommitPath::every_thread || thread == process.pid) {
+      target = seen.had;  // off the isolated CPU
+      CPU_CLR(cpu_, &target);
+    } else {  // background work: with the start
+      CPU_ZERO(&target);
+      if (CPU_ISSET(cpu_, &seen.had)) CPU_SET(cpu_, &target);
+    }
+    seen.moved = CPU_COUNT(&target) != 0 && set_cpus(thread, target);
     seen_.push_back(seen);
   }
 }
@@ -76,9 +82,9 @@ void StartIsolation::end() {
   const auto seen = [&](pid_t thread) {
     return std::find_if(seen_.begin(), seen_.end(), [&](const Seen& s) { return s.thread == thread; });
   };
-  for (const pid_t process : processes_) {
-    const auto main_thread = seen(process);
-    for (const pid_t thread : threads_of(process)) {
+  for (const RunningProcess& process : processes_) {
+    const auto main_thread = seen(process.pid);
+    for (const pid_t thread : threads_of(process.pid)) {
       if (const auto it = seen(thread); it != seen_.end()) {
         if (it->moved) set_cpus(thread, it->had);
       } else if (main_thread != seen_.end() && main_thread->moved) {  // born meanwhile: as its main thread

@@ -9,10 +9,14 @@
 // beside it, 0.17 ms without; kept off the starting program's CPU, 0.25-0.38 ms.
 //
 // So while a node starts, it has one CPU of its own — the last one the supervisor may use — and every
-// thread of the running processes given (the other nodes, the benchmark's clients) the rest; end() gives
-// each thread back the CPUs it had. Only where the supervisor may use two CPUs or more, and only for
-// threads it may move (sched_setaffinity on another user's process fails, and is skipped); a thread
-// allowed nothing but the isolated CPU stays where it is. Scheduling only: nothing here touches safety.
+// thread on the commit path (the other nodes' loops, the benchmark's clients) the rest; end() gives each
+// thread back the CPUs it had. The running processes' other threads (a node's segment preparer and
+// closer, its snapshot threads) join the start on its CPU: they make long system calls too (a 64 MiB
+// fallocate, the munmap of a removed segment), and with the commit path on one CPU of two, one of them
+// there held every loop for 8.5 ms (perf sched, 7 December). Only where the supervisor may use two CPUs or
+// more, and only for threads it may move (sched_setaffinity on another user's process fails, and is skipped);
+// a thread allowed nothing but the isolated CPU stays where it is. Scheduling only: nothing here touches
+// safety.
 #include <sched.h>
 #include <sys/types.h>
 
@@ -22,11 +26,21 @@
 
 namespace shmraft::launcher {
 
+// Which threads of a running process are on the commit path: all of them (the benchmark's clients), or
+// only the main thread (a node: its loop runs there, node/process/run.cpp).
+enum class CommitPath { every_thread, main_thread };
+
+struct RunningProcess {
+  pid_t pid;
+  CommitPath commit_path;
+};
+
 class StartIsolation {
  public:
-  // Moves every thread of `running` off the isolated CPU and the calling thread onto it, so that a
-  // child spawned next starts there. Inactive (does nothing) where fewer than 2 CPUs are allowed.
-  explicit StartIsolation(const std::vector<pid_t>& running);
+  // Moves the commit path's threads of `running` off the isolated CPU, their other threads and the
+  // calling thread onto it (so that a child spawned next starts there). Inactive (does nothing) where
+  // fewer than 2 CPUs are allowed.
+  explicit StartIsolation(const std::vector<RunningProcess>& running);
   ~StartIsolation() { end(); }
   StartIsolation(const StartIsolation&) = delete;
   StartIsolation& operator=(const StartIsolation&) = delete;
@@ -46,13 +60,13 @@ class StartIsolation {
   struct Seen {
     pid_t thread;
     cpu_set_t had;
-    bool moved;  // false: allowed nothing but the isolated CPU, or not ours to move
+    bool moved;  // false: left where it was (nowhere else to go, or not ours to move)
   };
 
-  void move_off(pid_t process);
+  void move(const RunningProcess& process);
 
-  std::vector<pid_t> processes_;  // the running ones given, this one among them if given
-  std::vector<Seen> seen_;        // their threads when the isolation began
+  std::vector<RunningProcess> processes_;  // the running ones given, this one among them if given
+  std::vector<Seen> seen_;                 // their threads when the isolation began
   pid_t started_ = 0;
   cpu_set_t caller_had_{};
   int cpu_ = -1;

@@ -147,7 +147,13 @@ int run(int starts, const std::string& program) {
     for (int i = 0; i < 2 * starts; ++i) {
       const bool isolated = i % 2 == 1;
       std::optional<shmraft::launcher::StartIsolation> isolation;
-      if (isolated) isolation.emplace(std::vector<pid_t>{client, leader, follower});
+      if (isolated) {
+        using shmraft::launcher::CommitPath;
+        isolation.emplace(
+            std::vector<shmraft::launcher::RunningProcess>{{client, CommitPath::every_thread},
+                                                           {leader, CommitPath::every_thread},
+                                                           {follower, CommitPath::every_thread}});
+      }
       shared->isolated[i] = isolated;
       shared->started_at[i] = monotonic_ns();
       const pid_t started = spawn(program);

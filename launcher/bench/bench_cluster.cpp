@@ -163,9 +163,10 @@ pid_t BenchCluster::restart_node(pid_t killed, bool isolated) {
   const uint32_t node = it->second;
   killed_.erase(it);
   if (!isolated) return supervisor_->start(node);
-  // This process's threads too: the clients and the commit path's replies run here.
-  std::vector<pid_t> running{getpid()};
-  for (const uint32_t other : supervisor_->running_nodes()) running.push_back(supervisor_->pid(other));
+  // Every thread of this process is on the commit path (the clients); of a node, its loop.
+  std::vector<launcher::RunningProcess> running{{getpid(), launcher::CommitPath::every_thread}};
+  for (const uint32_t other : supervisor_->running_nodes())
+    running.push_back({supervisor_->pid(other), launcher::CommitPath::main_thread});
   isolation_ = std::make_unique<launcher::StartIsolation>(running);
   const pid_t started = supervisor_->start(node);
   isolation_->spawned(started);

@@ -108,7 +108,7 @@ TEST(StartIsolation, TheRunningLeaveOneCpuTheStartedHasItAndEveryoneGetsTheirCpu
   const cpu_set_t others = without(caller.had, isolated);
   ParkedThread running;  // e.g. a client thread of the benchmark
 
-  StartIsolation isolation({getpid()});
+  StartIsolation isolation({{getpid(), CommitPath::every_thread}});
   ASSERT_TRUE(isolation.active());
   EXPECT_EQ(isolation.isolated_cpu(), isolated) << "the last CPU this process may use";
   EXPECT_TRUE(same(cpus_of(running.tid()), others)) << "a running thread must leave the isolated CPU";
@@ -141,7 +141,7 @@ TEST(StartIsolation, AThreadAllowedOnlyTheIsolatedCpuStaysThereAndTheDestructorE
   ASSERT_EQ(sched_setaffinity(pinned.tid(), sizeof(pinned_cpus), &pinned_cpus), 0);
   ParkedThread running;
   {
-    StartIsolation isolation({getpid()});
+    StartIsolation isolation({{getpid(), CommitPath::every_thread}});
     ASSERT_TRUE(isolation.active());
     EXPECT_TRUE(same(cpus_of(pinned.tid()), pinned_cpus)) << "nowhere else to go: left where it is";
     EXPECT_TRUE(same(cpus_of(running.tid()), without(caller.had, isolated)));
@@ -151,12 +151,30 @@ TEST(StartIsolation, AThreadAllowedOnlyTheIsolatedCpuStaysThereAndTheDestructorE
   EXPECT_TRUE(same(cpus_of(0), caller.had));
 }
 
+// A node: its loop (the main thread) leaves the isolated CPU, its background threads join the start there.
+TEST(StartIsolation, OfANodeOnlyTheMainThreadLeavesTheOthersJoinTheStart) {
+  const CallerCpus caller;
+  if (CPU_COUNT(&caller.had) < 2) GTEST_SKIP() << "needs two CPUs to isolate one (this process has one)";
+  ASSERT_EQ(gettid(), getpid()) << "the test runs on the main thread";
+  const int isolated = last_cpu(caller.had);
+  ParkedThread background;
+  {
+    StartIsolation isolation({{getpid(), CommitPath::main_thread}});
+    ASSERT_TRUE(isolation.active());
+    EXPECT_TRUE(same(cpus_of(background.tid()), only(isolated))) << "background work goes with the start";
+    isolation.spawned(getpid());  // the main thread, standing for the loop, leaves the isolated CPU
+    EXPECT_TRUE(same(cpus_of(0), without(caller.had, isolated)));
+  }
+  EXPECT_TRUE(same(cpus_of(background.tid()), caller.had));
+  EXPECT_TRUE(same(cpus_of(0), caller.had));
+}
+
 TEST(StartIsolation, DoesNothingWhereOnlyOneCpuIsAllowed) {
   const CallerCpus caller;
   const cpu_set_t one = only(last_cpu(caller.had));
   ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
   ParkedThread running;  // inherits the one CPU
-  StartIsolation isolation({getpid()});
+  StartIsolation isolation({{getpid(), CommitPath::every_thread}});
   EXPECT_FALSE(isolation.active());
   EXPECT_EQ(isolation.isolated_cpu(), std::nullopt);
   isolation.spawned(getpid());
