@@ -44,7 +44,7 @@ void add_failover_flags(CLI::App& app, FailoverSpec& spec) {
   app.add_option(
          "--restart-cpu", spec.restart_cpu,
          "Fail-over with --signal kill: where the killed node starts again: isolated (on a CPU of its "
-         "own, the other nodes and the clients off it until it has recovered its files) or shared "
+         "own, the other nodes' loops and the clients off it until it has recovered its files) or shared "
          "(wherever the scheduler puts it)")
       ->check(CLI::IsMember({"isolated", "shared"}))
       ->needs(failover)
