@@ -4,9 +4,10 @@
 // A process that starts spends milliseconds inside single system calls (execve, the first reads of its
 // files), and on a kernel built with preemption `none` nothing takes the CPU from it until the call
 // ends. A peer woken onto that CPU meanwhile waits, and a CPU that goes idle does not take it over
-// until a tick's balance: on the 2-CPU host of docs/results/2026-12-07.md, a three-process futex relay
-// with nothing of shmraft in it had a slowest round trip of 3.0-3.8 ms after each start of /bin/true
-// beside it, 0.17 ms without; kept off the starting program's CPU, 0.25-0.38 ms.
+// until a tick's balance. On the 2-CPU host of docs/results/2026-12-07.md, bench_start_stall (three
+// processes passing a token over futexes, nothing of shmraft in them) saw a slowest round trip of 2.65 ms
+// (p50) after each start of /bin/true beside it, 3.80 ms for shmraft, 0.14 ms without a start; with the
+// start isolated as below, 0.34 and 0.43 ms.
 //
 // So while a node starts, it has one CPU of its own — the last one the supervisor may use — and every
 // thread on the commit path (the other nodes' loops, the benchmark's clients) the rest; end() gives each
@@ -21,7 +22,6 @@
 #include <sys/types.h>
 
 #include <optional>
-#include <utility>
 #include <vector>
 
 namespace shmraft::launcher {

@@ -77,7 +77,7 @@ struct FailoverResult {
   std::string
       signal;  // what each event does: "kill" | "stop" (fail-over), "add" | "transfer" (reconfiguration)
   std::string victim;  // "leader" | "follower" | "learner" (the node added)
-  // Where a killed victim started again: "isolated" (a CPU of its own until caught up) | "shared"; empty
+  // Where a killed victim started again: "isolated" (a CPU of its own until recovered) | "shared"; empty
   // when nothing restarts (SIGSTOP, reconfiguration).
   std::string restart_cpu;
   uint32_t events_asked = 0;

@@ -69,8 +69,9 @@ class BenchCluster {
   // reports. Throws launcher::LauncherError for an attached cluster or a pid that is not one of its nodes.
   void signal_node(pid_t pid, int signal);
   // Starts again the node whose process `killed` signal_node() SIGKILLed; returns the new pid. If
-  // `isolated`, it starts on a CPU of its own, every other node and this process on the rest, until
-  // end_start_isolation() (launcher/start_isolation.h), which the destructor calls too.
+  // `isolated`, it starts on a CPU of its own — the other nodes' loops and this process's threads on the
+  // rest, the other nodes' background threads with it — until end_start_isolation()
+  // (launcher/start_isolation.h), which the destructor calls too.
   pid_t restart_node(pid_t killed, bool isolated);
   void end_start_isolation();
   // A node joining the cluster this benchmark started (`shmraft bench --reconfigure add`): its data

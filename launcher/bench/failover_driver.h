@@ -64,11 +64,11 @@ class FailoverDriver {
   // Asks the leader for `op`, again while it is busy with another change or the learner catches up.
   // Throws launcher::LauncherError on a refusal or when no leader answered.
   client::AdminOutcome ask(node::AdminOp op, uint32_t node);
-  // Until every node is alive, knows the current leader and has applied what the leader had committed
-  // when the wait began, and `settle_acks` more writes were acknowledged. False if stopped first.
   // Until node `node` runs as process `pid` (its counters say so once it has recovered its files):
   // false on Ctrl-C; throws launcher::LauncherError after kCatchUpTimeoutNs.
   bool wait_until_started(uint64_t node, int64_t pid);
+  // Until every node is alive, knows the current leader and has applied what the leader had committed
+  // when the wait began, and `settle_acks` more writes were acknowledged. False if stopped first.
   bool wait_until_caught_up(uint64_t settle_acks);
   // Sleeps `ms`; false (at once) if `stop` was raised.
   bool pause(uint32_t ms) const;
