@@ -37,13 +37,41 @@ std::vector<uint32_t> Supervisor::running_nodes() const {
   return result;
 }
 
-pid_t Supervisor::start(uint32_t node) {
+pid_t Supervisor::start(uint32_t node, StartPlacement placement, const std::vector<pid_t>& clients) {
   check_node(node);
   if (pids_[ipc::slot_of(node)] != 0)
     throw LauncherError("node " + std::to_string(node) + " is already running");
+  end_start_isolation();
   const Launch launch = launch_for_(node);
-  pids_[ipc::slot_of(node)] = spawn_child(launch.argv, launch.output);
-  return pids_[ipc::slot_of(node)];
+  if (placement == StartPlacement::own_cpu) {
+    // Of a node, only the loop (its main thread) is on the commit path; of a client, every thread.
+    std::vector<RunningProcess> running;
+    for (const pid_t pid : pids_)
+      if (pid != 0) running.push_back({pid, CommitPath::main_thread});
+    for (const pid_t pid : clients) running.push_back({pid, CommitPath::every_thread});
+    isolation_ = std::make_unique<StartIsolation>(running);
+    if (const std::optional<int> cpu = isolation_->isolated_cpu()) isolated_ = IsolatedStart{node, *cpu};
+  }
+  pid_t pid = 0;
+  try {
+    pid = spawn_child(launch.argv, launch.output);
+  } catch (...) {
+    end_start_isolation();
+    throw;
+  }
+  pids_[ipc::slot_of(node)] = pid;
+  if (isolation_) isolation_->spawned(pid);
+  return pid;
+}
+
+void Supervisor::end_start_isolation() {
+  isolation_.reset();
+  isolated_.reset();
+}
+
+void Supervisor::ended(uint32_t node) {
+  pids_[ipc::slot_of(node)] = 0;
+  if (isolated_ && isolated_->node == node) end_start_isolation();
 }
 
 bool Supervisor::kill(uint32_t node) {
@@ -61,11 +89,12 @@ bool Supervisor::stop(uint32_t node, std::chrono::milliseconds grace) {
   const pid_t pid = pids_[ipc::slot_of(node)];
   if (pid == 0) return false;
   stop_child(pid, grace);
-  pids_[ipc::slot_of(node)] = 0;
+  ended(node);
   return true;
 }
 
 std::vector<std::pair<uint32_t, ExitStatus>> Supervisor::stop_all(std::chrono::milliseconds grace) {
+  end_start_isolation();
   for (pid_t pid : pids_) {
     if (pid != 0) ::kill(pid, SIGTERM);
   }
@@ -93,7 +122,7 @@ std::vector<std::pair<uint32_t, ExitStatus>> Supervisor::reap_exited() {
     if (pids_[ipc::slot_of(node)] == 0) continue;
     if (auto status = try_reap(pids_[ipc::slot_of(node)])) {
       exited.emplace_back(node, *status);
-      pids_[ipc::slot_of(node)] = 0;
+      ended(node);
     }
   }
   return exited;

@@ -8,13 +8,18 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "launcher/child_process.h"
+#include "launcher/start_isolation.h"
 
 namespace shmraft::launcher {
+
+enum class StartPlacement { shared, own_cpu };
 
 class Supervisor {
  public:
@@ -35,8 +40,19 @@ class Supervisor {
   pid_t pid(uint32_t node) const;  // 0 when not running
   std::vector<uint32_t> running_nodes() const;
 
-  // Starts `node`; throws LauncherError if it is running already.
-  pid_t start(uint32_t node);
+  // Starts `node`; throws LauncherError if it is running already. With StartPlacement::own_cpu it
+  // starts on a CPU of its own (start_isolation.h): the running nodes' loops and every thread of
+  // `clients` keep the other CPUs until end_start_isolation(), which the owner calls once the node
+  // serves. Ending a node, or starting another, ends an isolation first.
+  pid_t start(uint32_t node, StartPlacement placement = StartPlacement::shared,
+              const std::vector<pid_t>& clients = {});
+  // The start that holds a CPU of its own, if one does (none where fewer than 2 CPUs are allowed).
+  struct IsolatedStart {
+    uint32_t node;
+    int cpu;
+  };
+  std::optional<IsolatedStart> isolated_start() const noexcept { return isolated_; }
+  void end_start_isolation();
   // SIGKILL and reap; false if it was not running.
   bool kill(uint32_t node);
   // SIGTERM, SIGKILL after `grace`; false if it was not running.
@@ -50,9 +66,12 @@ class Supervisor {
 
  private:
   void check_node(uint32_t node) const;
+  void ended(uint32_t node);  // its process is gone
 
   LaunchFor launch_for_;
   std::vector<pid_t> pids_;  // by slot (ipc::slot_of of the node id)
+  std::unique_ptr<StartIsolation> isolation_;
+  std::optional<IsolatedStart> isolated_;
 };
 
 }  // namespace shmraft::launcher

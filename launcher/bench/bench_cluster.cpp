@@ -18,7 +18,6 @@
 #include "launcher/launcher_error.h"
 #include "launcher/live_cluster.h"
 #include "launcher/node_launch.h"
-#include "launcher/start_isolation.h"
 #include "launcher/status_table.h"
 #include "launcher/supervisor.h"
 
@@ -162,19 +161,13 @@ pid_t BenchCluster::restart_node(pid_t killed, bool isolated) {
     throw launcher::LauncherError(fmt::format("node process {} was not killed by the benchmark", killed));
   const uint32_t node = it->second;
   killed_.erase(it);
-  if (!isolated) return supervisor_->start(node);
-  // Every thread of this process is on the commit path (the clients); of a node, its loop.
-  std::vector<launcher::RunningProcess> running{{getpid(), launcher::CommitPath::every_thread}};
-  for (const uint32_t other : supervisor_->running_nodes())
-    running.push_back({supervisor_->pid(other), launcher::CommitPath::main_thread});
-  isolation_ = std::make_unique<launcher::StartIsolation>(running);
-  const pid_t started = supervisor_->start(node);
-  isolation_->spawned(started);
-  return started;
+  // This process's threads are the clients.
+  return supervisor_->start(
+      node, isolated ? launcher::StartPlacement::own_cpu : launcher::StartPlacement::shared, {getpid()});
 }
 
 void BenchCluster::end_start_isolation() {
-  isolation_.reset();
+  supervisor_->end_start_isolation();
 }
 
 pid_t BenchCluster::start_joining_node(uint32_t node) {

@@ -27,7 +27,6 @@
 
 namespace shmraft::launcher {
 class Supervisor;
-class StartIsolation;
 }  // namespace shmraft::launcher
 
 namespace shmraft::bench {
@@ -71,7 +70,7 @@ class BenchCluster {
   // Starts again the node whose process `killed` signal_node() SIGKILLed; returns the new pid. If
   // `isolated`, it starts on a CPU of its own — the other nodes' loops and this process's threads on the
   // rest, the other nodes' background threads with it — until end_start_isolation()
-  // (launcher/start_isolation.h), which the destructor calls too.
+  // (launcher/start_isolation.h), or until the node ends.
   pid_t restart_node(pid_t killed, bool isolated);
   void end_start_isolation();
   // A node joining the cluster this benchmark started (`shmraft bench --reconfigure add`): its data
@@ -96,7 +95,6 @@ class BenchCluster {
   std::unique_ptr<launcher::Supervisor> supervisor_;  // started clusters only
   std::vector<pid_t> attached_pids_;                  // attached clusters: the nodes' pids at attach time
   std::map<pid_t, uint32_t> killed_;  // signal_node(SIGKILL): the supervisor's node of each pid
-  std::unique_ptr<launcher::StartIsolation> isolation_;  // restart_node() until end_start_isolation()
 };
 
 // `config` adapted to the running cluster `name`: its node count and transport (a node publishes a TCP

@@ -5,6 +5,8 @@
 //   SIGCHLD                    a node exited: report it; with --restart-on-crash start it again
 //   SIGRTMIN + value           a request from another shell: `shmraft restart` (restart a node),
 //                              `shmraft member add` (start a joining node), `member remove` (stop one)
+// A node started while others run starts on a CPU of its own until it serves (--restart-cpu,
+// start_isolation.h): the running nodes' loops and the client processes in the segment keep the rest.
 // The nodes die with it even if it is SIGKILLed (PR_SET_PDEATHSIG); the segment then is stale and
 // `shmraft clean` or the next `up` of the same cluster removes it.
 //
@@ -18,6 +20,8 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "launcher/cli_options.h"
 #include "launcher/cluster_dirs.h"
@@ -45,6 +49,11 @@ constexpr milliseconds kStopGrace{5000};
 // left to form the cluster. (A node restarted on request that fails is only reported: `shmraft restart`
 // tells its caller, and the rest of the cluster runs on.)
 constexpr milliseconds kStartupWindow{2000};
+// A start on a CPU of its own ends when the node's counters name its pid (it has recovered its files:
+// 20–55 ms on the host of docs/results/2026-12-07.md), looked at this often, or after the limit: a
+// recovery that takes longer would keep the commit path on fewer CPUs for longer than its stalls cost.
+constexpr milliseconds kIsolationPoll{1};
+constexpr milliseconds kIsolationLimit{2000};
 
 struct UpOptions {
   std::string cluster;
@@ -53,7 +62,61 @@ struct UpOptions {
   bool nodes_given = false;      // -n on the command line
   bool max_nodes_given = false;  // --max-nodes on the command line
   bool restart_on_crash = false;
+  std::string restart_cpu = "isolated";
   std::vector<std::string> node_args;
+};
+
+// Every live process holding a client slot: their threads are on the commit path.
+std::vector<pid_t> client_processes(const ipc::Segment& segment) {
+  std::set<pid_t> owners;
+  for (uint32_t slot = 0; slot < segment.client_slots(); ++slot) {
+    const pid_t owner = segment.client_slot_owner(slot);
+    if (owner != 0 && process_exists(owner)) owners.insert(owner);
+  }
+  return {owners.begin(), owners.end()};
+}
+
+// Starts nodes beside running ones where --restart-cpu says, and ends a start's CPU of its own once the
+// node serves.
+class NodeStarts {
+ public:
+  NodeStarts(Supervisor& supervisor, const ipc::Segment& segment, bool isolated)
+      : supervisor_(supervisor), segment_(segment), isolated_(isolated) {}
+
+  // Starts `node`; "" or ", on CPU <n> of its own" for the line that reports it.
+  std::pair<pid_t, std::string> start(uint32_t node) {
+    const bool beside_others = !supervisor_.running_nodes().empty();
+    const StartPlacement placement =
+        isolated_ && beside_others ? StartPlacement::own_cpu : StartPlacement::shared;
+    const pid_t pid = supervisor_.start(node, placement, client_processes(segment_));
+    const auto isolated = supervisor_.isolated_start();
+    if (!isolated) return {pid, ""};
+    since_ = Clock::now();
+    return {pid, ", on CPU " + std::to_string(isolated->cpu) + " of its own until it serves"};
+  }
+  // How long the caller may sleep before tend() has something to look at.
+  milliseconds poll(milliseconds otherwise) const {
+    return supervisor_.isolated_start() ? std::min(otherwise, kIsolationPoll) : otherwise;
+  }
+  // Ends a start's isolation once its node serves or the limit passed, and says so.
+  void tend() {
+    const auto isolated = supervisor_.isolated_start();
+    if (!isolated) return;
+    const uint32_t node = isolated->node;
+    const auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - since_);
+    const bool serves = segment_.node_counters(node).pid.load(std::memory_order_relaxed) ==
+                        static_cast<uint64_t>(supervisor_.pid(node));
+    if (!serves && took < kIsolationLimit) return;
+    supervisor_.end_start_isolation();
+    std::cout << "node " << node << ": " << (serves ? "serves" : "not serving yet") << " after "
+              << took.count() << " ms; every CPU shared again" << std::endl;
+  }
+
+ private:
+  Supervisor& supervisor_;
+  const ipc::Segment& segment_;
+  const bool isolated_;
+  Clock::time_point since_{};
 };
 
 // Says when a majority of the voters lost their state, and when that is over; returns whether it holds.
@@ -135,6 +198,7 @@ int run_up(const UpOptions& options) {
     ipc::NodeCounters::set(segment.node_counters(node).incarnation, 1);
   const NodeLaunchConfig launch{created.dirs, created.id, options.node_args};
   Supervisor supervisor(segment.max_nodes(), [&](uint32_t node) { return node_launch(launch, node); });
+  NodeStarts starts(supervisor, segment, options.restart_cpu == "isolated");
   RestartPolicy policy;
   std::map<uint32_t, Clock::time_point> pending_restarts;
   std::set<uint32_t> restarted;            // on request: outside the first start
@@ -168,14 +232,16 @@ int run_up(const UpOptions& options) {
     std::optional<LeaderInfo> reported_leader;
     bool reported_majority_lost = false;
     bool stopping = false;
+    Clock::time_point next_look = Clock::now();
     while (!stopping) {
-      // Sleep until a signal, the next pending restart, or the next look at who leads (often until the
-      // first leader shows).
-      auto timeout = milliseconds(reported_leader ? 250 : 20);
+      // Sleep until a signal, the next pending restart, the next look at who leads (often until the
+      // first leader shows), or the next look at a start on a CPU of its own.
+      auto timeout = std::chrono::ceil<milliseconds>(std::max(next_look - Clock::now(), Clock::duration(0)));
       for (const auto& [node, due] : pending_restarts) {
         timeout = std::min(timeout,
                            std::chrono::ceil<milliseconds>(std::max(due - Clock::now(), Clock::duration(0))));
       }
+      timeout = starts.poll(timeout);
       for (const signalfd_siginfo& info : signals.wait(timeout)) {
         const int signo = static_cast<int>(info.ssi_signo);
         if (signo == SIGINT || signo == SIGTERM || signo == SIGHUP) {
@@ -216,11 +282,11 @@ int run_up(const UpOptions& options) {
             }
           }
           outputs.insert_or_assign(node, OutputMark(created.dirs.node_output(node)));
-          const pid_t pid = supervisor.start(node);
+          const auto [pid, where] = starts.start(node);
           policy.started(node);
           std::cout << "node " << node << ": "
                     << (request == SupervisorRequest::start_node ? "started" : "restarted")
-                    << " on request of pid " << info.ssi_pid << ", pid " << pid << std::endl;
+                    << " on request of pid " << info.ssi_pid << ", pid " << pid << where << std::endl;
         }
       }
       if (stopping) break;
@@ -246,11 +312,14 @@ int run_up(const UpOptions& options) {
           continue;
         }
         outputs.insert_or_assign(it->first, OutputMark(created.dirs.node_output(it->first)));
-        const pid_t pid = supervisor.start(it->first);
+        const auto [pid, where] = starts.start(it->first);
         policy.started(it->first);
-        std::cout << "node " << it->first << ": restarted after a crash, pid " << pid << std::endl;
+        std::cout << "node " << it->first << ": restarted after a crash, pid " << pid << where << std::endl;
         it = pending_restarts.erase(it);
       }
+      starts.tend();
+      if (Clock::now() < next_look) continue;
+      next_look = Clock::now() + milliseconds(reported_leader ? 250 : 20);
       if (const auto leader = current_leader(segment);
           leader && (!reported_leader || leader->node != reported_leader->node ||
                      leader->term != reported_leader->term)) {
@@ -289,6 +358,12 @@ void add_up_command(CLI::App& root, CommandList& commands) {
                   "Root of the node directories (default " + default_data_base().string() +
                       "/<cluster>; node<i>/ inside)");
   app->add_flag("--restart-on-crash", options->restart_on_crash, "Start a node again when it dies");
+  app->add_option("--restart-cpu", options->restart_cpu,
+                  "Where a node started beside running ones starts: isolated (on a CPU of its own, the "
+                  "other nodes' loops and the client processes off it until it serves) or shared "
+                  "(wherever the scheduler puts it)")
+      ->check(CLI::IsMember({"isolated", "shared"}))
+      ->capture_default_str();
   app->add_option("node_flags", options->node_args, "Flags for every node, after `--`");
   commands.push_back({app, [options, app] {
                         options->nodes_given = app->get_option("--nodes")->count() > 0;

@@ -1,7 +1,8 @@
 // The cluster's life cycle through the real `shmraft` binary: first leader, `down`, Ctrl-C, a SIGKILLed
-// supervisor (no orphans, `clean`), restart on crash, data surviving down + up; and how the launcher
-// reads /proc about processes that may be exiting.
+// supervisor (no orphans, `clean`), restart on crash, a restart's CPU of its own, data surviving down + up;
+// and how the launcher reads /proc about processes that may be exiting.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -140,6 +141,58 @@ TEST(Lifecycle, RestartCommandStartsAStoppedNode) {
   ASSERT_EQ(restart.exit_code, 0) << restart.describe();
   EXPECT_NE(cluster.node_pid(1), 0);
   cluster.wait_for_catch_up();
+}
+
+cpu_set_t cpus_of(pid_t thread) {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  EXPECT_EQ(sched_getaffinity(thread, sizeof(cpus), &cpus), 0) << "thread " << thread;
+  return cpus;
+}
+
+// Every thread of every node process may run where `cpus` says.
+void expect_every_node_thread_on(const TestCluster& cluster, const cpu_set_t& cpus) {
+  for (const pid_t pid : cluster.node_pids()) {
+    ASSERT_NE(pid, 0);
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+      cpu_set_t has = cpus_of(std::stoi(task.path().filename().string()));
+      EXPECT_TRUE(CPU_EQUAL(&has, &cpus)) << "thread " << task.path().filename() << " of node pid " << pid;
+    }
+  }
+}
+
+// `up` starts a node beside running ones on a CPU of its own (launcher/start_isolation.h) until it serves,
+// then gives every thread back the CPUs it had; `--restart-cpu shared` leaves the scheduler alone.
+TEST(Lifecycle, ARestartHasACpuOfItsOwnUntilItServesUnlessShared) {
+  const cpu_set_t had = cpus_of(0);
+  if (CPU_COUNT(&had) < 2) GTEST_SKIP() << "needs two CPUs to isolate one (this process has one)";
+  int last = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &had)) last = cpu;
+  for (const bool isolated : {true, false}) {
+    SCOPED_TRACE(isolated ? "isolated" : "shared");
+    TestCluster cluster(
+        "restart-cpu",
+        {.nodes = 3, .up_args = {"--restart-cpu", isolated ? "isolated" : "shared"}, .node_args = {}});
+    cluster.wait_for_leader();
+    ASSERT_EQ(cluster.run("kill", {"2"}).exit_code, 0);
+    const CommandResult restart = cluster.run("restart", {"2"});
+    ASSERT_EQ(restart.exit_code, 0) << restart.describe();
+    const std::string own_cpu = ", on CPU " + std::to_string(last) + " of its own until it serves";
+    if (isolated) {
+      ASSERT_TRUE(eventually(
+          [&] { return cluster.supervisor_output().find("node 2: serves after ") != std::string::npos; },
+          5000ms))
+          << cluster.supervisor_output();
+      EXPECT_NE(cluster.supervisor_output().find(own_cpu), std::string::npos) << cluster.supervisor_output();
+    } else {
+      cluster.wait_for_catch_up();
+      EXPECT_EQ(cluster.supervisor_output().find("of its own"), std::string::npos)
+          << cluster.supervisor_output();
+      EXPECT_EQ(cluster.supervisor_output().find("serves after"), std::string::npos);
+    }
+    expect_every_node_thread_on(cluster, had);
+  }
 }
 
 TEST(Lifecycle, DataSurvivesDownAndUpInTheDefaultRoot) {

@@ -1,6 +1,7 @@
 // StartIsolation on this test process's threads (standing in for the running nodes and the clients) and
 // on a forked child (standing in for the node started): who may run where during the start, and that
-// end() gives every thread the CPUs it had.
+// end() gives every thread the CPUs it had. Then the Supervisor's starts on a CPU of their own, with
+// `sleep` processes for nodes: what `shmraft up` and `bench --failover` use.
 #include "launcher/start_isolation.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+
+#include "launcher/supervisor.h"
+#include "tests/temp_dir.h"
 
 namespace shmraft::launcher {
 namespace {
@@ -181,6 +185,69 @@ TEST(StartIsolation, DoesNothingWhereOnlyOneCpuIsAllowed) {
   isolation.end();
   EXPECT_TRUE(same(cpus_of(running.tid()), one));
   EXPECT_TRUE(same(cpus_of(0), one));
+}
+
+// Nodes that are `sleep` processes: single-threaded, so each one's main thread is all of it.
+Supervisor sleeping_nodes(uint32_t nodes, const std::filesystem::path& dir) {
+  return Supervisor(nodes, [dir](uint32_t node) {
+    return Supervisor::Launch{{"/bin/sleep", "60"}, dir / ("node" + std::to_string(node) + ".out")};
+  });
+}
+
+TEST(SupervisorStart, OnACpuOfItsOwnTheRunningNodesAndClientsLeaveItUntilTheOwnerEndsIt) {
+  const CallerCpus caller;
+  if (CPU_COUNT(&caller.had) < 2) GTEST_SKIP() << "needs two CPUs to isolate one (this process has one)";
+  const int isolated = last_cpu(caller.had);
+  const cpu_set_t others = without(caller.had, isolated);
+  const testing::TempDir dir;
+  Supervisor supervisor = sleeping_nodes(3, dir.path());
+  supervisor.start(1);
+  supervisor.start(2);
+  PausedChild client;
+  ASSERT_GT(client.pid, 0);
+
+  const pid_t started = supervisor.start(3, StartPlacement::own_cpu, {client.pid});
+  ASSERT_TRUE(supervisor.isolated_start());
+  EXPECT_EQ(supervisor.isolated_start()->node, 3u);
+  EXPECT_EQ(supervisor.isolated_start()->cpu, isolated);
+  EXPECT_TRUE(same(cpus_of(started), only(isolated)));
+  for (const uint32_t node : {1u, 2u}) EXPECT_TRUE(same(cpus_of(supervisor.pid(node)), others)) << node;
+  EXPECT_TRUE(same(cpus_of(client.pid), others)) << "a client is on the commit path";
+  EXPECT_TRUE(same(cpus_of(0), others));
+
+  supervisor.end_start_isolation();
+  EXPECT_FALSE(supervisor.isolated_start());
+  for (const uint32_t node : {1u, 2u, 3u})
+    EXPECT_TRUE(same(cpus_of(supervisor.pid(node)), caller.had)) << node;
+  EXPECT_TRUE(same(cpus_of(client.pid), caller.had));
+  EXPECT_TRUE(same(cpus_of(0), caller.had));
+}
+
+TEST(SupervisorStart, AnIsolationEndsWithItsNodeOrTheNextStartAndASharedStartMovesNothing) {
+  const CallerCpus caller;
+  if (CPU_COUNT(&caller.had) < 2) GTEST_SKIP() << "needs two CPUs to isolate one (this process has one)";
+  const testing::TempDir dir;
+  Supervisor supervisor = sleeping_nodes(3, dir.path());
+  supervisor.start(1);
+  supervisor.start(2, StartPlacement::own_cpu);
+  supervisor.kill(2);
+  EXPECT_FALSE(supervisor.isolated_start()) << "a killed node's start holds no CPU";
+  EXPECT_TRUE(same(cpus_of(supervisor.pid(1)), caller.had));
+
+  supervisor.start(2, StartPlacement::own_cpu);
+  supervisor.start(3, StartPlacement::own_cpu);
+  ASSERT_TRUE(supervisor.isolated_start());
+  EXPECT_EQ(supervisor.isolated_start()->node, 3u) << "one start isolated at a time: the latest";
+  EXPECT_TRUE(same(cpus_of(supervisor.pid(2)), without(caller.had, supervisor.isolated_start()->cpu)))
+      << "the earlier start is now a running node";
+  supervisor.stop(3, std::chrono::milliseconds(1000));
+  EXPECT_FALSE(supervisor.isolated_start());
+  for (const uint32_t node : {1u, 2u}) EXPECT_TRUE(same(cpus_of(supervisor.pid(node)), caller.had)) << node;
+
+  supervisor.start(3);
+  EXPECT_FALSE(supervisor.isolated_start());
+  for (const uint32_t node : {1u, 2u, 3u})
+    EXPECT_TRUE(same(cpus_of(supervisor.pid(node)), caller.had)) << node;
 }
 
 }  // namespace
