@@ -80,7 +80,7 @@ bool Supervisor::kill(uint32_t node) {
   if (pid == 0) return false;
   ::kill(pid, SIGKILL);
   wait_for_exit(pid, std::chrono::hours(1));
-  pids_[ipc::slot_of(node)] = 0;
+  ended(node);
   return true;
 }
 

@@ -2,7 +2,6 @@
 // supervisor (no orphans, `clean`), restart on crash, a restart's CPU of its own, data surviving down + up;
 // and how the launcher reads /proc about processes that may be exiting.
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include "launcher/child_process.h"
 #include "launcher/cluster_dirs.h"
 #include "tests/cluster/harness.h"
+#include "tests/cpu_sets.h"
 
 namespace shmraft::cluster_test {
 namespace {
@@ -143,20 +143,13 @@ TEST(Lifecycle, RestartCommandStartsAStoppedNode) {
   cluster.wait_for_catch_up();
 }
 
-cpu_set_t cpus_of(pid_t thread) {
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  EXPECT_EQ(sched_getaffinity(thread, sizeof(cpus), &cpus), 0) << "thread " << thread;
-  return cpus;
-}
-
 // Every thread of every node process may run where `cpus` says.
 void expect_every_node_thread_on(const TestCluster& cluster, const cpu_set_t& cpus) {
   for (const pid_t pid : cluster.node_pids()) {
     ASSERT_NE(pid, 0);
     for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-      cpu_set_t has = cpus_of(std::stoi(task.path().filename().string()));
-      EXPECT_TRUE(CPU_EQUAL(&has, &cpus)) << "thread " << task.path().filename() << " of node pid " << pid;
+      EXPECT_TRUE(testing::same(testing::cpus_of(std::stoi(task.path().filename().string())), cpus))
+          << "thread " << task.path().filename() << " of node pid " << pid;
     }
   }
 }
@@ -164,11 +157,9 @@ void expect_every_node_thread_on(const TestCluster& cluster, const cpu_set_t& cp
 // `up` starts a node beside running ones on a CPU of its own (launcher/start_isolation.h) until it serves,
 // then gives every thread back the CPUs it had; `--restart-cpu shared` leaves the scheduler alone.
 TEST(Lifecycle, ARestartHasACpuOfItsOwnUntilItServesUnlessShared) {
-  const cpu_set_t had = cpus_of(0);
+  const cpu_set_t had = testing::cpus_of(0);
   if (CPU_COUNT(&had) < 2) GTEST_SKIP() << "needs two CPUs to isolate one (this process has one)";
-  int last = -1;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-    if (CPU_ISSET(cpu, &had)) last = cpu;
+  const int last = testing::last_cpu(had);
   for (const bool isolated : {true, false}) {
     SCOPED_TRACE(isolated ? "isolated" : "shared");
     TestCluster cluster(

@@ -17,41 +17,17 @@
 #include <thread>
 
 #include "launcher/supervisor.h"
+#include "tests/cpu_sets.h"
 #include "tests/temp_dir.h"
 
 namespace shmraft::launcher {
 namespace {
 
-cpu_set_t cpus_of(pid_t thread) {
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  EXPECT_EQ(sched_getaffinity(thread, sizeof(cpus), &cpus), 0) << "thread " << thread;
-  return cpus;
-}
-
-bool same(const cpu_set_t& a, const cpu_set_t& b) {
-  return CPU_EQUAL(&a, &b);
-}
-
-cpu_set_t only(int cpu) {
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  CPU_SET(cpu, &cpus);
-  return cpus;
-}
-
-cpu_set_t without(cpu_set_t cpus, int cpu) {
-  CPU_CLR(cpu, &cpus);
-  return cpus;
-}
-
-int last_cpu(const cpu_set_t& cpus) {
-  int last = -1;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &cpus)) last = cpu;
-  }
-  return last;
-}
+using testing::cpus_of;
+using testing::last_cpu;
+using testing::only;
+using testing::same;
+using testing::without;
 
 // A thread of this process that waits until told to end, and says its thread id.
 class ParkedThread {
