@@ -53,6 +53,7 @@ TEST(Command, EveryRangeErrorIsAUsageErrorThatSaysTheRange) {
   expect_usage_error({"kv", "--timeout-ms", "0", "get", "k"}, "'0' must be from 1 to 3600000 (ms)");
   expect_usage_error({"status", "--interval-ms", "1"}, "'1' must be from 50 to 60000 (ms)");
   expect_usage_error({"up", "-n", "99"}, "'99' must be from 1 to 16");
+  expect_usage_error({"up", "--restart-cpu", "spare"}, "--restart-cpu: spare not in {isolated,shared}");
   expect_usage_error({"chaos", "--duration", "0"}, "'0' must be from 0.1 to 86400 (s)");
   expect_usage_error({"up", "-c", unique_cluster_name("flags"), "--", "--cluster", "x"},
                      "--cluster is set by the launcher");
