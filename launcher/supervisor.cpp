@@ -50,7 +50,11 @@ pid_t Supervisor::start(uint32_t node, StartPlacement placement, const std::vect
       if (pid != 0) running.push_back({pid, CommitPath::main_thread});
     for (const pid_t pid : clients) running.push_back({pid, CommitPath::every_thread});
     isolation_ = std::make_unique<StartIsolation>(running);
-    if (const std::optional<int> cpu = isolation_->isolated_cpu()) isolated_ = IsolatedStart{node, *cpu};
+    if (const std::optional<int> cpu = isolation_->isolated_cpu()) {
+      isolated_ = IsolatedStart{node, *cpu};
+    } else {
+      isolation_.reset();  // fewer than 2 CPUs: nothing was moved
+    }
   }
   pid_t pid = 0;
   try {

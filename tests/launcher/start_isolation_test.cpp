@@ -226,5 +226,17 @@ TEST(SupervisorStart, AnIsolationEndsWithItsNodeOrTheNextStartAndASharedStartMov
     EXPECT_TRUE(same(cpus_of(supervisor.pid(node)), caller.had)) << node;
 }
 
+TEST(SupervisorStart, WhereOnlyOneCpuIsAllowedAnOwnCpuStartHoldsNone) {
+  const CallerCpus caller;
+  const cpu_set_t one = only(last_cpu(caller.had));
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  const testing::TempDir dir;
+  Supervisor supervisor = sleeping_nodes(2, dir.path());
+  supervisor.start(1);
+  supervisor.start(2, StartPlacement::own_cpu);
+  EXPECT_FALSE(supervisor.isolated_start());
+  for (const uint32_t node : {1u, 2u}) EXPECT_TRUE(same(cpus_of(supervisor.pid(node)), one)) << node;
+}
+
 }  // namespace
 }  // namespace shmraft::launcher
