@@ -56,8 +56,6 @@ long arg(T* pointer) {
   // Every file but the owner's pidfd goes at once: the node alone holds its locks, sockets and pipes.
   if (args.owner_pidfd > 0) raw_syscall(SYS_close_range, 0, args.owner_pidfd - 1, 0);
   raw_syscall(SYS_close_range, args.owner_pidfd + 1, ~0U, 0);
-  static const char kName[] = "shmraft-keeper";  // what ps and /proc/<pid>/comm show
-  raw_syscall(SYS_prctl, PR_SET_NAME, arg(kName));
   // It lives on the last CPU it may use: the one a restarted node has to itself while the benchmark keeps
   // the others off it (start_isolation.h). Woken by the owner's death anywhere else, it would land on a
   // survivor's CPU at the moment of the election (measured: a follower kill's worst operation 0.85 ms
@@ -76,6 +74,9 @@ long arg(T* pointer) {
   // could not raise it back).
   const sched_param no_priority{};
   raw_syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, arg(&no_priority));
+  // Named last, so a name says the set-up above is done (what ps and /proc/<pid>/comm show).
+  static const char kName[] = "shmraft-keeper";
+  raw_syscall(SYS_prctl, PR_SET_NAME, arg(kName));
   // Readable once the owner's every thread has exited, however it ended. The pidfd was opened before
   // the clone, so it names the owner even if the owner died before this line ran.
   pollfd owner{args.owner_pidfd, POLLIN, 0};

@@ -144,7 +144,7 @@ TEST(MmKeeper, SharesTheMemoryHoldsOnlyTheOwnersPidfdAndBlocksEverySignal) {
   if (pid == 0) return;
   EXPECT_EQ(status_field(pid, "Tgid"), std::to_string(pid)) << "a process of its own, not a thread";
   EXPECT_EQ(status_field(pid, "PPid"), std::to_string(getpid()));
-  // It names itself after closing its files: once named, only the owner's pidfd is left.
+  // It names itself once set up: its files closed but the owner's pidfd, its CPU and policy set.
   ASSERT_TRUE(eventually([&] { return status_field(pid, "Name") == "shmraft-keeper"; }, 10s));
   const std::vector<std::string> files = open_files(pid);
   ASSERT_EQ(files.size(), 1u) << "stdin, stdout, stderr and this test's files are the owner's alone";
