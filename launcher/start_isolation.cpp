@@ -39,7 +39,13 @@ StartIsolation::StartIsolation(const std::vector<RunningProcess>& running) : pro
     if (CPU_ISSET(cpu, &caller_had_)) cpu_ = cpu;
   }
   active_ = true;
+  // First onto the isolated CPU: the moves cost ~10 µs of system call each on a PVM guest, 0.3–0.5 ms in
+  // all, which belongs there rather than on the CPUs the commit path keeps.
+  to_isolated_cpu();
   for (const RunningProcess& process : processes_) move(process);
+}
+
+void StartIsolation::to_isolated_cpu() const {
   cpu_set_t isolated;
   CPU_ZERO(&isolated);
   CPU_SET(cpu_, &isolated);
@@ -53,6 +59,7 @@ std::optional<int> StartIsolation::isolated_cpu() const noexcept {
 
 void StartIsolation::move(const RunningProcess& process) {
   for (const pid_t thread : threads_of(process.pid)) {
+    if (thread == gettid()) continue;  // the caller's CPUs are caller_had_
     Seen seen{thread, {}, false};
     if (sched_getaffinity(thread, sizeof(seen.had), &seen.had) != 0) continue;
     cpu_set_t target;
@@ -79,24 +86,28 @@ void StartIsolation::spawned(pid_t started) {
 void StartIsolation::end() {
   if (!active_) return;
   active_ = false;
+  to_isolated_cpu();  // as in the constructor
   const auto seen = [&](pid_t thread) {
     return std::find_if(seen_.begin(), seen_.end(), [&](const Seen& s) { return s.thread == thread; });
   };
   for (const RunningProcess& process : processes_) {
-    const auto main_thread = seen(process.pid);
+    // What a thread born meanwhile gets: its main thread's CPUs (none if that one was not moved).
+    const cpu_set_t* main_had = process.pid == gettid() ? &caller_had_ : nullptr;
+    if (const auto main_thread = seen(process.pid); main_thread != seen_.end() && main_thread->moved)
+      main_had = &main_thread->had;
     for (const pid_t thread : threads_of(process.pid)) {
+      if (thread == gettid()) continue;
       if (const auto it = seen(thread); it != seen_.end()) {
         if (it->moved) set_cpus(thread, it->had);
-      } else if (main_thread != seen_.end() && main_thread->moved) {  // born meanwhile: as its main thread
-        set_cpus(thread, main_thread->had);
+      } else if (main_had != nullptr) {
+        set_cpus(thread, *main_had);
       }
     }
   }
-  // The calling thread: it had caller_had_ unless it was among the running threads seen.
-  if (seen(gettid()) == seen_.end()) set_cpus(0, caller_had_);
   if (started_ != 0) {
     for (const pid_t thread : threads_of(started_)) set_cpus(thread, caller_had_);
   }
+  set_cpus(0, caller_had_);
   seen_.clear();
 }
 

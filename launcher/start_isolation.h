@@ -64,6 +64,7 @@ class StartIsolation {
   };
 
   void move(const RunningProcess& process);
+  void to_isolated_cpu() const;
 
   std::vector<RunningProcess> processes_;  // the running ones given, this one among them if given
   std::vector<Seen> seen_;                 // their threads when the isolation began
