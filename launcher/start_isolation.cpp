@@ -78,9 +78,6 @@ void StartIsolation::move(const RunningProcess& process) {
 void StartIsolation::spawned(pid_t started) {
   if (!active_) return;
   started_ = started;
-  cpu_set_t others = caller_had_;
-  CPU_CLR(cpu_, &others);
-  set_cpus(0, others);
 }
 
 void StartIsolation::end() {
