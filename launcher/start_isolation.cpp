@@ -82,8 +82,7 @@ void StartIsolation::spawned(pid_t started) {
 
 void StartIsolation::end() {
   if (!active_) return;
-  active_ = false;
-  to_isolated_cpu();  // as in the constructor
+  active_ = false;  // the calling thread is on the isolated CPU still: the moves below run there too
   const auto seen = [&](pid_t thread) {
     return std::find_if(seen_.begin(), seen_.end(), [&](const Seen& s) { return s.thread == thread; });
   };
