@@ -84,6 +84,12 @@ std::optional<FailoverPercentiles> worst_op_percentiles(const std::vector<Failov
   return percentiles_of(std::move(values));
 }
 
+std::size_t worse_than_control(const std::vector<FailoverEvent>& events) {
+  return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [](const FailoverEvent& e) {
+    return e.control_worst_op_ns && e.worst_op_ns > *e.control_worst_op_ns;
+  }));
+}
+
 namespace {
 
 // "SIGKILL of the leader", "leadership transfer to a follower", ...
@@ -114,6 +120,8 @@ std::string event_line(const FailoverEvent& e, const FailoverResult& run) {
   line += fmt::format("  window {}  worst op {}", ns_or_none(e.window_ns, "none"),
                       format_ns(static_cast<double>(e.worst_op_ns)));
   if (e.worst_op_began_ns) line += fmt::format(" began {}", signed_ns(*e.worst_op_began_ns));
+  if (e.control_worst_op_ns)
+    line += fmt::format(" (control {})", format_ns(static_cast<double>(*e.control_worst_op_ns)));
   if (e.restart_ns)
     line += fmt::format("  restart at {} (pid {}{})", signed_ns(static_cast<int64_t>(*e.restart_ns)),
                         e.restarted_pid,
@@ -157,6 +165,13 @@ std::string to_text(const FailoverResult& r) {
     out += percentiles_text("elect", failover_percentiles(r.events, &FailoverEvent::elect_ns), n);
   }
   out += percentiles_text("worst op", worst_op_percentiles(r.events), n);
+  const auto control = failover_percentiles(r.events, &FailoverEvent::control_worst_op_ns);
+  out += percentiles_text("control", control, n);
+  if (control)
+    out += fmt::format(
+        "  (control: the worst op of a window as long without the event; the event's was slower "
+        "in {} of {})\n",
+        worse_than_control(r.events), control->events);
   if (r.quiet_ops != 0) {
     out += fmt::format(
         "  between events ({} ops): p50 {}  p99 {}  p99.9 {}  max {}\n", r.quiet_ops,
@@ -226,6 +241,7 @@ json to_json(const FailoverResult& r) {
                           {"window_us", us_or_null(e.window_ns)},
                           {"learner_us", us_or_null(e.learner_ns)},
                           {"worst_op_us", static_cast<double>(e.worst_op_ns) / 1000},
+                          {"control_worst_op_us", us_or_null(e.control_worst_op_ns)},
                           {"elections", e.elections},
                           {"terms", e.terms},
                           {"failed_ops", e.failed_ops},
@@ -253,6 +269,9 @@ json to_json(const FailoverResult& r) {
       {"elect_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::elect_ns))},
       {"learner_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::learner_ns))},
       {"worst_op_us", percentiles_json(worst_op_percentiles(r.events))},
+      {"control_worst_op_us",
+       percentiles_json(failover_percentiles(r.events, &FailoverEvent::control_worst_op_ns))},
+      {"worse_than_control", worse_than_control(r.events)},
       {"quiet_us", r.quiet_ops == 0 ? json(nullptr)
                                     : json{{"ops", r.quiet_ops},
                                            {"p50", static_cast<double>(r.quiet_p50_ns) / 1000},

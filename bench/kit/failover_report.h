@@ -16,6 +16,10 @@
 // A reconfiguration's "signal" is the benchmark's stamp before it asks: `transfer` has elect and window as
 // a leader kill (nothing to detect); `add` has learner (the learner's addition applied) and window (its
 // promotion applied).
+// Each event has a control: a window as long as the event (signal -> back), of the same load with no
+// event, taken where the next signal would be sent (every node caught up, writes acknowledged again).
+// Its slowest operation is what the event's worst would have been without the event, on this host in
+// this run: an event costs an operation only what its worst exceeds its control's.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -52,7 +56,9 @@ struct FailoverEvent {
   std::optional<uint64_t> new_leader;  // the node elected, as the status names it
   std::optional<uint64_t> window_ns;
   std::optional<uint64_t> learner_ns;  // `add`: the node started and its addition as a learner applied
-  uint64_t worst_op_ns = 0;   // the slowest operation that completed from the signal to the event's end
+  uint64_t worst_op_ns = 0;  // the slowest operation that completed from the signal to the event's end
+  // The same of the event's control (unset when the run ended before it).
+  std::optional<uint64_t> control_worst_op_ns;
   uint64_t elections = 0;     // elections begun by nodes that ran through the whole event
   uint64_t terms = 0;         // the leader's term at the event's end minus at the signal
   uint64_t failed_ops = 0;    // refused: never took effect
@@ -90,8 +96,8 @@ struct FailoverResult {
   bool checked = false;
   uint64_t keys_checked = 0;
   uint64_t lost_ops = 0;
-  // The operations that ran while no event was under way (begun after the last event ended): what the
-  // events' worst operations compare with, from the same run.
+  // The operations that ran while neither an event nor a control was under way (begun after the last
+  // one ended), from the same run.
   uint64_t quiet_ops = 0;
   uint64_t quiet_p50_ns = 0, quiet_p99_ns = 0, quiet_p999_ns = 0, quiet_max_ns = 0;
   uint64_t slow_op_threshold_ns = 0;  // --slow-ops-us; 0: slow operations not recorded
@@ -107,10 +113,13 @@ struct FailoverPercentiles {
 std::optional<FailoverPercentiles> failover_percentiles(const std::vector<FailoverEvent>& events,
                                                         std::optional<uint64_t> FailoverEvent::*figure);
 std::optional<FailoverPercentiles> worst_op_percentiles(const std::vector<FailoverEvent>& events);
+// The events whose worst operation was slower than their control's (of those that have one): about half
+// of them when the events cost nothing.
+std::size_t worse_than_control(const std::vector<FailoverEvent>& events);
 
 // "failover 3/20: leader node 2 (pid 4242) SIGKILL  detect 38 µs (death signal)  elect 1.20 ms (node 1)
-//  window 1.91 ms  worst op 2.03 ms began +1.2 ms  restart at +2.5 ms (pid 4260)  elections 1  terms +1
-//  failed 0  in doubt 0  back in 212 ms";
+//  window 1.91 ms  worst op 2.03 ms began +1.2 ms (control 310 µs)  restart at +2.5 ms (pid 4260)
+//  elections 1  terms +1  failed 0  in doubt 0  back in 212 ms";
 // "reconfigure 2/10: add node 4 (pid 4250)  learner 9.1 ms  window 31.2 ms  worst op 1.4 ms  ..."
 std::string event_line(const FailoverEvent& event, const FailoverResult& run);
 // The lines printed under an event's line with --slow-ops-us (none without), each indented:
@@ -118,11 +127,12 @@ std::string event_line(const FailoverEvent& event, const FailoverResult& run);
 //  leader→client 88 µs" (one line; "(2 attempts)" after the total and "before send 3.00 ms" first when
 // the operation was resent), then "    ... 3 more slow ops not kept" when some were dropped.
 std::vector<std::string> slow_op_lines(const FailoverEvent& event);
-// The summary: percentiles of window, detect, elect and worst op; elections, terms and failed operations
-// per event; the read-back.
+// The summary: percentiles of window, detect, elect, worst op and its control's; elections, terms and
+// failed operations per event; the read-back.
 std::string to_text(const FailoverResult& result);
 // {"signal", "victim", "events_asked", "window_us": {p50, p90, p99, max}, "detect_us", "elect_us",
-//  "learner_us", "worst_op_us", "quiet_us": {ops, p50, p99, p999, max}, "events": [...], ...}; a
+//  "learner_us", "worst_op_us", "control_worst_op_us", "worse_than_control" (a count of events),
+//  "quiet_us": {ops, p50, p99, p999, max}, "events": [...], ...}; a
 // percentile object is null when no event had the figure. With --slow-ops-us (only then) "slow_ops_us"
 // and, per event, "slow_ops": [{began_us, total_us, attempts, before_send_us, client_to_leader_us,
 // persist_us, replication_us, apply_us, leader_to_client_us}] and "slow_ops_dropped".

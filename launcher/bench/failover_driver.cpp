@@ -27,7 +27,16 @@ constexpr uint64_t kCatchUpTimeoutNs = 60'000 * kMs;       // generous: a restar
 // A follower's loss elects no one, so nothing waits for its detection: give the nodes this long to
 // notice before the victim comes back (an election timeout is 150-300 ms).
 constexpr uint64_t kFollowerDetectWaitNs = 500 * kMs;
-constexpr uint32_t kWatchMs = 1;  // how often the stamps are read while an event runs (they are exact)
+constexpr uint32_t kWatchMs = 1;   // how often the stamps are read while an event runs (they are exact)
+constexpr uint32_t kStatusMs = 5;  // how often the status is read while waiting for a catch-up
+
+// The tap's windows: event n is 2n - 1, its control 2n.
+uint32_t event_window(uint32_t number) {
+  return 2 * number - 1;
+}
+uint32_t control_window(uint32_t number) {
+  return 2 * number;
+}
 
 const NodeStatus* leader_of(const std::vector<NodeStatus>& nodes) {
   const NodeStatus* leader = nullptr;
@@ -127,9 +136,11 @@ void FailoverDriver::run() noexcept {
       std::optional<FailoverEvent> event = run_event(number);
       if (!event) return;  // stopped
       result_.events.push_back(std::move(*event));
+      const bool controlled = run_control(result_.events.back());
       fmt::print(stderr, "{}{}\n", line_prefix_, event_line(result_.events.back(), result_));
       for (const std::string& line : slow_op_lines(result_.events.back()))
         fmt::print(stderr, "{}{}\n", line_prefix_, line);
+      if (!controlled) return;  // stopped
     }
     if (!stop_.requested()) {
       ended_the_load_ = true;
@@ -182,15 +193,40 @@ bool FailoverDriver::wait_until_caught_up(uint64_t settle_acks) {
     if (ipc::monotonic_ns() > deadline)
       throw launcher::LauncherError(fmt::format("fail-over: the cluster did not catch up within {} s:\n{}",
                                                 kCatchUpTimeoutNs / 1'000'000'000, status_table(segment)));
-    if (!pause(5)) return false;
+    if (!pause(kStatusMs)) return false;
   }
+}
+
+uint64_t FailoverDriver::settle_acks() const {
+  return std::max<uint64_t>(100, 4 * uint64_t{config_.clients} * config_.pipeline);
+}
+
+bool FailoverDriver::run_control(FailoverEvent& e) {
+  if (!wait_until_caught_up(settle_acks())) return false;
+  const uint32_t window = control_window(e.number);
+  const uint64_t start = ipc::monotonic_ns();
+  tap_.arm(window, start);
+  // This thread reads the status as it does for most of an event (waiting for the catch-up), so that
+  // the control bears the benchmark's own share of the work too.
+  const uint64_t end = start + e.recovered_ns;
+  for (uint64_t now = start; now < end; now = ipc::monotonic_ns()) {
+    (void)launcher::read_status(cluster_.segment());
+    const uint64_t after_read = std::min(end, ipc::monotonic_ns());
+    std::this_thread::sleep_for(
+        std::chrono::nanoseconds(std::min(end - after_read, uint64_t{kStatusMs} * kMs)));
+    if (stop_.requested()) {
+      tap_.disarm();
+      return false;
+    }
+  }
+  e.control_worst_op_ns = tap_.event_ops(window).worst_ns;
+  tap_.disarm();
+  return true;
 }
 
 std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   ipc::Segment& segment = cluster_.segment();
-  // Enough acknowledgements that every client is writing again, not only the first to find the leader.
-  if (!wait_until_caught_up(std::max<uint64_t>(100, 4 * uint64_t{config_.clients} * config_.pipeline)))
-    return std::nullopt;
+  if (!wait_until_caught_up(settle_acks())) return std::nullopt;
   const std::vector<NodeStatus> before = launcher::read_status(segment);
   const NodeStatus* leader = leader_of(before);
   if (leader == nullptr) return run_event(number);  // it changed since the wait: wait again
@@ -209,7 +245,7 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
     e.victim_pid = victim.pid;
     leadership_moves = spec_.change == "transfer" || victim.pid == leader->pid;
     signal_ns = ipc::monotonic_ns();
-    tap_.arm(number, *signal_ns);
+    tap_.arm(event_window(number), *signal_ns);
     if (spec_.change == "transfer") {
       ask(node::AdminOp::kTransfer, victim.node);
     } else {
@@ -238,8 +274,8 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   }
   if (!wait_until_caught_up(1)) return std::nullopt;
   e.recovered_ns = ipc::monotonic_ns() - *signal_ns;
-  const FailoverTap::EventOps ops = tap_.event_ops(number);
-  const FailoverTap::SlowOps slow = tap_.slow_ops(number);
+  const FailoverTap::EventOps ops = tap_.event_ops(event_window(number));
+  const FailoverTap::SlowOps slow = tap_.slow_ops(event_window(number));
   tap_.disarm();
   for (const FailoverTap::SlowOp& op : slow.ops) e.slow_ops.push_back(slow_op_of(op, *signal_ns));
   e.slow_ops_dropped = slow.dropped;
@@ -276,7 +312,8 @@ bool FailoverDriver::watch_until_acknowledged(uint32_t number, uint64_t signal_n
     // The new leader's writes are those it committed after it became leader; a follower's loss leaves
     // the leader in place, so any write committed after the signal counts.
     const std::optional<uint64_t> from = leadership_moves ? seen.leader_since : signal_ns;
-    const std::optional<uint64_t> first = from ? tap_.first_acknowledged(number, *from) : std::nullopt;
+    const std::optional<uint64_t> first =
+        from ? tap_.first_acknowledged(event_window(number), *from) : std::nullopt;
     const bool detected = seen.death_taken || seen.stall_taken || seen.campaign;
     if (first && (leadership_moves || detected || now - signal_ns > kFollowerDetectWaitNs)) {
       e.window_ns = *first - signal_ns;
@@ -342,7 +379,7 @@ std::optional<uint64_t> FailoverDriver::add_and_promote(uint32_t number, Failove
   e.victim_role = "learner";
   e.victim_node = joining;
   const uint64_t signal_ns = ipc::monotonic_ns();
-  tap_.arm(number, signal_ns);
+  tap_.arm(event_window(number), signal_ns);
   e.victim_pid = cluster_.start_joining_node(joining);
   ask(node::AdminOp::kAddLearner, joining);
   e.learner_ns = ipc::monotonic_ns() - signal_ns;

@@ -7,7 +7,8 @@
 //   or a follower taken in turn); watch the nodes' stamps (ipc::NodeCounters death_taken_ns, campaign_ns,
 //   leader_since_ns) and the clients' acknowledgements until the new leader has acknowledged a write;
 //   then restart the killed node (SIGCONT a stopped one) and wait until it has caught up — the event's
-//   end. A line per event goes to stderr as it ends.
+//   end; then, where the next signal would go, the event's control: a window as long, with no event
+//   (bench/kit/failover_report.h). A line per event goes to stderr once its control has ended.
 // A reconfiguration is the same kind of event with a change asked of the leader instead of a signal:
 //   transfer   leadership to a follower (each in turn); the window ends as a leader kill's does, with
 //              the first write the new leader acknowledges;
@@ -53,6 +54,9 @@ class FailoverDriver {
 
  private:
   std::optional<FailoverEvent> run_event(uint32_t number);
+  // Waits as run_event() does before its signal, then records a window as long as event `e` with no
+  // event in it: fills e's control. False if stopped first.
+  bool run_control(FailoverEvent& e);
   // Watches the nodes' stamps and the clients' acknowledgements from `signal_ns` until a write is
   // acknowledged (by a new leader if `leadership_moves`); fills the event's detect, elect and window.
   // False if stopped first.
@@ -70,6 +74,9 @@ class FailoverDriver {
   // Until every node is alive, knows the current leader and has applied what the leader had committed
   // when the wait began, and `settle_acks` more writes were acknowledged. False if stopped first.
   bool wait_until_caught_up(uint64_t settle_acks);
+  // The writes acknowledged after the catch-up before a signal: enough that every client is writing
+  // again, not only the first to find the leader.
+  uint64_t settle_acks() const;
   // Sleeps `ms`; false (at once) if `stop` was raised.
   bool pause(uint32_t ms) const;
 

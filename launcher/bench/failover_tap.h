@@ -6,12 +6,14 @@
 //   - while an event is armed: the first acknowledgements committed after the signal (their commit and
 //     receive stamps), the slowest operation that completed, the operations failed or in doubt, and
 //     (with a slow-operation threshold) the stamps of each acknowledged operation slower than it;
-//   - while none is: the latency of every operation begun after the last event ended (quiet()), what an
-//     event's worst operation is compared with.
+//   - while none is: the latency of every operation begun after the last event ended (quiet()).
+// An "event" here is any window the driver records: a fail-over's, or its control's (the same load with
+// no event, failover_driver.h), each with a number of its own.
 //
-// The driver arms event n with its signal stamp before it signals; each client starts event n's figures
-// afresh at its first completion after that. The driver reads a client's figures only when they belong
-// to the event armed, and arms the next event only after reading: figures are never read while reset.
+// The driver arms event n with its signal stamp (a control: its start) before it signals; each client
+// starts event n's figures afresh at its first completion after that. The driver reads a client's figures
+// only when they belong to the event armed, and arms the next event only after reading: figures are never
+// read while reset.
 #include <array>
 #include <atomic>
 #include <cstdint>

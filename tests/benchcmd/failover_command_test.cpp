@@ -114,7 +114,13 @@ TEST(BenchFailover, AKilledFollowerRestartsOnACpuOfItsOwnOrSharedAsAsked) {
       ASSERT_FALSE(e["started_us"].is_null());
       EXPECT_LE(e["restart_us"].get<double>(), e["started_us"].get<double>());
       EXPECT_LE(e["started_us"].get<double>(), e["recovered_us"].get<double>());
+      // Its control ran (a window as long, with no event) and saw operations complete.
+      ASSERT_FALSE(e["control_worst_op_us"].is_null());
+      EXPECT_GT(e["control_worst_op_us"].get<double>(), 0);
     }
+    EXPECT_NE(lines[0].find(" (control "), std::string::npos) << lines[0];
+    expect_percentiles(f, "control_worst_op_us");
+    EXPECT_LE(f["worse_than_control"].get<uint64_t>(), 2u);
     expect_nothing_lost(f);
     EXPECT_TRUE(leftovers_of(bench).empty());
   }

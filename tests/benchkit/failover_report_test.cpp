@@ -106,6 +106,33 @@ TEST(FailoverReport, TheEventLineAndJsonSayWhereTheWorstOperationLay) {
   EXPECT_TRUE(j["events"][1]["started_us"].is_null());
 }
 
+// Each event's control (the worst op of a window as long with no event) stands beside its worst op: in
+// the line, the summary with how many events were slower than theirs, and the JSON; an event whose run
+// ended before its control has none, and is left out of the count.
+TEST(FailoverReport, EachEventsWorstOperationStandsBesideItsControls) {
+  FailoverResult r = sample(3);                 // worst ops 2, 4, 6 ms
+  r.events[0].control_worst_op_ns = 3'000'000;  // the event was faster than its control
+  r.events[1].control_worst_op_ns = 1'000'000;
+  EXPECT_EQ(worse_than_control(r.events), 1u);
+  EXPECT_NE(event_line(r.events[1], r).find("worst op 4.00 ms (control 1.00 ms)"), std::string::npos)
+      << event_line(r.events[1], r);
+  EXPECT_EQ(event_line(r.events[2], r).find("control"), std::string::npos) << event_line(r.events[2], r);
+  const std::string text = to_text(r);
+  EXPECT_NE(text.find("control   p50"), std::string::npos) << text;
+  EXPECT_NE(text.find("(2 of 3 events)"), std::string::npos) << text;
+  EXPECT_NE(text.find("the event's was slower in 1 of 2"), std::string::npos) << text;
+  const nlohmann::json j = to_json(r);
+  EXPECT_EQ(j["worse_than_control"], 1);
+  EXPECT_EQ(j["control_worst_op_us"]["events"], 2);
+  EXPECT_DOUBLE_EQ(j["control_worst_op_us"]["max"].get<double>(), 3000);
+  EXPECT_DOUBLE_EQ(j["events"][1]["control_worst_op_us"].get<double>(), 1000);
+  EXPECT_TRUE(j["events"][2]["control_worst_op_us"].is_null());
+
+  const FailoverResult none = sample(2);
+  EXPECT_NE(to_text(none).find("control   not measured in any event"), std::string::npos) << to_text(none);
+  EXPECT_TRUE(to_json(none)["control_worst_op_us"].is_null());
+}
+
 // A write at +20.36 ms from the signal: 5.122 ms, of which replication took 4.98 ms.
 FailoverSlowOp slow_write() {
   FailoverSlowOp op;
