@@ -118,6 +118,12 @@ std::optional<ExitStatus> try_reap(pid_t pid) {
   return std::nullopt;
 }
 
+bool has_exited(pid_t pid) {
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
+  return info.si_pid == pid;
+}
+
 std::optional<ExitStatus> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(200);

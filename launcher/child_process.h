@@ -46,6 +46,9 @@ void adopt_spawning_parent();
 // Non-blocking: the status if `pid` (our child) has exited and is now reaped.
 std::optional<ExitStatus> try_reap(pid_t pid);
 
+// Non-blocking: true if `pid` (our child) has exited, leaving it to be reaped.
+bool has_exited(pid_t pid);
+
 // Waits up to `timeout` for our child to exit; reaps it.
 std::optional<ExitStatus> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout);
 

@@ -56,10 +56,11 @@ long arg(T* pointer) {
   // Every file but the owner's pidfd goes at once: the node alone holds its locks, sockets and pipes.
   if (args.owner_pidfd > 0) raw_syscall(SYS_close_range, 0, args.owner_pidfd - 1, 0);
   raw_syscall(SYS_close_range, args.owner_pidfd + 1, ~0U, 0);
-  // It lives on the last CPU it may use: the one a restarted node has to itself while the benchmark keeps
-  // the others off it (start_isolation.h). Woken by the owner's death anywhere else, it would land on a
-  // survivor's CPU at the moment of the election (measured: a follower kill's worst operation 0.85 ms
-  // with every keeper there, 1.73 ms with the restarted nodes' keepers free, docs/design.md).
+  // It lives on the last CPU it may use: the one a restarted node has to itself while its supervisor
+  // (`bench --failover`, `up`) keeps the others off it (start_isolation.h). Woken by the owner's death
+  // anywhere else, it would land on a survivor's CPU at the moment of the election (measured: a follower
+  // kill's worst operation 0.85 ms with every keeper there, 1.73 ms with the restarted nodes' keepers
+  // free, docs/design.md).
   unsigned long cpus[16] = {};  // room for 1 024 CPUs
   const long bytes = raw_syscall(SYS_sched_getaffinity, 0, sizeof cpus, arg(cpus));
   for (long word = bytes / static_cast<long>(sizeof cpus[0]) - 1; word >= 0; --word) {

@@ -39,10 +39,15 @@ StartIsolation::StartIsolation(const std::vector<RunningProcess>& running) : pro
     if (CPU_ISSET(cpu, &caller_had_)) cpu_ = cpu;
   }
   active_ = true;
-  // First onto the isolated CPU: the moves cost ~10 µs of system call each on a PVM guest, 0.3–0.5 ms in
-  // all, which belongs there rather than on the CPUs the commit path keeps.
-  to_isolated_cpu();
-  for (const RunningProcess& process : processes_) move(process);
+  try {
+    // First onto the isolated CPU: the moves cost ~10 µs of system call each on a PVM guest, 0.3–0.5 ms
+    // in all, which belongs there rather than on the CPUs the commit path keeps.
+    to_isolated_cpu();
+    for (const RunningProcess& process : processes_) move(process);
+  } catch (...) {
+    end();  // no destructor runs for a half-built object: give back what was moved
+    throw;
+  }
 }
 
 void StartIsolation::to_isolated_cpu() const {
@@ -87,10 +92,9 @@ void StartIsolation::end() {
     return std::find_if(seen_.begin(), seen_.end(), [&](const Seen& s) { return s.thread == thread; });
   };
   for (const RunningProcess& process : processes_) {
-    // What a thread born meanwhile gets: its main thread's CPUs (none if that one was not moved).
+    // What a thread born meanwhile gets: the CPUs its process's main thread had (none if unknown).
     const cpu_set_t* main_had = process.pid == gettid() ? &caller_had_ : nullptr;
-    if (const auto main_thread = seen(process.pid); main_thread != seen_.end() && main_thread->moved)
-      main_had = &main_thread->had;
+    if (const auto main_thread = seen(process.pid); main_thread != seen_.end()) main_had = &main_thread->had;
     for (const pid_t thread : threads_of(process.pid)) {
       if (thread == gettid()) continue;
       if (const auto it = seen(thread); it != seen_.end()) {

@@ -16,8 +16,9 @@
 // fallocate, the munmap of a removed segment), and with the commit path on one CPU of two, one of them
 // there held every loop for 8.5 ms (perf sched, 7 December). Only where the supervisor may use two CPUs or
 // more, and only for threads it may move (sched_setaffinity on another user's process fails, and is skipped);
-// a thread allowed nothing but the isolated CPU stays where it is. Scheduling only: nothing here touches
-// safety.
+// a thread allowed nothing but the isolated CPU stays where it is. A thread born during the start runs
+// where the thread that created it does (a node's loop that starts its segment closer then: on the
+// loops' CPUs) until end(). Scheduling only: nothing here touches safety.
 #include <sched.h>
 #include <sys/types.h>
 
@@ -54,8 +55,8 @@ class StartIsolation {
   // wake it beside the start, not on a CPU of the commit path (bench --failover, 16 interleaved rounds:
   // events with an operation over 1 ms 30 → 20 of 320).
   void spawned(pid_t started);
-  // Every thread moved gets back the CPUs it had (a thread born meanwhile, those of its process's main
-  // thread); the started process's threads and the calling thread get the calling thread's (not the
+  // Every thread moved gets back the CPUs it had (a thread born meanwhile, those its process's main
+  // thread had); the started process's threads and the calling thread get the calling thread's (not the
   // started node's memory keeper, a process of its own that stays on the isolated CPU: mm_keeper.h).
   // Idempotent.
   void end();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ipc/clock.h"
+#include "launcher/child_process.h"
 #include "launcher/launcher_error.h"
 #include "launcher/membership.h"
 #include "launcher/status_table.h"
@@ -37,6 +38,18 @@ uint32_t event_window(uint32_t number) {
 uint32_t control_window(uint32_t number) {
   return 2 * number;
 }
+
+// Ends a restart's CPU isolation when the wait for its start ends, however it ends.
+class StartIsolationEnd {
+ public:
+  explicit StartIsolationEnd(BenchCluster& cluster) : cluster_(cluster) {}
+  StartIsolationEnd(const StartIsolationEnd&) = delete;
+  StartIsolationEnd& operator=(const StartIsolationEnd&) = delete;
+  ~StartIsolationEnd() { cluster_.end_start_isolation(); }
+
+ private:
+  BenchCluster& cluster_;
+};
 
 const NodeStatus* leader_of(const std::vector<NodeStatus>& nodes) {
   const NodeStatus* leader = nullptr;
@@ -136,10 +149,19 @@ void FailoverDriver::run() noexcept {
       std::optional<FailoverEvent> event = run_event(number);
       if (!event) return;  // stopped
       result_.events.push_back(std::move(*event));
-      const bool controlled = run_control(result_.events.back());
-      fmt::print(stderr, "{}{}\n", line_prefix_, event_line(result_.events.back(), result_));
-      for (const std::string& line : slow_op_lines(result_.events.back()))
-        fmt::print(stderr, "{}{}\n", line_prefix_, line);
+      const auto print_event = [&] {
+        fmt::print(stderr, "{}{}\n", line_prefix_, event_line(result_.events.back(), result_));
+        for (const std::string& line : slow_op_lines(result_.events.back()))
+          fmt::print(stderr, "{}{}\n", line_prefix_, line);
+      };
+      bool controlled = false;
+      try {
+        controlled = run_control(result_.events.back());
+      } catch (...) {
+        print_event();  // measured, though its control was not
+        throw;
+      }
+      print_event();
       if (!controlled) return;  // stopped
     }
     if (!stop_.requested()) {
@@ -158,13 +180,16 @@ bool FailoverDriver::pause(uint32_t ms) const {
   return !stop_.requested();
 }
 
-bool FailoverDriver::wait_until_started(uint64_t node, int64_t pid) {
-  ipc::NodeCounters& counters = cluster_.segment().node_counters(static_cast<uint32_t>(node));
+bool FailoverDriver::wait_until_started(uint32_t node, pid_t pid) {
+  ipc::NodeCounters& counters = cluster_.segment().node_counters(node);
   const uint64_t deadline = ipc::monotonic_ns() + kCatchUpTimeoutNs;
   while (counters.pid.load(std::memory_order_relaxed) != static_cast<uint64_t>(pid)) {
     if (ipc::monotonic_ns() > deadline)
       throw launcher::LauncherError(fmt::format("fail-over: node {} (pid {}) did not start within {} s", node,
                                                 pid, kCatchUpTimeoutNs / 1'000'000'000));
+    if (launcher::has_exited(pid))
+      throw launcher::LauncherError(
+          fmt::format("fail-over: node {} (pid {}) exited before it had recovered its files", node, pid));
     if (stop_.requested()) return false;
     std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
@@ -266,10 +291,10 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   }
   if (e.restarted_pid != 0) {
     // Its start's long system calls are over once it has recovered its files: the CPUs are shared again
-    // for the catch-up (launcher/start_isolation.h).
-    const bool started = wait_until_started(e.victim_node, e.restarted_pid);
-    cluster_.end_start_isolation();
-    if (!started) return std::nullopt;
+    // for the catch-up (launcher/start_isolation.h), also when the wait ends otherwise.
+    const StartIsolationEnd end_isolation{cluster_};
+    if (!wait_until_started(static_cast<uint32_t>(e.victim_node), static_cast<pid_t>(e.restarted_pid)))
+      return std::nullopt;
     e.started_ns = ipc::monotonic_ns() - *signal_ns;
   }
   if (!wait_until_caught_up(1)) return std::nullopt;

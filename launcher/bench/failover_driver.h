@@ -18,6 +18,8 @@
 //
 // Nodes are named only as the cluster's status names them, and victims are found by pid: the driver
 // does no arithmetic on node numbers.
+#include <sys/types.h>
+
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -70,7 +72,7 @@ class FailoverDriver {
   client::AdminOutcome ask(node::AdminOp op, uint32_t node);
   // Until node `node` runs as process `pid` (its counters say so once it has recovered its files):
   // false on Ctrl-C; throws launcher::LauncherError after kCatchUpTimeoutNs.
-  bool wait_until_started(uint64_t node, int64_t pid);
+  bool wait_until_started(uint32_t node, pid_t pid);
   // Until every node is alive, knows the current leader and has applied what the leader had committed
   // when the wait began, and `settle_acks` more writes were acknowledged. False if stopped first.
   bool wait_until_caught_up(uint64_t settle_acks);

@@ -83,7 +83,7 @@ class NodeStarts {
   NodeStarts(Supervisor& supervisor, const ipc::Segment& segment, bool isolated)
       : supervisor_(supervisor), segment_(segment), isolated_(isolated) {}
 
-  // Starts `node`; "" or ", on CPU <n> of its own" for the line that reports it.
+  // Starts `node`; "" or ", on CPU <n> of its own until it serves" for the line that reports it.
   std::pair<pid_t, std::string> start(uint32_t node) {
     const bool beside_others = !supervisor_.running_nodes().empty();
     const StartPlacement placement =

@@ -70,6 +70,7 @@ struct PausedChild {
     }
   }
   ~PausedChild() {
+    if (pid <= 0) return;  // fork failed: kill(-1) would signal every process of the user
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
   }
