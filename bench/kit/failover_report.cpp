@@ -190,6 +190,9 @@ std::string to_text(const FailoverResult& r) {
         "{}\n",
         by_death, by_stall, by_timeout, n - by_death - by_stall - by_timeout);
   }
+  if (r.voided_events != 0)
+    out += fmt::format("  voided and run again: {} (a leader elected before the signal, not by it)\n",
+                       r.voided_events);
   out += fmt::format("  per event: elections {}; terms used {}; failed ops {}; in doubt {}\n",
                      per_event_range(r.events, [](const FailoverEvent& e) { return e.elections; }),
                      per_event_range(r.events, [](const FailoverEvent& e) { return e.terms; }),
@@ -264,6 +267,7 @@ json to_json(const FailoverResult& r) {
       {"restart_cpu", r.restart_cpu.empty() ? json(nullptr) : json(r.restart_cpu)},
       {"events_asked", r.events_asked},
       {"interrupted", r.interrupted},
+      {"voided_events", r.voided_events},
       {"window_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::window_ns))},
       {"detect_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::detect_ns))},
       {"elect_us", percentiles_json(failover_percentiles(r.events, &FailoverEvent::elect_ns))},

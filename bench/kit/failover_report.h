@@ -89,6 +89,9 @@ struct FailoverResult {
   uint32_t events_asked = 0;
   std::vector<FailoverEvent> events;
   bool interrupted = false;  // Ctrl-C: fewer events than asked
+  // Events run again because the victim no longer led at the signal: a leader had been elected in a later
+  // term between the benchmark's look at the cluster and its signal (an election it did not cause).
+  uint32_t voided_events = 0;
   // The whole load, warm-up included.
   uint64_t acknowledged_ops = 0, failed_ops = 0, in_doubt_ops = 0;
   // Read back after the load: every key's value must be the last acknowledged write to it or a later
@@ -132,7 +135,7 @@ std::vector<std::string> slow_op_lines(const FailoverEvent& event);
 std::string to_text(const FailoverResult& result);
 // {"signal", "victim", "events_asked", "window_us": {p50, p90, p99, max}, "detect_us", "elect_us",
 //  "learner_us", "worst_op_us", "control_worst_op_us", "worse_than_control" (a count of events),
-//  "quiet_us": {ops, p50, p99, p999, max}, "events": [...], ...}; a
+//  "voided_events", "quiet_us": {ops, p50, p99, p999, max}, "events": [...], ...}; a
 // percentile object is null when no event had the figure. With --slow-ops-us (only then) "slow_ops_us"
 // and, per event, "slow_ops": [{began_us, total_us, attempts, before_send_us, client_to_leader_us,
 // persist_us, replication_us, apply_us, leader_to_client_us}] and "slow_ops_dropped".

@@ -14,6 +14,7 @@
 #include "launcher/launcher_error.h"
 #include "launcher/membership.h"
 #include "launcher/status_table.h"
+#include "node/process/node_counters.h"
 #include "node/raft/conf_state.h"
 
 namespace shmraft::bench {
@@ -30,14 +31,6 @@ constexpr uint64_t kCatchUpTimeoutNs = 60'000 * kMs;       // generous: a restar
 constexpr uint64_t kFollowerDetectWaitNs = 500 * kMs;
 constexpr uint32_t kWatchMs = 1;   // how often the stamps are read while an event runs (they are exact)
 constexpr uint32_t kStatusMs = 5;  // how often the status is read while waiting for a catch-up
-
-// The tap's windows: event n is 2n - 1, its control 2n.
-uint32_t event_window(uint32_t number) {
-  return 2 * number - 1;
-}
-uint32_t control_window(uint32_t number) {
-  return 2 * number;
-}
 
 // Ends a restart's CPU isolation when the wait for its start ends, however it ends.
 class StartIsolationEnd {
@@ -79,11 +72,14 @@ const NodeStatus& victim_of(const std::vector<NodeStatus>& nodes, const NodeStat
 struct Reactions {
   std::optional<uint64_t> death_taken, stall_taken, campaign, leader_since;
   std::optional<uint64_t> new_leader;
+  std::optional<uint64_t> elected_before;  // a survivor elected_before_signal()
 
   static void keep_earliest(std::optional<uint64_t>& earliest, uint64_t stamp, uint64_t signal_ns) {
     if (stamp > signal_ns && (!earliest || stamp < *earliest)) earliest = stamp;
   }
-  void note(uint32_t node, const ipc::NodeCountersSnapshot& counters, uint64_t signal_ns) {
+  void note(uint32_t node, const ipc::NodeCountersSnapshot& counters, uint64_t signal_ns,
+            uint64_t victim_term) {
+    if (elected_before_signal(counters, victim_term, signal_ns)) elected_before = node;
     keep_earliest(death_taken, counters.death_taken_ns, signal_ns);
     keep_earliest(stall_taken, counters.stall_taken_ns, signal_ns);
     keep_earliest(campaign, counters.campaign_ns, signal_ns);
@@ -123,6 +119,12 @@ FailoverSlowOp slow_op_of(const FailoverTap::SlowOp& op, uint64_t signal_ns) {
 }
 
 }  // namespace
+
+bool elected_before_signal(const ipc::NodeCountersSnapshot& survivor, uint64_t victim_term,
+                           uint64_t signal_ns) {
+  return survivor.role == node::kRoleLeader && survivor.term > victim_term && survivor.leader_since_ns != 0 &&
+         survivor.leader_since_ns <= signal_ns;
+}
 
 FailoverDriver::FailoverDriver(const FailoverSpec& spec, const BenchConfig& config, BenchCluster& cluster,
                                StopFlag& stop, std::string line_prefix)
@@ -228,7 +230,7 @@ uint64_t FailoverDriver::settle_acks() const {
 
 bool FailoverDriver::run_control(FailoverEvent& e) {
   if (!wait_until_caught_up(settle_acks())) return false;
-  const uint32_t window = control_window(e.number);
+  const uint32_t window = ++windows_;
   const uint64_t start = ipc::monotonic_ns();
   tap_.arm(window, start);
   // This thread reads the status as it does for most of an event (waiting for the catch-up), so that
@@ -258,10 +260,12 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
 
   FailoverEvent e;
   e.number = number;
+  const uint32_t window = ++windows_;
   std::optional<uint64_t> signal_ns;
   bool leadership_moves = false;
+  std::optional<uint64_t> elected_before;
   if (spec_.change == "add") {
-    signal_ns = add_and_promote(number, e);
+    signal_ns = add_and_promote(window, e);
   } else {
     const NodeStatus& victim =
         victim_of(before, *leader, spec_.reconfigures() ? "follower" : spec_.victim, number);
@@ -270,13 +274,16 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
     e.victim_pid = victim.pid;
     leadership_moves = spec_.change == "transfer" || victim.pid == leader->pid;
     signal_ns = ipc::monotonic_ns();
-    tap_.arm(event_window(number), *signal_ns);
+    tap_.arm(window, *signal_ns);
     if (spec_.change == "transfer") {
       ask(node::AdminOp::kTransfer, victim.node);
     } else {
       cluster_.signal_node(victim.pid, spec_.signal_number());
     }
-    if (!watch_until_acknowledged(number, *signal_ns, e, leadership_moves)) return std::nullopt;
+    const WatchEnd end =
+        watch_until_acknowledged({number, window, *signal_ns, leader->counters.term, leadership_moves}, e);
+    if (end.stopped) return std::nullopt;
+    elected_before = end.elected_before;
   }
   if (!signal_ns) return std::nullopt;
   e.signal_ns = *signal_ns;
@@ -299,9 +306,21 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   }
   if (!wait_until_caught_up(1)) return std::nullopt;
   e.recovered_ns = ipc::monotonic_ns() - *signal_ns;
-  const FailoverTap::EventOps ops = tap_.event_ops(event_window(number));
-  const FailoverTap::SlowOps slow = tap_.slow_ops(event_window(number));
+  const FailoverTap::EventOps ops = tap_.event_ops(window);
+  const FailoverTap::SlowOps slow = tap_.slow_ops(window);
   tap_.disarm();
+  if (elected_before) {
+    // The victim no longer led when it was signalled: nothing of a fail-over was measured. The cluster
+    // is whole again; the event is run again, and counted.
+    ++result_.voided_events;
+    fmt::print(stderr,
+               "{}{} {}/{}: voided: node {} was elected before the {} to node {} (an election the "
+               "benchmark did not cause); run again\n",
+               line_prefix_, result_.reconfigures() ? "reconfigure" : "failover", number,
+               result_.events_asked, *elected_before, spec_.reconfigures() ? "transfer" : "signal",
+               e.victim_node);
+    return run_event(number);
+  }
   for (const FailoverTap::SlowOp& op : slow.ops) e.slow_ops.push_back(slow_op_of(op, *signal_ns));
   e.slow_ops_dropped = slow.dropped;
   e.worst_op_ns = ops.worst_ns;
@@ -320,9 +339,10 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   return e;
 }
 
-bool FailoverDriver::watch_until_acknowledged(uint32_t number, uint64_t signal_ns, FailoverEvent& e,
-                                              bool leadership_moves) {
+FailoverDriver::WatchEnd FailoverDriver::watch_until_acknowledged(const Watched& w, FailoverEvent& e) {
   ipc::Segment& segment = cluster_.segment();
+  const uint64_t signal_ns = w.signal_ns;
+  const bool leadership_moves = w.leadership_moves;
   Reactions seen;
   for (;;) {
     const uint64_t now = ipc::monotonic_ns();
@@ -332,13 +352,13 @@ bool FailoverDriver::watch_until_acknowledged(uint32_t number, uint64_t signal_n
     for (const uint32_t node : launcher::nodes_in_use(segment)) {
       const ipc::NodeCountersSnapshot counters = segment.node_counters(node).snapshot();
       if (static_cast<pid_t>(counters.pid) != e.victim_pid || spec_.reconfigures())
-        seen.note(node, counters, signal_ns);
+        seen.note(node, counters, signal_ns, w.victim_term);
     }
+    if (leadership_moves && seen.elected_before) return WatchEnd{false, seen.elected_before};
     // The new leader's writes are those it committed after it became leader; a follower's loss leaves
     // the leader in place, so any write committed after the signal counts.
     const std::optional<uint64_t> from = leadership_moves ? seen.leader_since : signal_ns;
-    const std::optional<uint64_t> first =
-        from ? tap_.first_acknowledged(event_window(number), *from) : std::nullopt;
+    const std::optional<uint64_t> first = from ? tap_.first_acknowledged(w.window, *from) : std::nullopt;
     const bool detected = seen.death_taken || seen.stall_taken || seen.campaign;
     if (first && (leadership_moves || detected || now - signal_ns > kFollowerDetectWaitNs)) {
       e.window_ns = *first - signal_ns;
@@ -347,10 +367,10 @@ bool FailoverDriver::watch_until_acknowledged(uint32_t number, uint64_t signal_n
     if (now - signal_ns > kAcknowledgedTimeoutNs)
       throw launcher::LauncherError(
           fmt::format("{} {}: no write acknowledged by a new leader within {} s of the {} to node {}:\n{}",
-                      spec_.reconfigures() ? "reconfiguration" : "fail-over", number,
+                      spec_.reconfigures() ? "reconfiguration" : "fail-over", w.number,
                       kAcknowledgedTimeoutNs / 1'000'000'000, spec_.reconfigures() ? "transfer" : "signal",
                       e.victim_node, status_table(segment)));
-    if (!pause(kWatchMs)) return false;
+    if (!pause(kWatchMs)) return WatchEnd{true, std::nullopt};
   }
   // What the survivors acted on first: the kernel's word of a death, the leader's progress counter
   // standing still (--stall-us), or, neither before the first campaign, their election timeout. A
@@ -367,7 +387,7 @@ bool FailoverDriver::watch_until_acknowledged(uint32_t number, uint64_t signal_n
   }
   if (seen.leader_since) e.elect_ns = *seen.leader_since - signal_ns;
   e.new_leader = seen.new_leader;
-  return true;
+  return WatchEnd{};
 }
 
 client::AdminOutcome FailoverDriver::ask(node::AdminOp op, uint32_t node) {
@@ -399,12 +419,12 @@ client::AdminOutcome FailoverDriver::ask(node::AdminOp op, uint32_t node) {
   }
 }
 
-std::optional<uint64_t> FailoverDriver::add_and_promote(uint32_t number, FailoverEvent& e) {
+std::optional<uint64_t> FailoverDriver::add_and_promote(uint32_t window, FailoverEvent& e) {
   const uint32_t joining = cluster_.segment().node_count() + 1;
   e.victim_role = "learner";
   e.victim_node = joining;
   const uint64_t signal_ns = ipc::monotonic_ns();
-  tap_.arm(event_window(number), signal_ns);
+  tap_.arm(window, signal_ns);
   e.victim_pid = cluster_.start_joining_node(joining);
   ask(node::AdminOp::kAddLearner, joining);
   e.learner_ns = ipc::monotonic_ns() - signal_ns;

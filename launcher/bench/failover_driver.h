@@ -28,12 +28,19 @@
 #include "bench/kit/bench_config.h"
 #include "bench/kit/failover_report.h"
 #include "bench/kit/stop_flag.h"
+#include "ipc/counters.h"
 #include "launcher/bench/bench_cluster.h"
 #include "launcher/bench/failover_options.h"
 #include "launcher/bench/failover_tap.h"
 #include "launcher/client/admin_client.h"
 
 namespace shmraft::bench {
+
+// A survivor of a leader's loss that leads in a term after the victim's since before the signal: an
+// election the benchmark did not cause came between its look at the cluster and its signal, and the
+// victim no longer led when it was signalled.
+bool elected_before_signal(const ipc::NodeCountersSnapshot& survivor, uint64_t victim_term,
+                           uint64_t signal_ns);
 
 class FailoverDriver {
  public:
@@ -55,17 +62,31 @@ class FailoverDriver {
   FailoverResult finish();
 
  private:
+  // Event `number`; run again (and counted in FailoverResult::voided_events) when the victim turns out
+  // not to have led at the signal. nullopt if stopped first.
   std::optional<FailoverEvent> run_event(uint32_t number);
   // Waits as run_event() does before its signal, then records a window as long as event `e` with no
   // event in it: fills e's control. False if stopped first.
   bool run_control(FailoverEvent& e);
-  // Watches the nodes' stamps and the clients' acknowledgements from `signal_ns` until a write is
-  // acknowledged (by a new leader if `leadership_moves`); fills the event's detect, elect and window.
-  // False if stopped first.
-  bool watch_until_acknowledged(uint32_t number, uint64_t signal_ns, FailoverEvent& e, bool leadership_moves);
-  // `--reconfigure add`: starts node N+1, adds and promotes it; returns the event's start (nullopt if
-  // stopped). remove_joined() takes it out again once the event is measured.
-  std::optional<uint64_t> add_and_promote(uint32_t number, FailoverEvent& e);
+  // What watch_until_acknowledged() watches.
+  struct Watched {
+    uint32_t number;  // the event's
+    uint32_t window;  // the tap's window the event's operations go to
+    uint64_t signal_ns;
+    uint64_t victim_term;   // the leader's term when the victim was chosen
+    bool leadership_moves;  // a leader's loss, or a transfer
+  };
+  struct WatchEnd {
+    bool stopped = false;
+    std::optional<uint64_t> elected_before;  // the node of a survivor elected_before_signal()
+  };
+  // Watches the nodes' stamps and the clients' acknowledgements from the signal until a write is
+  // acknowledged (by a new leader if leadership moves); fills the event's detect, elect and window.
+  WatchEnd watch_until_acknowledged(const Watched& watched, FailoverEvent& e);
+  // `--reconfigure add`: starts node N+1, adds and promotes it, its operations recorded in the tap's
+  // `window`; returns the event's start (nullopt if stopped). remove_joined() takes it out again once the
+  // event is measured.
+  std::optional<uint64_t> add_and_promote(uint32_t window, FailoverEvent& e);
   void remove_joined(uint32_t node);
   // Asks the leader for `op`, again while it is busy with another change or the learner catches up.
   // Throws launcher::LauncherError on a refusal or when no leader answered.
@@ -88,6 +109,7 @@ class FailoverDriver {
   StopFlag& stop_;
   std::string line_prefix_;
   FailoverTap tap_;
+  uint32_t windows_ = 0;  // the tap's windows armed so far: each event, each control, each event run again
   std::optional<client::AdminClient> admin_;  // --reconfigure
   FailoverResult result_;
   bool ended_the_load_ = false;

@@ -133,6 +133,17 @@ TEST(FailoverReport, EachEventsWorstOperationStandsBesideItsControls) {
   EXPECT_TRUE(to_json(none)["control_worst_op_us"].is_null());
 }
 
+TEST(FailoverReport, EventsRunAgainAreCountedInTheSummaryAndJson) {
+  FailoverResult r = sample(2);
+  EXPECT_EQ(to_text(r).find("voided"), std::string::npos) << "none voided, nothing said";
+  EXPECT_EQ(to_json(r)["voided_events"], 0);
+  r.voided_events = 1;
+  EXPECT_NE(to_text(r).find("voided and run again: 1 (a leader elected before the signal, not by it)"),
+            std::string::npos)
+      << to_text(r);
+  EXPECT_EQ(to_json(r)["voided_events"], 1);
+}
+
 // A write at +20.36 ms from the signal: 5.122 ms, of which replication took 4.98 ms.
 FailoverSlowOp slow_write() {
   FailoverSlowOp op;
