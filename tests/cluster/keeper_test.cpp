@@ -5,11 +5,16 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "launcher/child_process.h"
@@ -54,6 +59,31 @@ std::vector<pid_t> keepers_of(const TestCluster& cluster) {
   }
   return keepers;
 }
+
+// A process held in a ptrace stop (PTRACE_SEIZE, then PTRACE_INTERRUPT) until destroyed, when it is
+// let go (PTRACE_DETACH). Unlike a SIGSTOP, no SIGCONT ends it. We are an ancestor of the processes we
+// hold, as Yama's default scope asks.
+class TraceStop {
+ public:
+  explicit TraceStop(pid_t pid) : pid_(pid) {
+    if (ptrace(PTRACE_SEIZE, pid_, nullptr, nullptr) != 0) return;
+    seized_ = true;
+    int status = 0;
+    stopped_ =
+        ptrace(PTRACE_INTERRUPT, pid_, nullptr, nullptr) == 0 && waitpid(pid_, &status, __WALL) == pid_;
+  }
+  ~TraceStop() {
+    if (seized_) ptrace(PTRACE_DETACH, pid_, nullptr, nullptr);
+  }
+  TraceStop(const TraceStop&) = delete;
+  TraceStop& operator=(const TraceStop&) = delete;
+  bool stopped() const noexcept { return stopped_; }
+
+ private:
+  pid_t pid_;
+  bool seized_ = false;
+  bool stopped_ = false;
+};
 
 // A signal to a process that is not our child, by pidfd: never to another process that reused its pid.
 struct ProcessHandle {
@@ -107,18 +137,19 @@ TEST(Keeper, ASigkilledNodesKeeperEndsSoonAfterIt) {
 TEST(Keeper, ANodeRestartedWhileItsOldKeeperHoldsTheOldMemoryStartsAndServes) {
   TestCluster cluster("keeper-restart");
   const uint32_t leader = cluster.wait_for_leader();
-  const ProcessHandle old_keeper(keeper_of(cluster.node_pid(leader)));
+  const pid_t old_keeper_pid = keeper_of(cluster.node_pid(leader));
+  const ProcessHandle old_keeper(old_keeper_pid);
   if (!launcher::kMmKeeperSupported) {
     EXPECT_EQ(old_keeper.fd, -1) << "a sanitizer build starts no keeper";
     return;
   }
   ASSERT_GE(old_keeper.fd, 0);
-  // Stopped, the keeper holds the old node's memory for as long as this test needs.
-  ASSERT_TRUE(old_keeper.signal(SIGSTOP));
-  struct ContinueAtExit {  // whatever happens below, it does not stay stopped
-    const ProcessHandle& keeper;
-    ~ContinueAtExit() { keeper.signal(SIGCONT); }
-  } continue_at_exit{old_keeper};
+  // Held in a ptrace stop, the keeper holds the old node's memory for as long as this test needs. Not
+  // SIGSTOP: a node's death may orphan its process group, and the kernel continues an orphaned group's
+  // stopped members (SIGCONT does not end a ptrace stop).
+  std::optional<TraceStop> held;
+  held.emplace(old_keeper_pid);
+  ASSERT_TRUE(held->stopped()) << std::strerror(errno);
   ASSERT_EQ(cluster.run("kill", {std::to_string(leader)}).exit_code, 0);
   const CommandResult restart = cluster.run("restart", {std::to_string(leader)});
   ASSERT_EQ(restart.exit_code, 0) << restart.describe();
@@ -131,9 +162,9 @@ TEST(Keeper, ANodeRestartedWhileItsOldKeeperHoldsTheOldMemoryStartsAndServes) {
   const CommandResult put_at_it = cluster.kv({"put", "through-restarted", "2"});
   ASSERT_EQ(put_at_it.exit_code, 0) << put_at_it.describe();
   EXPECT_FALSE(old_keeper.exited()) << "the old keeper was there all along";
-  ASSERT_TRUE(old_keeper.signal(SIGCONT));
+  held.reset();
   EXPECT_TRUE(eventually([&] { return old_keeper.exited(); }, 10s))
-      << "continued, it sees its node dead and ends";
+      << "let go, it sees its node dead and ends";
 }
 
 TEST(Keeper, AKilledKeeperLeavesItsNodeServingAndStoppingCleanly) {
