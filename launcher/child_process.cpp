@@ -89,7 +89,13 @@ pid_t spawn_child(const std::vector<std::string>& argv, const std::filesystem::p
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setsigdefault(&attributes, &all);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  // A process group of its own, out of the terminal's reach (its Ctrl-C and hang-up go to the foreground
+  // group), but not a session of its own: a new session is a new scheduler autogroup, and autogroups are
+  // weighed against each other — each node alone in one cost the 1-client commit 7 µs of ~25
+  // (docs/results/2026-12-07.md).
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   pid_t pid = 0;
   const int error = posix_spawn(&pid, raw_args[0], &files, &attributes, raw_args.data(), raw_env.data());
   posix_spawnattr_destroy(&attributes);
