@@ -91,8 +91,8 @@ pid_t spawn_child(const std::vector<std::string>& argv, const std::filesystem::p
   posix_spawnattr_setsigdefault(&attributes, &all);
   // A process group of its own, out of the terminal's reach (its Ctrl-C and hang-up go to the foreground
   // group), but not a session of its own: a new session is a new scheduler autogroup, and autogroups are
-  // weighed against each other — each node alone in one cost the 1-client commit 7 µs of ~25
-  // (docs/results/2026-12-07.md).
+  // weighed against each other — beside another session's work, a node alone in one made the 1-client
+  // p99 2.75 ms against 208 µs (docs/results/2026-12-07.md).
   posix_spawnattr_setpgroup(&attributes, 0);
   posix_spawnattr_setflags(&attributes,
                            POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
