@@ -306,12 +306,10 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
   }
   if (!wait_until_caught_up(1)) return std::nullopt;
   e.recovered_ns = ipc::monotonic_ns() - *signal_ns;
-  const FailoverTap::EventOps ops = tap_.event_ops(window);
-  const FailoverTap::SlowOps slow = tap_.slow_ops(window);
-  tap_.disarm();
   if (elected_before) {
     // The victim no longer led when it was signalled: nothing of a fail-over was measured. The cluster
     // is whole again; the event is run again, and counted.
+    tap_.disarm();
     ++result_.voided_events;
     fmt::print(stderr,
                "{}{} {}/{}: voided: node {} was elected before the {} to node {} (an election the "
@@ -321,6 +319,9 @@ std::optional<FailoverEvent> FailoverDriver::run_event(uint32_t number) {
                e.victim_node);
     return run_event(number);
   }
+  const FailoverTap::EventOps ops = tap_.event_ops(window);
+  const FailoverTap::SlowOps slow = tap_.slow_ops(window);
+  tap_.disarm();
   for (const FailoverTap::SlowOp& op : slow.ops) e.slow_ops.push_back(slow_op_of(op, *signal_ns));
   e.slow_ops_dropped = slow.dropped;
   e.worst_op_ns = ops.worst_ns;

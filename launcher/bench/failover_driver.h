@@ -92,7 +92,8 @@ class FailoverDriver {
   // Throws launcher::LauncherError on a refusal or when no leader answered.
   client::AdminOutcome ask(node::AdminOp op, uint32_t node);
   // Until node `node` runs as process `pid` (its counters say so once it has recovered its files):
-  // false on Ctrl-C; throws launcher::LauncherError after kCatchUpTimeoutNs.
+  // false on Ctrl-C; throws launcher::LauncherError after kCatchUpTimeoutNs, or at once if the process
+  // exited first.
   bool wait_until_started(uint32_t node, pid_t pid);
   // Until every node is alive, knows the current leader and has applied what the leader had committed
   // when the wait began, and `settle_acks` more writes were acknowledged. False if stopped first.
