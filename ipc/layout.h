@@ -46,7 +46,9 @@ inline constexpr uint64_t kSegmentMagic = 0x2174666172686d73ull;  // "shmraft!" 
 //    voters: a version-5 reader would take the initial voters for every slot there is.
 // 7: NodeCounters take five cache lines (votes_granted, issue 14): a version-6 reader would find every
 //    node's counters but the first at the wrong offset.
-inline constexpr uint32_t kLayoutVersion = 7;
+// 8: a progress counter's work count (progress.h): a version-7 node would never move it, and its
+//    watchers would hold it to every sleep it announced, through every request it took.
+inline constexpr uint32_t kLayoutVersion = 8;
 
 inline constexpr uint32_t kMaxNodes = 16;
 inline constexpr uint32_t kMaxClientSlots = 4096;

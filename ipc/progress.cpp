@@ -22,6 +22,7 @@ void ProgressWatch::observe(uint64_t now_ns) noexcept {
     // Single words from a single writer; a late value only delays a suspicion.
     const uint64_t count = counter.count.load(std::memory_order_acquire);  // before its stamp (bump)
     const uint64_t idle_until_ns = counter.idle_until_ns.load(std::memory_order_relaxed);
+    const uint64_t work = counter.work.load(std::memory_order_relaxed);
     if (count != r.count || r.since_ns == 0) {
       // Due for a look, and asleep again after moves since the last one (an idle leader's heartbeat
       // and its answers): looked at now, not a stall time after those moves, or an idle node would
@@ -29,15 +30,16 @@ void ProgressWatch::observe(uint64_t now_ns) noexcept {
       const bool look_now =
           r.since_ns != 0 && !r.vouched && now_ns >= next_check_ns(node) && idle_until_ns > now_ns;
       const uint64_t moved_ns = counter.moved_ns.load(std::memory_order_relaxed);
-      // A vouched node that moved no earlier than the sleep it had announced ended (its timer, not
-      // work, woke it: an idle leader's heartbeat) stays vouched for, so an idle node costs no look
-      // per sleep. Woken early (a request came) it must be looked at again before its sleeps count.
-      const bool slept_its_sleep = moved_ns != 0 && moved_ns >= r.idle_until_ns;
       r.count = count;
       if (!look_now) r.since_ns = moved_ns != 0 ? std::min(moved_ns, now_ns) : now_ns;
-      r.vouched = r.vouched && slept_its_sleep;
     }
-    r.idle_until_ns = idle_until_ns;
+    // Work taken (a request came): the vouch is spent, and the node must be looked at again before its
+    // sleeps count. Without new work a vouched node awake between its sleeps (a heartbeat and its
+    // answers) is held to the last sleep it announced, which the heartbeat's iteration announced before
+    // its frames woke us; a mid-iteration 0 must not time us from its move.
+    if (work != r.work) r.vouched = false;
+    r.work = work;
+    if (idle_until_ns != 0 || !r.vouched) r.idle_until_ns = idle_until_ns;
   }
 }
 

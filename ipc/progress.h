@@ -5,20 +5,26 @@
 // tracer). A runnable node (starved on a loaded host, or busy in a long iteration) and a sleeping one
 // (a timer, the disk) are alive: the watcher vouches for them, and the election timeout judges them.
 // A node that goes to sleep on purpose says until when (idle_until). Once vouched for, that deadline
-// counts: the watcher looks again only a stall time after it, and while the node keeps sleeping until
-// its own deadlines (an idle leader, woken by its heartbeat timer) it stays vouched for, so an idle
-// node costs no look. Before a look, or once the node was woken early (work came), it does not count:
-// a node stopped just after it moved is suspected a stall time later whatever sleep it had announced
-// (one client's requests come between a leader's heartbeats, 30 ms apart).
+// counts: the watcher looks again only a stall time after it, and while the node takes no work (no
+// client request, no new role: the node counts them in `work`) it stays vouched for, so an idle node
+// costs no look. Before a look, or once the node took work, it does not count: a node stopped just
+// after it took a request is suspected a stall time later whatever sleep it had announced (one
+// client's requests come between a leader's heartbeats, 30 ms apart). An iteration that took no work
+// announces the sleep it plans before its frames go out, and a vouched node awake without new work is
+// held to the last sleep it announced: an idle leader's heartbeat, which wakes its followers, then
+// costs them no second wake-up a stall time later. A stop in that iteration is found as one during
+// its sleep would be.
 // The stall time counts from the node's own stamp of its last move, not from when a watcher happened
 // to see it: a watcher looks once per stall time, and without the stamp a stop just after a look was
 // suspected only up to two stall times later. A bump ends the sleep idle_until announced, so a node
-// woken early and stopped at once is not given the rest of its sleep's deadline.
+// not vouched for that was woken early and stopped at once is not given the rest of its sleep.
 //
 // Node i, in its loop:
 //     ProgressCounter& progress = segment.progress(i);
 //     progress.bump(now_ns);                    // after each wake-up and each iteration: stores, no syscall
-//     progress.idle_until(next_timer_ns);       // before each sleep (CLOCK_MONOTONIC ns; max = none)
+//     progress.took_work();                     // an iteration that took a client request (or a new role)
+//     progress.idle_until(next_timer_ns);       // otherwise before its frames go out, and before each sleep
+//                                               // (CLOCK_MONOTONIC ns; max = none)
 // Node j (watching the leader, say):
 //     ProgressWatch watch = segment.watch_progress(stall);   // e.g. stall = 2 ms
 //     watch.observe(monotonic_ns());            // after each wake-up
@@ -45,6 +51,7 @@ struct alignas(kCacheLine) ProgressCounter {
   std::atomic<uint64_t> count{0};
   std::atomic<uint64_t> idle_until_ns{0};  // CLOCK_MONOTONIC deadline of the node's current sleep, 0 awake
   std::atomic<uint64_t> moved_ns{0};       // CLOCK_MONOTONIC ns of the last bump; 0: never stamped
+  std::atomic<uint64_t> work{0};           // moves that were not its own plan: requests taken, roles
 
   // The node moved at `now_ns` and is awake (0: no stamp; a watcher times the move by its own look).
   // The count goes last (release): a watcher that sees it new sees this stamp too, never the one before
@@ -53,6 +60,10 @@ struct alignas(kCacheLine) ProgressCounter {
     moved_ns.store(now_ns, std::memory_order_relaxed);
     idle_until_ns.store(0, std::memory_order_relaxed);
     count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
+  // relaxed: the frames the node publishes after it (release) carry it to the peers they wake.
+  void took_work() noexcept {
+    work.store(work.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
   // relaxed: a reader that misses it for a moment only suspects a node a little early.
   void idle_until(uint64_t deadline_ns) noexcept {
@@ -65,8 +76,9 @@ struct ProgressReading {
   uint64_t count = 0;          // the counter's value at the last observe()
   uint64_t since_ns = 0;       // when the node stamped that value (or, asleep again when a look was
                                // due, the one before), else when this reader first saw it
-  uint64_t idle_until_ns = 0;  // the node's own sleep deadline at the last observe()
-  bool vouched = false;        // found alive, and not woken early since: its idle deadline counts
+  uint64_t idle_until_ns = 0;  // the sleep the node last announced (vouched for: kept while it is awake)
+  uint64_t work = 0;           // the node's work count at the last observe()
+  bool vouched = false;        // found alive, and no work taken since: its announced sleep counts
 };
 
 // Process-local reader of every node's progress counter; takes node ids 1..node_count.

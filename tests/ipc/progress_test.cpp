@@ -58,7 +58,8 @@ TEST(ProgressWatch, AnAnnouncedSleepCountsOnlyOnceTheNodeIsVouchedFor) {
   EXPECT_TRUE(watch.reading(1).vouched);
   EXPECT_EQ(watch.next_check_ns(1), 87 * kMs) << "an idle node is not looked at again each sleep";
 
-  counters[0].bump(60 * kMs);          // woken early (work came): the vouch is spent
+  counters[0].bump(60 * kMs);  // a request woke it: the vouch is spent
+  counters[0].took_work();
   counters[0].idle_until(UINT64_MAX);  // asleep with no timer
   watch.observe(61 * kMs);
   EXPECT_FALSE(watch.reading(1).vouched);
@@ -87,7 +88,8 @@ TEST(ProgressWatch, ANodeAsleepAgainWhenTheLookIsDueIsLookedAtAtOnce) {
   counters[0].bump(50 * kMs);  // before the look is due a move restarts the clock, asleep or not
   counters[0].idle_until(80 * kMs);
   watch.observe(50 * kMs);
-  counters[0].bump(51 * kMs);
+  counters[0].bump(51 * kMs);  // a request: the vouch is spent
+  counters[0].took_work();
   counters[0].idle_until(80 * kMs);
   watch.observe(51 * kMs);
   EXPECT_EQ(watch.next_check_ns(1), 53 * kMs);
@@ -127,8 +129,43 @@ TEST(ProgressWatch, TheStallCountsFromTheNodesOwnStampOfItsLastMove) {
   EXPECT_TRUE(watch.stalled(1, 106 * kMs)) << "suspected from the look, not from the move";
 }
 
-// A node woken before the deadline it announced, then stopped at once, is suspected a stall time after
-// it moved, not after the rest of its sleep: the bump ends the announced sleep.
+// An idle leader wakes for its heartbeat, its frames wake the followers, and it handles their answers
+// before it sleeps again. The heartbeat's iteration announces its next sleep before the frames go out,
+// and while it takes no work the watcher holds it to that sleep, awake or not: no second wake-up per
+// heartbeat to find it asleep. A request it takes ends that, even seen only after its move.
+TEST(ProgressWatch, AVouchedNodeWithoutNewWorkIsHeldToTheSleepItAnnounced) {
+  ProgressCounter counters[1];  // node 1
+  ProgressWatch watch(counters, 1, 2ms);
+  counters[0].bump(10 * kMs);
+  counters[0].idle_until(40 * kMs);
+  watch.observe(10 * kMs);
+  watch.vouch(1, 12 * kMs);
+  EXPECT_EQ(watch.next_check_ns(1), 42 * kMs);
+
+  counters[0].bump(40 * kMs);        // its heartbeat timer
+  counters[0].idle_until(70 * kMs);  // announced before the heartbeats went out
+  watch.observe(40 * kMs);           // a follower, woken by one
+  EXPECT_TRUE(watch.reading(1).vouched);
+  EXPECT_EQ(watch.next_check_ns(1), 72 * kMs);
+  counters[0].bump(41 * kMs);  // the answers: awake, nothing announced yet
+  watch.observe(41 * kMs);
+  EXPECT_EQ(watch.reading(1).idle_until_ns, 70 * kMs) << "held to the sleep it announced";
+  EXPECT_EQ(watch.next_check_ns(1), 72 * kMs);
+  EXPECT_FALSE(watch.stalled(1, 71 * kMs));
+  EXPECT_TRUE(watch.stalled(1, 72 * kMs)) << "stopped in that iteration: found as if asleep";
+
+  counters[0].bump(50 * kMs);  // a request woke it; this look comes before it counts the request ...
+  watch.observe(50 * kMs);
+  EXPECT_TRUE(watch.reading(1).vouched);
+  counters[0].took_work();  // ... and this one after, with its count unmoved since
+  watch.observe(51 * kMs);
+  EXPECT_FALSE(watch.reading(1).vouched);
+  EXPECT_EQ(watch.reading(1).idle_until_ns, 0u);
+  EXPECT_EQ(watch.next_check_ns(1), 52 * kMs) << "timed from its move, not from the sleep it announced";
+}
+
+// A node not vouched for, woken before the deadline it announced, then stopped at once, is suspected a
+// stall time after it moved, not after the rest of its sleep: the bump ends the announced sleep.
 TEST(ProgressWatch, ABumpEndsTheSleepTheNodeAnnounced) {
   ProgressCounter counters[1];  // node 1
   ProgressWatch watch(counters, 1, 5ms);
