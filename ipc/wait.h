@@ -1,16 +1,18 @@
 #pragma once
 // How a consumer waits for its rings: the strategies of DESIGN §2 on top of a Doorbell.
 //
-//   spin        re-check in a tight pause loop (lowest latency, burns a core; bad on 2 cores for 4+
-//   processes) yield       re-check, sched_yield() between checks block       sleep on the doorbell's futex
-//   right away spin-block  pause loop for the spin time, then the futex (what a classic adaptive mutex does)
-//   adaptive    spin for at most the spin time (default 16 µs), then sleep on the futex  <- the default.
-//               What it does between checks, and how long it spins, is learned per process at run time
-//               by a WaitLearner (below) from the waits it sees, not fixed for one host: on one host a
-//               pause loop answers in under a microsecond while sched_yield costs ~10 µs a round (the
-//               scheduler runs someone else's task); on another (2 cores shared by 4+ processes) the
-//               peer we wait for is queued behind us on our own CPU and a pause loop only holds it off,
-//               while a yield hands it the CPU.
+//   spin         re-check in a tight pause loop (lowest latency; burns a core, bad on 2 cores for 4+
+//                processes)
+//   yield        re-check, sched_yield() between checks
+//   block        sleep on the doorbell's futex right away
+//   spin-block   a pause loop for the spin time, then the futex (what a classic adaptive mutex does)
+//   adaptive     spin for at most the spin time (default 16 µs), then sleep on the futex  <- the default.
+//                What it does between checks, and how long it spins, is learned per process at run time
+//                by a WaitLearner (below) from the waits it sees, not fixed for one host: on one host a
+//                pause loop answers in under a microsecond while sched_yield costs ~10 µs a round (the
+//                scheduler runs someone else's task); on another (2 cores shared by 4+ processes) the
+//                peer we wait for is queued behind us on our own CPU and only a yield or a sleep lets it
+//                run. Its pause loop therefore offers the CPU (sched_yield) at every clock reading.
 //
 // A node process waits "until a frame arrives or its next timer is due":
 //     ipc::Waiter waiter(segment.node_doorbell(me), strategy);
@@ -65,6 +67,45 @@ inline constexpr int kIdleSteps = 3;
 // "pause", "yield", "sleep".
 std::string_view to_string(IdleStep step) noexcept;
 
+// Between two pause instructions the clock costs more than a check and is not needed when the frame
+// comes quickly, so it is read every 32 rounds. Next to a sched_yield system call a (vDSO) clock read
+// is nothing, and reading it every round keeps the budget a real time budget: reading it only every
+// 32 yields made each idle wait cost at least 32 system calls, most of a lightly loaded node's CPU.
+inline constexpr uint32_t kPauseClockMask = 31;
+inline constexpr uint32_t kYieldClockMask = 0;
+
+// How a pause loop treats a peer that waits for our CPU: `spin` and `spin-block` keep the CPU, as
+// asked; the adaptive wait's pause step offers it at every clock reading (WaitLearner below): a
+// sched_yield that returns at once when nobody is queued, and runs the queued peer when one is.
+enum class Offer : bool { keep_cpu, offer_cpu };
+
+// Checks ready() between pauses or yields for `budget` (Clock::duration::max(): no limit) or until
+// `deadline`. The spin starts being timed at the first clock reading (clock mask + 1 rounds in).
+template <class Ready>
+bool spin_until(Ready& ready, std::chrono::steady_clock::duration budget,
+                std::chrono::steady_clock::time_point deadline, IdleStep step, Offer offer) {
+  using Clock = std::chrono::steady_clock;
+  const uint32_t clock_mask = step == IdleStep::pause ? kPauseClockMask : kYieldClockMask;
+  Clock::time_point end = deadline;
+  for (uint32_t round = 1;; ++round) {
+    if (step == IdleStep::pause)
+      cpu_relax();
+    else
+      sched_yield();
+    if (ready()) return true;
+    if ((round & clock_mask) != 0) continue;
+    if (step == IdleStep::pause && offer == Offer::offer_cpu) {
+      sched_yield();
+      if (ready()) return true;
+    }
+    const Clock::time_point now = Clock::now();
+    if (round == clock_mask + 1 && budget != Clock::duration::max() && now < deadline &&
+        deadline - now > budget)
+      end = now + budget;
+    if (now >= end) return ready();
+  }
+}
+
 // The next adaptive wait: spin with `step` for at most `spin` (zero for IdleStep::sleep), then the futex.
 struct WaitPlan {
   IdleStep step;
@@ -87,10 +128,12 @@ struct WaitSample {
 // 1/kCostWeight). Each step serves a wait first, then the cheapest step serves the waits; every
 // kExploreInterval-th wait tries one of the others in turn, so a step that became cheaper (the load changed)
 // is noticed, and another step takes over only below 7/8 of the current one's cost (noise does not make it
-// flap). A pause loop is the step that could starve a peer queued behind us on our own CPU: it keeps the CPU
-// until the spin runs out, so the waits it serves then last the whole spin plus a wake-up, its cost shows it
-// and yield or sleep wins; as an explored alternative it serves one wait in 2·kExploreInterval, each bounded
-// by the spin time.
+// flap). The pause step offers the CPU every kPauseClockMask + 1 rounds (spin_until), so it
+// cannot starve a peer queued behind us on our own CPU: that peer runs within a microsecond or so, not
+// after the whole spin and a wake-up. Ranked by how long its waits last a plain pause loop did show that
+// cost, but the learner, which ranks its own waits only, settled between pause and the futex on a host
+// where neither pays: 2 vCPUs shared by a client and 3 nodes, 1-client commit p50 41 µs learned, 58 µs
+// pause forced, 29 µs with the offer (docs/results/2026-12-07.md).
 //
 // How long to spin. A budget per context — whether the previous wait was idle — is restored to the spin
 // time by a wait that was over within it and halved by an idle one, down to nothing (the futex at once).
@@ -151,13 +194,14 @@ class Waiter {
     if (ready()) return true;
     switch (strategy_) {
       case WaitStrategy::spin:
-        return spin_until(ready, Clock::duration::max(), deadline, IdleStep::pause);
+        return spin_until(ready, Clock::duration::max(), deadline, IdleStep::pause, Offer::keep_cpu);
       case WaitStrategy::yield:
-        return spin_until(ready, Clock::duration::max(), deadline, IdleStep::yield);
+        return spin_until(ready, Clock::duration::max(), deadline, IdleStep::yield, Offer::keep_cpu);
       case WaitStrategy::block:
         return block_until(ready, deadline);
       case WaitStrategy::spin_block:
-        return spin_until(ready, spin_time_, deadline, IdleStep::pause) || block_until(ready, deadline);
+        return spin_until(ready, spin_time_, deadline, IdleStep::pause, Offer::keep_cpu) ||
+               block_until(ready, deadline);
       case WaitStrategy::adaptive:
         return adaptive_until(ready, deadline);
     }
@@ -189,40 +233,13 @@ class Waiter {
   uint64_t sleeps() const noexcept { return sleeps_; }
 
  private:
-  // Between two pause instructions the clock costs more than a check and is not needed when the frame
-  // comes quickly, so it is read every 32 rounds. Next to a sched_yield system call a (vDSO) clock read
-  // is nothing, and reading it every round keeps the budget a real time budget: reading it only every
-  // 32 yields made each idle wait cost at least 32 system calls, most of a lightly loaded node's CPU.
-  static constexpr uint32_t kPauseClockMask = 31;
-  static constexpr uint32_t kYieldClockMask = 0;
-
-  // Checks ready() between pauses or yields for `budget` (Clock::duration::max(): no limit) or until
-  // `deadline`. The spin starts being timed at the first clock reading (clock mask + 1 rounds in).
-  template <class Ready>
-  static bool spin_until(Ready& ready, Clock::duration budget, Clock::time_point deadline, IdleStep step) {
-    const uint32_t clock_mask = step == IdleStep::pause ? kPauseClockMask : kYieldClockMask;
-    Clock::time_point end = deadline;
-    for (uint32_t round = 1;; ++round) {
-      if (step == IdleStep::pause)
-        cpu_relax();
-      else
-        sched_yield();
-      if (ready()) return true;
-      if ((round & clock_mask) != 0) continue;
-      const Clock::time_point now = Clock::now();
-      if (round == clock_mask + 1 && budget != Clock::duration::max() && now < deadline &&
-          deadline - now > budget)
-        end = now + budget;
-      if (now >= end) return ready();
-    }
-  }
-
   template <class Ready>
   bool adaptive_until(Ready& ready, Clock::time_point deadline) {
     const WaitPlan plan = learner_.next();
     const Clock::time_point start = Clock::now();
     bool got = false;
-    if (plan.spin > Clock::duration::zero()) got = spin_until(ready, plan.spin, deadline, plan.step);
+    if (plan.spin > Clock::duration::zero())
+      got = spin_until(ready, plan.spin, deadline, plan.step, Offer::offer_cpu);
     if (!got) got = block_until(ready, deadline);
     learner_.observe({plan.step, Clock::now() - start, got});
     return got;
