@@ -34,7 +34,7 @@ TEST(ProgressWatch, StallsOnlyAfterTheStallTimeWithoutAMove) {
 
 // A node stopped just after it moved, while it announced a long sleep (a leader between one client's
 // requests, its next heartbeat 30 ms ahead), is stalled a stall time after its move. Once vouched for
-// (the kernel says it sleeps), its announced sleep counts until it moves again.
+// (the kernel says it sleeps), its announced sleep counts until it takes work.
 TEST(ProgressWatch, AnAnnouncedSleepCountsOnlyOnceTheNodeIsVouchedFor) {
   ProgressCounter counters[1];  // node 1
   ProgressWatch watch(counters, 1, 2ms);
