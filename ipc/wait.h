@@ -133,7 +133,7 @@ struct WaitSample {
 // after the whole spin and a wake-up. Ranked by how long its waits last a plain pause loop did show that
 // cost, but the learner, which ranks its own waits only, settled between pause and the futex on a host
 // where neither pays: 2 vCPUs shared by a client and 3 nodes, 1-client commit p50 41 µs learned, 58 µs
-// pause forced, 29 µs with the offer (docs/results/2026-12-07.md).
+// pause forced, 27-29 µs with the offer (docs/results/2026-12-07.md).
 //
 // How long to spin. A budget per context — whether the previous wait was idle — is restored to the spin
 // time by a wait that was over within it and halved by an idle one, down to nothing (the futex at once).
