@@ -421,18 +421,19 @@ TEST(SpinLoop, APauseLoopThatOffersItsCpuLetsAPeerQueuedOnItRun) {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
+  cpu_set_t saved;
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof saved, &saved), 0);
+  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
   constexpr int kRounds = 50;
   std::atomic<int> asked{0}, answered{0};
+  int peer_pinned = -1;  // read after join
   std::thread peer([&] {
-    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    peer_pinned = pthread_setaffinity_np(pthread_self(), sizeof one, &one);
     for (int round = 1; round <= kRounds; ++round) {
       while (asked.load(std::memory_order_acquire) != round) sched_yield();
       answered.store(round, std::memory_order_release);
     }
   });
-  cpu_set_t saved;
-  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof saved, &saved), 0);
-  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof one, &one), 0);
   int within_spin = 0;
   for (int round = 1; round <= kRounds; ++round) {
     asked.store(round, std::memory_order_release);
@@ -444,6 +445,7 @@ TEST(SpinLoop, APauseLoopThatOffersItsCpuLetsAPeerQueuedOnItRun) {
   }
   peer.join();
   pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+  ASSERT_EQ(peer_pinned, 0) << "the peer must share the waiter's CPU, or the test shows nothing";
   // Not all: another task on this CPU can take the offered turn and outlast the spin.
   EXPECT_GE(within_spin, kRounds * 9 / 10)
       << "the peer answered within the spin in " << within_spin << " of " << kRounds << " rounds";
