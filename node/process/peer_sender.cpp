@@ -14,8 +14,10 @@ PeerSender::PeerSender(Transport& transport, ipc::Segment& segment, uint32_t sel
 }
 
 void PeerSender::send(const raft::Message& message, uint64_t now_ns) {
-  send_frame(raft::message_to(message), raft::encoded_size(message), now_ns,
-             [&](std::span<std::byte> out) { return static_cast<bool>(raft::encode(message, out)); });
+  send_frame(
+      raft::message_to(message), raft::encoded_size(message), now_ns,
+      [&](std::span<std::byte> out) { return static_cast<bool>(raft::encode(message, out)); },
+      raft::wakes_receiver(message));
 }
 
 std::byte* PeerSender::reserve(uint32_t to, std::size_t size) {
@@ -29,8 +31,8 @@ std::byte* PeerSender::reserve(uint32_t to, std::size_t size) {
   return out;
 }
 
-void PeerSender::commit(uint32_t to, std::size_t size) {
-  transport_.commit_peer(to, static_cast<uint32_t>(size));
+void PeerSender::commit(uint32_t to, std::size_t size, bool wake) {
+  transport_.commit_peer(to, static_cast<uint32_t>(size), wake);
   ++frames_out_;
 }
 
@@ -39,7 +41,7 @@ void PeerSender::release_due(uint64_t now_ns) {
     const Delayed& held = delayed_.front();
     if (std::byte* out = reserve(held.to, held.bytes.size())) {
       std::memcpy(out, held.bytes.data(), held.bytes.size());
-      commit(held.to, held.bytes.size());
+      commit(held.to, held.bytes.size(), held.wake);
     }
     delayed_.pop_front();
   }

@@ -27,8 +27,9 @@ class PeerSender {
   // no room (counted as a drop): a caller with its own flow control tries again later; true when the
   // frame went, was held back, or was dropped by the link's fault word.
   // `encode(std::span<std::byte> out)` writes exactly `size` bytes, or returns false (frame dropped).
+  // `wake` false: the frame need not wake a sleeping peer (Transport::commit_peer).
   template <class Encode>
-  bool send_frame(uint32_t to, std::size_t size, uint64_t now_ns, Encode&& encode);
+  bool send_frame(uint32_t to, std::size_t size, uint64_t now_ns, Encode&& encode, bool wake = true);
   // Moves every delayed frame that is due into the transport.
   void release_due(uint64_t now_ns);
   // When the oldest delayed frame is due, if any.
@@ -44,11 +45,12 @@ class PeerSender {
   struct Delayed {
     uint64_t due_ns = 0;
     uint32_t to = 0;
+    bool wake = true;
     std::vector<std::byte> bytes;  // the encoded message; capacity reused across slots
   };
   // Room in the link to `to`, or nullptr (counted as a drop) when the frame cannot go.
   std::byte* reserve(uint32_t to, std::size_t size);
-  void commit(uint32_t to, std::size_t size);
+  void commit(uint32_t to, std::size_t size, bool wake);
 
   Transport& transport_;
   std::vector<ipc::LinkFault*> links_;  // by destination node id; [0] and [self] null
@@ -60,7 +62,7 @@ class PeerSender {
 };
 
 template <class Encode>
-bool PeerSender::send_frame(uint32_t to, std::size_t size, uint64_t now_ns, Encode&& encode) {
+bool PeerSender::send_frame(uint32_t to, std::size_t size, uint64_t now_ns, Encode&& encode, bool wake) {
   if (to >= links_.size() || links_[to] == nullptr) {  // kNoNode (0), self or beyond the cluster
     ++drops_;
     return true;
@@ -74,6 +76,7 @@ bool PeerSender::send_frame(uint32_t to, std::size_t size, uint64_t now_ns, Enco
     Delayed& held = delayed_.push_back();
     held.due_ns = now_ns + static_cast<uint64_t>(decision.delay.count()) * 1000;
     held.to = to;
+    held.wake = wake;
     held.bytes.resize(size);
     if (!encode(held.bytes)) {
       delayed_.pop_back();
@@ -87,7 +90,7 @@ bool PeerSender::send_frame(uint32_t to, std::size_t size, uint64_t now_ns, Enco
     ++drops_;
     return true;
   }
-  commit(to, size);
+  commit(to, size, wake);
   return true;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "ipc/populate.h"
 #include "node/process/client_wire.h"
@@ -26,6 +27,7 @@ ShmTransport::ShmTransport(ipc::Segment& segment, uint32_t self, ipc::WaitStrate
     : segment_(segment),
       to_peer_(segment.max_nodes() + 1),
       from_peer_(segment.max_nodes() + 1),
+      wakes_peer_(segment.max_nodes() + 1),
       requests_(segment.client_slots()),
       responses_(segment.client_slots()),
       is_dirty_(segment.client_slots()),
@@ -70,8 +72,9 @@ std::byte* ShmTransport::reserve_peer(uint32_t to, uint32_t length) {
   return length <= max_peer_payload_ ? to_peer_[to].try_reserve(length) : nullptr;
 }
 
-void ShmTransport::commit_peer(uint32_t to, uint32_t length) {
+void ShmTransport::commit_peer(uint32_t to, uint32_t length, bool wake) {
   to_peer_[to].commit(kPeerFrame, length);
+  if (wake) wakes_peer_[to] = 1;
 }
 
 std::byte* ShmTransport::reserve_reply(uint32_t slot, uint32_t length) {
@@ -87,7 +90,12 @@ void ShmTransport::commit_reply(uint32_t slot, uint32_t length) {
 }
 
 void ShmTransport::flush() {
-  for (uint32_t peer : peers_) to_peer_[peer].publish();
+  for (uint32_t peer : peers_) {
+    if (std::exchange(wakes_peer_[peer], 0) != 0)
+      to_peer_[peer].publish();
+    else
+      to_peer_[peer].publish_unrung();
+  }
   for (uint32_t slot : dirty_responses_) {
     is_dirty_[slot] = 0;
     if (!responses_[slot].publish_unrung()) continue;

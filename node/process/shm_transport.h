@@ -25,7 +25,7 @@ class ShmTransport final : public Transport {
 
   uint32_t max_peer_payload() const noexcept override { return max_peer_payload_; }
   std::byte* reserve_peer(uint32_t to, uint32_t length) override;
-  void commit_peer(uint32_t to, uint32_t length) override;
+  void commit_peer(uint32_t to, uint32_t length, bool wake) override;
   uint32_t max_reply_payload() const noexcept override { return max_reply_payload_; }
   std::byte* reserve_reply(uint32_t slot, uint32_t length) override;
   void commit_reply(uint32_t slot, uint32_t length) override;
@@ -49,6 +49,7 @@ class ShmTransport final : public Transport {
   std::vector<uint32_t> peers_;
   std::vector<ipc::RingProducer> to_peer_;    // by node id; [0] and [self] unused
   std::vector<ipc::RingConsumer> from_peer_;  // by node id; [0] and [self] unused
+  std::vector<uint8_t> wakes_peer_;           // by node id: a frame committed since flush() wakes it
   std::vector<ipc::RingConsumer> requests_;   // by client slot
   std::vector<ipc::RingProducer> responses_;  // by client slot
   std::vector<uint32_t> dirty_responses_;     // slots with unpublished replies

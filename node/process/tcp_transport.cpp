@@ -70,7 +70,7 @@ std::byte* TcpTransport::reserve_peer(uint32_t, uint32_t length) {
   return length <= max_peer_payload_ ? scratch_.data() : nullptr;
 }
 
-void TcpTransport::commit_peer(uint32_t to, uint32_t length) {
+void TcpTransport::commit_peer(uint32_t to, uint32_t length, bool) {
   tcp_.send(to, kPeerFrame, 0, {scratch_.data(), length});  // a refusal is counted by ipc::tcp
 }
 

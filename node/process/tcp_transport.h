@@ -44,7 +44,7 @@ class TcpTransport final : public Transport {
 
   uint32_t max_peer_payload() const noexcept override { return max_peer_payload_; }
   std::byte* reserve_peer(uint32_t to, uint32_t length) override;
-  void commit_peer(uint32_t to, uint32_t length) override;
+  void commit_peer(uint32_t to, uint32_t length, bool wake) override;
   uint32_t max_reply_payload() const noexcept override { return max_reply_payload_; }
   std::byte* reserve_reply(uint32_t slot, uint32_t length) override;
   void commit_reply(uint32_t slot, uint32_t length) override;

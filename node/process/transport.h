@@ -47,9 +47,11 @@ class Transport {
   // ---- to peers ----
   virtual uint32_t max_peer_payload() const noexcept = 0;
   // Room for a frame of up to `length` bytes, or nullptr when the link is full or down (the caller
-  // counts a drop; Raft retransmits). commit() seals it; flush() makes it visible.
+  // counts a drop; Raft retransmits). commit() seals it; flush() makes it visible. A frame committed with
+  // `wake` false (raft::wakes_receiver) does not wake a sleeping peer unless another frame to it does:
+  // it is read when the peer next wakes (ShmTransport; a stream transport cannot hold one back).
   virtual std::byte* reserve_peer(uint32_t to, uint32_t length) = 0;
-  virtual void commit_peer(uint32_t to, uint32_t length) = 0;
+  virtual void commit_peer(uint32_t to, uint32_t length, bool wake) = 0;
 
   // ---- to clients ----
   virtual uint32_t max_reply_payload() const noexcept = 0;

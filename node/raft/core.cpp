@@ -768,7 +768,14 @@ void Core::handle_append_entries(const AppendEntries& m) {
 void Core::handle_heartbeat(const Heartbeat& m) {
   commit_to(std::min(m.commit, log_.last_index()));
   leave_lost_if_repaired();
-  send(HeartbeatResponse{config_.id, m.from, term_, m.context, config_.incarnation, lost_});
+  HeartbeatResponse r{config_.id, m.from, term_, m.context, config_.incarnation, lost_};
+  // The leader acts on an answer only for a read round, a lost or restarted follower (the incarnation
+  // is news until answered once per term) or one it has more to send (its match, which bounds m.commit,
+  // below our last index).
+  r.urgent =
+      m.context != 0 || lost_ != 0 || heartbeat_answered_term_ != term_ || m.commit != log_.last_index();
+  heartbeat_answered_term_ = term_;
+  send(r);
 }
 
 void Core::handle_install_snapshot(const InstallSnapshot& m) {

@@ -335,7 +335,8 @@ class Core {
 
   Term term_ = 0;
   NodeId vote_ = kNoNode;
-  std::uint64_t lost_ = 0;  // HardState::lost
+  std::uint64_t lost_ = 0;            // HardState::lost
+  Term heartbeat_answered_term_ = 0;  // the term of our last heartbeat answer (HeartbeatResponse::urgent)
   std::uint64_t repairs_ = 0;
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;

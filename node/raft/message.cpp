@@ -11,5 +11,9 @@ NodeId message_to(const Message& m) noexcept {
 Term message_term(const Message& m) noexcept {
   return std::visit([](const auto& x) { return x.term; }, m);
 }
+bool wakes_receiver(const Message& m) noexcept {
+  const auto* answer = std::get_if<HeartbeatResponse>(&m);
+  return answer == nullptr || answer->urgent;
+}
 
 }  // namespace shmraft::raft

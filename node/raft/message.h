@@ -83,6 +83,11 @@ struct HeartbeatResponse {
   std::uint64_t context = 0;
   std::uint64_t incarnation = 0;
   std::uint64_t lost = 0;
+  // Not sent: false when the answer asks nothing of the leader but to note that we are alive (no read
+  // round; all we hold is committed and known to the leader; this incarnation has answered this term
+  // before). The node then publishes it without waking the leader, which reads it when it next wakes, for
+  // its next heartbeat at the latest: an idle leader wakes once per heartbeat, not once per follower more.
+  bool urgent = true;
 };
 
 // InstallSnapshot (§7), sent whole (no chunking): the entries the follower needs were compacted away.
@@ -118,5 +123,7 @@ using Message = std::variant<VoteRequest, VoteResponse, AppendEntries, AppendRes
 NodeId message_from(const Message& m) noexcept;
 NodeId message_to(const Message& m) noexcept;
 Term message_term(const Message& m) noexcept;
+// Whether the receiver should be woken for it (HeartbeatResponse::urgent; every other message is).
+bool wakes_receiver(const Message& m) noexcept;
 
 }  // namespace shmraft::raft

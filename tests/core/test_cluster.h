@@ -30,6 +30,7 @@ struct Packet {
   NodeId from = kNoNode;
   NodeId to = kNoNode;
   std::vector<std::byte> bytes;
+  bool wakes = true;  // wakes_receiver(): what the encoding does not carry
   DecodeScratch scratch;
 
   Message decoded() {
@@ -47,6 +48,7 @@ inline std::unique_ptr<Packet> make_packet(const Message& m) {
   auto p = std::make_unique<Packet>();
   p->from = message_from(m);
   p->to = message_to(m);
+  p->wakes = wakes_receiver(m);
   p->bytes.resize(encoded_size(m));
   const Encoded e = encode(m, p->bytes);
   if (!e) throw std::runtime_error(std::string("Packet: encode failed: ") + to_string(e.error));

@@ -31,7 +31,7 @@ class RecordingTransport final : public Transport {
     buffer_.resize(length);
     return buffer_.data();
   }
-  void commit_peer(uint32_t, uint32_t length) override {
+  void commit_peer(uint32_t, uint32_t length, bool) override {
     const std::optional<ChunkFrame> frame = decode_chunk({buffer_.data(), length});
     ASSERT_TRUE(frame);
     ASSERT_TRUE(intact(*frame));
