@@ -33,10 +33,10 @@ WaitPlan WaitLearner::next() const noexcept {
   IdleStep step = preferred_;
   for (int s = kIdleSteps - 1; s >= 0; --s)  // a step with no cost yet is tried first
     if (!costed_[s]) step = static_cast<IdleStep>(s);
-  if (costed_[static_cast<std::size_t>(step)] &&
-      waits_ % kExploreInterval == kExploreInterval - 1) {  // the other steps in turn
-    const uint32_t turn = waits_ / kExploreInterval % (kIdleSteps - 1);
-    step = static_cast<IdleStep>((static_cast<uint32_t>(preferred_) + 1 + turn) % kIdleSteps);
+  if (costed_[static_cast<std::size_t>(step)]) {  // each other step once per interval, half of one apart
+    const uint32_t phase = waits_ % kExploreInterval;
+    const uint32_t other = phase == kExploreInterval - 1 ? 1 : phase == kExploreInterval / 2 ? 2 : 0;
+    if (other != 0) step = static_cast<IdleStep>((static_cast<uint32_t>(preferred_) + other) % kIdleSteps);
   }
   if (step == IdleStep::sleep) return {step, budget.zero()};
   return {step, budget};

@@ -125,10 +125,13 @@ struct WaitSample {
 // Which step. A wait is idle when it timed out or lasted over kIdleWaitFactor spin times: the other side
 // had nothing to send, whatever we did meanwhile, so idle waits say nothing about the steps. Every other
 // wait is a cost sample of the step it used: how long it lasted, in a running mean per step (weight
-// 1/kCostWeight). Each step serves a wait first, then the cheapest step serves the waits; every
-// kExploreInterval-th wait tries one of the others in turn, so a step that became cheaper (the load changed)
-// is noticed, and another step takes over only below 7/8 of the current one's cost (noise does not make it
-// flap). The pause step offers the CPU every kPauseClockMask + 1 rounds (spin_until), so it
+// 1/kCostWeight). Each step serves a wait first, then the cheapest step serves the waits; each of the
+// others is tried once every kExploreInterval waits, so a step that became cheaper (the load changed) is
+// noticed, and another step takes over only below 7/8 of the current one's cost (noise does not make it
+// flap). The interval is a prime: a node's waits come in repeating kinds (a leader's next request, then
+// its followers' acks), and with every 64th wait exploring, steps tried in turn, each step was tried on
+// one kind only, priced against the preferred step's mean over all kinds (a learner on alternating
+// short and long waits left the cheapest step for 8 % of them: LearnerOnAlternatingWaits). The pause step offers the CPU every kPauseClockMask + 1 rounds (spin_until), so it
 // cannot starve a peer queued behind us on our own CPU: that peer runs within a microsecond or so, not
 // after the whole spin and a wake-up. Ranked by how long its waits last a plain pause loop did show that
 // cost, but the learner, which ranks its own waits only, settled between pause and the futex on a host
@@ -145,7 +148,7 @@ struct WaitSample {
 class WaitLearner {
  public:
   static constexpr int kIdleWaitFactor = 16;
-  static constexpr uint32_t kExploreInterval = 64;
+  static constexpr uint32_t kExploreInterval = 127;
   static constexpr int kCostWeight = 8;
   // A budget below this is a sched_yield or two, not worth having: the wait sleeps at once.
   static constexpr std::chrono::nanoseconds kMinSpinBudget{1000};
