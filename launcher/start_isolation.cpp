@@ -65,7 +65,7 @@ std::optional<int> StartIsolation::isolated_cpu() const noexcept {
 void StartIsolation::move(const RunningProcess& process) {
   for (const pid_t thread : threads_of(process.pid)) {
     if (thread == gettid()) continue;  // the caller's CPUs are caller_had_
-    Seen seen{thread, {}, false};
+    Seen seen{thread, {}, {}, false};
     if (sched_getaffinity(thread, sizeof(seen.had), &seen.had) != 0) continue;
     cpu_set_t target;
     if (process.commit_path == CommitPath::every_thread || thread == process.pid) {
@@ -76,6 +76,7 @@ void StartIsolation::move(const RunningProcess& process) {
       if (CPU_ISSET(cpu_, &seen.had)) CPU_SET(cpu_, &target);
     }
     seen.moved = CPU_COUNT(&target) != 0 && set_cpus(thread, target);
+    seen.given = target;
     seen_.push_back(seen);
   }
 }
@@ -98,7 +99,9 @@ void StartIsolation::end() {
     for (const pid_t thread : threads_of(process.pid)) {
       if (thread == gettid()) continue;
       if (const auto it = seen(thread); it != seen_.end()) {
-        if (it->moved) set_cpus(thread, it->had);
+        cpu_set_t now;
+        if (it->moved && sched_getaffinity(thread, sizeof(now), &now) == 0 && CPU_EQUAL(&now, &it->given))
+          set_cpus(thread, it->had);
       } else if (main_had != nullptr) {
         set_cpus(thread, *main_had);
       }

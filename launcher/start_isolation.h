@@ -55,8 +55,9 @@ class StartIsolation {
   // wake it beside the start, not on a CPU of the commit path (bench --failover, 16 interleaved rounds:
   // events with an operation over 1 ms 30 → 20 of 320).
   void spawned(pid_t started);
-  // Every thread moved gets back the CPUs it had (a thread born meanwhile, those its process's main
-  // thread had); the started process's threads and the calling thread get the calling thread's (not the
+  // Every thread moved gets back the CPUs it had, unless its CPUs were changed again meanwhile (by the
+  // user's taskset, say: theirs is the later word); a thread born meanwhile, those its process's main
+  // thread had; the started process's threads and the calling thread get the calling thread's (not the
   // started node's memory keeper, a process of its own that stays on the isolated CPU: mm_keeper.h).
   // Idempotent.
   void end();
@@ -65,7 +66,8 @@ class StartIsolation {
   struct Seen {
     pid_t thread;
     cpu_set_t had;
-    bool moved;  // false: left where it was (nowhere else to go, or not ours to move)
+    cpu_set_t given;  // what the isolation set, when moved
+    bool moved;       // false: left where it was (nowhere else to go, or not ours to move)
   };
 
   void move(const RunningProcess& process);

@@ -132,6 +132,22 @@ TEST(StartIsolation, AThreadAllowedOnlyTheIsolatedCpuStaysThereAndTheDestructorE
   EXPECT_TRUE(same(cpus_of(0), caller.had));
 }
 
+// CPUs given to a thread meanwhile (a user's taskset) are the later word: end() leaves them.
+TEST(StartIsolation, CpusSetByOthersDuringTheStartAreKept) {
+  const CallerCpus caller;
+  if (CPU_COUNT(&caller.had) < 2) GTEST_SKIP() << "needs two CPUs to isolate one (this process has one)";
+  ParkedThread retargeted;
+  ParkedThread untouched;
+  const cpu_set_t users_choice = only(last_cpu(caller.had));  // not what the isolation gave it
+  {
+    StartIsolation isolation({{getpid(), CommitPath::every_thread}});
+    ASSERT_TRUE(isolation.active());
+    ASSERT_EQ(sched_setaffinity(retargeted.tid(), sizeof(users_choice), &users_choice), 0);
+  }
+  EXPECT_TRUE(same(cpus_of(retargeted.tid()), users_choice)) << "end() undid a choice made after its own";
+  EXPECT_TRUE(same(cpus_of(untouched.tid()), caller.had));
+}
+
 // A node's background threads join the start on its CPU. (Its loop, the main thread, leaves it: the
 // SupervisorStart cases below, whose nodes are single-threaded processes.)
 TEST(StartIsolation, ANodesBackgroundThreadsJoinTheStart) {
