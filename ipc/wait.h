@@ -130,13 +130,14 @@ struct WaitSample {
 // noticed, and another step takes over only below 7/8 of the current one's cost (noise does not make it
 // flap). The interval is a prime: a node's waits come in repeating kinds (a leader's next request, then
 // its followers' acks), and with every 64th wait exploring, steps tried in turn, each step was tried on
-// one kind only, priced against the preferred step's mean over all kinds (a learner on alternating
-// short and long waits left the cheapest step for 8 % of them: LearnerOnAlternatingWaits). The pause step offers the CPU every kPauseClockMask + 1 rounds (spin_until), so it
-// cannot starve a peer queued behind us on our own CPU: that peer runs within a microsecond or so, not
-// after the whole spin and a wake-up. Ranked by how long its waits last a plain pause loop did show that
-// cost, but the learner, which ranks its own waits only, settled between pause and the futex on a host
-// where neither pays: 2 vCPUs shared by a client and 3 nodes, 1-client commit p50 41 µs learned, 58 µs
-// pause forced, 27-29 µs with the offer (docs/results/2026-12-07.md).
+// one kind only, priced against the preferred step's mean over all kinds (on alternating short and long
+// waits the learner left the cheapest step for 6 % of them after learning: LearnerOnAlternatingWaits).
+// The pause step offers the CPU every kPauseClockMask + 1 rounds (spin_until), so it cannot starve a
+// peer queued behind us on our own CPU: that peer runs within a microsecond or so, not after the whole
+// spin and a wake-up. Ranked by how long its waits last a plain pause loop did show that cost, but the
+// learner, which ranks its own waits only, settled between pause and the futex on a host where neither pays:
+// 2 vCPUs shared by a client and 3 nodes, 1-client commit p50 41 µs learned, 58 µs pause forced, 27-29 µs
+// with the offer (docs/results/2026-12-07.md).
 //
 // How long to spin. A budget per context — whether the previous wait was idle — is restored to the spin
 // time by a wait that was over within it and halved by an idle one, down to nothing (the futex at once).
