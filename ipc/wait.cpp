@@ -42,6 +42,10 @@ WaitPlan WaitLearner::next() const noexcept {
   return {step, budget};
 }
 
+std::chrono::nanoseconds WaitLearner::ranked_cost(std::size_t step) const noexcept {
+  return cost_[step] * weight(static_cast<IdleStep>(step));
+}
+
 bool WaitLearner::idle(const WaitSample& sample) const noexcept {
   return !sample.ready || sample.waited > kIdleWaitFactor * spin_time_;
 }
@@ -56,9 +60,9 @@ void WaitLearner::observe(const WaitSample& sample) noexcept {
     costed_[step] = true;
     std::size_t cheapest = static_cast<std::size_t>(preferred_);
     for (std::size_t s = 0; s < kIdleSteps; ++s)
-      if (costed_[s] && cost_[s] < cost_[cheapest]) cheapest = s;
+      if (costed_[s] && ranked_cost(s) < ranked_cost(cheapest)) cheapest = s;
     const auto current = static_cast<std::size_t>(preferred_);
-    if (costed_[current] && cost_[cheapest] * 8 < cost_[current] * 7)
+    if (costed_[current] && ranked_cost(cheapest) * 8 < ranked_cost(current) * 7)
       preferred_ = static_cast<IdleStep>(cheapest);
   }
   if (sample.ready && sample.waited <= spin_time_) {

@@ -138,6 +138,16 @@ struct WaitSample {
 // learner, which ranks its own waits only, settled between pause and the futex on a host where neither pays:
 // 2 vCPUs shared by a client and 3 nodes, 1-client commit p50 41 µs learned, 58 µs pause forced, 27-29 µs
 // with the offer (docs/results/2026-12-07.md).
+// A wait's length is mostly the peer's doing, and what a step costs the peers does not show in it: a
+// pause loop holds a CPU a peer queued behind us may need (the offer lets it in only every 32 rounds), a
+// sleep makes the peer that wakes us pay a wake-up, while a yield returns at once when nobody waits for
+// our CPU and hands it over when someone does. So the steps are ranked by their cost times kTakerWeight
+// for pause and sleep, 1 for yield, which serves first: a step that takes from its peers serves only
+// where it halves the wait (a pause loop on a host with a core for each process: 0.5 against 9 µs in
+// the recorded trace). Ranked by their own waits alone, on 2 vCPUs shared by a client and 3 nodes, pause
+// and yield cost the same to within 3 % and each served about half the waits, and in 11 of 12 runs some
+// process served 16-35 % of its waits with the futex at once (shorter, as it left the CPU to the
+// others); the 1-client commit p50 was 1.5 µs higher than with yield first (docs/results/2026-12-07.md).
 //
 // How long to spin. A budget per context — whether the previous wait was idle — is restored to the spin
 // time by a wait that was over within it and halved by an idle one, down to nothing (the futex at once).
@@ -151,6 +161,9 @@ class WaitLearner {
   static constexpr int kIdleWaitFactor = 16;
   static constexpr uint32_t kExploreInterval = 127;
   static constexpr int kCostWeight = 8;
+  static constexpr int kTakerWeight = 2;
+  // What a step's cost counts for in the ranking (above).
+  static constexpr int weight(IdleStep step) noexcept { return step == IdleStep::yield ? 1 : kTakerWeight; }
   // A budget below this is a sched_yield or two, not worth having: the wait sleeps at once.
   static constexpr std::chrono::nanoseconds kMinSpinBudget{1000};
 
@@ -169,12 +182,14 @@ class WaitLearner {
 
  private:
   bool idle(const WaitSample& sample) const noexcept;
+  // A step's cost as ranked: its running mean times its weight.
+  std::chrono::nanoseconds ranked_cost(std::size_t step) const noexcept;
 
   std::chrono::nanoseconds spin_time_;
   std::chrono::nanoseconds budget_[2];  // index: whether the previous wait was idle
   std::chrono::nanoseconds cost_[kIdleSteps]{};
   bool costed_[kIdleSteps]{};
-  IdleStep preferred_ = IdleStep::pause;
+  IdleStep preferred_ = IdleStep::yield;
   bool after_idle_ = false;
   uint32_t waits_ = 0;
 };

@@ -264,7 +264,8 @@ INSTANTIATE_TEST_SUITE_P(Ipc, LearnerOnTrace, ::testing::Values(kPauseHost, kSha
 // A leader's waits come in a repeating pattern: the next request (short), then its followers' acks
 // (longer). Explorations on one kind only would price the other steps on short waits against the
 // preferred step's mean over both kinds, and the learner would leave the cheapest step for a dearer one.
-// Here the pause loop is the cheapest on either kind; whichever kind comes first, it keeps serving.
+// Here the pause loop ranks first on either kind (under half of yield's cost); whichever kind comes first,
+// it keeps serving.
 class LearnerOnAlternatingWaits : public ::testing::TestWithParam<int> {};
 
 TEST_P(LearnerOnAlternatingWaits, KeepsTheStepThatIsCheapestOnEveryKind) {
@@ -273,7 +274,7 @@ TEST_P(LearnerOnAlternatingWaits, KeepsTheStepThatIsCheapestOnEveryKind) {
   const auto waited = [](IdleStep step, bool short_kind) {
     switch (step) {
       case IdleStep::pause:
-        return short_kind ? 2us : 10us;
+        return short_kind ? 1us : 5us;
       case IdleStep::yield:
         return short_kind ? 3us : 12us;
       case IdleStep::sleep:
@@ -298,6 +299,25 @@ TEST_P(LearnerOnAlternatingWaits, KeepsTheStepThatIsCheapestOnEveryKind) {
 INSTANTIATE_TEST_SUITE_P(Ipc, LearnerOnAlternatingWaits, ::testing::Values(0, 1), [](const auto& info) {
   return info.param == 0 ? std::string("ShortFirst") : std::string("LongFirst");
 });
+
+// What pause and sleep cost the peers does not show in their own waits, so they serve only where they halve
+// the wait. Seen on 2 vCPUs shared by a client and 3 nodes: a follower's waits 30.7 µs pausing, 30.4
+// yielding, 26.7 sleeping at once (it left the CPU to the others), and the commit 1.5 µs slower with
+// those steps serving than with yield first.
+TEST(WaitLearner, YieldServesWhereTheStepsThatTakeFromPeersDoNotHalveTheWait) {
+  WaitLearner learner(kDefaultSpinTime);
+  constexpr int kLearning = 500;
+  constexpr int kWaits = 10'000;
+  int served_by_yield = 0;
+  for (int i = 0; i < kLearning + kWaits; ++i) {
+    const WaitPlan plan = learner.next();
+    if (i >= kLearning) served_by_yield += plan.step == IdleStep::yield;
+    const auto waited = plan.step == IdleStep::pause ? 26us : plan.step == IdleStep::yield ? 30us : 22us;
+    learner.observe({plan.step, waited, true});
+  }
+  EXPECT_EQ(learner.preferred(), IdleStep::yield);
+  EXPECT_GE(served_by_yield, kWaits - 2 * kWaits / static_cast<int>(WaitLearner::kExploreInterval) - 2);
+}
 
 // When going to sleep at once is cheapest (every spin loop costs more than the wake-up), the learner
 // takes the futex sooner.
