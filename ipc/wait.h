@@ -145,7 +145,7 @@ struct WaitSample {
 // for pause and sleep, 1 for yield, which serves first: a step that takes from its peers serves only
 // where it halves the wait (a pause loop on a host with a core for each process: 0.5 against 9 µs in
 // the recorded trace). Ranked by their own waits alone, on 2 vCPUs shared by a client and 3 nodes, pause
-// and yield cost the same to within 3 % and each served about half the waits, and in 11 of 12 runs some
+// and yield cost the same to within 7 % and each served about half the waits, and in 11 of 12 runs some
 // process served 16-35 % of its waits with the futex at once (shorter, as it left the CPU to the
 // others); the 1-client commit p50 was 1.5 µs higher than with yield first (docs/results/2026-12-07.md).
 //

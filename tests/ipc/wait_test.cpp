@@ -301,7 +301,7 @@ INSTANTIATE_TEST_SUITE_P(Ipc, LearnerOnAlternatingWaits, ::testing::Values(0, 1)
 });
 
 // What pause and sleep cost the peers does not show in their own waits, so they serve only where they halve
-// the wait. Seen on 2 vCPUs shared by a client and 3 nodes: a follower's waits 30.7 µs pausing, 30.4
+// the wait. Seen on 2 vCPUs shared by a client and 3 nodes: the client's waits 30.7 µs pausing, 30.4
 // yielding, 26.7 sleeping at once (it left the CPU to the others), and the commit 1.5 µs slower with
 // those steps serving than with yield first.
 TEST(WaitLearner, YieldServesWhereTheStepsThatTakeFromPeersDoNotHalveTheWait) {
