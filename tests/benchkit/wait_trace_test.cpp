@@ -1,9 +1,9 @@
 // The adaptive wait's learning rule (ipc::WaitLearner) replayed on wait traces recorded on real hosts
 // (tests/benchkit/wait_traces/, made with bench/kit/record_wait_trace): on each, the waits it serves cost
 // no more than the first-ranked step's (WaitLearner::weight) within what its switching margin and its
-// explorations allow, and a
-// step that is clearly dearer (the pause loop on a host where it holds off a peer queued on our CPU)
-// serves only its share of the explorations. tests/ipc/wait_test.cpp has the same rule on drawn traces.
+// explorations allow, and a step that ranks clearly dearer (the pause loop on a host where it holds off a
+// peer queued on our CPU) serves only its share of the explorations. tests/ipc/wait_test.cpp has the same
+// rule on drawn traces.
 #include "bench/kit/wait_trace.h"
 
 #include <fmt/format.h>
